@@ -1,0 +1,208 @@
+/* codec.c - Batch decoding and StateMessage validation (the topic table). */
+#include "qs_codec.h"
+#include "qs_limits.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct topic_def {
+    uint32_t topic_type;
+    uint32_t min_state, max_state;
+    const char *const *names;    /* indexed by state_id - min_state */
+};
+
+static const char *const names_300[] = { "compliant", "non-compliant" };
+static const char *const names_301[] = {
+    "state 1", "state 2", "state 3", "installed", "pending restart", "failed",
+    "state 7", "state 8", "state 9", "waiting for maintenance window",
+    "state 11", "state 12" };
+static const char *const names_302[] = { "activated", "succeeded", "failed" };
+static const char *const names_400[] = { "not required", "not detected", "detected" };
+static const char *const names_401[] = {
+    "compliant", "non-compliant", "conflict detected", "error", "not applicable",
+    "not detected", "enforced" };
+static const char *const names_402[] = {
+    "enforcement started", "waiting for content", "waiting for another installation",
+    "waiting for maintenance window", "restart required before installing",
+    "general failure", "pending installation", "installing", "pending system restart",
+    "installed", "failed", "downloading", "downloaded", "failed to download" };
+static const char *const names_500[] = { "unknown", "not required", "required", "installed" };
+static const char *const names_501[] = {
+    "unknown", "waiting", "running", "complete", "pending retry", "failed",
+    "completed with errors" };
+static const char *const names_700[] = { "resync" };
+
+static const struct topic_def topics[] = {
+    { 300, 1, 2, names_300 },  { 301, 1, 12, names_301 }, { 302, 1, 3, names_302 },
+    { 400, 1, 3, names_400 },  { 401, 1, 7, names_401 },  { 402, 1, 14, names_402 },
+    { 500, 0, 3, names_500 },  { 501, 0, 6, names_501 },  { 700, 0, 0, names_700 },
+};
+
+static const struct topic_def *
+topic_find(uint32_t topic_type)
+{
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
+        if (topics[i].topic_type == topic_type)
+            return &topics[i];
+    return NULL;
+}
+
+int
+qs_topic_check(uint32_t topic_type, uint32_t state_id)
+{
+    const struct topic_def *t = topic_find(topic_type);
+    if (t == NULL)
+        return -1;
+    if (state_id < t->min_state || state_id > t->max_state)
+        return -2;
+    return 0;
+}
+
+const char *
+qs_state_name(uint32_t topic_type, uint32_t state_id, char *buf, size_t buf_len)
+{
+    const struct topic_def *t = topic_find(topic_type);
+    if (t != NULL && state_id >= t->min_state && state_id <= t->max_state)
+        return t->names[state_id - t->min_state];
+    snprintf(buf, buf_len, "state %u", state_id);
+    return buf;
+}
+
+int
+qs_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1; cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2; cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3; cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+int
+qs_batch_decode(Quietstate__Batch **out, const uint8_t *buf, size_t len,
+                ProtobufCAllocator *allocator,
+                Quietstate__Status *status, Quietstate__Code *code)
+{
+    Quietstate__Batch *b;
+
+    *out = NULL;
+    if (len > QS_MAX_BATCH_BYTES) {
+        *status = QUIETSTATE__STATUS__TOO_LARGE;
+        *code = QUIETSTATE__CODE__FRAME_TOO_LARGE;
+        return -1;
+    }
+    b = quietstate__batch__unpack(allocator, len, buf);
+    if (b == NULL) {
+        *status = QUIETSTATE__STATUS__BAD_MESSAGE;
+        *code = QUIETSTATE__CODE__BATCH_NOT_PROTOBUF;
+        return -1;
+    }
+    if (b->n_messages == 0) {
+        *status = QUIETSTATE__STATUS__BAD_MESSAGE;
+        *code = QUIETSTATE__CODE__EMPTY_BATCH;
+    } else if (b->n_messages > QS_MAX_BATCH_MESSAGES) {
+        *status = QUIETSTATE__STATUS__TOO_LARGE;
+        *code = QUIETSTATE__CODE__TOO_MANY_MESSAGES;
+    } else {
+        *out = b;
+        return 0;
+    }
+    quietstate__batch__free_unpacked(b, allocator);
+    return -1;
+}
+
+static int
+string_ok(const char *s, size_t max)
+{
+    size_t len = strlen(s);   /* protobuf-c strings are NUL-terminated */
+    return len <= max && qs_utf8_valid(s, len);
+}
+
+#define REJECT(st, cd, text) \
+    do { *status = QUIETSTATE__STATUS__##st; *code = QUIETSTATE__CODE__##cd; \
+         *why = (text); return -1; } while (0)
+
+int
+qs_message_validate(const Quietstate__StateMessage *m, int64_t now_ms, int64_t skew_ms,
+                    Quietstate__Status *status, Quietstate__Code *code, const char **why)
+{
+    int tc;
+    size_t topic_len;
+
+    if (m->serial == 0)
+        REJECT(BAD_MESSAGE, SERIAL_ZERO, "serial must start at 1");
+    if (m->time_utc_ms > now_ms + skew_ms)
+        REJECT(CLOCK_SKEW, TIME_IN_FUTURE, "time_utc_ms is in the future beyond the skew limit");
+    if (m->time_utc_ms < QS_MIN_TIME_UTC_MS)
+        REJECT(CLOCK_SKEW, TIME_TOO_OLD, "time_utc_ms is before 2000-01-01T00:00:00Z");
+    tc = qs_topic_check(m->topic_type, m->state_id);
+    if (tc == -1)
+        REJECT(BAD_MESSAGE, UNKNOWN_TOPIC_TYPE, "topic_type is not in the topic table");
+    if (tc == -2)
+        REJECT(BAD_MESSAGE, STATE_OUT_OF_RANGE, "state_id is out of range for its topic_type");
+    topic_len = strlen(m->topic_id);
+    if (topic_len == 0 || topic_len > QS_MAX_TOPIC_ID_BYTES ||
+        !qs_utf8_valid(m->topic_id, topic_len))
+        REJECT(BAD_MESSAGE, BAD_TOPIC_ID, "topic_id is empty, too long or not UTF-8");
+    if (strlen(m->details) > QS_MAX_DETAILS_BYTES)
+        REJECT(TOO_LARGE, DETAILS_TOO_LARGE, "details exceed the size limit");
+    if (!qs_utf8_valid(m->details, strlen(m->details)))
+        REJECT(BAD_MESSAGE, BAD_STRING, "details are not UTF-8");
+    if (!string_ok(m->machine_name, QS_MAX_NAME_BYTES) ||
+        !string_ok(m->domain, QS_MAX_NAME_BYTES) ||
+        !string_ok(m->user_name, QS_MAX_NAME_BYTES))
+        REJECT(BAD_MESSAGE, BAD_STRING, "machine_name, domain or user_name too long or not UTF-8");
+    return 0;
+}
+
+const char *
+qs_status_name(Quietstate__Status status)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&quietstate__status__descriptor, (int)status);
+    return v != NULL ? v->name : "STATUS_INVALID";
+}
+
+const char *
+qs_code_name(Quietstate__Code code)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&quietstate__code__descriptor, (int)code);
+    return v != NULL ? v->name : "CODE_INVALID";
+}
+
+int
+qs_status_is_transient(Quietstate__Status status)
+{
+    return status == QUIETSTATE__STATUS__NOT_CONFIGURED ||
+           status == QUIETSTATE__STATUS__RETRY_LATER ||
+           status == QUIETSTATE__STATUS__STATUS_UNSPECIFIED;
+}

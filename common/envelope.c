@@ -1,0 +1,189 @@
+/* envelope.c - crypto_box_*_afternm sealing and a per-peer shared-key cache.
+ *
+ * The cache is an open-addressing table keyed by the peer's public key; the
+ * shared keys live in one sodium_malloc'd (locked, guarded) slab. When the
+ * table fills, it is wiped and refilled: recomputing a beforenm costs one
+ * scalar multiplication, so an LRU would buy little for its complexity.
+ */
+#include "qs_envelope.h"
+#include "qs_log.h"
+
+#include <sodium.h>
+#include <string.h>
+
+struct qs_peer_cache {
+    const qs_keypair_t *self;
+    size_t slots;          /* power of two, >= 2 * capacity */
+    size_t capacity;
+    size_t used;
+    uint8_t *peer_pks;     /* slots * 32, plain memory (public keys) */
+    uint8_t *filled;       /* slots */
+    uint8_t *shared;       /* slots * 32, sodium_malloc'd */
+    uint64_t hits, misses;
+};
+
+qs_peer_cache_t *
+qs_peer_cache_new(const qs_keypair_t *self, size_t capacity)
+{
+    qs_peer_cache_t *c = qs_calloc(1, sizeof *c);
+    size_t slots = 16;
+
+    if (capacity < 4)
+        capacity = 4;
+    while (slots < capacity * 2)
+        slots <<= 1;
+    c->self = self;
+    c->slots = slots;
+    c->capacity = capacity;
+    c->peer_pks = qs_calloc(slots, QS_KEY_BYTES);
+    c->filled = qs_calloc(slots, 1);
+    c->shared = sodium_malloc(slots * QS_KEY_BYTES);
+    if (c->shared == NULL) {
+        free(c->peer_pks);
+        free(c->filled);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static size_t
+slot_of(const qs_peer_cache_t *c, const uint8_t pk[QS_KEY_BYTES])
+{
+    uint64_t h;
+    /* Public keys are uniformly random already: their first bytes hash well. */
+    memcpy(&h, pk, sizeof h);
+    return (size_t)(h & (c->slots - 1));
+}
+
+const uint8_t *
+qs_peer_cache_get(qs_peer_cache_t *c, const uint8_t peer_pk[QS_KEY_BYTES])
+{
+    size_t i = slot_of(c, peer_pk);
+
+    while (c->filled[i]) {
+        if (memcmp(c->peer_pks + i * QS_KEY_BYTES, peer_pk, QS_KEY_BYTES) == 0) {
+            c->hits++;
+            return c->shared + i * QS_KEY_BYTES;
+        }
+        i = (i + 1) & (c->slots - 1);
+    }
+    c->misses++;
+    if (c->used >= c->capacity) {
+        sodium_memzero(c->shared, c->slots * QS_KEY_BYTES);
+        memset(c->filled, 0, c->slots);
+        c->used = 0;
+        i = slot_of(c, peer_pk);
+    }
+    if (crypto_box_beforenm(c->shared + i * QS_KEY_BYTES, peer_pk,
+                            qs_keypair_secret(c->self)) != 0)
+        return NULL;
+    memcpy(c->peer_pks + i * QS_KEY_BYTES, peer_pk, QS_KEY_BYTES);
+    c->filled[i] = 1;
+    c->used++;
+    return c->shared + i * QS_KEY_BYTES;
+}
+
+void
+qs_peer_cache_counts(const qs_peer_cache_t *c, uint64_t *hits, uint64_t *misses)
+{
+    *hits = c->hits;
+    *misses = c->misses;
+}
+
+void
+qs_peer_cache_destroy(qs_peer_cache_t **cache_p)
+{
+    qs_peer_cache_t *c;
+
+    if (cache_p == NULL || *cache_p == NULL)
+        return;
+    c = *cache_p;
+    sodium_free(c->shared);
+    free(c->peer_pks);
+    free(c->filled);
+    free(c);
+    *cache_p = NULL;
+}
+
+size_t
+qs_envelope_sealed_size(size_t plain_len)
+{
+    /* protobuf overhead: 4 tags, 4 length prefixes (<= 5 bytes each), version. */
+    return plain_len + QS_MAC_BYTES + QS_KEY_BYTES + QS_NONCE_BYTES + 32;
+}
+
+int
+qs_envelope_seal(uint8_t *out, size_t *out_len, size_t out_cap,
+                 const uint8_t *plain, size_t plain_len,
+                 const uint8_t sender_pk[QS_KEY_BYTES],
+                 const uint8_t shared[QS_KEY_BYTES])
+{
+    Quietstate__Envelope env = QUIETSTATE__ENVELOPE__INIT;
+    uint8_t nonce[QS_NONCE_BYTES];
+    uint8_t *ct;
+    size_t need;
+
+    if (out_cap < qs_envelope_sealed_size(plain_len))
+        return -1;
+    /* Encrypt into the tail of out, then let protobuf-c pack in front of it:
+     * protobuf_c_message_pack copies, so use a separate buffer only for ct. */
+    ct = qs_malloc(plain_len + QS_MAC_BYTES);
+    randombytes_buf(nonce, sizeof nonce);
+    crypto_box_easy_afternm(ct, plain, plain_len, nonce, shared);
+    env.version = QS_ENVELOPE_VERSION;
+    env.sender_pk.data = (uint8_t *)sender_pk;
+    env.sender_pk.len = QS_KEY_BYTES;
+    env.nonce.data = nonce;
+    env.nonce.len = QS_NONCE_BYTES;
+    env.ciphertext.data = ct;
+    env.ciphertext.len = plain_len + QS_MAC_BYTES;
+    need = quietstate__envelope__get_packed_size(&env);
+    QS_ASSERT(need <= out_cap);
+    *out_len = quietstate__envelope__pack(&env, out);
+    free(ct);
+    return 0;
+}
+
+int
+qs_envelope_parse(Quietstate__Envelope **out, const uint8_t *frame, size_t frame_len,
+                  Quietstate__Code *code)
+{
+    Quietstate__Envelope *env;
+
+    *out = NULL;
+    if (frame_len > QS_MAX_FRAME_BYTES) {
+        *code = QUIETSTATE__CODE__FRAME_TOO_LARGE;
+        return -1;
+    }
+    env = quietstate__envelope__unpack(NULL, frame_len, frame);
+    if (env == NULL) {
+        *code = QUIETSTATE__CODE__NOT_PROTOBUF;
+        return -1;
+    }
+    if (env->version != QS_ENVELOPE_VERSION)
+        *code = QUIETSTATE__CODE__BAD_VERSION;
+    else if (env->sender_pk.len != QS_KEY_BYTES)
+        *code = QUIETSTATE__CODE__BAD_KEY_LENGTH;
+    else if (env->nonce.len != QS_NONCE_BYTES || env->ciphertext.len < QS_MAC_BYTES)
+        *code = QUIETSTATE__CODE__BAD_NONCE;
+    else {
+        *out = env;
+        return 0;
+    }
+    quietstate__envelope__free_unpacked(env, NULL);
+    return -1;
+}
+
+int
+qs_envelope_open(uint8_t *out, size_t *out_len, size_t out_cap,
+                 const Quietstate__Envelope *env, const uint8_t shared[QS_KEY_BYTES])
+{
+    if (env->ciphertext.len < QS_MAC_BYTES || out_cap < env->ciphertext.len - QS_MAC_BYTES)
+        return -1;
+    if (crypto_box_open_easy_afternm(out, env->ciphertext.data, env->ciphertext.len,
+                                     env->nonce.data, shared) != 0)
+        return -1;
+    *out_len = env->ciphertext.len - QS_MAC_BYTES;
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* log.c - stderr logger with UTC timestamps; see qs_log.h.
+ *
+ * The only process-wide state is the program name and level, set once by
+ * main before any thread exists: that is configuration, not mutable state.
+ */
+#include "qs_log.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *log_progname = "quietstate";
+static int log_min_level = QS_LOG_INFO;
+
+void
+qs_log_init(const char *progname, int level)
+{
+    log_progname = progname;
+    if (level < 0) {
+        const char *env = getenv("QS_LOG_LEVEL");
+        level = QS_LOG_INFO;
+        if (env != NULL) {
+            if (strcasecmp(env, "debug") == 0) level = QS_LOG_DEBUG;
+            else if (strcasecmp(env, "warn") == 0) level = QS_LOG_WARN;
+            else if (strcasecmp(env, "error") == 0) level = QS_LOG_ERROR;
+        }
+    }
+    log_min_level = level;
+}
+
+static void
+log_vemit(qs_log_level_t level, const char *fmt, va_list ap)
+{
+    static const char *names[] = { "debug", "info", "warn", "error" };
+    char stamp[32], line[2048];
+    struct timespec ts;
+    struct tm tm;
+    int n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    n = snprintf(line, sizeof line, "%s.%03ldZ %s %s: ", stamp,
+                 ts.tv_nsec / 1000000L, log_progname, names[level]);
+    if (n < 0 || (size_t)n >= sizeof line)
+        n = 0;
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    /* One write per line so that lines from several processes never interleave. */
+    fprintf(stderr, "%s\n", line);
+}
+
+void
+qs_log(qs_log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if ((int)level < log_min_level)
+        return;
+    va_start(ap, fmt);
+    log_vemit(level, fmt, ap);
+    va_end(ap);
+}
+
+void
+qs_fatal(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vemit(QS_LOG_ERROR, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void
+qs_assert_fail(const char *expr, const char *file, int line)
+{
+    qs_log(QS_LOG_ERROR, "bug: assertion '%s' failed at %s:%d", expr, file, line);
+    abort();
+}
+
+void *
+qs_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) {
+        qs_log(QS_LOG_ERROR, "out of memory allocating %zu bytes", n);
+        abort();
+    }
+    return p;
+}
+
+void *
+qs_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL) {
+        qs_log(QS_LOG_ERROR, "out of memory allocating %zu x %zu bytes", n, size);
+        abort();
+    }
+    return p;
+}
+
+void *
+qs_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL) {
+        qs_log(QS_LOG_ERROR, "out of memory reallocating %zu bytes", n);
+        abort();
+    }
+    return q;
+}
+
+char *
+qs_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = qs_malloc(n);
+    memcpy(p, s, n);
+    return p;
+}

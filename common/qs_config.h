@@ -1,0 +1,45 @@
+/* qs_config.h - the site's quietstate.conf (INI), with defaults and bounds.
+ *
+ * Written by `qsctl init`, read by every daemon and by qsctl. Unknown keys and
+ * out-of-range values are errors naming the line and key, never ignored: a
+ * typo in a retention interval must not silently keep data longer.
+ *
+ *   [broker]    frontend, backend, hwm
+ *   [store]     skew_limit_seconds, group_commit_max_messages, backend (sqlite)
+ *   [retention] interval_seconds
+ */
+#ifndef QS_CONFIG_H
+#define QS_CONFIG_H
+
+#include <stddef.h>
+
+#include "qs_limits.h"
+
+typedef struct {
+    char frontend[QS_MAX_ENDPOINT_BYTES];   /* producers connect here */
+    char backend[QS_MAX_ENDPOINT_BYTES];    /* store workers connect here */
+    int broker_hwm;                         /* messages queued per peer */
+    int skew_limit_s;                       /* accepted clock skew into the future */
+    int group_commit_max_messages;          /* most messages in one transaction */
+    int retention_interval_s;               /* seconds between retention passes */
+} qs_config_t;
+
+#define QS_DEFAULT_FRONTEND "tcp://127.0.0.1:5570"
+#define QS_DEFAULT_BACKEND  "tcp://127.0.0.1:5571"
+
+/* Fill with defaults. */
+void qs_config_defaults(qs_config_t *cfg);
+
+/* Parse INI text over the defaults. Returns 0, or -1 with errmsg naming the
+ * key ("unknown key 'fronted' in [broker]") or the first malformed line. */
+int qs_config_parse(qs_config_t *cfg, const char *text, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Read and parse a file (at most 64 KiB). */
+int qs_config_load(qs_config_t *cfg, const char *path, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Render cfg as INI text with comments into out. Returns 0, -1 if too small. */
+int qs_config_format(char *out, size_t out_len, const qs_config_t *cfg);
+
+#endif

@@ -1,0 +1,61 @@
+/* qs_envelope.h - end-to-end sealing: crypto_box with precomputed shared keys.
+ *
+ * A producer seals each encoded Batch for the store; the store seals each Ack
+ * back for the producer. Both sides precompute the X25519 shared key once per
+ * peer (crypto_box_beforenm) and keep it in a qs_peer_cache_t, so the hot path
+ * is one XSalsa20-Poly1305 pass (crypto_box_*_afternm). Nonces are random
+ * (24 bytes: collisions are negligible), so no nonce state must survive crashes.
+ *
+ * The wire form is the protobuf Envelope {version, sender_pk, nonce, ciphertext}.
+ */
+#ifndef QS_ENVELOPE_H
+#define QS_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qs_keys.h"
+#include "qs_limits.h"
+#include "quietstate.pb-c.h"
+
+typedef struct qs_peer_cache qs_peer_cache_t;
+
+/* A cache of shared keys between self and up to capacity peers. Keeps a
+ * reference to self (which must outlive the cache). NULL if out of locked memory. */
+qs_peer_cache_t *qs_peer_cache_new(const qs_keypair_t *self, size_t capacity);
+
+/* The shared key for peer_pk, computed on first use. NULL if peer_pk is a
+ * weak (low-order) key that crypto_box refuses. The pointer is valid until
+ * the next call that may insert (treat it as borrowed for one operation). */
+const uint8_t *qs_peer_cache_get(qs_peer_cache_t *cache, const uint8_t peer_pk[QS_KEY_BYTES]);
+
+/* Hits and misses so far (for stats and benchmarks). */
+void qs_peer_cache_counts(const qs_peer_cache_t *cache, uint64_t *hits, uint64_t *misses);
+
+void qs_peer_cache_destroy(qs_peer_cache_t **cache_p);
+
+/* Seal plain into a packed Envelope written to out (out_cap bytes; needs
+ * qs_envelope_sealed_size(plain_len)). Returns 0, -1 if out_cap is too small. */
+int qs_envelope_seal(uint8_t *out, size_t *out_len, size_t out_cap,
+                     const uint8_t *plain, size_t plain_len,
+                     const uint8_t sender_pk[QS_KEY_BYTES],
+                     const uint8_t shared[QS_KEY_BYTES]);
+
+/* Upper bound on a sealed envelope's packed size. */
+size_t qs_envelope_sealed_size(size_t plain_len);
+
+/* Unpack and check the envelope frame (version, key and nonce lengths, size)
+ * without decrypting. On failure returns -1 with *code set (NOT_PROTOBUF,
+ * BAD_VERSION, BAD_KEY_LENGTH, BAD_NONCE, FRAME_TOO_LARGE). Free the result
+ * with quietstate__envelope__free_unpacked(env, NULL). */
+int qs_envelope_parse(Quietstate__Envelope **out, const uint8_t *frame, size_t frame_len,
+                      Quietstate__Code *code) __attribute__((warn_unused_result));
+
+/* Decrypt env into out (out_cap >= ciphertext length). Returns 0, or -1 when
+ * the ciphertext was tampered with, the nonce is wrong, or the key is not the
+ * one it was sealed with (all indistinguishable, as they should be). */
+int qs_envelope_open(uint8_t *out, size_t *out_len, size_t out_cap,
+                     const Quietstate__Envelope *env,
+                     const uint8_t shared[QS_KEY_BYTES]) __attribute__((warn_unused_result));
+
+#endif

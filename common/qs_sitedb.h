@@ -1,0 +1,68 @@
+/* qs_sitedb.h - the control-plane database (site.db): clients, policy, audit.
+ *
+ * site.db is small and written rarely (enroll, revoke, policy set, audit);
+ * daemons hold it open read-mostly and call qs_sitedb_changed() a few times a
+ * second, which costs one PRAGMA data_version: when another process commits,
+ * they reload the key set or the policy. That is how revocation and policy
+ * changes take effect without a restart.
+ *
+ * Client names are stored only as pseudonyms (QS_PSEUDO_CLIENT), like machine
+ * names: an administrator revokes by name, but nobody can list names.
+ */
+#ifndef QS_SITEDB_H
+#define QS_SITEDB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qs_keyset.h"
+#include "qs_limits.h"
+#include "qs_policy.h"
+#include "qs_pseudonym.h"
+
+typedef struct qs_sitedb qs_sitedb_t;
+
+/* Open site.db (creating the schema if create != 0; the file is made 0600).
+ * NULL with errmsg on failure. */
+qs_sitedb_t *qs_sitedb_open(const char *path, int create, char *errmsg, size_t errmsg_len);
+void qs_sitedb_destroy(qs_sitedb_t **db_p);
+
+/* The underlying handle, for the audit module which shares the file. */
+sqlite3 *qs_sitedb_sqlite(qs_sitedb_t *db);
+
+/* *changed = 1 if another connection committed since the last call. */
+int qs_sitedb_changed(qs_sitedb_t *db, int *changed);
+
+/* Explicit transaction around several calls (e.g. enrolling a fleet). */
+int qs_sitedb_begin(qs_sitedb_t *db);
+int qs_sitedb_commit(qs_sitedb_t *db);
+void qs_sitedb_rollback(qs_sitedb_t *db);
+
+/* Clear set and fill it with every enrolled and revoked key. */
+int qs_sitedb_load_keyset(qs_sitedb_t *db, qs_keyset_t *set);
+
+/* Enroll pk under a name pseudonym. -1 with errmsg when an unrevoked client
+ * already has that name, or when pk was ever enrolled (keys are single-use). */
+int qs_sitedb_enroll(qs_sitedb_t *db, const uint8_t name_ps[QS_PSEUDONYM_BYTES],
+                     const uint8_t pk[QS_KEY_BYTES], int64_t now_ms,
+                     char *errmsg, size_t errmsg_len);
+
+/* Revoke every unrevoked key with this name pseudonym; *n_revoked says how many. */
+int qs_sitedb_revoke(qs_sitedb_t *db, const uint8_t name_ps[QS_PSEUDONYM_BYTES],
+                     int64_t now_ms, int *n_revoked);
+
+/* Current policy. *configured = 0 (and p = defaults) when none was ever set. */
+int qs_sitedb_policy_get(qs_sitedb_t *db, qs_policy_t *p, int *configured, int64_t *version);
+
+/* Store p as the next policy version. */
+int qs_sitedb_policy_put(qs_sitedb_t *db, const qs_policy_t *p, const char *actor,
+                         int64_t now_ms, int64_t *version, char *errmsg, size_t errmsg_len);
+
+typedef int (*qs_policy_version_cb)(void *ctx, int64_t version, int64_t set_ms,
+                                    const char *actor, const char *json);
+
+/* Call cb for every policy version, oldest first; stops if cb returns != 0. */
+int qs_sitedb_policy_each(qs_sitedb_t *db, qs_policy_version_cb cb, void *ctx);
+
+#endif

@@ -1,0 +1,292 @@
+/* sitedb.c - site.db schema and queries (clients, policy versions).
+ *
+ * WAL with synchronous=FULL: an enrollment or revocation that qsctl reports
+ * done survives power loss. secure_delete keeps deleted rows from lingering.
+ */
+#include "qs_sitedb.h"
+#include "qs_log.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct qs_sitedb {
+    sqlite3 *db;
+    int64_t data_version;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS clients("
+    "  pk BLOB PRIMARY KEY, name_ps BLOB NOT NULL,"
+    "  enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER);"
+    "CREATE INDEX IF NOT EXISTS clients_by_name ON clients(name_ps);"
+    "CREATE TABLE IF NOT EXISTS policy("
+    "  version INTEGER PRIMARY KEY, set_ms INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, json TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit("
+    "  seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL, detail TEXT NOT NULL,"
+    "  prev_hash BLOB NOT NULL, hash BLOB NOT NULL);";
+
+qs_sitedb_t *
+qs_sitedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
+{
+    qs_sitedb_t *s;
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+    if (create) {
+        /* Create the file 0600 ourselves: SQLite would honour the umask. */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || fchmod(fd, 0600) != 0) {
+            snprintf(errmsg, errmsg_len, "cannot create '%s'", path);
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
+        close(fd);
+    }
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        snprintf(errmsg, errmsg_len, "cannot open '%s': %s", path,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                         "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &err) != SQLITE_OK ||
+        (create && sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK)) {
+        snprintf(errmsg, errmsg_len, "cannot prepare '%s': %s", path, err ? err : "?");
+        sqlite3_free(err);
+        sqlite3_close(db);
+        return NULL;
+    }
+    s = qs_calloc(1, sizeof *s);
+    s->db = db;
+    s->data_version = -1;
+    return s;
+}
+
+void
+qs_sitedb_destroy(qs_sitedb_t **db_p)
+{
+    if (db_p == NULL || *db_p == NULL)
+        return;
+    sqlite3_close((*db_p)->db);
+    free(*db_p);
+    *db_p = NULL;
+}
+
+sqlite3 *
+qs_sitedb_sqlite(qs_sitedb_t *db)
+{
+    return db->db;
+}
+
+int
+qs_sitedb_changed(qs_sitedb_t *s, int *changed)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    *changed = (v != s->data_version);
+    s->data_version = v;
+    return 0;
+}
+
+int
+qs_sitedb_begin(qs_sitedb_t *s)
+{
+    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int
+qs_sitedb_commit(qs_sitedb_t *s)
+{
+    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void
+qs_sitedb_rollback(qs_sitedb_t *s)
+{
+    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+qs_sitedb_load_keyset(qs_sitedb_t *s, qs_keyset_t *set)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT pk, revoked_ms IS NOT NULL FROM clients",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    qs_keyset_clear(set);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != QS_KEY_BYTES)
+            continue;
+        qs_keyset_put(set, sqlite3_column_blob(st, 0),
+                      sqlite3_column_int(st, 1) ? QS_KEY_REVOKED : QS_KEY_ENROLLED);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_sitedb_enroll(qs_sitedb_t *s, const uint8_t name_ps[QS_PSEUDONYM_BYTES],
+                 const uint8_t pk[QS_KEY_BYTES], int64_t now_ms,
+                 char *errmsg, size_t errmsg_len)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, exists;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM clients WHERE name_ps = ?1 "
+                           "AND revoked_ms IS NULL", -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+    sqlite3_bind_blob(st, 1, name_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        goto db_error;
+    exists = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exists) {
+        snprintf(errmsg, errmsg_len,
+                 "a client with this name is already enrolled: revoke it first "
+                 "(qsctl revoke --name NAME), then enroll again to issue a new key");
+        return -1;
+    }
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO clients(pk, name_ps, enrolled_ms) "
+                           "VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+    sqlite3_bind_blob(st, 1, pk, QS_KEY_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, name_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT) {
+        snprintf(errmsg, errmsg_len, "this key was enrolled before: keys are never reused");
+        return -1;
+    }
+    if (rc != SQLITE_DONE) {
+        st = NULL;
+        goto db_error;
+    }
+    return 0;
+db_error:
+    snprintf(errmsg, errmsg_len, "site.db: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return -1;
+}
+
+int
+qs_sitedb_revoke(qs_sitedb_t *s, const uint8_t name_ps[QS_PSEUDONYM_BYTES],
+                 int64_t now_ms, int *n_revoked)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "UPDATE clients SET revoked_ms = ?2 "
+                           "WHERE name_ps = ?1 AND revoked_ms IS NULL", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_blob(st, 1, name_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    *n_revoked = sqlite3_changes(s->db);
+    return 0;
+}
+
+int
+qs_sitedb_policy_get(qs_sitedb_t *s, qs_policy_t *p, int *configured, int64_t *version)
+{
+    sqlite3_stmt *st = NULL;
+    char err[256];
+    int rc;
+
+    qs_policy_defaults(p);
+    *configured = 0;
+    *version = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT version, json FROM policy ORDER BY version DESC "
+                           "LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (qs_policy_from_json(p, (const char *)sqlite3_column_text(st, 1), err,
+                                sizeof err) != 0) {
+            log_error("site.db policy version %lld is invalid: %s",
+                      (long long)sqlite3_column_int64(st, 0), err);
+            sqlite3_finalize(st);
+            return -1;
+        }
+        *configured = 1;
+        *version = sqlite3_column_int64(st, 0);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_sitedb_policy_put(qs_sitedb_t *s, const qs_policy_t *p, const char *actor,
+                     int64_t now_ms, int64_t *version, char *errmsg, size_t errmsg_len)
+{
+    sqlite3_stmt *st = NULL;
+    char *json = qs_policy_to_json(p);
+    int rc;
+
+    if (json == NULL)
+        qs_fatal("out of memory serialising policy");
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO policy(set_ms, actor, json) VALUES (?1, ?2, ?3)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        free(json);
+        snprintf(errmsg, errmsg_len, "site.db: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    free(json);
+    if (rc != SQLITE_DONE) {
+        snprintf(errmsg, errmsg_len, "site.db: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    *version = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int
+qs_sitedb_policy_each(qs_sitedb_t *s, qs_policy_version_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT version, set_ms, actor, json FROM policy "
+                           "ORDER BY version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cb(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+               (const char *)sqlite3_column_text(st, 2),
+               (const char *)sqlite3_column_text(st, 3)) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
