@@ -1,0 +1,179 @@
+/* epochkeys.c - one key file per (epoch, topic_type); cached in locked memory.
+ *
+ * The cache is a small array (a store touches a handful of partitions a day);
+ * a key is looked up by linear scan, which beats hashing at this size.
+ */
+#include "qs_epochkeys.h"
+#include "qs_fsutil.h"
+#include "qs_hex.h"
+#include "qs_keys.h"
+#include "qs_log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CACHE_SLOTS 64
+
+struct cached {
+    int64_t epoch;
+    uint32_t topic_type;
+    int used;
+};
+
+struct qs_epochkeys {
+    char dir[4096];
+    struct cached meta[CACHE_SLOTS];
+    uint8_t *keys;          /* CACHE_SLOTS * 32, sodium_malloc'd */
+    size_t next_victim;
+};
+
+qs_epochkeys_t *
+qs_epochkeys_open(const char *dir, int create, char *errmsg, size_t errmsg_len)
+{
+    qs_epochkeys_t *ks;
+    struct stat st;
+
+    if (create && qs_fs_mkdir_private(dir, errmsg, errmsg_len) != 0)
+        return NULL;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(errmsg, errmsg_len, "epoch key directory '%s' is missing", dir);
+        return NULL;
+    }
+    if (qs_fs_check_private(dir, errmsg, errmsg_len) != 0)
+        return NULL;
+    ks = qs_calloc(1, sizeof *ks);
+    snprintf(ks->dir, sizeof ks->dir, "%s", dir);
+    ks->keys = sodium_malloc(CACHE_SLOTS * 32);
+    if (ks->keys == NULL) {
+        free(ks);
+        snprintf(errmsg, errmsg_len, "out of locked memory for epoch keys");
+        return NULL;
+    }
+    return ks;
+}
+
+void
+qs_epochkeys_destroy(qs_epochkeys_t **ks_p)
+{
+    if (ks_p == NULL || *ks_p == NULL)
+        return;
+    sodium_free((*ks_p)->keys);
+    free(*ks_p);
+    *ks_p = NULL;
+}
+
+static int
+key_path(char *out, size_t out_len, const qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type)
+{
+    int n = snprintf(out, out_len, "%s/%lld-%u.key", ks->dir, (long long)epoch, topic_type);
+    return (n < 0 || (size_t)n >= out_len) ? -1 : 0;
+}
+
+const uint8_t *
+qs_epochkeys_get(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type, int create)
+{
+    char path[4200], err[512];
+    uint8_t *key = NULL;
+    size_t slot;
+
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (ks->meta[i].used && ks->meta[i].epoch == epoch &&
+            ks->meta[i].topic_type == topic_type)
+            return ks->keys + i * 32;
+    if (key_path(path, sizeof path, ks, epoch, topic_type) != 0)
+        return NULL;
+    if (qs_secret_load(&key, path, create, err, sizeof err) != 0) {
+        if (create)
+            log_error("cannot load or create epoch key: %s", err);
+        return NULL;
+    }
+    slot = ks->next_victim;
+    ks->next_victim = (ks->next_victim + 1) % CACHE_SLOTS;
+    memcpy(ks->keys + slot * 32, key, 32);
+    sodium_free(key);
+    ks->meta[slot].epoch = epoch;
+    ks->meta[slot].topic_type = topic_type;
+    ks->meta[slot].used = 1;
+    return ks->keys + slot * 32;
+}
+
+int
+qs_epochkeys_shred(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
+                   char *errmsg, size_t errmsg_len)
+{
+    char path[4200];
+
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (ks->meta[i].used && ks->meta[i].epoch == epoch &&
+            ks->meta[i].topic_type == topic_type) {
+            sodium_memzero(ks->keys + i * 32, 32);
+            ks->meta[i].used = 0;
+        }
+    if (key_path(path, sizeof path, ks, epoch, topic_type) != 0) {
+        snprintf(errmsg, errmsg_len, "epoch key path too long");
+        return -1;
+    }
+    return qs_fs_shred(path, errmsg, errmsg_len);
+}
+
+int
+qs_epochkeys_each(qs_epochkeys_t *ks, qs_epochkey_cb cb, void *ctx)
+{
+    DIR *d = opendir(ks->dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        long long epoch;
+        unsigned topic;
+        char tail[8];
+        if (sscanf(e->d_name, "%lld-%u.%7s", &epoch, &topic, tail) == 3 &&
+            strcmp(tail, "key") == 0) {
+            if (cb(ctx, (int64_t)epoch, (uint32_t)topic) != 0)
+                break;
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+int
+qs_details_seal(uint8_t *out, size_t *out_len, size_t out_cap,
+                const uint8_t *details, size_t len,
+                const uint8_t *ad, size_t ad_len, const uint8_t key[32])
+{
+    unsigned long long clen = 0;
+
+    if (out_cap < len + QS_DETAILS_OVERHEAD)
+        return -1;
+    randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+            out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, details, len, ad, ad_len,
+            NULL, out, key) != 0)
+        return -1;
+    *out_len = (size_t)clen + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    return 0;
+}
+
+int
+qs_details_open(uint8_t *out, size_t *out_len, size_t out_cap,
+                const uint8_t *sealed, size_t sealed_len,
+                const uint8_t *ad, size_t ad_len, const uint8_t key[32])
+{
+    unsigned long long mlen = 0;
+
+    if (sealed_len < QS_DETAILS_OVERHEAD || out_cap < sealed_len - QS_DETAILS_OVERHEAD)
+        return -1;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            out, &mlen, NULL, sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            sealed_len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad, ad_len, sealed,
+            key) != 0)
+        return -1;
+    *out_len = (size_t)mlen;
+    return 0;
+}

@@ -1,0 +1,86 @@
+/* qs_storedb.h - the data database (store.db): schema, partitions, counters, scrubbing.
+ *
+ * Shared by qs-store (writes), qs-retention (expires) and qsctl (reads). The
+ * schema, with why it looks this way:
+ *
+ *   clients(client_id PK, pk BLOB UNIQUE, low_water, first_ms, last_ms)
+ *       one row per client key; low_water = every serial <= it is handled.
+ *   seen(client_id, serial) PK          serials handled above low_water
+ *       (out-of-order arrivals), deleted as low_water passes them: exact
+ *       dedup without keeping every serial forever.
+ *   latest(client_id, topic_type, topic_id) PK -> state_id, time_ms (state
+ *       change, policy precision), report_ms (store time of the last report
+ *       of this topic: what ageing uses), machine_ps, domain_ps
+ *       index latest_compliance(topic_type, topic_id, state_id): compliance
+ *       index latest_by_machine(machine_ps)
+ *       index latest_by_report(report_ms): ageing
+ *   partitions(epoch, topic_type) PK -> rows
+ *   history_<epoch>_<topic_type>(client_id, serial) PK -> state_id, topic_id,
+ *       time_ms, machine_ps, domain_ps, user_ps, details (XChaCha20-Poly1305
+ *       under the (epoch, topic_type) key; nonce || ciphertext)
+ *       One table per UTC day (epoch = time_ms / 86400000) and topic type, so
+ *       expiry is DROP TABLE plus shredding one key: its cost does not depend
+ *       on how much younger data is kept, and per-topic maximum ages apply to
+ *       whole tables.
+ *   counters(name PK, value)   "stored", "duplicates", "rejected.<STATUS>",
+ *       "rejected_detail.<CODE>": updated in the same transaction as the data.
+ *
+ * Pragmas: WAL, synchronous=FULL (an ack survives power loss), secure_delete
+ * (deleted content is zeroed), auto_vacuum=INCREMENTAL (freed pages can be
+ * returned), foreign keys off (hot path). The file is created 0600.
+ */
+#ifndef QS_STOREDB_H
+#define QS_STOREDB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct qs_storedb qs_storedb_t;
+
+typedef struct {
+    int64_t epoch;          /* UTC day number */
+    uint32_t topic_type;
+    int64_t rows;
+} qs_partition_t;
+
+/* Open store.db; with create != 0 make the file (0600) and schema if missing.
+ * NULL with errmsg on failure. */
+qs_storedb_t *qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len);
+void qs_storedb_destroy(qs_storedb_t **db_p);
+
+sqlite3 *qs_storedb_sqlite(qs_storedb_t *db);
+
+/* Epoch (UTC day number) of a time. */
+int64_t qs_epoch_of(int64_t time_ms);
+
+/* "history_<epoch>_<topic_type>". Returns 0, -1 if out is too small. */
+int qs_storedb_partition_name(char *out, size_t out_len, int64_t epoch, uint32_t topic_type);
+
+/* Create the partition table if missing and register it (inside the caller's
+ * transaction). */
+int qs_storedb_partition_ensure(qs_storedb_t *db, int64_t epoch, uint32_t topic_type);
+
+/* All registered partitions, oldest first; *out is malloc'd (caller frees). */
+int qs_storedb_partitions(qs_storedb_t *db, qs_partition_t **out, size_t *n);
+
+/* Drop one partition and unregister it (inside the caller's transaction). */
+int qs_storedb_partition_drop(qs_storedb_t *db, int64_t epoch, uint32_t topic_type);
+
+/* Add delta to a named counter (inside the caller's transaction). */
+int qs_storedb_counter_add(qs_storedb_t *db, const char *name, int64_t delta);
+
+/* Read one counter (0 when absent). */
+int qs_storedb_counter_get(qs_storedb_t *db, const char *name, int64_t *value);
+
+/* After a purge: checkpoint the WAL with TRUNCATE (retrying while readers
+ * hold it) and return free pages with an incremental vacuum, so deleted
+ * content survives neither in the WAL nor on free pages. */
+int qs_storedb_scrub(qs_storedb_t *db, char *errmsg, size_t errmsg_len);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int qs_storedb_begin(qs_storedb_t *db);
+int qs_storedb_commit(qs_storedb_t *db);
+void qs_storedb_rollback(qs_storedb_t *db);
+
+#endif

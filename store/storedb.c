@@ -1,0 +1,283 @@
+/* storedb.c - store.db schema, history partitions, counters and scrubbing. */
+#include "qs_storedb.h"
+#include "qs_log.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct qs_storedb {
+    sqlite3 *db;
+    sqlite3_stmt *counter_add;
+    sqlite3_stmt *partition_register;
+};
+
+/* auto_vacuum must be chosen before the first table exists. */
+static const char schema[] =
+    "PRAGMA auto_vacuum=INCREMENTAL;"
+    "CREATE TABLE IF NOT EXISTS clients("
+    "  client_id INTEGER PRIMARY KEY, pk BLOB NOT NULL UNIQUE,"
+    "  low_water INTEGER NOT NULL DEFAULT 0,"
+    "  first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS seen("
+    "  client_id INTEGER NOT NULL, serial INTEGER NOT NULL,"
+    "  PRIMARY KEY(client_id, serial)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS latest("
+    "  client_id INTEGER NOT NULL, topic_type INTEGER NOT NULL, topic_id TEXT NOT NULL,"
+    "  state_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, report_ms INTEGER NOT NULL,"
+    "  machine_ps BLOB, domain_ps BLOB,"
+    "  PRIMARY KEY(client_id, topic_type, topic_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS latest_compliance ON latest(topic_type, topic_id, state_id);"
+    "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
+    "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
+    "CREATE TABLE IF NOT EXISTS partitions("
+    "  epoch INTEGER NOT NULL, topic_type INTEGER NOT NULL, rows INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(epoch, topic_type)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+    "  WITHOUT ROWID;";
+
+qs_storedb_t *
+qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
+{
+    qs_storedb_t *s;
+    sqlite3 *db = NULL;
+    char *err = NULL;
+
+    if (create) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || fchmod(fd, 0600) != 0) {
+            snprintf(errmsg, errmsg_len, "cannot create '%s'", path);
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
+        close(fd);
+    }
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(errmsg, errmsg_len, "cannot open '%s': %s", path,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                         "PRAGMA secure_delete=ON; PRAGMA foreign_keys=OFF;"
+                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+                     NULL, NULL, &err) != SQLITE_OK ||
+        (create && sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK)) {
+        snprintf(errmsg, errmsg_len, "cannot prepare '%s': %s", path, err ? err : "?");
+        sqlite3_free(err);
+        sqlite3_close(db);
+        return NULL;
+    }
+    s = qs_calloc(1, sizeof *s);
+    s->db = db;
+    if (sqlite3_prepare_v3(db, "INSERT INTO counters(name, value) VALUES (?1, ?2) "
+                           "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                           -1, SQLITE_PREPARE_PERSISTENT, &s->counter_add, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(db, "INSERT INTO partitions(epoch, topic_type, rows) VALUES (?1, ?2, 0) "
+                           "ON CONFLICT DO NOTHING",
+                           -1, SQLITE_PREPARE_PERSISTENT, &s->partition_register, NULL) != SQLITE_OK) {
+        snprintf(errmsg, errmsg_len, "'%s' is not a quietstate store database: %s", path,
+                 sqlite3_errmsg(db));
+        qs_storedb_destroy(&s);
+        return NULL;
+    }
+    return s;
+}
+
+void
+qs_storedb_destroy(qs_storedb_t **db_p)
+{
+    qs_storedb_t *s;
+
+    if (db_p == NULL || *db_p == NULL)
+        return;
+    s = *db_p;
+    sqlite3_finalize(s->counter_add);
+    sqlite3_finalize(s->partition_register);
+    sqlite3_close(s->db);
+    free(s);
+    *db_p = NULL;
+}
+
+sqlite3 *
+qs_storedb_sqlite(qs_storedb_t *db)
+{
+    return db->db;
+}
+
+int64_t
+qs_epoch_of(int64_t time_ms)
+{
+    return time_ms >= 0 ? time_ms / 86400000LL : (time_ms - 86399999LL) / 86400000LL;
+}
+
+int
+qs_storedb_partition_name(char *out, size_t out_len, int64_t epoch, uint32_t topic_type)
+{
+    int n = snprintf(out, out_len, "history_%lld_%u", (long long)epoch, topic_type);
+    return (n < 0 || (size_t)n >= out_len) ? -1 : 0;
+}
+
+int
+qs_storedb_partition_ensure(qs_storedb_t *s, int64_t epoch, uint32_t topic_type)
+{
+    char name[64], sql[512];
+    int rc;
+
+    if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0)
+        return -1;
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS %s("
+             "  client_id INTEGER NOT NULL, serial INTEGER NOT NULL,"
+             "  state_id INTEGER NOT NULL, topic_id TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+             "  machine_ps BLOB, domain_ps BLOB, user_ps BLOB, details BLOB,"
+             "  PRIMARY KEY(client_id, serial)) WITHOUT ROWID;"
+             "CREATE INDEX IF NOT EXISTS %s_by_machine ON %s(machine_ps);",
+             name, name, name);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s->partition_register, 1, epoch);
+    sqlite3_bind_int64(s->partition_register, 2, topic_type);
+    rc = sqlite3_step(s->partition_register);
+    sqlite3_reset(s->partition_register);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_storedb_partitions(qs_storedb_t *s, qs_partition_t **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 16;
+    int rc;
+
+    *out = qs_calloc(cap, sizeof **out);
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT epoch, topic_type, rows FROM partitions "
+                           "ORDER BY epoch, topic_type", -1, &st, NULL) != SQLITE_OK) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap *= 2;
+            *out = qs_realloc(*out, cap * sizeof **out);
+        }
+        (*out)[*n].epoch = sqlite3_column_int64(st, 0);
+        (*out)[*n].topic_type = (uint32_t)sqlite3_column_int64(st, 1);
+        (*out)[*n].rows = sqlite3_column_int64(st, 2);
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int
+qs_storedb_partition_drop(qs_storedb_t *s, int64_t epoch, uint32_t topic_type)
+{
+    char name[64], sql[256];
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0)
+        return -1;
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", name);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM partitions WHERE epoch = ?1 AND topic_type = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, epoch);
+    sqlite3_bind_int64(st, 2, topic_type);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_storedb_counter_add(qs_storedb_t *s, const char *name, int64_t delta)
+{
+    int rc;
+
+    sqlite3_bind_text(s->counter_add, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->counter_add, 2, delta);
+    rc = sqlite3_step(s->counter_add);
+    sqlite3_reset(s->counter_add);
+    sqlite3_clear_bindings(s->counter_add);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_storedb_counter_get(qs_storedb_t *s, const char *name, int64_t *value)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *value = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM counters WHERE name = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
+}
+
+int
+qs_storedb_scrub(qs_storedb_t *s, char *errmsg, size_t errmsg_len)
+{
+    int log_frames = 0, ckpt = 0;
+
+    if (sqlite3_exec(s->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(errmsg, errmsg_len, "incremental vacuum failed: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    /* A reader (the store, qsctl) can pin the WAL for a moment; retry for up
+     * to ~10 s before reporting that the WAL could not be truncated. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                           &log_frames, &ckpt);
+        if (rc == SQLITE_OK)
+            return 0;
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+            snprintf(errmsg, errmsg_len, "WAL checkpoint failed: %s", sqlite3_errmsg(s->db));
+            return -1;
+        }
+        usleep(100000);
+    }
+    snprintf(errmsg, errmsg_len, "WAL checkpoint stayed busy for 10 s (%d of %d frames "
+             "checkpointed): deleted data may remain in store.db-wal until the next pass",
+             ckpt, log_frames);
+    return -1;
+}
+
+int
+qs_storedb_begin(qs_storedb_t *s)
+{
+    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int
+qs_storedb_commit(qs_storedb_t *s)
+{
+    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void
+qs_storedb_rollback(qs_storedb_t *s)
+{
+    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
