@@ -126,7 +126,7 @@ qs_storedb_partition_name(char *out, size_t out_len, int64_t epoch, uint32_t top
 int
 qs_storedb_partition_ensure(qs_storedb_t *s, int64_t epoch, uint32_t topic_type)
 {
-    char name[64], sql[512];
+    char name[64], sql[1024];
     int rc;
 
     if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0)
