@@ -1,0 +1,292 @@
+/* main.c - qs-broker: the stateless CurveZMQ router between producers and store workers.
+ *
+ * Start-up: resolve the site home (--home or QS_HOME), load quietstate.conf,
+ * the broker key pair (refused if group/world-readable), the store's public
+ * key and the key set from site.db; bind the ZAP handler, then the frontend
+ * and backend ROUTERs (in that order: a CURVE socket without a ZAP handler
+ * would admit anyone). Then one zmq_poll loop, no threads: ZAP requests,
+ * backend (heartbeats, replies), frontend (client envelopes); every
+ * QS_BROKER_RELOAD_MS it asks site.db whether another process committed
+ * (qsctl enroll/revoke) and reloads the key set, so a revocation cuts off a
+ * live client within a second; every minute, and at shutdown, one stats line.
+ * SIGTERM/SIGINT only set a flag; the loop sees it within one poll timeout,
+ * closes every socket with linger 0 and exits 0.
+ */
+#include "router.h"
+#include "zap.h"
+
+#include "qs_config.h"
+#include "qs_keys.h"
+#include "qs_keyset.h"
+#include "qs_log.h"
+#include "qs_site.h"
+#include "qs_sitedb.h"
+#include "qs_zmqutil.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define QS_BROKER_RELOAD_MS 200      /* site.db change check; revocation latency */
+#define QS_BROKER_STATS_MS  60000    /* periodic stats line */
+#define ERRLEN (QS_MAX_PATH_BYTES + 512)   /* room for a path and a message */
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void __attribute__((noreturn))
+usage(FILE *out, int status)
+{
+    fprintf(out,
+            "usage: qs-broker [--home DIR]\n"
+            "\n"
+            "Route producers' encrypted envelopes to store workers over CurveZMQ.\n"
+            "Admits only enrolled, unrevoked clients (from DIR/site.db, reloaded\n"
+            "on change) and only the store key on the backend.\n"
+            "\n"
+            "  --home DIR   site home (default: $QS_HOME), set up by 'qsctl init'\n"
+            "  --help       show this help\n"
+            "\n"
+            "Reads [broker] frontend, backend and hwm from DIR/quietstate.conf.\n"
+            "Stops cleanly on SIGTERM or SIGINT. Exit: 0 ok, 1 failure, 2 usage.\n");
+    exit(status);
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Everything the broker owns, destroyed in reverse order of creation. */
+typedef struct {
+    qs_site_paths_t paths;
+    qs_config_t cfg;
+    qs_keypair_t *kp;
+    uint8_t store_pk[QS_KEY_BYTES];
+    qs_sitedb_t *sitedb;
+    qs_keyset_t *keys;
+    void *ctx;
+    qs_zap_t *zap;
+    qs_router_t *router;
+    int reload_pending;              /* the last reload failed: try again */
+} broker_t;
+
+/* Load the key set into a fresh set and swap it in only on success, so a
+ * failed read never leaves the broker with a half-empty allowlist. */
+static int
+broker_reload_keys(broker_t *b)
+{
+    qs_keyset_t *fresh = qs_keyset_new();
+
+    if (qs_sitedb_load_keyset(b->sitedb, fresh) != 0) {
+        qs_keyset_destroy(&fresh);
+        log_warn("cannot reload the key set from '%s': keeping the previous one, retrying",
+                 b->paths.site_db);
+        b->reload_pending = 1;
+        return -1;
+    }
+    qs_keyset_destroy(&b->keys);
+    b->keys = fresh;
+    b->reload_pending = 0;
+    log_info("loaded the key set: %zu enrolled, %zu revoked",
+             qs_keyset_count(b->keys, QS_KEY_ENROLLED),
+             qs_keyset_count(b->keys, QS_KEY_REVOKED));
+    return 0;
+}
+
+static void
+broker_check_site(broker_t *b)
+{
+    int changed = 0;
+
+    if (qs_sitedb_changed(b->sitedb, &changed) != 0) {
+        log_warn("cannot check '%s' for changes", b->paths.site_db);
+        return;
+    }
+    if (changed || b->reload_pending)
+        (void)broker_reload_keys(b);
+}
+
+static void
+broker_log_stats(broker_t *b, int64_t now_ms, const char *when)
+{
+    qs_router_stats_t s;
+    uint64_t admitted = 0, refused = 0;
+    size_t workers = qs_router_expire(b->router, now_ms);
+
+    qs_router_stats(b->router, &s);
+    qs_zap_counts(b->zap, &admitted, &refused);
+    log_info("stats%s: forwarded=%" PRIu64 " replies=%" PRIu64 " replies_dropped=%" PRIu64
+             " notices retry_later=%" PRIu64 " revoked=%" PRIu64 " bad_envelope=%" PRIu64
+             " dropped=%" PRIu64 " backend_malformed=%" PRIu64
+             " zap admitted=%" PRIu64 " refused=%" PRIu64 " workers=%zu",
+             when, s.forwarded, s.replies, s.replies_dropped, s.notice_retry_later,
+             s.notice_revoked, s.notice_bad_envelope, s.notices_dropped,
+             s.backend_malformed, admitted, refused, workers);
+}
+
+static int
+broker_open(broker_t *b, const char *home)
+{
+    char err[ERRLEN];
+
+    if (qs_site_paths(&b->paths, home, err, sizeof err) != 0 ||
+        qs_site_check(&b->paths, err, sizeof err) != 0 ||
+        qs_config_load(&b->cfg, b->paths.conf, err, sizeof err) != 0)
+        goto fail;
+    if ((b->kp = qs_keypair_load(b->paths.broker_key, err, sizeof err)) == NULL ||
+        qs_pubkey_load(b->store_pk, b->paths.store_pub, err, sizeof err) != 0)
+        goto fail;
+    if ((b->sitedb = qs_sitedb_open(b->paths.site_db, 0, err, sizeof err)) == NULL)
+        goto fail;
+    /* Take the change marker first: a commit racing the load is then seen again. */
+    {
+        int changed;
+        if (qs_sitedb_changed(b->sitedb, &changed) != 0) {
+            snprintf(err, sizeof err, "cannot read '%s'", b->paths.site_db);
+            goto fail;
+        }
+    }
+    if (broker_reload_keys(b) != 0) {
+        snprintf(err, sizeof err, "cannot load the enrolled clients from '%s'",
+                 b->paths.site_db);
+        goto fail;
+    }
+    b->ctx = qs_zmq_ctx_new(0);
+    /* ZAP first: libzmq admits every CURVE handshake when no handler is bound. */
+    if ((b->zap = qs_zap_new(b->ctx, b->store_pk, err, sizeof err)) == NULL)
+        goto fail;
+    b->router = qs_router_new(b->ctx, b->cfg.frontend, b->cfg.backend, b->cfg.broker_hwm,
+                              b->kp, b->store_pk, err, sizeof err);
+    if (b->router == NULL)
+        goto fail;
+    log_info("listening: frontend '%s', backend '%s', hwm %d",
+             b->cfg.frontend, b->cfg.backend, b->cfg.broker_hwm);
+    return 0;
+fail:
+    log_error("%s", err);
+    return -1;
+}
+
+static void
+broker_close(broker_t *b)
+{
+    /* Router sockets before the ZAP handler (see zap.h), sockets before the context. */
+    qs_router_destroy(&b->router);
+    qs_zap_destroy(&b->zap);
+    if (b->ctx != NULL) {
+        zmq_ctx_term(b->ctx);
+        b->ctx = NULL;
+    }
+    qs_keyset_destroy(&b->keys);
+    qs_sitedb_destroy(&b->sitedb);
+    qs_keypair_destroy(&b->kp);
+    sodium_memzero(b->store_pk, sizeof b->store_pk);
+}
+
+static int
+broker_run(broker_t *b)
+{
+    int64_t now = mono_ms();
+    int64_t next_check = now + QS_BROKER_RELOAD_MS;
+    int64_t next_stats = now + QS_BROKER_STATS_MS;
+
+    while (!stop_requested) {
+        zmq_pollitem_t items[3] = {
+            { qs_zap_socket(b->zap), 0, ZMQ_POLLIN, 0 },
+            { qs_router_backend(b->router), 0, ZMQ_POLLIN, 0 },
+            { qs_router_frontend(b->router), 0, ZMQ_POLLIN, 0 },
+        };
+        int64_t wait = next_check - now;
+        int rc;
+
+        if (wait < 0)
+            wait = 0;
+        rc = zmq_poll(items, 3, (long)wait);
+        if (rc < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            log_error("cannot poll: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        now = mono_ms();
+        /* ZAP first, so handshakes waiting on it finish; then the backend,
+         * so heartbeats are fresh when the frontend picks a worker. */
+        if ((items[0].revents & ZMQ_POLLIN) && qs_zap_handle(b->zap, b->keys, now) < 0)
+            return -1;
+        if ((items[1].revents & ZMQ_POLLIN) && qs_router_on_backend(b->router, now) < 0)
+            return -1;
+        if ((items[2].revents & ZMQ_POLLIN) &&
+            qs_router_on_frontend(b->router, b->keys, now) < 0)
+            return -1;
+        if (now >= next_check) {
+            broker_check_site(b);
+            (void)qs_router_expire(b->router, now);
+            next_check = now + QS_BROKER_RELOAD_MS;
+        }
+        if (now >= next_stats) {
+            broker_log_stats(b, now, "");
+            next_stats = now + QS_BROKER_STATS_MS;
+        }
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    broker_t b;
+    const char *home = NULL;
+    struct sigaction sa;
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            usage(stdout, 0);
+        else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+            home = argv[++i];
+        else if (strncmp(argv[i], "--home=", 7) == 0)
+            home = argv[i] + 7;
+        else {
+            fprintf(stderr, "qs-broker: unexpected argument '%s'\n", argv[i]);
+            usage(stderr, 2);
+        }
+    }
+    qs_log_init("qs-broker", -1);
+    if (sodium_init() < 0)
+        qs_fatal("cannot initialise libsodium");
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;                 /* no SA_RESTART: zmq_poll returns EINTR */
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        qs_fatal("cannot install signal handlers");
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&b, 0, sizeof b);
+    if (broker_open(&b, home) != 0) {
+        broker_close(&b);
+        return 1;
+    }
+    rc = broker_run(&b);
+    broker_log_stats(&b, mono_ms(), " at shutdown");
+    log_info("%s", rc == 0 ? "stopped" : "stopped on an error");
+    broker_close(&b);
+    return rc == 0 ? 0 : 1;
+}
