@@ -29,6 +29,9 @@ qs_log_init(const char *progname, int level)
     log_min_level = level;
 }
 
+static void log_vemit(qs_log_level_t level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vemit(qs_log_level_t level, const char *fmt, va_list ap)
 {
