@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# setup.sh - install what quietstate needs to build, run and test on Debian 12.
+#
+# Asks dpkg which of the packages below are missing; with none missing it does
+# nothing at all (no apt work), so it is cheap to run before every build. As
+# root it runs `apt-get update` once and installs the missing ones without
+# recommends; as another user it prints the exact command to run and exits 1.
+# Works on a machine with no compiler, cmake or pkg-config: it needs only
+# bash, dpkg-query and apt-get. Idempotent. See README.md for why each is needed.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential        # gcc, make, libc headers
+    cmake                  # the build
+    pkg-config             # how CMake finds the libraries below
+    git
+    libsodium-dev          # crypto_box, BLAKE2b pseudonyms, XChaCha20 at rest, locked memory
+    libzmq3-dev            # CurveZMQ transport, ZAP
+    libczmq-dev            # zauth/zcert/zloop helpers where a module uses them
+    libsqlite3-dev         # the store and the site database
+    sqlite3                # inspecting databases by hand
+    libprotobuf-c-dev      # wire format runtime
+    protobuf-c-compiler    # protoc-c: generated code is built, never committed
+    libinih-dev            # quietstate.conf (INI)
+    libcjson-dev           # --format json output, policy documents
+    libcmocka-dev          # unit tests that use cmocka
+    libpq-dev              # PostgreSQL store backend
+    clang                  # sanitizer and fuzzer builds
+    libclang-rt-14-dev     # ASan/UBSan/libFuzzer runtimes for clang 14
+    valgrind               # memcheck over the unit tests
+    jq                     # end-to-end tests compare JSON output
+    ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    # "ii " is installed and configured; anything else (absent, half-installed,
+    # removed with config files left) needs installing.
+    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+    [[ $status == "ii "* ]] || missing+=("$p")
+done
+
+if (( ${#missing[@]} == 0 )); then
+    echo "setup: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+
+if (( $(id -u) != 0 )); then
+    echo "setup: missing packages: ${missing[*]}" >&2
+    echo "setup: install them as root with:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update </dev/null
+apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+
+still=()
+for p in "${missing[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+    [[ $status == "ii "* ]] || still+=("$p")
+done
+if (( ${#still[@]} > 0 )); then
+    echo "setup: still missing after apt-get install: ${still[*]}" >&2
+    exit 1
+fi
+echo "setup: done"
