@@ -63,9 +63,10 @@ for m in "${MACHINES[@]}"; do
     i=$((i + 1))
     qs_report "$m" --topic-type 500 --topic-id KB5030211 --state $(( i <= 3 ? 3 : 2 )) --machine "$m" --domain CORP
     qs_report "$m" --topic-type 500 --topic-id KB5031356 --state $(( i == 1 ? 2 : 3 )) --machine "$m" --domain CORP
+    details=()
+    [[ $i == 5 ]] && details=(--details 0x80070643)
     qs_report "$m" --topic-type 301 --topic-id "{8E4B3B7A-54C4-4B8E-9A6F-3C2D1E0F9A11}" \
-        --state $(( i == 5 ? 6 : 4 )) --machine "$m" --domain CORP \
-        $([[ $i == 5 ]] && echo --details 0x80070643)
+        --state $(( i == 5 ? 6 : 4 )) --machine "$m" --domain CORP "${details[@]}"
     qs_flush "$m" 30
     [[ $QS_RC == 0 ]] || qs_fail "flush for $m exited $QS_RC:"$'\n'"$(tail -n 20 "$QS_TMP/flush-$m.out.err")"
     qs_info "$m: all acked"
