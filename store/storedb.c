@@ -63,7 +63,11 @@ qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
         return NULL;
     }
     sqlite3_busy_timeout(db, 10000);
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+    /* auto_vacuum first: switching to WAL writes the header of a new file,
+     * after which SQLite no longer lets auto_vacuum change (without VACUUM). */
+    if ((create && sqlite3_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL, &err) !=
+                       SQLITE_OK) ||
+        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                          "PRAGMA secure_delete=ON; PRAGMA foreign_keys=OFF;"
                          "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
                      NULL, NULL, &err) != SQLITE_OK ||
