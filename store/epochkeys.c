@@ -160,6 +160,23 @@ qs_details_seal(uint8_t *out, size_t *out_len, size_t out_cap,
     return 0;
 }
 
+static void
+put_le(uint8_t *out, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)(v >> (8 * i));
+}
+
+void
+qs_details_ad(uint8_t ad[QS_DETAILS_AD_BYTES], int64_t client_id, uint64_t serial,
+              int64_t epoch, uint32_t topic_type)
+{
+    put_le(ad, (uint64_t)client_id, 8);
+    put_le(ad + 8, serial, 8);
+    put_le(ad + 16, (uint64_t)epoch, 8);
+    put_le(ad + 24, topic_type, 4);
+}
+
 int
 qs_details_open(uint8_t *out, size_t *out_len, size_t out_cap,
                 const uint8_t *sealed, size_t sealed_len,

@@ -42,6 +42,14 @@ int qs_details_seal(uint8_t *out, size_t *out_len, size_t out_cap,
                     const uint8_t *details, size_t len,
                     const uint8_t *ad, size_t ad_len, const uint8_t key[32]);
 
+/* The associated data every history row's details are sealed with: the
+ * row's identity, so a sealed blob cannot be moved to another row, client,
+ * partition or topic. Layout (little-endian): client_id int64 | serial
+ * uint64 | epoch int64 | topic_type uint32 = QS_DETAILS_AD_BYTES. */
+#define QS_DETAILS_AD_BYTES 28u
+void qs_details_ad(uint8_t ad[QS_DETAILS_AD_BYTES], int64_t client_id, uint64_t serial,
+                   int64_t epoch, uint32_t topic_type);
+
 /* Decrypt; -1 if tampered, wrong key or wrong ad. */
 int qs_details_open(uint8_t *out, size_t *out_len, size_t out_cap,
                     const uint8_t *sealed, size_t sealed_len,

@@ -1,0 +1,328 @@
+/* main.c - qs-store: decrypts, minimizes and durably stores state messages, then acks.
+ *
+ * One DEALER socket to the broker's backend (CurveZMQ client with the store
+ * key, pinned to the broker key) and one zmq_poll loop: drain every envelope
+ * already waiting (up to group_commit_max_messages) into the ingest group,
+ * commit the group in one transaction, send the sealed acks, then heartbeat
+ * ("READY" every second), reload site.db changes, flush pending counters
+ * and print a stats line every minute. SIGTERM/SIGINT only set a flag: the
+ * loop finishes the commit in progress, sends its acks and exits 0.
+ * All the ingest logic lives in ingest.c; this file is wiring.
+ */
+#include "ingest.h"
+
+#include "qs_clock.h"
+#include "qs_config.h"
+#include "qs_epochkeys.h"
+#include "qs_keys.h"
+#include "qs_log.h"
+#include "qs_site.h"
+#include "qs_sitedb.h"
+#include "qs_storedb.h"
+#include "qs_zmqutil.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HEARTBEAT_MS 1000
+#define STATS_MS 60000
+#define POLL_MS 100
+#define LINGER_MS 2000
+/* Stay below the broker's 3 s worker timeout when another process holds
+ * the write lock: past this a group is answered RETRY_LATER. */
+#define BUSY_TIMEOUT_MS 2500
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void __attribute__((noreturn))
+usage(FILE *out, int code)
+{
+    fprintf(out,
+            "usage: qs-store --home DIR\n"
+            "\n"
+            "Receives encrypted state messages from qs-broker, checks the sender,\n"
+            "decrypts, validates, drops duplicates, minimizes (pseudonyms, policy\n"
+            "time precision, user names only when the policy collects them, details\n"
+            "encrypted per epoch) and commits them to DIR/store.db; acks only after\n"
+            "the commit is durable. Stops cleanly on SIGTERM or SIGINT.\n"
+            "\n"
+            "  --home DIR   the site home (default: $QS_HOME)\n"
+            "  --help       this text\n"
+            "\n"
+            "Exit status: 0 stopped cleanly, 1 failure, 2 usage error.\n");
+    exit(code);
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct loop {
+    void *sock;
+    uint64_t acks_sent, acks_dropped;
+};
+
+static void
+send_reply(void *ctx, const uint8_t *routing_id, size_t routing_id_len,
+           const uint8_t *reply, size_t reply_len, const Quietstate__Ack *ack)
+{
+    struct loop *lp = ctx;
+
+    (void)ack;
+    /* Never block the loop on a full or absent broker: a lost ack only makes
+     * the producer resend, and the resend is a counted duplicate. */
+    if (zmq_send(lp->sock, routing_id, routing_id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(lp->sock, reply, reply_len, ZMQ_DONTWAIT) < 0) {
+        if (lp->acks_dropped++ == 0)
+            log_warn("cannot send an ack to the broker: %s (dropping; producers resend)",
+                     zmq_strerror(zmq_errno()));
+        return;
+    }
+    lp->acks_sent++;
+}
+
+static int
+recv_frame(zmq_msg_t *msg, void *sock, int flags)
+{
+    for (;;) {
+        int rc = zmq_msg_recv(msg, sock, flags);
+        if (rc >= 0 || zmq_errno() != EINTR || (flags & ZMQ_DONTWAIT))
+            return rc;
+    }
+}
+
+/* Receive one message without blocking and add it to the group.
+ * Returns 1 when one was added, 0 when none is waiting, -1 on socket error. */
+static int
+recv_one(void *sock, qs_ingest_t *ingest)
+{
+    zmq_msg_t parts[3];
+    int n = 0, more, extra = 0, rc = 1;
+
+    for (int i = 0; i < 3; i++)
+        zmq_msg_init(&parts[i]);
+    if (recv_frame(&parts[0], sock, ZMQ_DONTWAIT) < 0) {
+        rc = (zmq_errno() == EAGAIN || zmq_errno() == EINTR) ? 0 : -1;
+        goto out;
+    }
+    n = 1;
+    more = zmq_msg_more(&parts[0]);
+    while (more) {
+        /* The rest of a multipart message is already here: no real wait. */
+        if (n < 3) {
+            if (recv_frame(&parts[n], sock, 0) < 0) {
+                rc = -1;
+                goto out;
+            }
+            more = zmq_msg_more(&parts[n]);
+            n++;
+        } else {
+            zmq_msg_t junk;
+            zmq_msg_init(&junk);
+            if (recv_frame(&junk, sock, 0) < 0) {
+                zmq_msg_close(&junk);
+                rc = -1;
+                goto out;
+            }
+            more = zmq_msg_more(&junk);
+            zmq_msg_close(&junk);
+            extra = 1;
+        }
+    }
+    if (n == 3 && !extra)
+        (void)qs_ingest_add(ingest, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
+                            zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
+                            zmq_msg_data(&parts[2]), zmq_msg_size(&parts[2]));
+    else
+        (void)qs_ingest_add(ingest, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
+                            NULL, 0, NULL, 0);
+out:
+    for (int i = 0; i < 3; i++)
+        zmq_msg_close(&parts[i]);
+    return rc;
+}
+
+static void
+log_stats(const qs_ingest_t *ingest, const struct loop *lp)
+{
+    qs_ingest_stats_t s;
+
+    qs_ingest_stats(ingest, &s);
+    log_info("stats: %llu envelopes, %llu stored, %llu duplicates, %llu batches and "
+             "%llu messages rejected, %llu commits, %llu failed commits, %llu acks sent, "
+             "%llu dropped",
+             (unsigned long long)s.batches, (unsigned long long)s.stored,
+             (unsigned long long)s.duplicates, (unsigned long long)s.rejected_batches,
+             (unsigned long long)s.rejected_messages, (unsigned long long)s.commits,
+             (unsigned long long)s.commit_failures, (unsigned long long)lp->acks_sent,
+             (unsigned long long)lp->acks_dropped);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *home = NULL;
+    qs_site_paths_t paths;
+    qs_config_t cfg;
+    qs_clock_t clock;
+    qs_keypair_t *store_kp = NULL;
+    uint8_t broker_pk[QS_KEY_BYTES];
+    uint8_t *site_key = NULL;
+    qs_sitedb_t *sitedb = NULL;
+    qs_storedb_t *storedb = NULL;
+    qs_epochkeys_t *epochkeys = NULL;
+    qs_ingest_t *ingest = NULL;
+    qs_ingest_config_t icfg;
+    void *ctx = NULL;
+    struct loop lp = { 0 };
+    struct sigaction sa;
+    char err[1024];
+    int64_t next_beat, next_stats;
+    int status = 1;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            usage(stdout, 0);
+        else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+            home = argv[++i];
+        else {
+            fprintf(stderr, "qs-store: unexpected argument '%s'\n", argv[i]);
+            usage(stderr, 2);
+        }
+    }
+    qs_log_init("qs-store", -1);
+    if (sodium_init() < 0) {
+        log_error("cannot initialise libsodium");
+        return 1;
+    }
+    if (qs_site_paths(&paths, home, err, sizeof err) != 0) {
+        fprintf(stderr, "qs-store: %s\n", err);
+        usage(stderr, 2);
+    }
+    if (qs_site_check(&paths, err, sizeof err) != 0 ||
+        qs_config_load(&cfg, paths.conf, err, sizeof err) != 0) {
+        log_error("cannot start: %s", err);
+        return 1;
+    }
+    if (qs_clock_init(&clock) != 0) {
+        log_error("cannot start: QS_CLOCK_OFFSET_S is not an integer number of seconds");
+        return 1;
+    }
+    if ((store_kp = qs_keypair_load(paths.store_key, err, sizeof err)) == NULL ||
+        qs_pubkey_load(broker_pk, paths.broker_pub, err, sizeof err) != 0 ||
+        qs_secret_load(&site_key, paths.site_key, 0, err, sizeof err) != 0 ||
+        (sitedb = qs_sitedb_open(paths.site_db, 0, err, sizeof err)) == NULL ||
+        (storedb = qs_storedb_open(paths.store_db, 1, err, sizeof err)) == NULL ||
+        (epochkeys = qs_epochkeys_open(paths.epochs_dir, 1, err, sizeof err)) == NULL) {
+        log_error("cannot start: %s", err);
+        goto done;
+    }
+    sqlite3_busy_timeout(qs_storedb_sqlite(storedb), BUSY_TIMEOUT_MS);
+    memset(&icfg, 0, sizeof icfg);
+    icfg.store_kp = store_kp;
+    icfg.site_key = site_key;
+    icfg.sitedb = sitedb;
+    icfg.storedb = storedb;
+    icfg.epochkeys = epochkeys;
+    icfg.clock = &clock;
+    icfg.skew_ms = (int64_t)cfg.skew_limit_s * 1000;
+    icfg.group_max_messages = (size_t)cfg.group_commit_max_messages;
+    if ((ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
+        log_error("cannot start: %s", err);
+        goto done;
+    }
+
+    ctx = qs_zmq_ctx_new(0);
+    lp.sock = zmq_socket(ctx, ZMQ_DEALER);
+    if (lp.sock == NULL || qs_zmq_socket_limits(lp.sock, cfg.broker_hwm, LINGER_MS) != 0 ||
+        qs_zmq_curve_client(lp.sock, store_kp, broker_pk) != 0 ||
+        zmq_connect(lp.sock, cfg.backend) != 0) {
+        log_error("cannot connect to the broker backend '%s': %s", cfg.backend,
+                  zmq_strerror(zmq_errno()));
+        goto done;
+    }
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    log_info("started: broker backend '%s', group commit up to %d messages",
+             cfg.backend, cfg.group_commit_max_messages);
+    next_beat = mono_ms();
+    next_stats = next_beat + STATS_MS;
+    while (!stop_requested) {
+        zmq_pollitem_t item = { lp.sock, 0, ZMQ_POLLIN, 0 };
+        int64_t now = mono_ms();
+        long timeout = POLL_MS;
+        int rc;
+
+        if (now >= next_beat) {
+            /* Heartbeat: the broker routes only to workers heard from lately. */
+            (void)zmq_send(lp.sock, "READY", 5, ZMQ_DONTWAIT);
+            next_beat = now + HEARTBEAT_MS;
+        }
+        if (next_beat - now < timeout)
+            timeout = (long)(next_beat - now);
+        rc = zmq_poll(&item, 1, timeout);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            log_error("cannot poll the broker socket: %s", zmq_strerror(zmq_errno()));
+            goto done;
+        }
+        if (rc > 0 && (item.revents & ZMQ_POLLIN)) {
+            while (!qs_ingest_full(ingest)) {
+                int got = recv_one(lp.sock, ingest);
+                if (got < 0) {
+                    log_error("cannot receive from the broker: %s", zmq_strerror(zmq_errno()));
+                    break;
+                }
+                if (got == 0)
+                    break;
+            }
+        }
+        if (qs_ingest_pending(ingest) > 0)
+            (void)qs_ingest_commit(ingest, send_reply, &lp);
+        (void)qs_ingest_tick(ingest, 0);
+        if (mono_ms() >= next_stats) {
+            log_stats(ingest, &lp);
+            next_stats = mono_ms() + STATS_MS;
+        }
+    }
+    if (qs_ingest_tick(ingest, 1) != 0)
+        log_warn("cannot write the last rejection counters to store.db");
+    log_info("stopping on signal after the last commit");
+    log_stats(ingest, &lp);
+    status = 0;
+done:
+    if (lp.sock != NULL)
+        zmq_close(lp.sock);
+    if (ctx != NULL)
+        zmq_ctx_term(ctx);
+    qs_ingest_destroy(&ingest);
+    qs_epochkeys_destroy(&epochkeys);
+    qs_storedb_destroy(&storedb);
+    qs_sitedb_destroy(&sitedb);
+    if (site_key != NULL)
+        sodium_free(site_key);
+    qs_keypair_destroy(&store_kp);
+    return status;
+}

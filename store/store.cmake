@@ -1,0 +1,18 @@
+# store module: the ingest pipeline as a library (unit tests drive it without
+# sockets) and the qs-store daemon (docs/store.md).
+add_library(qs_store_lib STATIC ingest.c)
+target_include_directories(qs_store_lib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(qs_store_lib PUBLIC qs_storedb quietstate)
+
+add_executable(qs-store main.c)
+target_link_libraries(qs-store PRIVATE qs_store_lib)
+install(TARGETS qs-store RUNTIME DESTINATION bin)
+
+qs_unit_test(test_ingest test_ingest.c)
+target_link_libraries(test_ingest PRIVATE qs_store_lib qs_storedb)
+
+# The real daemon against a stand-in broker (ROUTER with the broker key).
+qs_unit_test(test_store_daemon test_store_daemon.c)
+target_link_libraries(test_store_daemon PRIVATE qs_storedb)
+target_compile_definitions(test_store_daemon PRIVATE QS_STORE_BIN="$<TARGET_FILE:qs-store>")
+add_dependencies(test_store_daemon qs-store)

@@ -1,0 +1,152 @@
+/* test_codec.c - batch decoding limits and message validation (topic table,
+ * time bounds, strings), and the UTF-8 checker. */
+#include "qs_codec.h"
+#include "qs_limits.h"
+#include "qs_test.h"
+
+#define NOW 1764000000000LL   /* 2025-11-24 */
+
+static Quietstate__StateMessage
+valid_message(void)
+{
+    Quietstate__StateMessage m = QUIETSTATE__STATE_MESSAGE__INIT;
+    m.serial = 1;
+    m.time_utc_ms = NOW - 1000;
+    m.topic_type = 500;
+    m.topic_id = "KB5000001";
+    m.state_id = 2;
+    m.details = "";
+    m.machine_name = "PC-1";
+    m.domain = "corp";
+    m.user_name = "";
+    return m;
+}
+
+static Quietstate__Code
+reject_code(const Quietstate__StateMessage *m)
+{
+    Quietstate__Status st = 0;
+    Quietstate__Code code = 0;
+    const char *why = NULL;
+    if (qs_message_validate(m, NOW, 300000, &st, &code, &why) == 0)
+        return QUIETSTATE__CODE__CODE_NONE;
+    QS_CHECK(why != NULL);
+    return code;
+}
+
+static void
+test_codec_accepts_valid_message(void)
+{
+    Quietstate__StateMessage m = valid_message();
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__CODE_NONE);
+}
+
+static void
+test_codec_rejects_each_bad_field(void)
+{
+    Quietstate__StateMessage m;
+    char big[QS_MAX_DETAILS_BYTES + 2];
+
+    m = valid_message(); m.serial = 0;
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__SERIAL_ZERO);
+    m = valid_message(); m.time_utc_ms = NOW + 3600 * 1000;
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__TIME_IN_FUTURE);
+    m = valid_message(); m.time_utc_ms = 900000000000LL;   /* 1998 */
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__TIME_TOO_OLD);
+    m = valid_message(); m.topic_type = 999;
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__UNKNOWN_TOPIC_TYPE);
+    m = valid_message(); m.state_id = 4;
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__STATE_OUT_OF_RANGE);
+    m = valid_message(); m.topic_type = 300; m.state_id = 0;
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__STATE_OUT_OF_RANGE);
+    m = valid_message(); m.topic_id = "";
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__BAD_TOPIC_ID);
+    m = valid_message(); m.topic_id = "KB\xff\xfe";
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__BAD_TOPIC_ID);
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    m = valid_message(); m.details = big;
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__DETAILS_TOO_LARGE);
+    big[QS_MAX_TOPIC_ID_BYTES + 1] = '\0';
+    m = valid_message(); m.topic_id = big;
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__BAD_TOPIC_ID);
+    m = valid_message(); m.machine_name = "PC-\xc0\xaf";   /* overlong '/' */
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__BAD_STRING);
+    /* SQL text is just text: accepted, stored inertly by the store. */
+    m = valid_message(); m.topic_id = "KB1'); DROP TABLE latest;--";
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__CODE_NONE);
+}
+
+static void
+test_codec_batch_limits(void)
+{
+    Quietstate__Batch b = QUIETSTATE__BATCH__INIT, *out = NULL;
+    Quietstate__StateMessage m = valid_message();
+    Quietstate__StateMessage **msgs = calloc(QS_MAX_BATCH_MESSAGES + 1, sizeof *msgs);
+    Quietstate__Status st = 0;
+    Quietstate__Code code = 0;
+    size_t cap = 200 * (QS_MAX_BATCH_MESSAGES + 1), len;
+    uint8_t *buf = malloc(cap);
+
+    for (size_t i = 0; i <= QS_MAX_BATCH_MESSAGES; i++)
+        msgs[i] = &m;
+    b.messages = msgs;
+
+    b.n_messages = 0;
+    len = quietstate__batch__pack(&b, buf);
+    QS_CHECK(qs_batch_decode(&out, buf, len, NULL, &st, &code) != 0);
+    QS_CHECK_EQ_INT(code, QUIETSTATE__CODE__EMPTY_BATCH);
+
+    b.n_messages = QS_MAX_BATCH_MESSAGES + 1;
+    len = quietstate__batch__pack(&b, buf);
+    QS_CHECK(qs_batch_decode(&out, buf, len, NULL, &st, &code) != 0);
+    QS_CHECK_EQ_INT(code, QUIETSTATE__CODE__TOO_MANY_MESSAGES);
+    QS_CHECK_EQ_INT(st, QUIETSTATE__STATUS__TOO_LARGE);
+
+    b.n_messages = 3;
+    len = quietstate__batch__pack(&b, buf);
+    QS_CHECK(qs_batch_decode(&out, buf, len, NULL, &st, &code) == 0);
+    QS_CHECK(out != NULL && out->n_messages == 3);
+    quietstate__batch__free_unpacked(out, NULL);
+
+    QS_CHECK(qs_batch_decode(&out, (const uint8_t *)"\x0a\xff", 2, NULL, &st, &code) != 0);
+    QS_CHECK_EQ_INT(code, QUIETSTATE__CODE__BATCH_NOT_PROTOBUF);
+    free(buf);
+    free(msgs);
+}
+
+static void
+test_codec_names(void)
+{
+    char buf[32];
+    QS_CHECK_STR(qs_state_name(500, 2, buf, sizeof buf), "required");
+    QS_CHECK_STR(qs_state_name(500, 3, buf, sizeof buf), "installed");
+    QS_CHECK_STR(qs_state_name(999, 7, buf, sizeof buf), "state 7");
+    QS_CHECK_STR(qs_status_name(QUIETSTATE__STATUS__NOT_CONFIGURED), "NOT_CONFIGURED");
+    QS_CHECK_STR(qs_code_name(QUIETSTATE__CODE__DECRYPT_FAILED), "DECRYPT_FAILED");
+    QS_CHECK(qs_status_is_transient(QUIETSTATE__STATUS__RETRY_LATER));
+    QS_CHECK(!qs_status_is_transient(QUIETSTATE__STATUS__BAD_MESSAGE));
+}
+
+static void
+test_codec_utf8(void)
+{
+    QS_CHECK(qs_utf8_valid("plain", 5));
+    QS_CHECK(qs_utf8_valid("\xc3\xa9t\xc3\xa9", 5));             /* été */
+    QS_CHECK(qs_utf8_valid("\xf0\x9f\x98\x80", 4));              /* emoji */
+    QS_CHECK(!qs_utf8_valid("\xed\xa0\x80", 3));                  /* surrogate */
+    QS_CHECK(!qs_utf8_valid("\xe2\x82", 2));                      /* truncated */
+    QS_CHECK(!qs_utf8_valid("a\0b", 3));                          /* NUL */
+    QS_CHECK(!qs_utf8_valid("\xf4\x90\x80\x80", 4));              /* > U+10FFFF */
+}
+
+int
+main(void)
+{
+    QS_RUN(test_codec_accepts_valid_message);
+    QS_RUN(test_codec_rejects_each_bad_field);
+    QS_RUN(test_codec_batch_limits);
+    QS_RUN(test_codec_names);
+    QS_RUN(test_codec_utf8);
+    return qs_test_summary();
+}
