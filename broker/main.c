@@ -227,8 +227,14 @@ broker_run(broker_t *b)
         now = mono_ms();
         /* ZAP first, so handshakes waiting on it finish; then the backend,
          * so heartbeats are fresh when the frontend picks a worker. */
-        if ((items[0].revents & ZMQ_POLLIN) && qs_zap_handle(b->zap, b->keys, now) < 0)
-            return -1;
+        if (items[0].revents & ZMQ_POLLIN) {
+            /* A client enrolled a moment ago must not be refused because the
+             * periodic reload has not run yet: handshakes are rare, so check
+             * site.db (one PRAGMA data_version) before answering them. */
+            broker_check_site(b);
+            if (qs_zap_handle(b->zap, b->keys, now) < 0)
+                return -1;
+        }
         if ((items[1].revents & ZMQ_POLLIN) && qs_router_on_backend(b->router, now) < 0)
             return -1;
         if ((items[2].revents & ZMQ_POLLIN) &&
