@@ -1,0 +1,692 @@
+/* verify.c - the checks behind `qsctl verify`, each adding findings to a list.
+ *
+ * Checks run in a fixed order (permissions, audit chain, store.db expiry and
+ * identity, site.db identity, epoch keys, raw names) and never stop at the
+ * first finding: an auditor wants the whole list. Databases are opened with
+ * the same helpers the daemons use, so WAL content is seen too; the raw-name
+ * search reads the files byte by byte (db, -wal, -shm, keys, logs, anything).
+ */
+#define _GNU_SOURCE     /* memmem */
+#include "verify.h"
+#include "purge.h"
+#include "qs_audit.h"
+#include "qs_clock.h"
+#include "qs_fsutil.h"
+#include "qs_keys.h"
+#include "qs_log.h"
+#include "qs_sitedb.h"
+#include "qs_storedb.h"
+#include "siteaudit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_WALK_DEPTH 16
+#define SCAN_CHUNK (1u << 20)
+
+struct pattern {
+    uint8_t *bytes;     /* lowercased ASCII, or its UTF-16LE spelling */
+    size_t len;
+    size_t name_index;
+};
+
+struct scan {
+    struct pattern *pats;
+    size_t n_pats, max_len;
+    uint8_t *buf;
+    int *found;         /* per pattern, for the current file */
+};
+
+struct qs_verify {
+    qs_site_paths_t paths;
+    int64_t now_ms;
+    char **names;
+    size_t n_names;
+    char **findings;
+    size_t n_findings, cap_findings;
+    qs_verify_summary_t sum;
+    qs_policy_t policy;
+    struct scan *scan;      /* during check_names only */
+};
+
+qs_verify_t *
+qs_verify_new(const qs_site_paths_t *paths, int64_t now_ms, int64_t grace_ms)
+{
+    qs_verify_t *v = qs_calloc(1, sizeof *v);
+    v->paths = *paths;
+    v->now_ms = now_ms;
+    v->sum.grace_ms = grace_ms;
+    return v;
+}
+
+void
+qs_verify_destroy(qs_verify_t **v_p)
+{
+    qs_verify_t *v;
+
+    if (v_p == NULL || *v_p == NULL)
+        return;
+    v = *v_p;
+    for (size_t i = 0; i < v->n_names; i++) {
+        sodium_memzero(v->names[i], strlen(v->names[i]));
+        free(v->names[i]);
+    }
+    free(v->names);
+    for (size_t i = 0; i < v->n_findings; i++)
+        free(v->findings[i]);
+    free(v->findings);
+    free(v);
+    *v_p = NULL;
+}
+
+void
+qs_verify_add_name(qs_verify_t *v, const char *name)
+{
+    v->names = qs_realloc(v->names, (v->n_names + 1) * sizeof *v->names);
+    v->names[v->n_names++] = qs_strdup(name);
+}
+
+size_t
+qs_verify_count(const qs_verify_t *v)
+{
+    return v->n_findings;
+}
+
+const char *
+qs_verify_finding(const qs_verify_t *v, size_t i)
+{
+    QS_ASSERT(i < v->n_findings);
+    return v->findings[i];
+}
+
+const qs_verify_summary_t *
+qs_verify_summary(const qs_verify_t *v)
+{
+    return &v->sum;
+}
+
+static void finding(qs_verify_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+finding(qs_verify_t *v, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (v->n_findings == v->cap_findings) {
+        v->cap_findings = v->cap_findings ? v->cap_findings * 2 : 16;
+        v->findings = qs_realloc(v->findings, v->cap_findings * sizeof *v->findings);
+    }
+    v->findings[v->n_findings++] = qs_strdup(line);
+}
+
+static void
+day_text(char *out, size_t out_len, int64_t epoch)
+{
+    char iso[32];
+    if (qs_time_format_iso8601(iso, sizeof iso, epoch * QS_MS_PER_DAY, 0) == 0)
+        snprintf(out, out_len, "%.10s", iso);
+    else
+        snprintf(out, out_len, "day %lld", (long long)epoch);
+}
+
+/* ---- permissions ---------------------------------------------------------- */
+
+static void
+check_dir_mode(qs_verify_t *v, const char *path, int must_exist)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0) {
+        if (must_exist || errno != ENOENT)
+            finding(v, "permissions: cannot stat directory '%s': %s", path, strerror(errno));
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        finding(v, "permissions: '%s' is not a directory", path);
+        return;
+    }
+    if ((st.st_mode & 0777) != 0700)
+        finding(v, "permissions: directory '%s' is mode %04o, must be 0700 (chmod 700 '%s')",
+                path, (unsigned)(st.st_mode & 07777), path);
+}
+
+static void
+check_file_mode(qs_verify_t *v, const char *path, int must_exist)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0) {
+        if (must_exist || errno != ENOENT)
+            finding(v, "permissions: cannot stat '%s': %s", path, strerror(errno));
+        return;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        finding(v, "permissions: '%s' is a symbolic link: secrets and databases must be "
+                "regular files inside the site home", path);
+        return;
+    }
+    if ((st.st_mode & 077) != 0)
+        finding(v, "permissions: '%s' is mode %04o: group or others can reach it "
+                "(chmod 600 '%s')", path, (unsigned)(st.st_mode & 07777), path);
+}
+
+typedef void (*walk_cb)(qs_verify_t *v, const char *path, const struct stat *st);
+
+/* Depth-first over dir (not following symbolic links); cb sees every entry. */
+static void
+walk(qs_verify_t *v, const char *dir, int depth, walk_cb cb)
+{
+    DIR *d;
+    struct dirent *e;
+
+    if (depth > MAX_WALK_DEPTH) {
+        finding(v, "files: '%s' is nested too deep to inspect", dir);
+        return;
+    }
+    d = opendir(dir);
+    if (d == NULL) {
+        finding(v, "files: cannot list '%s': %s", dir, strerror(errno));
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[QS_MAX_PATH_BYTES];
+        struct stat st;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (qs_path_join(path, sizeof path, dir, e->d_name) != 0) {
+            finding(v, "files: path too long under '%s'", dir);
+            continue;
+        }
+        if (lstat(path, &st) != 0)
+            continue;   /* removed meanwhile (a WAL being checkpointed away) */
+        cb(v, path, &st);
+        if (S_ISDIR(st.st_mode))
+            walk(v, path, depth + 1, cb);
+    }
+    closedir(d);
+}
+
+static void
+key_entry_mode(qs_verify_t *v, const char *path, const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode))
+        check_dir_mode(v, path, 1);
+    else
+        check_file_mode(v, path, 1);
+}
+
+static void
+check_permissions(qs_verify_t *v)
+{
+    static const char *const dbs[] = { "site.db", "store.db" };
+    static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+    char path[QS_MAX_PATH_BYTES];
+
+    check_dir_mode(v, v->paths.home, 1);
+    check_dir_mode(v, v->paths.keys_dir, 1);
+    walk(v, v->paths.keys_dir, 0, key_entry_mode);     /* keys/epochs and every key */
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
+        for (size_t j = 0; j < sizeof suffixes / sizeof suffixes[0]; j++) {
+            int n = snprintf(path, sizeof path, "%s/%s%s", v->paths.home, dbs[i], suffixes[j]);
+            if (n > 0 && (size_t)n < sizeof path)
+                check_file_mode(v, path, i == 0 && j == 0);
+        }
+    if (qs_siteaudit_head_path(path, sizeof path, &v->paths) == 0)
+        check_file_mode(v, path, 0);
+}
+
+/* ---- audit chain ---------------------------------------------------------- */
+
+static int
+count_entry(void *ctx, const qs_audit_entry_t *e)
+{
+    (void)e;
+    ((qs_verify_t *)ctx)->sum.audit_entries++;
+    return 0;
+}
+
+static void
+check_audit(qs_verify_t *v, qs_sitedb_t *site)
+{
+    char err[512], head[QS_MAX_PATH_BYTES], what[512];
+    uint8_t *key = NULL;
+    int64_t bad_seq = 0;
+    int rc;
+
+    if (qs_secret_load(&key, v->paths.audit_key, 0, err, sizeof err) != 0) {
+        finding(v, "audit: cannot load the audit key: %s", err);
+        return;
+    }
+    if (qs_siteaudit_head_path(head, sizeof head, &v->paths) != 0) {
+        sodium_free(key);
+        finding(v, "audit: head path too long");
+        return;
+    }
+    rc = qs_audit_verify(site, key, head, &bad_seq, what, sizeof what);
+    sodium_free(key);
+    if (rc == 1)
+        finding(v, "audit: chain broken: %s", what);
+    else if (rc != 0)
+        finding(v, "audit: cannot read the audit log: %s",
+                sqlite3_errmsg(qs_sitedb_sqlite(site)));
+    if (qs_audit_each(site, count_entry, v) != 0)
+        finding(v, "audit: cannot count entries");
+}
+
+/* ---- schema: no text but topic ids, identities only as pseudonyms ---------- */
+
+/* SQLite's affinity rule for a declared type: TEXT when it names CHAR, CLOB
+ * or TEXT and not INT. */
+static int
+text_affinity(const char *decl)
+{
+    char up[128];
+    size_t i;
+
+    if (decl == NULL)
+        return 0;
+    for (i = 0; decl[i] != '\0' && i + 1 < sizeof up; i++)
+        up[i] = (char)((decl[i] >= 'a' && decl[i] <= 'z') ? decl[i] - 32 : decl[i]);
+    up[i] = '\0';
+    if (strstr(up, "INT") != NULL)
+        return 0;
+    return strstr(up, "CHAR") != NULL || strstr(up, "CLOB") != NULL ||
+           strstr(up, "TEXT") != NULL;
+}
+
+typedef int (*text_allowed_fn)(const char *table, const char *column);
+
+static int
+store_text_allowed(const char *table, const char *column)
+{
+    if (strcmp(column, "topic_id") == 0 &&
+        (strcmp(table, "latest") == 0 || strncmp(table, "history_", 8) == 0))
+        return 1;
+    return strcmp(table, "counters") == 0 && strcmp(column, "name") == 0;
+}
+
+static int
+site_text_allowed(const char *table, const char *column)
+{
+    if (strcmp(table, "policy") == 0)
+        return strcmp(column, "actor") == 0 || strcmp(column, "json") == 0;
+    if (strcmp(table, "audit") == 0)
+        return strcmp(column, "actor") == 0 || strcmp(column, "action") == 0 ||
+               strcmp(column, "detail") == 0;
+    return 0;
+}
+
+static void
+check_text_columns(qs_verify_t *v, sqlite3 *sql, const char *dbname, text_allowed_fn allowed)
+{
+    sqlite3_stmt *tables = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(sql, "SELECT m.name, p.name, p.type FROM sqlite_master AS m, "
+                           "pragma_table_info(m.name) AS p WHERE m.type = 'table' AND "
+                           "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, p.cid",
+                           -1, &tables, NULL) != SQLITE_OK) {
+        finding(v, "identifier: cannot read the schema of %s: %s", dbname, sqlite3_errmsg(sql));
+        return;
+    }
+    while ((rc = sqlite3_step(tables)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(tables, 0);
+        const char *c = (const char *)sqlite3_column_text(tables, 1);
+        const char *decl = (const char *)sqlite3_column_text(tables, 2);
+        if (t != NULL && c != NULL && text_affinity(decl) && !allowed(t, c))
+            finding(v, "identifier: %s column '%s.%s' holds text (%s): only topic ids, "
+                    "counter names, policy and audit fields may", dbname, t, c, decl);
+    }
+    if (rc != SQLITE_DONE)
+        finding(v, "identifier: cannot read the schema of %s: %s", dbname, sqlite3_errmsg(sql));
+    sqlite3_finalize(tables);
+}
+
+/* SQL true when column c is neither NULL nor a 16-byte blob. */
+#define NOT_PS(c) "(" c " IS NOT NULL AND (typeof(" c ") <> 'blob' OR length(" c ") <> 16))"
+
+static void
+check_site_identities(qs_verify_t *v, qs_sitedb_t *site)
+{
+    sqlite3 *sql = qs_sitedb_sqlite(site);
+    sqlite3_stmt *st = NULL;
+
+    check_text_columns(v, sql, "site.db", site_text_allowed);
+    if (sqlite3_prepare_v2(sql, "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
+                           NOT_PS("name_ps"), -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        finding(v, "identifier: cannot check site.db client names: %s", sqlite3_errmsg(sql));
+    } else if (sqlite3_column_int64(st, 0) > 0) {
+        finding(v, "identifier: %lld site.db clients rows have a name that is not a 16-byte "
+                "pseudonym", (long long)sqlite3_column_int64(st, 0));
+    }
+    sqlite3_finalize(st);
+}
+
+/* ---- store.db: expiry and identities --------------------------------------- */
+
+static void
+check_latest(qs_verify_t *v, sqlite3 *sql)
+{
+    sqlite3_stmt *st = NULL;
+    char q[2048], cut[32];
+    size_t off;
+    int rc;
+
+    /* The cutoff per row: CASE over the topics with their own age, else the
+     * default (a CASE needs at least one WHEN). */
+    off = (size_t)snprintf(q, sizeof q, "SELECT topic_type, count(*), sum(" NOT_PS("machine_ps")
+                           " OR " NOT_PS("domain_ps") "), sum(report_ms < %s",
+                           v->policy.n_topics > 0 ? "CASE topic_type" : "(");
+    for (size_t i = 0; i < v->policy.n_topics && off < sizeof q; i++)
+        off += (size_t)snprintf(q + off, sizeof q - off, " WHEN %u THEN %lld",
+                                v->policy.topics[i].topic_type,
+                                (long long)(qs_purge_cutoff_ms(&v->policy,
+                                                               v->policy.topics[i].topic_type,
+                                                               v->now_ms) - v->sum.grace_ms));
+    if (off < sizeof q)
+        off += (size_t)snprintf(q + off, sizeof q - off, " %s %lld %s), min(report_ms) "
+                                "FROM latest GROUP BY topic_type",
+                                v->policy.n_topics > 0 ? "ELSE" : "",
+                                (long long)(v->now_ms -
+                                            (int64_t)v->policy.max_age_days * QS_MS_PER_DAY -
+                                            v->sum.grace_ms),
+                                v->policy.n_topics > 0 ? "END" : ")");
+    QS_ASSERT(off < sizeof q);
+    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
+        finding(v, "store: cannot check latest: %s", sqlite3_errmsg(sql));
+        return;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t topic = (uint32_t)sqlite3_column_int64(st, 0);
+        int64_t rows = sqlite3_column_int64(st, 1), bad = sqlite3_column_int64(st, 2);
+        int64_t old = sqlite3_column_int64(st, 3);
+
+        v->sum.latest_rows += rows;
+        if (bad > 0)
+            finding(v, "identifier: %lld latest rows of topic %u have a machine or domain that "
+                    "is not a 16-byte pseudonym", (long long)bad, topic);
+        if (v->sum.policy_configured && old > 0) {
+            if (qs_time_format_iso8601(cut, sizeof cut, sqlite3_column_int64(st, 4), 0) != 0)
+                snprintf(cut, sizeof cut, "?");
+            finding(v, "expired: %lld latest rows of topic %u were last reported more than "
+                    "%d days ago (oldest %s): qs-retention has not removed them", (long long)old,
+                    topic, qs_policy_max_age_days(&v->policy, topic), cut);
+        }
+    }
+    if (rc != SQLITE_DONE)
+        finding(v, "store: cannot check latest: %s", sqlite3_errmsg(sql));
+    sqlite3_finalize(st);
+}
+
+static void
+check_partition(qs_verify_t *v, sqlite3 *sql, const qs_partition_t *part)
+{
+    sqlite3_stmt *st = NULL;
+    char name[64], q[512], day[32];
+    int64_t cutoff = qs_purge_cutoff_ms(&v->policy, part->topic_type, v->now_ms) - v->sum.grace_ms;
+    int64_t rows, bad, old;
+    int max_age = qs_policy_max_age_days(&v->policy, part->topic_type);
+
+    if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
+        return;
+    day_text(day, sizeof day, part->epoch);
+    snprintf(q, sizeof q, "SELECT count(*), total(" NOT_PS("machine_ps") " OR "
+             NOT_PS("domain_ps") " OR " NOT_PS("user_ps") "), total(time_ms < ?1) FROM \"%s\"",
+             name);
+    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
+        /* Registered but no table: nothing is stored there. */
+        if (strstr(sqlite3_errmsg(sql), "no such table") == NULL)
+            finding(v, "store: cannot check partition '%s': %s", name, sqlite3_errmsg(sql));
+        return;
+    }
+    sqlite3_bind_int64(st, 1, cutoff);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        finding(v, "store: cannot check partition '%s': %s", name, sqlite3_errmsg(sql));
+        sqlite3_finalize(st);
+        return;
+    }
+    rows = sqlite3_column_int64(st, 0);
+    bad = (int64_t)sqlite3_column_double(st, 1);
+    old = (int64_t)sqlite3_column_double(st, 2);
+    sqlite3_finalize(st);
+    v->sum.partitions++;
+    v->sum.history_rows += rows;
+    if (bad > 0)
+        finding(v, "identifier: %lld rows of '%s' have a machine, domain or user that is not a "
+                "16-byte pseudonym", (long long)bad, name);
+    if (!v->sum.policy_configured)
+        return;
+    if (qs_purge_partition_expired(&v->policy, part->epoch, part->topic_type, v->now_ms,
+                                   v->sum.grace_ms)) {
+        if (rows > 0)
+            finding(v, "expired: partition '%s' (%s, topic %u) is older than the policy's "
+                    "%d days and still has %lld rows", name, day, part->topic_type, max_age,
+                    (long long)rows);
+    } else if (old > 0) {
+        finding(v, "expired: %lld rows of partition '%s' (%s, topic %u) are older than the "
+                "policy's %d days", (long long)old, name, day, part->topic_type, max_age);
+    }
+}
+
+static void
+check_store(qs_verify_t *v)
+{
+    qs_storedb_t *db;
+    qs_partition_t *parts = NULL;
+    size_t n_parts = 0;
+    sqlite3_stmt *st = NULL;
+    char err[512];
+    struct stat sb;
+
+    if (stat(v->paths.store_db, &sb) != 0 && errno == ENOENT)
+        return;     /* nothing stored yet */
+    db = qs_storedb_open(v->paths.store_db, 0, err, sizeof err);
+    if (db == NULL) {
+        finding(v, "store: %s", err);
+        return;
+    }
+    check_text_columns(v, qs_storedb_sqlite(db), "store.db", store_text_allowed);
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), "PRAGMA auto_vacuum", -1, &st, NULL) ==
+            SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 2)
+        finding(v, "store: store.db auto_vacuum is %d, not INCREMENTAL (2): freed pages cannot "
+                "be returned to the file system", sqlite3_column_int(st, 0));
+    sqlite3_finalize(st);
+    check_latest(v, qs_storedb_sqlite(db));
+    if (qs_purge_list_partitions(db, &parts, &n_parts) != 0)
+        finding(v, "store: cannot list history partitions: %s",
+                sqlite3_errmsg(qs_storedb_sqlite(db)));
+    for (size_t i = 0; i < n_parts; i++)
+        check_partition(v, qs_storedb_sqlite(db), &parts[i]);
+    free(parts);
+    qs_storedb_destroy(&db);
+}
+
+/* Every key file in keys/epochs, listed here rather than through
+ * qs_epochkeys_open (which refuses a loose directory: that is a permission
+ * finding already, and the expiry check must still run). */
+static void
+check_keys(qs_verify_t *v)
+{
+    DIR *d = opendir(v->paths.epochs_dir);
+    struct dirent *e;
+    char day[32];
+
+    if (d == NULL) {
+        if (errno != ENOENT)
+            finding(v, "keys: cannot list '%s': %s", v->paths.epochs_dir, strerror(errno));
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        long long epoch;
+        unsigned topic;
+        int consumed = 0;
+
+        if (sscanf(e->d_name, "%lld-%u.key%n", &epoch, &topic, &consumed) != 2 ||
+            e->d_name[consumed] != '\0')
+            continue;
+        v->sum.keys++;
+        if (v->sum.policy_configured &&
+            qs_purge_partition_expired(&v->policy, epoch, topic, v->now_ms, v->sum.grace_ms)) {
+            day_text(day, sizeof day, epoch);
+            finding(v, "expired: key file '%s/%s' of partition (%s, topic %u) outlived the "
+                    "policy's %d days: it must be shredded", v->paths.epochs_dir, e->d_name,
+                    day, topic, qs_policy_max_age_days(&v->policy, topic));
+        }
+    }
+    closedir(d);
+}
+
+/* ---- raw names in file bytes ----------------------------------------------- */
+
+
+static void
+lower_ascii(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            p[i] = (uint8_t)(p[i] + 32);
+}
+
+/* Search one file for every pattern, in chunks with an overlap of the
+ * longest pattern, so a name spanning two chunks is still found. */
+static int
+scan_file(struct scan *s, const char *path)
+{
+    size_t keep = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    memset(s->found, 0, s->n_pats * sizeof *s->found);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        ssize_t r = read(fd, s->buf + keep, SCAN_CHUNK);
+        size_t have;
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        lower_ascii(s->buf + keep, (size_t)r);
+        have = keep + (size_t)r;
+        for (size_t i = 0; i < s->n_pats; i++)
+            if (!s->found[i] && memmem(s->buf, have, s->pats[i].bytes, s->pats[i].len) != NULL)
+                s->found[i] = 1;
+        keep = s->max_len - 1 < have ? s->max_len - 1 : have;
+        memmove(s->buf, s->buf + have - keep, keep);
+    }
+    close(fd);
+    return 0;
+}
+
+static void
+scan_entry(qs_verify_t *v, const char *path, const struct stat *st)
+{
+    struct scan *s = v->scan;
+    int *reported;
+
+    if (!S_ISREG(st->st_mode))
+        return;
+    v->sum.files_scanned++;
+    if (scan_file(s, path) != 0) {
+        finding(v, "identifier: cannot read '%s' to search it for names: %s", path,
+                strerror(errno));
+        return;
+    }
+    /* One finding per name per file, whichever spelling matched. */
+    reported = qs_calloc(v->n_names, sizeof *reported);
+    for (size_t i = 0; i < s->n_pats; i++) {
+        size_t n = s->pats[i].name_index;
+        if (s->found[i] && !reported[n]) {
+            reported[n] = 1;
+            finding(v, "identifier: raw name '%s' found in the bytes of '%s'", v->names[n], path);
+        }
+    }
+    free(reported);
+}
+
+static void
+check_names(qs_verify_t *v)
+{
+    struct scan s = { 0 };
+
+    v->sum.names = (int64_t)v->n_names;
+    if (v->n_names == 0)
+        return;
+    s.pats = qs_calloc(v->n_names * 2, sizeof *s.pats);
+    for (size_t i = 0; i < v->n_names; i++) {
+        size_t len = strlen(v->names[i]);
+        struct pattern *a = &s.pats[s.n_pats++], *w = &s.pats[s.n_pats++];
+
+        a->bytes = qs_malloc(len);
+        memcpy(a->bytes, v->names[i], len);
+        lower_ascii(a->bytes, len);
+        a->len = len;
+        a->name_index = i;
+        w->bytes = qs_calloc(len * 2, 1);    /* UTF-16LE of the ASCII spelling */
+        for (size_t j = 0; j < len; j++)
+            w->bytes[2 * j] = a->bytes[j];
+        w->len = len * 2;
+        w->name_index = i;
+        if (w->len > s.max_len)
+            s.max_len = w->len;
+    }
+    s.buf = qs_malloc(SCAN_CHUNK + s.max_len);
+    s.found = qs_calloc(s.n_pats, sizeof *s.found);
+    v->scan = &s;
+    walk(v, v->paths.home, 0, scan_entry);
+    v->scan = NULL;
+    for (size_t i = 0; i < s.n_pats; i++) {
+        sodium_memzero(s.pats[i].bytes, s.pats[i].len);
+        free(s.pats[i].bytes);
+    }
+    sodium_memzero(s.buf, SCAN_CHUNK + s.max_len);
+    free(s.buf);
+    free(s.found);
+    free(s.pats);
+}
+
+/* ---- all of it --------------------------------------------------------------- */
+
+int
+qs_verify_run(qs_verify_t *v)
+{
+    qs_sitedb_t *site;
+    char err[512];
+    int configured = 0;
+
+    check_permissions(v);
+    site = qs_sitedb_open(v->paths.site_db, 0, err, sizeof err);
+    if (site == NULL) {
+        finding(v, "site: %s", err);
+    } else {
+        if (qs_sitedb_policy_get(site, &v->policy, &configured, &v->sum.policy_version) != 0)
+            finding(v, "policy: cannot read the current policy from site.db");
+        v->sum.policy_configured = configured;
+        check_audit(v, site);
+        check_site_identities(v, site);
+        qs_sitedb_destroy(&site);
+    }
+    check_store(v);
+    check_keys(v);
+    check_names(v);
+    return v->n_findings == 0 ? 0 : 1;
+}
