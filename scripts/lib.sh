@@ -286,6 +286,9 @@ qs_enroll() {
     qs_expect_rc 0 "$QS_TMP/enroll-$1.out" \
         "$QSCTL" enroll --home "$QS_HOME" --name "$1" --out "$QS_TMP/clients/$1.profile"
     [[ -s $QS_TMP/clients/$1.profile ]] || qs_fail "qsctl enroll wrote no profile for '$1'"
+    # The broker reloads site.db every 200 ms; a client that connects before
+    # that is refused at the handshake. Let the enrollment take effect.
+    if qs_running broker; then sleep 0.5; fi
 }
 
 qs_profile() { printf '%s' "$QS_TMP/clients/$1.profile"; }
@@ -330,4 +333,17 @@ qs_stat() {
 # qs_expect_eq WHAT GOT WANT: fail unless GOT == WANT.
 qs_expect_eq() {
     [[ $2 == "$3" ]] || qs_fail "$1: expected $3, got $2"
+}
+
+# qs_wait_stat FILTER WANT [TIMEOUT_S]: poll qsctl stats until FILTER == WANT
+# (counters of refused batches are written a moment after the answer).
+qs_wait_stat() {
+    local deadline=$(( $(date +%s) + ${3:-5} ))
+    while :; do
+        qs_stats
+        [[ $(qs_stat "$1") == "$2" ]] && return 0
+        (( $(date +%s) < deadline )) || break
+        sleep 0.2
+    done
+    qs_fail "qsctl stats $1: expected $2 within ${3:-5}s, got $(qs_stat "$1")"
 }

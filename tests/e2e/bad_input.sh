@@ -89,6 +89,7 @@ if (( ${#failures[@]} > 0 )); then
 fi
 
 qs_step "stats: only the valid batches are stored, the rest is counted"
+sleep 0.5   # counters of refused batches are written a moment after the answer
 qs_stats
 qs_info "$(jq -c . "$QS_TMP/stats.json")"
 qs_expect_eq "stats .stored" "$(qs_stat .stored)" "$STORED_KINDS"
