@@ -106,12 +106,25 @@ qs_utf8_valid(const char *str, size_t len)
     return 1;
 }
 
+/* 1 if m carries an unknown field numbered 0: invalid protobuf that
+ * protobuf-c accepts when the tag is an overlong varint (85 00), and then
+ * packs as a one-byte tag that it refuses. */
+static int
+has_field_zero(const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return 1;
+    return 0;
+}
+
 int
 qs_batch_decode(Quietstate__Batch **out, const uint8_t *buf, size_t len,
                 ProtobufCAllocator *allocator,
                 Quietstate__Status *status, Quietstate__Code *code)
 {
     Quietstate__Batch *b;
+    int field_zero = 0;
 
     *out = NULL;
     if (len > QS_MAX_BATCH_BYTES) {
@@ -125,7 +138,12 @@ qs_batch_decode(Quietstate__Batch **out, const uint8_t *buf, size_t len,
         *code = QUIETSTATE__CODE__BATCH_NOT_PROTOBUF;
         return -1;
     }
-    if (b->n_messages == 0) {
+    for (size_t i = 0; i < b->n_messages; i++)
+        field_zero |= has_field_zero(&b->messages[i]->base);
+    if (field_zero || has_field_zero(&b->base)) {
+        *status = QUIETSTATE__STATUS__BAD_MESSAGE;
+        *code = QUIETSTATE__CODE__BATCH_NOT_PROTOBUF;
+    } else if (b->n_messages == 0) {
         *status = QUIETSTATE__STATUS__BAD_MESSAGE;
         *code = QUIETSTATE__CODE__EMPTY_BATCH;
     } else if (b->n_messages > QS_MAX_BATCH_MESSAGES) {
@@ -159,6 +177,8 @@ qs_message_validate(const Quietstate__StateMessage *m, int64_t now_ms, int64_t s
 
     if (m->serial == 0)
         REJECT(BAD_MESSAGE, SERIAL_ZERO, "serial must start at 1");
+    if (m->serial > (uint64_t)INT64_MAX)
+        REJECT(BAD_MESSAGE, SERIAL_TOO_LARGE, "serial is above 2^63-1");
     if (m->time_utc_ms > now_ms + skew_ms)
         REJECT(CLOCK_SKEW, TIME_IN_FUTURE, "time_utc_ms is in the future beyond the skew limit");
     if (m->time_utc_ms < QS_MIN_TIME_UTC_MS)

@@ -650,17 +650,10 @@ qs_ingest_add(qs_ingest_t *self, const uint8_t *routing_id, size_t routing_id_le
             b->last_serial = m->serial;
         self->order[i].serial = m->serial;
         self->order[i].idx = (uint32_t)i;
+        /* qs_message_validate also bounds serials to 2^63-1 (SQLite integers). */
         if (qs_message_validate(m, now_ms, self->cfg.skew_ms, &r->status, &r->code,
-                                &r->why) == 0) {
+                                &r->why) == 0)
             r->valid = 1;
-            if (m->serial > (uint64_t)INT64_MAX) {
-                /* SQLite integers are signed 64-bit. */
-                r->valid = 0;
-                r->status = QUIETSTATE__STATUS__BAD_MESSAGE;
-                r->code = QUIETSTATE__CODE__SERIAL_ZERO;
-                r->why = "serial must be between 1 and 2^63-1";
-            }
-        }
     }
     /* A serial that appears more than once cannot be trusted in any copy:
      * every copy is rejected SERIAL_REPEATED (so Ack.rejected never names a
