@@ -49,6 +49,8 @@ test_codec_rejects_each_bad_field(void)
 
     m = valid_message(); m.serial = 0;
     QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__SERIAL_ZERO);
+    m = valid_message(); m.serial = (uint64_t)INT64_MAX + 1;
+    QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__SERIAL_TOO_LARGE);
     m = valid_message(); m.time_utc_ms = NOW + 3600 * 1000;
     QS_CHECK_EQ_INT(reject_code(&m), QUIETSTATE__CODE__TIME_IN_FUTURE);
     m = valid_message(); m.time_utc_ms = 900000000000LL;   /* 1998 */
