@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     qs_site_paths_t paths;
@@ -227,6 +228,8 @@ main(int argc, char **argv)
      * every pass, so check it (and its permissions) now. */
     if (qs_fs_check_private(r.paths.home, err, sizeof err) != 0 ||
         qs_fs_check_private(r.paths.keys_dir, err, sizeof err) != 0 ||
+        (access(r.paths.epochs_dir, F_OK) == 0 &&
+         qs_fs_check_private(r.paths.epochs_dir, err, sizeof err) != 0) ||
         qs_secret_load(&audit_key, r.paths.audit_key, 0, err, sizeof err) != 0)
         qs_fatal("%s", err);
     sodium_free(audit_key);

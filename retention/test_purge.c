@@ -13,6 +13,7 @@
 #include "qs_test.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -101,9 +102,12 @@ fx_history(struct fixture *f, uint32_t topic, int64_t time_ms, int64_t client, i
     uint8_t ps[16], sealed[256];
     size_t sealed_len = 0;
     const uint8_t *key;
+    int own_tx;
 
     machine_ps(ps, machine);
-    QS_ASSERT(qs_storedb_begin(f->db) == 0);
+    own_tx = sqlite3_get_autocommit(sql);      /* else inside the caller's transaction */
+    if (own_tx)
+        QS_ASSERT(qs_storedb_begin(f->db) == 0);
     QS_ASSERT(qs_storedb_partition_ensure(f->db, epoch, topic) == 0);
     key = qs_epochkeys_get(f->ks, epoch, topic, 1);
     QS_ASSERT(key != NULL);
@@ -126,7 +130,8 @@ fx_history(struct fixture *f, uint32_t topic, int64_t time_ms, int64_t client, i
     snprintf(q, sizeof q, "UPDATE partitions SET rows = rows + 1 WHERE epoch = %lld AND "
              "topic_type = %u", (long long)epoch, topic);
     exec_ok(f, q);
-    QS_ASSERT(qs_storedb_commit(f->db) == 0);
+    if (own_tx)
+        QS_ASSERT(qs_storedb_commit(f->db) == 0);
 }
 
 static void
@@ -555,6 +560,87 @@ test_purge_pass_waits_for_a_concurrent_writer(void)
     fx_close(&f);
 }
 
+static int64_t
+count_keys(struct fixture *f)
+{
+    char cmd[700];
+    FILE *p;
+    long long n = -1;
+
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -c '\\.key$'", f->epochs);
+    p = popen(cmd, "r");
+    if (p == NULL)
+        return -1;
+    if (fscanf(p, "%lld", &n) != 1)
+        n = -1;
+    pclose(p);
+    return n;
+}
+
+/* Whenever a pass is killed (SIGKILL: no cleanup at all), what should be kept
+ * is kept, and the next pass leaves the same end state as an undisturbed one. */
+static void
+test_purge_pass_killed_midway_loses_nothing_and_the_next_pass_finishes(void)
+{
+    struct fixture f;
+    qs_policy_t p;
+    qs_purge_counts_t c;
+    char err[512], id[32];
+    int status = 0;
+
+    policy_30_500_10(&p);
+    for (int delay_ms = 1; delay_ms <= 512; delay_ms *= 8) {
+        pid_t pid;
+
+        fx_open(&f, "purge-kill");
+        exec_ok(&f, "BEGIN");
+        for (int e = 0; e < 20; e++)            /* 20 expired days of topic 300 */
+            for (int i = 0; i < 50; i++)
+                fx_history(&f, 300, (19900 + e) * DAY + i, 1, e * 100 + i + 1, "KB-GONE", 1);
+        exec_ok(&f, "COMMIT");
+        for (int i = 0; i < 30; i++)            /* kept: day 19990 of topic 300 */
+            fx_history(&f, 300, 19990 * DAY + i, 2, i + 1, "KB-KEPT", 2);
+        exec_ok(&f, "BEGIN");
+        for (int i = 0; i < QS_PURGE_LATEST_BATCH * 2; i++) {
+            snprintf(id, sizeof id, "KB-OLD-%d", i);
+            fx_latest(&f, i, 300, id, NOW - 40 * DAY, 3);
+        }
+        for (int i = 0; i < 100; i++) {
+            snprintf(id, sizeof id, "KB-NEW-%d", i);
+            fx_latest(&f, i, 300, id, NOW - DAY, 3);
+        }
+        exec_ok(&f, "COMMIT");
+        qs_epochkeys_destroy(&f.ks);
+        qs_storedb_destroy(&f.db);
+
+        pid = fork();
+        QS_ASSERT(pid >= 0);
+        if (pid == 0) {
+            fx_init(&f);
+            _exit(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0 ? 0 : 1);
+        }
+        usleep((useconds_t)delay_ms * 1000);
+        kill(pid, SIGKILL);
+        QS_CHECK(waitpid(pid, &status, 0) == pid);
+
+        fx_init(&f);
+        /* Kept data intact whatever the moment of the kill. */
+        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM history_19990_300"), 30);
+        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest WHERE topic_id LIKE "
+                                      "'KB-NEW-%'"), 100);
+        QS_CHECK(key_present(&f, 19990, 300));
+        /* The next pass finishes the job. */
+        QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
+        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM partitions"), 1);
+        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                      "AND name LIKE 'history%'"), 1);
+        QS_CHECK_EQ_INT(count_keys(&f), 1);
+        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest"), 100);
+        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM history_19990_300"), 30);
+        fx_close(&f);
+    }
+}
+
 int
 main(void)
 {
@@ -573,5 +659,6 @@ main(void)
     QS_RUN(test_purge_pass_drops_unregistered_history_tables);
     QS_RUN(test_purge_pass_stops_before_deleting_when_asked);
     QS_RUN(test_purge_pass_waits_for_a_concurrent_writer);
+    QS_RUN(test_purge_pass_killed_midway_loses_nothing_and_the_next_pass_finishes);
     return qs_test_summary();
 }
