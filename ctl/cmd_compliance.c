@@ -1,13 +1,236 @@
-/* cmd_compliance.c - qsctl compliance (being written; see the issue tracker). */
+/* cmd_compliance.c - qsctl compliance: how many machines are in each state,
+ * per update (topic id) and topic type, with small groups suppressed.
+ *
+ * Counts come from store.db's `latest` table (one row per client and topic:
+ * its current state) through query_compliance(), which uses the covering
+ * index latest_compliance and suppresses every group smaller than the
+ * policy's k (5 while no policy is set) before a count leaves it. The output
+ * never holds a per-machine fact: that takes `qsctl lookup` and a known name.
+ *
+ *   --format json  {"k": K, "rows": [{"topic_type": 500, "topic_id": "…",
+ *                   "state_id": 2, "state": "required", "count": 17}, …]}
+ *                  a suppressed row has "count": null, "suppressed": true
+ *   --format csv   topic_type,topic_id,state_id,state,count,suppressed
+ *   table          aligned columns; a suppressed count prints as "<K"
+ */
+#include "ctl_common.h"
+#include "qs_codec.h"
 #include "qs_ctl.h"
+#include "qs_log.h"
+#include "qs_policy.h"
+#include "query.h"
 
-#include <stdio.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+
+#define CMD "compliance"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+        "usage: qsctl compliance --home DIR [--topic-type T] [--topic-id ID]\n"
+        "                        [--format table|json|csv]\n"
+        "\n"
+        "Count machines per topic type, topic id (update or deployment) and state.\n"
+        "Groups smaller than the policy's k are suppressed.\n"
+        "\n"
+        "  --home DIR              site home (default $QS_HOME)\n"
+        "  --topic-type T          only this topic type (e.g. 500, update detection)\n"
+        "  --topic-id ID           only this update or deployment id\n"
+        "  --format table|json|csv output format (default table)\n"
+        "  --help                  show this help\n");
+}
+
+static int
+print_json(const query_compliance_t *res, int k)
+{
+    cJSON *doc = cJSON_CreateObject(), *rows;
+    char buf[32];
+
+    if (doc == NULL)
+        return -1;
+    cJSON_AddNumberToObject(doc, "k", k);
+    rows = cJSON_AddArrayToObject(doc, "rows");
+    for (size_t i = 0; rows != NULL && i < res->n; i++) {
+        const query_compliance_row_t *r = &res->rows[i];
+        cJSON *row = cJSON_CreateObject();
+        if (row == NULL) {
+            cJSON_Delete(doc);
+            return -1;
+        }
+        cJSON_AddNumberToObject(row, "topic_type", r->topic_type);
+        cJSON_AddStringToObject(row, "topic_id", r->topic_id);
+        cJSON_AddNumberToObject(row, "state_id", r->state_id);
+        cJSON_AddStringToObject(row, "state",
+                                qs_state_name(r->topic_type, r->state_id, buf, sizeof buf));
+        if (r->count == QUERY_SUPPRESSED) {
+            cJSON_AddNullToObject(row, "count");
+            cJSON_AddBoolToObject(row, "suppressed", 1);
+        } else {
+            cJSON_AddNumberToObject(row, "count", (double)r->count);
+        }
+        cJSON_AddItemToArray(rows, row);
+    }
+    return ctl_json_print(doc);
+}
+
+static void
+print_csv(const query_compliance_t *res)
+{
+    static const char *const head[] = {
+        "topic_type", "topic_id", "state_id", "state", "count", "suppressed",
+    };
+    ctl_csv_row(stdout, 6, head);
+    for (size_t i = 0; i < res->n; i++) {
+        const query_compliance_row_t *r = &res->rows[i];
+        char tt[16], sid[16], count[32], name[32];
+        const char *cells[6];
+        snprintf(tt, sizeof tt, "%" PRIu32, r->topic_type);
+        snprintf(sid, sizeof sid, "%" PRIu32, r->state_id);
+        if (r->count == QUERY_SUPPRESSED)
+            count[0] = '\0';
+        else
+            snprintf(count, sizeof count, "%" PRId64, r->count);
+        cells[0] = tt;
+        cells[1] = r->topic_id;
+        cells[2] = sid;
+        cells[3] = qs_state_name(r->topic_type, r->state_id, name, sizeof name);
+        cells[4] = count;
+        cells[5] = r->count == QUERY_SUPPRESSED ? "true" : "false";
+        ctl_csv_row(stdout, 6, cells);
+    }
+}
+
+static void
+print_table(const query_compliance_t *res, int k, int configured)
+{
+    static const char *const head[] = {
+        "TOPIC_TYPE", "TOPIC_ID", "STATE_ID", "STATE", "COUNT",
+    };
+    ctl_table_t *t = ctl_table_new(5, head);
+    size_t suppressed = 0;
+
+    ctl_table_align_right(t, 0);
+    ctl_table_align_right(t, 2);
+    ctl_table_align_right(t, 4);
+    for (size_t i = 0; i < res->n; i++) {
+        const query_compliance_row_t *r = &res->rows[i];
+        char tt[16], sid[16], count[32], name[32];
+        const char *cells[5] = { tt, r->topic_id, sid, NULL, count };
+        snprintf(tt, sizeof tt, "%" PRIu32, r->topic_type);
+        snprintf(sid, sizeof sid, "%" PRIu32, r->state_id);
+        if (r->count == QUERY_SUPPRESSED) {
+            snprintf(count, sizeof count, "<%d", k);
+            suppressed++;
+        } else {
+            snprintf(count, sizeof count, "%" PRId64, r->count);
+        }
+        cells[3] = qs_state_name(r->topic_type, r->state_id, name, sizeof name);
+        ctl_table_add(t, cells);
+    }
+    if (res->n == 0)
+        printf("no state reported%s\n",
+               configured ? " for this selection" : " (no policy is set: the store "
+               "accepts nothing until 'qsctl policy set')");
+    else
+        ctl_table_print(t, stdout);
+    if (suppressed > 0)
+        printf("%zu group%s smaller than k=%d suppressed (shown as <%d)\n", suppressed,
+               suppressed == 1 ? "" : "s", k, k);
+    ctl_table_destroy(&t);
+}
 
 int
 cmd_compliance(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "qsctl compliance: not available in this build yet\n");
-    return 1;
+    static const struct option opts[] = {
+        { "home", required_argument, NULL, 'H' },
+        { "topic-type", required_argument, NULL, 't' },
+        { "topic-id", required_argument, NULL, 'i' },
+        { "format", required_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *home = NULL, *topic_id = NULL;
+    uint32_t topic_type = 0;
+    int have_type = 0, c, configured, rc;
+    long v;
+    ctl_format_t fmt = CTL_FORMAT_TABLE;
+    char errmsg[CTL_ERRMSG_BYTES];
+    ctl_site_t site;
+    qs_policy_t policy;
+    int64_t version;
+    query_compliance_t res;
+
+    ctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': home = optarg; break;
+        case 't':
+            if (ctl_parse_long(&v, optarg, 1, 100000) != 0 ||
+                qs_topic_check((uint32_t)v, 0) == -1)
+                return ctl_usage_error(CMD, "--topic-type '%s' is not a known topic type "
+                                       "(300, 301, 302, 400, 401, 402, 500, 501 or 700)",
+                                       optarg);
+            topic_type = (uint32_t)v;
+            have_type = 1;
+            break;
+        case 'i':
+            if (*optarg == '\0' || strlen(optarg) > QS_MAX_TOPIC_ID_BYTES)
+                return ctl_usage_error(CMD, "--topic-id must be 1..%u bytes",
+                                       QS_MAX_TOPIC_ID_BYTES);
+            topic_id = optarg;
+            break;
+        case 'f':
+            if (ctl_format_parse(&fmt, optarg,
+                                 CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV) != 0)
+                return ctl_usage_error(CMD, "--format must be table, json or csv");
+            break;
+        case 'h': usage(stdout); return CTL_EXIT_OK;
+        case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
+        default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+
+    if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB, errmsg,
+                      sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    if (qs_sitedb_policy_get(site.sitedb, &policy, &configured, &version) != 0) {
+        ctl_error(CMD, "cannot read the policy (for k) from '%s'; 'qsctl policy history' "
+                  "shows the stored versions", site.paths.site_db);
+        ctl_site_close(&site);
+        return CTL_EXIT_FAIL;
+    }
+    if (policy.k < 1)
+        policy.k = QS_DEFAULT_K;
+    if (query_compliance(&res, qs_storedb_sqlite(site.storedb), have_type ? &topic_type : NULL,
+                         topic_id, policy.k, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s ('%s')", errmsg, site.paths.store_db);
+        ctl_site_close(&site);
+        return CTL_EXIT_FAIL;
+    }
+    ctl_site_close(&site);
+    rc = CTL_EXIT_OK;
+    switch (fmt) {
+    case CTL_FORMAT_JSON:
+        if (print_json(&res, policy.k) != 0)
+            qs_fatal("out of memory printing JSON");
+        break;
+    case CTL_FORMAT_CSV:
+        print_csv(&res);
+        break;
+    case CTL_FORMAT_TABLE:
+        print_table(&res, policy.k, configured);
+        break;
+    }
+    query_compliance_free(&res);
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_output_done(CMD);
+    return rc;
 }

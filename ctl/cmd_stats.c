@@ -1,13 +1,164 @@
-/* cmd_stats.c - qsctl stats (being written; see the issue tracker). */
+/* cmd_stats.c - qsctl stats: what the store has accepted, dropped and refused.
+ *
+ * Reads store.db's counters (written in the same transaction as the data,
+ * so they survive crashes and retention never lowers "stored"), its row
+ * counts, and the enrolled and revoked client counts from site.db:
+ *
+ *   {"stored": N, "duplicates": N, "clients": N, "history_rows": N,
+ *    "latest_rows": N, "partitions": N, "enrolled": N, "revoked": N,
+ *    "rejected": {"STATUS": N, …}, "rejected_detail": {"CODE": N, …}}
+ */
+#include "ctl_common.h"
 #include "qs_ctl.h"
+#include "qs_log.h"
+#include "query.h"
 
-#include <stdio.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+
+#define CMD "stats"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+        "usage: qsctl stats --home DIR [--format table|json]\n"
+        "\n"
+        "Messages stored, duplicates dropped, rejections by reason, rows kept.\n"
+        "\n"
+        "  --home DIR           site home (default $QS_HOME)\n"
+        "  --format table|json  output format (default table)\n"
+        "  --help               show this help\n");
+}
+
+static cJSON *
+counters_object(const query_counter_t *c, size_t n)
+{
+    cJSON *obj = cJSON_CreateObject();
+
+    for (size_t i = 0; obj != NULL && i < n; i++)
+        cJSON_AddNumberToObject(obj, c[i].name, (double)c[i].value);
+    return obj;
+}
+
+static int
+print_json(const query_stats_t *st, int64_t enrolled, int64_t revoked)
+{
+    cJSON *doc = cJSON_CreateObject();
+
+    if (doc == NULL)
+        return -1;
+    cJSON_AddNumberToObject(doc, "stored", (double)st->stored);
+    cJSON_AddNumberToObject(doc, "duplicates", (double)st->duplicates);
+    cJSON_AddNumberToObject(doc, "clients", (double)st->clients);
+    cJSON_AddNumberToObject(doc, "history_rows", (double)st->history_rows);
+    cJSON_AddNumberToObject(doc, "latest_rows", (double)st->latest_rows);
+    cJSON_AddNumberToObject(doc, "partitions", (double)st->partitions);
+    cJSON_AddNumberToObject(doc, "enrolled", (double)enrolled);
+    cJSON_AddNumberToObject(doc, "revoked", (double)revoked);
+    cJSON_AddItemToObject(doc, "rejected", counters_object(st->rejected, st->n_rejected));
+    cJSON_AddItemToObject(doc, "rejected_detail",
+                          counters_object(st->rejected_detail, st->n_rejected_detail));
+    return ctl_json_print(doc);
+}
+
+static void
+add_row(ctl_table_t *t, const char *name, int64_t value, const char *what)
+{
+    char num[32];
+    const char *cells[3] = { name, num, what };
+
+    snprintf(num, sizeof num, "%" PRId64, value);
+    ctl_table_add(t, cells);
+}
+
+static void
+print_table(const query_stats_t *st, int64_t enrolled, int64_t revoked)
+{
+    static const char *const head[] = { "COUNTER", "VALUE", "MEANING" };
+    ctl_table_t *t = ctl_table_new(3, head);
+    char name[QUERY_MAX_COUNTER_NAME + 32];
+
+    ctl_table_align_right(t, 1);
+    add_row(t, "stored", st->stored, "messages accepted, ever (retention does not lower it)");
+    add_row(t, "duplicates", st->duplicates, "resent messages dropped (already stored)");
+    add_row(t, "clients", st->clients, "client keys that ever delivered");
+    add_row(t, "enrolled", enrolled, "client keys enrolled and not revoked (site.db)");
+    add_row(t, "revoked", revoked, "client keys revoked (site.db)");
+    add_row(t, "latest_rows", st->latest_rows, "current states (machine x topic)");
+    add_row(t, "history_rows", st->history_rows, "retained events");
+    add_row(t, "partitions", st->partitions, "history partitions (day x topic type)");
+    for (size_t i = 0; i < st->n_rejected; i++) {
+        snprintf(name, sizeof name, "rejected.%s", st->rejected[i].name);
+        add_row(t, name, st->rejected[i].value, "messages refused with this status");
+    }
+    for (size_t i = 0; i < st->n_rejected_detail; i++) {
+        snprintf(name, sizeof name, "rejected_detail.%s", st->rejected_detail[i].name);
+        add_row(t, name, st->rejected_detail[i].value, "refusals with this reason code");
+    }
+    ctl_table_print(t, stdout);
+    if (st->n_rejected == 0)
+        printf("no message was rejected\n");
+    ctl_table_destroy(&t);
+}
 
 int
 cmd_stats(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "qsctl stats: not available in this build yet\n");
-    return 1;
+    static const struct option opts[] = {
+        { "home", required_argument, NULL, 'H' },
+        { "format", required_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *home = NULL;
+    ctl_format_t fmt = CTL_FORMAT_TABLE;
+    char errmsg[CTL_ERRMSG_BYTES];
+    ctl_site_t site;
+    query_stats_t st;
+    int64_t enrolled = 0, revoked = 0;
+    int c;
+
+    ctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': home = optarg; break;
+        case 'f':
+            if (ctl_format_parse(&fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
+                return ctl_usage_error(CMD, "--format must be table or json");
+            break;
+        case 'h': usage(stdout); return CTL_EXIT_OK;
+        case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
+        default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+
+    if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB, errmsg,
+                      sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    if (query_site_clients(&enrolled, &revoked, qs_sitedb_sqlite(site.sitedb), errmsg,
+                           sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s ('%s')", errmsg, site.paths.site_db);
+        ctl_site_close(&site);
+        return CTL_EXIT_FAIL;
+    }
+    if (query_stats(&st, qs_storedb_sqlite(site.storedb), errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s ('%s')", errmsg, site.paths.store_db);
+        ctl_site_close(&site);
+        return CTL_EXIT_FAIL;
+    }
+    ctl_site_close(&site);
+    if (fmt == CTL_FORMAT_JSON) {
+        if (print_json(&st, enrolled, revoked) != 0)
+            qs_fatal("out of memory printing JSON");
+    } else {
+        print_table(&st, enrolled, revoked);
+    }
+    query_stats_free(&st);
+    return ctl_output_done(CMD);
 }

@@ -1,0 +1,37 @@
+# ctl.cmake - qsctl's unit tests and CLI test (included by ctl/CMakeLists.txt).
+#
+# The tests run the sub-commands in-process (they return exit codes), so they
+# link the command sources through qs_ctl_cmds, a library of everything in
+# ctl/ but main.c and the commands other modules own.
+set(QS_CTL_CMD_SOURCES ctl_common.c query.c cmd_init.c cmd_enroll.c cmd_revoke.c
+    cmd_policy.c cmd_compliance.c cmd_stats.c cmd_audit.c)
+list(TRANSFORM QS_CTL_CMD_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
+add_library(qs_ctl_cmds STATIC ${QS_CTL_CMD_SOURCES})
+target_include_directories(qs_ctl_cmds PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(qs_ctl_cmds PUBLIC quietstate qs_storedb)
+if(TARGET qs_producer_lib)
+  target_link_libraries(qs_ctl_cmds PUBLIC qs_producer_lib)
+endif()
+
+set(QS_CTL_TESTS test_ctl_common test_ctl_query test_ctl_policy test_ctl_audit test_ctl_init)
+if(TARGET qs_producer_lib)
+  list(APPEND QS_CTL_TESTS test_ctl_enroll)   # needs the producer's profile reader
+endif()
+foreach(t ${QS_CTL_TESTS})
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
+    qs_unit_test(${t} ${t}.c)
+    target_link_libraries(${t} PRIVATE qs_ctl_cmds)
+    target_compile_definitions(${t} PRIVATE
+      QS_GOLDEN_DIR="${CMAKE_SOURCE_DIR}/tests/golden")
+    if(TARGET qs_producer_lib)
+      target_compile_definitions(${t} PRIVATE CTL_TEST_HAVE_PROFILE=1)
+    endif()
+  endif()
+endforeach()
+
+# The real binary, end to end, without daemons: exit codes and outputs.
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/test_qsctl.sh)
+  add_test(NAME ctl_qsctl
+           COMMAND sh ${CMAKE_SOURCE_DIR}/tests/ctl/test_qsctl.sh $<TARGET_FILE:qsctl>)
+  set_tests_properties(ctl_qsctl PROPERTIES LABELS "unit" TIMEOUT 120)
+endif()

@@ -1,0 +1,175 @@
+/* ctl_common.h - helpers shared by qsctl sub-commands: the opened site,
+ * transactions with their audit entry, the acting user, output formats.
+ *
+ * A command resolves --home (or QS_HOME) and opens only what it needs with
+ * ctl_site_open(); a change to site.db goes through ctl_site_begin(),
+ * ctl_site_audit() and ctl_site_commit(), so that the change and its audit
+ * entry are one transaction and a failed commit leaves DIR/audit.head as it
+ * was. Output helpers print tables with aligned columns, RFC 4180 CSV, and
+ * one JSON document (cJSON) per run; text that came from clients (topic ids)
+ * is escaped before it reaches a terminal or a spreadsheet.
+ *
+ * Errors go to stderr as one line "qsctl CMD: what failed: why; how to fix".
+ * Commands return exit codes (0 ok, 1 failure, 2 usage) instead of calling
+ * exit(), so that unit tests can run them in-process.
+ */
+#ifndef QS_CTL_COMMON_H
+#define QS_CTL_COMMON_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "qs_clock.h"
+#include "qs_site.h"
+#include "qs_sitedb.h"
+#include "qs_storedb.h"
+
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_FAIL 1
+#define CTL_EXIT_USAGE 2
+
+#define CTL_ERRMSG_BYTES (2u * QS_MAX_PATH_BYTES + 512u)
+#define CTL_MAX_ACTOR_BYTES 64u
+#define CTL_TIME_BYTES 32u
+
+/* Output formats; a command says which it accepts as a bit set. */
+typedef enum {
+    CTL_FORMAT_TABLE = 1,
+    CTL_FORMAT_JSON = 2,
+    CTL_FORMAT_CSV = 4,
+} ctl_format_t;
+
+/* Parse "table", "json" or "csv" into *out when it is in allowed (a bit set
+ * of ctl_format_t). Returns 0, or -1 if unknown or not allowed. */
+int ctl_format_parse(ctl_format_t *out, const char *text, unsigned allowed)
+    __attribute__((warn_unused_result));
+
+/* What ctl_site_open() opens or loads, besides resolving and checking paths. */
+enum {
+    CTL_OPEN_SITEDB = 1u << 0,    /* site.db (must exist) */
+    CTL_OPEN_STOREDB = 1u << 1,   /* store.db (must exist; WAL reader) */
+    CTL_OPEN_SITE_KEY = 1u << 2,  /* keys/site.key (pseudonyms) */
+    CTL_OPEN_AUDIT_KEY = 1u << 3, /* keys/audit.key (audit chain) */
+};
+
+/* An opened site. Fields are read by commands; only ctl_site_* write them. */
+typedef struct {
+    qs_site_paths_t paths;
+    qs_clock_t clock;
+    qs_sitedb_t *sitedb;      /* NULL unless CTL_OPEN_SITEDB */
+    qs_storedb_t *storedb;    /* NULL unless CTL_OPEN_STOREDB */
+    uint8_t *site_key;        /* sodium_malloc'd, NULL unless CTL_OPEN_SITE_KEY */
+    uint8_t *audit_key;       /* sodium_malloc'd, NULL unless CTL_OPEN_AUDIT_KEY */
+    int in_tx;                /* inside ctl_site_begin() */
+    int head_saved;           /* head_text holds DIR/audit.head as it was */
+    char *head_text;          /* malloc'd, NULL when there was no head file */
+    size_t head_len;
+} ctl_site_t;
+
+/* Resolve home (NULL: QS_HOME), check that it is a site made by qsctl init
+ * and open what `what` asks for. On failure returns -1 with errmsg saying
+ * what failed and how to fix it; the site is then closed (safe to close again). */
+int ctl_site_open(ctl_site_t *site, const char *home, unsigned what,
+                  char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* Roll back an open transaction, close databases, wipe keys. Idempotent. */
+void ctl_site_close(ctl_site_t *site);
+
+/* UTC now in ms (honours QS_CLOCK_OFFSET_S, like the daemons). */
+int64_t ctl_site_now(const ctl_site_t *site);
+
+/* BEGIN IMMEDIATE on site.db (the write lock is taken before anything is
+ * read, so read-modify-write is atomic). Returns 0 or -1 with errmsg. */
+int ctl_site_begin(ctl_site_t *site, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Append an audit entry inside the open transaction. detail is borrowed and
+ * rendered as compact JSON. Needs CTL_OPEN_AUDIT_KEY. Returns 0 or -1. */
+int ctl_site_audit(ctl_site_t *site, const char *actor, const char *action,
+                   const cJSON *detail, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* COMMIT. On failure rolls back, restores DIR/audit.head and returns -1. */
+int ctl_site_commit(ctl_site_t *site, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* ROLLBACK and restore DIR/audit.head if an audit entry was appended. */
+void ctl_site_rollback(ctl_site_t *site);
+
+/* The acting user for audit entries: as (from --as) when given, else
+ * $SUDO_USER, else $USER, else "unknown". Names must be 1..64 printable
+ * characters. Returns 0, or -1 with errmsg when `as` is not acceptable
+ * (environment values that are not acceptable are skipped). */
+int ctl_actor(char *out, size_t out_len, const char *as, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* A client name given on the command line: 1..QS_MAX_NAME_BYTES bytes of
+ * UTF-8 with no control characters and no leading or trailing blank (a
+ * profile could not hold it). 0 or -1 with errmsg. */
+int ctl_name_check(const char *name, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Make getopt_long() start afresh (optind = 0 on glibc), so that a command
+ * can run more than once in one process (unit tests). Also silences
+ * getopt's own messages: commands report usage errors themselves. */
+void ctl_getopt_reset(void);
+
+/* Parse a decimal integer in [min, max]; 0 or -1. */
+int ctl_parse_long(long *out, const char *text, long min, long max)
+    __attribute__((warn_unused_result));
+
+/* UTC ISO 8601 text for ms ("2026-01-31T12:00:00Z", or with ".123" when
+ * with_ms); out must hold CTL_TIME_BYTES. Never fails for real times. */
+void ctl_time_text(char out[CTL_TIME_BYTES], int64_t ms, int with_ms);
+
+/* "qsctl CMD: message" on stderr. */
+void ctl_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A usage error: "qsctl CMD: message" and a pointer to --help on stderr.
+ * Returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print doc as one compact JSON document and a newline on stdout, then
+ * delete doc. Returns 0, -1 if out of memory. */
+int ctl_json_print(cJSON *doc) __attribute__((warn_unused_result));
+
+/* Flush stdout; 0, or 1 after printing "qsctl CMD: cannot write output". */
+int ctl_output_done(const char *cmd);
+
+/* Copy text for display on a terminal: control characters (C0, DEL, C1)
+ * and invalid UTF-8 become \xHH, so client-supplied text cannot move the
+ * cursor or recolour the screen. Truncates to out_len - 1 bytes. */
+void ctl_text_safe(char *out, size_t out_len, const char *text);
+
+/* Display width of UTF-8 text in columns (code points; no wide-char tables). */
+size_t ctl_text_width(const char *text);
+
+/* A table printed with aligned columns: first row is the header. */
+typedef struct ctl_table ctl_table_t;
+
+/* New table with ncols columns named by headers. Never NULL (aborts on OOM). */
+ctl_table_t *ctl_table_new(size_t ncols, const char *const *headers);
+
+/* Right-align column col (numbers). */
+void ctl_table_align_right(ctl_table_t *t, size_t col);
+
+/* Append a row of ncols cells; each cell is copied through ctl_text_safe. */
+void ctl_table_add(ctl_table_t *t, const char *const *cells);
+
+/* Rows added so far (without the header). */
+size_t ctl_table_rows(const ctl_table_t *t);
+
+/* Print header and rows, columns separated by two spaces, no trailing blanks. */
+void ctl_table_print(const ctl_table_t *t, FILE *out);
+
+/* Free; sets *t_p to NULL. No-op on NULL. */
+void ctl_table_destroy(ctl_table_t **t_p);
+
+/* Print one CSV record (RFC 4180: quoted when needed, CRLF not used: "\n").
+ * A cell that a spreadsheet would run as a formula (starting with = + - @
+ * tab or CR) is prefixed with a single quote, unless it is a plain number. */
+void ctl_csv_row(FILE *out, size_t ncells, const char *const *cells);
+
+#endif

@@ -1,0 +1,355 @@
+/* test_ctl_query.c - qsctl compliance and stats on a store.db filled by the test.
+ *
+ * Each test makes a real site with `qsctl init`, inserts rows into store.db
+ * as qs-store would, and checks grouping, small-group suppression, the JSON
+ * contract (keys exactly as DESIGN.md says; golden file
+ * tests/golden/ctl_compliance.json), CSV and table output, and that the
+ * grouping query walks the covering index instead of sorting.
+ */
+#include "query.h"
+#include "test_ctl.h"
+
+#ifndef QS_GOLDEN_DIR
+#error "QS_GOLDEN_DIR must be defined by the build"
+#endif
+
+static char dir[512], home[600];
+static ctl_run_t run;
+
+/* The data set every compliance test uses (k defaults to 5):
+ *   500 KB100  state 0 x5 (= k: shown), 1 x4 (suppressed), 2 x17, 3 x6
+ *   500 KB200  state 3 x2 (suppressed)
+ *   500 "=HYPERLINK(\"x\")"  state 1 x5 (a formula, for CSV)
+ *   500 "a,\"b"   state 2 x5 (needs CSV quoting)
+ *   301 DEP-1  state 4 x9 */
+static void
+fill(void)
+{
+    sqlite3 *db = ctl_test_sqlite(home, "store.db");
+    ctl_test_exec(db, "BEGIN");
+    ctl_test_latest(db, 1, 5, 500, "KB100", 0);
+    ctl_test_latest(db, 100, 4, 500, "KB100", 1);
+    ctl_test_latest(db, 200, 17, 500, "KB100", 2);
+    ctl_test_latest(db, 300, 6, 500, "KB100", 3);
+    ctl_test_latest(db, 400, 2, 500, "KB200", 3);
+    ctl_test_latest(db, 500, 5, 500, "=HYPERLINK(\"x\")", 1);
+    ctl_test_latest(db, 600, 5, 500, "a,\"b", 2);
+    ctl_test_latest(db, 700, 9, 301, "DEP-1", 4);
+    ctl_test_exec(db, "COMMIT");
+    sqlite3_close(db);
+}
+
+static void
+setup(const char *tag)
+{
+    ctl_test_site(dir, sizeof dir, home, sizeof home, tag);
+    fill();
+}
+
+static void
+test_compliance_groups_and_suppresses_below_k(void)
+{
+    qs_storedb_t *s;
+    query_compliance_t res;
+    char err[256], path[700];
+    uint32_t t500 = 500;
+
+    setup("cq");
+    snprintf(path, sizeof path, "%s/store.db", home);
+    s = qs_storedb_open(path, 0, err, sizeof err);
+    QS_CHECK(s != NULL);
+    QS_CHECK_EQ_INT(query_compliance(&res, qs_storedb_sqlite(s), NULL, NULL, 5, err,
+                                     sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 8);
+    /* Ordered by (topic_type, topic_id, state_id). */
+    QS_CHECK_EQ_INT(res.rows[0].topic_type, 301);
+    QS_CHECK_STR(res.rows[0].topic_id, "DEP-1");
+    QS_CHECK_EQ_INT(res.rows[0].count, 9);
+    QS_CHECK_STR(res.rows[1].topic_id, "=HYPERLINK(\"x\")");
+    QS_CHECK_EQ_INT(res.rows[1].count, 5);
+    QS_CHECK_STR(res.rows[2].topic_id, "KB100");
+    QS_CHECK_EQ_INT(res.rows[2].state_id, 0);
+    QS_CHECK_EQ_INT(res.rows[2].count, 5);                 /* exactly k: shown */
+    QS_CHECK_EQ_INT(res.rows[3].state_id, 1);
+    QS_CHECK_EQ_INT(res.rows[3].count, QUERY_SUPPRESSED);  /* 4 < k */
+    QS_CHECK_EQ_INT(res.rows[4].count, 17);
+    QS_CHECK_EQ_INT(res.rows[5].count, 6);
+    QS_CHECK_STR(res.rows[6].topic_id, "KB200");
+    QS_CHECK_EQ_INT(res.rows[6].count, QUERY_SUPPRESSED);
+    QS_CHECK_STR(res.rows[7].topic_id, "a,\"b");
+    query_compliance_free(&res);
+
+    /* k = 1 suppresses nothing; a topic-type filter keeps only that type. */
+    QS_CHECK_EQ_INT(query_compliance(&res, qs_storedb_sqlite(s), &t500, NULL, 1, err,
+                                     sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 7);
+    for (size_t i = 0; i < res.n; i++) {
+        QS_CHECK_EQ_INT(res.rows[i].topic_type, 500);
+        QS_CHECK(res.rows[i].count > 0);
+    }
+    query_compliance_free(&res);
+
+    /* A topic id without a type: every type, one index range each. */
+    QS_CHECK_EQ_INT(query_compliance(&res, qs_storedb_sqlite(s), NULL, "KB100", 5, err,
+                                     sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 4);
+    query_compliance_free(&res);
+    qs_storedb_destroy(&s);
+    ctl_test_rmrf(dir);
+}
+
+static void
+test_compliance_query_walks_the_covering_index(void)
+{
+    qs_storedb_t *s;
+    char err[256], path[700];
+
+    setup("cqp");
+    snprintf(path, sizeof path, "%s/store.db", home);
+    s = qs_storedb_open(path, 0, err, sizeof err);
+    QS_CHECK(s != NULL);
+    for (int v = 0; v < 3; v++) {
+        char sql[1024], plan[2048] = "";
+        sqlite3_stmt *st = NULL;
+        snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s",
+                 query_compliance_sql(v >= 1, v >= 2));
+        QS_CHECK_EQ_INT(sqlite3_prepare_v2(qs_storedb_sqlite(s), sql, -1, &st, NULL),
+                        SQLITE_OK);
+        while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+            strncat(plan, (const char *)sqlite3_column_text(st, 3),
+                    sizeof plan - strlen(plan) - 2);
+            strcat(plan, ";");
+        }
+        sqlite3_finalize(st);
+        if (strstr(plan, "COVERING INDEX latest_compliance") == NULL ||
+            strstr(plan, "TEMP B-TREE") != NULL)
+            fprintf(stderr, "  plan %d: %s\n", v, plan);
+        QS_CHECK(strstr(plan, "COVERING INDEX latest_compliance") != NULL);
+        QS_CHECK(strstr(plan, "TEMP B-TREE") == NULL);
+    }
+    qs_storedb_destroy(&s);
+    ctl_test_rmrf(dir);
+}
+
+static void
+test_compliance_json_matches_contract_and_golden(void)
+{
+    char *golden;
+    cJSON *doc, *rows, *row;
+
+    setup("cj");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--format", "json", (char *)NULL), 0);
+    golden = ctl_test_read(QS_GOLDEN_DIR "/ctl_compliance.json");
+    QS_CHECK(golden != NULL);
+    if (golden != NULL)
+        QS_CHECK_STR(run.out, golden);
+    free(golden);
+    QS_CHECK_STR(run.err, "");
+
+    /* Exactly one JSON document, and exactly the contract's keys. */
+    doc = cJSON_Parse(run.out);
+    QS_CHECK(doc != NULL);
+    QS_CHECK_EQ_INT(cJSON_GetArraySize(doc), 2);
+    QS_CHECK_EQ_INT(cJSON_GetObjectItemCaseSensitive(doc, "k")->valueint, 5);
+    rows = cJSON_GetObjectItemCaseSensitive(doc, "rows");
+    QS_CHECK(cJSON_IsArray(rows));
+    cJSON_ArrayForEach(row, rows) {
+        const cJSON *count = cJSON_GetObjectItemCaseSensitive(row, "count");
+        const cJSON *sup = cJSON_GetObjectItemCaseSensitive(row, "suppressed");
+        QS_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(row, "topic_type")));
+        QS_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(row, "topic_id")));
+        QS_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(row, "state_id")));
+        QS_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(row, "state")));
+        if (sup != NULL) {
+            QS_CHECK(cJSON_IsTrue(sup));
+            QS_CHECK(cJSON_IsNull(count));
+            QS_CHECK_EQ_INT(cJSON_GetArraySize(row), 6);
+        } else {
+            QS_CHECK(cJSON_IsNumber(count) && count->valueint >= 5);
+            QS_CHECK_EQ_INT(cJSON_GetArraySize(row), 5);
+        }
+    }
+    cJSON_Delete(doc);
+    ctl_test_rmrf(dir);
+}
+
+static void
+test_compliance_k_comes_from_the_policy(void)
+{
+    setup("ck");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_policy, "policy", "set", "--home", home, "--k", "2",
+                                 (char *)NULL), 0);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--topic-type", "500", "--topic-id", "KB200", "--format",
+                                 "json", (char *)NULL), 0);
+    QS_CHECK_STR(run.out, "{\"k\":2,\"rows\":[{\"topic_type\":500,\"topic_id\":\"KB200\","
+                          "\"state_id\":3,\"state\":\"installed\",\"count\":2}]}\n");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_policy, "policy", "set", "--home", home, "--k", "3",
+                                 (char *)NULL), 0);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--topic-type", "500", "--topic-id", "KB200", "--format",
+                                 "json", (char *)NULL), 0);
+    QS_CHECK_STR(run.out, "{\"k\":3,\"rows\":[{\"topic_type\":500,\"topic_id\":\"KB200\","
+                          "\"state_id\":3,\"state\":\"installed\",\"count\":null,"
+                          "\"suppressed\":true}]}\n");
+    /* A filter that matches nothing is an empty list, not an error. */
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--topic-type", "300", "--format", "json", (char *)NULL), 0);
+    QS_CHECK_STR(run.out, "{\"k\":3,\"rows\":[]}\n");
+    ctl_test_rmrf(dir);
+}
+
+static void
+test_compliance_csv_quotes_and_defuses_formulas(void)
+{
+    setup("cc");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--topic-type", "500", "--format", "csv", (char *)NULL), 0);
+    QS_CHECK_STR(run.out,
+        "topic_type,topic_id,state_id,state,count,suppressed\n"
+        "500,\"'=HYPERLINK(\"\"x\"\")\",1,not required,5,false\n"
+        "500,KB100,0,unknown,5,false\n"
+        "500,KB100,1,not required,,true\n"
+        "500,KB100,2,required,17,false\n"
+        "500,KB100,3,installed,6,false\n"
+        "500,KB200,3,installed,,true\n"
+        "500,\"a,\"\"b\",2,required,5,false\n");
+    ctl_test_rmrf(dir);
+}
+
+static void
+test_compliance_table_is_aligned_and_escapes_control_characters(void)
+{
+    sqlite3 *db;
+    char *line, *save = NULL;
+    size_t width = 0;
+    int lines = 0;
+
+    setup("ct");
+    db = ctl_test_sqlite(home, "store.db");
+    ctl_test_latest(db, 900, 5, 301, "EVIL\x1b[2J", 6);
+    sqlite3_close(db);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--topic-type", "301", (char *)NULL), 0);
+    QS_CHECK(strstr(run.out, "\x1b") == NULL);
+    QS_CHECK(strstr(run.out, "EVIL\\x1b[2J") != NULL);
+    QS_CHECK(strncmp(run.out, "TOPIC_TYPE  TOPIC_ID", 20) == 0);
+    /* The last column is right-aligned: every line has the same width. */
+    for (line = strtok_r(run.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (width == 0)
+            width = strlen(line);
+        QS_CHECK_EQ_INT(strlen(line), width);
+        lines++;
+    }
+    QS_CHECK_EQ_INT(lines, 3);
+
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--topic-type", "500", "--topic-id", "KB100", (char *)NULL), 0);
+    QS_CHECK(strstr(run.out, "not required     <5") != NULL);
+    QS_CHECK(strstr(run.out, "1 group smaller than k=5 suppressed") != NULL);
+    ctl_test_rmrf(dir);
+}
+
+static void
+test_compliance_reports_usage_and_site_errors(void)
+{
+    char missing[700];
+
+    setup("cu");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--format", "xml", (char *)NULL), 2);
+    QS_CHECK(strstr(run.err, "--format must be table, json or csv") != NULL);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
+                                 "--topic-type", "12", (char *)NULL), 2);
+    QS_CHECK(strstr(run.err, "not a known topic type") != NULL);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--help", (char *)NULL), 0);
+    QS_CHECK(strstr(run.out, "usage: qsctl compliance") != NULL);
+    snprintf(missing, sizeof missing, "%s/nowhere", dir);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", missing,
+                                 (char *)NULL), 1);
+    QS_CHECK(strstr(run.err, "qsctl init") != NULL);
+    QS_CHECK_STR(run.out, "");
+    ctl_test_rmrf(dir);
+}
+
+static void
+test_stats_reports_counters_rows_and_clients(void)
+{
+    sqlite3 *db;
+    qs_storedb_t *s;
+    char err[256], path[700], profile[700];
+    cJSON *doc, *rej;
+
+    ctl_test_site(dir, sizeof dir, home, sizeof home, "st");
+    snprintf(path, sizeof path, "%s/store.db", home);
+    s = qs_storedb_open(path, 0, err, sizeof err);
+    QS_CHECK(s != NULL);
+    QS_CHECK_EQ_INT(qs_storedb_begin(s), 0);
+    QS_CHECK_EQ_INT(qs_storedb_partition_ensure(s, 20454, 500), 0);
+    QS_CHECK_EQ_INT(qs_storedb_partition_ensure(s, 20455, 500), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "stored", 42), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "duplicates", 3), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.BAD_MESSAGE", 4), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.CLOCK_SKEW", 1), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.STATE_OUT_OF_RANGE", 4), 0);
+    QS_CHECK_EQ_INT(qs_storedb_commit(s), 0);
+    qs_storedb_destroy(&s);
+    db = ctl_test_sqlite(home, "store.db");
+    ctl_test_exec(db, "UPDATE partitions SET rows = 10 WHERE epoch = 20454;"
+                      "UPDATE partitions SET rows = 7 WHERE epoch = 20455;"
+                      "INSERT INTO clients(client_id, pk, first_ms, last_ms) VALUES "
+                      "(1, x'01', 0, 0), (2, x'02', 0, 0);");
+    ctl_test_latest(db, 1, 2, 500, "KB1", 2);
+    sqlite3_close(db);
+#ifdef CTL_TEST_HAVE_PROFILE
+    snprintf(profile, sizeof profile, "%s/a.profile", dir);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_enroll, "enroll", "--home", home, "--name", "a",
+                                 "--out", profile, (char *)NULL), 0);
+    snprintf(profile, sizeof profile, "%s/b.profile", dir);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_enroll, "enroll", "--home", home, "--name", "b",
+                                 "--out", profile, (char *)NULL), 0);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_revoke, "revoke", "--home", home, "--name", "b",
+                                 (char *)NULL), 0);
+#else
+    (void)profile;
+    db = ctl_test_sqlite(home, "site.db");
+    ctl_test_exec(db, "INSERT INTO clients(pk, name_ps, enrolled_ms, revoked_ms) VALUES "
+                      "(x'01', x'01', 0, NULL), (x'02', x'02', 0, 5);");
+    sqlite3_close(db);
+#endif
+
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "json",
+                                 (char *)NULL), 0);
+    QS_CHECK_STR(run.out, "{\"stored\":42,\"duplicates\":3,\"clients\":2,\"history_rows\":17,"
+                          "\"latest_rows\":2,\"partitions\":2,\"enrolled\":1,\"revoked\":1,"
+                          "\"rejected\":{\"BAD_MESSAGE\":4,\"CLOCK_SKEW\":1},"
+                          "\"rejected_detail\":{\"STATE_OUT_OF_RANGE\":4}}\n");
+    doc = cJSON_Parse(run.out);
+    QS_CHECK(doc != NULL);
+    rej = cJSON_GetObjectItemCaseSensitive(doc, "rejected");
+    QS_CHECK_EQ_INT(cJSON_GetObjectItemCaseSensitive(rej, "BAD_MESSAGE")->valueint, 4);
+    cJSON_Delete(doc);
+
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, (char *)NULL), 0);
+    QS_CHECK(strstr(run.out, "stored") != NULL && strstr(run.out, "42") != NULL);
+    QS_CHECK(strstr(run.out, "rejected.BAD_MESSAGE") != NULL);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "csv",
+                                 (char *)NULL), 2);
+    ctl_test_rmrf(dir);
+}
+
+int
+main(void)
+{
+    ctl_test_init();
+    QS_RUN(test_compliance_groups_and_suppresses_below_k);
+    QS_RUN(test_compliance_query_walks_the_covering_index);
+    QS_RUN(test_compliance_json_matches_contract_and_golden);
+    QS_RUN(test_compliance_k_comes_from_the_policy);
+    QS_RUN(test_compliance_csv_quotes_and_defuses_formulas);
+    QS_RUN(test_compliance_table_is_aligned_and_escapes_control_characters);
+    QS_RUN(test_compliance_reports_usage_and_site_errors);
+    QS_RUN(test_stats_reports_counters_rows_and_clients);
+    return qs_test_summary();
+}
