@@ -94,8 +94,9 @@ qs_audit_append(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
     if (sqlite3_exec(db, "RELEASE audit_append", NULL, NULL, NULL) != SQLITE_OK)
         goto db_error;
     /* The head may lag the database by one entry after a crash here; verify
-     * accepts a head at or below the chain's end, never above it. */
-    if (write_head(head_path, seq, hash, errmsg, errmsg_len) != 0)
+     * accepts a head at or below the chain's end, never above it. Inside an
+     * open transaction the caller syncs the head after its COMMIT. */
+    if (sqlite3_get_autocommit(db) && write_head(head_path, seq, hash, errmsg, errmsg_len) != 0)
         return -1;
     return 0;
 db_error_rollback:
@@ -106,6 +107,30 @@ db_error_rollback:
 db_error:
     snprintf(errmsg, errmsg_len, "audit: %s", sqlite3_errmsg(db));
     return -1;
+}
+
+int
+qs_audit_sync_head(qs_sitedb_t *s, const char *head_path, char *errmsg, size_t errmsg_len)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t hash[QS_AUDIT_HASH_BYTES];
+    int64_t seq;
+    int rc;
+
+    if (sqlite3_prepare_v2(qs_sitedb_sqlite(s), "SELECT seq, hash FROM audit ORDER BY seq DESC "
+                           "LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(errmsg, errmsg_len, "audit: %s", sqlite3_errmsg(qs_sitedb_sqlite(s)));
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW || sqlite3_column_bytes(st, 1) != QS_AUDIT_HASH_BYTES) {
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 0 : -1;
+    }
+    seq = sqlite3_column_int64(st, 0);
+    memcpy(hash, sqlite3_column_blob(st, 1), sizeof hash);
+    sqlite3_finalize(st);
+    return write_head(head_path, seq, hash, errmsg, errmsg_len);
 }
 
 int
@@ -191,6 +216,13 @@ qs_audit_verify(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return -1;
+    if (!have_head && expect > 1) {
+        *bad_seq = expect - 1;
+        snprintf(finding, finding_len, "audit head file '%s' is missing while the log has %lld "
+                 "entries: entries may have been removed from the end", head_path,
+                 (long long)(expect - 1));
+        return 1;
+    }
     if (have_head && head_matched != 1) {
         *bad_seq = head_seq;
         if (head_matched == 0)

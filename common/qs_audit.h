@@ -4,7 +4,8 @@
  * hash and the entry's seq, time, actor, action and detail (length-prefixed).
  * Editing, removing or reordering an entry breaks the chain at that entry;
  * removing entries from the end is caught by the head file (DIR/audit.head:
- * the last seq and hash, rewritten after every append). Without the audit key,
+ * the last seq and hash, rewritten after every committed append; a missing
+ * head with a non-empty log is itself a finding). Without the audit key,
  * nobody can forge a consistent chain.
  *
  * Actions used: "policy.set", "retention.pass", "forget", "enroll", "revoke",
@@ -20,11 +21,16 @@
 
 #define QS_AUDIT_HASH_BYTES 32u
 
-/* Append one entry (inside the caller's transaction if one is open), then
- * rewrite head_path. detail is a JSON object as text. Returns 0 or -1 with errmsg. */
+/* Append one entry. detail is a JSON object as text. Outside a transaction
+ * the entry commits at once and head_path is rewritten; inside the caller's
+ * transaction the head is left alone (it must never claim an entry that may
+ * still roll back): call qs_audit_sync_head after COMMIT. Returns 0 or -1. */
 int qs_audit_append(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
                     int64_t time_ms, const char *actor, const char *action,
                     const char *detail, char *errmsg, size_t errmsg_len);
+
+/* Rewrite head_path from the last committed entry (no-op on an empty log). */
+int qs_audit_sync_head(qs_sitedb_t *db, const char *head_path, char *errmsg, size_t errmsg_len);
 
 typedef struct {
     int64_t seq;

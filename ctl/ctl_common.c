@@ -209,6 +209,14 @@ ctl_site_commit(ctl_site_t *site, char *errmsg, size_t errmsg_len)
     }
     site->in_tx = 0;
     head_snapshot_free(site);
+    {
+        char path[QS_MAX_PATH_BYTES], err[512];
+        if (head_path(site, path, sizeof path) != NULL &&
+            qs_audit_sync_head(site->sitedb, path, err, sizeof err) != 0) {
+            snprintf(errmsg, errmsg_len, "committed, but cannot update the audit head: %s", err);
+            return -1;
+        }
+    }
     return 0;
 }
 
