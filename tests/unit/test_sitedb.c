@@ -152,6 +152,29 @@ test_audit_detects_edit_removal_and_truncation(void)
                              "UPDATE audit SET seq = 3 WHERE seq = 100", 0, 0, 0) == 0);
     QS_CHECK_EQ_INT(verify(db, &bad), 0);
 
+    /* The head must exist once the log has entries. */
+    {
+        char saved[256] = "";
+        FILE *f = fopen(head_path, "r");
+        QS_CHECK(f != NULL && fgets(saved, sizeof saved, f) != NULL);
+        if (f)
+            fclose(f);
+        QS_CHECK(unlink(head_path) == 0);
+        QS_CHECK_EQ_INT(verify(db, &bad), 1);
+        f = fopen(head_path, "w");
+        QS_CHECK(f != NULL);
+        if (f) {
+            fputs(saved, f);
+            fclose(f);
+        }
+        QS_CHECK_EQ_INT(verify(db, &bad), 0);
+    }
+    /* Inside a transaction the head waits for the commit. */
+    QS_CHECK(qs_sitedb_begin(db) == 0);
+    append(db, 6);
+    qs_sitedb_rollback(db);
+    QS_CHECK_EQ_INT(verify(db, &bad), 0);
+
     QS_CHECK(sqlite3_exec(s, "DELETE FROM audit WHERE seq=5", 0, 0, 0) == 0);
     QS_CHECK_EQ_INT(verify(db, &bad), 1);     /* tail removal: the head says 5 */
     QS_CHECK_EQ_INT(bad, 5);
