@@ -1,13 +1,153 @@
-/* cmd_forget.c - qsctl forget (being written; see the issue tracker). */
+/* cmd_forget.c - qsctl forget: erase one machine's data from the site, provably.
+ *
+ * The machine's pseudonym (and its domain's, with --domain) is computed from
+ * the name the privacy officer gives; qs_forget_machine deletes every row of
+ * latest and of every history partition carrying it in one store.db
+ * transaction (secure_delete zeroes the cells), then truncates the WAL and
+ * returns free pages. A "forget" audit entry records the counts and the
+ * pseudonym's prefix, never the name. The deletion and the audit entry live in
+ * two databases: if the audit entry cannot be written after the rows were
+ * deleted, the command says so and exits 1.
+ */
+#include "ctl_common.h"
+#include "forget.h"
 #include "qs_ctl.h"
+#include "qs_hex.h"
+#include "qs_limits.h"
+#include "qs_pseudonym.h"
 
-#include <stdio.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <string.h>
+
+#define CMD "forget"
+#define FORGET_PREFIX_BYTES 8u
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+        "usage: qsctl forget --home DIR --machine NAME [--domain D] [--as NAME]\n"
+        "\n"
+        "Erase every current state and every retained event of one machine from\n"
+        "store.db in one transaction, then truncate the WAL and return free pages\n"
+        "so that no copy is left in the files. The audit log records the request\n"
+        "with the machine's pseudonym prefix and the counts, never the name.\n"
+        "Running machines that keep reporting are stored again: revoke them too\n"
+        "(qsctl revoke) to stop that.\n"
+        "\n"
+        "  --home DIR       site home (default $QS_HOME)\n"
+        "  --machine NAME   machine name (case-insensitive)\n"
+        "  --domain D       only the machine's rows reported with this domain\n"
+        "  --as NAME        who asks, for the audit log (default $SUDO_USER/$USER)\n"
+        "  --help           show this help\n");
+}
 
 int
 cmd_forget(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "qsctl forget: not available in this build yet\n");
-    return 1;
+    static const struct option opts[] = {
+        { "home", required_argument, NULL, 'H' },
+        { "machine", required_argument, NULL, 'm' },
+        { "domain", required_argument, NULL, 'd' },
+        { "as", required_argument, NULL, 'a' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const uint8_t zero[QS_PSEUDONYM_BYTES];
+    const char *home = NULL, *machine = NULL, *domain = NULL, *as = NULL;
+    char errmsg[CTL_ERRMSG_BYTES], scrub_err[CTL_ERRMSG_BYTES];
+    char actor[CTL_MAX_ACTOR_BYTES + 1];
+    char ps_hex[2 * FORGET_PREFIX_BYTES + 1], dps_hex[2 * FORGET_PREFIX_BYTES + 1];
+    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
+    qs_forget_counts_t counts;
+    ctl_site_t site;
+    cJSON *detail = NULL;
+    int c, rc, forget_rc;
+
+    ctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': home = optarg; break;
+        case 'm': machine = optarg; break;
+        case 'd': domain = optarg; break;
+        case 'a': as = optarg; break;
+        case 'h': usage(stdout); return CTL_EXIT_OK;
+        case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
+        default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (machine == NULL)
+        return ctl_usage_error(CMD, "--machine NAME is required");
+    if (strlen(machine) > QS_MAX_NAME_BYTES || (domain && strlen(domain) > QS_MAX_NAME_BYTES))
+        return ctl_usage_error(CMD, "names are at most %u bytes", QS_MAX_NAME_BYTES);
+    if (ctl_actor(actor, sizeof actor, as, errmsg, sizeof errmsg) != 0)
+        return ctl_usage_error(CMD, "%s", errmsg);
+
+    if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB | CTL_OPEN_SITE_KEY |
+                      CTL_OPEN_AUDIT_KEY, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    qs_pseudonym(machine_ps, site.site_key, QS_PSEUDO_MACHINE, machine);
+    if (domain != NULL)
+        qs_pseudonym(domain_ps, site.site_key, QS_PSEUDO_DOMAIN, domain);
+    if (sodium_memcmp(machine_ps, zero, sizeof zero) == 0 ||
+        (domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0)) {
+        ctl_site_close(&site);
+        return ctl_usage_error(CMD, "--machine and --domain must not be blank");
+    }
+    qs_hex_encode(ps_hex, sizeof ps_hex, machine_ps, FORGET_PREFIX_BYTES);
+    if (domain != NULL)
+        qs_hex_encode(dps_hex, sizeof dps_hex, domain_ps, FORGET_PREFIX_BYTES);
+
+    errmsg[0] = '\0';
+    forget_rc = qs_forget_machine(site.storedb, machine_ps, domain ? domain_ps : NULL, &counts,
+                                  errmsg, sizeof errmsg);
+    snprintf(scrub_err, sizeof scrub_err, "%s", errmsg);
+    if (forget_rc == -1) {
+        /* Nothing was deleted: no audit entry for a change that did not happen. */
+        ctl_error(CMD, "nothing was removed: %s", errmsg);
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    detail = cJSON_CreateObject();
+    cJSON_AddStringToObject(detail, "machine_ps", ps_hex);
+    if (domain != NULL)
+        cJSON_AddStringToObject(detail, "domain_ps", dps_hex);
+    cJSON_AddNumberToObject(detail, "latest_rows", (double)counts.latest_rows);
+    cJSON_AddNumberToObject(detail, "history_rows", (double)counts.history_rows);
+    cJSON_AddNumberToObject(detail, "partitions", (double)counts.partitions);
+    cJSON_AddBoolToObject(detail, "scrubbed", counts.scrubbed);
+    printf("forgot machine with pseudonym %s…%s%s: removed %lld current state%s and %lld "
+           "event%s from %lld partition%s\n", ps_hex, domain ? " in domain " : "",
+           domain ? dps_hex : "", (long long)counts.latest_rows,
+           counts.latest_rows == 1 ? "" : "s", (long long)counts.history_rows,
+           counts.history_rows == 1 ? "" : "s", (long long)counts.partitions,
+           counts.partitions == 1 ? "" : "s");
+    if (counts.scrubbed)
+        printf("store.db WAL truncated and free pages returned: no copy is left in the files\n");
+    if (ctl_site_begin(&site, errmsg, sizeof errmsg) != 0 ||
+        ctl_site_audit(&site, actor, "forget", detail, errmsg, sizeof errmsg) != 0 ||
+        ctl_site_commit(&site, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "the rows were removed, but the audit entry could not be written: %s",
+                  errmsg);
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    if (forget_rc != 0) {
+        ctl_error(CMD, "the rows were removed, but %s; run qs-retention --once (or wait for "
+                  "its next pass) to truncate the WAL", scrub_err);
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    rc = ctl_output_done(CMD);
+out:
+    sodium_memzero(machine_ps, sizeof machine_ps);
+    sodium_memzero(domain_ps, sizeof domain_ps);
+    cJSON_Delete(detail);
+    ctl_site_close(&site);
+    return rc;
 }

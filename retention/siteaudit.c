@@ -1,21 +1,15 @@
 /* siteaudit.c - one audit entry per call, in its own write transaction.
  *
- * qs_audit_append rewrites DIR/audit.head before our COMMIT; if the commit
- * fails, the head read under the write lock is put back, so the head never
- * claims an entry the log does not have.
+ * Inside a transaction qs_audit_append leaves DIR/audit.head alone; it is
+ * rewritten with qs_audit_sync_head after COMMIT, so the head never claims an
+ * entry the log does not have.
  */
 #include "siteaudit.h"
 #include "qs_audit.h"
-#include "qs_fsutil.h"
 #include "qs_keys.h"
-#include "qs_log.h"
 
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sodium.h>
 #include <stdio.h>
-#include <unistd.h>
 
 int
 qs_siteaudit_head_path(char *out, size_t out_len, const qs_site_paths_t *paths)
@@ -29,11 +23,9 @@ qs_siteaudit_append(qs_sitedb_t *db, const qs_site_paths_t *paths, int64_t time_
                     const char *actor, const char *action, const char *detail,
                     char *errmsg, size_t errmsg_len)
 {
-    char head[QS_MAX_PATH_BYTES], err[512];
-    char *saved = NULL;
-    size_t saved_len = 0;
+    char head[QS_MAX_PATH_BYTES];
     uint8_t *key = NULL;
-    int rc, had_head;
+    int rc;
 
     if (qs_siteaudit_head_path(head, sizeof head, paths) != 0) {
         snprintf(errmsg, errmsg_len, "audit head path too long");
@@ -47,13 +39,6 @@ qs_siteaudit_append(qs_sitedb_t *db, const qs_site_paths_t *paths, int64_t time_
         sodium_free(key);
         return -1;
     }
-    had_head = access(head, F_OK) == 0;
-    if (had_head && qs_fs_read_small(&saved, &saved_len, head, 256, 0, err, sizeof err) != 0) {
-        snprintf(errmsg, errmsg_len, "audit: %s", err);
-        sodium_free(key);
-        qs_sitedb_rollback(db);
-        return -1;
-    }
     rc = qs_audit_append(db, key, head, time_ms, actor, action, detail, errmsg, errmsg_len);
     sodium_free(key);
     if (rc == 0 && qs_sitedb_commit(db) != 0) {
@@ -63,11 +48,8 @@ qs_siteaudit_append(qs_sitedb_t *db, const qs_site_paths_t *paths, int64_t time_
     }
     if (rc != 0) {
         qs_sitedb_rollback(db);
-        if (!had_head && unlink(head) != 0 && errno != ENOENT)
-            log_warn("cannot remove '%s' after a failed audit append: %s", head, strerror(errno));
-        if (had_head && qs_fs_write_private(head, saved, saved_len, err, sizeof err) != 0)
-            log_warn("cannot restore '%s' after a failed audit append: %s", head, err);
+        return -1;
     }
-    free(saved);
-    return rc;
+    /* Only now, with the entry committed, may the head claim it. */
+    return qs_audit_sync_head(db, head, errmsg, errmsg_len);
 }

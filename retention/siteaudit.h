@@ -3,7 +3,7 @@
  * A thin wrapper over qs_audit_append: it loads DIR/keys/audit.key (refusing
  * it when group/world-readable), takes site.db's write lock with BEGIN
  * IMMEDIATE (so two appenders never race on the chain's head), appends one
- * entry, rewrites DIR/audit.head and commits. The key is wiped afterwards.
+ * entry, commits, then rewrites DIR/audit.head. The key is wiped afterwards.
  */
 #ifndef QS_SITEAUDIT_H
 #define QS_SITEAUDIT_H
