@@ -133,9 +133,13 @@ cmd_verify(int argc, char **argv)
         if (ctl_json_print(doc) != 0)
             goto oom;
     } else if (verified) {
-        printf("site verified: policy version %lld, %lld partitions with %lld events, "
+        if (sum->policy_configured)
+            printf("site verified: policy version %lld, ", (long long)sum->policy_version);
+        else
+            printf("site verified: no policy yet (nothing is collected), ");
+        printf("%lld partitions with %lld events, "
                "%lld current states, %lld epoch keys, audit chain of %lld entries intact",
-               (long long)sum->policy_version, (long long)sum->partitions,
+               (long long)sum->partitions,
                (long long)sum->history_rows, (long long)sum->latest_rows,
                (long long)sum->keys, (long long)sum->audit_entries);
         if (sum->names > 0)
