@@ -8,11 +8,14 @@
 #          (latest) but never enters history;
 #   MID20  an event 20 days ago, delivered when it happened (qs-store runs with
 #          QS_CLOCK_OFFSET_S = -20 days for it), with details;
-#   NEW01  an event 1 day ago, delivered now, with details.
+#   NEW01  an event 1 day ago, delivered now, with details;
+#   LATE20 an event 20 days ago (same day as MID20), delivered now, with details.
 # The policy then drops to 10 days and `qs-retention --once` must remove MID20
 # everywhere: from lookup --history and lookup, from the raw bytes of every file
 # under the site home (topic id and sealed details), and its epoch key file;
-# NEW01 and OLD40 stay. qsctl verify (strict) and qsctl audit verify pass, and
+# NEW01 and OLD40 stay. LATE20 shows the two clocks: its event leaves history
+# (its sealed details vanish from every file, its day's key is shredded) but
+# it stays the machine's current state, because the machine reported it now. qsctl verify (strict) and qsctl audit verify pass, and
 # the audit log holds the retention.pass entry with the counts.
 #
 # Usage: bash tests/retention/test_retention.sh BUILD_DIR  (or QS_BUILD_DIR=...)
@@ -47,23 +50,25 @@ qs_report pc1 --topic-type 500 --topic-id KB-RET-MID20 --state 2 --machine "$MAC
 qs_flush pc1 30
 qs_expect_eq "flush of MID20" "$QS_RC" 0
 
-qs_step "store back on the real clock; OLD40 (late) and NEW01 delivered now"
+qs_step "store back on the real clock; OLD40 (late), NEW01 and LATE20 (late) delivered now"
 ret_restart_store_at 0
 qs_report pc1 --topic-type 500 --topic-id KB-RET-OLD40 --state 3 --machine "$MACHINE" \
     --domain RETDOMAIN7 --time "$T_OLD"
 qs_report pc1 --topic-type 500 --topic-id KB-RET-NEW01 --state 2 --machine "$MACHINE" \
     --domain RETDOMAIN7 --details "RET-DETAIL-NEW01 0x80070005" --time "$T_NEW"
+qs_report pc1 --topic-type 500 --topic-id KB-RET-LATE20 --state 2 --machine "$MACHINE" \
+    --domain RETDOMAIN7 --details "RET-DETAIL-LATE20 0x8024001e" --time "$T_MID"
 qs_flush pc1 30
-qs_expect_eq "flush of OLD40 and NEW01" "$QS_RC" 0
+qs_expect_eq "flush of OLD40, NEW01 and LATE20" "$QS_RC" 0
 
-qs_step "lookup: three current states; history has MID20 and NEW01, not OLD40"
+qs_step "lookup: four current states; history has MID20, LATE20 and NEW01, not OLD40"
 ret_lookup "$MACHINE" latest.json
-qs_expect_eq "current states" "$(jq '.rows | length' "$QS_TMP/latest.json")" 3
-ret_expect_ids latest.json KB-RET-MID20 KB-RET-NEW01 KB-RET-OLD40
+qs_expect_eq "current states" "$(jq '.rows | length' "$QS_TMP/latest.json")" 4
+ret_expect_ids latest.json KB-RET-MID20 KB-RET-NEW01 KB-RET-OLD40 KB-RET-LATE20
 qs_expect_eq "OLD40 time" "$(jq -r '.rows[] | select(.topic_id == "KB-RET-OLD40") | .time_utc' \
     "$QS_TMP/latest.json" | cut -c1-19)" "${T_OLD%Z}"
 ret_lookup "$MACHINE" history.json --history
-ret_expect_ids history.json KB-RET-MID20 KB-RET-NEW01
+ret_expect_ids history.json KB-RET-MID20 KB-RET-NEW01 KB-RET-LATE20
 qs_expect_eq "MID20 details" "$(jq -r '.rows[] | select(.topic_id == "KB-RET-MID20") | .details' \
     "$QS_TMP/history.json")" "RET-DETAIL-MID20 0x80240022"
 [[ -f $QS_HOME/keys/epochs/$E_MID-500.key ]] || qs_fail "no epoch key $E_MID-500.key for MID20"
@@ -72,6 +77,8 @@ qs_expect_rc 0 "$QS_TMP/verify30.out" "$QSCTL" verify --home "$QS_HOME" --strict
 # The sealed details of MID20 as stored: they must vanish from every file.
 SEALED_MID=$(ret_sql "SELECT hex(details) FROM history_${E_MID}_500 WHERE topic_id = 'KB-RET-MID20'")
 [[ ${#SEALED_MID} -ge 80 ]] || qs_fail "cannot read MID20's sealed details from store.db"
+SEALED_LATE=$(ret_sql "SELECT hex(details) FROM history_${E_MID}_500 WHERE topic_id = 'KB-RET-LATE20'")
+[[ ${#SEALED_LATE} -ge 80 ]] || qs_fail "cannot read LATE20's sealed details from store.db"
 ret_bytes_present KB-RET-MID20 || qs_fail "sanity: MID20's topic id is not in the site's files"
 
 qs_step "policy down to 10 days; qs-retention --once"
@@ -80,13 +87,13 @@ qs_expect_rc 0 "$QS_TMP/retention.out" "$QS_RETENTION" --home "$QS_HOME" --once
 grep -q "dropped expired partition 'history_${E_MID}_500'" "$QS_TMP/retention.out.err" ||
     qs_fail "qs-retention did not drop history_${E_MID}_500:"$'\n'"$(cat "$QS_TMP/retention.out.err")"
 
-qs_step "MID20 is gone everywhere; NEW01 and OLD40 remain"
+qs_step "MID20 is gone everywhere; LATE20's event is gone, its current state stays; NEW01 and OLD40 remain"
 ret_lookup "$MACHINE" history.json --history
 ret_expect_ids history.json KB-RET-NEW01
 qs_expect_eq "NEW01 details" "$(jq -r '.rows[0].details' "$QS_TMP/history.json")" \
     "RET-DETAIL-NEW01 0x80070005"
 ret_lookup "$MACHINE" latest.json
-ret_expect_ids latest.json KB-RET-NEW01 KB-RET-OLD40
+ret_expect_ids latest.json KB-RET-NEW01 KB-RET-OLD40 KB-RET-LATE20
 [[ ! -e $QS_HOME/keys/epochs/$E_MID-500.key ]] || qs_fail "MID20's epoch key $E_MID-500.key survived"
 [[ -f $QS_HOME/keys/epochs/$E_NEW-500.key ]] || qs_fail "NEW01's epoch key $E_NEW-500.key was removed"
 if ret_bytes_present KB-RET-MID20; then
@@ -94,6 +101,9 @@ if ret_bytes_present KB-RET-MID20; then
 fi
 if ret_hex_present "$SEALED_MID"; then
     qs_fail "MID20's sealed details are still in $RET_FOUND_IN"
+fi
+if ret_hex_present "$SEALED_LATE"; then
+    qs_fail "LATE20's sealed details are still in $RET_FOUND_IN"
 fi
 ret_bytes_present KB-RET-NEW01 || qs_fail "NEW01's topic id vanished from store.db"
 ret_bytes_present KB-RET-OLD40 || qs_fail "OLD40's topic id vanished from store.db"
@@ -107,8 +117,9 @@ qs_expect_eq "verify ok" "$(jq -r .ok "$QS_TMP/verify.json")" true
 qs_expect_rc 0 "$QS_TMP/auditv.out" "$QSCTL" audit verify --home "$QS_HOME"
 qs_expect_rc 0 "$QS_TMP/audit.out" "$QSCTL" audit show --home "$QS_HOME"
 grep -q 'retention.pass' "$QS_TMP/audit.out" || qs_fail "no retention.pass in the audit log"
-grep -q '"partitions_dropped":1' "$QS_TMP/audit.out" ||
-    qs_fail "retention.pass does not count one dropped partition:"$'\n'"$(grep retention "$QS_TMP/audit.out")"
+grep -q '"partitions_dropped":1,"history_rows_deleted":2,"latest_rows_deleted":1,"keys_shredded":1' \
+    "$QS_TMP/audit.out" ||
+    qs_fail "retention.pass does not count 1 partition, 2 events, 1 current state, 1 key:"$'\n'"$(grep retention "$QS_TMP/audit.out")"
 
 qs_step "a second pass finds nothing; verify still passes"
 qs_expect_rc 0 "$QS_TMP/retention2.out" "$QS_RETENTION" --home "$QS_HOME" --once
