@@ -1,0 +1,56 @@
+/* profile.h - a client profile: the endpoint's key pair, name and server keys.
+ *
+ * `qsctl enroll` writes one per client (qs_profile_write, 0600, atomically);
+ * qs-producer reads it (qs_profile_load) and refuses it when group or others
+ * can read it. The file is a small INI document:
+ *
+ *   [client]
+ *   name = NAME
+ *   public_key = <64 hex>
+ *   secret_key = <64 hex>
+ *   [server]
+ *   endpoint = tcp://127.0.0.1:5570
+ *   broker_public_key = <64 hex>
+ *   store_public_key = <64 hex>
+ *
+ * The secret key is parsed in guarded, locked memory and wiped after use.
+ */
+#ifndef QS_PRODUCER_PROFILE_H
+#define QS_PRODUCER_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qs_keys.h"
+#include "qs_limits.h"
+
+typedef struct qs_profile qs_profile_t;
+
+/* Load and check a profile: mode must not let group or others read it (the
+ * error names the file and the chmod that fixes it), every key must be
+ * present exactly once, keys are 64 hex characters, public_key must match
+ * secret_key, endpoint is tcp://, ipc:// or inproc://. Returns a profile the
+ * caller destroys, or NULL with errmsg filled. */
+qs_profile_t *qs_profile_load(const char *path, char *errmsg, size_t errmsg_len);
+
+/* Write a profile for (name, kp) to path atomically with mode 0600.
+ * name and endpoint must be non-empty one-line UTF-8 without control
+ * characters or surrounding blanks (names at most QS_MAX_NAME_BYTES bytes).
+ * The secret key is formatted in locked memory and wiped. Returns 0, or -1
+ * with errmsg filled. qsctl enroll calls this. */
+int qs_profile_write(const char *path, const char *name, const qs_keypair_t *kp,
+                     const char *endpoint, const uint8_t broker_pk[QS_KEY_BYTES],
+                     const uint8_t store_pk[QS_KEY_BYTES], char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Accessors: the pointers are owned by the profile and valid until destroy. */
+const char *qs_profile_name(const qs_profile_t *p);
+const char *qs_profile_endpoint(const qs_profile_t *p);
+const qs_keypair_t *qs_profile_keypair(const qs_profile_t *p);
+const uint8_t *qs_profile_broker_pk(const qs_profile_t *p);
+const uint8_t *qs_profile_store_pk(const qs_profile_t *p);
+
+/* Wipe and free; sets *p_p to NULL. No-op on NULL. */
+void qs_profile_destroy(qs_profile_t **p_p);
+
+#endif

@@ -1,0 +1,701 @@
+/* simulate.c - the fleet simulator behind `qs-producer simulate` (simulate.h).
+ *
+ * Start-up: DIR/sim/state.db (0600, in a 0700 directory) holds the run's
+ * parameters, its base time and, per client, the secret key, message count,
+ * acked low-water mark and rejections. A first run creates it (keys first,
+ * durably), then enrolls every client not yet in site.db in one site.db
+ * transaction with one audit entry. Enrollment is idempotent: a client whose
+ * key is already enrolled is skipped, so a crash between the two steps, or a
+ * restart, resumes instead of re-enrolling; a sim-NNNNN name held by a key
+ * this state does not know (a removed DIR/sim) is revoked and enrolled anew.
+ *
+ * Delivery: one qs_sender_t per unfinished client, sharing one workspace,
+ * all in one zmq_poll loop; a client is closed as soon as all its messages
+ * are acked. Flow control keeps about SIM_BUDGET_MESSAGES messages in
+ * flight across the fleet (senders are paused and released in rotating
+ * order): a thousand clients sending at once would otherwise queue more
+ * than a store commits within the 5 s reply timeout, and the resends that
+ * follow a timeout only add load. Once a second: progress saved, a TTY progress line, and
+ * one log line for any reconnects or retry answers across the fleet.
+ */
+#include "simulate.h"
+
+#include "sender.h"
+#include "simgen.h"
+
+#include "qs_audit.h"
+#include "qs_clock.h"
+#include "qs_config.h"
+#include "qs_fsutil.h"
+#include "qs_keys.h"
+#include "qs_log.h"
+#include "qs_pseudonym.h"
+#include "qs_site.h"
+#include "qs_sitedb.h"
+#include "qs_zmqutil.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SIM_DEFAULT_TIMEOUT_S   600
+#define SIM_TARGET_INFLIGHT     1024   /* batches in flight across the fleet */
+#define SIM_BUDGET_MESSAGES     32768  /* messages in flight across the fleet */
+#define SIM_ACTOR               "qs-producer simulate"
+
+typedef struct {
+    qs_site_paths_t paths;
+    qs_config_t cfg;
+    qs_clock_t clock;
+    uint8_t broker_pk[QS_KEY_BYTES];
+    uint8_t store_pk[QS_KEY_BYTES];
+    char sim_dir[QS_MAX_PATH_BYTES];
+    char state_path[QS_MAX_PATH_BYTES];
+    char audit_head[QS_MAX_PATH_BYTES];
+    sqlite3 *state;
+    sqlite3_stmt *save;
+    uint32_t n;
+    uint64_t m;
+    int64_t base_ms;
+    qs_simgen_client_t *clients;      /* n */
+    qs_keypair_t **keys;              /* n */
+} sim_t;
+
+static const char state_schema[] =
+    "CREATE TABLE IF NOT EXISTS run("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1), clients INTEGER NOT NULL,"
+    "  messages INTEGER NOT NULL, base_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS clients("
+    "  idx INTEGER PRIMARY KEY, sk BLOB NOT NULL, count INTEGER NOT NULL,"
+    "  acked INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0);";
+
+static int
+state_open(sim_t *sim)
+{
+    char err[512];
+    char *sqlerr = NULL;
+    int fd;
+
+    if (qs_fs_mkdir_private(sim->sim_dir, err, sizeof err) != 0 ||
+        qs_fs_check_private(sim->sim_dir, err, sizeof err) != 0) {
+        log_error("simulate: %s", err);
+        return -1;
+    }
+    fd = open(sim->state_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_error("simulate: cannot create '%s': %s", sim->state_path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    if (qs_fs_check_private(sim->state_path, err, sizeof err) != 0) {
+        log_error("simulate: %s", err);
+        return -1;
+    }
+    if (sqlite3_open_v2(sim->state_path, &sim->state,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(sim->state, 10000) != SQLITE_OK ||
+        sqlite3_exec(sim->state, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                 "PRAGMA secure_delete=ON;", NULL, NULL, &sqlerr) != SQLITE_OK ||
+        sqlite3_exec(sim->state, state_schema, NULL, NULL, &sqlerr) != SQLITE_OK ||
+        sqlite3_prepare_v2(sim->state, "UPDATE clients SET acked = ?2, rejected = ?3 "
+                           "WHERE idx = ?1", -1, &sim->save, NULL) != SQLITE_OK) {
+        log_error("simulate: cannot open '%s': %s", sim->state_path,
+                  sqlerr ? sqlerr : sqlite3_errmsg(sim->state));
+        sqlite3_free(sqlerr);
+        return -1;
+    }
+    return 0;
+}
+
+/* First run: the parameters, the base time and a fresh key per client, in
+ * one durable transaction, before any of them is enrolled. */
+static int
+state_create(sim_t *sim)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t now = qs_clock_now_ms(&sim->clock);
+    /* Every message time lies in the past: the last serial of the busiest
+     * client is base_ms + count, a second before the first start. */
+    int64_t base_ms = now - (int64_t)qs_simgen_count(sim->m, sim->n, 1) - 1000;
+
+    if (sqlite3_exec(sim->state, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto db_error;
+    if (sqlite3_prepare_v2(sim->state, "INSERT INTO run(id, clients, messages, base_ms, "
+                           "created_ms) VALUES (1, ?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
+        goto db_error_rollback;
+    sqlite3_bind_int64(st, 1, sim->n);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)sim->m);
+    sqlite3_bind_int64(st, 3, base_ms);
+    sqlite3_bind_int64(st, 4, now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto db_error_rollback;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(sim->state, "INSERT INTO clients(idx, sk, count) VALUES (?1, ?2, ?3)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto db_error_rollback;
+    for (uint32_t c = 1; c <= sim->n; c++) {
+        qs_keypair_t *kp = qs_keypair_generate();
+        int rc;
+        if (kp == NULL)
+            qs_fatal("simulate: out of locked memory generating keys");
+        sqlite3_bind_int64(st, 1, c);
+        sqlite3_bind_blob(st, 2, qs_keypair_secret(kp), QS_KEY_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)qs_simgen_count(sim->m, sim->n, c));
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        qs_keypair_destroy(&kp);
+        if (rc != SQLITE_DONE)
+            goto db_error_rollback;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(sim->state, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto db_error_rollback;
+    return 0;
+db_error_rollback:
+    log_error("simulate: cannot write '%s': %s", sim->state_path, sqlite3_errmsg(sim->state));
+    sqlite3_finalize(st);
+    (void)sqlite3_exec(sim->state, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+db_error:
+    log_error("simulate: cannot write '%s': %s", sim->state_path, sqlite3_errmsg(sim->state));
+    return -1;
+}
+
+/* Load the run (creating it on first start) into sim->clients and sim->keys. */
+static int
+state_load(sim_t *sim)
+{
+    sqlite3_stmt *st = NULL;
+    uint32_t loaded = 0;
+    int rc;
+
+    if (sqlite3_prepare_v2(sim->state, "SELECT clients, messages, base_ms FROM run "
+                           "WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        st = NULL;
+        if (state_create(sim) != 0)
+            return -1;
+        log_info("simulate: new run of %u clients and %llu messages", sim->n,
+                 (unsigned long long)sim->m);
+        return state_load(sim);
+    }
+    if (rc != SQLITE_ROW)
+        goto db_error;
+    if ((uint64_t)sqlite3_column_int64(st, 0) != sim->n ||
+        (uint64_t)sqlite3_column_int64(st, 1) != sim->m) {
+        log_error("simulate: '%s' holds a run of %lld clients and %lld messages, not %u and "
+                  "%llu: rerun with those to resume it, or remove '%s' to start a new one",
+                  sim->state_path, (long long)sqlite3_column_int64(st, 0),
+                  (long long)sqlite3_column_int64(st, 1), sim->n,
+                  (unsigned long long)sim->m, sim->sim_dir);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sim->base_ms = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    sim->clients = qs_calloc(sim->n, sizeof *sim->clients);
+    sim->keys = qs_calloc(sim->n, sizeof *sim->keys);
+    if (sqlite3_prepare_v2(sim->state, "SELECT idx, sk, count, acked, rejected FROM clients "
+                           "ORDER BY idx", -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(st, 0);
+        qs_simgen_client_t *c;
+        if (idx < 1 || idx > (int64_t)sim->n || sim->keys[idx - 1] != NULL ||
+            sqlite3_column_bytes(st, 1) != QS_KEY_BYTES) {
+            log_error("simulate: '%s' is inconsistent (client %lld)", sim->state_path,
+                      (long long)idx);
+            sqlite3_finalize(st);
+            return -1;
+        }
+        c = &sim->clients[idx - 1];
+        c->client = (uint32_t)idx;
+        c->count = (uint64_t)sqlite3_column_int64(st, 2);
+        c->acked = (uint64_t)sqlite3_column_int64(st, 3);
+        c->rejected = (uint64_t)sqlite3_column_int64(st, 4);
+        c->base_ms = sim->base_ms;
+        sim->keys[idx - 1] = qs_keypair_from_secret(sqlite3_column_blob(st, 1));
+        if (sim->keys[idx - 1] == NULL)
+            qs_fatal("simulate: out of locked memory loading keys");
+        loaded++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        goto db_error;
+    if (loaded != sim->n) {
+        log_error("simulate: '%s' has %u of %u clients: remove '%s' to start over",
+                  sim->state_path, loaded, sim->n, sim->sim_dir);
+        return -1;
+    }
+    return 0;
+db_error:
+    log_error("simulate: cannot read '%s': %s", sim->state_path, sqlite3_errmsg(sim->state));
+    sqlite3_finalize(st);
+    return -1;
+}
+
+/* Save every changed low-water mark in one transaction. */
+static int
+state_save(sim_t *sim)
+{
+    int any = 0, rc = 0;
+
+    for (uint32_t i = 0; i < sim->n && !any; i++)
+        any = sim->clients[i].dirty;
+    if (!any)
+        return 0;
+    if (sqlite3_exec(sim->state, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto db_error;
+    for (uint32_t i = 0; i < sim->n; i++) {
+        qs_simgen_client_t *c = &sim->clients[i];
+        if (!c->dirty)
+            continue;
+        sqlite3_bind_int64(sim->save, 1, c->client);
+        sqlite3_bind_int64(sim->save, 2, (sqlite3_int64)c->acked);
+        sqlite3_bind_int64(sim->save, 3, (sqlite3_int64)c->rejected);
+        rc = sqlite3_step(sim->save);
+        sqlite3_reset(sim->save);
+        if (rc != SQLITE_DONE) {
+            (void)sqlite3_exec(sim->state, "ROLLBACK", NULL, NULL, NULL);
+            goto db_error;
+        }
+    }
+    if (sqlite3_exec(sim->state, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        (void)sqlite3_exec(sim->state, "ROLLBACK", NULL, NULL, NULL);
+        goto db_error;
+    }
+    for (uint32_t i = 0; i < sim->n; i++)
+        sim->clients[i].dirty = 0;
+    return 0;
+db_error:
+    log_error("simulate: cannot save progress to '%s': %s", sim->state_path,
+              sqlite3_errmsg(sim->state));
+    return -1;
+}
+
+static int
+audit_counts(qs_sitedb_t *db, const uint8_t *audit_key, const char *head, int64_t now,
+             const char *action, uint32_t count)
+{
+    char detail[96], err[512];
+
+    snprintf(detail, sizeof detail, "{\"clients\":%u,\"by\":\"simulate\"}", count);
+    if (qs_audit_append(db, audit_key, head, now, SIM_ACTOR, action, detail, err,
+                        sizeof err) != 0) {
+        log_error("simulate: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Enroll every client whose key site.db does not know, in one transaction. */
+static int
+ensure_enrolled(sim_t *sim)
+{
+    char err[512];
+    qs_sitedb_t *db = NULL;
+    qs_keyset_t *set = qs_keyset_new();
+    uint8_t *site_key = NULL, *audit_key = NULL;
+    uint32_t unknown = 0, revoked = 0, enrolled = 0, replaced = 0;
+    int64_t now = qs_clock_now_ms(&sim->clock);
+    int rc = -1, in_tx = 0;
+
+    db = qs_sitedb_open(sim->paths.site_db, 0, err, sizeof err);
+    if (db == NULL) {
+        log_error("simulate: %s", err);
+        goto out;
+    }
+    if (qs_sitedb_load_keyset(db, set) != 0) {
+        log_error("simulate: cannot read the enrolled clients from '%s'", sim->paths.site_db);
+        goto out;
+    }
+    for (uint32_t i = 0; i < sim->n; i++) {
+        qs_key_standing_t k = qs_keyset_get(set, qs_keypair_public(sim->keys[i]));
+        unknown += k == QS_KEY_UNKNOWN;
+        revoked += k == QS_KEY_REVOKED;
+    }
+    if (revoked > 0)
+        log_warn("simulate: %u simulated clients are revoked: their messages cannot be "
+                 "delivered", revoked);
+    if (unknown == 0) {
+        rc = 0;
+        goto out;
+    }
+    if (qs_secret_load(&site_key, sim->paths.site_key, 0, err, sizeof err) != 0 ||
+        qs_secret_load(&audit_key, sim->paths.audit_key, 0, err, sizeof err) != 0) {
+        log_error("simulate: %s", err);
+        goto out;
+    }
+    if (qs_sitedb_begin(db) != 0) {
+        log_error("simulate: cannot begin a transaction on '%s'", sim->paths.site_db);
+        goto out;
+    }
+    in_tx = 1;
+    for (uint32_t i = 0; i < sim->n; i++) {
+        const uint8_t *pk = qs_keypair_public(sim->keys[i]);
+        uint8_t name_ps[QS_PSEUDONYM_BYTES];
+        char name[16];
+        int n_revoked = 0;
+
+        if (qs_keyset_get(set, pk) != QS_KEY_UNKNOWN)
+            continue;
+        snprintf(name, sizeof name, "sim-%05u", sim->clients[i].client);
+        qs_pseudonym(name_ps, site_key, QS_PSEUDO_CLIENT, name);
+        if (qs_sitedb_enroll(db, name_ps, pk, now, err, sizeof err) != 0) {
+            /* The name belongs to a key of an earlier, forgotten run. */
+            if (qs_sitedb_revoke(db, name_ps, now, &n_revoked) != 0 || n_revoked == 0 ||
+                qs_sitedb_enroll(db, name_ps, pk, now, err, sizeof err) != 0) {
+                log_error("simulate: cannot enroll simulated client %u: %s",
+                          sim->clients[i].client, err);
+                goto out;
+            }
+            replaced++;
+        }
+        enrolled++;
+    }
+    if (replaced > 0 &&
+        audit_counts(db, audit_key, sim->audit_head, now, "revoke", replaced) != 0)
+        goto out;
+    if (audit_counts(db, audit_key, sim->audit_head, now, "enroll", enrolled) != 0)
+        goto out;
+    if (qs_sitedb_commit(db) != 0) {
+        log_error("simulate: cannot commit enrollments to '%s'", sim->paths.site_db);
+        goto out;
+    }
+    in_tx = 0;
+    if (replaced > 0)
+        log_info("simulate: revoked %u stale simulated clients of an earlier run", replaced);
+    log_info("simulate: enrolled %u simulated clients", enrolled);
+    rc = 0;
+out:
+    if (in_tx)
+        qs_sitedb_rollback(db);
+    if (site_key != NULL)
+        sodium_free(site_key);
+    if (audit_key != NULL)
+        sodium_free(audit_key);
+    qs_keyset_destroy(&set);
+    qs_sitedb_destroy(&db);
+    return rc;
+}
+
+static void
+totals(const sim_t *sim, uint64_t *acked, uint64_t *rejected)
+{
+    *acked = 0;
+    *rejected = 0;
+    for (uint32_t i = 0; i < sim->n; i++) {
+        *acked += sim->clients[i].acked;
+        *rejected += sim->clients[i].rejected;
+    }
+    *acked -= *rejected;   /* committed covers rejected serials too */
+}
+
+static void
+add_stats(qs_sender_stats_t *sum, const qs_sender_stats_t *s)
+{
+    sum->reconnects += s->reconnects;
+    sum->transient += s->transient;
+    sum->bad_replies += s->bad_replies;
+}
+
+static int
+print_json(const sim_t *sim, uint64_t acked, uint64_t rejected, double elapsed, double rate)
+{
+    uint64_t latest[QS_SIM_TOPICS][QS_SIM_STATES];
+    cJSON *doc = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+    char *text;
+
+    qs_simgen_expected_latest(latest, sim->n, sim->m);
+    cJSON_AddNumberToObject(doc, "clients", sim->n);
+    cJSON_AddNumberToObject(doc, "messages", (double)sim->m);
+    cJSON_AddNumberToObject(doc, "acked", (double)acked);
+    cJSON_AddNumberToObject(doc, "rejected", (double)rejected);
+    cJSON_AddNumberToObject(doc, "elapsed_s", (double)(int64_t)(elapsed * 1000 + 0.5) / 1000);
+    cJSON_AddNumberToObject(doc, "msgs_per_s", (double)(int64_t)(rate * 10 + 0.5) / 10);
+    for (uint32_t t = 0; t < QS_SIM_TOPICS; t++) {
+        for (uint32_t st = 0; st < QS_SIM_STATES; st++) {
+            cJSON *row;
+            char topic[16];
+            if (latest[t][st] == 0)
+                continue;
+            snprintf(topic, sizeof topic, "KB%u", QS_SIM_FIRST_KB + t);
+            row = cJSON_CreateObject();
+            cJSON_AddNumberToObject(row, "topic_type", QS_SIM_TOPIC_TYPE);
+            cJSON_AddStringToObject(row, "topic_id", topic);
+            cJSON_AddNumberToObject(row, "state_id", st);
+            cJSON_AddNumberToObject(row, "count", (double)latest[t][st]);
+            cJSON_AddItemToArray(rows, row);
+        }
+    }
+    cJSON_AddItemToObject(doc, "expected_latest", rows);
+    text = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (text == NULL)
+        qs_fatal("out of memory formatting JSON");
+    printf("%s\n", text);
+    free(text);
+    return fflush(stdout) == 0 ? 0 : -1;
+}
+
+static void
+sim_free(sim_t *sim)
+{
+    if (sim->keys != NULL)
+        for (uint32_t i = 0; i < sim->n; i++)
+            qs_keypair_destroy(&sim->keys[i]);
+    free(sim->keys);
+    free(sim->clients);
+    sqlite3_finalize(sim->save);
+    sqlite3_close(sim->state);
+}
+
+/* Open senders for every unfinished client; returns how many are active. */
+static size_t
+open_senders(sim_t *sim, void *zctx, qs_sender_ws_t *ws, size_t batch, qs_sender_t **senders,
+             uint32_t *which)
+{
+    size_t active = 0, window = SIM_TARGET_INFLIGHT / (sim->n ? sim->n : 1);
+    char err[512];
+
+    if (window < 1)
+        window = 1;
+    if (window > QS_SENDER_DEFAULT_WINDOW)
+        window = QS_SENDER_DEFAULT_WINDOW;
+    for (uint32_t i = 0; i < sim->n; i++) {
+        qs_sender_opts_t o = { 0 };
+        if (sim->clients[i].acked >= sim->clients[i].count)
+            continue;
+        o.endpoint = sim->cfg.frontend;
+        o.broker_pk = sim->broker_pk;
+        o.store_pk = sim->store_pk;
+        o.keypair = sim->keys[i];
+        o.source = qs_simgen_source(&sim->clients[i]);
+        o.batch = batch;
+        o.window = window;
+        o.quiet = 1;
+        senders[active] = qs_sender_new(zctx, ws, &o, err, sizeof err);
+        if (senders[active] == NULL) {
+            log_error("simulate: client %u: %s", i + 1, err);
+            return SIZE_MAX;
+        }
+        which[active++] = i;
+    }
+    return active;
+}
+
+int
+qs_simulate_run(const qs_simulate_opts_t *opts)
+{
+    sim_t sim = { 0 };
+    char err[512];
+    void *zctx = NULL;
+    qs_sender_ws_t *ws = NULL;
+    qs_sender_t **senders = NULL;
+    zmq_pollitem_t *items = NULL;
+    uint32_t *which = NULL;
+    size_t active = 0;
+    uint64_t rotor = 0;
+    qs_sender_stats_t retired = { 0 }, last_sum = { 0 };
+    uint64_t acked0 = 0, acked = 0, rejected = 0;
+    int64_t start = 0, end, next_second;
+    int timeout_s = opts->timeout_s > 0 ? opts->timeout_s : SIM_DEFAULT_TIMEOUT_S;
+    int tty = isatty(STDERR_FILENO), rc = -1, interrupted = 0, timed_out = 0;
+    double elapsed, rate;
+
+    if (opts->clients == 0 || opts->clients > QS_SIM_MAX_CLIENTS) {
+        log_error("simulate: --clients must be 1..%u", QS_SIM_MAX_CLIENTS);
+        return -1;
+    }
+    sim.n = opts->clients;
+    sim.m = opts->messages;
+    if (qs_clock_init(&sim.clock) != 0)
+        log_warn("ignoring QS_CLOCK_OFFSET_S: not an integer number of seconds");
+    if (qs_site_paths(&sim.paths, opts->home, err, sizeof err) != 0 ||
+        qs_site_check(&sim.paths, err, sizeof err) != 0 ||
+        qs_config_load(&sim.cfg, sim.paths.conf, err, sizeof err) != 0 ||
+        qs_pubkey_load(sim.broker_pk, sim.paths.broker_pub, err, sizeof err) != 0 ||
+        qs_pubkey_load(sim.store_pk, sim.paths.store_pub, err, sizeof err) != 0) {
+        log_error("simulate: %s", err);
+        return -1;
+    }
+    if (qs_path_join(sim.sim_dir, sizeof sim.sim_dir, sim.paths.home, "sim") != 0 ||
+        qs_path_join(sim.state_path, sizeof sim.state_path, sim.sim_dir, "state.db") != 0 ||
+        qs_path_join(sim.audit_head, sizeof sim.audit_head, sim.paths.home, "audit.head") != 0) {
+        log_error("simulate: site home path too long");
+        return -1;
+    }
+    if (state_open(&sim) != 0 || state_load(&sim) != 0 || ensure_enrolled(&sim) != 0)
+        goto out;
+
+    qs_raise_fd_limit();
+    zctx = qs_zmq_ctx_new((int)sim.n + 64);
+    if (sim.n >= 100)
+        (void)zmq_ctx_set(zctx, ZMQ_IO_THREADS, 2);
+    ws = qs_sender_ws_new();
+    senders = qs_calloc(sim.n, sizeof *senders);
+    items = qs_calloc(sim.n, sizeof *items);
+    which = qs_calloc(sim.n, sizeof *which);
+    totals(&sim, &acked0, &rejected);
+    active = open_senders(&sim, zctx, ws, opts->batch, senders, which);
+    if (active == SIZE_MAX) {
+        active = 0;
+        goto out;
+    }
+    log_info("simulate: %u clients, %llu messages (%llu acked before), delivering to '%s'",
+             sim.n, (unsigned long long)sim.m, (unsigned long long)acked0, sim.cfg.frontend);
+
+    start = qs_monotonic_ms();
+    end = start + (int64_t)timeout_s * 1000;
+    next_second = start + 1000;
+    while (active > 0) {
+        int64_t now = qs_monotonic_ms(), wake = next_second;
+        size_t j = 0;
+
+        if (opts->stop != NULL && *opts->stop) {
+            interrupted = 1;
+            break;
+        }
+        if (now >= end) {
+            timed_out = 1;
+            break;
+        }
+        /* Flow control: at most about SIM_BUDGET_MESSAGES in flight in all,
+         * handed out from a rotating start so every client gets its turn. */
+        {
+            uint64_t est = 0;
+            size_t first = (size_t)(rotor++ % active);
+            for (size_t i = 0; i < active; i++)
+                est += qs_sender_inflight(senders[i]);
+            for (size_t k = 0; k < active; k++) {
+                size_t i = (first + k) % active;
+                uint64_t inf = qs_sender_inflight(senders[i]), cap = qs_sender_capacity(senders[i]);
+                if (inf >= cap)
+                    continue;
+                qs_sender_set_paused(senders[i], est >= SIM_BUDGET_MESSAGES);
+                if (est < SIM_BUDGET_MESSAGES)
+                    est += cap - inf;
+            }
+        }
+        for (size_t i = 0; i < active; i++) {
+            int64_t d = qs_sender_next_deadline(senders[i]);
+            qs_sender_pollitem(senders[i], &items[i]);
+            if (d < wake)
+                wake = d;
+        }
+        if (zmq_poll(items, (int)active, wake > now ? (long)(wake - now) : 0) < 0 &&
+            zmq_errno() != EINTR) {
+            log_error("simulate: zmq_poll: %s", zmq_strerror(zmq_errno()));
+            goto out;
+        }
+        now = qs_monotonic_ms();
+        for (size_t i = 0; i < active; i++) {
+            if (items[i].revents & ZMQ_POLLIN)
+                (void)qs_sender_on_readable(senders[i], now);
+            if (qs_sender_next_deadline(senders[i]) <= now)
+                (void)qs_sender_on_tick(senders[i], now);
+        }
+        /* Close finished clients; keep the rest packed at the front. */
+        for (size_t i = 0; i < active; i++) {
+            const qs_simgen_client_t *c = &sim.clients[which[i]];
+            if (c->acked >= c->count) {
+                qs_sender_stats_t st;
+                qs_sender_stats(senders[i], &st);
+                add_stats(&retired, &st);
+                qs_sender_destroy(&senders[i]);
+                continue;
+            }
+            senders[j] = senders[i];
+            which[j++] = which[i];
+        }
+        active = j;
+        if (now >= next_second) {
+            qs_sender_stats_t sum = retired;
+            for (size_t i = 0; i < active; i++) {
+                qs_sender_stats_t st;
+                qs_sender_stats(senders[i], &st);
+                add_stats(&sum, &st);
+            }
+            if (sum.reconnects > last_sum.reconnects)
+                log_warn("simulate: %llu reconnects in the last second (no reply in time)",
+                         (unsigned long long)(sum.reconnects - last_sum.reconnects));
+            if (sum.transient > last_sum.transient)
+                log_info("simulate: %llu retry answers in the last second (store busy, "
+                         "unavailable or not configured)",
+                         (unsigned long long)(sum.transient - last_sum.transient));
+            if (sum.bad_replies > last_sum.bad_replies)
+                log_warn("simulate: %llu replies ignored in the last second (not sealed by "
+                         "the store key)",
+                         (unsigned long long)(sum.bad_replies - last_sum.bad_replies));
+            last_sum = sum;
+            (void)state_save(&sim);
+            if (tty) {
+                totals(&sim, &acked, &rejected);
+                fprintf(stderr, "\rsimulate: %llu/%llu acked, %llu rejected, %zu clients "
+                        "active, %.0f msg/s   ",
+                        (unsigned long long)acked, (unsigned long long)sim.m,
+                        (unsigned long long)rejected, active,
+                        (double)(acked - acked0) * 1000.0 / (double)(now - start));
+            }
+            next_second = now + 1000;
+        }
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < active; i++)
+        qs_sender_destroy(&senders[i]);
+    free(senders);
+    free(items);
+    free(which);
+    qs_sender_ws_destroy(&ws);
+    if (zctx != NULL)
+        zmq_ctx_term(zctx);
+    if (sim.clients == NULL || sim.state == NULL) {
+        sim_free(&sim);
+        return -1;
+    }
+    if (state_save(&sim) != 0)
+        rc = -1;
+    if (rc == 0 || interrupted || timed_out) {
+        totals(&sim, &acked, &rejected);
+        elapsed = start > 0 ? (double)(qs_monotonic_ms() - start) / 1000.0 : 0;
+        if (elapsed <= 0)
+            elapsed = 0.001;
+        rate = (double)(acked - acked0) / elapsed;
+        if (tty)
+            fputc('\n', stderr);
+        if (interrupted)
+            log_warn("simulate: interrupted: %llu of %llu acked; progress saved, rerun to "
+                     "resume", (unsigned long long)acked, (unsigned long long)sim.m);
+        if (timed_out)
+            log_error("simulate: timeout after %d s: %llu of %llu acked", timeout_s,
+                      (unsigned long long)acked, (unsigned long long)sim.m);
+        if (rejected > 0)
+            log_error("simulate: the store rejected %llu generated messages",
+                      (unsigned long long)rejected);
+        if (opts->json) {
+            if (print_json(&sim, acked, rejected, elapsed, rate) != 0)
+                rc = -1;
+        }
+        fprintf(opts->json ? stderr : stdout,
+                "simulate: %u clients, %llu of %llu messages acked, %llu rejected, "
+                "%.3f s, %.1f msg/s\n", sim.n, (unsigned long long)acked,
+                (unsigned long long)sim.m, (unsigned long long)rejected, elapsed, rate);
+        if (interrupted || timed_out || rejected > 0 || acked + rejected < sim.m)
+            rc = -1;
+    }
+    sim_free(&sim);
+    return rc;
+}
