@@ -218,8 +218,8 @@ qs_audit_verify(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
         return -1;
     if (!have_head && expect > 1) {
         *bad_seq = expect - 1;
-        snprintf(finding, finding_len, "audit head file '%s' is missing while the log has %lld "
-                 "entries: entries may have been removed from the end", head_path,
+        snprintf(finding, finding_len, "audit head file is missing ('%s') while the log has "
+                 "%lld entries: entries may have been removed from the end", head_path,
                  (long long)(expect - 1));
         return 1;
     }
