@@ -46,11 +46,6 @@ qs_siteaudit_append(qs_sitedb_t *db, const qs_site_paths_t *paths, int64_t time_
                  sqlite3_errmsg(qs_sitedb_sqlite(db)));
         rc = -1;
     }
-    /* qs_audit_append leaves the head alone inside our transaction. */
-    if (rc == 0 && qs_audit_sync_head(db, head, errmsg, errmsg_len) != 0) {
-        free(saved);
-        return -1;
-    }
     if (rc != 0) {
         qs_sitedb_rollback(db);
         return -1;
