@@ -8,6 +8,8 @@
  * key is already enrolled is skipped, so a crash between the two steps, or a
  * restart, resumes instead of re-enrolling; a sim-NNNNN name held by a key
  * this state does not know (a removed DIR/sim) is revoked and enrolled anew.
+ * The audit entries go into the same transaction; DIR/audit.head is synced
+ * after the commit.
  *
  * Delivery: one qs_sender_t per unfinished client, sharing one workspace,
  * all in one zmq_poll loop; a client is closed as soon as all its messages
@@ -375,6 +377,12 @@ ensure_enrolled(sim_t *sim)
         goto out;
     }
     in_tx = 0;
+    /* The head is written only after COMMIT: it must never claim an entry
+     * that could still roll back. */
+    if (qs_audit_sync_head(db, sim->audit_head, err, sizeof err) != 0) {
+        log_error("simulate: enrolled, but cannot update the audit head: %s", err);
+        goto out;
+    }
     if (replaced > 0)
         log_info("simulate: revoked %u stale simulated clients of an earlier run", replaced);
     log_info("simulate: enrolled %u simulated clients", enrolled);
