@@ -12,7 +12,8 @@
 #      build-fuzz/, label "fuzz" (the fuzzers run for the time their CTest
 #      entries give them).
 # Prints "N passed, N failed" over all stages (a build that fails counts as
-# one failed test) and exits 1 if anything failed. Uses -j2 (2-core machines).
+# one failed test, and the tests it could build still run) and exits 1 if
+# anything failed. Uses -j2 (2-core machines).
 # QS_TEST_STAGES="gcc asan valgrind fuzz" selects stages.
 set -uo pipefail
 
@@ -59,7 +60,7 @@ build() {
     shift 3
     step "$stage: configure and build ($cc $*) in $dir"
     if ! { configure "$dir" "$cc" "$@" && make -C "$dir" -j"$JOBS" -k; } >"$log" 2>&1; then
-        grep -E -B2 -A8 'error|Error' "$log" | head -n 80
+        grep -E -A3 'error:|CMake Error|undefined reference' "$log" | head -n 60
         echo "test: $stage build FAILED (full log: $log)"
         count "$stage" 0 1
         return 1
@@ -72,6 +73,11 @@ run_ctest() {
     local stage=$1 dir=$2 log="$LOGDIR/$1-ctest.log" rc=0 line passed failed total
     shift 2
     step "$stage: ctest $*"
+    if [[ ! -f $dir/CTestTestfile.cmake ]]; then
+        echo "test: $stage: not configured, no test to run"
+        count "$stage" 0 1
+        return
+    fi
     (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$JOBS" "$@") 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
@@ -106,10 +112,15 @@ run_valgrind() {
     fi
     for ((i = 0; i < n; i++)); do
         name=$(jq -r ".tests[$i].name" "$json")
-        mapfile -t cmd < <(jq -r ".tests[$i].command[]" "$json")
+        mapfile -t cmd < <(jq -r "(.tests[$i].command // [])[]" "$json")
         wd=$(jq -r "(.tests[$i].properties // [])[] | select(.name == \"WORKING_DIRECTORY\") | .value" "$json")
         [[ -n $wd ]] || wd=$dir
         log="$LOGDIR/valgrind-$name.log"
+        if (( ${#cmd[@]} == 0 )); then
+            printf '    FAIL  %s (not built)\n' "$name"
+            failed=$((failed + 1))
+            continue
+        fi
         # Only our own test programs: a unit test driven by a script (sh,
         # bash) ran in the gcc stage; valgrind would check the shell.
         if [[ ${cmd[0]} != "$dir"/* || $(head -c 4 "${cmd[0]}" 2>/dev/null | od -An -c | tr -d ' ') != '177ELF' ]]; then
@@ -131,6 +142,23 @@ run_valgrind() {
     count valgrind "$passed" "$failed"
 }
 
+# The summary is printed on any exit, so that a crash of this script itself
+# still ends with the counts (and counts as a failure).
+FINISHED=0
+finish() {
+    if (( FINISHED == 0 )); then
+        echo "test: scripts/test.sh stopped early"
+        count test.sh 0 1
+    fi
+    step "summary (logs in $LOGDIR)"
+    printf '%s\n' "${SUMMARY[@]}"
+    echo "took $(( $(date +%s) - START )) s"
+    echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+    if (( TOTAL_FAILED == 0 && TOTAL_PASSED > 0 )); then exit 0; fi
+    exit 1
+}
+trap finish EXIT
+
 step "setup"
 if ! bash "$ROOT/scripts/setup.sh"; then
     echo "test: scripts/setup.sh failed; continuing with what is installed"
@@ -139,14 +167,14 @@ fi
 for stage in $STAGES; do
     case $stage in
     gcc)
-        build gcc "$BUILD_ROOT/build" gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS_SANITIZE=OFF -DQS_FUZZ=OFF &&
-            run_ctest gcc "$BUILD_ROOT/build"
+        build gcc "$BUILD_ROOT/build" gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS_SANITIZE=OFF -DQS_FUZZ=OFF
+        run_ctest gcc "$BUILD_ROOT/build"
         ;;
     asan)
         export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-        build asan "$BUILD_ROOT/build-asan" clang -DCMAKE_BUILD_TYPE=Debug -DQS_SANITIZE=ON -DQS_FUZZ=OFF &&
-            run_ctest asan "$BUILD_ROOT/build-asan" -L 'unit|e2e'
+        build asan "$BUILD_ROOT/build-asan" clang -DCMAKE_BUILD_TYPE=Debug -DQS_SANITIZE=ON -DQS_FUZZ=OFF
+        run_ctest asan "$BUILD_ROOT/build-asan" -L 'unit|e2e'
         ;;
     valgrind)
         if [[ ! -f $BUILD_ROOT/build/CMakeCache.txt ]]; then
@@ -157,8 +185,8 @@ for stage in $STAGES; do
         ;;
     fuzz)
         if [[ -f $ROOT/tests/fuzz/CMakeLists.txt ]]; then
-            build fuzz "$BUILD_ROOT/build-fuzz" clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS_SANITIZE=OFF -DQS_FUZZ=ON &&
-                run_ctest fuzz "$BUILD_ROOT/build-fuzz" -L fuzz
+            build fuzz "$BUILD_ROOT/build-fuzz" clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS_SANITIZE=OFF -DQS_FUZZ=ON
+            run_ctest fuzz "$BUILD_ROOT/build-fuzz" -L fuzz
         else
             step "fuzz: no tests/fuzz/CMakeLists.txt, skipped"
         fi
@@ -170,8 +198,4 @@ for stage in $STAGES; do
     esac
 done
 
-step "summary (logs in $LOGDIR)"
-printf '%s\n' "${SUMMARY[@]}"
-echo "took $(( $(date +%s) - START )) s"
-echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
-(( TOTAL_FAILED == 0 && TOTAL_PASSED > 0 ))
+FINISHED=1
