@@ -29,6 +29,8 @@ PACKAGES=(
     libclang-rt-14-dev     # ASan/UBSan/libFuzzer runtimes for clang 14
     valgrind               # memcheck over the unit tests
     jq                     # end-to-end tests compare JSON output
+    iproute2               # ss: fault tests look at sockets
+    procps                 # ps, pgrep for tests that watch processes
     ca-certificates
 )
 
