@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#define QS_TIME_MAX_MS 253402300799999LL   /* 9999-12-31T23:59:59.999Z */
+
 int
 qs_clock_init(qs_clock_t *clock)
 {
@@ -66,6 +68,7 @@ qs_time_parse_iso8601(int64_t *out_ms, const char *text)
 {
     static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     int y, mo, d, h, mi, s, ms = 0;
+    int64_t ms64;
     const char *p = text;
 
     if (strlen(text) < 20)
@@ -96,8 +99,12 @@ qs_time_parse_iso8601(int64_t *out_ms, const char *text)
         return -1;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         return -1;
-    *out_ms = (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-               h * 3600 + mi * 60 + s) * 1000LL + ms;
+    ms64 = (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+            h * 3600 + mi * 60 + s) * 1000LL + ms;
+    /* A leap second on 9999-12-31 would be year 10000: not four digits. */
+    if (ms64 > QS_TIME_MAX_MS)
+        return -1;
+    *out_ms = ms64;
     return 0;
 }
 
@@ -107,16 +114,20 @@ qs_time_format_iso8601(char *out, size_t out_len, int64_t ms, int with_ms)
     time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     int frac = (int)(ms - (int64_t)secs * 1000);
     struct tm tm;
-    char base[24];
     int n;
 
     if (gmtime_r(&secs, &tm) == NULL)
         return -1;
-    if (strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+    /* Not strftime: its %Y does not zero-pad years before 1000, which the
+     * parser (four digits) would then refuse. */
+    n = snprintf(out, out_len, "%04lld-%02d-%02dT%02d:%02d:%02d",
+                 (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (n < 0 || (size_t)n >= out_len)
         return -1;
     if (with_ms)
-        n = snprintf(out, out_len, "%s.%03dZ", base, frac);
+        n += snprintf(out + n, out_len - (size_t)n, ".%03dZ", frac);
     else
-        n = snprintf(out, out_len, "%sZ", base);
-    return (n < 0 || (size_t)n >= out_len) ? -1 : 0;
+        n += snprintf(out + n, out_len - (size_t)n, "Z");
+    return (size_t)n >= out_len ? -1 : 0;
 }
