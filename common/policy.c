@@ -115,8 +115,10 @@ qs_policy_to_json(const qs_policy_t *p)
 static int
 get_int(const cJSON *item, int min, int max, int *out)
 {
-    if (!cJSON_IsNumber(item) || item->valuedouble != (double)(long long)item->valuedouble ||
-        item->valuedouble < min || item->valuedouble > max)
+    /* Range first: converting a double outside long long's range (1e31) is
+     * undefined; the negated test also refuses NaN. */
+    if (!cJSON_IsNumber(item) || !(item->valuedouble >= min && item->valuedouble <= max) ||
+        item->valuedouble != (double)(long long)item->valuedouble)
         return -1;
     *out = (int)item->valuedouble;
     return 0;
