@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* inih (built with its default INI_MAX_LINE) reads a longer line as two,
+ * silently: such lines are refused, and an endpoint must fit on the line
+ * qs_config_format writes for it. */
+#define CONFIG_MAX_LINE_CHARS (INI_MAX_LINE - 1)
+#define CONFIG_MAX_ENDPOINT_CHARS (CONFIG_MAX_LINE_CHARS - (sizeof "frontend = " - 1))
+_Static_assert(CONFIG_MAX_ENDPOINT_CHARS < QS_MAX_ENDPOINT_BYTES, "endpoint fits the struct");
+
 struct parse_ctx {
     qs_config_t *cfg;
     char *errmsg;
@@ -32,7 +39,7 @@ parse_int(int *out, const char *value, long min, long max)
 static int
 endpoint_ok(const char *v)
 {
-    return strlen(v) < QS_MAX_ENDPOINT_BYTES &&
+    return strlen(v) <= CONFIG_MAX_ENDPOINT_CHARS &&
            (strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0 ||
             strncmp(v, "inproc://", 9) == 0);
 }
@@ -97,6 +104,24 @@ qs_config_defaults(qs_config_t *cfg)
     cfg->retention_interval_s = 3600;
 }
 
+/* The number of the first line longer than inih reads whole, or 0. */
+static int
+first_long_line(const char *text)
+{
+    int lineno = 1;
+    size_t len = 0;
+
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '\n') {
+            lineno++;
+            len = 0;
+        } else if (++len > CONFIG_MAX_LINE_CHARS) {
+            return lineno;
+        }
+    }
+    return 0;
+}
+
 int
 qs_config_parse(qs_config_t *cfg, const char *text, char *errmsg, size_t errmsg_len)
 {
@@ -104,6 +129,12 @@ qs_config_parse(qs_config_t *cfg, const char *text, char *errmsg, size_t errmsg_
     int rc;
 
     qs_config_defaults(cfg);
+    rc = first_long_line(text);
+    if (rc != 0) {
+        snprintf(errmsg, errmsg_len, "line %d: longer than %d characters", rc,
+                 CONFIG_MAX_LINE_CHARS);
+        return -1;
+    }
     rc = ini_parse_string(text, on_entry, &ctx);
     if (ctx.failed)
         return -1;
