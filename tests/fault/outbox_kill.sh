@@ -68,7 +68,7 @@ for ((i = 1; i <= K; i++)); do
         "$QS_PRODUCER" --profile "$PROFILE" --outbox "$OUTBOX" report $(report_args "$i") \
             >/dev/null 2>>"$QS_TMP/report.err" &
         rp=$!
-        fault_sleep_ms "$(fault_rand 0 15)"
+        fault_sleep_ms "$(fault_rand 0 4)"
         if { kill -KILL "$rp" && { wait "$rp" || true; }; } 2>/dev/null; then
             killed_reports=$((killed_reports + 1))
         else
