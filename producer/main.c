@@ -418,7 +418,7 @@ delivery_turn(delivery_t *d, int64_t max_wait_ms)
         return -1;
     }
     now = qs_monotonic_ms();
-    if (item.revents & ZMQ_POLLIN)
+    if (item.revents != 0)
         handled = qs_sender_on_readable(d->sender, now);
     if (qs_sender_next_deadline(d->sender) <= now)
         (void)qs_sender_on_tick(d->sender, now);

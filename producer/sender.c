@@ -28,6 +28,7 @@
 
 #define SENDER_HWM           64
 #define SENDER_MAX_REPLIES   64       /* per on_readable call: fairness across senders */
+#define SENDER_CONN_WAIT_MAX_MS 1000  /* longest wait between "connected yet?" checks */
 #define BATCH_FIELD_TAG      0x0Au    /* Batch.messages: field 1, length-delimited */
 #define BATCH_FRAMING_BYTES  3u       /* tag + 2-byte varint (messages < 16 KiB) */
 
@@ -67,9 +68,11 @@ struct qs_sender {
     int backing_off;
     int64_t backoff_until;
     unsigned failures;                /* consecutive transient answers */
-    int source_empty;
+    int hold;                         /* start no batch before next_look */
+    int drained;                      /* the source's last answer: nothing more */
+    int conn_wait_ms;                 /* growing wait while not connected; 0 = connected */
     int paused;                       /* the driver withholds new batches */
-    int64_t next_look;                /* when to ask the source again */
+    int64_t next_look;                /* when to try filling the window again */
     int warned_beyond;                /* logged a committed serial beyond max_sent */
     int64_t srtt_ms;                  /* smoothed reply time, 0 = no sample yet */
     int health;                       /* last logged condition (a Status), 0 = fine */
@@ -77,6 +80,7 @@ struct qs_sender {
 };
 
 static int64_t reply_timeout(const qs_sender_t *s);
+static int writable(qs_sender_t *s);
 
 /* Per-client events: warn/info normally, debug for a fleet of senders. */
 #define SLOG(s, level, fmt, ...)                                                 \
@@ -121,10 +125,14 @@ qs_sender_ws_destroy(qs_sender_ws_t **ws_p)
     *ws_p = NULL;
 }
 
+/* A DEALER socket, CURVE client of the broker. ZMQ_IMMEDIATE: a batch is
+ * only ever queued on a connected, authenticated pipe, so the reply timer
+ * starts when the batch can actually travel (while the broker is down or a
+ * fleet's connections are still being accepted, nothing is "in flight"). */
 static int
 open_socket(qs_sender_t *s)
 {
-    int ivl_max = QS_SENDER_BACKOFF_MAX_MS;
+    int ivl_max = QS_SENDER_BACKOFF_MAX_MS, one = 1;
 
     s->sock = zmq_socket(s->zctx, ZMQ_DEALER);
     if (s->sock == NULL)
@@ -132,6 +140,7 @@ open_socket(qs_sender_t *s)
     if (qs_zmq_socket_limits(s->sock, SENDER_HWM, 0) != 0 ||
         qs_zmq_curve_client(s->sock, s->kp, s->broker_pk) != 0 ||
         zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
+        zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
         zmq_connect(s->sock, s->endpoint) != 0) {
         int err = zmq_errno();
         zmq_close(s->sock);
@@ -215,7 +224,8 @@ qs_sender_pollitem(const qs_sender_t *s, zmq_pollitem_t *item)
 {
     item->socket = s->sock;
     item->fd = 0;
-    item->events = ZMQ_POLLIN;
+    /* While waiting for a connection, also wake when the socket can send. */
+    item->events = (short)(ZMQ_POLLIN | (s->conn_wait_ms > 0 ? ZMQ_POLLOUT : 0));
     item->revents = 0;
 }
 
@@ -223,6 +233,12 @@ void
 qs_sender_set_paused(qs_sender_t *s, int paused)
 {
     s->paused = paused != 0;
+}
+
+int
+qs_sender_paused(const qs_sender_t *s)
+{
+    return s->paused;
 }
 
 uint64_t
@@ -254,7 +270,7 @@ qs_sender_stats(const qs_sender_t *s, qs_sender_stats_t *out)
 int
 qs_sender_idle(const qs_sender_t *s)
 {
-    return s->n_fl == 0 && s->source_empty && !s->backing_off && s->sent_upto <= s->committed;
+    return s->n_fl == 0 && s->drained && !s->backing_off && s->sent_upto <= s->committed;
 }
 
 int64_t
@@ -267,7 +283,7 @@ qs_sender_next_deadline(const qs_sender_t *s)
     if (s->n_fl > 0)
         d = s->fl[0].sent_ms + reply_timeout(s);
     if (s->n_fl < s->window && !s->paused) {
-        int64_t look = s->source_empty ? s->next_look : 0;
+        int64_t look = s->hold ? s->next_look : 0;
         if (look < d)
             d = look;
     }
@@ -280,7 +296,8 @@ reset_window(qs_sender_t *s)
 {
     s->n_fl = 0;
     s->sent_upto = s->committed;
-    s->source_empty = 0;
+    s->hold = 0;
+    s->drained = 0;
 }
 
 /* Pause sending, then resend everything above committed. Answers to the
@@ -477,6 +494,11 @@ qs_sender_on_readable(qs_sender_t *s, int64_t now_ms)
 {
     int handled = 0, rc = 0;
 
+    if (s->conn_wait_ms > 0 && writable(s)) {
+        /* Connected: fill the window at the next on_tick, which is now. */
+        s->conn_wait_ms = 0;
+        s->hold = 0;
+    }
     while (handled < SENDER_MAX_REPLIES) {
         zmq_msg_t msg;
         Quietstate__Reply *r;
@@ -536,6 +558,18 @@ reconnect(qs_sender_t *s)
     return 0;
 }
 
+/* 1 when a send would go into a connected pipe (ZMQ_IMMEDIATE is on). */
+static int
+writable(qs_sender_t *s)
+{
+    int events = 0;
+    size_t len = sizeof events;
+
+    if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &len) != 0)
+        return 0;
+    return (events & ZMQ_POLLOUT) != 0;
+}
+
 static size_t
 put_varint(uint8_t *p, size_t v)
 {
@@ -561,10 +595,12 @@ send_batch(qs_sender_t *s, int64_t now)
                     QS_MAX_BATCH_BYTES - BATCH_FRAMING_BYTES * s->batch, &n) != 0)
         return -1;
     if (n == 0) {
-        s->source_empty = 1;
+        s->drained = 1;
+        s->hold = 1;
         s->next_look = now + s->idle_ms;
         return 0;
     }
+    s->drained = 0;
     for (size_t i = 0; i < n; i++) {
         ws->plain[plen++] = BATCH_FIELD_TAG;
         plen += put_varint(ws->plain + plen, ws->refs[i].len);
@@ -578,9 +614,9 @@ send_batch(qs_sender_t *s, int64_t now)
     if (zmq_send(s->sock, ws->frame, flen, ZMQ_DONTWAIT) < 0) {
         if (zmq_errno() != EAGAIN)
             SLOG(s, QS_LOG_WARN, "cannot send a batch: %s", zmq_strerror(zmq_errno()));
-        /* Queue full (or not connected yet): try again shortly. */
-        s->source_empty = 1;
-        s->next_look = now + 50;
+        /* Disconnected since the check, or queue full: try again shortly. */
+        s->hold = 1;
+        s->next_look = now + QS_SENDER_BACKOFF_MIN_MS;
         return 0;
     }
     s->fl[s->n_fl].first = ws->refs[0].serial;
@@ -617,12 +653,25 @@ qs_sender_on_tick(qs_sender_t *s, int64_t now_ms)
         start_backoff(s, now_ms, 1);
         return -1;
     }
-    if (s->source_empty && now_ms >= s->next_look)
-        s->source_empty = 0;
-    while (s->n_fl < s->window && !s->source_empty && !s->paused) {
-        int rc = send_batch(s, now_ms);
+    if (s->hold && now_ms >= s->next_look)
+        s->hold = 0;
+    while (s->n_fl < s->window && !s->hold && !s->paused) {
+        int rc;
+        if (!writable(s)) {
+            /* Not connected (or not yet through the CURVE handshake): nothing
+             * is taken or sent, so nothing times out; look again, less and
+             * less often, while libzmq reconnects on its own. */
+            s->conn_wait_ms = s->conn_wait_ms == 0 ? 25 : s->conn_wait_ms * 2;
+            if (s->conn_wait_ms > SENDER_CONN_WAIT_MAX_MS)
+                s->conn_wait_ms = SENDER_CONN_WAIT_MAX_MS;
+            s->hold = 1;
+            s->next_look = now_ms + s->conn_wait_ms;
+            break;
+        }
+        s->conn_wait_ms = 0;
+        rc = send_batch(s, now_ms);
         if (rc < 0) {
-            s->source_empty = 1;
+            s->hold = 1;
             s->next_look = now_ms + s->idle_ms;
             return -1;
         }

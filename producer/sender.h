@@ -26,7 +26,7 @@
  *       timeout = min over i of qs_sender_next_deadline(s[i]) - now;
  *       zmq_poll(items, n, timeout);
  *       now = qs_monotonic_ms();
- *       for each i: if (items[i].revents & ZMQ_POLLIN) qs_sender_on_readable(s[i], now);
+ *       for each i: if (items[i].revents) qs_sender_on_readable(s[i], now);
  *                   if (qs_sender_next_deadline(s[i]) <= now) qs_sender_on_tick(s[i], now);
  *   }
  *
@@ -100,12 +100,15 @@ qs_sender_t *qs_sender_new(void *zctx, qs_sender_ws_t *ws, const qs_sender_opts_
  * wipe the shared key; sets *s_p to NULL. No-op on NULL. */
 void qs_sender_destroy(qs_sender_t **s_p);
 
-/* Fill item for zmq_poll (socket, ZMQ_POLLIN). The socket changes on every
- * reconnect: call this before each zmq_poll. */
+/* Fill item for zmq_poll: the socket, ZMQ_POLLIN, and ZMQ_POLLOUT while the
+ * sender waits for its connection. The socket changes on every reconnect:
+ * call this before each zmq_poll. */
 void qs_sender_pollitem(const qs_sender_t *s, zmq_pollitem_t *item);
 
-/* Receive and handle every reply waiting on the socket. Returns the number of
- * replies handled, or -1 on a source error (logged; delivery continues). */
+/* Call when zmq_poll reports any event on the item: notes a new connection
+ * and receives and handles every reply waiting on the socket. Returns the
+ * number of replies handled, or -1 on a source error (logged; delivery
+ * continues). */
 int qs_sender_on_readable(qs_sender_t *s, int64_t now_ms);
 
 /* Do what is due at now_ms: end a backoff, reconnect after a reply timeout,
@@ -127,6 +130,7 @@ void qs_sender_stats(const qs_sender_t *s, qs_sender_stats_t *out);
  * nothing until unpaused). Serials in the current window (sent, not yet
  * committed), and the most the window can hold (window x batch). */
 void qs_sender_set_paused(qs_sender_t *s, int paused);
+int qs_sender_paused(const qs_sender_t *s);
 uint64_t qs_sender_inflight(const qs_sender_t *s);
 uint64_t qs_sender_capacity(const qs_sender_t *s);
 

@@ -470,53 +470,180 @@ sim_free(sim_t *sim)
     sqlite3_close(sim->state);
 }
 
-/* Open senders for every unfinished client; returns how many are active. */
-static size_t
-open_senders(sim_t *sim, void *zctx, qs_sender_ws_t *ws, size_t batch, qs_sender_t **senders,
-             uint32_t *which)
+/* The clients still delivering, and their senders (created when a client
+ * first gets a share of the in-flight budget, closed when it is done). */
+typedef struct {
+    void *zctx;
+    qs_sender_ws_t *ws;
+    size_t batch, window;
+    uint32_t *active;                 /* client indices (0-based), unfinished */
+    size_t n_active;
+    qs_sender_t **senders;            /* by client index; NULL = not yet opened */
+    zmq_pollitem_t *items;
+    uint32_t *polled;                 /* client index of each poll item */
+    uint64_t rotor;
+    qs_sender_stats_t retired;        /* stats of closed senders */
+} fleet_t;
+
+static int
+fleet_open_sender(fleet_t *f, sim_t *sim, uint32_t i)
 {
-    size_t active = 0, window = SIM_TARGET_INFLIGHT / (sim->n ? sim->n : 1);
+    qs_sender_opts_t o = { 0 };
     char err[512];
 
-    if (window < 1)
-        window = 1;
-    if (window > QS_SENDER_DEFAULT_WINDOW)
-        window = QS_SENDER_DEFAULT_WINDOW;
-    for (uint32_t i = 0; i < sim->n; i++) {
-        qs_sender_opts_t o = { 0 };
-        if (sim->clients[i].acked >= sim->clients[i].count)
-            continue;
-        o.endpoint = sim->cfg.frontend;
-        o.broker_pk = sim->broker_pk;
-        o.store_pk = sim->store_pk;
-        o.keypair = sim->keys[i];
-        o.source = qs_simgen_source(&sim->clients[i]);
-        o.batch = batch;
-        o.window = window;
-        o.quiet = 1;
-        senders[active] = qs_sender_new(zctx, ws, &o, err, sizeof err);
-        if (senders[active] == NULL) {
-            log_error("simulate: client %u: %s", i + 1, err);
-            return SIZE_MAX;
-        }
-        which[active++] = i;
+    o.endpoint = sim->cfg.frontend;
+    o.broker_pk = sim->broker_pk;
+    o.store_pk = sim->store_pk;
+    o.keypair = sim->keys[i];
+    o.source = qs_simgen_source(&sim->clients[i]);
+    o.batch = f->batch;
+    o.window = f->window;
+    o.quiet = 1;
+    f->senders[i] = qs_sender_new(f->zctx, f->ws, &o, err, sizeof err);
+    if (f->senders[i] == NULL) {
+        log_error("simulate: client %u: %s", i + 1, err);
+        return -1;
     }
-    return active;
+    return 0;
+}
+
+/* Flow control: hand out about SIM_BUDGET_MESSAGES of window space, from a
+ * rotating start so every client gets its turn; a client's socket is opened
+ * on its first turn, so connections to the broker ramp up instead of
+ * arriving all at once. */
+static int
+fleet_share_budget(fleet_t *f, sim_t *sim)
+{
+    uint64_t est = 0, cap = (uint64_t)f->window * f->batch;
+    size_t first = (size_t)(f->rotor++ % f->n_active);
+
+    for (size_t k = 0; k < f->n_active; k++) {
+        qs_sender_t *s = f->senders[f->active[k]];
+        if (s != NULL)
+            est += qs_sender_inflight(s);
+    }
+    for (size_t k = 0; k < f->n_active; k++) {
+        uint32_t i = f->active[(first + k) % f->n_active];
+        uint64_t inf;
+        if (f->senders[i] == NULL) {
+            if (est >= SIM_BUDGET_MESSAGES)
+                continue;
+            if (fleet_open_sender(f, sim, i) != 0)
+                return -1;
+        }
+        inf = qs_sender_inflight(f->senders[i]);
+        if (inf >= cap)
+            continue;
+        qs_sender_set_paused(f->senders[i], est >= SIM_BUDGET_MESSAGES);
+        if (est < SIM_BUDGET_MESSAGES)
+            est += cap - inf;
+    }
+    return 0;
+}
+
+static void
+add_retired(fleet_t *f, const qs_sender_t *s)
+{
+    qs_sender_stats_t st;
+
+    qs_sender_stats(s, &st);
+    add_stats(&f->retired, &st);
+}
+
+/* One turn: share the budget, poll the senders that can have something to
+ * do, handle replies and deadlines, close finished clients. */
+static int
+fleet_turn(fleet_t *f, sim_t *sim, int64_t wake)
+{
+    size_t n_items = 0, j = 0;
+    int64_t now = qs_monotonic_ms();
+
+    if (fleet_share_budget(f, sim) != 0)
+        return -1;
+    for (size_t k = 0; k < f->n_active; k++) {
+        uint32_t i = f->active[k];
+        qs_sender_t *s = f->senders[i];
+        int64_t d;
+        if (s == NULL)
+            continue;
+        d = qs_sender_next_deadline(s);
+        if (d < wake)
+            wake = d;
+        /* A paused sender with nothing in flight expects no reply: leave it
+         * out of the poll set (thousands of idle sockets cost every poll). */
+        if (qs_sender_paused(s) && qs_sender_inflight(s) == 0)
+            continue;
+        qs_sender_pollitem(s, &f->items[n_items]);
+        f->polled[n_items] = i;
+        n_items++;
+    }
+    if (zmq_poll(f->items, (int)n_items, wake > now ? (long)(wake - now) : 0) < 0 &&
+        zmq_errno() != EINTR) {
+        log_error("simulate: zmq_poll: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    now = qs_monotonic_ms();
+    for (size_t k = 0; k < n_items; k++)
+        if (f->items[k].revents != 0)
+            (void)qs_sender_on_readable(f->senders[f->polled[k]], now);
+    for (size_t k = 0; k < f->n_active; k++) {
+        uint32_t i = f->active[k];
+        qs_sender_t *s = f->senders[i];
+        if (s != NULL && qs_sender_next_deadline(s) <= now)
+            (void)qs_sender_on_tick(s, now);
+    }
+    for (size_t k = 0; k < f->n_active; k++) {
+        uint32_t i = f->active[k];
+        if (sim->clients[i].acked >= sim->clients[i].count) {
+            if (f->senders[i] != NULL) {
+                add_retired(f, f->senders[i]);
+                qs_sender_destroy(&f->senders[i]);
+            }
+            continue;
+        }
+        f->active[j++] = i;
+    }
+    f->n_active = j;
+    return 0;
+}
+
+static void
+fleet_stats(const fleet_t *f, qs_sender_stats_t *sum)
+{
+    *sum = f->retired;
+    for (size_t k = 0; k < f->n_active; k++) {
+        const qs_sender_t *s = f->senders[f->active[k]];
+        if (s != NULL) {
+            qs_sender_stats_t st;
+            qs_sender_stats(s, &st);
+            add_stats(sum, &st);
+        }
+    }
+}
+
+static void
+fleet_close(fleet_t *f, uint32_t n)
+{
+    if (f->senders != NULL)
+        for (uint32_t i = 0; i < n; i++)
+            qs_sender_destroy(&f->senders[i]);
+    free(f->senders);
+    free(f->active);
+    free(f->items);
+    free(f->polled);
+    qs_sender_ws_destroy(&f->ws);
+    if (f->zctx != NULL)
+        zmq_ctx_term(f->zctx);
+    memset(f, 0, sizeof *f);
 }
 
 int
 qs_simulate_run(const qs_simulate_opts_t *opts)
 {
     sim_t sim = { 0 };
+    fleet_t fleet = { 0 };
     char err[512];
-    void *zctx = NULL;
-    qs_sender_ws_t *ws = NULL;
-    qs_sender_t **senders = NULL;
-    zmq_pollitem_t *items = NULL;
-    uint32_t *which = NULL;
-    size_t active = 0;
-    uint64_t rotor = 0;
-    qs_sender_stats_t retired = { 0 }, last_sum = { 0 };
+    qs_sender_stats_t last_sum = { 0 };
     uint64_t acked0 = 0, acked = 0, rejected = 0;
     int64_t start = 0, end, next_second;
     int timeout_s = opts->timeout_s > 0 ? opts->timeout_s : SIM_DEFAULT_TIMEOUT_S;
@@ -549,28 +676,32 @@ qs_simulate_run(const qs_simulate_opts_t *opts)
         goto out;
 
     qs_raise_fd_limit();
-    zctx = qs_zmq_ctx_new((int)sim.n + 64);
+    fleet.zctx = qs_zmq_ctx_new((int)sim.n + 64);
     if (sim.n >= 100)
-        (void)zmq_ctx_set(zctx, ZMQ_IO_THREADS, 2);
-    ws = qs_sender_ws_new();
-    senders = qs_calloc(sim.n, sizeof *senders);
-    items = qs_calloc(sim.n, sizeof *items);
-    which = qs_calloc(sim.n, sizeof *which);
+        (void)zmq_ctx_set(fleet.zctx, ZMQ_IO_THREADS, 2);
+    fleet.ws = qs_sender_ws_new();
+    fleet.batch = opts->batch ? opts->batch : QS_DEFAULT_BATCH_MESSAGES;
+    fleet.window = SIM_TARGET_INFLIGHT / sim.n;
+    if (fleet.window < 1)
+        fleet.window = 1;
+    if (fleet.window > QS_SENDER_DEFAULT_WINDOW)
+        fleet.window = QS_SENDER_DEFAULT_WINDOW;
+    fleet.senders = qs_calloc(sim.n, sizeof *fleet.senders);
+    fleet.active = qs_calloc(sim.n, sizeof *fleet.active);
+    fleet.items = qs_calloc(sim.n, sizeof *fleet.items);
+    fleet.polled = qs_calloc(sim.n, sizeof *fleet.polled);
+    for (uint32_t i = 0; i < sim.n; i++)
+        if (sim.clients[i].acked < sim.clients[i].count)
+            fleet.active[fleet.n_active++] = i;
     totals(&sim, &acked0, &rejected);
-    active = open_senders(&sim, zctx, ws, opts->batch, senders, which);
-    if (active == SIZE_MAX) {
-        active = 0;
-        goto out;
-    }
     log_info("simulate: %u clients, %llu messages (%llu acked before), delivering to '%s'",
              sim.n, (unsigned long long)sim.m, (unsigned long long)acked0, sim.cfg.frontend);
 
     start = qs_monotonic_ms();
     end = start + (int64_t)timeout_s * 1000;
     next_second = start + 1000;
-    while (active > 0) {
-        int64_t now = qs_monotonic_ms(), wake = next_second;
-        size_t j = 0;
+    while (fleet.n_active > 0) {
+        int64_t now = qs_monotonic_ms();
 
         if (opts->stop != NULL && *opts->stop) {
             interrupted = 1;
@@ -580,62 +711,12 @@ qs_simulate_run(const qs_simulate_opts_t *opts)
             timed_out = 1;
             break;
         }
-        /* Flow control: at most about SIM_BUDGET_MESSAGES in flight in all,
-         * handed out from a rotating start so every client gets its turn. */
-        {
-            uint64_t est = 0;
-            size_t first = (size_t)(rotor++ % active);
-            for (size_t i = 0; i < active; i++)
-                est += qs_sender_inflight(senders[i]);
-            for (size_t k = 0; k < active; k++) {
-                size_t i = (first + k) % active;
-                uint64_t inf = qs_sender_inflight(senders[i]), cap = qs_sender_capacity(senders[i]);
-                if (inf >= cap)
-                    continue;
-                qs_sender_set_paused(senders[i], est >= SIM_BUDGET_MESSAGES);
-                if (est < SIM_BUDGET_MESSAGES)
-                    est += cap - inf;
-            }
-        }
-        for (size_t i = 0; i < active; i++) {
-            int64_t d = qs_sender_next_deadline(senders[i]);
-            qs_sender_pollitem(senders[i], &items[i]);
-            if (d < wake)
-                wake = d;
-        }
-        if (zmq_poll(items, (int)active, wake > now ? (long)(wake - now) : 0) < 0 &&
-            zmq_errno() != EINTR) {
-            log_error("simulate: zmq_poll: %s", zmq_strerror(zmq_errno()));
+        if (fleet_turn(&fleet, &sim, next_second < end ? next_second : end) != 0)
             goto out;
-        }
         now = qs_monotonic_ms();
-        for (size_t i = 0; i < active; i++) {
-            if (items[i].revents & ZMQ_POLLIN)
-                (void)qs_sender_on_readable(senders[i], now);
-            if (qs_sender_next_deadline(senders[i]) <= now)
-                (void)qs_sender_on_tick(senders[i], now);
-        }
-        /* Close finished clients; keep the rest packed at the front. */
-        for (size_t i = 0; i < active; i++) {
-            const qs_simgen_client_t *c = &sim.clients[which[i]];
-            if (c->acked >= c->count) {
-                qs_sender_stats_t st;
-                qs_sender_stats(senders[i], &st);
-                add_stats(&retired, &st);
-                qs_sender_destroy(&senders[i]);
-                continue;
-            }
-            senders[j] = senders[i];
-            which[j++] = which[i];
-        }
-        active = j;
         if (now >= next_second) {
-            qs_sender_stats_t sum = retired;
-            for (size_t i = 0; i < active; i++) {
-                qs_sender_stats_t st;
-                qs_sender_stats(senders[i], &st);
-                add_stats(&sum, &st);
-            }
+            qs_sender_stats_t sum;
+            fleet_stats(&fleet, &sum);
             if (sum.reconnects > last_sum.reconnects)
                 log_warn("simulate: %llu reconnects in the last second (no reply in time)",
                          (unsigned long long)(sum.reconnects - last_sum.reconnects));
@@ -652,9 +733,9 @@ qs_simulate_run(const qs_simulate_opts_t *opts)
             if (tty) {
                 totals(&sim, &acked, &rejected);
                 fprintf(stderr, "\rsimulate: %llu/%llu acked, %llu rejected, %zu clients "
-                        "active, %.0f msg/s   ",
+                        "to go, %.0f msg/s   ",
                         (unsigned long long)acked, (unsigned long long)sim.m,
-                        (unsigned long long)rejected, active,
+                        (unsigned long long)rejected, fleet.n_active,
                         (double)(acked - acked0) * 1000.0 / (double)(now - start));
             }
             next_second = now + 1000;
@@ -662,14 +743,7 @@ qs_simulate_run(const qs_simulate_opts_t *opts)
     }
     rc = 0;
 out:
-    for (size_t i = 0; i < active; i++)
-        qs_sender_destroy(&senders[i]);
-    free(senders);
-    free(items);
-    free(which);
-    qs_sender_ws_destroy(&ws);
-    if (zctx != NULL)
-        zmq_ctx_term(zctx);
+    fleet_close(&fleet, sim.n);
     if (sim.clients == NULL || sim.state == NULL) {
         sim_free(&sim);
         return -1;

@@ -258,7 +258,7 @@ rig_drive(rig_t *r, int64_t max_ms)
         now = qs_monotonic_ms();
         if (items[1].revents & ZMQ_POLLIN)
             fake_on_request(&r->fake);
-        if (items[0].revents & ZMQ_POLLIN)
+        if (items[0].revents != 0)
             (void)qs_sender_on_readable(r->sender, now);
         if (qs_sender_next_deadline(r->sender) <= now)
             (void)qs_sender_on_tick(r->sender, now);
