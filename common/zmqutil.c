@@ -38,6 +38,9 @@ qs_zmq_curve_server(void *sock, const qs_keypair_t *kp, const char *zap_domain)
 {
     int one = 1;
 
+    int backlog = 4096;   /* a fleet reconnecting after a restart comes at once */
+
+    (void)zmq_setsockopt(sock, ZMQ_BACKLOG, &backlog, sizeof backlog);
     if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, qs_keypair_secret(kp), QS_KEY_BYTES) != 0 ||
         zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, zap_domain, strlen(zap_domain)) != 0)

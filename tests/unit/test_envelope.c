@@ -56,6 +56,40 @@ test_envelope_round_trip(void)
 }
 
 static void
+test_envelope_bytes_are_canonical_protobuf(void)
+{
+    /* seal writes the Envelope by hand: it must be exactly what protobuf-c
+     * packs for the same fields, for small and multi-byte-length payloads. */
+    static const size_t sizes[] = { 0, 1, 100, 111, 112, 20000, 300000 };
+    qs_peer_cache_t *cache = qs_peer_cache_new(client, 8);
+    const uint8_t *shared = qs_peer_cache_get(cache, qs_keypair_public(store));
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t cap = qs_envelope_sealed_size(sizes[i]), len = 0, repacked;
+        uint8_t *plain = calloc(1, sizes[i] + 1), *frame = malloc(cap), *again = malloc(cap);
+        Quietstate__Envelope *env = NULL;
+        Quietstate__Code code = 0;
+
+        QS_CHECK(qs_envelope_seal(frame, &len, cap, plain, sizes[i],
+                                  qs_keypair_public(client), shared) == 0);
+        QS_CHECK(qs_envelope_parse(&env, frame, len, &code) == 0);
+        if (env != NULL) {
+            QS_CHECK_EQ_INT(env->ciphertext.len, sizes[i] + QS_MAC_BYTES);
+            repacked = quietstate__envelope__pack(env, again);
+            QS_CHECK_EQ_INT(repacked, len);
+            QS_CHECK(repacked == len && memcmp(frame, again, len) == 0);
+            quietstate__envelope__free_unpacked(env, NULL);
+        }
+        QS_CHECK(qs_envelope_seal(frame, &len, cap - 1, plain, sizes[i],
+                                  qs_keypair_public(client), shared) != 0);
+        free(plain);
+        free(frame);
+        free(again);
+    }
+    qs_peer_cache_destroy(&cache);
+}
+
+static void
 test_envelope_rejects_tampered_ciphertext(void)
 {
     uint8_t frame[512];
@@ -164,6 +198,7 @@ main(void)
     client = qs_keypair_generate();
     store = qs_keypair_generate();
     QS_RUN(test_envelope_round_trip);
+    QS_RUN(test_envelope_bytes_are_canonical_protobuf);
     QS_RUN(test_envelope_rejects_tampered_ciphertext);
     QS_RUN(test_envelope_rejects_wrong_recipient);
     QS_RUN(test_envelope_parse_rejects_bad_frames);
