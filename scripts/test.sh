@@ -3,7 +3,7 @@
 #
 # Stages (each runs even when an earlier one failed; the last line sums them):
 #   1. gcc build in build/ (-Wall -Wextra -Werror from CMake): all CTest tests
-#      (unit, end-to-end and whatever else is registered);
+#      (unit, end-to-end, fault injection and whatever else is registered);
 #   2. clang build with -DQS_SANITIZE=ON (ASan + UBSan) in build-asan/: the
 #      "unit" and "e2e" labels again;
 #   3. valgrind memcheck over the gcc build's unit test binaries (label "unit"),
