@@ -36,9 +36,15 @@ parse_int(int *out, const char *value, long min, long max)
     return 0;
 }
 
+/* An endpoint must also read back as written: no blanks or control
+ * characters, and no ';' or '#', which start comments (inih leaves an inline
+ * comment in a continuation line's value, but strips it from key = value). */
 static int
 endpoint_ok(const char *v)
 {
+    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == ';' || *p == '#')
+            return 0;
     return strlen(v) <= CONFIG_MAX_ENDPOINT_CHARS &&
            (strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0 ||
             strncmp(v, "inproc://", 9) == 0);
@@ -55,12 +61,14 @@ on_entry(void *user, const char *section, const char *name, const char *value)
         return 0;
     if (strcmp(section, "broker") == 0 && strcmp(name, "frontend") == 0) {
         if (!endpoint_ok(value))
-            problem = "must be a tcp://, ipc:// or inproc:// endpoint";
+            problem = "must be a tcp://, ipc:// or inproc:// endpoint "
+                      "without blanks, ';' or '#'";
         else
             snprintf(cfg->frontend, sizeof cfg->frontend, "%s", value);
     } else if (strcmp(section, "broker") == 0 && strcmp(name, "backend") == 0) {
         if (!endpoint_ok(value))
-            problem = "must be a tcp://, ipc:// or inproc:// endpoint";
+            problem = "must be a tcp://, ipc:// or inproc:// endpoint "
+                      "without blanks, ';' or '#'";
         else
             snprintf(cfg->backend, sizeof cfg->backend, "%s", value);
     } else if (strcmp(section, "broker") == 0 && strcmp(name, "hwm") == 0) {
