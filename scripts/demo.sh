@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - a quietstate site from nothing to a compliance report, step by step.
 #
-# Installs what is missing (scripts/setup.sh), builds into build/ (Release),
+# Installs what is missing (scripts/setup.sh), builds into build/ (optimised),
 # makes a site home in a temp directory with two free loopback ports, starts
 # qs-broker and qs-store in the background (logs beside the site), enrolls a
 # few clients, shows that nothing is collected before a policy exists, sets
@@ -18,11 +18,13 @@ BUILD=${QS_DEMO_BUILD_DIR:-$ROOT/build}
 qs_step "setup: check and install dependencies"
 bash "$ROOT/scripts/setup.sh" || qs_die "scripts/setup.sh failed (run this demo as root, or install what it lists)"
 
-qs_step "build (Release) into $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"${TMPDIR:-/tmp}/qs-demo-cmake.log" 2>&1 ||
-    { tail -n 30 "${TMPDIR:-/tmp}/qs-demo-cmake.log" >&2; qs_die "cmake configure failed"; }
-make -C "$BUILD" -j2 qsctl qs-broker qs-store qs-producer >"${TMPDIR:-/tmp}/qs-demo-make.log" 2>&1 ||
-    { tail -n 40 "${TMPDIR:-/tmp}/qs-demo-make.log" >&2; qs_die "build failed"; }
+qs_step "build (optimised, RelWithDebInfo: the same build test.sh makes) into $BUILD"
+mkdir -p "$BUILD"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS_SANITIZE=OFF -DQS_FUZZ=OFF \
+    >"$BUILD/demo-cmake.log" 2>&1 ||
+    { tail -n 30 "$BUILD/demo-cmake.log" >&2; qs_die "cmake configure failed"; }
+make -C "$BUILD" -j2 qsctl qs-broker qs-store qs-producer >"$BUILD/demo-make.log" 2>&1 ||
+    { tail -n 40 "$BUILD/demo-make.log" >&2; qs_die "build failed"; }
 QSCTL="" QS_BROKER="" QS_STORE="" QS_PRODUCER="" QS_SENDRAW=""
 qs_find_bins "$BUILD"
 qs_info "binaries: $QSCTL $QS_BROKER $QS_STORE $QS_PRODUCER"
