@@ -16,15 +16,12 @@ PACKAGES=(
     git
     libsodium-dev          # crypto_box, BLAKE2b pseudonyms, XChaCha20 at rest, locked memory
     libzmq3-dev            # CurveZMQ transport, ZAP
-    libczmq-dev            # zauth/zcert/zloop helpers where a module uses them
     libsqlite3-dev         # the store and the site database
     sqlite3                # inspecting databases by hand
     libprotobuf-c-dev      # wire format runtime
     protobuf-c-compiler    # protoc-c: generated code is built, never committed
     libinih-dev            # quietstate.conf (INI)
     libcjson-dev           # --format json output, policy documents
-    libcmocka-dev          # unit tests that use cmocka
-    libpq-dev              # PostgreSQL store backend
     clang                  # sanitizer and fuzzer builds
     libclang-rt-14-dev     # ASan/UBSan/libFuzzer runtimes for clang 14
     valgrind               # memcheck over the unit tests
