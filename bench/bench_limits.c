@@ -1,18 +1,27 @@
-/* bench_limits.c - qs-bench: the machine's own limits, measured in the same run.
+/* bench_limits.c - qs-bench: the machine's own limits, measured in the same run, and main.
  *
- * Each sub-command measures one ceiling and prints one JSON line
+ * Each sub-command measures one thing and prints one JSON line
  * {"name": ..., "msgs_per_s": ..., ...} that bench/run turns into ratios:
  *   crypto   crypto_box_open_easy_afternm over batch-sized envelopes
  *   zmq      CurveZMQ DEALER->ROUTER throughput on loopback, envelope-sized
  *   sqlite   batched inserts into the real store.db schema, same durability
  *   naive    one crypto_box_seal + one commit per message (the naive pipeline)
+ *   ideal    the store's own work in one process, no sockets (bench_ideal.c)
+ *   latency  send -> sealed-ack time at a fixed rate through the real broker
+ *            and store (bench_latency.c)
+ *   fill-latest, purge  data for the query and retention measurements
+ *            (bench_fill.c)
  * Messages are modelled as in the fleet simulator: ~70 bytes of protobuf each,
  * 100 per batch unless --batch says otherwise.
  */
+#include "bench.h"
+
+#include "qs_clock.h"
 #include "qs_epochkeys.h"
 #include "qs_limits.h"
 #include "qs_log.h"
 #include "qs_storedb.h"
+#include "simgen.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -25,33 +34,32 @@
 
 #define MSG_BYTES 70
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 usage(FILE *out, int code)
 {
     fprintf(out,
-            "usage: qs-bench crypto|zmq|sqlite|naive [--seconds S] [--messages N] [--batch B]\n"
-            "                [--dir DIR]\n"
-            "Prints one JSON line with msgs_per_s for the measured limit.\n");
+            "usage: qs-bench crypto|zmq [--seconds S] [--batch B]\n"
+            "       qs-bench sqlite|naive [--clients C] [--messages N] [--batch B] [--group G]\n"
+            "                [--details-every N] [--dir DIR]\n"
+            "       qs-bench ideal --home DIR --clients C --messages M [--batch B]\n"
+            "                [--details-every N]\n"
+            "       qs-bench latency --home DIR --clients C --rate MSGS_PER_S --seconds S\n"
+            "                [--batch B]\n"
+            "       qs-bench fill-latest --home DIR --clients C [--topics T]\n"
+            "       qs-bench purge --dir DIR [--rows R] [--days D] [--scale K]\n"
+            "\n"
+            "Measures one limit or one part of quietstate and prints one JSON line\n"
+            "(msgs_per_s, seconds, ...). bench/run runs them all and prints ratios;\n"
+            "docs/performance.md says what each one measures.\n"
+            "\n"
+            "  --home DIR  a site made by 'qsctl init' and 'qsctl policy set' (ideal,\n"
+            "              latency, fill-latest); --dir DIR a scratch directory\n");
     exit(code);
 }
 
-struct opts {
-    double seconds;
-    long messages;
-    int batch;
-    const char *dir;
-};
-
 static int
-bench_crypto(const struct opts *o)
+bench_crypto(const struct bench_opts *o)
 {
     size_t plain_len = (size_t)o->batch * MSG_BYTES;
     uint8_t pk[32], sk[32], shared[32], nonce[24];
@@ -65,13 +73,13 @@ bench_crypto(const struct opts *o)
         return 1;
     randombytes_buf(nonce, sizeof nonce);
     crypto_box_easy_afternm(ct, plain, plain_len, nonce, shared);
-    t0 = now_s();
+    t0 = bench_now_s();
     do {
         for (int i = 0; i < 64; i++)
             if (crypto_box_open_easy_afternm(out, ct, plain_len + 16, nonce, shared) != 0)
                 return 1;
         batches += 64;
-        el = now_s() - t0;
+        el = bench_now_s() - t0;
     } while (el < o->seconds);
     printf("{\"name\": \"crypto_open_afternm\", \"msgs_per_s\": %.0f, \"batch\": %d}\n",
            (double)batches * o->batch / el, o->batch);
@@ -108,7 +116,7 @@ zmq_receiver(void *arg)
 }
 
 static int
-bench_zmq(const struct opts *o)
+bench_zmq(const struct bench_opts *o)
 {
     void *ctx = zmq_ctx_new();
     void *router = zmq_socket(ctx, ZMQ_ROUTER), *dealer = zmq_socket(ctx, ZMQ_DEALER);
@@ -141,16 +149,16 @@ bench_zmq(const struct opts *o)
     /* Warm up the handshake before timing. */
     zmq_send(dealer, payload, size, 0);
     usleep(200000);
-    t0 = now_s();
+    t0 = bench_now_s();
     do {
         for (int i = 0; i < 256; i++)
             zmq_send(dealer, payload, size, 0);
         sent += 256;
-        el = now_s() - t0;
+        el = bench_now_s() - t0;
     } while (el < o->seconds);
     zmq_send(dealer, "", 0, 0);
     pthread_join(th, NULL);
-    el = now_s() - t0;
+    el = bench_now_s() - t0;
     printf("{\"name\": \"zmq_curve_loopback\", \"msgs_per_s\": %.0f, \"batch\": %d, "
            "\"frames_per_s\": %.0f}\n",
            (double)(rc.received - 1) * o->batch / el, o->batch, (double)(rc.received - 1) / el);
@@ -162,18 +170,29 @@ bench_zmq(const struct opts *o)
     return 0;
 }
 
-/* The rows the store writes per message, with the statements it uses. */
+/* The rows the store writes for the simulator's messages, with the store's
+ * own statements: a history row in the day's partition, the latest upsert
+ * (same conflict rule), and once per batch the client's low-water mark.
+ * Pseudonyms are computed once per client (the limit is SQLite's, not
+ * BLAKE2b's); details, when a message has them, are sealed as the store does. */
 struct sql_writer {
     qs_storedb_t *db;
-    sqlite3_stmt *hist, *latest, *seen;
+    sqlite3_stmt *hist, *latest, *client;
     uint8_t key[32];
+    uint8_t (*machine_ps)[16];
+    uint8_t domain_ps[16];
+    long clients;
+    int64_t base_ms, now_ms;
 };
 
 static int
-sql_writer_open(struct sql_writer *w, const char *dir, const char *name)
+sql_writer_open(struct sql_writer *w, const char *dir, const char *name, long clients,
+                long messages)
 {
-    char path[4096], err[512];
+    char path[4096], err[512], sql[512], part[64];
     sqlite3 *db;
+    sqlite3_stmt *ins = NULL;
+    int64_t epoch;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
     unlink(path);
@@ -183,61 +202,117 @@ sql_writer_open(struct sql_writer *w, const char *dir, const char *name)
         return -1;
     }
     db = qs_storedb_sqlite(w->db);
-    if (qs_storedb_partition_ensure(w->db, 20000, 500) != 0 ||
-        sqlite3_prepare_v2(db, "INSERT INTO history_20000_500(client_id, serial, state_id, "
-                           "topic_id, time_ms, machine_ps, domain_ps, user_ps, details) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)", -1, &w->hist,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO latest(client_id, topic_type, topic_id, state_id, "
-                           "time_ms, report_ms, machine_ps, domain_ps) VALUES "
-                           "(?1, 500, ?2, ?3, ?4, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET "
-                           "state_id = excluded.state_id, time_ms = excluded.time_ms, "
-                           "report_ms = excluded.report_ms", -1, &w->latest, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO seen(client_id, serial) VALUES (?1, ?2)",
-                           -1, &w->seen, NULL) != SQLITE_OK) {
-        fprintf(stderr, "qs-bench: %s\n", sqlite3_errmsg(db));
-        return -1;
-    }
+    w->clients = clients;
+    w->now_ms = (int64_t)time(NULL) * 1000;
+    /* Yesterday 00:00: every message time (base + serial) in one day. */
+    w->base_ms = (qs_epoch_of(w->now_ms) - 1) * QS_MS_PER_DAY;
+    (void)messages;
+    epoch = qs_epoch_of(w->base_ms);
     randombytes_buf(w->key, sizeof w->key);
+    randombytes_buf(w->domain_ps, sizeof w->domain_ps);
+    w->machine_ps = qs_calloc((size_t)clients, sizeof *w->machine_ps);
+    randombytes_buf(w->machine_ps, (size_t)clients * sizeof *w->machine_ps);
+    if (qs_storedb_partition_ensure(w->db, epoch, 500) != 0 ||
+        qs_storedb_partition_name(part, sizeof part, epoch, 500) != 0)
+        goto fail;
+    snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO %s(client_id, serial, state_id, topic_id, "
+             "time_ms, machine_ps, domain_ps, user_ps, details) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)", part);
+    if (sqlite3_prepare_v2(db, sql, -1, &w->hist, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                "INSERT INTO latest(client_id, topic_type, topic_id, state_id, time_ms, "
+                "  report_ms, machine_ps, domain_ps) VALUES (?1, 500, ?2, ?3, ?4, ?5, ?6, ?7) "
+                "ON CONFLICT(client_id, topic_type, topic_id) DO UPDATE SET "
+                "  state_id = CASE WHEN excluded.time_ms >= latest.time_ms "
+                "    THEN excluded.state_id ELSE latest.state_id END, "
+                "  machine_ps = CASE WHEN excluded.time_ms >= latest.time_ms "
+                "    THEN excluded.machine_ps ELSE latest.machine_ps END, "
+                "  domain_ps = CASE WHEN excluded.time_ms >= latest.time_ms "
+                "    THEN excluded.domain_ps ELSE latest.domain_ps END, "
+                "  time_ms = max(latest.time_ms, excluded.time_ms), "
+                "  report_ms = max(latest.report_ms, excluded.report_ms)",
+                -1, &w->latest, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE clients SET low_water = ?2, last_ms = max(last_ms, ?3) "
+                           "WHERE client_id = ?1", -1, &w->client, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO clients(client_id, pk, low_water, first_ms, last_ms) "
+                           "VALUES (?1, randomblob(32), 0, ?2, ?2)", -1, &ins, NULL) != SQLITE_OK)
+        goto fail;
+    if (qs_storedb_begin(w->db) != 0)
+        goto fail;
+    for (long c = 1; c <= clients; c++) {
+        sqlite3_bind_int64(ins, 1, c);
+        sqlite3_bind_int64(ins, 2, w->now_ms);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            goto fail;
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    ins = NULL;
+    if (qs_storedb_commit(w->db) != 0)
+        goto fail;
     return 0;
+fail:
+    fprintf(stderr, "qs-bench: %s\n", sqlite3_errmsg(db));
+    sqlite3_finalize(ins);
+    return -1;
 }
 
+/* Message (client c 1-based, serial s) as the store writes it. */
 static int
-sql_writer_row(struct sql_writer *w, long i, int clients)
+sql_writer_row(struct sql_writer *w, long c, uint64_t s, int details)
 {
-    uint8_t ps[16], dps[16], details[64];
+    uint8_t sealed[128];
     char topic[32];
-    long client = i % clients, serial = i / clients + 1;
+    int64_t t = w->base_ms + (int64_t)s;
     size_t dlen = 0;
     int rc;
 
-    snprintf(topic, sizeof topic, "KB%ld", 5000001 + (i % 20));
-    memset(ps, (int)(client & 0xff), sizeof ps);
-    memset(dps, 7, sizeof dps);
-    if (qs_details_seal(details, &dlen, sizeof details, (const uint8_t *)"0x80240022", 10,
-                        (const uint8_t *)&i, sizeof i, w->key) != 0)
-        return -1;
-    /* In-order serials only advance clients.low_water: no "seen" row. */
-    sqlite3_bind_int64(w->hist, 1, client);
-    sqlite3_bind_int64(w->hist, 2, serial);
-    sqlite3_bind_int(w->hist, 3, (int)(1 + i % 3));
-    sqlite3_bind_text(w->hist, 4, topic, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(w->hist, 5, 1700000000000LL + i);
-    sqlite3_bind_blob(w->hist, 6, ps, 16, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(w->hist, 7, dps, 16, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(w->hist, 8, details, (int)dlen, SQLITE_TRANSIENT);
+    t -= t % 1000;   /* the default time precision: second */
+    snprintf(topic, sizeof topic, "KB%u", QS_SIM_FIRST_KB + qs_simgen_topic((uint32_t)c, s));
+    sqlite3_bind_int64(w->hist, 1, c);
+    sqlite3_bind_int64(w->hist, 2, (int64_t)s);
+    sqlite3_bind_int(w->hist, 3, (int)qs_simgen_state((uint32_t)c, s));
+    sqlite3_bind_text(w->hist, 4, topic, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(w->hist, 5, t);
+    sqlite3_bind_blob(w->hist, 6, w->machine_ps[c - 1], 16, SQLITE_STATIC);
+    sqlite3_bind_blob(w->hist, 7, w->domain_ps, 16, SQLITE_STATIC);
+    if (details) {
+        static const char text[] = "0x80240022: the download of the update failed";
+        uint8_t ad[QS_DETAILS_AD_BYTES];
+        qs_details_ad(ad, c, s, qs_epoch_of(t), 500);
+        if (qs_details_seal(sealed, &dlen, sizeof sealed, (const uint8_t *)text,
+                            sizeof text - 1, ad, sizeof ad, w->key) != 0)
+            return -1;
+        sqlite3_bind_blob(w->hist, 8, sealed, (int)dlen, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(w->hist, 8);
+    }
     rc = sqlite3_step(w->hist);
     sqlite3_reset(w->hist);
     if (rc != SQLITE_DONE)
         return -1;
-    sqlite3_bind_int64(w->latest, 1, client);
-    sqlite3_bind_text(w->latest, 2, topic, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(w->latest, 3, (int)(1 + i % 3));
-    sqlite3_bind_int64(w->latest, 4, 1700000000000LL + i);
-    sqlite3_bind_blob(w->latest, 5, ps, 16, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(w->latest, 6, dps, 16, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(w->latest, 1, c);
+    sqlite3_bind_text(w->latest, 2, topic, -1, SQLITE_STATIC);
+    sqlite3_bind_int(w->latest, 3, (int)qs_simgen_state((uint32_t)c, s));
+    sqlite3_bind_int64(w->latest, 4, t);
+    sqlite3_bind_int64(w->latest, 5, w->now_ms);
+    sqlite3_bind_blob(w->latest, 6, w->machine_ps[c - 1], 16, SQLITE_STATIC);
+    sqlite3_bind_blob(w->latest, 7, w->domain_ps, 16, SQLITE_STATIC);
     rc = sqlite3_step(w->latest);
     sqlite3_reset(w->latest);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sql_writer_low_water(struct sql_writer *w, long c, uint64_t lw)
+{
+    int rc;
+
+    sqlite3_bind_int64(w->client, 1, c);
+    sqlite3_bind_int64(w->client, 2, (int64_t)lw);
+    sqlite3_bind_int64(w->client, 3, w->now_ms);
+    rc = sqlite3_step(w->client);
+    sqlite3_reset(w->client);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -246,62 +321,115 @@ sql_writer_close(struct sql_writer *w)
 {
     sqlite3_finalize(w->hist);
     sqlite3_finalize(w->latest);
-    sqlite3_finalize(w->seen);
+    sqlite3_finalize(w->client);
     qs_storedb_destroy(&w->db);
+    free(w->machine_ps);
+}
+
+/* The simulator's delivery order: round r, then client c, a batch each. */
+struct sim_order {
+    long clients, batch;
+    uint64_t messages, round;
+    long c;
+};
+
+/* Next batch: client c (1-based) and serials [*first, *last]. 0 when done. */
+static int
+sim_next(struct sim_order *it, long *c, uint64_t *first, uint64_t *last)
+{
+    for (;;) {
+        uint64_t count;
+        if (it->c == it->clients) {
+            it->c = 0;
+            it->round++;
+            if (it->round * (uint64_t)it->batch >=
+                qs_simgen_count(it->messages, (uint32_t)it->clients, 1))
+                return 0;
+        }
+        *c = ++it->c;
+        count = qs_simgen_count(it->messages, (uint32_t)it->clients, (uint32_t)*c);
+        *first = it->round * (uint64_t)it->batch + 1;
+        if (*first > count)
+            continue;
+        *last = *first + (uint64_t)it->batch - 1;
+        if (*last > count)
+            *last = count;
+        return 1;
+    }
 }
 
 static int
-bench_sqlite(const struct opts *o)
+bench_sqlite(const struct bench_opts *o)
 {
     struct sql_writer w = { 0 };
+    struct sim_order it = { o->clients, o->batch, (uint64_t)o->messages, 0, 0 };
     double t0, el;
-    long i = 0;
-    int per_txn = o->batch * 100;   /* a group commit of ~100 batches */
+    long c, in_txn = 0, txns = 0;
+    uint64_t first, last, n = 0;
 
-    if (sql_writer_open(&w, o->dir, "bench-sqlite.db") != 0)
+    if (sql_writer_open(&w, o->dir, "bench-sqlite.db", o->clients, o->messages) != 0)
         return 1;
-    t0 = now_s();
-    while (i < o->messages) {
-        if (qs_storedb_begin(w.db) != 0)
+    t0 = bench_now_s();
+    while (sim_next(&it, &c, &first, &last)) {
+        if (in_txn == 0 && qs_storedb_begin(w.db) != 0)
             return 1;
-        for (int k = 0; k < per_txn && i < o->messages; k++, i++)
-            if (sql_writer_row(&w, i, 200) != 0)
+        for (uint64_t s = first; s <= last; s++, n++)
+            if (sql_writer_row(&w, c, s, o->details_every > 0 &&
+                               n % (uint64_t)o->details_every == 0) != 0)
                 return 1;
-        if (qs_storedb_commit(w.db) != 0)
+        if (sql_writer_low_water(&w, c, last) != 0)
             return 1;
+        in_txn += (long)(last - first + 1);
+        if (in_txn >= o->group) {
+            if (qs_storedb_commit(w.db) != 0)
+                return 1;
+            in_txn = 0;
+            txns++;
+        }
     }
-    el = now_s() - t0;
-    printf("{\"name\": \"sqlite_batched_insert\", \"msgs_per_s\": %.0f, \"per_txn\": %d}\n",
-           (double)o->messages / el, per_txn);
+    if (in_txn > 0 && qs_storedb_commit(w.db) != 0)
+        return 1;
+    el = bench_now_s() - t0;
+    printf("{\"name\": \"sqlite_batched_insert\", \"msgs_per_s\": %.0f, \"messages\": %llu, "
+           "\"clients\": %ld, \"per_txn\": %ld, \"seconds\": %.3f}\n",
+           (double)n / el, (unsigned long long)n, o->clients, o->group, el);
     sql_writer_close(&w);
     return 0;
 }
 
 static int
-bench_naive(const struct opts *o)
+bench_naive(const struct bench_opts *o)
 {
     struct sql_writer w = { 0 };
-    uint8_t pk[32], sk[32], msg[MSG_BYTES] = { 0 }, sealed[MSG_BYTES + crypto_box_SEALBYTES],
-            opened[MSG_BYTES];
+    struct sim_order it = { o->clients, 1, (uint64_t)o->messages, 0, 0 };
+    uint8_t pk[32], sk[32], msg[256], sealed[256 + crypto_box_SEALBYTES], opened[256];
     double t0, el;
-    long n = o->messages;
+    long c;
+    uint64_t s, last, n = 0;
 
-    if (sql_writer_open(&w, o->dir, "bench-naive.db") != 0)
+    if (sql_writer_open(&w, o->dir, "bench-naive.db", o->clients, o->messages) != 0)
         return 1;
     crypto_box_keypair(pk, sk);
-    t0 = now_s();
-    for (long i = 0; i < n; i++) {
-        /* Per message: an anonymous box (ephemeral key: one X25519 each way),
-         * opened, and committed alone. */
-        crypto_box_seal(sealed, msg, sizeof msg, pk);
-        if (crypto_box_seal_open(opened, sealed, sizeof sealed, pk, sk) != 0)
+    t0 = bench_now_s();
+    while (sim_next(&it, &c, &s, &last)) {
+        /* Per message: an anonymous box (a fresh X25519 key each, so no
+         * precomputation), opened, and committed alone. */
+        size_t len = qs_simgen_pack(msg, sizeof msg, (uint32_t)c, s, w.base_ms);
+        if (len == 0)
             return 1;
-        if (qs_storedb_begin(w.db) != 0 || sql_writer_row(&w, i, 200) != 0 ||
-            qs_storedb_commit(w.db) != 0)
+        crypto_box_seal(sealed, msg, len, pk);
+        if (crypto_box_seal_open(opened, sealed, len + crypto_box_SEALBYTES, pk, sk) != 0)
             return 1;
+        if (qs_storedb_begin(w.db) != 0 || sql_writer_row(&w, c, s, 0) != 0 ||
+            sql_writer_low_water(&w, c, s) != 0 || qs_storedb_commit(w.db) != 0)
+            return 1;
+        /* Slow by design: stop after --seconds (at least 100 messages). */
+        if (++n >= 100 && bench_now_s() - t0 >= o->seconds)
+            break;
     }
-    el = now_s() - t0;
-    printf("{\"name\": \"naive_pipeline\", \"msgs_per_s\": %.0f}\n", (double)n / el);
+    el = bench_now_s() - t0;
+    printf("{\"name\": \"naive_pipeline\", \"msgs_per_s\": %.0f, \"messages\": %llu, "
+           "\"seconds\": %.3f}\n", (double)n / el, (unsigned long long)n, el);
     sql_writer_close(&w);
     return 0;
 }
@@ -309,7 +437,7 @@ bench_naive(const struct opts *o)
 int
 main(int argc, char **argv)
 {
-    struct opts o = { 2.0, 200000, 100, "/tmp" };
+    struct bench_opts o = { 2.0, 200000, 100, "/tmp", NULL, 200, 0, 0, 20, 100000, 10, 1, 20000 };
     const char *cmd;
 
     qs_log_init("qs-bench", -1);
@@ -329,10 +457,30 @@ main(int argc, char **argv)
             o.batch = atoi(argv[++i]);
         else if (strcmp(argv[i], "--dir") == 0)
             o.dir = argv[++i];
+        else if (strcmp(argv[i], "--home") == 0)
+            o.home = argv[++i];
+        else if (strcmp(argv[i], "--clients") == 0)
+            o.clients = atol(argv[++i]);
+        else if (strcmp(argv[i], "--rate") == 0)
+            o.rate = atof(argv[++i]);
+        else if (strcmp(argv[i], "--details-every") == 0)
+            o.details_every = atol(argv[++i]);
+        else if (strcmp(argv[i], "--topics") == 0)
+            o.topics = atol(argv[++i]);
+        else if (strcmp(argv[i], "--rows") == 0)
+            o.rows = atol(argv[++i]);
+        else if (strcmp(argv[i], "--days") == 0)
+            o.days = atol(argv[++i]);
+        else if (strcmp(argv[i], "--group") == 0)
+            o.group = atol(argv[++i]);
+        else if (strcmp(argv[i], "--scale") == 0)
+            o.scale = atol(argv[++i]);
         else
             usage(stderr, 2);
     }
-    if (o.seconds <= 0 || o.messages <= 0 || o.batch <= 0 || o.batch > 1000)
+    if (o.seconds <= 0 || o.messages <= 0 || o.batch <= 0 || o.batch > 1000 ||
+        o.clients <= 0 || o.rate < 0 || o.details_every < 0 || o.topics <= 0 ||
+        o.rows <= 0 || o.days <= 0 || o.scale <= 0 || o.group <= 0)
         usage(stderr, 2);
     if (sodium_init() < 0)
         return 1;
@@ -344,5 +492,13 @@ main(int argc, char **argv)
         return bench_sqlite(&o);
     if (strcmp(cmd, "naive") == 0)
         return bench_naive(&o);
+    if (strcmp(cmd, "ideal") == 0)
+        return bench_ideal(&o);
+    if (strcmp(cmd, "latency") == 0)
+        return bench_latency(&o);
+    if (strcmp(cmd, "fill-latest") == 0)
+        return bench_fill_latest(&o);
+    if (strcmp(cmd, "purge") == 0)
+        return bench_purge(&o);
     usage(stderr, 2);
 }
