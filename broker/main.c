@@ -9,12 +9,18 @@
  * QS_BROKER_RELOAD_MS it asks site.db whether another process committed
  * (qsctl enroll/revoke) and reloads the key set, so a revocation cuts off a
  * live client within a second; every minute, and at shutdown, one stats line.
+ * Its counters go to DIR/broker.stats (qs_brokerstats.h) at most once every
+ * QS_BROKER_SAVE_MS when they changed, and at shutdown; at start it continues
+ * from that file, so qsctl stats counts the broker's own refusals across
+ * restarts (the file is small and written rarely: the loop stays single).
  * SIGTERM/SIGINT only set a flag; the loop sees it within one poll timeout,
  * closes every socket with linger 0 and exits 0.
  */
 #include "router.h"
 #include "zap.h"
 
+#include "qs_brokerstats.h"
+#include "qs_clock.h"
 #include "qs_config.h"
 #include "qs_keys.h"
 #include "qs_keyset.h"
@@ -35,6 +41,7 @@
 
 #define QS_BROKER_RELOAD_MS 200      /* site.db change check; revocation latency */
 #define QS_BROKER_STATS_MS  60000    /* periodic stats line */
+#define QS_BROKER_SAVE_MS   1000     /* DIR/broker.stats at most this often */
 #define ERRLEN (QS_MAX_PATH_BYTES + 512)   /* room for a path and a message */
 
 static volatile sig_atomic_t stop_requested;
@@ -60,6 +67,7 @@ usage(FILE *out, int status)
             "  --help       show this help\n"
             "\n"
             "Reads [broker] frontend, backend and hwm from DIR/quietstate.conf.\n"
+            "Keeps its counters in DIR/broker.stats (shown by 'qsctl stats').\n"
             "Stops cleanly on SIGTERM or SIGINT. Exit: 0 ok, 1 failure, 2 usage.\n");
     exit(status);
 }
@@ -84,6 +92,10 @@ typedef struct {
     qs_zap_t *zap;
     qs_router_t *router;
     int reload_pending;              /* the last reload failed: try again */
+    qs_clock_t clock;                /* UTC, for broker.stats updated_utc */
+    qs_brokerstats_t base;           /* counters from broker.stats at start */
+    qs_brokerstats_t saved;          /* the totals last written (or read) */
+    int save_failing;                /* the last write of broker.stats failed */
 } broker_t;
 
 /* Load the key set into a fresh set and swap it in only on success, so a
@@ -140,6 +152,65 @@ broker_log_stats(broker_t *b, int64_t now_ms, const char *when)
              s.backend_malformed, admitted, refused, workers);
 }
 
+/* The counters so far: what broker.stats held at start plus this run's. */
+static void
+broker_totals(const broker_t *b, qs_brokerstats_t *out)
+{
+    qs_router_stats_t s;
+    qs_brokerstats_t run;
+
+    memset(&run, 0, sizeof run);
+    qs_router_stats(b->router, &s);
+    qs_zap_counts(b->zap, &run.zap_admitted, &run.zap_refused);
+    run.forwarded = s.forwarded;
+    run.replies = s.replies;
+    run.notice_bad_frames = s.notice_bad_envelope;   /* the router's only BAD_ENVELOPE */
+    run.notice_revoked = s.notice_revoked;
+    run.notice_retry_later = s.notice_retry_later;
+    *out = b->base;
+    qs_brokerstats_add(out, &run);
+}
+
+/* Write DIR/broker.stats if the counters changed since the last write (or
+ * always, with force). A failure is logged once and retried next time. */
+static void
+broker_save_stats(broker_t *b, int force)
+{
+    qs_brokerstats_t now;
+    char err[ERRLEN];
+
+    broker_totals(b, &now);
+    if (!force && !b->save_failing && qs_brokerstats_same(&now, &b->saved))
+        return;
+    if (qs_brokerstats_save(&now, b->paths.broker_stats, qs_clock_now_ms(&b->clock), err,
+                            sizeof err) != 0) {
+        if (!b->save_failing)
+            log_warn("cannot save the counters: %s; retrying every second", err);
+        else
+            log_debug("cannot save the counters: %s", err);
+        b->save_failing = 1;
+        return;
+    }
+    if (b->save_failing)
+        log_info("saved the counters to '%s' again", b->paths.broker_stats);
+    b->save_failing = 0;
+    b->saved = now;
+}
+
+/* Continue from DIR/broker.stats; a missing or malformed file means 0. */
+static void
+broker_load_stats(broker_t *b)
+{
+    char err[ERRLEN];
+    int rc = qs_brokerstats_load(&b->base, b->paths.broker_stats, err, sizeof err);
+
+    if (rc == 1)
+        log_info("no counters saved yet ('%s'): counting from 0", b->paths.broker_stats);
+    else if (rc != 0)
+        log_warn("cannot continue the counters: %s; counting from 0", err);
+    b->saved = b->base;
+}
+
 static int
 broker_open(broker_t *b, const char *home)
 {
@@ -149,6 +220,10 @@ broker_open(broker_t *b, const char *home)
         qs_site_check(&b->paths, err, sizeof err) != 0 ||
         qs_config_load(&b->cfg, b->paths.conf, err, sizeof err) != 0)
         goto fail;
+    if (qs_clock_init(&b->clock) != 0) {
+        snprintf(err, sizeof err, "QS_CLOCK_OFFSET_S is not an integer number of seconds");
+        goto fail;
+    }
     if ((b->kp = qs_keypair_load(b->paths.broker_key, err, sizeof err)) == NULL ||
         qs_pubkey_load(b->store_pk, b->paths.store_pub, err, sizeof err) != 0)
         goto fail;
@@ -175,6 +250,7 @@ broker_open(broker_t *b, const char *home)
                               b->kp, b->store_pk, err, sizeof err);
     if (b->router == NULL)
         goto fail;
+    broker_load_stats(b);
     log_info("listening: frontend '%s', backend '%s', hwm %d",
              b->cfg.frontend, b->cfg.backend, b->cfg.broker_hwm);
     return 0;
@@ -205,6 +281,7 @@ broker_run(broker_t *b)
     int64_t now = mono_ms();
     int64_t next_check = now + QS_BROKER_RELOAD_MS;
     int64_t next_stats = now + QS_BROKER_STATS_MS;
+    int64_t next_save = now + QS_BROKER_SAVE_MS;
 
     while (!stop_requested) {
         zmq_pollitem_t items[3] = {
@@ -249,6 +326,10 @@ broker_run(broker_t *b)
             broker_log_stats(b, now, "");
             next_stats = now + QS_BROKER_STATS_MS;
         }
+        if (now >= next_save) {
+            broker_save_stats(b, 0);
+            next_save = now + QS_BROKER_SAVE_MS;
+        }
     }
     return 0;
 }
@@ -292,6 +373,7 @@ main(int argc, char **argv)
     }
     rc = broker_run(&b);
     broker_log_stats(&b, mono_ms(), " at shutdown");
+    broker_save_stats(&b, 1);
     log_info("%s", rc == 0 ? "stopped" : "stopped on an error");
     broker_close(&b);
     return rc == 0 ? 0 : 1;

@@ -5,6 +5,7 @@
  *     site.db            control plane: enrolled clients, revocations,
  *                        policy versions, hash-chained audit log
  *     store.db           data: latest, history partitions, counters (+ -wal)
+ *     broker.stats       qs-broker's counters (qs_brokerstats.h), 0600
  *     keys/              0700
  *       broker.key|.pub  broker CurveZMQ key pair
  *       store.key|.pub   store key pair (CurveZMQ and end-to-end)
@@ -22,6 +23,7 @@ typedef struct {
     char conf[QS_MAX_PATH_BYTES];
     char site_db[QS_MAX_PATH_BYTES];
     char store_db[QS_MAX_PATH_BYTES];
+    char broker_stats[QS_MAX_PATH_BYTES];
     char keys_dir[QS_MAX_PATH_BYTES];
     char broker_key[QS_MAX_PATH_BYTES];
     char broker_pub[QS_MAX_PATH_BYTES];

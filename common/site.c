@@ -27,6 +27,7 @@ qs_site_paths(qs_site_paths_t *paths, const char *home, char *errmsg, size_t err
     JOIN(conf, "%s/quietstate.conf", home);
     JOIN(site_db, "%s/site.db", home);
     JOIN(store_db, "%s/store.db", home);
+    JOIN(broker_stats, "%s/broker.stats", home);
     JOIN(keys_dir, "%s/keys", home);
     JOIN(broker_key, "%s/keys/broker.key", home);
     JOIN(broker_pub, "%s/keys/broker.pub", home);

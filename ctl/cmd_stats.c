@@ -2,13 +2,24 @@
  *
  * Reads store.db's counters (written in the same transaction as the data,
  * so they survive crashes and retention never lowers "stored"), its row
- * counts, and the enrolled and revoked client counts from site.db:
+ * counts, the enrolled and revoked client counts from site.db, and the
+ * broker's counters from DIR/broker.stats when qs-broker has written it:
  *
  *   {"stored": N, "duplicates": N, "clients": N, "history_rows": N,
  *    "latest_rows": N, "partitions": N, "enrolled": N, "revoked": N,
- *    "rejected": {"STATUS": N, …}, "rejected_detail": {"CODE": N, …}}
+ *    "rejected": {"STATUS": N, …}, "rejected_detail": {"CODE": N, …},
+ *    "broker": {"forwarded": N, "replies": N, "notices": {"STATUS/CODE": N, …},
+ *               "zap_admitted": N, "zap_refused": N, "updated_utc": "…Z"}}
+ *
+ * Messages the broker refuses itself never reach the store, so they are
+ * added to "rejected"/"rejected_detail" from broker.stats: BAD_FRAMES
+ * notices as BAD_ENVELOPE/BAD_FRAMES, revoked-key notices as
+ * REVOKED/CLIENT_REVOKED. RETRY_LATER notices are a transient answer, not a
+ * refusal: they appear under "broker" only. No broker.stats: no "broker" key;
+ * an unreadable or malformed one: a warning, and the store's numbers alone.
  */
 #include "ctl_common.h"
+#include "qs_brokerstats.h"
 #include "qs_ctl.h"
 #include "qs_log.h"
 #include "query.h"
@@ -25,11 +36,18 @@ usage(FILE *out)
     fprintf(out,
         "usage: qsctl stats --home DIR [--format table|json]\n"
         "\n"
-        "Messages stored, duplicates dropped, rejections by reason, rows kept.\n"
+        "Messages stored, duplicates dropped, rejections by reason, rows kept,\n"
+        "and the broker's counters (DIR/broker.stats, when qs-broker wrote it).\n"
         "\n"
         "  --home DIR           site home (default $QS_HOME)\n"
         "  --format table|json  output format (default table)\n"
         "  --help               show this help\n");
+}
+
+static int64_t
+as_count(uint64_t v)
+{
+    return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
 static cJSON *
@@ -42,8 +60,36 @@ counters_object(const query_counter_t *c, size_t n)
     return obj;
 }
 
+static cJSON *
+broker_object(const qs_brokerstats_t *b)
+{
+    cJSON *obj = cJSON_CreateObject();
+    cJSON *notices = cJSON_CreateObject();
+
+    if (obj == NULL || notices == NULL) {
+        cJSON_Delete(obj);
+        cJSON_Delete(notices);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(obj, "forwarded", (double)b->forwarded);
+    cJSON_AddNumberToObject(obj, "replies", (double)b->replies);
+    cJSON_AddNumberToObject(notices, QS_BROKERSTATS_BAD_FRAMES, (double)b->notice_bad_frames);
+    cJSON_AddNumberToObject(notices, QS_BROKERSTATS_REVOKED, (double)b->notice_revoked);
+    cJSON_AddNumberToObject(notices, QS_BROKERSTATS_RETRY_LATER,
+                            (double)b->notice_retry_later);
+    cJSON_AddItemToObject(obj, "notices", notices);
+    cJSON_AddNumberToObject(obj, "zap_admitted", (double)b->zap_admitted);
+    cJSON_AddNumberToObject(obj, "zap_refused", (double)b->zap_refused);
+    if (b->updated_utc[0] != '\0')
+        cJSON_AddStringToObject(obj, "updated_utc", b->updated_utc);
+    else
+        cJSON_AddNullToObject(obj, "updated_utc");
+    return obj;
+}
+
 static int
-print_json(const query_stats_t *st, int64_t enrolled, int64_t revoked)
+print_json(const query_stats_t *st, int64_t enrolled, int64_t revoked,
+           const qs_brokerstats_t *broker)
 {
     cJSON *doc = cJSON_CreateObject();
 
@@ -60,6 +106,8 @@ print_json(const query_stats_t *st, int64_t enrolled, int64_t revoked)
     cJSON_AddItemToObject(doc, "rejected", counters_object(st->rejected, st->n_rejected));
     cJSON_AddItemToObject(doc, "rejected_detail",
                           counters_object(st->rejected_detail, st->n_rejected_detail));
+    if (broker != NULL)
+        cJSON_AddItemToObject(doc, "broker", broker_object(broker));
     return ctl_json_print(doc);
 }
 
@@ -74,7 +122,14 @@ add_row(ctl_table_t *t, const char *name, int64_t value, const char *what)
 }
 
 static void
-print_table(const query_stats_t *st, int64_t enrolled, int64_t revoked)
+add_row_u(ctl_table_t *t, const char *name, uint64_t value, const char *what)
+{
+    add_row(t, name, as_count(value), what);
+}
+
+static void
+print_table(const query_stats_t *st, int64_t enrolled, int64_t revoked,
+            const qs_brokerstats_t *broker)
 {
     static const char *const head[] = { "COUNTER", "VALUE", "MEANING" };
     ctl_table_t *t = ctl_table_new(3, head);
@@ -97,10 +152,46 @@ print_table(const query_stats_t *st, int64_t enrolled, int64_t revoked)
         snprintf(name, sizeof name, "rejected_detail.%s", st->rejected_detail[i].name);
         add_row(t, name, st->rejected_detail[i].value, "refusals with this reason code");
     }
+    if (broker != NULL) {
+        add_row_u(t, "broker.forwarded", broker->forwarded, "envelopes passed to a store worker");
+        add_row_u(t, "broker.replies", broker->replies, "store replies passed back to clients");
+        add_row_u(t, "broker.notices." QS_BROKERSTATS_BAD_FRAMES, broker->notice_bad_frames,
+                  "refused by the broker: not one non-empty frame");
+        add_row_u(t, "broker.notices." QS_BROKERSTATS_REVOKED, broker->notice_revoked,
+                  "refused by the broker: revoked or unknown key");
+        add_row_u(t, "broker.notices." QS_BROKERSTATS_RETRY_LATER, broker->notice_retry_later,
+                  "told to retry: no store could take it (not a refusal)");
+        add_row_u(t, "broker.zap_admitted", broker->zap_admitted, "handshakes admitted");
+        add_row_u(t, "broker.zap_refused", broker->zap_refused,
+                  "handshakes refused (revoked or not enrolled)");
+    }
     ctl_table_print(t, stdout);
     if (st->n_rejected == 0)
         printf("no message was rejected\n");
+    if (broker != NULL)
+        printf("broker counters as of %s (broker.stats)\n",
+               broker->updated_utc[0] != '\0' ? broker->updated_utc : "an unknown time");
     ctl_table_destroy(&t);
+}
+
+/* Read DIR/broker.stats into *b and add the broker's refusals to st's maps.
+ * 1 read, 0 no file (nothing added) or unreadable (a warning). */
+static int
+load_broker(qs_brokerstats_t *b, query_stats_t *st, const char *path)
+{
+    char errmsg[CTL_ERRMSG_BYTES];
+    int rc = qs_brokerstats_load(b, path, errmsg, sizeof errmsg);
+
+    if (rc == 1)
+        return 0;
+    if (rc != 0) {
+        ctl_error(CMD, "warning: cannot read the broker's counters: %s; "
+                  "showing the store's only", errmsg);
+        return 0;
+    }
+    query_stats_add_rejected(st, "BAD_ENVELOPE", "BAD_FRAMES", as_count(b->notice_bad_frames));
+    query_stats_add_rejected(st, "REVOKED", "CLIENT_REVOKED", as_count(b->notice_revoked));
+    return 1;
 }
 
 int
@@ -117,6 +208,8 @@ cmd_stats(int argc, char **argv)
     char errmsg[CTL_ERRMSG_BYTES];
     ctl_site_t site;
     query_stats_t st;
+    qs_brokerstats_t broker;
+    int have_broker;
     int64_t enrolled = 0, revoked = 0;
     int c;
 
@@ -152,12 +245,13 @@ cmd_stats(int argc, char **argv)
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }
+    have_broker = load_broker(&broker, &st, site.paths.broker_stats);
     ctl_site_close(&site);
     if (fmt == CTL_FORMAT_JSON) {
-        if (print_json(&st, enrolled, revoked) != 0)
+        if (print_json(&st, enrolled, revoked, have_broker ? &broker : NULL) != 0)
             qs_fatal("out of memory printing JSON");
     } else {
-        print_table(&st, enrolled, revoked);
+        print_table(&st, enrolled, revoked, have_broker ? &broker : NULL);
     }
     query_stats_free(&st);
     return ctl_output_done(CMD);

@@ -157,6 +157,36 @@ counter_push(query_counter_t **list, size_t *n, const char *name, int64_t value)
     c->value = value;
 }
 
+static int
+counter_cmp(const void *a, const void *b)
+{
+    return strcmp(((const query_counter_t *)a)->name, ((const query_counter_t *)b)->name);
+}
+
+/* Add value to the counter called name, creating it in name order. */
+static void
+counter_add(query_counter_t **list, size_t *n, const char *name, int64_t value)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*list)[i].name, name) == 0) {
+            (*list)[i].value += value;
+            return;
+        }
+    }
+    counter_push(list, n, name, value);
+    qsort(*list, *n, sizeof **list, counter_cmp);
+}
+
+void
+query_stats_add_rejected(query_stats_t *st, const char *status, const char *code, int64_t n)
+{
+    QS_ASSERT(strlen(status) < QUERY_MAX_COUNTER_NAME && strlen(code) < QUERY_MAX_COUNTER_NAME);
+    if (n <= 0)
+        return;
+    counter_add(&st->rejected, &st->n_rejected, status, n);
+    counter_add(&st->rejected_detail, &st->n_rejected_detail, code, n);
+}
+
 int
 query_stats(query_stats_t *out, sqlite3 *db, char *errmsg, size_t errmsg_len)
 {

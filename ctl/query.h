@@ -69,6 +69,13 @@ int query_stats(query_stats_t *out, sqlite3 *store_db, char *errmsg, size_t errm
 
 void query_stats_free(query_stats_t *st);
 
+/* Count n more refusals with this status and code in st's rejected and
+ * rejected_detail maps (for refusals counted outside store.db, such as the
+ * broker's): adds to an existing counter or inserts one in name order.
+ * n <= 0 adds nothing. */
+void query_stats_add_rejected(query_stats_t *st, const char *status, const char *code,
+                              int64_t n);
+
 /* Enrolled (never revoked) and revoked client keys in site.db. */
 int query_site_clients(int64_t *enrolled, int64_t *revoked, sqlite3 *site_db,
                        char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));

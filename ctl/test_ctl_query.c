@@ -4,8 +4,11 @@
  * as qs-store would, and checks grouping, small-group suppression, the JSON
  * contract (keys exactly as DESIGN.md says; golden file
  * tests/golden/ctl_compliance.json), CSV and table output, and that the
- * grouping query walks the covering index instead of sorting.
+ * grouping query walks the covering index instead of sorting. Stats also
+ * add the refusals the broker counted in DIR/broker.stats.
  */
+#include "qs_brokerstats.h"
+#include "qs_fsutil.h"
 #include "query.h"
 #include "test_ctl.h"
 
@@ -339,6 +342,96 @@ test_stats_reports_counters_rows_and_clients(void)
     ctl_test_rmrf(dir);
 }
 
+static void
+write_broker_stats(const char *text)
+{
+    char path[700], err[256];
+
+    snprintf(path, sizeof path, "%s/%s", home, QS_BROKERSTATS_FILE);
+    QS_CHECK_EQ_INT(qs_fs_write_private(path, text, strlen(text), err, sizeof err), 0);
+}
+
+static void
+test_stats_adds_the_broker_refusals(void)
+{
+    qs_storedb_t *s;
+    char err[256], path[700];
+    query_stats_t st;
+
+    ctl_test_site(dir, sizeof dir, home, sizeof home, "sb");
+    snprintf(path, sizeof path, "%s/store.db", home);
+    s = qs_storedb_open(path, 0, err, sizeof err);
+    QS_CHECK(s != NULL);
+    QS_CHECK_EQ_INT(qs_storedb_begin(s), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "stored", 7), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.BAD_ENVELOPE", 2), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.CLOCK_SKEW", 1), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.NOT_PROTOBUF", 2), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.TIME_IN_FUTURE", 1), 0);
+    QS_CHECK_EQ_INT(qs_storedb_commit(s), 0);
+
+    /* The merge itself: existing counters grow, new ones go in name order. */
+    QS_CHECK_EQ_INT(query_stats(&st, qs_storedb_sqlite(s), err, sizeof err), 0);
+    query_stats_add_rejected(&st, "BAD_ENVELOPE", "BAD_FRAMES", 3);
+    query_stats_add_rejected(&st, "REVOKED", "CLIENT_REVOKED", 1);
+    query_stats_add_rejected(&st, "ALPHA", "ZETA", 0);          /* nothing to add */
+    QS_CHECK_EQ_INT(st.n_rejected, 3);
+    QS_CHECK_STR(st.rejected[0].name, "BAD_ENVELOPE");
+    QS_CHECK_EQ_INT(st.rejected[0].value, 5);
+    QS_CHECK_STR(st.rejected[1].name, "CLOCK_SKEW");
+    QS_CHECK_STR(st.rejected[2].name, "REVOKED");
+    QS_CHECK_EQ_INT(st.n_rejected_detail, 4);
+    QS_CHECK_STR(st.rejected_detail[0].name, "BAD_FRAMES");
+    QS_CHECK_STR(st.rejected_detail[1].name, "CLIENT_REVOKED");
+    QS_CHECK_STR(st.rejected_detail[2].name, "NOT_PROTOBUF");
+    QS_CHECK_STR(st.rejected_detail[3].name, "TIME_IN_FUTURE");
+    query_stats_free(&st);
+    qs_storedb_destroy(&s);
+
+    /* No broker.stats: no "broker" key, nothing added (the store's numbers alone). */
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "json",
+                                 (char *)NULL), 0);
+    QS_CHECK(strstr(run.out, "\"broker\"") == NULL);
+    QS_CHECK(strstr(run.out, "\"rejected\":{\"BAD_ENVELOPE\":2,\"CLOCK_SKEW\":1}") != NULL);
+    QS_CHECK_STR(run.err, "");
+
+    /* With it: BAD_FRAMES and revoked notices are refusals; RETRY_LATER is not. */
+    write_broker_stats("{\"forwarded\":40,\"replies\":38,\"notices\":{"
+                       "\"BAD_ENVELOPE/BAD_FRAMES\":3,\"REVOKED/CLIENT_REVOKED\":1,"
+                       "\"RETRY_LATER/STORE_BUSY\":5},\"zap_admitted\":9,\"zap_refused\":4,"
+                       "\"updated_utc\":\"2026-11-25T12:00:00Z\"}\n");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "json",
+                                 (char *)NULL), 0);
+    QS_CHECK_STR(run.out, "{\"stored\":7,\"duplicates\":0,\"clients\":0,\"history_rows\":0,"
+                          "\"latest_rows\":0,\"partitions\":0,\"enrolled\":0,\"revoked\":0,"
+                          "\"rejected\":{\"BAD_ENVELOPE\":5,\"CLOCK_SKEW\":1,\"REVOKED\":1},"
+                          "\"rejected_detail\":{\"BAD_FRAMES\":3,\"CLIENT_REVOKED\":1,"
+                          "\"NOT_PROTOBUF\":2,\"TIME_IN_FUTURE\":1},"
+                          "\"broker\":{\"forwarded\":40,\"replies\":38,\"notices\":{"
+                          "\"BAD_ENVELOPE/BAD_FRAMES\":3,\"REVOKED/CLIENT_REVOKED\":1,"
+                          "\"RETRY_LATER/STORE_BUSY\":5},\"zap_admitted\":9,\"zap_refused\":4,"
+                          "\"updated_utc\":\"2026-11-25T12:00:00Z\"}}\n");
+    QS_CHECK_STR(run.err, "");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, (char *)NULL), 0);
+    QS_CHECK(strstr(run.out, "rejected_detail.BAD_FRAMES") != NULL);
+    QS_CHECK(strstr(run.out, "broker.notices.RETRY_LATER/STORE_BUSY") != NULL);
+    QS_CHECK(strstr(run.out, "broker.zap_refused") != NULL);
+    QS_CHECK(strstr(run.out, "broker counters as of 2026-11-25T12:00:00Z") != NULL);
+
+    /* Malformed: a warning naming the file, the store's numbers, exit 0. */
+    write_broker_stats("{\"forwarded\":-1}");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "json",
+                                 (char *)NULL), 0);
+    QS_CHECK(strstr(run.out, "\"broker\"") == NULL);
+    QS_CHECK(strstr(run.out, "\"rejected\":{\"BAD_ENVELOPE\":2,\"CLOCK_SKEW\":1}") != NULL);
+    QS_CHECK(strstr(run.err, "warning") != NULL && strstr(run.err, "broker.stats") != NULL);
+    write_broker_stats("not json at all");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, (char *)NULL), 0);
+    QS_CHECK(strstr(run.out, "stored") != NULL && strstr(run.out, "broker.") == NULL);
+    QS_CHECK(strstr(run.err, "warning") != NULL);
+    ctl_test_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -351,5 +444,6 @@ main(void)
     QS_RUN(test_compliance_table_is_aligned_and_escapes_control_characters);
     QS_RUN(test_compliance_reports_usage_and_site_errors);
     QS_RUN(test_stats_reports_counters_rows_and_clients);
+    QS_RUN(test_stats_adds_the_broker_refusals);
     return qs_test_summary();
 }

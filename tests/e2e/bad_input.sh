@@ -8,8 +8,11 @@
 # e.g. a connection the broker's socket drops). After the whole catalogue both
 # daemons must still run, only the valid batches must be stored (a replay
 # counts as a duplicate, never as a second copy), the rejections must be
-# counted in qsctl stats, SQL in strings must be stored as plain data, and a
-# normal batch must still get through.
+# counted in qsctl stats - including those the broker answers itself (wrong
+# frames: BAD_ENVELOPE/BAD_FRAMES), which reach qsctl stats through
+# DIR/broker.stats, written at most once a second and kept across a broker
+# restart - SQL in strings must be stored as plain data, and a normal batch
+# must still get through.
 # Usage: tests/e2e/bad_input.sh [BUILD_DIR]   (or QSCTL=... QS_SENDRAW=... env)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -100,6 +103,39 @@ for r in BAD_ENVELOPE BAD_MESSAGE; do
     (( n > 0 )) || qs_fail "stats .rejected.$r is $n after the catalogue, expected > 0"
 done
 
+qs_step "stats: the broker's own refusals are counted too (DIR/broker.stats)"
+# Which kinds the broker answered itself with BAD_FRAMES (extra-frames always;
+# empty-frame too: the broker refuses a zero-length frame before the store).
+broker_frames=$(grep -l 'from=broker status=BAD_ENVELOPE code=BAD_FRAMES' "$QS_TMP"/raw-*.out | wc -l)
+grep -q 'from=broker status=BAD_ENVELOPE code=BAD_FRAMES' "$QS_TMP/raw-extra-frames.out" ||
+    qs_fail "extra-frames was not answered by the broker: $(cat "$QS_TMP/raw-extra-frames.out")"
+# qs_wait_stat_at_least FILTER MIN TIMEOUT_S: poll qsctl stats (the broker
+# writes its counters at most once a second) until FILTER >= MIN.
+qs_wait_stat_at_least() {
+    local deadline=$(( $(date +%s) + $3 ))
+    while :; do
+        qs_stats
+        (( $(qs_stat "$1") >= $2 )) && return 0
+        (( $(date +%s) < deadline )) || break
+        sleep 0.2
+    done
+    qs_fail "qsctl stats $1: expected at least $2 within ${3}s, got $(qs_stat "$1"):"$'\n'"$(cat "$QS_TMP/stats.json")"
+}
+qs_wait_stat_at_least .rejected_detail.BAD_FRAMES "$broker_frames" 5
+qs_info "broker answered BAD_FRAMES to $broker_frames kinds; $(jq -c .broker "$QS_TMP/stats.json")"
+bad_frames=$(qs_stat .rejected_detail.BAD_FRAMES)
+qs_expect_eq "stats .broker.notices[BAD_ENVELOPE/BAD_FRAMES]" \
+    "$(qs_stat '.broker.notices["BAD_ENVELOPE/BAD_FRAMES"]')" "$bad_frames"
+(( $(qs_stat .rejected.BAD_ENVELOPE) >= bad_frames )) ||
+    qs_fail "stats .rejected.BAD_ENVELOPE does not include the broker's $bad_frames BAD_FRAMES"
+(( $(qs_stat .broker.zap_refused) >= 1 )) || qs_fail "stats .broker.zap_refused: the fresh key was not counted"
+(( $(qs_stat .broker.forwarded) >= 1 )) || qs_fail "stats .broker.forwarded is 0"
+jq -e '.rejected.RETRY_LATER == null' "$QS_TMP/stats.json" >/dev/null ||
+    qs_fail "RETRY_LATER notices are not rejections, yet stats .rejected has them"
+qs_json_get "$QS_TMP/stats.json" '.broker.updated_utc | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")' >/dev/null
+stats_file="$QS_HOME/broker.stats"
+[[ $(stat -c %a "$stats_file") == 600 ]] || qs_fail "$stats_file has mode $(stat -c %a "$stats_file"), not 600"
+
 qs_step "SQL text was stored as data; the tables are intact"
 qs_expect_rc 0 "$QS_TMP/compliance.json" "$QSCTL" compliance --home "$QS_HOME" --topic-type 500 --format json
 jq -e '[.rows[] | select(.topic_id == "KB1'"'"'; DROP TABLE latest;--")] | length == 1' \
@@ -111,6 +147,23 @@ qs_expect_rc 0 "$QS_TMP/raw-final.out" "$QS_SENDRAW" --profile "$(qs_profile raw
     --serial 900000 --timeout 10000 --expect OK
 qs_stats
 qs_expect_eq "stats .stored" "$(qs_stat .stored)" "$((STORED_KINDS + 1))"
+
+qs_step "the broker's counters survive a restart"
+qs_stop broker 10 || qs_fail "qs-broker exited $QS_STOP_RC on SIGTERM"
+qs_stats
+bad_frames=$(qs_stat .rejected_detail.BAD_FRAMES)
+forwarded=$(qs_stat .broker.forwarded)
+qs_start broker "$QS_BROKER" --home "$QS_HOME"
+qs_wait_listen "$QS_FRONT_PORT" 20 || qs_fail "qs-broker does not listen on $QS_FRONTEND after a restart"
+qs_expect_rc 0 "$QS_TMP/raw-restart.out" "$QS_SENDRAW" --profile "$(qs_profile raw)" \
+    --corrupt extra-frames --serial 910000 --timeout 8000 --expect BAD_ENVELOPE:BAD_FRAMES
+qs_wait_stat_at_least .rejected_detail.BAD_FRAMES $((bad_frames + 1)) 5
+qs_expect_eq "stats .rejected_detail.BAD_FRAMES after a restart" \
+    "$(qs_stat .rejected_detail.BAD_FRAMES)" "$((bad_frames + 1))"
+(( $(qs_stat .broker.forwarded) >= forwarded )) ||
+    qs_fail "stats .broker.forwarded went down across a restart ($forwarded -> $(qs_stat .broker.forwarded))"
+grep -q 'cannot continue the counters' "$QS_TMP/broker.log" &&
+    qs_fail "qs-broker could not read its own broker.stats: $(grep 'cannot continue' "$QS_TMP/broker.log")"
 
 qs_stop store 10 || qs_fail "qs-store exited $QS_STOP_RC on SIGTERM"
 qs_stop broker 10 || qs_fail "qs-broker exited $QS_STOP_RC on SIGTERM"
