@@ -247,6 +247,8 @@ check_permissions(qs_verify_t *v)
         }
     if (qs_siteaudit_head_path(path, sizeof path, &v->paths) == 0)
         check_file_mode(v, path, 0);
+    check_file_mode(v, v->paths.broker_stats, 0);   /* counters only, but site files stay 0600 */
+    check_file_mode(v, v->paths.conf, 0);
 }
 
 /* ---- audit chain ---------------------------------------------------------- */
