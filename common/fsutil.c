@@ -98,6 +98,21 @@ fail:
 }
 
 int
+qs_fs_create_private(const char *path, char *errmsg, size_t errmsg_len)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot create '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int
 qs_fs_read_small(char **out, size_t *out_len, const char *path, size_t max_len,
                  int secret, char *errmsg, size_t errmsg_len)
 {

@@ -19,6 +19,11 @@ int qs_fs_mkdir_private(const char *path, char *errmsg, size_t errmsg_len);
 int qs_fs_write_private(const char *path, const void *data, size_t len,
                         char *errmsg, size_t errmsg_len);
 
+/* Create path as an empty 0600 file if it does not exist (an existing file is
+ * left as it is). For SQLite databases: SQLite would honour the umask, and it
+ * gives the -wal and -shm files the database file's mode. Returns 0 or -1. */
+int qs_fs_create_private(const char *path, char *errmsg, size_t errmsg_len);
+
 /* Read a whole small file (at most max_len bytes) into a NUL-terminated
  * buffer the caller frees (with sodium_free if secret != 0: the buffer is
  * then guarded and locked). Returns 0 or -1 with errmsg filled. */

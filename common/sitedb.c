@@ -4,6 +4,7 @@
  * done survives power loss. secure_delete keeps deleted rows from lingering.
  */
 #include "qs_sitedb.h"
+#include "qs_fsutil.h"
 #include "qs_log.h"
 
 #include <fcntl.h>
@@ -38,17 +39,8 @@ qs_sitedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
     char *err = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
-    if (create) {
-        /* Create the file 0600 ourselves: SQLite would honour the umask. */
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0 || fchmod(fd, 0600) != 0) {
-            snprintf(errmsg, errmsg_len, "cannot create '%s'", path);
-            if (fd >= 0)
-                close(fd);
-            return NULL;
-        }
-        close(fd);
-    }
+    if (create && qs_fs_create_private(path, errmsg, errmsg_len) != 0)
+        return NULL;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
         snprintf(errmsg, errmsg_len, "cannot open '%s': %s", path,
                  db ? sqlite3_errmsg(db) : "out of memory");

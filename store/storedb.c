@@ -1,5 +1,6 @@
 /* storedb.c - store.db schema, history partitions, counters and scrubbing. */
 #include "qs_storedb.h"
+#include "qs_fsutil.h"
 #include "qs_log.h"
 
 #include <fcntl.h>
@@ -45,16 +46,8 @@ qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
     sqlite3 *db = NULL;
     char *err = NULL;
 
-    if (create) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0 || fchmod(fd, 0600) != 0) {
-            snprintf(errmsg, errmsg_len, "cannot create '%s'", path);
-            if (fd >= 0)
-                close(fd);
-            return NULL;
-        }
-        close(fd);
-    }
+    if (create && qs_fs_create_private(path, errmsg, errmsg_len) != 0)
+        return NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         snprintf(errmsg, errmsg_len, "cannot open '%s': %s", path,
