@@ -819,6 +819,115 @@ test_store_old_message_updates_latest_not_history(void)
     fx_close(&f);
 }
 
+/* 1 if latest's machine_ps for topic_id is the pseudonym of name ("" = NULL). */
+static int
+latest_machine_is(struct fx *f, const char *topic_id, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t want[QS_PSEUDONYM_BYTES];
+    int ok = 0;
+
+    qs_pseudonym(want, f->site_key, QS_PSEUDO_MACHINE, name);
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(f->storedb),
+                           "SELECT machine_ps FROM latest WHERE topic_id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, topic_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (*name == '\0')
+            ok = sqlite3_column_type(st, 0) == SQLITE_NULL;
+        else
+            ok = sqlite3_column_bytes(st, 0) == QS_PSEUDONYM_BYTES &&
+                 memcmp(sqlite3_column_blob(st, 0), want, QS_PSEUDONYM_BYTES) == 0;
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* latest is written by a plain UPDATE when the row exists with the same
+ * pseudonyms (state unchanged, or changed), else by the upsert; every path
+ * must give what the single upsert gave: state and pseudonyms follow the
+ * newest message time, report_ms the latest report. */
+static void
+test_store_latest_follows_newest_through_each_write_path(void)
+{
+    struct fx f;
+    qs_policy_t p = default_policy();
+    Quietstate__StateMessage m[3];
+    int64_t t0, report;
+
+    fx_open(&f, &p);
+    t0 = now_ms(&f) - 60000;
+    /* Insert. */
+    m[0] = msg(1, t0, 500, "KB1", 2);
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 2);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT time_ms FROM latest"), t0 - t0 % 1000);
+    QS_CHECK(latest_machine_is(&f, "KB1", "PC-0001"));
+    /* Newer, same state, same machine: only the times move. */
+    m[0] = msg(2, t0 + 10000, 500, "KB1", 2);
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 2);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT time_ms FROM latest"), (t0 + 10000) - (t0 + 10000) % 1000);
+    /* Newer, new state. */
+    m[0] = msg(3, t0 + 20000, 500, "KB1", 3);
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 3);
+    report = q_int(&f, "SELECT report_ms FROM latest");
+    /* Older, other state: the state and its time stay, the report moves. */
+    m[0] = msg(4, t0 + 5000, 500, "KB1", 1);
+    usleep(5000);
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 3);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT time_ms FROM latest"), (t0 + 20000) - (t0 + 20000) % 1000);
+    QS_CHECK(q_int(&f, "SELECT report_ms FROM latest") > report);
+    /* Newer from a renamed machine: the pseudonym follows. */
+    m[0] = msg(5, t0 + 30000, 500, "KB1", 3);
+    m[0].machine_name = (char *)"PC-RENAMED";
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK(latest_machine_is(&f, "KB1", "PC-RENAMED"));
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 3);
+    /* Older, under yet another name: nothing of it wins. */
+    m[0] = msg(6, t0 + 25000, 500, "KB1", 1);
+    m[0].machine_name = (char *)"PC-OLDNAME";
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK(latest_machine_is(&f, "KB1", "PC-RENAMED"));
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 3);
+    /* Newer without a machine name (NULL pseudonym), twice. */
+    m[0] = msg(7, t0 + 40000, 500, "KB1", 2);
+    m[0].machine_name = (char *)"";
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK(latest_machine_is(&f, "KB1", ""));
+    m[0] = msg(8, t0 + 50000, 500, "KB1", 1);
+    m[0].machine_name = (char *)"";
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK(latest_machine_is(&f, "KB1", ""));
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 1);
+    /* One batch naming two machines in turn: each message its own pseudonym. */
+    m[0] = msg(9, t0 + 51000, 500, "KB2", 2);
+    m[1] = msg(10, t0 + 52000, 500, "KB3", 2);
+    m[2] = msg(11, t0 + 53000, 500, "KB4", 2);
+    m[0].machine_name = m[2].machine_name = (char *)"PC-A";
+    m[1].machine_name = (char *)"PC-B";
+    add_batch(&f, f.client, m, 3);
+    commit(&f);
+    QS_CHECK_EQ_INT(last_ack(&f)->committed_serial, 11);
+    QS_CHECK(latest_machine_is(&f, "KB2", "PC-A"));
+    QS_CHECK(latest_machine_is(&f, "KB3", "PC-B"));
+    QS_CHECK(latest_machine_is(&f, "KB4", "PC-A"));
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 4);
+    QS_CHECK_EQ_INT(counter(&f, "stored"), 11);
+    fx_close(&f);
+}
+
 static void
 test_store_per_topic_max_age(void)
 {
@@ -1028,6 +1137,7 @@ main(void)
     QS_RUN(test_store_pseudonyms_stable_and_no_raw_names_in_files);
     QS_RUN(test_store_user_name_only_when_policy_collects);
     QS_RUN(test_store_old_message_updates_latest_not_history);
+    QS_RUN(test_store_latest_follows_newest_through_each_write_path);
     QS_RUN(test_store_per_topic_max_age);
     QS_RUN(test_store_details_sealed_with_epoch_key);
     QS_RUN(test_store_truncates_history_time_to_policy_precision);
