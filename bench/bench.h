@@ -26,6 +26,7 @@ struct bench_opts {
     long clients;            /* --clients */
     double rate;             /* --rate: messages per second (latency) */
     long details_every;      /* --details-every N: every Nth message carries details */
+    int steady;              /* --steady: states never change (ideal) */
     long topics;             /* --topics: topics per client (fill-latest) */
     long rows;               /* --rows: history rows per day (fill-history) */
     long days;               /* --days: retained days (fill-history) */
@@ -58,10 +59,12 @@ int bench_enroll(bench_site_t *site, const char *prefix, size_t n, qs_keypair_t 
 void bench_keys_free(qs_keypair_t **keys, size_t n);
 
 /* Pack one simulated StateMessage exactly as `qs-producer simulate` does
- * (qs_simgen_pack), or, with details != 0, the same message carrying a short
- * error text in details. Returns its length, 0 if it does not fit. */
+ * (qs_simgen_pack); with details != 0 the same message carrying a short error
+ * text in details; with steady != 0 each (client, topic) always reports the
+ * same state, as a fleet re-sending its unchanged state does. Returns its
+ * length, 0 if it does not fit. */
 size_t bench_pack_message(uint8_t *buf, size_t cap, uint32_t client, uint64_t serial,
-                          int64_t base_ms, int details);
+                          int64_t base_ms, int details, int steady);
 
 /* Frame n packed messages (refs into msgs) as a Batch in out: the same
  * framing the producer's sender uses. Returns the Batch length. */

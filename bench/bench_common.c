@@ -117,23 +117,24 @@ fail:
 
 size_t
 bench_pack_message(uint8_t *buf, size_t cap, uint32_t c, uint64_t s, int64_t base_ms,
-                   int details)
+                   int details, int steady)
 {
     Quietstate__StateMessage m = QUIETSTATE__STATE_MESSAGE__INIT;
     char topic[16], machine[24], domain[] = "simcorp", empty[] = "",
          text[] = "0x80240022: the download of the update failed";
 
-    if (!details)
+    if (!details && !steady)
         return qs_simgen_pack(buf, cap, c, s, base_ms);
-    /* The simulator's message, field for field, plus an error text. */
+    /* The simulator's message, field for field, plus an error text, or with
+     * the state its client reported first for this topic (a resync). */
     snprintf(topic, sizeof topic, "KB%u", QS_SIM_FIRST_KB + qs_simgen_topic(c, s));
     snprintf(machine, sizeof machine, "sim-host-%05u", c);
     m.serial = s;
     m.time_utc_ms = base_ms + (int64_t)s;
     m.topic_type = QS_SIM_TOPIC_TYPE;
     m.topic_id = topic;
-    m.state_id = qs_simgen_state(c, s);
-    m.details = text;
+    m.state_id = steady ? qs_simgen_state(c, 1 + qs_simgen_topic(c, s)) : qs_simgen_state(c, s);
+    m.details = details ? text : empty;
     m.machine_name = machine;
     m.domain = domain;
     m.user_name = empty;

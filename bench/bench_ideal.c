@@ -13,7 +13,9 @@
  * rest, counters, one transaction, synchronous=FULL, WAL) and the sealed acks.
  * Only the socket work (and the broker) is missing. --details-every N adds an
  * error text to every Nth message (the simulator sends none), to show the cost
- * of the at-rest encryption of details.
+ * of the at-rest encryption of details; --steady makes every (client, topic)
+ * re-report one state (a fleet re-sending unchanged state), where the
+ * simulator's states change at random.
  *
  * Prints {"name": "ideal_store", "msgs_per_s": ..., "commits": ..., ...}.
  */
@@ -113,7 +115,7 @@ bench_ideal(const struct bench_opts *o)
             for (uint64_t s = first; s <= last; s++, n++) {
                 int details = o->details_every > 0 && (gen + n) % (uint64_t)o->details_every == 0;
                 lens[n] = bench_pack_message(msgbuf + used, QS_MAX_BATCH_BYTES - used,
-                                             (uint32_t)(c + 1), s, base_ms, details);
+                                             (uint32_t)(c + 1), s, base_ms, details, o->steady);
                 if (lens[n] == 0)
                     qs_fatal("bug: a simulated message does not fit a batch");
                 used += lens[n];
@@ -193,10 +195,11 @@ bench_ideal(const struct bench_opts *o)
     }
     printf("{\"name\": \"ideal_store\", \"msgs_per_s\": %.0f, \"messages\": %llu, "
            "\"clients\": %zu, \"batch\": %zu, \"envelopes\": %zu, \"commits\": %llu, "
-           "\"group_max_messages\": %d, \"details_every\": %ld, \"seconds\": %.3f}\n",
+           "\"group_max_messages\": %d, \"details_every\": %ld, \"steady\": %s, "
+           "\"seconds\": %.3f}\n",
            (double)messages / el, (unsigned long long)messages, clients, batch, n_frames,
            (unsigned long long)st.commits, site.cfg.group_commit_max_messages,
-           o->details_every, el);
+           o->details_every, o->steady ? "true" : "false", el);
     rc = 0;
 out:
     qs_ingest_destroy(&ingest);

@@ -139,7 +139,7 @@ lat_send(struct lat_run *r, size_t i, size_t n, int64_t base_ms, const qs_keypai
     }
     for (size_t k = 0; k < n; k++) {
         lens[k] = bench_pack_message(msgbuf + used, QS_MAX_BATCH_BYTES - used, (uint32_t)(i + 1),
-                                     first + k, base_ms, 0);
+                                     first + k, base_ms, 0, 0);
         used += lens[k];
     }
     plen = bench_frame_batch(plain, msgbuf, lens, n);

@@ -41,9 +41,9 @@ usage(FILE *out, int code)
     fprintf(out,
             "usage: qs-bench crypto|zmq [--seconds S] [--batch B]\n"
             "       qs-bench sqlite|naive [--clients C] [--messages N] [--batch B] [--group G]\n"
-            "                [--details-every N] [--dir DIR]\n"
+            "                [--details-every N] [--seconds S (naive)] [--dir DIR]\n"
             "       qs-bench ideal --home DIR --clients C --messages M [--batch B]\n"
-            "                [--details-every N]\n"
+            "                [--details-every N] [--steady]\n"
             "       qs-bench latency --home DIR --clients C --rate MSGS_PER_S --seconds S\n"
             "                [--batch B]\n"
             "       qs-bench fill-latest --home DIR --clients C [--topics T]\n"
@@ -437,7 +437,7 @@ bench_naive(const struct bench_opts *o)
 int
 main(int argc, char **argv)
 {
-    struct bench_opts o = { 2.0, 200000, 100, "/tmp", NULL, 200, 0, 0, 20, 100000, 10, 1, 20000 };
+    struct bench_opts o = { 2.0, 200000, 100, "/tmp", NULL, 200, 0, 0, 0, 20, 100000, 10, 1, 20000 };
     const char *cmd;
 
     qs_log_init("qs-bench", -1);
@@ -447,7 +447,7 @@ main(int argc, char **argv)
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         usage(stdout, 0);
     for (int i = 2; i < argc; i++) {
-        if (i + 1 >= argc)
+        if (i + 1 >= argc && strcmp(argv[i], "--steady") != 0)
             usage(stderr, 2);
         if (strcmp(argv[i], "--seconds") == 0)
             o.seconds = atof(argv[++i]);
@@ -471,7 +471,10 @@ main(int argc, char **argv)
             o.rows = atol(argv[++i]);
         else if (strcmp(argv[i], "--days") == 0)
             o.days = atol(argv[++i]);
-        else if (strcmp(argv[i], "--group") == 0)
+        else if (strcmp(argv[i], "--steady") == 0) {
+            o.steady = 1;
+            continue;
+        } else if (strcmp(argv[i], "--group") == 0)
             o.group = atol(argv[++i]);
         else if (strcmp(argv[i], "--scale") == 0)
             o.scale = atol(argv[++i]);
