@@ -25,6 +25,7 @@
 #include "qs_keys.h"
 #include "qs_keyset.h"
 #include "qs_log.h"
+#include "qs_signal.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_zmqutil.h"
@@ -339,7 +340,6 @@ main(int argc, char **argv)
 {
     broker_t b;
     const char *home = NULL;
-    struct sigaction sa;
     int rc;
 
     for (int i = 1; i < argc; i++) {
@@ -358,11 +358,7 @@ main(int argc, char **argv)
     if (sodium_init() < 0)
         qs_fatal("cannot initialise libsodium");
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;                 /* no SA_RESTART: zmq_poll returns EINTR */
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+    if (qs_signal_on_stop(on_signal) != 0)
         qs_fatal("cannot install signal handlers");
     signal(SIGPIPE, SIG_IGN);
 

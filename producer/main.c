@@ -22,6 +22,7 @@
 #include "qs_codec.h"
 #include "qs_limits.h"
 #include "qs_log.h"
+#include "qs_signal.h"
 #include "qs_zmqutil.h"
 
 #include <errno.h>
@@ -47,14 +48,7 @@ on_signal(int sig)
 static void
 install_signals(void)
 {
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;   /* no SA_RESTART: zmq_poll returns EINTR */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    (void)qs_signal_on_stop(on_signal);
     signal(SIGPIPE, SIG_IGN);
 }
 

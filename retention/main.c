@@ -18,6 +18,7 @@
 #include "qs_fsutil.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_signal.h"
 #include "qs_policy.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
@@ -194,7 +195,6 @@ main(int argc, char **argv)
     const char *home = NULL;
     int once = 0, c, failed = 0;
     char err[512];
-    struct sigaction sa;
     sigset_t block, orig;
     uint8_t *audit_key = NULL;
 
@@ -237,11 +237,7 @@ main(int argc, char **argv)
     if (r.site == NULL)
         qs_fatal("%s", err);
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    (void)qs_signal_on_stop(on_signal);
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);

@@ -16,6 +16,7 @@
 #include "qs_epochkeys.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_signal.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
@@ -191,7 +192,6 @@ main(int argc, char **argv)
     qs_ingest_config_t icfg;
     void *ctx = NULL;
     struct loop lp = { 0 };
-    struct sigaction sa;
     char err[1024];
     int64_t next_beat, next_stats;
     int status = 1;
@@ -258,13 +258,8 @@ main(int argc, char **argv)
         goto done;
     }
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    (void)qs_signal_on_stop(on_signal);
+    signal(SIGPIPE, SIG_IGN);
 
     log_info("started: broker backend '%s', group commit up to %d messages",
              cfg.backend, cfg.group_commit_max_messages);
