@@ -41,26 +41,6 @@ standing_of(const uint8_t pk[QS_KEY_BYTES])
     return s;
 }
 
-/* 1 if the file at path contains needle (binary-safe). */
-static int
-file_contains(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = strlen(needle), len;
-    char *buf;
-    int found = 0;
-
-    if (f == NULL)
-        return 0;
-    buf = malloc(1 << 22);
-    len = fread(buf, 1, 1 << 22, f);
-    fclose(f);
-    for (size_t i = 0; i + n <= len && !found; i++)
-        found = memcmp(buf + i, needle, n) == 0;
-    free(buf);
-    return found;
-}
-
 static void
 test_enroll_writes_a_private_profile_the_producer_loads(void)
 {
@@ -89,8 +69,8 @@ test_enroll_writes_a_private_profile_the_producer_loads(void)
     }
     /* Neither site.db nor its audit log holds the raw name. */
     snprintf(pub, sizeof pub, "%s/site.db", home);
-    QS_CHECK(!file_contains(pub, "PC-0001"));
-    QS_CHECK(!file_contains(pub, "pc-0001"));
+    QS_CHECK(!qs_test_file_contains(pub, "PC-0001", strlen("PC-0001")));
+    QS_CHECK(!qs_test_file_contains(pub, "pc-0001", strlen("pc-0001")));
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_audit, "audit", "show", "--home", home, "--format",
                                  "json", (char *)NULL), 0);
     QS_CHECK(strstr(run.out, "\"action\":\"enroll\"") != NULL);

@@ -5,7 +5,6 @@
  * store.db directly, then forgets a machine or breaks one rule and checks
  * that verify names exactly that.
  */
-#define _GNU_SOURCE     /* memmem */
 #include "forget.h"
 #include "purge.h"
 #include "qs_audit.h"
@@ -165,27 +164,6 @@ count_sql(struct site *s, const char *q)
     return n;
 }
 
-static int
-file_contains(const char *path, const void *needle, size_t len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long size;
-    int found;
-
-    if (fp == NULL)
-        return 0;
-    fseek(fp, 0, SEEK_END);
-    size = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = qs_malloc((size_t)size + 1);
-    size = (long)fread(buf, 1, (size_t)size, fp);
-    fclose(fp);
-    found = memmem(buf, (size_t)size, needle, len) != NULL;
-    free(buf);
-    return found;
-}
-
 /* Run verify at NOW with no grace; returns the number of findings and
  * prints them (so a failing test shows why). */
 static size_t
@@ -231,8 +209,8 @@ test_forget_removes_only_that_machine_from_latest_and_every_partition(void)
                                        SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK);
     add_event(&s, 1, 500, "KB-PCA-WAL", NOW - 1 * DAY, 4, "pc-a", "corp");
     snprintf(wal, sizeof wal, "%s-wal", s.paths.store_db);
-    QS_CHECK(file_contains(s.paths.store_db, "KB-PCA-ONE", 10));
-    QS_CHECK(file_contains(wal, "KB-PCA-WAL", 10));
+    QS_CHECK(qs_test_file_contains(s.paths.store_db, "KB-PCA-ONE", 10));
+    QS_CHECK(qs_test_file_contains(wal, "KB-PCA-WAL", 10));
 
     ps_of(&s, mps, QS_PSEUDO_MACHINE, "Pc-A");   /* names are case-insensitive */
     QS_CHECK(qs_forget_machine(s.db, mps, NULL, &c, err, sizeof err) == 0);
@@ -245,11 +223,11 @@ test_forget_removes_only_that_machine_from_latest_and_every_partition(void)
                     2);
     QS_CHECK_EQ_INT(count_sql(&s, "SELECT sum(rows) FROM partitions"), 2);
     /* Nothing of PC-A in any byte of store.db or its WAL: no topic id, no pseudonym. */
-    QS_CHECK(!file_contains(s.paths.store_db, "KB-PCA", 6));
-    QS_CHECK(!file_contains(wal, "KB-PCA", 6));
-    QS_CHECK(!file_contains(s.paths.store_db, mps, 16));
-    QS_CHECK(!file_contains(wal, mps, 16));
-    QS_CHECK(file_contains(s.paths.store_db, "KB-PCB-ONE", 10));
+    QS_CHECK(!qs_test_file_contains(s.paths.store_db, "KB-PCA", 6));
+    QS_CHECK(!qs_test_file_contains(wal, "KB-PCA", 6));
+    QS_CHECK(!qs_test_file_contains(s.paths.store_db, mps, 16));
+    QS_CHECK(!qs_test_file_contains(wal, mps, 16));
+    QS_CHECK(qs_test_file_contains(s.paths.store_db, "KB-PCB-ONE", 10));
     /* Forgetting again finds nothing. */
     QS_CHECK(qs_forget_machine(s.db, mps, NULL, &c, err, sizeof err) == 0);
     QS_CHECK_EQ_INT(c.latest_rows + c.history_rows, 0);

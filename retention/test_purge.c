@@ -6,7 +6,6 @@
  * is left: partitions, rows, key files, and the raw bytes of store.db and its
  * WAL.
  */
-#define _GNU_SOURCE     /* memmem */
 #include "purge.h"
 #include "qs_clock.h"
 #include "qs_log.h"
@@ -188,28 +187,6 @@ key_present(struct fixture *f, int64_t epoch, uint32_t topic)
     return access(path, F_OK) == 0;
 }
 
-/* 1 if the file's raw bytes contain needle (a missing file contains nothing). */
-static int
-file_contains(const char *path, const void *needle, size_t len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long size;
-    int found;
-
-    if (fp == NULL)
-        return 0;
-    fseek(fp, 0, SEEK_END);
-    size = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = qs_malloc((size_t)size + 1);
-    size = (long)fread(buf, 1, (size_t)size, fp);
-    fclose(fp);
-    found = memmem(buf, (size_t)size, needle, len) != NULL;
-    free(buf);
-    return found;
-}
-
 static void
 policy_30_500_10(qs_policy_t *p)
 {
@@ -320,7 +297,7 @@ test_purge_pass_deletes_expired_rows_of_the_straddling_partition(void)
     QS_CHECK_EQ_INT(count_sql(&f, "SELECT rows FROM partitions WHERE epoch = 19990"), 2);
     /* The key stays: it still protects the rows kept. */
     QS_CHECK(key_present(&f, 19990, 500));
-    QS_CHECK(!file_contains(f.db_path, "KB-500-MORNING", 14));
+    QS_CHECK(!qs_test_file_contains(f.db_path, "KB-500-MORNING", 14));
     fx_close(&f);
 }
 
@@ -395,18 +372,18 @@ test_purge_pass_leaves_no_bytes_of_a_dropped_partition_in_db_or_wal(void)
     for (int i = 50; i < 60; i++)
         fx_history(&f, 500, 19980 * DAY + i, 1, i + 1, marker, 3);
     fx_history(&f, 500, 19999 * DAY, 1, 100, "KB-KEEP-MARKER", 3);
-    QS_CHECK(file_contains(f.db_path, marker, strlen(marker)));
-    QS_CHECK(file_contains(wal, marker, strlen(marker)));
+    QS_CHECK(qs_test_file_contains(f.db_path, marker, strlen(marker)));
+    QS_CHECK(qs_test_file_contains(wal, marker, strlen(marker)));
     QS_CHECK(key_present(&f, 19980, 500));
 
     QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
     QS_CHECK_EQ_INT(c.partitions_dropped, 1);
     QS_CHECK_EQ_INT(c.history_rows_deleted, 60);
     QS_CHECK_EQ_INT(c.latest_rows_deleted, 1);
-    QS_CHECK(!file_contains(f.db_path, marker, strlen(marker)));
-    QS_CHECK(!file_contains(wal, marker, strlen(marker)));
+    QS_CHECK(!qs_test_file_contains(f.db_path, marker, strlen(marker)));
+    QS_CHECK(!qs_test_file_contains(wal, marker, strlen(marker)));
     QS_CHECK(!key_present(&f, 19980, 500));
-    QS_CHECK(file_contains(f.db_path, "KB-KEEP-MARKER", 14));
+    QS_CHECK(qs_test_file_contains(f.db_path, "KB-KEEP-MARKER", 14));
     fx_close(&f);
 }
 

@@ -320,33 +320,6 @@ history_rows(struct fx *f)
     return total;
 }
 
-/* 1 if needle occurs in the file's bytes, 0 if not (or no such file). */
-static int
-file_contains(const char *path, const char *needle)
-{
-    FILE *fp = fopen(path, "rb");
-    size_t cap = 1 << 20, len = 0, n;
-    char *buf;
-    int found;
-
-    if (fp == NULL)
-        return 0;
-    buf = malloc(cap);
-    while ((n = fread(buf + len, 1, cap - len, fp)) > 0) {
-        len += n;
-        if (len == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-    }
-    fclose(fp);
-    found = 0;
-    for (size_t i = 0; !found && i + strlen(needle) <= len; i++)
-        found = memcmp(buf + i, needle, strlen(needle)) == 0;
-    free(buf);
-    return found;
-}
-
 static int
 store_files_contain(struct fx *f, const char *needle)
 {
@@ -354,7 +327,7 @@ store_files_contain(struct fx *f, const char *needle)
     const char *suffix[] = { "", "-wal", "-shm", "-journal" };
     for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s%s", f->store_db, suffix[i]);
-        if (file_contains(path, needle))
+        if (qs_test_file_contains(path, needle, strlen(needle)))
             return 1;
     }
     return 0;

@@ -66,6 +66,38 @@ qs_test_summary(void)
     return qs_test_failed == 0 ? 0 : 1;
 }
 
+/* 1 if the raw bytes of the file at path contain needle[0..len), 0 if not
+ * or if there is no such file. Reads the whole file: for scanning databases,
+ * WALs and keys for data that must not be there. */
+static inline int
+qs_test_file_contains(const char *path, const void *needle, size_t len)
+{
+    FILE *fp = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t have = 0, cap = 0, n;
+    int found = 0;
+
+    if (fp == NULL)
+        return 0;
+    do {
+        if (have == cap) {
+            cap = cap ? cap * 2 : 1 << 16;
+            buf = realloc(buf, cap);
+            if (buf == NULL) {
+                perror("realloc");
+                exit(2);
+            }
+        }
+        n = fread(buf + have, 1, cap - have, fp);
+        have += n;
+    } while (n > 0);
+    fclose(fp);
+    for (size_t i = 0; !found && len > 0 && i + len <= have; i++)
+        found = buf[i] == *(const unsigned char *)needle && memcmp(buf + i, needle, len) == 0;
+    free(buf);
+    return found;
+}
+
 /* A fresh private temporary directory for a test; the caller removes it. */
 static inline void
 qs_test_tmpdir(char *out, size_t out_len, const char *tag)
