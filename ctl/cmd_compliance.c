@@ -2,8 +2,8 @@
  * per update (topic id) and topic type, with small groups suppressed.
  *
  * Counts come from store.db's `latest` table (one row per client and topic:
- * its current state) through query_compliance(), which uses the covering
- * index latest_compliance and suppresses every group smaller than the
+ * its current state) through query_compliance(), which reads them already
+ * grouped from compliance_counts and suppresses every group smaller than the
  * policy's k (5 while no policy is set) before a count leaves it. The output
  * never holds a per-machine fact: that takes `qsctl lookup` and a known name.
  *

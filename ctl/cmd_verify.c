@@ -5,6 +5,8 @@
  * tests), allows one retention interval of lag unless --strict, adds the
  * --name arguments, runs every check and prints either one line "site
  * verified: ..." (exit 0) or the findings, one per line (exit 1).
+ * --repair-counts first rebuilds compliance_counts from latest (the remedy
+ * the counts finding names); it changes no stored fact, so it is not audited.
  */
 #include "ctl_common.h"
 #include "qs_config.h"
@@ -23,6 +25,7 @@ usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl verify --home DIR [--name NAME]... [--strict] [--format table|json]\n"
+        "                    [--repair-counts]\n"
         "\n"
         "Check that no expired data or identifier is left in any file of the site:\n"
         "  - no history partition, history row, partition key or latest row older\n"
@@ -35,14 +38,40 @@ usage(FILE *out)
         "    UTF-16LE);\n"
         "  - DIR, DIR/keys and DIR/keys/epochs are 0700; keys, databases, their WAL\n"
         "    and the audit head have no group or world permission bits;\n"
-        "  - the audit chain and its head verify.\n"
+        "  - the audit chain and its head verify;\n"
+        "  - compliance_counts (what qsctl compliance reads) equals latest grouped.\n"
         "Exit 0 with \"site verified: ...\", or 1 with one finding per line.\n"
         "\n"
         "  --home DIR      site home (default $QS_HOME)\n"
         "  --name NAME     a raw machine, domain or user name to search for (repeatable)\n"
         "  --strict        no allowance for the retention interval\n"
         "  --format FMT    table (default) or json: {\"ok\": bool, \"findings\": [...], ...}\n"
+        "  --repair-counts first rebuild compliance_counts from latest (one transaction;\n"
+        "                  safe while qs-store runs), then verify\n"
         "  --help          show this help\n");
+}
+
+/* Rebuild compliance_counts in one IMMEDIATE transaction: the store's
+ * commits wait for it (busy timeout), so no write is counted twice or lost. */
+static int
+repair_counts(ctl_site_t *site, int64_t *groups, char *errmsg, size_t errmsg_len)
+{
+    qs_storedb_t *db = site->storedb;
+    sqlite3 *sql = qs_storedb_sqlite(db);
+
+    if (qs_storedb_begin(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot lock store.db to rebuild compliance_counts: %s",
+                 sqlite3_errmsg(sql));
+        return -1;
+    }
+    if (qs_storedb_counts_rebuild(db) != 0 || qs_storedb_commit(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot rebuild compliance_counts in store.db: %s "
+                 "(nothing was changed)", sqlite3_errmsg(sql));
+        qs_storedb_rollback(db);
+        return -1;
+    }
+    *groups = sqlite3_changes64(sql);
+    return 0;
 }
 
 int
@@ -53,6 +82,7 @@ cmd_verify(int argc, char **argv)
         { "name", required_argument, NULL, 'n' },
         { "strict", no_argument, NULL, 's' },
         { "format", required_argument, NULL, 'f' },
+        { "repair-counts", no_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -65,7 +95,8 @@ cmd_verify(int argc, char **argv)
     qs_config_t cfg;
     qs_verify_t *v = NULL;
     const qs_verify_summary_t *sum;
-    int c, strict = 0, rc = CTL_EXIT_FAIL, verified;
+    int c, strict = 0, repair = 0, rc = CTL_EXIT_FAIL, verified;
+    int64_t repaired_groups = -1;
 
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -80,6 +111,7 @@ cmd_verify(int argc, char **argv)
             names[n_names++] = optarg;
             break;
         case 's': strict = 1; break;
+        case 'r': repair = 1; break;
         case 'f': format = optarg; break;
         case 'h': free(names); usage(stdout); return CTL_EXIT_OK;
         case ':': free(names); return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
@@ -94,13 +126,17 @@ cmd_verify(int argc, char **argv)
         free(names);
         return ctl_usage_error(CMD, "--format must be table or json");
     }
-    if (ctl_site_open(&site, home, 0, errmsg, sizeof errmsg) != 0) {
+    if (ctl_site_open(&site, home, repair ? CTL_OPEN_STOREDB : 0, errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);
         free(names);
         return CTL_EXIT_FAIL;
     }
     if (qs_config_load(&cfg, site.paths.conf, errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "cannot read the retention interval: %s", errmsg);
+        goto out;
+    }
+    if (repair && repair_counts(&site, &repaired_groups, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
         goto out;
     }
     v = qs_verify_new(&site.paths, ctl_site_now(&site),
@@ -114,6 +150,8 @@ cmd_verify(int argc, char **argv)
         if (doc == NULL)
             goto oom;
         cJSON_AddBoolToObject(doc, "ok", verified);
+        if (repair)
+            cJSON_AddNumberToObject(doc, "counts_rebuilt", (double)repaired_groups);
         arr = cJSON_AddArrayToObject(doc, "findings");
         for (size_t i = 0; arr != NULL && i < qs_verify_count(v); i++)
             cJSON_AddItemToArray(arr, cJSON_CreateString(qs_verify_finding(v, i)));
@@ -133,6 +171,9 @@ cmd_verify(int argc, char **argv)
         if (ctl_json_print(doc) != 0)
             goto oom;
     } else if (verified) {
+        if (repair)
+            printf("compliance_counts rebuilt from latest: %lld groups\n",
+                   (long long)repaired_groups);
         if (sum->policy_configured)
             printf("site verified: policy version %lld, ", (long long)sum->policy_version);
         else
@@ -147,6 +188,9 @@ cmd_verify(int argc, char **argv)
                    sum->names == 1 ? "" : "s", (long long)sum->files_scanned);
         printf(" (%s)\n", sum->grace_ms ? "allowing one retention interval" : "strict");
     } else {
+        if (repair)
+            printf("compliance_counts rebuilt from latest: %lld groups\n",
+                   (long long)repaired_groups);
         printf("site not verified: %zu finding%s\n", qs_verify_count(v),
                qs_verify_count(v) == 1 ? "" : "s");
         for (size_t i = 0; i < qs_verify_count(v); i++)

@@ -1,11 +1,11 @@
 /* query.h - read-only queries on store.db (and counts on site.db) for
  * qsctl compliance and qsctl stats.
  *
- * Compliance counts the `latest` table grouped by (topic_type, topic_id,
- * state_id): the GROUP BY follows the columns of the covering index
- * latest_compliance, so SQLite walks the index in order and never sorts or
- * touches the table; a --topic-type or --topic-id filter turns the walk into
- * an index range. Small groups are suppressed here, before any count leaves
+ * Compliance is the `latest` table grouped by (topic_type, topic_id,
+ * state_id), read from compliance_counts, which triggers keep equal to that
+ * grouping in every writer's transaction: SQLite reads a few hundred rows in
+ * primary-key order instead of counting millions, and a --topic-type or
+ * --topic-id filter is a key range. Small groups are suppressed here, before any count leaves
  * the module: a group with fewer than k members has count
  * QUERY_SUPPRESSED. The queries run inside one read transaction so that a
  * live qs-store committing meanwhile cannot make the numbers inconsistent.

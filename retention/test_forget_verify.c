@@ -222,6 +222,11 @@ test_forget_removes_only_that_machine_from_latest_and_every_partition(void)
     QS_CHECK_EQ_INT(count_sql(&s, "SELECT count(*) FROM latest WHERE topic_id LIKE 'KB-PCB%'"),
                     2);
     QS_CHECK_EQ_INT(count_sql(&s, "SELECT sum(rows) FROM partitions"), 2);
+    /* The compliance counts lost PC-A's four states, and no group is left
+     * for a topic only PC-A had. */
+    QS_CHECK_EQ_INT(count_sql(&s, "SELECT sum(count) FROM compliance_counts"), 2);
+    QS_CHECK_EQ_INT(count_sql(&s, "SELECT count(*) FROM compliance_counts "
+                                  "WHERE topic_id LIKE 'KB-PCA%' OR topic_id = 'DEP-PCA'"), 0);
     /* Nothing of PC-A in any byte of store.db or its WAL: no topic id, no pseudonym. */
     QS_CHECK(!qs_test_file_contains(s.paths.store_db, "KB-PCA", 6));
     QS_CHECK(!qs_test_file_contains(wal, "KB-PCA", 6));
@@ -388,6 +393,24 @@ test_verify_finds_a_tampered_audit_chain(void)
     site_destroy(&s);
 }
 
+static void
+test_verify_finds_compliance_counts_that_disagree_with_latest(void)
+{
+    struct site s;
+    int matched = 0;
+
+    site_new(&s, "verify-counts", 30);
+    add_event(&s, 1, 500, "KB-C", NOW - DAY, 1, "PC-C1", "CORP");
+    add_event(&s, 2, 500, "KB-C", NOW - DAY, 1, "PC-C2", "CORP");
+    QS_CHECK_EQ_INT(run_verify(&s, NULL, NULL, NULL), 0);
+    exec_ok(qs_storedb_sqlite(s.db), "UPDATE compliance_counts SET count = 3");
+    QS_CHECK_EQ_INT(run_verify(&s, NULL, "compliance_counts disagrees", &matched), 1);
+    QS_CHECK_EQ_INT(matched, 1);
+    QS_CHECK(qs_storedb_counts_rebuild(s.db) == 0);
+    QS_CHECK_EQ_INT(run_verify(&s, NULL, NULL, NULL), 0);
+    site_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -403,5 +426,6 @@ main(void)
     QS_RUN(test_verify_finds_a_raw_name_in_any_file_in_any_case_and_utf16);
     QS_RUN(test_verify_finds_loose_permissions);
     QS_RUN(test_verify_finds_a_tampered_audit_chain);
+    QS_RUN(test_verify_finds_compliance_counts_that_disagree_with_latest);
     return qs_test_summary();
 }

@@ -324,6 +324,12 @@ test_purge_pass_expires_latest_by_last_report_per_topic(void)
     QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest WHERE topic_id = 'CI-B'"), 0);
     QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest WHERE client_id = 2 AND "
                                   "topic_type = 300"), 0);
+    /* What qsctl compliance reads followed, and forgot the expired topics. */
+    QS_CHECK_EQ_INT(count_sql(&f, "SELECT sum(count) FROM compliance_counts"), 3);
+    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM compliance_counts WHERE topic_id IN "
+                                  "('KB-A', 'CI-B')"), 0);
+    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count FROM compliance_counts WHERE topic_id = "
+                                  "'DEP-A'"), 1);
     fx_close(&f);
 }
 
@@ -348,6 +354,7 @@ test_purge_pass_deletes_latest_in_batches(void)
     QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
     QS_CHECK_EQ_INT(c.latest_rows_deleted, n);
     QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest"), 1);
+    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM compliance_counts"), 1);
     fx_close(&f);
 }
 

@@ -316,7 +316,8 @@ static int
 store_text_allowed(const char *table, const char *column)
 {
     if (strcmp(column, "topic_id") == 0 &&
-        (strcmp(table, "latest") == 0 || strncmp(table, "history_", 8) == 0))
+        (strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
+         strncmp(table, "history_", 8) == 0))
         return 1;
     return strcmp(table, "counters") == 0 && strcmp(column, "name") == 0;
 }
@@ -435,6 +436,21 @@ check_latest(qs_verify_t *v, sqlite3 *sql)
     sqlite3_finalize(st);
 }
 
+/* `qsctl compliance` reads only compliance_counts. */
+static void
+check_counts(qs_verify_t *v, qs_storedb_t *db)
+{
+    int64_t missing, stale;
+
+    if (qs_storedb_counts_check(db, &missing, &stale) != 0)
+        finding(v, "store: cannot compare compliance_counts with latest: %s",
+                sqlite3_errmsg(qs_storedb_sqlite(db)));
+    else if (missing > 0 || stale > 0)
+        finding(v, "store: compliance_counts disagrees with latest (%lld groups missing or "
+                "wrong, %lld stale): qsctl compliance is wrong until `qsctl verify "
+                "--repair-counts` rebuilds it", (long long)missing, (long long)stale);
+}
+
 static void
 check_partition(qs_verify_t *v, sqlite3 *sql, const qs_partition_t *part)
 {
@@ -509,6 +525,7 @@ check_store(qs_verify_t *v)
                 "be returned to the file system", sqlite3_column_int(st, 0));
     sqlite3_finalize(st);
     check_latest(v, qs_storedb_sqlite(db));
+    check_counts(v, db);
     if (qs_purge_list_partitions(db, &parts, &n_parts) != 0)
         finding(v, "store: cannot list history partitions: %s",
                 sqlite3_errmsg(qs_storedb_sqlite(db)));

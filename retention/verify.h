@@ -9,7 +9,7 @@
  * under the home (case-insensitive, ASCII and UTF-16LE); directories that are
  * not 0700 and keys, databases, WAL/SHM and the audit head with group or world
  * bits; an audit chain or head that does not verify; a store.db without
- * incremental auto-vacuum. A check that cannot run is itself a finding: a site
+ * incremental auto-vacuum; compliance_counts that differ from latest. A check that cannot run is itself a finding: a site
  * that cannot be inspected is not verified.
  */
 #ifndef QS_VERIFY_H

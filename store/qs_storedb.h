@@ -11,9 +11,13 @@
  *   latest(client_id, topic_type, topic_id) PK -> state_id, time_ms (state
  *       change, policy precision), report_ms (store time of the last report
  *       of this topic: what ageing uses), machine_ps, domain_ps
- *       index latest_compliance(topic_type, topic_id, state_id): compliance
  *       index latest_by_machine(machine_ps)
  *       index latest_by_report(report_ms): ageing
+ *   compliance_counts(topic_type, topic_id, state_id) PK -> count
+ *       = latest grouped by (topic_type, topic_id, state_id), kept exact by
+ *       triggers on latest in the writer's own transaction (groups that reach
+ *       0 are deleted): `qsctl compliance` reads a few hundred rows instead of
+ *       counting millions, whoever writes latest.
  *   partitions(epoch, topic_type) PK -> rows
  *   history_<epoch>_<topic_type>(client_id, serial) PK -> state_id, topic_id,
  *       time_ms, machine_ps, domain_ps, user_ps, details (XChaCha20-Poly1305
@@ -24,6 +28,9 @@
  *       whole tables.
  *   counters(name PK, value)   "stored", "duplicates", "rejected.<STATUS>",
  *       "rejected_detail.<CODE>": updated in the same transaction as the data.
+ *
+ * PRAGMA user_version is the schema version; qs_storedb_open upgrades an
+ * older file in place (one transaction) and refuses a newer one.
  *
  * Pragmas: WAL, synchronous=FULL (an ack survives power loss), secure_delete
  * (deleted content is zeroed), auto_vacuum=INCREMENTAL (freed pages can be
@@ -44,8 +51,11 @@ typedef struct {
     int64_t rows;
 } qs_partition_t;
 
+#define QS_STOREDB_SCHEMA_VERSION 1
+
 /* Open store.db; with create != 0 make the file (0600) and schema if missing.
- * NULL with errmsg on failure. */
+ * An existing file of an older schema version is upgraded. NULL with errmsg
+ * on failure. */
 qs_storedb_t *qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len);
 void qs_storedb_destroy(qs_storedb_t **db_p);
 
@@ -66,6 +76,16 @@ int qs_storedb_partitions(qs_storedb_t *db, qs_partition_t **out, size_t *n);
 
 /* Drop one partition and unregister it (inside the caller's transaction). */
 int qs_storedb_partition_drop(qs_storedb_t *db, int64_t epoch, uint32_t topic_type);
+
+/* Recompute compliance_counts from latest (inside the caller's transaction):
+ * for a bulk load that ran with the triggers dropped, or a repair. */
+int qs_storedb_counts_rebuild(qs_storedb_t *db);
+
+/* Compare compliance_counts with latest grouped, in one snapshot: *missing
+ * groups of latest absent or with another count, *stale rows of
+ * compliance_counts that latest does not have (a zero count included).
+ * Both 0 when they agree. Returns 0, or -1 on an SQLite error. */
+int qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale);
 
 /* Add delta to a named counter (inside the caller's transaction). */
 int qs_storedb_counter_add(qs_storedb_t *db, const char *name, int64_t delta);

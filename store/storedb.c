@@ -30,7 +30,6 @@ static const char schema[] =
     "  state_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, report_ms INTEGER NOT NULL,"
     "  machine_ps BLOB, domain_ps BLOB,"
     "  PRIMARY KEY(client_id, topic_type, topic_id)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS latest_compliance ON latest(topic_type, topic_id, state_id);"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
     "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
     "CREATE TABLE IF NOT EXISTS partitions("
@@ -38,6 +37,134 @@ static const char schema[] =
     "  PRIMARY KEY(epoch, topic_type)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
     "  WITHOUT ROWID;";
+
+/* Schema version 1: compliance_counts, kept equal to
+ * SELECT topic_type, topic_id, state_id, count(*) FROM latest GROUP BY 1, 2, 3
+ * by triggers, so that every writer of latest (the store's upserts, the
+ * retention worker's expiry, forget, anything later) keeps it exact in its
+ * own transaction. UPDATE OF names the assigned columns: the store's
+ * touch_latest (times only) does not fire it. A group that reaches zero is
+ * deleted: no topic id outlives its last row. */
+#define COUNT_KEY(row) "topic_type = " row ".topic_type AND topic_id = " row ".topic_id " \
+                       "AND state_id = " row ".state_id"
+#define COUNT_PLUS(row) \
+    "INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) VALUES (" \
+    row ".topic_type, " row ".topic_id, " row ".state_id, 1) " \
+    "ON CONFLICT DO UPDATE SET count = count + 1;"
+#define COUNT_MINUS(row) \
+    "UPDATE compliance_counts SET count = count - 1 WHERE " COUNT_KEY(row) ";" \
+    "DELETE FROM compliance_counts WHERE " COUNT_KEY(row) " AND count <= 0;"
+
+static const char schema_counts[] =
+    "CREATE TABLE IF NOT EXISTS compliance_counts("
+    "  topic_type INTEGER NOT NULL, topic_id TEXT NOT NULL, state_id INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY(topic_type, topic_id, state_id)) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS latest_counts_insert AFTER INSERT ON latest BEGIN "
+    COUNT_PLUS("new") " END;"
+    "CREATE TRIGGER IF NOT EXISTS latest_counts_update "
+    "AFTER UPDATE OF topic_type, topic_id, state_id ON latest "
+    "WHEN old.state_id IS NOT new.state_id OR old.topic_type IS NOT new.topic_type "
+    "  OR old.topic_id IS NOT new.topic_id BEGIN "
+    COUNT_MINUS("old") COUNT_PLUS("new") " END;"
+    "CREATE TRIGGER IF NOT EXISTS latest_counts_delete AFTER DELETE ON latest BEGIN "
+    COUNT_MINUS("old") " END;"
+    /* Its own table answers compliance now; the index only slowed ingest. */
+    "DROP INDEX IF EXISTS latest_compliance;";
+
+static const char sql_counts_rebuild[] =
+    "DELETE FROM compliance_counts;"
+    "INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) "
+    "  SELECT topic_type, topic_id, state_id, count(*) FROM latest "
+    "  GROUP BY topic_type, topic_id, state_id;";
+
+#define COUNTS_LATEST "SELECT topic_type, topic_id, state_id, count(*) FROM latest " \
+                      "GROUP BY topic_type, topic_id, state_id"
+#define COUNTS_TABLE "SELECT topic_type, topic_id, state_id, count FROM compliance_counts"
+static const char sql_counts_check[] =
+    "SELECT (SELECT count(*) FROM (" COUNTS_LATEST " EXCEPT " COUNTS_TABLE ")), "
+    "       (SELECT count(*) FROM (" COUNTS_TABLE " EXCEPT " COUNTS_LATEST "))";
+
+static int
+exec_or_note(sqlite3 *db, const char *sql, const char *what, const char *path, char *errmsg,
+             size_t errmsg_len)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK)
+        return 0;
+    snprintf(errmsg, errmsg_len, "%s '%s': %s", what, path, err ? err : sqlite3_errmsg(db));
+    sqlite3_free(err);
+    return -1;
+}
+
+static int
+pragma_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Bring an older schema up to QS_STOREDB_SCHEMA_VERSION in one IMMEDIATE
+ * transaction (the version is read again inside it: the store, the
+ * retention worker and qsctl may open the file at the same moment). A file
+ * without a latest table is not a store database and is left untouched. */
+static int
+schema_upgrade(sqlite3 *db, const char *path, char *errmsg, size_t errmsg_len)
+{
+    int64_t version = 0, has_latest = 0;
+    char sql[64];
+
+    if (pragma_int(db, "PRAGMA user_version", &version) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot read '%s': %s", path, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version == QS_STOREDB_SCHEMA_VERSION)
+        return 0;
+    if (version > QS_STOREDB_SCHEMA_VERSION) {
+        snprintf(errmsg, errmsg_len, "'%s' has schema version %lld, newer than this program's "
+                 "%d: run the quietstate release that wrote it, or newer", path,
+                 (long long)version, QS_STOREDB_SCHEMA_VERSION);
+        return -1;
+    }
+    if (exec_or_note(db, "BEGIN IMMEDIATE", "cannot lock", path, errmsg, errmsg_len) != 0)
+        return -1;
+    if (pragma_int(db, "PRAGMA user_version", &version) != 0 ||
+        pragma_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                   "AND name = 'latest'", &has_latest) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot read '%s': %s", path, sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (version == QS_STOREDB_SCHEMA_VERSION)
+        return exec_or_note(db, "COMMIT", "cannot commit", path, errmsg, errmsg_len);
+    if (!has_latest) {
+        snprintf(errmsg, errmsg_len, "'%s' is not a quietstate store database (no table "
+                 "'latest'): check --home, or run qs-store once to create it", path);
+        goto fail;
+    }
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", QS_STOREDB_SCHEMA_VERSION);
+    if (exec_or_note(db, schema_counts, "cannot upgrade the schema of", path, errmsg,
+                     errmsg_len) != 0 ||
+        exec_or_note(db, sql_counts_rebuild, "cannot fill compliance_counts in", path, errmsg,
+                     errmsg_len) != 0 ||
+        exec_or_note(db, sql, "cannot upgrade the schema of", path, errmsg, errmsg_len) != 0 ||
+        exec_or_note(db, "COMMIT", "cannot commit the schema upgrade of", path, errmsg,
+                     errmsg_len) != 0)
+        goto fail;
+    return 0;
+fail:
+    (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
 
 qs_storedb_t *
 qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
@@ -70,6 +197,10 @@ qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
         sqlite3_close(db);
         return NULL;
     }
+    if (schema_upgrade(db, path, errmsg, errmsg_len) != 0) {
+        sqlite3_close(db);
+        return NULL;
+    }
     s = qs_calloc(1, sizeof *s);
     s->db = db;
     if (sqlite3_prepare_v3(db, "INSERT INTO counters(name, value) VALUES (?1, ?2) "
@@ -84,6 +215,30 @@ qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
         return NULL;
     }
     return s;
+}
+
+int
+qs_storedb_counts_rebuild(qs_storedb_t *s)
+{
+    return sqlite3_exec(s->db, sql_counts_rebuild, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int
+qs_storedb_counts_check(qs_storedb_t *s, int64_t *missing, int64_t *stale)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *missing = *stale = 0;
+    if (sqlite3_prepare_v2(s->db, sql_counts_check, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *missing = sqlite3_column_int64(st, 0);
+        *stale = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 void

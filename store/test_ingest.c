@@ -898,6 +898,18 @@ test_store_latest_follows_newest_through_each_write_path(void)
     QS_CHECK(latest_machine_is(&f, "KB4", "PC-A"));
     QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 4);
     QS_CHECK_EQ_INT(counter(&f, "stored"), 11);
+    /* Through every path above, compliance_counts followed: KB1 is counted
+     * once, in its last state, and the states it left are gone. */
+    {
+        int64_t missing = -1, stale = -1;
+        QS_CHECK_EQ_INT(qs_storedb_counts_check(f.storedb, &missing, &stale), 0);
+        QS_CHECK_EQ_INT(missing, 0);
+        QS_CHECK_EQ_INT(stale, 0);
+    }
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM compliance_counts WHERE topic_id = 'KB1'"), 1);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count FROM compliance_counts WHERE topic_id = 'KB1' "
+                          "AND state_id = 1"), 1);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT sum(count) FROM compliance_counts"), 4);
     fx_close(&f);
 }
 

@@ -127,4 +127,20 @@ grep -q '"partitions_dropped":0' "$QS_TMP/retention2.out.err" ||
     qs_fail "second pass: $(cat "$QS_TMP/retention2.out.err")"
 qs_expect_rc 0 "$QS_TMP/verify2.out" "$QSCTL" verify --home "$QS_HOME" --strict
 
+qs_step "compliance counts edited behind quietstate's back: verify finds it, --repair-counts fixes it"
+qs_expect_rc 0 "$QS_TMP/compliance-before.json" "$QSCTL" compliance --home "$QS_HOME" --format json
+ret_sql "UPDATE compliance_counts SET count = count + 7" ||
+    qs_fail "cannot edit compliance_counts with sqlite3"
+qs_expect_rc 1 "$QS_TMP/verify3.out" "$QSCTL" verify --home "$QS_HOME"
+grep -q 'compliance_counts disagrees with latest.*--repair-counts' "$QS_TMP/verify3.out" ||
+    qs_fail "verify did not name the counts:"$'\n'"$(cat "$QS_TMP/verify3.out")"
+qs_expect_rc 0 "$QS_TMP/repair.json" "$QSCTL" verify --home "$QS_HOME" --repair-counts \
+    --format json
+qs_expect_eq "verify ok after repair" "$(jq -r .ok "$QS_TMP/repair.json")" true
+(( $(qs_json_get "$QS_TMP/repair.json" .counts_rebuilt) > 0 )) ||
+    qs_fail "repair rebuilt no group: $(cat "$QS_TMP/repair.json")"
+qs_expect_rc 0 "$QS_TMP/compliance-after.json" "$QSCTL" compliance --home "$QS_HOME" --format json
+cmp -s "$QS_TMP/compliance-before.json" "$QS_TMP/compliance-after.json" ||
+    qs_fail "compliance after the repair differs from before the edit"
+
 printf '%s: PASS\n' "$QS_LIB_NAME"
