@@ -31,6 +31,7 @@
 #include "qs_epochkeys.h"
 #include "qs_log.h"
 #include "qs_policy.h"
+#include "qs_counts.h"
 #include "qs_storedb.h"
 
 #include <sodium.h>

@@ -10,6 +10,7 @@
  */
 #include "ctl_common.h"
 #include "qs_config.h"
+#include "qs_counts.h"
 #include "qs_log.h"
 #include "qs_ctl.h"
 #include "verify.h"

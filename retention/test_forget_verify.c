@@ -8,6 +8,7 @@
 #include "forget.h"
 #include "purge.h"
 #include "qs_audit.h"
+#include "qs_counts.h"
 #include "qs_clock.h"
 #include "qs_config.h"
 #include "qs_fsutil.h"

@@ -15,6 +15,7 @@
 #include "qs_keys.h"
 #include "qs_log.h"
 #include "qs_sitedb.h"
+#include "qs_counts.h"
 #include "qs_storedb.h"
 #include "siteaudit.h"
 

@@ -15,8 +15,9 @@
  * the change needs, the upsert only for a new row or a renamed machine;
  * history row in its (epoch, topic) partition unless already past the
  * policy's maximum age), count, and move
- * low_water over every contiguous handled serial. Counters are written in the
- * same transaction. Only after COMMIT is each ack built, sealed for the
+ * low_water over every contiguous handled serial. Counters and the
+ * compliance_counts changes of the state moves are written in the same
+ * transaction. Only after COMMIT is each ack built, sealed for the
  * client (crypto_box with the cached shared key) and handed to the caller.
  *
  * Minimization happens on the way into SQLite: machine, domain and (only
@@ -36,6 +37,7 @@
 #include "ingest.h"
 
 #include "qs_codec.h"
+#include "qs_counts.h"
 #include "qs_envelope.h"
 #include "qs_hex.h"
 #include "qs_keyset.h"
@@ -236,7 +238,8 @@ struct qs_ingest {
     /* statements, prepared once */
     sqlite3_stmt *sel_client, *ins_client, *upd_client;
     sqlite3_stmt *any_seen, *sel_seen, *ins_seen, *del_seen;
-    sqlite3_stmt *upsert_latest, *update_latest, *touch_latest, *add_part_rows;
+    sqlite3_stmt *sel_latest, *upsert_latest, *update_latest, *touch_latest, *add_part_rows;
+    qs_count_deltas_t *count_deltas;   /* compliance_counts changes of the transaction */
 
     struct part parts[PART_CACHE];
     uint64_t txn_no;
@@ -411,6 +414,7 @@ qs_ingest_new(const qs_ingest_config_t *cfg, char *errmsg, size_t errmsg_len)
     QS_ASSERT(cfg->store_kp && cfg->site_key && cfg->sitedb && cfg->storedb &&
               cfg->epochkeys && cfg->clock);
     self = qs_calloc(1, sizeof *self);
+    self->count_deltas = qs_count_deltas_new();
     self->cfg = *cfg;
     if (self->cfg.group_max_messages < 1)
         self->cfg.group_max_messages = 1;
@@ -442,6 +446,9 @@ qs_ingest_new(const qs_ingest_config_t *cfg, char *errmsg, size_t errmsg_len)
                 "INSERT OR IGNORE INTO seen(client_id, serial) VALUES (?1, ?2)") != 0 ||
         prepare(self, &self->del_seen,
                 "DELETE FROM seen WHERE client_id = ?1 AND serial <= ?2") != 0 ||
+        prepare(self, &self->sel_latest,
+                "SELECT state_id, time_ms FROM latest "
+                "WHERE client_id = ?1 AND topic_type = ?2 AND topic_id = ?3") != 0 ||
         /* state/time follow the newest message time (ties: the later arrival);
          * report_ms is the store's time of the latest report, whatever its age. */
         prepare(self, &self->upsert_latest,
@@ -517,7 +524,9 @@ qs_ingest_destroy(qs_ingest_t **self_p)
     sqlite3_finalize(self->sel_seen);
     sqlite3_finalize(self->ins_seen);
     sqlite3_finalize(self->del_seen);
+    sqlite3_finalize(self->sel_latest);
     sqlite3_finalize(self->upsert_latest);
+    qs_count_deltas_destroy(&self->count_deltas);
     sqlite3_finalize(self->update_latest);
     sqlite3_finalize(self->touch_latest);
     sqlite3_finalize(self->add_part_rows);
@@ -885,19 +894,41 @@ pseudonym_memo(qs_ingest_t *self, uint8_t out[QS_PSEUDONYM_BYTES], qs_pseudo_kin
  * statements, tried in turn until one changes the row, give exactly what the
  * upsert alone gives, while touching fewer indexes in the common cases:
  * touch_latest (row there, same pseudonyms, state unchanged or the message
- * older: only the times move, latest_compliance and latest_by_machine are
- * left alone), update_latest (row there, same pseudonyms: the state moves
- * too, latest_by_machine left alone), then upsert_latest (a new row, or a
- * renamed machine or domain). */
+ * older: only the times move, latest_by_machine is left alone),
+ * update_latest (row there, same pseudonyms: the state moves too,
+ * latest_by_machine left alone), then upsert_latest (a new row, or a
+ * renamed machine or domain).
+ *
+ * When touch_latest does not apply, the state may move: the old one is read
+ * first (the page the UPDATE is about to write) and the move recorded in
+ * count_deltas under the statements' own rule (newer or same time wins), so
+ * compliance_counts follows without a trigger on the hot path (qs_counts.h).
+ * A new row is counted by the schema's INSERT trigger. */
 static int
 write_latest(qs_ingest_t *self, int64_t client_id, const Quietstate__StateMessage *m, int64_t t,
              int64_t now_ms, const uint8_t *machine_ps, const uint8_t *domain_ps)
 {
     sqlite3_stmt *const tries[] = { self->touch_latest, self->update_latest,
                                     self->upsert_latest };
+    int rc;
 
     for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
         sqlite3_stmt *st = tries[i];
+        if (st == self->update_latest) {
+            sqlite3_bind_int64(self->sel_latest, 1, client_id);
+            sqlite3_bind_int64(self->sel_latest, 2, m->topic_type);
+            sqlite3_bind_text(self->sel_latest, 3, m->topic_id, -1, SQLITE_STATIC);
+            rc = sqlite3_step(self->sel_latest);
+            if (rc == SQLITE_ROW && t >= sqlite3_column_int64(self->sel_latest, 1))
+                qs_count_deltas_move(self->count_deltas, m->topic_type, m->topic_id,
+                                     (uint32_t)sqlite3_column_int64(self->sel_latest, 0),
+                                     m->state_id);
+            sqlite3_reset(self->sel_latest);
+            if (rc == SQLITE_DONE)
+                continue;          /* no row: the upsert inserts it */
+            if (rc != SQLITE_ROW)
+                return -1;
+        }
         sqlite3_bind_int64(st, 1, client_id);
         sqlite3_bind_int64(st, 2, m->topic_type);
         sqlite3_bind_text(st, 3, m->topic_id, -1, SQLITE_STATIC);
@@ -1116,6 +1147,7 @@ run_transaction(qs_ingest_t *self)
     int64_t now_ms = qs_clock_now_ms(self->cfg.clock);
 
     memset(&self->txn, 0, sizeof self->txn);
+    qs_count_deltas_clear(self->count_deltas);
     self->txn_no++;
     if (qs_storedb_begin(self->cfg.storedb) != 0)
         return -1;
@@ -1125,6 +1157,8 @@ run_transaction(qs_ingest_t *self)
     for (size_t i = 0; i < PART_CACHE; i++)
         if (self->parts[i].used && part_flush_rows(self, &self->parts[i]) != 0)
             goto fail;
+    if (qs_storedb_counts_apply(self->cfg.storedb, self->count_deltas) != 0)
+        goto fail;
     if (write_counts(self, &self->txn) != 0 || write_counts(self, &self->pending) != 0)
         goto fail;
     if (qs_storedb_commit(self->cfg.storedb) != 0)
@@ -1251,6 +1285,7 @@ qs_ingest_commit(qs_ingest_t *self, qs_ingest_reply_fn reply, void *ctx)
             self->failed_in_row++;
             self->stats.commit_failures++;
             memset(&self->txn, 0, sizeof self->txn);
+            qs_count_deltas_clear(self->count_deltas);
             for (size_t i = 0; i < PART_CACHE; i++)
                 self->parts[i].rows_delta = 0;
             for (size_t i = 0; i < self->n_batches; i++) {

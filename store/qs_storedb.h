@@ -14,10 +14,10 @@
  *       index latest_by_machine(machine_ps)
  *       index latest_by_report(report_ms): ageing
  *   compliance_counts(topic_type, topic_id, state_id) PK -> count
- *       = latest grouped by (topic_type, topic_id, state_id), kept exact by
- *       triggers on latest in the writer's own transaction (groups that reach
- *       0 are deleted): `qsctl compliance` reads a few hundred rows instead of
- *       counting millions, whoever writes latest.
+ *       = latest grouped by (topic_type, topic_id, state_id), no zero group:
+ *       `qsctl compliance` reads a few hundred rows instead of counting
+ *       millions. Triggers on latest count rows in and out; the store counts
+ *       state changes (qs_counts.h).
  *   partitions(epoch, topic_type) PK -> rows
  *   history_<epoch>_<topic_type>(client_id, serial) PK -> state_id, topic_id,
  *       time_ms, machine_ps, domain_ps, user_ps, details (XChaCha20-Poly1305
@@ -76,16 +76,6 @@ int qs_storedb_partitions(qs_storedb_t *db, qs_partition_t **out, size_t *n);
 
 /* Drop one partition and unregister it (inside the caller's transaction). */
 int qs_storedb_partition_drop(qs_storedb_t *db, int64_t epoch, uint32_t topic_type);
-
-/* Recompute compliance_counts from latest (inside the caller's transaction):
- * for a bulk load that ran with the triggers dropped, or a repair. */
-int qs_storedb_counts_rebuild(qs_storedb_t *db);
-
-/* Compare compliance_counts with latest grouped, in one snapshot: *missing
- * groups of latest absent or with another count, *stale rows of
- * compliance_counts that latest does not have (a zero count included).
- * Both 0 when they agree. Returns 0, or -1 on an SQLite error. */
-int qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale);
 
 /* Add delta to a named counter (inside the caller's transaction). */
 int qs_storedb_counter_add(qs_storedb_t *db, const char *name, int64_t delta);

@@ -1,5 +1,6 @@
 /* storedb.c - store.db schema, history partitions, counters and scrubbing. */
 #include "qs_storedb.h"
+#include "qs_counts.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
 
@@ -38,22 +39,13 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
     "  WITHOUT ROWID;";
 
-/* Schema version 1: compliance_counts, kept equal to
- * SELECT topic_type, topic_id, state_id, count(*) FROM latest GROUP BY 1, 2, 3
- * by triggers, so that every writer of latest (the store's upserts, the
- * retention worker's expiry, forget, anything later) keeps it exact in its
- * own transaction. UPDATE OF names the assigned columns: the store's
- * touch_latest (times only) does not fire it. A group that reaches zero is
- * deleted: no topic id outlives its last row. */
+/* Schema version 1: compliance_counts (what it is and who keeps it exact:
+ * qs_counts.h). Rows entering or leaving latest are counted by these
+ * triggers, whoever writes; state changes of existing rows by the writer
+ * (qs_count_deltas_t). A group that reaches zero is deleted: no topic id
+ * outlives its last row. */
 #define COUNT_KEY(row) "topic_type = " row ".topic_type AND topic_id = " row ".topic_id " \
                        "AND state_id = " row ".state_id"
-#define COUNT_PLUS(row) \
-    "INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) VALUES (" \
-    row ".topic_type, " row ".topic_id, " row ".state_id, 1) " \
-    "ON CONFLICT DO UPDATE SET count = count + 1;"
-#define COUNT_MINUS(row) \
-    "UPDATE compliance_counts SET count = count - 1 WHERE " COUNT_KEY(row) ";" \
-    "DELETE FROM compliance_counts WHERE " COUNT_KEY(row) " AND count <= 0;"
 
 static const char schema_counts[] =
     "CREATE TABLE IF NOT EXISTS compliance_counts("
@@ -61,29 +53,18 @@ static const char schema_counts[] =
     "  count INTEGER NOT NULL,"
     "  PRIMARY KEY(topic_type, topic_id, state_id)) WITHOUT ROWID;"
     "CREATE TRIGGER IF NOT EXISTS latest_counts_insert AFTER INSERT ON latest BEGIN "
-    COUNT_PLUS("new") " END;"
-    "CREATE TRIGGER IF NOT EXISTS latest_counts_update "
-    "AFTER UPDATE OF topic_type, topic_id, state_id ON latest "
-    "WHEN old.state_id IS NOT new.state_id OR old.topic_type IS NOT new.topic_type "
-    "  OR old.topic_id IS NOT new.topic_id BEGIN "
-    COUNT_MINUS("old") COUNT_PLUS("new") " END;"
+    "  INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) "
+    "  VALUES (new.topic_type, new.topic_id, new.state_id, 1) "
+    "  ON CONFLICT DO UPDATE SET count = count + 1; END;"
+    /* An upsert, not an UPDATE: inside a transaction whose state moves are
+     * not applied yet, the group may have no row (or reach -1 for a moment). */
     "CREATE TRIGGER IF NOT EXISTS latest_counts_delete AFTER DELETE ON latest BEGIN "
-    COUNT_MINUS("old") " END;"
+    "  INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) "
+    "  VALUES (old.topic_type, old.topic_id, old.state_id, -1) "
+    "  ON CONFLICT DO UPDATE SET count = count - 1;"
+    "  DELETE FROM compliance_counts WHERE " COUNT_KEY("old") " AND count = 0; END;"
     /* Its own table answers compliance now; the index only slowed ingest. */
     "DROP INDEX IF EXISTS latest_compliance;";
-
-static const char sql_counts_rebuild[] =
-    "DELETE FROM compliance_counts;"
-    "INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) "
-    "  SELECT topic_type, topic_id, state_id, count(*) FROM latest "
-    "  GROUP BY topic_type, topic_id, state_id;";
-
-#define COUNTS_LATEST "SELECT topic_type, topic_id, state_id, count(*) FROM latest " \
-                      "GROUP BY topic_type, topic_id, state_id"
-#define COUNTS_TABLE "SELECT topic_type, topic_id, state_id, count FROM compliance_counts"
-static const char sql_counts_check[] =
-    "SELECT (SELECT count(*) FROM (" COUNTS_LATEST " EXCEPT " COUNTS_TABLE ")), "
-    "       (SELECT count(*) FROM (" COUNTS_TABLE " EXCEPT " COUNTS_LATEST "))";
 
 static int
 exec_or_note(sqlite3 *db, const char *sql, const char *what, const char *path, char *errmsg,
@@ -114,13 +95,24 @@ pragma_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int
+counts_rebuild_or_note(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_len)
+{
+    if (qs_storedb_counts_rebuild(s) == 0)
+        return 0;
+    snprintf(errmsg, errmsg_len, "cannot fill compliance_counts in '%s': %s", path,
+             sqlite3_errmsg(s->db));
+    return -1;
+}
+
 /* Bring an older schema up to QS_STOREDB_SCHEMA_VERSION in one IMMEDIATE
  * transaction (the version is read again inside it: the store, the
  * retention worker and qsctl may open the file at the same moment). A file
  * without a latest table is not a store database and is left untouched. */
 static int
-schema_upgrade(sqlite3 *db, const char *path, char *errmsg, size_t errmsg_len)
+schema_upgrade(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_len)
 {
+    sqlite3 *db = s->db;
     int64_t version = 0, has_latest = 0;
     char sql[64];
 
@@ -154,8 +146,7 @@ schema_upgrade(sqlite3 *db, const char *path, char *errmsg, size_t errmsg_len)
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", QS_STOREDB_SCHEMA_VERSION);
     if (exec_or_note(db, schema_counts, "cannot upgrade the schema of", path, errmsg,
                      errmsg_len) != 0 ||
-        exec_or_note(db, sql_counts_rebuild, "cannot fill compliance_counts in", path, errmsg,
-                     errmsg_len) != 0 ||
+        counts_rebuild_or_note(s, path, errmsg, errmsg_len) != 0 ||
         exec_or_note(db, sql, "cannot upgrade the schema of", path, errmsg, errmsg_len) != 0 ||
         exec_or_note(db, "COMMIT", "cannot commit the schema upgrade of", path, errmsg,
                      errmsg_len) != 0)
@@ -197,12 +188,12 @@ qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
         sqlite3_close(db);
         return NULL;
     }
-    if (schema_upgrade(db, path, errmsg, errmsg_len) != 0) {
-        sqlite3_close(db);
-        return NULL;
-    }
     s = qs_calloc(1, sizeof *s);
     s->db = db;
+    if (schema_upgrade(s, path, errmsg, errmsg_len) != 0) {
+        qs_storedb_destroy(&s);
+        return NULL;
+    }
     if (sqlite3_prepare_v3(db, "INSERT INTO counters(name, value) VALUES (?1, ?2) "
                            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
                            -1, SQLITE_PREPARE_PERSISTENT, &s->counter_add, NULL) != SQLITE_OK ||
@@ -215,30 +206,6 @@ qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
         return NULL;
     }
     return s;
-}
-
-int
-qs_storedb_counts_rebuild(qs_storedb_t *s)
-{
-    return sqlite3_exec(s->db, sql_counts_rebuild, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-int
-qs_storedb_counts_check(qs_storedb_t *s, int64_t *missing, int64_t *stale)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    *missing = *stale = 0;
-    if (sqlite3_prepare_v2(s->db, sql_counts_check, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *missing = sqlite3_column_int64(st, 0);
-        *stale = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 void

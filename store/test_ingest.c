@@ -19,6 +19,7 @@
 #include "qs_log.h"
 #include "qs_pseudonym.h"
 #include "qs_sitedb.h"
+#include "qs_counts.h"
 #include "qs_storedb.h"
 #include "qs_test.h"
 
@@ -913,6 +914,74 @@ test_store_latest_follows_newest_through_each_write_path(void)
     fx_close(&f);
 }
 
+/* Random traffic from three clients through the real ingest: new rows,
+ * state moves, older messages, renamed machines, repeated serials, several
+ * batches of one client in a group. After every commit compliance_counts
+ * equals latest grouped (the store counts state moves itself, qs_counts.h):
+ * a move recorded under another rule than the statements', or not at all,
+ * fails here. */
+static void
+test_store_compliance_counts_follow_random_traffic(void)
+{
+    static const char *const machines[] = { "PC-R1", "PC-R2" };
+    struct fx f;
+    qs_policy_t p = default_policy();
+    qs_keypair_t *clients[3];
+    uint64_t serial[3] = { 0, 0, 0 }, x = 0x2545f4914f6cdd1dULL;
+    Quietstate__StateMessage m[8];
+    char topics[8][16];
+    int64_t t0;
+    int ok = 1;
+
+    fx_open(&f, &p);
+    t0 = now_ms(&f) - 3600000;
+    clients[0] = f.client;
+    for (int c = 1; c < 3; c++) {
+        char name[32];
+        clients[c] = qs_keypair_generate();
+        snprintf(name, sizeof name, "client-r%d", c);
+        enroll(&f, clients[c], name);
+    }
+    for (int group = 0; group < 60 && ok; group++) {
+        for (int b = 0; b < 1 + group % 4; b++) {
+            int c = (int)(x % 3), n;
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            n = 1 + (int)(x % 8);
+            for (int i = 0; i < n; i++) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                snprintf(topics[i], sizeof topics[i], "KB%d", (int)(x % 4));
+                /* A tenth repeat the last serial: a duplicate, not a move. */
+                if (!(x >> 20 & 0xf) && serial[c] > 0 && i == 0)
+                    m[i] = msg(serial[c], t0, 500, topics[i], 1);
+                else
+                    m[i] = msg(++serial[c], t0 + (int64_t)((x >> 24) % 600000), 500,
+                               topics[i], 1 + (uint32_t)(x >> 8 & 3));
+                m[i].machine_name = (char *)machines[x >> 40 & 1];
+            }
+            add_batch(&f, clients[c], m, (size_t)n);
+        }
+        commit(&f);
+        ok &= f.commit_rc == 0;
+        fx_clear_acks(&f);
+        {
+            int64_t missing = -1, stale = -1;
+            ok &= qs_storedb_counts_check(f.storedb, &missing, &stale) == 0 && missing == 0 &&
+                  stale == 0;
+        }
+        ok &= q_int(&f, "SELECT count(*) FROM compliance_counts WHERE count <= 0") == 0;
+        if (!ok)
+            fprintf(stderr, "  compliance_counts disagree after group %d\n", group);
+    }
+    QS_CHECK(ok);
+    QS_CHECK(q_int(&f, "SELECT count(*) FROM latest") >= 8);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT sum(count) FROM compliance_counts"),
+                    q_int(&f, "SELECT count(*) FROM latest"));
+    QS_CHECK(counter(&f, "stored") > 100);
+    for (int c = 1; c < 3; c++)
+        qs_keypair_destroy(&clients[c]);
+    fx_close(&f);
+}
+
 static void
 test_store_per_topic_max_age(void)
 {
@@ -1123,6 +1192,7 @@ main(void)
     QS_RUN(test_store_user_name_only_when_policy_collects);
     QS_RUN(test_store_old_message_updates_latest_not_history);
     QS_RUN(test_store_latest_follows_newest_through_each_write_path);
+    QS_RUN(test_store_compliance_counts_follow_random_traffic);
     QS_RUN(test_store_per_topic_max_age);
     QS_RUN(test_store_details_sealed_with_epoch_key);
     QS_RUN(test_store_truncates_history_time_to_policy_precision);

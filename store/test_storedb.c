@@ -1,6 +1,8 @@
-/* test_storedb.c - store.db schema: compliance_counts kept exact by its
- * triggers under every kind of write to latest, and the schema upgrade of
- * an older file (version 0: no counts, index latest_compliance). */
+/* test_storedb.c - store.db schema: compliance_counts kept exact (triggers
+ * for rows in and out, qs_count_deltas for state moves) under every kind of
+ * write to latest, and the schema upgrade of an older file (version 0: no
+ * counts, index latest_compliance). */
+#include "qs_counts.h"
 #include "qs_storedb.h"
 #include "qs_test.h"
 
@@ -77,16 +79,51 @@ next_rand(uint64_t *x)
     return *x;
 }
 
-/* Random inserts, the store's upsert (both branches), state updates,
- * time-only updates, topic renames and deletes, with rollbacks among them:
- * after each step the counts equal latest grouped, and no zero group is
- * left. A missing or wrong trigger fails here. */
+/* Change one row's state the way a writer must (qs_counts.h): read the old
+ * state, update, record the move. */
+static int
+move_state(sqlite3 *db, qs_count_deltas_t *d, long client, int tt, const char *id, long state)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, "SELECT state_id FROM latest WHERE client_id = ?1 AND "
+                           "topic_type = ?2 AND topic_id = ?3", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, client);
+    sqlite3_bind_int(st, 2, tt);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        qs_count_deltas_move(d, (uint32_t)tt, id, (uint32_t)sqlite3_column_int64(st, 0),
+                             (uint32_t)state);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0 : -1;
+    if (sqlite3_prepare_v2(db, "UPDATE latest SET state_id = ?4 WHERE client_id = ?1 AND "
+                           "topic_type = ?2 AND topic_id = ?3", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, client);
+    sqlite3_bind_int(st, 2, tt);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, state);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Random transactions of inserts (INSERT OR IGNORE), state moves through
+ * qs_count_deltas, time-only updates and deletes (by client, by topic and
+ * state: what retention and forget do), a tenth of them rolled back: after
+ * each, the counts equal latest grouped and no zero group is left. A
+ * missing trigger, a lost delta, a delta applied after a rollback or a zero
+ * group not pruned fails here. */
 static void
 test_counts_follow_every_write_to_latest(void)
 {
     qs_storedb_t *s;
+    qs_count_deltas_t *d = qs_count_deltas_new();
     sqlite3 *db;
-    sqlite3_stmt *upsert = NULL;
     char path[300], err[256], sql[256];
     uint64_t x = 0x9e3779b97f4a7c15ULL;
     int ok = 1;
@@ -99,70 +136,79 @@ test_counts_follow_every_write_to_latest(void)
         return;
     db = qs_storedb_sqlite(s);
     QS_CHECK_EQ_INT(q_int(db, "PRAGMA user_version"), QS_STOREDB_SCHEMA_VERSION);
-    QS_CHECK_EQ_INT(sqlite3_prepare_v2(db,
-        "INSERT INTO latest(client_id, topic_type, topic_id, state_id, time_ms, report_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(client_id, topic_type, topic_id) DO UPDATE "
-        "SET state_id = CASE WHEN excluded.time_ms >= latest.time_ms THEN excluded.state_id "
-        "ELSE latest.state_id END, time_ms = max(latest.time_ms, excluded.time_ms)",
-        -1, &upsert, NULL), SQLITE_OK);
-    for (int step = 0; step < 3000 && ok; step++) {
-        uint64_t r = next_rand(&x);
-        long c = (long)(r % 40) + 1, topic = (long)((r >> 8) % 5), state = (long)((r >> 16) % 4) + 1;
-        int tt = (r >> 24) % 2 ? 500 : 501, rollback = (r >> 32) % 10 == 0;
-        char id[16];
+    for (int txn = 0; txn < 400 && ok; txn++) {
+        int rollback = txn % 10 == 3, n_ops = 1 + txn % 13;
 
-        snprintf(id, sizeof id, "KB%ld", topic);
-        if (rollback && exec(db, "BEGIN") != 0)
-            ok = 0;
-        switch ((r >> 40) % 6) {
-        case 0: case 1: case 2:     /* the store's upsert: insert or update */
-            sqlite3_bind_int64(upsert, 1, c);
-            sqlite3_bind_int(upsert, 2, tt);
-            sqlite3_bind_text(upsert, 3, id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(upsert, 4, state);
-            sqlite3_bind_int64(upsert, 5, (int64_t)((r >> 48) % 1000));
-            ok &= sqlite3_step(upsert) == SQLITE_DONE;
-            sqlite3_reset(upsert);
-            break;
-        case 3:                     /* times only (touch_latest) */
-            snprintf(sql, sizeof sql, "UPDATE latest SET time_ms = time_ms + 1, "
-                     "report_ms = report_ms + 1 WHERE client_id = %ld", c);
-            ok &= exec(db, sql) == 0;
-            break;
-        case 4:                     /* several rows change state, or topic */
-            snprintf(sql, sizeof sql, (r >> 50) % 2
-                     ? "UPDATE latest SET state_id = %ld WHERE client_id %% 7 = %ld"
-                     : "UPDATE OR IGNORE latest SET topic_id = 'KB9' WHERE client_id %% 7 = %ld "
-                       "AND %ld > 0", state, c % 7);
-            ok &= exec(db, sql) == 0;
-            break;
-        default:                    /* retention and forget: deletes */
-            snprintf(sql, sizeof sql, "DELETE FROM latest WHERE client_id = %ld OR "
-                     "(topic_id = '%s' AND state_id = %ld)", c, id, state);
-            ok &= exec(db, sql) == 0;
-            break;
+        ok &= qs_storedb_begin(s) == 0;
+        for (int op = 0; op < n_ops && ok; op++) {
+            uint64_t r = next_rand(&x);
+            long c = (long)(r % 40) + 1, state = (long)((r >> 16) % 4) + 1;
+            int tt = (r >> 24) % 2 ? 500 : 501;
+            char id[16];
+
+            snprintf(id, sizeof id, "KB%ld", (long)((r >> 8) % 5));
+            switch ((r >> 40) % 7) {
+            case 0: case 1:         /* a new row (or none: already there) */
+                snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO latest(client_id, topic_type, "
+                         "topic_id, state_id, time_ms, report_ms) VALUES (%ld, %d, '%s', %ld, "
+                         "0, 0)", c, tt, id, state);
+                ok &= exec(db, sql) == 0;
+                break;
+            case 2: case 3:         /* the state moves */
+                ok &= move_state(db, d, c, tt, id, state) == 0;
+                break;
+            case 4:                 /* times only */
+                snprintf(sql, sizeof sql, "UPDATE latest SET time_ms = time_ms + 1, "
+                         "report_ms = report_ms + 1 WHERE client_id = %ld", c);
+                ok &= exec(db, sql) == 0;
+                break;
+            case 5:                 /* forget: a client's rows */
+                snprintf(sql, sizeof sql, "DELETE FROM latest WHERE client_id = %ld", c);
+                ok &= exec(db, sql) == 0;
+                break;
+            default:                /* expiry: a group's rows */
+                snprintf(sql, sizeof sql, "DELETE FROM latest WHERE topic_id = '%s' AND "
+                         "state_id = %ld", id, state);
+                ok &= exec(db, sql) == 0;
+                break;
+            }
         }
-        if (rollback)
-            ok &= exec(db, "ROLLBACK") == 0;
-        if (step % 25 == 0 || step == 2999)
-            ok &= counts_agree(s);
+        if (rollback) {
+            qs_storedb_rollback(s);
+            qs_count_deltas_clear(d);
+        } else {
+            ok &= qs_storedb_counts_apply(s, d) == 0;
+            ok &= qs_storedb_commit(s) == 0;
+        }
+        QS_CHECK_EQ_INT(qs_count_deltas_size(d), 0);
+        ok &= counts_agree(s);
         ok &= q_int(db, "SELECT count(*) FROM compliance_counts WHERE count <= 0") == 0;
         if (!ok)
-            fprintf(stderr, "  first disagreement at step %d\n", step);
+            fprintf(stderr, "  first disagreement after transaction %d\n", txn);
     }
     QS_CHECK(ok);
-    QS_CHECK(q_int(db, "SELECT count(*) FROM latest") > 0);
-    QS_CHECK_EQ_INT(q_int(db, "SELECT sum(count) FROM compliance_counts"),
-                    q_int(db, "SELECT count(*) FROM latest"));
+    QS_CHECK(q_int(db, "SELECT count(*) FROM latest") > 20);
+    QS_CHECK(q_int(db, "SELECT count(*) FROM compliance_counts") > 5);
     /* Everything deleted: no topic id is left in the counts either. */
     QS_CHECK_EQ_INT(exec(db, "DELETE FROM latest"), 0);
     QS_CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM compliance_counts"), 0);
-    /* The check itself sees a tampered count, and the rebuild repairs it. */
+    /* Deltas net out inside a transaction; a group of 1 moved away is pruned. */
     QS_CHECK_EQ_INT(exec(db, "INSERT INTO latest(client_id, topic_type, topic_id, state_id, "
                              "time_ms, report_ms) VALUES (1, 500, 'KB1', 2, 0, 0), "
-                             "(2, 500, 'KB1', 2, 0, 0)"), 0);
+                             "(2, 500, 'KB1', 2, 0, 0), (3, 500, 'KB2', 1, 0, 0)"), 0);
     QS_CHECK_EQ_INT(q_int(db, "SELECT count FROM compliance_counts WHERE topic_id = 'KB1'"), 2);
-    QS_CHECK_EQ_INT(exec(db, "UPDATE compliance_counts SET count = 5;"
+    QS_CHECK_EQ_INT(qs_storedb_begin(s), 0);
+    QS_CHECK_EQ_INT(move_state(db, d, 1, 500, "KB1", 3), 0);
+    QS_CHECK_EQ_INT(move_state(db, d, 1, 500, "KB1", 2), 0);
+    QS_CHECK_EQ_INT(move_state(db, d, 3, 500, "KB2", 4), 0);
+    QS_CHECK_EQ_INT(qs_count_deltas_size(d), 2);     /* KB2 1 -> 4; KB1 nets to 0 */
+    QS_CHECK_EQ_INT(qs_storedb_counts_apply(s, d), 0);
+    QS_CHECK_EQ_INT(qs_storedb_commit(s), 0);
+    QS_CHECK(counts_agree(s));
+    QS_CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM compliance_counts WHERE topic_id = 'KB2'"),
+                    1);
+    /* The check itself sees a tampered count, and the rebuild repairs it. */
+    QS_CHECK_EQ_INT(exec(db, "UPDATE compliance_counts SET count = 5 WHERE topic_id = 'KB1';"
                              "INSERT INTO compliance_counts VALUES (500, 'KB-GONE', 1, 3)"), 0);
     {
         int64_t missing = 0, stale = 0;
@@ -172,9 +218,34 @@ test_counts_follow_every_write_to_latest(void)
     }
     QS_CHECK_EQ_INT(qs_storedb_counts_rebuild(s), 0);
     QS_CHECK(counts_agree(s));
-    sqlite3_finalize(upsert);
+    qs_count_deltas_destroy(&d);
+    QS_CHECK(d == NULL);
     qs_storedb_destroy(&s);
     teardown();
+}
+
+/* Many distinct groups in one transaction: the delta table grows and keeps
+ * every group. */
+static void
+test_count_deltas_grow_without_losing_a_group(void)
+{
+    qs_count_deltas_t *d = qs_count_deltas_new();
+    char id[32];
+
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "KB%d", i % 2500);
+        qs_count_deltas_move(d, 500, id, 1, 2 + (uint32_t)(i / 2500));
+    }
+    /* 2,500 topics leave state 1 twice; enter states 2 and 3 once each. */
+    QS_CHECK_EQ_INT(qs_count_deltas_size(d), 7500);
+    qs_count_deltas_move(d, 500, "KB7", 2, 1);
+    qs_count_deltas_move(d, 500, "KB7", 3, 1);     /* KB7 back in state 1 */
+    QS_CHECK_EQ_INT(qs_count_deltas_size(d), 7497);
+    qs_count_deltas_move(d, 500, "KB7", 4, 4);     /* no move at all */
+    QS_CHECK_EQ_INT(qs_count_deltas_size(d), 7497);
+    qs_count_deltas_clear(d);
+    QS_CHECK_EQ_INT(qs_count_deltas_size(d), 0);
+    qs_count_deltas_destroy(&d);
 }
 
 /* A store.db written before compliance_counts existed (user_version 0, the
@@ -225,10 +296,10 @@ test_upgrade_from_version_0(void)
     QS_CHECK_EQ_INT(q_int(qs_storedb_sqlite(s), "SELECT count(*) FROM compliance_counts"), 12);
     QS_CHECK_EQ_INT(q_int(qs_storedb_sqlite(s), "SELECT sum(count) FROM compliance_counts"), 300);
     QS_CHECK(counts_agree(s));
-    QS_CHECK_EQ_INT(exec(qs_storedb_sqlite(s), "UPDATE latest SET state_id = 9 WHERE "
-                         "client_id <= 10; DELETE FROM latest WHERE client_id > 290"), 0);
+    QS_CHECK_EQ_INT(exec(qs_storedb_sqlite(s), "INSERT INTO latest VALUES (301, 500, 'KB9', "
+                         "9, 0, 0, NULL, NULL); DELETE FROM latest WHERE client_id > 290"), 0);
     QS_CHECK_EQ_INT(q_int(qs_storedb_sqlite(s), "SELECT sum(count) FROM compliance_counts "
-                          "WHERE state_id = 9"), 10);
+                          "WHERE state_id = 9"), 0);
     QS_CHECK(counts_agree(s));
     qs_storedb_destroy(&s);
     /* Opened again: nothing more to do, the counts stay. */
@@ -282,6 +353,7 @@ int
 main(void)
 {
     QS_RUN(test_counts_follow_every_write_to_latest);
+    QS_RUN(test_count_deltas_grow_without_losing_a_group);
     QS_RUN(test_upgrade_from_version_0);
     QS_RUN(test_newer_or_foreign_file_refused_untouched);
     return qs_test_summary();

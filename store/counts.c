@@ -1,0 +1,236 @@
+/* counts.c - compliance_counts: per-transaction deltas, apply, check, rebuild.
+ * (Why the table exists and who keeps it exact: qs_counts.h.) */
+#include "qs_counts.h"
+#include "qs_limits.h"
+#include "qs_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DELTAS_INITIAL_SLOTS 256u   /* power of two */
+
+struct delta_slot {
+    uint64_t hash;
+    int64_t delta;
+    uint32_t topic_type, state_id;
+    int used;
+    char topic_id[QS_MAX_TOPIC_ID_BYTES + 1];
+};
+
+struct qs_count_deltas {
+    struct delta_slot *slots;
+    size_t cap;                /* power of two */
+    uint32_t *used;            /* indexes of used slots, in first-use order */
+    size_t n;
+};
+
+qs_count_deltas_t *
+qs_count_deltas_new(void)
+{
+    qs_count_deltas_t *d = qs_calloc(1, sizeof *d);
+
+    d->cap = DELTAS_INITIAL_SLOTS;
+    d->slots = qs_calloc(d->cap, sizeof *d->slots);
+    d->used = qs_calloc(d->cap, sizeof *d->used);
+    return d;
+}
+
+void
+qs_count_deltas_destroy(qs_count_deltas_t **d_p)
+{
+    if (d_p == NULL || *d_p == NULL)
+        return;
+    free((*d_p)->slots);
+    free((*d_p)->used);
+    free(*d_p);
+    *d_p = NULL;
+}
+
+static uint64_t
+group_hash(uint32_t topic_type, const char *topic_id, size_t len, uint32_t state_id)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)topic_type << 32 | state_id);
+
+    h *= 0x100000001b3ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)topic_id[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static struct delta_slot *
+slot_find(qs_count_deltas_t *d, uint64_t hash, uint32_t topic_type, const char *topic_id,
+          size_t len, uint32_t state_id)
+{
+    size_t mask = d->cap - 1;
+
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        struct delta_slot *s = &d->slots[i];
+        if (!s->used)
+            return s;
+        if (s->hash == hash && s->topic_type == topic_type && s->state_id == state_id &&
+            strncmp(s->topic_id, topic_id, len) == 0 && s->topic_id[len] == '\0')
+            return s;
+    }
+}
+
+static void
+grow(qs_count_deltas_t *d)
+{
+    struct delta_slot *old = d->slots;
+    uint32_t *old_used = d->used;
+    size_t n = d->n;
+
+    d->cap *= 2;
+    d->slots = qs_calloc(d->cap, sizeof *d->slots);
+    d->used = qs_calloc(d->cap, sizeof *d->used);
+    d->n = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct delta_slot *o = &old[old_used[k]];
+        struct delta_slot *s = slot_find(d, o->hash, o->topic_type, o->topic_id,
+                                         strlen(o->topic_id), o->state_id);
+        *s = *o;
+        d->used[d->n++] = (uint32_t)(s - d->slots);
+    }
+    free(old);
+    free(old_used);
+}
+
+static void
+delta_add(qs_count_deltas_t *d, uint32_t topic_type, const char *topic_id, size_t len,
+          uint32_t state_id, int64_t delta)
+{
+    uint64_t hash = group_hash(topic_type, topic_id, len, state_id);
+    struct delta_slot *s;
+
+    if ((d->n + 1) * 2 > d->cap)
+        grow(d);
+    s = slot_find(d, hash, topic_type, topic_id, len, state_id);
+    if (!s->used) {
+        s->used = 1;
+        s->hash = hash;
+        s->topic_type = topic_type;
+        s->state_id = state_id;
+        s->delta = 0;
+        memcpy(s->topic_id, topic_id, len);
+        s->topic_id[len] = '\0';
+        d->used[d->n++] = (uint32_t)(s - d->slots);
+    }
+    s->delta += delta;
+}
+
+void
+qs_count_deltas_move(qs_count_deltas_t *d, uint32_t topic_type, const char *topic_id,
+                     uint32_t from_state, uint32_t to_state)
+{
+    size_t len = strlen(topic_id);
+
+    QS_ASSERT(len <= QS_MAX_TOPIC_ID_BYTES);
+    if (from_state == to_state)
+        return;
+    delta_add(d, topic_type, topic_id, len, from_state, -1);
+    delta_add(d, topic_type, topic_id, len, to_state, +1);
+}
+
+void
+qs_count_deltas_clear(qs_count_deltas_t *d)
+{
+    for (size_t k = 0; k < d->n; k++)
+        d->slots[d->used[k]].used = 0;
+    d->n = 0;
+}
+
+size_t
+qs_count_deltas_size(const qs_count_deltas_t *d)
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k < d->n; k++)
+        n += d->slots[d->used[k]].delta != 0;
+    return n;
+}
+
+int
+qs_storedb_counts_apply(qs_storedb_t *db, qs_count_deltas_t *d)
+{
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    sqlite3_stmt *add = NULL, *prune = NULL;
+    int rc = -1;
+
+    if (qs_count_deltas_size(d) == 0) {
+        qs_count_deltas_clear(d);
+        return 0;
+    }
+    if (sqlite3_prepare_v2(sql, "INSERT INTO compliance_counts(topic_type, topic_id, state_id, "
+                           "count) VALUES (?1, ?2, ?3, ?4) "
+                           "ON CONFLICT DO UPDATE SET count = count + excluded.count",
+                           -1, &add, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sql, "DELETE FROM compliance_counts WHERE topic_type = ?1 "
+                           "AND topic_id = ?2 AND state_id = ?3 AND count = 0",
+                           -1, &prune, NULL) != SQLITE_OK)
+        goto out;
+    for (size_t k = 0; k < d->n; k++) {
+        const struct delta_slot *s = &d->slots[d->used[k]];
+        sqlite3_stmt *const steps[] = { add, prune };
+        if (s->delta == 0)
+            continue;
+        /* Any group may reach 0 here (a delete earlier in the transaction
+         * already took the row out); a negative count is left for
+         * qsctl verify to report. */
+        for (size_t i = 0; i < 2; i++) {
+            sqlite3_stmt *st = steps[i];
+            sqlite3_bind_int64(st, 1, s->topic_type);
+            sqlite3_bind_text(st, 2, s->topic_id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, s->state_id);
+            if (st == add)
+                sqlite3_bind_int64(st, 4, s->delta);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                sqlite3_reset(st);
+                goto out;
+            }
+            sqlite3_reset(st);
+        }
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(add);
+    sqlite3_finalize(prune);
+    qs_count_deltas_clear(d);
+    return rc;
+}
+
+#define COUNTS_LATEST "SELECT topic_type, topic_id, state_id, count(*) FROM latest " \
+                      "GROUP BY topic_type, topic_id, state_id"
+#define COUNTS_TABLE "SELECT topic_type, topic_id, state_id, count FROM compliance_counts"
+
+int
+qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale)
+{
+    static const char q[] =
+        "SELECT (SELECT count(*) FROM (" COUNTS_LATEST " EXCEPT " COUNTS_TABLE ")), "
+        "       (SELECT count(*) FROM (" COUNTS_TABLE " EXCEPT " COUNTS_LATEST "))";
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *missing = *stale = 0;
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), q, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *missing = sqlite3_column_int64(st, 0);
+        *stale = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+qs_storedb_counts_rebuild(qs_storedb_t *db)
+{
+    return sqlite3_exec(qs_storedb_sqlite(db),
+                        "DELETE FROM compliance_counts;"
+                        "INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) "
+                        "  " COUNTS_LATEST,
+                        NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}

@@ -1,0 +1,66 @@
+/* qs_counts.h - compliance_counts: what `qsctl compliance` reads instead of
+ * counting `latest`.
+ *
+ * compliance_counts(topic_type, topic_id, state_id) -> count equals
+ * SELECT topic_type, topic_id, state_id, count(*) FROM latest GROUP BY 1, 2, 3
+ * at every commit, and has no zero group (no topic id outlives its last
+ * row). Who keeps it so:
+ *
+ *   - a row appearing in or leaving latest: the schema's AFTER INSERT and
+ *     AFTER DELETE triggers on latest, whoever writes (the store's new rows,
+ *     retention expiry, forget): rare on the hot path, and exact for every
+ *     writer;
+ *   - an existing row changing state: the writer that changes it, through a
+ *     qs_count_deltas_t applied in its own transaction. Only qs-store changes
+ *     states (store/ingest.c, write_latest). An AFTER UPDATE trigger would do
+ *     it for anyone, but it cost 37% of the store's ingest rate (measured,
+ *     docs/performance.md); the store already knows the old state for the
+ *     price of one read of a page it is about to write.
+ *
+ * qs_storedb_counts_check compares the table with latest (qsctl verify);
+ * qs_storedb_counts_rebuild recomputes it (schema upgrade, bulk loads,
+ * qsctl verify --repair-counts).
+ */
+#ifndef QS_COUNTS_H
+#define QS_COUNTS_H
+
+#include <stdint.h>
+
+#include "qs_storedb.h"
+
+/* Count changes of one transaction, keyed by (topic_type, topic_id,
+ * state_id), in memory. Adding costs a hash and no allocation once the
+ * table has grown to the transaction's distinct groups. */
+typedef struct qs_count_deltas qs_count_deltas_t;
+
+/* Never NULL (aborts on out of memory). */
+qs_count_deltas_t *qs_count_deltas_new(void);
+void qs_count_deltas_destroy(qs_count_deltas_t **d_p);
+
+/* One row of latest left (from_state) or entered (to_state) a group.
+ * topic_id is copied; it must be shorter than QS_MAX_TOPIC_ID_BYTES + 1. */
+void qs_count_deltas_move(qs_count_deltas_t *d, uint32_t topic_type, const char *topic_id,
+                          uint32_t from_state, uint32_t to_state);
+
+/* Forget every delta (the transaction rolled back). */
+void qs_count_deltas_clear(qs_count_deltas_t *d);
+
+/* Groups with a non-zero delta. */
+size_t qs_count_deltas_size(const qs_count_deltas_t *d);
+
+/* Write the non-zero deltas into compliance_counts (inside the caller's
+ * transaction, before COMMIT), deleting groups that reach 0, then clear.
+ * Returns 0, or -1 on an SQLite error (the caller rolls back; the deltas
+ * are cleared either way). */
+int qs_storedb_counts_apply(qs_storedb_t *db, qs_count_deltas_t *d);
+
+/* Compare compliance_counts with latest grouped, in one snapshot: *missing
+ * groups of latest absent or with another count, *stale rows of
+ * compliance_counts that latest does not have (a zero count included).
+ * Both 0 when they agree. Returns 0, or -1 on an SQLite error. */
+int qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale);
+
+/* Recompute compliance_counts from latest (inside the caller's transaction). */
+int qs_storedb_counts_rebuild(qs_storedb_t *db);
+
+#endif
