@@ -144,7 +144,7 @@ bench_fill_latest(const struct bench_opts *o)
             goto out;
     if (exec_sql(db, "BEGIN") != 0)
         goto out;
-    if (qs_storedb_counts_rebuild(storedb) != 0)
+    if (qs_storedb_counts_rebuild(storedb, NULL) != 0)
         goto db_error;
     if (exec_sql(db, "COMMIT") != 0)
         goto out;

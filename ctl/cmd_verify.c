@@ -65,13 +65,12 @@ repair_counts(ctl_site_t *site, int64_t *groups, char *errmsg, size_t errmsg_len
                  sqlite3_errmsg(sql));
         return -1;
     }
-    if (qs_storedb_counts_rebuild(db) != 0 || qs_storedb_commit(db) != 0) {
+    if (qs_storedb_counts_rebuild(db, groups) != 0 || qs_storedb_commit(db) != 0) {
         snprintf(errmsg, errmsg_len, "cannot rebuild compliance_counts in store.db: %s "
                  "(nothing was changed)", sqlite3_errmsg(sql));
         qs_storedb_rollback(db);
         return -1;
     }
-    *groups = sqlite3_changes64(sql);
     return 0;
 }
 

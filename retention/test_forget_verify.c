@@ -407,7 +407,7 @@ test_verify_finds_compliance_counts_that_disagree_with_latest(void)
     exec_ok(qs_storedb_sqlite(s.db), "UPDATE compliance_counts SET count = 3");
     QS_CHECK_EQ_INT(run_verify(&s, NULL, "compliance_counts disagrees", &matched), 1);
     QS_CHECK_EQ_INT(matched, 1);
-    QS_CHECK(qs_storedb_counts_rebuild(s.db) == 0);
+    QS_CHECK(qs_storedb_counts_rebuild(s.db, NULL) == 0);
     QS_CHECK_EQ_INT(run_verify(&s, NULL, NULL, NULL), 0);
     site_destroy(&s);
 }

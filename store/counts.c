@@ -14,6 +14,7 @@ struct delta_slot {
     int64_t delta;
     uint32_t topic_type, state_id;
     int used;
+    int checked;               /* qs_storedb_counts_check: found in the table */
     char topic_id[QS_MAX_TOPIC_ID_BYTES + 1];
 };
 
@@ -137,7 +138,7 @@ void
 qs_count_deltas_clear(qs_count_deltas_t *d)
 {
     for (size_t k = 0; k < d->n; k++)
-        d->slots[d->used[k]].used = 0;
+        d->slots[d->used[k]].used = d->slots[d->used[k]].checked = 0;
     d->n = 0;
 }
 
@@ -200,37 +201,90 @@ out:
     return rc;
 }
 
-#define COUNTS_LATEST "SELECT topic_type, topic_id, state_id, count(*) FROM latest " \
-                      "GROUP BY topic_type, topic_id, state_id"
-#define COUNTS_TABLE "SELECT topic_type, topic_id, state_id, count FROM compliance_counts"
+/* Every row of latest counted into d (a full scan, no sort: the groups are
+ * few, the rows many). A topic id longer than any message can carry means
+ * an edited file: an error, not a crash. */
+static int
+count_latest(sqlite3 *sql, qs_count_deltas_t *d)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(sql, "SELECT topic_type, topic_id, state_id FROM latest", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        if (id == NULL || len > QS_MAX_TOPIC_ID_BYTES || memchr(id, '\0', len) != NULL) {
+            rc = SQLITE_MISMATCH;
+            break;
+        }
+        delta_add(d, (uint32_t)sqlite3_column_int64(st, 0), id, len,
+                  (uint32_t)sqlite3_column_int64(st, 2), +1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
 
 int
 qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale)
 {
-    static const char q[] =
-        "SELECT (SELECT count(*) FROM (" COUNTS_LATEST " EXCEPT " COUNTS_TABLE ")), "
-        "       (SELECT count(*) FROM (" COUNTS_TABLE " EXCEPT " COUNTS_LATEST "))";
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    qs_count_deltas_t *d = qs_count_deltas_new();
     sqlite3_stmt *st = NULL;
-    int rc;
+    int rc = SQLITE_ERROR, began = 0;
 
     *missing = *stale = 0;
-    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), q, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *missing = sqlite3_column_int64(st, 0);
-        *stale = sqlite3_column_int64(st, 1);
+    /* One snapshot for both reads (the caller's transaction, if any). */
+    if (sqlite3_get_autocommit(sql)) {
+        if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+            goto out;
+        began = 1;
     }
+    if (count_latest(sql, d) != 0 ||
+        sqlite3_prepare_v2(sql, "SELECT topic_type, topic_id, state_id, count "
+                           "FROM compliance_counts", -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        uint32_t tt = (uint32_t)sqlite3_column_int64(st, 0);
+        uint32_t state = (uint32_t)sqlite3_column_int64(st, 2);
+        struct delta_slot *slot = NULL;
+        if (id != NULL && len <= QS_MAX_TOPIC_ID_BYTES)
+            slot = slot_find(d, group_hash(tt, id, len, state), tt, id, len, state);
+        if (slot == NULL || !slot->used) {
+            (*stale)++;
+        } else {
+            if (slot->delta != sqlite3_column_int64(st, 3))
+                (*missing)++;
+            slot->checked = 1;
+        }
+    }
+    for (size_t k = 0; k < d->n; k++)
+        *missing += !d->slots[d->used[k]].checked;
+out:
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
+    if (began)
+        (void)sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
+    qs_count_deltas_destroy(&d);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
-qs_storedb_counts_rebuild(qs_storedb_t *db)
+qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups)
 {
-    return sqlite3_exec(qs_storedb_sqlite(db),
-                        "DELETE FROM compliance_counts;"
-                        "INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) "
-                        "  " COUNTS_LATEST,
-                        NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    qs_count_deltas_t *d = qs_count_deltas_new();
+    int rc = -1;
+
+    if (count_latest(sql, d) == 0 &&
+        sqlite3_exec(sql, "DELETE FROM compliance_counts", NULL, NULL, NULL) == SQLITE_OK) {
+        if (groups != NULL)
+            *groups = (int64_t)qs_count_deltas_size(d);
+        rc = qs_storedb_counts_apply(db, d);
+    }
+    qs_count_deltas_destroy(&d);
+    return rc;
 }

@@ -54,13 +54,18 @@ size_t qs_count_deltas_size(const qs_count_deltas_t *d);
  * are cleared either way). */
 int qs_storedb_counts_apply(qs_storedb_t *db, qs_count_deltas_t *d);
 
-/* Compare compliance_counts with latest grouped, in one snapshot: *missing
- * groups of latest absent or with another count, *stale rows of
- * compliance_counts that latest does not have (a zero count included).
- * Both 0 when they agree. Returns 0, or -1 on an SQLite error. */
+/* Compare compliance_counts with latest grouped, in one snapshot (the
+ * caller's transaction, or a read transaction of its own): *missing groups
+ * of latest absent or with another count, *stale rows of compliance_counts
+ * that latest does not have (a zero count included). Both 0 when they
+ * agree. One scan of latest, grouped in memory (no sort, memory bounded by
+ * the number of groups). Returns 0, or -1 on an SQLite error or a topic id
+ * no message could carry. */
 int qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale);
 
-/* Recompute compliance_counts from latest (inside the caller's transaction). */
-int qs_storedb_counts_rebuild(qs_storedb_t *db);
+/* Recompute compliance_counts from latest (inside the caller's
+ * transaction), the same way; *groups (may be NULL) gets the number of
+ * groups written. Returns 0 or -1. */
+int qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups);
 
 #endif

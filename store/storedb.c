@@ -62,9 +62,7 @@ static const char schema_counts[] =
     "  INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) "
     "  VALUES (old.topic_type, old.topic_id, old.state_id, -1) "
     "  ON CONFLICT DO UPDATE SET count = count - 1;"
-    "  DELETE FROM compliance_counts WHERE " COUNT_KEY("old") " AND count = 0; END;"
-    /* Its own table answers compliance now; the index only slowed ingest. */
-    "DROP INDEX IF EXISTS latest_compliance;";
+    "  DELETE FROM compliance_counts WHERE " COUNT_KEY("old") " AND count = 0; END;";
 
 static int
 exec_or_note(sqlite3 *db, const char *sql, const char *what, const char *path, char *errmsg,
@@ -98,7 +96,7 @@ pragma_int(sqlite3 *db, const char *sql, int64_t *out)
 static int
 counts_rebuild_or_note(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_len)
 {
-    if (qs_storedb_counts_rebuild(s) == 0)
+    if (qs_storedb_counts_rebuild(s, NULL) == 0)
         return 0;
     snprintf(errmsg, errmsg_len, "cannot fill compliance_counts in '%s': %s", path,
              sqlite3_errmsg(s->db));
@@ -138,6 +136,11 @@ schema_upgrade(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_le
     }
     if (version == QS_STOREDB_SCHEMA_VERSION)
         return exec_or_note(db, "COMMIT", "cannot commit", path, errmsg, errmsg_len);
+    if (version > QS_STOREDB_SCHEMA_VERSION) {
+        snprintf(errmsg, errmsg_len, "'%s' was upgraded to schema version %lld by a newer "
+                 "program meanwhile: run that release", path, (long long)version);
+        goto fail;
+    }
     if (!has_latest) {
         snprintf(errmsg, errmsg_len, "'%s' is not a quietstate store database (no table "
                  "'latest'): check --home, or run qs-store once to create it", path);
@@ -147,6 +150,10 @@ schema_upgrade(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_le
     if (exec_or_note(db, schema_counts, "cannot upgrade the schema of", path, errmsg,
                      errmsg_len) != 0 ||
         counts_rebuild_or_note(s, path, errmsg, errmsg_len) != 0 ||
+        /* After the fill, which walks it instead of sorting latest; nothing
+         * reads it any more, and it slowed every state change. */
+        exec_or_note(db, "DROP INDEX IF EXISTS latest_compliance", "cannot upgrade the schema of",
+                     path, errmsg, errmsg_len) != 0 ||
         exec_or_note(db, sql, "cannot upgrade the schema of", path, errmsg, errmsg_len) != 0 ||
         exec_or_note(db, "COMMIT", "cannot commit the schema upgrade of", path, errmsg,
                      errmsg_len) != 0)

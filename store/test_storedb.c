@@ -3,6 +3,7 @@
  * write to latest, and the schema upgrade of an older file (version 0: no
  * counts, index latest_compliance). */
 #include "qs_counts.h"
+#include "qs_limits.h"
 #include "qs_storedb.h"
 #include "qs_test.h"
 
@@ -214,10 +215,29 @@ test_counts_follow_every_write_to_latest(void)
         int64_t missing = 0, stale = 0;
         QS_CHECK_EQ_INT(qs_storedb_counts_check(s, &missing, &stale), 0);
         QS_CHECK_EQ_INT(missing, 1);
-        QS_CHECK_EQ_INT(stale, 2);
+        QS_CHECK_EQ_INT(stale, 1);     /* KB-GONE; KB1 is "wrong", not stale */
     }
-    QS_CHECK_EQ_INT(qs_storedb_counts_rebuild(s), 0);
+    {
+        int64_t groups = -1;
+        QS_CHECK_EQ_INT(qs_storedb_counts_rebuild(s, &groups), 0);
+        QS_CHECK_EQ_INT(groups, 2);
+    }
     QS_CHECK(counts_agree(s));
+    /* A topic id no message could carry (an edited file) is an error, not a
+     * crash, for the check and the rebuild alike. */
+    {
+        char long_id[QS_MAX_TOPIC_ID_BYTES + 40], q[512];
+        int64_t missing, stale;
+        memset(long_id, 'K', sizeof long_id - 1);
+        long_id[sizeof long_id - 1] = '\0';
+        snprintf(q, sizeof q, "INSERT INTO latest(client_id, topic_type, topic_id, state_id, "
+                 "time_ms, report_ms) VALUES (9, 500, '%s', 1, 0, 0)", long_id);
+        QS_CHECK_EQ_INT(exec(db, q), 0);
+        QS_CHECK_EQ_INT(qs_storedb_counts_check(s, &missing, &stale), -1);
+        QS_CHECK_EQ_INT(qs_storedb_counts_rebuild(s, NULL), -1);
+        QS_CHECK_EQ_INT(exec(db, "DELETE FROM latest WHERE client_id = 9"), 0);
+        QS_CHECK(counts_agree(s));
+    }
     qs_count_deltas_destroy(&d);
     QS_CHECK(d == NULL);
     qs_storedb_destroy(&s);
