@@ -526,10 +526,10 @@ qs_ingest_destroy(qs_ingest_t **self_p)
     sqlite3_finalize(self->del_seen);
     sqlite3_finalize(self->sel_latest);
     sqlite3_finalize(self->upsert_latest);
-    qs_count_deltas_destroy(&self->count_deltas);
     sqlite3_finalize(self->update_latest);
     sqlite3_finalize(self->touch_latest);
     sqlite3_finalize(self->add_part_rows);
+    qs_count_deltas_destroy(&self->count_deltas);
     for (size_t i = 0; i < PART_CACHE; i++)
         sqlite3_finalize(self->parts[i].insert);
     sodium_memzero(self->memo, sizeof self->memo);
