@@ -315,6 +315,36 @@ qs_stats() {
         qs_fail "qsctl stats --format json printed no JSON document:"$'\n'"$(head -c 2000 "$QS_TMP/stats.json")"
 }
 
+# qs_expect_compliance SIM_JSON: `qsctl compliance` (site policy k=1) must
+# equal the `expected_latest` of a `qs-producer simulate --format json` run,
+# row for row; sets QS_COMPLIANCE_ROWS. Asked per topic type, so the answer
+# does not depend on the default filter.
+qs_expect_compliance() {
+    local sim=$1 tt k norm
+    : >"$QS_TMP/rows.jsonl"
+    for tt in $(jq -r '[.expected_latest[].topic_type] | unique | .[]' "$sim"); do
+        qs_expect_rc 0 "$QS_TMP/compliance-$tt.json" "$QSCTL" compliance --home "$QS_HOME" \
+            --topic-type "$tt" --format json
+        k=$(qs_json_get "$QS_TMP/compliance-$tt.json" .k)
+        qs_expect_eq "compliance .k" "$k" 1
+        qs_json_get "$QS_TMP/compliance-$tt.json" '.rows | type == "array"' >/dev/null
+        if jq -e '[.rows[] | select(.suppressed == true or .count == null)] | length > 0' \
+            "$QS_TMP/compliance-$tt.json" >/dev/null; then
+            qs_fail "compliance with k=1 suppressed a group:"$'\n'"$(cat "$QS_TMP/compliance-$tt.json")"
+        fi
+        jq -c '.rows[]' "$QS_TMP/compliance-$tt.json" >>"$QS_TMP/rows.jsonl"
+    done
+    norm='map({topic_type: (.topic_type | tonumber), topic_id: (.topic_id | tostring),
+               state_id: (.state_id | tonumber), count: (.count | tonumber)})
+          | sort_by(.topic_type, .topic_id, .state_id)'
+    jq -s "$norm" "$QS_TMP/rows.jsonl" >"$QS_TMP/got.json"
+    jq ".expected_latest | $norm" "$sim" >"$QS_TMP/want.json"
+    if ! cmp -s "$QS_TMP/got.json" "$QS_TMP/want.json"; then
+        qs_fail "compliance rows differ from the simulator's expected_latest (rows: got $(jq length "$QS_TMP/got.json"), want $(jq length "$QS_TMP/want.json")):"$'\n'"$(diff "$QS_TMP/want.json" "$QS_TMP/got.json" | head -n 40)"
+    fi
+    QS_COMPLIANCE_ROWS=$(jq length "$QS_TMP/got.json")
+}
+
 # qs_stat FILTER: one number from the last qs_stats (missing counters are 0
 # only for the rejected/rejected_detail maps, where absent means none).
 qs_stat() {
