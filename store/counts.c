@@ -13,6 +13,7 @@ struct delta_slot {
     uint64_t hash;
     int64_t delta;
     uint32_t topic_type, state_id;
+    size_t len;                /* of topic_id, which may hold a NUL (an edited file) */
     int used;
     int checked;               /* qs_storedb_counts_check: found in the table */
     char topic_id[QS_MAX_TOPIC_ID_BYTES + 1];
@@ -71,7 +72,7 @@ slot_find(qs_count_deltas_t *d, uint64_t hash, uint32_t topic_type, const char *
         if (!s->used)
             return s;
         if (s->hash == hash && s->topic_type == topic_type && s->state_id == state_id &&
-            strncmp(s->topic_id, topic_id, len) == 0 && s->topic_id[len] == '\0')
+            s->len == len && memcmp(s->topic_id, topic_id, len) == 0)
             return s;
     }
 }
@@ -89,8 +90,8 @@ grow(qs_count_deltas_t *d)
     d->n = 0;
     for (size_t k = 0; k < n; k++) {
         const struct delta_slot *o = &old[old_used[k]];
-        struct delta_slot *s = slot_find(d, o->hash, o->topic_type, o->topic_id,
-                                         strlen(o->topic_id), o->state_id);
+        struct delta_slot *s = slot_find(d, o->hash, o->topic_type, o->topic_id, o->len,
+                                         o->state_id);
         *s = *o;
         d->used[d->n++] = (uint32_t)(s - d->slots);
     }
@@ -114,6 +115,7 @@ delta_add(qs_count_deltas_t *d, uint32_t topic_type, const char *topic_id, size_
         s->topic_type = topic_type;
         s->state_id = state_id;
         s->delta = 0;
+        s->len = len;
         memcpy(s->topic_id, topic_id, len);
         s->topic_id[len] = '\0';
         d->used[d->n++] = (uint32_t)(s - d->slots);
@@ -182,7 +184,7 @@ qs_storedb_counts_apply(qs_storedb_t *db, qs_count_deltas_t *d)
         for (size_t i = 0; i < 2; i++) {
             sqlite3_stmt *st = steps[i];
             sqlite3_bind_int64(st, 1, s->topic_type);
-            sqlite3_bind_text(st, 2, s->topic_id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, s->topic_id, (int)s->len, SQLITE_STATIC);
             sqlite3_bind_int64(st, 3, s->state_id);
             if (st == add)
                 sqlite3_bind_int64(st, 4, s->delta);
