@@ -145,6 +145,9 @@ cmd_verify(int argc, char **argv)
         qs_verify_add_name(v, names[i]);
     verified = qs_verify_run(v) == 0;
     sum = qs_verify_summary(v);
+    if (repair && fmt != CTL_FORMAT_JSON)
+        printf("compliance_counts rebuilt from latest: %lld groups\n",
+               (long long)repaired_groups);
     if (fmt == CTL_FORMAT_JSON) {
         cJSON *doc = cJSON_CreateObject(), *arr, *checked;
         if (doc == NULL)
@@ -171,9 +174,6 @@ cmd_verify(int argc, char **argv)
         if (ctl_json_print(doc) != 0)
             goto oom;
     } else if (verified) {
-        if (repair)
-            printf("compliance_counts rebuilt from latest: %lld groups\n",
-                   (long long)repaired_groups);
         if (sum->policy_configured)
             printf("site verified: policy version %lld, ", (long long)sum->policy_version);
         else
@@ -188,9 +188,6 @@ cmd_verify(int argc, char **argv)
                    sum->names == 1 ? "" : "s", (long long)sum->files_scanned);
         printf(" (%s)\n", sum->grace_ms ? "allowing one retention interval" : "strict");
     } else {
-        if (repair)
-            printf("compliance_counts rebuilt from latest: %lld groups\n",
-                   (long long)repaired_groups);
         printf("site not verified: %zu finding%s\n", qs_verify_count(v),
                qs_verify_count(v) == 1 ? "" : "s");
         for (size_t i = 0; i < qs_verify_count(v); i++)
