@@ -9,6 +9,7 @@
 #include "query.h"
 #include "qs_codec.h"
 #include "qs_log.h"
+#include "qs_sqlutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,23 +132,6 @@ query_compliance_free(query_compliance_t *res)
     res->n = 0;
 }
 
-/* Run a query returning one integer (NULL counts as 0). */
-static int
-scalar(sqlite3 *db, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    *out = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
 static void
 counter_push(query_counter_t **list, size_t *n, const char *name, int64_t value)
 {
@@ -199,10 +183,11 @@ query_stats(query_stats_t *out, sqlite3 *db, char *errmsg, size_t errmsg_len)
     memset(out, 0, sizeof *out);
     if (read_begin(db, errmsg, errmsg_len) != 0)
         return -1;
-    if (scalar(db, "SELECT count(*) FROM clients", &out->clients) != 0 ||
-        scalar(db, "SELECT count(*) FROM latest", &out->latest_rows) != 0 ||
-        scalar(db, "SELECT coalesce(sum(rows), 0) FROM partitions", &out->history_rows) != 0 ||
-        scalar(db, "SELECT count(*) FROM partitions", &out->partitions) != 0)
+    if (qs_sql_int64(db, "SELECT count(*) FROM clients", &out->clients) != 0 ||
+        qs_sql_int64(db, "SELECT count(*) FROM latest", &out->latest_rows) != 0 ||
+        qs_sql_int64(db, "SELECT coalesce(sum(rows), 0) FROM partitions",
+                     &out->history_rows) != 0 ||
+        qs_sql_int64(db, "SELECT count(*) FROM partitions", &out->partitions) != 0)
         goto db_error;
     if (sqlite3_prepare_v2(db, "SELECT name, value FROM counters ORDER BY name", -1, &st,
                            NULL) != SQLITE_OK)
@@ -255,8 +240,10 @@ query_site_clients(int64_t *enrolled, int64_t *revoked, sqlite3 *db, char *errms
 
     if (read_begin(db, errmsg, errmsg_len) != 0)
         return -1;
-    rc = scalar(db, "SELECT count(*) FROM clients WHERE revoked_ms IS NULL", enrolled) == 0 &&
-         scalar(db, "SELECT count(*) FROM clients WHERE revoked_ms IS NOT NULL", revoked) == 0
+    rc = qs_sql_int64(db, "SELECT count(*) FROM clients WHERE revoked_ms IS NULL",
+                      enrolled) == 0 &&
+         qs_sql_int64(db, "SELECT count(*) FROM clients WHERE revoked_ms IS NOT NULL",
+                      revoked) == 0
              ? 0 : -1;
     if (rc != 0)
         snprintf(errmsg, errmsg_len, "client count on site.db failed: %s", sqlite3_errmsg(db));

@@ -16,6 +16,7 @@
 #include "purge.h"
 #include "qs_clock.h"
 #include "qs_log.h"
+#include "qs_sqlutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -140,19 +141,11 @@ static int
 count_rows(sqlite3 *sql, const char *table, int64_t *rows)
 {
     char q[128];
-    sqlite3_stmt *st = NULL;
-    int rc;
 
     *rows = 0;
     if (snprintf(q, sizeof q, "SELECT count(*) FROM \"%s\"", table) >= (int)sizeof q)
         return -1;
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *rows = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
+    return qs_sql_int64(sql, q, rows);   /* count(*) always has its one row */
 }
 
 static void

@@ -3,6 +3,7 @@
 #include "qs_counts.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
+#include "qs_sqlutil.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,22 +79,6 @@ exec_or_note(sqlite3 *db, const char *sql, const char *what, const char *path, c
 }
 
 static int
-pragma_int(sqlite3 *db, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    *out = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int
 counts_rebuild_or_note(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_len)
 {
     if (qs_storedb_counts_rebuild(s, NULL) == 0)
@@ -114,7 +99,7 @@ schema_upgrade(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_le
     int64_t version = 0, has_latest = 0;
     char sql[64];
 
-    if (pragma_int(db, "PRAGMA user_version", &version) != 0) {
+    if (qs_sql_int64(db, "PRAGMA user_version", &version) != 0) {
         snprintf(errmsg, errmsg_len, "cannot read '%s': %s", path, sqlite3_errmsg(db));
         return -1;
     }
@@ -128,9 +113,9 @@ schema_upgrade(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_le
     }
     if (exec_or_note(db, "BEGIN IMMEDIATE", "cannot lock", path, errmsg, errmsg_len) != 0)
         return -1;
-    if (pragma_int(db, "PRAGMA user_version", &version) != 0 ||
-        pragma_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                   "AND name = 'latest'", &has_latest) != 0) {
+    if (qs_sql_int64(db, "PRAGMA user_version", &version) != 0 ||
+        qs_sql_int64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                     "AND name = 'latest'", &has_latest) != 0) {
         snprintf(errmsg, errmsg_len, "cannot read '%s': %s", path, sqlite3_errmsg(db));
         goto fail;
     }
