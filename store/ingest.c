@@ -1147,7 +1147,6 @@ run_transaction(qs_ingest_t *self)
     int64_t now_ms = qs_clock_now_ms(self->cfg.clock);
 
     memset(&self->txn, 0, sizeof self->txn);
-    qs_count_deltas_clear(self->count_deltas);
     self->txn_no++;
     if (qs_storedb_begin(self->cfg.storedb) != 0)
         return -1;
@@ -1285,6 +1284,7 @@ qs_ingest_commit(qs_ingest_t *self, qs_ingest_reply_fn reply, void *ctx)
             self->failed_in_row++;
             self->stats.commit_failures++;
             memset(&self->txn, 0, sizeof self->txn);
+            /* Empty between transactions: apply clears on success, this on failure. */
             qs_count_deltas_clear(self->count_deltas);
             for (size_t i = 0; i < PART_CACHE; i++)
                 self->parts[i].rows_delta = 0;
