@@ -73,13 +73,6 @@ usage(FILE *out, int status)
     exit(status);
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Everything the broker owns, destroyed in reverse order of creation. */
 typedef struct {
@@ -279,7 +272,7 @@ broker_close(broker_t *b)
 static int
 broker_run(broker_t *b)
 {
-    int64_t now = mono_ms();
+    int64_t now = qs_clock_mono_ms();
     int64_t next_check = now + QS_BROKER_RELOAD_MS;
     int64_t next_stats = now + QS_BROKER_STATS_MS;
     int64_t next_save = now + QS_BROKER_SAVE_MS;
@@ -302,7 +295,7 @@ broker_run(broker_t *b)
             log_error("cannot poll: %s", zmq_strerror(zmq_errno()));
             return -1;
         }
-        now = mono_ms();
+        now = qs_clock_mono_ms();
         /* ZAP first, so handshakes waiting on it finish; then the backend,
          * so heartbeats are fresh when the frontend picks a worker. */
         if (items[0].revents & ZMQ_POLLIN) {
@@ -368,7 +361,7 @@ main(int argc, char **argv)
         return 1;
     }
     rc = broker_run(&b);
-    broker_log_stats(&b, mono_ms(), " at shutdown");
+    broker_log_stats(&b, qs_clock_mono_ms(), " at shutdown");
     broker_save_stats(&b, 1);
     log_info("%s", rc == 0 ? "stopped" : "stopped on an error");
     broker_close(&b);

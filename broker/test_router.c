@@ -7,6 +7,7 @@
  * so worker expiry is tested without sleeping.
  */
 #include "qs_test.h"
+#include "qs_clock.h"
 #include "router.h"
 #include "zap.h"
 
@@ -41,18 +42,11 @@ typedef struct {
     int64_t clock_offset_ms;
 } fixture_t;
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t
 fixture_now(const fixture_t *f)
 {
-    return mono_ms() + f->clock_offset_ms;
+    return qs_clock_mono_ms() + f->clock_offset_ms;
 }
 
 static void
@@ -144,9 +138,9 @@ dealer(fixture_t *f, const qs_keypair_t *kp, const char *endpoint, int hwm)
 static int
 pump(fixture_t *f, void *target, int wait_ms)
 {
-    int64_t deadline = mono_ms() + wait_ms;
+    int64_t deadline = qs_clock_mono_ms() + wait_ms;
 
-    while (mono_ms() < deadline) {
+    while (qs_clock_mono_ms() < deadline) {
         zmq_pollitem_t items[4] = {
             { qs_zap_socket(f->zap), 0, ZMQ_POLLIN, 0 },
             { qs_router_backend(f->router), 0, ZMQ_POLLIN, 0 },
@@ -174,13 +168,13 @@ static void
 store_ready(fixture_t *f, void *store, uint64_t joined_before)
 {
     qs_router_stats_t st;
-    int64_t deadline = mono_ms() + WAIT_MS;
+    int64_t deadline = qs_clock_mono_ms() + WAIT_MS;
 
     QS_CHECK(zmq_send(store, "READY", 5, 0) == 5);
     do {
         (void)pump(f, NULL, 10);
         qs_router_stats(f->router, &st);
-    } while (st.workers_joined == joined_before && mono_ms() < deadline);
+    } while (st.workers_joined == joined_before && qs_clock_mono_ms() < deadline);
     QS_CHECK_EQ_INT(st.workers_joined, joined_before + 1);
 }
 
@@ -415,7 +409,7 @@ test_router_spreads_round_robin_over_workers(void)
 
     for (int i = 0; i < 6; i++)
         QS_CHECK(zmq_send(c, "envelope", 8, 0) == 8);
-    for (int64_t deadline = mono_ms() + WAIT_MS; got1 + got2 < 6 && mono_ms() < deadline;) {
+    for (int64_t deadline = qs_clock_mono_ms() + WAIT_MS; got1 + got2 < 6 && qs_clock_mono_ms() < deadline;) {
         (void)pump(&f, NULL, 20);
         got1 += drain_count(s1);
         got2 += drain_count(s2);
@@ -453,8 +447,8 @@ test_router_stalled_store_pushes_back_with_retry_later(void)
         if (st.notice_retry_later > 0)
             break;
     }
-    for (int64_t deadline = mono_ms() + WAIT_MS;
-         st.notice_retry_later == 0 && mono_ms() < deadline;) {
+    for (int64_t deadline = qs_clock_mono_ms() + WAIT_MS;
+         st.notice_retry_later == 0 && qs_clock_mono_ms() < deadline;) {
         (void)pump(&f, NULL, 20);
         qs_router_stats(f.router, &st);
     }

@@ -7,6 +7,7 @@
  * over a real transport (inproc skips the security handshake), hence tcp.
  */
 #include "qs_test.h"
+#include "qs_clock.h"
 #include "zap.h"
 
 #include "qs_hex.h"
@@ -40,13 +41,6 @@ typedef struct {
     uint8_t last_pk[QS_KEY_BYTES];   /* User-Id of the last message received */
 } fixture_t;
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 fixture_reload(fixture_t *f)
@@ -143,9 +137,9 @@ client_send(fixture_t *f, const qs_keypair_t *kp)
 static int
 pump_until_message(fixture_t *f, int wait_ms, char *user_id, size_t user_id_len)
 {
-    int64_t deadline = mono_ms() + wait_ms;
+    int64_t deadline = qs_clock_mono_ms() + wait_ms;
 
-    while (mono_ms() < deadline) {
+    while (qs_clock_mono_ms() < deadline) {
         zmq_pollitem_t items[2] = {
             { qs_zap_socket(f->zap), 0, ZMQ_POLLIN, 0 },
             { f->server, 0, ZMQ_POLLIN, 0 },
@@ -153,7 +147,7 @@ pump_until_message(fixture_t *f, int wait_ms, char *user_id, size_t user_id_len)
         if (zmq_poll(items, 2, 20) < 0)
             return 0;
         if (items[0].revents & ZMQ_POLLIN)
-            QS_CHECK(qs_zap_handle(f->zap, f->keys, mono_ms()) >= 1);
+            QS_CHECK(qs_zap_handle(f->zap, f->keys, qs_clock_mono_ms()) >= 1);
         if (items[1].revents & ZMQ_POLLIN) {
             zmq_msg_t id, body;
             const char *uid;

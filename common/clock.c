@@ -37,6 +37,15 @@ qs_clock_now_ms(const qs_clock_t *clock)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock->offset_ms;
 }
 
+int64_t
+qs_clock_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
  * (Howard Hinnant's days_from_civil): no timegm(), no TZ involved. */
 static int64_t

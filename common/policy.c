@@ -1,5 +1,6 @@
 /* policy.c - policy defaults, per-topic ages and strict JSON (de)serialisation. */
 #include "qs_policy.h"
+#include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_limits.h"
 #include "qs_log.h"
@@ -32,6 +33,26 @@ qs_policy_max_age_days(const qs_policy_t *p, uint32_t topic_type)
         if (p->topics[i].topic_type == topic_type)
             return p->topics[i].max_age_days;
     return p->max_age_days;
+}
+
+int64_t
+qs_policy_cutoff_ms(const qs_policy_t *p, uint32_t topic_type, int64_t now_ms)
+{
+    return now_ms - (int64_t)qs_policy_max_age_days(p, topic_type) * QS_MS_PER_DAY;
+}
+
+int
+qs_policy_partition_expired(const qs_policy_t *p, int64_t epoch, uint32_t topic_type,
+                            int64_t now_ms, int64_t grace_ms)
+{
+    return (epoch + 1) * QS_MS_PER_DAY <= qs_policy_cutoff_ms(p, topic_type, now_ms) - grace_ms;
+}
+
+int
+qs_policy_latest_expired(const qs_policy_t *p, uint32_t topic_type, int64_t report_ms,
+                         int64_t now_ms, int64_t grace_ms)
+{
+    return report_ms < qs_policy_cutoff_ms(p, topic_type, now_ms) - grace_ms;
 }
 
 int

@@ -24,6 +24,10 @@ int qs_clock_init(qs_clock_t *clock);
 /* Current UTC time in ms, including the test offset. */
 int64_t qs_clock_now_ms(const qs_clock_t *clock);
 
+/* Milliseconds of CLOCK_MONOTONIC: for timeouts, intervals and deadlines,
+ * never for data (it has no relation to UTC and ignores the test offset). */
+int64_t qs_clock_mono_ms(void);
+
 /* Parse "YYYY-MM-DDTHH:MM:SS[.fff]Z" (the Z is required: UTC only).
  * Returns 0 and *out_ms, or -1 if the text is not such a time. */
 int qs_time_parse_iso8601(int64_t *out_ms, const char *text)

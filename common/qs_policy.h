@@ -38,6 +38,21 @@ void qs_policy_defaults(qs_policy_t *p);
 /* Maximum age in days for a topic type (its own, else the default). */
 int qs_policy_max_age_days(const qs_policy_t *p, uint32_t topic_type);
 
+/* The retention rule, once for every program: data of topic_type is
+ * expired when it is strictly older than now_ms - max age (DESIGN.md, "What
+ * ages out, and by which clock"). Returns that instant. topic_type 0 (no
+ * topic type has it) gives the default maximum age's cutoff. */
+int64_t qs_policy_cutoff_ms(const qs_policy_t *p, uint32_t topic_type, int64_t now_ms);
+
+/* 1 if every moment of history partition (epoch = UTC day, topic_type) lies
+ * before the cutoff less grace_ms: (epoch + 1) days <= cutoff - grace. */
+int qs_policy_partition_expired(const qs_policy_t *p, int64_t epoch, uint32_t topic_type,
+                                int64_t now_ms, int64_t grace_ms);
+
+/* 1 if a latest row of topic_type last reported at report_ms is expired. */
+int qs_policy_latest_expired(const qs_policy_t *p, uint32_t topic_type, int64_t report_ms,
+                             int64_t now_ms, int64_t grace_ms);
+
 /* Set (or with max_age_days == 0, remove) a per-topic maximum age. Returns -1
  * when the table is full or topic_type is not in the topic table. */
 int qs_policy_set_topic_age(qs_policy_t *p, uint32_t topic_type, int max_age_days);

@@ -397,7 +397,7 @@ static int
 delivery_turn(delivery_t *d, int64_t max_wait_ms)
 {
     zmq_pollitem_t item;
-    int64_t now = qs_monotonic_ms(), wait = qs_sender_next_deadline(d->sender) - now;
+    int64_t now = qs_clock_mono_ms(), wait = qs_sender_next_deadline(d->sender) - now;
     int handled = 0;
 
     if (wait > max_wait_ms)
@@ -411,7 +411,7 @@ delivery_turn(delivery_t *d, int64_t max_wait_ms)
         log_error("zmq_poll: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
-    now = qs_monotonic_ms();
+    now = qs_clock_mono_ms();
     if (item.revents != 0)
         handled = qs_sender_on_readable(d->sender, now);
     if (qs_sender_next_deadline(d->sender) <= now)
@@ -499,10 +499,10 @@ cmd_flush(globals_t *g, int argc, char **argv)
         return 1;
     }
     pending = pending0;
-    end = qs_monotonic_ms() + (int64_t)timeout_s * 1000;
-    next_progress = qs_monotonic_ms() + 1000;
+    end = qs_clock_mono_ms() + (int64_t)timeout_s * 1000;
+    next_progress = qs_clock_mono_ms() + 1000;
     while (pending > 0 && !stop_requested) {
-        int64_t now = qs_monotonic_ms();
+        int64_t now = qs_clock_mono_ms();
         int handled;
         if (now >= end)
             break;
@@ -511,7 +511,7 @@ cmd_flush(globals_t *g, int argc, char **argv)
             break;
         if (handled > 0 && qs_outbox_pending_count(d.outbox, &pending) != 0)
             break;
-        if (tty && qs_monotonic_ms() >= next_progress) {
+        if (tty && qs_clock_mono_ms() >= next_progress) {
             fprintf(stderr, "\rflush: %llu of %llu pending   ", (unsigned long long)pending,
                     (unsigned long long)pending0);
             next_progress += 1000;

@@ -87,15 +87,6 @@ static int writable(qs_sender_t *s);
     qs_log((s)->quiet ? QS_LOG_DEBUG : (level), "client %s: " fmt, (s)->label,   \
            __VA_ARGS__)
 
-int64_t
-qs_monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 qs_sender_ws_t *
 qs_sender_ws_new(void)
 {

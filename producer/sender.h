@@ -25,7 +25,7 @@
  *       for each sender i: qs_sender_pollitem(s[i], &items[i]);
  *       timeout = min over i of qs_sender_next_deadline(s[i]) - now;
  *       zmq_poll(items, n, timeout);
- *       now = qs_monotonic_ms();
+ *       now = qs_clock_mono_ms();
  *       for each i: if (items[i].revents) qs_sender_on_readable(s[i], now);
  *                   if (qs_sender_next_deadline(s[i]) <= now) qs_sender_on_tick(s[i], now);
  *   }
@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "qs_clock.h"
 #include "qs_keys.h"
 #include "qs_limits.h"
 #include "source.h"
@@ -81,9 +82,6 @@ typedef struct {
     uint64_t bad_replies;             /* unparsable, unsealed or forged replies */
     int last_status;                  /* Quietstate__Status of the last answer, 0 = none */
 } qs_sender_stats_t;
-
-/* Monotonic milliseconds (CLOCK_MONOTONIC): the clock every deadline uses. */
-int64_t qs_monotonic_ms(void);
 
 /* Shared working buffers (about 4 MiB) for all senders driven by one thread. */
 qs_sender_ws_t *qs_sender_ws_new(void);

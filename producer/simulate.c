@@ -556,7 +556,7 @@ static int
 fleet_turn(fleet_t *f, sim_t *sim, int64_t wake)
 {
     size_t n_items = 0, j = 0;
-    int64_t now = qs_monotonic_ms();
+    int64_t now = qs_clock_mono_ms();
 
     if (fleet_share_budget(f, sim) != 0)
         return -1;
@@ -582,7 +582,7 @@ fleet_turn(fleet_t *f, sim_t *sim, int64_t wake)
         log_error("simulate: zmq_poll: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
-    now = qs_monotonic_ms();
+    now = qs_clock_mono_ms();
     for (size_t k = 0; k < n_items; k++)
         if (f->items[k].revents != 0)
             (void)qs_sender_on_readable(f->senders[f->polled[k]], now);
@@ -697,11 +697,11 @@ qs_simulate_run(const qs_simulate_opts_t *opts)
     log_info("simulate: %u clients, %llu messages (%llu acked before), delivering to '%s'",
              sim.n, (unsigned long long)sim.m, (unsigned long long)acked0, sim.cfg.frontend);
 
-    start = qs_monotonic_ms();
+    start = qs_clock_mono_ms();
     end = start + (int64_t)timeout_s * 1000;
     next_second = start + 1000;
     while (fleet.n_active > 0) {
-        int64_t now = qs_monotonic_ms();
+        int64_t now = qs_clock_mono_ms();
 
         if (opts->stop != NULL && *opts->stop) {
             interrupted = 1;
@@ -713,7 +713,7 @@ qs_simulate_run(const qs_simulate_opts_t *opts)
         }
         if (fleet_turn(&fleet, &sim, next_second < end ? next_second : end) != 0)
             goto out;
-        now = qs_monotonic_ms();
+        now = qs_clock_mono_ms();
         if (now >= next_second) {
             qs_sender_stats_t sum;
             fleet_stats(&fleet, &sum);
@@ -752,7 +752,7 @@ out:
         rc = -1;
     if (rc == 0 || interrupted || timed_out) {
         totals(&sim, &acked, &rejected);
-        elapsed = start > 0 ? (double)(qs_monotonic_ms() - start) / 1000.0 : 0;
+        elapsed = start > 0 ? (double)(qs_clock_mono_ms() - start) / 1000.0 : 0;
         if (elapsed <= 0)
             elapsed = 0.001;
         rate = (double)(acked - acked0) / elapsed;

@@ -236,12 +236,12 @@ rig_open(rig_t *r, const char *name, int n_messages, int bad_every, int timeout_
 static uint64_t
 rig_drive(rig_t *r, int64_t max_ms)
 {
-    int64_t end = qs_monotonic_ms() + max_ms;
+    int64_t end = qs_clock_mono_ms() + max_ms;
     uint64_t pending = 1;
 
-    while (qs_monotonic_ms() < end) {
+    while (qs_clock_mono_ms() < end) {
         zmq_pollitem_t items[2];
-        int64_t now = qs_monotonic_ms(), wait = qs_sender_next_deadline(r->sender) - now;
+        int64_t now = qs_clock_mono_ms(), wait = qs_sender_next_deadline(r->sender) - now;
         QS_ASSERT(qs_outbox_pending_count(r->ob, &pending) == 0);
         if (pending == 0)
             break;
@@ -255,7 +255,7 @@ rig_drive(rig_t *r, int64_t max_ms)
         items[1].events = ZMQ_POLLIN;
         items[1].revents = 0;
         zmq_poll(items, 2, (long)wait);
-        now = qs_monotonic_ms();
+        now = qs_clock_mono_ms();
         if (items[1].revents & ZMQ_POLLIN)
             fake_on_request(&r->fake);
         if (items[0].revents != 0)

@@ -26,26 +26,6 @@
 
 #define STOPPED(stop) ((stop) != NULL && *(stop))
 
-int64_t
-qs_purge_cutoff_ms(const qs_policy_t *p, uint32_t topic_type, int64_t now_ms)
-{
-    return now_ms - (int64_t)qs_policy_max_age_days(p, topic_type) * QS_MS_PER_DAY;
-}
-
-int
-qs_purge_partition_expired(const qs_policy_t *p, int64_t epoch, uint32_t topic_type,
-                           int64_t now_ms, int64_t grace_ms)
-{
-    return (epoch + 1) * QS_MS_PER_DAY <= qs_purge_cutoff_ms(p, topic_type, now_ms) - grace_ms;
-}
-
-int
-qs_purge_latest_expired(const qs_policy_t *p, uint32_t topic_type, int64_t report_ms,
-                        int64_t now_ms, int64_t grace_ms)
-{
-    return report_ms < qs_purge_cutoff_ms(p, topic_type, now_ms) - grace_ms;
-}
-
 static int
 cmp_partition(const void *a, const void *b)
 {
@@ -349,7 +329,7 @@ shred_orphans(qs_storedb_t *db, qs_epochkeys_t *ks, struct keylist *kl, const qs
         const qs_partition_t k = kl->keys[i];
         int present = 0;
 
-        if (k.rows != 0 || !qs_purge_partition_expired(p, k.epoch, k.topic_type, now_ms, 0))
+        if (k.rows != 0 || !qs_policy_partition_expired(p, k.epoch, k.topic_type, now_ms, 0))
             continue;
         for (size_t j = 0; j < n_parts && !present; j++)
             present = parts[j].epoch == k.epoch && parts[j].topic_type == k.topic_type;
@@ -467,13 +447,13 @@ qs_purge_pass(qs_storedb_t *db, qs_epochkeys_t *ks, const qs_policy_t *p, int64_
     /* 2 and 3: whole partitions, then the straddling one of each topic. */
     for (size_t i = 0; i < n_parts; i++) {
         const qs_partition_t *part = &parts[i];
-        int64_t cutoff = qs_purge_cutoff_ms(p, part->topic_type, now_ms);
+        int64_t cutoff = qs_policy_cutoff_ms(p, part->topic_type, now_ms);
 
         if (STOPPED(stop)) {
             counts->interrupted = 1;
             break;
         }
-        if (qs_purge_partition_expired(p, part->epoch, part->topic_type, now_ms, 0))
+        if (qs_policy_partition_expired(p, part->epoch, part->topic_type, now_ms, 0))
             drop_partition(db, ks, &kl, part, counts, errmsg, errmsg_len);
         else if (part->epoch == qs_epoch_of(cutoff))
             trim_partition(db, part, cutoff, counts, errmsg, errmsg_len);
@@ -485,10 +465,10 @@ qs_purge_pass(qs_storedb_t *db, qs_epochkeys_t *ks, const qs_policy_t *p, int64_
     /* 5: latest, per topic with its own age, then the default for the rest. */
     for (size_t i = 0; i < p->n_topics && !STOPPED(stop); i++)
         purge_latest(db, p, p->topics[i].topic_type,
-                     qs_purge_cutoff_ms(p, p->topics[i].topic_type, now_ms), stop, counts,
+                     qs_policy_cutoff_ms(p, p->topics[i].topic_type, now_ms), stop, counts,
                      errmsg, errmsg_len);
     if (!STOPPED(stop))
-        purge_latest(db, p, 0, now_ms - (int64_t)p->max_age_days * QS_MS_PER_DAY, stop,
+        purge_latest(db, p, 0, qs_policy_cutoff_ms(p, 0, now_ms), stop,
                      counts, errmsg, errmsg_len);
     free(kl.keys);
     if (STOPPED(stop))

@@ -43,18 +43,6 @@ typedef struct {
     int errors;                     /* steps that failed (logged); the next pass retries */
 } qs_purge_counts_t;
 
-/* The instant before which data of topic_type is expired: now - max age. */
-int64_t qs_purge_cutoff_ms(const qs_policy_t *p, uint32_t topic_type, int64_t now_ms);
-
-/* 1 if every moment of partition (epoch, topic_type) lies before the cutoff,
- * i.e. (epoch + 1) * 1 day <= now - max_age(topic_type) - grace_ms; else 0. */
-int qs_purge_partition_expired(const qs_policy_t *p, int64_t epoch, uint32_t topic_type,
-                               int64_t now_ms, int64_t grace_ms);
-
-/* 1 if a latest row of topic_type last reported at report_ms is expired. */
-int qs_purge_latest_expired(const qs_policy_t *p, uint32_t topic_type, int64_t report_ms,
-                            int64_t now_ms, int64_t grace_ms);
-
 /* Every history partition present in store.db: registered in `partitions`
  * or, after a crash or a foreign writer, only present as a history_E_T table.
  * Oldest first; *out is malloc'd (caller frees). Returns 0 or -1. */

@@ -205,17 +205,17 @@ test_purge_partition_expires_only_when_its_whole_day_is_past_max_age(void)
     qs_policy_defaults(&p);
     p.max_age_days = 30;
     /* cutoff = day 19970 + 12 h: days 19969 and before are whole-day expired. */
-    QS_CHECK(qs_purge_partition_expired(&p, 19969, 300, NOW, 0));
-    QS_CHECK(qs_purge_partition_expired(&p, 19000, 300, NOW, 0));
-    QS_CHECK(!qs_purge_partition_expired(&p, 19970, 300, NOW, 0));
-    QS_CHECK(!qs_purge_partition_expired(&p, 20000, 300, NOW, 0));
+    QS_CHECK(qs_policy_partition_expired(&p, 19969, 300, NOW, 0));
+    QS_CHECK(qs_policy_partition_expired(&p, 19000, 300, NOW, 0));
+    QS_CHECK(!qs_policy_partition_expired(&p, 19970, 300, NOW, 0));
+    QS_CHECK(!qs_policy_partition_expired(&p, 20000, 300, NOW, 0));
     /* At exactly midnight the day that just ended is expired. */
-    QS_CHECK(qs_purge_partition_expired(&p, 19969, 300, 19999 * DAY + 0, 0) == 0);
-    QS_CHECK(qs_purge_partition_expired(&p, 19969, 300, 20000 * DAY, 0) == 1);
-    QS_CHECK(qs_purge_partition_expired(&p, 19969, 300, 20000 * DAY - 1, 0) == 0);
+    QS_CHECK(qs_policy_partition_expired(&p, 19969, 300, 19999 * DAY + 0, 0) == 0);
+    QS_CHECK(qs_policy_partition_expired(&p, 19969, 300, 20000 * DAY, 0) == 1);
+    QS_CHECK(qs_policy_partition_expired(&p, 19969, 300, 20000 * DAY - 1, 0) == 0);
     /* Grace (verify's allowance for the retention interval) delays the verdict. */
-    QS_CHECK(!qs_purge_partition_expired(&p, 19969, 300, 20000 * DAY, 3600000));
-    QS_CHECK(qs_purge_partition_expired(&p, 19969, 300, 20000 * DAY + 3600000, 3600000));
+    QS_CHECK(!qs_policy_partition_expired(&p, 19969, 300, 20000 * DAY, 3600000));
+    QS_CHECK(qs_policy_partition_expired(&p, 19969, 300, 20000 * DAY + 3600000, 3600000));
 }
 
 static void
@@ -224,15 +224,15 @@ test_purge_uses_each_topics_own_max_age(void)
     qs_policy_t p;
 
     policy_30_500_10(&p);
-    QS_CHECK_EQ_INT(qs_purge_cutoff_ms(&p, 500, NOW), NOW - 10 * DAY);
-    QS_CHECK_EQ_INT(qs_purge_cutoff_ms(&p, 300, NOW), NOW - 30 * DAY);
-    QS_CHECK(qs_purge_partition_expired(&p, 19989, 500, NOW, 0));
-    QS_CHECK(!qs_purge_partition_expired(&p, 19989, 300, NOW, 0));
-    QS_CHECK(!qs_purge_partition_expired(&p, 19990, 500, NOW, 0));
-    QS_CHECK(qs_purge_latest_expired(&p, 500, NOW - 10 * DAY - 1, NOW, 0));
-    QS_CHECK(!qs_purge_latest_expired(&p, 500, NOW - 10 * DAY, NOW, 0));
-    QS_CHECK(!qs_purge_latest_expired(&p, 300, NOW - 10 * DAY - 1, NOW, 0));
-    QS_CHECK(qs_purge_latest_expired(&p, 300, NOW - 30 * DAY - 1, NOW, 0));
+    QS_CHECK_EQ_INT(qs_policy_cutoff_ms(&p, 500, NOW), NOW - 10 * DAY);
+    QS_CHECK_EQ_INT(qs_policy_cutoff_ms(&p, 300, NOW), NOW - 30 * DAY);
+    QS_CHECK(qs_policy_partition_expired(&p, 19989, 500, NOW, 0));
+    QS_CHECK(!qs_policy_partition_expired(&p, 19989, 300, NOW, 0));
+    QS_CHECK(!qs_policy_partition_expired(&p, 19990, 500, NOW, 0));
+    QS_CHECK(qs_policy_latest_expired(&p, 500, NOW - 10 * DAY - 1, NOW, 0));
+    QS_CHECK(!qs_policy_latest_expired(&p, 500, NOW - 10 * DAY, NOW, 0));
+    QS_CHECK(!qs_policy_latest_expired(&p, 300, NOW - 10 * DAY - 1, NOW, 0));
+    QS_CHECK(qs_policy_latest_expired(&p, 300, NOW - 30 * DAY - 1, NOW, 0));
 }
 
 /* ---- the pass ------------------------------------------------------------------ */

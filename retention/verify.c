@@ -399,15 +399,14 @@ check_latest(qs_verify_t *v, sqlite3 *sql)
     for (size_t i = 0; i < v->policy.n_topics && off < sizeof q; i++)
         off += (size_t)snprintf(q + off, sizeof q - off, " WHEN %u THEN %lld",
                                 v->policy.topics[i].topic_type,
-                                (long long)(qs_purge_cutoff_ms(&v->policy,
+                                (long long)(qs_policy_cutoff_ms(&v->policy,
                                                                v->policy.topics[i].topic_type,
                                                                v->now_ms) - v->sum.grace_ms));
     if (off < sizeof q)
         off += (size_t)snprintf(q + off, sizeof q - off, " %s %lld %s), min(report_ms) "
                                 "FROM latest GROUP BY topic_type",
                                 v->policy.n_topics > 0 ? "ELSE" : "",
-                                (long long)(v->now_ms -
-                                            (int64_t)v->policy.max_age_days * QS_MS_PER_DAY -
+                                (long long)(qs_policy_cutoff_ms(&v->policy, 0, v->now_ms) -
                                             v->sum.grace_ms),
                                 v->policy.n_topics > 0 ? "END" : ")");
     QS_ASSERT(off < sizeof q);
@@ -457,7 +456,7 @@ check_partition(qs_verify_t *v, sqlite3 *sql, const qs_partition_t *part)
 {
     sqlite3_stmt *st = NULL;
     char name[64], q[512], day[32];
-    int64_t cutoff = qs_purge_cutoff_ms(&v->policy, part->topic_type, v->now_ms) - v->sum.grace_ms;
+    int64_t cutoff = qs_policy_cutoff_ms(&v->policy, part->topic_type, v->now_ms) - v->sum.grace_ms;
     int64_t rows, bad, old;
     int max_age = qs_policy_max_age_days(&v->policy, part->topic_type);
 
@@ -490,7 +489,7 @@ check_partition(qs_verify_t *v, sqlite3 *sql, const qs_partition_t *part)
                 "16-byte pseudonym", (long long)bad, name);
     if (!v->sum.policy_configured)
         return;
-    if (qs_purge_partition_expired(&v->policy, part->epoch, part->topic_type, v->now_ms,
+    if (qs_policy_partition_expired(&v->policy, part->epoch, part->topic_type, v->now_ms,
                                    v->sum.grace_ms)) {
         if (rows > 0)
             finding(v, "expired: partition '%s' (%s, topic %u) is older than the policy's "
@@ -561,7 +560,7 @@ check_keys(qs_verify_t *v)
             continue;
         v->sum.keys++;
         if (v->sum.policy_configured &&
-            qs_purge_partition_expired(&v->policy, epoch, topic, v->now_ms, v->sum.grace_ms)) {
+            qs_policy_partition_expired(&v->policy, epoch, topic, v->now_ms, v->sum.grace_ms)) {
             day_text(day, sizeof day, epoch);
             finding(v, "expired: key file '%s/%s' of partition (%s, topic %u) outlived the "
                     "policy's %d days: it must be shredded", v->paths.epochs_dir, e->d_name,

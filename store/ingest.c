@@ -35,6 +35,7 @@
  * and they are counted then.
  */
 #include "ingest.h"
+#include "qs_clock.h"
 
 #include "qs_codec.h"
 #include "qs_counts.h"
@@ -280,13 +281,6 @@ struct qs_ingest {
 
 #define LOG_LINES_PER_SECOND 20u
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Roll the one-second window of the rejection-log throttle, reporting what
  * it swallowed in the window that ended. */
@@ -306,7 +300,7 @@ log_roll(qs_ingest_t *self, int64_t now)
 static int
 log_allowed(qs_ingest_t *self)
 {
-    log_roll(self, mono_ms());
+    log_roll(self, qs_clock_mono_ms());
     if (self->log_in_window < LOG_LINES_PER_SECOND) {
         self->log_in_window++;
         return 1;
@@ -331,7 +325,7 @@ static void
 pending_reject(qs_ingest_t *self, Quietstate__Status status, Quietstate__Code code)
 {
     if (!self->pending.nonzero)
-        self->pending_since_mono = mono_ms();
+        self->pending_since_mono = qs_clock_mono_ms();
     counts_reject(&self->pending, status, code);
 }
 
@@ -381,7 +375,7 @@ reload_site(qs_ingest_t *self)
 static void
 check_site(qs_ingest_t *self, int force)
 {
-    int64_t now = mono_ms();
+    int64_t now = qs_clock_mono_ms();
     int changed = 0;
 
     if (!force && now - self->last_check_mono < QS_INGEST_SITEDB_CHECK_MS)
@@ -494,8 +488,8 @@ qs_ingest_new(const qs_ingest_config_t *cfg, char *errmsg, size_t errmsg_len)
         return NULL;
     }
     self->stats.reloads = 0;
-    self->last_check_mono = mono_ms();
-    self->log_window_mono = mono_ms();
+    self->last_check_mono = qs_clock_mono_ms();
+    self->log_window_mono = qs_clock_mono_ms();
     return self;
 }
 
@@ -954,7 +948,6 @@ store_message(qs_ingest_t *self, int64_t client_id, const Quietstate__StateMessa
     uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
     uint8_t user_ps[QS_PSEUDONYM_BYTES];
     int64_t t = m->time_utc_ms - m->time_utc_ms % pol->time_precision_ms;
-    int64_t max_age_ms = (int64_t)qs_policy_max_age_days(pol, m->topic_type) * QS_MS_PER_DAY;
     size_t details_len = strlen(m->details);
     struct part *p;
 
@@ -968,7 +961,7 @@ store_message(qs_ingest_t *self, int64_t client_id, const Quietstate__StateMessa
         return -1;
 
     /* Already older than its topic may be kept: the current state only. */
-    if (m->time_utc_ms < now_ms - max_age_ms)
+    if (m->time_utc_ms < qs_policy_cutoff_ms(pol, m->topic_type, now_ms))
         return 0;
 
     int64_t epoch = qs_epoch_of(t);
@@ -1251,7 +1244,7 @@ int
 qs_ingest_commit(qs_ingest_t *self, qs_ingest_reply_fn reply, void *ctx)
 {
     int any_txn = 0, rc = 0;
-    int64_t t0 = mono_ms();
+    int64_t t0 = qs_clock_mono_ms();
 
     for (size_t i = 0; i < self->n_batches; i++)
         any_txn |= self->batches[i].in_txn;
@@ -1274,7 +1267,7 @@ qs_ingest_commit(qs_ingest_t *self, qs_ingest_reply_fn reply, void *ctx)
                 }
             log_debug("committed %zu envelopes: %lld stored, %lld duplicates in %lld ms",
                       self->n_batches, (long long)self->txn.stored,
-                      (long long)self->txn.duplicates, (long long)(mono_ms() - t0));
+                      (long long)self->txn.duplicates, (long long)(qs_clock_mono_ms() - t0));
         } else {
             if (!self->failing)
                 log_error("commit failed, answering RETRY_LATER until store.db is writable: %s",
@@ -1311,7 +1304,7 @@ qs_ingest_commit(qs_ingest_t *self, qs_ingest_reply_fn reply, void *ctx)
 int
 qs_ingest_tick(qs_ingest_t *self, int force)
 {
-    int64_t now = mono_ms();
+    int64_t now = qs_clock_mono_ms();
 
     check_site(self, force);
     log_roll(self, now);

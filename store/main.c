@@ -66,13 +66,6 @@ usage(FILE *out, int code)
     exit(code);
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct loop {
     void *sock;
@@ -263,11 +256,11 @@ main(int argc, char **argv)
 
     log_info("started: broker backend '%s', group commit up to %d messages",
              cfg.backend, cfg.group_commit_max_messages);
-    next_beat = mono_ms();
+    next_beat = qs_clock_mono_ms();
     next_stats = next_beat + STATS_MS;
     while (!stop_requested) {
         zmq_pollitem_t item = { lp.sock, 0, ZMQ_POLLIN, 0 };
-        int64_t now = mono_ms();
+        int64_t now = qs_clock_mono_ms();
         long timeout = POLL_MS;
         int rc;
 
@@ -297,9 +290,9 @@ main(int argc, char **argv)
         if (qs_ingest_pending(ingest) > 0)
             (void)qs_ingest_commit(ingest, send_reply, &lp);
         (void)qs_ingest_tick(ingest, 0);
-        if (mono_ms() >= next_stats) {
+        if (qs_clock_mono_ms() >= next_stats) {
             log_stats(ingest, &lp);
-            next_stats = mono_ms() + STATS_MS;
+            next_stats = qs_clock_mono_ms() + STATS_MS;
         }
     }
     if (qs_ingest_tick(ingest, 1) != 0)
