@@ -33,6 +33,7 @@
 #include "qs_policy.h"
 #include "qs_counts.h"
 #include "qs_storedb.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <sodium.h>
 #include <stdio.h>

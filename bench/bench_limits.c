@@ -22,6 +22,7 @@
 #include "qs_log.h"
 #include "qs_storedb.h"
 #include "simgen.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <pthread.h>
 #include <sodium.h>

@@ -19,6 +19,7 @@
 #include "qs_log.h"
 #include "qs_policy.h"
 #include "query.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <getopt.h>
 #include <inttypes.h>

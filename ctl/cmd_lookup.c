@@ -17,6 +17,7 @@
 #include "qs_limits.h"
 #include "qs_log.h"
 #include "qs_pseudonym.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <getopt.h>
 #include <sodium.h>
@@ -169,7 +170,7 @@ read_history(lookup_rows_t *out, qs_storedb_t *db, qs_epochkeys_t *ks,
     qs_partition_t *parts = NULL;
     size_t n_parts = 0;
 
-    if (qs_purge_list_partitions(db, &parts, &n_parts) != 0) {
+    if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0) {
         snprintf(errmsg, errmsg_len, "cannot list history partitions: %s", sqlite3_errmsg(sql));
         return -1;
     }

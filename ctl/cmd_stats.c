@@ -23,6 +23,7 @@
 #include "qs_ctl.h"
 #include "qs_log.h"
 #include "query.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <getopt.h>
 #include <inttypes.h>

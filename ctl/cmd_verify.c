@@ -14,6 +14,7 @@
 #include "qs_log.h"
 #include "qs_ctl.h"
 #include "verify.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <getopt.h>
 #include <stdlib.h>

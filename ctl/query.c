@@ -10,6 +10,7 @@
 #include "qs_codec.h"
 #include "qs_log.h"
 #include "qs_sqlutil.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,7 @@
 #include "qs_fsutil.h"
 #include "query.h"
 #include "test_ctl.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #ifndef QS_GOLDEN_DIR
 #error "QS_GOLDEN_DIR must be defined by the build"

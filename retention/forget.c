@@ -7,6 +7,7 @@
 #include "forget.h"
 #include "purge.h"
 #include "qs_log.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,7 @@ qs_forget_machine(qs_storedb_t *db, const uint8_t machine_ps[QS_PSEUDONYM_BYTES]
         return -1;
     }
     /* List inside the write transaction: no partition can appear meanwhile. */
-    if (qs_purge_list_partitions(db, &parts, &n_parts) != 0) {
+    if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0) {
         snprintf(errmsg, errmsg_len, "cannot list history partitions: %s", sqlite3_errmsg(sql));
         goto fail;
     }

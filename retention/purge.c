@@ -17,6 +17,7 @@
 #include "qs_clock.h"
 #include "qs_log.h"
 #include "qs_sqlutil.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,82 +26,6 @@
 #include <sys/types.h>
 
 #define STOPPED(stop) ((stop) != NULL && *(stop))
-
-static int
-cmp_partition(const void *a, const void *b)
-{
-    const qs_partition_t *x = a, *y = b;
-    if (x->epoch != y->epoch)
-        return x->epoch < y->epoch ? -1 : 1;
-    return (x->topic_type > y->topic_type) - (x->topic_type < y->topic_type);
-}
-
-/* Parse "history_<epoch>_<topic>" exactly; 0 on success. */
-static int
-parse_partition_name(const char *name, int64_t *epoch, uint32_t *topic_type)
-{
-    long long e;
-    unsigned t;
-    int consumed = 0;
-    char back[64];
-
-    if (sscanf(name, "history_%lld_%u%n", &e, &t, &consumed) != 2 || name[consumed] != '\0')
-        return -1;
-    /* Reject spellings the store would never produce ("history_007_500"). */
-    if (qs_storedb_partition_name(back, sizeof back, e, t) != 0 || strcmp(back, name) != 0)
-        return -1;
-    *epoch = e;
-    *topic_type = t;
-    return 0;
-}
-
-int
-qs_purge_list_partitions(qs_storedb_t *db, qs_partition_t **out, size_t *n)
-{
-    sqlite3_stmt *st = NULL;
-    size_t cap;
-    int rc;
-
-    if (qs_storedb_partitions(db, out, n) != 0)
-        return -1;
-    cap = *n;
-    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), "SELECT name FROM sqlite_master WHERE "
-                           "type = 'table' AND name LIKE 'history\\_%' ESCAPE '\\'",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto fail;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        int64_t epoch;
-        uint32_t topic;
-        int known = 0;
-
-        if (name == NULL || parse_partition_name(name, &epoch, &topic) != 0)
-            continue;
-        for (size_t i = 0; i < *n && !known; i++)
-            known = (*out)[i].epoch == epoch && (*out)[i].topic_type == topic;
-        if (known)
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *out = qs_realloc(*out, cap * sizeof **out);
-        }
-        (*out)[*n].epoch = epoch;
-        (*out)[*n].topic_type = topic;
-        (*out)[*n].rows = -1;   /* unregistered: count unknown */
-        (*n)++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        goto fail;
-    if (*n > 1)
-        qsort(*out, *n, sizeof **out, cmp_partition);
-    return 0;
-fail:
-    free(*out);
-    *out = NULL;
-    *n = 0;
-    return -1;
-}
 
 static int
 table_exists(sqlite3 *sql, const char *name)
@@ -321,7 +246,7 @@ shred_orphans(qs_storedb_t *db, qs_epochkeys_t *ks, struct keylist *kl, const qs
     size_t n_parts = 0;
     char err[512], name[64];
 
-    if (qs_purge_list_partitions(db, &parts, &n_parts) != 0) {
+    if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0) {
         note_error(c, errmsg, errmsg_len, "cannot list partitions for the orphan key sweep");
         return;
     }
@@ -440,7 +365,7 @@ qs_purge_pass(qs_storedb_t *db, qs_epochkeys_t *ks, const qs_policy_t *p, int64_
         errmsg[0] = '\0';
     if (qs_epochkeys_each(ks, collect_key, &kl) != 0)
         note_error(counts, errmsg, errmsg_len, "cannot list epoch keys");
-    if (qs_purge_list_partitions(db, &parts, &n_parts) != 0) {
+    if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0) {
         note_error(counts, errmsg, errmsg_len, "cannot list history partitions: %s",
                    sqlite3_errmsg(qs_storedb_sqlite(db)));
     }

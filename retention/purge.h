@@ -43,11 +43,6 @@ typedef struct {
     int errors;                     /* steps that failed (logged); the next pass retries */
 } qs_purge_counts_t;
 
-/* Every history partition present in store.db: registered in `partitions`
- * or, after a crash or a foreign writer, only present as a history_E_T table.
- * Oldest first; *out is malloc'd (caller frees). Returns 0 or -1. */
-int qs_purge_list_partitions(qs_storedb_t *db, qs_partition_t **out, size_t *n);
-
 /* One retention pass at now_ms under policy p: drop expired partitions (each
  * committed before its key is shredded), delete the expired rows of each
  * topic's straddling partition, shred orphan keys, delete expired latest

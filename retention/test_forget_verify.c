@@ -19,6 +19,7 @@
 #include "qs_test.h"
 #include "siteaudit.h"
 #include "verify.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <sodium.h>
 #include <sys/stat.h>

@@ -10,6 +10,7 @@
 #include "qs_clock.h"
 #include "qs_log.h"
 #include "qs_test.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <fcntl.h>
 #include <signal.h>

@@ -18,6 +18,7 @@
 #include "qs_counts.h"
 #include "qs_storedb.h"
 #include "siteaudit.h"
+#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <dirent.h>
 #include <errno.h>
@@ -526,7 +527,7 @@ check_store(qs_verify_t *v)
     sqlite3_finalize(st);
     check_latest(v, qs_storedb_sqlite(db));
     check_counts(v, db);
-    if (qs_purge_list_partitions(db, &parts, &n_parts) != 0)
+    if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0)
         finding(v, "store: cannot list history partitions: %s",
                 sqlite3_errmsg(qs_storedb_sqlite(db)));
     for (size_t i = 0; i < n_parts; i++)

@@ -1,5 +1,6 @@
 /* counts.c - compliance_counts: per-transaction deltas, apply, check, rebuild.
  * (Why the table exists and who keeps it exact: qs_counts.h.) */
+#include "storedb_sqlite.h"
 #include "qs_counts.h"
 #include "qs_limits.h"
 #include "qs_log.h"

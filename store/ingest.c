@@ -45,6 +45,7 @@
 #include "qs_log.h"
 #include "qs_policy.h"
 #include "qs_pseudonym.h"
+#include "storedb_sqlite.h"
 
 #include <sodium.h>
 #include <stdalign.h>

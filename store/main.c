@@ -21,6 +21,7 @@
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
 #include "qs_zmqutil.h"
+#include "storedb_sqlite.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -39,7 +39,6 @@
 #ifndef QS_STOREDB_H
 #define QS_STOREDB_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,8 +58,6 @@ typedef struct {
 qs_storedb_t *qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len);
 void qs_storedb_destroy(qs_storedb_t **db_p);
 
-sqlite3 *qs_storedb_sqlite(qs_storedb_t *db);
-
 /* Epoch (UTC day number) of a time. */
 int64_t qs_epoch_of(int64_t time_ms);
 
@@ -73,6 +70,11 @@ int qs_storedb_partition_ensure(qs_storedb_t *db, int64_t epoch, uint32_t topic_
 
 /* All registered partitions, oldest first; *out is malloc'd (caller frees). */
 int qs_storedb_partitions(qs_storedb_t *db, qs_partition_t **out, size_t *n);
+
+/* Every history partition present in store.db: registered in `partitions`
+ * or, after a crash or a foreign writer, only present as a history_E_T table.
+ * Oldest first; *out is malloc'd (caller frees). Returns 0 or -1. */
+int qs_storedb_partitions_present(qs_storedb_t *db, qs_partition_t **out, size_t *n);
 
 /* Drop one partition and unregister it (inside the caller's transaction). */
 int qs_storedb_partition_drop(qs_storedb_t *db, int64_t epoch, uint32_t topic_type);
@@ -88,9 +90,5 @@ int qs_storedb_counter_get(qs_storedb_t *db, const char *name, int64_t *value);
  * content survives neither in the WAL nor on free pages. */
 int qs_storedb_scrub(qs_storedb_t *db, char *errmsg, size_t errmsg_len);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
-int qs_storedb_begin(qs_storedb_t *db);
-int qs_storedb_commit(qs_storedb_t *db);
-void qs_storedb_rollback(qs_storedb_t *db);
 
 #endif

@@ -1,5 +1,5 @@
 /* storedb.c - store.db schema, history partitions, counters and scrubbing. */
-#include "qs_storedb.h"
+#include "storedb_sqlite.h"
 #include "qs_counts.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
@@ -391,4 +391,80 @@ void
 qs_storedb_rollback(qs_storedb_t *s)
 {
     (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int
+cmp_partition(const void *a, const void *b)
+{
+    const qs_partition_t *x = a, *y = b;
+    if (x->epoch != y->epoch)
+        return x->epoch < y->epoch ? -1 : 1;
+    return (x->topic_type > y->topic_type) - (x->topic_type < y->topic_type);
+}
+
+/* Parse "history_<epoch>_<topic>" exactly; 0 on success. */
+static int
+parse_partition_name(const char *name, int64_t *epoch, uint32_t *topic_type)
+{
+    long long e;
+    unsigned t;
+    int consumed = 0;
+    char back[64];
+
+    if (sscanf(name, "history_%lld_%u%n", &e, &t, &consumed) != 2 || name[consumed] != '\0')
+        return -1;
+    /* Reject spellings the store would never produce ("history_007_500"). */
+    if (qs_storedb_partition_name(back, sizeof back, e, t) != 0 || strcmp(back, name) != 0)
+        return -1;
+    *epoch = e;
+    *topic_type = t;
+    return 0;
+}
+
+int
+qs_storedb_partitions_present(qs_storedb_t *db, qs_partition_t **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap;
+    int rc;
+
+    if (qs_storedb_partitions(db, out, n) != 0)
+        return -1;
+    cap = *n;
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), "SELECT name FROM sqlite_master WHERE "
+                           "type = 'table' AND name LIKE 'history\\_%' ESCAPE '\\'",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        int64_t epoch;
+        uint32_t topic;
+        int known = 0;
+
+        if (name == NULL || parse_partition_name(name, &epoch, &topic) != 0)
+            continue;
+        for (size_t i = 0; i < *n && !known; i++)
+            known = (*out)[i].epoch == epoch && (*out)[i].topic_type == topic;
+        if (known)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = qs_realloc(*out, cap * sizeof **out);
+        }
+        (*out)[*n].epoch = epoch;
+        (*out)[*n].topic_type = topic;
+        (*out)[*n].rows = -1;   /* unregistered: count unknown */
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, cmp_partition);
+    return 0;
+fail:
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return -1;
 }

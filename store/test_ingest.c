@@ -22,6 +22,7 @@
 #include "qs_counts.h"
 #include "qs_storedb.h"
 #include "qs_test.h"
+#include "storedb_sqlite.h"
 
 #include <ftw.h>
 #include <sodium.h>

@@ -6,6 +6,7 @@
 #include "qs_limits.h"
 #include "qs_storedb.h"
 #include "qs_test.h"
+#include "storedb_sqlite.h"
 
 #include <stdio.h>
 #include <stdlib.h>
