@@ -39,6 +39,11 @@ int qs_sitedb_begin(qs_sitedb_t *db);
 int qs_sitedb_commit(qs_sitedb_t *db);
 void qs_sitedb_rollback(qs_sitedb_t *db);
 
+/* How many client keys are enrolled (never revoked) and how many revoked,
+ * read in one snapshot. Returns 0, or -1 with errmsg. */
+int qs_sitedb_client_counts(qs_sitedb_t *db, int64_t *enrolled, int64_t *revoked,
+                            char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
+
 /* Clear set and fill it with every enrolled and revoked key. */
 int qs_sitedb_load_keyset(qs_sitedb_t *db, qs_keyset_t *set);
 

@@ -6,6 +6,7 @@
 #include "qs_sitedb.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
+#include "qs_sqlutil.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -281,4 +282,28 @@ qs_sitedb_policy_each(qs_sitedb_t *s, qs_policy_version_cb cb, void *ctx)
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_sitedb_client_counts(qs_sitedb_t *s, int64_t *enrolled, int64_t *revoked, char *errmsg,
+                        size_t errmsg_len)
+{
+    int rc;
+
+    /* A deferred BEGIN: both counts from one snapshot, without a write lock. */
+    if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s",
+                 sqlite3_errmsg(s->db));
+        return -1;
+    }
+    rc = qs_sql_int64(s->db, "SELECT count(*) FROM clients WHERE revoked_ms IS NULL",
+                      enrolled) == 0 &&
+         qs_sql_int64(s->db, "SELECT count(*) FROM clients WHERE revoked_ms IS NOT NULL",
+                      revoked) == 0
+             ? 0 : -1;
+    if (rc != 0)
+        snprintf(errmsg, errmsg_len, "client count on site.db failed: %s",
+                 sqlite3_errmsg(s->db));
+    (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
 }

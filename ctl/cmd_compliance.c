@@ -2,10 +2,10 @@
  * per update (topic id) and topic type, with small groups suppressed.
  *
  * Counts come from store.db's `latest` table (one row per client and topic:
- * its current state) through query_compliance(), which reads them already
- * grouped from compliance_counts and suppresses every group smaller than the
- * policy's k (5 while no policy is set) before a count leaves it. The output
- * never holds a per-machine fact: that takes `qsctl lookup` and a known name.
+ * its current state) through qs_storedb_compliance(), which suppresses every
+ * group smaller than the policy's k (5 while no policy is set) before a count
+ * leaves store/: this file only prints. The output never holds a
+ * per-machine fact: that takes `qsctl lookup` and a known name.
  *
  *   --format json  {"k": K, "rows": [{"topic_type": 500, "topic_id": "…",
  *                   "state_id": 2, "state": "required", "count": 17}, …]}
@@ -18,8 +18,7 @@
 #include "qs_ctl.h"
 #include "qs_log.h"
 #include "qs_policy.h"
-#include "query.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
+#include "qs_store_query.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -45,17 +44,17 @@ usage(FILE *out)
 }
 
 static int
-print_json(const query_compliance_t *res, int k)
+print_json(const qs_storedb_compliance_t *res)
 {
     cJSON *doc = cJSON_CreateObject(), *rows;
     char buf[32];
 
     if (doc == NULL)
         return -1;
-    cJSON_AddNumberToObject(doc, "k", k);
+    cJSON_AddNumberToObject(doc, "k", res->k);
     rows = cJSON_AddArrayToObject(doc, "rows");
     for (size_t i = 0; rows != NULL && i < res->n; i++) {
-        const query_compliance_row_t *r = &res->rows[i];
+        const qs_storedb_compliance_row_t *r = &res->rows[i];
         cJSON *row = cJSON_CreateObject();
         if (row == NULL) {
             cJSON_Delete(doc);
@@ -66,7 +65,7 @@ print_json(const query_compliance_t *res, int k)
         cJSON_AddNumberToObject(row, "state_id", r->state_id);
         cJSON_AddStringToObject(row, "state",
                                 qs_state_name(r->topic_type, r->state_id, buf, sizeof buf));
-        if (r->count == QUERY_SUPPRESSED) {
+        if (r->count == QS_STOREDB_SUPPRESSED) {
             cJSON_AddNullToObject(row, "count");
             cJSON_AddBoolToObject(row, "suppressed", 1);
         } else {
@@ -78,19 +77,19 @@ print_json(const query_compliance_t *res, int k)
 }
 
 static void
-print_csv(const query_compliance_t *res)
+print_csv(const qs_storedb_compliance_t *res)
 {
     static const char *const head[] = {
         "topic_type", "topic_id", "state_id", "state", "count", "suppressed",
     };
     ctl_csv_row(stdout, 6, head);
     for (size_t i = 0; i < res->n; i++) {
-        const query_compliance_row_t *r = &res->rows[i];
+        const qs_storedb_compliance_row_t *r = &res->rows[i];
         char tt[16], sid[16], count[32], name[32];
         const char *cells[6];
         snprintf(tt, sizeof tt, "%" PRIu32, r->topic_type);
         snprintf(sid, sizeof sid, "%" PRIu32, r->state_id);
-        if (r->count == QUERY_SUPPRESSED)
+        if (r->count == QS_STOREDB_SUPPRESSED)
             count[0] = '\0';
         else
             snprintf(count, sizeof count, "%" PRId64, r->count);
@@ -99,30 +98,31 @@ print_csv(const query_compliance_t *res)
         cells[2] = sid;
         cells[3] = qs_state_name(r->topic_type, r->state_id, name, sizeof name);
         cells[4] = count;
-        cells[5] = r->count == QUERY_SUPPRESSED ? "true" : "false";
+        cells[5] = r->count == QS_STOREDB_SUPPRESSED ? "true" : "false";
         ctl_csv_row(stdout, 6, cells);
     }
 }
 
 static void
-print_table(const query_compliance_t *res, int k, int configured)
+print_table(const qs_storedb_compliance_t *res, int configured)
 {
     static const char *const head[] = {
         "TOPIC_TYPE", "TOPIC_ID", "STATE_ID", "STATE", "COUNT",
     };
     ctl_table_t *t = ctl_table_new(5, head);
     size_t suppressed = 0;
+    int k = res->k;
 
     ctl_table_align_right(t, 0);
     ctl_table_align_right(t, 2);
     ctl_table_align_right(t, 4);
     for (size_t i = 0; i < res->n; i++) {
-        const query_compliance_row_t *r = &res->rows[i];
+        const qs_storedb_compliance_row_t *r = &res->rows[i];
         char tt[16], sid[16], count[32], name[32];
         const char *cells[5] = { tt, r->topic_id, sid, NULL, count };
         snprintf(tt, sizeof tt, "%" PRIu32, r->topic_type);
         snprintf(sid, sizeof sid, "%" PRIu32, r->state_id);
-        if (r->count == QUERY_SUPPRESSED) {
+        if (r->count == QS_STOREDB_SUPPRESSED) {
             snprintf(count, sizeof count, "<%d", k);
             suppressed++;
         } else {
@@ -163,7 +163,7 @@ cmd_compliance(int argc, char **argv)
     ctl_site_t site;
     qs_policy_t policy;
     int64_t version;
-    query_compliance_t res;
+    qs_storedb_compliance_t res;
 
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -208,10 +208,8 @@ cmd_compliance(int argc, char **argv)
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }
-    if (policy.k < 1)
-        policy.k = QS_DEFAULT_K;
-    if (query_compliance(&res, qs_storedb_sqlite(site.storedb), have_type ? &topic_type : NULL,
-                         topic_id, policy.k, errmsg, sizeof errmsg) != 0) {
+    if (qs_storedb_compliance(site.storedb, &res, &policy, have_type ? &topic_type : NULL,
+                              topic_id, errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s ('%s')", errmsg, site.paths.store_db);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
@@ -220,17 +218,17 @@ cmd_compliance(int argc, char **argv)
     rc = CTL_EXIT_OK;
     switch (fmt) {
     case CTL_FORMAT_JSON:
-        if (print_json(&res, policy.k) != 0)
+        if (print_json(&res) != 0)
             qs_fatal("out of memory printing JSON");
         break;
     case CTL_FORMAT_CSV:
         print_csv(&res);
         break;
     case CTL_FORMAT_TABLE:
-        print_table(&res, policy.k, configured);
+        print_table(&res, configured);
         break;
     }
-    query_compliance_free(&res);
+    qs_storedb_compliance_free(&res);
     if (rc == CTL_EXIT_OK)
         rc = ctl_output_done(CMD);
     return rc;

@@ -1,15 +1,14 @@
 /* cmd_lookup.c - qsctl lookup: one machine's current states, or its retained events.
  *
  * The operator names a machine they already know; qsctl computes its keyed
- * pseudonym with DIR/keys/site.key (and the domain's, with --domain) and reads
- * the rows that carry it: `latest` through its latest_by_machine index, or
- * with --history every history partition through its machine_ps index, in one
- * read transaction. Details are decrypted with the partition's key while it
- * exists; once retention has shredded it they are reported as such. Nothing
- * here can enumerate machines: without a name there is nothing to look up.
+ * pseudonym with DIR/keys/site.key (and the domain's, with --domain) and asks
+ * store/ for the rows that carry it (qs_storedb_lookup: what a lookup may
+ * return is decided there): its current states, or with --history its
+ * retained events with their details decrypted while the partition's key
+ * exists and reported as shredded after. Nothing here can enumerate
+ * machines: without a name there is nothing to look up.
  */
 #include "ctl_common.h"
-#include "purge.h"
 #include "qs_codec.h"
 #include "qs_ctl.h"
 #include "qs_epochkeys.h"
@@ -17,7 +16,7 @@
 #include "qs_limits.h"
 #include "qs_log.h"
 #include "qs_pseudonym.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
+#include "qs_store_lookup.h"
 
 #include <getopt.h>
 #include <sodium.h>
@@ -27,23 +26,12 @@
 #define CMD "lookup"
 #define LOOKUP_PREFIX_BYTES 8u
 
-typedef enum { DETAILS_NONE = 0, DETAILS_OPEN, DETAILS_SHREDDED, DETAILS_UNREADABLE } details_t;
-
+/* The parsed command line. */
 typedef struct {
-    uint32_t topic_type;
-    char *topic_id;
-    uint32_t state_id;
-    int64_t time_ms;
-    int64_t report_ms;      /* latest only */
-    int64_t serial;         /* history only */
-    details_t details_state;
-    char *details;          /* when DETAILS_OPEN */
-} lookup_row_t;
-
-typedef struct {
-    lookup_row_t *rows;
-    size_t n, cap;
-} lookup_rows_t;
+    const char *home, *machine, *domain;
+    int history;
+    ctl_format_t fmt;
+} lookup_args_t;
 
 static void
 usage(FILE *out)
@@ -67,181 +55,19 @@ usage(FILE *out)
         "  --help             show this help\n");
 }
 
-static lookup_row_t *
-rows_push(lookup_rows_t *r)
-{
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->rows = qs_realloc(r->rows, r->cap * sizeof *r->rows);
-    }
-    memset(&r->rows[r->n], 0, sizeof r->rows[r->n]);
-    return &r->rows[r->n++];
-}
-
-static void
-rows_free(lookup_rows_t *r)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        free(r->rows[i].topic_id);
-        if (r->rows[i].details != NULL) {
-            sodium_memzero(r->rows[i].details, strlen(r->rows[i].details));
-            free(r->rows[i].details);
-        }
-    }
-    free(r->rows);
-    memset(r, 0, sizeof *r);
-}
-
 static const char *
-text_col(sqlite3_stmt *st, int col)
-{
-    const char *t = (const char *)sqlite3_column_text(st, col);
-    return t ? t : "";
-}
-
-static int
-read_latest(lookup_rows_t *out, sqlite3 *sql, const uint8_t *machine_ps,
-            const uint8_t *domain_ps, char *errmsg, size_t errmsg_len)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    if (sqlite3_prepare_v2(sql, domain_ps
-                           ? "SELECT topic_type, topic_id, state_id, time_ms, report_ms FROM latest "
-                             "WHERE machine_ps = ?1 AND domain_ps = ?2 ORDER BY topic_type, topic_id"
-                           : "SELECT topic_type, topic_id, state_id, time_ms, report_ms FROM latest "
-                             "WHERE machine_ps = ?1 ORDER BY topic_type, topic_id",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto fail;
-    sqlite3_bind_blob(st, 1, machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
-    if (domain_ps)
-        sqlite3_bind_blob(st, 2, domain_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        lookup_row_t *row = rows_push(out);
-        row->topic_type = (uint32_t)sqlite3_column_int64(st, 0);
-        row->topic_id = qs_strdup(text_col(st, 1));
-        row->state_id = (uint32_t)sqlite3_column_int64(st, 2);
-        row->time_ms = sqlite3_column_int64(st, 3);
-        row->report_ms = sqlite3_column_int64(st, 4);
-        row->serial = -1;
-    }
-    if (rc != SQLITE_DONE)
-        goto fail;
-    sqlite3_finalize(st);
-    return 0;
-fail:
-    snprintf(errmsg, errmsg_len, "cannot read latest: %s", sqlite3_errmsg(sql));
-    sqlite3_finalize(st);
-    return -1;
-}
-
-/* Decrypt one row's details with its partition key (bound to the row's
- * identity, exactly as qs-store sealed it). */
-static void
-open_details(lookup_row_t *row, qs_epochkeys_t *ks, int64_t client_id, int64_t epoch,
-             const uint8_t *sealed, size_t sealed_len)
-{
-    uint8_t ad[QS_DETAILS_AD_BYTES], plain[QS_MAX_DETAILS_BYTES + 1];
-    size_t plain_len = 0;
-    const uint8_t *key = ks ? qs_epochkeys_get(ks, epoch, row->topic_type, 0) : NULL;
-
-    if (key == NULL) {
-        row->details_state = DETAILS_SHREDDED;
-        return;
-    }
-    qs_details_ad(ad, client_id, (uint64_t)row->serial, epoch, row->topic_type);
-    if (qs_details_open(plain, &plain_len, sizeof plain - 1, sealed, sealed_len, ad, sizeof ad,
-                        key) != 0) {
-        row->details_state = DETAILS_UNREADABLE;
-        return;
-    }
-    plain[plain_len] = '\0';
-    row->details = qs_strdup((const char *)plain);
-    row->details_state = DETAILS_OPEN;
-    sodium_memzero(plain, sizeof plain);
-}
-
-static int
-read_history(lookup_rows_t *out, qs_storedb_t *db, qs_epochkeys_t *ks,
-             const uint8_t *machine_ps, const uint8_t *domain_ps,
-             char *errmsg, size_t errmsg_len)
-{
-    sqlite3 *sql = qs_storedb_sqlite(db);
-    qs_partition_t *parts = NULL;
-    size_t n_parts = 0;
-
-    if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot list history partitions: %s", sqlite3_errmsg(sql));
-        return -1;
-    }
-    for (size_t i = 0; i < n_parts; i++) {
-        sqlite3_stmt *st = NULL;
-        char name[64], q[256];
-        int rc;
-
-        if (qs_storedb_partition_name(name, sizeof name, parts[i].epoch,
-                                      parts[i].topic_type) != 0)
-            continue;
-        snprintf(q, sizeof q, "SELECT client_id, serial, state_id, topic_id, time_ms, details "
-                 "FROM \"%s\" WHERE machine_ps = ?1%s", name,
-                 domain_ps ? " AND domain_ps = ?2" : "");
-        if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
-            if (strstr(sqlite3_errmsg(sql), "no such table") != NULL)
-                continue;   /* registered, never written */
-            snprintf(errmsg, errmsg_len, "cannot read '%s': %s", name, sqlite3_errmsg(sql));
-            free(parts);
-            return -1;
-        }
-        sqlite3_bind_blob(st, 1, machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
-        if (domain_ps)
-            sqlite3_bind_blob(st, 2, domain_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            lookup_row_t *row = rows_push(out);
-            row->topic_type = parts[i].topic_type;
-            row->serial = sqlite3_column_int64(st, 1);
-            row->state_id = (uint32_t)sqlite3_column_int64(st, 2);
-            row->topic_id = qs_strdup(text_col(st, 3));
-            row->time_ms = sqlite3_column_int64(st, 4);
-            row->report_ms = -1;
-            if (sqlite3_column_type(st, 5) == SQLITE_BLOB)
-                open_details(row, ks, sqlite3_column_int64(st, 0), parts[i].epoch,
-                             sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5));
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-            snprintf(errmsg, errmsg_len, "cannot read '%s': %s", name, sqlite3_errmsg(sql));
-            free(parts);
-            return -1;
-        }
-    }
-    free(parts);
-    return 0;
-}
-
-static int
-cmp_event(const void *a, const void *b)
-{
-    const lookup_row_t *x = a, *y = b;
-    if (x->time_ms != y->time_ms)
-        return x->time_ms < y->time_ms ? -1 : 1;
-    if (x->topic_type != y->topic_type)
-        return x->topic_type < y->topic_type ? -1 : 1;
-    return (x->serial > y->serial) - (x->serial < y->serial);
-}
-
-static const char *
-details_text(const lookup_row_t *row)
+details_text(const qs_storedb_lookup_row_t *row)
 {
     switch (row->details_state) {
-    case DETAILS_OPEN: return row->details;
-    case DETAILS_SHREDDED: return "(key shredded)";
-    case DETAILS_UNREADABLE: return "(unreadable)";
+    case QS_LOOKUP_DETAILS_OPEN: return row->details;
+    case QS_LOOKUP_DETAILS_SHREDDED: return "(key shredded)";
+    case QS_LOOKUP_DETAILS_UNREADABLE: return "(unreadable)";
     default: return "";
     }
 }
 
 static int
-print_json(const lookup_rows_t *r, int history, const char *ps_hex)
+print_json(const qs_storedb_lookup_t *r, int history, const char *ps_hex)
 {
     cJSON *doc = cJSON_CreateObject(), *rows;
     char when[CTL_TIME_BYTES], buf[32];
@@ -252,7 +78,7 @@ print_json(const lookup_rows_t *r, int history, const char *ps_hex)
     cJSON_AddBoolToObject(doc, "history", history);
     rows = cJSON_AddArrayToObject(doc, "rows");
     for (size_t i = 0; rows != NULL && i < r->n; i++) {
-        const lookup_row_t *row = &r->rows[i];
+        const qs_storedb_lookup_row_t *row = &r->rows[i];
         cJSON *o = cJSON_CreateObject();
         if (o == NULL)
             break;
@@ -265,11 +91,11 @@ print_json(const lookup_rows_t *r, int history, const char *ps_hex)
         cJSON_AddStringToObject(o, "time_utc", when);
         if (history) {
             cJSON_AddNumberToObject(o, "serial", (double)row->serial);
-            if (row->details_state == DETAILS_OPEN)
+            if (row->details_state == QS_LOOKUP_DETAILS_OPEN)
                 cJSON_AddStringToObject(o, "details", row->details);
-            else if (row->details_state != DETAILS_NONE)
+            else if (row->details_state != QS_LOOKUP_DETAILS_NONE)
                 cJSON_AddStringToObject(o, "details_unavailable",
-                                        row->details_state == DETAILS_SHREDDED
+                                        row->details_state == QS_LOOKUP_DETAILS_SHREDDED
                                             ? "key shredded" : "unreadable");
         } else {
             ctl_time_text(when, row->report_ms, 1);
@@ -281,7 +107,7 @@ print_json(const lookup_rows_t *r, int history, const char *ps_hex)
 }
 
 static void
-print_table(const lookup_rows_t *r, int history, const char *ps_hex)
+print_table(const qs_storedb_lookup_t *r, int history, const char *ps_hex)
 {
     static const char *const latest_hdr[] = { "TOPIC_TYPE", "TOPIC_ID", "STATE", "TIME_UTC",
                                               "LAST_REPORT_UTC" };
@@ -291,7 +117,7 @@ print_table(const lookup_rows_t *r, int history, const char *ps_hex)
     char tt[16], state[48], sbuf[32], when[CTL_TIME_BYTES], rep[CTL_TIME_BYTES], serial[24];
 
     for (size_t i = 0; i < r->n; i++) {
-        const lookup_row_t *row = &r->rows[i];
+        const qs_storedb_lookup_row_t *row = &r->rows[i];
         snprintf(tt, sizeof tt, "%u", row->topic_type);
         snprintf(state, sizeof state, "%u %s", row->state_id,
                  qs_state_name(row->topic_type, row->state_id, sbuf, sizeof sbuf));
@@ -315,8 +141,10 @@ print_table(const lookup_rows_t *r, int history, const char *ps_hex)
     ctl_table_destroy(&t);
 }
 
-int
-cmd_lookup(int argc, char **argv)
+/* Parse argv into *a. Returns -1 to go on, or the exit code to return now
+ * (--help, a usage error). */
+static int
+parse_args(lookup_args_t *a, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
@@ -327,24 +155,17 @@ cmd_lookup(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *home = NULL, *machine = NULL, *domain = NULL, *format = "table";
-    char errmsg[CTL_ERRMSG_BYTES], ps_hex[2 * LOOKUP_PREFIX_BYTES + 1];
-    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
-    static const uint8_t zero[QS_PSEUDONYM_BYTES];
-    ctl_format_t fmt;
-    ctl_site_t site;
-    qs_epochkeys_t *ks = NULL;
-    lookup_rows_t rows = { NULL, 0, 0 };
-    sqlite3 *sql;
-    int c, history = 0, rc = CTL_EXIT_FAIL;
+    const char *format = "table";
+    int c;
 
+    memset(a, 0, sizeof *a);
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home = optarg; break;
-        case 'm': machine = optarg; break;
-        case 'd': domain = optarg; break;
-        case 'y': history = 1; break;
+        case 'H': a->home = optarg; break;
+        case 'm': a->machine = optarg; break;
+        case 'd': a->domain = optarg; break;
+        case 'y': a->history = 1; break;
         case 'f': format = optarg; break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
@@ -353,69 +174,86 @@ cmd_lookup(int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (machine == NULL)
+    if (a->machine == NULL)
         return ctl_usage_error(CMD, "--machine NAME is required");
-    if (ctl_format_parse(&fmt, format, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
+    if (ctl_format_parse(&a->fmt, format, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
         return ctl_usage_error(CMD, "--format must be table or json");
-    if (strlen(machine) > QS_MAX_NAME_BYTES || (domain && strlen(domain) > QS_MAX_NAME_BYTES))
+    if (strlen(a->machine) > QS_MAX_NAME_BYTES ||
+        (a->domain && strlen(a->domain) > QS_MAX_NAME_BYTES))
         return ctl_usage_error(CMD, "names are at most %u bytes", QS_MAX_NAME_BYTES);
+    return -1;
+}
 
-    if (ctl_site_open(&site, home, CTL_OPEN_STOREDB | CTL_OPEN_SITE_KEY, errmsg,
+/* The pseudonyms of the names in a, with the site key. Returns -1 to go on,
+ * or the usage error's exit code for a blank name (all-zero pseudonym). */
+static int
+pseudonyms(uint8_t machine_ps[QS_PSEUDONYM_BYTES], uint8_t domain_ps[QS_PSEUDONYM_BYTES],
+           const lookup_args_t *a, const ctl_site_t *site)
+{
+    static const uint8_t zero[QS_PSEUDONYM_BYTES];
+
+    qs_pseudonym(machine_ps, site->site_key, QS_PSEUDO_MACHINE, a->machine);
+    if (a->domain != NULL)
+        qs_pseudonym(domain_ps, site->site_key, QS_PSEUDO_DOMAIN, a->domain);
+    if (sodium_memcmp(machine_ps, zero, sizeof zero) == 0)
+        return ctl_usage_error(CMD, "--machine must not be blank");
+    if (a->domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0)
+        return ctl_usage_error(CMD, "--domain must not be blank");
+    return -1;
+}
+
+/* Look the machine up and print the rows. Returns the exit code. */
+static int
+lookup_print(const lookup_args_t *a, ctl_site_t *site, const uint8_t *machine_ps,
+             const uint8_t *domain_ps)
+{
+    char errmsg[CTL_ERRMSG_BYTES], ps_hex[2 * LOOKUP_PREFIX_BYTES + 1];
+    qs_epochkeys_t *ks = NULL;
+    qs_storedb_lookup_t rows = { NULL, 0 };
+    int rc = CTL_EXIT_FAIL;
+
+    qs_hex_encode(ps_hex, sizeof ps_hex, machine_ps, LOOKUP_PREFIX_BYTES);
+    if (a->history) {
+        ks = qs_epochkeys_open(site->paths.epochs_dir, 0, errmsg, sizeof errmsg);
+        if (ks == NULL)
+            log_debug("no epoch keys (%s): details cannot be shown", errmsg);
+    }
+    if (qs_storedb_lookup(site->storedb, &rows, machine_ps, domain_ps, a->history, ks, errmsg,
+                          sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+    } else if (a->fmt == CTL_FORMAT_JSON && print_json(&rows, a->history, ps_hex) != 0) {
+        ctl_error(CMD, "out of memory rendering JSON");
+    } else {
+        if (a->fmt != CTL_FORMAT_JSON)
+            print_table(&rows, a->history, ps_hex);
+        rc = ctl_output_done(CMD);
+    }
+    qs_storedb_lookup_free(&rows);
+    qs_epochkeys_destroy(&ks);
+    return rc;
+}
+
+int
+cmd_lookup(int argc, char **argv)
+{
+    lookup_args_t a;
+    char errmsg[CTL_ERRMSG_BYTES];
+    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
+    ctl_site_t site;
+    int rc = parse_args(&a, argc, argv);
+
+    if (rc >= 0)
+        return rc;
+    if (ctl_site_open(&site, a.home, CTL_OPEN_STOREDB | CTL_OPEN_SITE_KEY, errmsg,
                       sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    qs_pseudonym(machine_ps, site.site_key, QS_PSEUDO_MACHINE, machine);
-    if (domain != NULL)
-        qs_pseudonym(domain_ps, site.site_key, QS_PSEUDO_DOMAIN, domain);
-    if (sodium_memcmp(machine_ps, zero, sizeof zero) == 0) {
-        ctl_site_close(&site);
-        return ctl_usage_error(CMD, "--machine must not be blank");
-    }
-    if (domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0) {
-        ctl_site_close(&site);
-        return ctl_usage_error(CMD, "--domain must not be blank");
-    }
-    qs_hex_encode(ps_hex, sizeof ps_hex, machine_ps, LOOKUP_PREFIX_BYTES);
-    if (history) {
-        ks = qs_epochkeys_open(site.paths.epochs_dir, 0, errmsg, sizeof errmsg);
-        if (ks == NULL)
-            log_debug("no epoch keys (%s): details cannot be shown", errmsg);
-    }
-    sql = qs_storedb_sqlite(site.storedb);
-    /* One read transaction: one consistent snapshot while qs-store writes. */
-    if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(errmsg, sizeof errmsg, "cannot read store.db: %s", sqlite3_errmsg(sql));
-        goto fail;
-    }
-    if ((history ? read_history(&rows, site.storedb, ks, machine_ps,
-                                domain ? domain_ps : NULL, errmsg, sizeof errmsg)
-                 : read_latest(&rows, sql, machine_ps, domain ? domain_ps : NULL, errmsg,
-                               sizeof errmsg)) != 0) {
-        (void)sqlite3_exec(sql, "ROLLBACK", NULL, NULL, NULL);
-        goto fail;
-    }
-    (void)sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
-    if (history && rows.n > 1)
-        qsort(rows.rows, rows.n, sizeof *rows.rows, cmp_event);
-    if (fmt == CTL_FORMAT_JSON) {
-        if (print_json(&rows, history, ps_hex) != 0) {
-            snprintf(errmsg, sizeof errmsg, "out of memory rendering JSON");
-            goto fail;
-        }
-    } else {
-        print_table(&rows, history, ps_hex);
-    }
-    rc = ctl_output_done(CMD);
-    goto out;
-fail:
-    ctl_error(CMD, "%s", errmsg);
-    rc = CTL_EXIT_FAIL;
-out:
+    rc = pseudonyms(machine_ps, domain_ps, &a, &site);
+    if (rc < 0)
+        rc = lookup_print(&a, &site, machine_ps, a.domain ? domain_ps : NULL);
     sodium_memzero(machine_ps, sizeof machine_ps);
     sodium_memzero(domain_ps, sizeof domain_ps);
-    rows_free(&rows);
-    qs_epochkeys_destroy(&ks);
     ctl_site_close(&site);
     return rc;
 }

@@ -22,8 +22,7 @@
 #include "qs_brokerstats.h"
 #include "qs_ctl.h"
 #include "qs_log.h"
-#include "query.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
+#include "qs_store_query.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -52,7 +51,7 @@ as_count(uint64_t v)
 }
 
 static cJSON *
-counters_object(const query_counter_t *c, size_t n)
+counters_object(const qs_storedb_counter_t *c, size_t n)
 {
     cJSON *obj = cJSON_CreateObject();
 
@@ -89,7 +88,7 @@ broker_object(const qs_brokerstats_t *b)
 }
 
 static int
-print_json(const query_stats_t *st, int64_t enrolled, int64_t revoked,
+print_json(const qs_storedb_stats_t *st, int64_t enrolled, int64_t revoked,
            const qs_brokerstats_t *broker)
 {
     cJSON *doc = cJSON_CreateObject();
@@ -129,12 +128,12 @@ add_row_u(ctl_table_t *t, const char *name, uint64_t value, const char *what)
 }
 
 static void
-print_table(const query_stats_t *st, int64_t enrolled, int64_t revoked,
+print_table(const qs_storedb_stats_t *st, int64_t enrolled, int64_t revoked,
             const qs_brokerstats_t *broker)
 {
     static const char *const head[] = { "COUNTER", "VALUE", "MEANING" };
     ctl_table_t *t = ctl_table_new(3, head);
-    char name[QUERY_MAX_COUNTER_NAME + 32];
+    char name[QS_STOREDB_MAX_COUNTER_NAME + 32];
 
     ctl_table_align_right(t, 1);
     add_row(t, "stored", st->stored, "messages accepted, ever (retention does not lower it)");
@@ -178,7 +177,7 @@ print_table(const query_stats_t *st, int64_t enrolled, int64_t revoked,
 /* Read DIR/broker.stats into *b and add the broker's refusals to st's maps.
  * 1 read, 0 no file (nothing added) or unreadable (a warning). */
 static int
-load_broker(qs_brokerstats_t *b, query_stats_t *st, const char *path)
+load_broker(qs_brokerstats_t *b, qs_storedb_stats_t *st, const char *path)
 {
     char errmsg[CTL_ERRMSG_BYTES];
     int rc = qs_brokerstats_load(b, path, errmsg, sizeof errmsg);
@@ -190,8 +189,8 @@ load_broker(qs_brokerstats_t *b, query_stats_t *st, const char *path)
                   "showing the store's only", errmsg);
         return 0;
     }
-    query_stats_add_rejected(st, "BAD_ENVELOPE", "BAD_FRAMES", as_count(b->notice_bad_frames));
-    query_stats_add_rejected(st, "REVOKED", "CLIENT_REVOKED", as_count(b->notice_revoked));
+    qs_storedb_stats_add_rejected(st, "BAD_ENVELOPE", "BAD_FRAMES", as_count(b->notice_bad_frames));
+    qs_storedb_stats_add_rejected(st, "REVOKED", "CLIENT_REVOKED", as_count(b->notice_revoked));
     return 1;
 }
 
@@ -208,7 +207,7 @@ cmd_stats(int argc, char **argv)
     ctl_format_t fmt = CTL_FORMAT_TABLE;
     char errmsg[CTL_ERRMSG_BYTES];
     ctl_site_t site;
-    query_stats_t st;
+    qs_storedb_stats_t st;
     qs_brokerstats_t broker;
     int have_broker;
     int64_t enrolled = 0, revoked = 0;
@@ -235,13 +234,12 @@ cmd_stats(int argc, char **argv)
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (query_site_clients(&enrolled, &revoked, qs_sitedb_sqlite(site.sitedb), errmsg,
-                           sizeof errmsg) != 0) {
+    if (qs_sitedb_client_counts(site.sitedb, &enrolled, &revoked, errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s ('%s')", errmsg, site.paths.site_db);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }
-    if (query_stats(&st, qs_storedb_sqlite(site.storedb), errmsg, sizeof errmsg) != 0) {
+    if (qs_storedb_stats(site.storedb, &st, errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s ('%s')", errmsg, site.paths.store_db);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
@@ -254,6 +252,6 @@ cmd_stats(int argc, char **argv)
     } else {
         print_table(&st, enrolled, revoked, have_broker ? &broker : NULL);
     }
-    query_stats_free(&st);
+    qs_storedb_stats_free(&st);
     return ctl_output_done(CMD);
 }

@@ -1,17 +1,16 @@
 /* test_ctl_query.c - qsctl compliance and stats on a store.db filled by the test.
  *
  * Each test makes a real site with `qsctl init`, inserts rows into store.db
- * as qs-store would, and checks grouping, small-group suppression, the JSON
- * contract (keys exactly as DESIGN.md says; golden file
- * tests/golden/ctl_compliance.json), CSV and table output, and that the
- * grouping query walks the covering index instead of sorting. Stats also
- * add the refusals the broker counted in DIR/broker.stats.
+ * as qs-store would, and checks what the commands print: the JSON contract
+ * (keys exactly as DESIGN.md says; golden file
+ * tests/golden/ctl_compliance.json), CSV and table output, k from the
+ * policy, and the stats with the refusals the broker counted in
+ * DIR/broker.stats. The queries themselves (grouping, suppression, the
+ * query plan, the merge of refusals) are tested in store/test_query.c.
  */
 #include "qs_brokerstats.h"
 #include "qs_fsutil.h"
-#include "query.h"
 #include "test_ctl.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #ifndef QS_GOLDEN_DIR
 #error "QS_GOLDEN_DIR must be defined by the build"
@@ -48,94 +47,6 @@ setup(const char *tag)
 {
     ctl_test_site(dir, sizeof dir, home, sizeof home, tag);
     fill();
-}
-
-static void
-test_compliance_groups_and_suppresses_below_k(void)
-{
-    qs_storedb_t *s;
-    query_compliance_t res;
-    char err[256], path[700];
-    uint32_t t500 = 500;
-
-    setup("cq");
-    snprintf(path, sizeof path, "%s/store.db", home);
-    s = qs_storedb_open(path, 0, err, sizeof err);
-    QS_CHECK(s != NULL);
-    QS_CHECK_EQ_INT(query_compliance(&res, qs_storedb_sqlite(s), NULL, NULL, 5, err,
-                                     sizeof err), 0);
-    QS_CHECK_EQ_INT(res.n, 8);
-    /* Ordered by (topic_type, topic_id, state_id). */
-    QS_CHECK_EQ_INT(res.rows[0].topic_type, 301);
-    QS_CHECK_STR(res.rows[0].topic_id, "DEP-1");
-    QS_CHECK_EQ_INT(res.rows[0].count, 9);
-    QS_CHECK_STR(res.rows[1].topic_id, "=HYPERLINK(\"x\")");
-    QS_CHECK_EQ_INT(res.rows[1].count, 5);
-    QS_CHECK_STR(res.rows[2].topic_id, "KB100");
-    QS_CHECK_EQ_INT(res.rows[2].state_id, 0);
-    QS_CHECK_EQ_INT(res.rows[2].count, 5);                 /* exactly k: shown */
-    QS_CHECK_EQ_INT(res.rows[3].state_id, 1);
-    QS_CHECK_EQ_INT(res.rows[3].count, QUERY_SUPPRESSED);  /* 4 < k */
-    QS_CHECK_EQ_INT(res.rows[4].count, 17);
-    QS_CHECK_EQ_INT(res.rows[5].count, 6);
-    QS_CHECK_STR(res.rows[6].topic_id, "KB200");
-    QS_CHECK_EQ_INT(res.rows[6].count, QUERY_SUPPRESSED);
-    QS_CHECK_STR(res.rows[7].topic_id, "a,\"b");
-    query_compliance_free(&res);
-
-    /* k = 1 suppresses nothing; a topic-type filter keeps only that type. */
-    QS_CHECK_EQ_INT(query_compliance(&res, qs_storedb_sqlite(s), &t500, NULL, 1, err,
-                                     sizeof err), 0);
-    QS_CHECK_EQ_INT(res.n, 7);
-    for (size_t i = 0; i < res.n; i++) {
-        QS_CHECK_EQ_INT(res.rows[i].topic_type, 500);
-        QS_CHECK(res.rows[i].count > 0);
-    }
-    query_compliance_free(&res);
-
-    /* A topic id without a type: every type, one index range each. */
-    QS_CHECK_EQ_INT(query_compliance(&res, qs_storedb_sqlite(s), NULL, "KB100", 5, err,
-                                     sizeof err), 0);
-    QS_CHECK_EQ_INT(res.n, 4);
-    query_compliance_free(&res);
-    qs_storedb_destroy(&s);
-    ctl_test_rmrf(dir);
-}
-
-static void
-test_compliance_query_reads_the_counts_in_key_order(void)
-{
-    qs_storedb_t *s;
-    char err[256], path[700];
-
-    setup("cqp");
-    snprintf(path, sizeof path, "%s/store.db", home);
-    s = qs_storedb_open(path, 0, err, sizeof err);
-    QS_CHECK(s != NULL);
-    for (int v = 0; v < 3; v++) {
-        char sql[1024], plan[2048] = "";
-        sqlite3_stmt *st = NULL;
-        snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s",
-                 query_compliance_sql(v >= 1, v >= 2));
-        QS_CHECK_EQ_INT(sqlite3_prepare_v2(qs_storedb_sqlite(s), sql, -1, &st, NULL),
-                        SQLITE_OK);
-        while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-            strncat(plan, (const char *)sqlite3_column_text(st, 3),
-                    sizeof plan - strlen(plan) - 2);
-            strcat(plan, ";");
-        }
-        sqlite3_finalize(st);
-        if (strstr(plan, "compliance_counts") == NULL || strstr(plan, "latest") != NULL ||
-            strstr(plan, "TEMP B-TREE") != NULL || (v > 0 && strstr(plan, "SEARCH") == NULL))
-            fprintf(stderr, "  plan %d: %s\n", v, plan);
-        QS_CHECK(strstr(plan, "compliance_counts") != NULL);
-        QS_CHECK(strstr(plan, "latest") == NULL);
-        QS_CHECK(strstr(plan, "TEMP B-TREE") == NULL);
-        if (v > 0)   /* a filter is a key range, not a scan */
-            QS_CHECK(strstr(plan, "SEARCH") != NULL);
-    }
-    qs_storedb_destroy(&s);
-    ctl_test_rmrf(dir);
 }
 
 static void
@@ -292,7 +203,6 @@ test_stats_reports_counters_rows_and_clients(void)
     snprintf(path, sizeof path, "%s/store.db", home);
     s = qs_storedb_open(path, 0, err, sizeof err);
     QS_CHECK(s != NULL);
-    QS_CHECK_EQ_INT(qs_storedb_begin(s), 0);
     QS_CHECK_EQ_INT(qs_storedb_partition_ensure(s, 20454, 500), 0);
     QS_CHECK_EQ_INT(qs_storedb_partition_ensure(s, 20455, 500), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "stored", 42), 0);
@@ -300,7 +210,6 @@ test_stats_reports_counters_rows_and_clients(void)
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.BAD_MESSAGE", 4), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.CLOCK_SKEW", 1), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.STATE_OUT_OF_RANGE", 4), 0);
-    QS_CHECK_EQ_INT(qs_storedb_commit(s), 0);
     qs_storedb_destroy(&s);
     db = ctl_test_sqlite(home, "store.db");
     ctl_test_exec(db, "UPDATE partitions SET rows = 10 WHERE epoch = 20454;"
@@ -360,36 +269,16 @@ test_stats_adds_the_broker_refusals(void)
 {
     qs_storedb_t *s;
     char err[256], path[700];
-    query_stats_t st;
 
     ctl_test_site(dir, sizeof dir, home, sizeof home, "sb");
     snprintf(path, sizeof path, "%s/store.db", home);
     s = qs_storedb_open(path, 0, err, sizeof err);
     QS_CHECK(s != NULL);
-    QS_CHECK_EQ_INT(qs_storedb_begin(s), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "stored", 7), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.BAD_ENVELOPE", 2), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.CLOCK_SKEW", 1), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.NOT_PROTOBUF", 2), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.TIME_IN_FUTURE", 1), 0);
-    QS_CHECK_EQ_INT(qs_storedb_commit(s), 0);
-
-    /* The merge itself: existing counters grow, new ones go in name order. */
-    QS_CHECK_EQ_INT(query_stats(&st, qs_storedb_sqlite(s), err, sizeof err), 0);
-    query_stats_add_rejected(&st, "BAD_ENVELOPE", "BAD_FRAMES", 3);
-    query_stats_add_rejected(&st, "REVOKED", "CLIENT_REVOKED", 1);
-    query_stats_add_rejected(&st, "ALPHA", "ZETA", 0);          /* nothing to add */
-    QS_CHECK_EQ_INT(st.n_rejected, 3);
-    QS_CHECK_STR(st.rejected[0].name, "BAD_ENVELOPE");
-    QS_CHECK_EQ_INT(st.rejected[0].value, 5);
-    QS_CHECK_STR(st.rejected[1].name, "CLOCK_SKEW");
-    QS_CHECK_STR(st.rejected[2].name, "REVOKED");
-    QS_CHECK_EQ_INT(st.n_rejected_detail, 4);
-    QS_CHECK_STR(st.rejected_detail[0].name, "BAD_FRAMES");
-    QS_CHECK_STR(st.rejected_detail[1].name, "CLIENT_REVOKED");
-    QS_CHECK_STR(st.rejected_detail[2].name, "NOT_PROTOBUF");
-    QS_CHECK_STR(st.rejected_detail[3].name, "TIME_IN_FUTURE");
-    query_stats_free(&st);
     qs_storedb_destroy(&s);
 
     /* No broker.stats: no "broker" key, nothing added (the store's numbers alone). */
@@ -440,8 +329,6 @@ int
 main(void)
 {
     ctl_test_init();
-    QS_RUN(test_compliance_groups_and_suppresses_below_k);
-    QS_RUN(test_compliance_query_reads_the_counts_in_key_order);
     QS_RUN(test_compliance_json_matches_contract_and_golden);
     QS_RUN(test_compliance_k_comes_from_the_policy);
     QS_RUN(test_compliance_csv_quotes_and_defuses_formulas);

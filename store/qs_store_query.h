@@ -1,0 +1,86 @@
+/* qs_store_query.h - fleet-wide reads of store.db: suppressed compliance counts, statistics.
+ *
+ * Compliance is latest grouped by (topic_type, topic_id, state_id). Small
+ * groups are suppressed here, inside store/, before any count leaves it: the
+ * threshold k is read from the policy the caller passes (QS_DEFAULT_K when
+ * the policy has none), and a group smaller than k comes back as
+ * QS_STOREDB_SUPPRESSED, never as its number. No caller can forget the rule
+ * or apply another one.
+ *
+ * Every query reads one consistent snapshot: a live qs-store keeps
+ * committing while it runs, and neither waits for the other. Nothing here
+ * writes. Types are engine-neutral: a second engine fills the same structs.
+ */
+#ifndef QS_STORE_QUERY_H
+#define QS_STORE_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qs_policy.h"
+#include "qs_storedb.h"
+
+/* The count of a group smaller than k: not a number of machines. */
+#define QS_STOREDB_SUPPRESSED (-1)
+#define QS_STOREDB_MAX_COUNTER_NAME 64u
+
+typedef struct {
+    uint32_t topic_type;
+    char *topic_id;          /* owned by the result */
+    uint32_t state_id;
+    int64_t count;           /* QS_STOREDB_SUPPRESSED when the group is smaller than k */
+} qs_storedb_compliance_row_t;
+
+typedef struct {
+    int k;                                /* the threshold that was applied */
+    qs_storedb_compliance_row_t *rows;    /* in (topic_type, topic_id, state_id) order */
+    size_t n;
+} qs_storedb_compliance_t;
+
+/* Machines per (topic type, topic id, state), suppressed below the policy's
+ * k. Filters: topic_type NULL for every type, topic_id NULL for every id; a
+ * filter that matches nothing is an empty result. Fills *out (free with
+ * qs_storedb_compliance_free). Returns 0, or -1 with errmsg naming the
+ * database problem (*out is then empty). */
+int qs_storedb_compliance(qs_storedb_t *db, qs_storedb_compliance_t *out,
+                          const qs_policy_t *policy, const uint32_t *topic_type,
+                          const char *topic_id, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Free the rows; leaves *res empty. No-op on an empty result. */
+void qs_storedb_compliance_free(qs_storedb_compliance_t *res);
+
+typedef struct {
+    char name[QS_STOREDB_MAX_COUNTER_NAME];   /* without its prefix: "BAD_MESSAGE" */
+    int64_t value;
+} qs_storedb_counter_t;
+
+typedef struct {
+    int64_t stored;            /* messages accepted, ever */
+    int64_t duplicates;        /* resent messages dropped */
+    int64_t clients;           /* client keys that ever delivered */
+    int64_t history_rows;      /* retained events (sum over registered partitions) */
+    int64_t partitions;        /* registered history partitions */
+    int64_t latest_rows;       /* current states (machine x topic) */
+    qs_storedb_counter_t *rejected;         /* refusals by status, in name order */
+    size_t n_rejected;
+    qs_storedb_counter_t *rejected_detail;  /* refusals by reason code, in name order */
+    size_t n_rejected_detail;
+} qs_storedb_stats_t;
+
+/* Fill *out with the store's counters and row counts (free with
+ * qs_storedb_stats_free). Returns 0, or -1 with errmsg (*out is then empty). */
+int qs_storedb_stats(qs_storedb_t *db, qs_storedb_stats_t *out, char *errmsg,
+                     size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* Count n more refusals with this status and code in st's rejected and
+ * rejected_detail maps (for refusals counted outside store.db, such as the
+ * broker's): adds to an existing counter or inserts one in name order.
+ * n <= 0 adds nothing. Names are shorter than QS_STOREDB_MAX_COUNTER_NAME. */
+void qs_storedb_stats_add_rejected(qs_storedb_stats_t *st, const char *status,
+                                   const char *code, int64_t n);
+
+/* Free the counter maps; leaves *st's maps empty. */
+void qs_storedb_stats_free(qs_storedb_stats_t *st);
+
+#endif

@@ -1,0 +1,262 @@
+/* query.c - compliance counts and statistics read from store.db (SQLite).
+ *
+ * Every query runs in a deferred read transaction (a WAL snapshot): a live
+ * qs-store keeps committing while it reads, and neither waits for the
+ * other. Counts come from compliance_counts (see qs_storedb.h), not from
+ * counting latest. A topic-id filter without a topic type becomes one key
+ * range per known topic type (the topic table is small), so it never scans.
+ * k-suppression is applied row by row as the counts are read, so an
+ * unsuppressed small count never exists outside this file.
+ */
+#include "qs_store_query.h"
+#include "qs_codec.h"
+#include "qs_limits.h"
+#include "qs_log.h"
+#include "qs_sqlutil.h"
+#include "query_sqlite.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Highest topic type probed when a topic id is given without a type. */
+#define QUERY_MAX_TOPIC_TYPE 1000u
+
+/* compliance_counts is latest already grouped (kept exact by triggers in
+ * the writers' transactions): a read of its primary key, in key order. */
+static const char sql_all[] =
+    "SELECT topic_type, topic_id, state_id, count FROM compliance_counts "
+    "ORDER BY topic_type, topic_id, state_id";
+static const char sql_type[] =
+    "SELECT topic_type, topic_id, state_id, count FROM compliance_counts "
+    "WHERE topic_type = ?1 ORDER BY topic_type, topic_id, state_id";
+static const char sql_type_id[] =
+    "SELECT topic_type, topic_id, state_id, count FROM compliance_counts "
+    "WHERE topic_type = ?1 AND topic_id = ?2 ORDER BY topic_type, topic_id, state_id";
+
+const char *
+qs_storedb_compliance_sql(int by_topic_type, int by_topic_id)
+{
+    if (by_topic_id)
+        return sql_type_id;   /* without a type: run once per known type */
+    return by_topic_type ? sql_type : sql_all;
+}
+
+int
+qs_storedb_read_begin(qs_storedb_t *db)
+{
+    return sqlite3_exec(qs_storedb_sqlite(db), "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void
+qs_storedb_read_end(qs_storedb_t *db)
+{
+    (void)sqlite3_exec(qs_storedb_sqlite(db), "COMMIT", NULL, NULL, NULL);
+}
+
+/* Run one grouped statement and append its rows to out, suppressed below k. */
+static int
+compliance_run(qs_storedb_compliance_t *out, size_t *cap, sqlite3_stmt *st)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        qs_storedb_compliance_row_t *row;
+        const unsigned char *id = sqlite3_column_text(st, 1);
+        int64_t count = sqlite3_column_int64(st, 3);
+        if (out->n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            out->rows = qs_realloc(out->rows, *cap * sizeof *out->rows);
+        }
+        row = &out->rows[out->n++];
+        row->topic_type = (uint32_t)sqlite3_column_int64(st, 0);
+        row->topic_id = qs_strdup(id ? (const char *)id : "");
+        row->state_id = (uint32_t)sqlite3_column_int64(st, 2);
+        row->count = count < out->k ? QS_STOREDB_SUPPRESSED : count;
+    }
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Bind the filters and run the statement once, or once per known topic
+ * type when only a topic id is given. */
+static int
+compliance_fill(qs_storedb_compliance_t *out, sqlite3_stmt *st, const uint32_t *topic_type,
+                const char *topic_id)
+{
+    size_t cap = 0;
+
+    if (topic_id != NULL)
+        sqlite3_bind_text(st, 2, topic_id, -1, SQLITE_STATIC);
+    if (topic_type != NULL) {
+        sqlite3_bind_int64(st, 1, *topic_type);
+        return compliance_run(out, &cap, st);
+    }
+    if (topic_id == NULL)
+        return compliance_run(out, &cap, st);
+    for (uint32_t t = 1; t < QUERY_MAX_TOPIC_TYPE; t++) {
+        if (qs_topic_check(t, 0) == -1)
+            continue;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, t);
+        if (compliance_run(out, &cap, st) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+qs_storedb_compliance(qs_storedb_t *db, qs_storedb_compliance_t *out,
+                      const qs_policy_t *policy, const uint32_t *topic_type,
+                      const char *topic_id, char *errmsg, size_t errmsg_len)
+{
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    out->k = policy->k >= 1 ? policy->k : QS_DEFAULT_K;
+    if (qs_storedb_read_begin(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s",
+                 sqlite3_errmsg(sql));
+        return -1;
+    }
+    if (sqlite3_prepare_v2(sql, qs_storedb_compliance_sql(topic_type != NULL, topic_id != NULL),
+                           -1, &st, NULL) != SQLITE_OK ||
+        compliance_fill(out, st, topic_type, topic_id) != 0) {
+        snprintf(errmsg, errmsg_len, "compliance query on store.db failed: %s",
+                 sqlite3_errmsg(sql));
+        qs_storedb_compliance_free(out);
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    qs_storedb_read_end(db);
+    return rc;
+}
+
+void
+qs_storedb_compliance_free(qs_storedb_compliance_t *res)
+{
+    for (size_t i = 0; i < res->n; i++)
+        free(res->rows[i].topic_id);
+    free(res->rows);
+    res->rows = NULL;
+    res->n = 0;
+}
+
+static void
+counter_push(qs_storedb_counter_t **list, size_t *n, const char *name, int64_t value)
+{
+    qs_storedb_counter_t *c;
+
+    *list = qs_realloc(*list, (*n + 1) * sizeof **list);
+    c = &(*list)[(*n)++];
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->value = value;
+}
+
+static int
+counter_cmp(const void *a, const void *b)
+{
+    return strcmp(((const qs_storedb_counter_t *)a)->name,
+                  ((const qs_storedb_counter_t *)b)->name);
+}
+
+/* Add value to the counter called name, creating it in name order. */
+static void
+counter_add(qs_storedb_counter_t **list, size_t *n, const char *name, int64_t value)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*list)[i].name, name) == 0) {
+            (*list)[i].value += value;
+            return;
+        }
+    }
+    counter_push(list, n, name, value);
+    qsort(*list, *n, sizeof **list, counter_cmp);
+}
+
+void
+qs_storedb_stats_add_rejected(qs_storedb_stats_t *st, const char *status, const char *code,
+                              int64_t n)
+{
+    QS_ASSERT(strlen(status) < QS_STOREDB_MAX_COUNTER_NAME &&
+              strlen(code) < QS_STOREDB_MAX_COUNTER_NAME);
+    if (n <= 0)
+        return;
+    counter_add(&st->rejected, &st->n_rejected, status, n);
+    counter_add(&st->rejected_detail, &st->n_rejected_detail, code, n);
+}
+
+/* Sort one row of counters into out: the named totals, or a rejected map. */
+static void
+stats_counter(qs_storedb_stats_t *out, const char *name, int64_t value)
+{
+    static const char rej[] = "rejected.", rej_detail[] = "rejected_detail.";
+
+    if (strcmp(name, "stored") == 0)
+        out->stored = value;
+    else if (strcmp(name, "duplicates") == 0)
+        out->duplicates = value;
+    else if (strncmp(name, rej, sizeof rej - 1) == 0 && name[sizeof rej - 1] != '\0')
+        counter_push(&out->rejected, &out->n_rejected, name + sizeof rej - 1, value);
+    else if (strncmp(name, rej_detail, sizeof rej_detail - 1) == 0 &&
+             name[sizeof rej_detail - 1] != '\0')
+        counter_push(&out->rejected_detail, &out->n_rejected_detail,
+                     name + sizeof rej_detail - 1, value);
+}
+
+/* Row counts and counters, inside the caller's read transaction. */
+static int
+stats_read(qs_storedb_stats_t *out, sqlite3 *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (qs_sql_int64(sql, "SELECT count(*) FROM clients", &out->clients) != 0 ||
+        qs_sql_int64(sql, "SELECT count(*) FROM latest", &out->latest_rows) != 0 ||
+        qs_sql_int64(sql, "SELECT coalesce(sum(rows), 0) FROM partitions",
+                     &out->history_rows) != 0 ||
+        qs_sql_int64(sql, "SELECT count(*) FROM partitions", &out->partitions) != 0)
+        return -1;
+    if (sqlite3_prepare_v2(sql, "SELECT name, value FROM counters ORDER BY name", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (name != NULL)
+            stats_counter(out, name, sqlite3_column_int64(st, 1));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_storedb_stats(qs_storedb_t *db, qs_storedb_stats_t *out, char *errmsg, size_t errmsg_len)
+{
+    sqlite3 *sql = qs_storedb_sqlite(db);
+
+    memset(out, 0, sizeof *out);
+    if (qs_storedb_read_begin(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s",
+                 sqlite3_errmsg(sql));
+        return -1;
+    }
+    if (stats_read(out, sql) != 0) {
+        snprintf(errmsg, errmsg_len, "statistics query on store.db failed: %s",
+                 sqlite3_errmsg(sql));
+        qs_storedb_read_end(db);
+        qs_storedb_stats_free(out);
+        return -1;
+    }
+    qs_storedb_read_end(db);
+    return 0;
+}
+
+void
+qs_storedb_stats_free(qs_storedb_stats_t *st)
+{
+    free(st->rejected);
+    free(st->rejected_detail);
+    st->rejected = st->rejected_detail = NULL;
+    st->n_rejected = st->n_rejected_detail = 0;
+}

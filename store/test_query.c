@@ -1,0 +1,470 @@
+/* test_query.c - store/'s read side: compliance counts with k-suppression
+ * (and the plan of their query), statistics and the merge of refusals
+ * counted elsewhere, and lookup of one machine's current states and
+ * retained events with their details opened, shredded or unreadable.
+ *
+ * Each test fills a fresh store.db as qs-store would (rows in latest, which
+ * the triggers count into compliance_counts; history partitions whose
+ * details are sealed under their epoch key) and reads it through the public
+ * API only, apart from the EXPLAIN check, which needs the private SQL.
+ */
+#include "qs_epochkeys.h"
+#include "qs_limits.h"
+#include "qs_policy.h"
+#include "qs_store_lookup.h"
+#include "qs_store_query.h"
+#include "qs_test.h"
+#include "query_sqlite.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[512];
+
+static qs_storedb_t *
+open_store(const char *tag)
+{
+    char path[700], err[256];
+    qs_storedb_t *s;
+
+    qs_test_tmpdir(dir, sizeof dir, tag);
+    snprintf(path, sizeof path, "%s/store.db", dir);
+    s = qs_storedb_open(path, 1, err, sizeof err);
+    if (s == NULL) {
+        fprintf(stderr, "cannot create %s: %s\n", path, err);
+        exit(2);
+    }
+    return s;
+}
+
+static void
+close_store(qs_storedb_t **s)
+{
+    char cmd[600];
+
+    qs_storedb_destroy(s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void
+exec(qs_storedb_t *s, const char *sql)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(qs_storedb_sqlite(s), sql, NULL, NULL, &err) != SQLITE_OK) {
+        fprintf(stderr, "sql failed: %s: %s\n", sql, err ? err : "?");
+        exit(2);
+    }
+}
+
+/* n rows in latest for (topic_type, topic_id, state_id), client ids from
+ * first_client, all for machine pseudonym machine (its first byte; 0: NULL). */
+static void
+add_latest(qs_storedb_t *s, int64_t first_client, int n, uint32_t topic_type,
+           const char *topic_id, uint32_t state_id, uint8_t machine, uint8_t domain)
+{
+    uint8_t mps[QS_PSEUDONYM_BYTES] = { machine }, dps[QS_PSEUDONYM_BYTES] = { domain };
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(s), "INSERT INTO latest(client_id, topic_type, "
+                           "topic_id, state_id, time_ms, report_ms, machine_ps, domain_ps) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?5 + 1000, ?6, ?7)", -1, &st,
+                           NULL) != SQLITE_OK)
+        exit(2);
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, first_client + i);
+        sqlite3_bind_int64(st, 2, topic_type);
+        sqlite3_bind_text(st, 3, topic_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, state_id);
+        sqlite3_bind_int64(st, 5, 1767225600000LL + i);
+        if (machine != 0)
+            sqlite3_bind_blob(st, 6, mps, sizeof mps, SQLITE_STATIC);
+        if (domain != 0)
+            sqlite3_bind_blob(st, 7, dps, sizeof dps, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            exit(2);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+}
+
+/* The data set every compliance test uses:
+ *   500 KB100  state 0 x5 (= k: shown), 1 x4 (suppressed), 2 x17, 3 x6
+ *   500 KB200  state 3 x2 (suppressed)
+ *   500 "=HYPERLINK(\"x\")"  state 1 x5
+ *   500 "a,\"b"   state 2 x5
+ *   301 DEP-1  state 4 x9 */
+static qs_storedb_t *
+open_filled(const char *tag)
+{
+    qs_storedb_t *s = open_store(tag);
+
+    exec(s, "BEGIN");
+    add_latest(s, 1, 5, 500, "KB100", 0, 0, 0);
+    add_latest(s, 100, 4, 500, "KB100", 1, 0, 0);
+    add_latest(s, 200, 17, 500, "KB100", 2, 0, 0);
+    add_latest(s, 300, 6, 500, "KB100", 3, 0, 0);
+    add_latest(s, 400, 2, 500, "KB200", 3, 0, 0);
+    add_latest(s, 500, 5, 500, "=HYPERLINK(\"x\")", 1, 0, 0);
+    add_latest(s, 600, 5, 500, "a,\"b", 2, 0, 0);
+    add_latest(s, 700, 9, 301, "DEP-1", 4, 0, 0);
+    exec(s, "COMMIT");
+    return s;
+}
+
+static qs_policy_t
+policy_k(int k)
+{
+    qs_policy_t p;
+
+    qs_policy_defaults(&p);
+    p.k = k;
+    return p;
+}
+
+static void
+test_compliance_groups_and_suppresses_below_k(void)
+{
+    qs_storedb_t *s = open_filled("qcg");
+    qs_storedb_compliance_t res;
+    qs_policy_t k5 = policy_k(5), k1 = policy_k(1);
+    char err[256];
+    uint32_t t500 = 500;
+
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k5, NULL, NULL, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.k, 5);
+    QS_CHECK_EQ_INT(res.n, 8);
+    /* Ordered by (topic_type, topic_id, state_id). */
+    QS_CHECK_EQ_INT(res.rows[0].topic_type, 301);
+    QS_CHECK_STR(res.rows[0].topic_id, "DEP-1");
+    QS_CHECK_EQ_INT(res.rows[0].count, 9);
+    QS_CHECK_STR(res.rows[1].topic_id, "=HYPERLINK(\"x\")");
+    QS_CHECK_EQ_INT(res.rows[1].count, 5);
+    QS_CHECK_STR(res.rows[2].topic_id, "KB100");
+    QS_CHECK_EQ_INT(res.rows[2].state_id, 0);
+    QS_CHECK_EQ_INT(res.rows[2].count, 5);                      /* exactly k: shown */
+    QS_CHECK_EQ_INT(res.rows[3].state_id, 1);
+    QS_CHECK_EQ_INT(res.rows[3].count, QS_STOREDB_SUPPRESSED);  /* 4 < k */
+    QS_CHECK_EQ_INT(res.rows[4].count, 17);
+    QS_CHECK_EQ_INT(res.rows[5].count, 6);
+    QS_CHECK_STR(res.rows[6].topic_id, "KB200");
+    QS_CHECK_EQ_INT(res.rows[6].count, QS_STOREDB_SUPPRESSED);
+    QS_CHECK_STR(res.rows[7].topic_id, "a,\"b");
+    qs_storedb_compliance_free(&res);
+    QS_CHECK(res.rows == NULL && res.n == 0);
+
+    /* k = 1 suppresses nothing; a topic-type filter keeps only that type. */
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k1, &t500, NULL, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 7);
+    for (size_t i = 0; i < res.n; i++) {
+        QS_CHECK_EQ_INT(res.rows[i].topic_type, 500);
+        QS_CHECK(res.rows[i].count > 0);
+    }
+    qs_storedb_compliance_free(&res);
+
+    /* A topic id without a type: every type, one index range each. */
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k5, NULL, "KB100", err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 4);
+    qs_storedb_compliance_free(&res);
+    close_store(&s);
+}
+
+static void
+test_compliance_k_comes_from_the_policy_with_a_floor_of_the_default(void)
+{
+    qs_storedb_t *s = open_filled("qck");
+    qs_storedb_compliance_t res;
+    qs_policy_t p = policy_k(2);
+    char err[256];
+    uint32_t t500 = 500, t300 = 300;
+
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &p, &t500, "KB200", err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.k, 2);
+    QS_CHECK_EQ_INT(res.n, 1);
+    QS_CHECK_EQ_INT(res.rows[0].count, 2);
+    qs_storedb_compliance_free(&res);
+
+    p.k = 3;
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &p, &t500, "KB200", err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 1);
+    QS_CHECK_EQ_INT(res.rows[0].count, QS_STOREDB_SUPPRESSED);
+    qs_storedb_compliance_free(&res);
+
+    /* A policy without a usable k cannot turn suppression off. */
+    p.k = 0;
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &p, NULL, "KB100", err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.k, QS_DEFAULT_K);
+    QS_CHECK_EQ_INT(res.n, 4);
+    QS_CHECK_EQ_INT(res.rows[1].count, QS_STOREDB_SUPPRESSED);
+    qs_storedb_compliance_free(&res);
+
+    /* A filter that matches nothing is an empty result, not an error. */
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &p, &t300, NULL, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 0);
+    qs_storedb_compliance_free(&res);
+    close_store(&s);
+}
+
+static void
+test_compliance_query_reads_the_counts_in_key_order(void)
+{
+    qs_storedb_t *s = open_filled("qcp");
+
+    for (int v = 0; v < 3; v++) {
+        char sql[1024], plan[2048] = "";
+        sqlite3_stmt *st = NULL;
+        snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s",
+                 qs_storedb_compliance_sql(v >= 1, v >= 2));
+        QS_CHECK_EQ_INT(sqlite3_prepare_v2(qs_storedb_sqlite(s), sql, -1, &st, NULL),
+                        SQLITE_OK);
+        while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+            strncat(plan, (const char *)sqlite3_column_text(st, 3),
+                    sizeof plan - strlen(plan) - 2);
+            strcat(plan, ";");
+        }
+        sqlite3_finalize(st);
+        if (strstr(plan, "compliance_counts") == NULL || strstr(plan, "latest") != NULL ||
+            strstr(plan, "TEMP B-TREE") != NULL || (v > 0 && strstr(plan, "SEARCH") == NULL))
+            fprintf(stderr, "  plan %d: %s\n", v, plan);
+        QS_CHECK(strstr(plan, "compliance_counts") != NULL);
+        QS_CHECK(strstr(plan, "latest") == NULL);
+        QS_CHECK(strstr(plan, "TEMP B-TREE") == NULL);
+        if (v > 0)   /* a filter is a key range, not a scan */
+            QS_CHECK(strstr(plan, "SEARCH") != NULL);
+    }
+    close_store(&s);
+}
+
+static void
+test_stats_reads_counters_and_row_counts(void)
+{
+    qs_storedb_t *s = open_store("qsr");
+    qs_storedb_stats_t st;
+    char err[256];
+
+    QS_CHECK_EQ_INT(qs_storedb_begin(s), 0);
+    QS_CHECK_EQ_INT(qs_storedb_partition_ensure(s, 20454, 500), 0);
+    QS_CHECK_EQ_INT(qs_storedb_partition_ensure(s, 20455, 500), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "stored", 42), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "duplicates", 3), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.BAD_MESSAGE", 4), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.CLOCK_SKEW", 1), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.STATE_OUT_OF_RANGE", 4), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.", 9), 0);   /* no name: ignored */
+    QS_CHECK_EQ_INT(qs_storedb_commit(s), 0);
+    exec(s, "UPDATE partitions SET rows = 10 WHERE epoch = 20454;"
+            "UPDATE partitions SET rows = 7 WHERE epoch = 20455;"
+            "INSERT INTO clients(client_id, pk, first_ms, last_ms) VALUES "
+            "(1, x'01', 0, 0), (2, x'02', 0, 0);");
+    add_latest(s, 1, 2, 500, "KB1", 2, 0, 0);
+
+    QS_CHECK_EQ_INT(qs_storedb_stats(s, &st, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(st.stored, 42);
+    QS_CHECK_EQ_INT(st.duplicates, 3);
+    QS_CHECK_EQ_INT(st.clients, 2);
+    QS_CHECK_EQ_INT(st.history_rows, 17);
+    QS_CHECK_EQ_INT(st.partitions, 2);
+    QS_CHECK_EQ_INT(st.latest_rows, 2);
+    QS_CHECK_EQ_INT(st.n_rejected, 2);
+    QS_CHECK_STR(st.rejected[0].name, "BAD_MESSAGE");
+    QS_CHECK_EQ_INT(st.rejected[0].value, 4);
+    QS_CHECK_STR(st.rejected[1].name, "CLOCK_SKEW");
+    QS_CHECK_EQ_INT(st.n_rejected_detail, 1);
+    QS_CHECK_STR(st.rejected_detail[0].name, "STATE_OUT_OF_RANGE");
+    qs_storedb_stats_free(&st);
+    QS_CHECK(st.rejected == NULL && st.n_rejected == 0 && st.n_rejected_detail == 0);
+    close_store(&s);
+}
+
+static void
+test_stats_merges_refusals_counted_elsewhere(void)
+{
+    qs_storedb_t *s = open_store("qsb");
+    qs_storedb_stats_t st;
+    char err[256];
+
+    QS_CHECK_EQ_INT(qs_storedb_begin(s), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "stored", 7), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.BAD_ENVELOPE", 2), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.CLOCK_SKEW", 1), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.NOT_PROTOBUF", 2), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.TIME_IN_FUTURE", 1), 0);
+    QS_CHECK_EQ_INT(qs_storedb_commit(s), 0);
+
+    /* The merge itself: existing counters grow, new ones go in name order. */
+    QS_CHECK_EQ_INT(qs_storedb_stats(s, &st, err, sizeof err), 0);
+    qs_storedb_stats_add_rejected(&st, "BAD_ENVELOPE", "BAD_FRAMES", 3);
+    qs_storedb_stats_add_rejected(&st, "REVOKED", "CLIENT_REVOKED", 1);
+    qs_storedb_stats_add_rejected(&st, "ALPHA", "ZETA", 0);          /* nothing to add */
+    QS_CHECK_EQ_INT(st.n_rejected, 3);
+    QS_CHECK_STR(st.rejected[0].name, "BAD_ENVELOPE");
+    QS_CHECK_EQ_INT(st.rejected[0].value, 5);
+    QS_CHECK_STR(st.rejected[1].name, "CLOCK_SKEW");
+    QS_CHECK_STR(st.rejected[2].name, "REVOKED");
+    QS_CHECK_EQ_INT(st.n_rejected_detail, 4);
+    QS_CHECK_STR(st.rejected_detail[0].name, "BAD_FRAMES");
+    QS_CHECK_STR(st.rejected_detail[1].name, "CLIENT_REVOKED");
+    QS_CHECK_STR(st.rejected_detail[2].name, "NOT_PROTOBUF");
+    QS_CHECK_STR(st.rejected_detail[3].name, "TIME_IN_FUTURE");
+    qs_storedb_stats_free(&st);
+    close_store(&s);
+}
+
+static void
+test_lookup_finds_current_states_by_machine_and_domain(void)
+{
+    qs_storedb_t *s = open_store("qlc");
+    qs_storedb_lookup_t res;
+    uint8_t m1[QS_PSEUDONYM_BYTES] = { 1 }, m9[QS_PSEUDONYM_BYTES] = { 9 };
+    uint8_t d1[QS_PSEUDONYM_BYTES] = { 1 }, d2[QS_PSEUDONYM_BYTES] = { 2 };
+    char err[256];
+
+    add_latest(s, 1, 1, 500, "KB200", 3, 1, 1);
+    add_latest(s, 1, 1, 500, "KB100", 2, 1, 1);
+    add_latest(s, 1, 1, 301, "DEP-1", 4, 1, 1);
+    add_latest(s, 2, 1, 500, "KB100", 1, 1, 2);    /* same name, other domain */
+    add_latest(s, 3, 1, 500, "KB100", 0, 7, 1);    /* another machine */
+
+    QS_CHECK_EQ_INT(qs_storedb_lookup(s, &res, m1, NULL, 0, NULL, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 4);
+    /* Ordered by (topic_type, topic_id). */
+    QS_CHECK_EQ_INT(res.rows[0].topic_type, 301);
+    QS_CHECK_STR(res.rows[0].topic_id, "DEP-1");
+    QS_CHECK_EQ_INT(res.rows[0].state_id, 4);
+    QS_CHECK_EQ_INT(res.rows[0].time_ms, 1767225600000LL);
+    QS_CHECK_EQ_INT(res.rows[0].report_ms, 1767225601000LL);
+    QS_CHECK_EQ_INT(res.rows[0].serial, -1);
+    QS_CHECK_EQ_INT(res.rows[0].details_state, QS_LOOKUP_DETAILS_NONE);
+    QS_CHECK_STR(res.rows[1].topic_id, "KB100");
+    QS_CHECK_STR(res.rows[3].topic_id, "KB200");
+    qs_storedb_lookup_free(&res);
+
+    QS_CHECK_EQ_INT(qs_storedb_lookup(s, &res, m1, d2, 0, NULL, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 1);
+    QS_CHECK_EQ_INT(res.rows[0].state_id, 1);
+    qs_storedb_lookup_free(&res);
+    QS_CHECK_EQ_INT(qs_storedb_lookup(s, &res, m1, d1, 0, NULL, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 3);
+    qs_storedb_lookup_free(&res);
+
+    /* An unknown pseudonym is an empty answer, not an error. */
+    QS_CHECK_EQ_INT(qs_storedb_lookup(s, &res, m9, NULL, 0, NULL, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 0);
+    qs_storedb_lookup_free(&res);
+    close_store(&s);
+}
+
+/* One history row for machine pseudonym {1}, domain {1}; details sealed
+ * under the partition's key (made when missing) when given. */
+static void
+add_event(qs_storedb_t *s, qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
+          int64_t client_id, int64_t serial, int64_t time_ms, const char *details)
+{
+    uint8_t ps[QS_PSEUDONYM_BYTES] = { 1 }, ad[QS_DETAILS_AD_BYTES];
+    uint8_t sealed[QS_MAX_DETAILS_BYTES + QS_DETAILS_OVERHEAD];
+    size_t sealed_len = 0;
+    char name[64], sql[256];
+    sqlite3_stmt *st = NULL;
+
+    QS_CHECK_EQ_INT(qs_storedb_partition_ensure(s, epoch, topic_type), 0);
+    QS_CHECK_EQ_INT(qs_storedb_partition_name(name, sizeof name, epoch, topic_type), 0);
+    snprintf(sql, sizeof sql, "INSERT INTO %s(client_id, serial, state_id, topic_id, time_ms, "
+             "machine_ps, domain_ps, details) VALUES (?1, ?2, 2, 'KB1', ?3, ?4, ?4, ?5)", name);
+    QS_CHECK_EQ_INT(sqlite3_prepare_v2(qs_storedb_sqlite(s), sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, client_id);
+    sqlite3_bind_int64(st, 2, serial);
+    sqlite3_bind_int64(st, 3, time_ms);
+    sqlite3_bind_blob(st, 4, ps, sizeof ps, SQLITE_STATIC);
+    if (details != NULL) {
+        const uint8_t *key = qs_epochkeys_get(ks, epoch, topic_type, 1);
+        QS_CHECK(key != NULL);
+        qs_details_ad(ad, client_id, (uint64_t)serial, epoch, topic_type);
+        QS_CHECK_EQ_INT(qs_details_seal(sealed, &sealed_len, sizeof sealed,
+                                        (const uint8_t *)details, strlen(details), ad,
+                                        sizeof ad, key), 0);
+        sqlite3_bind_blob(st, 5, sealed, (int)sealed_len, SQLITE_STATIC);
+    }
+    QS_CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+static void
+test_lookup_history_opens_details_while_the_key_exists(void)
+{
+    qs_storedb_t *s = open_store("qlh");
+    qs_storedb_lookup_t res;
+    uint8_t m1[QS_PSEUDONYM_BYTES] = { 1 }, d2[QS_PSEUDONYM_BYTES] = { 2 };
+    char err[256], keys[700];
+    qs_epochkeys_t *ks;
+    const int64_t day = 86400000LL;
+
+    snprintf(keys, sizeof keys, "%s/epochs", dir);
+    ks = qs_epochkeys_open(keys, 1, err, sizeof err);
+    QS_CHECK(ks != NULL);
+    add_event(s, ks, 20000, 500, 1, 8, 20000 * day + 50, "later, same time");
+    add_event(s, ks, 20000, 500, 1, 7, 20000 * day + 50, "kb1 installed");
+    add_event(s, ks, 20000, 301, 1, 9, 20000 * day + 50, NULL);
+    add_event(s, ks, 19999, 500, 1, 3, 19999 * day + 10, "shredded soon");
+    add_event(s, ks, 20001, 500, 1, 11, 20001 * day, "tampered");
+    exec(s, "UPDATE history_20001_500 SET details = zeroblob(length(details))");
+    /* Present but not registered (a crash): still read. Registered but
+     * never written: nothing to read, not an error. */
+    add_event(s, ks, 20002, 500, 1, 12, 20002 * day, NULL);
+    exec(s, "DELETE FROM partitions WHERE epoch = 20002");
+    QS_CHECK_EQ_INT(qs_storedb_partition_ensure(s, 20003, 500), 0);
+    exec(s, "DROP TABLE history_20003_500");
+    QS_CHECK_EQ_INT(qs_epochkeys_shred(ks, 19999, 500, err, sizeof err), 0);
+
+    QS_CHECK_EQ_INT(qs_storedb_lookup(s, &res, m1, NULL, 1, ks, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 6);
+    /* Ordered by (time, topic type, serial). */
+    QS_CHECK_EQ_INT(res.rows[0].serial, 3);
+    QS_CHECK_EQ_INT(res.rows[0].details_state, QS_LOOKUP_DETAILS_SHREDDED);
+    QS_CHECK(res.rows[0].details == NULL);
+    QS_CHECK_EQ_INT(res.rows[1].topic_type, 301);
+    QS_CHECK_EQ_INT(res.rows[1].details_state, QS_LOOKUP_DETAILS_NONE);
+    QS_CHECK_EQ_INT(res.rows[2].serial, 7);
+    QS_CHECK_EQ_INT(res.rows[2].details_state, QS_LOOKUP_DETAILS_OPEN);
+    QS_CHECK_STR(res.rows[2].details, "kb1 installed");
+    QS_CHECK_EQ_INT(res.rows[2].report_ms, -1);
+    QS_CHECK_STR(res.rows[2].topic_id, "KB1");
+    QS_CHECK_EQ_INT(res.rows[2].state_id, 2);
+    QS_CHECK_EQ_INT(res.rows[3].serial, 8);
+    QS_CHECK_STR(res.rows[3].details, "later, same time");
+    QS_CHECK_EQ_INT(res.rows[4].serial, 11);
+    QS_CHECK_EQ_INT(res.rows[4].details_state, QS_LOOKUP_DETAILS_UNREADABLE);
+    QS_CHECK_EQ_INT(res.rows[5].serial, 12);
+    qs_storedb_lookup_free(&res);
+
+    /* Without a key store every sealed detail counts as shredded. */
+    QS_CHECK_EQ_INT(qs_storedb_lookup(s, &res, m1, NULL, 1, NULL, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 6);
+    QS_CHECK_EQ_INT(res.rows[2].details_state, QS_LOOKUP_DETAILS_SHREDDED);
+    qs_storedb_lookup_free(&res);
+
+    /* Another domain: none of these events. */
+    QS_CHECK_EQ_INT(qs_storedb_lookup(s, &res, m1, d2, 1, ks, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(res.n, 0);
+    qs_storedb_lookup_free(&res);
+    qs_epochkeys_destroy(&ks);
+    close_store(&s);
+}
+
+int
+main(void)
+{
+    if (sodium_init() < 0)
+        return 2;
+    QS_RUN(test_compliance_groups_and_suppresses_below_k);
+    QS_RUN(test_compliance_k_comes_from_the_policy_with_a_floor_of_the_default);
+    QS_RUN(test_compliance_query_reads_the_counts_in_key_order);
+    QS_RUN(test_stats_reads_counters_and_row_counts);
+    QS_RUN(test_stats_merges_refusals_counted_elsewhere);
+    QS_RUN(test_lookup_finds_current_states_by_machine_and_domain);
+    QS_RUN(test_lookup_history_opens_details_while_the_key_exists);
+    return qs_test_summary();
+}
