@@ -10,4 +10,14 @@
  * Returns 0, or -1 on an SQLite error (sqlite3_errmsg(db) says which). */
 int qs_sql_int64(sqlite3 *db, const char *sql, int64_t *out);
 
+/* Called for a column with TEXT affinity: table, column, declared type. */
+typedef void (*qs_sql_column_cb)(void *ctx, const char *table, const char *column,
+                                 const char *type);
+
+/* Call cb for every column of every table but SQLite's own whose declared
+ * type gives it TEXT affinity (names CHAR, CLOB or TEXT and not INT), by
+ * table name and column position: where a database could keep a name.
+ * Returns 0, or -1 on an SQLite error (sqlite3_errmsg(db) says which). */
+int qs_sql_text_columns(sqlite3 *db, qs_sql_column_cb cb, void *ctx);
+
 #endif

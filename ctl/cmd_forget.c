@@ -1,7 +1,7 @@
 /* cmd_forget.c - qsctl forget: erase one machine's data from the site, provably.
  *
  * The machine's pseudonym (and its domain's, with --domain) is computed from
- * the name the privacy officer gives; qs_forget_machine deletes every row of
+ * the name the privacy officer gives; qs_storedb_forget_machine deletes every row of
  * latest and of every history partition carrying it in one store.db
  * transaction (secure_delete zeroes the cells), then truncates the WAL and
  * returns free pages. A "forget" audit entry records the counts and the
@@ -10,11 +10,11 @@
  * deleted, the command says so and exits 1.
  */
 #include "ctl_common.h"
-#include "forget.h"
 #include "qs_ctl.h"
 #include "qs_hex.h"
 #include "qs_limits.h"
 #include "qs_pseudonym.h"
+#include "qs_store_forget.h"
 
 #include <getopt.h>
 #include <sodium.h>
@@ -43,8 +43,13 @@ usage(FILE *out)
         "  --help           show this help\n");
 }
 
-int
-cmd_forget(int argc, char **argv)
+struct forget_args {
+    const char *home, *machine, *domain, *as;
+};
+
+/* Options into a: -1 to go on, else the exit code (a usage error, or --help). */
+static int
+parse_args(struct forget_args *a, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
@@ -54,24 +59,16 @@ cmd_forget(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    static const uint8_t zero[QS_PSEUDONYM_BYTES];
-    const char *home = NULL, *machine = NULL, *domain = NULL, *as = NULL;
-    char errmsg[CTL_ERRMSG_BYTES], scrub_err[CTL_ERRMSG_BYTES];
-    char actor[CTL_MAX_ACTOR_BYTES + 1];
-    char ps_hex[2 * FORGET_PREFIX_BYTES + 1], dps_hex[2 * FORGET_PREFIX_BYTES + 1];
-    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
-    qs_forget_counts_t counts;
-    ctl_site_t site;
-    cJSON *detail = NULL;
-    int c, rc, forget_rc;
+    int c;
 
+    memset(a, 0, sizeof *a);
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home = optarg; break;
-        case 'm': machine = optarg; break;
-        case 'd': domain = optarg; break;
-        case 'a': as = optarg; break;
+        case 'H': a->home = optarg; break;
+        case 'm': a->machine = optarg; break;
+        case 'd': a->domain = optarg; break;
+        case 'a': a->as = optarg; break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
@@ -79,75 +76,115 @@ cmd_forget(int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (machine == NULL)
+    if (a->machine == NULL)
         return ctl_usage_error(CMD, "--machine NAME is required");
-    if (strlen(machine) > QS_MAX_NAME_BYTES || (domain && strlen(domain) > QS_MAX_NAME_BYTES))
+    if (strlen(a->machine) > QS_MAX_NAME_BYTES ||
+        (a->domain && strlen(a->domain) > QS_MAX_NAME_BYTES))
         return ctl_usage_error(CMD, "names are at most %u bytes", QS_MAX_NAME_BYTES);
-    if (ctl_actor(actor, sizeof actor, as, errmsg, sizeof errmsg) != 0)
-        return ctl_usage_error(CMD, "%s", errmsg);
+    return -1;
+}
 
-    if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB | CTL_OPEN_SITE_KEY |
-                      CTL_OPEN_AUDIT_KEY, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "%s", errmsg);
-        return CTL_EXIT_FAIL;
-    }
-    qs_pseudonym(machine_ps, site.site_key, QS_PSEUDO_MACHINE, machine);
-    if (domain != NULL)
-        qs_pseudonym(domain_ps, site.site_key, QS_PSEUDO_DOMAIN, domain);
-    if (sodium_memcmp(machine_ps, zero, sizeof zero) == 0 ||
-        (domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0)) {
-        ctl_site_close(&site);
-        return ctl_usage_error(CMD, "--machine and --domain must not be blank");
-    }
+/* The audit entry's detail: pseudonym prefixes and counts, never a name. */
+static cJSON *
+forget_detail(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *counts)
+{
+    cJSON *detail = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(detail, "machine_ps", ps_hex);
+    if (dps_hex != NULL)
+        cJSON_AddStringToObject(detail, "domain_ps", dps_hex);
+    cJSON_AddNumberToObject(detail, "latest_rows", (double)counts->latest_rows);
+    cJSON_AddNumberToObject(detail, "history_rows", (double)counts->history_rows);
+    cJSON_AddNumberToObject(detail, "partitions", (double)counts->partitions);
+    cJSON_AddBoolToObject(detail, "scrubbed", counts->scrubbed);
+    return detail;
+}
+
+static void
+print_counts(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *counts)
+{
+    printf("forgot machine with pseudonym %s…%s%s: removed %lld current state%s and %lld "
+           "event%s from %lld partition%s\n", ps_hex, dps_hex ? " in domain " : "",
+           dps_hex ? dps_hex : "", (long long)counts->latest_rows,
+           counts->latest_rows == 1 ? "" : "s", (long long)counts->history_rows,
+           counts->history_rows == 1 ? "" : "s", (long long)counts->partitions,
+           counts->partitions == 1 ? "" : "s");
+    if (counts->scrubbed)
+        printf("store.db WAL truncated and free pages returned: no copy is left in the files\n");
+}
+
+/* Forget, then say so and audit it; the exit code. */
+static int
+forget_and_audit(ctl_site_t *site, const char *actor, const uint8_t *machine_ps,
+                 const uint8_t *domain_ps)
+{
+    char errmsg[CTL_ERRMSG_BYTES], scrub_err[CTL_ERRMSG_BYTES];
+    char ps_hex[2 * FORGET_PREFIX_BYTES + 1], dps_hex[2 * FORGET_PREFIX_BYTES + 1];
+    qs_forget_counts_t counts;
+    cJSON *detail;
+    int forget_rc, rc;
+
     qs_hex_encode(ps_hex, sizeof ps_hex, machine_ps, FORGET_PREFIX_BYTES);
-    if (domain != NULL)
+    if (domain_ps != NULL)
         qs_hex_encode(dps_hex, sizeof dps_hex, domain_ps, FORGET_PREFIX_BYTES);
-
     errmsg[0] = '\0';
-    forget_rc = qs_forget_machine(site.storedb, machine_ps, domain ? domain_ps : NULL, &counts,
-                                  errmsg, sizeof errmsg);
+    forget_rc = qs_storedb_forget_machine(site->storedb, &counts, machine_ps, domain_ps,
+                                          errmsg, sizeof errmsg);
     snprintf(scrub_err, sizeof scrub_err, "%s", errmsg);
     if (forget_rc == -1) {
         /* Nothing was deleted: no audit entry for a change that did not happen. */
         ctl_error(CMD, "nothing was removed: %s", errmsg);
-        rc = CTL_EXIT_FAIL;
-        goto out;
+        return CTL_EXIT_FAIL;
     }
-    detail = cJSON_CreateObject();
-    cJSON_AddStringToObject(detail, "machine_ps", ps_hex);
-    if (domain != NULL)
-        cJSON_AddStringToObject(detail, "domain_ps", dps_hex);
-    cJSON_AddNumberToObject(detail, "latest_rows", (double)counts.latest_rows);
-    cJSON_AddNumberToObject(detail, "history_rows", (double)counts.history_rows);
-    cJSON_AddNumberToObject(detail, "partitions", (double)counts.partitions);
-    cJSON_AddBoolToObject(detail, "scrubbed", counts.scrubbed);
-    printf("forgot machine with pseudonym %s…%s%s: removed %lld current state%s and %lld "
-           "event%s from %lld partition%s\n", ps_hex, domain ? " in domain " : "",
-           domain ? dps_hex : "", (long long)counts.latest_rows,
-           counts.latest_rows == 1 ? "" : "s", (long long)counts.history_rows,
-           counts.history_rows == 1 ? "" : "s", (long long)counts.partitions,
-           counts.partitions == 1 ? "" : "s");
-    if (counts.scrubbed)
-        printf("store.db WAL truncated and free pages returned: no copy is left in the files\n");
-    if (ctl_site_begin(&site, errmsg, sizeof errmsg) != 0 ||
-        ctl_site_audit(&site, actor, "forget", detail, errmsg, sizeof errmsg) != 0 ||
-        ctl_site_commit(&site, errmsg, sizeof errmsg) != 0) {
+    detail = forget_detail(ps_hex, domain_ps ? dps_hex : NULL, &counts);
+    print_counts(ps_hex, domain_ps ? dps_hex : NULL, &counts);
+    if (ctl_site_begin(site, errmsg, sizeof errmsg) != 0 ||
+        ctl_site_audit(site, actor, "forget", detail, errmsg, sizeof errmsg) != 0 ||
+        ctl_site_commit(site, errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "the rows were removed, but the audit entry could not be written: %s",
                   errmsg);
         rc = CTL_EXIT_FAIL;
-        goto out;
-    }
-    if (forget_rc != 0) {
+    } else if (forget_rc != 0) {
         ctl_error(CMD, "the rows were removed, but %s; run qs-retention --once (or wait for "
                   "its next pass) to truncate the WAL", scrub_err);
         rc = CTL_EXIT_FAIL;
-        goto out;
+    } else {
+        rc = ctl_output_done(CMD);
     }
-    rc = ctl_output_done(CMD);
-out:
+    cJSON_Delete(detail);
+    return rc;
+}
+
+int
+cmd_forget(int argc, char **argv)
+{
+    static const uint8_t zero[QS_PSEUDONYM_BYTES];
+    struct forget_args a;
+    char errmsg[CTL_ERRMSG_BYTES];
+    char actor[CTL_MAX_ACTOR_BYTES + 1];
+    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
+    ctl_site_t site;
+    int rc;
+
+    if ((rc = parse_args(&a, argc, argv)) >= 0)
+        return rc;
+    if (ctl_actor(actor, sizeof actor, a.as, errmsg, sizeof errmsg) != 0)
+        return ctl_usage_error(CMD, "%s", errmsg);
+    if (ctl_site_open(&site, a.home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB | CTL_OPEN_SITE_KEY |
+                      CTL_OPEN_AUDIT_KEY, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    qs_pseudonym(machine_ps, site.site_key, QS_PSEUDO_MACHINE, a.machine);
+    if (a.domain != NULL)
+        qs_pseudonym(domain_ps, site.site_key, QS_PSEUDO_DOMAIN, a.domain);
+    if (sodium_memcmp(machine_ps, zero, sizeof zero) == 0 ||
+        (a.domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0))
+        rc = ctl_usage_error(CMD, "--machine and --domain must not be blank");
+    else
+        rc = forget_and_audit(&site, actor, machine_ps, a.domain ? domain_ps : NULL);
     sodium_memzero(machine_ps, sizeof machine_ps);
     sodium_memzero(domain_ps, sizeof domain_ps);
-    cJSON_Delete(detail);
     ctl_site_close(&site);
     return rc;
 }

@@ -10,11 +10,10 @@
  */
 #include "ctl_common.h"
 #include "qs_config.h"
-#include "qs_counts.h"
 #include "qs_log.h"
 #include "qs_ctl.h"
+#include "qs_store_check.h"
 #include "verify.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -53,30 +52,18 @@ usage(FILE *out)
         "  --help          show this help\n");
 }
 
-/* Rebuild compliance_counts in one IMMEDIATE transaction: the store's
- * commits wait for it (busy timeout), so no write is counted twice or lost. */
+struct verify_args {
+    const char *home;
+    const char **names;     /* malloc'd; the strings are argv's */
+    size_t n_names;
+    ctl_format_t fmt;
+    int strict, repair;
+};
+
+/* Options into a: -1 to go on, else the exit code (a usage error, or
+ * --help); a->names is freed unless -1. */
 static int
-repair_counts(ctl_site_t *site, int64_t *groups, char *errmsg, size_t errmsg_len)
-{
-    qs_storedb_t *db = site->storedb;
-    sqlite3 *sql = qs_storedb_sqlite(db);
-
-    if (qs_storedb_begin(db) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot lock store.db to rebuild compliance_counts: %s",
-                 sqlite3_errmsg(sql));
-        return -1;
-    }
-    if (qs_storedb_counts_rebuild(db, groups) != 0 || qs_storedb_commit(db) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot rebuild compliance_counts in store.db: %s "
-                 "(nothing was changed)", sqlite3_errmsg(sql));
-        qs_storedb_rollback(db);
-        return -1;
-    }
-    return 0;
-}
-
-int
-cmd_verify(int argc, char **argv)
+parse_args(struct verify_args *a, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
@@ -87,123 +74,159 @@ cmd_verify(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *home = NULL, *format = "table";
-    const char **names = NULL;
-    size_t n_names = 0;
-    char errmsg[CTL_ERRMSG_BYTES];
-    ctl_format_t fmt;
-    ctl_site_t site;
-    qs_config_t cfg;
-    qs_verify_t *v = NULL;
-    const qs_verify_summary_t *sum;
-    int c, strict = 0, repair = 0, rc = CTL_EXIT_FAIL, verified;
-    int64_t repaired_groups = -1;
+    const char *format = "table";
+    int c, rc = -1;
 
+    memset(a, 0, sizeof *a);
     ctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    while (rc < 0 && (c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home = optarg; break;
+        case 'H': a->home = optarg; break;
         case 'n':
             if (*optarg == '\0') {
-                free(names);
-                return ctl_usage_error(CMD, "--name must not be empty");
+                rc = ctl_usage_error(CMD, "--name must not be empty");
+                break;
             }
-            names = qs_realloc(names, (n_names + 1) * sizeof *names);
-            names[n_names++] = optarg;
+            a->names = qs_realloc(a->names, (a->n_names + 1) * sizeof *a->names);
+            a->names[a->n_names++] = optarg;
             break;
-        case 's': strict = 1; break;
-        case 'r': repair = 1; break;
+        case 's': a->strict = 1; break;
+        case 'r': a->repair = 1; break;
         case 'f': format = optarg; break;
-        case 'h': free(names); usage(stdout); return CTL_EXIT_OK;
-        case ':': free(names); return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
-        default: free(names); return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        case 'h': usage(stdout); rc = CTL_EXIT_OK; break;
+        case ':': rc = ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]); break;
+        default: rc = ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]); break;
         }
     }
-    if (optind < argc) {
-        free(names);
-        return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (rc < 0 && optind < argc)
+        rc = ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (rc < 0 && ctl_format_parse(&a->fmt, format, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
+        rc = ctl_usage_error(CMD, "--format must be table or json");
+    if (rc >= 0) {
+        free(a->names);
+        a->names = NULL;
     }
-    if (ctl_format_parse(&fmt, format, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0) {
-        free(names);
-        return ctl_usage_error(CMD, "--format must be table or json");
+    return rc;
+}
+
+/* The JSON document: {"ok", ["counts_rebuilt",] "findings", "checked"}. */
+static int
+print_json(const qs_verify_t *v, int verified, int repair, int64_t repaired_groups)
+{
+    const qs_verify_summary_t *sum = qs_verify_summary(v);
+    cJSON *doc = cJSON_CreateObject(), *arr, *checked;
+
+    if (doc == NULL)
+        return -1;
+    cJSON_AddBoolToObject(doc, "ok", verified);
+    if (repair)
+        cJSON_AddNumberToObject(doc, "counts_rebuilt", (double)repaired_groups);
+    arr = cJSON_AddArrayToObject(doc, "findings");
+    for (size_t i = 0; arr != NULL && i < qs_verify_count(v); i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(qs_verify_finding(v, i)));
+    checked = cJSON_AddObjectToObject(doc, "checked");
+    if (checked != NULL) {
+        cJSON_AddBoolToObject(checked, "policy_configured", sum->policy_configured);
+        cJSON_AddNumberToObject(checked, "policy_version", (double)sum->policy_version);
+        cJSON_AddNumberToObject(checked, "partitions", (double)sum->partitions);
+        cJSON_AddNumberToObject(checked, "history_rows", (double)sum->history_rows);
+        cJSON_AddNumberToObject(checked, "latest_rows", (double)sum->latest_rows);
+        cJSON_AddNumberToObject(checked, "keys", (double)sum->keys);
+        cJSON_AddNumberToObject(checked, "audit_entries", (double)sum->audit_entries);
+        cJSON_AddNumberToObject(checked, "names", (double)sum->names);
+        cJSON_AddNumberToObject(checked, "files_searched", (double)sum->files_scanned);
+        cJSON_AddNumberToObject(checked, "grace_seconds", (double)(sum->grace_ms / 1000));
     }
-    if (ctl_site_open(&site, home, repair ? CTL_OPEN_STOREDB : 0, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "%s", errmsg);
-        free(names);
-        return CTL_EXIT_FAIL;
-    }
-    if (qs_config_load(&cfg, site.paths.conf, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "cannot read the retention interval: %s", errmsg);
-        goto out;
-    }
-    if (repair && repair_counts(&site, &repaired_groups, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "%s", errmsg);
-        goto out;
-    }
-    v = qs_verify_new(&site.paths, ctl_site_now(&site),
-                      strict ? 0 : (int64_t)cfg.retention_interval_s * 1000);
-    for (size_t i = 0; i < n_names; i++)
-        qs_verify_add_name(v, names[i]);
-    verified = qs_verify_run(v) == 0;
-    sum = qs_verify_summary(v);
-    if (repair && fmt != CTL_FORMAT_JSON)
-        printf("compliance_counts rebuilt from latest: %lld groups\n",
-               (long long)repaired_groups);
-    if (fmt == CTL_FORMAT_JSON) {
-        cJSON *doc = cJSON_CreateObject(), *arr, *checked;
-        if (doc == NULL)
-            goto oom;
-        cJSON_AddBoolToObject(doc, "ok", verified);
-        if (repair)
-            cJSON_AddNumberToObject(doc, "counts_rebuilt", (double)repaired_groups);
-        arr = cJSON_AddArrayToObject(doc, "findings");
-        for (size_t i = 0; arr != NULL && i < qs_verify_count(v); i++)
-            cJSON_AddItemToArray(arr, cJSON_CreateString(qs_verify_finding(v, i)));
-        checked = cJSON_AddObjectToObject(doc, "checked");
-        if (checked != NULL) {
-            cJSON_AddBoolToObject(checked, "policy_configured", sum->policy_configured);
-            cJSON_AddNumberToObject(checked, "policy_version", (double)sum->policy_version);
-            cJSON_AddNumberToObject(checked, "partitions", (double)sum->partitions);
-            cJSON_AddNumberToObject(checked, "history_rows", (double)sum->history_rows);
-            cJSON_AddNumberToObject(checked, "latest_rows", (double)sum->latest_rows);
-            cJSON_AddNumberToObject(checked, "keys", (double)sum->keys);
-            cJSON_AddNumberToObject(checked, "audit_entries", (double)sum->audit_entries);
-            cJSON_AddNumberToObject(checked, "names", (double)sum->names);
-            cJSON_AddNumberToObject(checked, "files_searched", (double)sum->files_scanned);
-            cJSON_AddNumberToObject(checked, "grace_seconds", (double)(sum->grace_ms / 1000));
-        }
-        if (ctl_json_print(doc) != 0)
-            goto oom;
-    } else if (verified) {
-        if (sum->policy_configured)
-            printf("site verified: policy version %lld, ", (long long)sum->policy_version);
-        else
-            printf("site verified: no policy yet (nothing is collected), ");
-        printf("%lld partitions with %lld events, "
-               "%lld current states, %lld epoch keys, audit chain of %lld entries intact",
-               (long long)sum->partitions,
-               (long long)sum->history_rows, (long long)sum->latest_rows,
-               (long long)sum->keys, (long long)sum->audit_entries);
-        if (sum->names > 0)
-            printf(", %lld name%s found in none of %lld files", (long long)sum->names,
-                   sum->names == 1 ? "" : "s", (long long)sum->files_scanned);
-        printf(" (%s)\n", sum->grace_ms ? "allowing one retention interval" : "strict");
-    } else {
+    return ctl_json_print(doc);
+}
+
+/* One line "site verified: ..." or the findings, one per line. */
+static void
+print_table(const qs_verify_t *v, int verified)
+{
+    const qs_verify_summary_t *sum = qs_verify_summary(v);
+
+    if (!verified) {
         printf("site not verified: %zu finding%s\n", qs_verify_count(v),
                qs_verify_count(v) == 1 ? "" : "s");
         for (size_t i = 0; i < qs_verify_count(v); i++)
             printf("%s\n", qs_verify_finding(v, i));
+        return;
     }
+    if (sum->policy_configured)
+        printf("site verified: policy version %lld, ", (long long)sum->policy_version);
+    else
+        printf("site verified: no policy yet (nothing is collected), ");
+    printf("%lld partitions with %lld events, "
+           "%lld current states, %lld epoch keys, audit chain of %lld entries intact",
+           (long long)sum->partitions,
+           (long long)sum->history_rows, (long long)sum->latest_rows,
+           (long long)sum->keys, (long long)sum->audit_entries);
+    if (sum->names > 0)
+        printf(", %lld name%s found in none of %lld files", (long long)sum->names,
+               sum->names == 1 ? "" : "s", (long long)sum->files_scanned);
+    printf(" (%s)\n", sum->grace_ms ? "allowing one retention interval" : "strict");
+}
+
+/* Repair if asked, verify, print; the exit code. */
+static int
+verify_site(ctl_site_t *site, const struct verify_args *a)
+{
+    char errmsg[CTL_ERRMSG_BYTES];
+    qs_config_t cfg;
+    qs_verify_t *v;
+    int64_t repaired_groups = -1;
+    int verified, rc;
+
+    if (qs_config_load(&cfg, site->paths.conf, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "cannot read the retention interval: %s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    if (a->repair && qs_storedb_counts_repair(site->storedb, &repaired_groups, errmsg,
+                                              sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    v = qs_verify_new(&site->paths, ctl_site_now(site),
+                      a->strict ? 0 : (int64_t)cfg.retention_interval_s * 1000);
+    for (size_t i = 0; i < a->n_names; i++)
+        qs_verify_add_name(v, a->names[i]);
+    verified = qs_verify_run(v) == 0;
+    if (a->repair && a->fmt != CTL_FORMAT_JSON)
+        printf("compliance_counts rebuilt from latest: %lld groups\n",
+               (long long)repaired_groups);
+    if (a->fmt == CTL_FORMAT_JSON && print_json(v, verified, a->repair, repaired_groups) != 0) {
+        ctl_error(CMD, "out of memory rendering JSON");
+        qs_verify_destroy(&v);
+        return CTL_EXIT_FAIL;
+    }
+    if (a->fmt != CTL_FORMAT_JSON)
+        print_table(v, verified);
+    qs_verify_destroy(&v);
     rc = ctl_output_done(CMD);
     if (rc == CTL_EXIT_OK && !verified)
         rc = CTL_EXIT_FAIL;
-    goto out;
-oom:
-    ctl_error(CMD, "out of memory rendering JSON");
-    rc = CTL_EXIT_FAIL;
-out:
-    qs_verify_destroy(&v);
-    free(names);
+    return rc;
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+    struct verify_args a;
+    char errmsg[CTL_ERRMSG_BYTES];
+    ctl_site_t site;
+    int rc;
+
+    if ((rc = parse_args(&a, argc, argv)) >= 0)
+        return rc;
+    if (ctl_site_open(&site, a.home, a.repair ? CTL_OPEN_STOREDB : 0, errmsg,
+                      sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        free(a.names);
+        return CTL_EXIT_FAIL;
+    }
+    rc = verify_site(&site, &a);
+    free(a.names);
     ctl_site_close(&site);
     return rc;
 }

@@ -11,13 +11,13 @@
  *   5. latest: DELETE rows not reported since the cutoff, per topic type,
  *      QS_PURGE_LATEST_BATCH rows per transaction (index latest_by_report);
  *   6. scrub: incremental vacuum + WAL checkpoint TRUNCATE.
- * The stop flag is polled between steps, partitions and batches.
+ * The stop flag is polled between steps, partitions and batches. What to
+ * delete is decided here; the deleting is store/'s (qs_store_expire.h).
  */
 #include "purge.h"
 #include "qs_clock.h"
 #include "qs_log.h"
-#include "qs_sqlutil.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
+#include "qs_store_expire.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,32 +26,6 @@
 #include <sys/types.h>
 
 #define STOPPED(stop) ((stop) != NULL && *(stop))
-
-static int
-table_exists(sqlite3 *sql, const char *name)
-{
-    sqlite3_stmt *st = NULL;
-    int found = 0;
-
-    if (sqlite3_prepare_v2(sql, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return found;
-}
-
-static int
-count_rows(sqlite3 *sql, const char *table, int64_t *rows)
-{
-    char q[128];
-
-    *rows = 0;
-    if (snprintf(q, sizeof q, "SELECT count(*) FROM \"%s\"", table) >= (int)sizeof q)
-        return -1;
-    return qs_sql_int64(sql, q, rows);   /* count(*) always has its one row */
-}
 
 static void
 day_text(char *out, size_t out_len, int64_t epoch)
@@ -129,34 +103,20 @@ shred_key(qs_epochkeys_t *ks, struct keylist *kl, int64_t epoch, uint32_t topic_
     return 0;
 }
 
-/* Step 2: drop one whole partition, commit, then shred its key. */
+/* Step 2: drop one whole partition (committed), then shred its key. */
 static void
 drop_partition(qs_storedb_t *db, qs_epochkeys_t *ks, struct keylist *kl,
                const qs_partition_t *part, qs_purge_counts_t *c, char *errmsg, size_t errmsg_len)
 {
-    sqlite3 *sql = qs_storedb_sqlite(db);
     char name[64], day[32], err[512];
     int64_t rows = 0;
 
     if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
         return;
     day_text(day, sizeof day, part->epoch);
-    if (qs_storedb_begin(db) != 0) {
-        note_error(c, errmsg, errmsg_len, "cannot drop expired partition '%s': %s", name,
-                   sqlite3_errmsg(sql));
-        return;
-    }
-    if (table_exists(sql, name) == 1 && count_rows(sql, name, &rows) != 0) {
-        note_error(c, errmsg, errmsg_len, "cannot count rows of expired partition '%s': %s",
-                   name, sqlite3_errmsg(sql));
-        qs_storedb_rollback(db);
-        return;
-    }
-    if (qs_storedb_partition_drop(db, part->epoch, part->topic_type) != 0 ||
-        qs_storedb_commit(db) != 0) {
-        note_error(c, errmsg, errmsg_len, "cannot drop expired partition '%s': %s", name,
-                   sqlite3_errmsg(sql));
-        qs_storedb_rollback(db);
+    if (qs_storedb_expire_partition(db, &rows, part->epoch, part->topic_type, err,
+                                    sizeof err) != 0) {
+        note_error(c, errmsg, errmsg_len, "cannot drop expired partition '%s': %s", name, err);
         return;
     }
     c->partitions_dropped++;
@@ -182,45 +142,16 @@ static void
 trim_partition(qs_storedb_t *db, const qs_partition_t *part, int64_t cutoff_ms,
                qs_purge_counts_t *c, char *errmsg, size_t errmsg_len)
 {
-    sqlite3 *sql = qs_storedb_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    char name[64], q[256], cut[32];
-    int64_t deleted;
+    char name[64], cut[32], err[512];
+    int64_t deleted = 0;
 
     if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
         return;
-    if (qs_storedb_begin(db) != 0) {
-        note_error(c, errmsg, errmsg_len, "cannot trim partition '%s': %s", name,
-                   sqlite3_errmsg(sql));
+    if (qs_storedb_expire_history(db, &deleted, part->epoch, part->topic_type, cutoff_ms, err,
+                                  sizeof err) != 0) {
+        note_error(c, errmsg, errmsg_len, "cannot trim partition '%s': %s", name, err);
         return;
     }
-    snprintf(q, sizeof q, "DELETE FROM \"%s\" WHERE time_ms < ?1", name);
-    if (table_exists(sql, name) != 1) {
-        qs_storedb_rollback(db);
-        return;
-    }
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
-        goto fail;
-    sqlite3_bind_int64(st, 1, cutoff_ms);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        goto fail;
-    sqlite3_finalize(st);
-    st = NULL;
-    deleted = sqlite3_changes(sql);
-    if (deleted > 0) {
-        if (sqlite3_prepare_v2(sql, "UPDATE partitions SET rows = max(rows - ?3, 0) "
-                               "WHERE epoch = ?1 AND topic_type = ?2", -1, &st, NULL) != SQLITE_OK)
-            goto fail;
-        sqlite3_bind_int64(st, 1, part->epoch);
-        sqlite3_bind_int64(st, 2, part->topic_type);
-        sqlite3_bind_int64(st, 3, deleted);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            goto fail;
-        sqlite3_finalize(st);
-        st = NULL;
-    }
-    if (qs_storedb_commit(db) != 0)
-        goto fail;
     if (deleted > 0) {
         c->history_rows_deleted += deleted;
         if (qs_time_format_iso8601(cut, sizeof cut, cutoff_ms, 0) != 0)
@@ -228,12 +159,6 @@ trim_partition(qs_storedb_t *db, const qs_partition_t *part, int64_t cutoff_ms,
         log_info("deleted %lld expired rows (before %s) from partition '%s'",
                  (long long)deleted, cut, name);
     }
-    return;
-fail:
-    note_error(c, errmsg, errmsg_len, "cannot trim partition '%s': %s", name,
-               sqlite3_errmsg(sql));
-    sqlite3_finalize(st);
-    qs_storedb_rollback(db);
 }
 
 /* Step 4: shred every key of an expired partition that no longer exists. */
@@ -277,77 +202,35 @@ purge_latest(qs_storedb_t *db, const qs_policy_t *p, uint32_t topic_type, int64_
              const volatile sig_atomic_t *stop, qs_purge_counts_t *c,
              char *errmsg, size_t errmsg_len)
 {
-    sqlite3 *sql = qs_storedb_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    char where[512], q[1024], cut[32], what[40];
-    size_t off = 0;
+    uint32_t own[QS_POLICY_MAX_TOPICS];
+    qs_expire_topics_t topics = { topic_type, own, 0 };
+    char cut[32], what[40], err[512];
     int64_t total = 0;
+    int interrupted = 0, rc;
 
-    if (topic_type != 0) {
-        off = (size_t)snprintf(where, sizeof where, "topic_type = %u", topic_type);
-    } else if (p->n_topics == 0) {
-        off = (size_t)snprintf(where, sizeof where, "1");
-    } else {
-        off = (size_t)snprintf(where, sizeof where, "topic_type NOT IN (");
-        for (size_t i = 0; i < p->n_topics && off < sizeof where; i++)
-            off += (size_t)snprintf(where + off, sizeof where - off, "%s%u", i ? ", " : "",
-                                    p->topics[i].topic_type);
-        if (off < sizeof where)
-            off += (size_t)snprintf(where + off, sizeof where - off, ")");
-    }
-    QS_ASSERT(off < sizeof where);
-    if (snprintf(q, sizeof q,
-                 "DELETE FROM latest WHERE (client_id, topic_type, topic_id) IN "
-                 "(SELECT client_id, topic_type, topic_id FROM latest "
-                 " WHERE report_ms < ?1 AND %s LIMIT %d)", where,
-                 QS_PURGE_LATEST_BATCH) >= (int)sizeof q)
-        QS_ASSERT(!"latest purge query too long");
+    if (topic_type == 0)
+        for (size_t i = 0; i < p->n_topics; i++)
+            own[topics.n_except++] = p->topics[i].topic_type;
     if (topic_type != 0)
         snprintf(what, sizeof what, "%u", topic_type);
     else
         snprintf(what, sizeof what, "types under the default age");
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
-        note_error(c, errmsg, errmsg_len, "cannot prepare latest purge for topic %s: %s", what,
-                   sqlite3_errmsg(sql));
+    rc = qs_storedb_expire_latest(db, &total, &interrupted, &topics, cutoff_ms,
+                                  QS_PURGE_LATEST_BATCH, stop, err, sizeof err);
+    c->latest_rows_deleted += total;
+    if (interrupted)
+        c->interrupted = 1;
+    if (rc != 0) {
+        note_error(c, errmsg, errmsg_len, "cannot delete expired latest rows of topic %s: %s",
+                   what, err);
         return;
     }
-    for (;;) {
-        int64_t n;
-        if (STOPPED(stop)) {
-            c->interrupted = 1;
-            break;
-        }
-        if (qs_storedb_begin(db) != 0)
-            goto fail;
-        sqlite3_bind_int64(st, 1, cutoff_ms);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            sqlite3_reset(st);
-            qs_storedb_rollback(db);
-            goto fail;
-        }
-        sqlite3_reset(st);
-        n = sqlite3_changes(sql);
-        if (qs_storedb_commit(db) != 0) {
-            qs_storedb_rollback(db);
-            goto fail;
-        }
-        total += n;
-        c->latest_rows_deleted += n;
-        if (n < QS_PURGE_LATEST_BATCH)
-            break;
-    }
-    sqlite3_finalize(st);
     if (total > 0) {
         if (qs_time_format_iso8601(cut, sizeof cut, cutoff_ms, 0) != 0)
             snprintf(cut, sizeof cut, "?");
         log_info("deleted %lld latest rows of topic %s not reported since %s",
                  (long long)total, what, cut);
     }
-    return;
-fail:
-    note_error(c, errmsg, errmsg_len, "cannot delete expired latest rows of topic %s: %s", what,
-               sqlite3_errmsg(sql));
-    sqlite3_finalize(st);
 }
 
 int
@@ -367,7 +250,7 @@ qs_purge_pass(qs_storedb_t *db, qs_epochkeys_t *ks, const qs_policy_t *p, int64_
         note_error(counts, errmsg, errmsg_len, "cannot list epoch keys");
     if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0) {
         note_error(counts, errmsg, errmsg_len, "cannot list history partitions: %s",
-                   sqlite3_errmsg(qs_storedb_sqlite(db)));
+                   qs_storedb_errmsg(db));
     }
     /* 2 and 3: whole partitions, then the straddling one of each topic. */
     for (size_t i = 0; i < n_parts; i++) {

@@ -1,11 +1,11 @@
-/* test_forget_verify.c - qs_forget_machine and qs_verify_run on a real site home.
+/* test_forget_verify.c - qs_verify_run on a real site home.
  *
  * Each test lays out a site home as qsctl init would (0700 dirs, 0600 keys,
  * quietstate.conf, site.db with a policy and an audit chain, store.db), fills
- * store.db directly, then forgets a machine or breaks one rule and checks
- * that verify names exactly that.
+ * store.db directly, then breaks one rule and checks that verify names
+ * exactly that. (The tests of forget moved to store/test_forget.c with
+ * qs_storedb_forget_machine; the name of this test binary stayed.)
  */
-#include "forget.h"
 #include "purge.h"
 #include "qs_audit.h"
 #include "qs_counts.h"
@@ -19,7 +19,7 @@
 #include "qs_test.h"
 #include "siteaudit.h"
 #include "verify.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
+#include "storedb_sqlite.h" /* test only: fills and breaks store.db directly */
 
 #include <sodium.h>
 #include <sys/stat.h>
@@ -152,20 +152,6 @@ add_event(struct site *s, int64_t client, uint32_t topic, const char *topic_id,
     QS_ASSERT(qs_storedb_commit(s->db) == 0);
 }
 
-static int64_t
-count_sql(struct site *s, const char *q)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-
-    if (sqlite3_prepare_v2(qs_storedb_sqlite(s->db), q, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
 /* Run verify at NOW with no grace; returns the number of findings and
  * prints them (so a failing test shows why). */
 static size_t
@@ -188,78 +174,6 @@ run_verify(struct site *s, const char *name, const char *expect_substring, int *
     }
     qs_verify_destroy(&v);
     return n;
-}
-
-/* ---- forget ------------------------------------------------------------------ */
-
-static void
-test_forget_removes_only_that_machine_from_latest_and_every_partition(void)
-{
-    struct site s;
-    qs_forget_counts_t c;
-    uint8_t mps[16];
-    char err[512], wal[QS_MAX_PATH_BYTES + 8];
-
-    site_new(&s, "forget", 30);
-    add_event(&s, 1, 500, "KB-PCA-ONE", NOW - 2 * DAY, 1, "PC-A", "CORP");
-    add_event(&s, 1, 500, "KB-PCA-TWO", NOW - 1 * DAY, 2, "PC-A", "CORP");
-    add_event(&s, 1, 300, "DEP-PCA", NOW - 1 * DAY, 3, "PC-A", "CORP");
-    add_event(&s, 2, 500, "KB-PCB-ONE", NOW - 2 * DAY, 1, "PC-B", "CORP");
-    add_event(&s, 2, 500, "KB-PCB-TWO", NOW - 1 * DAY, 2, "PC-B", "CORP");
-    /* One copy in the main file, one in the WAL. */
-    QS_CHECK(sqlite3_wal_checkpoint_v2(qs_storedb_sqlite(s.db), NULL,
-                                       SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK);
-    add_event(&s, 1, 500, "KB-PCA-WAL", NOW - 1 * DAY, 4, "pc-a", "corp");
-    snprintf(wal, sizeof wal, "%s-wal", s.paths.store_db);
-    QS_CHECK(qs_test_file_contains(s.paths.store_db, "KB-PCA-ONE", 10));
-    QS_CHECK(qs_test_file_contains(wal, "KB-PCA-WAL", 10));
-
-    ps_of(&s, mps, QS_PSEUDO_MACHINE, "Pc-A");   /* names are case-insensitive */
-    QS_CHECK(qs_forget_machine(s.db, mps, NULL, &c, err, sizeof err) == 0);
-    QS_CHECK_EQ_INT(c.latest_rows, 4);
-    QS_CHECK_EQ_INT(c.history_rows, 4);
-    QS_CHECK_EQ_INT(c.partitions, 3);
-    QS_CHECK(c.scrubbed);
-    QS_CHECK_EQ_INT(count_sql(&s, "SELECT count(*) FROM latest"), 2);
-    QS_CHECK_EQ_INT(count_sql(&s, "SELECT count(*) FROM latest WHERE topic_id LIKE 'KB-PCB%'"),
-                    2);
-    QS_CHECK_EQ_INT(count_sql(&s, "SELECT sum(rows) FROM partitions"), 2);
-    /* The compliance counts lost PC-A's four states, and no group is left
-     * for a topic only PC-A had. */
-    QS_CHECK_EQ_INT(count_sql(&s, "SELECT sum(count) FROM compliance_counts"), 2);
-    QS_CHECK_EQ_INT(count_sql(&s, "SELECT count(*) FROM compliance_counts "
-                                  "WHERE topic_id LIKE 'KB-PCA%' OR topic_id = 'DEP-PCA'"), 0);
-    /* Nothing of PC-A in any byte of store.db or its WAL: no topic id, no pseudonym. */
-    QS_CHECK(!qs_test_file_contains(s.paths.store_db, "KB-PCA", 6));
-    QS_CHECK(!qs_test_file_contains(wal, "KB-PCA", 6));
-    QS_CHECK(!qs_test_file_contains(s.paths.store_db, mps, 16));
-    QS_CHECK(!qs_test_file_contains(wal, mps, 16));
-    QS_CHECK(qs_test_file_contains(s.paths.store_db, "KB-PCB-ONE", 10));
-    /* Forgetting again finds nothing. */
-    QS_CHECK(qs_forget_machine(s.db, mps, NULL, &c, err, sizeof err) == 0);
-    QS_CHECK_EQ_INT(c.latest_rows + c.history_rows, 0);
-    site_destroy(&s);
-}
-
-static void
-test_forget_with_domain_keeps_the_same_name_in_other_domains(void)
-{
-    struct site s;
-    qs_forget_counts_t c;
-    uint8_t mps[16], dps[16];
-    char err[512];
-
-    site_new(&s, "forget-dom", 30);
-    add_event(&s, 1, 500, "KB-CORP", NOW - DAY, 1, "PC-A", "CORP");
-    add_event(&s, 2, 500, "KB-LAB", NOW - DAY, 1, "PC-A", "LAB");
-    ps_of(&s, mps, QS_PSEUDO_MACHINE, "PC-A");
-    ps_of(&s, dps, QS_PSEUDO_DOMAIN, "lab");
-    QS_CHECK(qs_forget_machine(s.db, mps, dps, &c, err, sizeof err) == 0);
-    QS_CHECK_EQ_INT(c.latest_rows, 1);
-    QS_CHECK_EQ_INT(c.history_rows, 1);
-    QS_CHECK_EQ_INT(count_sql(&s, "SELECT count(*) FROM latest WHERE topic_id = 'KB-CORP'"), 1);
-    QS_CHECK_EQ_INT(count_sql(&s, "SELECT count(*) FROM latest WHERE topic_id = 'KB-LAB'"), 0);
-    site_destroy(&s);
 }
 
 /* ---- verify ------------------------------------------------------------------ */
@@ -419,8 +333,6 @@ main(void)
     qs_log_init("test_forget_verify", QS_LOG_WARN);
     if (sodium_init() < 0)
         return 2;
-    QS_RUN(test_forget_removes_only_that_machine_from_latest_and_every_partition);
-    QS_RUN(test_forget_with_domain_keeps_the_same_name_in_other_domains);
     QS_RUN(test_verify_passes_on_a_clean_site);
     QS_RUN(test_verify_finds_expired_partition_rows_key_and_latest);
     QS_RUN(test_verify_finds_rows_past_max_age_in_a_live_partition);

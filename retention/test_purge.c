@@ -10,7 +10,7 @@
 #include "qs_clock.h"
 #include "qs_log.h"
 #include "qs_test.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
+#include "storedb_sqlite.h" /* test only: fills and inspects store.db directly */
 
 #include <fcntl.h>
 #include <signal.h>

@@ -15,10 +15,10 @@
 #include "qs_keys.h"
 #include "qs_log.h"
 #include "qs_sitedb.h"
-#include "qs_counts.h"
+#include "qs_sqlutil.h"
+#include "qs_store_check.h"
 #include "qs_storedb.h"
 #include "siteaudit.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <dirent.h>
 #include <errno.h>
@@ -293,37 +293,6 @@ check_audit(qs_verify_t *v, qs_sitedb_t *site)
 
 /* ---- schema: no text but topic ids, identities only as pseudonyms ---------- */
 
-/* SQLite's affinity rule for a declared type: TEXT when it names CHAR, CLOB
- * or TEXT and not INT. */
-static int
-text_affinity(const char *decl)
-{
-    char up[128];
-    size_t i;
-
-    if (decl == NULL)
-        return 0;
-    for (i = 0; decl[i] != '\0' && i + 1 < sizeof up; i++)
-        up[i] = (char)((decl[i] >= 'a' && decl[i] <= 'z') ? decl[i] - 32 : decl[i]);
-    up[i] = '\0';
-    if (strstr(up, "INT") != NULL)
-        return 0;
-    return strstr(up, "CHAR") != NULL || strstr(up, "CLOB") != NULL ||
-           strstr(up, "TEXT") != NULL;
-}
-
-typedef int (*text_allowed_fn)(const char *table, const char *column);
-
-static int
-store_text_allowed(const char *table, const char *column)
-{
-    if (strcmp(column, "topic_id") == 0 &&
-        (strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
-         strncmp(table, "history_", 8) == 0))
-        return 1;
-    return strcmp(table, "counters") == 0 && strcmp(column, "name") == 0;
-}
-
 static int
 site_text_allowed(const char *table, const char *column)
 {
@@ -335,30 +304,20 @@ site_text_allowed(const char *table, const char *column)
     return 0;
 }
 
-static void
-check_text_columns(qs_verify_t *v, sqlite3 *sql, const char *dbname, text_allowed_fn allowed)
-{
-    sqlite3_stmt *tables = NULL;
-    int rc;
+struct text_check {
+    qs_verify_t *v;
+    const char *dbname;
+    int (*allowed)(const char *table, const char *column);     /* NULL: all were filtered */
+};
 
-    if (sqlite3_prepare_v2(sql, "SELECT m.name, p.name, p.type FROM sqlite_master AS m, "
-                           "pragma_table_info(m.name) AS p WHERE m.type = 'table' AND "
-                           "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, p.cid",
-                           -1, &tables, NULL) != SQLITE_OK) {
-        finding(v, "identifier: cannot read the schema of %s: %s", dbname, sqlite3_errmsg(sql));
-        return;
-    }
-    while ((rc = sqlite3_step(tables)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(tables, 0);
-        const char *c = (const char *)sqlite3_column_text(tables, 1);
-        const char *decl = (const char *)sqlite3_column_text(tables, 2);
-        if (t != NULL && c != NULL && text_affinity(decl) && !allowed(t, c))
-            finding(v, "identifier: %s column '%s.%s' holds text (%s): only topic ids, "
-                    "counter names, policy and audit fields may", dbname, t, c, decl);
-    }
-    if (rc != SQLITE_DONE)
-        finding(v, "identifier: cannot read the schema of %s: %s", dbname, sqlite3_errmsg(sql));
-    sqlite3_finalize(tables);
+static void
+text_column_finding(void *ctx, const char *table, const char *column, const char *type)
+{
+    const struct text_check *tc = ctx;
+
+    if (tc->allowed == NULL || !tc->allowed(table, column))
+        finding(tc->v, "identifier: %s column '%s.%s' holds text (%s): only topic ids, "
+                "counter names, policy and audit fields may", tc->dbname, table, column, type);
 }
 
 /* SQL true when column c is neither NULL nor a 16-byte blob. */
@@ -369,8 +328,10 @@ check_site_identities(qs_verify_t *v, qs_sitedb_t *site)
 {
     sqlite3 *sql = qs_sitedb_sqlite(site);
     sqlite3_stmt *st = NULL;
+    struct text_check tc = { v, "site.db", site_text_allowed };
 
-    check_text_columns(v, sql, "site.db", site_text_allowed);
+    if (qs_sql_text_columns(sql, text_column_finding, &tc) != 0)
+        finding(v, "identifier: cannot read the schema of site.db: %s", sqlite3_errmsg(sql));
     if (sqlite3_prepare_v2(sql, "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
                            NOT_PS("name_ps"), -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
@@ -385,56 +346,57 @@ check_site_identities(qs_verify_t *v, qs_sitedb_t *site)
 /* ---- store.db: expiry and identities --------------------------------------- */
 
 static void
-check_latest(qs_verify_t *v, sqlite3 *sql)
+latest_findings(void *ctx, const qs_check_latest_t *t)
 {
-    sqlite3_stmt *st = NULL;
-    char q[2048], cut[32];
-    size_t off;
-    int rc;
+    qs_verify_t *v = ctx;
+    char cut[32];
 
-    /* The cutoff per row: CASE over the topics with their own age, else the
-     * default (a CASE needs at least one WHEN). */
-    off = (size_t)snprintf(q, sizeof q, "SELECT topic_type, count(*), sum(" NOT_PS("machine_ps")
-                           " OR " NOT_PS("domain_ps") "), sum(report_ms < %s",
-                           v->policy.n_topics > 0 ? "CASE topic_type" : "(");
-    for (size_t i = 0; i < v->policy.n_topics && off < sizeof q; i++)
-        off += (size_t)snprintf(q + off, sizeof q - off, " WHEN %u THEN %lld",
-                                v->policy.topics[i].topic_type,
-                                (long long)(qs_policy_cutoff_ms(&v->policy,
-                                                               v->policy.topics[i].topic_type,
-                                                               v->now_ms) - v->sum.grace_ms));
-    if (off < sizeof q)
-        off += (size_t)snprintf(q + off, sizeof q - off, " %s %lld %s), min(report_ms) "
-                                "FROM latest GROUP BY topic_type",
-                                v->policy.n_topics > 0 ? "ELSE" : "",
-                                (long long)(qs_policy_cutoff_ms(&v->policy, 0, v->now_ms) -
-                                            v->sum.grace_ms),
-                                v->policy.n_topics > 0 ? "END" : ")");
-    QS_ASSERT(off < sizeof q);
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
-        finding(v, "store: cannot check latest: %s", sqlite3_errmsg(sql));
+    v->sum.latest_rows += t->rows;
+    if (t->not_pseudonym > 0)
+        finding(v, "identifier: %lld latest rows of topic %u have a machine or domain that "
+                "is not a 16-byte pseudonym", (long long)t->not_pseudonym, t->topic_type);
+    if (v->sum.policy_configured && t->expired > 0) {
+        if (qs_time_format_iso8601(cut, sizeof cut, t->oldest_report_ms, 0) != 0)
+            snprintf(cut, sizeof cut, "?");
+        finding(v, "expired: %lld latest rows of topic %u were last reported more than "
+                "%d days ago (oldest %s): qs-retention has not removed them",
+                (long long)t->expired, t->topic_type,
+                qs_policy_max_age_days(&v->policy, t->topic_type), cut);
+    }
+}
+
+static void
+partition_findings(void *ctx, const qs_check_partition_t *part)
+{
+    qs_verify_t *v = ctx;
+    char name[64], day[32];
+    int max_age = qs_policy_max_age_days(&v->policy, part->topic_type);
+
+    if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
+        return;
+    if (part->error != NULL) {
+        finding(v, "store: cannot check partition '%s': %s", name, part->error);
         return;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint32_t topic = (uint32_t)sqlite3_column_int64(st, 0);
-        int64_t rows = sqlite3_column_int64(st, 1), bad = sqlite3_column_int64(st, 2);
-        int64_t old = sqlite3_column_int64(st, 3);
-
-        v->sum.latest_rows += rows;
-        if (bad > 0)
-            finding(v, "identifier: %lld latest rows of topic %u have a machine or domain that "
-                    "is not a 16-byte pseudonym", (long long)bad, topic);
-        if (v->sum.policy_configured && old > 0) {
-            if (qs_time_format_iso8601(cut, sizeof cut, sqlite3_column_int64(st, 4), 0) != 0)
-                snprintf(cut, sizeof cut, "?");
-            finding(v, "expired: %lld latest rows of topic %u were last reported more than "
-                    "%d days ago (oldest %s): qs-retention has not removed them", (long long)old,
-                    topic, qs_policy_max_age_days(&v->policy, topic), cut);
-        }
+    day_text(day, sizeof day, part->epoch);
+    v->sum.partitions++;
+    v->sum.history_rows += part->rows;
+    if (part->not_pseudonym > 0)
+        finding(v, "identifier: %lld rows of '%s' have a machine, domain or user that is not a "
+                "16-byte pseudonym", (long long)part->not_pseudonym, name);
+    if (!v->sum.policy_configured)
+        return;
+    if (qs_policy_partition_expired(&v->policy, part->epoch, part->topic_type, v->now_ms,
+                                   v->sum.grace_ms)) {
+        if (part->rows > 0)
+            finding(v, "expired: partition '%s' (%s, topic %u) is older than the policy's "
+                    "%d days and still has %lld rows", name, day, part->topic_type, max_age,
+                    (long long)part->rows);
+    } else if (part->expired > 0) {
+        finding(v, "expired: %lld rows of partition '%s' (%s, topic %u) are older than the "
+                "policy's %d days", (long long)part->expired, name, day, part->topic_type,
+                max_age);
     }
-    if (rc != SQLITE_DONE)
-        finding(v, "store: cannot check latest: %s", sqlite3_errmsg(sql));
-    sqlite3_finalize(st);
 }
 
 /* `qsctl compliance` reads only compliance_counts. */
@@ -442,10 +404,10 @@ static void
 check_counts(qs_verify_t *v, qs_storedb_t *db)
 {
     int64_t missing, stale;
+    char err[512];
 
-    if (qs_storedb_counts_check(db, &missing, &stale) != 0)
-        finding(v, "store: cannot compare compliance_counts with latest: %s",
-                sqlite3_errmsg(qs_storedb_sqlite(db)));
+    if (qs_storedb_check_counts(db, &missing, &stale, err, sizeof err) != 0)
+        finding(v, "store: cannot compare compliance_counts with latest: %s", err);
     else if (missing > 0 || stale > 0)
         finding(v, "store: compliance_counts disagrees with latest (%lld groups missing or "
                 "wrong, %lld stale): qsctl compliance is wrong until `qsctl verify "
@@ -453,62 +415,10 @@ check_counts(qs_verify_t *v, qs_storedb_t *db)
 }
 
 static void
-check_partition(qs_verify_t *v, sqlite3 *sql, const qs_partition_t *part)
-{
-    sqlite3_stmt *st = NULL;
-    char name[64], q[512], day[32];
-    int64_t cutoff = qs_policy_cutoff_ms(&v->policy, part->topic_type, v->now_ms) - v->sum.grace_ms;
-    int64_t rows, bad, old;
-    int max_age = qs_policy_max_age_days(&v->policy, part->topic_type);
-
-    if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
-        return;
-    day_text(day, sizeof day, part->epoch);
-    snprintf(q, sizeof q, "SELECT count(*), total(" NOT_PS("machine_ps") " OR "
-             NOT_PS("domain_ps") " OR " NOT_PS("user_ps") "), total(time_ms < ?1) FROM \"%s\"",
-             name);
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
-        /* Registered but no table: nothing is stored there. */
-        if (strstr(sqlite3_errmsg(sql), "no such table") == NULL)
-            finding(v, "store: cannot check partition '%s': %s", name, sqlite3_errmsg(sql));
-        return;
-    }
-    sqlite3_bind_int64(st, 1, cutoff);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        finding(v, "store: cannot check partition '%s': %s", name, sqlite3_errmsg(sql));
-        sqlite3_finalize(st);
-        return;
-    }
-    rows = sqlite3_column_int64(st, 0);
-    bad = (int64_t)sqlite3_column_double(st, 1);
-    old = (int64_t)sqlite3_column_double(st, 2);
-    sqlite3_finalize(st);
-    v->sum.partitions++;
-    v->sum.history_rows += rows;
-    if (bad > 0)
-        finding(v, "identifier: %lld rows of '%s' have a machine, domain or user that is not a "
-                "16-byte pseudonym", (long long)bad, name);
-    if (!v->sum.policy_configured)
-        return;
-    if (qs_policy_partition_expired(&v->policy, part->epoch, part->topic_type, v->now_ms,
-                                   v->sum.grace_ms)) {
-        if (rows > 0)
-            finding(v, "expired: partition '%s' (%s, topic %u) is older than the policy's "
-                    "%d days and still has %lld rows", name, day, part->topic_type, max_age,
-                    (long long)rows);
-    } else if (old > 0) {
-        finding(v, "expired: %lld rows of partition '%s' (%s, topic %u) are older than the "
-                "policy's %d days", (long long)old, name, day, part->topic_type, max_age);
-    }
-}
-
-static void
 check_store(qs_verify_t *v)
 {
+    struct text_check tc = { v, "store.db", NULL };
     qs_storedb_t *db;
-    qs_partition_t *parts = NULL;
-    size_t n_parts = 0;
-    sqlite3_stmt *st = NULL;
     char err[512];
     struct stat sb;
 
@@ -519,20 +429,17 @@ check_store(qs_verify_t *v)
         finding(v, "store: %s", err);
         return;
     }
-    check_text_columns(v, qs_storedb_sqlite(db), "store.db", store_text_allowed);
-    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), "PRAGMA auto_vacuum", -1, &st, NULL) ==
-            SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 2)
-        finding(v, "store: store.db auto_vacuum is %d, not INCREMENTAL (2): freed pages cannot "
-                "be returned to the file system", sqlite3_column_int(st, 0));
-    sqlite3_finalize(st);
-    check_latest(v, qs_storedb_sqlite(db));
+    if (qs_storedb_check_text_columns(db, text_column_finding, &tc, err, sizeof err) != 0)
+        finding(v, "identifier: cannot read the schema of store.db: %s", err);
+    if (qs_storedb_check_storage(db, err, sizeof err) != 0)
+        finding(v, "store: %s", err);
+    if (qs_storedb_check_latest(db, latest_findings, v, &v->policy, v->now_ms, v->sum.grace_ms,
+                                err, sizeof err) != 0)
+        finding(v, "store: cannot check latest: %s", err);
     check_counts(v, db);
-    if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0)
-        finding(v, "store: cannot list history partitions: %s",
-                sqlite3_errmsg(qs_storedb_sqlite(db)));
-    for (size_t i = 0; i < n_parts; i++)
-        check_partition(v, qs_storedb_sqlite(db), &parts[i]);
-    free(parts);
+    if (qs_storedb_check_partitions(db, partition_findings, v, &v->policy, v->now_ms,
+                                    v->sum.grace_ms, err, sizeof err) != 0)
+        finding(v, "store: cannot list history partitions: %s", err);
     qs_storedb_destroy(&db);
 }
 

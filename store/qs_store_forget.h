@@ -1,15 +1,15 @@
-/* forget.h - erase one machine's rows from store.db, leaving no residue.
+/* qs_store_forget.h - erase one machine's rows from store.db, leaving no residue.
  *
  * A machine is named only by its keyed pseudonym (and optionally its domain's):
  * the caller computes them from the name an operator already knows. Every row
  * of latest and of every history partition that carries the pseudonym is
- * deleted in one BEGIN IMMEDIATE transaction (secure_delete zeroes the freed
- * cells); then the WAL is truncated and free pages returned (qs_storedb_scrub).
+ * deleted in one write transaction (secure_delete zeroes the freed cells);
+ * then the WAL is truncated and free pages returned (qs_storedb_scrub).
  * The per-partition key is not shredded: it still protects other machines'
  * rows. The client's dedup state (clients, seen) holds no identity and stays.
  */
-#ifndef QS_FORGET_H
-#define QS_FORGET_H
+#ifndef QS_STORE_FORGET_H
+#define QS_STORE_FORGET_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,8 +31,9 @@ typedef struct {
  * failed (nothing was deleted); QS_FORGET_NOT_SCRUBBED with errmsg when the
  * rows were deleted (counts say how many) but the scrub failed, e.g. a reader
  * kept the WAL busy for 10 s: the next retention pass truncates it. */
-int qs_forget_machine(qs_storedb_t *db, const uint8_t machine_ps[QS_PSEUDONYM_BYTES],
-                      const uint8_t *domain_ps, qs_forget_counts_t *counts,
-                      char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
+int qs_storedb_forget_machine(qs_storedb_t *db, qs_forget_counts_t *counts,
+                              const uint8_t machine_ps[QS_PSEUDONYM_BYTES],
+                              const uint8_t *domain_ps, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
 
 #endif

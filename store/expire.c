@@ -1,0 +1,248 @@
+/* expire.c - the SQL of expiry: drop a history partition, trim one, delete aged latest rows.
+ *
+ * Each public operation is its own BEGIN IMMEDIATE transaction (latest: one
+ * per batch), so the store's commits wait at most one short step. A history
+ * table is dropped whole (secure_delete zeroes its pages); the partition
+ * straddling a cutoff loses its older rows through qs_history_delete, the
+ * one place that lowers partitions.rows when rows go; latest rows go in
+ * batches through the latest_by_report index, and the compliance_counts
+ * triggers follow each row out.
+ */
+#include "history_rows.h"
+#include "qs_log.h"
+#include "qs_sqlutil.h"
+#include "qs_store_expire.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define STOPPED(stop) ((stop) != NULL && *(stop))
+
+const char *
+qs_storedb_errmsg(qs_storedb_t *db)
+{
+    return sqlite3_errmsg(qs_storedb_sqlite(db));
+}
+
+static void
+note(char *errmsg, size_t errmsg_len, const char *what, qs_storedb_t *db)
+{
+    if (errmsg_len > 0)
+        snprintf(errmsg, errmsg_len, "%s%s", what, qs_storedb_errmsg(db));
+}
+
+int
+qs_storedb_table_exists(qs_storedb_t *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), "SELECT 1 FROM sqlite_master WHERE "
+                           "type = 'table' AND name = ?1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+lower_row_count(sqlite3 *sql, int64_t epoch, uint32_t topic_type, int64_t deleted)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(sql, "UPDATE partitions SET rows = max(rows - ?3, 0) "
+                           "WHERE epoch = ?1 AND topic_type = ?2", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, epoch);
+    sqlite3_bind_int64(st, 2, topic_type);
+    sqlite3_bind_int64(st, 3, deleted);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_history_delete(qs_storedb_t *db, int64_t *deleted, int64_t epoch, uint32_t topic_type,
+                  const char *where, qs_history_bind_fn bind, const void *ctx)
+{
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    sqlite3_stmt *st = NULL;
+    char name[64], q[512];
+    int exists, rc;
+
+    *deleted = 0;
+    if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0 ||
+        snprintf(q, sizeof q, "DELETE FROM \"%s\" WHERE %s", name, where) >= (int)sizeof q)
+        return -1;
+    exists = qs_storedb_table_exists(db, name);
+    if (exists <= 0)
+        return exists;      /* registered only: nothing stored there */
+    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (bind(st, ctx) != 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    *deleted = sqlite3_changes(sql);
+    if (*deleted > 0 && lower_row_count(sql, epoch, topic_type, *deleted) != 0) {
+        *deleted = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int
+qs_storedb_expire_partition(qs_storedb_t *db, int64_t *rows, int64_t epoch,
+                            uint32_t topic_type, char *errmsg, size_t errmsg_len)
+{
+    char name[64], q[128];
+
+    *rows = 0;
+    if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0) {
+        snprintf(errmsg, errmsg_len, "partition name too long");
+        return -1;
+    }
+    if (qs_storedb_begin(db) != 0) {
+        note(errmsg, errmsg_len, "", db);
+        return -1;
+    }
+    snprintf(q, sizeof q, "SELECT count(*) FROM \"%s\"", name);
+    if (qs_storedb_table_exists(db, name) == 1 &&
+        qs_sql_int64(qs_storedb_sqlite(db), q, rows) != 0) {
+        note(errmsg, errmsg_len, "cannot count its rows: ", db);
+        goto fail;
+    }
+    if (qs_storedb_partition_drop(db, epoch, topic_type) != 0 || qs_storedb_commit(db) != 0) {
+        note(errmsg, errmsg_len, "", db);
+        goto fail;
+    }
+    return 0;
+fail:
+    qs_storedb_rollback(db);
+    *rows = 0;
+    return -1;
+}
+
+static int
+bind_cutoff(sqlite3_stmt *st, const void *ctx)
+{
+    return sqlite3_bind_int64(st, 1, *(const int64_t *)ctx) == SQLITE_OK ? 0 : -1;
+}
+
+int
+qs_storedb_expire_history(qs_storedb_t *db, int64_t *deleted, int64_t epoch,
+                          uint32_t topic_type, int64_t cutoff_ms,
+                          char *errmsg, size_t errmsg_len)
+{
+    *deleted = 0;
+    if (qs_storedb_begin(db) != 0) {
+        note(errmsg, errmsg_len, "", db);
+        return -1;
+    }
+    /* No index on time_ms: one day of one topic is scanned once. */
+    if (qs_history_delete(db, deleted, epoch, topic_type, "time_ms < ?1", bind_cutoff,
+                          &cutoff_ms) != 0 ||
+        qs_storedb_commit(db) != 0) {
+        note(errmsg, errmsg_len, "", db);
+        qs_storedb_rollback(db);
+        *deleted = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* The batch DELETE of latest for topics, LIMIT batch, ?1 = the cutoff. */
+static int
+latest_query(char *q, size_t q_len, const qs_expire_topics_t *topics, size_t batch)
+{
+    char where[512];
+    size_t off;
+
+    if (topics->topic_type != 0) {
+        off = (size_t)snprintf(where, sizeof where, "topic_type = %u", topics->topic_type);
+    } else if (topics->n_except == 0) {
+        off = (size_t)snprintf(where, sizeof where, "1");
+    } else {
+        off = (size_t)snprintf(where, sizeof where, "topic_type NOT IN (");
+        for (size_t i = 0; i < topics->n_except && off < sizeof where; i++)
+            off += (size_t)snprintf(where + off, sizeof where - off, "%s%u", i ? ", " : "",
+                                    topics->except[i]);
+        if (off < sizeof where)
+            off += (size_t)snprintf(where + off, sizeof where - off, ")");
+    }
+    if (off >= sizeof where)
+        return -1;
+    return snprintf(q, q_len, "DELETE FROM latest WHERE (client_id, topic_type, topic_id) IN "
+                    "(SELECT client_id, topic_type, topic_id FROM latest "
+                    " WHERE report_ms < ?1 AND %s LIMIT %zu)", where, batch) >= (int)q_len
+               ? -1 : 0;
+}
+
+/* One batch in its own transaction; *n gets the rows deleted. */
+static int
+latest_batch(qs_storedb_t *db, sqlite3_stmt *st, int64_t cutoff_ms, int64_t *n,
+             char *errmsg, size_t errmsg_len)
+{
+    int rc;
+
+    *n = 0;
+    if (qs_storedb_begin(db) != 0) {
+        note(errmsg, errmsg_len, "", db);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        *n = sqlite3_changes(qs_storedb_sqlite(db));
+        if (qs_storedb_commit(db) == 0)
+            return 0;
+    }
+    note(errmsg, errmsg_len, "", db);   /* before the rollback resets it */
+    qs_storedb_rollback(db);
+    *n = 0;
+    return -1;
+}
+
+int
+qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupted,
+                         const qs_expire_topics_t *topics, int64_t cutoff_ms, size_t batch,
+                         const volatile sig_atomic_t *stop, char *errmsg, size_t errmsg_len)
+{
+    sqlite3_stmt *st = NULL;
+    char q[1024];
+    int64_t n;
+
+    *deleted = 0;
+    *interrupted = 0;
+    QS_ASSERT(batch > 0);
+    if (latest_query(q, sizeof q, topics, batch) != 0) {
+        snprintf(errmsg, errmsg_len, "too many topic types with an age of their own");
+        return -1;
+    }
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), q, -1, &st, NULL) != SQLITE_OK) {
+        note(errmsg, errmsg_len, "cannot prepare the delete: ", db);
+        return -1;
+    }
+    for (;;) {
+        if (STOPPED(stop)) {
+            *interrupted = 1;
+            break;
+        }
+        if (latest_batch(db, st, cutoff_ms, &n, errmsg, errmsg_len) != 0) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        *deleted += n;
+        if (n < (int64_t)batch)
+            break;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* forget.c - delete one machine's rows from latest and every history partition.
+ *
+ * One transaction covers latest and all partitions, so a crash leaves either
+ * everything or nothing of the machine. Each partition is searched through its
+ * machine_ps index; its row count follows (qs_history_delete).
+ */
+#include "history_rows.h"
+#include "qs_store_forget.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct who {
+    const uint8_t *machine_ps;
+    const uint8_t *domain_ps;   /* NULL: every domain */
+};
+
+/* ?1 = machine pseudonym, ?2 = domain pseudonym (when given). */
+static int
+bind_who(sqlite3_stmt *st, const void *ctx)
+{
+    const struct who *w = ctx;
+
+    if (sqlite3_bind_blob(st, 1, w->machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC) != SQLITE_OK)
+        return -1;
+    if (w->domain_ps != NULL &&
+        sqlite3_bind_blob(st, 2, w->domain_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC) != SQLITE_OK)
+        return -1;
+    return 0;
+}
+
+static int
+delete_latest(sqlite3 *sql, const struct who *w, const char *where, int64_t *deleted)
+{
+    sqlite3_stmt *st = NULL;
+    char q[256];
+    int rc;
+
+    snprintf(q, sizeof q, "DELETE FROM latest WHERE %s", where);
+    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (bind_who(st, w) != 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    *deleted = sqlite3_changes(sql);
+    return 0;
+}
+
+/* Inside the transaction: latest, then every partition present. */
+static int
+delete_all(qs_storedb_t *db, const struct who *w, qs_forget_counts_t *counts,
+           char *errmsg, size_t errmsg_len)
+{
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    const char *where = w->domain_ps ? "machine_ps = ?1 AND domain_ps = ?2" : "machine_ps = ?1";
+    qs_partition_t *parts = NULL;
+    size_t n_parts = 0;
+    char name[64];
+
+    /* Listed inside the write transaction: no partition can appear meanwhile. */
+    if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot list history partitions: %s", sqlite3_errmsg(sql));
+        return -1;
+    }
+    if (delete_latest(sql, w, where, &counts->latest_rows) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot delete from latest: %s", sqlite3_errmsg(sql));
+        free(parts);
+        return -1;
+    }
+    for (size_t i = 0; i < n_parts; i++) {
+        int64_t deleted = 0;
+
+        if (qs_history_delete(db, &deleted, parts[i].epoch, parts[i].topic_type, where,
+                              bind_who, w) != 0) {
+            if (qs_storedb_partition_name(name, sizeof name, parts[i].epoch,
+                                          parts[i].topic_type) != 0)
+                snprintf(name, sizeof name, "?");
+            snprintf(errmsg, errmsg_len, "cannot delete from '%s': %s", name,
+                     sqlite3_errmsg(sql));
+            free(parts);
+            return -1;
+        }
+        if (deleted > 0) {
+            counts->history_rows += deleted;
+            counts->partitions++;
+        }
+    }
+    free(parts);
+    return 0;
+}
+
+int
+qs_storedb_forget_machine(qs_storedb_t *db, qs_forget_counts_t *counts,
+                          const uint8_t machine_ps[QS_PSEUDONYM_BYTES],
+                          const uint8_t *domain_ps, char *errmsg, size_t errmsg_len)
+{
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    const struct who w = { machine_ps, domain_ps };
+    char err[512];
+
+    memset(counts, 0, sizeof *counts);
+    if (qs_storedb_begin(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot lock store.db: %s", sqlite3_errmsg(sql));
+        return -1;
+    }
+    if (delete_all(db, &w, counts, errmsg, errmsg_len) != 0)
+        goto fail;
+    if (qs_storedb_commit(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot commit: %s", sqlite3_errmsg(sql));
+        goto fail;
+    }
+    if (qs_storedb_scrub(db, err, sizeof err) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", err);
+        return QS_FORGET_NOT_SCRUBBED;
+    }
+    counts->scrubbed = 1;
+    return 0;
+fail:
+    qs_storedb_rollback(db);
+    memset(counts, 0, sizeof *counts);
+    return -1;
+}

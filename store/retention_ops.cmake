@@ -1,0 +1,12 @@
+# retention_ops.cmake - store.db's retention and verify operations (expire,
+# forget, check) in the qs_storedb library, and their unit tests. Included
+# by store/CMakeLists.txt.
+target_sources(qs_storedb PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/expire.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/forget.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/check.c)
+
+foreach(t test_expire test_forget test_check)
+  qs_unit_test(${t} ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
+  target_link_libraries(${t} PRIVATE qs_storedb)
+endforeach()
