@@ -460,7 +460,7 @@ policy_read(int argc, char **argv, int history)
     if ((history || configured) &&
         qs_sitedb_policy_each(site.sitedb, collect_version, &ctx) != 0) {
         ctl_error(cmd, "cannot read policy versions from '%s': %s", site.paths.site_db,
-                  sqlite3_errmsg(qs_sitedb_sqlite(site.sitedb)));
+                  qs_sitedb_errmsg(site.sitedb));
         cJSON_Delete(ctx.versions);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;

@@ -14,7 +14,7 @@
  * Exit status: 0 ok, 1 failure (or messages still pending), 2 usage error.
  */
 #include "outbox.h"
-#include "profile.h"
+#include "qs_profile.h"
 #include "sender.h"
 #include "simulate.h"
 
