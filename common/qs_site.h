@@ -56,7 +56,7 @@ typedef enum {
     QS_SITE_DIR,        /* a directory */
     QS_SITE_FILE,       /* one regular file */
     QS_SITE_PATTERN,    /* regular files whose names match rel (fnmatch(3)), e.g.
-                         * "keys/epochs/<epoch>-<topic>.key", "site.db-wal") */
+                         * every <epoch>-<topic>.key in keys/epochs) */
 } qs_site_kind_t;
 
 /* One entry of the site home. */

@@ -1,6 +1,7 @@
 /* test_sitedb.c - site.db: enrollment rules, revocation, change detection,
  * policy versions, read transactions, paths and messages. (The audit chain,
  * policy JSON, config and clock have their own test files.) */
+#include "qs_audit.h"
 #include "qs_sitedb.h"
 #include "qs_test.h"
 
@@ -87,6 +88,44 @@ test_sitedb_policy_versions(void)
     qs_sitedb_destroy(&db);
 }
 
+static void
+test_sitedb_audit_entries_at_a_path(void)
+{
+    char err[512], path[600], junk[600];
+    uint8_t key[32] = { 3 };
+    qs_sitedb_t *db;
+    int64_t n = -1;
+
+    snprintf(path, sizeof path, "%s/count.db", dir);
+    QS_CHECK_EQ_INT(qs_sitedb_audit_entries(&n, path, err, sizeof err), 0);   /* no file */
+    QS_CHECK_EQ_INT(n, 0);
+    db = qs_sitedb_open(path, 1, err, sizeof err);
+    QS_CHECK(db != NULL);
+    QS_CHECK_STR(qs_sitedb_path(db), path);
+    QS_CHECK_EQ_INT(qs_sitedb_begin_read(db), 0);
+    QS_CHECK_EQ_INT(qs_sitedb_commit(db), 0);
+    QS_CHECK_EQ_INT(qs_sitedb_audit_entries(&n, path, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(n, 0);
+    snprintf(junk, sizeof junk, "%s/count.head", dir);
+    QS_CHECK_EQ_INT(qs_audit_record(db, key, junk, 1, "a", "init", "{}", err, sizeof err), 0);
+    QS_CHECK_EQ_INT(qs_audit_record(db, key, junk, 2, "a", "enroll", "{}", err, sizeof err), 0);
+    QS_CHECK_EQ_INT(qs_sitedb_audit_entries(&n, path, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(n, 2);
+    qs_sitedb_destroy(&db);
+    /* Not a database: an error with the database's reason. */
+    snprintf(junk, sizeof junk, "%s/junk.db", dir);
+    {
+        FILE *f = fopen(junk, "w");
+        QS_CHECK(f != NULL);
+        if (f != NULL) {
+            fputs("this is not a database, not even close; it is long enough", f);
+            fclose(f);
+        }
+    }
+    QS_CHECK_EQ_INT(qs_sitedb_audit_entries(&n, junk, err, sizeof err), -1);
+    QS_CHECK(err[0] != '\0');
+}
+
 int
 main(void)
 {
@@ -98,6 +137,7 @@ main(void)
     (void)err;
     QS_RUN(test_sitedb_enroll_revoke_and_keyset);
     QS_RUN(test_sitedb_policy_versions);
+    QS_RUN(test_sitedb_audit_entries_at_a_path);
     {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
