@@ -7,9 +7,8 @@
  * transaction with one audit entry. Enrollment is idempotent: a client whose
  * key is already enrolled is skipped, so a crash between the two steps, or a
  * restart, resumes instead of re-enrolling; a sim-NNNNN name held by a key
- * this state does not know (a removed DIR/sim) is revoked and enrolled anew.
- * The audit entries go into the same transaction; DIR/audit.head is synced
- * after the commit.
+ * this state does not know (a removed DIR/sim) is revoked and enrolled anew
+ * (simenroll.c, an audited transaction of common/qs_audit.h).
  *
  * Delivery: one qs_sender_t per unfinished client, sharing one workspace,
  * all in one zmq_poll loop; a client is closed as soon as all its messages
@@ -23,18 +22,15 @@
 #include "simulate.h"
 
 #include "sender.h"
+#include "simenroll.h"
 #include "simgen.h"
 
-#include "qs_audit.h"
 #include "qs_clock.h"
 #include "qs_config.h"
-#include "qs_enroll.h"
 #include "qs_fsutil.h"
 #include "qs_keys.h"
 #include "qs_log.h"
-#include "qs_pseudonym.h"
 #include "qs_site.h"
-#include "qs_sitedb.h"
 #include "qs_zmqutil.h"
 
 #include <cjson/cJSON.h>
@@ -49,7 +45,6 @@
 #define SIM_DEFAULT_TIMEOUT_S   600
 #define SIM_TARGET_INFLIGHT     1024   /* batches in flight across the fleet */
 #define SIM_BUDGET_MESSAGES     32768  /* messages in flight across the fleet */
-#define SIM_ACTOR               "qs-producer simulate"
 
 typedef struct {
     qs_site_paths_t paths;
@@ -285,124 +280,6 @@ db_error:
     log_error("simulate: cannot save progress to '%s': %s", sim->state_path,
               sqlite3_errmsg(sim->state));
     return -1;
-}
-
-/* One audit entry counting the clients an action touched. */
-static int
-audit_counts(qs_audit_tx_t *tx, int64_t now, const char *action, uint32_t count)
-{
-    char detail[96], err[768];
-
-    snprintf(detail, sizeof detail, "{\"clients\":%u,\"by\":\"simulate\"}", count);
-    if (qs_audit_tx_append(tx, now, SIM_ACTOR, action, detail, err, sizeof err) != 0) {
-        log_error("simulate: %s", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Enroll every client of set's UNKNOWN keys inside tx: a sim-NNNNN name
- * still held by a key of an earlier run is taken over (revoked, then
- * enrolled anew). Then one audit entry per action. */
-static int
-enroll_unknown(sim_t *sim, qs_audit_tx_t *tx, qs_sitedb_t *db, const qs_keyset_t *set,
-               const uint8_t *site_key, int64_t now, uint32_t *enrolled, uint32_t *replaced)
-{
-    char err[512];
-
-    *enrolled = *replaced = 0;
-    for (uint32_t i = 0; i < sim->n; i++) {
-        const uint8_t *pk = qs_keypair_public(sim->keys[i]);
-        char name[16];
-        int took_over = 0;
-
-        if (qs_keyset_get(set, pk) != QS_KEY_UNKNOWN)
-            continue;
-        snprintf(name, sizeof name, "sim-%05u", sim->clients[i].client);
-        if (qs_enroll_key(NULL, &took_over, db, site_key, name, pk, now, 1, err,
-                          sizeof err) != 0) {
-            log_error("simulate: cannot enroll simulated client %u: %s",
-                      sim->clients[i].client, err);
-            return -1;
-        }
-        *replaced += (uint32_t)took_over;
-        (*enrolled)++;
-    }
-    if (*replaced > 0 && audit_counts(tx, now, "revoke", *replaced) != 0)
-        return -1;
-    return audit_counts(tx, now, "enroll", *enrolled);
-}
-
-/* How many of the run's keys site.db does not know; warns about revoked ones. */
-static uint32_t
-count_unknown(const sim_t *sim, const qs_keyset_t *set)
-{
-    uint32_t unknown = 0, revoked = 0;
-
-    for (uint32_t i = 0; i < sim->n; i++) {
-        qs_key_standing_t k = qs_keyset_get(set, qs_keypair_public(sim->keys[i]));
-        unknown += k == QS_KEY_UNKNOWN;
-        revoked += k == QS_KEY_REVOKED;
-    }
-    if (revoked > 0)
-        log_warn("simulate: %u simulated clients are revoked: their messages cannot be "
-                 "delivered", revoked);
-    return unknown;
-}
-
-/* Enroll every client whose key site.db does not know, in one audited
- * transaction. */
-static int
-ensure_enrolled(sim_t *sim)
-{
-    char err[768];
-    qs_sitedb_t *db = NULL;
-    qs_audit_tx_t *tx = NULL;
-    qs_keyset_t *set = qs_keyset_new();
-    uint8_t *site_key = NULL, *audit_key = NULL;
-    uint32_t enrolled = 0, replaced = 0;
-    int64_t now = qs_clock_now_ms(&sim->clock);
-    int rc = -1;
-
-    db = qs_sitedb_open(sim->paths.site_db, 0, err, sizeof err);
-    if (db == NULL) {
-        log_error("simulate: %s", err);
-        goto out;
-    }
-    if (qs_sitedb_load_keyset(db, set) != 0) {
-        log_error("simulate: cannot read the enrolled clients from '%s'", sim->paths.site_db);
-        goto out;
-    }
-    if (count_unknown(sim, set) == 0) {
-        rc = 0;
-        goto out;
-    }
-    if (qs_secret_load(&site_key, sim->paths.site_key, 0, err, sizeof err) != 0 ||
-        qs_secret_load(&audit_key, sim->paths.audit_key, 0, err, sizeof err) != 0 ||
-        (tx = qs_audit_tx_begin(db, audit_key, sim->paths.audit_head, err,
-                                sizeof err)) == NULL) {
-        log_error("simulate: %s", err);
-        goto out;
-    }
-    if (enroll_unknown(sim, tx, db, set, site_key, now, &enrolled, &replaced) != 0)
-        goto out;
-    if (qs_audit_tx_commit(&tx, err, sizeof err) != 0) {
-        log_error("simulate: cannot enroll: %s", err);
-        goto out;
-    }
-    if (replaced > 0)
-        log_info("simulate: revoked %u stale simulated clients of an earlier run", replaced);
-    log_info("simulate: enrolled %u simulated clients", enrolled);
-    rc = 0;
-out:
-    qs_audit_tx_rollback(&tx);
-    if (site_key != NULL)
-        sodium_free(site_key);
-    if (audit_key != NULL)
-        sodium_free(audit_key);
-    qs_keyset_destroy(&set);
-    qs_sitedb_destroy(&db);
-    return rc;
 }
 
 static void
@@ -671,7 +548,8 @@ sim_open(sim_t *sim, const qs_simulate_opts_t *opts)
         log_error("simulate: site home path too long");
         return -1;
     }
-    return state_open(sim) == 0 && state_load(sim) == 0 && ensure_enrolled(sim) == 0 ? 0 : -1;
+    return state_open(sim) == 0 && state_load(sim) == 0 &&
+           qs_sim_enroll(&sim->paths, qs_clock_now_ms(&sim->clock), sim->keys, sim->n) == 0 ? 0 : -1;
 }
 
 /* The fleet: one ZeroMQ context, the shared workspace, every unfinished client. */
