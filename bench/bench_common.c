@@ -2,14 +2,14 @@
  *
  * A benchmark site is made by `qsctl init` and `qsctl policy set`; qs-bench
  * opens it with the same library calls as the daemons, and enrolls its own
- * clients straight into site.db (one transaction, names pseudonymized with
- * the site key as qsctl enroll does) so that the broker's ZAP handler and
- * the store's keyset admit them like any enrolled client.
+ * clients straight into site.db (one transaction, with qs_enroll_key, the
+ * enrollment qsctl enroll uses) so that the broker's ZAP handler and the
+ * store's keyset admit them like any enrolled client.
  */
 #include "bench.h"
 
+#include "qs_enroll.h"
 #include "qs_log.h"
-#include "qs_pseudonym.h"
 #include "qs_sitedb.h"
 #include "quietstate.pb-c.h"
 #include "simgen.h"
@@ -92,12 +92,11 @@ bench_enroll(bench_site_t *site, const char *prefix, size_t n, qs_keypair_t ***k
     if (qs_sitedb_begin(db) != 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
-        uint8_t ps[QS_PSEUDONYM_BYTES];
         if ((keys[i] = qs_keypair_generate()) == NULL)
             qs_fatal("out of locked memory generating client keys");
         snprintf(name, sizeof name, "%s-%06zu", prefix, i + 1);
-        qs_pseudonym(ps, site->site_key, QS_PSEUDO_CLIENT, name);
-        if (qs_sitedb_enroll(db, ps, qs_keypair_public(keys[i]), now, err, sizeof err) != 0) {
+        if (qs_enroll_key(NULL, NULL, db, site->site_key, name, qs_keypair_public(keys[i]),
+                          now, 0, err, sizeof err) != 0) {
             fprintf(stderr, "qs-bench: cannot enroll '%s': %s\n", name, err);
             qs_sitedb_rollback(db);
             goto fail;

@@ -277,12 +277,17 @@ test_zap_backend_admits_only_the_store_key(void)
     fixture_t f;
     char uid[128] = "", want[QS_HEX_KEY_CHARS + 1];
 
+    uint64_t admitted, refused;
+
     fixture_init(&f, QS_ZAP_DOMAIN_BACKEND);
     /* An enrolled client key is still not the store. */
     qs_keypair_t *a = fixture_enroll(&f, "client-a");
     fixture_reload(&f);
     void *c = client_send(&f, a);
     QS_CHECK(pump_until_message(&f, REFUSE_WAIT_MS, uid, sizeof uid) == 0);
+    qs_zap_counts(f.zap, &admitted, &refused);
+    QS_CHECK_EQ_INT(admitted, 0);
+    QS_CHECK(refused >= 1);
     close_client(&c);
 
     c = client_send(&f, f.store_kp);
@@ -301,11 +306,17 @@ test_zap_refuses_unknown_domain(void)
     fixture_t f;
     char uid[128];
 
+    uint64_t admitted, refused;
+
     fixture_init(&f, "some-other-domain");
     qs_keypair_t *a = fixture_enroll(&f, "client-a");
     fixture_reload(&f);
     void *c = client_send(&f, a);
     QS_CHECK(pump_until_message(&f, REFUSE_WAIT_MS, uid, sizeof uid) == 0);
+    /* Refused by the handler (counted), not merely not yet delivered. */
+    qs_zap_counts(f.zap, &admitted, &refused);
+    QS_CHECK_EQ_INT(admitted, 0);
+    QS_CHECK(refused >= 1);
 
     close_client(&c);
     qs_keypair_destroy(&a);

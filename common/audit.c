@@ -1,4 +1,9 @@
-/* audit.c - keyed BLAKE2b hash chain over audit entries, plus a head file. */
+/* audit.c - keyed BLAKE2b hash chain over audit entries, plus a head file.
+ *
+ * Entries are appended only inside an audited transaction (qs_audit_tx_*),
+ * so a change to site.db and its entry commit together; the head file is
+ * written after the COMMIT, from the last committed entry.
+ */
 #include "qs_audit.h"
 #include "qs_fsutil.h"
 #include "qs_hex.h"
@@ -49,10 +54,18 @@ write_head(const char *head_path, int64_t seq, const uint8_t hash[QS_AUDIT_HASH_
     return qs_fs_write_private(head_path, line, (size_t)n, errmsg, errmsg_len);
 }
 
-int
-qs_audit_append(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
-                int64_t time_ms, const char *actor, const char *action,
-                const char *detail, char *errmsg, size_t errmsg_len)
+struct qs_audit_tx {
+    qs_sitedb_t *db;
+    const uint8_t *key;
+    const char *head_path;
+    int64_t entries;   /* appended in this transaction */
+};
+
+/* Append one entry to the chain, in a savepoint of the open transaction so
+ * that a failure leaves no half-written entry. */
+static int
+append_entry(qs_sitedb_t *s, const uint8_t key[32], int64_t time_ms, const char *actor,
+             const char *action, const char *detail, char *errmsg, size_t errmsg_len)
 {
     sqlite3 *db = qs_sitedb_sqlite(s);
     sqlite3_stmt *st = NULL;
@@ -93,11 +106,6 @@ qs_audit_append(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
     st = NULL;
     if (sqlite3_exec(db, "RELEASE audit_append", NULL, NULL, NULL) != SQLITE_OK)
         goto db_error;
-    /* The head may lag the database by one entry after a crash here; verify
-     * accepts a head at or below the chain's end, never above it. Inside an
-     * open transaction the caller syncs the head after its COMMIT. */
-    if (sqlite3_get_autocommit(db) && write_head(head_path, seq, hash, errmsg, errmsg_len) != 0)
-        return -1;
     return 0;
 db_error_rollback:
     snprintf(errmsg, errmsg_len, "audit: %s", sqlite3_errmsg(db));
@@ -109,8 +117,9 @@ db_error:
     return -1;
 }
 
-int
-qs_audit_sync_head(qs_sitedb_t *s, const char *head_path, char *errmsg, size_t errmsg_len)
+/* Rewrite head_path from the last committed entry (no-op on an empty log). */
+static int
+sync_head(qs_sitedb_t *s, const char *head_path, char *errmsg, size_t errmsg_len)
 {
     sqlite3_stmt *st = NULL;
     uint8_t hash[QS_AUDIT_HASH_BYTES];
@@ -124,6 +133,8 @@ qs_audit_sync_head(qs_sitedb_t *s, const char *head_path, char *errmsg, size_t e
     }
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW || sqlite3_column_bytes(st, 1) != QS_AUDIT_HASH_BYTES) {
+        if (rc != SQLITE_DONE)
+            snprintf(errmsg, errmsg_len, "audit: %s", sqlite3_errmsg(qs_sitedb_sqlite(s)));
         sqlite3_finalize(st);
         return rc == SQLITE_DONE ? 0 : -1;
     }
@@ -131,6 +142,91 @@ qs_audit_sync_head(qs_sitedb_t *s, const char *head_path, char *errmsg, size_t e
     memcpy(hash, sqlite3_column_blob(st, 1), sizeof hash);
     sqlite3_finalize(st);
     return write_head(head_path, seq, hash, errmsg, errmsg_len);
+}
+
+qs_audit_tx_t *
+qs_audit_tx_begin(qs_sitedb_t *db, const uint8_t key[32], const char *head_path, char *errmsg,
+                  size_t errmsg_len)
+{
+    qs_audit_tx_t *tx;
+
+    QS_ASSERT(db != NULL && key != NULL && head_path != NULL);
+    if (qs_sitedb_begin(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot start a transaction on '%s': %s "
+                 "(another process may be writing: try again)", qs_sitedb_path(db),
+                 qs_sitedb_errmsg(db));
+        return NULL;
+    }
+    tx = qs_calloc(1, sizeof *tx);
+    tx->db = db;
+    tx->key = key;
+    tx->head_path = head_path;
+    return tx;
+}
+
+int
+qs_audit_tx_append(qs_audit_tx_t *tx, int64_t time_ms, const char *actor, const char *action,
+                   const char *detail, char *errmsg, size_t errmsg_len)
+{
+    char err[512];
+
+    if (append_entry(tx->db, tx->key, time_ms, actor, action, detail, err, sizeof err) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot append to the audit log in '%s': %s",
+                 qs_sitedb_path(tx->db), err);
+        return -1;
+    }
+    tx->entries++;
+    return 0;
+}
+
+int
+qs_audit_tx_commit(qs_audit_tx_t **tx_p, char *errmsg, size_t errmsg_len)
+{
+    qs_audit_tx_t *tx = *tx_p;
+    char err[512];
+    int rc = 0;
+
+    QS_ASSERT(tx != NULL && tx->entries > 0);
+    if (qs_sitedb_commit(tx->db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot commit to '%s': %s; nothing was changed",
+                 qs_sitedb_path(tx->db), qs_sitedb_errmsg(tx->db));
+        qs_audit_tx_rollback(tx_p);
+        return -1;
+    }
+    /* Only now, with the entries committed, may the head claim them. */
+    if (sync_head(tx->db, tx->head_path, err, sizeof err) != 0) {
+        snprintf(errmsg, errmsg_len, "committed, but cannot update the audit head: %s", err);
+        rc = -1;
+    }
+    free(tx);
+    *tx_p = NULL;
+    return rc;
+}
+
+void
+qs_audit_tx_rollback(qs_audit_tx_t **tx_p)
+{
+    if (tx_p == NULL || *tx_p == NULL)
+        return;
+    qs_sitedb_rollback((*tx_p)->db);
+    free(*tx_p);
+    *tx_p = NULL;
+}
+
+int
+qs_audit_record(qs_sitedb_t *db, const uint8_t key[32], const char *head_path, int64_t time_ms,
+                const char *actor, const char *action, const char *detail, char *errmsg,
+                size_t errmsg_len)
+{
+    qs_audit_tx_t *tx = qs_audit_tx_begin(db, key, head_path, errmsg, errmsg_len);
+
+    if (tx == NULL)
+        return -1;
+    if (qs_audit_tx_append(tx, time_ms, actor, action, detail, errmsg, errmsg_len) != 0) {
+        qs_audit_tx_rollback(&tx);
+        return -1;
+    }
+    return qs_audit_tx_commit(&tx, errmsg, errmsg_len);
 }
 
 int
@@ -156,9 +252,10 @@ qs_audit_each(qs_sitedb_t *s, qs_audit_cb cb, void *ctx)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-qs_audit_verify(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
-                int64_t *bad_seq, char *finding, size_t finding_len)
+/* qs_audit_verify, also giving the number of entries checked. */
+static int
+verify_chain(qs_sitedb_t *s, const uint8_t key[32], const char *head_path, int64_t *entries,
+             int64_t *bad_seq, char *finding, size_t finding_len)
 {
     sqlite3_stmt *st = NULL;
     uint8_t prev[QS_AUDIT_HASH_BYTES] = { 0 }, hash[QS_AUDIT_HASH_BYTES];
@@ -216,6 +313,7 @@ qs_audit_verify(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return -1;
+    *entries = expect - 1;
     if (!have_head && expect > 1) {
         *bad_seq = expect - 1;
         snprintf(finding, finding_len, "audit head file is missing ('%s') while the log has "
@@ -235,4 +333,30 @@ qs_audit_verify(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
         return 1;
     }
     return 0;
+}
+
+int
+qs_audit_verify(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
+                int64_t *bad_seq, char *finding, size_t finding_len)
+{
+    int64_t entries = 0;
+
+    return verify_chain(db, key, head_path, &entries, bad_seq, finding, finding_len);
+}
+
+int
+qs_audit_check(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
+               int64_t *entries, int64_t *bad_seq, char *finding, size_t finding_len)
+{
+    int rc;
+
+    *entries = 0;
+    *bad_seq = 0;
+    if (qs_sitedb_begin_read(db) != 0)
+        return -1;
+    rc = verify_chain(db, key, head_path, entries, bad_seq, finding, finding_len);
+    if (rc < 0)
+        snprintf(finding, finding_len, "%s", qs_sitedb_errmsg(db));
+    (void)qs_sitedb_commit(db);
+    return rc;
 }

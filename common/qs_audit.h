@@ -21,16 +21,53 @@
 
 #define QS_AUDIT_HASH_BYTES 32u
 
-/* Append one entry. detail is a JSON object as text. Outside a transaction
- * the entry commits at once and head_path is rewritten; inside the caller's
- * transaction the head is left alone (it must never claim an entry that may
- * still roll back): call qs_audit_sync_head after COMMIT. Returns 0 or -1. */
-int qs_audit_append(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
-                    int64_t time_ms, const char *actor, const char *action,
-                    const char *detail, char *errmsg, size_t errmsg_len);
+/* An audited change to site.db: the one way to change site.db and append
+ * its audit entry in one transaction.
+ *
+ *   tx = qs_audit_tx_begin(db, key, paths.audit_head, err, len);   BEGIN IMMEDIATE
+ *   qs_sitedb_enroll(db, ...) / qs_sitedb_policy_put(db, ...) ...  the change
+ *   qs_audit_tx_append(tx, now, actor, "enroll", detail, err, len); its entry
+ *   qs_audit_tx_commit(&tx, err, len);                              COMMIT, head
+ *
+ * BEGIN IMMEDIATE takes the write lock before anything is read, so a
+ * read-modify-write and the chain's end are race-free between processes.
+ * The head file is rewritten only after COMMIT: it never claims an entry
+ * that may still roll back (a crash between the two leaves the head one
+ * entry behind, which verify accepts). On any failure call
+ * qs_audit_tx_rollback(&tx): nothing was changed, the head is untouched. */
+typedef struct qs_audit_tx qs_audit_tx_t;
 
-/* Rewrite head_path from the last committed entry (no-op on an empty log). */
-int qs_audit_sync_head(qs_sitedb_t *db, const char *head_path, char *errmsg, size_t errmsg_len);
+/* Begin. key (32 bytes) and head_path are borrowed until commit or rollback.
+ * Returns the transaction, or NULL with errmsg ("cannot start a transaction
+ * on '…/site.db': why (another process may be writing: try again)"). */
+qs_audit_tx_t *qs_audit_tx_begin(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
+                                 char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Append one entry (detail: a JSON object as text) to the chain inside tx.
+ * Returns 0, or -1 with errmsg; the entry is then not in the log and the
+ * transaction is still open (roll it back). */
+int qs_audit_tx_append(qs_audit_tx_t *tx, int64_t time_ms, const char *actor,
+                       const char *action, const char *detail, char *errmsg,
+                       size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* COMMIT, then rewrite the head. Consumes *tx_p (set to NULL). A change
+ * without an audit entry is a programming error (asserted). Returns 0; -1
+ * with errmsg "cannot commit to '…': why; nothing was changed" (rolled
+ * back), or "committed, but cannot update the audit head: why". */
+int qs_audit_tx_commit(qs_audit_tx_t **tx_p, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* ROLLBACK and free; sets *tx_p to NULL. No-op on NULL. */
+void qs_audit_tx_rollback(qs_audit_tx_t **tx_p);
+
+/* One entry in a transaction of its own (begin, append, commit): for an
+ * action whose effect is outside site.db (a retention pass, an erasure).
+ * Returns 0, or -1 with errmsg as above. */
+int qs_audit_record(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
+                    int64_t time_ms, const char *actor, const char *action,
+                    const char *detail, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
 
 typedef struct {
     int64_t seq;
@@ -50,5 +87,12 @@ int qs_audit_each(qs_sitedb_t *db, qs_audit_cb cb, void *ctx);
  * wrong ("entry 7: hash mismatch (edited or reordered)"); -1 on a read error. */
 int qs_audit_verify(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
                     int64_t *bad_seq, char *finding, size_t finding_len);
+
+/* qs_audit_verify in one read transaction that also counts the entries
+ * (*entries; valid when the result is 0), so the count and the check see
+ * the same log. Same returns as qs_audit_verify; on -1 finding holds the
+ * database's reason. */
+int qs_audit_check(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
+                   int64_t *entries, int64_t *bad_seq, char *finding, size_t finding_len);
 
 #endif

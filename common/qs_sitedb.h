@@ -34,7 +34,9 @@ sqlite3 *qs_sitedb_sqlite(qs_sitedb_t *db);
 /* *changed = 1 if another connection committed since the last call. */
 int qs_sitedb_changed(qs_sitedb_t *db, int *changed);
 
-/* Explicit transaction around several calls (e.g. enrolling a fleet). */
+/* Explicit transaction around several calls (e.g. enrolling a fleet).
+ * A change that must be audited goes through qs_audit_tx_begin() instead
+ * (qs_audit.h), which wraps these. */
 int qs_sitedb_begin(qs_sitedb_t *db);
 int qs_sitedb_commit(qs_sitedb_t *db);
 void qs_sitedb_rollback(qs_sitedb_t *db);
@@ -43,6 +45,23 @@ void qs_sitedb_rollback(qs_sitedb_t *db);
  * read in one snapshot. Returns 0, or -1 with errmsg. */
 int qs_sitedb_client_counts(qs_sitedb_t *db, int64_t *enrolled, int64_t *revoked,
                             char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* A read transaction (several reads see one snapshot); end it with
+ * qs_sitedb_commit(). Returns 0 or -1. */
+int qs_sitedb_begin_read(qs_sitedb_t *db);
+
+/* The path the database was opened with (for messages). */
+const char *qs_sitedb_path(const qs_sitedb_t *db);
+
+/* The database's message for the last failed call on db. */
+const char *qs_sitedb_errmsg(qs_sitedb_t *db);
+
+/* *n = the number of audit entries in the site.db at path, opened read-only
+ * (nothing is created): 0 when there is no such file or no audit table yet.
+ * -1 with errmsg (the database's reason) when path is not a readable
+ * database. qsctl init uses it to tell an interrupted init from a damaged site. */
+int qs_sitedb_audit_entries(int64_t *n, const char *path, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
 
 /* Clear set and fill it with every enrolled and revoked key. */
 int qs_sitedb_load_keyset(qs_sitedb_t *db, qs_keyset_t *set);

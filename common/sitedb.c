@@ -17,6 +17,7 @@
 struct qs_sitedb {
     sqlite3 *db;
     int64_t data_version;
+    char path[QS_MAX_PATH_BYTES];
 };
 
 static const char schema[] =
@@ -61,6 +62,7 @@ qs_sitedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
     s = qs_calloc(1, sizeof *s);
     s->db = db;
     s->data_version = -1;
+    snprintf(s->path, sizeof s->path, "%s", path);
     return s;
 }
 
@@ -115,6 +117,58 @@ void
 qs_sitedb_rollback(qs_sitedb_t *s)
 {
     (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+qs_sitedb_begin_read(qs_sitedb_t *s)
+{
+    return sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+const char *
+qs_sitedb_path(const qs_sitedb_t *s)
+{
+    return s->path;
+}
+
+const char *
+qs_sitedb_errmsg(qs_sitedb_t *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+int
+qs_sitedb_audit_entries(int64_t *n, const char *path, char *errmsg, size_t errmsg_len)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    *n = 0;
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE name = 'audit'", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = 0;   /* a database without the audit table: nothing audited yet */
+        goto out;
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        goto out;
+    *n = sqlite3_column_int64(st, 0);
+    rc = 0;
+out:
+    if (rc != 0)
+        snprintf(errmsg, errmsg_len, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
 }
 
 int

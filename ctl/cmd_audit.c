@@ -136,7 +136,7 @@ audit_show(int argc, char **argv)
     }
     if (qs_audit_each(site.sitedb, collect_entry, &ctx) != 0) {
         ctl_error(CMD_SHOW, "cannot read the audit log from '%s': %s", site.paths.site_db,
-                  sqlite3_errmsg(qs_sitedb_sqlite(site.sitedb)));
+                  qs_sitedb_errmsg(site.sitedb));
         cJSON_Delete(ctx.entries);
         ctl_table_destroy(&ctx.table);
         ctl_site_close(&site);
@@ -163,10 +163,10 @@ audit_verify(int argc, char **argv)
 {
     const char *home = NULL;
     ctl_format_t fmt;
-    char errmsg[CTL_ERRMSG_BYTES], head[QS_MAX_PATH_BYTES], finding[512];
+    char errmsg[CTL_ERRMSG_BYTES], finding[512];
+    const char *head;
     ctl_site_t site;
-    audit_ctx_t ctx = { NULL, NULL, 0 };
-    int64_t bad_seq = 0;
+    int64_t bad_seq = 0, entries = 0;
     int help, rc, vrc;
 
     if ((rc = parse(CMD_VERIFY, &home, &fmt, argc, argv, &help)) != 0)
@@ -180,29 +180,21 @@ audit_verify(int argc, char **argv)
         ctl_error(CMD_VERIFY, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (qs_path_join(head, sizeof head, site.paths.home, "audit.head") != 0) {
-        ctl_error(CMD_VERIFY, "site home path too long: '%s'", site.paths.home);
-        ctl_site_close(&site);
-        return CTL_EXIT_FAIL;
-    }
-    /* One read transaction: the count and the check see the same log. */
-    (void)sqlite3_exec(qs_sitedb_sqlite(site.sitedb), "BEGIN", NULL, NULL, NULL);
+    head = site.paths.audit_head;
     finding[0] = '\0';
-    vrc = qs_audit_verify(site.sitedb, site.audit_key, head, &bad_seq, finding, sizeof finding);
-    if (vrc == 0 && qs_audit_each(site.sitedb, collect_entry, &ctx) != 0)
-        vrc = -1;
+    vrc = qs_audit_check(site.sitedb, site.audit_key, head, &entries, &bad_seq, finding,
+                         sizeof finding);
     /* qs_audit_verify() skips the head check when the head file is gone; but
      * without it, entries cut from the end of the log would go unnoticed. */
-    if (vrc == 0 && ctx.n > 0 && access(head, F_OK) != 0) {
+    if (vrc == 0 && entries > 0 && access(head, F_OK) != 0) {
         vrc = 1;
-        bad_seq = ctx.n;
+        bad_seq = entries;
         snprintf(finding, sizeof finding, "the audit head file is missing, so entries "
-                 "removed after entry %" PRId64 " could not be detected", ctx.n);
+                 "removed after entry %" PRId64 " could not be detected", entries);
     }
     if (vrc < 0)
         snprintf(errmsg, sizeof errmsg, "cannot read the audit log from '%s': %s",
-                 site.paths.site_db, sqlite3_errmsg(qs_sitedb_sqlite(site.sitedb)));
-    (void)sqlite3_exec(qs_sitedb_sqlite(site.sitedb), "COMMIT", NULL, NULL, NULL);
+                 site.paths.site_db, finding);
     ctl_site_close(&site);
     if (vrc < 0) {
         ctl_error(CMD_VERIFY, "%s", errmsg);
@@ -212,7 +204,7 @@ audit_verify(int argc, char **argv)
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddBoolToObject(doc, "intact", vrc == 0);
         if (vrc == 0) {
-            cJSON_AddNumberToObject(doc, "entries", (double)ctx.n);
+            cJSON_AddNumberToObject(doc, "entries", (double)entries);
         } else {
             cJSON_AddNumberToObject(doc, "bad_seq", (double)bad_seq);
             cJSON_AddStringToObject(doc, "finding", finding);
@@ -220,7 +212,7 @@ audit_verify(int argc, char **argv)
         if (ctl_json_print(doc) != 0)
             qs_fatal("out of memory printing JSON");
     } else if (vrc == 0) {
-        printf("audit log intact: %" PRId64 " entries\n", ctx.n);
+        printf("audit log intact: %" PRId64 " entries\n", entries);
     }
     if (vrc != 0) {
         ctl_error(CMD_VERIFY, "audit log tampered: %s (checked against '%s' with '%s'): "

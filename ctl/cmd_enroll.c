@@ -3,36 +3,23 @@
  * A fresh X25519 key pair is enrolled in site.db under the pseudonym of the
  * client's name (QS_PSEUDO_CLIENT, keyed with keys/site.key: the raw name is
  * never stored), and the profile - client key pair, the broker frontend from
- * quietstate.conf, the broker and store public keys - is written 0600 by the
- * producer's own writer (qs_profile_write), so that qs-producer reads back
- * exactly what was written. The enrollment, the profile and the "enroll"
- * audit entry (name pseudonym and key prefixes only) succeed or fail
- * together: the profile path is reserved with O_EXCL first (an existing
- * file is never overwritten) and removed again if the transaction fails.
+ * quietstate.conf, the broker and store public keys - is written 0600 by
+ * qs_profile_write, the writer of the format qs-producer reads. The
+ * enrollment, the profile and the "enroll" audit entry (name pseudonym and
+ * key prefixes only) succeed or fail together: qs_enroll_client (common/
+ * qs_enroll.h) does all of it; this file parses flags and prints.
  */
 #include "ctl_common.h"
 #include "qs_config.h"
 #include "qs_ctl.h"
-#include "qs_hex.h"
+#include "qs_enroll.h"
 #include "qs_keys.h"
 #include "qs_log.h"
-#include "qs_pseudonym.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <string.h>
-#include <unistd.h>
-
-#if defined(__has_include)
-#if __has_include("profile.h")
-#include "profile.h"
-#define CTL_HAVE_PROFILE 1
-#endif
-#endif
 
 #define CMD "enroll"
-#define ENROLL_PREFIX_BYTES 8u   /* 16 hex characters in the audit entry */
 
 static void
 usage(FILE *out)
@@ -53,7 +40,6 @@ usage(FILE *out)
         "(qsctl revoke --name NAME), then enroll again to issue a new key.\n");
 }
 
-#ifdef CTL_HAVE_PROFILE
 /* Warn when the frontend is a wildcard bind address a client cannot dial. */
 static void
 warn_wildcard(const char *endpoint)
@@ -69,13 +55,12 @@ static int
 enroll(const char *home, const char *name, const char *out)
 {
     char errmsg[CTL_ERRMSG_BYTES], actor[CTL_MAX_ACTOR_BYTES + 1];
-    char ps_hex[2 * ENROLL_PREFIX_BYTES + 1], key_hex[2 * ENROLL_PREFIX_BYTES + 1];
-    uint8_t ps[QS_PSEUDONYM_BYTES], broker_pk[QS_KEY_BYTES], store_pk[QS_KEY_BYTES];
-    qs_keypair_t *kp = NULL;
+    uint8_t broker_pk[QS_KEY_BYTES], store_pk[QS_KEY_BYTES];
+    qs_enroll_site_t es;
+    qs_enroll_ids_t ids;
     qs_config_t cfg;
     ctl_site_t site;
-    cJSON *detail = NULL;
-    int reserved = 0, fd, rc = CTL_EXIT_FAIL;
+    int rc = CTL_EXIT_FAIL;
 
     if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_SITE_KEY | CTL_OPEN_AUDIT_KEY,
                       errmsg, sizeof errmsg) != 0) {
@@ -87,43 +72,14 @@ enroll(const char *home, const char *name, const char *out)
         qs_pubkey_load(broker_pk, site.paths.broker_pub, errmsg, sizeof errmsg) != 0 ||
         qs_pubkey_load(store_pk, site.paths.store_pub, errmsg, sizeof errmsg) != 0)
         goto fail;
-    kp = qs_keypair_generate();
-    if (kp == NULL) {
-        snprintf(errmsg, sizeof errmsg, "cannot allocate locked memory for the client key "
-                 "(check 'ulimit -l')");
+    es = (qs_enroll_site_t){
+        .db = site.sitedb, .site_key = site.site_key, .audit_key = site.audit_key,
+        .audit_head = site.paths.audit_head, .actor = actor, .now_ms = ctl_site_now(&site),
+        .endpoint = cfg.frontend, .broker_pk = broker_pk, .store_pk = store_pk,
+    };
+    if (qs_enroll_client(&ids, &es, name, out, errmsg, sizeof errmsg) != 0)
         goto fail;
-    }
-    qs_pseudonym(ps, site.site_key, QS_PSEUDO_CLIENT, name);
-    qs_hex_encode(ps_hex, sizeof ps_hex, ps, ENROLL_PREFIX_BYTES);
-    qs_hex_encode(key_hex, sizeof key_hex, qs_keypair_public(kp), ENROLL_PREFIX_BYTES);
-
-    if (ctl_site_begin(&site, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    if (qs_sitedb_enroll(site.sitedb, ps, qs_keypair_public(kp), ctl_site_now(&site), errmsg,
-                         sizeof errmsg) != 0)
-        goto fail;
-    /* Reserve the path: O_EXCL fails on any existing file or symlink. */
-    fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(errmsg, sizeof errmsg, errno == EEXIST
-                 ? "'%s' already exists: enroll never overwrites a profile; choose another "
-                   "--out or move the file away"
-                 : "cannot create '%s': %s", out, strerror(errno));
-        goto fail;
-    }
-    close(fd);
-    reserved = 1;
-    if (qs_profile_write(out, name, kp, cfg.frontend, broker_pk, store_pk, errmsg,
-                         sizeof errmsg) != 0)
-        goto fail;
-    detail = cJSON_CreateObject();
-    cJSON_AddStringToObject(detail, "name_ps", ps_hex);
-    cJSON_AddStringToObject(detail, "key", key_hex);
-    if (ctl_site_audit(&site, actor, "enroll", detail, errmsg, sizeof errmsg) != 0 ||
-        ctl_site_commit(&site, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    reserved = 0;
-    printf("enrolled client '%s' (key %s…, name pseudonym %s…)\n", name, key_hex, ps_hex);
+    printf("enrolled client '%s' (key %s…, name pseudonym %s…)\n", name, ids.key, ids.name_ps);
     printf("profile written to '%s' (mode 0600): it holds the client's secret key, so hand "
            "it over securely\n", out);
     printf("endpoint in the profile: %s\n", cfg.frontend);
@@ -135,15 +91,9 @@ fail:
     ctl_error(CMD, "%s", errmsg);
     rc = CTL_EXIT_FAIL;
 out:
-    if (reserved && unlink(out) != 0 && errno != ENOENT)
-        ctl_error(CMD, "cannot remove '%s' after the failure: %s; remove it by hand", out,
-                  strerror(errno));
-    cJSON_Delete(detail);
-    qs_keypair_destroy(&kp);
     ctl_site_close(&site);
     return rc;
 }
-#endif
 
 int
 cmd_enroll(int argc, char **argv)
@@ -178,12 +128,5 @@ cmd_enroll(int argc, char **argv)
         return ctl_usage_error(CMD, "--out PROFILE is required");
     if (ctl_name_check(name, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD, "%s", errmsg);
-#ifdef CTL_HAVE_PROFILE
     return enroll(home, name, out);
-#else
-    (void)home;
-    ctl_error(CMD, "not available in this build: the profile writer (qs_producer_lib) "
-              "was not built");
-    return CTL_EXIT_FAIL;
-#endif
 }

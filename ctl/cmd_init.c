@@ -30,8 +30,8 @@
 
 /* What init did for each part of the site, for the summary and the audit. */
 typedef struct {
-    const char *path[INIT_MAX_STEPS];   /* relative to the home */
-    const char *what[INIT_MAX_STEPS];   /* for the summary */
+    char path[INIT_MAX_STEPS][64];      /* relative to the home */
+    char what[INIT_MAX_STEPS][64];      /* for the summary */
     int created[INIT_MAX_STEPS];
     size_t n;
 } init_report_t;
@@ -61,8 +61,8 @@ static void
 report(init_report_t *r, const char *path, const char *what, int created)
 {
     QS_ASSERT(r->n < INIT_MAX_STEPS);
-    r->path[r->n] = path;
-    r->what[r->n] = what;
+    snprintf(r->path[r->n], sizeof r->path[r->n], "%s", path);
+    snprintf(r->what[r->n], sizeof r->what[r->n], "%s", what);
     r->created[r->n] = created;
     r->n++;
 }
@@ -142,20 +142,6 @@ config_roundtrip(const qs_config_t *want, char *errmsg, size_t errmsg_len)
     return 0;
 }
 
-/* Is this directory entry one that a site (or an interrupted init) leaves? */
-static int
-site_entry(const char *name)
-{
-    static const char *const known[] = {
-        "quietstate.conf", "site.db", "site.db-wal", "site.db-shm", "store.db",
-        "store.db-wal", "store.db-shm", "keys", "audit.head",
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(name, known[i]) == 0)
-            return 1;
-    return strstr(name, ".tmp.") != NULL;   /* qs_fs_write_private leftovers */
-}
-
 /* Inspect an existing home: *site_entries and *other_entries counts. */
 static int
 scan_home(const char *home, int *site_entries, int *other_entries, char *errmsg,
@@ -172,7 +158,7 @@ scan_home(const char *home, int *site_entries, int *other_entries, char *errmsg,
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (site_entry(e->d_name))
+        if (qs_site_is_init_entry(e->d_name))
             (*site_entries)++;
         else
             (*other_entries)++;
@@ -305,65 +291,25 @@ databases(const qs_site_paths_t *paths, int *site_created, int *store_created,
     return 0;
 }
 
-/* Audit entries already in site.db: 0 when there is no site.db yet (or no
- * audit table), -1 with errmsg when the file is not a database. The init
- * audit entry is written last, so a site.db with entries means an init that
- * finished: a file missing now was lost, not left unwritten. */
-static int64_t
-audit_entries(const qs_site_paths_t *p, char *errmsg, size_t errmsg_len)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-
-    if (!exists(p->site_db))
-        return 0;
-    if (sqlite3_open_v2(p->site_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_busy_timeout(db, 10000);
-    if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE name = 'audit'", -1, &st,
-                           NULL) != SQLITE_OK)
-        goto out;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        n = 0;
-        goto out;
-    }
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW)
-        goto out;
-    n = sqlite3_column_int64(st, 0);
-out:
-    if (n < 0)
-        snprintf(errmsg, errmsg_len, "cannot read existing '%s' (%s): it is not a quietstate "
-                 "site database; remove it or choose another --home", p->site_db,
-                 db ? sqlite3_errmsg(db) : "out of memory");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 /* List the site files that are missing ("keys/audit.key, store.db") into
- * out; returns how many. */
+ * out; returns how many. The required entries of the site table are what
+ * a finished init leaves. */
 static int
 site_missing(const qs_site_paths_t *p, char *out, size_t out_len)
 {
-    const struct { const char *path, *name; } parts[] = {
-        { p->conf, "quietstate.conf" }, { p->site_db, "site.db" },
-        { p->store_db, "store.db" }, { p->broker_key, "keys/broker.key" },
-        { p->broker_pub, "keys/broker.pub" }, { p->store_key, "keys/store.key" },
-        { p->store_pub, "keys/store.pub" }, { p->site_key, "keys/site.key" },
-        { p->audit_key, "keys/audit.key" }, { p->epochs_dir, "keys/epochs/" },
-    };
-    size_t o = 0;
+    size_t n_files, o = 0;
+    const qs_site_file_t *files = qs_site_files(&n_files);
     int n = 0;
 
     out[0] = '\0';
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (exists(parts[i].path))
+    for (size_t i = 0; i < n_files; i++) {
+        const char *path = qs_site_file_path(p, &files[i]);
+        if (!files[i].required || path == NULL || strcmp(files[i].rel, ".") == 0 ||
+            exists(path))
             continue;
         if (o < out_len) {
-            int w = snprintf(out + o, out_len - o, "%s%s", n ? ", " : "", parts[i].name);
+            int w = snprintf(out + o, out_len - o, "%s%s%s", n ? ", " : "", files[i].rel,
+                             files[i].kind == QS_SITE_DIR ? "/" : "");
             o += w > 0 ? (size_t)w : 0;
         }
         n++;
@@ -424,8 +370,11 @@ print_summary(const qs_site_paths_t *paths, const qs_config_t *cfg, const init_r
            paths->home, paths->home, paths->home);
 }
 
-int
-cmd_init(int argc, char **argv)
+/* Parse init's flags into *home and *want. Returns 0, 1 for --help, or -1
+ * with errmsg (a usage error). */
+static int
+parse_init(const char **home, qs_config_t *want, int argc, char **argv, char *errmsg,
+           size_t errmsg_len)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
@@ -434,50 +383,172 @@ cmd_init(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    int c;
+
+    qs_config_defaults(want);
+    ctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': *home = optarg; break;
+        case 'f':
+        case 'b':
+            if (endpoint_check(c == 'f' ? "--frontend" : "--backend", optarg, errmsg,
+                               errmsg_len) != 0)
+                return -1;
+            snprintf(c == 'f' ? want->frontend : want->backend, QS_MAX_ENDPOINT_BYTES, "%s",
+                     optarg);
+            break;
+        case 'h': return 1;
+        case ':':
+            snprintf(errmsg, errmsg_len, "%s needs a value", argv[optind - 1]);
+            return -1;
+        default:
+            snprintf(errmsg, errmsg_len, "unknown option '%s'", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(errmsg, errmsg_len, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (strcmp(want->frontend, want->backend) == 0) {
+        snprintf(errmsg, errmsg_len, "--frontend and --backend must differ");
+        return -1;
+    }
+    return config_roundtrip(want, errmsg, errmsg_len);
+}
+
+/* The home directory must be new, empty, or an interrupted init. Returns 0
+ * (with *resumed), or -1 after printing why not. */
+static int
+check_home(const qs_site_paths_t *paths, int *resumed)
+{
+    char errmsg[CTL_ERRMSG_BYTES], missing[512];
+    int site_n, other_n;
+    int64_t n_audit;
+    struct stat st;
+
+    *resumed = 0;
+    if (lstat(paths->home, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        ctl_error(CMD, "cannot inspect '%s': %s", paths->home, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        ctl_error(CMD, "'%s' exists and is not a directory: choose another --home", paths->home);
+        return -1;
+    }
+    if (site_missing(paths, missing, sizeof missing) == 0) {
+        ctl_error(CMD, "'%s' already holds a quietstate site; init never overwrites "
+                  "keys: use another --home, or remove the directory to start over "
+                  "(that destroys the site's keys and data)", paths->home);
+        return -1;
+    }
+    if (scan_home(paths->home, &site_n, &other_n, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return -1;
+    }
+    if (site_n == 0 && other_n > 0) {
+        ctl_error(CMD, "'%s' is not empty and holds no quietstate site: choose a new "
+                  "or empty directory", paths->home);
+        return -1;
+    }
+    *resumed = site_n > 0;
+    /* The init audit entry is written last, so a site.db with entries means an
+     * init that finished: a file missing now was lost, not left unwritten. */
+    if (qs_sitedb_audit_entries(&n_audit, paths->site_db, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "cannot read existing '%s' (%s): it is not a quietstate site "
+                  "database; remove it or choose another --home", paths->site_db, errmsg);
+        return -1;
+    }
+    if (n_audit > 0) {
+        ctl_error(CMD, "'%s' holds a site whose init finished (site.db has %lld audit "
+                  "entries) but files are missing: %s. init will not replace them "
+                  "(new keys could not read the existing data or verify the audit "
+                  "log): restore them from a backup", paths->home, (long long)n_audit,
+                  missing);
+        return -1;
+    }
+    return 0;
+}
+
+/* The directories of the site table that init makes, parents first. */
+static int
+create_dirs(const qs_site_paths_t *paths, init_report_t *r, char *errmsg, size_t errmsg_len)
+{
+    size_t n_files;
+    const qs_site_file_t *files = qs_site_files(&n_files);
+
+    for (size_t i = 0; i < n_files; i++) {
+        const qs_site_file_t *f = &files[i];
+        char rel[64], what[64];
+        int created;
+        if (f->kind != QS_SITE_DIR || !f->required || qs_site_file_path(paths, f) == NULL)
+            continue;
+        if (private_dir(qs_site_file_path(paths, f), &created, errmsg, errmsg_len) != 0)
+            return -1;
+        snprintf(rel, sizeof rel, "%s/", f->rel);
+        snprintf(what, sizeof what, "%04o, %s", f->mode, f->what);
+        report(r, rel, what, created);
+    }
+    return 0;
+}
+
+/* Create (or complete) every part of the site, noting each in r. */
+static int
+create_site(const qs_site_paths_t *paths, const qs_config_t *want, qs_config_t *used,
+            init_report_t *r, char *errmsg, size_t errmsg_len)
+{
+    int created, site_created, store_created;
+
+    if (create_dirs(paths, r, errmsg, errmsg_len) != 0)
+        return -1;
+    if (key_pair("broker", paths->broker_key, paths->broker_pub, &created, errmsg,
+                 errmsg_len) != 0)
+        return -1;
+    report(r, "keys/broker.key, keys/broker.pub", "broker key pair", created);
+    if (key_pair("store", paths->store_key, paths->store_pub, &created, errmsg,
+                 errmsg_len) != 0)
+        return -1;
+    report(r, "keys/store.key, keys/store.pub", "store key pair", created);
+    if (secret(paths->site_key, &created, errmsg, errmsg_len) != 0)
+        return -1;
+    report(r, "keys/site.key", "pseudonym key", created);
+    if (secret(paths->audit_key, &created, errmsg, errmsg_len) != 0)
+        return -1;
+    report(r, "keys/audit.key", "audit chain key", created);
+    if (write_config(paths, want, &created, used, errmsg, errmsg_len) != 0)
+        return -1;
+    report(r, "quietstate.conf", "endpoints and options", created);
+    if (!created && (strcmp(used->frontend, want->frontend) != 0 ||
+                     strcmp(used->backend, want->backend) != 0))
+        ctl_error(CMD, "note: kept the existing quietstate.conf; its endpoints apply "
+                  "(edit '%s' to change them)", paths->conf);
+    if (databases(paths, &site_created, &store_created, errmsg, errmsg_len) != 0)
+        return -1;
+    report(r, "site.db", "clients, policy, audit log", site_created);
+    report(r, "store.db", "state data", store_created);
+    return 0;
+}
+
+int
+cmd_init(int argc, char **argv)
+{
     const char *home = NULL;
     char errmsg[CTL_ERRMSG_BYTES];
     qs_site_paths_t paths;
     qs_config_t want, used;
     init_report_t r = { .n = 0 };
-    int c, created, site_created, store_created, resumed = 0, site_n, other_n;
-    int64_t n_audit;
-    char missing[512];
-    struct stat st;
+    int prc, resumed;
 
-    qs_config_defaults(&want);
-    ctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': home = optarg; break;
-        case 'f':
-        case 'b':
-            if (endpoint_check(c == 'f' ? "--frontend" : "--backend", optarg, errmsg,
-                               sizeof errmsg) != 0)
-                goto usage_error;
-            snprintf(c == 'f' ? want.frontend : want.backend, QS_MAX_ENDPOINT_BYTES, "%s",
-                     optarg);
-            break;
-        case 'h': usage(stdout); return CTL_EXIT_OK;
-        case ':':
-            snprintf(errmsg, sizeof errmsg, "%s needs a value", argv[optind - 1]);
-            goto usage_error;
-        default:
-            snprintf(errmsg, sizeof errmsg, "unknown option '%s'", argv[optind - 1]);
-            goto usage_error;
-        }
+    prc = parse_init(&home, &want, argc, argv, errmsg, sizeof errmsg);
+    if (prc > 0) {
+        usage(stdout);
+        return CTL_EXIT_OK;
     }
-    if (optind < argc) {
-        snprintf(errmsg, sizeof errmsg, "unexpected argument '%s'", argv[optind]);
-        goto usage_error;
-    }
-    if (strcmp(want.frontend, want.backend) == 0) {
-        snprintf(errmsg, sizeof errmsg, "--frontend and --backend must differ");
-        goto usage_error;
-    }
-    if (config_roundtrip(&want, errmsg, sizeof errmsg) != 0)
-        goto usage_error;
-    if (qs_site_paths(&paths, home, errmsg, sizeof errmsg) != 0)
-        goto usage_error;
+    if (prc < 0 || qs_site_paths(&paths, home, errmsg, sizeof errmsg) != 0)
+        return ctl_usage_error(CMD, "%s", errmsg);
     for (int i = 0; i < 2; i++) {
         const char *ep = i == 0 ? want.frontend : want.backend;
         if (!endpoint_is_local(ep))
@@ -485,86 +556,13 @@ cmd_init(int argc, char **argv)
                       "accept connections from other hosts (only enrolled keys get in)",
                       i == 0 ? "--frontend" : "--backend", ep);
     }
-
-    /* The home directory: new, empty, or an interrupted init. */
-    if (lstat(paths.home, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            ctl_error(CMD, "'%s' exists and is not a directory: choose another --home",
-                      paths.home);
-            return CTL_EXIT_FAIL;
-        }
-        if (site_missing(&paths, missing, sizeof missing) == 0) {
-            ctl_error(CMD, "'%s' already holds a quietstate site; init never overwrites "
-                      "keys: use another --home, or remove the directory to start over "
-                      "(that destroys the site's keys and data)", paths.home);
-            return CTL_EXIT_FAIL;
-        }
-        if (scan_home(paths.home, &site_n, &other_n, errmsg, sizeof errmsg) != 0)
-            goto fail;
-        if (site_n == 0 && other_n > 0) {
-            ctl_error(CMD, "'%s' is not empty and holds no quietstate site: choose a new "
-                      "or empty directory", paths.home);
-            return CTL_EXIT_FAIL;
-        }
-        resumed = site_n > 0;
-        n_audit = audit_entries(&paths, errmsg, sizeof errmsg);
-        if (n_audit < 0)
-            goto fail;
-        if (n_audit > 0) {
-            ctl_error(CMD, "'%s' holds a site whose init finished (site.db has %lld audit "
-                      "entries) but files are missing: %s. init will not replace them "
-                      "(new keys could not read the existing data or verify the audit "
-                      "log): restore them from a backup", paths.home, (long long)n_audit,
-                      missing);
-            return CTL_EXIT_FAIL;
-        }
-    } else if (errno != ENOENT) {
-        snprintf(errmsg, sizeof errmsg, "cannot inspect '%s': %s", paths.home, strerror(errno));
-        goto fail;
+    if (check_home(&paths, &resumed) != 0)
+        return CTL_EXIT_FAIL;
+    if (create_site(&paths, &want, &used, &r, errmsg, sizeof errmsg) != 0 ||
+        audit_init(paths.home, &used, &r, resumed, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
     }
-
-    if (private_dir(paths.home, &created, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "./", "site home, 0700", created);
-    if (private_dir(paths.keys_dir, &created, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "keys/", "0700", created);
-    if (private_dir(paths.epochs_dir, &created, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "keys/epochs/", "0700, per-day data keys", created);
-    if (key_pair("broker", paths.broker_key, paths.broker_pub, &created, errmsg,
-                 sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "keys/broker.key, keys/broker.pub", "broker key pair", created);
-    if (key_pair("store", paths.store_key, paths.store_pub, &created, errmsg,
-                 sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "keys/store.key, keys/store.pub", "store key pair", created);
-    if (secret(paths.site_key, &created, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "keys/site.key", "pseudonym key", created);
-    if (secret(paths.audit_key, &created, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "keys/audit.key", "audit chain key", created);
-    if (write_config(&paths, &want, &created, &used, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "quietstate.conf", "endpoints and options", created);
-    if (!created && (strcmp(used.frontend, want.frontend) != 0 ||
-                     strcmp(used.backend, want.backend) != 0))
-        ctl_error(CMD, "note: kept the existing quietstate.conf; its endpoints apply "
-                  "(edit '%s' to change them)", paths.conf);
-    if (databases(&paths, &site_created, &store_created, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    report(&r, "site.db", "clients, policy, audit log", site_created);
-    report(&r, "store.db", "state data", store_created);
-    if (audit_init(paths.home, &used, &r, resumed, errmsg, sizeof errmsg) != 0)
-        goto fail;
     print_summary(&paths, &used, &r, resumed);
     return ctl_output_done(CMD);
-
-usage_error:
-    return ctl_usage_error(CMD, "%s", errmsg);
-fail:
-    ctl_error(CMD, "%s", errmsg);
-    return CTL_EXIT_FAIL;
 }

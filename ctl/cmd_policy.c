@@ -74,6 +74,40 @@ typedef struct {
     const char *as;
 } policy_changes_t;
 
+/* One --max-age-days N: the age of the --topic-type just given (pending),
+ * else the default. Returns 0, or -1 with errmsg. */
+static int
+parse_age(policy_changes_t *ch, long *pending, const char *text, char *errmsg,
+          size_t errmsg_len)
+{
+    long v;
+
+    if (ctl_parse_long(&v, text, *pending >= 0 ? 0 : 1, QS_POLICY_MAX_AGE_DAYS) != 0) {
+        snprintf(errmsg, errmsg_len, "--max-age-days '%s' must be %s..%d", text,
+                 *pending >= 0 ? "0" : "1", QS_POLICY_MAX_AGE_DAYS);
+        return -1;
+    }
+    if (*pending >= 0) {
+        if (ch->n_topics == POLICY_MAX_CHANGES) {
+            snprintf(errmsg, errmsg_len, "too many --topic-type pairs");
+            return -1;
+        }
+        ch->topics[ch->n_topics].topic_type = (uint32_t)*pending;
+        ch->topics[ch->n_topics].days = (int)v;
+        ch->n_topics++;
+        *pending = -1;
+        return 0;
+    }
+    if (ch->have_default_age) {
+        snprintf(errmsg, errmsg_len, "the default --max-age-days is given twice "
+                 "(a per-topic age goes right after its --topic-type)");
+        return -1;
+    }
+    ch->have_default_age = 1;
+    ch->default_age = (int)v;
+    return 0;
+}
+
 /* Parse `policy set` flags. Returns 0, or -1 with errmsg (a usage error). */
 static int
 parse_set(policy_changes_t *ch, const char **home, int argc, char **argv, int *help,
@@ -115,29 +149,8 @@ parse_set(policy_changes_t *ch, const char **home, int argc, char **argv, int *h
             pending = v;
             break;
         case 'm':
-            if (ctl_parse_long(&v, optarg, pending >= 0 ? 0 : 1, QS_POLICY_MAX_AGE_DAYS) != 0) {
-                snprintf(errmsg, errmsg_len, "--max-age-days '%s' must be %s..%d", optarg,
-                         pending >= 0 ? "0" : "1", QS_POLICY_MAX_AGE_DAYS);
+            if (parse_age(ch, &pending, optarg, errmsg, errmsg_len) != 0)
                 return -1;
-            }
-            if (pending >= 0) {
-                if (ch->n_topics == POLICY_MAX_CHANGES) {
-                    snprintf(errmsg, errmsg_len, "too many --topic-type pairs");
-                    return -1;
-                }
-                ch->topics[ch->n_topics].topic_type = (uint32_t)pending;
-                ch->topics[ch->n_topics].days = (int)v;
-                ch->n_topics++;
-                pending = -1;
-            } else {
-                if (ch->have_default_age) {
-                    snprintf(errmsg, errmsg_len, "the default --max-age-days is given twice "
-                             "(a per-topic age goes right after its --topic-type)");
-                    return -1;
-                }
-                ch->have_default_age = 1;
-                ch->default_age = (int)v;
-            }
             break;
         case 'u':
             if (strcmp(optarg, "yes") != 0 && strcmp(optarg, "no") != 0) {
@@ -425,6 +438,89 @@ field_text(char *buf, size_t len, const cJSON *obj, const char *name)
     return "?";
 }
 
+/* show/history as one JSON document; consumes versions. */
+static void
+print_read_json(cJSON *versions, int history)
+{
+    cJSON *doc;
+
+    if (history) {
+        doc = cJSON_CreateObject();
+        cJSON_AddItemToObject(doc, "versions", versions);
+    } else if (cJSON_GetArraySize(versions) == 0) {
+        doc = cJSON_CreateObject();
+        cJSON_AddBoolToObject(doc, "configured", 0);
+        cJSON_Delete(versions);
+    } else {
+        doc = cJSON_DetachItemFromArray(versions, 0);
+        cJSON_AddBoolToObject(doc, "configured", 1);
+        cJSON_Delete(versions);
+    }
+    if (ctl_json_print(doc) != 0)
+        qs_fatal("out of memory printing JSON");
+}
+
+/* history as a table, one row per version. */
+static void
+print_history_table(const cJSON *versions)
+{
+    static const char *const head[] = {
+        "VERSION", "SET_UTC", "ACTOR", "MAX_AGE_DAYS", "TOPIC_MAX_AGE_DAYS",
+        "USER_NAMES", "K", "PRECISION",
+    };
+    ctl_table_t *t = ctl_table_new(8, head);
+    const cJSON *v;
+
+    ctl_table_align_right(t, 0);
+    ctl_table_align_right(t, 3);
+    ctl_table_align_right(t, 6);
+    cJSON_ArrayForEach(v, versions) {
+        char b[8][256];
+        const char *cells[8] = {
+            field_text(b[0], sizeof b[0], v, "version"),
+            field_text(b[1], sizeof b[1], v, "set_utc"),
+            field_text(b[2], sizeof b[2], v, "actor"),
+            field_text(b[3], sizeof b[3], v, "max_age_days"),
+            field_text(b[4], sizeof b[4], v, "topic_max_age_days"),
+            field_text(b[5], sizeof b[5], v, "collect_user_names"),
+            field_text(b[6], sizeof b[6], v, "k"),
+            field_text(b[7], sizeof b[7], v, "time_precision"),
+        };
+        ctl_table_add(t, cells);
+    }
+    if (ctl_table_rows(t) == 0)
+        printf("no policy was ever set: the store accepts nothing until "
+               "'qsctl policy set' stores one\n");
+    else
+        ctl_table_print(t, stdout);
+    ctl_table_destroy(&t);
+}
+
+/* show as text: the current version (versions holds it, or nothing). */
+static void
+print_current(const cJSON *versions)
+{
+    const cJSON *v = cJSON_GetArrayItem(versions, 0);
+    char b[256], actor[4 * CTL_MAX_ACTOR_BYTES + 1];
+
+    if (v == NULL) {
+        printf("no policy configured: the store accepts nothing until one is set\n"
+               "  (qsctl policy set --home DIR --max-age-days N ...)\n");
+        return;
+    }
+    ctl_text_safe(actor, sizeof actor, field_text(b, sizeof b, v, "actor"));
+    printf("policy version %s", field_text(b, sizeof b, v, "version"));
+    printf(", set %s", field_text(b, sizeof b, v, "set_utc"));
+    printf(" by %s\n", actor);
+    printf("  max_age_days        %s (every topic type without its own)\n",
+           field_text(b, sizeof b, v, "max_age_days"));
+    printf("  topic_max_age_days  %s\n", field_text(b, sizeof b, v, "topic_max_age_days"));
+    printf("  collect_user_names  %s\n", field_text(b, sizeof b, v, "collect_user_names"));
+    printf("  k                   %s (smaller compliance groups are suppressed)\n",
+           field_text(b, sizeof b, v, "k"));
+    printf("  time_precision      %s\n", field_text(b, sizeof b, v, "time_precision"));
+}
+
 static int
 policy_read(int argc, char **argv, int history)
 {
@@ -460,7 +556,7 @@ policy_read(int argc, char **argv, int history)
     if ((history || configured) &&
         qs_sitedb_policy_each(site.sitedb, collect_version, &ctx) != 0) {
         ctl_error(cmd, "cannot read policy versions from '%s': %s", site.paths.site_db,
-                  sqlite3_errmsg(qs_sitedb_sqlite(site.sitedb)));
+                  qs_sitedb_errmsg(site.sitedb));
         cJSON_Delete(ctx.versions);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
@@ -468,72 +564,13 @@ policy_read(int argc, char **argv, int history)
     ctl_site_close(&site);
 
     if (fmt == CTL_FORMAT_JSON) {
-        cJSON *doc;
-        if (history) {
-            doc = cJSON_CreateObject();
-            cJSON_AddItemToObject(doc, "versions", ctx.versions);
-        } else if (cJSON_GetArraySize(ctx.versions) == 0) {
-            doc = cJSON_CreateObject();
-            cJSON_AddBoolToObject(doc, "configured", 0);
-            cJSON_Delete(ctx.versions);
-        } else {
-            doc = cJSON_DetachItemFromArray(ctx.versions, 0);
-            cJSON_AddBoolToObject(doc, "configured", 1);
-            cJSON_Delete(ctx.versions);
-        }
-        if (ctl_json_print(doc) != 0)
-            qs_fatal("out of memory printing JSON");
+        print_read_json(ctx.versions, history);
         return ctl_output_done(cmd);
     }
-
-    if (history) {
-        static const char *const head[] = {
-            "VERSION", "SET_UTC", "ACTOR", "MAX_AGE_DAYS", "TOPIC_MAX_AGE_DAYS",
-            "USER_NAMES", "K", "PRECISION",
-        };
-        ctl_table_t *t = ctl_table_new(8, head);
-        const cJSON *v;
-        ctl_table_align_right(t, 0);
-        ctl_table_align_right(t, 3);
-        ctl_table_align_right(t, 6);
-        cJSON_ArrayForEach(v, ctx.versions) {
-            char b[8][256];
-            const char *cells[8] = {
-                field_text(b[0], sizeof b[0], v, "version"),
-                field_text(b[1], sizeof b[1], v, "set_utc"),
-                field_text(b[2], sizeof b[2], v, "actor"),
-                field_text(b[3], sizeof b[3], v, "max_age_days"),
-                field_text(b[4], sizeof b[4], v, "topic_max_age_days"),
-                field_text(b[5], sizeof b[5], v, "collect_user_names"),
-                field_text(b[6], sizeof b[6], v, "k"),
-                field_text(b[7], sizeof b[7], v, "time_precision"),
-            };
-            ctl_table_add(t, cells);
-        }
-        if (ctl_table_rows(t) == 0)
-            printf("no policy was ever set: the store accepts nothing until "
-                   "'qsctl policy set' stores one\n");
-        else
-            ctl_table_print(t, stdout);
-        ctl_table_destroy(&t);
-    } else if (cJSON_GetArraySize(ctx.versions) == 0) {
-        printf("no policy configured: the store accepts nothing until one is set\n"
-               "  (qsctl policy set --home DIR --max-age-days N ...)\n");
-    } else {
-        const cJSON *v = cJSON_GetArrayItem(ctx.versions, 0);
-        char b[256], actor[4 * CTL_MAX_ACTOR_BYTES + 1];
-        ctl_text_safe(actor, sizeof actor, field_text(b, sizeof b, v, "actor"));
-        printf("policy version %s", field_text(b, sizeof b, v, "version"));
-        printf(", set %s", field_text(b, sizeof b, v, "set_utc"));
-        printf(" by %s\n", actor);
-        printf("  max_age_days        %s (every topic type without its own)\n",
-               field_text(b, sizeof b, v, "max_age_days"));
-        printf("  topic_max_age_days  %s\n", field_text(b, sizeof b, v, "topic_max_age_days"));
-        printf("  collect_user_names  %s\n", field_text(b, sizeof b, v, "collect_user_names"));
-        printf("  k                   %s (smaller compliance groups are suppressed)\n",
-               field_text(b, sizeof b, v, "k"));
-        printf("  time_precision      %s\n", field_text(b, sizeof b, v, "time_precision"));
-    }
+    if (history)
+        print_history_table(ctx.versions);
+    else
+        print_current(ctx.versions);
     cJSON_Delete(ctx.versions);
     return ctl_output_done(cmd);
 }

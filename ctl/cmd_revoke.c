@@ -81,7 +81,7 @@ cmd_revoke(int argc, char **argv)
         goto fail;
     if (qs_sitedb_revoke(site.sitedb, ps, ctl_site_now(&site), &n_revoked) != 0) {
         snprintf(errmsg, sizeof errmsg, "cannot revoke in '%s': %s", site.paths.site_db,
-                 sqlite3_errmsg(qs_sitedb_sqlite(site.sitedb)));
+                 qs_sitedb_errmsg(site.sitedb));
         goto fail;
     }
     if (n_revoked == 0) {

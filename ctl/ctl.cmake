@@ -9,23 +9,17 @@ list(TRANSFORM QS_CTL_CMD_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
 add_library(qs_ctl_cmds STATIC ${QS_CTL_CMD_SOURCES})
 target_include_directories(qs_ctl_cmds PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_ctl_cmds PUBLIC quietstate qs_storedb)
-if(TARGET qs_producer_lib)
-  target_link_libraries(qs_ctl_cmds PUBLIC qs_producer_lib)
-endif()
 
-set(QS_CTL_TESTS test_ctl_common test_ctl_query test_ctl_policy test_ctl_audit test_ctl_init)
-if(TARGET qs_producer_lib)
-  list(APPEND QS_CTL_TESTS test_ctl_enroll)   # needs the producer's profile reader
-endif()
+set(QS_CTL_TESTS test_ctl_common test_ctl_query test_ctl_policy test_ctl_audit test_ctl_init
+    test_ctl_enroll)
 foreach(t ${QS_CTL_TESTS})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
     qs_unit_test(${t} ${t}.c)
     target_link_libraries(${t} PRIVATE qs_ctl_cmds)
     target_compile_definitions(${t} PRIVATE
       QS_GOLDEN_DIR="${CMAKE_SOURCE_DIR}/tests/golden")
-    if(TARGET qs_producer_lib)
-      target_compile_definitions(${t} PRIVATE CTL_TEST_HAVE_PROFILE=1)
-    endif()
+    # The profile is common's now; test_ctl_query.c still tests it under this name.
+    target_compile_definitions(${t} PRIVATE CTL_TEST_HAVE_PROFILE=1)
   endif()
 endforeach()
 

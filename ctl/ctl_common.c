@@ -1,11 +1,10 @@
 /* ctl_common.c - qsctl's shared helpers: site opening, audited transactions,
  * actor names, safe text, tables, CSV and JSON output.
  *
- * Audited transactions: qs_audit_append() rewrites DIR/audit.head as soon as
- * the entry is in the (still open) transaction. ctl_site_begin() therefore
- * keeps a copy of the head taken under the write lock, and a rollback or a
- * failed commit puts it back, so that an aborted change never leaves a head
- * that claims an entry the log does not have.
+ * Audited transactions are common/audit's (qs_audit_tx_*): the change and its
+ * entry commit together and DIR/audit.head is written only after the
+ * COMMIT, so an aborted change never leaves a head that claims an entry the
+ * log does not have. ctl_site_* only adds the site's key, paths and clock.
  */
 #include "ctl_common.h"
 #include "qs_audit.h"
@@ -23,8 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CTL_HEAD_MAX_BYTES 256u
-
 int
 ctl_format_parse(ctl_format_t *out, const char *text, unsigned allowed)
 {
@@ -38,39 +35,6 @@ ctl_format_parse(ctl_format_t *out, const char *text, unsigned allowed)
             return 0;
         }
     return -1;
-}
-
-static void
-head_snapshot_free(ctl_site_t *site)
-{
-    free(site->head_text);
-    site->head_text = NULL;
-    site->head_len = 0;
-    site->head_saved = 0;
-}
-
-static char *
-head_path(const ctl_site_t *site, char *buf, size_t len)
-{
-    if (qs_path_join(buf, len, site->paths.home, "audit.head") != 0)
-        return NULL;
-    return buf;
-}
-
-/* Put DIR/audit.head back as ctl_site_begin() found it. */
-static void
-head_restore(ctl_site_t *site)
-{
-    char path[QS_MAX_PATH_BYTES], err[CTL_ERRMSG_BYTES];
-
-    if (!site->head_saved || head_path(site, path, sizeof path) == NULL)
-        return;
-    if (site->head_text == NULL) {
-        if (unlink(path) != 0 && errno != ENOENT)
-            log_warn("cannot remove '%s' after a rollback: %s", path, strerror(errno));
-    } else if (qs_fs_write_private(path, site->head_text, site->head_len, err, sizeof err) != 0) {
-        log_warn("cannot restore '%s' after a rollback: %s", path, err);
-    }
 }
 
 int
@@ -120,9 +84,7 @@ fail:
 void
 ctl_site_close(ctl_site_t *site)
 {
-    if (site->in_tx)
-        ctl_site_rollback(site);
-    head_snapshot_free(site);
+    ctl_site_rollback(site);
     qs_storedb_destroy(&site->storedb);
     qs_sitedb_destroy(&site->sitedb);
     if (site->site_key != NULL)
@@ -142,93 +104,40 @@ ctl_site_now(const ctl_site_t *site)
 int
 ctl_site_begin(ctl_site_t *site, char *errmsg, size_t errmsg_len)
 {
-    char path[QS_MAX_PATH_BYTES], err[CTL_ERRMSG_BYTES];
-
-    QS_ASSERT(site->sitedb != NULL && !site->in_tx);
-    if (qs_sitedb_begin(site->sitedb) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot start a transaction on '%s': %s "
-                 "(another qsctl may be writing: try again)", site->paths.site_db,
-                 sqlite3_errmsg(qs_sitedb_sqlite(site->sitedb)));
-        return -1;
-    }
-    site->in_tx = 1;
-    head_snapshot_free(site);
-    if (head_path(site, path, sizeof path) == NULL) {
-        snprintf(errmsg, errmsg_len, "site home path too long: '%s'", site->paths.home);
-        ctl_site_rollback(site);
-        return -1;
-    }
-    if (access(path, F_OK) == 0) {
-        if (qs_fs_read_small(&site->head_text, &site->head_len, path, CTL_HEAD_MAX_BYTES, 0,
-                             err, sizeof err) != 0) {
-            snprintf(errmsg, errmsg_len, "cannot read the audit head: %s", err);
-            ctl_site_rollback(site);
-            return -1;
-        }
-    }
-    site->head_saved = 1;
-    return 0;
+    QS_ASSERT(site->sitedb != NULL && site->audit_key != NULL && site->tx == NULL);
+    site->tx = qs_audit_tx_begin(site->sitedb, site->audit_key, site->paths.audit_head,
+                                 errmsg, errmsg_len);
+    return site->tx != NULL ? 0 : -1;
 }
 
 int
 ctl_site_audit(ctl_site_t *site, const char *actor, const char *action, const cJSON *detail,
                char *errmsg, size_t errmsg_len)
 {
-    char path[QS_MAX_PATH_BYTES], err[CTL_ERRMSG_BYTES];
     char *text;
     int rc;
 
-    QS_ASSERT(site->in_tx && site->audit_key != NULL);
-    if (head_path(site, path, sizeof path) == NULL) {
-        snprintf(errmsg, errmsg_len, "site home path too long: '%s'", site->paths.home);
-        return -1;
-    }
+    QS_ASSERT(site->tx != NULL);
     text = detail != NULL ? cJSON_PrintUnformatted(detail) : qs_strdup("{}");
     if (text == NULL)
         qs_fatal("out of memory rendering an audit detail");
-    rc = qs_audit_append(site->sitedb, site->audit_key, path, ctl_site_now(site), actor,
-                         action, text, err, sizeof err);
+    rc = qs_audit_tx_append(site->tx, ctl_site_now(site), actor, action, text, errmsg,
+                            errmsg_len);
     free(text);
-    if (rc != 0) {
-        snprintf(errmsg, errmsg_len, "cannot append to the audit log in '%s': %s",
-                 site->paths.site_db, err);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int
 ctl_site_commit(ctl_site_t *site, char *errmsg, size_t errmsg_len)
 {
-    QS_ASSERT(site->in_tx);
-    if (qs_sitedb_commit(site->sitedb) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot commit to '%s': %s; nothing was changed",
-                 site->paths.site_db, sqlite3_errmsg(qs_sitedb_sqlite(site->sitedb)));
-        ctl_site_rollback(site);
-        return -1;
-    }
-    site->in_tx = 0;
-    head_snapshot_free(site);
-    {
-        char path[QS_MAX_PATH_BYTES], err[512];
-        if (head_path(site, path, sizeof path) != NULL &&
-            qs_audit_sync_head(site->sitedb, path, err, sizeof err) != 0) {
-            snprintf(errmsg, errmsg_len, "committed, but cannot update the audit head: %s", err);
-            return -1;
-        }
-    }
-    return 0;
+    QS_ASSERT(site->tx != NULL);
+    return qs_audit_tx_commit(&site->tx, errmsg, errmsg_len);
 }
 
 void
 ctl_site_rollback(ctl_site_t *site)
 {
-    if (!site->in_tx)
-        return;
-    qs_sitedb_rollback(site->sitedb);
-    head_restore(site);
-    head_snapshot_free(site);
-    site->in_tx = 0;
+    qs_audit_tx_rollback(&site->tx);
 }
 
 /* 1 if s is 1..max bytes of UTF-8 without control characters. */

@@ -3,9 +3,9 @@
  *
  * A command resolves --home (or QS_HOME) and opens only what it needs with
  * ctl_site_open(); a change to site.db goes through ctl_site_begin(),
- * ctl_site_audit() and ctl_site_commit(), so that the change and its audit
- * entry are one transaction and a failed commit leaves DIR/audit.head as it
- * was. Output helpers print tables with aligned columns, RFC 4180 CSV, and
+ * ctl_site_audit() and ctl_site_commit() (common/qs_audit.h's audited
+ * transaction), so that the change and its audit entry are one transaction
+ * and a failed commit leaves DIR/audit.head as it was. Output helpers print tables with aligned columns, RFC 4180 CSV, and
  * one JSON document (cJSON) per run; text that came from clients (topic ids)
  * is escaped before it reaches a terminal or a spreadsheet.
  *
@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "qs_audit.h"
 #include "qs_clock.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
@@ -62,10 +63,7 @@ typedef struct {
     qs_storedb_t *storedb;    /* NULL unless CTL_OPEN_STOREDB */
     uint8_t *site_key;        /* sodium_malloc'd, NULL unless CTL_OPEN_SITE_KEY */
     uint8_t *audit_key;       /* sodium_malloc'd, NULL unless CTL_OPEN_AUDIT_KEY */
-    int in_tx;                /* inside ctl_site_begin() */
-    int head_saved;           /* head_text holds DIR/audit.head as it was */
-    char *head_text;          /* malloc'd, NULL when there was no head file */
-    size_t head_len;
+    qs_audit_tx_t *tx;        /* between ctl_site_begin() and commit/rollback */
 } ctl_site_t;
 
 /* Resolve home (NULL: QS_HOME), check that it is a site made by qsctl init
@@ -80,22 +78,23 @@ void ctl_site_close(ctl_site_t *site);
 /* UTC now in ms (honours QS_CLOCK_OFFSET_S, like the daemons). */
 int64_t ctl_site_now(const ctl_site_t *site);
 
-/* BEGIN IMMEDIATE on site.db (the write lock is taken before anything is
- * read, so read-modify-write is atomic). Returns 0 or -1 with errmsg. */
+/* Begin an audited transaction on site.db (qs_audit_tx_begin: the write
+ * lock is taken before anything is read, so read-modify-write is atomic).
+ * Needs CTL_OPEN_AUDIT_KEY. Returns 0 or -1 with errmsg. */
 int ctl_site_begin(ctl_site_t *site, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
 /* Append an audit entry inside the open transaction. detail is borrowed and
- * rendered as compact JSON. Needs CTL_OPEN_AUDIT_KEY. Returns 0 or -1. */
+ * rendered as compact JSON. Returns 0 or -1. */
 int ctl_site_audit(ctl_site_t *site, const char *actor, const char *action,
                    const cJSON *detail, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
-/* COMMIT. On failure rolls back, restores DIR/audit.head and returns -1. */
+/* COMMIT, then rewrite DIR/audit.head. On failure rolls back and returns -1. */
 int ctl_site_commit(ctl_site_t *site, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
-/* ROLLBACK and restore DIR/audit.head if an audit entry was appended. */
+/* ROLLBACK (DIR/audit.head was not touched). No-op outside a transaction. */
 void ctl_site_rollback(ctl_site_t *site);
 
 /* The acting user for audit entries: as (from --as) when given, else

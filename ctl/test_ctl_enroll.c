@@ -6,7 +6,7 @@
  * enrolled once until revoked, no raw name reaches site.db or the audit log,
  * and revoke marks the key so the daemons' key sets see it revoked.
  */
-#include "profile.h"
+#include "qs_profile.h"
 #include "qs_keyset.h"
 #include "test_ctl.h"
 

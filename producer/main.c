@@ -14,7 +14,7 @@
  * Exit status: 0 ok, 1 failure (or messages still pending), 2 usage error.
  */
 #include "outbox.h"
-#include "profile.h"
+#include "qs_profile.h"
 #include "sender.h"
 #include "simulate.h"
 
@@ -185,8 +185,89 @@ enum { OPT_PROFILE = 1000, OPT_OUTBOX };
 
 /* ---- report ------------------------------------------------------------ */
 
+/* Explain on stderr why a report's message does not validate (vcode, why). */
+static void
+report_invalid(const Quietstate__StateMessage *m, Quietstate__Code vcode, const char *why,
+               const char *time_text)
+{
+    const char *field = "--details";
+
+    switch (vcode) {
+    case QUIETSTATE__CODE__TIME_IN_FUTURE:
+        fprintf(stderr, "qs-producer report: --time: '%s' is more than %d s in the "
+                "future (times are UTC; is this clock right?)\n",
+                time_text ? time_text : "now", QS_DEFAULT_SKEW_LIMIT_S);
+        return;
+    case QUIETSTATE__CODE__TIME_TOO_OLD:
+        fprintf(stderr, "qs-producer report: --time: '%s' is before "
+                "2000-01-01T00:00:00Z\n", time_text ? time_text : "now");
+        return;
+    case QUIETSTATE__CODE__UNKNOWN_TOPIC_TYPE:
+        fprintf(stderr, "qs-producer report: --topic-type: %u is not a known topic type "
+                "(300, 301, 302, 400, 401, 402, 500, 501, 700)\n", m->topic_type);
+        return;
+    case QUIETSTATE__CODE__STATE_OUT_OF_RANGE:
+        fprintf(stderr, "qs-producer report: --state: %u is out of range for topic type "
+                "%u\n", m->state_id, m->topic_type);
+        return;
+    case QUIETSTATE__CODE__BAD_TOPIC_ID:
+        fprintf(stderr, "qs-producer report: --topic-id: must be 1..%u bytes of UTF-8\n",
+                QS_MAX_TOPIC_ID_BYTES);
+        return;
+    case QUIETSTATE__CODE__DETAILS_TOO_LARGE:
+        fprintf(stderr, "qs-producer report: --details: longer than %u bytes\n",
+                QS_MAX_DETAILS_BYTES);
+        return;
+    default:
+        break;
+    }
+    if (!qs_utf8_valid(m->machine_name, strlen(m->machine_name)) ||
+        strlen(m->machine_name) > QS_MAX_NAME_BYTES)
+        field = "--machine";
+    else if (!qs_utf8_valid(m->domain, strlen(m->domain)) || strlen(m->domain) > QS_MAX_NAME_BYTES)
+        field = "--domain";
+    else if (!qs_utf8_valid(m->user_name, strlen(m->user_name)) ||
+             strlen(m->user_name) > QS_MAX_NAME_BYTES)
+        field = "--user";
+    if (strcmp(field, "--details") == 0)
+        fprintf(stderr, "qs-producer report: %s: %s\n", field, why);
+    else
+        fprintf(stderr, "qs-producer report: %s: must be at most %u bytes of UTF-8\n",
+                field, QS_MAX_NAME_BYTES);
+}
+
+/* Append m to the outbox and print its serial. Returns the exit code. */
 static int
-cmd_report(globals_t *g, int argc, char **argv)
+report_append(const char *outbox, Quietstate__StateMessage *m)
+{
+    char err[512];
+    uint64_t serial = 0;
+    qs_outbox_t *ob = qs_outbox_open(outbox, err, sizeof err);
+
+    if (ob == NULL) {
+        fprintf(stderr, "qs-producer report: %s\n", err);
+        return 1;
+    }
+    if (qs_outbox_append(ob, m, &serial, err, sizeof err) != 0) {
+        fprintf(stderr, "qs-producer report: %s\n", err);
+        qs_outbox_destroy(&ob);
+        return 1;
+    }
+    qs_outbox_destroy(&ob);
+    printf("%llu\n", (unsigned long long)serial);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* The flags of `report`, as given. */
+typedef struct {
+    const char *topic_type, *topic_id, *state, *time_text;
+    const char *machine, *domain, *user, *details;
+} report_args_t;
+
+/* Parse report's flags into *a (and --profile/--outbox into g). Returns -1
+ * when the flags are complete, else the exit code to return (0 for --help). */
+static int
+report_parse(report_args_t *a, globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "topic-type", required_argument, NULL, 't' },
@@ -202,29 +283,20 @@ cmd_report(globals_t *g, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    Quietstate__StateMessage m = QUIETSTATE__STATE_MESSAGE__INIT;
-    const char *topic_type = NULL, *topic_id = NULL, *state = NULL, *time_text = NULL;
-    const char *machine = NULL, *domain = "", *user = "", *details = "";
-    char host[QS_MAX_NAME_BYTES + 1], err[512];
-    uint64_t tt, st, serial = 0;
-    qs_clock_t clock;
-    qs_outbox_t *ob;
-    Quietstate__Status vstatus;
-    Quietstate__Code vcode;
-    const char *why = NULL;
     int c;
 
+    *a = (report_args_t){ .domain = "", .user = "", .details = "" };
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 't': topic_type = optarg; break;
-        case 'i': topic_id = optarg; break;
-        case 's': state = optarg; break;
-        case 'm': machine = optarg; break;
-        case 'd': domain = optarg; break;
-        case 'u': user = optarg; break;
-        case 'D': details = optarg; break;
-        case 'T': time_text = optarg; break;
+        case 't': a->topic_type = optarg; break;
+        case 'i': a->topic_id = optarg; break;
+        case 's': a->state = optarg; break;
+        case 'm': a->machine = optarg; break;
+        case 'd': a->domain = optarg; break;
+        case 'u': a->user = optarg; break;
+        case 'D': a->details = optarg; break;
+        case 'T': a->time_text = optarg; break;
         case OPT_PROFILE: g->profile = optarg; break;
         case OPT_OUTBOX: g->outbox = optarg; break;
         case 'h': fputs(usage_report, stdout); return 0;
@@ -235,100 +307,65 @@ cmd_report(globals_t *g, int argc, char **argv)
         return usage_error("report", "unexpected argument '%s'", argv[optind]);
     if (g->outbox == NULL)
         return usage_error("report", "%s", "--outbox FILE is required");
-    if (topic_type == NULL)
+    if (a->topic_type == NULL)
         return usage_error("report", "%s", "--topic-type T is required");
-    if (topic_id == NULL)
+    if (a->topic_id == NULL)
         return usage_error("report", "%s", "--topic-id ID is required");
-    if (state == NULL)
+    if (a->state == NULL)
         return usage_error("report", "%s", "--state S is required");
-    if (parse_u64(&tt, topic_type, 0, UINT32_MAX) != 0)
-        return usage_error("report", "--topic-type: '%s' is not a number", topic_type);
-    if (parse_u64(&st, state, 0, UINT32_MAX) != 0)
-        return usage_error("report", "--state: '%s' is not a number", state);
+    return -1;
+}
+
+static int
+cmd_report(globals_t *g, int argc, char **argv)
+{
+    Quietstate__StateMessage m = QUIETSTATE__STATE_MESSAGE__INIT;
+    report_args_t a;
+    char host[QS_MAX_NAME_BYTES + 1];
+    uint64_t tt, st;
+    qs_clock_t clock;
+    Quietstate__Status vstatus;
+    Quietstate__Code vcode;
+    const char *why = NULL;
+    int rc = report_parse(&a, g, argc, argv);
+
+    if (rc >= 0)
+        return rc;
+    if (parse_u64(&tt, a.topic_type, 0, UINT32_MAX) != 0)
+        return usage_error("report", "--topic-type: '%s' is not a number", a.topic_type);
+    if (parse_u64(&st, a.state, 0, UINT32_MAX) != 0)
+        return usage_error("report", "--state: '%s' is not a number", a.state);
     if (qs_clock_init(&clock) != 0)
         log_warn("ignoring QS_CLOCK_OFFSET_S: not an integer number of seconds");
-    if (time_text != NULL) {
-        if (qs_time_parse_iso8601(&m.time_utc_ms, time_text) != 0) {
+    if (a.time_text != NULL) {
+        if (qs_time_parse_iso8601(&m.time_utc_ms, a.time_text) != 0) {
             fprintf(stderr, "qs-producer report: --time: '%s' is not a UTC ISO 8601 time "
-                    "(use e.g. 2026-11-25T12:00:00Z)\n", time_text);
+                    "(use e.g. 2026-11-25T12:00:00Z)\n", a.time_text);
             return 2;
         }
     } else {
         m.time_utc_ms = qs_clock_now_ms(&clock);
     }
-    if (machine == NULL) {
+    if (a.machine == NULL) {
         if (gethostname(host, sizeof host) != 0)
             host[0] = '\0';
         host[sizeof host - 1] = '\0';
-        machine = host;
+        a.machine = host;
     }
     m.serial = 1;   /* assigned by the outbox; any non-zero value validates */
     m.topic_type = (uint32_t)tt;
-    m.topic_id = (char *)topic_id;
+    m.topic_id = (char *)a.topic_id;
     m.state_id = (uint32_t)st;
-    m.details = (char *)details;
-    m.machine_name = (char *)machine;
-    m.domain = (char *)domain;
-    m.user_name = (char *)user;
+    m.details = (char *)a.details;
+    m.machine_name = (char *)a.machine;
+    m.domain = (char *)a.domain;
+    m.user_name = (char *)a.user;
     if (qs_message_validate(&m, qs_clock_now_ms(&clock), QS_DEFAULT_SKEW_LIMIT_S * 1000LL,
                             &vstatus, &vcode, &why) != 0) {
-        switch (vcode) {
-        case QUIETSTATE__CODE__TIME_IN_FUTURE:
-            fprintf(stderr, "qs-producer report: --time: '%s' is more than %d s in the "
-                    "future (times are UTC; is this clock right?)\n",
-                    time_text ? time_text : "now", QS_DEFAULT_SKEW_LIMIT_S);
-            break;
-        case QUIETSTATE__CODE__TIME_TOO_OLD:
-            fprintf(stderr, "qs-producer report: --time: '%s' is before "
-                    "2000-01-01T00:00:00Z\n", time_text ? time_text : "now");
-            break;
-        case QUIETSTATE__CODE__UNKNOWN_TOPIC_TYPE:
-            fprintf(stderr, "qs-producer report: --topic-type: %u is not a known topic type "
-                    "(300, 301, 302, 400, 401, 402, 500, 501, 700)\n", m.topic_type);
-            break;
-        case QUIETSTATE__CODE__STATE_OUT_OF_RANGE:
-            fprintf(stderr, "qs-producer report: --state: %u is out of range for topic type "
-                    "%u\n", m.state_id, m.topic_type);
-            break;
-        case QUIETSTATE__CODE__BAD_TOPIC_ID:
-            fprintf(stderr, "qs-producer report: --topic-id: must be 1..%u bytes of UTF-8\n",
-                    QS_MAX_TOPIC_ID_BYTES);
-            break;
-        case QUIETSTATE__CODE__DETAILS_TOO_LARGE:
-            fprintf(stderr, "qs-producer report: --details: longer than %u bytes\n",
-                    QS_MAX_DETAILS_BYTES);
-            break;
-        default: {
-            const char *field = "--details";
-            if (!qs_utf8_valid(machine, strlen(machine)) || strlen(machine) > QS_MAX_NAME_BYTES)
-                field = "--machine";
-            else if (!qs_utf8_valid(domain, strlen(domain)) || strlen(domain) > QS_MAX_NAME_BYTES)
-                field = "--domain";
-            else if (!qs_utf8_valid(user, strlen(user)) || strlen(user) > QS_MAX_NAME_BYTES)
-                field = "--user";
-            if (strcmp(field, "--details") == 0)
-                fprintf(stderr, "qs-producer report: %s: %s\n", field, why);
-            else
-                fprintf(stderr, "qs-producer report: %s: must be at most %u bytes of UTF-8\n",
-                        field, QS_MAX_NAME_BYTES);
-            break;
-        }
-        }
+        report_invalid(&m, vcode, why, a.time_text);
         return 1;
     }
-    ob = qs_outbox_open(g->outbox, err, sizeof err);
-    if (ob == NULL) {
-        fprintf(stderr, "qs-producer report: %s\n", err);
-        return 1;
-    }
-    if (qs_outbox_append(ob, &m, &serial, err, sizeof err) != 0) {
-        fprintf(stderr, "qs-producer report: %s\n", err);
-        qs_outbox_destroy(&ob);
-        return 1;
-    }
-    qs_outbox_destroy(&ob);
-    printf("%llu\n", (unsigned long long)serial);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return report_append(g->outbox, &m);
 }
 
 /* ---- flush and run ----------------------------------------------------- */

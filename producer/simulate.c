@@ -7,9 +7,8 @@
  * transaction with one audit entry. Enrollment is idempotent: a client whose
  * key is already enrolled is skipped, so a crash between the two steps, or a
  * restart, resumes instead of re-enrolling; a sim-NNNNN name held by a key
- * this state does not know (a removed DIR/sim) is revoked and enrolled anew.
- * The audit entries go into the same transaction; DIR/audit.head is synced
- * after the commit.
+ * this state does not know (a removed DIR/sim) is revoked and enrolled anew
+ * (simenroll.c, an audited transaction of common/qs_audit.h).
  *
  * Delivery: one qs_sender_t per unfinished client, sharing one workspace,
  * all in one zmq_poll loop; a client is closed as soon as all its messages
@@ -23,17 +22,15 @@
 #include "simulate.h"
 
 #include "sender.h"
+#include "simenroll.h"
 #include "simgen.h"
 
-#include "qs_audit.h"
 #include "qs_clock.h"
 #include "qs_config.h"
 #include "qs_fsutil.h"
 #include "qs_keys.h"
 #include "qs_log.h"
-#include "qs_pseudonym.h"
 #include "qs_site.h"
-#include "qs_sitedb.h"
 #include "qs_zmqutil.h"
 
 #include <cjson/cJSON.h>
@@ -48,7 +45,6 @@
 #define SIM_DEFAULT_TIMEOUT_S   600
 #define SIM_TARGET_INFLIGHT     1024   /* batches in flight across the fleet */
 #define SIM_BUDGET_MESSAGES     32768  /* messages in flight across the fleet */
-#define SIM_ACTOR               "qs-producer simulate"
 
 typedef struct {
     qs_site_paths_t paths;
@@ -58,7 +54,6 @@ typedef struct {
     uint8_t store_pk[QS_KEY_BYTES];
     char sim_dir[QS_MAX_PATH_BYTES];
     char state_path[QS_MAX_PATH_BYTES];
-    char audit_head[QS_MAX_PATH_BYTES];
     sqlite3 *state;
     sqlite3_stmt *save;
     uint32_t n;
@@ -285,118 +280,6 @@ db_error:
     log_error("simulate: cannot save progress to '%s': %s", sim->state_path,
               sqlite3_errmsg(sim->state));
     return -1;
-}
-
-static int
-audit_counts(qs_sitedb_t *db, const uint8_t *audit_key, const char *head, int64_t now,
-             const char *action, uint32_t count)
-{
-    char detail[96], err[512];
-
-    snprintf(detail, sizeof detail, "{\"clients\":%u,\"by\":\"simulate\"}", count);
-    if (qs_audit_append(db, audit_key, head, now, SIM_ACTOR, action, detail, err,
-                        sizeof err) != 0) {
-        log_error("simulate: %s", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Enroll every client whose key site.db does not know, in one transaction. */
-static int
-ensure_enrolled(sim_t *sim)
-{
-    char err[512];
-    qs_sitedb_t *db = NULL;
-    qs_keyset_t *set = qs_keyset_new();
-    uint8_t *site_key = NULL, *audit_key = NULL;
-    uint32_t unknown = 0, revoked = 0, enrolled = 0, replaced = 0;
-    int64_t now = qs_clock_now_ms(&sim->clock);
-    int rc = -1, in_tx = 0;
-
-    db = qs_sitedb_open(sim->paths.site_db, 0, err, sizeof err);
-    if (db == NULL) {
-        log_error("simulate: %s", err);
-        goto out;
-    }
-    if (qs_sitedb_load_keyset(db, set) != 0) {
-        log_error("simulate: cannot read the enrolled clients from '%s'", sim->paths.site_db);
-        goto out;
-    }
-    for (uint32_t i = 0; i < sim->n; i++) {
-        qs_key_standing_t k = qs_keyset_get(set, qs_keypair_public(sim->keys[i]));
-        unknown += k == QS_KEY_UNKNOWN;
-        revoked += k == QS_KEY_REVOKED;
-    }
-    if (revoked > 0)
-        log_warn("simulate: %u simulated clients are revoked: their messages cannot be "
-                 "delivered", revoked);
-    if (unknown == 0) {
-        rc = 0;
-        goto out;
-    }
-    if (qs_secret_load(&site_key, sim->paths.site_key, 0, err, sizeof err) != 0 ||
-        qs_secret_load(&audit_key, sim->paths.audit_key, 0, err, sizeof err) != 0) {
-        log_error("simulate: %s", err);
-        goto out;
-    }
-    if (qs_sitedb_begin(db) != 0) {
-        log_error("simulate: cannot begin a transaction on '%s'", sim->paths.site_db);
-        goto out;
-    }
-    in_tx = 1;
-    for (uint32_t i = 0; i < sim->n; i++) {
-        const uint8_t *pk = qs_keypair_public(sim->keys[i]);
-        uint8_t name_ps[QS_PSEUDONYM_BYTES];
-        char name[16];
-        int n_revoked = 0;
-
-        if (qs_keyset_get(set, pk) != QS_KEY_UNKNOWN)
-            continue;
-        snprintf(name, sizeof name, "sim-%05u", sim->clients[i].client);
-        qs_pseudonym(name_ps, site_key, QS_PSEUDO_CLIENT, name);
-        if (qs_sitedb_enroll(db, name_ps, pk, now, err, sizeof err) != 0) {
-            /* The name belongs to a key of an earlier, forgotten run. */
-            if (qs_sitedb_revoke(db, name_ps, now, &n_revoked) != 0 || n_revoked == 0 ||
-                qs_sitedb_enroll(db, name_ps, pk, now, err, sizeof err) != 0) {
-                log_error("simulate: cannot enroll simulated client %u: %s",
-                          sim->clients[i].client, err);
-                goto out;
-            }
-            replaced++;
-        }
-        enrolled++;
-    }
-    if (replaced > 0 &&
-        audit_counts(db, audit_key, sim->audit_head, now, "revoke", replaced) != 0)
-        goto out;
-    if (audit_counts(db, audit_key, sim->audit_head, now, "enroll", enrolled) != 0)
-        goto out;
-    if (qs_sitedb_commit(db) != 0) {
-        log_error("simulate: cannot commit enrollments to '%s'", sim->paths.site_db);
-        goto out;
-    }
-    in_tx = 0;
-    /* The head is written only after COMMIT: it must never claim an entry
-     * that could still roll back. */
-    if (qs_audit_sync_head(db, sim->audit_head, err, sizeof err) != 0) {
-        log_error("simulate: enrolled, but cannot update the audit head: %s", err);
-        goto out;
-    }
-    if (replaced > 0)
-        log_info("simulate: revoked %u stale simulated clients of an earlier run", replaced);
-    log_info("simulate: enrolled %u simulated clients", enrolled);
-    rc = 0;
-out:
-    if (in_tx)
-        qs_sitedb_rollback(db);
-    if (site_key != NULL)
-        sodium_free(site_key);
-    if (audit_key != NULL)
-        sodium_free(audit_key);
-    qs_keyset_destroy(&set);
-    qs_sitedb_destroy(&db);
-    return rc;
 }
 
 static void
@@ -637,111 +520,191 @@ fleet_close(fleet_t *f, uint32_t n)
     memset(f, 0, sizeof *f);
 }
 
-int
-qs_simulate_run(const qs_simulate_opts_t *opts)
+/* Check the options, resolve the site and load (or create) the run, then
+ * enroll its clients. Returns 0 or -1 (logged). */
+static int
+sim_open(sim_t *sim, const qs_simulate_opts_t *opts)
 {
-    sim_t sim = { 0 };
-    fleet_t fleet = { 0 };
     char err[512];
-    qs_sender_stats_t last_sum = { 0 };
-    uint64_t acked0 = 0, acked = 0, rejected = 0;
-    int64_t start = 0, end, next_second;
-    int timeout_s = opts->timeout_s > 0 ? opts->timeout_s : SIM_DEFAULT_TIMEOUT_S;
-    int tty = isatty(STDERR_FILENO), rc = -1, interrupted = 0, timed_out = 0;
-    double elapsed, rate;
 
     if (opts->clients == 0 || opts->clients > QS_SIM_MAX_CLIENTS) {
         log_error("simulate: --clients must be 1..%u", QS_SIM_MAX_CLIENTS);
         return -1;
     }
-    sim.n = opts->clients;
-    sim.m = opts->messages;
-    if (qs_clock_init(&sim.clock) != 0)
+    sim->n = opts->clients;
+    sim->m = opts->messages;
+    if (qs_clock_init(&sim->clock) != 0)
         log_warn("ignoring QS_CLOCK_OFFSET_S: not an integer number of seconds");
-    if (qs_site_paths(&sim.paths, opts->home, err, sizeof err) != 0 ||
-        qs_site_check(&sim.paths, err, sizeof err) != 0 ||
-        qs_config_load(&sim.cfg, sim.paths.conf, err, sizeof err) != 0 ||
-        qs_pubkey_load(sim.broker_pk, sim.paths.broker_pub, err, sizeof err) != 0 ||
-        qs_pubkey_load(sim.store_pk, sim.paths.store_pub, err, sizeof err) != 0) {
+    if (qs_site_paths(&sim->paths, opts->home, err, sizeof err) != 0 ||
+        qs_site_check(&sim->paths, err, sizeof err) != 0 ||
+        qs_config_load(&sim->cfg, sim->paths.conf, err, sizeof err) != 0 ||
+        qs_pubkey_load(sim->broker_pk, sim->paths.broker_pub, err, sizeof err) != 0 ||
+        qs_pubkey_load(sim->store_pk, sim->paths.store_pub, err, sizeof err) != 0) {
         log_error("simulate: %s", err);
         return -1;
     }
-    if (qs_path_join(sim.sim_dir, sizeof sim.sim_dir, sim.paths.home, "sim") != 0 ||
-        qs_path_join(sim.state_path, sizeof sim.state_path, sim.sim_dir, "state.db") != 0 ||
-        qs_path_join(sim.audit_head, sizeof sim.audit_head, sim.paths.home, "audit.head") != 0) {
+    if (qs_path_join(sim->sim_dir, sizeof sim->sim_dir, sim->paths.home, "sim") != 0 ||
+        qs_path_join(sim->state_path, sizeof sim->state_path, sim->sim_dir, "state.db") != 0) {
         log_error("simulate: site home path too long");
         return -1;
     }
-    if (state_open(&sim) != 0 || state_load(&sim) != 0 || ensure_enrolled(&sim) != 0)
-        goto out;
+    return state_open(sim) == 0 && state_load(sim) == 0 &&
+           qs_sim_enroll(&sim->paths, qs_clock_now_ms(&sim->clock), sim->keys, sim->n) == 0 ? 0 : -1;
+}
 
+/* The fleet: one ZeroMQ context, the shared workspace, every unfinished client. */
+static void
+fleet_open(fleet_t *f, const sim_t *sim, size_t batch)
+{
     qs_raise_fd_limit();
-    fleet.zctx = qs_zmq_ctx_new((int)sim.n + 64);
-    if (sim.n >= 100)
-        (void)zmq_ctx_set(fleet.zctx, ZMQ_IO_THREADS, 2);
-    fleet.ws = qs_sender_ws_new();
-    fleet.batch = opts->batch ? opts->batch : QS_DEFAULT_BATCH_MESSAGES;
-    fleet.window = SIM_TARGET_INFLIGHT / sim.n;
-    if (fleet.window < 1)
-        fleet.window = 1;
-    if (fleet.window > QS_SENDER_DEFAULT_WINDOW)
-        fleet.window = QS_SENDER_DEFAULT_WINDOW;
-    fleet.senders = qs_calloc(sim.n, sizeof *fleet.senders);
-    fleet.active = qs_calloc(sim.n, sizeof *fleet.active);
-    fleet.items = qs_calloc(sim.n, sizeof *fleet.items);
-    fleet.polled = qs_calloc(sim.n, sizeof *fleet.polled);
-    for (uint32_t i = 0; i < sim.n; i++)
-        if (sim.clients[i].acked < sim.clients[i].count)
-            fleet.active[fleet.n_active++] = i;
-    totals(&sim, &acked0, &rejected);
-    log_info("simulate: %u clients, %llu messages (%llu acked before), delivering to '%s'",
-             sim.n, (unsigned long long)sim.m, (unsigned long long)acked0, sim.cfg.frontend);
+    f->zctx = qs_zmq_ctx_new((int)sim->n + 64);
+    if (sim->n >= 100)
+        (void)zmq_ctx_set(f->zctx, ZMQ_IO_THREADS, 2);
+    f->ws = qs_sender_ws_new();
+    f->batch = batch ? batch : QS_DEFAULT_BATCH_MESSAGES;
+    f->window = SIM_TARGET_INFLIGHT / sim->n;
+    if (f->window < 1)
+        f->window = 1;
+    if (f->window > QS_SENDER_DEFAULT_WINDOW)
+        f->window = QS_SENDER_DEFAULT_WINDOW;
+    f->senders = qs_calloc(sim->n, sizeof *f->senders);
+    f->active = qs_calloc(sim->n, sizeof *f->active);
+    f->items = qs_calloc(sim->n, sizeof *f->items);
+    f->polled = qs_calloc(sim->n, sizeof *f->polled);
+    for (uint32_t i = 0; i < sim->n; i++)
+        if (sim->clients[i].acked < sim->clients[i].count)
+            f->active[f->n_active++] = i;
+}
 
-    start = qs_clock_mono_ms();
-    end = start + (int64_t)timeout_s * 1000;
-    next_second = start + 1000;
-    while (fleet.n_active > 0) {
+/* Once a second: log what changed in the fleet's counters, save progress,
+ * redraw the TTY progress line. */
+static void
+once_a_second(fleet_t *f, sim_t *sim, qs_sender_stats_t *last_sum, int tty, uint64_t acked0,
+              int64_t start, int64_t now)
+{
+    qs_sender_stats_t sum;
+    uint64_t acked, rejected;
+
+    fleet_stats(f, &sum);
+    if (sum.reconnects > last_sum->reconnects)
+        log_warn("simulate: %llu reconnects in the last second (no reply in time)",
+                 (unsigned long long)(sum.reconnects - last_sum->reconnects));
+    if (sum.transient > last_sum->transient)
+        log_info("simulate: %llu retry answers in the last second (store busy, "
+                 "unavailable or not configured)",
+                 (unsigned long long)(sum.transient - last_sum->transient));
+    if (sum.bad_replies > last_sum->bad_replies)
+        log_warn("simulate: %llu replies ignored in the last second (not sealed by "
+                 "the store key)",
+                 (unsigned long long)(sum.bad_replies - last_sum->bad_replies));
+    *last_sum = sum;
+    (void)state_save(sim);
+    if (tty) {
+        totals(sim, &acked, &rejected);
+        fprintf(stderr, "\rsimulate: %llu/%llu acked, %llu rejected, %zu clients "
+                "to go, %.0f msg/s   ",
+                (unsigned long long)acked, (unsigned long long)sim->m,
+                (unsigned long long)rejected, f->n_active,
+                (double)(acked - acked0) * 1000.0 / (double)(now - start));
+    }
+}
+
+/* How a delivery run ended. */
+typedef struct {
+    int interrupted, timed_out;
+    int64_t start;        /* monotonic ms, 0 if delivery never started */
+    uint64_t acked0;      /* acked before this run */
+} sim_outcome_t;
+
+/* Deliver until every message is acked, the timeout, or *stop. Returns 0
+ * (also when interrupted or timed out: see out), -1 on an error. */
+static int
+deliver(fleet_t *f, sim_t *sim, const qs_simulate_opts_t *opts, int timeout_s,
+        sim_outcome_t *out)
+{
+    qs_sender_stats_t last_sum = { 0 };
+    int tty = isatty(STDERR_FILENO);
+    int64_t end, next_second;
+
+    out->start = qs_clock_mono_ms();
+    end = out->start + (int64_t)timeout_s * 1000;
+    next_second = out->start + 1000;
+    while (f->n_active > 0) {
         int64_t now = qs_clock_mono_ms();
 
         if (opts->stop != NULL && *opts->stop) {
-            interrupted = 1;
+            out->interrupted = 1;
             break;
         }
         if (now >= end) {
-            timed_out = 1;
+            out->timed_out = 1;
             break;
         }
-        if (fleet_turn(&fleet, &sim, next_second < end ? next_second : end) != 0)
-            goto out;
+        if (fleet_turn(f, sim, next_second < end ? next_second : end) != 0)
+            return -1;
         now = qs_clock_mono_ms();
         if (now >= next_second) {
-            qs_sender_stats_t sum;
-            fleet_stats(&fleet, &sum);
-            if (sum.reconnects > last_sum.reconnects)
-                log_warn("simulate: %llu reconnects in the last second (no reply in time)",
-                         (unsigned long long)(sum.reconnects - last_sum.reconnects));
-            if (sum.transient > last_sum.transient)
-                log_info("simulate: %llu retry answers in the last second (store busy, "
-                         "unavailable or not configured)",
-                         (unsigned long long)(sum.transient - last_sum.transient));
-            if (sum.bad_replies > last_sum.bad_replies)
-                log_warn("simulate: %llu replies ignored in the last second (not sealed by "
-                         "the store key)",
-                         (unsigned long long)(sum.bad_replies - last_sum.bad_replies));
-            last_sum = sum;
-            (void)state_save(&sim);
-            if (tty) {
-                totals(&sim, &acked, &rejected);
-                fprintf(stderr, "\rsimulate: %llu/%llu acked, %llu rejected, %zu clients "
-                        "to go, %.0f msg/s   ",
-                        (unsigned long long)acked, (unsigned long long)sim.m,
-                        (unsigned long long)rejected, fleet.n_active,
-                        (double)(acked - acked0) * 1000.0 / (double)(now - start));
-            }
+            once_a_second(f, sim, &last_sum, tty, out->acked0, out->start, now);
             next_second = now + 1000;
         }
     }
-    rc = 0;
+    return 0;
+}
+
+/* The closing summary (and JSON with opts->json). Returns rc, or -1 when
+ * the run did not deliver everything. */
+static int
+report_run(const sim_t *sim, const qs_simulate_opts_t *opts, const sim_outcome_t *o,
+           int timeout_s, int rc)
+{
+    uint64_t acked, rejected;
+    double elapsed, rate;
+
+    totals(sim, &acked, &rejected);
+    elapsed = o->start > 0 ? (double)(qs_clock_mono_ms() - o->start) / 1000.0 : 0;
+    if (elapsed <= 0)
+        elapsed = 0.001;
+    rate = (double)(acked - o->acked0) / elapsed;
+    if (isatty(STDERR_FILENO))
+        fputc('\n', stderr);
+    if (o->interrupted)
+        log_warn("simulate: interrupted: %llu of %llu acked; progress saved, rerun to "
+                 "resume", (unsigned long long)acked, (unsigned long long)sim->m);
+    if (o->timed_out)
+        log_error("simulate: timeout after %d s: %llu of %llu acked", timeout_s,
+                  (unsigned long long)acked, (unsigned long long)sim->m);
+    if (rejected > 0)
+        log_error("simulate: the store rejected %llu generated messages",
+                  (unsigned long long)rejected);
+    if (opts->json && print_json(sim, acked, rejected, elapsed, rate) != 0)
+        rc = -1;
+    fprintf(opts->json ? stderr : stdout,
+            "simulate: %u clients, %llu of %llu messages acked, %llu rejected, "
+            "%.3f s, %.1f msg/s\n", sim->n, (unsigned long long)acked,
+            (unsigned long long)sim->m, (unsigned long long)rejected, elapsed, rate);
+    if (o->interrupted || o->timed_out || rejected > 0 || acked + rejected < sim->m)
+        rc = -1;
+    return rc;
+}
+
+int
+qs_simulate_run(const qs_simulate_opts_t *opts)
+{
+    sim_t sim = { 0 };
+    fleet_t fleet = { 0 };
+    sim_outcome_t outcome = { 0 };
+    uint64_t rejected = 0;
+    int timeout_s = opts->timeout_s > 0 ? opts->timeout_s : SIM_DEFAULT_TIMEOUT_S;
+    int rc = -1;
+
+    if (sim_open(&sim, opts) != 0)
+        goto out;
+    fleet_open(&fleet, &sim, opts->batch);
+    totals(&sim, &outcome.acked0, &rejected);
+    log_info("simulate: %u clients, %llu messages (%llu acked before), delivering to '%s'",
+             sim.n, (unsigned long long)sim.m, (unsigned long long)outcome.acked0,
+             sim.cfg.frontend);
+    rc = deliver(&fleet, &sim, opts, timeout_s, &outcome);
 out:
     fleet_close(&fleet, sim.n);
     if (sim.clients == NULL || sim.state == NULL) {
@@ -750,34 +713,8 @@ out:
     }
     if (state_save(&sim) != 0)
         rc = -1;
-    if (rc == 0 || interrupted || timed_out) {
-        totals(&sim, &acked, &rejected);
-        elapsed = start > 0 ? (double)(qs_clock_mono_ms() - start) / 1000.0 : 0;
-        if (elapsed <= 0)
-            elapsed = 0.001;
-        rate = (double)(acked - acked0) / elapsed;
-        if (tty)
-            fputc('\n', stderr);
-        if (interrupted)
-            log_warn("simulate: interrupted: %llu of %llu acked; progress saved, rerun to "
-                     "resume", (unsigned long long)acked, (unsigned long long)sim.m);
-        if (timed_out)
-            log_error("simulate: timeout after %d s: %llu of %llu acked", timeout_s,
-                      (unsigned long long)acked, (unsigned long long)sim.m);
-        if (rejected > 0)
-            log_error("simulate: the store rejected %llu generated messages",
-                      (unsigned long long)rejected);
-        if (opts->json) {
-            if (print_json(&sim, acked, rejected, elapsed, rate) != 0)
-                rc = -1;
-        }
-        fprintf(opts->json ? stderr : stdout,
-                "simulate: %u clients, %llu of %llu messages acked, %llu rejected, "
-                "%.3f s, %.1f msg/s\n", sim.n, (unsigned long long)acked,
-                (unsigned long long)sim.m, (unsigned long long)rejected, elapsed, rate);
-        if (interrupted || timed_out || rejected > 0 || acked + rejected < sim.m)
-            rc = -1;
-    }
+    if (rc == 0 || outcome.interrupted || outcome.timed_out)
+        rc = report_run(&sim, opts, &outcome, timeout_s, rc);
     sim_free(&sim);
     return rc;
 }

@@ -144,7 +144,7 @@ retention_pass(retention_t *r)
 
     if (qs_sitedb_policy_get(r->site, &policy, &configured, &version) != 0) {
         log_error("cannot read the policy from site.db: %s",
-                  sqlite3_errmsg(qs_sitedb_sqlite(r->site)));
+                  qs_sitedb_errmsg(r->site));
         return -1;
     }
     if (!configured) {

@@ -1,9 +1,10 @@
-/* siteaudit.h - append to the site's audit chain from qs-retention and qsctl.
+/* siteaudit.h - one audit entry from qs-retention, with the key loaded per call.
  *
- * A thin wrapper over qs_audit_append: it loads DIR/keys/audit.key (refusing
- * it when group/world-readable), takes site.db's write lock with BEGIN
- * IMMEDIATE (so two appenders never race on the chain's head), appends one
- * entry, commits, then rewrites DIR/audit.head. The key is wiped afterwards.
+ * qs-retention appends rarely (once per pass that removed something), so it
+ * does not keep keys/audit.key in memory: each call loads it (refusing it
+ * when group/world-readable), records the entry with qs_audit_record (common/
+ * qs_audit.h: its own audited transaction, head rewritten after the COMMIT)
+ * and wipes the key.
  */
 #ifndef QS_SITEAUDIT_H
 #define QS_SITEAUDIT_H
@@ -14,7 +15,7 @@
 #include "qs_site.h"
 #include "qs_sitedb.h"
 
-/* DIR/audit.head. Returns 0, -1 if out is too small. */
+/* DIR/audit.head (paths->audit_head). Returns 0, -1 if out is too small. */
 int qs_siteaudit_head_path(char *out, size_t out_len, const qs_site_paths_t *paths);
 
 /* Append one entry (detail: a JSON object as text). Returns 0 or -1 with errmsg. */

@@ -18,7 +18,7 @@
  * is no reply): the reply matches when
  * its batch status (and code), or any rejected message's, equals one of them.
  */
-#include "profile.h"
+#include "qs_profile.h"
 #include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_envelope.h"

@@ -1,5 +1,5 @@
 /* fuzz_profile.c - libFuzzer target for the producer's client profile loader
- * (qs_profile_load, producer/profile.h).
+ * (qs_profile_load, common/qs_profile.h).
  *
  * qs_profile_load reads a file, so each input is written to a 0600 file in a
  * private temporary directory (under /dev/shm when there is one: the write
@@ -9,7 +9,7 @@
  * back unchanged (what qsctl enroll writes, qs-producer must read as written).
  */
 #include "fuzz_util.h"
-#include "profile.h"
+#include "qs_profile.h"
 
 #include <fcntl.h>
 #include <sodium.h>

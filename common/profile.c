@@ -1,4 +1,4 @@
-/* profile.c - reading and writing client profiles (see profile.h).
+/* profile.c - reading and writing client profiles (see qs_profile.h).
  *
  * The file is read whole into sodium_malloc'd memory and parsed in place,
  * line by line, so the secret key never leaves guarded memory: inih would
@@ -6,7 +6,7 @@
  * a 255-byte client name or endpoint exceeds. The grammar is the INI subset
  * qsctl writes: blank lines, '#'/';' comment lines, [section], key = value.
  */
-#include "profile.h"
+#include "qs_profile.h"
 
 #include "qs_codec.h"
 #include "qs_fsutil.h"

@@ -1,6 +1,6 @@
 /* test_profile.c - unit tests of client profiles: write/load round trip,
  * refusal of loose permissions, refusal of malformed or mismatched files. */
-#include "profile.h"
+#include "qs_profile.h"
 
 #include "qs_fsutil.h"
 #include "qs_log.h"

@@ -1,4 +1,4 @@
-/* profile.h - a client profile: the endpoint's key pair, name and server keys.
+/* qs_profile.h - a client profile: the endpoint's key pair, name and server keys.
  *
  * `qsctl enroll` writes one per client (qs_profile_write, 0600, atomically);
  * qs-producer reads it (qs_profile_load) and refuses it when group or others
@@ -15,8 +15,8 @@
  *
  * The secret key is parsed in guarded, locked memory and wiped after use.
  */
-#ifndef QS_PRODUCER_PROFILE_H
-#define QS_PRODUCER_PROFILE_H
+#ifndef QS_PROFILE_H
+#define QS_PROFILE_H
 
 #include <stddef.h>
 #include <stdint.h>

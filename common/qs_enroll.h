@@ -1,0 +1,64 @@
+/* qs_enroll.h - enrolling a client: its key under its name's pseudonym in site.db.
+ *
+ * The one place where a client name becomes a pseudonym (QS_PSEUDO_CLIENT,
+ * keyed with keys/site.key: the raw name is never stored) and a public key
+ * is allowed in site.db. qsctl enroll uses qs_enroll_client (a fresh key
+ * pair, its profile and an "enroll" audit entry, all or nothing); the fleet
+ * simulator and qs-bench enroll many keys with qs_enroll_key inside one
+ * transaction of their own.
+ */
+#ifndef QS_ENROLL_H
+#define QS_ENROLL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qs_limits.h"
+#include "qs_pseudonym.h"
+#include "qs_sitedb.h"
+
+#define QS_ENROLL_PREFIX_BYTES 8u   /* key and pseudonym prefixes shown and audited */
+#define QS_ENROLL_PREFIX_CHARS (2u * QS_ENROLL_PREFIX_BYTES)
+
+/* Allow pk under name's pseudonym (written to name_ps when not NULL), inside
+ * the caller's open transaction on db. With replace != 0, a name held by
+ * another unrevoked key is taken over: that key is revoked first and
+ * *replaced is set to 1 (the simulator re-enrolling its own sim-NNNNN
+ * names); otherwise such a name is refused. Returns 0, or -1 with errmsg
+ * (name taken, key enrolled before, database error). */
+int qs_enroll_key(uint8_t name_ps[QS_PSEUDONYM_BYTES], int *replaced, qs_sitedb_t *db,
+                  const uint8_t site_key[32], const char *name,
+                  const uint8_t pk[QS_KEY_BYTES], int64_t now_ms, int replace,
+                  char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* The site, as qs_enroll_client needs it. Everything is borrowed. */
+typedef struct {
+    qs_sitedb_t *db;
+    const uint8_t *site_key;                /* keys/site.key, 32 bytes */
+    const uint8_t *audit_key;               /* keys/audit.key, 32 bytes */
+    const char *audit_head;                 /* DIR/audit.head */
+    const char *actor;                      /* who enrolls, for the audit entry */
+    int64_t now_ms;
+    const char *endpoint;                   /* the broker frontend, for the profile */
+    const uint8_t *broker_pk, *store_pk;    /* QS_KEY_BYTES each */
+} qs_enroll_site_t;
+
+/* What qs_enroll_client enrolled: hex prefixes of the new public key and of
+ * the name's pseudonym (what the audit entry records). */
+typedef struct {
+    char key[QS_ENROLL_PREFIX_CHARS + 1];
+    char name_ps[QS_ENROLL_PREFIX_CHARS + 1];
+} qs_enroll_ids_t;
+
+/* Enroll one client: make a fresh key pair, allow it under name, write its
+ * profile (qs_profile_write, 0600) to profile_path and append an "enroll"
+ * audit entry {"name_ps": prefix, "key": prefix}, in one audited transaction.
+ * The profile path is reserved with O_EXCL | O_NOFOLLOW first: an existing
+ * file or symlink is never overwritten. All or nothing: on failure nothing
+ * is committed and a profile this call created is removed. Returns 0, or -1
+ * with errmsg. */
+int qs_enroll_client(qs_enroll_ids_t *ids, const qs_enroll_site_t *site, const char *name,
+                     const char *profile_path, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+#endif
