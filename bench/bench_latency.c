@@ -77,6 +77,7 @@ lat_drain_client(struct lat_run *r, size_t i, double now)
         zmq_msg_t msg;
         Quietstate__Reply *rep;
         Quietstate__Ack *ack = NULL;
+        Quietstate__Code code;
         size_t len = 0;
 
         zmq_msg_init(&msg);
@@ -92,9 +93,7 @@ lat_drain_client(struct lat_run *r, size_t i, double now)
         }
         if (rep->sealed_ack == NULL) {
             r->not_ok++;             /* a broker notice (RETRY_LATER...) */
-        } else if (rep->sealed_ack->sender_pk.len != QS_KEY_BYTES ||
-                   sodium_memcmp(rep->sealed_ack->sender_pk.data, r->store_pk,
-                                 QS_KEY_BYTES) != 0 ||
+        } else if (qs_envelope_check(rep->sealed_ack, r->store_pk, &code) != 0 ||
                    qs_envelope_open(r->ackbuf, &len, QS_MAX_FRAME_BYTES, rep->sealed_ack,
                                     c->shared) != 0 ||
                    (ack = quietstate__ack__unpack(NULL, len, r->ackbuf)) == NULL) {
