@@ -5,7 +5,8 @@
  * needs). It waits for the store's READY heartbeat, forwards sealed batches as
  * [client routing id][client key][envelope], and checks the sealed acks that
  * come back; then SIGTERM must stop the store with exit status 0. The command
- * line contract (--help, usage errors, loose key permissions) is checked too.
+ * line contract (--help, usage errors, loose key permissions, one qs-store
+ * per store.db) is checked too.
  */
 #define _XOPEN_SOURCE 700   /* nftw */
 #include "qs_clock.h"
@@ -19,6 +20,7 @@
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
 #include "qs_test.h"
+#include "qs_workerproto.h"
 #include "qs_zmqutil.h"
 
 #include <fcntl.h>
@@ -235,6 +237,52 @@ test_store_refuses_readable_store_key(void)
     site_destroy(&s);
 }
 
+/* Wait until the store's log says it started (or it exited). */
+static int
+wait_started(pid_t pid, const char *log_path, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        if (log_contains(log_path, "started:"))
+            return 1;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return 0;
+        usleep(10000);
+    }
+    return 0;
+}
+
+static void
+test_store_refuses_second_store_on_same_store_db(void)
+{
+    struct site s;
+    char *argv[] = { (char *)"qs-store", (char *)"--home", NULL, NULL };
+    char second_log[700], lock[600], want[QS_MAX_PATH_BYTES + 700];
+    struct stat st;
+    pid_t first, again;
+
+    site_make(&s, 1);
+    argv[2] = s.dir;
+    snprintf(second_log, sizeof second_log, "%s/second.log", s.dir);
+    snprintf(lock, sizeof lock, "%s/store.lock", s.dir);
+    first = spawn(s.log_path, argv);
+    QS_CHECK(wait_started(first, s.log_path, 10000));
+
+    QS_CHECK_EQ_INT(wait_exit(spawn(second_log, argv), 5000), 1);
+    snprintf(want, sizeof want, "qs-store: another qs-store is running on '%s' "
+             "(lock held on '%s')", s.paths.store_db, lock);
+    QS_CHECK(log_contains(second_log, want));
+    QS_CHECK(stat(lock, &st) == 0 && (st.st_mode & 0777) == 0600);
+
+    /* The first one is untouched and stops cleanly; the lock goes with it. */
+    kill(first, SIGTERM);
+    QS_CHECK_EQ_INT(wait_exit(first, 10000), 0);
+    again = spawn(second_log, argv);
+    QS_CHECK(wait_started(again, second_log, 10000));
+    kill(again, SIGTERM);
+    QS_CHECK_EQ_INT(wait_exit(again, 10000), 0);
+    site_destroy(&s);
+}
+
 static void
 test_store_daemon_acks_after_commit_and_stops_on_sigterm(void)
 {
@@ -269,7 +317,8 @@ test_store_daemon_acks_after_commit_and_stops_on_sigterm(void)
     n = recv_parts(router, parts, 4, 10000);
     QS_CHECK_EQ_INT(n, 2);
     if (n == 2) {
-        QS_CHECK(zmq_msg_size(&parts[1]) == 5 && memcmp(zmq_msg_data(&parts[1]), "READY", 5) == 0);
+        QS_CHECK(zmq_msg_size(&parts[1]) == QS_WORKER_READY_LEN &&
+                 memcmp(zmq_msg_data(&parts[1]), QS_WORKER_READY, QS_WORKER_READY_LEN) == 0);
         store_id_len = zmq_msg_size(&parts[0]);
         memcpy(store_id, zmq_msg_data(&parts[0]), store_id_len);
     }
@@ -352,6 +401,7 @@ main(void)
     signal(SIGPIPE, SIG_IGN);
     QS_RUN(test_store_help_and_usage_exit_codes);
     QS_RUN(test_store_refuses_readable_store_key);
+    QS_RUN(test_store_refuses_second_store_on_same_store_db);
     QS_RUN(test_store_daemon_acks_after_commit_and_stops_on_sigterm);
     return qs_test_summary();
 }
