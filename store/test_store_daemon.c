@@ -283,16 +283,55 @@ test_store_refuses_second_store_on_same_store_db(void)
     site_destroy(&s);
 }
 
+/* Skip heartbeats until the reply [store id][client routing id][Reply];
+ * 1 when it is a sealed Ack, OK, committed_serial 1. */
+static int
+recv_ok_ack(void *router, const uint8_t shared[QS_KEY_BYTES])
+{
+    zmq_msg_t parts[4];
+    uint8_t plain[4096];
+    size_t plain_len = 0;
+    int n, got_ack = 0;
+
+    for (int tries = 0; tries < 20 && !got_ack; tries++) {
+        n = recv_parts(router, parts, 4, 5000);
+        if (n == 3) {
+            Quietstate__Reply *rep;
+            QS_CHECK(zmq_msg_size(&parts[1]) == 8 &&
+                     memcmp(zmq_msg_data(&parts[1]), "client-1", 8) == 0);
+            rep = quietstate__reply__unpack(NULL, zmq_msg_size(&parts[2]), zmq_msg_data(&parts[2]));
+            QS_CHECK(rep != NULL && rep->sealed_ack != NULL);
+            if (rep != NULL && rep->sealed_ack != NULL &&
+                qs_envelope_open(plain, &plain_len, sizeof plain, rep->sealed_ack, shared) == 0) {
+                Quietstate__Ack *ack = quietstate__ack__unpack(NULL, plain_len, plain);
+                QS_CHECK(ack != NULL);
+                if (ack != NULL) {
+                    QS_CHECK_EQ_INT(ack->status, QUIETSTATE__STATUS__OK);
+                    QS_CHECK_EQ_INT(ack->committed_serial, 1);
+                    got_ack = 1;
+                }
+                quietstate__ack__free_unpacked(ack, NULL);
+            }
+            quietstate__reply__free_unpacked(rep, NULL);
+        }
+        if (n > 0)
+            close_parts(parts, n);
+        if (n < 0)
+            break;
+    }
+    return got_ack;
+}
+
 static void
 test_store_daemon_acks_after_commit_and_stops_on_sigterm(void)
 {
     struct site s;
     char *argv[] = { (char *)"qs-store", (char *)"--home", NULL, NULL };
     void *ctx = zmq_ctx_new(), *router = zmq_socket(ctx, ZMQ_ROUTER);
-    int one = 1, n, got_ack = 0, linger = 0;
+    int one = 1, n, got_ack, linger = 0;
     zmq_msg_t parts[4];
     uint8_t store_id[256], frame[4096], shared[QS_KEY_BYTES], plain[4096];
-    size_t store_id_len = 0, frame_len = 0, plain_len = 0, batch_len;
+    size_t store_id_len = 0, frame_len = 0, batch_len;
     Quietstate__StateMessage m = QUIETSTATE__STATE_MESSAGE__INIT, *mp = &m;
     Quietstate__Batch batch = QUIETSTATE__BATCH__INIT;
     qs_clock_t clock;
@@ -343,33 +382,7 @@ test_store_daemon_acks_after_commit_and_stops_on_sigterm(void)
     zmq_send(router, qs_keypair_public(s.client), QS_KEY_BYTES, ZMQ_SNDMORE);
     zmq_send(router, frame, frame_len, 0);
 
-    /* Skip heartbeats until the reply: [store id][client routing id][Reply]. */
-    for (int tries = 0; tries < 20 && !got_ack; tries++) {
-        n = recv_parts(router, parts, 4, 5000);
-        if (n == 3) {
-            Quietstate__Reply *rep;
-            QS_CHECK(zmq_msg_size(&parts[1]) == 8 &&
-                     memcmp(zmq_msg_data(&parts[1]), "client-1", 8) == 0);
-            rep = quietstate__reply__unpack(NULL, zmq_msg_size(&parts[2]), zmq_msg_data(&parts[2]));
-            QS_CHECK(rep != NULL && rep->sealed_ack != NULL);
-            if (rep != NULL && rep->sealed_ack != NULL &&
-                qs_envelope_open(plain, &plain_len, sizeof plain, rep->sealed_ack, shared) == 0) {
-                Quietstate__Ack *ack = quietstate__ack__unpack(NULL, plain_len, plain);
-                QS_CHECK(ack != NULL);
-                if (ack != NULL) {
-                    QS_CHECK_EQ_INT(ack->status, QUIETSTATE__STATUS__OK);
-                    QS_CHECK_EQ_INT(ack->committed_serial, 1);
-                    got_ack = 1;
-                }
-                quietstate__ack__free_unpacked(ack, NULL);
-            }
-            quietstate__reply__free_unpacked(rep, NULL);
-        }
-        if (n > 0)
-            close_parts(parts, n);
-        if (n < 0)
-            break;
-    }
+    got_ack = recv_ok_ack(router, shared);
     QS_CHECK(got_ack);
 
     kill(pid, SIGTERM);
