@@ -3,13 +3,14 @@
  * fill-latest: C clients x T topics (update detection, topic type 500,
  * "KB5000001"...) written straight into the `latest` table of the site's
  * store.db (created with the real schema by qs_storedb_open), states 1..3
- * spread deterministically, machine pseudonyms random per client. It drops
- * the table's secondary indexes and its compliance_counts triggers first and
- * recreates them afterwards from their own text (read back from
- * sqlite_master: exactly the schema's definitions), then rebuilds
- * compliance_counts in one statement, which is much faster than keeping them
- * up to date row by row; the fill itself runs with synchronous=OFF (setup, not
- * measured). bench/run then times the real `qsctl compliance`.
+ * spread deterministically, machine pseudonyms random per client, with the
+ * store's own latest upsert (qs_store_bench.h). It drops the table's
+ * secondary indexes and its compliance_counts triggers first and recreates
+ * them afterwards from their own text (exactly the schema's definitions),
+ * then rebuilds compliance_counts in one statement, which is much faster
+ * than keeping them up to date row by row; the fill itself runs with
+ * synchronous=OFF (setup, not measured). bench/run then times the real
+ * `qsctl compliance`.
  *
  * purge: one retention pass (qs_purge_pass, retention/purge.h) that expires
  * one epoch, on a store.db filled here: "now" is one hour into a UTC day; the
@@ -31,9 +32,8 @@
 #include "qs_epochkeys.h"
 #include "qs_log.h"
 #include "qs_policy.h"
-#include "qs_counts.h"
+#include "qs_store_bench.h"
 #include "qs_storedb.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <sodium.h>
 #include <stdio.h>
@@ -43,23 +43,6 @@
 #include <unistd.h>
 
 #define FILL_COMMIT_ROWS 200000
-/* What the fill drops and recreates around its bulk insert. */
-#define FILL_SCHEMA_SQL "SELECT type, name, sql FROM sqlite_master " \
-                        "WHERE type IN ('index', 'trigger') AND tbl_name = 'latest' " \
-                        "AND sql IS NOT NULL"
-
-static int
-exec_sql(sqlite3 *db, const char *sql)
-{
-    char *err = NULL;
-
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        fprintf(stderr, "qs-bench: %s: %s\n", sql, err ? err : sqlite3_errmsg(db));
-        sqlite3_free(err);
-        return -1;
-    }
-    return 0;
-}
 
 static uint64_t
 mix64(uint64_t z)
@@ -70,169 +53,163 @@ mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+/* The latest rows of fill-latest, a transaction every FILL_COMMIT_ROWS.
+ * Returns the number of rows, -1 on error. */
+static long
+fill_latest_rows(qs_store_bench_t *st, const struct bench_opts *o, int64_t now)
+{
+    uint8_t machine[16], domain[16];
+    qs_store_bench_row_t row = { 0 };
+    long rows = 0;
+
+    randombytes_buf(domain, sizeof domain);
+    row.topic_type = 500;
+    row.machine_ps = machine;
+    row.domain_ps = domain;
+    if (qs_store_bench_begin(st) != 0)
+        return -1;
+    for (long c = 1; c <= o->clients; c++) {
+        randombytes_buf(machine, sizeof machine);
+        for (long t = 0; t < o->topics; t++) {
+            char topic[32];
+            snprintf(topic, sizeof topic, "KB%ld", 5000001 + t);
+            row.client_id = c;
+            row.topic_id = topic;
+            row.state_id = 1 + (uint32_t)(mix64((uint64_t)c * 131 + (uint64_t)t) % 3);
+            row.time_ms = row.report_ms = now - (c % 86400) * 1000;
+            if (qs_store_bench_latest(st, &row) != 0)
+                return -1;
+            if (++rows % FILL_COMMIT_ROWS == 0 &&
+                (qs_store_bench_commit(st) != 0 || qs_store_bench_begin(st) != 0))
+                return -1;
+        }
+    }
+    return qs_store_bench_commit(st) == 0 ? rows : -1;
+}
+
 int
 bench_fill_latest(const struct bench_opts *o)
 {
     bench_site_t site;
     qs_storedb_t *storedb = NULL;
-    sqlite3 *db;
-    sqlite3_stmt *ins = NULL, *idx = NULL;
-    char err[1024], **index_sql = NULL;
-    size_t n_index = 0;
-    uint8_t machine[16], domain[16];
-    int64_t now = (int64_t)time(NULL) * 1000;
+    qs_store_bench_t *st = NULL;
+    char err[1024];
     double t0 = bench_now_s();
     long rows = 0;
     int rc = 1;
 
     if (bench_site_open(&site, o->home) != 0)
         return 1;
-    if ((storedb = qs_storedb_open(site.paths.store_db, 1, err, sizeof err)) == NULL) {
+    if ((storedb = qs_storedb_open(site.paths.store_db, 1, err, sizeof err)) == NULL ||
+        (st = qs_store_bench_new(storedb, err, sizeof err)) == NULL) {
         fprintf(stderr, "qs-bench fill-latest: %s\n", err);
         goto out;
     }
-    db = qs_storedb_sqlite(storedb);
-    if (exec_sql(db, "PRAGMA synchronous=OFF; PRAGMA cache_size=-262144") != 0)
+    /* Set-up, not measured: no fsync, and latest's secondary indexes and
+     * triggers rebuilt once at the end instead of row by row. */
+    if (qs_store_bench_fast(st, 1) != 0 || qs_store_bench_bulk_latest(st, 1) != 0 ||
+        (rows = fill_latest_rows(st, o, (int64_t)time(NULL) * 1000)) < 0 ||
+        qs_store_bench_bulk_latest(st, 0) != 0 || qs_store_bench_fast(st, 0) != 0) {
+        fprintf(stderr, "qs-bench fill-latest: %s\n", qs_store_bench_errmsg(st));
         goto out;
-    /* The secondary indexes and triggers of latest, as the schema defines them. */
-    if (sqlite3_prepare_v2(db, FILL_SCHEMA_SQL, -1, &idx, NULL) != SQLITE_OK)
-        goto db_error;
-    while (sqlite3_step(idx) == SQLITE_ROW) {
-        char drop[256];
-        index_sql = qs_realloc(index_sql, (n_index + 1) * sizeof *index_sql);
-        index_sql[n_index++] = qs_strdup((const char *)sqlite3_column_text(idx, 2));
-        snprintf(drop, sizeof drop, "DROP %s \"%s\"", sqlite3_column_text(idx, 0),
-                 sqlite3_column_text(idx, 1));
-        sqlite3_finalize(idx);
-        idx = NULL;
-        if (exec_sql(db, drop) != 0)
-            goto out;
-        if (sqlite3_prepare_v2(db, FILL_SCHEMA_SQL, -1, &idx, NULL) != SQLITE_OK)
-            goto db_error;
     }
-    sqlite3_finalize(idx);
-    idx = NULL;
-    if (sqlite3_prepare_v2(db, "INSERT INTO latest(client_id, topic_type, topic_id, state_id, "
-                           "time_ms, report_ms, machine_ps, domain_ps) VALUES "
-                           "(?1, 500, ?2, ?3, ?4, ?4, ?5, ?6)", -1, &ins, NULL) != SQLITE_OK)
-        goto db_error;
-    randombytes_buf(domain, sizeof domain);
-    if (exec_sql(db, "BEGIN") != 0)
-        goto out;
-    for (long c = 1; c <= o->clients; c++) {
-        randombytes_buf(machine, sizeof machine);
-        for (long t = 0; t < o->topics; t++) {
-            char topic[32];
-            snprintf(topic, sizeof topic, "KB%ld", 5000001 + t);
-            sqlite3_bind_int64(ins, 1, c);
-            sqlite3_bind_text(ins, 2, topic, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int(ins, 3, 1 + (int)(mix64((uint64_t)c * 131 + (uint64_t)t) % 3));
-            sqlite3_bind_int64(ins, 4, now - (c % 86400) * 1000);
-            sqlite3_bind_blob(ins, 5, machine, sizeof machine, SQLITE_STATIC);
-            sqlite3_bind_blob(ins, 6, domain, sizeof domain, SQLITE_STATIC);
-            if (sqlite3_step(ins) != SQLITE_DONE)
-                goto db_error;
-            sqlite3_reset(ins);
-            if (++rows % FILL_COMMIT_ROWS == 0 &&
-                (exec_sql(db, "COMMIT") != 0 || exec_sql(db, "BEGIN") != 0))
-                goto out;
-        }
-    }
-    if (exec_sql(db, "COMMIT") != 0)
-        goto out;
-    for (size_t i = 0; i < n_index; i++)
-        if (exec_sql(db, index_sql[i]) != 0)
-            goto out;
-    if (exec_sql(db, "BEGIN") != 0)
-        goto out;
-    if (qs_storedb_counts_rebuild(storedb, NULL) != 0)
-        goto db_error;
-    if (exec_sql(db, "COMMIT") != 0)
-        goto out;
-    if (exec_sql(db, "ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)") != 0)
-        goto out;
     printf("{\"name\": \"fill_latest\", \"rows\": %ld, \"clients\": %ld, \"topics\": %ld, "
            "\"seconds\": %.1f}\n", rows, o->clients, o->topics, bench_now_s() - t0);
     rc = 0;
-    goto out;
-db_error:
-    fprintf(stderr, "qs-bench fill-latest: %s\n", sqlite3_errmsg(qs_storedb_sqlite(storedb)));
 out:
-    sqlite3_finalize(idx);
-    sqlite3_finalize(ins);
-    for (size_t i = 0; i < n_index; i++)
-        free(index_sql[i]);
-    free(index_sql);
+    qs_store_bench_destroy(&st);
     qs_storedb_destroy(&storedb);
     bench_site_close(&site);
     return rc;
 }
 
-/* One day's partition of `rows` history rows, times spread over the day. */
+/* One day's partition of `rows` history rows, times spread over the day,
+ * in one transaction. */
 static int
-fill_partition(qs_storedb_t *s, qs_epochkeys_t *ks, int64_t epoch, long rows)
+fill_partition(qs_store_bench_t *st, qs_epochkeys_t *ks, int64_t epoch, long rows)
 {
-    sqlite3 *db = qs_storedb_sqlite(s);
-    sqlite3_stmt *ins = NULL, *cnt = NULL;
-    char name[64], sql[512];
+    static const char text[] = "0x80240022: the download of the update failed";
     uint8_t machine[16], details[128];
+    qs_store_bench_row_t row = { 0 };
     const uint8_t *key;
-    int rc = -1;
 
-    if (qs_storedb_partition_ensure(s, epoch, 500) != 0 ||
-        qs_storedb_partition_name(name, sizeof name, epoch, 500) != 0 ||
-        (key = qs_epochkeys_get(ks, epoch, 500, 1)) == NULL)
-        goto out;
-    snprintf(sql, sizeof sql, "INSERT INTO %s(client_id, serial, state_id, topic_id, time_ms, "
-             "machine_ps, domain_ps, user_ps, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, NULL, "
-             "?7)", name);
-    if (sqlite3_prepare_v2(db, sql, -1, &ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "UPDATE partitions SET rows = rows + ?3 WHERE epoch = ?1 AND "
-                           "topic_type = ?2", -1, &cnt, NULL) != SQLITE_OK)
-        goto out;
+    if ((key = qs_epochkeys_get(ks, epoch, 500, 1)) == NULL || qs_store_bench_begin(st) != 0)
+        return -1;
+    row.topic_type = 500;
+    row.machine_ps = row.domain_ps = machine;
     for (long i = 0; i < rows; i++) {
-        /* 1,000 clients, serials rising through the day. */
-        int64_t client = 1 + i % 1000, serial = epoch * 100000 + i / 1000 + 1;
-        int64_t t = epoch * QS_MS_PER_DAY + (int64_t)((double)i / (double)rows * QS_MS_PER_DAY);
         char topic[32];
+        /* 1,000 clients, serials rising through the day. */
+        row.client_id = 1 + i % 1000;
+        row.serial = (uint64_t)(epoch * 100000 + i / 1000 + 1);
+        row.time_ms = epoch * QS_MS_PER_DAY + (int64_t)((double)i / (double)rows * QS_MS_PER_DAY);
+        row.state_id = 1 + (uint32_t)(i % 3);
         snprintf(topic, sizeof topic, "KB%ld", 5000001 + i % 20);
-        memset(machine, (int)(client & 0xff), sizeof machine);
-        machine[0] = (uint8_t)(client >> 8);
-        sqlite3_bind_int64(ins, 1, client);
-        sqlite3_bind_int64(ins, 2, serial);
-        sqlite3_bind_int(ins, 3, 1 + (int)(i % 3));
-        sqlite3_bind_text(ins, 4, topic, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(ins, 5, t);
-        sqlite3_bind_blob(ins, 6, machine, sizeof machine, SQLITE_STATIC);
+        row.topic_id = topic;
+        memset(machine, (int)(row.client_id & 0xff), sizeof machine);
+        machine[0] = (uint8_t)(row.client_id >> 8);
+        row.details = NULL;
         if (i % 10 == 0) {
             uint8_t ad[QS_DETAILS_AD_BYTES];
-            size_t dlen = 0;
-            static const char text[] = "0x80240022: the download of the update failed";
-            qs_details_ad(ad, client, (uint64_t)serial, epoch, 500);
-            if (qs_details_seal(details, &dlen, sizeof details, (const uint8_t *)text,
+            qs_details_ad(ad, row.client_id, row.serial, epoch, 500);
+            if (qs_details_seal(details, &row.details_len, sizeof details, (const uint8_t *)text,
                                 sizeof text - 1, ad, sizeof ad, key) != 0)
-                goto out;
-            sqlite3_bind_blob(ins, 7, details, (int)dlen, SQLITE_STATIC);
-        } else {
-            sqlite3_bind_null(ins, 7);
+                return -1;
+            row.details = details;
         }
-        if (sqlite3_step(ins) != SQLITE_DONE)
-            goto out;
-        sqlite3_reset(ins);
+        if (qs_store_bench_history(st, &row) != 0)
+            return -1;
     }
-    sqlite3_bind_int64(cnt, 1, epoch);
-    sqlite3_bind_int64(cnt, 2, 500);
-    sqlite3_bind_int64(cnt, 3, rows);
-    if (sqlite3_step(cnt) != SQLITE_DONE)
-        goto out;
-    rc = 0;
-out:
-    if (rc != 0)
-        fprintf(stderr, "qs-bench purge: cannot fill partition %lld: %s\n", (long long)epoch,
-                sqlite3_errmsg(db));
-    sqlite3_finalize(ins);
-    sqlite3_finalize(cnt);
-    return rc;
+    return qs_store_bench_commit(st);
+}
+
+/* 1,000 clients x 20 topics in latest; a tenth of the clients stopped
+ * reporting before the cutoff (the first day kept). */
+static int
+fill_purge_latest(qs_store_bench_t *st, int64_t first, int64_t now)
+{
+    qs_store_bench_row_t row = { 0 };
+
+    if (qs_store_bench_begin(st) != 0)
+        return -1;
+    row.topic_type = 500;
+    row.state_id = 1;
+    for (int c = 1; c <= 1000; c++)
+        for (int t = 0; t < 20; t++) {
+            char topic[32];
+            snprintf(topic, sizeof topic, "KB%d", 5000001 + t);
+            row.client_id = c;
+            row.topic_id = topic;
+            row.time_ms = row.report_ms = c % 10 == 0 ? (first + 1) * QS_MS_PER_DAY : now - 60000;
+            if (qs_store_bench_latest(st, &row) != 0)
+                return -1;
+        }
+    return qs_store_bench_commit(st);
+}
+
+/* The purge's store.db: every day from first to today (first: expired as a
+ * whole; first + 1: straddles the cutoff; then kept) and latest. Returns
+ * the kept history rows, -1 on error. */
+static int64_t
+fill_purge(qs_store_bench_t *st, qs_epochkeys_t *ks, const struct bench_opts *o, int64_t first,
+           int64_t today, int64_t now)
+{
+    int64_t kept_rows = 0;
+
+    if (qs_store_bench_fast(st, 1) != 0)
+        return -1;
+    for (int64_t e = first; e <= today; e++) {
+        if (fill_partition(st, ks, e, o->rows) != 0) {
+            fprintf(stderr, "qs-bench purge: cannot fill partition %lld: %s\n", (long long)e,
+                    qs_store_bench_errmsg(st));
+            return -1;
+        }
+        if (e > first)
+            kept_rows += o->rows;
+    }
+    if (fill_purge_latest(st, first, now) != 0 || qs_store_bench_fast(st, 0) != 0)
+        return -1;
+    return kept_rows;
 }
 
 int
@@ -240,14 +217,13 @@ bench_purge(const struct bench_opts *o)
 {
     char path[4096], epochs[4096], err[1024];
     qs_storedb_t *s = NULL;
+    qs_store_bench_t *st = NULL;
     qs_epochkeys_t *ks = NULL;
     qs_policy_t pol;
     qs_purge_counts_t counts;
-    sqlite3 *db;
-    sqlite3_stmt *ins = NULL;
     long keep_days = o->days * o->scale;
     int64_t today = 20000, now = today * QS_MS_PER_DAY + 3600000LL;
-    int64_t first = today - keep_days - 1, kept_rows = 0;
+    int64_t first = today - keep_days - 1, kept_rows;
     double fill_s, t0, el;
     int rc = 1;
 
@@ -260,42 +236,13 @@ bench_purge(const struct bench_opts *o)
     snprintf(epochs, sizeof epochs, "%s/purge-%ld-epochs", o->dir, o->scale);
     unlink(path);
     if ((s = qs_storedb_open(path, 1, err, sizeof err)) == NULL ||
+        (st = qs_store_bench_new(s, err, sizeof err)) == NULL ||
         (ks = qs_epochkeys_open(epochs, 1, err, sizeof err)) == NULL) {
         fprintf(stderr, "qs-bench purge: %s\n", err);
         goto out;
     }
-    db = qs_storedb_sqlite(s);
     t0 = bench_now_s();
-    if (exec_sql(db, "PRAGMA synchronous=OFF") != 0)
-        goto out;
-    /* first: expired as a whole; first + 1: straddles the cutoff; then kept. */
-    for (int64_t e = first; e <= today; e++) {
-        if (exec_sql(db, "BEGIN") != 0 || fill_partition(s, ks, e, o->rows) != 0 ||
-            exec_sql(db, "COMMIT") != 0)
-            goto out;
-        if (e > first)
-            kept_rows += o->rows;
-    }
-    if (exec_sql(db, "BEGIN") != 0 ||
-        sqlite3_prepare_v2(db, "INSERT INTO latest(client_id, topic_type, topic_id, state_id, "
-                           "time_ms, report_ms, machine_ps, domain_ps) VALUES "
-                           "(?1, 500, ?2, 1, ?3, ?3, NULL, NULL)", -1, &ins, NULL) != SQLITE_OK)
-        goto out;
-    for (int c = 1; c <= 1000; c++)
-        for (int t = 0; t < 20; t++) {
-            char topic[32];
-            /* A tenth of the clients stopped reporting before the cutoff. */
-            int64_t report = c % 10 == 0 ? (first + 1) * QS_MS_PER_DAY : now - 60000;
-            snprintf(topic, sizeof topic, "KB%d", 5000001 + t);
-            sqlite3_bind_int(ins, 1, c);
-            sqlite3_bind_text(ins, 2, topic, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(ins, 3, report);
-            if (sqlite3_step(ins) != SQLITE_DONE)
-                goto out;
-            sqlite3_reset(ins);
-        }
-    if (exec_sql(db, "COMMIT") != 0 ||
-        exec_sql(db, "PRAGMA synchronous=FULL; PRAGMA wal_checkpoint(TRUNCATE)") != 0)
+    if ((kept_rows = fill_purge(st, ks, o, first, today, now)) < 0)
         goto out;
     fill_s = bench_now_s() - t0;
 
@@ -323,7 +270,7 @@ bench_purge(const struct bench_opts *o)
            (long long)counts.keys_shredded, counts.scrubbed, fill_s);
     rc = 0;
 out:
-    sqlite3_finalize(ins);
+    qs_store_bench_destroy(&st);
     qs_epochkeys_destroy(&ks);
     qs_storedb_destroy(&s);
     return rc;

@@ -61,27 +61,175 @@ on_reply(void *ctx, const uint8_t *rid, size_t rid_len, const uint8_t *reply, si
     a->rejected_msgs += ack->n_rejected;
 }
 
+/* The envelopes of the whole run, in delivery order, in one buffer. */
+struct ideal_frames {
+    struct frame *f;
+    size_t n, cap;
+    uint8_t *data;
+    size_t len, data_cap;
+};
+
+/* Scratch for packing one batch. */
+struct ideal_scratch {
+    uint8_t *msgbuf, *plain;
+    size_t *lens;
+};
+
+/* Pack client c's serials first..last (gen: messages generated before
+ * them), seal them for the store and append the envelope. */
+static void
+ideal_add_batch(struct ideal_frames *fr, struct ideal_scratch *sc, const struct bench_opts *o,
+                const bench_site_t *site, const qs_keypair_t *kp, size_t c, uint64_t first,
+                uint64_t last, uint64_t gen, int64_t base_ms)
+{
+    uint8_t shared[QS_KEY_BYTES];
+    size_t used = 0, n = 0, plen, need, flen = 0;
+
+    for (uint64_t s = first; s <= last; s++, n++) {
+        int details = o->details_every > 0 && (gen + n) % (uint64_t)o->details_every == 0;
+        sc->lens[n] = bench_pack_message(sc->msgbuf + used, QS_MAX_BATCH_BYTES - used,
+                                         (uint32_t)(c + 1), s, base_ms, details, o->steady);
+        if (sc->lens[n] == 0)
+            qs_fatal("bug: a simulated message does not fit a batch");
+        used += sc->lens[n];
+    }
+    plen = bench_frame_batch(sc->plain, sc->msgbuf, sc->lens, n);
+    need = qs_envelope_sealed_size(plen);
+    if (fr->len + need > fr->data_cap) {
+        fr->data_cap = fr->data_cap ? fr->data_cap * 2 : 64u * 1024u * 1024u;
+        while (fr->len + need > fr->data_cap)
+            fr->data_cap *= 2;
+        fr->data = qs_realloc(fr->data, fr->data_cap);
+    }
+    if (crypto_box_beforenm(shared, site->store_pk, qs_keypair_secret(kp)) != 0 ||
+        qs_envelope_seal(fr->data + fr->len, &flen, fr->data_cap - fr->len, sc->plain, plen,
+                         qs_keypair_public(kp), shared) != 0)
+        qs_fatal("bug: cannot seal a bench batch");
+    sodium_memzero(shared, sizeof shared);
+    if (fr->n == fr->cap) {
+        fr->cap = fr->cap ? fr->cap * 2 : 4096;
+        fr->f = qs_realloc(fr->f, fr->cap * sizeof *fr->f);
+    }
+    fr->f[fr->n].off = fr->len;
+    fr->f[fr->n].len = flen;
+    fr->f[fr->n].client = (uint32_t)c;
+    fr->n++;
+    fr->len += flen;
+}
+
+/* 1. The envelopes the simulator would send, round robin over the
+ * clients, in memory, untimed. */
+static void
+ideal_generate(struct ideal_frames *fr, const struct bench_opts *o, const bench_site_t *site,
+               qs_keypair_t **keys, int64_t base_ms)
+{
+    size_t clients = (size_t)o->clients, batch = (size_t)o->batch;
+    uint64_t messages = (uint64_t)o->messages, gen = 0;
+    struct ideal_scratch sc;
+
+    sc.msgbuf = qs_malloc(QS_MAX_BATCH_BYTES);
+    sc.plain = qs_malloc(QS_MAX_BATCH_BYTES);
+    sc.lens = qs_calloc(batch, sizeof *sc.lens);
+    for (uint64_t round = 0; gen < messages; round++) {
+        for (size_t c = 0; c < clients; c++) {
+            uint64_t count = qs_simgen_count(messages, (uint32_t)clients, (uint32_t)(c + 1));
+            uint64_t first = round * batch + 1, last = first + batch - 1;
+
+            if (first > count)
+                continue;
+            if (last > count)
+                last = count;
+            ideal_add_batch(fr, &sc, o, site, keys[c], c, first, last, gen, base_ms);
+            gen += last - first + 1;
+        }
+    }
+    free(sc.msgbuf);
+    free(sc.plain);
+    free(sc.lens);
+}
+
+/* What the store opens. */
+struct ideal_store {
+    qs_sitedb_t *sitedb;
+    qs_storedb_t *storedb;
+    qs_epochkeys_t *epochkeys;
+    qs_ingest_t *ingest;
+};
+
+/* 2. The store, as qs-store opens it. 0, or -1 with a message. */
+static int
+ideal_open_store(struct ideal_store *st, const bench_site_t *site, const qs_clock_t *clock)
+{
+    qs_ingest_config_t icfg;
+    char err[1024];
+
+    if ((st->sitedb = qs_sitedb_open(site->paths.site_db, 0, err, sizeof err)) == NULL ||
+        (st->storedb = qs_storedb_open(site->paths.store_db, 1, err, sizeof err)) == NULL ||
+        (st->epochkeys = qs_epochkeys_open(site->paths.epochs_dir, 1, err, sizeof err)) == NULL) {
+        fprintf(stderr, "qs-bench ideal: %s\n", err);
+        return -1;
+    }
+    memset(&icfg, 0, sizeof icfg);
+    icfg.store_kp = site->store_kp;
+    icfg.site_key = site->site_key;
+    icfg.sitedb = st->sitedb;
+    icfg.storedb = st->storedb;
+    icfg.epochkeys = st->epochkeys;
+    icfg.clock = clock;
+    icfg.skew_ms = (int64_t)site->cfg.skew_limit_s * 1000;
+    icfg.group_max_messages = (size_t)site->cfg.group_commit_max_messages;
+    if ((st->ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
+        fprintf(stderr, "qs-bench ideal: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+ideal_close_store(struct ideal_store *st)
+{
+    qs_ingest_destroy(&st->ingest);
+    qs_epochkeys_destroy(&st->epochkeys);
+    qs_storedb_destroy(&st->storedb);
+    qs_sitedb_destroy(&st->sitedb);
+}
+
+/* 3. Timed: add until the group is full, commit, acks. Returns the
+ * seconds taken, or -1 when a commit failed. */
+static double
+ideal_run(qs_ingest_t *ingest, const struct ideal_frames *fr, qs_keypair_t **keys,
+          struct ack_count *acks)
+{
+    double t0 = bench_now_s();
+
+    for (size_t i = 0; i < fr->n; i++) {
+        uint8_t rid[5] = { 0 };
+        const uint8_t *pk = qs_keypair_public(keys[fr->f[i].client]);
+        memcpy(rid + 1, &fr->f[i].client, 4);
+        (void)qs_ingest_add(ingest, rid, sizeof rid, pk, QS_KEY_BYTES, fr->data + fr->f[i].off,
+                            fr->f[i].len);
+        if (qs_ingest_full(ingest) && qs_ingest_commit(ingest, on_reply, acks) != 0)
+            return -1;
+    }
+    if (qs_ingest_pending(ingest) > 0 && qs_ingest_commit(ingest, on_reply, acks) != 0)
+        return -1;
+    return bench_now_s() - t0;
+}
+
 int
 bench_ideal(const struct bench_opts *o)
 {
     bench_site_t site;
     qs_keypair_t **keys = NULL;
-    qs_sitedb_t *sitedb = NULL;
-    qs_storedb_t *storedb = NULL;
-    qs_epochkeys_t *epochkeys = NULL;
-    qs_ingest_t *ingest = NULL;
-    qs_ingest_config_t icfg;
-    qs_ingest_stats_t st;
-    qs_clock_t clock;
+    struct ideal_store st = { 0 };
+    struct ideal_frames fr = { 0 };
     struct ack_count acks = { 0 };
-    struct frame *frames = NULL;
-    uint8_t *data = NULL, *msgbuf = NULL, *plain = NULL;
-    size_t *lens = NULL, n_frames = 0, cap_frames = 0, data_len = 0, data_cap = 0;
-    size_t clients = (size_t)o->clients, batch = (size_t)o->batch;
-    uint64_t messages = (uint64_t)o->messages, max_count, gen = 0;
+    qs_ingest_stats_t stats;
+    qs_clock_t clock;
+    size_t clients = (size_t)o->clients;
+    uint64_t messages = (uint64_t)o->messages;
     int64_t base_ms;
-    double t0, el;
-    char err[1024];
+    double el;
     int rc = 1;
 
     if (clients == 0 || clients > QS_SIM_MAX_CLIENTS) {
@@ -90,128 +238,39 @@ bench_ideal(const struct bench_opts *o)
     }
     if (bench_site_open(&site, o->home) != 0)
         return 1;
-    if (qs_clock_init(&clock) != 0)
+    if (qs_clock_init(&clock) != 0 || bench_enroll(&site, "ideal", clients, &keys) != 0)
         goto out;
-    if (bench_enroll(&site, "ideal", clients, &keys) != 0)
+    /* Every message time in the past, the oldest max_count ms ago. */
+    base_ms = qs_clock_now_ms(&clock) - (int64_t)qs_simgen_count(messages, (uint32_t)clients, 1) -
+              1000;
+    ideal_generate(&fr, o, &site, keys, base_ms);
+    if (ideal_open_store(&st, &site, &clock) != 0)
         goto out;
-
-    /* 1. The envelopes, in memory, untimed. */
-    max_count = qs_simgen_count(messages, (uint32_t)clients, 1);
-    base_ms = qs_clock_now_ms(&clock) - (int64_t)max_count - 1000;
-    msgbuf = qs_malloc(QS_MAX_BATCH_BYTES);
-    plain = qs_malloc(QS_MAX_BATCH_BYTES);
-    lens = qs_calloc(batch, sizeof *lens);
-    for (uint64_t round = 0; gen < messages; round++) {
-        for (size_t c = 0; c < clients; c++) {
-            uint64_t count = qs_simgen_count(messages, (uint32_t)clients, (uint32_t)(c + 1));
-            uint64_t first = round * batch + 1, last = first + batch - 1;
-            uint8_t shared[QS_KEY_BYTES];
-            size_t used = 0, n = 0, plen, need, flen = 0;
-
-            if (first > count)
-                continue;
-            if (last > count)
-                last = count;
-            for (uint64_t s = first; s <= last; s++, n++) {
-                int details = o->details_every > 0 && (gen + n) % (uint64_t)o->details_every == 0;
-                lens[n] = bench_pack_message(msgbuf + used, QS_MAX_BATCH_BYTES - used,
-                                             (uint32_t)(c + 1), s, base_ms, details, o->steady);
-                if (lens[n] == 0)
-                    qs_fatal("bug: a simulated message does not fit a batch");
-                used += lens[n];
-            }
-            plen = bench_frame_batch(plain, msgbuf, lens, n);
-            need = qs_envelope_sealed_size(plen);
-            if (data_len + need > data_cap) {
-                data_cap = data_cap ? data_cap * 2 : 64u * 1024u * 1024u;
-                while (data_len + need > data_cap)
-                    data_cap *= 2;
-                data = qs_realloc(data, data_cap);
-            }
-            if (crypto_box_beforenm(shared, site.store_pk, qs_keypair_secret(keys[c])) != 0 ||
-                qs_envelope_seal(data + data_len, &flen, data_cap - data_len, plain, plen,
-                                 qs_keypair_public(keys[c]), shared) != 0)
-                qs_fatal("bug: cannot seal a bench batch");
-            sodium_memzero(shared, sizeof shared);
-            if (n_frames == cap_frames) {
-                cap_frames = cap_frames ? cap_frames * 2 : 4096;
-                frames = qs_realloc(frames, cap_frames * sizeof *frames);
-            }
-            frames[n_frames].off = data_len;
-            frames[n_frames].len = flen;
-            frames[n_frames].client = (uint32_t)c;
-            n_frames++;
-            data_len += flen;
-            gen += n;
-        }
-    }
-
-    /* 2. The store, as qs-store opens it. */
-    if ((sitedb = qs_sitedb_open(site.paths.site_db, 0, err, sizeof err)) == NULL ||
-        (storedb = qs_storedb_open(site.paths.store_db, 1, err, sizeof err)) == NULL ||
-        (epochkeys = qs_epochkeys_open(site.paths.epochs_dir, 1, err, sizeof err)) == NULL) {
-        fprintf(stderr, "qs-bench ideal: %s\n", err);
-        goto out;
-    }
-    memset(&icfg, 0, sizeof icfg);
-    icfg.store_kp = site.store_kp;
-    icfg.site_key = site.site_key;
-    icfg.sitedb = sitedb;
-    icfg.storedb = storedb;
-    icfg.epochkeys = epochkeys;
-    icfg.clock = &clock;
-    icfg.skew_ms = (int64_t)site.cfg.skew_limit_s * 1000;
-    icfg.group_max_messages = (size_t)site.cfg.group_commit_max_messages;
-    if ((ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
-        fprintf(stderr, "qs-bench ideal: %s\n", err);
-        goto out;
-    }
-
-    /* 3. Timed: add until the group is full, commit, acks. */
-    t0 = bench_now_s();
-    for (size_t i = 0; i < n_frames; i++) {
-        uint8_t rid[5] = { 0 };
-        const uint8_t *pk = qs_keypair_public(keys[frames[i].client]);
-        memcpy(rid + 1, &frames[i].client, 4);
-        (void)qs_ingest_add(ingest, rid, sizeof rid, pk, QS_KEY_BYTES, data + frames[i].off,
-                            frames[i].len);
-        if (qs_ingest_full(ingest) && qs_ingest_commit(ingest, on_reply, &acks) != 0) {
-            fprintf(stderr, "qs-bench ideal: a commit failed\n");
-            goto out;
-        }
-    }
-    if (qs_ingest_pending(ingest) > 0 && qs_ingest_commit(ingest, on_reply, &acks) != 0) {
+    if ((el = ideal_run(st.ingest, &fr, keys, &acks)) < 0) {
         fprintf(stderr, "qs-bench ideal: a commit failed\n");
         goto out;
     }
-    el = bench_now_s() - t0;
-    qs_ingest_stats(ingest, &st);
-    if (acks.not_ok > 0 || acks.rejected_msgs > 0 || st.stored != messages) {
+    qs_ingest_stats(st.ingest, &stats);
+    if (acks.not_ok > 0 || acks.rejected_msgs > 0 || stats.stored != messages) {
         fprintf(stderr, "qs-bench ideal: %llu of %llu stored, %llu batches refused, "
-                "%llu messages rejected\n", (unsigned long long)st.stored,
+                "%llu messages rejected\n", (unsigned long long)stats.stored,
                 (unsigned long long)messages, (unsigned long long)acks.not_ok,
                 (unsigned long long)acks.rejected_msgs);
         goto out;
     }
     printf("{\"name\": \"ideal_store\", \"msgs_per_s\": %.0f, \"messages\": %llu, "
-           "\"clients\": %zu, \"batch\": %zu, \"envelopes\": %zu, \"commits\": %llu, "
+           "\"clients\": %zu, \"batch\": %d, \"envelopes\": %zu, \"commits\": %llu, "
            "\"group_max_messages\": %d, \"details_every\": %ld, \"steady\": %s, "
            "\"seconds\": %.3f}\n",
-           (double)messages / el, (unsigned long long)messages, clients, batch, n_frames,
-           (unsigned long long)st.commits, site.cfg.group_commit_max_messages,
+           (double)messages / el, (unsigned long long)messages, clients, o->batch, fr.n,
+           (unsigned long long)stats.commits, site.cfg.group_commit_max_messages,
            o->details_every, o->steady ? "true" : "false", el);
     rc = 0;
 out:
-    qs_ingest_destroy(&ingest);
-    qs_epochkeys_destroy(&epochkeys);
-    qs_storedb_destroy(&storedb);
-    qs_sitedb_destroy(&sitedb);
+    ideal_close_store(&st);
     bench_keys_free(keys, clients);
     bench_site_close(&site);
-    free(frames);
-    free(data);
-    free(msgbuf);
-    free(plain);
-    free(lens);
+    free(fr.f);
+    free(fr.data);
     return rc;
 }

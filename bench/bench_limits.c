@@ -20,9 +20,10 @@
 #include "qs_epochkeys.h"
 #include "qs_limits.h"
 #include "qs_log.h"
+#include "qs_pseudonym.h"
+#include "qs_store_bench.h"
 #include "qs_storedb.h"
 #include "simgen.h"
-#include "storedb_sqlite.h" /* TODO(store-interface): must go */
 
 #include <pthread.h>
 #include <sodium.h>
@@ -172,157 +173,85 @@ bench_zmq(const struct bench_opts *o)
 }
 
 /* The rows the store writes for the simulator's messages, with the store's
- * own statements: a history row in the day's partition, the latest upsert
- * (same conflict rule), and once per batch the client's low-water mark.
- * Pseudonyms are computed once per client (the limit is SQLite's, not
- * BLAKE2b's); details, when a message has them, are sealed as the store does. */
+ * own statements (qs_store_bench.h): a history row in the day's partition,
+ * the latest upsert (same conflict rule), and once per batch the client's
+ * low-water mark. Pseudonyms are computed once per client (the limit is
+ * SQLite's, not BLAKE2b's); details, when a message has them, are sealed as
+ * the store does. */
 struct sql_writer {
     qs_storedb_t *db;
-    sqlite3_stmt *hist, *latest, *client;
+    qs_store_bench_t *st;
     uint8_t key[32];
-    uint8_t (*machine_ps)[16];
-    uint8_t domain_ps[16];
+    uint8_t (*machine_ps)[QS_PSEUDONYM_BYTES];
+    uint8_t domain_ps[QS_PSEUDONYM_BYTES];
     long clients;
     int64_t base_ms, now_ms;
 };
 
 static int
-sql_writer_open(struct sql_writer *w, const char *dir, const char *name, long clients,
-                long messages)
+sql_writer_open(struct sql_writer *w, const char *dir, const char *name, long clients)
 {
-    char path[4096], err[512], sql[512], part[64];
-    sqlite3 *db;
-    sqlite3_stmt *ins = NULL;
-    int64_t epoch;
+    char path[4096], err[512];
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
     unlink(path);
-    w->db = qs_storedb_open(path, 1, err, sizeof err);
-    if (w->db == NULL) {
+    if ((w->db = qs_storedb_open(path, 1, err, sizeof err)) == NULL ||
+        (w->st = qs_store_bench_new(w->db, err, sizeof err)) == NULL) {
         fprintf(stderr, "qs-bench: %s\n", err);
         return -1;
     }
-    db = qs_storedb_sqlite(w->db);
     w->clients = clients;
     w->now_ms = (int64_t)time(NULL) * 1000;
     /* Yesterday 00:00: every message time (base + serial) in one day. */
     w->base_ms = (qs_epoch_of(w->now_ms) - 1) * QS_MS_PER_DAY;
-    (void)messages;
-    epoch = qs_epoch_of(w->base_ms);
     randombytes_buf(w->key, sizeof w->key);
     randombytes_buf(w->domain_ps, sizeof w->domain_ps);
     w->machine_ps = qs_calloc((size_t)clients, sizeof *w->machine_ps);
     randombytes_buf(w->machine_ps, (size_t)clients * sizeof *w->machine_ps);
-    if (qs_storedb_partition_ensure(w->db, epoch, 500) != 0 ||
-        qs_storedb_partition_name(part, sizeof part, epoch, 500) != 0)
-        goto fail;
-    snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO %s(client_id, serial, state_id, topic_id, "
-             "time_ms, machine_ps, domain_ps, user_ps, details) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)", part);
-    if (sqlite3_prepare_v2(db, sql, -1, &w->hist, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                "INSERT INTO latest(client_id, topic_type, topic_id, state_id, time_ms, "
-                "  report_ms, machine_ps, domain_ps) VALUES (?1, 500, ?2, ?3, ?4, ?5, ?6, ?7) "
-                "ON CONFLICT(client_id, topic_type, topic_id) DO UPDATE SET "
-                "  state_id = CASE WHEN excluded.time_ms >= latest.time_ms "
-                "    THEN excluded.state_id ELSE latest.state_id END, "
-                "  machine_ps = CASE WHEN excluded.time_ms >= latest.time_ms "
-                "    THEN excluded.machine_ps ELSE latest.machine_ps END, "
-                "  domain_ps = CASE WHEN excluded.time_ms >= latest.time_ms "
-                "    THEN excluded.domain_ps ELSE latest.domain_ps END, "
-                "  time_ms = max(latest.time_ms, excluded.time_ms), "
-                "  report_ms = max(latest.report_ms, excluded.report_ms)",
-                -1, &w->latest, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "UPDATE clients SET low_water = ?2, last_ms = max(last_ms, ?3) "
-                           "WHERE client_id = ?1", -1, &w->client, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO clients(client_id, pk, low_water, first_ms, last_ms) "
-                           "VALUES (?1, randomblob(32), 0, ?2, ?2)", -1, &ins, NULL) != SQLITE_OK)
-        goto fail;
-    if (qs_storedb_begin(w->db) != 0)
-        goto fail;
-    for (long c = 1; c <= clients; c++) {
-        sqlite3_bind_int64(ins, 1, c);
-        sqlite3_bind_int64(ins, 2, w->now_ms);
-        if (sqlite3_step(ins) != SQLITE_DONE)
-            goto fail;
-        sqlite3_reset(ins);
+    if (qs_store_bench_begin(w->st) != 0 || qs_store_bench_clients(w->st, clients, w->now_ms) != 0 ||
+        qs_store_bench_commit(w->st) != 0) {
+        fprintf(stderr, "qs-bench: %s\n", qs_store_bench_errmsg(w->st));
+        return -1;
     }
-    sqlite3_finalize(ins);
-    ins = NULL;
-    if (qs_storedb_commit(w->db) != 0)
-        goto fail;
     return 0;
-fail:
-    fprintf(stderr, "qs-bench: %s\n", sqlite3_errmsg(db));
-    sqlite3_finalize(ins);
-    return -1;
 }
 
 /* Message (client c 1-based, serial s) as the store writes it. */
 static int
 sql_writer_row(struct sql_writer *w, long c, uint64_t s, int details)
 {
+    static const char text[] = "0x80240022: the download of the update failed";
     uint8_t sealed[128];
     char topic[32];
-    int64_t t = w->base_ms + (int64_t)s;
-    size_t dlen = 0;
-    int rc;
+    qs_store_bench_row_t row = { 0 };
 
-    t -= t % 1000;   /* the default time precision: second */
+    row.time_ms = w->base_ms + (int64_t)s;
+    row.time_ms -= row.time_ms % 1000;   /* the default time precision: second */
     snprintf(topic, sizeof topic, "KB%u", QS_SIM_FIRST_KB + qs_simgen_topic((uint32_t)c, s));
-    sqlite3_bind_int64(w->hist, 1, c);
-    sqlite3_bind_int64(w->hist, 2, (int64_t)s);
-    sqlite3_bind_int(w->hist, 3, (int)qs_simgen_state((uint32_t)c, s));
-    sqlite3_bind_text(w->hist, 4, topic, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(w->hist, 5, t);
-    sqlite3_bind_blob(w->hist, 6, w->machine_ps[c - 1], 16, SQLITE_STATIC);
-    sqlite3_bind_blob(w->hist, 7, w->domain_ps, 16, SQLITE_STATIC);
+    row.client_id = c;
+    row.serial = s;
+    row.topic_type = 500;
+    row.topic_id = topic;
+    row.state_id = qs_simgen_state((uint32_t)c, s);
+    row.report_ms = w->now_ms;
+    row.machine_ps = w->machine_ps[c - 1];
+    row.domain_ps = w->domain_ps;
     if (details) {
-        static const char text[] = "0x80240022: the download of the update failed";
         uint8_t ad[QS_DETAILS_AD_BYTES];
-        qs_details_ad(ad, c, s, qs_epoch_of(t), 500);
-        if (qs_details_seal(sealed, &dlen, sizeof sealed, (const uint8_t *)text,
+        qs_details_ad(ad, c, s, qs_epoch_of(row.time_ms), 500);
+        if (qs_details_seal(sealed, &row.details_len, sizeof sealed, (const uint8_t *)text,
                             sizeof text - 1, ad, sizeof ad, w->key) != 0)
             return -1;
-        sqlite3_bind_blob(w->hist, 8, sealed, (int)dlen, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(w->hist, 8);
+        row.details = sealed;
     }
-    rc = sqlite3_step(w->hist);
-    sqlite3_reset(w->hist);
-    if (rc != SQLITE_DONE)
-        return -1;
-    sqlite3_bind_int64(w->latest, 1, c);
-    sqlite3_bind_text(w->latest, 2, topic, -1, SQLITE_STATIC);
-    sqlite3_bind_int(w->latest, 3, (int)qs_simgen_state((uint32_t)c, s));
-    sqlite3_bind_int64(w->latest, 4, t);
-    sqlite3_bind_int64(w->latest, 5, w->now_ms);
-    sqlite3_bind_blob(w->latest, 6, w->machine_ps[c - 1], 16, SQLITE_STATIC);
-    sqlite3_bind_blob(w->latest, 7, w->domain_ps, 16, SQLITE_STATIC);
-    rc = sqlite3_step(w->latest);
-    sqlite3_reset(w->latest);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int
-sql_writer_low_water(struct sql_writer *w, long c, uint64_t lw)
-{
-    int rc;
-
-    sqlite3_bind_int64(w->client, 1, c);
-    sqlite3_bind_int64(w->client, 2, (int64_t)lw);
-    sqlite3_bind_int64(w->client, 3, w->now_ms);
-    rc = sqlite3_step(w->client);
-    sqlite3_reset(w->client);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return qs_store_bench_history(w->st, &row) != 0 || qs_store_bench_latest(w->st, &row) != 0
+               ? -1 : 0;
 }
 
 static void
 sql_writer_close(struct sql_writer *w)
 {
-    sqlite3_finalize(w->hist);
-    sqlite3_finalize(w->latest);
-    sqlite3_finalize(w->client);
+    qs_store_bench_destroy(&w->st);
     qs_storedb_destroy(&w->db);
     free(w->machine_ps);
 }
@@ -368,27 +297,27 @@ bench_sqlite(const struct bench_opts *o)
     long c, in_txn = 0, txns = 0;
     uint64_t first, last, n = 0;
 
-    if (sql_writer_open(&w, o->dir, "bench-sqlite.db", o->clients, o->messages) != 0)
+    if (sql_writer_open(&w, o->dir, "bench-sqlite.db", o->clients) != 0)
         return 1;
     t0 = bench_now_s();
     while (sim_next(&it, &c, &first, &last)) {
-        if (in_txn == 0 && qs_storedb_begin(w.db) != 0)
+        if (in_txn == 0 && qs_store_bench_begin(w.st) != 0)
             return 1;
         for (uint64_t s = first; s <= last; s++, n++)
             if (sql_writer_row(&w, c, s, o->details_every > 0 &&
                                n % (uint64_t)o->details_every == 0) != 0)
                 return 1;
-        if (sql_writer_low_water(&w, c, last) != 0)
+        if (qs_store_bench_low_water(w.st, c, last, w.now_ms) != 0)
             return 1;
         in_txn += (long)(last - first + 1);
         if (in_txn >= o->group) {
-            if (qs_storedb_commit(w.db) != 0)
+            if (qs_store_bench_commit(w.st) != 0)
                 return 1;
             in_txn = 0;
             txns++;
         }
     }
-    if (in_txn > 0 && qs_storedb_commit(w.db) != 0)
+    if (in_txn > 0 && qs_store_bench_commit(w.st) != 0)
         return 1;
     el = bench_now_s() - t0;
     printf("{\"name\": \"sqlite_batched_insert\", \"msgs_per_s\": %.0f, \"messages\": %llu, "
@@ -408,7 +337,7 @@ bench_naive(const struct bench_opts *o)
     long c;
     uint64_t s, last, n = 0;
 
-    if (sql_writer_open(&w, o->dir, "bench-naive.db", o->clients, o->messages) != 0)
+    if (sql_writer_open(&w, o->dir, "bench-naive.db", o->clients) != 0)
         return 1;
     crypto_box_keypair(pk, sk);
     t0 = bench_now_s();
@@ -421,8 +350,9 @@ bench_naive(const struct bench_opts *o)
         crypto_box_seal(sealed, msg, len, pk);
         if (crypto_box_seal_open(opened, sealed, len + crypto_box_SEALBYTES, pk, sk) != 0)
             return 1;
-        if (qs_storedb_begin(w.db) != 0 || sql_writer_row(&w, c, s, 0) != 0 ||
-            sql_writer_low_water(&w, c, s) != 0 || qs_storedb_commit(w.db) != 0)
+        if (qs_store_bench_begin(w.st) != 0 || sql_writer_row(&w, c, s, 0) != 0 ||
+            qs_store_bench_low_water(w.st, c, s, w.now_ms) != 0 ||
+            qs_store_bench_commit(w.st) != 0)
             return 1;
         /* Slow by design: stop after --seconds (at least 100 messages). */
         if (++n >= 100 && bench_now_s() - t0 >= o->seconds)

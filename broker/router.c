@@ -23,7 +23,6 @@
 #define ROUTER_BATCH           256     /* messages per socket per call */
 #define ROUTER_MAX_ID_BYTES    255     /* a ZMQ routing id is at most 255 bytes */
 #define ROUTER_LOG_INTERVAL_MS 60000
-#define ROUTER_READY           "READY"
 #define ROUTER_NOTICE_BYTES    256     /* a packed notice Reply fits easily */
 
 typedef struct {
@@ -171,7 +170,7 @@ qs_router_expire(qs_router_t *r, int64_t now_ms)
 
     for (size_t i = 0; i < r->n_workers; i++) {
         worker_t *w = &r->workers[i];
-        if (w->gone || now_ms - w->last_seen_ms > QS_ROUTER_WORKER_TTL_MS) {
+        if (w->gone || now_ms - w->last_seen_ms > QS_WORKER_TTL_MS) {
             r->stats.workers_expired++;
             log_warn("dropped a store worker: %s",
                      w->gone ? "disconnected" : "no heartbeat for 3 s");
@@ -260,7 +259,7 @@ forward(qs_router_t *r, const uint8_t *client_id, size_t client_id_len,
         size_t i = (r->next + k) % n;
         worker_t *w = &r->workers[i];
 
-        if (w->gone || now_ms - w->last_seen_ms > QS_ROUTER_WORKER_TTL_MS)
+        if (w->gone || now_ms - w->last_seen_ms > QS_WORKER_TTL_MS)
             continue;
         if (zmq_send(r->backend, w->id, w->id_len, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
             if (zmq_errno() == EHOSTUNREACH)
@@ -429,8 +428,8 @@ backend_one(qs_router_t *r, int64_t now_ms)
                sodium_memcmp(pk, r->store_pk, QS_KEY_BYTES) != 0) {
         r->stats.backend_malformed++;
         log_warn("dropped a backend message not from the store key");
-    } else if (total == 2 && zmq_msg_size(&f[1]) == strlen(ROUTER_READY) &&
-               memcmp(zmq_msg_data(&f[1]), ROUTER_READY, strlen(ROUTER_READY)) == 0) {
+    } else if (total == 2 && zmq_msg_size(&f[1]) == QS_WORKER_READY_LEN &&
+               memcmp(zmq_msg_data(&f[1]), QS_WORKER_READY, QS_WORKER_READY_LEN) == 0) {
         worker_seen(r, &f[0], now_ms);
     } else if (total == 3 && zmq_msg_size(&f[1]) > 0 &&
                zmq_msg_size(&f[1]) <= ROUTER_MAX_ID_BYTES) {

@@ -10,9 +10,9 @@
  * [worker id][client id][client key, 32 bytes][Envelope].
  *
  * Backend (store workers, ZAP domain quietstate-backend): a worker sends
- * ["READY"] at start and every second; [client id][Reply] is passed on to the
- * client as [Reply]. A worker not heard from for QS_ROUTER_WORKER_TTL_MS is
- * dropped from the list.
+ * [QS_WORKER_READY] at start and every QS_WORKER_HEARTBEAT_MS; [client
+ * id][Reply] is passed on to the client as [Reply]. A worker not heard from
+ * for QS_WORKER_TTL_MS is dropped from the list (qs_workerproto.h).
  *
  * Memory is bounded: the router never keeps a message in a list of its own.
  * Both sockets have ZMQ_ROUTER_MANDATORY and the configured high-water mark,
@@ -30,8 +30,9 @@
 #include "qs_keys.h"
 #include "qs_keyset.h"
 #include "qs_limits.h"
+#include "qs_workerproto.h"
 
-#define QS_ROUTER_WORKER_TTL_MS 3000   /* a worker silent for longer is gone */
+#define QS_ROUTER_WORKER_TTL_MS QS_WORKER_TTL_MS   /* a worker silent for longer is gone */
 #define QS_ROUTER_MAX_WORKERS   64     /* store workers behind one broker */
 
 typedef struct qs_router qs_router_t;
@@ -73,11 +74,11 @@ int qs_router_endpoint(qs_router_t *r, int backend, char *out, size_t out_len);
  * clock in ms. Returns the number of messages handled, or -1 on a socket error. */
 int qs_router_on_frontend(qs_router_t *r, const qs_keyset_t *keys, int64_t now_ms);
 
-/* Handle the messages pending on the backend (READY heartbeats, replies);
+/* Handle the messages pending on the backend (QS_WORKER_READY heartbeats, replies);
  * same contract as qs_router_on_frontend. */
 int qs_router_on_backend(qs_router_t *r, int64_t now_ms);
 
-/* Forget workers not heard from for QS_ROUTER_WORKER_TTL_MS; returns how
+/* Forget workers not heard from for QS_WORKER_TTL_MS; returns how
  * many are left. */
 size_t qs_router_expire(qs_router_t *r, int64_t now_ms);
 

@@ -159,9 +159,69 @@ qs_envelope_seal(uint8_t *out, size_t *out_len, size_t out_cap,
     return 0;
 }
 
+/* Field 1 of Reply (sealed_ack), length-delimited: tag and length in front
+ * of the Envelope, at most 1 + 10 bytes. */
+#define REPLY_SEALED_ACK_TAG 0x0a
+#define REPLY_HEAD_MAX 11
+
+static size_t
+varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+size_t
+qs_envelope_reply_size(size_t plain_len)
+{
+    return REPLY_HEAD_MAX + qs_envelope_sealed_size(plain_len);
+}
+
 int
-qs_envelope_parse(Quietstate__Envelope **out, const uint8_t *frame, size_t frame_len,
-                  Quietstate__Code *code)
+qs_envelope_seal_reply(const uint8_t **reply, size_t *reply_len, uint8_t *out, size_t out_cap,
+                       const uint8_t *plain, size_t plain_len,
+                       const uint8_t sender_pk[QS_KEY_BYTES], const uint8_t shared[QS_KEY_BYTES])
+{
+    size_t env_len = 0, head;
+    uint8_t *start;
+
+    if (out_cap < qs_envelope_reply_size(plain_len) ||
+        qs_envelope_seal(out + REPLY_HEAD_MAX, &env_len, out_cap - REPLY_HEAD_MAX, plain,
+                         plain_len, sender_pk, shared) != 0)
+        return -1;
+    /* The Envelope is in place; its Reply head goes right before it. */
+    head = 1 + varint_len(env_len);
+    start = out + REPLY_HEAD_MAX - head;
+    start[0] = REPLY_SEALED_ACK_TAG;
+    (void)put_varint(start + 1, env_len);
+    *reply = start;
+    *reply_len = head + env_len;
+    return 0;
+}
+
+int
+qs_envelope_check(const Quietstate__Envelope *env, const uint8_t *from, Quietstate__Code *code)
+{
+    if (env->version != QS_ENVELOPE_VERSION)
+        *code = QUIETSTATE__CODE__BAD_VERSION;
+    else if (env->sender_pk.len != QS_KEY_BYTES)
+        *code = QUIETSTATE__CODE__BAD_KEY_LENGTH;
+    else if (env->nonce.len != QS_NONCE_BYTES || env->ciphertext.len < QS_MAC_BYTES)
+        *code = QUIETSTATE__CODE__BAD_NONCE;
+    else if (from != NULL && sodium_memcmp(env->sender_pk.data, from, QS_KEY_BYTES) != 0)
+        *code = QUIETSTATE__CODE__SENDER_MISMATCH;
+    else
+        return 0;
+    return -1;
+}
+
+int
+qs_envelope_parse_from(Quietstate__Envelope **out, const uint8_t *frame, size_t frame_len,
+                       const uint8_t *from, Quietstate__Code *code)
 {
     Quietstate__Envelope *env;
 
@@ -175,18 +235,19 @@ qs_envelope_parse(Quietstate__Envelope **out, const uint8_t *frame, size_t frame
         *code = QUIETSTATE__CODE__NOT_PROTOBUF;
         return -1;
     }
-    if (env->version != QS_ENVELOPE_VERSION)
-        *code = QUIETSTATE__CODE__BAD_VERSION;
-    else if (env->sender_pk.len != QS_KEY_BYTES)
-        *code = QUIETSTATE__CODE__BAD_KEY_LENGTH;
-    else if (env->nonce.len != QS_NONCE_BYTES || env->ciphertext.len < QS_MAC_BYTES)
-        *code = QUIETSTATE__CODE__BAD_NONCE;
-    else {
-        *out = env;
-        return 0;
+    if (qs_envelope_check(env, from, code) != 0) {
+        quietstate__envelope__free_unpacked(env, NULL);
+        return -1;
     }
-    quietstate__envelope__free_unpacked(env, NULL);
-    return -1;
+    *out = env;
+    return 0;
+}
+
+int
+qs_envelope_parse(Quietstate__Envelope **out, const uint8_t *frame, size_t frame_len,
+                  Quietstate__Code *code)
+{
+    return qs_envelope_parse_from(out, frame, frame_len, NULL, code);
 }
 
 int

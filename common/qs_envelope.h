@@ -44,10 +44,37 @@ int qs_envelope_seal(uint8_t *out, size_t *out_len, size_t out_cap,
 /* Upper bound on a sealed envelope's packed size. */
 size_t qs_envelope_sealed_size(size_t plain_len);
 
-/* Unpack and check the envelope frame (version, key and nonce lengths, size)
- * without decrypting. On failure returns -1 with *code set (NOT_PROTOBUF,
- * BAD_VERSION, BAD_KEY_LENGTH, BAD_NONCE, FRAME_TOO_LARGE). Free the result
- * with quietstate__envelope__free_unpacked(env, NULL). */
+/* qs_envelope_seal, wrapped as a packed Reply whose sealed_ack is that
+ * Envelope: byte for byte what protobuf-c packs for such a Reply, written in
+ * place (no unpack and repack of the sealed bytes). The Reply starts at
+ * *reply inside out (out_cap >= qs_envelope_reply_size(plain_len)); returns
+ * 0, -1 if out_cap is too small. */
+int qs_envelope_seal_reply(const uint8_t **reply, size_t *reply_len,
+                           uint8_t *out, size_t out_cap,
+                           const uint8_t *plain, size_t plain_len,
+                           const uint8_t sender_pk[QS_KEY_BYTES],
+                           const uint8_t shared[QS_KEY_BYTES]);
+
+/* Upper bound on qs_envelope_seal_reply's output. */
+size_t qs_envelope_reply_size(size_t plain_len);
+
+/* The one check of an unpacked Envelope's fields, for every side that
+ * receives one (the store a batch, a producer a sealed ack): version, sender
+ * key and nonce lengths, a ciphertext at least one MAC long and, when from
+ * is not NULL, a sender_pk equal to from (constant time). Returns 0, or -1
+ * with *code set (BAD_VERSION, BAD_KEY_LENGTH, BAD_NONCE, SENDER_MISMATCH). */
+int qs_envelope_check(const Quietstate__Envelope *env, const uint8_t *from,
+                      Quietstate__Code *code) __attribute__((warn_unused_result));
+
+/* Unpack the envelope frame and qs_envelope_check it (from may be NULL: any
+ * sender) without decrypting. On failure returns -1 with *code set
+ * (NOT_PROTOBUF, FRAME_TOO_LARGE or a qs_envelope_check code). Free the
+ * result with quietstate__envelope__free_unpacked(env, NULL). */
+int qs_envelope_parse_from(Quietstate__Envelope **out, const uint8_t *frame, size_t frame_len,
+                           const uint8_t *from, Quietstate__Code *code)
+    __attribute__((warn_unused_result));
+
+/* qs_envelope_parse_from for any sender. */
 int qs_envelope_parse(Quietstate__Envelope **out, const uint8_t *frame, size_t frame_len,
                       Quietstate__Code *code) __attribute__((warn_unused_result));
 

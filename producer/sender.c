@@ -457,12 +457,11 @@ static int
 handle_sealed(qs_sender_t *s, const Quietstate__Envelope *env, int64_t now)
 {
     Quietstate__Ack *a;
+    Quietstate__Code code;
     size_t len = 0;
     int rc;
 
-    if (env->version != QS_ENVELOPE_VERSION || env->sender_pk.len != QS_KEY_BYTES ||
-        sodium_memcmp(env->sender_pk.data, s->store_pk, QS_KEY_BYTES) != 0 ||
-        env->nonce.len != QS_NONCE_BYTES || env->ciphertext.len < QS_MAC_BYTES ||
+    if (qs_envelope_check(env, s->store_pk, &code) != 0 ||
         qs_envelope_open(s->ws->ackbuf, &len, QS_MAX_FRAME_BYTES, env, s->shared) != 0) {
         s->st.bad_replies++;
         SLOG(s, QS_LOG_WARN, "%s", "ignoring an ack not sealed by the store's key "

@@ -4,9 +4,15 @@
  * key, pinned to the broker key) and one zmq_poll loop: drain every envelope
  * already waiting (up to group_commit_max_messages) into the ingest group,
  * commit the group in one transaction, send the sealed acks, then heartbeat
- * ("READY" every second), reload site.db changes, flush pending counters
- * and print a stats line every minute. SIGTERM/SIGINT only set a flag: the
- * loop finishes the commit in progress, sends its acks and exits 0.
+ * (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS, qs_workerproto.h), reload
+ * site.db changes, flush pending counters and print a stats line every
+ * minute. SIGTERM/SIGINT only set a flag: the loop finishes the commit in
+ * progress, sends its acks and exits 0.
+ *
+ * One qs-store per store.db: before opening anything it takes an exclusive
+ * flock on DIR/store.lock (0600, never removed: the lock, not the file, is
+ * what counts, and the kernel drops it when the process dies however it
+ * dies). A second qs-store on the same home exits 1 naming the holder's lock.
  * All the ingest logic lives in ingest.c; this file is wiring.
  */
 #include "ingest.h"
@@ -20,24 +26,25 @@
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
+#include "qs_workerproto.h"
 #include "qs_zmqutil.h"
 #include "storedb_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
-#define HEARTBEAT_MS 1000
 #define STATS_MS 60000
 #define POLL_MS 100
 #define LINGER_MS 2000
-/* Stay below the broker's 3 s worker timeout when another process holds
- * the write lock: past this a group is answered RETRY_LATER. */
-#define BUSY_TIMEOUT_MS 2500
+#define LOCK_FILE "store.lock"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -63,10 +70,11 @@ usage(FILE *out, int code)
             "  --home DIR   the site home (default: $QS_HOME)\n"
             "  --help       this text\n"
             "\n"
+            "Only one qs-store may run on a store.db: a second one exits 1.\n"
+            "\n"
             "Exit status: 0 stopped cleanly, 1 failure, 2 usage error.\n");
     exit(code);
 }
-
 
 struct loop {
     void *sock;
@@ -169,26 +177,28 @@ log_stats(const qs_ingest_t *ingest, const struct loop *lp)
              (unsigned long long)lp->acks_dropped);
 }
 
-int
-main(int argc, char **argv)
-{
-    const char *home = NULL;
+/* Everything the daemon opens, in the order it opens it. */
+struct store {
     qs_site_paths_t paths;
     qs_config_t cfg;
     qs_clock_t clock;
-    qs_keypair_t *store_kp = NULL;
+    int lock_fd;
+    qs_keypair_t *store_kp;
     uint8_t broker_pk[QS_KEY_BYTES];
-    uint8_t *site_key = NULL;
-    qs_sitedb_t *sitedb = NULL;
-    qs_storedb_t *storedb = NULL;
-    qs_epochkeys_t *epochkeys = NULL;
-    qs_ingest_t *ingest = NULL;
-    qs_ingest_config_t icfg;
-    void *ctx = NULL;
-    struct loop lp = { 0 };
-    char err[1024];
-    int64_t next_beat, next_stats;
-    int status = 1;
+    uint8_t *site_key;
+    qs_sitedb_t *sitedb;
+    qs_storedb_t *storedb;
+    qs_epochkeys_t *epochkeys;
+    qs_ingest_t *ingest;
+    void *ctx;
+    struct loop lp;
+};
+
+/* --home DIR (or NULL for $QS_HOME); exits on --help and usage errors. */
+static const char *
+parse_args(int argc, char **argv)
+{
+    const char *home = NULL;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -200,118 +210,199 @@ main(int argc, char **argv)
             usage(stderr, 2);
         }
     }
-    qs_log_init("qs-store", -1);
-    if (sodium_init() < 0) {
-        log_error("cannot initialise libsodium");
-        return 1;
+    return home;
+}
+
+/* The exclusive lock on DIR/store.lock, held until exit. -1 with a message
+ * when another qs-store holds it or the file cannot be opened. */
+static int
+take_lock(struct store *st)
+{
+    char lock[QS_MAX_PATH_BYTES];
+    int n = snprintf(lock, sizeof lock, "%s/%s", st->paths.home, LOCK_FILE);
+
+    if (n < 0 || (size_t)n >= sizeof lock) {
+        log_error("cannot start: the lock file path is too long");
+        return -1;
     }
-    if (qs_site_paths(&paths, home, err, sizeof err) != 0) {
+    st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (st->lock_fd < 0) {
+        log_error("cannot start: cannot open the lock file '%s': %s", lock, strerror(errno));
+        return -1;
+    }
+    while (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EWOULDBLOCK)
+            fprintf(stderr, "qs-store: another qs-store is running on '%s' (lock held on "
+                    "'%s')\n", st->paths.store_db, lock);
+        else
+            log_error("cannot start: cannot lock '%s': %s", lock, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Site, lock, keys and databases, then the ingest pipeline. 0, or -1 logged. */
+static int
+store_open(struct store *st, const char *home)
+{
+    qs_ingest_config_t icfg;
+    char err[1024];
+
+    if (qs_site_paths(&st->paths, home, err, sizeof err) != 0) {
         fprintf(stderr, "qs-store: %s\n", err);
         usage(stderr, 2);
     }
-    if (qs_site_check(&paths, err, sizeof err) != 0 ||
-        qs_config_load(&cfg, paths.conf, err, sizeof err) != 0) {
+    if (qs_site_check(&st->paths, err, sizeof err) != 0 ||
+        qs_config_load(&st->cfg, st->paths.conf, err, sizeof err) != 0) {
         log_error("cannot start: %s", err);
-        return 1;
+        return -1;
     }
-    if (qs_clock_init(&clock) != 0) {
+    if (qs_clock_init(&st->clock) != 0) {
         log_error("cannot start: QS_CLOCK_OFFSET_S is not an integer number of seconds");
-        return 1;
+        return -1;
     }
-    if ((store_kp = qs_keypair_load(paths.store_key, err, sizeof err)) == NULL ||
-        qs_pubkey_load(broker_pk, paths.broker_pub, err, sizeof err) != 0 ||
-        qs_secret_load(&site_key, paths.site_key, 0, err, sizeof err) != 0 ||
-        (sitedb = qs_sitedb_open(paths.site_db, 0, err, sizeof err)) == NULL ||
-        (storedb = qs_storedb_open(paths.store_db, 1, err, sizeof err)) == NULL ||
-        (epochkeys = qs_epochkeys_open(paths.epochs_dir, 1, err, sizeof err)) == NULL) {
+    if (take_lock(st) != 0)
+        return -1;
+    if ((st->store_kp = qs_keypair_load(st->paths.store_key, err, sizeof err)) == NULL ||
+        qs_pubkey_load(st->broker_pk, st->paths.broker_pub, err, sizeof err) != 0 ||
+        qs_secret_load(&st->site_key, st->paths.site_key, 0, err, sizeof err) != 0 ||
+        (st->sitedb = qs_sitedb_open(st->paths.site_db, 0, err, sizeof err)) == NULL ||
+        (st->storedb = qs_storedb_open(st->paths.store_db, 1, err, sizeof err)) == NULL ||
+        (st->epochkeys = qs_epochkeys_open(st->paths.epochs_dir, 1, err, sizeof err)) == NULL) {
         log_error("cannot start: %s", err);
-        goto done;
+        return -1;
     }
-    sqlite3_busy_timeout(qs_storedb_sqlite(storedb), BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(qs_storedb_sqlite(st->storedb), QS_WORKER_BUSY_TIMEOUT_MS);
     memset(&icfg, 0, sizeof icfg);
-    icfg.store_kp = store_kp;
-    icfg.site_key = site_key;
-    icfg.sitedb = sitedb;
-    icfg.storedb = storedb;
-    icfg.epochkeys = epochkeys;
-    icfg.clock = &clock;
-    icfg.skew_ms = (int64_t)cfg.skew_limit_s * 1000;
-    icfg.group_max_messages = (size_t)cfg.group_commit_max_messages;
-    if ((ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
+    icfg.store_kp = st->store_kp;
+    icfg.site_key = st->site_key;
+    icfg.sitedb = st->sitedb;
+    icfg.storedb = st->storedb;
+    icfg.epochkeys = st->epochkeys;
+    icfg.clock = &st->clock;
+    icfg.skew_ms = (int64_t)st->cfg.skew_limit_s * 1000;
+    icfg.group_max_messages = (size_t)st->cfg.group_commit_max_messages;
+    if ((st->ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
         log_error("cannot start: %s", err);
-        goto done;
+        return -1;
     }
+    return 0;
+}
 
-    ctx = qs_zmq_ctx_new(0);
-    lp.sock = zmq_socket(ctx, ZMQ_DEALER);
-    if (lp.sock == NULL || qs_zmq_socket_limits(lp.sock, cfg.broker_hwm, LINGER_MS) != 0 ||
-        qs_zmq_curve_client(lp.sock, store_kp, broker_pk) != 0 ||
-        zmq_connect(lp.sock, cfg.backend) != 0) {
-        log_error("cannot connect to the broker backend '%s': %s", cfg.backend,
+static int
+store_connect(struct store *st)
+{
+    st->ctx = qs_zmq_ctx_new(0);
+    st->lp.sock = zmq_socket(st->ctx, ZMQ_DEALER);
+    if (st->lp.sock == NULL ||
+        qs_zmq_socket_limits(st->lp.sock, st->cfg.broker_hwm, LINGER_MS) != 0 ||
+        qs_zmq_curve_client(st->lp.sock, st->store_kp, st->broker_pk) != 0 ||
+        zmq_connect(st->lp.sock, st->cfg.backend) != 0) {
+        log_error("cannot connect to the broker backend '%s': %s", st->cfg.backend,
                   zmq_strerror(zmq_errno()));
-        goto done;
+        return -1;
     }
+    return 0;
+}
 
-    (void)qs_signal_on_stop(on_signal);
-    signal(SIGPIPE, SIG_IGN);
+/* Take every envelope already waiting, up to a full group. */
+static void
+drain(struct store *st)
+{
+    while (!qs_ingest_full(st->ingest)) {
+        int got = recv_one(st->lp.sock, st->ingest);
+        if (got < 0) {
+            log_error("cannot receive from the broker: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (got == 0)
+            break;
+    }
+}
 
-    log_info("started: broker backend '%s', group commit up to %d messages",
-             cfg.backend, cfg.group_commit_max_messages);
-    next_beat = qs_clock_mono_ms();
-    next_stats = next_beat + STATS_MS;
+/* The zmq_poll loop, until a signal. 0 stopped on a signal, -1 socket error. */
+static int
+store_run(struct store *st)
+{
+    int64_t next_beat = qs_clock_mono_ms(), next_stats = next_beat + STATS_MS;
+
     while (!stop_requested) {
-        zmq_pollitem_t item = { lp.sock, 0, ZMQ_POLLIN, 0 };
+        zmq_pollitem_t item = { st->lp.sock, 0, ZMQ_POLLIN, 0 };
         int64_t now = qs_clock_mono_ms();
         long timeout = POLL_MS;
         int rc;
 
         if (now >= next_beat) {
             /* Heartbeat: the broker routes only to workers heard from lately. */
-            (void)zmq_send(lp.sock, "READY", 5, ZMQ_DONTWAIT);
-            next_beat = now + HEARTBEAT_MS;
+            (void)zmq_send(st->lp.sock, QS_WORKER_READY, QS_WORKER_READY_LEN, ZMQ_DONTWAIT);
+            next_beat = now + QS_WORKER_HEARTBEAT_MS;
         }
         if (next_beat - now < timeout)
             timeout = (long)(next_beat - now);
         rc = zmq_poll(&item, 1, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             log_error("cannot poll the broker socket: %s", zmq_strerror(zmq_errno()));
-            goto done;
+            return -1;
         }
-        if (rc > 0 && (item.revents & ZMQ_POLLIN)) {
-            while (!qs_ingest_full(ingest)) {
-                int got = recv_one(lp.sock, ingest);
-                if (got < 0) {
-                    log_error("cannot receive from the broker: %s", zmq_strerror(zmq_errno()));
-                    break;
-                }
-                if (got == 0)
-                    break;
-            }
-        }
-        if (qs_ingest_pending(ingest) > 0)
-            (void)qs_ingest_commit(ingest, send_reply, &lp);
-        (void)qs_ingest_tick(ingest, 0);
+        if (rc > 0 && (item.revents & ZMQ_POLLIN))
+            drain(st);
+        if (qs_ingest_pending(st->ingest) > 0)
+            (void)qs_ingest_commit(st->ingest, send_reply, &st->lp);
+        (void)qs_ingest_tick(st->ingest, 0);
         if (qs_clock_mono_ms() >= next_stats) {
-            log_stats(ingest, &lp);
+            log_stats(st->ingest, &st->lp);
             next_stats = qs_clock_mono_ms() + STATS_MS;
         }
     }
-    if (qs_ingest_tick(ingest, 1) != 0)
+    return 0;
+}
+
+static void
+store_close(struct store *st)
+{
+    if (st->lp.sock != NULL)
+        zmq_close(st->lp.sock);
+    if (st->ctx != NULL)
+        zmq_ctx_term(st->ctx);
+    qs_ingest_destroy(&st->ingest);
+    qs_epochkeys_destroy(&st->epochkeys);
+    qs_storedb_destroy(&st->storedb);
+    qs_sitedb_destroy(&st->sitedb);
+    if (st->site_key != NULL)
+        sodium_free(st->site_key);
+    qs_keypair_destroy(&st->store_kp);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);   /* releases the lock */
+}
+
+int
+main(int argc, char **argv)
+{
+    struct store st = { .lock_fd = -1 };
+    const char *home = parse_args(argc, argv);
+    int status = 1;
+
+    qs_log_init("qs-store", -1);
+    if (sodium_init() < 0) {
+        log_error("cannot initialise libsodium");
+        return 1;
+    }
+    if (store_open(&st, home) != 0 || store_connect(&st) != 0)
+        goto done;
+    (void)qs_signal_on_stop(on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("started: broker backend '%s', group commit up to %d messages",
+             st.cfg.backend, st.cfg.group_commit_max_messages);
+    if (store_run(&st) != 0)
+        goto done;
+    if (qs_ingest_tick(st.ingest, 1) != 0)
         log_warn("cannot write the last rejection counters to store.db");
     log_info("stopping on signal after the last commit");
-    log_stats(ingest, &lp);
+    log_stats(st.ingest, &st.lp);
     status = 0;
 done:
-    if (lp.sock != NULL)
-        zmq_close(lp.sock);
-    if (ctx != NULL)
-        zmq_ctx_term(ctx);
-    qs_ingest_destroy(&ingest);
-    qs_epochkeys_destroy(&epochkeys);
-    qs_storedb_destroy(&storedb);
-    qs_sitedb_destroy(&sitedb);
-    if (site_key != NULL)
-        sodium_free(site_key);
-    qs_keypair_destroy(&store_kp);
+    store_close(&st);
     return status;
 }

@@ -1,8 +1,12 @@
 # store module: the ingest pipeline as a library (unit tests drive it without
 # sockets) and the qs-store daemon (docs/store.md).
-add_library(qs_store_lib STATIC ingest.c)
+add_library(qs_store_lib STATIC ingest.c arena.c write.c ack.c)
 target_include_directories(qs_store_lib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_store_lib PUBLIC qs_storedb quietstate)
+
+# qs-bench's private access to store.db (qs_store_bench.h): only bench/ links it.
+add_library(qs_store_bench STATIC qs_store_bench.c)
+target_link_libraries(qs_store_bench PUBLIC qs_store_lib)
 
 add_executable(qs-store main.c)
 target_link_libraries(qs-store PRIVATE qs_store_lib)
@@ -19,3 +23,6 @@ add_dependencies(test_store_daemon qs-store)
 
 qs_unit_test(test_storedb test_storedb.c)
 target_link_libraries(test_storedb PRIVATE qs_storedb)
+
+qs_unit_test(test_store_bench test_store_bench.c)
+target_link_libraries(test_store_bench PRIVATE qs_store_bench)

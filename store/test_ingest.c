@@ -181,6 +181,19 @@ on_reply(void *ctx, const uint8_t *rid, size_t rid_len, const uint8_t *reply, si
         quietstate__reply__free_unpacked(rep, NULL);
         return;
     }
+    {
+        /* The Reply is built around the sealed bytes: protobuf-c packs the
+         * very same bytes (producers cannot tell). */
+        uint8_t *repacked = qs_malloc(quietstate__reply__get_packed_size(rep));
+        int same = quietstate__reply__pack(rep, repacked) == reply_len &&
+                   memcmp(repacked, reply, reply_len) == 0;
+        free(repacked);
+        if (!same) {
+            fprintf(stderr, "  reply is not protobuf-c's packing of itself\n");
+            quietstate__reply__free_unpacked(rep, NULL);
+            return;
+        }
+    }
     g = &f->acks[f->n_acks];
     memset(g, 0, sizeof *g);
     if (rep->sealed_ack != NULL && rid_len == QS_KEY_BYTES) {

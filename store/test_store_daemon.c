@@ -5,7 +5,8 @@
  * needs). It waits for the store's READY heartbeat, forwards sealed batches as
  * [client routing id][client key][envelope], and checks the sealed acks that
  * come back; then SIGTERM must stop the store with exit status 0. The command
- * line contract (--help, usage errors, loose key permissions) is checked too.
+ * line contract (--help, usage errors, loose key permissions, one qs-store
+ * per store.db) is checked too.
  */
 #define _XOPEN_SOURCE 700   /* nftw */
 #include "qs_clock.h"
@@ -19,6 +20,7 @@
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
 #include "qs_test.h"
+#include "qs_workerproto.h"
 #include "qs_zmqutil.h"
 
 #include <fcntl.h>
@@ -235,66 +237,62 @@ test_store_refuses_readable_store_key(void)
     site_destroy(&s);
 }
 
+/* Wait until the store's log says it started (or it exited). */
+static int
+wait_started(pid_t pid, const char *log_path, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        if (log_contains(log_path, "started:"))
+            return 1;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return 0;
+        usleep(10000);
+    }
+    return 0;
+}
+
 static void
-test_store_daemon_acks_after_commit_and_stops_on_sigterm(void)
+test_store_refuses_second_store_on_same_store_db(void)
 {
     struct site s;
     char *argv[] = { (char *)"qs-store", (char *)"--home", NULL, NULL };
-    void *ctx = zmq_ctx_new(), *router = zmq_socket(ctx, ZMQ_ROUTER);
-    int one = 1, n, got_ack = 0, linger = 0;
-    zmq_msg_t parts[4];
-    uint8_t store_id[256], frame[4096], shared[QS_KEY_BYTES], plain[4096];
-    size_t store_id_len = 0, frame_len = 0, plain_len = 0, batch_len;
-    Quietstate__StateMessage m = QUIETSTATE__STATE_MESSAGE__INIT, *mp = &m;
-    Quietstate__Batch batch = QUIETSTATE__BATCH__INIT;
-    qs_clock_t clock;
-    pid_t pid;
+    char second_log[700], lock[600], want[QS_MAX_PATH_BYTES + 700];
+    struct stat st;
+    pid_t first, again;
 
     site_make(&s, 1);
     argv[2] = s.dir;
-    qs_clock_init(&clock);
-    zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one, sizeof one);
-    zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY, qs_keypair_secret(s.broker), QS_KEY_BYTES);
-    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
-    QS_CHECK(zmq_bind(router, "tcp://127.0.0.1:*") == 0);
-    {
-        char last[64];
-        size_t last_len = sizeof last;
-        QS_CHECK(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, last, &last_len) == 0);
-        site_set_backend(&s, last);
-    }
-    pid = spawn(s.log_path, argv);
+    snprintf(second_log, sizeof second_log, "%s/second.log", s.dir);
+    snprintf(lock, sizeof lock, "%s/store.lock", s.dir);
+    first = spawn(s.log_path, argv);
+    QS_CHECK(wait_started(first, s.log_path, 10000));
 
-    /* READY first: that is how the broker learns the worker's routing id. */
-    n = recv_parts(router, parts, 4, 10000);
-    QS_CHECK_EQ_INT(n, 2);
-    if (n == 2) {
-        QS_CHECK(zmq_msg_size(&parts[1]) == 5 && memcmp(zmq_msg_data(&parts[1]), "READY", 5) == 0);
-        store_id_len = zmq_msg_size(&parts[0]);
-        memcpy(store_id, zmq_msg_data(&parts[0]), store_id_len);
-    }
-    if (n > 0)
-        close_parts(parts, n);
+    QS_CHECK_EQ_INT(wait_exit(spawn(second_log, argv), 5000), 1);
+    snprintf(want, sizeof want, "qs-store: another qs-store is running on '%s' "
+             "(lock held on '%s')", s.paths.store_db, lock);
+    QS_CHECK(log_contains(second_log, want));
+    QS_CHECK(stat(lock, &st) == 0 && (st.st_mode & 0777) == 0600);
 
-    m.serial = 1;
-    m.time_utc_ms = qs_clock_now_ms(&clock) - 1000;
-    m.topic_type = 500;
-    m.topic_id = (char *)"KB5030219";
-    m.state_id = 3;
-    m.machine_name = (char *)"DAEMON-TEST-PC";
-    batch.n_messages = 1;
-    batch.messages = &mp;
-    batch_len = quietstate__batch__pack(&batch, plain);
-    QS_CHECK(crypto_box_beforenm(shared, qs_keypair_public(s.store),
-                                 qs_keypair_secret(s.client)) == 0);
-    QS_CHECK(qs_envelope_seal(frame, &frame_len, sizeof frame, plain, batch_len,
-                              qs_keypair_public(s.client), shared) == 0);
-    zmq_send(router, store_id, store_id_len, ZMQ_SNDMORE);
-    zmq_send(router, "client-1", 8, ZMQ_SNDMORE);
-    zmq_send(router, qs_keypair_public(s.client), QS_KEY_BYTES, ZMQ_SNDMORE);
-    zmq_send(router, frame, frame_len, 0);
+    /* The first one is untouched and stops cleanly; the lock goes with it. */
+    kill(first, SIGTERM);
+    QS_CHECK_EQ_INT(wait_exit(first, 10000), 0);
+    again = spawn(second_log, argv);
+    QS_CHECK(wait_started(again, second_log, 10000));
+    kill(again, SIGTERM);
+    QS_CHECK_EQ_INT(wait_exit(again, 10000), 0);
+    site_destroy(&s);
+}
 
-    /* Skip heartbeats until the reply: [store id][client routing id][Reply]. */
+/* Skip heartbeats until the reply [store id][client routing id][Reply];
+ * 1 when it is a sealed Ack, OK, committed_serial 1. */
+static int
+recv_ok_ack(void *router, const uint8_t shared[QS_KEY_BYTES])
+{
+    zmq_msg_t parts[4];
+    uint8_t plain[4096];
+    size_t plain_len = 0;
+    int n, got_ack = 0;
+
     for (int tries = 0; tries < 20 && !got_ack; tries++) {
         n = recv_parts(router, parts, 4, 5000);
         if (n == 3) {
@@ -321,6 +319,70 @@ test_store_daemon_acks_after_commit_and_stops_on_sigterm(void)
         if (n < 0)
             break;
     }
+    return got_ack;
+}
+
+static void
+test_store_daemon_acks_after_commit_and_stops_on_sigterm(void)
+{
+    struct site s;
+    char *argv[] = { (char *)"qs-store", (char *)"--home", NULL, NULL };
+    void *ctx = zmq_ctx_new(), *router = zmq_socket(ctx, ZMQ_ROUTER);
+    int one = 1, n, got_ack, linger = 0;
+    zmq_msg_t parts[4];
+    uint8_t store_id[256], frame[4096], shared[QS_KEY_BYTES], plain[4096];
+    size_t store_id_len = 0, frame_len = 0, batch_len;
+    Quietstate__StateMessage m = QUIETSTATE__STATE_MESSAGE__INIT, *mp = &m;
+    Quietstate__Batch batch = QUIETSTATE__BATCH__INIT;
+    qs_clock_t clock;
+    pid_t pid;
+
+    site_make(&s, 1);
+    argv[2] = s.dir;
+    qs_clock_init(&clock);
+    zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one, sizeof one);
+    zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY, qs_keypair_secret(s.broker), QS_KEY_BYTES);
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    QS_CHECK(zmq_bind(router, "tcp://127.0.0.1:*") == 0);
+    {
+        char last[64];
+        size_t last_len = sizeof last;
+        QS_CHECK(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, last, &last_len) == 0);
+        site_set_backend(&s, last);
+    }
+    pid = spawn(s.log_path, argv);
+
+    /* READY first: that is how the broker learns the worker's routing id. */
+    n = recv_parts(router, parts, 4, 10000);
+    QS_CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        QS_CHECK(zmq_msg_size(&parts[1]) == QS_WORKER_READY_LEN &&
+                 memcmp(zmq_msg_data(&parts[1]), QS_WORKER_READY, QS_WORKER_READY_LEN) == 0);
+        store_id_len = zmq_msg_size(&parts[0]);
+        memcpy(store_id, zmq_msg_data(&parts[0]), store_id_len);
+    }
+    if (n > 0)
+        close_parts(parts, n);
+
+    m.serial = 1;
+    m.time_utc_ms = qs_clock_now_ms(&clock) - 1000;
+    m.topic_type = 500;
+    m.topic_id = (char *)"KB5030219";
+    m.state_id = 3;
+    m.machine_name = (char *)"DAEMON-TEST-PC";
+    batch.n_messages = 1;
+    batch.messages = &mp;
+    batch_len = quietstate__batch__pack(&batch, plain);
+    QS_CHECK(crypto_box_beforenm(shared, qs_keypair_public(s.store),
+                                 qs_keypair_secret(s.client)) == 0);
+    QS_CHECK(qs_envelope_seal(frame, &frame_len, sizeof frame, plain, batch_len,
+                              qs_keypair_public(s.client), shared) == 0);
+    zmq_send(router, store_id, store_id_len, ZMQ_SNDMORE);
+    zmq_send(router, "client-1", 8, ZMQ_SNDMORE);
+    zmq_send(router, qs_keypair_public(s.client), QS_KEY_BYTES, ZMQ_SNDMORE);
+    zmq_send(router, frame, frame_len, 0);
+
+    got_ack = recv_ok_ack(router, shared);
     QS_CHECK(got_ack);
 
     kill(pid, SIGTERM);
@@ -352,6 +414,7 @@ main(void)
     signal(SIGPIPE, SIG_IGN);
     QS_RUN(test_store_help_and_usage_exit_codes);
     QS_RUN(test_store_refuses_readable_store_key);
+    QS_RUN(test_store_refuses_second_store_on_same_store_db);
     QS_RUN(test_store_daemon_acks_after_commit_and_stops_on_sigterm);
     return qs_test_summary();
 }

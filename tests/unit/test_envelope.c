@@ -1,6 +1,7 @@
 /* test_envelope.c - end-to-end sealing: round trip, tamper and wrong-key
  * detection, envelope frame checks, peer-key cache. */
 #include "qs_envelope.h"
+#include "qs_log.h"
 #include "qs_test.h"
 
 #include <sodium.h>
@@ -190,6 +191,67 @@ test_peer_cache_reuses_shared_keys(void)
     qs_peer_cache_destroy(&cache);
 }
 
+/* The one check every receiver calls: fields first, then the sender. */
+static void
+test_envelope_check_names_sender_mismatch(void)
+{
+    uint8_t frame[512];
+    size_t len = seal_sample(frame, sizeof frame, "who sent this");
+    Quietstate__Envelope *env = NULL;
+    Quietstate__Code code = 0;
+
+    QS_CHECK(qs_envelope_parse_from(&env, frame, len, qs_keypair_public(client), &code) == 0);
+    QS_CHECK(qs_envelope_check(env, NULL, &code) == 0);
+    QS_CHECK(qs_envelope_check(env, qs_keypair_public(store), &code) != 0);
+    QS_CHECK_EQ_INT(code, QUIETSTATE__CODE__SENDER_MISMATCH);
+    env->nonce.len = 12;   /* a bad field is named before the sender */
+    QS_CHECK(qs_envelope_check(env, qs_keypair_public(store), &code) != 0);
+    QS_CHECK_EQ_INT(code, QUIETSTATE__CODE__BAD_NONCE);
+    env->nonce.len = 24;
+    quietstate__envelope__free_unpacked(env, NULL);
+    QS_CHECK(qs_envelope_parse_from(&env, frame, len, qs_keypair_public(store), &code) != 0);
+    QS_CHECK_EQ_INT(code, QUIETSTATE__CODE__SENDER_MISMATCH);
+    QS_CHECK(env == NULL);
+}
+
+/* A Reply sealed in place is exactly what protobuf-c packs for it, whatever
+ * the length prefix's size (1, 2 and 3 byte varints). */
+static void
+test_envelope_seal_reply_is_protobuf_reply(void)
+{
+    static const size_t sizes[] = { 10, 200, 20000 };
+    qs_peer_cache_t *cache = qs_peer_cache_new(store, 4);
+    const uint8_t *shared = qs_peer_cache_get(cache, qs_keypair_public(client));
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t cap = qs_envelope_reply_size(sizes[i]), rlen = 0, plen = 0;
+        uint8_t *buf = qs_malloc(cap), *plain = qs_calloc(1, sizes[i]), *repacked;
+        const uint8_t *reply = NULL;
+        Quietstate__Code code = 0;
+        Quietstate__Reply *rep;
+
+        randombytes_buf(plain, sizes[i]);
+        QS_CHECK(qs_envelope_seal_reply(&reply, &rlen, buf, cap - 1, plain, sizes[i],
+                                        qs_keypair_public(store), shared) != 0);
+        QS_CHECK(qs_envelope_seal_reply(&reply, &rlen, buf, cap, plain, sizes[i],
+                                        qs_keypair_public(store), shared) == 0);
+        QS_CHECK(reply >= buf && reply + rlen <= buf + cap);
+        rep = quietstate__reply__unpack(NULL, rlen, reply);
+        QS_CHECK(rep != NULL && rep->sealed_ack != NULL && rep->notice == NULL);
+        repacked = qs_malloc(quietstate__reply__get_packed_size(rep));
+        QS_CHECK_EQ_INT(quietstate__reply__pack(rep, repacked), rlen);
+        QS_CHECK(memcmp(repacked, reply, rlen) == 0);
+        QS_CHECK(qs_envelope_check(rep->sealed_ack, qs_keypair_public(store), &code) == 0);
+        QS_CHECK(qs_envelope_open(buf, &plen, cap, rep->sealed_ack, shared) == 0);
+        QS_CHECK(plen == sizes[i] && memcmp(buf, plain, plen) == 0);
+        quietstate__reply__free_unpacked(rep, NULL);
+        free(repacked);
+        free(plain);
+        free(buf);
+    }
+    qs_peer_cache_destroy(&cache);
+}
+
 int
 main(void)
 {
@@ -198,6 +260,8 @@ main(void)
     client = qs_keypair_generate();
     store = qs_keypair_generate();
     QS_RUN(test_envelope_round_trip);
+    QS_RUN(test_envelope_check_names_sender_mismatch);
+    QS_RUN(test_envelope_seal_reply_is_protobuf_reply);
     QS_RUN(test_envelope_bytes_are_canonical_protobuf);
     QS_RUN(test_envelope_rejects_tampered_ciphertext);
     QS_RUN(test_envelope_rejects_wrong_recipient);
