@@ -15,11 +15,9 @@ set(QS_CTL_TESTS test_ctl_common test_ctl_query test_ctl_policy test_ctl_audit t
 foreach(t ${QS_CTL_TESTS})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
     qs_unit_test(${t} ${t}.c)
-    target_link_libraries(${t} PRIVATE qs_ctl_cmds)
+    target_link_libraries(${t} PRIVATE qs_ctl_cmds qs_store_bench)
     target_compile_definitions(${t} PRIVATE
       QS_GOLDEN_DIR="${CMAKE_SOURCE_DIR}/tests/golden")
-    # The profile is common's now; test_ctl_query.c still tests it under this name.
-    target_compile_definitions(${t} PRIVATE CTL_TEST_HAVE_PROFILE=1)
   endif()
 endforeach()
 

@@ -11,6 +11,8 @@
 #include "ctl_common.h"
 #include "qs_ctl.h"
 #include "qs_log.h"
+#include "qs_store_bench.h"
+#include "qs_storedb.h"
 #include "qs_test.h"
 
 #include <cjson/cJSON.h>
@@ -131,33 +133,68 @@ ctl_test_exec(sqlite3 *db, const char *sql)
     }
 }
 
-/* Insert n rows into latest for (topic_type, topic_id, state_id), with
- * client ids starting at first_client. */
-static inline void
-ctl_test_latest(sqlite3 *db, int64_t first_client, int n, uint32_t topic_type,
-                const char *topic_id, uint32_t state_id)
-{
-    sqlite3_stmt *st = NULL;
+/* Write store.db rows through store/'s private test writer (qs_store_bench.h:
+ * the store's own statements), never by SQL of the test's own: store.db's
+ * tables belong to store/. Exits 2 on any failure (a broken fixture). */
+typedef void (*ctl_test_store_fn)(qs_store_bench_t *w, void *ctx);
 
-    if (sqlite3_prepare_v2(db, "INSERT INTO latest(client_id, topic_type, topic_id, state_id, "
-                           "time_ms, report_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)", -1, &st,
-                           NULL) != SQLITE_OK) {
-        fprintf(stderr, "prepare: %s\n", sqlite3_errmsg(db));
+static inline void
+ctl_test_store_write(const char *home, ctl_test_store_fn fn, void *ctx)
+{
+    char path[4200], err[256];
+    qs_storedb_t *db;
+    qs_store_bench_t *w;
+
+    snprintf(path, sizeof path, "%s/store.db", home);
+    db = qs_storedb_open(path, 0, err, sizeof err);
+    w = db ? qs_store_bench_new(db, err, sizeof err) : NULL;
+    if (w == NULL || qs_store_bench_begin(w) != 0) {
+        fprintf(stderr, "cannot write %s: %s\n", path, w ? qs_store_bench_errmsg(w) : err);
         exit(2);
     }
-    for (int i = 0; i < n; i++) {
-        sqlite3_bind_int64(st, 1, first_client + i);
-        sqlite3_bind_int64(st, 2, topic_type);
-        sqlite3_bind_text(st, 3, topic_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, state_id);
-        sqlite3_bind_int64(st, 5, 1767225600000LL + i);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            fprintf(stderr, "insert: %s\n", sqlite3_errmsg(db));
+    fn(w, ctx);
+    if (qs_store_bench_commit(w) != 0) {
+        fprintf(stderr, "cannot commit %s: %s\n", path, qs_store_bench_errmsg(w));
+        exit(2);
+    }
+    qs_store_bench_destroy(&w);
+    qs_storedb_destroy(&db);
+}
+
+struct ctl_test_rows {
+    int64_t first_client;
+    int n;
+    uint32_t topic_type;
+    const char *topic_id;
+    uint32_t state_id;
+};
+
+static inline void
+ctl_test_latest_rows(qs_store_bench_t *w, void *ctx)
+{
+    const struct ctl_test_rows *r = ctx;
+
+    for (int i = 0; i < r->n; i++) {
+        qs_store_bench_row_t row = {
+            .client_id = r->first_client + i, .topic_type = r->topic_type,
+            .topic_id = r->topic_id, .state_id = r->state_id,
+            .time_ms = 1767225600000LL + i, .report_ms = 1767225600000LL + i };
+        if (qs_store_bench_latest(w, &row) != 0) {
+            fprintf(stderr, "insert into latest: %s\n", qs_store_bench_errmsg(w));
             exit(2);
         }
-        sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
+}
+
+/* n rows of latest for (topic_type, topic_id, state_id), client ids from
+ * first_client, in one transaction. */
+static inline void
+ctl_test_latest(const char *home, int64_t first_client, int n, uint32_t topic_type,
+                const char *topic_id, uint32_t state_id)
+{
+    struct ctl_test_rows r = { first_client, n, topic_type, topic_id, state_id };
+
+    ctl_test_store_write(home, ctl_test_latest_rows, &r);
 }
 
 /* Contents of a file into a malloc'd string (NULL if missing). */

@@ -9,6 +9,7 @@
  * query plan, the merge of refusals) are tested in store/test_query.c.
  */
 #include "qs_brokerstats.h"
+#include "qs_clock.h"
 #include "qs_fsutil.h"
 #include "test_ctl.h"
 
@@ -28,18 +29,14 @@ static ctl_run_t run;
 static void
 fill(void)
 {
-    sqlite3 *db = ctl_test_sqlite(home, "store.db");
-    ctl_test_exec(db, "BEGIN");
-    ctl_test_latest(db, 1, 5, 500, "KB100", 0);
-    ctl_test_latest(db, 100, 4, 500, "KB100", 1);
-    ctl_test_latest(db, 200, 17, 500, "KB100", 2);
-    ctl_test_latest(db, 300, 6, 500, "KB100", 3);
-    ctl_test_latest(db, 400, 2, 500, "KB200", 3);
-    ctl_test_latest(db, 500, 5, 500, "=HYPERLINK(\"x\")", 1);
-    ctl_test_latest(db, 600, 5, 500, "a,\"b", 2);
-    ctl_test_latest(db, 700, 9, 301, "DEP-1", 4);
-    ctl_test_exec(db, "COMMIT");
-    sqlite3_close(db);
+    ctl_test_latest(home, 1, 5, 500, "KB100", 0);
+    ctl_test_latest(home, 100, 4, 500, "KB100", 1);
+    ctl_test_latest(home, 200, 17, 500, "KB100", 2);
+    ctl_test_latest(home, 300, 6, 500, "KB100", 3);
+    ctl_test_latest(home, 400, 2, 500, "KB200", 3);
+    ctl_test_latest(home, 500, 5, 500, "=HYPERLINK(\"x\")", 1);
+    ctl_test_latest(home, 600, 5, 500, "a,\"b", 2);
+    ctl_test_latest(home, 700, 9, 301, "DEP-1", 4);
 }
 
 static void
@@ -139,15 +136,12 @@ test_compliance_csv_quotes_and_defuses_formulas(void)
 static void
 test_compliance_table_is_aligned_and_escapes_control_characters(void)
 {
-    sqlite3 *db;
     char *line, *save = NULL;
     size_t width = 0;
     int lines = 0;
 
     setup("ct");
-    db = ctl_test_sqlite(home, "store.db");
-    ctl_test_latest(db, 900, 5, 301, "EVIL\x1b[2J", 6);
-    sqlite3_close(db);
+    ctl_test_latest(home, 900, 5, 301, "EVIL\x1b[2J", 6);
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
                                  "--topic-type", "301", (char *)NULL), 0);
     QS_CHECK(strstr(run.out, "\x1b") == NULL);
@@ -191,10 +185,23 @@ test_compliance_reports_usage_and_site_errors(void)
     ctl_test_rmrf(dir);
 }
 
+/* Two store clients and 10 + 7 history rows in two partitions of topic 500. */
+static void
+stats_rows(qs_store_bench_t *w, void *ctx)
+{
+    (void)ctx;
+    QS_CHECK_EQ_INT(qs_store_bench_clients(w, 2, 0), 0);
+    for (int i = 0; i < 17; i++) {
+        qs_store_bench_row_t row = {
+            .client_id = 1, .serial = (uint64_t)i + 1, .topic_type = 500, .topic_id = "KB1",
+            .state_id = 2, .time_ms = (i < 10 ? 20454 : 20455) * QS_MS_PER_DAY + i };
+        QS_CHECK_EQ_INT(qs_store_bench_history(w, &row), 0);
+    }
+}
+
 static void
 test_stats_reports_counters_rows_and_clients(void)
 {
-    sqlite3 *db;
     qs_storedb_t *s;
     char err[256], path[700], profile[700];
     cJSON *doc, *rej;
@@ -211,14 +218,8 @@ test_stats_reports_counters_rows_and_clients(void)
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.CLOCK_SKEW", 1), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.STATE_OUT_OF_RANGE", 4), 0);
     qs_storedb_destroy(&s);
-    db = ctl_test_sqlite(home, "store.db");
-    ctl_test_exec(db, "UPDATE partitions SET rows = 10 WHERE epoch = 20454;"
-                      "UPDATE partitions SET rows = 7 WHERE epoch = 20455;"
-                      "INSERT INTO clients(client_id, pk, first_ms, last_ms) VALUES "
-                      "(1, x'01', 0, 0), (2, x'02', 0, 0);");
-    ctl_test_latest(db, 1, 2, 500, "KB1", 2);
-    sqlite3_close(db);
-#ifdef CTL_TEST_HAVE_PROFILE
+    ctl_test_store_write(home, stats_rows, NULL);
+    ctl_test_latest(home, 1, 2, 500, "KB1", 2);
     snprintf(profile, sizeof profile, "%s/a.profile", dir);
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_enroll, "enroll", "--home", home, "--name", "a",
                                  "--out", profile, (char *)NULL), 0);
@@ -227,13 +228,6 @@ test_stats_reports_counters_rows_and_clients(void)
                                  "--out", profile, (char *)NULL), 0);
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_revoke, "revoke", "--home", home, "--name", "b",
                                  (char *)NULL), 0);
-#else
-    (void)profile;
-    db = ctl_test_sqlite(home, "site.db");
-    ctl_test_exec(db, "INSERT INTO clients(pk, name_ps, enrolled_ms, revoked_ms) VALUES "
-                      "(x'01', x'01', 0, NULL), (x'02', x'02', 0, 5);");
-    sqlite3_close(db);
-#endif
 
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "json",
                                  (char *)NULL), 0);
