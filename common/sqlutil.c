@@ -60,3 +60,24 @@ qs_sql_text_columns(sqlite3 *db, qs_sql_column_cb cb, void *ctx)
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
+
+int
+qs_sql_run(sqlite3 *db, const char *sql, qs_sql_bind_fn bind, const void *ctx, int64_t *changes)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (bind != NULL && bind(st, ctx) != 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    if (changes != NULL)
+        *changes = sqlite3_changes(db);
+    return 0;
+}

@@ -68,9 +68,8 @@ qs_history_delete(qs_storedb_t *db, int64_t *deleted, int64_t epoch, uint32_t to
                   const char *where, qs_history_bind_fn bind, const void *ctx)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
-    sqlite3_stmt *st = NULL;
     char name[64], q[512];
-    int exists, rc;
+    int exists;
 
     *deleted = 0;
     if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0 ||
@@ -79,17 +78,8 @@ qs_history_delete(qs_storedb_t *db, int64_t *deleted, int64_t epoch, uint32_t to
     exists = qs_storedb_table_exists(db, name);
     if (exists <= 0)
         return exists;      /* registered only: nothing stored there */
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
+    if (qs_sql_run(sql, q, bind, ctx, deleted) != 0)
         return -1;
-    if (bind(st, ctx) != 0) {
-        sqlite3_finalize(st);
-        return -1;
-    }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return -1;
-    *deleted = sqlite3_changes(sql);
     if (*deleted > 0 && lower_row_count(sql, epoch, topic_type, *deleted) != 0) {
         *deleted = 0;
         return -1;

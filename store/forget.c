@@ -33,23 +33,10 @@ bind_who(sqlite3_stmt *st, const void *ctx)
 static int
 delete_latest(sqlite3 *sql, const struct who *w, const char *where, int64_t *deleted)
 {
-    sqlite3_stmt *st = NULL;
     char q[256];
-    int rc;
 
     snprintf(q, sizeof q, "DELETE FROM latest WHERE %s", where);
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (bind_who(st, w) != 0) {
-        sqlite3_finalize(st);
-        return -1;
-    }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return -1;
-    *deleted = sqlite3_changes(sql);
-    return 0;
+    return qs_sql_run(sql, q, bind_who, w, deleted);
 }
 
 /* Inside the transaction: latest, then every partition present. */

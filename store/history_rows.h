@@ -9,10 +9,11 @@
 
 #include <stdint.h>
 
+#include "qs_sqlutil.h"
 #include "storedb_sqlite.h"
 
 /* Binds the parameters of a WHERE clause (?1, ?2, ...) on st. 0 or -1. */
-typedef int (*qs_history_bind_fn)(sqlite3_stmt *st, const void *ctx);
+typedef qs_sql_bind_fn qs_history_bind_fn;
 
 /* 1 when store.db has a table of that name, 0 when not, -1 on error. */
 int qs_storedb_table_exists(qs_storedb_t *db, const char *name);

@@ -12,7 +12,7 @@
  *     writer;
  *   - an existing row changing state: the writer that changes it, through a
  *     qs_count_deltas_t applied in its own transaction. Only qs-store changes
- *     states (store/ingest.c, write_latest). An AFTER UPDATE trigger would do
+ *     states (store/write.c, write_latest). An AFTER UPDATE trigger would do
  *     it for anyone, but it cost 37% of the store's ingest rate (measured,
  *     docs/performance.md); the store already knows the old state for the
  *     price of one read of a page it is about to write.

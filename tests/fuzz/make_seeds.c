@@ -288,7 +288,7 @@ make_times(void)
     write_seed("time", "raw-ms", "\x00\x10\x7a\x4f\x9b\x01\x00\x00", 8);
 }
 
-/* Client profiles in the format of producer/profile.h, written by hand here
+/* Client profiles in the format of common/qs_profile.h, written by hand here
  * (make_seeds does not link the producer): a fixed test key pair. */
 static void
 make_profiles(void)
