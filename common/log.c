@@ -116,6 +116,19 @@ qs_realloc(void *p, size_t n)
     return q;
 }
 
+void
+qs_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t c = *cap ? *cap : 16;
+
+    if (need <= *cap)
+        return;
+    while (c < need)
+        c *= 2;
+    *p = qs_realloc(*p, c * elem);
+    *cap = c;
+}
+
 char *
 qs_strdup(const char *s)
 {

@@ -36,5 +36,8 @@ void *qs_malloc(size_t n);
 void *qs_calloc(size_t n, size_t size);
 void *qs_realloc(void *p, size_t n);
 char *qs_strdup(const char *s);
+/* Make the array *p of *cap elements of elem bytes hold at least need,
+ * doubling from 16 (amortised O(1) appends); aborts on out of memory. */
+void qs_grow(void **p, size_t *cap, size_t need, size_t elem);
 
 #endif

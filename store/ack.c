@@ -24,18 +24,6 @@ struct qs_acks {
     size_t cap_ack, cap_reply;
 };
 
-static void
-grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t c = *cap ? *cap : 16;
-    if (need <= *cap)
-        return;
-    while (c < need)
-        c *= 2;
-    *p = qs_realloc(*p, c * elem);
-    *cap = c;
-}
-
 qs_acks_t *
 qs_acks_new(const qs_keypair_t *store_kp)
 {
@@ -68,8 +56,8 @@ list_rejected(qs_acks_t *self, Quietstate__Ack *ack, const qs_group_batch_t *b,
 {
     size_t n_rej = 0;
 
-    grow((void **)&self->rej, &self->cap_rej, b->n_msgs, sizeof *self->rej);
-    grow((void **)&self->rej_ptrs, &self->cap_rej_ptrs, b->n_msgs, sizeof *self->rej_ptrs);
+    qs_grow((void **)&self->rej, &self->cap_rej, b->n_msgs, sizeof *self->rej);
+    qs_grow((void **)&self->rej_ptrs, &self->cap_rej_ptrs, b->n_msgs, sizeof *self->rej_ptrs);
     for (size_t i = 0; i < b->n_msgs; i++) {
         const qs_group_msg_t *r = &msgs[b->first_msg + i];
         Quietstate__Rejected *x = &self->rej[n_rej];
@@ -94,10 +82,10 @@ pack_reply(qs_acks_t *self, const uint8_t **reply, size_t *reply_len,
     Quietstate__Reply rep = QUIETSTATE__REPLY__INIT;
     size_t len = quietstate__ack__get_packed_size(ack);
 
-    grow((void **)&self->ack_buf, &self->cap_ack, len, 1);
+    qs_grow((void **)&self->ack_buf, &self->cap_ack, len, 1);
     len = quietstate__ack__pack(ack, self->ack_buf);
     if (shared != NULL) {
-        grow((void **)&self->reply_buf, &self->cap_reply, qs_envelope_reply_size(len), 1);
+        qs_grow((void **)&self->reply_buf, &self->cap_reply, qs_envelope_reply_size(len), 1);
         if (qs_envelope_seal_reply(reply, reply_len, self->reply_buf, self->cap_reply,
                                    self->ack_buf, len, qs_keypair_public(self->store_kp),
                                    shared) == 0)
@@ -105,7 +93,7 @@ pack_reply(qs_acks_t *self, const uint8_t **reply, size_t *reply_len,
     }
     rep.notice = (Quietstate__Ack *)ack;   /* nothing to seal for: advisory only */
     len = quietstate__reply__get_packed_size(&rep);
-    grow((void **)&self->reply_buf, &self->cap_reply, len, 1);
+    qs_grow((void **)&self->reply_buf, &self->cap_reply, len, 1);
     *reply_len = quietstate__reply__pack(&rep, self->reply_buf);
     *reply = self->reply_buf;
 }

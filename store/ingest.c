@@ -85,18 +85,6 @@ struct qs_ingest {
     uint64_t log_suppressed;
 };
 
-static void
-grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t c = *cap ? *cap : 16;
-    if (need <= *cap)
-        return;
-    while (c < need)
-        c *= 2;
-    *p = qs_realloc(*p, c * elem);
-    *cap = c;
-}
-
 /* ------------------------------------------------------------- logging */
 
 /* Roll the one-second window of the rejection-log throttle, reporting what
@@ -317,7 +305,7 @@ group_append(qs_ingest_t *self, const uint8_t *routing_id, size_t routing_id_len
 {
     qs_group_batch_t *b;
 
-    grow((void **)&self->batches, &self->cap_batches, self->n_batches + 1, sizeof *self->batches);
+    qs_grow((void **)&self->batches, &self->cap_batches, self->n_batches + 1, sizeof *self->batches);
     b = &self->batches[self->n_batches++];
     memset(b, 0, sizeof *b);
     b->rid_len = routing_id_len < sizeof b->rid ? routing_id_len : sizeof b->rid;
@@ -435,7 +423,7 @@ take_messages(qs_ingest_t *self, qs_group_batch_t *b, const Quietstate__Batch *b
     size_t n = batch->n_messages;
     int64_t now_ms = qs_clock_now_ms(self->cfg.clock);
 
-    grow((void **)&self->msgs, &self->cap_msgs, self->n_msgs + n, sizeof *self->msgs);
+    qs_grow((void **)&self->msgs, &self->cap_msgs, self->n_msgs + n, sizeof *self->msgs);
     QS_ASSERT(n <= QS_MAX_BATCH_MESSAGES);
     b->n_msgs = n;
     b->decoded = 1;
