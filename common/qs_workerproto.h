@@ -21,11 +21,16 @@
 #define QS_WORKER_TTL_MS 3000
 /* qs-store's SQLite busy timeout on store.db: how long a commit waits for
  * another process's write lock before the group is answered RETRY_LATER. */
-#define QS_WORKER_BUSY_TIMEOUT_MS 2500
+#define QS_WORKER_BUSY_TIMEOUT_MS 1500
+/* A worker about to commit sends a heartbeat first when its last one is
+ * older than half an interval, so the longest silence is half an interval,
+ * the busy timeout and the commit itself (fsync): this much is left for it. */
+#define QS_WORKER_COMMIT_MARGIN_MS 1000
 
 _Static_assert(QS_WORKER_HEARTBEAT_MS * 2 < QS_WORKER_TTL_MS,
                "a worker must survive one lost heartbeat");
-_Static_assert(QS_WORKER_BUSY_TIMEOUT_MS < QS_WORKER_TTL_MS,
+_Static_assert(QS_WORKER_HEARTBEAT_MS / 2 + QS_WORKER_BUSY_TIMEOUT_MS +
+                   QS_WORKER_COMMIT_MARGIN_MS <= QS_WORKER_TTL_MS,
                "a store waiting on SQLite's lock must give up before the broker drops it");
 
 #endif

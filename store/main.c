@@ -322,6 +322,17 @@ drain(struct store *st)
     }
 }
 
+/* Heartbeat when it is due (or due within early_ms): the broker routes only
+ * to workers heard from within QS_WORKER_TTL_MS. */
+static void
+beat(struct store *st, int64_t *next_beat, int64_t now, int64_t early_ms)
+{
+    if (now < *next_beat - early_ms)
+        return;
+    (void)zmq_send(st->lp.sock, QS_WORKER_READY, QS_WORKER_READY_LEN, ZMQ_DONTWAIT);
+    *next_beat = now + QS_WORKER_HEARTBEAT_MS;
+}
+
 /* The zmq_poll loop, until a signal. 0 stopped on a signal, -1 socket error. */
 static int
 store_run(struct store *st)
@@ -334,11 +345,7 @@ store_run(struct store *st)
         long timeout = POLL_MS;
         int rc;
 
-        if (now >= next_beat) {
-            /* Heartbeat: the broker routes only to workers heard from lately. */
-            (void)zmq_send(st->lp.sock, QS_WORKER_READY, QS_WORKER_READY_LEN, ZMQ_DONTWAIT);
-            next_beat = now + QS_WORKER_HEARTBEAT_MS;
-        }
+        beat(st, &next_beat, now, 0);
         if (next_beat - now < timeout)
             timeout = (long)(next_beat - now);
         rc = zmq_poll(&item, 1, timeout);
@@ -348,8 +355,11 @@ store_run(struct store *st)
         }
         if (rc > 0 && (item.revents & ZMQ_POLLIN))
             drain(st);
-        if (qs_ingest_pending(st->ingest) > 0)
+        if (qs_ingest_pending(st->ingest) > 0) {
+            /* A commit can block (lock, fsync): start it freshly heard from. */
+            beat(st, &next_beat, qs_clock_mono_ms(), QS_WORKER_HEARTBEAT_MS / 2);
             (void)qs_ingest_commit(st->ingest, send_reply, &st->lp);
+        }
         (void)qs_ingest_tick(st->ingest, 0);
         if (qs_clock_mono_ms() >= next_stats) {
             log_stats(st->ingest, &st->lp);
