@@ -140,3 +140,15 @@ qs_time_format_iso8601(char *out, size_t out_len, int64_t ms, int with_ms)
         n += snprintf(out + n, out_len - (size_t)n, "Z");
     return (size_t)n >= out_len ? -1 : 0;
 }
+
+void
+qs_time_format_day(char *out, size_t out_len, int64_t epoch)
+{
+    char iso[32];
+
+    if (out_len > 10 && epoch <= INT64_MAX / QS_MS_PER_DAY && epoch >= INT64_MIN / QS_MS_PER_DAY &&
+        qs_time_format_iso8601(iso, sizeof iso, epoch * QS_MS_PER_DAY, 0) == 0)
+        snprintf(out, out_len, "%.10s", iso);
+    else
+        snprintf(out, out_len, "day %lld", (long long)epoch);
+}

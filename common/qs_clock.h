@@ -37,4 +37,9 @@ int qs_time_parse_iso8601(int64_t *out_ms, const char *text)
  * hold at least 25 bytes. Returns 0, -1 if out_len is too small. */
 int qs_time_format_iso8601(char *out, size_t out_len, int64_t ms, int with_ms);
 
+/* The UTC day number epoch (days since 1970-01-01, as history partitions
+ * and epoch keys count them) as "YYYY-MM-DD", or "day <epoch>" when that
+ * does not fit or cannot be formatted: for messages, never fails. */
+void qs_time_format_day(char *out, size_t out_len, int64_t epoch);
+
 #endif

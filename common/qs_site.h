@@ -6,6 +6,7 @@
  *                        policy versions, hash-chained audit log
  *     store.db           data: latest, history partitions, counters (+ -wal)
  *     audit.head         last audit entry's seq and hash
+ *     store.lock         qs-store's single-instance lock (empty), 0600
  *     broker.stats       qs-broker's counters (qs_brokerstats.h), 0600
  *     keys/              0700
  *       broker.key|.pub  broker CurveZMQ key pair

@@ -63,6 +63,24 @@ const char *qs_sitedb_errmsg(qs_sitedb_t *db);
 int qs_sitedb_audit_entries(int64_t *n, const char *path, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
+/* Called for a column of site.db that could hold text but is not one that
+ * must (policy: actor, json; audit: actor, action, detail): a place a name
+ * could be kept. type is the column's declared type. */
+typedef void (*qs_sitedb_column_cb)(void *ctx, const char *table, const char *column,
+                                    const char *type);
+
+/* Call cb for every such column, by table and position (qsctl verify).
+ * Returns 0, or -1 with errmsg (the database's reason) when the schema
+ * cannot be read. */
+int qs_sitedb_check_text_columns(qs_sitedb_t *db, qs_sitedb_column_cb cb, void *ctx,
+                                 char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* *not_pseudonym = the clients rows whose name is not a 16-byte pseudonym
+ * (qsctl verify). Returns 0, or -1 with errmsg (the database's reason). */
+int qs_sitedb_check_client_names(qs_sitedb_t *db, int64_t *not_pseudonym, char *errmsg,
+                                 size_t errmsg_len) __attribute__((warn_unused_result));
+
 /* Clear set and fill it with every enrolled and revoked key. */
 int qs_sitedb_load_keyset(qs_sitedb_t *db, qs_keyset_t *set);
 

@@ -127,6 +127,8 @@ static const qs_site_file_t files[] = {
     { "store.db-journal", F, 0600, "SQLite", 0, 0, -1, "store.db's rollback journal" },
     { "audit.head", F, 0600, INIT, 0, 0, F_AUDIT_HEAD,
       "last audit entry's seq and hash (rewritten after every audited change)" },
+    { "store.lock", F, 0600, "qs-store", 0, 0, -1,
+      "qs-store's lock: one qs-store per store.db (empty, never removed)" },
     { "broker.stats", F, 0600, "qs-broker", 0, 0, F_BROKER_STATS,
       "qs-broker's counters (qsctl stats reads them)" },
     { "sim", D, 0700, "qs-producer simulate", 0, 0, -1, "the fleet simulator's run" },

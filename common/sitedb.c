@@ -1,4 +1,4 @@
-/* sitedb.c - site.db schema and queries (clients, policy versions).
+/* sitedb.c - site.db schema and queries (clients, policy versions, verify's checks).
  *
  * WAL with synchronous=FULL: an enrollment or revocation that qsctl reports
  * done survives power loss. secure_delete keeps deleted rows from lingering.
@@ -169,6 +169,59 @@ out:
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc;
+}
+
+/* The columns of site.db that hold text by design: no name is in them. */
+static int
+site_text_allowed(const char *table, const char *column)
+{
+    if (strcmp(table, "policy") == 0)
+        return strcmp(column, "actor") == 0 || strcmp(column, "json") == 0;
+    if (strcmp(table, "audit") == 0)
+        return strcmp(column, "actor") == 0 || strcmp(column, "action") == 0 ||
+               strcmp(column, "detail") == 0;
+    return 0;
+}
+
+struct text_filter {
+    qs_sitedb_column_cb cb;
+    void *ctx;
+};
+
+static void
+filter_site_text(void *ctx, const char *table, const char *column, const char *type)
+{
+    const struct text_filter *f = ctx;
+
+    if (!site_text_allowed(table, column))
+        f->cb(f->ctx, table, column, type);
+}
+
+int
+qs_sitedb_check_text_columns(qs_sitedb_t *s, qs_sitedb_column_cb cb, void *ctx,
+                             char *errmsg, size_t errmsg_len)
+{
+    struct text_filter f = { cb, ctx };
+
+    if (qs_sql_text_columns(s->db, filter_site_text, &f) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+int
+qs_sitedb_check_client_names(qs_sitedb_t *s, int64_t *not_pseudonym, char *errmsg,
+                             size_t errmsg_len)
+{
+    /* NOT NULL in the schema, but a foreign writer may have made it otherwise. */
+    if (qs_sql_int64(s->db, "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
+                     "typeof(name_ps) <> 'blob' OR length(name_ps) <> 16",
+                     not_pseudonym) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
 }
 
 int

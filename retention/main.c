@@ -12,6 +12,7 @@
  * exits 0.
  */
 #include "purge.h"
+#include "qs_audit.h"
 #include "qs_clock.h"
 #include "qs_config.h"
 #include "qs_epochkeys.h"
@@ -23,7 +24,6 @@
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
-#include "siteaudit.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -131,6 +131,24 @@ pass_detail(const qs_purge_counts_t *c, int64_t policy_version)
     return text;
 }
 
+/* Append the pass's audit entry. The key is loaded for this one entry and
+ * wiped (qs-retention appends rarely: it keeps no key in memory between
+ * passes); loading refuses a key others can read. Returns 0 or -1 with errmsg. */
+static int
+audit_pass(const retention_t *r, int64_t now_ms, const char *detail, char *errmsg,
+           size_t errmsg_len)
+{
+    uint8_t *key = NULL;
+    int rc;
+
+    if (qs_secret_load(&key, r->paths.audit_key, 0, errmsg, errmsg_len) != 0)
+        return -1;
+    rc = qs_audit_record(r->site, key, r->paths.audit_head, now_ms, "qs-retention",
+                         "retention.pass", detail, errmsg, errmsg_len);
+    sodium_free(key);
+    return rc;
+}
+
 /* One pass. Returns 0 when it completed (or there was nothing to do), -1
  * when a step failed. */
 static int
@@ -162,8 +180,7 @@ retention_pass(retention_t *r)
     rc = qs_purge_pass(r->store, r->keys, &policy, now_ms, &stop_requested, &counts, err,
                        sizeof err);
     detail = pass_detail(&counts, version);
-    if (qs_siteaudit_append(r->site, &r->paths, now_ms, "qs-retention", "retention.pass",
-                            detail, err, sizeof err) != 0) {
+    if (audit_pass(r, now_ms, detail, err, sizeof err) != 0) {
         log_error("cannot audit retention pass: %s", err);
         rc = -1;
     }

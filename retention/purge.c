@@ -27,16 +27,6 @@
 
 #define STOPPED(stop) ((stop) != NULL && *(stop))
 
-static void
-day_text(char *out, size_t out_len, int64_t epoch)
-{
-    char iso[32];
-    if (qs_time_format_iso8601(iso, sizeof iso, epoch * QS_MS_PER_DAY, 0) == 0 && out_len > 10)
-        snprintf(out, out_len, "%.10s", iso);
-    else
-        snprintf(out, out_len, "day %lld", (long long)epoch);
-}
-
 static void note_error(qs_purge_counts_t *c, char *errmsg, size_t errmsg_len,
                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -113,7 +103,7 @@ drop_partition(qs_storedb_t *db, qs_epochkeys_t *ks, struct keylist *kl,
 
     if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
         return;
-    day_text(day, sizeof day, part->epoch);
+    qs_time_format_day(day, sizeof day, part->epoch);
     if (qs_storedb_expire_partition(db, &rows, part->epoch, part->topic_type, err,
                                     sizeof err) != 0) {
         note_error(c, errmsg, errmsg_len, "cannot drop expired partition '%s': %s", name, err);

@@ -2,7 +2,8 @@
  *
  * Each test lays out a site home as qsctl init would (0700 dirs, 0600 keys,
  * quietstate.conf, site.db with a policy and an audit chain, store.db), fills
- * store.db directly, then breaks one rule and checks that verify names
+ * store.db with the store's own statements (store/qs_store_bench.h), then
+ * breaks one rule, as a foreign writer would, and checks that verify names
  * exactly that. (The tests of forget moved to store/test_forget.c with
  * qs_storedb_forget_machine; the name of this test binary stayed.)
  */
@@ -16,12 +17,13 @@
 #include "qs_log.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
+#include "qs_store_bench.h"     /* store/'s test header: rows written by the store's statements */
+#include "qs_store_check.h"
 #include "qs_test.h"
-#include "siteaudit.h"
 #include "verify.h"
-#include "storedb_sqlite.h" /* test only: fills and breaks store.db directly */
 
 #include <sodium.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,8 +36,19 @@ struct site {
     qs_sitedb_t *sitedb;
     qs_storedb_t *db;
     qs_epochkeys_t *ks;
+    qs_store_bench_t *bench;
     uint8_t *site_key;
+    uint8_t *audit_key;
 };
+
+/* One audit entry, as qs-retention and qsctl append them. */
+static int
+audit(struct site *s, int64_t time_ms, const char *action, const char *detail, char *err,
+      size_t err_len)
+{
+    return qs_audit_record(s->sitedb, s->audit_key, s->paths.audit_head, time_ms, "tester",
+                           action, detail, err, err_len);
+}
 
 static void
 site_new(struct site *s, const char *tag, int max_age_days)
@@ -43,7 +56,6 @@ site_new(struct site *s, const char *tag, int max_age_days)
     char err[512], conf[2048];
     qs_config_t cfg;
     qs_policy_t p;
-    uint8_t *audit_key = NULL;
     int64_t version;
 
     qs_test_tmpdir(s->dir, sizeof s->dir, tag);
@@ -51,9 +63,15 @@ site_new(struct site *s, const char *tag, int max_age_days)
     QS_ASSERT(chmod(s->dir, 0700) == 0);
     QS_ASSERT(qs_fs_mkdir_private(s->paths.keys_dir, err, sizeof err) == 0);
     QS_ASSERT(qs_fs_mkdir_private(s->paths.epochs_dir, err, sizeof err) == 0);
+    for (int i = 0; i < 2; i++) {
+        qs_keypair_t *kp = qs_keypair_generate();
+        QS_ASSERT(qs_keypair_save(kp, i ? s->paths.store_key : s->paths.broker_key,
+                                  i ? s->paths.store_pub : s->paths.broker_pub, err,
+                                  sizeof err) == 0);
+        qs_keypair_destroy(&kp);
+    }
     QS_ASSERT(qs_secret_load(&s->site_key, s->paths.site_key, 1, err, sizeof err) == 0);
-    QS_ASSERT(qs_secret_load(&audit_key, s->paths.audit_key, 1, err, sizeof err) == 0);
-    sodium_free(audit_key);
+    QS_ASSERT(qs_secret_load(&s->audit_key, s->paths.audit_key, 1, err, sizeof err) == 0);
     qs_config_defaults(&cfg);
     QS_ASSERT(qs_config_format(conf, sizeof conf, &cfg) == 0);
     QS_ASSERT(qs_fs_write_private(s->paths.conf, conf, strlen(conf), err, sizeof err) == 0);
@@ -63,12 +81,13 @@ site_new(struct site *s, const char *tag, int max_age_days)
     p.max_age_days = max_age_days;
     QS_ASSERT(qs_sitedb_policy_put(s->sitedb, &p, "tester", NOW - 100 * DAY, &version, err,
                                    sizeof err) == 0);
-    QS_ASSERT(qs_siteaudit_append(s->sitedb, &s->paths, NOW - 100 * DAY, "tester",
-                                  "policy.set", "{\"version\":1}", err, sizeof err) == 0);
+    QS_ASSERT(audit(s, NOW - 100 * DAY, "policy.set", "{\"version\":1}", err, sizeof err) == 0);
     s->db = qs_storedb_open(s->paths.store_db, 1, err, sizeof err);
     QS_ASSERT(s->db != NULL);
     s->ks = qs_epochkeys_open(s->paths.epochs_dir, 0, err, sizeof err);
     QS_ASSERT(s->ks != NULL);
+    s->bench = qs_store_bench_new(s->db, err, sizeof err);
+    QS_ASSERT(s->bench != NULL);
 }
 
 static void
@@ -76,23 +95,32 @@ site_destroy(struct site *s)
 {
     char cmd[600];
 
+    qs_store_bench_destroy(&s->bench);
     qs_epochkeys_destroy(&s->ks);
     qs_storedb_destroy(&s->db);
     qs_sitedb_destroy(&s->sitedb);
     sodium_free(s->site_key);
+    sodium_free(s->audit_key);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", s->dir);
 }
 
+/* A foreign writer, another program on the file: what verify exists to
+ * catch, so no store or site API writes it. Its own connection. */
 static void
-exec_ok(sqlite3 *sql, const char *q)
+foreign_write(const char *db_path, const char *sql)
 {
+    sqlite3 *other = NULL;
     char *err = NULL;
-    if (sqlite3_exec(sql, q, NULL, NULL, &err) != SQLITE_OK) {
-        fprintf(stderr, "sql failed: %s: %s\n", q, err);
+
+    if (sqlite3_open_v2(db_path, &other, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(other, 10000) != SQLITE_OK ||
+        sqlite3_exec(other, sql, NULL, NULL, &err) != SQLITE_OK) {
+        fprintf(stderr, "foreign write failed: %s: %s\n", sql, err ? err : "open");
         exit(2);
     }
+    sqlite3_close(other);
 }
 
 static void
@@ -101,55 +129,43 @@ ps_of(struct site *s, uint8_t out[16], qs_pseudo_kind_t kind, const char *name)
     qs_pseudonym(out, s->site_key, kind, name);
 }
 
-/* One event of machine/domain: a latest row and a history row. */
+/* One event of machine/domain at time_ms: a history row and a latest row
+ * last reported at report_ms, in one transaction, by the store's statements. */
+static void
+add_event_reported(struct site *s, int64_t client, uint32_t topic, const char *topic_id,
+                   int64_t time_ms, int64_t report_ms, int64_t serial, const char *machine,
+                   const char *domain)
+{
+    uint8_t mps[16], dps[16], ad[QS_DETAILS_AD_BYTES], sealed[128];
+    int64_t epoch = qs_epoch_of(time_ms);
+    size_t sealed_len = 0;
+    const uint8_t *key;
+    qs_store_bench_row_t row = { .client_id = client, .serial = (uint64_t)serial,
+                                 .topic_type = topic, .topic_id = topic_id, .state_id = 2,
+                                 .time_ms = time_ms, .report_ms = report_ms,
+                                 .machine_ps = mps, .domain_ps = dps };
+
+    ps_of(s, mps, QS_PSEUDO_MACHINE, machine);
+    ps_of(s, dps, QS_PSEUDO_DOMAIN, domain);
+    key = qs_epochkeys_get(s->ks, epoch, topic, 1);
+    QS_ASSERT(key != NULL);
+    qs_details_ad(ad, client, (uint64_t)serial, epoch, topic);
+    QS_ASSERT(qs_details_seal(sealed, &sealed_len, sizeof sealed, (const uint8_t *)"0x80070005",
+                              10, ad, sizeof ad, key) == 0);
+    row.details = sealed;
+    row.details_len = sealed_len;
+    QS_ASSERT(qs_store_bench_begin(s->bench) == 0);
+    QS_ASSERT(qs_store_bench_history(s->bench, &row) == 0);
+    QS_ASSERT(qs_store_bench_latest(s->bench, &row) == 0);
+    QS_ASSERT(qs_store_bench_commit(s->bench) == 0);
+}
+
+/* One event, last reported when it happened. */
 static void
 add_event(struct site *s, int64_t client, uint32_t topic, const char *topic_id,
           int64_t time_ms, int64_t serial, const char *machine, const char *domain)
 {
-    sqlite3 *sql = qs_storedb_sqlite(s->db);
-    sqlite3_stmt *st = NULL;
-    uint8_t mps[16], dps[16], ad[28] = { 0 }, sealed[128];
-    int64_t epoch = qs_epoch_of(time_ms);
-    size_t sealed_len = 0;
-    char name[64], q[512];
-    const uint8_t *key;
-
-    ps_of(s, mps, QS_PSEUDO_MACHINE, machine);
-    ps_of(s, dps, QS_PSEUDO_DOMAIN, domain);
-    QS_ASSERT(qs_storedb_begin(s->db) == 0);
-    QS_ASSERT(qs_storedb_partition_ensure(s->db, epoch, topic) == 0);
-    key = qs_epochkeys_get(s->ks, epoch, topic, 1);
-    QS_ASSERT(key != NULL);
-    memcpy(ad, &client, sizeof client);     /* any binding will do: never opened here */
-    memcpy(ad + 8, &serial, sizeof serial);
-    QS_ASSERT(qs_details_seal(sealed, &sealed_len, sizeof sealed, (const uint8_t *)"0x80070005",
-                              10, ad, sizeof ad, key) == 0);
-    QS_ASSERT(qs_storedb_partition_name(name, sizeof name, epoch, topic) == 0);
-    snprintf(q, sizeof q, "INSERT INTO %s VALUES (?1, ?2, 2, ?3, ?4, ?5, ?6, NULL, ?7)", name);
-    QS_ASSERT(sqlite3_prepare_v2(sql, q, -1, &st, NULL) == SQLITE_OK);
-    sqlite3_bind_int64(st, 1, client);
-    sqlite3_bind_int64(st, 2, serial);
-    sqlite3_bind_text(st, 3, topic_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, time_ms);
-    sqlite3_bind_blob(st, 5, mps, 16, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 6, dps, 16, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 7, sealed, (int)sealed_len, SQLITE_STATIC);
-    QS_ASSERT(sqlite3_step(st) == SQLITE_DONE);
-    sqlite3_finalize(st);
-    snprintf(q, sizeof q, "UPDATE partitions SET rows = rows + 1 WHERE epoch = %lld AND "
-             "topic_type = %u", (long long)epoch, topic);
-    exec_ok(sql, q);
-    QS_ASSERT(sqlite3_prepare_v2(sql, "INSERT OR REPLACE INTO latest VALUES "
-                                 "(?1, ?2, ?3, 2, ?4, ?4, ?5, ?6)", -1, &st, NULL) == SQLITE_OK);
-    sqlite3_bind_int64(st, 1, client);
-    sqlite3_bind_int64(st, 2, topic);
-    sqlite3_bind_text(st, 3, topic_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, time_ms);
-    sqlite3_bind_blob(st, 5, mps, 16, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 6, dps, 16, SQLITE_STATIC);
-    QS_ASSERT(sqlite3_step(st) == SQLITE_DONE);
-    sqlite3_finalize(st);
-    QS_ASSERT(qs_storedb_commit(s->db) == 0);
+    add_event_reported(s, client, topic, topic_id, time_ms, time_ms, serial, machine, domain);
 }
 
 /* Run verify at NOW with no grace; returns the number of findings and
@@ -225,8 +241,8 @@ test_verify_finds_rows_past_max_age_in_a_live_partition(void)
 
     site_new(&s, "verify-trim", 30);
     /* Day of the cutoff (NOW - 30 d = day 19970 + 12 h): 6 h is too old. */
-    add_event(&s, 1, 500, "KB-EARLY", 19970 * DAY + 6 * 3600000LL, 1, "PC-T", "CORP");
-    exec_ok(qs_storedb_sqlite(s.db), "UPDATE latest SET report_ms = report_ms + 10 * 86400000");
+    add_event_reported(&s, 1, 500, "KB-EARLY", 19970 * DAY + 6 * 3600000LL,
+                       19980 * DAY + 6 * 3600000LL, 1, "PC-T", "CORP");  /* reported since */
     QS_CHECK_EQ_INT(run_verify(&s, NULL, "are older than", &matched), 1);
     QS_CHECK_EQ_INT(matched, 1);
     site_destroy(&s);
@@ -240,12 +256,12 @@ test_verify_finds_text_identity_columns_and_values_that_are_not_pseudonyms(void)
 
     site_new(&s, "verify-ident", 30);
     add_event(&s, 1, 500, "KB-IDENT", NOW - DAY, 1, "PC-I", "CORP");
-    exec_ok(qs_storedb_sqlite(s.db), "ALTER TABLE latest ADD COLUMN machine_name TEXT");
+    foreign_write(s.paths.store_db, "ALTER TABLE latest ADD COLUMN machine_name TEXT");
     QS_CHECK_EQ_INT(run_verify(&s, NULL, "latest.machine_name", &matched), 1);
     QS_CHECK_EQ_INT(matched, 1);
-    exec_ok(qs_storedb_sqlite(s.db), "ALTER TABLE latest DROP COLUMN machine_name");
-    exec_ok(qs_storedb_sqlite(s.db), "UPDATE latest SET machine_ps = 'PC-I'");
-    exec_ok(qs_storedb_sqlite(s.db), "UPDATE history_19999_500 SET domain_ps = x'0102'");
+    foreign_write(s.paths.store_db, "ALTER TABLE latest DROP COLUMN machine_name; "
+                  "UPDATE latest SET machine_ps = 'PC-I'; "
+                  "UPDATE history_19999_500 SET domain_ps = x'0102'");
     QS_CHECK_EQ_INT(run_verify(&s, NULL, "16-byte pseudonym", &matched), 2);
     QS_CHECK_EQ_INT(matched, 2);
     site_destroy(&s);
@@ -300,10 +316,9 @@ test_verify_finds_a_tampered_audit_chain(void)
     int matched = 0;
 
     site_new(&s, "verify-audit", 30);
-    QS_CHECK(qs_siteaudit_append(s.sitedb, &s.paths, NOW, "tester", "forget", "{\"n\":1}", err,
-                                 sizeof err) == 0);
+    QS_CHECK(audit(&s, NOW, "forget", "{\"n\":1}", err, sizeof err) == 0);
     QS_CHECK_EQ_INT(run_verify(&s, NULL, NULL, NULL), 0);
-    exec_ok(qs_sitedb_sqlite(s.sitedb), "UPDATE audit SET detail = '{\"n\":0}' WHERE seq = 2");
+    foreign_write(s.paths.site_db, "UPDATE audit SET detail = '{\"n\":0}' WHERE seq = 2");
     QS_CHECK_EQ_INT(run_verify(&s, NULL, "audit: chain broken", &matched), 1);
     QS_CHECK_EQ_INT(matched, 1);
     site_destroy(&s);
@@ -319,10 +334,24 @@ test_verify_finds_compliance_counts_that_disagree_with_latest(void)
     add_event(&s, 1, 500, "KB-C", NOW - DAY, 1, "PC-C1", "CORP");
     add_event(&s, 2, 500, "KB-C", NOW - DAY, 1, "PC-C2", "CORP");
     QS_CHECK_EQ_INT(run_verify(&s, NULL, NULL, NULL), 0);
-    exec_ok(qs_storedb_sqlite(s.db), "UPDATE compliance_counts SET count = 3");
+    {
+        /* One machine counted in state 3 instead of 2: the store's own
+         * count update (qs_counts.h) with a move latest never made. */
+        qs_count_deltas_t *d = qs_count_deltas_new();
+        qs_count_deltas_move(d, 500, "KB-C", 2, 3);
+        QS_CHECK(qs_store_bench_begin(s.bench) == 0);
+        QS_CHECK(qs_storedb_counts_apply(s.db, d) == 0);
+        QS_CHECK(qs_store_bench_commit(s.bench) == 0);
+        qs_count_deltas_destroy(&d);
+    }
     QS_CHECK_EQ_INT(run_verify(&s, NULL, "compliance_counts disagrees", &matched), 1);
     QS_CHECK_EQ_INT(matched, 1);
-    QS_CHECK(qs_storedb_counts_rebuild(s.db, NULL) == 0);
+    {
+        int64_t groups = 0;
+        char err[512];
+        QS_CHECK(qs_storedb_counts_repair(s.db, &groups, err, sizeof err) == 0);
+        QS_CHECK_EQ_INT(groups, 1);
+    }
     QS_CHECK_EQ_INT(run_verify(&s, NULL, NULL, NULL), 0);
     site_destroy(&s);
 }

@@ -1,20 +1,24 @@
 /* test_purge.c - the retention decision and pass, against a real store.db.
  *
  * Each test builds a store.db and an epoch key directory in a fresh temporary
- * directory, fills partitions and latest rows directly (the same functions and
- * schema qs-store uses), runs qs_purge_pass at a fixed "now", and checks what
- * is left: partitions, rows, key files, and the raw bytes of store.db and its
- * WAL.
+ * directory, fills partitions and latest rows with the store's own statements
+ * (store/qs_store_bench.h), runs qs_purge_pass at a fixed "now", and checks
+ * what is left through the store's API (partitions, rows, counts), the key
+ * files, and the raw bytes of store.db and its WAL.
  */
 #include "purge.h"
 #include "qs_clock.h"
 #include "qs_log.h"
+#include "qs_store_bench.h"     /* store/'s test header: rows written by the store's statements */
+#include "qs_store_check.h"
+#include "qs_store_lookup.h"
+#include "qs_store_query.h"
 #include "qs_test.h"
-#include "storedb_sqlite.h" /* test only: fills and inspects store.db directly */
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +33,8 @@ struct fixture {
     char epochs[512];
     qs_storedb_t *db;
     qs_epochkeys_t *ks;
+    qs_store_bench_t *bench;
+    int in_tx;              /* fx_begin called: rows go into that transaction */
 };
 
 /* Open store.db and the key directory in f->dir (already made). */
@@ -39,6 +45,7 @@ fx_init(struct fixture *f)
 
     snprintf(f->db_path, sizeof f->db_path, "%s/store.db", f->dir);
     snprintf(f->epochs, sizeof f->epochs, "%s/epochs", f->dir);
+    f->in_tx = 0;
     f->db = qs_storedb_open(f->db_path, 1, err, sizeof err);
     if (f->db == NULL) {
         fprintf(stderr, "store.db: %s\n", err);
@@ -47,6 +54,11 @@ fx_init(struct fixture *f)
     f->ks = qs_epochkeys_open(f->epochs, 1, err, sizeof err);
     if (f->ks == NULL) {
         fprintf(stderr, "epochs: %s\n", err);
+        exit(2);
+    }
+    f->bench = qs_store_bench_new(f->db, err, sizeof err);
+    if (f->bench == NULL) {
+        fprintf(stderr, "store.db: %s\n", err);
         exit(2);
     }
 }
@@ -58,26 +70,39 @@ fx_open(struct fixture *f, const char *tag)
     fx_init(f);
 }
 
+/* Close store.db and the keys (the files stay). */
+static void
+fx_shut(struct fixture *f)
+{
+    qs_store_bench_destroy(&f->bench);
+    qs_epochkeys_destroy(&f->ks);
+    qs_storedb_destroy(&f->db);
+}
+
 static void
 fx_close(struct fixture *f)
 {
     char cmd[600];
 
-    qs_epochkeys_destroy(&f->ks);
-    qs_storedb_destroy(&f->db);
+    fx_shut(f);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", f->dir);
 }
 
+/* One transaction around many rows (else each row commits on its own). */
 static void
-exec_ok(struct fixture *f, const char *sql)
+fx_begin(struct fixture *f)
 {
-    char *err = NULL;
-    if (sqlite3_exec(qs_storedb_sqlite(f->db), sql, NULL, NULL, &err) != SQLITE_OK) {
-        fprintf(stderr, "sql failed: %s: %s\n", sql, err);
-        exit(2);
-    }
+    QS_ASSERT(qs_store_bench_begin(f->bench) == 0);
+    f->in_tx = 1;
+}
+
+static void
+fx_commit(struct fixture *f)
+{
+    QS_ASSERT(qs_store_bench_commit(f->bench) == 0);
+    f->in_tx = 0;
 }
 
 static void
@@ -95,89 +120,215 @@ static void
 fx_history(struct fixture *f, uint32_t topic, int64_t time_ms, int64_t client, int64_t serial,
            const char *topic_id, int machine)
 {
-    sqlite3 *sql = qs_storedb_sqlite(f->db);
-    sqlite3_stmt *st = NULL;
     int64_t epoch = qs_epoch_of(time_ms);
-    char name[64], q[256], details[64];
+    char details[64];
     uint8_t ps[16], sealed[256];
     size_t sealed_len = 0;
     const uint8_t *key;
-    int own_tx;
+    qs_store_bench_row_t row = { .client_id = client, .serial = (uint64_t)serial,
+                                 .topic_type = topic, .topic_id = topic_id, .state_id = 2,
+                                 .time_ms = time_ms, .machine_ps = ps };
 
     machine_ps(ps, machine);
-    own_tx = sqlite3_get_autocommit(sql);      /* else inside the caller's transaction */
-    if (own_tx)
-        QS_ASSERT(qs_storedb_begin(f->db) == 0);
-    QS_ASSERT(qs_storedb_partition_ensure(f->db, epoch, topic) == 0);
     key = qs_epochkeys_get(f->ks, epoch, topic, 1);
     QS_ASSERT(key != NULL);
     snprintf(details, sizeof details, "details of %s", topic_id);
     QS_ASSERT(qs_details_seal(sealed, &sealed_len, sizeof sealed, (const uint8_t *)details,
                               strlen(details), ps, sizeof ps, key) == 0);
-    QS_ASSERT(qs_storedb_partition_name(name, sizeof name, epoch, topic) == 0);
-    snprintf(q, sizeof q, "INSERT INTO %s(client_id, serial, state_id, topic_id, time_ms, "
-             "machine_ps, domain_ps, user_ps, details) VALUES (?1, ?2, 2, ?3, ?4, ?5, NULL, "
-             "NULL, ?6)", name);
-    QS_ASSERT(sqlite3_prepare_v2(sql, q, -1, &st, NULL) == SQLITE_OK);
-    sqlite3_bind_int64(st, 1, client);
-    sqlite3_bind_int64(st, 2, serial);
-    sqlite3_bind_text(st, 3, topic_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, time_ms);
-    sqlite3_bind_blob(st, 5, ps, 16, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_STATIC);
-    QS_ASSERT(sqlite3_step(st) == SQLITE_DONE);
-    sqlite3_finalize(st);
-    snprintf(q, sizeof q, "UPDATE partitions SET rows = rows + 1 WHERE epoch = %lld AND "
-             "topic_type = %u", (long long)epoch, topic);
-    exec_ok(f, q);
-    if (own_tx)
-        QS_ASSERT(qs_storedb_commit(f->db) == 0);
+    row.details = sealed;
+    row.details_len = sealed_len;
+    if (!f->in_tx)
+        QS_ASSERT(qs_store_bench_begin(f->bench) == 0);
+    QS_ASSERT(qs_store_bench_history(f->bench, &row) == 0);
+    if (!f->in_tx)
+        QS_ASSERT(qs_store_bench_commit(f->bench) == 0);
 }
 
+/* One latest row: state 2, changed and last reported at report_ms. */
 static void
 fx_latest(struct fixture *f, int64_t client, uint32_t topic, const char *topic_id,
           int64_t report_ms, int machine)
 {
-    sqlite3_stmt *st = NULL;
     uint8_t ps[16];
+    qs_store_bench_row_t row = { .client_id = client, .topic_type = topic,
+                                 .topic_id = topic_id, .state_id = 2, .time_ms = report_ms,
+                                 .report_ms = report_ms, .machine_ps = ps };
 
     machine_ps(ps, machine);
-    QS_ASSERT(sqlite3_prepare_v2(qs_storedb_sqlite(f->db),
-                                 "INSERT OR REPLACE INTO latest(client_id, topic_type, topic_id, "
-                                 "state_id, time_ms, report_ms, machine_ps, domain_ps) "
-                                 "VALUES (?1, ?2, ?3, 2, ?4, ?4, ?5, NULL)", -1, &st,
-                                 NULL) == SQLITE_OK);
-    sqlite3_bind_int64(st, 1, client);
-    sqlite3_bind_int64(st, 2, topic);
-    sqlite3_bind_text(st, 3, topic_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, report_ms);
-    sqlite3_bind_blob(st, 5, ps, 16, SQLITE_STATIC);
-    QS_ASSERT(sqlite3_step(st) == SQLITE_DONE);
-    sqlite3_finalize(st);
+    QS_ASSERT(qs_store_bench_latest(f->bench, &row) == 0);
 }
 
-static int64_t
-count_sql(struct fixture *f, const char *q)
+/* Put the WAL's content in the main file (and empty the WAL). */
+static void
+fx_checkpoint(struct fixture *f)
 {
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-
-    if (sqlite3_prepare_v2(qs_storedb_sqlite(f->db), q, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    QS_ASSERT(qs_store_bench_fast(f->bench, 0) == 0);
 }
 
+/* ---- what is left, through the store's own reads ---------------------------- */
+
+struct part_seen {
+    int64_t epoch;
+    uint32_t topic_type;
+    int found;          /* a history table of (epoch, topic_type) is present */
+    int64_t rows;       /* the rows in it */
+    int64_t tables;     /* history tables present, all partitions */
+};
+
+static void
+part_seen_cb(void *ctx, const qs_check_partition_t *part)
+{
+    struct part_seen *ps = ctx;
+
+    ps->tables++;
+    if (part->epoch == ps->epoch && part->topic_type == ps->topic_type) {
+        ps->found = 1;
+        ps->rows = part->rows;
+    }
+}
+
+/* What qs_storedb_check_partitions sees: every history table present (a
+ * registered partition without a table is skipped). */
+static struct part_seen
+history_tables(struct fixture *f, int64_t epoch, uint32_t topic)
+{
+    struct part_seen ps = { epoch, topic, 0, 0, 0 };
+    qs_policy_t p;
+    char err[512];
+
+    qs_policy_defaults(&p);
+    QS_ASSERT(qs_storedb_check_partitions(f->db, part_seen_cb, &ps, &p, NOW, 0, err,
+                                          sizeof err) == 0);
+    return ps;
+}
+
+/* The rows of partition (epoch, topic)'s table; -1 when there is no table. */
+static int64_t
+history_rows(struct fixture *f, int64_t epoch, uint32_t topic)
+{
+    struct part_seen ps = history_tables(f, epoch, topic);
+    return ps.found ? ps.rows : -1;
+}
+
+/* The registered partitions; *rows gets (epoch, topic)'s registered count. */
+static size_t
+registered(struct fixture *f, int64_t epoch, uint32_t topic, int64_t *rows)
+{
+    qs_partition_t *parts = NULL;
+    size_t n = 0, found = 0;
+
+    QS_ASSERT(qs_storedb_partitions(f->db, &parts, &n) == 0);
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].epoch == epoch && parts[i].topic_type == topic) {
+            found = 1;
+            if (rows != NULL)
+                *rows = parts[i].rows;
+        }
+    free(parts);
+    return epoch < 0 ? n : found;
+}
+
+/* 2 when partition (epoch, topic) is registered and its table present, 1
+ * when only one of them, 0 when it is gone. */
 static int
 partition_present(struct fixture *f, int64_t epoch, uint32_t topic)
 {
-    char q[256];
-    snprintf(q, sizeof q, "SELECT (SELECT count(*) FROM partitions WHERE epoch = %lld AND "
-             "topic_type = %u) + (SELECT count(*) FROM sqlite_master WHERE name = "
-             "'history_%lld_%u')", (long long)epoch, topic, (long long)epoch, topic);
-    return (int)count_sql(f, q);
+    return (int)registered(f, epoch, topic, NULL) + history_tables(f, epoch, topic).found;
+}
+
+static int64_t
+latest_rows(struct fixture *f)
+{
+    qs_storedb_stats_t st;
+    char err[512];
+    int64_t n;
+
+    QS_ASSERT(qs_storedb_stats(f->db, &st, err, sizeof err) == 0);
+    n = st.latest_rows;
+    qs_storedb_stats_free(&st);
+    return n;
+}
+
+/* Machine n's rows (history != 0: its events, else its current states) of
+ * topic type topic (0: every type) whose topic id starts with prefix (NULL:
+ * any); *min_time gets the earliest time among them (when not NULL). */
+static int64_t
+machine_rows(struct fixture *f, int machine, int history, uint32_t topic, const char *prefix,
+             int64_t *min_time)
+{
+    qs_storedb_lookup_t res;
+    uint8_t ps[16];
+    char err[512];
+    int64_t n = 0;
+
+    machine_ps(ps, machine);
+    QS_ASSERT(qs_storedb_lookup(f->db, &res, ps, NULL, history, NULL, err, sizeof err) == 0);
+    for (size_t i = 0; i < res.n; i++) {
+        const qs_storedb_lookup_row_t *r = &res.rows[i];
+        if ((topic != 0 && r->topic_type != topic) ||
+            (prefix != NULL && strncmp(r->topic_id, prefix, strlen(prefix)) != 0))
+            continue;
+        if (min_time != NULL && (n == 0 || r->time_ms < *min_time))
+            *min_time = r->time_ms;
+        n++;
+    }
+    qs_storedb_lookup_free(&res);
+    return n;
+}
+
+/* What qsctl compliance reads (every group, nothing suppressed): the sum of
+ * the counts of groups whose topic id is topic_id (NULL: all); *groups gets
+ * how many groups that is. */
+static int64_t
+compliance_sum(struct fixture *f, const char *topic_id, int64_t *groups)
+{
+    qs_storedb_compliance_t res;
+    qs_policy_t p;
+    char err[512];
+    int64_t sum = 0;
+
+    qs_policy_defaults(&p);
+    p.k = 1;
+    QS_ASSERT(qs_storedb_compliance(f->db, &res, &p, NULL, topic_id, err, sizeof err) == 0);
+    for (size_t i = 0; i < res.n; i++)
+        sum += res.rows[i].count;
+    if (groups != NULL)
+        *groups = (int64_t)res.n;
+    qs_storedb_compliance_free(&res);
+    return sum;
+}
+
+/* SQLite's free-page count, from the database header on disk (offset 36,
+ * big-endian): after a scrub the WAL is empty, so the file is current. */
+static int64_t
+freelist_pages(const char *db_path)
+{
+    uint8_t h[40];
+    int fd = open(db_path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd < 0 ? -1 : pread(fd, h, sizeof h, 0);
+
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)sizeof h)
+        return -1;
+    return ((int64_t)h[36] << 24) | ((int64_t)h[37] << 16) | ((int64_t)h[38] << 8) | h[39];
+}
+
+/* A foreign writer, another program on the file: what verify and purge
+ * exist to survive, so no store API writes it. Its own connection. */
+static void
+foreign_write(const char *db_path, const char *sql)
+{
+    sqlite3 *other = NULL;
+    char *err = NULL;
+
+    if (sqlite3_open_v2(db_path, &other, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(other, 10000) != SQLITE_OK ||
+        sqlite3_exec(other, sql, NULL, NULL, &err) != SQLITE_OK) {
+        fprintf(stderr, "foreign write failed: %s: %s\n", sql, err ? err : "open");
+        exit(2);
+    }
+    sqlite3_close(other);
 }
 
 static int
@@ -266,7 +417,7 @@ test_purge_pass_drops_expired_partitions_and_shreds_their_keys(void)
     QS_CHECK(partition_present(&f, 19971, 300) == 2 && key_present(&f, 19971, 300));
     QS_CHECK(partition_present(&f, 19995, 500) == 2 && key_present(&f, 19995, 500));
     /* Topic 300's day 19989 would be fine; topic 500's is not: per-topic ages. */
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM history_19971_300"), 1);
+    QS_CHECK_EQ_INT(history_rows(&f, 19971, 300), 1);
     /* A second pass finds nothing more to do. */
     QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
     QS_CHECK_EQ_INT(c.partitions_dropped + c.history_rows_deleted + c.keys_shredded, 0);
@@ -292,10 +443,14 @@ test_purge_pass_deletes_expired_rows_of_the_straddling_partition(void)
     QS_CHECK_EQ_INT(c.partitions_dropped, 0);
     QS_CHECK_EQ_INT(c.history_rows_deleted, 2);
     QS_CHECK_EQ_INT(c.keys_shredded, 0);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM history_19990_500"), 2);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT min(time_ms) FROM history_19990_500"),
-                    19990 * DAY + DAY / 2);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT rows FROM partitions WHERE epoch = 19990"), 2);
+    QS_CHECK_EQ_INT(history_rows(&f, 19990, 500), 2);
+    {
+        int64_t min_time = -1, rows = -1;
+        QS_CHECK_EQ_INT(machine_rows(&f, 1, 1, 500, NULL, &min_time), 2);   /* all its rows */
+        QS_CHECK_EQ_INT(min_time, 19990 * DAY + DAY / 2);
+        QS_CHECK(registered(&f, 19990, 500, &rows));
+        QS_CHECK_EQ_INT(rows, 2);
+    }
     /* The key stays: it still protects the rows kept. */
     QS_CHECK(key_present(&f, 19990, 500));
     QS_CHECK(!qs_test_file_contains(f.db_path, "KB-500-MORNING", 14));
@@ -320,17 +475,25 @@ test_purge_pass_expires_latest_by_last_report_per_topic(void)
     fx_latest(&f, 2, 401, "CI-B", NOW - 30 * DAY - 1, 2); /* expired */
     QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
     QS_CHECK_EQ_INT(c.latest_rows_deleted, 3);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest"), 3);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest WHERE topic_id = 'KB-A'"), 0);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest WHERE topic_id = 'CI-B'"), 0);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest WHERE client_id = 2 AND "
-                                  "topic_type = 300"), 0);
+    QS_CHECK_EQ_INT(latest_rows(&f), 3);
+    /* Machine n is client n's here: KB-A was machine 1's, CI-B and DEP-A of
+     * topic 300 machine 2's. */
+    QS_CHECK_EQ_INT(machine_rows(&f, 1, 0, 0, "KB-A", NULL), 0);
+    QS_CHECK_EQ_INT(machine_rows(&f, 2, 0, 0, "CI-B", NULL), 0);
+    QS_CHECK_EQ_INT(machine_rows(&f, 2, 0, 300, NULL, NULL), 0);
+    QS_CHECK_EQ_INT(machine_rows(&f, 1, 0, 500, "KB-B", NULL), 1);   /* the kept ones */
+    QS_CHECK_EQ_INT(machine_rows(&f, 2, 0, 401, "CI-A", NULL), 1);
     /* What qsctl compliance reads followed, and forgot the expired topics. */
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT sum(count) FROM compliance_counts"), 3);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM compliance_counts WHERE topic_id IN "
-                                  "('KB-A', 'CI-B')"), 0);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count FROM compliance_counts WHERE topic_id = "
-                                  "'DEP-A'"), 1);
+    {
+        int64_t groups = -1;
+        QS_CHECK_EQ_INT(compliance_sum(&f, NULL, NULL), 3);
+        QS_CHECK_EQ_INT(compliance_sum(&f, "KB-A", &groups), 0);
+        QS_CHECK_EQ_INT(groups, 0);
+        QS_CHECK_EQ_INT(compliance_sum(&f, "CI-B", &groups), 0);
+        QS_CHECK_EQ_INT(groups, 0);
+        QS_CHECK_EQ_INT(compliance_sum(&f, "DEP-A", &groups), 1);
+        QS_CHECK_EQ_INT(groups, 1);
+    }
     fx_close(&f);
 }
 
@@ -345,17 +508,21 @@ test_purge_pass_deletes_latest_in_batches(void)
 
     fx_open(&f, "purge-batch");
     policy_30_500_10(&p);
-    exec_ok(&f, "BEGIN");
+    fx_begin(&f);
     for (int i = 0; i < n; i++) {
         snprintf(id, sizeof id, "KB%d", i);
         fx_latest(&f, i, 500, id, NOW - 20 * DAY, i % 200);
     }
     fx_latest(&f, 1, 500, "KB-FRESH", NOW, 1);
-    exec_ok(&f, "COMMIT");
+    fx_commit(&f);
     QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
     QS_CHECK_EQ_INT(c.latest_rows_deleted, n);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest"), 1);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM compliance_counts"), 1);
+    QS_CHECK_EQ_INT(latest_rows(&f), 1);
+    {
+        int64_t groups = -1;
+        QS_CHECK_EQ_INT(compliance_sum(&f, NULL, &groups), 1);
+        QS_CHECK_EQ_INT(groups, 1);
+    }
     fx_close(&f);
 }
 
@@ -375,8 +542,7 @@ test_purge_pass_leaves_no_bytes_of_a_dropped_partition_in_db_or_wal(void)
         fx_history(&f, 500, 19980 * DAY + i, 1, i + 1, marker, 3);
     fx_latest(&f, 1, 500, marker, NOW - 15 * DAY, 3);
     /* Put a copy in the main file (checkpoint), then more in the WAL. */
-    QS_CHECK(sqlite3_wal_checkpoint_v2(qs_storedb_sqlite(f.db), NULL,
-                                       SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK);
+    fx_checkpoint(&f);
     for (int i = 50; i < 60; i++)
         fx_history(&f, 500, 19980 * DAY + i, 1, i + 1, marker, 3);
     fx_history(&f, 500, 19999 * DAY, 1, 100, "KB-KEEP-MARKER", 3);
@@ -413,20 +579,23 @@ test_purge_pass_returns_freed_pages_to_the_file_system(void)
 
     fx_open(&f, "purge-vacuum");
     policy_30_500_10(&p);
-    QS_CHECK_EQ_INT(count_sql(&f, "PRAGMA auto_vacuum"), 2);    /* INCREMENTAL */
+    {
+        char problem[256];
+        /* Incremental auto-vacuum, which returns freed pages, is on. */
+        QS_CHECK_EQ_INT(qs_storedb_check_storage(f.db, problem, sizeof problem), 0);
+    }
     for (int i = 0; i < 400; i++) {
         snprintf(id, sizeof id, "KB-BULK-%04d-%0100d", i, i);
         fx_history(&f, 500, 19980 * DAY + i, 1, i + 1, id, 4);
     }
     fx_history(&f, 500, 19999 * DAY, 1, 1000, "KB-SMALL", 4);
-    QS_CHECK(sqlite3_wal_checkpoint_v2(qs_storedb_sqlite(f.db), NULL,
-                                       SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK);
+    fx_checkpoint(&f);
     before = file_size(f.db_path);
     QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
     after = file_size(f.db_path);
     QS_CHECK_EQ_INT(c.history_rows_deleted, 400);
     QS_CHECK(after < before / 2);
-    QS_CHECK_EQ_INT(count_sql(&f, "PRAGMA freelist_count"), 0);
+    QS_CHECK_EQ_INT(freelist_pages(f.db_path), 0);
     fx_close(&f);
 }
 
@@ -462,7 +631,8 @@ test_purge_pass_drops_unregistered_history_tables(void)
     fx_open(&f, "purge-unreg");
     policy_30_500_10(&p);
     fx_history(&f, 300, 19900 * DAY, 1, 1, "KB-UNREG", 1);
-    exec_ok(&f, "DELETE FROM partitions");
+    foreign_write(f.db_path, "DELETE FROM partitions");     /* the table stays, unregistered */
+    QS_CHECK_EQ_INT(partition_present(&f, 19900, 300), 1);
     QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
     QS_CHECK_EQ_INT(c.partitions_dropped, 1);
     QS_CHECK_EQ_INT(partition_present(&f, 19900, 300), 0);
@@ -513,20 +683,23 @@ test_purge_pass_waits_for_a_concurrent_writer(void)
     QS_ASSERT(pid >= 0);
     if (pid == 0) {
         char path[600];
-        sqlite3 *other = NULL;
+        qs_storedb_t *other;
+        qs_store_bench_t *writer;
         int ok;
         close(go[1]);
         close(ready[0]);
         snprintf(path, sizeof path, "%s/store.db", f.dir);
-        if (read(go[0], &byte, 1) != 1 || sqlite3_open(path, &other) != SQLITE_OK)
+        if (read(go[0], &byte, 1) != 1 ||
+            (other = qs_storedb_open(path, 0, err, sizeof err)) == NULL ||
+            (writer = qs_store_bench_new(other, err, sizeof err)) == NULL)
             _exit(1);
-        sqlite3_busy_timeout(other, 10000);
-        /* Hold the write lock for 500 ms, then commit. */
-        ok = sqlite3_exec(other, "BEGIN IMMEDIATE; INSERT INTO counters VALUES('stored', 1)",
-                          NULL, NULL, NULL) == SQLITE_OK && write(ready[1], "r", 1) == 1;
+        /* Hold the write lock (BEGIN IMMEDIATE) for 500 ms, then commit. */
+        ok = qs_store_bench_begin(writer) == 0 &&
+             qs_storedb_counter_add(other, "stored", 1) == 0 && write(ready[1], "r", 1) == 1;
         usleep(500000);
-        ok = ok && sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-        sqlite3_close(other);
+        ok = ok && qs_store_bench_commit(writer) == 0;
+        qs_store_bench_destroy(&writer);
+        qs_storedb_destroy(&other);
         _exit(ok ? 0 : 1);
     }
     close(go[0]);
@@ -539,7 +712,11 @@ test_purge_pass_waits_for_a_concurrent_writer(void)
     QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
     QS_CHECK_EQ_INT(c.latest_rows_deleted, 1);
     QS_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    QS_CHECK_EQ_INT(count_sql(&f, "SELECT value FROM counters WHERE name = 'stored'"), 1);
+    {
+        int64_t stored = -1;
+        QS_CHECK(qs_storedb_counter_get(f.db, "stored", &stored) == 0);
+        QS_CHECK_EQ_INT(stored, 1);
+    }
     close(go[1]);
     close(ready[0]);
     fx_close(&f);
@@ -578,14 +755,14 @@ test_purge_pass_killed_midway_loses_nothing_and_the_next_pass_finishes(void)
         pid_t pid;
 
         fx_open(&f, "purge-kill");
-        exec_ok(&f, "BEGIN");
+        fx_begin(&f);
         for (int e = 0; e < 20; e++)            /* 20 expired days of topic 300 */
             for (int i = 0; i < 50; i++)
                 fx_history(&f, 300, (19900 + e) * DAY + i, 1, e * 100 + i + 1, "KB-GONE", 1);
-        exec_ok(&f, "COMMIT");
+        fx_commit(&f);
         for (int i = 0; i < 30; i++)            /* kept: day 19990 of topic 300 */
             fx_history(&f, 300, 19990 * DAY + i, 2, i + 1, "KB-KEPT", 2);
-        exec_ok(&f, "BEGIN");
+        fx_begin(&f);
         for (int i = 0; i < QS_PURGE_LATEST_BATCH * 2; i++) {
             snprintf(id, sizeof id, "KB-OLD-%d", i);
             fx_latest(&f, i, 300, id, NOW - 40 * DAY, 3);
@@ -594,9 +771,8 @@ test_purge_pass_killed_midway_loses_nothing_and_the_next_pass_finishes(void)
             snprintf(id, sizeof id, "KB-NEW-%d", i);
             fx_latest(&f, i, 300, id, NOW - DAY, 3);
         }
-        exec_ok(&f, "COMMIT");
-        qs_epochkeys_destroy(&f.ks);
-        qs_storedb_destroy(&f.db);
+        fx_commit(&f);
+        fx_shut(&f);
 
         pid = fork();
         QS_ASSERT(pid >= 0);
@@ -610,18 +786,16 @@ test_purge_pass_killed_midway_loses_nothing_and_the_next_pass_finishes(void)
 
         fx_init(&f);
         /* Kept data intact whatever the moment of the kill. */
-        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM history_19990_300"), 30);
-        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest WHERE topic_id LIKE "
-                                      "'KB-NEW-%'"), 100);
+        QS_CHECK_EQ_INT(history_rows(&f, 19990, 300), 30);
+        QS_CHECK_EQ_INT(machine_rows(&f, 3, 0, 0, "KB-NEW-", NULL), 100);
         QS_CHECK(key_present(&f, 19990, 300));
         /* The next pass finishes the job. */
         QS_CHECK(qs_purge_pass(f.db, f.ks, &p, NOW, NULL, &c, err, sizeof err) == 0);
-        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM partitions"), 1);
-        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                                      "AND name LIKE 'history%'"), 1);
+        QS_CHECK_EQ_INT(registered(&f, -1, 0, NULL), 1);
+        QS_CHECK_EQ_INT(history_tables(&f, 19990, 300).tables, 1);
         QS_CHECK_EQ_INT(count_keys(&f), 1);
-        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM latest"), 100);
-        QS_CHECK_EQ_INT(count_sql(&f, "SELECT count(*) FROM history_19990_300"), 30);
+        QS_CHECK_EQ_INT(latest_rows(&f), 100);
+        QS_CHECK_EQ_INT(history_rows(&f, 19990, 300), 30);
         fx_close(&f);
     }
 }

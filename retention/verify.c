@@ -15,14 +15,13 @@
 #include "qs_keys.h"
 #include "qs_log.h"
 #include "qs_sitedb.h"
-#include "qs_sqlutil.h"
 #include "qs_store_check.h"
 #include "qs_storedb.h"
-#include "siteaudit.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,20 +133,10 @@ finding(qs_verify_t *v, const char *fmt, ...)
     v->findings[v->n_findings++] = qs_strdup(line);
 }
 
-static void
-day_text(char *out, size_t out_len, int64_t epoch)
-{
-    char iso[32];
-    if (qs_time_format_iso8601(iso, sizeof iso, epoch * QS_MS_PER_DAY, 0) == 0)
-        snprintf(out, out_len, "%.10s", iso);
-    else
-        snprintf(out, out_len, "day %lld", (long long)epoch);
-}
-
 /* ---- permissions ---------------------------------------------------------- */
 
 static void
-check_dir_mode(qs_verify_t *v, const char *path, int must_exist)
+check_dir_mode(qs_verify_t *v, const char *path, unsigned mode, int must_exist)
 {
     struct stat st;
 
@@ -160,9 +149,9 @@ check_dir_mode(qs_verify_t *v, const char *path, int must_exist)
         finding(v, "permissions: '%s' is not a directory", path);
         return;
     }
-    if ((st.st_mode & 0777) != 0700)
-        finding(v, "permissions: directory '%s' is mode %04o, must be 0700 (chmod 700 '%s')",
-                path, (unsigned)(st.st_mode & 07777), path);
+    if ((st.st_mode & 0777) != mode)
+        finding(v, "permissions: directory '%s' is mode %04o, must be %04o (chmod %o '%s')",
+                path, (unsigned)(st.st_mode & 07777), mode, mode, path);
 }
 
 static void
@@ -185,72 +174,69 @@ check_file_mode(qs_verify_t *v, const char *path, int must_exist)
                 "(chmod 600 '%s')", path, (unsigned)(st.st_mode & 07777), path);
 }
 
-typedef void (*walk_cb)(qs_verify_t *v, const char *path, const struct stat *st);
-
-/* Depth-first over dir (not following symbolic links); cb sees every entry. */
+/* Every file of a PATTERN entry (the epoch keys, "*.tmp.*"): the entries of its
+ * directory whose names match, each checked like an optional FILE. */
 static void
-walk(qs_verify_t *v, const char *dir, int depth, walk_cb cb)
+check_pattern_mode(qs_verify_t *v, const qs_site_file_t *f)
 {
-    DIR *d;
+    char dir[QS_MAX_PATH_BYTES], path[QS_MAX_PATH_BYTES];
+    const char *slash = strrchr(f->rel, '/'), *glob = slash ? slash + 1 : f->rel;
+    int n = slash ? snprintf(dir, sizeof dir, "%s/%.*s", v->paths.home,
+                             (int)(slash - f->rel), f->rel)
+                  : snprintf(dir, sizeof dir, "%s", v->paths.home);
     struct dirent *e;
+    DIR *d;
 
-    if (depth > MAX_WALK_DEPTH) {
-        finding(v, "files: '%s' is nested too deep to inspect", dir);
+    if (n < 0 || (size_t)n >= sizeof dir) {
+        finding(v, "permissions: path too long under '%s'", v->paths.home);
         return;
     }
     d = opendir(dir);
     if (d == NULL) {
-        finding(v, "files: cannot list '%s': %s", dir, strerror(errno));
+        if (errno != ENOENT)
+            finding(v, "permissions: cannot list '%s': %s", dir, strerror(errno));
         return;
     }
     while ((e = readdir(d)) != NULL) {
-        char path[QS_MAX_PATH_BYTES];
-        struct stat st;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+        if (e->d_name[0] == '.' || fnmatch(glob, e->d_name, 0) != 0)
             continue;
-        if (qs_path_join(path, sizeof path, dir, e->d_name) != 0) {
-            finding(v, "files: path too long under '%s'", dir);
-            continue;
-        }
-        if (lstat(path, &st) != 0)
-            continue;   /* removed meanwhile (a WAL being checkpointed away) */
-        cb(v, path, &st);
-        if (S_ISDIR(st.st_mode))
-            walk(v, path, depth + 1, cb);
+        if (qs_path_join(path, sizeof path, dir, e->d_name) != 0)
+            finding(v, "permissions: path too long under '%s'", dir);
+        else
+            check_file_mode(v, path, 0);
     }
     closedir(d);
 }
 
-static void
-key_entry_mode(qs_verify_t *v, const char *path, const struct stat *st)
-{
-    if (S_ISDIR(st->st_mode))
-        check_dir_mode(v, path, 1);
-    else
-        check_file_mode(v, path, 1);
-}
-
+/* Every entry of the site home's table (qs_site_files): the same list init
+ * creates from and docs/operators.md shows. */
 static void
 check_permissions(qs_verify_t *v)
 {
-    static const char *const dbs[] = { "site.db", "store.db" };
-    static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-    char path[QS_MAX_PATH_BYTES];
+    size_t n;
+    const qs_site_file_t *files = qs_site_files(&n);
 
-    check_dir_mode(v, v->paths.home, 1);
-    check_dir_mode(v, v->paths.keys_dir, 1);
-    walk(v, v->paths.keys_dir, 0, key_entry_mode);     /* keys/epochs and every key */
-    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
-        for (size_t j = 0; j < sizeof suffixes / sizeof suffixes[0]; j++) {
-            int n = snprintf(path, sizeof path, "%s/%s%s", v->paths.home, dbs[i], suffixes[j]);
-            if (n > 0 && (size_t)n < sizeof path)
-                check_file_mode(v, path, i == 0 && j == 0);
+    for (size_t i = 0; i < n; i++) {
+        const qs_site_file_t *f = &files[i];
+        const char *path = qs_site_file_path(&v->paths, f);
+        char joined[QS_MAX_PATH_BYTES];
+
+        if (f->kind == QS_SITE_PATTERN) {
+            check_pattern_mode(v, f);
+            continue;
         }
-    if (qs_siteaudit_head_path(path, sizeof path, &v->paths) == 0)
-        check_file_mode(v, path, 0);
-    check_file_mode(v, v->paths.broker_stats, 0);   /* counters only, but site files stay 0600 */
-    check_file_mode(v, v->paths.conf, 0);
+        if (path == NULL) {
+            if (qs_path_join(joined, sizeof joined, v->paths.home, f->rel) != 0) {
+                finding(v, "permissions: path too long under '%s'", v->paths.home);
+                continue;
+            }
+            path = joined;
+        }
+        if (f->kind == QS_SITE_DIR)
+            check_dir_mode(v, path, f->mode, f->required);
+        else
+            check_file_mode(v, path, f->required);
+    }
 }
 
 /* ---- audit chain ---------------------------------------------------------- */
@@ -266,7 +252,7 @@ count_entry(void *ctx, const qs_audit_entry_t *e)
 static void
 check_audit(qs_verify_t *v, qs_sitedb_t *site)
 {
-    char err[512], head[QS_MAX_PATH_BYTES], what[512];
+    char err[512], what[512] = "";
     uint8_t *key = NULL;
     int64_t bad_seq = 0;
     int rc;
@@ -275,39 +261,28 @@ check_audit(qs_verify_t *v, qs_sitedb_t *site)
         finding(v, "audit: cannot load the audit key: %s", err);
         return;
     }
-    if (qs_siteaudit_head_path(head, sizeof head, &v->paths) != 0) {
-        sodium_free(key);
-        finding(v, "audit: head path too long");
-        return;
-    }
-    rc = qs_audit_verify(site, key, head, &bad_seq, what, sizeof what);
+    rc = qs_audit_check(site, key, v->paths.audit_head, &v->sum.audit_entries, &bad_seq, what,
+                        sizeof what);
     sodium_free(key);
+    if (rc == 0)
+        return;
     if (rc == 1)
         finding(v, "audit: chain broken: %s", what);
-    else if (rc != 0)
+    else
         finding(v, "audit: cannot read the audit log: %s",
-                sqlite3_errmsg(qs_sitedb_sqlite(site)));
+                what[0] != '\0' ? what : qs_sitedb_errmsg(site));
+    /* The summary still says how long the log is, whatever broke it. */
+    v->sum.audit_entries = 0;
     if (qs_audit_each(site, count_entry, v) != 0)
         finding(v, "audit: cannot count entries");
 }
 
 /* ---- schema: no text but topic ids, identities only as pseudonyms ---------- */
 
-static int
-site_text_allowed(const char *table, const char *column)
-{
-    if (strcmp(table, "policy") == 0)
-        return strcmp(column, "actor") == 0 || strcmp(column, "json") == 0;
-    if (strcmp(table, "audit") == 0)
-        return strcmp(column, "actor") == 0 || strcmp(column, "action") == 0 ||
-               strcmp(column, "detail") == 0;
-    return 0;
-}
-
+/* The database owner leaves out the columns that hold text by design. */
 struct text_check {
     qs_verify_t *v;
     const char *dbname;
-    int (*allowed)(const char *table, const char *column);     /* NULL: all were filtered */
 };
 
 static void
@@ -315,32 +290,24 @@ text_column_finding(void *ctx, const char *table, const char *column, const char
 {
     const struct text_check *tc = ctx;
 
-    if (tc->allowed == NULL || !tc->allowed(table, column))
-        finding(tc->v, "identifier: %s column '%s.%s' holds text (%s): only topic ids, "
+    finding(tc->v, "identifier: %s column '%s.%s' holds text (%s): only topic ids, "
                 "counter names, policy and audit fields may", tc->dbname, table, column, type);
 }
-
-/* SQL true when column c is neither NULL nor a 16-byte blob. */
-#define NOT_PS(c) "(" c " IS NOT NULL AND (typeof(" c ") <> 'blob' OR length(" c ") <> 16))"
 
 static void
 check_site_identities(qs_verify_t *v, qs_sitedb_t *site)
 {
-    sqlite3 *sql = qs_sitedb_sqlite(site);
-    sqlite3_stmt *st = NULL;
-    struct text_check tc = { v, "site.db", site_text_allowed };
+    struct text_check tc = { v, "site.db" };
+    int64_t bad = 0;
+    char err[512];
 
-    if (qs_sql_text_columns(sql, text_column_finding, &tc) != 0)
-        finding(v, "identifier: cannot read the schema of site.db: %s", sqlite3_errmsg(sql));
-    if (sqlite3_prepare_v2(sql, "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
-                           NOT_PS("name_ps"), -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        finding(v, "identifier: cannot check site.db client names: %s", sqlite3_errmsg(sql));
-    } else if (sqlite3_column_int64(st, 0) > 0) {
+    if (qs_sitedb_check_text_columns(site, text_column_finding, &tc, err, sizeof err) != 0)
+        finding(v, "identifier: cannot read the schema of site.db: %s", err);
+    if (qs_sitedb_check_client_names(site, &bad, err, sizeof err) != 0)
+        finding(v, "identifier: cannot check site.db client names: %s", err);
+    else if (bad > 0)
         finding(v, "identifier: %lld site.db clients rows have a name that is not a 16-byte "
-                "pseudonym", (long long)sqlite3_column_int64(st, 0));
-    }
-    sqlite3_finalize(st);
+                "pseudonym", (long long)bad);
 }
 
 /* ---- store.db: expiry and identities --------------------------------------- */
@@ -378,7 +345,7 @@ partition_findings(void *ctx, const qs_check_partition_t *part)
         finding(v, "store: cannot check partition '%s': %s", name, part->error);
         return;
     }
-    day_text(day, sizeof day, part->epoch);
+    qs_time_format_day(day, sizeof day, part->epoch);
     v->sum.partitions++;
     v->sum.history_rows += part->rows;
     if (part->not_pseudonym > 0)
@@ -417,7 +384,7 @@ check_counts(qs_verify_t *v, qs_storedb_t *db)
 static void
 check_store(qs_verify_t *v)
 {
-    struct text_check tc = { v, "store.db", NULL };
+    struct text_check tc = { v, "store.db" };
     qs_storedb_t *db;
     char err[512];
     struct stat sb;
@@ -469,7 +436,7 @@ check_keys(qs_verify_t *v)
         v->sum.keys++;
         if (v->sum.policy_configured &&
             qs_policy_partition_expired(&v->policy, epoch, topic, v->now_ms, v->sum.grace_ms)) {
-            day_text(day, sizeof day, epoch);
+            qs_time_format_day(day, sizeof day, epoch);
             finding(v, "expired: key file '%s/%s' of partition (%s, topic %u) outlived the "
                     "policy's %d days: it must be shredded", v->paths.epochs_dir, e->d_name,
                     day, topic, qs_policy_max_age_days(&v->policy, topic));
@@ -480,6 +447,42 @@ check_keys(qs_verify_t *v)
 
 /* ---- raw names in file bytes ----------------------------------------------- */
 
+typedef void (*walk_cb)(qs_verify_t *v, const char *path, const struct stat *st);
+
+/* Depth-first over dir (not following symbolic links); cb sees every entry. */
+static void
+walk(qs_verify_t *v, const char *dir, int depth, walk_cb cb)
+{
+    DIR *d;
+    struct dirent *e;
+
+    if (depth > MAX_WALK_DEPTH) {
+        finding(v, "files: '%s' is nested too deep to inspect", dir);
+        return;
+    }
+    d = opendir(dir);
+    if (d == NULL) {
+        finding(v, "files: cannot list '%s': %s", dir, strerror(errno));
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[QS_MAX_PATH_BYTES];
+        struct stat st;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (qs_path_join(path, sizeof path, dir, e->d_name) != 0) {
+            finding(v, "files: path too long under '%s'", dir);
+            continue;
+        }
+        if (lstat(path, &st) != 0)
+            continue;   /* removed meanwhile (a WAL being checkpointed away) */
+        cb(v, path, &st);
+        if (S_ISDIR(st.st_mode))
+            walk(v, path, depth + 1, cb);
+    }
+    closedir(d);
+}
 
 static void
 lower_ascii(uint8_t *p, size_t n)

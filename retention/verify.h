@@ -7,8 +7,8 @@
  * counter names, identity columns that are not 16-byte pseudonyms (store.db
  * and site.db); raw names given by the caller found in the bytes of any file
  * under the home (case-insensitive, ASCII and UTF-16LE); directories that are
- * not 0700 and keys, databases, WAL/SHM and the audit head with group or world
- * bits; an audit chain or head that does not verify; a store.db without
+ * not 0700 and files with group or world bits, for every entry of the site
+ * home's table (qs_site_files(): what init creates and the docs list); an audit chain or head that does not verify; a store.db without
  * incremental auto-vacuum; compliance_counts that differ from latest. A check that cannot run is itself a finding: a site
  * that cannot be inspected is not verified.
  */

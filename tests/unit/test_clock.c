@@ -37,6 +37,21 @@ test_clock_format_without_ms_and_too_small_buffer(void)
 }
 
 static void
+test_clock_format_day_as_a_date_or_its_number(void)
+{
+    char buf[32], tiny[8];
+
+    qs_time_format_day(buf, sizeof buf, 0);
+    QS_CHECK_STR(buf, "1970-01-01");
+    qs_time_format_day(buf, sizeof buf, 20000);
+    QS_CHECK_STR(buf, "2024-10-04");
+    qs_time_format_day(tiny, sizeof tiny, 20000);    /* no room for a date */
+    QS_CHECK_STR(tiny, "day 200");
+    qs_time_format_day(buf, sizeof buf, INT64_MAX);  /* beyond any time_t */
+    QS_CHECK_STR(buf, "day 9223372036854775807");
+}
+
+static void
 test_clock_offset_from_environment(void)
 {
     qs_clock_t c;
@@ -77,6 +92,7 @@ main(void)
 {
     QS_RUN(test_clock_iso8601_utc_only);
     QS_RUN(test_clock_format_without_ms_and_too_small_buffer);
+    QS_RUN(test_clock_format_day_as_a_date_or_its_number);
     QS_RUN(test_clock_offset_from_environment);
     QS_RUN(test_clock_mono_never_goes_back);
     return qs_test_summary();

@@ -91,6 +91,7 @@ test_site_init_entries_are_what_init_leaves(void)
     QS_CHECK(qs_site_is_init_entry("audit.head"));
     QS_CHECK(qs_site_is_init_entry("quietstate.conf.tmp.4242"));
     QS_CHECK(!qs_site_is_init_entry("broker.stats"));   /* made by a running broker */
+    QS_CHECK(!qs_site_is_init_entry("store.lock"));     /* made by a running store */
     QS_CHECK(!qs_site_is_init_entry("sim"));
     QS_CHECK(!qs_site_is_init_entry("notes.txt"));
     QS_CHECK(!qs_site_is_init_entry("site.key"));        /* only under keys/ */

@@ -2,6 +2,7 @@
  * policy versions, read transactions, paths and messages. (The audit chain,
  * policy JSON, config and clock have their own test files.) */
 #include "qs_audit.h"
+#include "qs_log.h"
 #include "qs_sitedb.h"
 #include "qs_test.h"
 
@@ -126,6 +127,49 @@ test_sitedb_audit_entries_at_a_path(void)
     QS_CHECK(err[0] != '\0');
 }
 
+static void
+column_seen(void *ctx, const char *table, const char *column, const char *type)
+{
+    char *seen = ctx;
+    size_t len = strlen(seen);
+
+    snprintf(seen + len, 256 - len, "%s.%s:%s;", table, column, type);
+}
+
+static void
+test_sitedb_checks_for_verify_see_text_columns_and_client_names(void)
+{
+    char err[512], seen[256] = "", path[600];
+    qs_sitedb_t *db;
+    uint8_t pk[32], ps[16];
+    int64_t bad = -1;
+
+    snprintf(path, sizeof path, "%s/check.db", dir);
+    db = qs_sitedb_open(path, 1, err, sizeof err);
+    QS_ASSERT(db != NULL);
+    /* The schema's text columns all hold text by design: nothing reported. */
+    QS_CHECK_EQ_INT(qs_sitedb_check_text_columns(db, column_seen, seen, err, sizeof err), 0);
+    QS_CHECK_STR(seen, "");
+    randombytes_buf(pk, sizeof pk);
+    name_ps(ps, "ws-check");
+    QS_CHECK_EQ_INT(qs_sitedb_enroll(db, ps, pk, 1000, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(qs_sitedb_check_client_names(db, &bad, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(bad, 0);
+    /* What a foreign writer could leave: a name column, a name in clear. */
+    QS_CHECK(sqlite3_exec(qs_sitedb_sqlite(db), "ALTER TABLE clients ADD COLUMN name TEXT; "
+                          "UPDATE clients SET name_ps = 'ws-check'", NULL, NULL, NULL) == SQLITE_OK);
+    QS_CHECK_EQ_INT(qs_sitedb_check_text_columns(db, column_seen, seen, err, sizeof err), 0);
+    QS_CHECK_STR(seen, "clients.name:TEXT;");
+    QS_CHECK_EQ_INT(qs_sitedb_check_client_names(db, &bad, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(bad, 1);
+    /* A failing read says why. */
+    QS_CHECK(sqlite3_exec(qs_sitedb_sqlite(db), "DROP TABLE clients", NULL, NULL, NULL) ==
+             SQLITE_OK);
+    QS_CHECK_EQ_INT(qs_sitedb_check_client_names(db, &bad, err, sizeof err), -1);
+    QS_CHECK(strstr(err, "no such table") != NULL);
+    qs_sitedb_destroy(&db);
+}
+
 int
 main(void)
 {
@@ -138,6 +182,7 @@ main(void)
     QS_RUN(test_sitedb_enroll_revoke_and_keyset);
     QS_RUN(test_sitedb_policy_versions);
     QS_RUN(test_sitedb_audit_entries_at_a_path);
+    QS_RUN(test_sitedb_checks_for_verify_see_text_columns_and_client_names);
     {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
