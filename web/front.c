@@ -555,11 +555,11 @@ start_mhd(qs_web_front_t *f, const qs_config_t *cfg, const struct sockaddr_stora
         flags |= MHD_USE_TLS;
     /* The port comes from SOCK_ADDR; the 0 here is ignored. */
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, f,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, f,   /* first, so it sees every message */
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->web_timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, f,
         f->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, f->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, f->tls_key,
         MHD_OPTION_END);
