@@ -50,6 +50,52 @@ endpoint_ok(const char *v)
             strncmp(v, "inproc://", 9) == 0);
 }
 
+/* ---- [web] (qs-web): kept apart from the other sections ---- */
+
+/* One token of printable ASCII without blanks, ';' or '#' (reads back as written). */
+static int
+web_text_ok(const char *v, size_t max)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++)
+        if (*p <= 0x20 || *p >= 0x7f || *p == ';' || *p == '#')
+            return 0;
+    return strlen(v) <= max;
+}
+
+/* A [web] key: 1 handled (problem set when the value is bad), 0 not a [web] key. */
+static int
+on_web_entry(qs_config_t *cfg, const char *name, const char *value, const char **problem)
+{
+    if (strcmp(name, "listen") == 0) {
+        if (*value == '\0' || !web_text_ok(value, CONFIG_MAX_ENDPOINT_CHARS) ||
+            strrchr(value, ':') == NULL)
+            *problem = "must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080)";
+        else
+            snprintf(cfg->web_listen, sizeof cfg->web_listen, "%s", value);
+    } else if (strcmp(name, "tls_cert") == 0 || strcmp(name, "tls_key") == 0) {
+        char *dst = name[4] == 'c' ? cfg->web_tls_cert : cfg->web_tls_key;
+        if (*value == '\0' || !web_text_ok(value, CONFIG_MAX_ENDPOINT_CHARS))
+            *problem = "must be a file path without blanks, ';' or '#'";
+        else
+            snprintf(dst, QS_MAX_PATH_BYTES, "%s", value);
+    } else if (strcmp(name, "max_connections") == 0) {
+        if (parse_int(&cfg->web_max_connections, value, 1, 10000) != 0)
+            *problem = "must be an integer from 1 to 10000";
+    } else if (strcmp(name, "timeout_seconds") == 0) {
+        if (parse_int(&cfg->web_timeout_s, value, 1, 3600) != 0)
+            *problem = "must be an integer from 1 to 3600";
+    } else if (strcmp(name, "max_body_bytes") == 0) {
+        if (parse_int(&cfg->web_max_body_bytes, value, 64, 16 * 1024 * 1024) != 0)
+            *problem = "must be an integer from 64 to 16777216";
+    } else if (strcmp(name, "lookups_per_minute") == 0) {
+        if (parse_int(&cfg->web_lookups_per_minute, value, 1, 100000) != 0)
+            *problem = "must be an integer from 1 to 100000";
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int
 on_entry(void *user, const char *section, const char *name, const char *value)
 {
@@ -87,6 +133,8 @@ on_entry(void *user, const char *section, const char *name, const char *value)
     } else if (strcmp(section, "retention") == 0 && strcmp(name, "interval_seconds") == 0) {
         if (parse_int(&cfg->retention_interval_s, value, 1, 7 * 86400) != 0)
             problem = "must be an integer from 1 to 604800";
+    } else if (strcmp(section, "web") == 0 && on_web_entry(cfg, name, value, &problem)) {
+        /* handled (problem set if the value is bad) */
     } else {
         snprintf(ctx->errmsg, ctx->errmsg_len, "unknown key '%s' in [%s]", name, section);
         ctx->failed = 1;
@@ -110,6 +158,11 @@ qs_config_defaults(qs_config_t *cfg)
     cfg->skew_limit_s = QS_DEFAULT_SKEW_LIMIT_S;
     cfg->group_commit_max_messages = 20000;
     cfg->retention_interval_s = 3600;
+    snprintf(cfg->web_listen, sizeof cfg->web_listen, "%s", QS_DEFAULT_WEB_LISTEN);
+    cfg->web_max_connections = 64;
+    cfg->web_timeout_s = 10;
+    cfg->web_max_body_bytes = 65536;
+    cfg->web_lookups_per_minute = 10;
 }
 
 /* The number of the first line longer than inih reads whole, or 0. */
@@ -188,5 +241,20 @@ qs_config_format(char *out, size_t out_len, const qs_config_t *cfg)
         "interval_seconds = %d\n",
         cfg->frontend, cfg->backend, cfg->broker_hwm, cfg->skew_limit_s,
         cfg->group_commit_max_messages, cfg->retention_interval_s);
-    return (n < 0 || (size_t)n >= out_len) ? -1 : 0;
+    size_t used = (n < 0) ? out_len : (size_t)n;
+    int m;
+
+    if (used >= out_len)
+        return -1;
+    /* [web]: qs-web's address; TLS files only when set (required off loopback). */
+    m = snprintf(out + used, out_len - used,
+        "\n[web]\n"
+        "# qs-web (docs/web.md). Beyond loopback, set tls_cert and tls_key.\n"
+        "listen = %s\n%s%s%s%s%s%s",
+        cfg->web_listen,
+        cfg->web_tls_cert[0] ? "tls_cert = " : "", cfg->web_tls_cert,
+        cfg->web_tls_cert[0] ? "\n" : "",
+        cfg->web_tls_key[0] ? "tls_key = " : "", cfg->web_tls_key,
+        cfg->web_tls_key[0] ? "\n" : "");
+    return (m < 0 || (size_t)m >= out_len - used) ? -1 : 0;
 }

@@ -7,6 +7,8 @@
  *   [broker]    frontend, backend, hwm
  *   [store]     skew_limit_seconds, group_commit_max_messages, backend (sqlite)
  *   [retention] interval_seconds
+ *   [web]       listen, tls_cert, tls_key, max_connections, timeout_seconds,
+ *               max_body_bytes, lookups_per_minute (qs-web, docs/web.md)
  */
 #ifndef QS_CONFIG_H
 #define QS_CONFIG_H
@@ -22,10 +24,19 @@ typedef struct {
     int skew_limit_s;                       /* accepted clock skew into the future */
     int group_commit_max_messages;          /* most messages in one transaction */
     int retention_interval_s;               /* seconds between retention passes */
+    /* [web]: qs-web (docs/web.md). TLS is required when listen is not loopback. */
+    char web_listen[QS_MAX_ENDPOINT_BYTES]; /* host:port, IPv4 or [IPv6] */
+    char web_tls_cert[QS_MAX_PATH_BYTES];   /* PEM certificate chain, "" for none */
+    char web_tls_key[QS_MAX_PATH_BYTES];    /* PEM private key, "" for none */
+    int web_max_connections;                /* open connections at once */
+    int web_timeout_s;                      /* idle connection closed after this */
+    int web_max_body_bytes;                 /* larger request bodies get 413 */
+    int web_lookups_per_minute;             /* per admin; more get 429 */
 } qs_config_t;
 
 #define QS_DEFAULT_FRONTEND "tcp://127.0.0.1:5570"
 #define QS_DEFAULT_BACKEND  "tcp://127.0.0.1:5571"
+#define QS_DEFAULT_WEB_LISTEN "127.0.0.1:8080"
 
 /* Fill with defaults. */
 void qs_config_defaults(qs_config_t *cfg);

@@ -4,6 +4,7 @@
  */
 #include "qs_ctl.h"
 #include "qs_log.h"
+#include "remote.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ static const struct {
     { "audit", cmd_audit, "show or verify the audit log" },
     { "forget", cmd_forget, "erase one machine's data" },
     { "verify", cmd_verify, "check that no expired data or identifier is left" },
+    { "user", cmd_user, "add, list or remove the users of qs-web (the HTTP API)" },
 };
 
 static void
@@ -44,6 +46,8 @@ main(int argc, char **argv)
         fprintf(stderr, "qsctl: cannot initialise libsodium\n");
         return 1;
     }
+    if (ctl_remote_wanted(argc, argv))   /* qsctl --url URL ...: see remote.h */
+        return ctl_remote_main(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

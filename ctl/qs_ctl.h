@@ -17,5 +17,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_user(int argc, char **argv);
 
 #endif

@@ -22,6 +22,10 @@ PACKAGES=(
     protobuf-c-compiler    # protoc-c: generated code is built, never committed
     libinih-dev            # quietstate.conf (INI)
     libcjson-dev           # --format json output, policy documents
+    libmicrohttpd-dev      # qs-web: the HTTP/HTTPS server (Debian's is built with GnuTLS)
+    libcurl4-openssl-dev   # qsctl --url: HTTPS client with certificate verification
+    curl                   # web tests speak HTTP to a real qs-web
+    openssl                # web tests make a throwaway TLS certificate
     clang                  # sanitizer and fuzzer builds
     libclang-rt-14-dev     # ASan/UBSan/libFuzzer runtimes for clang 14
     valgrind               # memcheck over the unit tests
