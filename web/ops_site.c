@@ -27,12 +27,8 @@
 #include <sodium.h>
 #include <string.h>
 
-#if defined(__has_include)
-#if __has_include("profile.h")
-#include "profile.h"
+#include "qs_profile.h"
 #define WK_HAVE_PROFILE 1
-#endif
-#endif
 
 #define PREFIX_BYTES 8u          /* key and pseudonym prefixes in audit entries */
 #define PROFILE_MAX_BYTES 8192u

@@ -66,14 +66,9 @@ wk_only_fields(const cJSON *args, const char *const *names, size_t n, cJSON **bo
 int
 wk_begin(wk_t *w, char *errmsg, size_t errmsg_len)
 {
-    QS_ASSERT(!w->in_tx);
-    if (qs_sitedb_begin(w->sitedb) != 0) {
-        snprintf(errmsg, errmsg_len, "site.db is busy: %s",
-                 sqlite3_errmsg(qs_sitedb_sqlite(w->sitedb)));
-        return -1;
-    }
-    w->in_tx = 1;
-    return 0;
+    QS_ASSERT(w->tx == NULL);
+    w->tx = qs_audit_tx_begin(w->sitedb, w->audit_key, w->head_path, errmsg, errmsg_len);
+    return w->tx != NULL ? 0 : -1;
 }
 
 int
@@ -83,13 +78,13 @@ wk_audit(wk_t *w, const qs_user_t *user, const char *action, const cJSON *detail
     char actor[sizeof "web:" + QS_USER_NAME_MAX], err[WK_ERR_BYTES], *text;
     int rc;
 
-    QS_ASSERT(w->in_tx);
+    QS_ASSERT(w->tx != NULL);
     snprintf(actor, sizeof actor, "web:%s", user->name);
     text = detail != NULL ? cJSON_PrintUnformatted(detail) : qs_strdup("{}");
     if (text == NULL)
         qs_fatal("out of memory rendering an audit detail");
-    rc = qs_audit_append(w->sitedb, w->audit_key, w->head_path, qs_clock_now_ms(&w->clock),
-                         actor, action, text, err, sizeof err);
+    rc = qs_audit_tx_append(w->tx, qs_clock_now_ms(&w->clock), actor, action, text, err,
+                            sizeof err);
     free(text);
     if (rc != 0)
         snprintf(errmsg, errmsg_len, "cannot append to the audit log: %s", err);
@@ -99,25 +94,14 @@ wk_audit(wk_t *w, const qs_user_t *user, const char *action, const cJSON *detail
 int
 wk_commit(wk_t *w, char *errmsg, size_t errmsg_len)
 {
-    QS_ASSERT(w->in_tx);
-    if (qs_sitedb_commit(w->sitedb) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot commit to site.db: %s; nothing was changed",
-                 sqlite3_errmsg(qs_sitedb_sqlite(w->sitedb)));
-        wk_rollback(w);
-        return -1;
-    }
-    w->in_tx = 0;
-    /* Inside the transaction qs_audit_append left the head alone: now it may move. */
-    return qs_audit_sync_head(w->sitedb, w->head_path, errmsg, errmsg_len);
+    QS_ASSERT(w->tx != NULL);
+    return qs_audit_tx_commit(&w->tx, errmsg, errmsg_len);
 }
 
 void
 wk_rollback(wk_t *w)
 {
-    if (!w->in_tx)
-        return;
-    qs_sitedb_rollback(w->sitedb);
-    w->in_tx = 0;
+    qs_audit_tx_rollback(&w->tx);
 }
 
 static const struct {

@@ -15,6 +15,7 @@
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_users.h"
+#include "qs_audit.h"
 
 #define WK_ERR_BYTES 1024u
 #define WK_MAX_RATE_USERS 64u
@@ -34,7 +35,7 @@ typedef struct {
     uint8_t *site_key;       /* sodium_malloc'd */
     uint8_t *audit_key;      /* sodium_malloc'd */
     char head_path[QS_MAX_PATH_BYTES];
-    int in_tx;
+    qs_audit_tx_t *tx;            /* the open audited transaction, or NULL */
     wk_rate_t rates[WK_MAX_RATE_USERS];
 } wk_t;
 
