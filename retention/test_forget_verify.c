@@ -107,7 +107,7 @@ site_destroy(struct site *s)
 }
 
 /* A foreign writer, another program on the file: what verify exists to
- * catch, so no store or site API writes it. Its own connection. */
+ * catch. site.db only: store.db is damaged through store/'s test header. */
 static void
 foreign_write(const char *db_path, const char *sql)
 {
@@ -256,12 +256,13 @@ test_verify_finds_text_identity_columns_and_values_that_are_not_pseudonyms(void)
 
     site_new(&s, "verify-ident", 30);
     add_event(&s, 1, 500, "KB-IDENT", NOW - DAY, 1, "PC-I", "CORP");
-    foreign_write(s.paths.store_db, "ALTER TABLE latest ADD COLUMN machine_name TEXT");
+    QS_CHECK_EQ_INT(qs_store_bench_damage(s.bench, QS_STORE_DAMAGE_ADD_NAME_COLUMN, NULL), 0);
     QS_CHECK_EQ_INT(run_verify(&s, NULL, "latest.machine_name", &matched), 1);
     QS_CHECK_EQ_INT(matched, 1);
-    foreign_write(s.paths.store_db, "ALTER TABLE latest DROP COLUMN machine_name; "
-                  "UPDATE latest SET machine_ps = 'PC-I'; "
-                  "UPDATE history_19999_500 SET domain_ps = x'0102'");
+    QS_CHECK_EQ_INT(qs_store_bench_damage(s.bench, QS_STORE_DAMAGE_DROP_NAME_COLUMN, NULL), 0);
+    QS_CHECK_EQ_INT(qs_store_bench_damage(s.bench, QS_STORE_DAMAGE_RAW_MACHINE_NAME, "PC-I"), 0);
+    QS_CHECK_EQ_INT(qs_store_bench_damage(s.bench, QS_STORE_DAMAGE_SHORT_DOMAIN_PS,
+                                          "history_19999_500"), 0);
     QS_CHECK_EQ_INT(run_verify(&s, NULL, "16-byte pseudonym", &matched), 2);
     QS_CHECK_EQ_INT(matched, 2);
     site_destroy(&s);

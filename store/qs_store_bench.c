@@ -7,6 +7,7 @@
  * back from sqlite_master, drops them, and recreates them from that text.
  */
 #include "qs_store_bench.h"
+#include "qs_sqlutil.h"
 
 #include "qs_counts.h"
 #include "qs_log.h"
@@ -272,4 +273,36 @@ const char *
 qs_store_bench_errmsg(qs_store_bench_t *self)
 {
     return sqlite3_errmsg(self->db);
+}
+
+static int
+bind_arg(sqlite3_stmt *st, const void *ctx)
+{
+    return sqlite3_bind_text(st, 1, ctx, -1, SQLITE_STATIC) == SQLITE_OK ? 0 : -1;
+}
+
+int
+qs_store_bench_damage(qs_store_bench_t *self, qs_store_damage_t kind, const char *arg)
+{
+    char sql[256];
+
+    switch (kind) {
+    case QS_STORE_DAMAGE_UNREGISTER_PARTITIONS:
+        return qs_sql_run(self->db, "DELETE FROM partitions", NULL, NULL, NULL);
+    case QS_STORE_DAMAGE_ADD_NAME_COLUMN:
+        return qs_sql_run(self->db, "ALTER TABLE latest ADD COLUMN machine_name TEXT", NULL,
+                          NULL, NULL);
+    case QS_STORE_DAMAGE_DROP_NAME_COLUMN:
+        return qs_sql_run(self->db, "ALTER TABLE latest DROP COLUMN machine_name", NULL, NULL,
+                          NULL);
+    case QS_STORE_DAMAGE_RAW_MACHINE_NAME:
+        return qs_sql_run(self->db, "UPDATE latest SET machine_ps = ?1", bind_arg, arg, NULL);
+    case QS_STORE_DAMAGE_SHORT_DOMAIN_PS:
+        if (arg == NULL || strchr(arg, '"') != NULL ||
+            snprintf(sql, sizeof sql, "UPDATE \"%s\" SET domain_ps = x'0102'", arg) >=
+                (int)sizeof sql)
+            return -1;
+        return qs_sql_run(self->db, sql, NULL, NULL, NULL);
+    }
+    return -1;
 }

@@ -1,6 +1,7 @@
 /* qs_store_bench.h - PRIVATE test header: the few store.db writes qs-bench needs, done by store/.
  *
- * Not a public interface: only bench/ includes it (and store/'s own test).
+ * Not a public interface: only bench/ and tests include it (qsctl's and
+ * retention's tests write their fixtures and their damage through it).
  * qs-bench measures SQLite's limit with exactly the statements the store
  * writes with (write.h names their SQL once) and fills store.db for its
  * query and retention measurements; without this header it would need the
@@ -69,5 +70,19 @@ int qs_store_bench_bulk_latest(qs_store_bench_t *self, int on);
 
 /* The database's last error, for a message. */
 const char *qs_store_bench_errmsg(qs_store_bench_t *self);
+
+/* Damage a test makes to play a foreign writer (another program, or an
+ * attacker with the file): what qsctl verify and qs-retention must detect or
+ * survive. Each runs outside the store's transactions, on its own. */
+typedef enum {
+    QS_STORE_DAMAGE_UNREGISTER_PARTITIONS,   /* empty `partitions`; history tables stay */
+    QS_STORE_DAMAGE_ADD_NAME_COLUMN,         /* latest gains a text column "machine_name" */
+    QS_STORE_DAMAGE_DROP_NAME_COLUMN,        /* ... and loses it again */
+    QS_STORE_DAMAGE_RAW_MACHINE_NAME,        /* every latest.machine_ps = arg (text) */
+    QS_STORE_DAMAGE_SHORT_DOMAIN_PS,         /* domain_ps = 2 bytes in history table arg */
+} qs_store_damage_t;
+
+/* Apply one damage; arg as the kind says (may be NULL). Returns 0 or -1. */
+int qs_store_bench_damage(qs_store_bench_t *self, qs_store_damage_t kind, const char *arg);
 
 #endif
