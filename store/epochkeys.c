@@ -73,32 +73,73 @@ key_path(char *out, size_t out_len, const qs_epochkeys_t *ks, int64_t epoch, uin
     return (n < 0 || (size_t)n >= out_len) ? -1 : 0;
 }
 
-const uint8_t *
-qs_epochkeys_get(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type, int create)
+/* The cached key of a partition, or NULL. */
+static const uint8_t *
+cache_find(const qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type)
 {
-    char path[4200], err[512];
-    uint8_t *key = NULL;
-    size_t slot;
-
     for (size_t i = 0; i < CACHE_SLOTS; i++)
         if (ks->meta[i].used && ks->meta[i].epoch == epoch &&
             ks->meta[i].topic_type == topic_type)
             return ks->keys + i * 32;
+    return NULL;
+}
+
+/* Load (or with create, make) a key file into the cache. 0, or -1 with err. */
+static int
+cache_load(const uint8_t **key, qs_epochkeys_t *ks, const char *path, int64_t epoch,
+           uint32_t topic_type, int create, char *err, size_t err_len)
+{
+    uint8_t *loaded = NULL;
+    size_t slot;
+
+    if (qs_secret_load(&loaded, path, create, err, err_len) != 0)
+        return -1;
+    slot = ks->next_victim;
+    ks->next_victim = (ks->next_victim + 1) % CACHE_SLOTS;
+    memcpy(ks->keys + slot * 32, loaded, 32);
+    sodium_free(loaded);
+    ks->meta[slot].epoch = epoch;
+    ks->meta[slot].topic_type = topic_type;
+    ks->meta[slot].used = 1;
+    *key = ks->keys + slot * 32;
+    return 0;
+}
+
+const uint8_t *
+qs_epochkeys_get(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type, int create)
+{
+    char path[4200], err[512];
+    const uint8_t *key = cache_find(ks, epoch, topic_type);
+
+    if (key != NULL)
+        return key;
     if (key_path(path, sizeof path, ks, epoch, topic_type) != 0)
         return NULL;
-    if (qs_secret_load(&key, path, create, err, sizeof err) != 0) {
+    if (cache_load(&key, ks, path, epoch, topic_type, create, err, sizeof err) != 0) {
         if (create)
             log_error("cannot load or create epoch key: %s", err);
         return NULL;
     }
-    slot = ks->next_victim;
-    ks->next_victim = (ks->next_victim + 1) % CACHE_SLOTS;
-    memcpy(ks->keys + slot * 32, key, 32);
-    sodium_free(key);
-    ks->meta[slot].epoch = epoch;
-    ks->meta[slot].topic_type = topic_type;
-    ks->meta[slot].used = 1;
-    return ks->keys + slot * 32;
+    return key;
+}
+
+int
+qs_epochkeys_find(const uint8_t **key, qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
+                  char *why, size_t why_len)
+{
+    char path[4200];
+    struct stat st;
+
+    *key = cache_find(ks, epoch, topic_type);
+    if (*key != NULL)
+        return 0;
+    if (key_path(path, sizeof path, ks, epoch, topic_type) != 0) {
+        snprintf(why, why_len, "epoch key path too long");
+        return -1;
+    }
+    if (lstat(path, &st) != 0 && errno == ENOENT)
+        return 1;
+    return cache_load(key, ks, path, epoch, topic_type, 0, why, why_len);
 }
 
 int

@@ -101,10 +101,18 @@ open_details(qs_storedb_lookup_row_t *row, qs_epochkeys_t *ks, int64_t client_id
 {
     uint8_t ad[QS_DETAILS_AD_BYTES], plain[QS_MAX_DETAILS_BYTES + 1];
     size_t plain_len = 0;
-    const uint8_t *key = ks ? qs_epochkeys_get(ks, epoch, row->topic_type, 0) : NULL;
+    const uint8_t *key = NULL;
+    char why[512];
+    int found = ks ? qs_epochkeys_find(&key, ks, epoch, row->topic_type, why, sizeof why) : 1;
 
-    if (key == NULL) {
+    if (found == 1) {
         row->details_state = QS_LOOKUP_DETAILS_SHREDDED;
+        return;
+    }
+    if (found != 0) {
+        /* Present but refused (say, a loose mode): never "shredded". */
+        log_warn("cannot use epoch key %lld-%u: %s", (long long)epoch, row->topic_type, why);
+        row->details_state = QS_LOOKUP_DETAILS_UNREADABLE;
         return;
     }
     qs_details_ad(ad, client_id, (uint64_t)row->serial, epoch, row->topic_type);

@@ -27,6 +27,15 @@ void qs_epochkeys_destroy(qs_epochkeys_t **ks_p);
 const uint8_t *qs_epochkeys_get(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
                                 int create);
 
+/* The key for a partition without creating it, telling a shredded key from
+ * an unusable one: 0 and *key (borrowed, as above); 1 when no key file
+ * exists (shredded, or never made); -1 when the file exists but is refused
+ * or unreadable (loose mode, wrong size, I/O error), with why naming the file
+ * and the reason. A refused key is not a shredded one: callers must not
+ * report it as such. */
+int qs_epochkeys_find(const uint8_t **key, qs_epochkeys_t *ks, int64_t epoch,
+                      uint32_t topic_type, char *why, size_t why_len);
+
 /* Shred a partition's key (file and cache). A missing key is not an error. */
 int qs_epochkeys_shred(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
                        char *errmsg, size_t errmsg_len);

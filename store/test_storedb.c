@@ -3,14 +3,17 @@
  * write to latest, and the schema upgrade of an older file (version 0: no
  * counts, index latest_compliance). */
 #include "qs_counts.h"
+#include "qs_epochkeys.h"
 #include "qs_limits.h"
 #include "qs_storedb.h"
 #include "qs_test.h"
 #include "storedb_sqlite.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -370,12 +373,46 @@ test_newer_or_foreign_file_refused_untouched(void)
     teardown();
 }
 
+/* A key file that exists but is refused (loose mode) is not "shredded":
+ * qs_epochkeys_find tells the three cases apart, and says why. */
+static void
+test_epochkey_refused_is_not_shredded(void)
+{
+    char keys[400], path[500], why[512];
+    const uint8_t *key = NULL;
+    qs_epochkeys_t *ks;
+
+    setup("ekref");
+    snprintf(keys, sizeof keys, "%s/epochs", dir);
+    snprintf(path, sizeof path, "%s/20000-500.key", keys);
+    ks = qs_epochkeys_open(keys, 1, why, sizeof why);
+    QS_CHECK(ks != NULL && qs_epochkeys_get(ks, 20000, 500, 1) != NULL);
+    qs_epochkeys_destroy(&ks);
+
+    ks = qs_epochkeys_open(keys, 0, why, sizeof why);   /* a fresh cache */
+    QS_CHECK(ks != NULL);
+    QS_CHECK_EQ_INT(chmod(path, 0644), 0);
+    QS_CHECK_EQ_INT(qs_epochkeys_find(&key, ks, 20000, 500, why, sizeof why), -1);
+    QS_CHECK(key == NULL && strstr(why, "20000-500.key") != NULL);
+    QS_CHECK_EQ_INT(qs_epochkeys_find(&key, ks, 20001, 500, why, sizeof why), 1);
+    QS_CHECK_EQ_INT(chmod(path, 0600), 0);
+    QS_CHECK_EQ_INT(qs_epochkeys_find(&key, ks, 20000, 500, why, sizeof why), 0);
+    QS_CHECK(key != NULL);
+    QS_CHECK_EQ_INT(qs_epochkeys_shred(ks, 20000, 500, why, sizeof why), 0);
+    QS_CHECK_EQ_INT(qs_epochkeys_find(&key, ks, 20000, 500, why, sizeof why), 1);
+    qs_epochkeys_destroy(&ks);
+    teardown();
+}
+
 int
 main(void)
 {
+    if (sodium_init() < 0)
+        return 1;
     QS_RUN(test_counts_follow_every_write_to_latest);
     QS_RUN(test_count_deltas_grow_without_losing_a_group);
     QS_RUN(test_upgrade_from_version_0);
     QS_RUN(test_newer_or_foreign_file_refused_untouched);
+    QS_RUN(test_epochkey_refused_is_not_shredded);
     return qs_test_summary();
 }
