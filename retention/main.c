@@ -21,6 +21,7 @@
 #include "qs_log.h"
 #include "qs_signal.h"
 #include "qs_policy.h"
+#include "qs_process.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
@@ -235,6 +236,8 @@ main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         qs_fatal("cannot initialise libsodium");
+    if (qs_process_no_core(err, sizeof err) != 0)
+        log_warn("core dumps stay enabled: %s", err);
     if (qs_clock_init(&r.clock) != 0)
         qs_fatal("QS_CLOCK_OFFSET_S is not an integer number of seconds");
     if (qs_site_check(&r.paths, err, sizeof err) != 0)

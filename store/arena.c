@@ -4,7 +4,8 @@
  * larger than a chunk gets a chunk of its own size. Reset wipes each chunk's
  * used bytes (sodium_memzero: the decoded messages held names in clear) and
  * moves chunks to a spare list while it holds less than QS_ARENA_KEEP_BYTES,
- * freeing the rest.
+ * freeing the rest. Chunks are mapped pages marked MADV_DONTDUMP: a core
+ * of qs-store (if dumps were ever re-enabled) leaves the plaintext out.
  */
 #include "arena.h"
 
@@ -13,6 +14,7 @@
 #include <sodium.h>
 #include <stdalign.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define ARENA_ALIGN 16u
 
@@ -28,6 +30,27 @@ struct qs_arena {
     size_t used_total;
     ProtobufCAllocator pb;
 };
+
+/* A chunk of at least cap data bytes, in pages excluded from core dumps. */
+static struct arena_chunk *
+chunk_new(size_t cap)
+{
+    size_t len = sizeof(struct arena_chunk) + cap;
+    struct arena_chunk *c = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (c == MAP_FAILED)
+        qs_fatal("out of memory mapping a %zu-byte arena chunk", len);
+    (void)madvise(c, len, MADV_DONTDUMP);   /* best effort: not every kernel has it */
+    c->cap = cap;
+    return c;
+}
+
+static void
+chunk_free(struct arena_chunk *c)
+{
+    munmap(c, sizeof *c + c->cap);
+}
 
 static void *
 arena_alloc(void *data, size_t size)
@@ -45,8 +68,7 @@ arena_alloc(void *data, size_t size)
             a->spare = c->next;
         } else {
             size_t cap = need > QS_ARENA_CHUNK ? need : QS_ARENA_CHUNK;
-            c = qs_malloc(sizeof *c + cap);
-            c->cap = cap;
+            c = chunk_new(cap);
         }
         c->used = 0;
         c->next = a->head;
@@ -104,7 +126,7 @@ qs_arena_reset(qs_arena_t *a)
             a->spare = c;
             kept += c->cap;
         } else {
-            free(c);
+            chunk_free(c);
         }
     }
     a->used_total = 0;
@@ -122,7 +144,7 @@ qs_arena_destroy(qs_arena_t **self_p)
     while (a->spare != NULL) {
         struct arena_chunk *c = a->spare;
         a->spare = c->next;
-        free(c);
+        chunk_free(c);
     }
     free(a);
     *self_p = NULL;

@@ -22,6 +22,7 @@
 #include "qs_epochkeys.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_process.h"
 #include "qs_signal.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
@@ -392,6 +393,7 @@ main(int argc, char **argv)
 {
     struct store st = { .lock_fd = -1 };
     const char *home = parse_args(argc, argv);
+    char errmsg[256];
     int status = 1;
 
     qs_log_init("qs-store", -1);
@@ -399,6 +401,8 @@ main(int argc, char **argv)
         log_error("cannot initialise libsodium");
         return 1;
     }
+    if (qs_process_no_core(errmsg, sizeof errmsg) != 0)
+        log_warn("core dumps stay enabled: %s", errmsg);
     if (store_open(&st, home) != 0 || store_connect(&st) != 0)
         goto done;
     (void)qs_signal_on_stop(on_signal);

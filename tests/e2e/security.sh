@@ -154,6 +154,10 @@ qs_expect_rc 0 "$QS_TMP/sendraw-ok.out" "$QS_SENDRAW" --profile "$ref" --serial 
 qs_stats
 qs_expect_eq "stats .stored" "$(qs_stat .stored)" 5
 
+qs_step "qs-store can leave no core: its core limit is 0 (plaintext and keys stay out of dumps)"
+core_limit=$(awk '/^Max core file size/ { print $5 " " $6 }' "/proc/${QS_DAEMON_PID[store]}/limits")
+qs_expect_eq "qs-store's core limit (soft hard)" "$core_limit" "0 0"
+
 qs_step "no name in any file after a clean stop either"
 qs_stop store 10 || qs_fail "qs-store exited $QS_STOP_RC on SIGTERM"
 qs_stop broker 10 || qs_fail "qs-broker exited $QS_STOP_RC on SIGTERM"
