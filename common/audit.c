@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 static void
 hash_field(crypto_generichash_state *st, const void *data, size_t len)
@@ -59,13 +60,48 @@ struct qs_audit_tx {
     const uint8_t *key;
     const char *head_path;
     int64_t entries;   /* appended in this transaction */
+    char **lines;      /* their syslog copies, sent after COMMIT */
 };
+
+/* The syslog copy of one entry: seq, hash, time, actor, action, detail, with
+ * every byte outside printable ASCII escaped (\xHH) so that no field can
+ * forge a second record or a terminal sequence. */
+static char *
+syslog_line(int64_t seq, const uint8_t hash[QS_AUDIT_HASH_BYTES], int64_t time_ms,
+            const char *actor, const char *action, const char *detail)
+{
+    const char *fields[3] = { actor, action, detail };
+    size_t cap = 160 + 4 * (strlen(actor) + strlen(action) + strlen(detail)), off;
+    char *out = qs_malloc(cap), hex[2 * QS_AUDIT_HASH_BYTES + 1];
+
+    qs_hex_encode(hex, sizeof hex, hash, QS_AUDIT_HASH_BYTES);
+    off = (size_t)snprintf(out, cap, "audit seq=%lld hash=%s time_ms=%lld", (long long)seq,
+                           hex, (long long)time_ms);
+    for (size_t f = 0; f < 3; f++) {
+        static const char *const names[3] = { "actor", "action", "detail" };
+        off += (size_t)snprintf(out + off, cap - off, " %s=", names[f]);
+        for (const unsigned char *c = (const unsigned char *)fields[f]; *c; c++)
+            off += (size_t)snprintf(out + off, cap - off, *c >= 0x20 && *c < 0x7f && *c != '\\'
+                                    ? "%c" : "\\x%02x", *c);
+    }
+    return out;
+}
+
+static void
+free_lines(qs_audit_tx_t *tx)
+{
+    for (int64_t i = 0; i < tx->entries && tx->lines != NULL; i++)
+        free(tx->lines[i]);
+    free(tx->lines);
+    tx->lines = NULL;
+}
 
 /* Append one entry to the chain, in a savepoint of the open transaction so
  * that a failure leaves no half-written entry. */
 static int
-append_entry(qs_sitedb_t *s, const uint8_t key[32], int64_t time_ms, const char *actor,
-             const char *action, const char *detail, char *errmsg, size_t errmsg_len)
+append_entry(char **line, qs_sitedb_t *s, const uint8_t key[32], int64_t time_ms,
+             const char *actor, const char *action, const char *detail, char *errmsg,
+             size_t errmsg_len)
 {
     sqlite3 *db = qs_sitedb_sqlite(s);
     sqlite3_stmt *st = NULL;
@@ -106,6 +142,7 @@ append_entry(qs_sitedb_t *s, const uint8_t key[32], int64_t time_ms, const char 
     st = NULL;
     if (sqlite3_exec(db, "RELEASE audit_append", NULL, NULL, NULL) != SQLITE_OK)
         goto db_error;
+    *line = syslog_line(seq, hash, time_ms, actor, action, detail);
     return 0;
 db_error_rollback:
     snprintf(errmsg, errmsg_len, "audit: %s", sqlite3_errmsg(db));
@@ -168,14 +205,16 @@ int
 qs_audit_tx_append(qs_audit_tx_t *tx, int64_t time_ms, const char *actor, const char *action,
                    const char *detail, char *errmsg, size_t errmsg_len)
 {
-    char err[512];
+    char err[512], *line = NULL;
 
-    if (append_entry(tx->db, tx->key, time_ms, actor, action, detail, err, sizeof err) != 0) {
+    if (append_entry(&line, tx->db, tx->key, time_ms, actor, action, detail, err,
+                     sizeof err) != 0) {
         snprintf(errmsg, errmsg_len, "cannot append to the audit log in '%s': %s",
                  qs_sitedb_path(tx->db), err);
         return -1;
     }
-    tx->entries++;
+    tx->lines = qs_realloc(tx->lines, (size_t)(tx->entries + 1) * sizeof *tx->lines);
+    tx->lines[tx->entries++] = line;
     return 0;
 }
 
@@ -193,7 +232,12 @@ qs_audit_tx_commit(qs_audit_tx_t **tx_p, char *errmsg, size_t errmsg_len)
         qs_audit_tx_rollback(tx_p);
         return -1;
     }
-    /* Only now, with the entries committed, may the head claim them. */
+    /* Only now, with the entries committed, may the head claim them, and
+     * syslog (journald, a remote collector) keep the copy that a writer of
+     * site.db cannot take back. */
+    for (int64_t i = 0; i < tx->entries; i++)
+        syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", tx->lines[i]);
+    free_lines(tx);
     if (sync_head(tx->db, tx->head_path, err, sizeof err) != 0) {
         snprintf(errmsg, errmsg_len, "committed, but cannot update the audit head: %s", err);
         rc = -1;
@@ -209,6 +253,7 @@ qs_audit_tx_rollback(qs_audit_tx_t **tx_p)
     if (tx_p == NULL || *tx_p == NULL)
         return;
     qs_sitedb_rollback((*tx_p)->db);
+    free_lines(*tx_p);
     free(*tx_p);
     *tx_p = NULL;
 }
@@ -253,32 +298,74 @@ qs_audit_each(qs_sitedb_t *s, qs_audit_cb cb, void *ctx)
 }
 
 /* qs_audit_verify, also giving the number of entries checked. */
+/* A point the chain must still pass through: the head file the site keeps,
+ * or a checkpoint a privacy officer keeps elsewhere (the same text). */
+struct checkpoint {
+    const char *path;
+    int is_head;       /* the site's own head file (its findings keep their wording) */
+    int present;
+    int64_t seq;
+    uint8_t hash[QS_AUDIT_HASH_BYTES];
+    int matched;       /* 1 passed, -1 a different entry there, 0 not reached */
+};
+
+/* Read "SEQ HEX" from path; a missing file is not present (0), a malformed
+ * one is a finding (1). */
 static int
-verify_chain(qs_sitedb_t *s, const uint8_t key[32], const char *head_path, int64_t *entries,
-             int64_t *bad_seq, char *finding, size_t finding_len)
+checkpoint_read(struct checkpoint *cp, const char *path, int is_head, char *finding,
+                size_t finding_len)
 {
-    sqlite3_stmt *st = NULL;
-    uint8_t prev[QS_AUDIT_HASH_BYTES] = { 0 }, hash[QS_AUDIT_HASH_BYTES];
-    uint8_t head_hash[QS_AUDIT_HASH_BYTES];
-    int64_t expect = 1, head_seq = 0;
-    int have_head = 0, head_matched = 0, rc;
     char *text = NULL, err[256];
     size_t len;
 
-    *bad_seq = 0;
-    if (qs_fs_read_small(&text, &len, head_path, 256, 0, err, sizeof err) == 0) {
-        char hex[QS_AUDIT_HASH_BYTES * 2 + 1];
-        long long hs;
-        if (sscanf(text, "%lld %64s", &hs, hex) != 2 ||
-            qs_hex_decode(head_hash, sizeof head_hash, hex) != 0) {
-            free(text);
-            snprintf(finding, finding_len, "audit head file '%s' is malformed", head_path);
-            return 1;
-        }
-        head_seq = hs;
-        have_head = 1;
+    memset(cp, 0, sizeof *cp);
+    cp->path = path;
+    cp->is_head = is_head;
+    if (path == NULL || qs_fs_read_small(&text, &len, path, 256, 0, err, sizeof err) != 0)
+        return 0;
+    if (qs_audit_checkpoint_parse(&cp->seq, cp->hash, text) != 0) {
         free(text);
+        snprintf(finding, finding_len, "audit %s '%s' is malformed",
+                 is_head ? "head file" : "checkpoint", path);
+        return 1;
     }
+    free(text);
+    cp->present = 1;
+    return 0;
+}
+
+/* The finding for a checkpoint the chain did not pass through. */
+static int
+checkpoint_missed(const struct checkpoint *cp, int64_t last, int64_t *bad_seq, char *finding,
+                  size_t finding_len)
+{
+    *bad_seq = cp->seq;
+    if (cp->is_head && cp->matched == 0)
+        snprintf(finding, finding_len, "entry %lld: missing (the log ends at %lld: "
+                 "entries were removed from the end)", (long long)cp->seq, (long long)last);
+    else if (cp->is_head)
+        snprintf(finding, finding_len, "entry %lld: does not match the audit head "
+                 "(rewritten log)", (long long)cp->seq);
+    else if (cp->matched == 0)
+        snprintf(finding, finding_len, "entry %lld: missing (the log ends at %lld: entries "
+                 "were removed from the end; checkpoint '%s')", (long long)cp->seq,
+                 (long long)last, cp->path);
+    else
+        snprintf(finding, finding_len, "entry %lld: does not match checkpoint '%s' "
+                 "(rewritten log)", (long long)cp->seq, cp->path);
+    return 1;
+}
+
+/* Walk the chain from entry 1, checking every link and every checkpoint. */
+static int
+walk_chain(qs_sitedb_t *s, const uint8_t key[32], struct checkpoint *cps, size_t n_cps,
+           int64_t *last, int64_t *bad_seq, char *finding, size_t finding_len)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t prev[QS_AUDIT_HASH_BYTES] = { 0 }, hash[QS_AUDIT_HASH_BYTES];
+    int64_t expect = 1;
+    int rc;
+
     if (sqlite3_prepare_v2(qs_sitedb_sqlite(s), "SELECT seq, time_ms, actor, action, detail, "
                            "prev_hash, hash FROM audit ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -305,34 +392,81 @@ verify_chain(qs_sitedb_t *s, const uint8_t key[32], const char *head_path, int64
             sqlite3_finalize(st);
             return 1;
         }
-        if (have_head && seq == head_seq)
-            head_matched = sodium_memcmp(hash, head_hash, QS_AUDIT_HASH_BYTES) == 0 ? 1 : -1;
+        for (size_t i = 0; i < n_cps; i++)
+            if (cps[i].present && seq == cps[i].seq)
+                cps[i].matched = sodium_memcmp(hash, cps[i].hash, sizeof hash) == 0 ? 1 : -1;
         memcpy(prev, hash, sizeof prev);
         expect++;
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return -1;
-    *entries = expect - 1;
-    if (!have_head && expect > 1) {
-        *bad_seq = expect - 1;
+    *last = expect - 1;
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+verify_chain(qs_sitedb_t *s, const uint8_t key[32], const char *head_path,
+             const char *checkpoint_path, int64_t *entries, int64_t *bad_seq, char *finding,
+             size_t finding_len)
+{
+    struct checkpoint cps[2];
+    int64_t last = 0;
+    int rc;
+
+    *bad_seq = 0;
+    if (checkpoint_read(&cps[0], head_path, 1, finding, finding_len) != 0 ||
+        checkpoint_read(&cps[1], checkpoint_path, 0, finding, finding_len) != 0)
+        return 1;
+    if (checkpoint_path != NULL && !cps[1].present) {
+        snprintf(finding, finding_len, "cannot read audit checkpoint '%s'", checkpoint_path);
+        return 1;
+    }
+    rc = walk_chain(s, key, cps, 2, &last, bad_seq, finding, finding_len);
+    if (rc != 0)
+        return rc;
+    *entries = last;
+    if (!cps[0].present && last > 0) {
+        *bad_seq = last;
         snprintf(finding, finding_len, "audit head file is missing ('%s') while the log has "
                  "%lld entries: entries may have been removed from the end", head_path,
-                 (long long)(expect - 1));
+                 (long long)last);
         return 1;
     }
-    if (have_head && head_matched != 1) {
-        *bad_seq = head_seq;
-        if (head_matched == 0)
-            snprintf(finding, finding_len, "entry %lld: missing (the log ends at %lld: "
-                     "entries were removed from the end)", (long long)head_seq,
-                     (long long)(expect - 1));
-        else
-            snprintf(finding, finding_len, "entry %lld: does not match the audit head "
-                     "(rewritten log)", (long long)head_seq);
-        return 1;
-    }
+    for (size_t i = 0; i < 2; i++)
+        if (cps[i].present && cps[i].matched != 1)
+            return checkpoint_missed(&cps[i], last, bad_seq, finding, finding_len);
     return 0;
+}
+
+int
+qs_audit_checkpoint_parse(int64_t *seq, uint8_t hash[QS_AUDIT_HASH_BYTES], const char *text)
+{
+    char hex[QS_AUDIT_HASH_BYTES * 2 + 1];
+    long long v;
+
+    if (sscanf(text, "%lld %64s", &v, hex) != 2 || v < 1 ||
+        qs_hex_decode(hash, QS_AUDIT_HASH_BYTES, hex) != 0)
+        return -1;
+    *seq = v;
+    return 0;
+}
+
+int
+qs_audit_head(int64_t *seq, uint8_t hash[QS_AUDIT_HASH_BYTES], qs_sitedb_t *db)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *seq = 0;
+    if (sqlite3_prepare_v2(qs_sitedb_sqlite(db), "SELECT seq, hash FROM audit ORDER BY seq "
+                           "DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == QS_AUDIT_HASH_BYTES) {
+        *seq = sqlite3_column_int64(st, 0);
+        memcpy(hash, sqlite3_column_blob(st, 1), QS_AUDIT_HASH_BYTES);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
@@ -341,12 +475,21 @@ qs_audit_verify(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
 {
     int64_t entries = 0;
 
-    return verify_chain(db, key, head_path, &entries, bad_seq, finding, finding_len);
+    return verify_chain(db, key, head_path, NULL, &entries, bad_seq, finding, finding_len);
 }
 
 int
 qs_audit_check(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
                int64_t *entries, int64_t *bad_seq, char *finding, size_t finding_len)
+{
+    return qs_audit_check_checkpoint(db, key, head_path, NULL, entries, bad_seq, finding,
+                                     finding_len);
+}
+
+int
+qs_audit_check_checkpoint(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
+                          const char *checkpoint_path, int64_t *entries, int64_t *bad_seq,
+                          char *finding, size_t finding_len)
 {
     int rc;
 
@@ -354,7 +497,8 @@ qs_audit_check(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
     *bad_seq = 0;
     if (qs_sitedb_begin_read(db) != 0)
         return -1;
-    rc = verify_chain(db, key, head_path, entries, bad_seq, finding, finding_len);
+    rc = verify_chain(db, key, head_path, checkpoint_path, entries, bad_seq, finding,
+                      finding_len);
     if (rc < 0)
         snprintf(finding, finding_len, "%s", qs_sitedb_errmsg(db));
     (void)qs_sitedb_commit(db);

@@ -95,4 +95,25 @@ int qs_audit_verify(qs_sitedb_t *db, const uint8_t key[32], const char *head_pat
 int qs_audit_check(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
                    int64_t *entries, int64_t *bad_seq, char *finding, size_t finding_len);
 
+/* Checkpoints. A checkpoint is the text "SEQ HASH_HEX" (the head file's
+ * format): `qsctl audit head` prints one, a privacy officer keeps it off
+ * the site, and `qsctl audit verify --checkpoint FILE` fails unless the
+ * chain still passes through it. Whoever can write site.db can cut entries
+ * off the end and rewrite the head file; they cannot make the chain pass
+ * through a checkpoint kept elsewhere (nor unsend the syslog copy every
+ * committed entry gets, LOG_AUTHPRIV | LOG_NOTICE). */
+
+/* The last entry: *seq (0 on an empty log) and its hash. 0 or -1. */
+int qs_audit_head(int64_t *seq, uint8_t hash[QS_AUDIT_HASH_BYTES], qs_sitedb_t *db);
+
+/* Parse a checkpoint's text. 0, or -1 when malformed. */
+int qs_audit_checkpoint_parse(int64_t *seq, uint8_t hash[QS_AUDIT_HASH_BYTES],
+                              const char *text) __attribute__((warn_unused_result));
+
+/* qs_audit_check, and also: the chain passes through the checkpoint in the
+ * file checkpoint_path (NULL: none; unreadable or malformed: a finding). */
+int qs_audit_check_checkpoint(qs_sitedb_t *db, const uint8_t key[32], const char *head_path,
+                              const char *checkpoint_path, int64_t *entries, int64_t *bad_seq,
+                              char *finding, size_t finding_len);
+
 #endif
