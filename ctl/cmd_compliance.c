@@ -4,14 +4,17 @@
  * Counts come from store.db's `latest` table (one row per client and topic:
  * its current state) through qs_storedb_compliance(), which suppresses every
  * group smaller than the policy's k (5 while no policy is set) before a count
- * leaves store/: this file only prints. The output never holds a
+ * leaves store/ (and a topic whose groups are all below k is not listed;
+ * qs_store_query.h): this file only prints, the JSON document built by
+ * qs_storedoc_compliance (what qs-web answers too). The output never holds a
  * per-machine fact: that takes `qsctl lookup` and a known name.
  *
  *   --format json  {"k": K, "rows": [{"topic_type": 500, "topic_id": "…",
  *                   "state_id": 2, "state": "required", "count": 17}, …]}
  *                  a suppressed row has "count": null, "suppressed": true
  *   --format csv   topic_type,topic_id,state_id,state,count,suppressed
- *   table          aligned columns; a suppressed count prints as "<K"
+ *   table          aligned columns; a suppressed count prints as "<K" (also a
+ *                  complementary one: which cell is below k is not told)
  */
 #include "ctl_common.h"
 #include "qs_codec.h"
@@ -19,6 +22,7 @@
 #include "qs_log.h"
 #include "qs_policy.h"
 #include "qs_store_query.h"
+#include "qs_storedoc.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -41,39 +45,6 @@ usage(FILE *out)
         "  --topic-id ID           only this update or deployment id\n"
         "  --format table|json|csv output format (default table)\n"
         "  --help                  show this help\n");
-}
-
-static int
-print_json(const qs_storedb_compliance_t *res)
-{
-    cJSON *doc = cJSON_CreateObject(), *rows;
-    char buf[32];
-
-    if (doc == NULL)
-        return -1;
-    cJSON_AddNumberToObject(doc, "k", res->k);
-    rows = cJSON_AddArrayToObject(doc, "rows");
-    for (size_t i = 0; rows != NULL && i < res->n; i++) {
-        const qs_storedb_compliance_row_t *r = &res->rows[i];
-        cJSON *row = cJSON_CreateObject();
-        if (row == NULL) {
-            cJSON_Delete(doc);
-            return -1;
-        }
-        cJSON_AddNumberToObject(row, "topic_type", r->topic_type);
-        cJSON_AddStringToObject(row, "topic_id", r->topic_id);
-        cJSON_AddNumberToObject(row, "state_id", r->state_id);
-        cJSON_AddStringToObject(row, "state",
-                                qs_state_name(r->topic_type, r->state_id, buf, sizeof buf));
-        if (r->count == QS_STOREDB_SUPPRESSED) {
-            cJSON_AddNullToObject(row, "count");
-            cJSON_AddBoolToObject(row, "suppressed", 1);
-        } else {
-            cJSON_AddNumberToObject(row, "count", (double)r->count);
-        }
-        cJSON_AddItemToArray(rows, row);
-    }
-    return ctl_json_print(doc);
 }
 
 static void
@@ -138,8 +109,8 @@ print_table(const qs_storedb_compliance_t *res, int configured)
     else
         ctl_table_print(t, stdout);
     if (suppressed > 0)
-        printf("%zu group%s smaller than k=%d suppressed (shown as <%d)\n", suppressed,
-               suppressed == 1 ? "" : "s", k, k);
+        printf("%zu group%s suppressed (shown as <%d): smaller than k=%d, or hidden with "
+               "one that is\n", suppressed, suppressed == 1 ? "" : "s", k, k);
     ctl_table_destroy(&t);
 }
 
@@ -218,7 +189,7 @@ cmd_compliance(int argc, char **argv)
     rc = CTL_EXIT_OK;
     switch (fmt) {
     case CTL_FORMAT_JSON:
-        if (print_json(&res) != 0)
+        if (ctl_json_print(qs_storedoc_compliance(&res)) != 0)
             qs_fatal("out of memory printing JSON");
         break;
     case CTL_FORMAT_CSV:

@@ -15,13 +15,14 @@
 #include "qs_limits.h"
 #include "qs_pseudonym.h"
 #include "qs_store_forget.h"
+#include "qs_storedoc.h"
 
 #include <getopt.h>
 #include <sodium.h>
 #include <string.h>
 
 #define CMD "forget"
-#define FORGET_PREFIX_BYTES 8u
+#define FORGET_PREFIX_BYTES QS_STOREDOC_PS_PREFIX_BYTES
 
 static void
 usage(FILE *out)
@@ -84,22 +85,6 @@ parse_args(struct forget_args *a, int argc, char **argv)
     return -1;
 }
 
-/* The audit entry's detail: pseudonym prefixes and counts, never a name. */
-static cJSON *
-forget_detail(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *counts)
-{
-    cJSON *detail = cJSON_CreateObject();
-
-    cJSON_AddStringToObject(detail, "machine_ps", ps_hex);
-    if (dps_hex != NULL)
-        cJSON_AddStringToObject(detail, "domain_ps", dps_hex);
-    cJSON_AddNumberToObject(detail, "latest_rows", (double)counts->latest_rows);
-    cJSON_AddNumberToObject(detail, "history_rows", (double)counts->history_rows);
-    cJSON_AddNumberToObject(detail, "partitions", (double)counts->partitions);
-    cJSON_AddBoolToObject(detail, "scrubbed", counts->scrubbed);
-    return detail;
-}
-
 static void
 print_counts(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *counts)
 {
@@ -136,7 +121,7 @@ forget_and_audit(ctl_site_t *site, const char *actor, const uint8_t *machine_ps,
         ctl_error(CMD, "nothing was removed: %s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    detail = forget_detail(ps_hex, domain_ps ? dps_hex : NULL, &counts);
+    detail = qs_storedoc_forget_detail(ps_hex, domain_ps ? dps_hex : NULL, &counts);
     print_counts(ps_hex, domain_ps ? dps_hex : NULL, &counts);
     if (ctl_site_begin(site, errmsg, sizeof errmsg) != 0 ||
         ctl_site_audit(site, actor, "forget", detail, errmsg, sizeof errmsg) != 0 ||

@@ -17,6 +17,7 @@
 #include "qs_log.h"
 #include "qs_pseudonym.h"
 #include "qs_store_lookup.h"
+#include "qs_storedoc.h"
 
 #include <getopt.h>
 #include <sodium.h>
@@ -24,7 +25,7 @@
 #include <string.h>
 
 #define CMD "lookup"
-#define LOOKUP_PREFIX_BYTES 8u
+#define LOOKUP_PREFIX_BYTES QS_STOREDOC_PS_PREFIX_BYTES
 
 /* The parsed command line. */
 typedef struct {
@@ -64,46 +65,6 @@ details_text(const qs_storedb_lookup_row_t *row)
     case QS_LOOKUP_DETAILS_UNREADABLE: return "(unreadable)";
     default: return "";
     }
-}
-
-static int
-print_json(const qs_storedb_lookup_t *r, int history, const char *ps_hex)
-{
-    cJSON *doc = cJSON_CreateObject(), *rows;
-    char when[CTL_TIME_BYTES], buf[32];
-
-    if (doc == NULL)
-        return -1;
-    cJSON_AddStringToObject(doc, "machine_ps", ps_hex);
-    cJSON_AddBoolToObject(doc, "history", history);
-    rows = cJSON_AddArrayToObject(doc, "rows");
-    for (size_t i = 0; rows != NULL && i < r->n; i++) {
-        const qs_storedb_lookup_row_t *row = &r->rows[i];
-        cJSON *o = cJSON_CreateObject();
-        if (o == NULL)
-            break;
-        cJSON_AddNumberToObject(o, "topic_type", row->topic_type);
-        cJSON_AddStringToObject(o, "topic_id", row->topic_id);
-        cJSON_AddNumberToObject(o, "state_id", row->state_id);
-        cJSON_AddStringToObject(o, "state", qs_state_name(row->topic_type, row->state_id, buf,
-                                                          sizeof buf));
-        ctl_time_text(when, row->time_ms, 1);
-        cJSON_AddStringToObject(o, "time_utc", when);
-        if (history) {
-            cJSON_AddNumberToObject(o, "serial", (double)row->serial);
-            if (row->details_state == QS_LOOKUP_DETAILS_OPEN)
-                cJSON_AddStringToObject(o, "details", row->details);
-            else if (row->details_state != QS_LOOKUP_DETAILS_NONE)
-                cJSON_AddStringToObject(o, "details_unavailable",
-                                        row->details_state == QS_LOOKUP_DETAILS_SHREDDED
-                                            ? "key shredded" : "unreadable");
-        } else {
-            ctl_time_text(when, row->report_ms, 1);
-            cJSON_AddStringToObject(o, "last_report_utc", when);
-        }
-        cJSON_AddItemToArray(rows, o);
-    }
-    return ctl_json_print(doc);
 }
 
 static void
@@ -221,7 +182,8 @@ lookup_print(const lookup_args_t *a, ctl_site_t *site, const uint8_t *machine_ps
     if (qs_storedb_lookup(site->storedb, &rows, machine_ps, domain_ps, a->history, ks, errmsg,
                           sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);
-    } else if (a->fmt == CTL_FORMAT_JSON && print_json(&rows, a->history, ps_hex) != 0) {
+    } else if (a->fmt == CTL_FORMAT_JSON &&
+               ctl_json_print(qs_storedoc_lookup(&rows, a->history, ps_hex)) != 0) {
         ctl_error(CMD, "out of memory rendering JSON");
     } else {
         if (a->fmt != CTL_FORMAT_JSON)

@@ -17,12 +17,15 @@
  * REVOKED/CLIENT_REVOKED. RETRY_LATER notices are a transient answer, not a
  * refusal: they appear under "broker" only. No broker.stats: no "broker" key;
  * an unreadable or malformed one: a warning, and the store's numbers alone.
+ * The JSON document is qs_storedoc_stats's (what qs-web answers too; for an
+ * operator qs-web's latest_rows is the published sum, qs_store_query.h).
  */
 #include "ctl_common.h"
 #include "qs_brokerstats.h"
 #include "qs_ctl.h"
 #include "qs_log.h"
 #include "qs_store_query.h"
+#include "qs_storedoc.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -48,67 +51,6 @@ static int64_t
 as_count(uint64_t v)
 {
     return v > INT64_MAX ? INT64_MAX : (int64_t)v;
-}
-
-static cJSON *
-counters_object(const qs_storedb_counter_t *c, size_t n)
-{
-    cJSON *obj = cJSON_CreateObject();
-
-    for (size_t i = 0; obj != NULL && i < n; i++)
-        cJSON_AddNumberToObject(obj, c[i].name, (double)c[i].value);
-    return obj;
-}
-
-static cJSON *
-broker_object(const qs_brokerstats_t *b)
-{
-    cJSON *obj = cJSON_CreateObject();
-    cJSON *notices = cJSON_CreateObject();
-
-    if (obj == NULL || notices == NULL) {
-        cJSON_Delete(obj);
-        cJSON_Delete(notices);
-        return NULL;
-    }
-    cJSON_AddNumberToObject(obj, "forwarded", (double)b->forwarded);
-    cJSON_AddNumberToObject(obj, "replies", (double)b->replies);
-    cJSON_AddNumberToObject(notices, QS_BROKERSTATS_BAD_FRAMES, (double)b->notice_bad_frames);
-    cJSON_AddNumberToObject(notices, QS_BROKERSTATS_REVOKED, (double)b->notice_revoked);
-    cJSON_AddNumberToObject(notices, QS_BROKERSTATS_RETRY_LATER,
-                            (double)b->notice_retry_later);
-    cJSON_AddItemToObject(obj, "notices", notices);
-    cJSON_AddNumberToObject(obj, "zap_admitted", (double)b->zap_admitted);
-    cJSON_AddNumberToObject(obj, "zap_refused", (double)b->zap_refused);
-    if (b->updated_utc[0] != '\0')
-        cJSON_AddStringToObject(obj, "updated_utc", b->updated_utc);
-    else
-        cJSON_AddNullToObject(obj, "updated_utc");
-    return obj;
-}
-
-static int
-print_json(const qs_storedb_stats_t *st, int64_t enrolled, int64_t revoked,
-           const qs_brokerstats_t *broker)
-{
-    cJSON *doc = cJSON_CreateObject();
-
-    if (doc == NULL)
-        return -1;
-    cJSON_AddNumberToObject(doc, "stored", (double)st->stored);
-    cJSON_AddNumberToObject(doc, "duplicates", (double)st->duplicates);
-    cJSON_AddNumberToObject(doc, "clients", (double)st->clients);
-    cJSON_AddNumberToObject(doc, "history_rows", (double)st->history_rows);
-    cJSON_AddNumberToObject(doc, "latest_rows", (double)st->latest_rows);
-    cJSON_AddNumberToObject(doc, "partitions", (double)st->partitions);
-    cJSON_AddNumberToObject(doc, "enrolled", (double)enrolled);
-    cJSON_AddNumberToObject(doc, "revoked", (double)revoked);
-    cJSON_AddItemToObject(doc, "rejected", counters_object(st->rejected, st->n_rejected));
-    cJSON_AddItemToObject(doc, "rejected_detail",
-                          counters_object(st->rejected_detail, st->n_rejected_detail));
-    if (broker != NULL)
-        cJSON_AddItemToObject(doc, "broker", broker_object(broker));
-    return ctl_json_print(doc);
 }
 
 static void
@@ -180,18 +122,14 @@ static int
 load_broker(qs_brokerstats_t *b, qs_storedb_stats_t *st, const char *path)
 {
     char errmsg[CTL_ERRMSG_BYTES];
-    int rc = qs_brokerstats_load(b, path, errmsg, sizeof errmsg);
+    int rc = qs_storedoc_broker_merge(b, st, path, errmsg, sizeof errmsg);
 
-    if (rc == 1)
-        return 0;
-    if (rc != 0) {
+    if (rc < 0) {
         ctl_error(CMD, "warning: cannot read the broker's counters: %s; "
                   "showing the store's only", errmsg);
         return 0;
     }
-    qs_storedb_stats_add_rejected(st, "BAD_ENVELOPE", "BAD_FRAMES", as_count(b->notice_bad_frames));
-    qs_storedb_stats_add_rejected(st, "REVOKED", "CLIENT_REVOKED", as_count(b->notice_revoked));
-    return 1;
+    return rc;
 }
 
 int
@@ -247,7 +185,8 @@ cmd_stats(int argc, char **argv)
     have_broker = load_broker(&broker, &st, site.paths.broker_stats);
     ctl_site_close(&site);
     if (fmt == CTL_FORMAT_JSON) {
-        if (print_json(&st, enrolled, revoked, have_broker ? &broker : NULL) != 0)
+        if (ctl_json_print(qs_storedoc_stats(&st, enrolled, revoked,
+                                             have_broker ? &broker : NULL)) != 0)
             qs_fatal("out of memory printing JSON");
     } else {
         print_table(&st, enrolled, revoked, have_broker ? &broker : NULL);

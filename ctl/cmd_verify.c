@@ -13,6 +13,7 @@
 #include "qs_log.h"
 #include "qs_ctl.h"
 #include "qs_store_check.h"
+#include "qs_verifydoc.h"
 #include "verify.h"
 
 #include <getopt.h>
@@ -109,37 +110,6 @@ parse_args(struct verify_args *a, int argc, char **argv)
     return rc;
 }
 
-/* The JSON document: {"ok", ["counts_rebuilt",] "findings", "checked"}. */
-static int
-print_json(const qs_verify_t *v, int verified, int repair, int64_t repaired_groups)
-{
-    const qs_verify_summary_t *sum = qs_verify_summary(v);
-    cJSON *doc = cJSON_CreateObject(), *arr, *checked;
-
-    if (doc == NULL)
-        return -1;
-    cJSON_AddBoolToObject(doc, "ok", verified);
-    if (repair)
-        cJSON_AddNumberToObject(doc, "counts_rebuilt", (double)repaired_groups);
-    arr = cJSON_AddArrayToObject(doc, "findings");
-    for (size_t i = 0; arr != NULL && i < qs_verify_count(v); i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(qs_verify_finding(v, i)));
-    checked = cJSON_AddObjectToObject(doc, "checked");
-    if (checked != NULL) {
-        cJSON_AddBoolToObject(checked, "policy_configured", sum->policy_configured);
-        cJSON_AddNumberToObject(checked, "policy_version", (double)sum->policy_version);
-        cJSON_AddNumberToObject(checked, "partitions", (double)sum->partitions);
-        cJSON_AddNumberToObject(checked, "history_rows", (double)sum->history_rows);
-        cJSON_AddNumberToObject(checked, "latest_rows", (double)sum->latest_rows);
-        cJSON_AddNumberToObject(checked, "keys", (double)sum->keys);
-        cJSON_AddNumberToObject(checked, "audit_entries", (double)sum->audit_entries);
-        cJSON_AddNumberToObject(checked, "names", (double)sum->names);
-        cJSON_AddNumberToObject(checked, "files_searched", (double)sum->files_scanned);
-        cJSON_AddNumberToObject(checked, "grace_seconds", (double)(sum->grace_ms / 1000));
-    }
-    return ctl_json_print(doc);
-}
-
 /* One line "site verified: ..." or the findings, one per line. */
 static void
 print_table(const qs_verify_t *v, int verified)
@@ -195,7 +165,8 @@ verify_site(ctl_site_t *site, const struct verify_args *a)
     if (a->repair && a->fmt != CTL_FORMAT_JSON)
         printf("compliance_counts rebuilt from latest: %lld groups\n",
                (long long)repaired_groups);
-    if (a->fmt == CTL_FORMAT_JSON && print_json(v, verified, a->repair, repaired_groups) != 0) {
+    if (a->fmt == CTL_FORMAT_JSON &&
+        ctl_json_print(qs_verify_doc(v, verified, a->repair, repaired_groups)) != 0) {
         ctl_error(CMD, "out of memory rendering JSON");
         qs_verify_destroy(&v);
         return CTL_EXIT_FAIL;

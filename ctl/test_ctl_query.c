@@ -21,8 +21,9 @@ static char dir[512], home[600];
 static ctl_run_t run;
 
 /* The data set every compliance test uses (k defaults to 5):
- *   500 KB100  state 0 x5 (= k: shown), 1 x4 (suppressed), 2 x17, 3 x6
- *   500 KB200  state 3 x2 (suppressed)
+ *   500 KB100  state 0 x5 (= k, hidden with the 4: complementary), 1 x4
+ *              (suppressed), 2 x17, 3 x6
+ *   500 KB200  state 3 x2 (all its groups below k: not shown)
  *   500 "=HYPERLINK(\"x\")"  state 1 x5 (a formula, for CSV)
  *   500 "a,\"b"   state 2 x5 (needs CSV quoting)
  *   301 DEP-1  state 4 x9 */
@@ -105,9 +106,7 @@ test_compliance_k_comes_from_the_policy(void)
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
                                  "--topic-type", "500", "--topic-id", "KB200", "--format",
                                  "json", (char *)NULL), 0);
-    QS_CHECK_STR(run.out, "{\"k\":3,\"rows\":[{\"topic_type\":500,\"topic_id\":\"KB200\","
-                          "\"state_id\":3,\"state\":\"installed\",\"count\":null,"
-                          "\"suppressed\":true}]}\n");
+    QS_CHECK_STR(run.out, "{\"k\":3,\"rows\":[]}\n");   /* KB200: all below k, not shown */
     /* A filter that matches nothing is an empty list, not an error. */
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
                                  "--topic-type", "300", "--format", "json", (char *)NULL), 0);
@@ -124,11 +123,10 @@ test_compliance_csv_quotes_and_defuses_formulas(void)
     QS_CHECK_STR(run.out,
         "topic_type,topic_id,state_id,state,count,suppressed\n"
         "500,\"'=HYPERLINK(\"\"x\"\")\",1,not required,5,false\n"
-        "500,KB100,0,unknown,5,false\n"
+        "500,KB100,0,unknown,,true\n"
         "500,KB100,1,not required,,true\n"
         "500,KB100,2,required,17,false\n"
         "500,KB100,3,installed,6,false\n"
-        "500,KB200,3,installed,,true\n"
         "500,\"a,\"\"b\",2,required,5,false\n");
     ctl_test_rmrf(dir);
 }
@@ -159,7 +157,7 @@ test_compliance_table_is_aligned_and_escapes_control_characters(void)
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
                                  "--topic-type", "500", "--topic-id", "KB100", (char *)NULL), 0);
     QS_CHECK(strstr(run.out, "not required     <5") != NULL);
-    QS_CHECK(strstr(run.out, "1 group smaller than k=5 suppressed") != NULL);
+    QS_CHECK(strstr(run.out, "2 groups suppressed (shown as <5): smaller than k=5") != NULL);
     ctl_test_rmrf(dir);
 }
 

@@ -7,6 +7,20 @@
  * QS_STOREDB_SUPPRESSED, never as its number. No caller can forget the rule
  * or apply another one.
  *
+ * Suppression that survives differencing (docs/privacy.md, "Suppression"):
+ *   - primary: a group (topic_type, topic_id, state_id) below k is suppressed;
+ *   - complementary: a topic (topic_type, topic_id) with exactly one primary
+ *     group also has its smallest remaining group suppressed (the first in
+ *     state order on a tie), so a topic shows 0 or >= 2 hidden groups and no
+ *     hidden count follows from the topic's total;
+ *   - a topic all of whose groups are below k is not returned at all: no
+ *     row carries its id.
+ * INVARIANT: the pattern of a topic depends only on that topic's own
+ * groups and k, never on the filter: whatever topic_type / topic_id filter
+ * is asked, a topic's rows are either absent (filtered out or dropped) or
+ * exactly the rows the unfiltered query returns for it. Differencing two
+ * filtered answers therefore yields nothing the unfiltered one does not.
+ *
  * Every query reads one consistent snapshot: a live qs-store keeps
  * committing while it runs, and neither waits for the other. Nothing here
  * writes. Types are engine-neutral: a second engine fills the same structs.
@@ -72,6 +86,16 @@ typedef struct {
  * qs_storedb_stats_free). Returns 0, or -1 with errmsg (*out is then empty). */
 int qs_storedb_stats(qs_storedb_t *db, qs_storedb_stats_t *out, char *errmsg,
                      size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* As qs_storedb_stats, but latest_rows is the sum of the groups that
+ * qs_storedb_compliance publishes under policy (the suppressed ones left
+ * out), read in the same snapshot: the total an operator may see, from
+ * which no suppressed count can be recovered by subtraction (any
+ * conditional release of the remainder would tell on which side of the
+ * condition it lies; docs/privacy.md). Returns 0 or -1 with errmsg. */
+int qs_storedb_stats_published(qs_storedb_t *db, qs_storedb_stats_t *out,
+                               const qs_policy_t *policy, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
 
 /* Count n more refusals with this status and code in st's rejected and
  * rejected_detail maps (for refusals counted outside store.db, such as the

@@ -5,8 +5,15 @@
  * other. Counts come from compliance_counts (see qs_storedb.h), not from
  * counting latest. A topic-id filter without a topic type becomes one key
  * range per known topic type (the topic table is small), so it never scans.
- * k-suppression is applied row by row as the counts are read, so an
- * unsuppressed small count never exists outside this file.
+ *
+ * Suppression (docs/privacy.md has the proof sketch) is applied to each
+ * topic (topic_type, topic_id) as a whole, from that topic's own cells
+ * only, before the rows leave this file: a group below k is suppressed
+ * (primary); a topic with exactly one primary also loses its smallest
+ * remaining group (complementary), so no topic ever shows exactly one
+ * hidden cell; a topic whose groups are all below k is dropped, id and all.
+ * Every filter reads whole topics, so the pattern is the same whatever is
+ * asked. An unsuppressed small count never exists outside this file.
  */
 #include "qs_store_query.h"
 #include "qs_codec.h"
@@ -54,7 +61,8 @@ qs_storedb_read_end(qs_storedb_t *db)
     (void)sqlite3_exec(qs_storedb_sqlite(db), "COMMIT", NULL, NULL, NULL);
 }
 
-/* Run one grouped statement and append its rows to out, suppressed below k. */
+/* Run one grouped statement and append its rows to out, counts exact
+ * (suppress() runs before the result is handed out). */
 static int
 compliance_run(qs_storedb_compliance_t *out, size_t *cap, sqlite3_stmt *st)
 {
@@ -63,7 +71,6 @@ compliance_run(qs_storedb_compliance_t *out, size_t *cap, sqlite3_stmt *st)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         qs_storedb_compliance_row_t *row;
         const unsigned char *id = sqlite3_column_text(st, 1);
-        int64_t count = sqlite3_column_int64(st, 3);
         if (out->n == *cap) {
             *cap = *cap ? *cap * 2 : 64;
             out->rows = qs_realloc(out->rows, *cap * sizeof *out->rows);
@@ -72,9 +79,61 @@ compliance_run(qs_storedb_compliance_t *out, size_t *cap, sqlite3_stmt *st)
         row->topic_type = (uint32_t)sqlite3_column_int64(st, 0);
         row->topic_id = qs_strdup(id ? (const char *)id : "");
         row->state_id = (uint32_t)sqlite3_column_int64(st, 2);
-        row->count = count < out->k ? QS_STOREDB_SUPPRESSED : count;
+        row->count = sqlite3_column_int64(st, 3);
     }
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Suppress one topic's rows [0, n) (exact counts in, see the file header);
+ * returns 1 when the whole topic is to be dropped. */
+static int
+suppress_topic(qs_storedb_compliance_row_t *rows, size_t n, int64_t k)
+{
+    size_t primary = 0, smallest = n;
+
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].count < k)
+            primary++;
+        else if (smallest == n || rows[i].count < rows[smallest].count)
+            smallest = i;   /* the first in state order on a tie: deterministic */
+    }
+    if (primary == n)
+        return 1;
+    if (primary == 1)
+        rows[smallest].count = QS_STOREDB_SUPPRESSED;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].count < k)
+            rows[i].count = QS_STOREDB_SUPPRESSED;
+    return 0;
+}
+
+static int
+same_topic(const qs_storedb_compliance_row_t *a, const qs_storedb_compliance_row_t *b)
+{
+    return a->topic_type == b->topic_type && strcmp(a->topic_id, b->topic_id) == 0;
+}
+
+/* Apply suppression to every topic of out (rows of one topic are adjacent:
+ * key order) and drop the topics that are all below k. */
+static void
+suppress(qs_storedb_compliance_t *out)
+{
+    size_t kept = 0, i = 0;
+
+    while (i < out->n) {
+        size_t j = i + 1;
+        while (j < out->n && same_topic(&out->rows[i], &out->rows[j]))
+            j++;
+        if (suppress_topic(&out->rows[i], j - i, out->k)) {
+            for (size_t d = i; d < j; d++)
+                free(out->rows[d].topic_id);
+        } else {
+            memmove(&out->rows[kept], &out->rows[i], (j - i) * sizeof *out->rows);
+            kept += j - i;
+        }
+        i = j;
+    }
+    out->n = kept;
 }
 
 /* Bind the filters and run the statement once, or once per known topic
@@ -104,22 +163,15 @@ compliance_fill(qs_storedb_compliance_t *out, sqlite3_stmt *st, const uint32_t *
     return 0;
 }
 
-int
-qs_storedb_compliance(qs_storedb_t *db, qs_storedb_compliance_t *out,
-                      const qs_policy_t *policy, const uint32_t *topic_type,
-                      const char *topic_id, char *errmsg, size_t errmsg_len)
+/* The compliance query inside the caller's read transaction. */
+static int
+compliance_locked(qs_storedb_t *db, qs_storedb_compliance_t *out, const uint32_t *topic_type,
+                  const char *topic_id, char *errmsg, size_t errmsg_len)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
     sqlite3_stmt *st = NULL;
     int rc = 0;
 
-    memset(out, 0, sizeof *out);
-    out->k = policy->k >= 1 ? policy->k : QS_DEFAULT_K;
-    if (qs_storedb_read_begin(db) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s",
-                 sqlite3_errmsg(sql));
-        return -1;
-    }
     if (sqlite3_prepare_v2(sql, qs_storedb_compliance_sql(topic_type != NULL, topic_id != NULL),
                            -1, &st, NULL) != SQLITE_OK ||
         compliance_fill(out, st, topic_type, topic_id) != 0) {
@@ -127,8 +179,28 @@ qs_storedb_compliance(qs_storedb_t *db, qs_storedb_compliance_t *out,
                  sqlite3_errmsg(sql));
         qs_storedb_compliance_free(out);
         rc = -1;
+    } else {
+        suppress(out);
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+int
+qs_storedb_compliance(qs_storedb_t *db, qs_storedb_compliance_t *out,
+                      const qs_policy_t *policy, const uint32_t *topic_type,
+                      const char *topic_id, char *errmsg, size_t errmsg_len)
+{
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    out->k = policy->k >= 1 ? policy->k : QS_DEFAULT_K;
+    if (qs_storedb_read_begin(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s",
+                 sqlite3_errmsg(qs_storedb_sqlite(db)));
+        return -1;
+    }
+    rc = compliance_locked(db, out, topic_type, topic_id, errmsg, errmsg_len);
     qs_storedb_read_end(db);
     return rc;
 }
@@ -230,10 +302,34 @@ stats_read(qs_storedb_stats_t *out, sqlite3 *sql)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-qs_storedb_stats(qs_storedb_t *db, qs_storedb_stats_t *out, char *errmsg, size_t errmsg_len)
+/* Replace out->latest_rows by the sum of the cells compliance publishes
+ * under policy, read in the caller's snapshot. */
+static int
+stats_published(qs_storedb_t *db, qs_storedb_stats_t *out, const qs_policy_t *policy,
+                char *errmsg, size_t errmsg_len)
+{
+    qs_storedb_compliance_t res;
+
+    memset(&res, 0, sizeof res);
+    res.k = policy->k >= 1 ? policy->k : QS_DEFAULT_K;
+    if (compliance_locked(db, &res, NULL, NULL, errmsg, errmsg_len) != 0)
+        return -1;
+    out->latest_rows = 0;
+    for (size_t i = 0; i < res.n; i++)
+        if (res.rows[i].count != QS_STOREDB_SUPPRESSED)
+            out->latest_rows += res.rows[i].count;
+    qs_storedb_compliance_free(&res);
+    return 0;
+}
+
+/* Both stats calls: everything in one snapshot; policy != NULL for the
+ * published total. */
+static int
+stats_snapshot(qs_storedb_t *db, qs_storedb_stats_t *out, const qs_policy_t *policy,
+               char *errmsg, size_t errmsg_len)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
+    int rc = 0;
 
     memset(out, 0, sizeof *out);
     if (qs_storedb_read_begin(db) != 0) {
@@ -244,12 +340,27 @@ qs_storedb_stats(qs_storedb_t *db, qs_storedb_stats_t *out, char *errmsg, size_t
     if (stats_read(out, sql) != 0) {
         snprintf(errmsg, errmsg_len, "statistics query on store.db failed: %s",
                  sqlite3_errmsg(sql));
-        qs_storedb_read_end(db);
-        qs_storedb_stats_free(out);
-        return -1;
+        rc = -1;
+    } else if (policy != NULL && stats_published(db, out, policy, errmsg, errmsg_len) != 0) {
+        rc = -1;
     }
     qs_storedb_read_end(db);
-    return 0;
+    if (rc != 0)
+        qs_storedb_stats_free(out);
+    return rc;
+}
+
+int
+qs_storedb_stats(qs_storedb_t *db, qs_storedb_stats_t *out, char *errmsg, size_t errmsg_len)
+{
+    return stats_snapshot(db, out, NULL, errmsg, errmsg_len);
+}
+
+int
+qs_storedb_stats_published(qs_storedb_t *db, qs_storedb_stats_t *out,
+                           const qs_policy_t *policy, char *errmsg, size_t errmsg_len)
+{
+    return stats_snapshot(db, out, policy, errmsg, errmsg_len);
 }
 
 void

@@ -1,5 +1,6 @@
 /* test_query.c - store/'s read side: compliance counts with k-suppression
- * (and the plan of their query), statistics and the merge of refusals
+ * (complementary suppression, the same under every filter; the plan of
+ * their query), the published total, statistics and the merge of refusals
  * counted elsewhere, and lookup of one machine's current states and
  * retained events with their details opened, shredded or unreadable.
  *
@@ -92,9 +93,10 @@ add_latest(qs_storedb_t *s, int64_t first_client, int n, uint32_t topic_type,
     sqlite3_finalize(st);
 }
 
-/* The data set every compliance test uses:
- *   500 KB100  state 0 x5 (= k: shown), 1 x4 (suppressed), 2 x17, 3 x6
- *   500 KB200  state 3 x2 (suppressed)
+/* The data set every compliance test uses (k = 5):
+ *   500 KB100  state 0 x5 (= k, but the smallest remaining: complementary),
+ *              1 x4 (suppressed), 2 x17, 3 x6
+ *   500 KB200  state 3 x2 (every group below k: the topic is not shown)
  *   500 "=HYPERLINK(\"x\")"  state 1 x5
  *   500 "a,\"b"   state 2 x5
  *   301 DEP-1  state 4 x9 */
@@ -137,7 +139,7 @@ test_compliance_groups_and_suppresses_below_k(void)
 
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k5, NULL, NULL, err, sizeof err), 0);
     QS_CHECK_EQ_INT(res.k, 5);
-    QS_CHECK_EQ_INT(res.n, 8);
+    QS_CHECK_EQ_INT(res.n, 7);
     /* Ordered by (topic_type, topic_id, state_id). */
     QS_CHECK_EQ_INT(res.rows[0].topic_type, 301);
     QS_CHECK_STR(res.rows[0].topic_id, "DEP-1");
@@ -146,14 +148,14 @@ test_compliance_groups_and_suppresses_below_k(void)
     QS_CHECK_EQ_INT(res.rows[1].count, 5);
     QS_CHECK_STR(res.rows[2].topic_id, "KB100");
     QS_CHECK_EQ_INT(res.rows[2].state_id, 0);
-    QS_CHECK_EQ_INT(res.rows[2].count, 5);                      /* exactly k: shown */
+    QS_CHECK_EQ_INT(res.rows[2].count, QS_STOREDB_SUPPRESSED);  /* complementary */
     QS_CHECK_EQ_INT(res.rows[3].state_id, 1);
     QS_CHECK_EQ_INT(res.rows[3].count, QS_STOREDB_SUPPRESSED);  /* 4 < k */
     QS_CHECK_EQ_INT(res.rows[4].count, 17);
     QS_CHECK_EQ_INT(res.rows[5].count, 6);
-    QS_CHECK_STR(res.rows[6].topic_id, "KB200");
-    QS_CHECK_EQ_INT(res.rows[6].count, QS_STOREDB_SUPPRESSED);
-    QS_CHECK_STR(res.rows[7].topic_id, "a,\"b");
+    QS_CHECK_STR(res.rows[6].topic_id, "a,\"b");               /* KB200: not shown */
+    for (size_t i = 0; i < res.n; i++)
+        QS_CHECK(strcmp(res.rows[i].topic_id, "KB200") != 0);
     qs_storedb_compliance_free(&res);
     QS_CHECK(res.rows == NULL && res.n == 0);
 
@@ -188,10 +190,9 @@ test_compliance_k_comes_from_the_policy_with_a_floor_of_the_default(void)
     QS_CHECK_EQ_INT(res.rows[0].count, 2);
     qs_storedb_compliance_free(&res);
 
-    p.k = 3;
+    p.k = 3;   /* KB200's only group is below k: the topic id is not returned */
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &p, &t500, "KB200", err, sizeof err), 0);
-    QS_CHECK_EQ_INT(res.n, 1);
-    QS_CHECK_EQ_INT(res.rows[0].count, QS_STOREDB_SUPPRESSED);
+    QS_CHECK_EQ_INT(res.n, 0);
     qs_storedb_compliance_free(&res);
 
     /* A policy without a usable k cannot turn suppression off. */
@@ -206,6 +207,112 @@ test_compliance_k_comes_from_the_policy_with_a_floor_of_the_default(void)
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &p, &t300, NULL, err, sizeof err), 0);
     QS_CHECK_EQ_INT(res.n, 0);
     qs_storedb_compliance_free(&res);
+    close_store(&s);
+}
+
+/* The suppression pattern of every topic, as "type/id/state=count|-" lines. */
+static void
+pattern(char *out, size_t out_len, const qs_storedb_compliance_t *res)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < res->n; i++) {
+        size_t len = strlen(out);
+        snprintf(out + len, out_len - len, "%u/%s/%u=%lld;", res->rows[i].topic_type,
+                 res->rows[i].topic_id, res->rows[i].state_id,
+                 (long long)res->rows[i].count);
+    }
+}
+
+/* k = 5. T1: 3, 7, 9, 20 -> one primary: 7 (smallest remaining) hidden too.
+ * T2: 2, 3, 50 -> two primaries: nothing more. T3: 1, 4 -> all below k:
+ * dropped. T4: 4, 6 -> both hidden, the topic still shown. T5 (type 301):
+ * 8, 8, 2 -> the tie goes to the first in state order. */
+static void
+test_compliance_complementary_suppression_is_the_same_under_every_filter(void)
+{
+    qs_storedb_t *s = open_store("qcc");
+    qs_storedb_compliance_t all, one;
+    qs_policy_t k5 = policy_k(5);
+    char err[256], pat_all[2048], pat_one[2048], want[512];
+    uint32_t t500 = 500, t301 = 301;
+    const char *ids[] = { "T1", "T2", "T3", "T4", "T5" };
+    int hidden_t1 = 0;
+
+    exec(s, "BEGIN");
+    add_latest(s, 1, 3, 500, "T1", 0, 0, 0);
+    add_latest(s, 10, 7, 500, "T1", 1, 0, 0);
+    add_latest(s, 20, 9, 500, "T1", 2, 0, 0);
+    add_latest(s, 30, 20, 500, "T1", 3, 0, 0);
+    add_latest(s, 100, 2, 500, "T2", 0, 0, 0);
+    add_latest(s, 110, 3, 500, "T2", 1, 0, 0);
+    add_latest(s, 120, 50, 500, "T2", 2, 0, 0);
+    add_latest(s, 200, 1, 500, "T3", 1, 0, 0);
+    add_latest(s, 210, 4, 500, "T3", 2, 0, 0);
+    add_latest(s, 300, 4, 500, "T4", 2, 0, 0);
+    add_latest(s, 310, 6, 500, "T4", 3, 0, 0);
+    add_latest(s, 400, 8, 301, "T5", 4, 0, 0);
+    add_latest(s, 410, 8, 301, "T5", 5, 0, 0);
+    add_latest(s, 420, 2, 301, "T5", 6, 0, 0);
+    exec(s, "COMMIT");
+
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &all, &k5, NULL, NULL, err, sizeof err), 0);
+    pattern(pat_all, sizeof pat_all, &all);
+    QS_CHECK_STR(pat_all, "301/T5/4=-1;301/T5/5=8;301/T5/6=-1;"
+                          "500/T1/0=-1;500/T1/1=-1;500/T1/2=9;500/T1/3=20;"
+                          "500/T2/0=-1;500/T2/1=-1;500/T2/2=50;"
+                          "500/T4/2=-1;500/T4/3=-1;");
+    for (size_t i = 0; i < all.n; i++)
+        hidden_t1 += strcmp(all.rows[i].topic_id, "T1") == 0 &&
+                     all.rows[i].count == QS_STOREDB_SUPPRESSED;
+    QS_CHECK_EQ_INT(hidden_t1, 2);
+    /* Every filter returns exactly the unfiltered rows of its topics. */
+    for (size_t t = 0; t < sizeof ids / sizeof ids[0]; t++) {
+        for (int with_type = 0; with_type < 2; with_type++) {
+            uint32_t *type = with_type ? (t == 4 ? &t301 : &t500) : NULL;
+            QS_CHECK_EQ_INT(qs_storedb_compliance(s, &one, &k5, type, ids[t], err, sizeof err),
+                            0);
+            pattern(pat_one, sizeof pat_one, &one);
+            snprintf(want, sizeof want, "/%s/", ids[t]);
+            for (char *line = pat_one; *line; line = strchr(line, ';') + 1) {
+                char row[128];
+                size_t n = (size_t)(strchr(line, ';') - line) + 1;
+                snprintf(row, sizeof row, "%.*s", (int)n, line);
+                QS_CHECK(strstr(row, want) != NULL);
+                QS_CHECK(strstr(pat_all, row) != NULL);
+            }
+            if (t == 2)
+                QS_CHECK_EQ_INT(one.n, 0);   /* T3: all below k, under every filter */
+            qs_storedb_compliance_free(&one);
+        }
+    }
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &one, &k5, &t500, NULL, err, sizeof err), 0);
+    pattern(pat_one, sizeof pat_one, &one);
+    QS_CHECK(strstr(pat_all, pat_one) != NULL);
+    qs_storedb_compliance_free(&one);
+    qs_storedb_compliance_free(&all);
+    close_store(&s);
+}
+
+static void
+test_stats_published_total_leaves_the_suppressed_cells_out(void)
+{
+    qs_storedb_t *s = open_filled("qsp");
+    qs_storedb_stats_t full, pub;
+    qs_policy_t k5 = policy_k(5), k1 = policy_k(1);
+    char err[256];
+
+    QS_CHECK_EQ_INT(qs_storedb_stats(s, &full, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(full.latest_rows, 5 + 4 + 17 + 6 + 2 + 5 + 5 + 9);
+    QS_CHECK_EQ_INT(qs_storedb_stats_published(s, &pub, &k5, err, sizeof err), 0);
+    /* Published: DEP-1 9, =HYPERLINK 5, KB100 17 + 6, a,"b 5. */
+    QS_CHECK_EQ_INT(pub.latest_rows, 9 + 5 + 17 + 6 + 5);
+    QS_CHECK_EQ_INT(pub.stored, full.stored);
+    QS_CHECK_EQ_INT(pub.clients, full.clients);
+    qs_storedb_stats_free(&pub);
+    QS_CHECK_EQ_INT(qs_storedb_stats_published(s, &pub, &k1, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(pub.latest_rows, full.latest_rows);   /* nothing suppressed */
+    qs_storedb_stats_free(&pub);
+    qs_storedb_stats_free(&full);
     close_store(&s);
 }
 
@@ -461,6 +568,8 @@ main(void)
         return 2;
     QS_RUN(test_compliance_groups_and_suppresses_below_k);
     QS_RUN(test_compliance_k_comes_from_the_policy_with_a_floor_of_the_default);
+    QS_RUN(test_compliance_complementary_suppression_is_the_same_under_every_filter);
+    QS_RUN(test_stats_published_total_leaves_the_suppressed_cells_out);
     QS_RUN(test_compliance_query_reads_the_counts_in_key_order);
     QS_RUN(test_stats_reads_counters_and_row_counts);
     QS_RUN(test_stats_merges_refusals_counted_elsewhere);

@@ -1,29 +1,33 @@
 /* ops_store.c - the worker's operations on store.db: compliance, stats, lookup, forget, verify.
  *
- * NOT WIRED YET (issue #11): these read or change store.db, which only
- * store/ may touch (issue #10, "One owner for the store's data"). Until they
- * call store/'s interface they validate their arguments and answer 501
- * {"error": "not wired yet"}. What they already do for real is what belongs
- * to the worker rather than to store/: a lookup's reason is checked, the
- * per-admin rate limit is applied (429), and the request is written to the
- * audit log under the authenticated name with its reason and the machine's
- * pseudonym (never the raw name: site.db holds none) before anything else.
+ * Each calls store/'s interface (the only code that touches store.db; the
+ * privacy rules live behind it) and answers with the document qsctl prints
+ * for the same question with --format json, built by the same function
+ * (store/qs_storedoc.h, retention/qs_verifydoc.h). What belongs to the
+ * worker rather than to store/: the roles (ops.c), a lookup's reason, the
+ * per-admin lookup rate limit (429), and the audit entries under the
+ * authenticated name ("web:NAME"): a lookup is audited, with its reason and
+ * the machine's pseudonym prefix (never the raw name: site.db holds none),
+ * before anything is read; a forget is audited after the rows are gone, with
+ * the detail `qsctl forget` writes. An operator's stats carry the published
+ * total (qs_storedb_stats_published): subtracting the cells it can see from
+ * it gives 0, never a suppressed count.
  */
 #include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_hex.h"
+#include "qs_log.h"
 #include "qs_pseudonym.h"
+#include "qs_store_forget.h"
+#include "qs_store_lookup.h"
+#include "qs_store_query.h"
+#include "qs_storedoc.h"
+#include "qs_verifydoc.h"
+#include "verify.h"
 #include "worker_int.h"
 
+#include <sodium.h>
 #include <string.h>
-
-#define PS_PREFIX_BYTES 8u
-
-static int
-not_wired(cJSON **body)
-{
-    return wk_error(body, 501, "not wired yet");
-}
 
 /* 1 if text is 1..max bytes of UTF-8 without control characters. */
 static int
@@ -43,22 +47,64 @@ int
 wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
     const char *topic_id = wk_arg_str(args, "topic_id");
+    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(args, "topic_type");
+    uint32_t topic_type = 0;
+    qs_storedb_compliance_t res;
+    qs_policy_t policy;
+    int configured;
+    int64_t version;
+    char err[WK_ERR_BYTES];
 
-    (void)w;
     (void)user;
     if (topic_id != NULL && !printable(topic_id, QS_MAX_TOPIC_ID_BYTES))
         return wk_error(body, 400, "'topic_id' must be 1..%u printable bytes",
                         QS_MAX_TOPIC_ID_BYTES);
-    return not_wired(body);
+    if (tt != NULL) {
+        if (!cJSON_IsNumber(tt) || tt->valuedouble < 1 || tt->valuedouble > 100000 ||
+            qs_topic_check((uint32_t)tt->valuedouble, 0) == -1)
+            return wk_error(body, 400, "'topic_type' is not a known topic type "
+                            "(300, 301, 302, 400, 401, 402, 500, 501 or 700)");
+        topic_type = (uint32_t)tt->valuedouble;
+    }
+    if (qs_sitedb_policy_get(w->sitedb, &policy, &configured, &version) != 0)
+        return wk_error(body, 500, "cannot read the policy (for k) from site.db");
+    if (qs_storedb_compliance(w->storedb, &res, &policy, tt != NULL ? &topic_type : NULL,
+                              topic_id, err, sizeof err) != 0)
+        return wk_error(body, 500, "%s", err);
+    *body = qs_storedoc_compliance(&res);
+    qs_storedb_compliance_free(&res);
+    return 200;
 }
 
 int
 wk_op_stats(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
-    (void)w;
-    (void)user;
+    qs_storedb_stats_t st;
+    qs_brokerstats_t broker;
+    qs_policy_t policy;
+    int configured, have_broker, rc;
+    int64_t version, enrolled = 0, revoked = 0;
+    char err[WK_ERR_BYTES];
+
     (void)args;
-    return not_wired(body);
+    if (qs_sitedb_client_counts(w->sitedb, &enrolled, &revoked, err, sizeof err) != 0)
+        return wk_error(body, 500, "%s", err);
+    if (user->role == QS_ROLE_OPERATOR) {   /* aggregates only: the published total */
+        if (qs_sitedb_policy_get(w->sitedb, &policy, &configured, &version) != 0)
+            return wk_error(body, 500, "cannot read the policy (for k) from site.db");
+        rc = qs_storedb_stats_published(w->storedb, &st, &policy, err, sizeof err);
+    } else {
+        rc = qs_storedb_stats(w->storedb, &st, err, sizeof err);
+    }
+    if (rc != 0)
+        return wk_error(body, 500, "%s", err);
+    have_broker = qs_storedoc_broker_merge(&broker, &st, w->paths.broker_stats, err,
+                                           sizeof err);
+    if (have_broker < 0)
+        log_warn("stats: cannot read the broker's counters: %s; showing the store's only", err);
+    *body = qs_storedoc_stats(&st, enrolled, revoked, have_broker > 0 ? &broker : NULL);
+    qs_storedb_stats_free(&st);
+    return 200;
 }
 
 /* Count one lookup for user in the current minute. 0 allowed, -1 over the limit. */
@@ -90,67 +136,150 @@ rate_take(wk_t *w, const char *name)
     return 0;
 }
 
-int
-wk_op_lookup(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
+/* The pseudonyms of args' "machine" (and "domain", when given) with the
+ * site key: 0, or a 400 status with *body set (a missing, unprintable or
+ * blank name: a blank one has the all-zero pseudonym). */
+static int
+machine_pseudonyms(uint8_t mps[QS_PSEUDONYM_BYTES], uint8_t dps[QS_PSEUDONYM_BYTES],
+                   int *have_domain, const wk_t *w, const cJSON *args, cJSON **body)
 {
-    const char *machine = wk_arg_str(args, "machine"), *reason = wk_arg_str(args, "reason");
-    const char *domain = wk_arg_str(args, "domain");
-    uint8_t ps[QS_PSEUDONYM_BYTES];
-    char ps_hex[2 * PS_PREFIX_BYTES + 1], err[WK_ERR_BYTES];
-    cJSON *detail;
+    static const uint8_t zero[QS_PSEUDONYM_BYTES];
+    const char *machine = wk_arg_str(args, "machine"), *domain = wk_arg_str(args, "domain");
 
+    *have_domain = cJSON_GetObjectItemCaseSensitive(args, "domain") != NULL;
     if (!printable(machine, QS_MAX_NAME_BYTES))
         return wk_error(body, 400, "the machine name must be 1..%u printable bytes",
                         QS_MAX_NAME_BYTES);
-    if (domain != NULL && !printable(domain, QS_MAX_NAME_BYTES))
+    if (*have_domain && !printable(domain, QS_MAX_NAME_BYTES))
         return wk_error(body, 400, "'domain' must be 1..%u printable bytes", QS_MAX_NAME_BYTES);
-    if (!printable(reason, WK_REASON_MAX_BYTES))
-        return wk_error(body, 400, "'reason' is required: 1..%u printable bytes saying why "
-                        "this machine is looked up", WK_REASON_MAX_BYTES);
-    if (rate_take(w, user->name) != 0)
-        return wk_error(body, 429, "more than %d lookups in a minute by '%s': wait",
-                        w->cfg.web_lookups_per_minute, user->name);
-    qs_pseudonym(ps, w->site_key, QS_PSEUDO_MACHINE, machine);
-    qs_hex_encode(ps_hex, sizeof ps_hex, ps, PS_PREFIX_BYTES);
-    detail = cJSON_CreateObject();
+    qs_pseudonym(mps, w->site_key, QS_PSEUDO_MACHINE, machine);
+    if (*have_domain)
+        qs_pseudonym(dps, w->site_key, QS_PSEUDO_DOMAIN, domain);
+    if (sodium_memcmp(mps, zero, sizeof zero) == 0 ||
+        (*have_domain && sodium_memcmp(dps, zero, sizeof zero) == 0))
+        return wk_error(body, 400, "the machine and domain names must not be blank");
+    return 0;
+}
+
+/* Audit the lookup (before anything is read): 0, or 500 with *body set. */
+static int
+lookup_audit(wk_t *w, const qs_user_t *user, const char *ps_hex, const char *reason,
+             int history, cJSON **body)
+{
+    char err[WK_ERR_BYTES];
+    cJSON *detail = cJSON_CreateObject();
+    int rc = 0;
+
     cJSON_AddStringToObject(detail, "machine_ps", ps_hex);
     cJSON_AddStringToObject(detail, "reason", reason);
-    cJSON_AddBoolToObject(detail, "history", cJSON_IsTrue(cJSON_GetObjectItem(args, "history")));
+    cJSON_AddBoolToObject(detail, "history", history);
     if (wk_begin(w, err, sizeof err) != 0 ||
         wk_audit(w, user, "lookup", detail, err, sizeof err) != 0 ||
-        wk_commit(w, err, sizeof err) != 0) {
-        cJSON_Delete(detail);
-        return wk_error(body, 500, "cannot audit the lookup, so it is refused: %s", err);
-    }
+        wk_commit(w, err, sizeof err) != 0)
+        rc = wk_error(body, 500, "cannot audit the lookup, so it is refused: %s", err);
     cJSON_Delete(detail);
-    return not_wired(body);
+    return rc;
+}
+
+int
+wk_op_lookup(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
+{
+    const char *reason = wk_arg_str(args, "reason");
+    int history = cJSON_IsTrue(cJSON_GetObjectItem(args, "history")), have_domain, rc;
+    uint8_t mps[QS_PSEUDONYM_BYTES], dps[QS_PSEUDONYM_BYTES];
+    char ps_hex[QS_STOREDOC_PS_HEX_BYTES], err[WK_ERR_BYTES];
+    qs_storedb_lookup_t rows = { NULL, 0 };
+
+    if ((rc = machine_pseudonyms(mps, dps, &have_domain, w, args, body)) != 0)
+        goto out;
+    if (!printable(reason, WK_REASON_MAX_BYTES)) {
+        rc = wk_error(body, 400, "'reason' is required: 1..%u printable bytes saying why "
+                      "this machine is looked up", WK_REASON_MAX_BYTES);
+        goto out;
+    }
+    if (rate_take(w, user->name) != 0) {
+        rc = wk_error(body, 429, "more than %d lookups in a minute by '%s': wait",
+                      w->cfg.web_lookups_per_minute, user->name);
+        goto out;
+    }
+    qs_hex_encode(ps_hex, sizeof ps_hex, mps, QS_STOREDOC_PS_PREFIX_BYTES);
+    if ((rc = lookup_audit(w, user, ps_hex, reason, history, body)) != 0)
+        goto out;
+    if (qs_storedb_lookup(w->storedb, &rows, mps, have_domain ? dps : NULL, history,
+                          history ? w->epochkeys : NULL, err, sizeof err) != 0) {
+        rc = wk_error(body, 500, "%s", err);
+        goto out;
+    }
+    *body = qs_storedoc_lookup(&rows, history, ps_hex);
+    rc = 200;
+out:
+    qs_storedb_lookup_free(&rows);
+    sodium_memzero(mps, sizeof mps);
+    sodium_memzero(dps, sizeof dps);
+    return rc;
+}
+
+/* Forget the machine, then audit it as `qsctl forget` does; the status. */
+static int
+forget_and_audit(wk_t *w, const qs_user_t *user, const uint8_t *mps, const uint8_t *dps,
+                 cJSON **body)
+{
+    char ps_hex[QS_STOREDOC_PS_HEX_BYTES], dps_hex[QS_STOREDOC_PS_HEX_BYTES];
+    char err[WK_ERR_BYTES], scrub_err[WK_ERR_BYTES] = "";
+    qs_forget_counts_t counts;
+    int forget_rc;
+
+    qs_hex_encode(ps_hex, sizeof ps_hex, mps, QS_STOREDOC_PS_PREFIX_BYTES);
+    if (dps != NULL)
+        qs_hex_encode(dps_hex, sizeof dps_hex, dps, QS_STOREDOC_PS_PREFIX_BYTES);
+    forget_rc = qs_storedb_forget_machine(w->storedb, &counts, mps, dps, scrub_err,
+                                          sizeof scrub_err);
+    if (forget_rc == -1)   /* nothing deleted: no audit entry for what did not happen */
+        return wk_error(body, 500, "nothing was removed: %s", scrub_err);
+    *body = qs_storedoc_forget_detail(ps_hex, dps ? dps_hex : NULL, &counts);
+    if (wk_begin(w, err, sizeof err) != 0 ||
+        wk_audit(w, user, "forget", *body, err, sizeof err) != 0 ||
+        wk_commit(w, err, sizeof err) != 0) {
+        cJSON_Delete(*body);
+        return wk_error(body, 500, "the rows were removed, but the audit entry could not be "
+                        "written: %s", err);
+    }
+    if (forget_rc != 0)
+        cJSON_AddStringToObject(*body, "warning", scrub_err);   /* "scrubbed": false */
+    return 200;
 }
 
 int
 wk_op_forget(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
     static const char *const fields[] = { "machine", "domain" };
-    const char *machine = wk_arg_str(args, "machine"), *domain = wk_arg_str(args, "domain");
-    int rc;
+    uint8_t mps[QS_PSEUDONYM_BYTES], dps[QS_PSEUDONYM_BYTES];
+    int have_domain, rc;
 
-    (void)w;
-    (void)user;
     if ((rc = wk_only_fields(args, fields, 2, body)) != 0)
         return rc;
-    if (!printable(machine, QS_MAX_NAME_BYTES))
-        return wk_error(body, 400, "'machine' must be 1..%u printable bytes",
-                        QS_MAX_NAME_BYTES);
-    if (cJSON_GetObjectItemCaseSensitive(args, "domain") != NULL &&
-        !printable(domain, QS_MAX_NAME_BYTES))
-        return wk_error(body, 400, "'domain' must be 1..%u printable bytes", QS_MAX_NAME_BYTES);
-    return not_wired(body);
+    if (cJSON_GetObjectItemCaseSensitive(args, "machine") == NULL)
+        return wk_error(body, 400, "'machine' is required");
+    if ((rc = machine_pseudonyms(mps, dps, &have_domain, w, args, body)) == 0)
+        rc = forget_and_audit(w, user, mps, have_domain ? dps : NULL, body);
+    sodium_memzero(mps, sizeof mps);
+    sodium_memzero(dps, sizeof dps);
+    return rc;
 }
 
 int
 wk_op_verify(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
-    (void)w;
+    qs_verify_t *v;
+    int verified;
+
     (void)user;
     (void)args;
-    return not_wired(body);
+    /* As `qsctl verify`: one retention interval of lag allowed. */
+    v = qs_verify_new(&w->paths, qs_clock_now_ms(&w->clock),
+                      (int64_t)w->cfg.retention_interval_s * 1000);
+    verified = qs_verify_run(v) == 0;
+    *body = qs_verify_doc(v, verified, 0, 0);
+    qs_verify_destroy(&v);
+    return 200;
 }

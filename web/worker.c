@@ -1,5 +1,7 @@
 /* worker.c - qs-web's worker process: opens the site, authenticates, dispatches.
  *
+ * It opens site.db, store.db (read-write: forget deletes), the site and
+ * audit keys and the epoch keys at start; the front never opens any of them.
  * One request at a time: read {"op", "user", "token", "args"}, authenticate
  * the token against site.db's users (qs_users_authenticate), check the role
  * against the shared operation table (ops.h), run the operation and write
@@ -185,6 +187,14 @@ worker_open(wk_t *w, const qs_site_paths_t *paths, const qs_config_t *cfg)
         log_error("worker: %s", err);
         return -1;
     }
+    w->storedb = qs_storedb_open(paths->store_db, 0, err, sizeof err);
+    if (w->storedb == NULL) {
+        log_error("worker: %s", err);
+        return -1;
+    }
+    w->epochkeys = qs_epochkeys_open(paths->epochs_dir, 0, err, sizeof err);
+    if (w->epochkeys == NULL)
+        log_warn("worker: no epoch keys (%s): lookups show history details as shredded", err);
     return 0;
 }
 
@@ -193,6 +203,8 @@ worker_close(wk_t *w)
 {
     wk_rollback(w);
     qs_sitedb_destroy(&w->sitedb);
+    qs_storedb_destroy(&w->storedb);
+    qs_epochkeys_destroy(&w->epochkeys);
     if (w->site_key != NULL)
         sodium_free(w->site_key);
     if (w->audit_key != NULL)
@@ -211,7 +223,7 @@ qs_web_worker_main(int fd, const qs_site_paths_t *paths, const qs_config_t *cfg)
         worker_close(&w);
         return 1;
     }
-    log_info("worker ready (site.db and keys open; the HTTP front holds neither)");
+    log_info("worker ready (site.db, store.db and keys open; the HTTP front holds none)");
     for (;;) {
         cJSON *req = NULL, *reply, *body = NULL;
         int status, r = qs_wire_recv(&req, fd);

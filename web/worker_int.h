@@ -16,6 +16,8 @@
 #include "qs_sitedb.h"
 #include "qs_users.h"
 #include "qs_audit.h"
+#include "qs_epochkeys.h"
+#include "qs_storedb.h"
 
 #define WK_ERR_BYTES 1024u
 #define WK_MAX_RATE_USERS 64u
@@ -32,6 +34,8 @@ typedef struct {
     qs_config_t cfg;
     qs_clock_t clock;
     qs_sitedb_t *sitedb;
+    qs_storedb_t *storedb;        /* read-write: forget deletes */
+    qs_epochkeys_t *epochkeys;    /* lookup's history details; NULL: shown as shredded */
     uint8_t *site_key;       /* sodium_malloc'd */
     uint8_t *audit_key;      /* sodium_malloc'd */
     char head_path[QS_MAX_PATH_BYTES];
@@ -72,7 +76,7 @@ int wk_op_audit_verify(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON 
 int wk_op_client_enroll(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
 int wk_op_client_revoke(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
 
-/* Operations on store.db (ops_store.c): 501 until wired to store/'s interface. */
+/* Operations on store.db (ops_store.c), through store/'s interface. */
 int wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
 int wk_op_stats(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
 int wk_op_lookup(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);

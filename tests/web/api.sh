@@ -2,8 +2,10 @@
 # api.sh - qs-web through real HTTP against a real site (broker, store, qs-web).
 #
 # Proves: every role x endpoint pair (401 without or with a bad token, 403 for
-# a role that may not, 200/201 where wired, 501 for the store routes not wired
-# yet); changes and lookups are audited under the authenticated user's name
+# a role that may not, 200/201 where allowed); the API answers with the
+# documents qsctl prints (policy, audit, compliance, stats, lookup and its
+# history form, verify; forget's answer is the detail of its audit entry,
+# as `qsctl forget` writes it); changes and lookups are audited under the authenticated user's name
 # with the reason; a client enrolled through the API delivers with the profile
 # it got; bad input (oversized and chunked bodies, malformed JSON, wrong JSON
 # types, unknown fields, path traversal, unknown routes and methods, unknown
@@ -91,11 +93,11 @@ TABLE=(
     'GET|/api/v1/audit/verify||403 403 200'
     'POST|/api/v1/clients|{"name":"web-c1"}|403 201 403'
     'DELETE|/api/v1/clients/web-rv||403 200 403'
-    'GET|/api/v1/compliance?topic_type=500||501 501 501'
-    'GET|/api/v1/stats||501 501 501'
-    'GET|/api/v1/machines/PC-1?reason=ticket%2042||403 501 403'
-    'POST|/api/v1/forget|{"machine":"PC-1"}|403 403 501'
-    'GET|/api/v1/verify||403 403 501'
+    'GET|/api/v1/compliance?topic_type=500||200 200 200'
+    'GET|/api/v1/stats||200 200 200'
+    'GET|/api/v1/machines/PC-1?reason=ticket%2042||403 200 403'
+    'POST|/api/v1/forget|{"machine":"PC-1"}|403 403 200'
+    'GET|/api/v1/verify||403 403 200'
 )
 for row in "${TABLE[@]}"; do
     IFS='|' read -r method path body wants <<<"$row"
@@ -130,7 +132,10 @@ qs_step "changes and lookups are audited under the authenticated name, with the 
 qs_expect_rc 0 "$QS_TMP/audit.json" "$QSCTL" audit show --home "$QS_HOME" --format json
 got=$(jq -c '[.entries[] | select(.actor | startswith("web:")) | [.actor, .action]]' "$QS_TMP/audit.json")
 qs_expect_eq "web audit entries" "$got" \
-    '[["web:adm","enroll"],["web:po","policy.set"],["web:adm","enroll"],["web:adm","revoke"],["web:adm","lookup"]]'
+    '[["web:adm","enroll"],["web:po","policy.set"],["web:adm","enroll"],["web:adm","revoke"],["web:adm","lookup"],["web:po","forget"]]'
+qs_expect_eq "forget detail (as qsctl forget writes it)" \
+    "$(jq -c '[.entries[] | select(.action == "forget")][0].detail | keys' "$QS_TMP/audit.json")" \
+    '["history_rows","latest_rows","machine_ps","partitions","scrubbed"]'
 qs_expect_eq "lookup reason" "$(jq -r '[.entries[] | select(.action == "lookup")][0].detail.reason' "$QS_TMP/audit.json")" "ticket 42"
 jq -e '[.entries[] | select(.action == "user.add")] | length == 3 and all(.actor | endswith(" as e2e-admin"))' \
     "$QS_TMP/audit.json" >/dev/null || qs_fail "user.add entries do not name the OS user and --as"
@@ -147,6 +152,40 @@ qs_flush web-c1 30
 [[ $QS_RC == 0 ]] || qs_fail "flush of the API-enrolled client exited $QS_RC: $(cat "$QS_TMP/flush-web-c1.out.err")"
 qs_stats
 qs_expect_eq "stored" "$(qs_stat .stored)" 1
+
+qs_step "the store side answers with qsctl's documents"
+# same_doc WHAT LOCAL_FILE: the last answer equals the local document (jq -S).
+same_doc() {
+    qs_expect_eq "$1" "$(jq -cS . "$BODY_FILE")" "$(jq -cS . "$2")"
+}
+for who in op adm po; do   # k = 1 here: the operator's published total is the total
+    for q in '' '?topic_type=500' '?topic_id=KB5030211' '?topic_type=500&topic_id=KB5030211'; do
+        req "$who" GET "/api/v1/compliance$q"
+        expect 200 "compliance$q as $who"
+        args=(--home "$QS_HOME" --format json)
+        [[ $q == *topic_type* ]] && args+=(--topic-type 500)
+        [[ $q == *topic_id* ]] && args+=(--topic-id KB5030211)
+        qs_expect_rc 0 "$QS_TMP/lc.json" "$QSCTL" compliance "${args[@]}"
+        same_doc "compliance$q as $who" "$QS_TMP/lc.json"
+    done
+    qs_stats
+    req "$who" GET /api/v1/stats
+    expect 200 "stats as $who"
+    same_doc "stats as $who" "$QS_TMP/stats.json"
+done
+qs_expect_eq "compliance row" "$(jq -c '[.rows[] | [.topic_id, .state_id, .count]]' "$QS_TMP/lc.json")" \
+    '[["KB5030211",2,1]]'
+req po GET /api/v1/verify
+expect 200 "verify"
+qs_run "$QS_TMP/lv.json" "$QSCTL" verify --home "$QS_HOME" --format json
+same_doc "verify" "$QS_TMP/lv.json"
+jq -e '(.ok | type == "boolean") and .checked.latest_rows == 1 and .checked.history_rows == 1' \
+    "$BODY_FILE" >/dev/null || qs_fail "verify through the API: $(cat "$BODY_FILE")"
+req op GET '/api/v1/compliance?topic_type=12'
+expect 400 "an unknown topic type"
+req po POST /api/v1/forget '{"machine":"   "}'
+expect 400 "forget of a blank name"
+
 req adm POST /api/v1/clients '{"name":"web-c1"}'
 expect 409 "enrolling an enrolled name again"
 req adm DELETE /api/v1/clients/nobody
@@ -192,10 +231,19 @@ req adm GET /api/v1/machines/PC-1
 expect 400 "lookup without a reason"
 req adm GET "/api/v1/machines/PC-1?reason=$(head -c 300 /dev/zero | tr '\0' r)"
 expect 400 "lookup with an overlong reason"
-req adm GET '/api/v1/machines/PC-1?reason=again'
-expect 501 "second lookup this minute"
-req adm GET '/api/v1/machines/PC-2?reason=again'
-expect 501 "third lookup this minute"
+req adm GET '/api/v1/machines/pc-WEB?reason=again&domain=corp'
+expect 200 "second lookup this minute"
+qs_expect_rc 0 "$QS_TMP/ll.json" "$QSCTL" lookup --home "$QS_HOME" --machine PC-web --domain CORP \
+    --format json
+same_doc "lookup" "$QS_TMP/ll.json"
+qs_expect_eq "lookup rows" "$(jq -c '[.rows[] | [.topic_id, .state_id]]' "$BODY_FILE")" '[["KB5030211",2]]'
+req adm GET '/api/v1/machines/PC-web?reason=again&history=1'
+expect 200 "third lookup this minute (history)"
+qs_expect_rc 0 "$QS_TMP/llh.json" "$QSCTL" lookup --home "$QS_HOME" --machine PC-web --history \
+    --format json
+same_doc "lookup --history" "$QS_TMP/llh.json"
+jq -e '.history == true and (.rows | length == 1) and .rows[0].serial == 1' "$BODY_FILE" >/dev/null ||
+    qs_fail "lookup history: $(cat "$BODY_FILE")"
 req adm GET '/api/v1/machines/PC-3?reason=again'
 expect 429 "fourth lookup this minute (limit 3)"
 exec {raw}<>"/dev/tcp/127.0.0.1/$WEB_PORT"
@@ -246,8 +294,18 @@ qs_expect_rc 0 "$QS_TMP/rv.out" "$QSCTL" --url "$BASE" --token-file "$QS_TMP/tok
 grep -q 'audit log intact' "$QS_TMP/rv.out" || qs_fail "remote audit verify: $(cat "$QS_TMP/rv.out")"
 qs_expect_rc 1 "$QS_TMP/r403.out" "$QSCTL" --url "$BASE" --token-file "$QS_TMP/tok/op" policy history
 grep -q 'HTTP 403' "$QS_TMP/r403.out.err" || qs_fail "remote 403 not reported: $(cat "$QS_TMP/r403.out.err")"
-qs_expect_rc 1 "$QS_TMP/r501.out" "$QSCTL" --url "$BASE" --token-file "$QS_TMP/tok/op" stats --format json
-grep -q 'not wired yet' "$QS_TMP/r501.out.err" || qs_fail "remote 501 not reported"
+qs_expect_rc 0 "$QS_TMP/rstats.out" "$QSCTL" --url "$BASE" --token-file "$QS_TMP/tok/op" stats --format json
+qs_stats
+qs_expect_eq "remote stats" "$(jq -cS . "$QS_TMP/rstats.out")" "$(jq -cS . "$QS_TMP/stats.json")"
+qs_expect_rc 0 "$QS_TMP/rcomp.out" "$QSCTL" --url "$BASE" --token-file "$QS_TMP/tok/op" compliance --format json
+qs_expect_rc 0 "$QS_TMP/lcomp.out" "$QSCTL" compliance --home "$QS_HOME" --format json
+cmp -s "$QS_TMP/rcomp.out" "$QS_TMP/lcomp.out" || qs_fail "remote compliance differs"
+qs_expect_rc 0 "$QS_TMP/rforget.out" "$QSCTL" --url "$BASE" --token-file "$QS_TMP/tok/po" forget --machine PC-web
+qs_stats
+qs_expect_eq "latest rows after a remote forget" "$(qs_stat .latest_rows)" 0
+qs_expect_rc 0 "$QS_TMP/audit2.json" "$QSCTL" audit show --home "$QS_HOME" --format json
+jq -e '[.entries[] | select(.action == "forget" and .actor == "web:po")] | last | .detail.latest_rows == 1' \
+    "$QS_TMP/audit2.json" >/dev/null || qs_fail "the remote forget is not audited with its counts"
 chmod 644 "$QS_TMP/tok/op"
 qs_expect_rc 1 "$QS_TMP/rmode.out" "$QSCTL" --url "$BASE" --token-file "$QS_TMP/tok/op" policy show
 grep -q 'chmod 600' "$QS_TMP/rmode.out.err" || qs_fail "a 0644 token file was not refused"
