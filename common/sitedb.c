@@ -171,10 +171,14 @@ out:
     return rc;
 }
 
-/* The columns of site.db that hold text by design: no name is in them. */
+/* The columns of site.db that hold text by design: no endpoint's or
+ * end user's name is in them. users.name and users.role are the site's own
+ * staff accounts (qsctl user): the audit log must name who acted. */
 static int
 site_text_allowed(const char *table, const char *column)
 {
+    if (strcmp(table, "users") == 0)
+        return strcmp(column, "name") == 0 || strcmp(column, "role") == 0;
     if (strcmp(table, "policy") == 0)
         return strcmp(column, "actor") == 0 || strcmp(column, "json") == 0;
     if (strcmp(table, "audit") == 0)
