@@ -221,9 +221,10 @@ remote_usage(FILE *out)
         "  policy set [--max-age-days N] [--topic-type T --max-age-days N]...\n"
         "             [--collect-user-names yes|no] [--k N] [--time-precision P]\n"
         "  audit show|verify [--format table|json]\n"
-        "  compliance [--topic-type T] [--topic-id ID] --format json\n"
-        "  stats --format json\n"
-        "  lookup --machine NAME --reason TEXT [--domain D] [--history] --format json\n"
+        "  compliance [--topic-type T] [--topic-id ID] [--format table|json|csv]\n"
+        "  stats [--format table|json]\n"
+        "  lookup --machine NAME --reason TEXT [--domain D] [--history]\n"
+        "         [--format table|json]\n"
         "  forget --machine NAME [--domain D]\n"
         "  verify\n");
 }
@@ -409,29 +410,41 @@ remote_audit(const remote_t *r, int argc, char **argv)
     return CTL_EXIT_FAIL;
 }
 
-/* compliance, stats, lookup, forget, verify: the store side (JSON output). */
+/* compliance, stats, lookup, forget, verify: the store side. compliance,
+ * stats and lookup print with the local commands' printers (remote_print.h);
+ * forget and verify print their JSON answer. */
 static int
 remote_store_cmd(const remote_t *r, const char *cmd, int argc, char **argv)
 {
     char path[2048] = "", q[2048] = "", *esc, *text;
+    void (*printer)(const cJSON *) = NULL;
     remote_opts_t o;
     cJSON *body, *doc;
     int rc;
 
     if (strcmp(cmd, "compliance") == 0) {
-        if ((rc = parse_opts(&o, cmd, "fti", CTL_FORMAT_JSON, argc, argv)) >= 0)
+        if ((rc = parse_opts(&o, cmd, "fti", CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV,
+                             argc, argv)) >= 0)
             return rc;
+        printer = o.fmt == CTL_FORMAT_CSV ? ctl_print_compliance_csv : ctl_print_compliance_table;
         if (query_add(q, sizeof q, "topic_type", o.topic_type) != 0 ||
             query_add(q, sizeof q, "topic_id", o.topic_id) != 0)
             return ctl_usage_error(cmd, "arguments too long");
         snprintf(path, sizeof path, "/api/v1/compliance%s", q);
-    } else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "verify") == 0) {
+    } else if (strcmp(cmd, "stats") == 0) {
+        if ((rc = parse_opts(&o, cmd, "f", CTL_FORMAT_TABLE | CTL_FORMAT_JSON, argc, argv)) >= 0)
+            return rc;
+        printer = ctl_print_stats_table;
+        snprintf(path, sizeof path, "/api/v1/stats");
+    } else if (strcmp(cmd, "verify") == 0) {
         if ((rc = parse_opts(&o, cmd, "f", CTL_FORMAT_JSON, argc, argv)) >= 0)
             return rc;
-        snprintf(path, sizeof path, "/api/v1/%s", cmd);
+        snprintf(path, sizeof path, "/api/v1/verify");
     } else if (strcmp(cmd, "lookup") == 0) {
-        if ((rc = parse_opts(&o, cmd, "fmdry", CTL_FORMAT_JSON, argc, argv)) >= 0)
+        if ((rc = parse_opts(&o, cmd, "fmdry", CTL_FORMAT_TABLE | CTL_FORMAT_JSON, argc,
+                             argv)) >= 0)
             return rc;
+        printer = ctl_print_lookup_table;
         if (o.machine == NULL || o.reason == NULL)
             return ctl_usage_error(cmd, "--machine NAME and --reason TEXT are required with --url");
         if (query_add(q, sizeof q, "reason", o.reason) != 0 ||
@@ -460,7 +473,7 @@ remote_store_cmd(const remote_t *r, const char *cmd, int argc, char **argv)
         free(text);
         return rc != 0 ? CTL_EXIT_FAIL : print_doc(cmd, doc, CTL_FORMAT_JSON, NULL);
     }
-    return get_and_print(r, cmd, path, CTL_FORMAT_JSON, NULL);
+    return get_and_print(r, cmd, path, o.fmt, printer);
 }
 
 /* Global options; returns the index of the command, or -(exit code + 1). */
