@@ -164,6 +164,23 @@ string_ok(const char *s, size_t max)
     return len <= max && qs_utf8_valid(s, len);
 }
 
+int
+qs_text_printable(const char *s, size_t max)
+{
+    size_t len = strlen(s);
+
+    if (len == 0 || len > max || !qs_utf8_valid(s, len))
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+        /* C1 controls U+0080..U+009F are encoded as C2 80..C2 9F. */
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            return 0;
+    }
+    return 1;
+}
+
 #define REJECT(st, cd, text) \
     do { *status = QUIETSTATE__STATUS__##st; *code = QUIETSTATE__CODE__##cd; \
          *why = (text); return -1; } while (0)

@@ -4,6 +4,8 @@
 #include "qs_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define DOCS_TIME_BYTES 32
 
@@ -52,4 +54,58 @@ qs_doc_audit_entry(const qs_audit_entry_t *e)
     /* Details are JSON objects; anything else is shown as the text it is. */
     cJSON_AddItemToObject(obj, "detail", d != NULL ? d : cJSON_CreateString(detail));
     return obj;
+}
+
+/* Merge changes into cur (a policy object, changed in place). */
+static void
+merge_policy(cJSON *cur, const cJSON *changes)
+{
+    static const char *const ignored[] = { "version", "set_utc", "actor", "configured" };
+    const cJSON *item, *t;
+
+    cJSON_ArrayForEach(item, changes) {
+        cJSON *topics = cJSON_GetObjectItemCaseSensitive(cur, item->string);
+        int skip = 0;
+        for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+            skip |= strcmp(item->string, ignored[i]) == 0;
+        if (skip)
+            continue;
+        if (strcmp(item->string, "topic_max_age_days") == 0 && cJSON_IsObject(item) &&
+            cJSON_IsObject(topics)) {
+            cJSON_ArrayForEach(t, item) {
+                cJSON_DeleteItemFromObjectCaseSensitive(topics, t->string);
+                if (!(cJSON_IsNumber(t) && t->valuedouble == 0))
+                    cJSON_AddItemToObject(topics, t->string, cJSON_Duplicate(t, 1));
+            }
+            continue;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(cur, item->string);
+        cJSON_AddItemToObject(cur, item->string, cJSON_Duplicate(item, 1));
+    }
+}
+
+int
+qs_doc_policy_apply(qs_policy_t *next, const qs_policy_t *cur, const cJSON *changes,
+                    char *errmsg, size_t errmsg_len)
+{
+    char *cur_json = qs_policy_to_json(cur), *merged_text;
+    cJSON *merged = cur_json ? cJSON_Parse(cur_json) : NULL;
+    int rc;
+
+    free(cur_json);
+    if (merged == NULL)
+        qs_fatal("out of memory serialising the policy");
+    if (!cJSON_IsObject(changes)) {
+        cJSON_Delete(merged);
+        snprintf(errmsg, errmsg_len, "a policy change must be a JSON object");
+        return -1;
+    }
+    merge_policy(merged, changes);
+    merged_text = cJSON_PrintUnformatted(merged);
+    cJSON_Delete(merged);
+    if (merged_text == NULL)
+        qs_fatal("out of memory serialising the policy");
+    rc = qs_policy_from_json(next, merged_text, errmsg, errmsg_len);
+    free(merged_text);
+    return rc;
 }

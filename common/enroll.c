@@ -4,10 +4,12 @@
  * nothing behind: the site.db change and the audit entry share one
  * transaction, and the profile - written before the COMMIT, because a
  * committed enrollment without its profile would be a key nobody holds - is
- * unlinked again when the transaction does not commit.
+ * unlinked again when the transaction does not commit. qs_enroll_client_tx
+ * runs the same steps (enroll_in_tx) with the profile kept as text.
  */
 #include "qs_enroll.h"
 #include "qs_audit.h"
+#include "qs_codec.h"
 #include "qs_hex.h"
 #include "qs_keys.h"
 #include "qs_log.h"
@@ -15,9 +17,32 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+int
+qs_client_name_check(const char *name, const char *what, char *errmsg, size_t errmsg_len)
+{
+    size_t len = name ? strlen(name) : 0;
+    int blank = 1;
+
+    if (name == NULL || !qs_text_printable(name, QS_MAX_NAME_BYTES)) {
+        snprintf(errmsg, errmsg_len, "%s must be 1..%u bytes of UTF-8 without control "
+                 "characters", what, QS_MAX_NAME_BYTES);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (name[i] != ' ')
+            blank = 0;
+    if (blank || name[0] == ' ' || name[len - 1] == ' ') {
+        snprintf(errmsg, errmsg_len, "%s must not be blank or start or end with a blank",
+                 what);
+        return -1;
+    }
+    return 0;
+}
 
 int
 qs_enroll_key(uint8_t name_ps[QS_PSEUDONYM_BYTES], int *replaced, qs_sitedb_t *db,
@@ -62,25 +87,57 @@ reserve_profile(const char *path, char *errmsg, size_t errmsg_len)
     return 0;
 }
 
+/* Where the profile goes: a new file at path, or (path NULL) *text. */
+typedef struct {
+    const char *path;
+    char **text;
+    int reserved;      /* path was created by this call */
+    int refused;       /* site.db refused the name or key */
+} profile_sink_t;
+
+/* The profile for (name, kp) into the sink. */
+static int
+profile_out(profile_sink_t *sink, const qs_enroll_site_t *site, const qs_keypair_t *kp,
+            const char *name, char *errmsg, size_t errmsg_len)
+{
+    size_t len = 0;
+
+    if (sink->path != NULL) {
+        if (reserve_profile(sink->path, errmsg, errmsg_len) != 0)
+            return -1;
+        sink->reserved = 1;
+        return qs_profile_write(sink->path, name, kp, site->endpoint, site->broker_pk,
+                                site->store_pk, errmsg, errmsg_len);
+    }
+    *sink->text = sodium_malloc(QS_PROFILE_MAX_BYTES);
+    if (*sink->text == NULL)
+        qs_fatal("out of locked memory for a client profile");
+    return qs_profile_format(*sink->text, QS_PROFILE_MAX_BYTES, &len, name, kp,
+                             site->endpoint, site->broker_pk, site->store_pk, errmsg,
+                             errmsg_len);
+}
+
 /* The steps inside the open transaction: key, profile, audit entry. */
 static int
 enroll_in_tx(qs_enroll_ids_t *ids, qs_audit_tx_t *tx, const qs_enroll_site_t *site,
-             const qs_keypair_t *kp, const char *name, const char *profile_path,
-             int *reserved, char *errmsg, size_t errmsg_len)
+             const qs_keypair_t *kp, const char *name, profile_sink_t *sink, char *errmsg,
+             size_t errmsg_len)
 {
     uint8_t ps[QS_PSEUDONYM_BYTES];
     char detail[64 + 2 * QS_ENROLL_PREFIX_CHARS];
 
-    if (qs_enroll_key(ps, NULL, site->db, site->site_key, name, qs_keypair_public(kp),
-                      site->now_ms, 0, errmsg, errmsg_len) != 0)
+    if (qs_client_name_check(name, "the client name", errmsg, errmsg_len) != 0)
         return -1;
+    if (qs_enroll_key(ps, NULL, site->db, site->site_key, name, qs_keypair_public(kp),
+                      site->now_ms, 0, errmsg, errmsg_len) != 0) {
+        /* qs_sitedb_enroll says "site.db: …" for a database failure; anything
+         * else is a refusal (name held, key reused). */
+        sink->refused = strncmp(errmsg, "site.db:", 8) != 0;
+        return -1;
+    }
     qs_hex_encode(ids->name_ps, sizeof ids->name_ps, ps, QS_ENROLL_PREFIX_BYTES);
     qs_hex_encode(ids->key, sizeof ids->key, qs_keypair_public(kp), QS_ENROLL_PREFIX_BYTES);
-    if (reserve_profile(profile_path, errmsg, errmsg_len) != 0)
-        return -1;
-    *reserved = 1;
-    if (qs_profile_write(profile_path, name, kp, site->endpoint, site->broker_pk,
-                         site->store_pk, errmsg, errmsg_len) != 0)
+    if (profile_out(sink, site, kp, name, errmsg, errmsg_len) != 0)
         return -1;
     snprintf(detail, sizeof detail, "{\"name_ps\":\"%s\",\"key\":\"%s\"}", ids->name_ps,
              ids->key);
@@ -88,32 +145,90 @@ enroll_in_tx(qs_enroll_ids_t *ids, qs_audit_tx_t *tx, const qs_enroll_site_t *si
                               errmsg_len);
 }
 
+static qs_keypair_t *
+client_keypair(char *errmsg, size_t errmsg_len)
+{
+    qs_keypair_t *kp = qs_keypair_generate();
+
+    if (kp == NULL)
+        snprintf(errmsg, errmsg_len, "cannot allocate locked memory for the client key "
+                 "(check 'ulimit -l')");
+    return kp;
+}
+
+int
+qs_enroll_client_tx(qs_enroll_ids_t *ids, char **profile, qs_audit_tx_t *tx,
+                    const qs_enroll_site_t *site, const char *name, char *errmsg,
+                    size_t errmsg_len)
+{
+    profile_sink_t sink = { NULL, profile, 0, 0 };
+    qs_keypair_t *kp = client_keypair(errmsg, errmsg_len);
+    int rc;
+
+    memset(ids, 0, sizeof *ids);
+    *profile = NULL;
+    if (kp == NULL)
+        return -1;
+    rc = enroll_in_tx(ids, tx, site, kp, name, &sink, errmsg, errmsg_len);
+    qs_keypair_destroy(&kp);
+    if (rc == 0)
+        return 0;
+    if (*profile != NULL) {
+        sodium_free(*profile);
+        *profile = NULL;
+    }
+    return sink.refused ? QS_ENROLL_REFUSED : -1;
+}
+
 int
 qs_enroll_client(qs_enroll_ids_t *ids, const qs_enroll_site_t *site, const char *name,
                  const char *profile_path, char *errmsg, size_t errmsg_len)
 {
-    qs_keypair_t *kp = qs_keypair_generate();
+    profile_sink_t sink = { profile_path, NULL, 0, 0 };
+    qs_keypair_t *kp;
     qs_audit_tx_t *tx;
-    int reserved = 0, rc = -1;
+    int rc = -1;
 
     memset(ids, 0, sizeof *ids);
-    if (kp == NULL) {
-        snprintf(errmsg, errmsg_len, "cannot allocate locked memory for the client key "
-                 "(check 'ulimit -l')");
+    kp = client_keypair(errmsg, errmsg_len);
+    if (kp == NULL)
         return -1;
-    }
     tx = qs_audit_tx_begin(site->db, site->audit_key, site->audit_head, errmsg, errmsg_len);
     if (tx != NULL) {
-        if (enroll_in_tx(ids, tx, site, kp, name, profile_path, &reserved, errmsg,
-                         errmsg_len) == 0)
+        if (enroll_in_tx(ids, tx, site, kp, name, &sink, errmsg, errmsg_len) == 0)
             rc = qs_audit_tx_commit(&tx, errmsg, errmsg_len);
         qs_audit_tx_rollback(&tx);
     }
     qs_keypair_destroy(&kp);
-    if (rc != 0 && reserved && unlink(profile_path) != 0 && errno != ENOENT) {
+    if (rc != 0 && sink.reserved && unlink(profile_path) != 0 && errno != ENOENT) {
         size_t len = strlen(errmsg);
         snprintf(errmsg + len, errmsg_len - len, "; and cannot remove '%s' after the "
                  "failure: %s; remove it by hand", profile_path, strerror(errno));
     }
     return rc;
+}
+
+int
+qs_revoke_client_tx(int *n_revoked, char ps_hex[QS_ENROLL_PREFIX_CHARS + 1],
+                    qs_audit_tx_t *tx, qs_sitedb_t *db, const uint8_t site_key[32],
+                    const char *actor, int64_t now_ms, const char *name, char *errmsg,
+                    size_t errmsg_len)
+{
+    uint8_t ps[QS_PSEUDONYM_BYTES];
+    char detail[64 + QS_ENROLL_PREFIX_CHARS];
+
+    *n_revoked = 0;
+    qs_pseudonym(ps, site_key, QS_PSEUDO_CLIENT, name);
+    qs_hex_encode(ps_hex, QS_ENROLL_PREFIX_CHARS + 1, ps, QS_ENROLL_PREFIX_BYTES);
+    if (qs_sitedb_revoke(db, ps, now_ms, n_revoked) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot revoke in site.db: %s", qs_sitedb_errmsg(db));
+        return -1;
+    }
+    if (*n_revoked == 0) {
+        snprintf(errmsg, errmsg_len, "no enrolled, unrevoked client is named '%s' (names "
+                 "match case-insensitively); nothing was changed", name);
+        return QS_ENROLL_NOT_FOUND;
+    }
+    snprintf(detail, sizeof detail, "{\"name_ps\":\"%s\",\"keys\":%d}", ps_hex, *n_revoked);
+    return qs_audit_tx_append(tx, now_ms, actor, "revoke", detail, errmsg, errmsg_len);
 }

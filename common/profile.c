@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PROFILE_MAX_BYTES 4096u
+#define PROFILE_MAX_BYTES QS_PROFILE_MAX_BYTES
 
 struct qs_profile {
     char name[QS_MAX_NAME_BYTES + 1];
@@ -217,15 +217,15 @@ qs_profile_load(const char *path, char *errmsg, size_t errmsg_len)
 }
 
 int
-qs_profile_write(const char *path, const char *name, const qs_keypair_t *kp,
-                 const char *endpoint, const uint8_t broker_pk[QS_KEY_BYTES],
-                 const uint8_t store_pk[QS_KEY_BYTES], char *errmsg, size_t errmsg_len)
+qs_profile_format(char *out, size_t out_cap, size_t *out_len, const char *name,
+                  const qs_keypair_t *kp, const char *endpoint,
+                  const uint8_t broker_pk[QS_KEY_BYTES], const uint8_t store_pk[QS_KEY_BYTES],
+                  char *errmsg, size_t errmsg_len)
 {
-    const size_t cap = PROFILE_MAX_BYTES;
     char pk_hex[QS_HEX_KEY_CHARS + 1], broker_hex[QS_HEX_KEY_CHARS + 1];
     char store_hex[QS_HEX_KEY_CHARS + 1];
-    char *sk_hex, *text;
-    int n, rc;
+    char *sk_hex;
+    int n;
 
     if (!text_ok(name, QS_MAX_NAME_BYTES)) {
         snprintf(errmsg, errmsg_len, "client name must be 1..%u bytes of UTF-8 on one line, "
@@ -238,14 +238,13 @@ qs_profile_write(const char *path, const char *name, const qs_keypair_t *kp,
         return -1;
     }
     sk_hex = sodium_malloc(QS_HEX_KEY_CHARS + 1);
-    text = sodium_malloc(cap);
-    if (sk_hex == NULL || text == NULL)
-        qs_fatal("out of locked memory writing a profile");
+    if (sk_hex == NULL)
+        qs_fatal("out of locked memory formatting a profile");
     qs_hex_encode(sk_hex, QS_HEX_KEY_CHARS + 1, qs_keypair_secret(kp), QS_KEY_BYTES);
     qs_hex_encode(pk_hex, sizeof pk_hex, qs_keypair_public(kp), QS_KEY_BYTES);
     qs_hex_encode(broker_hex, sizeof broker_hex, broker_pk, QS_KEY_BYTES);
     qs_hex_encode(store_hex, sizeof store_hex, store_pk, QS_KEY_BYTES);
-    n = snprintf(text, cap,
+    n = snprintf(out, out_cap,
                  "# quietstate client profile (qsctl enroll): holds this client's secret\n"
                  "# key. Keep it mode 0600 and readable only by the endpoint agent.\n"
                  "[client]\n"
@@ -257,13 +256,32 @@ qs_profile_write(const char *path, const char *name, const qs_keypair_t *kp,
                  "broker_public_key = %s\n"
                  "store_public_key = %s\n",
                  name, pk_hex, sk_hex, endpoint, broker_hex, store_hex);
-    if (n < 0 || (size_t)n >= cap) {
-        snprintf(errmsg, errmsg_len, "profile for '%s' does not fit in %zu bytes", path, cap);
-        rc = -1;
-    } else {
-        rc = qs_fs_write_private(path, text, (size_t)n, errmsg, errmsg_len);
-    }
     sodium_free(sk_hex);
+    if (n < 0 || (size_t)n >= out_cap) {
+        sodium_memzero(out, out_cap);
+        snprintf(errmsg, errmsg_len, "the profile for '%s' does not fit in %zu bytes", name,
+                 out_cap);
+        return -1;
+    }
+    *out_len = (size_t)n;
+    return 0;
+}
+
+int
+qs_profile_write(const char *path, const char *name, const qs_keypair_t *kp,
+                 const char *endpoint, const uint8_t broker_pk[QS_KEY_BYTES],
+                 const uint8_t store_pk[QS_KEY_BYTES], char *errmsg, size_t errmsg_len)
+{
+    char *text = sodium_malloc(PROFILE_MAX_BYTES);
+    size_t len = 0;
+    int rc;
+
+    if (text == NULL)
+        qs_fatal("out of locked memory writing a profile");
+    rc = qs_profile_format(text, PROFILE_MAX_BYTES, &len, name, kp, endpoint, broker_pk,
+                           store_pk, errmsg, errmsg_len);
+    if (rc == 0)
+        rc = qs_fs_write_private(path, text, len, errmsg, errmsg_len);
     sodium_free(text);
     return rc;
 }

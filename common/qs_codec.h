@@ -40,6 +40,11 @@ const char *qs_state_name(uint32_t topic_type, uint32_t state_id, char *buf, siz
 /* 1 if s[0..len) is valid UTF-8 without NUL bytes, else 0. */
 int qs_utf8_valid(const char *s, size_t len);
 
+/* 1 if s is 1..max bytes of valid UTF-8 without control characters (C0,
+ * DEL, C1: nothing that could move a terminal's cursor), else 0. The rule
+ * for names a person types: client names, actors. */
+int qs_text_printable(const char *s, size_t max);
+
 /* Status and Code names as in the proto ("OK", "BAD_MESSAGE", "DECRYPT_FAILED"). */
 const char *qs_status_name(Quietstate__Status status);
 const char *qs_code_name(Quietstate__Code code);

@@ -3,10 +3,9 @@
  * qsctl's `--format json` output and qs-web's API answers must be the same
  * documents (DESIGN.md), so the objects are built here once, from what
  * common/ reads out of site.db, and both doors print them.
- *
- * TEMPORARY (issue #11): cmd_policy.c (version_object) and cmd_audit.c
- * (collect_entry's JSON half) still carry their own static copies of these
- * two builders; they are to call these instead (see the issue #11 report).
+ * A policy change is one document too: `qsctl policy set`'s flags and the
+ * body of PUT /api/v1/policy are both a change object applied to the
+ * current policy by qs_doc_policy_apply.
  */
 #ifndef QS_DOCS_H
 #define QS_DOCS_H
@@ -15,6 +14,7 @@
 #include <stdint.h>
 
 #include "qs_audit.h"
+#include "qs_policy.h"
 
 /* One stored policy version as `qsctl policy show|history --format json`
  * prints it: the policy fields plus "version", "set_utc" and "actor". A
@@ -27,5 +27,17 @@ cJSON *qs_doc_policy_version(int64_t version, int64_t set_ms, const char *actor,
  * {"seq", "time_utc" (with ms), "actor", "action", "detail" (object, or the
  * text when it is not JSON)}. Returns a new object (caller deletes). */
 cJSON *qs_doc_audit_entry(const qs_audit_entry_t *e);
+
+/* The policy that the change object `changes` makes of cur, as both
+ * `qsctl policy set` and PUT /api/v1/policy store it. changes holds any of
+ * the policy's fields; a field not given keeps its value; each entry of
+ * "topic_max_age_days" sets that topic type's own age and 0 removes it;
+ * "version", "set_utc", "actor" and "configured" (what GET returns) are
+ * ignored, so a GET document can be edited and sent back. The result is
+ * checked by qs_policy_from_json, the parser every daemon uses: what they
+ * could not load is refused. Returns 0 with *next, or -1 with errmsg naming
+ * the field that is wrong or unknown. */
+int qs_doc_policy_apply(qs_policy_t *next, const qs_policy_t *cur, const cJSON *changes,
+                        char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
 
 #endif

@@ -24,6 +24,8 @@
 #include "qs_keys.h"
 #include "qs_limits.h"
 
+#define QS_PROFILE_MAX_BYTES 4096u   /* a profile's text always fits in this */
+
 typedef struct qs_profile qs_profile_t;
 
 /* Load and check a profile: mode must not let group or others read it (the
@@ -33,11 +35,22 @@ typedef struct qs_profile qs_profile_t;
  * caller destroys, or NULL with errmsg filled. */
 qs_profile_t *qs_profile_load(const char *path, char *errmsg, size_t errmsg_len);
 
-/* Write a profile for (name, kp) to path atomically with mode 0600.
- * name and endpoint must be non-empty one-line UTF-8 without control
- * characters or surrounding blanks (names at most QS_MAX_NAME_BYTES bytes).
- * The secret key is formatted in locked memory and wiped. Returns 0, or -1
- * with errmsg filled. qsctl enroll calls this. */
+/* The profile's text for (name, kp) into out (out_cap bytes, at most
+ * QS_PROFILE_MAX_BYTES needed), NUL-terminated, its length in *out_len: the
+ * one format, which qs_profile_write stores and qs-web hands out. name and
+ * endpoint must be non-empty one-line UTF-8 without control characters or
+ * surrounding blanks (names at most QS_MAX_NAME_BYTES bytes). The text holds
+ * the secret key: out should be locked memory (sodium_malloc) that the
+ * caller wipes. Returns 0, or -1 with errmsg filled. */
+int qs_profile_format(char *out, size_t out_cap, size_t *out_len, const char *name,
+                      const qs_keypair_t *kp, const char *endpoint,
+                      const uint8_t broker_pk[QS_KEY_BYTES],
+                      const uint8_t store_pk[QS_KEY_BYTES], char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Write qs_profile_format's text for (name, kp) to path atomically with
+ * mode 0600; the text is formatted in locked memory and wiped. Returns 0,
+ * or -1 with errmsg filled. qsctl enroll calls this (through qs_enroll.h). */
 int qs_profile_write(const char *path, const char *name, const qs_keypair_t *kp,
                      const char *endpoint, const uint8_t broker_pk[QS_KEY_BYTES],
                      const uint8_t store_pk[QS_KEY_BYTES], char *errmsg, size_t errmsg_len)

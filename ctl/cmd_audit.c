@@ -3,7 +3,9 @@
  * The audit log is a keyed hash chain in site.db (see qs_audit.h): `show`
  * lists every entry (seq, UTC time, actor, action, detail); `verify`
  * recomputes the chain with keys/audit.key and checks DIR/audit.head, and
- * names the first entry that was edited, removed or reordered.
+ * names the first entry that was edited, removed or reordered. `show`
+ * builds the document qs-web's GET /api/v1/audit returns (qs_docs.h) and
+ * prints it with remote_print.h, as `qsctl --url` does.
  *
  *   show --format json    {"entries": [{"seq": 1, "time_utc": "…Z", "actor": "…",
  *                          "action": "init", "detail": {…}}, …]}
@@ -13,8 +15,10 @@
 #include "ctl_common.h"
 #include "qs_audit.h"
 #include "qs_ctl.h"
+#include "qs_docs.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
+#include "remote_print.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -71,51 +75,21 @@ parse(const char *cmd, const char **home, ctl_format_t *fmt, int argc, char **ar
     return 0;
 }
 
-typedef struct {
-    cJSON *entries;       /* JSON output, or NULL */
-    ctl_table_t *table;   /* table output, or NULL */
-    int64_t n;
-} audit_ctx_t;
-
 static int
 collect_entry(void *vctx, const qs_audit_entry_t *e)
 {
-    audit_ctx_t *ctx = vctx;
-    char when[CTL_TIME_BYTES], seq[32];
-    const char *actor = e->actor ? e->actor : "";
-    const char *action = e->action ? e->action : "";
-    const char *detail = e->detail ? e->detail : "";
-
-    ctx->n++;
-    if (ctx->entries != NULL) {
-        cJSON *obj = cJSON_CreateObject(), *d = cJSON_Parse(detail);
-        ctl_time_text(when, e->time_ms, 1);
-        cJSON_AddNumberToObject(obj, "seq", (double)e->seq);
-        cJSON_AddStringToObject(obj, "time_utc", when);
-        cJSON_AddStringToObject(obj, "actor", actor);
-        cJSON_AddStringToObject(obj, "action", action);
-        /* Details are JSON objects; anything else is shown as the text it is. */
-        cJSON_AddItemToObject(obj, "detail", d != NULL ? d : cJSON_CreateString(detail));
-        cJSON_AddItemToArray(ctx->entries, obj);
-    }
-    if (ctx->table != NULL) {
-        const char *cells[5] = { seq, when, actor, action, detail };
-        snprintf(seq, sizeof seq, "%" PRId64, e->seq);
-        ctl_time_text(when, e->time_ms, 0);
-        ctl_table_add(ctx->table, cells);
-    }
+    cJSON_AddItemToArray((cJSON *)vctx, qs_doc_audit_entry(e));
     return 0;
 }
 
 static int
 audit_show(int argc, char **argv)
 {
-    static const char *const head[] = { "SEQ", "TIME_UTC", "ACTOR", "ACTION", "DETAIL" };
     const char *home = NULL;
     ctl_format_t fmt;
     char errmsg[CTL_ERRMSG_BYTES];
     ctl_site_t site;
-    audit_ctx_t ctx = { NULL, NULL, 0 };
+    cJSON *entries, *doc;
     int help, rc;
 
     if ((rc = parse(CMD_SHOW, &home, &fmt, argc, argv, &help)) != 0)
@@ -128,32 +102,25 @@ audit_show(int argc, char **argv)
         ctl_error(CMD_SHOW, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (fmt == CTL_FORMAT_JSON) {
-        ctx.entries = cJSON_CreateArray();
-    } else {
-        ctx.table = ctl_table_new(5, head);
-        ctl_table_align_right(ctx.table, 0);
-    }
-    if (qs_audit_each(site.sitedb, collect_entry, &ctx) != 0) {
+    entries = cJSON_CreateArray();
+    doc = cJSON_CreateObject();
+    if (entries == NULL || doc == NULL)
+        qs_fatal("out of memory building the audit document");
+    cJSON_AddItemToObject(doc, "entries", entries);
+    if (qs_audit_each(site.sitedb, collect_entry, entries) != 0) {
         ctl_error(CMD_SHOW, "cannot read the audit log from '%s': %s", site.paths.site_db,
                   qs_sitedb_errmsg(site.sitedb));
-        cJSON_Delete(ctx.entries);
-        ctl_table_destroy(&ctx.table);
+        cJSON_Delete(doc);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }
     ctl_site_close(&site);
-    if (ctx.entries != NULL) {
-        cJSON *doc = cJSON_CreateObject();
-        cJSON_AddItemToObject(doc, "entries", ctx.entries);
+    if (fmt == CTL_FORMAT_JSON) {
         if (ctl_json_print(doc) != 0)
             qs_fatal("out of memory printing JSON");
     } else {
-        if (ctx.n == 0)
-            printf("the audit log is empty\n");
-        else
-            ctl_table_print(ctx.table, stdout);
-        ctl_table_destroy(&ctx.table);
+        ctl_print_audit_show(doc);
+        cJSON_Delete(doc);
     }
     return ctl_output_done(CMD_SHOW);
 }

@@ -41,6 +41,7 @@ usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl init --home DIR [--frontend ENDPOINT] [--backend ENDPOINT]\n"
+        "                  [--web ADDR]\n"
         "\n"
         "Create a site home: keys, quietstate.conf, site.db, store.db, audit log.\n"
         "\n"
@@ -49,12 +50,14 @@ usage(FILE *out)
         "                       (default %s)\n"
         "  --backend ENDPOINT   where store workers connect to the broker\n"
         "                       (default %s)\n"
+        "  --web ADDR           where qs-web listens, HOST:PORT (default %s);\n"
+        "                       beyond loopback it needs [web] tls_cert and tls_key\n"
         "  --help               show this help\n"
         "\n"
         "Endpoints are tcp://HOST:PORT or ipc://PATH; the defaults listen on loopback\n"
         "only. init never overwrites a key: it refuses a directory that already holds\n"
         "a site and completes one whose init was interrupted.\n",
-        QS_DEFAULT_FRONTEND, QS_DEFAULT_BACKEND);
+        QS_DEFAULT_FRONTEND, QS_DEFAULT_BACKEND, QS_DEFAULT_WEB_LISTEN);
 }
 
 static void
@@ -93,6 +96,16 @@ endpoint_is_local(const char *ep)
            (len >= 4 && strncmp(host, "127.", 4) == 0);
 }
 
+/* 1 if a qs-web HOST:PORT only listens on this host. */
+static int
+web_is_local(const char *addr)
+{
+    char ep[QS_MAX_ENDPOINT_BYTES + 8];
+
+    snprintf(ep, sizeof ep, "tcp://%s", addr);
+    return endpoint_is_local(ep);
+}
+
 /* Endpoint syntax: no blanks or control characters (they would end up in
  * quietstate.conf as extra lines), tcp:// or ipc:// only (inproc:// cannot
  * join separate processes). Returns 0 or -1 with errmsg. */
@@ -115,6 +128,35 @@ endpoint_check(const char *flag, const char *ep, char *errmsg, size_t errmsg_len
     return 0;
 }
 
+/* --web ADDR: the [web] listen value, checked by the daemons' own parser
+ * (the same text in quietstate.conf would be refused by qs-web otherwise);
+ * a line break would smuggle extra keys into that text, so it is refused
+ * first. Returns 0 with want->web_listen set, or -1 with errmsg. */
+static int
+web_check(qs_config_t *want, const char *addr, char *errmsg, size_t errmsg_len)
+{
+    char text[QS_MAX_ENDPOINT_BYTES + 32], err[512];
+    qs_config_t back;
+
+    for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(errmsg, errmsg_len, "--web must not contain control characters");
+            return -1;
+        }
+    if (snprintf(text, sizeof text, "[web]\nlisten = %s\n", addr) >= (int)sizeof text) {
+        snprintf(errmsg, errmsg_len, "--web is too long (at most %u characters)",
+                 QS_MAX_ENDPOINT_BYTES - 1);
+        return -1;
+    }
+    qs_config_defaults(&back);
+    if (qs_config_parse(&back, text, err, sizeof err) != 0) {
+        snprintf(errmsg, errmsg_len, "--web '%s' is not accepted: %s", addr, err);
+        return -1;
+    }
+    snprintf(want->web_listen, sizeof want->web_listen, "%s", back.web_listen);
+    return 0;
+}
+
 /* The config text init would write must read back to the same endpoints
  * with the daemons' own parser (which has limits of its own, such as the
  * INI line length). Returns 0, or -1 with the parser's complaint. */
@@ -130,13 +172,14 @@ config_roundtrip(const qs_config_t *want, char *errmsg, size_t errmsg_len)
     }
     qs_config_defaults(&back);
     if (qs_config_parse(&back, text, err, sizeof err) != 0) {
-        snprintf(errmsg, errmsg_len, "--frontend or --backend is not accepted in "
+        snprintf(errmsg, errmsg_len, "--frontend, --backend or --web is not accepted in "
                  "quietstate.conf: %s", err);
         return -1;
     }
-    if (strcmp(back.frontend, want->frontend) != 0 || strcmp(back.backend, want->backend) != 0) {
-        snprintf(errmsg, errmsg_len, "--frontend or --backend does not read back unchanged "
-                 "from quietstate.conf: use a shorter endpoint");
+    if (strcmp(back.frontend, want->frontend) != 0 || strcmp(back.backend, want->backend) != 0 ||
+        strcmp(back.web_listen, want->web_listen) != 0) {
+        snprintf(errmsg, errmsg_len, "--frontend, --backend or --web does not read back "
+                 "unchanged from quietstate.conf: use a shorter endpoint");
         return -1;
     }
     return 0;
@@ -334,6 +377,7 @@ audit_init(const char *home, const qs_config_t *cfg, const init_report_t *r, int
     detail = cJSON_CreateObject();
     cJSON_AddStringToObject(detail, "frontend", cfg->frontend);
     cJSON_AddStringToObject(detail, "backend", cfg->backend);
+    cJSON_AddStringToObject(detail, "web", cfg->web_listen);
     created = cJSON_AddArrayToObject(detail, "created");
     for (size_t i = 0; i < r->n; i++)
         if (r->created[i])
@@ -360,6 +404,7 @@ print_summary(const qs_site_paths_t *paths, const qs_config_t *cfg, const init_r
                r->what[i]);
     printf("broker frontend (producers connect here): %s\n", cfg->frontend);
     printf("broker backend (store workers connect here): %s\n", cfg->backend);
+    printf("qs-web listens here (HTTP API, docs/web.md): %s\n", cfg->web_listen);
     printf("\nnext steps:\n"
            "  1. set a privacy policy; nothing is collected until one exists:\n"
            "       qsctl policy set --home %s --max-age-days 90\n"
@@ -380,6 +425,7 @@ parse_init(const char **home, qs_config_t *want, int argc, char **argv, char *er
         { "home", required_argument, NULL, 'H' },
         { "frontend", required_argument, NULL, 'f' },
         { "backend", required_argument, NULL, 'b' },
+        { "web", required_argument, NULL, 'w' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -397,6 +443,10 @@ parse_init(const char **home, qs_config_t *want, int argc, char **argv, char *er
                 return -1;
             snprintf(c == 'f' ? want->frontend : want->backend, QS_MAX_ENDPOINT_BYTES, "%s",
                      optarg);
+            break;
+        case 'w':
+            if (web_check(want, optarg, errmsg, errmsg_len) != 0)
+                return -1;
             break;
         case 'h': return 1;
         case ':':
@@ -522,7 +572,8 @@ create_site(const qs_site_paths_t *paths, const qs_config_t *want, qs_config_t *
         return -1;
     report(r, "quietstate.conf", "endpoints and options", created);
     if (!created && (strcmp(used->frontend, want->frontend) != 0 ||
-                     strcmp(used->backend, want->backend) != 0))
+                     strcmp(used->backend, want->backend) != 0 ||
+                     strcmp(used->web_listen, want->web_listen) != 0))
         ctl_error(CMD, "note: kept the existing quietstate.conf; its endpoints apply "
                   "(edit '%s' to change them)", paths->conf);
     if (databases(paths, &site_created, &store_created, errmsg, errmsg_len) != 0)
@@ -556,6 +607,10 @@ cmd_init(int argc, char **argv)
                       "accept connections from other hosts (only enrolled keys get in)",
                       i == 0 ? "--frontend" : "--backend", ep);
     }
+    if (!web_is_local(want.web_listen))
+        ctl_error(CMD, "warning: --web '%s' is not a loopback address: qs-web starts there "
+                  "only with [web] tls_cert and tls_key set in quietstate.conf",
+                  want.web_listen);
     if (check_home(&paths, &resumed) != 0)
         return CTL_EXIT_FAIL;
     if (create_site(&paths, &want, &used, &r, errmsg, sizeof errmsg) != 0 ||

@@ -5,19 +5,18 @@
  * broker and the store poll site.db (PRAGMA data_version) and reload their
  * key sets: the broker refuses the key at its next handshake and drops its
  * messages on live connections within about a second; the store refuses
- * anything from it that still arrives.
+ * anything from it that still arrives. The change and its entry are
+ * qs_revoke_client_tx (qs_enroll.h), as for qs-web's DELETE /api/v1/clients.
  */
 #include "ctl_common.h"
 #include "qs_ctl.h"
-#include "qs_hex.h"
+#include "qs_enroll.h"
 #include "qs_log.h"
-#include "qs_pseudonym.h"
 
 #include <getopt.h>
 #include <string.h>
 
 #define CMD "revoke"
-#define REVOKE_PREFIX_BYTES 8u
 
 static void
 usage(FILE *out)
@@ -45,10 +44,8 @@ cmd_revoke(int argc, char **argv)
     };
     const char *home = NULL, *name = NULL;
     char errmsg[CTL_ERRMSG_BYTES], actor[CTL_MAX_ACTOR_BYTES + 1];
-    char ps_hex[2 * REVOKE_PREFIX_BYTES + 1];
-    uint8_t ps[QS_PSEUDONYM_BYTES];
+    char ps_hex[QS_ENROLL_PREFIX_CHARS + 1];
     ctl_site_t site;
-    cJSON *detail = NULL;
     int c, n_revoked = 0, rc;
 
     ctl_getopt_reset();
@@ -75,24 +72,9 @@ cmd_revoke(int argc, char **argv)
     }
     if (ctl_actor(actor, sizeof actor, NULL, errmsg, sizeof errmsg) != 0)
         goto fail;
-    qs_pseudonym(ps, site.site_key, QS_PSEUDO_CLIENT, name);
-    qs_hex_encode(ps_hex, sizeof ps_hex, ps, REVOKE_PREFIX_BYTES);
-    if (ctl_site_begin(&site, errmsg, sizeof errmsg) != 0)
-        goto fail;
-    if (qs_sitedb_revoke(site.sitedb, ps, ctl_site_now(&site), &n_revoked) != 0) {
-        snprintf(errmsg, sizeof errmsg, "cannot revoke in '%s': %s", site.paths.site_db,
-                 qs_sitedb_errmsg(site.sitedb));
-        goto fail;
-    }
-    if (n_revoked == 0) {
-        snprintf(errmsg, sizeof errmsg, "no enrolled, unrevoked client is named '%s' "
-                 "(names match case-insensitively); nothing was changed", name);
-        goto fail;
-    }
-    detail = cJSON_CreateObject();
-    cJSON_AddStringToObject(detail, "name_ps", ps_hex);
-    cJSON_AddNumberToObject(detail, "keys", n_revoked);
-    if (ctl_site_audit(&site, actor, "revoke", detail, errmsg, sizeof errmsg) != 0 ||
+    if (ctl_site_begin(&site, errmsg, sizeof errmsg) != 0 ||
+        qs_revoke_client_tx(&n_revoked, ps_hex, site.tx, site.sitedb, site.site_key, actor,
+                            ctl_site_now(&site), name, errmsg, sizeof errmsg) != 0 ||
         ctl_site_commit(&site, errmsg, sizeof errmsg) != 0)
         goto fail;
     printf("revoked client '%s' (%d key%s, name pseudonym %s…)\n", name, n_revoked,
@@ -104,7 +86,6 @@ fail:
     ctl_error(CMD, "%s", errmsg);
     rc = CTL_EXIT_FAIL;
 out:
-    cJSON_Delete(detail);
     ctl_site_close(&site);
     return rc;
 }

@@ -4,14 +4,14 @@
 # link the command sources through qs_ctl_cmds, a library of everything in
 # ctl/ but main.c and the commands other modules own.
 set(QS_CTL_CMD_SOURCES ctl_common.c cmd_init.c cmd_enroll.c cmd_revoke.c
-    cmd_policy.c cmd_compliance.c cmd_stats.c cmd_audit.c)
+    cmd_policy.c cmd_compliance.c cmd_stats.c cmd_audit.c remote_print.c)
 list(TRANSFORM QS_CTL_CMD_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
 add_library(qs_ctl_cmds STATIC ${QS_CTL_CMD_SOURCES})
 target_include_directories(qs_ctl_cmds PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_ctl_cmds PUBLIC quietstate qs_storedb)
 
 set(QS_CTL_TESTS test_ctl_common test_ctl_query test_ctl_policy test_ctl_audit test_ctl_init
-    test_ctl_enroll)
+    test_ctl_enroll test_ctl_print)
 foreach(t ${QS_CTL_TESTS})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
     qs_unit_test(${t} ${t}.c)

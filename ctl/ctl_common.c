@@ -9,6 +9,7 @@
 #include "ctl_common.h"
 #include "qs_audit.h"
 #include "qs_codec.h"
+#include "qs_enroll.h"
 #include "qs_fsutil.h"
 #include "qs_keys.h"
 #include "qs_log.h"
@@ -140,31 +141,13 @@ ctl_site_rollback(ctl_site_t *site)
     qs_audit_tx_rollback(&site->tx);
 }
 
-/* 1 if s is 1..max bytes of UTF-8 without control characters. */
-static int
-printable_utf8(const char *s, size_t max)
-{
-    size_t len = strlen(s);
-
-    if (len == 0 || len > max || !qs_utf8_valid(s, len))
-        return 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return 0;
-        /* C1 controls U+0080..U+009F are encoded as C2 80..C2 9F. */
-        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-            return 0;
-    }
-    return 1;
-}
-
 int
 ctl_actor(char *out, size_t out_len, const char *as, char *errmsg, size_t errmsg_len)
 {
     const char *env[] = { "SUDO_USER", "USER" };
 
     if (as != NULL) {
-        if (!printable_utf8(as, CTL_MAX_ACTOR_BYTES)) {
+        if (!qs_text_printable(as, CTL_MAX_ACTOR_BYTES)) {
             snprintf(errmsg, errmsg_len, "--as must be 1..%u printable characters",
                      CTL_MAX_ACTOR_BYTES);
             return -1;
@@ -174,7 +157,7 @@ ctl_actor(char *out, size_t out_len, const char *as, char *errmsg, size_t errmsg
     }
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = getenv(env[i]);
-        if (v != NULL && printable_utf8(v, CTL_MAX_ACTOR_BYTES)) {
+        if (v != NULL && qs_text_printable(v, CTL_MAX_ACTOR_BYTES)) {
             snprintf(out, out_len, "%s", v);
             return 0;
         }
@@ -186,21 +169,7 @@ ctl_actor(char *out, size_t out_len, const char *as, char *errmsg, size_t errmsg
 int
 ctl_name_check(const char *name, char *errmsg, size_t errmsg_len)
 {
-    int blank = 1;
-
-    if (!printable_utf8(name, QS_MAX_NAME_BYTES)) {
-        snprintf(errmsg, errmsg_len, "--name must be 1..%u bytes of UTF-8 without control "
-                 "characters", QS_MAX_NAME_BYTES);
-        return -1;
-    }
-    for (const char *p = name; *p; p++)
-        if (*p != ' ')
-            blank = 0;
-    if (blank || name[0] == ' ' || name[strlen(name) - 1] == ' ') {
-        snprintf(errmsg, errmsg_len, "--name must not be blank or start or end with a blank");
-        return -1;
-    }
-    return 0;
+    return qs_client_name_check(name, "--name", errmsg, errmsg_len);
 }
 
 void

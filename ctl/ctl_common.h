@@ -104,9 +104,8 @@ void ctl_site_rollback(ctl_site_t *site);
 int ctl_actor(char *out, size_t out_len, const char *as, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
-/* A client name given on the command line: 1..QS_MAX_NAME_BYTES bytes of
- * UTF-8 with no control characters and no leading or trailing blank (a
- * profile could not hold it). 0 or -1 with errmsg. */
+/* A client name given as --name: qs_client_name_check (qs_enroll.h, the
+ * one rule qs-web applies too) with errors naming --name. 0 or -1. */
 int ctl_name_check(const char *name, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 

@@ -9,6 +9,7 @@
  * json, the local command's lines otherwise (remote_print.h). An answer of
  * 4xx/5xx prints "qsctl CMD: SERVER ERROR (HTTP N)" and exits 1.
  */
+#include "cmd_policy.h"
 #include "ctl_common.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
@@ -220,9 +221,10 @@ remote_usage(FILE *out)
         "  policy set [--max-age-days N] [--topic-type T --max-age-days N]...\n"
         "             [--collect-user-names yes|no] [--k N] [--time-precision P]\n"
         "  audit show|verify [--format table|json]\n"
-        "  compliance [--topic-type T] [--topic-id ID] --format json\n"
-        "  stats --format json\n"
-        "  lookup --machine NAME --reason TEXT [--domain D] [--history] --format json\n"
+        "  compliance [--topic-type T] [--topic-id ID] [--format table|json|csv]\n"
+        "  stats [--format table|json]\n"
+        "  lookup --machine NAME --reason TEXT [--domain D] [--history]\n"
+        "         [--format table|json]\n"
         "  forget --machine NAME [--domain D]\n"
         "  verify\n");
 }
@@ -311,62 +313,31 @@ get_and_print(const remote_t *r, const char *cmd, const char *path, ctl_format_t
     return print_doc(cmd, doc, fmt, printer);
 }
 
-/* `policy set` flags into a PUT body. Returns -1 to go on, else an exit code. */
+/* `policy set` flags (the local command's parser, cmd_policy.h) into a PUT
+ * body. Returns -1 to go on with *body, else an exit code. */
 static int
-policy_set_body(cJSON *body, int argc, char **argv)
+policy_set_body(cJSON **body, int argc, char **argv)
 {
     static const char *const cmd = "policy set";
-    cJSON *topics = NULL;
-    long pending = -1, v;
+    char errmsg[CTL_ERRMSG_BYTES];
+    const char *home, *as;
+    int help;
 
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(flag, "--help") == 0) {
-            remote_usage(stdout);
-            return CTL_EXIT_OK;
-        }
-        if (val == NULL)
-            return ctl_usage_error(cmd, "%s needs a value", flag);
-        i++;
-        if (pending >= 0 && strcmp(flag, "--max-age-days") != 0)
-            return ctl_usage_error(cmd, "--topic-type %ld must be followed by --max-age-days N",
-                                   pending);
-        if (strcmp(flag, "--topic-type") == 0) {
-            if (ctl_parse_long(&pending, val, 1, 100000) != 0)
-                return ctl_usage_error(cmd, "--topic-type must be a topic type number");
-        } else if (strcmp(flag, "--max-age-days") == 0 || strcmp(flag, "--k") == 0) {
-            if (ctl_parse_long(&v, val, 0, 1000000) != 0)
-                return ctl_usage_error(cmd, "%s must be a number", flag);
-            if (pending >= 0) {
-                char key[24];
-                snprintf(key, sizeof key, "%ld", pending);
-                if (topics == NULL)
-                    topics = cJSON_AddObjectToObject(body, "topic_max_age_days");
-                cJSON_DeleteItemFromObjectCaseSensitive(topics, key);
-                cJSON_AddNumberToObject(topics, key, (double)v);
-                pending = -1;
-            } else {
-                cJSON_DeleteItemFromObjectCaseSensitive(body, flag[2] == 'k' ? "k" : "max_age_days");
-                cJSON_AddNumberToObject(body, flag[2] == 'k' ? "k" : "max_age_days", (double)v);
-            }
-        } else if (strcmp(flag, "--collect-user-names") == 0) {
-            if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
-                return ctl_usage_error(cmd, "--collect-user-names must be yes or no");
-            cJSON_DeleteItemFromObjectCaseSensitive(body, "collect_user_names");
-            cJSON_AddBoolToObject(body, "collect_user_names", strcmp(val, "yes") == 0);
-        } else if (strcmp(flag, "--time-precision") == 0) {
-            cJSON_DeleteItemFromObjectCaseSensitive(body, "time_precision");
-            cJSON_AddStringToObject(body, "time_precision", val);
-        } else if (strcmp(flag, "--as") == 0) {
-            return ctl_usage_error(cmd, "--as is not used with --url: the audit log names "
-                                   "the token's user");
-        } else {
-            return ctl_usage_error(cmd, "unknown option '%s' with --url", flag);
-        }
+    if (ctl_policy_set_args(body, &home, &as, &help, argc, argv, errmsg, sizeof errmsg) != 0)
+        return ctl_usage_error(cmd, "%s", errmsg);
+    if (help || home != NULL || as != NULL) {
+        cJSON_Delete(*body);
+        *body = NULL;
     }
-    if (pending >= 0)
-        return ctl_usage_error(cmd, "--topic-type %ld must be followed by --max-age-days N",
-                               pending);
+    if (help) {
+        remote_usage(stdout);
+        return CTL_EXIT_OK;
+    }
+    if (home != NULL)
+        return ctl_usage_error(cmd, "--home is not used with --url: the server has the site");
+    if (as != NULL)
+        return ctl_usage_error(cmd, "--as is not used with --url: the audit log names "
+                               "the token's user");
     return -1;
 }
 
@@ -381,11 +352,8 @@ remote_policy(const remote_t *r, int argc, char **argv)
     if (argc < 2)
         return ctl_usage_error("policy", "needs a sub-command: set, show or history");
     if (strcmp(argv[1], "set") == 0) {
-        body = cJSON_CreateObject();
-        if ((rc = policy_set_body(body, argc - 1, argv + 1)) >= 0) {
-            cJSON_Delete(body);
+        if ((rc = policy_set_body(&body, argc - 1, argv + 1)) >= 0)
             return rc;
-        }
         text = cJSON_PrintUnformatted(body);
         cJSON_Delete(body);
         rc = remote_call(&doc, r, "policy set", "PUT", "/api/v1/policy", text);
@@ -442,29 +410,41 @@ remote_audit(const remote_t *r, int argc, char **argv)
     return CTL_EXIT_FAIL;
 }
 
-/* compliance, stats, lookup, forget, verify: the store side (JSON output). */
+/* compliance, stats, lookup, forget, verify: the store side. compliance,
+ * stats and lookup print with the local commands' printers (remote_print.h);
+ * forget and verify print their JSON answer. */
 static int
 remote_store_cmd(const remote_t *r, const char *cmd, int argc, char **argv)
 {
     char path[2048] = "", q[2048] = "", *esc, *text;
+    void (*printer)(const cJSON *) = NULL;
     remote_opts_t o;
     cJSON *body, *doc;
     int rc;
 
     if (strcmp(cmd, "compliance") == 0) {
-        if ((rc = parse_opts(&o, cmd, "fti", CTL_FORMAT_JSON, argc, argv)) >= 0)
+        if ((rc = parse_opts(&o, cmd, "fti", CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV,
+                             argc, argv)) >= 0)
             return rc;
+        printer = o.fmt == CTL_FORMAT_CSV ? ctl_print_compliance_csv : ctl_print_compliance_table;
         if (query_add(q, sizeof q, "topic_type", o.topic_type) != 0 ||
             query_add(q, sizeof q, "topic_id", o.topic_id) != 0)
             return ctl_usage_error(cmd, "arguments too long");
         snprintf(path, sizeof path, "/api/v1/compliance%s", q);
-    } else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "verify") == 0) {
+    } else if (strcmp(cmd, "stats") == 0) {
+        if ((rc = parse_opts(&o, cmd, "f", CTL_FORMAT_TABLE | CTL_FORMAT_JSON, argc, argv)) >= 0)
+            return rc;
+        printer = ctl_print_stats_table;
+        snprintf(path, sizeof path, "/api/v1/stats");
+    } else if (strcmp(cmd, "verify") == 0) {
         if ((rc = parse_opts(&o, cmd, "f", CTL_FORMAT_JSON, argc, argv)) >= 0)
             return rc;
-        snprintf(path, sizeof path, "/api/v1/%s", cmd);
+        snprintf(path, sizeof path, "/api/v1/verify");
     } else if (strcmp(cmd, "lookup") == 0) {
-        if ((rc = parse_opts(&o, cmd, "fmdry", CTL_FORMAT_JSON, argc, argv)) >= 0)
+        if ((rc = parse_opts(&o, cmd, "fmdry", CTL_FORMAT_TABLE | CTL_FORMAT_JSON, argc,
+                             argv)) >= 0)
             return rc;
+        printer = ctl_print_lookup_table;
         if (o.machine == NULL || o.reason == NULL)
             return ctl_usage_error(cmd, "--machine NAME and --reason TEXT are required with --url");
         if (query_add(q, sizeof q, "reason", o.reason) != 0 ||
@@ -493,7 +473,7 @@ remote_store_cmd(const remote_t *r, const char *cmd, int argc, char **argv)
         free(text);
         return rc != 0 ? CTL_EXIT_FAIL : print_doc(cmd, doc, CTL_FORMAT_JSON, NULL);
     }
-    return get_and_print(r, cmd, path, CTL_FORMAT_JSON, NULL);
+    return get_and_print(r, cmd, path, o.fmt, printer);
 }
 
 /* Global options; returns the index of the command, or -(exit code + 1). */

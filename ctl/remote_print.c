@@ -1,10 +1,12 @@
-/* remote_print.c - text output of policy and audit documents (see remote_print.h).
+/* remote_print.c - qsctl's table and CSV output, printed from the JSON documents.
  *
- * TEMPORARY ADAPTER (issue #11): the same lines the local commands print,
- * produced from the JSON document; to be called by cmd_policy.c and
- * cmd_audit.c too, replacing their inline printing.
+ * Every function reads only the document (what `--format json` prints and
+ * qs-web answers), so a local run and a `--url` run print the same bytes.
+ * Numbers are whole (counts, versions, sequence numbers); times arrive with
+ * milliseconds and tables show whole seconds.
  */
 #include "ctl_common.h"
+#include "qs_brokerstats.h"
 #include "remote_print.h"
 
 #include <string.h>
@@ -149,6 +151,15 @@ str_or_empty(const cJSON *obj, const char *name)
     return v ? v : "";
 }
 
+/* "...T12:00:00.123Z" -> "...T12:00:00Z": tables show whole seconds. */
+static void
+whole_seconds(char *out, size_t out_len, const char *utc)
+{
+    snprintf(out, out_len, "%s", utc);
+    if (strlen(out) == 24 && out[19] == '.')
+        memmove(out + 19, out + 23, 2);
+}
+
 void
 ctl_print_audit_show(const cJSON *doc)
 {
@@ -165,15 +176,203 @@ ctl_print_audit_show(const cJSON *doc)
         const char *cells[5] = { seq, when, str_or_empty(e, "actor"), str_or_empty(e, "action"),
                                  detail ? detail : str_or_empty(e, "detail") };
         snprintf(seq, sizeof seq, "%s", field_text(b, sizeof b, e, "seq"));
-        snprintf(when, sizeof when, "%s", str_or_empty(e, "time_utc"));
-        /* The table shows whole seconds: "...T12:00:00.123Z" -> "...T12:00:00Z". */
-        if (strlen(when) == 24 && when[19] == '.')
-            memmove(when + 19, when + 23, 2);
+        whole_seconds(when, sizeof when, str_or_empty(e, "time_utc"));
         ctl_table_add(t, cells);
         cJSON_free(detail);
     }
     if (ctl_table_rows(t) == 0)
         printf("the audit log is empty\n");
+    else
+        ctl_table_print(t, stdout);
+    ctl_table_destroy(&t);
+}
+
+/* ---- compliance ---- */
+
+void
+ctl_print_compliance_table(const cJSON *doc)
+{
+    static const char *const head[] = { "TOPIC_TYPE", "TOPIC_ID", "STATE_ID", "STATE", "COUNT" };
+    ctl_table_t *t = ctl_table_new(5, head);
+    const cJSON *r, *configured = cJSON_GetObjectItemCaseSensitive(doc, "configured");
+    char kb[32];
+    const char *k = field_text(kb, sizeof kb, doc, "k");
+    size_t suppressed = 0;
+
+    ctl_table_align_right(t, 0);
+    ctl_table_align_right(t, 2);
+    ctl_table_align_right(t, 4);
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "rows")) {
+        char tt[32], sid[32], count[48];
+        const char *cells[5] = { field_text(tt, sizeof tt, r, "topic_type"),
+                                 str_or_empty(r, "topic_id"),
+                                 field_text(sid, sizeof sid, r, "state_id"),
+                                 str_or_empty(r, "state"), count };
+        if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r, "count"))) {
+            field_text(count, sizeof count, r, "count");
+        } else {
+            snprintf(count, sizeof count, "<%s", k);
+            suppressed++;
+        }
+        ctl_table_add(t, cells);
+    }
+    if (ctl_table_rows(t) == 0)
+        printf("no state reported%s\n",
+               !cJSON_IsFalse(configured) ? " for this selection" : " (no policy is set: the "
+               "store accepts nothing until 'qsctl policy set')");
+    else
+        ctl_table_print(t, stdout);
+    if (suppressed > 0)
+        printf("%zu group%s smaller than k=%s suppressed (shown as <%s)\n", suppressed,
+               suppressed == 1 ? "" : "s", k, k);
+    ctl_table_destroy(&t);
+}
+
+void
+ctl_print_compliance_csv(const cJSON *doc)
+{
+    static const char *const head[] = {
+        "topic_type", "topic_id", "state_id", "state", "count", "suppressed",
+    };
+    const cJSON *r;
+
+    ctl_csv_row(stdout, 6, head);
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "rows")) {
+        char tt[32], sid[32], count[32];
+        int sup = !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r, "count"));
+        const char *cells[6] = { field_text(tt, sizeof tt, r, "topic_type"),
+                                 str_or_empty(r, "topic_id"),
+                                 field_text(sid, sizeof sid, r, "state_id"),
+                                 str_or_empty(r, "state"),
+                                 sup ? "" : field_text(count, sizeof count, r, "count"),
+                                 sup ? "true" : "false" };
+        ctl_csv_row(stdout, 6, cells);
+    }
+}
+
+/* ---- stats ---- */
+
+static void
+stats_row(ctl_table_t *t, const char *name, const cJSON *obj, const char *key, const char *what)
+{
+    char num[32];
+    const char *cells[3] = { name, field_text(num, sizeof num, obj, key), what };
+
+    ctl_table_add(t, cells);
+}
+
+/* One row per member of obj ("rejected" or "rejected_detail"). */
+static void
+stats_map_rows(ctl_table_t *t, const cJSON *obj, const char *prefix, const char *what)
+{
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, obj) {
+        char name[256];
+        snprintf(name, sizeof name, "%s.%s", prefix, c->string);
+        stats_row(t, name, obj, c->string, what);
+    }
+}
+
+static void
+stats_broker_rows(ctl_table_t *t, const cJSON *b)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(b, "notices");
+
+    stats_row(t, "broker.forwarded", b, "forwarded", "envelopes passed to a store worker");
+    stats_row(t, "broker.replies", b, "replies", "store replies passed back to clients");
+    stats_row(t, "broker.notices." QS_BROKERSTATS_BAD_FRAMES, n, QS_BROKERSTATS_BAD_FRAMES,
+              "refused by the broker: not one non-empty frame");
+    stats_row(t, "broker.notices." QS_BROKERSTATS_REVOKED, n, QS_BROKERSTATS_REVOKED,
+              "refused by the broker: revoked or unknown key");
+    stats_row(t, "broker.notices." QS_BROKERSTATS_RETRY_LATER, n, QS_BROKERSTATS_RETRY_LATER,
+              "told to retry: no store could take it (not a refusal)");
+    stats_row(t, "broker.zap_admitted", b, "zap_admitted", "handshakes admitted");
+    stats_row(t, "broker.zap_refused", b, "zap_refused",
+              "handshakes refused (revoked or not enrolled)");
+}
+
+void
+ctl_print_stats_table(const cJSON *doc)
+{
+    static const char *const head[] = { "COUNTER", "VALUE", "MEANING" };
+    ctl_table_t *t = ctl_table_new(3, head);
+    const cJSON *rejected = cJSON_GetObjectItemCaseSensitive(doc, "rejected");
+    const cJSON *broker = cJSON_GetObjectItemCaseSensitive(doc, "broker");
+
+    ctl_table_align_right(t, 1);
+    stats_row(t, "stored", doc, "stored", "messages accepted, ever (retention does not lower it)");
+    stats_row(t, "duplicates", doc, "duplicates", "resent messages dropped (already stored)");
+    stats_row(t, "clients", doc, "clients", "client keys that ever delivered");
+    stats_row(t, "enrolled", doc, "enrolled", "client keys enrolled and not revoked (site.db)");
+    stats_row(t, "revoked", doc, "revoked", "client keys revoked (site.db)");
+    stats_row(t, "latest_rows", doc, "latest_rows", "current states (machine x topic)");
+    stats_row(t, "history_rows", doc, "history_rows", "retained events");
+    stats_row(t, "partitions", doc, "partitions", "history partitions (day x topic type)");
+    stats_map_rows(t, rejected, "rejected", "messages refused with this status");
+    stats_map_rows(t, cJSON_GetObjectItemCaseSensitive(doc, "rejected_detail"),
+                   "rejected_detail", "refusals with this reason code");
+    if (cJSON_IsObject(broker))
+        stats_broker_rows(t, broker);
+    ctl_table_print(t, stdout);
+    if (cJSON_GetArraySize(rejected) == 0)
+        printf("no message was rejected\n");
+    if (cJSON_IsObject(broker)) {
+        const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(broker,
+                                                                                 "updated_utc"));
+        printf("broker counters as of %s (broker.stats)\n",
+               when != NULL && *when != '\0' ? when : "an unknown time");
+    }
+    ctl_table_destroy(&t);
+}
+
+/* ---- lookup ---- */
+
+static const char *
+lookup_details(const cJSON *row)
+{
+    const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "details"));
+    const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row,
+                                                                          "details_unavailable"));
+
+    if (d != NULL)
+        return d;
+    if (u != NULL)
+        return strcmp(u, "key shredded") == 0 ? "(key shredded)" : "(unreadable)";
+    return "";
+}
+
+void
+ctl_print_lookup_table(const cJSON *doc)
+{
+    static const char *const latest_hdr[] = { "TOPIC_TYPE", "TOPIC_ID", "STATE", "TIME_UTC",
+                                              "LAST_REPORT_UTC" };
+    static const char *const history_hdr[] = { "TIME_UTC", "TOPIC_TYPE", "TOPIC_ID", "STATE",
+                                               "SERIAL", "DETAILS" };
+    int history = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "history"));
+    ctl_table_t *t = history ? ctl_table_new(6, history_hdr) : ctl_table_new(5, latest_hdr);
+    const cJSON *r;
+
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "rows")) {
+        char tt[32], sid[32], state[96], when[CTL_TIME_BYTES], rep[CTL_TIME_BYTES], serial[32];
+        snprintf(state, sizeof state, "%s %s", field_text(sid, sizeof sid, r, "state_id"),
+                 str_or_empty(r, "state"));
+        field_text(tt, sizeof tt, r, "topic_type");
+        whole_seconds(when, sizeof when, str_or_empty(r, "time_utc"));
+        if (history) {
+            const char *cells[6] = { when, tt, str_or_empty(r, "topic_id"), state,
+                                     field_text(serial, sizeof serial, r, "serial"),
+                                     lookup_details(r) };
+            ctl_table_add(t, cells);
+        } else {
+            const char *cells[5] = { tt, str_or_empty(r, "topic_id"), state, when, rep };
+            whole_seconds(rep, sizeof rep, str_or_empty(r, "last_report_utc"));
+            ctl_table_add(t, cells);
+        }
+    }
+    if (ctl_table_rows(t) == 0)
+        printf("no %s for this machine (pseudonym %s…)\n",
+               history ? "retained events" : "current states", str_or_empty(doc, "machine_ps"));
     else
         ctl_table_print(t, stdout);
     ctl_table_destroy(&t);

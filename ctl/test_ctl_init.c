@@ -78,6 +78,9 @@ test_init_creates_private_dirs_and_keys(void)
     QS_CHECK_EQ_INT(qs_config_load(&cfg, conf, err, sizeof err), 0);
     QS_CHECK_STR(cfg.frontend, "tcp://127.0.0.1:5570");
     QS_CHECK_STR(cfg.backend, "tcp://127.0.0.1:5571");
+    QS_CHECK_STR(cfg.web_listen, "127.0.0.1:8080");
+    QS_CHECK(strstr(run.out, "qs-web listens here (HTTP API, docs/web.md): 127.0.0.1:8080\n")
+             != NULL);
     QS_CHECK(strstr(run.out, "next steps") != NULL);
     QS_CHECK(strstr(run.out, "qsctl policy set") != NULL);
     QS_CHECK(strstr(run.out, "qsctl enroll") != NULL);
@@ -257,6 +260,47 @@ test_init_takes_endpoints_and_rejects_bad_ones(void)
     ctl_test_rmrf(dir);
 }
 
+static void
+test_init_records_web_and_rejects_bad_addresses(void)
+{
+    static const char *const bad[] = {
+        "8080",                        /* no host:port */
+        "127.0.0.1 :8080",             /* a blank */
+        "127.0.0.1:8080\nlisten=x:1",  /* a second line would smuggle a key in */
+        "127.0.0.1:80#80",             /* a comment character */
+        "",
+    };
+    qs_config_t cfg;
+    char conf[800], err[256];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        new_home("iwb");
+        QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_init, "init", "--home", home, "--web", bad[i],
+                                     (char *)NULL), 2);
+        QS_CHECK(strstr(run.err, "--web") != NULL);
+        QS_CHECK_EQ_INT(mode_of("."), 01000000);   /* nothing was created */
+        ctl_test_rmrf(dir);
+    }
+    new_home("iw");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_init, "init", "--home", home, "--web",
+                                 "[::1]:9443", (char *)NULL), 0);
+    QS_CHECK_STR(run.err, "");
+    snprintf(conf, sizeof conf, "%s/quietstate.conf", home);
+    QS_CHECK_EQ_INT(qs_config_load(&cfg, conf, err, sizeof err), 0);
+    QS_CHECK_STR(cfg.web_listen, "[::1]:9443");
+    QS_CHECK(strstr(run.out, ": [::1]:9443\n") != NULL);
+    ctl_test_rmrf(dir);
+    /* Beyond loopback: accepted, with a warning that TLS is then needed. */
+    new_home("iwp");
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_init, "init", "--home", home, "--web",
+                                 "0.0.0.0:8443", (char *)NULL), 0);
+    QS_CHECK(strstr(run.err, "warning: --web '0.0.0.0:8443' is not a loopback address") != NULL);
+    snprintf(conf, sizeof conf, "%s/quietstate.conf", home);
+    QS_CHECK_EQ_INT(qs_config_load(&cfg, conf, err, sizeof err), 0);
+    QS_CHECK_STR(cfg.web_listen, "0.0.0.0:8443");
+    ctl_test_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -268,5 +312,6 @@ main(void)
     QS_RUN(test_init_refuses_a_public_key_without_its_secret);
     QS_RUN(test_init_refuses_a_foreign_directory_and_tightens_an_empty_one);
     QS_RUN(test_init_takes_endpoints_and_rejects_bad_ones);
+    QS_RUN(test_init_records_web_and_rejects_bad_addresses);
     return qs_test_summary();
 }
