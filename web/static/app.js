@@ -317,7 +317,8 @@ async function render() {
   if (gen !== state.gen) return;
   $('view').replaceChildren(view);
   $('view').setAttribute('aria-busy', 'false');
-  document.body.dataset.ready = location.hash;   // for tests: this view is drawn
+  document.body.dataset.ready = location.hash;   // for tests: this view is drawn, and when
+  document.body.dataset.readyMs = Math.round(performance.now());
 }
 
 document.addEventListener('DOMContentLoaded', () => {
