@@ -87,6 +87,16 @@ on_web_entry(qs_config_t *cfg, const char *name, const char *value, const char *
     } else if (strcmp(name, "max_body_bytes") == 0) {
         if (parse_int(&cfg->web_max_body_bytes, value, 64, 16 * 1024 * 1024) != 0)
             *problem = "must be an integer from 64 to 16777216";
+    } else if (strcmp(name, "static_dir") == 0) {   /* dashboard (docs/dashboard.md) */
+        if (*value == '\0' || !web_text_ok(value, QS_MAX_PATH_BYTES - 1))
+            *problem = "must be a directory path without blanks, ';' or '#'";
+        else
+            snprintf(cfg->web_static_dir, sizeof cfg->web_static_dir, "%s", value);
+    } else if (strcmp(name, "metrics_public") == 0) {   /* /metrics (docs/dashboard.md) */
+        if (strcmp(value, "loopback") != 0 && strcmp(value, "token") != 0)
+            *problem = "must be loopback or token";
+        else
+            cfg->web_metrics_public = strcmp(value, "loopback") == 0;
     } else if (strcmp(name, "lookups_per_minute") == 0) {
         if (parse_int(&cfg->web_lookups_per_minute, value, 1, 100000) != 0)
             *problem = "must be an integer from 1 to 100000";
@@ -163,6 +173,7 @@ qs_config_defaults(qs_config_t *cfg)
     cfg->web_timeout_s = 10;
     cfg->web_max_body_bytes = 65536;
     cfg->web_lookups_per_minute = 10;
+    cfg->web_metrics_public = 1;   /* /metrics from loopback without a token */
 }
 
 /* The number of the first line longer than inih reads whole, or 0. */

@@ -8,7 +8,8 @@
  *   [store]     skew_limit_seconds, group_commit_max_messages, backend (sqlite)
  *   [retention] interval_seconds
  *   [web]       listen, tls_cert, tls_key, max_connections, timeout_seconds,
- *               max_body_bytes, lookups_per_minute (qs-web, docs/web.md)
+ *               max_body_bytes, lookups_per_minute (qs-web, docs/web.md),
+ *               static_dir, metrics_public = loopback|token (docs/dashboard.md)
  */
 #ifndef QS_CONFIG_H
 #define QS_CONFIG_H
@@ -32,6 +33,9 @@ typedef struct {
     int web_timeout_s;                      /* idle connection closed after this */
     int web_max_body_bytes;                 /* larger request bodies get 413 */
     int web_lookups_per_minute;             /* per admin; more get 429 */
+    /* [web] for the dashboard and /metrics (docs/dashboard.md). */
+    char web_static_dir[QS_MAX_PATH_BYTES]; /* dashboard files, "" = built-in default */
+    int web_metrics_public;                 /* 1: /metrics without a token from loopback */
 } qs_config_t;
 
 #define QS_DEFAULT_FRONTEND "tcp://127.0.0.1:5570"

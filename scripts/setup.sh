@@ -34,6 +34,15 @@ PACKAGES=(
     procps                 # ps, pgrep for tests that watch processes
     ca-certificates
 )
+# The dashboard's browser test and /metrics' test (tests/web/dashboard.sh,
+# tests/web/metrics.sh, docs/dashboard.md): a real browser driven by
+# playwright-core from npm, and a real Prometheus with promtool.
+PACKAGES+=(
+    chromium               # headless browser for tests/web/dashboard.sh
+    nodejs                 # runs tests/web/browser/dashboard.test.js
+    npm                    # npm ci of playwright-core from the committed lockfile
+    prometheus             # scrapes /metrics; promtool checks metrics and alert rules
+)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

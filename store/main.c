@@ -27,6 +27,7 @@
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
+#include "qs_storestats.h"
 #include "qs_workerproto.h"
 #include "qs_zmqutil.h"
 #include "storedb_sqlite.h"
@@ -193,6 +194,8 @@ struct store {
     qs_ingest_t *ingest;
     void *ctx;
     struct loop lp;
+    qs_storestats_t stats;      /* DIR/store.stats for /metrics (store_stats_*) */
+    int stats_dirty;
 };
 
 /* --home DIR (or NULL for $QS_HOME); exits on --help and usage errors. */
@@ -334,6 +337,53 @@ beat(struct store *st, int64_t *next_beat, int64_t now, int64_t early_ms)
     *next_beat = now + QS_WORKER_HEARTBEAT_MS;
 }
 
+/* ---- DIR/store.stats (qs_storestats.h): commit timings and usage for qs-web's /metrics ---- */
+
+#define STATS_FILE_MS 1000
+
+static double
+mono_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Commit the pending group, timing it and counting its envelopes. */
+static void
+store_stats_commit(struct store *st)
+{
+    size_t n = qs_ingest_pending(st->ingest);
+    double t0 = mono_seconds();
+    int rc = qs_ingest_commit(st->ingest, send_reply, &st->lp);
+
+    qs_storestats_observe(&st->stats, mono_seconds() - t0, (uint64_t)n, rc == 0);
+    st->stats_dirty = 1;
+}
+
+/* Write the stats file when it changed (at most every STATS_FILE_MS unless
+ * force); a failure is logged once per minute at most, never fatal. */
+static void
+store_stats_save(struct store *st, int force)
+{
+    static int64_t next_ms, next_warn_ms;
+    char path[QS_MAX_PATH_BYTES], err[512] = "the site home path is too long";
+    int64_t now = qs_clock_mono_ms();
+
+    if ((!st->stats_dirty && next_ms != 0) || (!force && now < next_ms))
+        return;
+    next_ms = now + STATS_FILE_MS;
+    st->stats_dirty = 0;
+    if (snprintf(path, sizeof path, "%s/%s", st->paths.home, QS_STORESTATS_FILE) >=
+            (int)sizeof path ||
+        qs_storestats_save(&st->stats, path, qs_clock_now_ms(&st->clock), err, sizeof err) != 0) {
+        if (now >= next_warn_ms)
+            log_warn("cannot write %s: %s", QS_STORESTATS_FILE, err);
+        next_warn_ms = now + STATS_MS;
+    }
+}
+
 /* The zmq_poll loop, until a signal. 0 stopped on a signal, -1 socket error. */
 static int
 store_run(struct store *st)
@@ -359,9 +409,10 @@ store_run(struct store *st)
         if (qs_ingest_pending(st->ingest) > 0) {
             /* A commit can block (lock, fsync): start it freshly heard from. */
             beat(st, &next_beat, qs_clock_mono_ms(), QS_WORKER_HEARTBEAT_MS / 2);
-            (void)qs_ingest_commit(st->ingest, send_reply, &st->lp);
+            store_stats_commit(st);
         }
         (void)qs_ingest_tick(st->ingest, 0);
+        store_stats_save(st, 0);
         if (qs_clock_mono_ms() >= next_stats) {
             log_stats(st->ingest, &st->lp);
             next_stats = qs_clock_mono_ms() + STATS_MS;
@@ -413,6 +464,7 @@ main(int argc, char **argv)
         goto done;
     if (qs_ingest_tick(st.ingest, 1) != 0)
         log_warn("cannot write the last rejection counters to store.db");
+    store_stats_save(&st, 1);
     log_info("stopping on signal after the last commit");
     log_stats(st.ingest, &st.lp);
     status = 0;

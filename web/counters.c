@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const int statuses[] = { 200, 201, 400, 401, 403, 404, 405, 409, 413, 429,
+static const int statuses[] = { 200, 201, 304, 400, 401, 403, 404, 405, 409, 413, 429,
                                 500, 501, 502, 503 };
 #define N_STATUSES (sizeof statuses / sizeof statuses[0])
 #define OTHER N_STATUSES   /* any status not listed */
@@ -77,12 +77,8 @@ qs_web_counters_get(const qs_web_counters_t *c, size_t route, int status)
     return c->answers[route_slot(c, route)][status_slot(status)];
 }
 
-/* printf-append to a growing buffer. */
-static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+void
+qs_web_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -108,7 +104,8 @@ qs_web_counters_render(const qs_web_counters_t *c)
     char *buf = qs_malloc(cap), code[16];
 
     buf[0] = '\0';
-    append(&buf, &len, &cap, "# TYPE qs_web_requests_total counter\n");
+    qs_web_appendf(&buf, &len, &cap, "# HELP qs_web_requests_total qs-web answers by route and "
+                   "status.\n# TYPE qs_web_requests_total counter\n");
     for (size_t r = 0; r <= QS_WEB_MAX_ROUTES; r++) {
         const char *route = r < c->n_routes ? c->names[r] : "none";
         if (r >= c->n_routes && r != QS_WEB_ROUTE_NONE)
@@ -120,13 +117,15 @@ qs_web_counters_render(const qs_web_counters_t *c)
                 snprintf(code, sizeof code, "%d", statuses[s]);
             else
                 snprintf(code, sizeof code, "other");
-            append(&buf, &len, &cap, "qs_web_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
-                   route, code, (unsigned long long)c->answers[r][s]);
+            qs_web_appendf(&buf, &len, &cap,
+                           "qs_web_requests_total{route=\"%s\",status=\"%s\"} %llu\n", route,
+                           code, (unsigned long long)c->answers[r][s]);
         }
     }
-    append(&buf, &len, &cap, "# TYPE qs_web_requests_ended_total counter\n");
+    qs_web_appendf(&buf, &len, &cap, "# HELP qs_web_requests_ended_total Requests by how their "
+                   "connection ended.\n# TYPE qs_web_requests_ended_total counter\n");
     for (size_t e = 0; e < QS_WEB_END_COUNT; e++)
-        append(&buf, &len, &cap, "qs_web_requests_ended_total{how=\"%s\"} %llu\n",
+        qs_web_appendf(&buf, &len, &cap, "qs_web_requests_ended_total{how=\"%s\"} %llu\n",
                end_names[e], (unsigned long long)c->ends[e]);
     return buf;
 }

@@ -39,6 +39,10 @@ void qs_web_counters_end(qs_web_counters_t *c, qs_web_end_t why);
 /* Count of answers with this route and status (for tests and logs). */
 uint64_t qs_web_counters_get(const qs_web_counters_t *c, size_t route, int status);
 
+/* printf-append to a growing text buffer (*buf malloc'd, *cap its size). */
+void qs_web_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Render as Prometheus text exposition (caller frees). Never NULL. */
 char *qs_web_counters_render(const qs_web_counters_t *c);
 

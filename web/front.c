@@ -12,9 +12,12 @@
  * relays the worker's answer. Every answer is counted by route and status.
  */
 #include "front.h"
+#include "netaddr.h"
 #include "ops.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
+#include "qs_storestats.h"
+#include "static.h"
 #include "wire.h"
 
 #include <arpa/inet.h>
@@ -29,6 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+
+#ifndef QS_WEB_STATIC_DIR
+#define QS_WEB_STATIC_DIR "/usr/local/share/quietstate/web"
+#endif
 
 #define FRONT_ERR_BYTES 512u
 
@@ -52,6 +60,9 @@ static const route_t routes[] = {
     { "GET", "/api/v1/audit/verify", 0, "audit.verify" },
     { "POST", "/api/v1/forget", 0, "forget" },
     { "GET", "/api/v1/verify", 0, "verify" },
+    { "GET", "/api/v1/me", 0, "me" },
+    { "GET", "/metrics", 0, "metrics" },
+    { "GET", "", 0, "static" },       /* never matched by path: static.h's list */
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 _Static_assert(N_ROUTES <= QS_WEB_MAX_ROUTES, "routes fit the counters");
@@ -61,8 +72,10 @@ static const char *const route_names[N_ROUTES] = {
     "GET /api/v1/compliance", "GET /api/v1/stats", "GET /api/v1/policy", "PUT /api/v1/policy",
     "GET /api/v1/policy/history", "GET /api/v1/machines/NAME", "POST /api/v1/clients",
     "DELETE /api/v1/clients/NAME", "GET /api/v1/audit", "GET /api/v1/audit/verify",
-    "POST /api/v1/forget", "GET /api/v1/verify",
+    "POST /api/v1/forget", "GET /api/v1/verify", "GET /api/v1/me", "GET /metrics",
+    "GET dashboard file",
 };
+#define ROUTE_STATIC (N_ROUTES - 1)
 
 struct qs_web_front {
     struct MHD_Daemon *mhd;
@@ -72,6 +85,9 @@ struct qs_web_front {
     qs_web_counters_t *counters;
     char *tls_cert;          /* malloc'd PEM */
     char *tls_key;           /* sodium_malloc'd PEM (via qs_fs_read_small secret) */
+    qs_web_static_t *files;  /* the dashboard (static.h) */
+    int metrics_public;      /* [web] metrics_public = loopback */
+    double start_s;          /* process start, UTC seconds */
 };
 
 /* Per-request state, from the first call of the handler to completion. */
@@ -106,6 +122,7 @@ answer_json(qs_web_front_t *f, struct MHD_Connection *c, request_t *r, int statu
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    qs_web_security_headers(resp, f->tls_cert != NULL);
     if (status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"quietstate\"");
@@ -331,6 +348,114 @@ build_args(struct MHD_Connection *c, const route_t *rt, const char *name,
     return q.args;
 }
 
+/* ---- the dashboard's files and /metrics ---- */
+
+/* One of static.h's files: 304 when the browser's copy is current. */
+static enum MHD_Result
+answer_static(qs_web_front_t *f, struct MHD_Connection *c, request_t *r,
+              const qs_web_static_file_t *file)
+{
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    int status = inm != NULL && strcmp(inm, file->etag) == 0 ? 304 : 200;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        status == 304 ? 0 : file->len, (void *)file->data, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret;
+
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, file->content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, file->etag);
+    /* Cacheable, revalidated with the ETag after 10 minutes (an upgrade
+     * shows within that); the files hold nothing secret. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=600");
+    qs_web_security_headers(resp, f->tls_cert != NULL);
+    ret = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    qs_web_counters_answer(f->counters, r->route, status);
+    r->answered = 1;
+    return ret;
+}
+
+/* Prometheus text (consumed). */
+static enum MHD_Result
+answer_metrics_text(qs_web_front_t *f, struct MHD_Connection *c, request_t *r, char *text)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text,
+                                                                MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result ret;
+
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    qs_web_security_headers(resp, f->tls_cert != NULL);
+    ret = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    qs_web_counters_answer(f->counters, r->route, 200);
+    r->answered = 1;
+    return ret;
+}
+
+/* The front's own lines: HTTP answers and this process's usage. */
+static char *
+front_metrics(const qs_web_front_t *f, const char *worker_text)
+{
+    char *http = qs_web_counters_render(f->counters), *buf;
+    size_t len = 0, cap = strlen(worker_text) + strlen(http) + 1024;
+    double cpu;
+    uint64_t rss;
+
+    buf = qs_malloc(cap);
+    buf[0] = '\0';
+    qs_procstat_self(&cpu, &rss);
+    qs_web_appendf(&buf, &len, &cap, "%s%s", worker_text, http);
+    qs_web_appendf(&buf, &len, &cap,
+                   "# HELP process_cpu_seconds_total qs-web (HTTP front) CPU, user+system.\n"
+                   "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.17g\n"
+                   "# HELP process_resident_memory_bytes qs-web (HTTP front) resident memory.\n"
+                   "# TYPE process_resident_memory_bytes gauge\n"
+                   "process_resident_memory_bytes %llu\n"
+                   "# HELP process_start_time_seconds qs-web start, UTC seconds.\n"
+                   "# TYPE process_start_time_seconds gauge\n"
+                   "process_start_time_seconds %.17g\n",
+                   cpu, (unsigned long long)rss, f->start_s);
+    free(http);
+    return buf;
+}
+
+/* GET /metrics: without a token from loopback when metrics_public, else
+ * with any valid token. The site-side numbers come from the worker. */
+static enum MHD_Result
+serve_metrics(qs_web_front_t *f, struct MHD_Connection *c, request_t *r, const char *token)
+{
+    cJSON *body = NULL;
+    const cJSON *text;
+    int status;
+
+    if (!(f->metrics_public && qs_web_client_is_loopback(c))) {
+        if (token == NULL)
+            return answer_error(f, c, r, 401, "missing bearer token (Authorization: Bearer "
+                                "TOKEN): /metrics needs one beyond loopback");
+        status = ask_worker(f, worker_request("auth", NULL, token, NULL), &body);
+        if (status != 200)
+            return answer_json(f, c, r, status, body ? body : cJSON_CreateObject());
+        cJSON_Delete(body);
+    }
+    status = ask_worker(f, worker_request("metrics", NULL, NULL, NULL), &body);
+    text = cJSON_GetObjectItemCaseSensitive(body, "text");
+    if (status != 200 || !cJSON_IsString(text)) {
+        cJSON_Delete(body);
+        return answer_error(f, c, r, 502, "the worker gave no metrics");
+    }
+    status = answer_metrics_text(f, c, r, front_metrics(f, text->valuestring)) == MHD_YES;
+    cJSON_Delete(body);
+    return status ? MHD_YES : MHD_NO;
+}
+
 /* Authenticate, authorise, run. The request is routed and its body complete. */
 static enum MHD_Result
 serve(qs_web_front_t *f, struct MHD_Connection *c, request_t *r, const char *name)
@@ -344,6 +469,8 @@ serve(qs_web_front_t *f, struct MHD_Connection *c, request_t *r, const char *nam
     qs_role_t role_id;
     int status;
 
+    if (strcmp(rt->op, "metrics") == 0)
+        return serve_metrics(f, c, r, token);
     if (token == NULL)
         return answer_error(f, c, r, 401, "missing bearer token (Authorization: Bearer TOKEN)");
     status = ask_worker(f, worker_request("auth", NULL, token, NULL), &who);
@@ -362,6 +489,8 @@ serve(qs_web_front_t *f, struct MHD_Connection *c, request_t *r, const char *nam
         cJSON_Delete(who);
         return status ? MHD_YES : MHD_NO;
     }
+    if (strcmp(rt->op, "me") == 0)   /* who holds this token: the dashboard's menu */
+        return answer_json(f, c, r, 200, who);
     args = build_args(c, rt, name, r, bad, sizeof bad);
     if (args == NULL) {
         cJSON_Delete(who);
@@ -404,6 +533,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         *state = r;
         if (!path_ok(url))
             return answer_error(f, c, r, 400, "malformed path");
+        if (strcmp(method, "GET") == 0 && qs_web_static_find(f->files, url) != NULL) {
+            r->route = ROUTE_STATIC;
+            return answer_static(f, c, r, qs_web_static_find(f->files, url));
+        }
         found = route_find(&r->route, &name, method, url);
         if (found == 404)
             return answer_error(f, c, r, 404, "no such resource");
@@ -473,56 +606,6 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- setup and the loop ---- */
 
-/* Resolve "host:port" ("[v6]:port" for IPv6) into *addr. 0 or -1 with errmsg. */
-static int
-listen_addr(struct sockaddr_storage *addr, socklen_t *addr_len, const char *listen,
-            char *errmsg, size_t errmsg_len)
-{
-    char host[QS_MAX_ENDPOINT_BYTES];
-    const char *colon = strrchr(listen, ':');
-    struct addrinfo hints, *res = NULL;
-    size_t hlen;
-    int rc;
-
-    if (colon == NULL || colon[1] == '\0' || (size_t)(colon - listen) >= sizeof host) {
-        snprintf(errmsg, errmsg_len, "[web] listen '%s' is not host:port", listen);
-        return -1;
-    }
-    hlen = (size_t)(colon - listen);
-    memcpy(host, listen, hlen);
-    host[hlen] = '\0';
-    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
-        memmove(host, host + 1, hlen - 2);
-        host[hlen - 2] = '\0';
-    }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
-    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof *addr) {
-        snprintf(errmsg, errmsg_len, "[web] listen '%s': %s", listen,
-                 rc != 0 ? gai_strerror(rc) : "no address");
-        if (res != NULL)
-            freeaddrinfo(res);
-        return -1;
-    }
-    memcpy(addr, res->ai_addr, res->ai_addrlen);
-    *addr_len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
-static int
-is_loopback(const struct sockaddr_storage *addr)
-{
-    if (addr->ss_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr) >> 24) == 127;
-    if (addr->ss_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)addr)->sin6_addr);
-    return 0;
-}
-
 /* Read the TLS certificate and key (the key must be 0600 or stricter). */
 static int
 load_tls(qs_web_front_t *f, const qs_config_t *cfg, char *errmsg, size_t errmsg_len)
@@ -575,10 +658,16 @@ qs_web_front_new(const qs_config_t *cfg, int worker_fd, char *errmsg, size_t err
     f->worker_fd = worker_fd;
     f->max_body = (size_t)cfg->web_max_body_bytes;
     f->counters = qs_web_counters_new(route_names, N_ROUTES);
-    if (listen_addr(&addr, &addr_len, cfg->web_listen, errmsg, errmsg_len) != 0 ||
+    f->metrics_public = cfg->web_metrics_public;
+    f->start_s = (double)time(NULL);
+    if (qs_web_listen_addr(&addr, &addr_len, cfg->web_listen, errmsg, errmsg_len) != 0 ||
         load_tls(f, cfg, errmsg, errmsg_len) != 0)
         goto fail;
-    if (!is_loopback(&addr) && f->tls_cert == NULL) {
+    f->files = qs_web_static_load(cfg->web_static_dir[0] ? cfg->web_static_dir
+                                                         : QS_WEB_STATIC_DIR, errmsg, errmsg_len);
+    if (f->files == NULL)
+        goto fail;
+    if (!qs_web_is_loopback(&addr) && f->tls_cert == NULL) {
         snprintf(errmsg, errmsg_len, "refusing to serve HTTP on '%s', which is not loopback: "
                  "set [web] tls_cert and tls_key in quietstate.conf (HTTPS is required "
                  "beyond loopback), or listen on 127.0.0.1", cfg->web_listen);
@@ -646,6 +735,7 @@ qs_web_front_destroy(qs_web_front_t **f_p)
     if (f->mhd != NULL)
         MHD_stop_daemon(f->mhd);
     qs_web_counters_destroy(&f->counters);
+    qs_web_static_destroy(&f->files);
     free(f->tls_cert);
     if (f->tls_key != NULL)
         sodium_free(f->tls_key);

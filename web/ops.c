@@ -25,6 +25,11 @@ static const qs_web_op_t ops[] = {
     { "audit.verify", OFFICER, 0 },
     { "forget", OFFICER, 1 },
     { "verify", OFFICER, 1 },
+    /* The dashboard and /metrics (docs/dashboard.md): "me" names the token's
+     * user and role; "metrics" with a token takes any role (from loopback
+     * the front may serve it without one: [web] metrics_public). */
+    { "me", QS_ROLE_ALL, 0 },
+    { "metrics", QS_ROLE_ALL, 1 },
 };
 
 const qs_web_op_t *

@@ -12,6 +12,7 @@
  * transaction short or leaves the front without its worker mid-request.
  */
 #include "ops.h"
+#include "ops_metrics.h"
 #include "qs_audit.h"
 #include "qs_fsutil.h"
 #include "qs_keys.h"
@@ -134,6 +135,8 @@ dispatch(wk_t *w, const cJSON *req, cJSON **body)
     qs_user_t user;
     int rc;
 
+    if (opname != NULL && strcmp(opname, "metrics") == 0)
+        return wk_op_metrics(w, body);   /* no token: aggregates only (ops_metrics.h) */
     rc = qs_users_authenticate(&user, w->sitedb, token);
     if (rc < 0)
         return wk_error(body, 500, "cannot read the users table of site.db");
