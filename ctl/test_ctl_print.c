@@ -80,7 +80,8 @@ test_printers_match_local_output_with_suppression_and_csv_traps(void)
                                  "--max-age-days", "30", "--k", "5", (char *)NULL), 0);
     ctl_test_latest(home, 1, 5, 500, "KB100", 0);
     ctl_test_latest(home, 100, 17, 500, "KB100", 2);
-    ctl_test_latest(home, 400, 2, 500, "KB200", 3);
+    ctl_test_latest(home, 300, 3, 500, "KB100", 1);   /* < k: hidden, with state 0 (5) */
+    ctl_test_latest(home, 400, 2, 500, "KB200", 3);   /* every group < k: no row at all */
     ctl_test_latest(home, 500, 5, 500, "=HYPERLINK(\"x\")", 1);
     ctl_test_latest(home, 600, 5, 500, "a,\"b", 2);
     ctl_test_latest(home, 700, 9, 301, "EVIL\x1b[2J", 4);
