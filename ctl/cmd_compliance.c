@@ -23,6 +23,7 @@
 #include "qs_policy.h"
 #include "qs_store_query.h"
 #include "qs_storedoc.h"
+#include "remote_print.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -47,71 +48,22 @@ usage(FILE *out)
         "  --help                  show this help\n");
 }
 
+/* Table and CSV print from the JSON document, through the printers that
+ * `qsctl --url` uses too: one rendering, local or remote. */
 static void
-print_csv(const qs_storedb_compliance_t *res)
+print_doc(const qs_storedb_compliance_t *res, int configured, ctl_format_t fmt)
 {
-    static const char *const head[] = {
-        "topic_type", "topic_id", "state_id", "state", "count", "suppressed",
-    };
-    ctl_csv_row(stdout, 6, head);
-    for (size_t i = 0; i < res->n; i++) {
-        const qs_storedb_compliance_row_t *r = &res->rows[i];
-        char tt[16], sid[16], count[32], name[32];
-        const char *cells[6];
-        snprintf(tt, sizeof tt, "%" PRIu32, r->topic_type);
-        snprintf(sid, sizeof sid, "%" PRIu32, r->state_id);
-        if (r->count == QS_STOREDB_SUPPRESSED)
-            count[0] = '\0';
-        else
-            snprintf(count, sizeof count, "%" PRId64, r->count);
-        cells[0] = tt;
-        cells[1] = r->topic_id;
-        cells[2] = sid;
-        cells[3] = qs_state_name(r->topic_type, r->state_id, name, sizeof name);
-        cells[4] = count;
-        cells[5] = r->count == QS_STOREDB_SUPPRESSED ? "true" : "false";
-        ctl_csv_row(stdout, 6, cells);
-    }
-}
+    cJSON *doc = qs_storedoc_compliance(res);
 
-static void
-print_table(const qs_storedb_compliance_t *res, int configured)
-{
-    static const char *const head[] = {
-        "TOPIC_TYPE", "TOPIC_ID", "STATE_ID", "STATE", "COUNT",
-    };
-    ctl_table_t *t = ctl_table_new(5, head);
-    size_t suppressed = 0;
-    int k = res->k;
-
-    ctl_table_align_right(t, 0);
-    ctl_table_align_right(t, 2);
-    ctl_table_align_right(t, 4);
-    for (size_t i = 0; i < res->n; i++) {
-        const qs_storedb_compliance_row_t *r = &res->rows[i];
-        char tt[16], sid[16], count[32], name[32];
-        const char *cells[5] = { tt, r->topic_id, sid, NULL, count };
-        snprintf(tt, sizeof tt, "%" PRIu32, r->topic_type);
-        snprintf(sid, sizeof sid, "%" PRIu32, r->state_id);
-        if (r->count == QS_STOREDB_SUPPRESSED) {
-            snprintf(count, sizeof count, "<%d", k);
-            suppressed++;
-        } else {
-            snprintf(count, sizeof count, "%" PRId64, r->count);
-        }
-        cells[3] = qs_state_name(r->topic_type, r->state_id, name, sizeof name);
-        ctl_table_add(t, cells);
-    }
-    if (res->n == 0)
-        printf("no state reported%s\n",
-               configured ? " for this selection" : " (no policy is set: the store "
-               "accepts nothing until 'qsctl policy set')");
+    if (doc == NULL)
+        qs_fatal("out of memory building the compliance document");
+    if (!configured)
+        cJSON_AddFalseToObject(doc, "configured");
+    if (fmt == CTL_FORMAT_CSV)
+        ctl_print_compliance_csv(doc);
     else
-        ctl_table_print(t, stdout);
-    if (suppressed > 0)
-        printf("%zu group%s suppressed (shown as <%d): smaller than k=%d, or hidden with "
-               "one that is\n", suppressed, suppressed == 1 ? "" : "s", k, k);
-    ctl_table_destroy(&t);
+        ctl_print_compliance_table(doc);
+    cJSON_Delete(doc);
 }
 
 int
@@ -193,10 +145,8 @@ cmd_compliance(int argc, char **argv)
             qs_fatal("out of memory printing JSON");
         break;
     case CTL_FORMAT_CSV:
-        print_csv(&res);
-        break;
     case CTL_FORMAT_TABLE:
-        print_table(&res, configured);
+        print_doc(&res, configured, fmt);
         break;
     }
     qs_storedb_compliance_free(&res);

@@ -18,6 +18,7 @@
 #include "qs_pseudonym.h"
 #include "qs_store_lookup.h"
 #include "qs_storedoc.h"
+#include "remote_print.h"
 
 #include <getopt.h>
 #include <sodium.h>
@@ -54,52 +55,6 @@ usage(FILE *out)
         "                     {\"rows\": [{\"topic_type\", \"topic_id\", \"state_id\", \"state\",\n"
         "                     \"time_utc\", ...}]}\n"
         "  --help             show this help\n");
-}
-
-static const char *
-details_text(const qs_storedb_lookup_row_t *row)
-{
-    switch (row->details_state) {
-    case QS_LOOKUP_DETAILS_OPEN: return row->details;
-    case QS_LOOKUP_DETAILS_SHREDDED: return "(key shredded)";
-    case QS_LOOKUP_DETAILS_UNREADABLE: return "(unreadable)";
-    default: return "";
-    }
-}
-
-static void
-print_table(const qs_storedb_lookup_t *r, int history, const char *ps_hex)
-{
-    static const char *const latest_hdr[] = { "TOPIC_TYPE", "TOPIC_ID", "STATE", "TIME_UTC",
-                                              "LAST_REPORT_UTC" };
-    static const char *const history_hdr[] = { "TIME_UTC", "TOPIC_TYPE", "TOPIC_ID", "STATE",
-                                               "SERIAL", "DETAILS" };
-    ctl_table_t *t = history ? ctl_table_new(6, history_hdr) : ctl_table_new(5, latest_hdr);
-    char tt[16], state[48], sbuf[32], when[CTL_TIME_BYTES], rep[CTL_TIME_BYTES], serial[24];
-
-    for (size_t i = 0; i < r->n; i++) {
-        const qs_storedb_lookup_row_t *row = &r->rows[i];
-        snprintf(tt, sizeof tt, "%u", row->topic_type);
-        snprintf(state, sizeof state, "%u %s", row->state_id,
-                 qs_state_name(row->topic_type, row->state_id, sbuf, sizeof sbuf));
-        ctl_time_text(when, row->time_ms, 0);
-        if (history) {
-            const char *cells[6] = { when, tt, row->topic_id, state, serial, details_text(row) };
-            snprintf(serial, sizeof serial, "%lld", (long long)row->serial);
-            ctl_table_add(t, cells);
-        } else {
-            const char *cells[5] = { tt, row->topic_id, state, when, rep };
-            ctl_time_text(rep, row->report_ms, 0);
-            ctl_table_add(t, cells);
-        }
-    }
-    if (r->n == 0) {
-        printf("no %s for this machine (pseudonym %s…)\n",
-               history ? "retained events" : "current states", ps_hex);
-    } else {
-        ctl_table_print(t, stdout);
-    }
-    ctl_table_destroy(&t);
 }
 
 /* Parse argv into *a. Returns -1 to go on, or the exit code to return now
@@ -186,8 +141,14 @@ lookup_print(const lookup_args_t *a, ctl_site_t *site, const uint8_t *machine_ps
                ctl_json_print(qs_storedoc_lookup(&rows, a->history, ps_hex)) != 0) {
         ctl_error(CMD, "out of memory rendering JSON");
     } else {
-        if (a->fmt != CTL_FORMAT_JSON)
-            print_table(&rows, a->history, ps_hex);
+        if (a->fmt != CTL_FORMAT_JSON) {
+            /* The printer `qsctl --url lookup` uses: one rendering. */
+            cJSON *doc = qs_storedoc_lookup(&rows, a->history, ps_hex);
+            if (doc == NULL)
+                qs_fatal("out of memory building the lookup document");
+            ctl_print_lookup_table(doc);
+            cJSON_Delete(doc);
+        }
         rc = ctl_output_done(CMD);
     }
     qs_storedb_lookup_free(&rows);

@@ -26,6 +26,7 @@
 #include "qs_log.h"
 #include "qs_store_query.h"
 #include "qs_storedoc.h"
+#include "remote_print.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -45,75 +46,6 @@ usage(FILE *out)
         "  --home DIR           site home (default $QS_HOME)\n"
         "  --format table|json  output format (default table)\n"
         "  --help               show this help\n");
-}
-
-static int64_t
-as_count(uint64_t v)
-{
-    return v > INT64_MAX ? INT64_MAX : (int64_t)v;
-}
-
-static void
-add_row(ctl_table_t *t, const char *name, int64_t value, const char *what)
-{
-    char num[32];
-    const char *cells[3] = { name, num, what };
-
-    snprintf(num, sizeof num, "%" PRId64, value);
-    ctl_table_add(t, cells);
-}
-
-static void
-add_row_u(ctl_table_t *t, const char *name, uint64_t value, const char *what)
-{
-    add_row(t, name, as_count(value), what);
-}
-
-static void
-print_table(const qs_storedb_stats_t *st, int64_t enrolled, int64_t revoked,
-            const qs_brokerstats_t *broker)
-{
-    static const char *const head[] = { "COUNTER", "VALUE", "MEANING" };
-    ctl_table_t *t = ctl_table_new(3, head);
-    char name[QS_STOREDB_MAX_COUNTER_NAME + 32];
-
-    ctl_table_align_right(t, 1);
-    add_row(t, "stored", st->stored, "messages accepted, ever (retention does not lower it)");
-    add_row(t, "duplicates", st->duplicates, "resent messages dropped (already stored)");
-    add_row(t, "clients", st->clients, "client keys that ever delivered");
-    add_row(t, "enrolled", enrolled, "client keys enrolled and not revoked (site.db)");
-    add_row(t, "revoked", revoked, "client keys revoked (site.db)");
-    add_row(t, "latest_rows", st->latest_rows, "current states (machine x topic)");
-    add_row(t, "history_rows", st->history_rows, "retained events");
-    add_row(t, "partitions", st->partitions, "history partitions (day x topic type)");
-    for (size_t i = 0; i < st->n_rejected; i++) {
-        snprintf(name, sizeof name, "rejected.%s", st->rejected[i].name);
-        add_row(t, name, st->rejected[i].value, "messages refused with this status");
-    }
-    for (size_t i = 0; i < st->n_rejected_detail; i++) {
-        snprintf(name, sizeof name, "rejected_detail.%s", st->rejected_detail[i].name);
-        add_row(t, name, st->rejected_detail[i].value, "refusals with this reason code");
-    }
-    if (broker != NULL) {
-        add_row_u(t, "broker.forwarded", broker->forwarded, "envelopes passed to a store worker");
-        add_row_u(t, "broker.replies", broker->replies, "store replies passed back to clients");
-        add_row_u(t, "broker.notices." QS_BROKERSTATS_BAD_FRAMES, broker->notice_bad_frames,
-                  "refused by the broker: not one non-empty frame");
-        add_row_u(t, "broker.notices." QS_BROKERSTATS_REVOKED, broker->notice_revoked,
-                  "refused by the broker: revoked or unknown key");
-        add_row_u(t, "broker.notices." QS_BROKERSTATS_RETRY_LATER, broker->notice_retry_later,
-                  "told to retry: no store could take it (not a refusal)");
-        add_row_u(t, "broker.zap_admitted", broker->zap_admitted, "handshakes admitted");
-        add_row_u(t, "broker.zap_refused", broker->zap_refused,
-                  "handshakes refused (revoked or not enrolled)");
-    }
-    ctl_table_print(t, stdout);
-    if (st->n_rejected == 0)
-        printf("no message was rejected\n");
-    if (broker != NULL)
-        printf("broker counters as of %s (broker.stats)\n",
-               broker->updated_utc[0] != '\0' ? broker->updated_utc : "an unknown time");
-    ctl_table_destroy(&t);
 }
 
 /* Read DIR/broker.stats into *b and add the broker's refusals to st's maps.
@@ -189,7 +121,12 @@ cmd_stats(int argc, char **argv)
                                              have_broker ? &broker : NULL)) != 0)
             qs_fatal("out of memory printing JSON");
     } else {
-        print_table(&st, enrolled, revoked, have_broker ? &broker : NULL);
+        /* The printer `qsctl --url stats` uses: one rendering, local or remote. */
+        cJSON *doc = qs_storedoc_stats(&st, enrolled, revoked, have_broker ? &broker : NULL);
+        if (doc == NULL)
+            qs_fatal("out of memory building the stats document");
+        ctl_print_stats_table(doc);
+        cJSON_Delete(doc);
     }
     qs_storedb_stats_free(&st);
     return ctl_output_done(CMD);

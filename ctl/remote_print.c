@@ -223,8 +223,8 @@ ctl_print_compliance_table(const cJSON *doc)
     else
         ctl_table_print(t, stdout);
     if (suppressed > 0)
-        printf("%zu group%s smaller than k=%s suppressed (shown as <%s)\n", suppressed,
-               suppressed == 1 ? "" : "s", k, k);
+        printf("%zu group%s suppressed (shown as <%s): smaller than k=%s, or hidden with "
+               "one that is\n", suppressed, suppressed == 1 ? "" : "s", k, k);
     ctl_table_destroy(&t);
 }
 
