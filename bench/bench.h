@@ -4,7 +4,7 @@
  * Each sub-command lives in its own file (bench_limits.c: the hardware
  * limits and main; bench_ideal.c: the ideal store; bench_latency.c: the
  * rate-limited ack-latency client; bench_fill.c: the data for the purge and
- * query measurements) and prints one JSON line that bench/run turns into
+ * query measurements; bench_http.c: the fixed-rate HTTP load on qs-web) and prints one JSON line that bench/run turns into
  * ratios. Nothing here is used by the daemons.
  */
 #ifndef QS_BENCH_H
@@ -32,6 +32,9 @@ struct bench_opts {
     long days;               /* --days: retained days (fill-history) */
     long scale;              /* --scale: multiplier of retained days (purge) */
     long group;              /* --group: messages per transaction (sqlite) */
+    const char *url;         /* --url: what http GETs */
+    const char *token_file;  /* --token-file: the bearer token (http) */
+    long connections;        /* --connections: keep-alive connections at most (http) */
 };
 
 /* Monotonic seconds. */
@@ -74,5 +77,6 @@ int bench_ideal(const struct bench_opts *o);
 int bench_latency(const struct bench_opts *o);
 int bench_fill_latest(const struct bench_opts *o);
 int bench_purge(const struct bench_opts *o);
+int bench_http(const struct bench_opts *o);
 
 #endif

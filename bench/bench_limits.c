@@ -11,6 +11,8 @@
  *            and store (bench_latency.c)
  *   fill-latest, purge  data for the query and retention measurements
  *            (bench_fill.c)
+ *   http     GET a qs-web URL at a fixed request rate, open loop, keep-alive
+ *            (bench_http.c)
  * Messages are modelled as in the fleet simulator: ~70 bytes of protobuf each,
  * 100 per batch unless --batch says otherwise.
  */
@@ -50,13 +52,16 @@ usage(FILE *out, int code)
             "                [--batch B]\n"
             "       qs-bench fill-latest --home DIR --clients C [--topics T]\n"
             "       qs-bench purge --dir DIR [--rows R] [--days D] [--scale K]\n"
+            "       qs-bench http --url URL --token-file FILE --rate REQ_PER_S --seconds S\n"
+            "                [--connections N]\n"
             "\n"
             "Measures one limit or one part of quietstate and prints one JSON line\n"
             "(msgs_per_s, seconds, ...). bench/run runs them all and prints ratios;\n"
             "docs/performance.md says what each one measures.\n"
             "\n"
             "  --home DIR  a site made by 'qsctl init' and 'qsctl policy set' (ideal,\n"
-            "              latency, fill-latest); --dir DIR a scratch directory\n");
+            "              latency, fill-latest); --dir DIR a scratch directory\n"
+            "  http        SIGTERM ends its schedule early; only a 200 answer is a success\n");
     exit(code);
 }
 
@@ -368,7 +373,8 @@ bench_naive(const struct bench_opts *o)
 int
 main(int argc, char **argv)
 {
-    struct bench_opts o = { 2.0, 200000, 100, "/tmp", NULL, 200, 0, 0, 0, 20, 100000, 10, 1, 20000 };
+    struct bench_opts o = { 2.0, 200000, 100, "/tmp", NULL, 200, 0, 0, 0, 20, 100000, 10, 1, 20000,
+                               NULL, NULL, 16 };
     const char *cmd;
 
     qs_log_init("qs-bench", -1);
@@ -409,12 +415,19 @@ main(int argc, char **argv)
             o.group = atol(argv[++i]);
         else if (strcmp(argv[i], "--scale") == 0)
             o.scale = atol(argv[++i]);
+        else if (strcmp(argv[i], "--url") == 0)
+            o.url = argv[++i];
+        else if (strcmp(argv[i], "--token-file") == 0)
+            o.token_file = argv[++i];
+        else if (strcmp(argv[i], "--connections") == 0)
+            o.connections = atol(argv[++i]);
         else
             usage(stderr, 2);
     }
     if (o.seconds <= 0 || o.messages <= 0 || o.batch <= 0 || o.batch > 1000 ||
         o.clients <= 0 || o.rate < 0 || o.details_every < 0 || o.topics <= 0 ||
-        o.rows <= 0 || o.days <= 0 || o.scale <= 0 || o.group <= 0)
+        o.rows <= 0 || o.days <= 0 || o.scale <= 0 || o.group <= 0 ||
+        o.connections <= 0 || o.connections > 1000)
         usage(stderr, 2);
     if (sodium_init() < 0)
         return 1;
@@ -434,5 +447,7 @@ main(int argc, char **argv)
         return bench_fill_latest(&o);
     if (strcmp(cmd, "purge") == 0)
         return bench_purge(&o);
+    if (strcmp(cmd, "http") == 0)
+        return bench_http(&o);
     usage(stderr, 2);
 }
