@@ -54,7 +54,7 @@ warn_wildcard(const char *endpoint)
 static int
 enroll(const char *home, const char *name, const char *out)
 {
-    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_MAX_ACTOR_BYTES + 1];
+    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     uint8_t broker_pk[QS_KEY_BYTES], store_pk[QS_KEY_BYTES];
     qs_enroll_site_t es;
     qs_enroll_ids_t ids;

@@ -146,7 +146,7 @@ cmd_forget(int argc, char **argv)
     static const uint8_t zero[QS_PSEUDONYM_BYTES];
     struct forget_args a;
     char errmsg[CTL_ERRMSG_BYTES];
-    char actor[CTL_MAX_ACTOR_BYTES + 1];
+    char actor[CTL_ACTOR_BYTES];
     uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
     ctl_site_t site;
     int rc;

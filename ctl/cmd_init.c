@@ -365,7 +365,7 @@ audit_init(const char *home, const qs_config_t *cfg, const init_report_t *r, int
            char *errmsg, size_t errmsg_len)
 {
     ctl_site_t site;
-    char actor[CTL_MAX_ACTOR_BYTES + 1];
+    char actor[CTL_ACTOR_BYTES];
     cJSON *detail, *created;
     int rc = -1;
 

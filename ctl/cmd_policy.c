@@ -298,7 +298,7 @@ static int
 policy_set(int argc, char **argv)
 {
     const char *home, *as;
-    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_MAX_ACTOR_BYTES + 1];
+    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     ctl_site_t site;
     cJSON *changes, *doc;
     int help;

@@ -43,7 +43,7 @@ cmd_revoke(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *home = NULL, *name = NULL;
-    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_MAX_ACTOR_BYTES + 1];
+    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     char ps_hex[QS_ENROLL_PREFIX_CHARS + 1];
     ctl_site_t site;
     int c, n_revoked = 0, rc;

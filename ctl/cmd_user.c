@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <sodium.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,7 +26,6 @@
 #define CMD_ADD "user add"
 #define CMD_LIST "user list"
 #define CMD_REMOVE "user remove"
-#define USER_ACTOR_BYTES (2u * CTL_MAX_ACTOR_BYTES + 16u)
 
 static void
 usage(FILE *out)
@@ -98,28 +96,6 @@ parse(user_opts_t *o, const char *cmd, int argc, char **argv)
     return -1;
 }
 
-/* "OSUSER" or "OSUSER as NAME". Returns 0, or -1 with errmsg (bad --as). */
-static int
-user_actor(char *out, size_t out_len, const char *as, char *errmsg, size_t errmsg_len)
-{
-    char as_ok[CTL_MAX_ACTOR_BYTES + 1];
-    struct passwd *pw = getpwuid(geteuid());
-    char os[CTL_MAX_ACTOR_BYTES + 1];
-
-    if (pw != NULL && pw->pw_name != NULL && *pw->pw_name != '\0')
-        snprintf(os, sizeof os, "%s", pw->pw_name);
-    else
-        snprintf(os, sizeof os, "uid %lu", (unsigned long)geteuid());
-    if (as == NULL) {
-        snprintf(out, out_len, "%s", os);
-        return 0;
-    }
-    if (ctl_actor(as_ok, sizeof as_ok, as, errmsg, errmsg_len) != 0)
-        return -1;
-    snprintf(out, out_len, "%s as %s", os, as_ok);
-    return 0;
-}
-
 /* Create path (never overwriting) 0600 and write the token and a newline. */
 static int
 write_token_file(const char *path, const char *token, char *errmsg, size_t errmsg_len)
@@ -146,7 +122,7 @@ write_token_file(const char *path, const char *token, char *errmsg, size_t errms
 static int
 user_add(int argc, char **argv)
 {
-    char errmsg[CTL_ERRMSG_BYTES], actor[USER_ACTOR_BYTES], token[QS_USER_TOKEN_CHARS + 1];
+    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES], token[QS_USER_TOKEN_CHARS + 1];
     user_opts_t o;
     ctl_site_t site;
     qs_role_t role;
@@ -163,7 +139,7 @@ user_add(int argc, char **argv)
         return ctl_usage_error(CMD_ADD, "--name: %s", errmsg);
     if (o.out != NULL && *o.out == '\0')
         return ctl_usage_error(CMD_ADD, "--out needs a file name");
-    if (user_actor(actor, sizeof actor, o.as, errmsg, sizeof errmsg) != 0)
+    if (ctl_actor(actor, sizeof actor, o.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD_ADD, "%s", errmsg);
     if (ctl_site_open(&site, o.home, CTL_OPEN_SITEDB | CTL_OPEN_AUDIT_KEY, errmsg,
                       sizeof errmsg) != 0) {
@@ -211,7 +187,7 @@ out:
 static int
 user_remove(int argc, char **argv)
 {
-    char errmsg[CTL_ERRMSG_BYTES], actor[USER_ACTOR_BYTES];
+    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     user_opts_t o;
     ctl_site_t site;
     cJSON *detail = NULL;
@@ -221,7 +197,7 @@ user_remove(int argc, char **argv)
         return rc;
     if (o.name == NULL)
         return ctl_usage_error(CMD_REMOVE, "--name NAME is required");
-    if (user_actor(actor, sizeof actor, o.as, errmsg, sizeof errmsg) != 0)
+    if (ctl_actor(actor, sizeof actor, o.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD_REMOVE, "%s", errmsg);
     if (ctl_site_open(&site, o.home, CTL_OPEN_SITEDB | CTL_OPEN_AUDIT_KEY, errmsg,
                       sizeof errmsg) != 0) {

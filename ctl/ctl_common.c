@@ -19,6 +19,7 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,25 +145,26 @@ ctl_site_rollback(ctl_site_t *site)
 int
 ctl_actor(char *out, size_t out_len, const char *as, char *errmsg, size_t errmsg_len)
 {
-    const char *env[] = { "SUDO_USER", "USER" };
+    struct passwd *pw = getpwuid(geteuid());
+    const char *sudo = getenv("SUDO_USER");
+    char os[2 * CTL_MAX_ACTOR_BYTES + 16];
 
-    if (as != NULL) {
-        if (!qs_text_printable(as, CTL_MAX_ACTOR_BYTES)) {
-            snprintf(errmsg, errmsg_len, "--as must be 1..%u printable characters",
-                     CTL_MAX_ACTOR_BYTES);
-            return -1;
-        }
-        snprintf(out, out_len, "%s", as);
-        return 0;
+    if (as != NULL && !qs_text_printable(as, CTL_MAX_ACTOR_BYTES)) {
+        snprintf(errmsg, errmsg_len, "--as must be 1..%u printable characters",
+                 CTL_MAX_ACTOR_BYTES);
+        return -1;
     }
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
-        const char *v = getenv(env[i]);
-        if (v != NULL && qs_text_printable(v, CTL_MAX_ACTOR_BYTES)) {
-            snprintf(out, out_len, "%s", v);
-            return 0;
-        }
-    }
-    snprintf(out, out_len, "unknown");
+    if (pw != NULL && pw->pw_name != NULL && qs_text_printable(pw->pw_name, CTL_MAX_ACTOR_BYTES))
+        snprintf(os, sizeof os, "%s", pw->pw_name);
+    else
+        snprintf(os, sizeof os, "uid %lu", (unsigned long)geteuid());
+    /* sudo sets SUDO_USER for root: who asked is worth recording, marked as sudo's word. */
+    if (geteuid() == 0 && sudo != NULL && qs_text_printable(sudo, CTL_MAX_ACTOR_BYTES))
+        snprintf(os + strlen(os), sizeof os - strlen(os), " (sudo %s)", sudo);
+    if (as != NULL)
+        snprintf(out, out_len, "%s as %s", os, as);
+    else
+        snprintf(out, out_len, "%s", os);
     return 0;
 }
 

@@ -33,6 +33,8 @@
 
 #define CTL_ERRMSG_BYTES (2u * QS_MAX_PATH_BYTES + 512u)
 #define CTL_MAX_ACTOR_BYTES 64u
+/* An actor as ctl_actor writes it: "OSUSER (sudo NAME) as NAME". */
+#define CTL_ACTOR_BYTES (3u * CTL_MAX_ACTOR_BYTES + 32u)
 #define CTL_TIME_BYTES 32u
 
 /* Output formats; a command says which it accepts as a bit set. */
@@ -97,10 +99,12 @@ int ctl_site_commit(ctl_site_t *site, char *errmsg, size_t errmsg_len)
 /* ROLLBACK (DIR/audit.head was not touched). No-op outside a transaction. */
 void ctl_site_rollback(ctl_site_t *site);
 
-/* The acting user for audit entries: as (from --as) when given, else
- * $SUDO_USER, else $USER, else "unknown". Names must be 1..64 printable
- * characters. Returns 0, or -1 with errmsg when `as` is not acceptable
- * (environment values that are not acceptable are skipped). */
+/* The acting user for audit entries: the OS user qsctl runs as, from the
+ * kernel (getpwuid(geteuid())), never from the environment; under sudo,
+ * "root (sudo NAME)" with sudo's $SUDO_USER; then " as NAME" when --as was
+ * given (a name the person asserts, recorded beside the one they cannot).
+ * --as must be 1..64 printable characters. Returns 0, or -1 with errmsg
+ * when `as` is not acceptable. out should hold CTL_ACTOR_BYTES. */
 int ctl_actor(char *out, size_t out_len, const char *as, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 

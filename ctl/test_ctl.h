@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #define CTL_TEST_MAX_ARGS 32
@@ -218,6 +219,18 @@ ctl_test_read(const char *path)
     }
     buf[len] = '\0';
     fclose(f);
+    return buf;
+}
+
+/* The actor qsctl records: the OS user (from the kernel, not $USER), and
+ * with --as NAME "OSUSER as NAME". Static buffer: use before the next call. */
+static inline const char *
+ctl_test_actor(const char *as)
+{
+    static char buf[256];
+    struct passwd *pw = getpwuid(geteuid());
+
+    snprintf(buf, sizeof buf, "%s%s%s", pw ? pw->pw_name : "?", as ? " as " : "", as ? as : "");
     return buf;
 }
 

@@ -127,10 +127,10 @@ test_audit_show_lists_every_entry(void)
     }
     e = cJSON_GetArrayItem(entries, 0);
     QS_CHECK_STR(cJSON_GetObjectItemCaseSensitive(e, "action")->valuestring, "init");
-    QS_CHECK_STR(cJSON_GetObjectItemCaseSensitive(e, "actor")->valuestring, "tester");
+    QS_CHECK_STR(cJSON_GetObjectItemCaseSensitive(e, "actor")->valuestring, ctl_test_actor(NULL));
     e = cJSON_GetArrayItem(entries, 2);
     QS_CHECK_STR(cJSON_GetObjectItemCaseSensitive(e, "action")->valuestring, "policy.set");
-    QS_CHECK_STR(cJSON_GetObjectItemCaseSensitive(e, "actor")->valuestring, "bob");
+    QS_CHECK_STR(cJSON_GetObjectItemCaseSensitive(e, "actor")->valuestring, ctl_test_actor("bob"));
     cJSON_Delete(doc);
 
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_audit, "audit", "show", "--home", home,

@@ -94,12 +94,13 @@ export QS_HOME
 expect 0 policy show --format json && json_ok
 [ "$(jqv .configured)" = false ] || [ -z "$(jqv .configured)" ] || fail "configured before set"
 expect 0 policy set --max-age-days 30 --topic-type 500 --max-age-days 7 --k 3 --as ops
-contains "$TMP/out" "policy version 1 set by ops"
+OSUSER=$(id -un)
+contains "$TMP/out" "policy version 1 set by $OSUSER as ops"
 expect 0 policy show --format json && json_ok
 if command -v jq >/dev/null 2>&1; then
     [ "$(jqv '.topic_max_age_days["500"]')" = 7 ] || fail "topic age not shown"
     [ "$(jqv .k)" = 3 ] || fail "k not shown"
-    [ "$(jqv .actor)" = ops ] || fail "actor not shown"
+    [ "$(jqv .actor)" = "$OSUSER as ops" ] || fail "actor not shown"
 fi
 expect 0 policy history --format json && json_ok
 [ -z "$(jqv .versions[0].version)" ] || [ "$(jqv '.versions | length')" = 1 ] || fail "history length"
