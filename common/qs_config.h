@@ -4,7 +4,8 @@
  * out-of-range values are errors naming the line and key, never ignored: a
  * typo in a retention interval must not silently keep data longer.
  *
- *   [broker]    frontend, backend, hwm
+ *   [broker]    frontend, backend, hwm; conn_max_kb, total_max_mb, worker_max_mb,
+ *               handshakes_per_second, log_lines_per_second (docs/broker.md)
  *   [store]     skew_limit_seconds, group_commit_max_messages, backend (sqlite)
  *   [retention] interval_seconds
  *   [web]       listen, tls_cert, tls_key, max_connections, timeout_seconds,
@@ -32,6 +33,12 @@ typedef struct {
     int web_timeout_s;                      /* idle connection closed after this */
     int web_max_body_bytes;                 /* larger request bodies get 413 */
     int web_lookups_per_minute;             /* per admin; more get 429 */
+    /* [broker] limits: qs-broker's memory and flood bounds (docs/broker.md). */
+    int broker_conn_max_kb;                 /* bytes pending in one client connection */
+    int broker_total_max_mb;                /* bytes pending in all client connections */
+    int broker_worker_max_mb;               /* bytes queued toward one store worker */
+    int broker_handshakes_per_s;            /* refused handshakes per source address */
+    int broker_log_lines_per_s;             /* event log lines, all kinds together */
 } qs_config_t;
 
 #define QS_DEFAULT_FRONTEND "tcp://127.0.0.1:5570"
