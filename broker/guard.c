@@ -28,6 +28,10 @@
 #define GUARD_MONITOR_BATCH 512        /* events drained per call */
 #define GUARD_TRIM_DELAY_MS 300        /* after a shutdown: let libzmq free, then trim */
 #define GUARD_ADDR_CHARS    64
+/* A connection whose key was revoked gets this long to be told so: its next
+ * message is answered REVOKED by the router (the producer reports that),
+ * then the connection is closed. */
+#define GUARD_REVOKE_GRACE_MS 500
 
 typedef struct {
     int used;
@@ -37,6 +41,7 @@ typedef struct {
     uint8_t pk[QS_KEY_BYTES];
     uint64_t credit;                   /* wire bytes of frames the router read */
     uint64_t pending;                  /* at the last check */
+    int64_t revoke_at_ms;              /* key revoked: close then (0: not revoked) */
 } conn_t;
 
 struct qs_guard {
@@ -311,7 +316,9 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
         if (!c->used || c->closing)
             continue;
         open++;
-        if (keys_changed && conn_revoked(c, keys, revoked)) {
+        if (keys_changed && c->revoke_at_ms == 0 && conn_revoked(c, keys, revoked))
+            c->revoke_at_ms = c->key_known ? now_ms + GUARD_REVOKE_GRACE_MS : now_ms;
+        if (c->revoke_at_ms != 0 && now_ms >= c->revoke_at_ms) {
             if (conn_shutdown(g, (int)fd, c, c->key_known ? "key revoked" :
                               "key unknown at a revocation", now_ms)) {
                 g->stats.closed_revoked++;

@@ -19,8 +19,9 @@
  * fd: libzmq's engine sees EOF, drops the connection and frees its partial
  * message); while the sum over all connections exceeds total_max, the largest
  * is shut down. A connection whose key is known (from a message it sent) and
- * no longer enrolled is shut down at the next check after the key set
- * changes; when a key was revoked or removed, so are connections that have
+ * no longer enrolled is shut down 500 ms after the key set changes (time
+ * for its next message to be answered REVOKED, so its producer is told);
+ * when a key was revoked or removed, connections that have
  * not sent a message yet (their key is unknown; a legitimate client simply
  * reconnects and passes ZAP again).
  *
