@@ -16,6 +16,8 @@
  * SIGTERM/SIGINT only set a flag; the loop sees it within one poll timeout,
  * closes every socket with linger 0 and exits 0.
  */
+#include "guard.h"
+#include "logthrottle.h"
 #include "router.h"
 #include "zap.h"
 
@@ -32,6 +34,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -43,6 +46,11 @@
 #define QS_BROKER_RELOAD_MS 200      /* site.db change check; revocation latency */
 #define QS_BROKER_STATS_MS  60000    /* periodic stats line */
 #define QS_BROKER_SAVE_MS   1000     /* DIR/broker.stats at most this often */
+#define QS_BROKER_GUARD_MS  50       /* connection byte accounting (guard.h) */
+/* Frames larger than this come from mmap and go back to the system when
+ * freed; glibc would otherwise raise the threshold after the first large
+ * free and keep a flood's memory in its heap after the flood. */
+#define QS_BROKER_MMAP_THRESHOLD (128 * 1024)
 #define ERRLEN (QS_MAX_PATH_BYTES + 512)   /* room for a path and a message */
 
 static volatile sig_atomic_t stop_requested;
@@ -67,7 +75,9 @@ usage(FILE *out, int status)
             "  --home DIR   site home (default: $QS_HOME), set up by 'qsctl init'\n"
             "  --help       show this help\n"
             "\n"
-            "Reads [broker] frontend, backend and hwm from DIR/quietstate.conf.\n"
+            "Reads [broker] frontend, backend, hwm and its limits (conn_max_kb,\n"
+            "total_max_mb, worker_max_mb, handshakes_per_second,\n"
+            "log_lines_per_second) from DIR/quietstate.conf.\n"
             "Keeps its counters in DIR/broker.stats (shown by 'qsctl stats').\n"
             "Stops cleanly on SIGTERM or SIGINT. Exit: 0 ok, 1 failure, 2 usage.\n");
     exit(status);
@@ -85,6 +95,10 @@ typedef struct {
     void *ctx;
     qs_zap_t *zap;
     qs_router_t *router;
+    qs_lograte_t *lograte;           /* the global budget of event log lines */
+    qs_guard_t *guard;               /* frontend connection accounting */
+    int keys_changed;                /* reloaded since the last guard check */
+    int keys_revoked;                /* ...and a key was revoked or removed */
     int reload_pending;              /* the last reload failed: try again */
     qs_clock_t clock;                /* UTC, for broker.stats updated_utc */
     qs_brokerstats_t base;           /* counters from broker.stats at start */
@@ -98,6 +112,7 @@ static int
 broker_reload_keys(broker_t *b)
 {
     qs_keyset_t *fresh = qs_keyset_new();
+    size_t enrolled = 0, revoked = 0;
 
     if (qs_sitedb_load_keyset(b->sitedb, fresh) != 0) {
         qs_keyset_destroy(&fresh);
@@ -106,6 +121,15 @@ broker_reload_keys(broker_t *b)
         b->reload_pending = 1;
         return -1;
     }
+    if (b->keys != NULL) {
+        enrolled = qs_keyset_count(b->keys, QS_KEY_ENROLLED);
+        revoked = qs_keyset_count(b->keys, QS_KEY_REVOKED);
+    }
+    /* A key revoked or removed: the guard closes its open connections. */
+    if (qs_keyset_count(fresh, QS_KEY_REVOKED) > revoked ||
+        qs_keyset_count(fresh, QS_KEY_ENROLLED) < enrolled)
+        b->keys_revoked = 1;
+    b->keys_changed = 1;
     qs_keyset_destroy(&b->keys);
     b->keys = fresh;
     b->reload_pending = 0;
@@ -132,18 +156,25 @@ static void
 broker_log_stats(broker_t *b, int64_t now_ms, const char *when)
 {
     qs_router_stats_t s;
+    qs_guard_stats_t g;
     uint64_t admitted = 0, refused = 0;
     size_t workers = qs_router_expire(b->router, now_ms);
 
     qs_router_stats(b->router, &s);
+    qs_guard_stats(b->guard, &g);
     qs_zap_counts(b->zap, &admitted, &refused);
     log_info("stats%s: forwarded=%" PRIu64 " replies=%" PRIu64 " replies_dropped=%" PRIu64
              " notices retry_later=%" PRIu64 " revoked=%" PRIu64 " bad_envelope=%" PRIu64
              " dropped=%" PRIu64 " backend_malformed=%" PRIu64
-             " zap admitted=%" PRIu64 " refused=%" PRIu64 " workers=%zu",
+             " zap admitted=%" PRIu64 " refused=%" PRIu64 " rate_limited=%" PRIu64
+             " workers=%zu worker_full=%" PRIu64 " connections=%" PRIu64
+             " pending_peak=%" PRIu64 " closed oversize=%" PRIu64 " revoked=%" PRIu64
+             " flooding=%" PRIu64 " log_suppressed=%" PRIu64,
              when, s.forwarded, s.replies, s.replies_dropped, s.notice_retry_later,
              s.notice_revoked, s.notice_bad_envelope, s.notices_dropped,
-             s.backend_malformed, admitted, refused, workers);
+             s.backend_malformed, admitted, refused, qs_zap_rate_limited(b->zap), workers,
+             s.worker_full_bytes, g.connections, g.pending_peak, g.closed_oversize,
+             g.closed_revoked, g.closed_flooding, qs_lograte_suppressed(b->lograte));
 }
 
 /* The counters so far: what broker.stats held at start plus this run's. */
@@ -244,9 +275,25 @@ broker_open(broker_t *b, const char *home)
                               b->kp, b->store_pk, err, sizeof err);
     if (b->router == NULL)
         goto fail;
+    b->lograte = qs_lograte_new(b->cfg.broker_log_lines_per_s);
+    b->guard = qs_guard_new(b->ctx, qs_router_frontend(b->router),
+                            (uint64_t)b->cfg.broker_conn_max_kb * 1024,
+                            (uint64_t)b->cfg.broker_total_max_mb * 1024 * 1024, b->lograte,
+                            err, sizeof err);
+    if (b->guard == NULL)
+        goto fail;
+    qs_guard_set_refuse(b->guard, qs_zap_source_flooding, b->zap);
+    qs_zap_set_limits(b->zap, b->cfg.broker_handshakes_per_s, b->lograte);
+    qs_router_set_limits(b->router, b->guard, b->lograte,
+                         (uint64_t)b->cfg.broker_worker_max_mb * 1024 * 1024);
+    b->keys_changed = b->keys_revoked = 0;
     broker_load_stats(b);
     log_info("listening: frontend '%s', backend '%s', hwm %d",
              b->cfg.frontend, b->cfg.backend, b->cfg.broker_hwm);
+    log_info("limits: conn_max_kb %d, total_max_mb %d, worker_max_mb %d, "
+             "handshakes_per_second %d, log_lines_per_second %d",
+             b->cfg.broker_conn_max_kb, b->cfg.broker_total_max_mb, b->cfg.broker_worker_max_mb,
+             b->cfg.broker_handshakes_per_s, b->cfg.broker_log_lines_per_s);
     return 0;
 fail:
     log_error("%s", err);
@@ -257,12 +304,14 @@ static void
 broker_close(broker_t *b)
 {
     /* Router sockets before the ZAP handler (see zap.h), sockets before the context. */
+    qs_guard_destroy(&b->guard);
     qs_router_destroy(&b->router);
     qs_zap_destroy(&b->zap);
     if (b->ctx != NULL) {
         zmq_ctx_term(b->ctx);
         b->ctx = NULL;
     }
+    qs_lograte_destroy(&b->lograte);
     qs_keyset_destroy(&b->keys);
     qs_sitedb_destroy(&b->sitedb);
     qs_keypair_destroy(&b->kp);
@@ -276,19 +325,21 @@ broker_run(broker_t *b)
     int64_t next_check = now + QS_BROKER_RELOAD_MS;
     int64_t next_stats = now + QS_BROKER_STATS_MS;
     int64_t next_save = now + QS_BROKER_SAVE_MS;
+    int64_t next_guard = now + QS_BROKER_GUARD_MS;
 
     while (!stop_requested) {
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             { qs_zap_socket(b->zap), 0, ZMQ_POLLIN, 0 },
             { qs_router_backend(b->router), 0, ZMQ_POLLIN, 0 },
             { qs_router_frontend(b->router), 0, ZMQ_POLLIN, 0 },
+            { qs_guard_socket(b->guard), 0, ZMQ_POLLIN, 0 },
         };
-        int64_t wait = next_check - now;
+        int64_t wait = (next_guard < next_check ? next_guard : next_check) - now;
         int rc;
 
         if (wait < 0)
             wait = 0;
-        rc = zmq_poll(items, 3, (long)wait);
+        rc = zmq_poll(items, 4, (long)wait);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -311,10 +362,17 @@ broker_run(broker_t *b)
         if ((items[2].revents & ZMQ_POLLIN) &&
             qs_router_on_frontend(b->router, b->keys, now) < 0)
             return -1;
+        if (items[3].revents & ZMQ_POLLIN)
+            qs_guard_on_monitor(b->guard, now);
         if (now >= next_check) {
             broker_check_site(b);
             (void)qs_router_expire(b->router, now);
             next_check = now + QS_BROKER_RELOAD_MS;
+        }
+        if (now >= next_guard || b->keys_changed) {
+            (void)qs_guard_check(b->guard, b->keys, b->keys_changed, b->keys_revoked, now);
+            b->keys_changed = b->keys_revoked = 0;
+            next_guard = now + QS_BROKER_GUARD_MS;
         }
         if (now >= next_stats) {
             broker_log_stats(b, now, "");
@@ -355,6 +413,7 @@ main(int argc, char **argv)
         qs_fatal("cannot install signal handlers");
     signal(SIGPIPE, SIG_IGN);
 
+    (void)mallopt(M_MMAP_THRESHOLD, QS_BROKER_MMAP_THRESHOLD);
     memset(&b, 0, sizeof b);
     if (broker_open(&b, home) != 0) {
         broker_close(&b);

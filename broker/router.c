@@ -9,6 +9,7 @@
  * prefix, repeats of one key at debug only (logthrottle); payloads never.
  */
 #include "router.h"
+#include "guard.h"
 #include "logthrottle.h"
 #include "qs_hex.h"
 #include "qs_log.h"
@@ -16,20 +17,33 @@
 #include "quietstate.pb-c.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #define ROUTER_BATCH           256     /* messages per socket per call */
 #define ROUTER_MAX_ID_BYTES    255     /* a ZMQ routing id is at most 255 bytes */
 #define ROUTER_LOG_INTERVAL_MS 60000
 #define ROUTER_NOTICE_BYTES    256     /* a packed notice Reply fits easily */
+#define ROUTER_HANDSHAKE_MS    5000    /* a peer still shaking hands after this is dropped */
 
 typedef struct {
     uint8_t id[ROUTER_MAX_ID_BYTES];
     size_t id_len;
     int64_t last_seen_ms;
     int gone;                          /* send said EHOSTUNREACH */
+    int fd;                            /* its connection ("__fd"), -1 unknown */
+    ino_t ino;                         /* that socket's inode, to catch reuse */
+    int accounted;                     /* fd has TCP counters: bytes are bounded */
+    uint64_t out_credit;               /* wire bytes forwarded since accounting began */
+    uint64_t kernel_base;              /* bytes written to fd when it began */
 } worker_t;
 
 struct qs_router {
@@ -42,6 +56,9 @@ struct qs_router {
     int starved;                       /* 1 after a RETRY_LATER, until a forward */
     qs_router_stats_t stats;
     qs_logthrottle_t *throttle;
+    qs_lograte_t *lograte;             /* borrowed, may be NULL */
+    qs_guard_t *guard;                 /* borrowed, may be NULL */
+    uint64_t worker_max;               /* bytes queued toward one worker; 0 = no bound */
 };
 
 static void
@@ -65,8 +82,11 @@ router_socket(void *ctx, const char *endpoint, int hwm, const qs_keypair_t *kp,
                  zmq_strerror(zmq_errno()));
         return NULL;
     }
+    int handshake_ms = ROUTER_HANDSHAKE_MS;
+
     if (qs_zmq_socket_limits(sock, hwm, 0) != 0 ||
         zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake_ms, sizeof handshake_ms) != 0 ||
         qs_zmq_curve_server(sock, kp, domain) != 0) {
         snprintf(errmsg, errmsg_len, "cannot set up the %s socket: %s", what,
                  zmq_strerror(zmq_errno()));
@@ -129,6 +149,15 @@ qs_router_endpoint(qs_router_t *r, int backend, char *out, size_t out_len)
 }
 
 void
+qs_router_set_limits(qs_router_t *r, qs_guard_t *guard, qs_lograte_t *lograte,
+                     uint64_t worker_max)
+{
+    r->guard = guard;
+    r->lograte = lograte;
+    r->worker_max = worker_max;
+}
+
+void
 qs_router_stats(const qs_router_t *r, qs_router_stats_t *out)
 {
     *out = r->stats;
@@ -186,17 +215,84 @@ qs_router_expire(qs_router_t *r, int64_t now_ms)
     return kept;
 }
 
-/* A worker was heard from: refresh it, or add it. */
+/* The connection a message came in on ("__fd", set by libzmq), or -1. */
+static int
+msg_fd(zmq_msg_t *m)
+{
+    const char *s = zmq_msg_gets(m, "__fd");
+    return s == NULL ? -1 : atoi(s);
+}
+
+/* Bytes the application has written to fd: acknowledged by the peer plus
+ * still in the send queue. -1 when fd has no TCP counters (ipc://). */
+static int
+fd_written(int fd, uint64_t *out)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    int outq = 0;
+
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked ||
+        ioctl(fd, SIOCOUTQ, &outq) != 0)
+        return -1;
+    *out = ti.tcpi_bytes_acked + (uint64_t)(outq > 0 ? outq : 0);
+    return 0;
+}
+
+static int
+fd_ino(int fd, ino_t *ino)
+{
+    struct stat st;
+
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return -1;
+    *ino = st.st_ino;
+    return 0;
+}
+
+/* Start counting w's queued bytes afresh on fd (a new worker or connection). */
 static void
-worker_seen(qs_router_t *r, zmq_msg_t *id, int64_t now_ms)
+worker_account(worker_t *w, int fd)
+{
+    ino_t ino;
+
+    w->fd = fd;
+    w->accounted = fd_ino(fd, &ino) == 0 && fd_written(fd, &w->kernel_base) == 0;
+    w->ino = w->accounted ? ino : 0;
+    w->out_credit = 0;
+}
+
+/* Bytes forwarded to w that libzmq still holds (not yet written to the kernel). */
+static int
+worker_queued(const worker_t *w, uint64_t *out)
+{
+    uint64_t written;
+    ino_t ino;
+
+    if (!w->accounted || fd_ino(w->fd, &ino) != 0 || ino != w->ino ||
+        fd_written(w->fd, &written) != 0)
+        return -1;
+    written -= w->kernel_base;
+    *out = w->out_credit > written ? w->out_credit - written : 0;
+    return 0;
+}
+
+/* A worker was heard from (on connection fd): refresh it, or add it. */
+static void
+worker_seen(qs_router_t *r, zmq_msg_t *id, int fd, int64_t now_ms)
 {
     size_t len = zmq_msg_size(id);
 
     for (size_t i = 0; i < r->n_workers; i++) {
         worker_t *w = &r->workers[i];
         if (w->id_len == len && memcmp(w->id, zmq_msg_data(id), len) == 0) {
+            ino_t ino;
             w->last_seen_ms = now_ms;
             w->gone = 0;
+            if (fd != w->fd || fd_ino(fd, &ino) != 0 || ino != w->ino)
+                worker_account(w, fd);
             return;
         }
     }
@@ -212,6 +308,7 @@ worker_seen(qs_router_t *r, zmq_msg_t *id, int64_t now_ms)
     w->id_len = len;
     w->last_seen_ms = now_ms;
     w->gone = 0;
+    worker_account(w, fd);
     r->stats.workers_joined++;
     log_info("store worker joined (%zu live)", r->n_workers);
 }
@@ -248,18 +345,34 @@ send_notice(qs_router_t *r, const uint8_t *client_id, size_t client_id_len,
 
 /* --- frontend ------------------------------------------------------------ */
 
+/* Would bytes more overfill w's queue (worker_max_mb)? Unmeasurable: no. */
+static int
+worker_full(qs_router_t *r, const worker_t *w, uint64_t bytes)
+{
+    uint64_t queued;
+
+    if (r->worker_max == 0 || worker_queued(w, &queued) != 0)
+        return 0;
+    if (queued + bytes <= r->worker_max)
+        return 0;
+    r->stats.worker_full_bytes++;
+    return 1;
+}
+
 /* Hand body to the next live worker. 0 sent (body consumed), -1 none could take it. */
 static int
 forward(qs_router_t *r, const uint8_t *client_id, size_t client_id_len,
         const uint8_t pk[QS_KEY_BYTES], zmq_msg_t *body, int64_t now_ms)
 {
     size_t n = r->n_workers;
+    uint64_t wire = qs_guard_wire_bytes(client_id_len) + qs_guard_wire_bytes(QS_KEY_BYTES) +
+                    qs_guard_wire_bytes(zmq_msg_size(body));
 
     for (size_t k = 0; k < n; k++) {
         size_t i = (r->next + k) % n;
         worker_t *w = &r->workers[i];
 
-        if (w->gone || now_ms - w->last_seen_ms > QS_WORKER_TTL_MS)
+        if (w->gone || now_ms - w->last_seen_ms > QS_WORKER_TTL_MS || worker_full(r, w, wire))
             continue;
         if (zmq_send(r->backend, w->id, w->id_len, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
             if (zmq_errno() == EHOSTUNREACH)
@@ -275,6 +388,7 @@ forward(qs_router_t *r, const uint8_t *client_id, size_t client_id_len,
                       zmq_strerror(zmq_errno()));
             return -1;
         }
+        w->out_credit += wire;
         r->next = (i + 1) % n;
         return 0;
     }
@@ -290,7 +404,8 @@ log_refusal(qs_router_t *r, const uint8_t pk[QS_KEY_BYTES], int have_pk, const c
 
     if (have_pk)
         key_prefix(prefix, pk);
-    if (have_pk && !qs_logthrottle_allow(r->throttle, pk, now_ms))
+    if ((have_pk && !qs_logthrottle_allow(r->throttle, pk, now_ms)) ||
+        !qs_lograte_allow(r->lograte, now_ms))
         log_debug("dropped a message from client '%s' again: %s", prefix, what);
     else
         log_warn("dropped a message from client '%s': %s", prefix, what);
@@ -303,7 +418,8 @@ frontend_one(qs_router_t *r, const qs_keyset_t *keys, int64_t now_ms)
     uint8_t id[ROUTER_MAX_ID_BYTES], pk[QS_KEY_BYTES];
     zmq_msg_t m, body;
     size_t id_len, n_body = 0, body_len = 0;
-    int more, have_pk;
+    uint64_t wire = 0;
+    int more, have_pk, fd = -1;
     qs_key_standing_t standing;
 
     zmq_msg_init(&m);
@@ -330,6 +446,9 @@ frontend_one(qs_router_t *r, const qs_keyset_t *keys, int64_t now_ms)
             break;
         }
         more = zmq_msg_more(&m);
+        wire += qs_guard_wire_bytes(zmq_msg_size(&m));   /* what it cost on the wire */
+        if (fd < 0)
+            fd = msg_fd(&m);
         if (n_body++ == 0) {
             zmq_msg_move(&body, &m);    /* releases the id frame held in body */
             body_len = zmq_msg_size(&body);
@@ -338,6 +457,8 @@ frontend_one(qs_router_t *r, const qs_keyset_t *keys, int64_t now_ms)
     }
 
     have_pk = qs_zmq_msg_user_pk(&body, pk) == 0;
+    if (r->guard != NULL)
+        qs_guard_credit(r->guard, fd, have_pk ? pk : NULL, wire);
     standing = have_pk ? qs_keyset_get(keys, pk) : QS_KEY_UNKNOWN;
     if (standing != QS_KEY_ENROLLED) {
         const char *why = standing == QS_KEY_REVOKED ? "client revoked" : "client not enrolled";
@@ -430,10 +551,10 @@ backend_one(qs_router_t *r, int64_t now_ms)
         log_warn("dropped a backend message not from the store key");
     } else if (total == 2 && zmq_msg_size(&f[1]) == QS_WORKER_READY_LEN &&
                memcmp(zmq_msg_data(&f[1]), QS_WORKER_READY, QS_WORKER_READY_LEN) == 0) {
-        worker_seen(r, &f[0], now_ms);
+        worker_seen(r, &f[0], msg_fd(&f[1]), now_ms);
     } else if (total == 3 && zmq_msg_size(&f[1]) > 0 &&
                zmq_msg_size(&f[1]) <= ROUTER_MAX_ID_BYTES) {
-        worker_seen(r, &f[0], now_ms);
+        worker_seen(r, &f[0], msg_fd(&f[1]), now_ms);
         if (zmq_msg_send(&f[1], r->frontend, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
             /* EHOSTUNREACH: the client went away; EAGAIN: it does not read. */
             r->stats.replies_dropped++;

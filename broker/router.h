@@ -49,7 +49,11 @@ typedef struct {
     uint64_t backend_malformed;    /* backend messages of the wrong shape, dropped */
     uint64_t workers_joined;
     uint64_t workers_expired;
+    uint64_t worker_full_bytes;    /* a worker skipped: its queue over worker_max bytes */
 } qs_router_stats_t;
+
+struct qs_guard;
+struct qs_lograte;
 
 /* Create both ROUTER sockets in ctx as CURVE servers with server_kp (copied
  * into the sockets), with hwm and linger 0, and bind them to the frontend and
@@ -60,6 +64,16 @@ qs_router_t *qs_router_new(void *ctx, const char *frontend, const char *backend,
                            const qs_keypair_t *server_kp,
                            const uint8_t store_pk[QS_KEY_BYTES],
                            char *errmsg, size_t errmsg_len);
+
+/* The broker's limits (all optional; a new router has none): guard is told
+ * every frame read from the frontend (guard.h); lograte bounds the refusal
+ * log lines; worker_max (bytes, 0 = none) bounds what is queued toward one
+ * store worker, measured as bytes forwarded minus bytes libzmq has written
+ * to the worker's TCP connection (a worker over it counts as full, so a
+ * stalled store costs at most worker_max per worker, not hwm envelopes of
+ * 1 MiB each). Borrowed: they must outlive the router. */
+void qs_router_set_limits(qs_router_t *r, struct qs_guard *guard, struct qs_lograte *lograte,
+                          uint64_t worker_max);
 
 /* The sockets, for zmq_poll (ZMQ_POLLIN). Owned by the router. */
 void *qs_router_frontend(qs_router_t *r);

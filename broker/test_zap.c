@@ -9,6 +9,7 @@
 #include "qs_test.h"
 #include "qs_clock.h"
 #include "zap.h"
+#include "logthrottle.h"
 
 #include "qs_hex.h"
 #include "qs_keys.h"
@@ -337,6 +338,26 @@ test_zap_second_handler_in_one_context_fails(void)
     fixture_fini(&f);
 }
 
+/* The global log budget: a burst of 5 s worth, then per_second lines a second. */
+static void
+test_lograte_bounds_lines_whatever_the_keys(void)
+{
+    qs_lograte_t *lr = qs_lograte_new(10);
+    int allowed = 0;
+
+    for (int i = 0; i < 1000; i++)
+        allowed += qs_lograte_allow(lr, 1000);
+    QS_CHECK(allowed == 10 * QS_LOGRATE_BURST_S);
+    QS_CHECK(qs_lograte_suppressed(lr) == 1000 - (uint64_t)allowed);
+    allowed = 0;
+    for (int64_t t = 1000; t <= 11000; t += 10)   /* 10 s, 100 events a second */
+        allowed += qs_lograte_allow(lr, t);
+    QS_CHECK(allowed >= 99 && allowed <= 101);
+    QS_CHECK(qs_lograte_allow(NULL, 0) == 1);
+    qs_lograte_destroy(&lr);
+    QS_CHECK(lr == NULL);
+}
+
 int
 main(void)
 {
@@ -349,5 +370,6 @@ main(void)
     QS_RUN(test_zap_backend_admits_only_the_store_key);
     QS_RUN(test_zap_refuses_unknown_domain);
     QS_RUN(test_zap_second_handler_in_one_context_fails);
+    QS_RUN(test_lograte_bounds_lines_whatever_the_keys);
     return qs_test_summary();
 }

@@ -22,13 +22,32 @@
 #define ZAP_MAX_FRAMES      8     /* 6 fixed + 1 CURVE credential, plus slack */
 #define ZAP_LOG_INTERVAL_MS 60000 /* repeat refusals of one key: debug only */
 #define ZAP_BATCH           64    /* requests answered per call, at most */
+#define ZAP_SOURCES         256   /* source addresses remembered (fixed: bounded memory) */
+#define ZAP_ADDR_CHARS      64    /* an IPv6 address and then some */
+#define ZAP_BURST_S         5     /* a source may fail this many seconds' worth at once */
+#define ZAP_FLOOD_MS        10000 /* a source over its rate is flooding for this long */
+#define ZAP_TRUSTED_MS      60000 /* ...unless one of its handshakes passed this recently */
+
+/* One source address: a token bucket of refused handshakes (milli-tokens). */
+typedef struct {
+    char addr[ZAP_ADDR_CHARS];
+    int used;
+    int64_t tokens_milli;
+    int64_t last_ms;
+    int64_t flooding_until_ms;
+    int64_t admitted_ms;           /* last admitted handshake, 0 none */
+} zap_source_t;
 
 struct qs_zap {
     void *sock;
     uint8_t store_pk[QS_KEY_BYTES];
     uint64_t admitted;
     uint64_t refused;
+    uint64_t rate_limited;         /* refusals over their source's rate */
     qs_logthrottle_t *throttle;
+    qs_lograte_t *lograte;         /* borrowed, may be NULL */
+    int per_second;                /* refused handshakes per source; 0 = no limit */
+    zap_source_t sources[ZAP_SOURCES];
 };
 
 typedef struct {
@@ -77,6 +96,77 @@ qs_zap_counts(const qs_zap_t *zap, uint64_t *admitted, uint64_t *refused)
 {
     *admitted = zap->admitted;
     *refused = zap->refused;
+}
+
+uint64_t
+qs_zap_rate_limited(const qs_zap_t *zap)
+{
+    return zap->rate_limited;
+}
+
+void
+qs_zap_set_limits(qs_zap_t *zap, int per_second, qs_lograte_t *lograte)
+{
+    zap->per_second = per_second;
+    zap->lograte = lograte;
+}
+
+/* The slot of addr: found, or the least recently used one taken over. */
+static zap_source_t *
+source_get(qs_zap_t *zap, const char *addr, int64_t now_ms)
+{
+    zap_source_t *oldest = &zap->sources[0];
+
+    for (size_t i = 0; i < ZAP_SOURCES; i++) {
+        zap_source_t *s = &zap->sources[i];
+        if (s->used && strcmp(s->addr, addr) == 0)
+            return s;
+        if (!s->used || (oldest->used && s->last_ms < oldest->last_ms))
+            oldest = s;
+    }
+    memset(oldest, 0, sizeof *oldest);
+    snprintf(oldest->addr, sizeof oldest->addr, "%s", addr);
+    oldest->used = 1;
+    oldest->tokens_milli = (int64_t)zap->per_second * ZAP_BURST_S * 1000;
+    oldest->last_ms = now_ms;
+    return oldest;
+}
+
+/* A handshake from addr was refused: 1 if that was over the source's rate. */
+static int
+source_refused(qs_zap_t *zap, const char *addr, int64_t now_ms)
+{
+    zap_source_t *s;
+    int64_t cap = (int64_t)zap->per_second * ZAP_BURST_S * 1000;
+
+    if (zap->per_second <= 0)
+        return 0;
+    s = source_get(zap, addr, now_ms);
+    if (now_ms > s->last_ms)
+        s->tokens_milli += (now_ms - s->last_ms) * zap->per_second;
+    if (s->tokens_milli > cap)
+        s->tokens_milli = cap;
+    s->last_ms = now_ms > s->last_ms ? now_ms : s->last_ms;
+    if (s->tokens_milli >= 1000) {
+        s->tokens_milli -= 1000;
+        return 0;
+    }
+    s->flooding_until_ms = now_ms + ZAP_FLOOD_MS;
+    return 1;
+}
+
+int
+qs_zap_source_flooding(void *arg, const char *addr, int64_t now_ms)
+{
+    qs_zap_t *zap = arg;
+
+    for (size_t i = 0; i < ZAP_SOURCES; i++) {
+        zap_source_t *s = &zap->sources[i];
+        if (s->used && strcmp(s->addr, addr) == 0)
+            return now_ms < s->flooding_until_ms &&
+                   (s->admitted_ms == 0 || now_ms - s->admitted_ms > ZAP_TRUSTED_MS);
+    }
+    return 0;
 }
 
 void
@@ -185,23 +275,53 @@ zap_reply(qs_zap_t *zap, zmq_msg_t *request_id, const zap_decision_t *d)
     return 0;
 }
 
+/* Log one decision: repeats of a key, refusals over a source's rate and
+ * anything over the global budget at debug only. */
 static void
-zap_log(qs_zap_t *zap, const zap_decision_t *d, int64_t now_ms)
+zap_log(qs_zap_t *zap, const zap_decision_t *d, int limited, int64_t now_ms)
 {
     char prefix[QS_HEX_KEY_CHARS + 1] = "-";
+    int admitted = strcmp(d->code, "200") == 0;
 
     if (d->have_pk) {
         qs_hex_encode(prefix, sizeof prefix, d->pk, QS_KEY_BYTES);
         prefix[8] = '\0';
     }
-    if (strcmp(d->code, "200") == 0) {
-        log_info("admitted %s '%s'", d->side, prefix);
+    if (!admitted && (limited || (d->have_pk && !qs_logthrottle_allow(zap->throttle, d->pk,
+                                                                       now_ms)))) {
+        log_debug("refused %s '%s' again: %s", d->side, prefix, d->text);
         return;
     }
-    if (d->have_pk && !qs_logthrottle_allow(zap->throttle, d->pk, now_ms))
-        log_debug("refused %s '%s' again: %s", d->side, prefix, d->text);
+    if (!qs_lograte_allow(zap->lograte, now_ms))
+        log_debug("%s %s '%s': %s", admitted ? "admitted" : "refused", d->side, prefix, d->text);
+    else if (admitted)
+        log_info("admitted %s '%s'", d->side, prefix);
     else
         log_warn("refused %s '%s': %s", d->side, prefix, d->text);
+}
+
+/* Count a decision and update its source's rate; then log it. */
+static void
+zap_account(qs_zap_t *zap, const zap_decision_t *d, zmq_msg_t *address, int64_t now_ms)
+{
+    char addr[ZAP_ADDR_CHARS];
+    size_t len = zmq_msg_size(address);
+    int limited = 0;
+
+    if (len >= sizeof addr)
+        len = sizeof addr - 1;
+    memcpy(addr, zmq_msg_data(address), len);
+    addr[len] = '\0';
+    if (strcmp(d->code, "200") == 0) {
+        zap->admitted++;
+        if (zap->per_second > 0 && addr[0] != '\0')
+            source_get(zap, addr, now_ms)->admitted_ms = now_ms;
+    } else {
+        zap->refused++;
+        limited = source_refused(zap, addr, now_ms);
+        zap->rate_limited += (uint64_t)limited;
+    }
+    zap_log(zap, d, limited, now_ms);
 }
 
 /* Receive one request (all its frames), answer it. 1 answered, 0 nothing
@@ -243,16 +363,13 @@ zap_handle_one(qs_zap_t *zap, const qs_keyset_t *keys, int64_t now_ms)
         if (zap_reply(zap, n >= 2 ? &frames[1] : NULL, &d) != 0)
             rc = -1;
         zap->refused++;
-        log_warn("refused a malformed zap request (%d frames)", n);
+        if (qs_lograte_allow(zap->lograte, now_ms))
+            log_warn("refused a malformed zap request (%d frames)", n);
     } else {
         zap_decide(&d, zap, keys, frames, n);
         if (zap_reply(zap, &frames[1], &d) != 0)
             rc = -1;
-        if (strcmp(d.code, "200") == 0)
-            zap->admitted++;
-        else
-            zap->refused++;
-        zap_log(zap, &d, now_ms);
+        zap_account(zap, &d, &frames[3], now_ms);
     }
     for (int i = 0; i < n && i < ZAP_MAX_FRAMES; i++)
         zmq_msg_close(&frames[i]);

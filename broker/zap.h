@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include "logthrottle.h"
 #include "qs_keyset.h"
 #include "qs_limits.h"
 
@@ -42,6 +43,23 @@ void *qs_zap_socket(qs_zap_t *zap);
  * refusal log lines. Returns the number of requests answered, or -1 on a
  * socket error other than "nothing pending". */
 int qs_zap_handle(qs_zap_t *zap, const qs_keyset_t *keys, int64_t now_ms);
+
+/* Limits (a new handler has none): per_second refused handshakes per source
+ * address (the ZAP request's address frame, an IP), with bursts of 5 s
+ * worth; a source over it is "flooding" for 10 s, its further refusals are
+ * not logged, and qs_zap_source_flooding says so (the guard then drops its
+ * new connections at accept, before the costly CurveZMQ handshake) unless a
+ * handshake from that address was admitted in the last minute (a legitimate
+ * client behind the same address must keep working). lograte (borrowed, may
+ * be NULL) bounds every log line the handler writes. */
+void qs_zap_set_limits(qs_zap_t *zap, int per_second, qs_lograte_t *lograte);
+
+/* 1 if addr is flooding at now_ms (see qs_zap_set_limits); arg is the
+ * qs_zap_t, so that this is a qs_guard_refuse_fn. */
+int qs_zap_source_flooding(void *arg, const char *addr, int64_t now_ms);
+
+/* Refusals over their source's rate so far (counted in refused too). */
+uint64_t qs_zap_rate_limited(const qs_zap_t *zap);
 
 /* Handshakes admitted and refused so far. */
 void qs_zap_counts(const qs_zap_t *zap, uint64_t *admitted, uint64_t *refused);

@@ -3,6 +3,7 @@
 #include "qs_fsutil.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,46 @@ endpoint_ok(const char *v)
     return strlen(v) <= CONFIG_MAX_ENDPOINT_CHARS &&
            (strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0 ||
             strncmp(v, "inproc://", 9) == 0);
+}
+
+/* ---- [broker] limits (qs-broker's flood bounds): kept apart, owned with broker/ ---- */
+
+/* 1 if name is one of the [broker] limits (problem set when value is bad), 0 if not. */
+static int
+on_broker_limit_entry(qs_config_t *cfg, const char *name, const char *value,
+                      const char **problem)
+{
+    static const struct { const char *name; size_t off; long min, max; const char *range; } keys[] = {
+        { "conn_max_kb", offsetof(qs_config_t, broker_conn_max_kb), 2048, 4194304,
+          "must be an integer from 2048 to 4194304" },
+        { "total_max_mb", offsetof(qs_config_t, broker_total_max_mb), 8, 65536,
+          "must be an integer from 8 to 65536" },
+        { "worker_max_mb", offsetof(qs_config_t, broker_worker_max_mb), 2, 65536,
+          "must be an integer from 2 to 65536" },
+        { "handshakes_per_second", offsetof(qs_config_t, broker_handshakes_per_s), 1, 100000,
+          "must be an integer from 1 to 100000" },
+        { "log_lines_per_second", offsetof(qs_config_t, broker_log_lines_per_s), 1, 10000,
+          "must be an integer from 1 to 10000" },
+    };
+
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(name, keys[i].name) != 0)
+            continue;
+        if (parse_int((int *)((char *)cfg + keys[i].off), value, keys[i].min, keys[i].max) != 0)
+            *problem = keys[i].range;
+        return 1;
+    }
+    return 0;
+}
+
+static void
+broker_limit_defaults(qs_config_t *cfg)
+{
+    cfg->broker_conn_max_kb = 32768;      /* 16 in-flight 1 MiB envelopes, twice over */
+    cfg->broker_total_max_mb = 256;
+    cfg->broker_worker_max_mb = 64;
+    cfg->broker_handshakes_per_s = 20;
+    cfg->broker_log_lines_per_s = 20;
 }
 
 /* ---- [web] (qs-web): kept apart from the other sections ---- */
@@ -130,6 +171,9 @@ on_entry(void *user, const char *section, const char *name, const char *value)
     } else if (strcmp(section, "broker") == 0 && strcmp(name, "hwm") == 0) {
         if (parse_int(&cfg->broker_hwm, value, 1, 1000000) != 0)
             problem = "must be an integer from 1 to 1000000";
+    } else if (strcmp(section, "broker") == 0 &&
+               on_broker_limit_entry(cfg, name, value, &problem)) {
+        /* handled (problem set if the value is bad) */
     } else if (strcmp(section, "store") == 0 && strcmp(name, "skew_limit_seconds") == 0) {
         if (parse_int(&cfg->skew_limit_s, value, 0, 86400) != 0)
             problem = "must be an integer from 0 to 86400";
@@ -174,6 +218,7 @@ qs_config_defaults(qs_config_t *cfg)
     cfg->web_max_body_bytes = 65536;
     cfg->web_lookups_per_minute = 10;
     cfg->web_metrics_public = 1;   /* /metrics from loopback without a token */
+    broker_limit_defaults(cfg);
 }
 
 /* The number of the first line longer than inih reads whole, or 0. */

@@ -4,7 +4,8 @@
  * out-of-range values are errors naming the line and key, never ignored: a
  * typo in a retention interval must not silently keep data longer.
  *
- *   [broker]    frontend, backend, hwm
+ *   [broker]    frontend, backend, hwm; conn_max_kb, total_max_mb, worker_max_mb,
+ *               handshakes_per_second, log_lines_per_second (docs/broker.md)
  *   [store]     skew_limit_seconds, group_commit_max_messages, backend (sqlite)
  *   [retention] interval_seconds
  *   [web]       listen, tls_cert, tls_key, max_connections, timeout_seconds,
@@ -36,6 +37,12 @@ typedef struct {
     /* [web] for the dashboard and /metrics (docs/dashboard.md). */
     char web_static_dir[QS_MAX_PATH_BYTES]; /* dashboard files, "" = built-in default */
     int web_metrics_public;                 /* 1: /metrics without a token from loopback */
+    /* [broker] limits: qs-broker's memory and flood bounds (docs/broker.md). */
+    int broker_conn_max_kb;                 /* bytes pending in one client connection */
+    int broker_total_max_mb;                /* bytes pending in all client connections */
+    int broker_worker_max_mb;               /* bytes queued toward one store worker */
+    int broker_handshakes_per_s;            /* refused handshakes per source address */
+    int broker_log_lines_per_s;             /* event log lines, all kinds together */
 } qs_config_t;
 
 #define QS_DEFAULT_FRONTEND "tcp://127.0.0.1:5570"
