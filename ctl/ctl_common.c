@@ -457,10 +457,17 @@ void
 ctl_csv_row(FILE *out, size_t ncells, const char *const *cells)
 {
     for (size_t i = 0; i < ncells; i++) {
-        const char *cell = cells[i] ? cells[i] : "";
-        int formula = strchr("=+-@\t\r", cell[0]) != NULL && cell[0] != '\0' &&
-                      !plain_number(cell);
-        int quote = formula || strpbrk(cell, ",\"\r\n") != NULL ||
+        const char *raw = cells[i] ? cells[i] : "";
+        size_t cap = strlen(raw) * 4 + 1;          /* every byte may become \xHH */
+        char *cell = qs_malloc(cap);
+        int formula, quote;
+
+        /* Control characters and broken UTF-8 as \xHH, exactly as tables
+         * print them: a CSV opened in a terminal or a spreadsheet runs no
+         * escape sequence. */
+        ctl_text_safe(cell, cap, raw);
+        formula = strchr("=+-@", cell[0]) != NULL && cell[0] != '\0' && !plain_number(cell);
+        quote = formula || strpbrk(cell, ",\"\r\n") != NULL ||
                     (cell[0] != '\0' && (cell[0] == ' ' || cell[strlen(cell) - 1] == ' '));
         if (i > 0)
             fputc(',', out);
@@ -475,6 +482,7 @@ ctl_csv_row(FILE *out, size_t ncells, const char *const *cells)
         }
         if (quote)
             fputc('"', out);
+        free(cell);
     }
     fputc('\n', out);
 }

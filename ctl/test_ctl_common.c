@@ -164,6 +164,30 @@ test_csv_quotes_and_defuses_formulas(void)
                       "\"'@x\",\" pad\",,\n");
 }
 
+/* Hostile topic ids: a terminal escape, a line break that would forge a
+ * row, a tab-led formula, broken UTF-8 - readable and inert in CSV, escaped
+ * exactly as tables print them. */
+static void
+print_csv_hostile(FILE *f, const void *arg)
+{
+    static const char *const cells[] = {
+        "EVIL\x1b[2J", "two\nrows", "\t=cmd|' /C calc'!A0", "-2+3", "bad\xc3\x28", "\x7f",
+    };
+    (void)arg;
+    ctl_csv_row(f, sizeof cells / sizeof cells[0], cells);
+}
+
+static void
+test_csv_escapes_control_characters_like_tables(void)
+{
+    char out[512];
+
+    capture(out, sizeof out, print_csv_hostile, NULL);
+    QS_CHECK_STR(out, "EVIL\\x1b[2J,two\\x0arows,\\x09=cmd|' /C calc'!A0,\"'-2+3\","
+                      "bad\\xc3(,\\x7f\n");
+    QS_CHECK(strchr(out, '\x1b') == NULL && strchr(out, '\t') == NULL);
+}
+
 int
 main(void)
 {
@@ -175,5 +199,6 @@ main(void)
     QS_RUN(test_text_safe_escapes_terminal_controls);
     QS_RUN(test_table_aligns_columns_without_trailing_blanks);
     QS_RUN(test_csv_quotes_and_defuses_formulas);
+    QS_RUN(test_csv_escapes_control_characters_like_tables);
     return qs_test_summary();
 }
