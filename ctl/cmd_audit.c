@@ -17,6 +17,7 @@
 #include "qs_ctl.h"
 #include "qs_docs.h"
 #include "qs_fsutil.h"
+#include "qs_hex.h"
 #include "qs_log.h"
 #include "remote_print.h"
 
@@ -27,28 +28,37 @@
 
 #define CMD_SHOW "audit show"
 #define CMD_VERIFY "audit verify"
+#define CMD_HEAD "audit head"
 
 static void
 usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl audit show --home DIR [--format table|json]\n"
-        "       qsctl audit verify --home DIR [--format table|json]\n"
+        "       qsctl audit verify --home DIR [--checkpoint FILE] [--format table|json]\n"
+        "       qsctl audit head --home DIR [--format table|json]\n"
         "\n"
         "show lists the tamper-evident audit log (init, enroll, revoke, policy.set,\n"
-        "retention.pass, forget); verify recomputes its hash chain and exits 1\n"
-        "naming the first entry that was edited, removed or reordered.\n"
+        "retention.pass, forget, user.add, ...); verify recomputes its hash chain and\n"
+        "exits 1 naming the first entry that was edited, removed or reordered.\n"
+        "head prints a checkpoint, \"SEQ HASH\" of the last entry: keep it away from\n"
+        "the site, and `verify --checkpoint FILE` fails unless the chain still\n"
+        "passes through it (entries cut from the end and a rewritten head file\n"
+        "are then caught). Every entry also goes to syslog as it is committed.\n"
         "\n"
         "  --home DIR           site home (default $QS_HOME)\n"
+        "  --checkpoint FILE    verify: a checkpoint printed earlier by `audit head`\n"
         "  --format table|json  output format (default table)\n"
         "  --help               show this help\n");
 }
 
 static int
-parse(const char *cmd, const char **home, ctl_format_t *fmt, int argc, char **argv, int *help)
+parse(const char *cmd, const char **home, ctl_format_t *fmt, const char **checkpoint, int argc,
+      char **argv, int *help)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
+        { "checkpoint", required_argument, NULL, 'c' },
         { "format", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -61,6 +71,11 @@ parse(const char *cmd, const char **home, ctl_format_t *fmt, int argc, char **ar
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'H': *home = optarg; break;
+        case 'c':
+            if (checkpoint == NULL)
+                return ctl_usage_error(cmd, "--checkpoint goes with audit verify");
+            *checkpoint = optarg;
+            break;
         case 'f':
             if (ctl_format_parse(fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
                 return ctl_usage_error(cmd, "--format must be table or json");
@@ -92,7 +107,7 @@ audit_show(int argc, char **argv)
     cJSON *entries, *doc;
     int help, rc;
 
-    if ((rc = parse(CMD_SHOW, &home, &fmt, argc, argv, &help)) != 0)
+    if ((rc = parse(CMD_SHOW, &home, &fmt, NULL, argc, argv, &help)) != 0)
         return rc;
     if (help) {
         usage(stdout);
@@ -128,7 +143,7 @@ audit_show(int argc, char **argv)
 static int
 audit_verify(int argc, char **argv)
 {
-    const char *home = NULL;
+    const char *home = NULL, *checkpoint = NULL;
     ctl_format_t fmt;
     char errmsg[CTL_ERRMSG_BYTES], finding[512];
     const char *head;
@@ -136,7 +151,7 @@ audit_verify(int argc, char **argv)
     int64_t bad_seq = 0, entries = 0;
     int help, rc, vrc;
 
-    if ((rc = parse(CMD_VERIFY, &home, &fmt, argc, argv, &help)) != 0)
+    if ((rc = parse(CMD_VERIFY, &home, &fmt, &checkpoint, argc, argv, &help)) != 0)
         return rc;
     if (help) {
         usage(stdout);
@@ -149,8 +164,8 @@ audit_verify(int argc, char **argv)
     }
     head = site.paths.audit_head;
     finding[0] = '\0';
-    vrc = qs_audit_check(site.sitedb, site.audit_key, head, &entries, &bad_seq, finding,
-                         sizeof finding);
+    vrc = qs_audit_check_checkpoint(site.sitedb, site.audit_key, head, checkpoint, &entries,
+                                    &bad_seq, finding, sizeof finding);
     /* qs_audit_verify() skips the head check when the head file is gone; but
      * without it, entries cut from the end of the log would go unnoticed. */
     if (vrc == 0 && entries > 0 && access(head, F_OK) != 0) {
@@ -179,7 +194,8 @@ audit_verify(int argc, char **argv)
         if (ctl_json_print(doc) != 0)
             qs_fatal("out of memory printing JSON");
     } else if (vrc == 0) {
-        printf("audit log intact: %" PRId64 " entries\n", entries);
+        printf("audit log intact: %" PRId64 " entries%s%s\n", entries,
+               checkpoint ? ", through checkpoint " : "", checkpoint ? checkpoint : "");
     }
     if (vrc != 0) {
         ctl_error(CMD_VERIFY, "audit log tampered: %s (checked against '%s' with '%s'): "
@@ -191,11 +207,52 @@ audit_verify(int argc, char **argv)
     return ctl_output_done(CMD_VERIFY);
 }
 
+/* audit head: the checkpoint of the chain as it stands. */
+static int
+audit_head(int argc, char **argv)
+{
+    const char *home = NULL;
+    ctl_format_t fmt;
+    char errmsg[CTL_ERRMSG_BYTES], hex[2 * QS_AUDIT_HASH_BYTES + 1];
+    uint8_t hash[QS_AUDIT_HASH_BYTES];
+    ctl_site_t site;
+    int64_t seq = 0;
+    int help, rc;
+
+    if ((rc = parse(CMD_HEAD, &home, &fmt, NULL, argc, argv, &help)) != 0)
+        return rc;
+    if (help) {
+        usage(stdout);
+        return CTL_EXIT_OK;
+    }
+    if (ctl_site_open(&site, home, CTL_OPEN_SITEDB, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD_HEAD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    rc = qs_audit_head(&seq, hash, site.sitedb);
+    ctl_site_close(&site);
+    if (rc != 0 || seq == 0) {
+        ctl_error(CMD_HEAD, rc != 0 ? "cannot read the audit log" : "the audit log is empty");
+        return CTL_EXIT_FAIL;
+    }
+    qs_hex_encode(hex, sizeof hex, hash, sizeof hash);
+    if (fmt == CTL_FORMAT_JSON) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddNumberToObject(doc, "seq", (double)seq);
+        cJSON_AddStringToObject(doc, "hash", hex);
+        if (ctl_json_print(doc) != 0)
+            qs_fatal("out of memory printing JSON");
+    } else {
+        printf("%" PRId64 " %s\n", seq, hex);   /* exactly what --checkpoint reads */
+    }
+    return ctl_output_done(CMD_HEAD);
+}
+
 int
 cmd_audit(int argc, char **argv)
 {
     if (argc < 2)
-        return ctl_usage_error("audit", "needs a sub-command: show or verify");
+        return ctl_usage_error("audit", "needs a sub-command: show, verify or head");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
@@ -205,5 +262,8 @@ cmd_audit(int argc, char **argv)
         return audit_show(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0)
         return audit_verify(argc - 1, argv + 1);
-    return ctl_usage_error("audit", "unknown sub-command '%s': use show or verify", argv[1]);
+    if (strcmp(argv[1], "head") == 0)
+        return audit_head(argc - 1, argv + 1);
+    return ctl_usage_error("audit", "unknown sub-command '%s': use show, verify or head",
+                           argv[1]);
 }

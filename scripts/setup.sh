@@ -32,6 +32,7 @@ PACKAGES=(
     jq                     # end-to-end tests compare JSON output
     iproute2               # ss: fault tests look at sockets
     procps                 # ps, pgrep for tests that watch processes
+    socat                  # tests receive syslog (/dev/log) to check the audit's copy
     ca-certificates
 )
 # The dashboard's browser test and /metrics' test (tests/web/dashboard.sh,
