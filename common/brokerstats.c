@@ -173,28 +173,19 @@ done:
 int
 qs_brokerstats_load(qs_brokerstats_t *out, const char *path, char *errmsg, size_t errmsg_len)
 {
-    char *text = NULL;
-    size_t len = 0;
-    char why[256];
+    char *text = NULL, why[256];
+    int rc;
 
     memset(out, 0, sizeof *out);
-    if (access(path, F_OK) != 0 && errno == ENOENT)
-        return 1;
-    if (qs_fs_read_small(&text, &len, path, QS_BROKERSTATS_MAX_BYTES, 0, errmsg,
-                         errmsg_len) != 0)
-        return -1;
-    if (strlen(text) != len) {
-        snprintf(errmsg, errmsg_len, "'%s' is malformed: it holds a NUL byte", path);
-        free(text);
-        return -1;
-    }
+    rc = qs_fs_read_doc(&text, path, QS_BROKERSTATS_MAX_BYTES, errmsg, errmsg_len);
+    if (rc != 0)
+        return rc;
     if (qs_brokerstats_parse(out, text, why, sizeof why) != 0) {
         snprintf(errmsg, errmsg_len, "'%s' is malformed: %s", path, why);
-        free(text);
-        return -1;
+        rc = -1;
     }
     free(text);
-    return 0;
+    return rc;
 }
 
 int

@@ -213,3 +213,22 @@ qs_fs_shred(const char *path, char *errmsg, size_t errmsg_len)
     (void)fsync_parent(path);
     return 0;
 }
+
+int
+qs_fs_read_doc(char **text, const char *path, size_t max_len, char *errmsg, size_t errmsg_len)
+{
+    size_t len = 0;
+
+    *text = NULL;
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return 1;
+    if (qs_fs_read_small(text, &len, path, max_len, 0, errmsg, errmsg_len) != 0)
+        return -1;
+    if (strlen(*text) != len) {
+        snprintf(errmsg, errmsg_len, "'%s' is malformed: it holds a NUL byte", path);
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+    return 0;
+}

@@ -24,6 +24,13 @@ int qs_fs_write_private(const char *path, const void *data, size_t len,
  * gives the -wal and -shm files the database file's mode. Returns 0 or -1. */
 int qs_fs_create_private(const char *path, char *errmsg, size_t errmsg_len);
 
+/* A small text document another process writes (broker.stats, store.stats):
+ * its text (caller frees), or 1 when the file does not exist (yet), or -1
+ * with errmsg ("'…' is malformed: it holds a NUL byte", or why it could not
+ * be read). */
+int qs_fs_read_doc(char **text, const char *path, size_t max_len, char *errmsg,
+                   size_t errmsg_len) __attribute__((warn_unused_result));
+
 /* Read a whole small file (at most max_len bytes) into a NUL-terminated
  * buffer the caller frees (with sodium_free if secret != 0: the buffer is
  * then guarded and locked). Returns 0 or -1 with errmsg filled. */
