@@ -109,3 +109,58 @@ qs_doc_policy_apply(qs_policy_t *next, const qs_policy_t *cur, const cJSON *chan
     free(merged_text);
     return rc;
 }
+
+typedef struct {
+    int64_t want;      /* the version to keep, 0 for every version */
+    cJSON *versions;
+} versions_ctx_t;
+
+static int
+collect_version(void *vctx, int64_t version, int64_t set_ms, const char *actor,
+                const char *json)
+{
+    versions_ctx_t *ctx = vctx;
+
+    if (ctx->want == 0 || ctx->want == version)
+        cJSON_AddItemToArray(ctx->versions, qs_doc_policy_version(version, set_ms, actor, json));
+    return 0;
+}
+
+int
+qs_doc_policy_read(cJSON **doc, qs_sitedb_t *db, int history)
+{
+    versions_ctx_t ctx = { 0, NULL };
+    qs_policy_t p;
+    int configured = 1, rc = -1;
+
+    *doc = NULL;
+    if (qs_sitedb_begin_read(db) != 0)
+        return -1;
+    if (!history && qs_sitedb_policy_get(db, &p, &configured, &ctx.want) != 0)
+        goto done;
+    ctx.versions = cJSON_CreateArray();
+    if (ctx.versions == NULL)
+        qs_fatal("out of memory building the policy document");
+    if (configured && qs_sitedb_policy_each(db, collect_version, &ctx) != 0) {
+        cJSON_Delete(ctx.versions);
+        goto done;
+    }
+    if (history) {
+        *doc = cJSON_CreateObject();
+        cJSON_AddItemToObject(*doc, "versions", ctx.versions);
+    } else if (cJSON_GetArraySize(ctx.versions) == 0) {
+        *doc = cJSON_CreateObject();
+        cJSON_AddBoolToObject(*doc, "configured", 0);
+        cJSON_Delete(ctx.versions);
+    } else {
+        *doc = cJSON_DetachItemFromArray(ctx.versions, 0);
+        cJSON_AddBoolToObject(*doc, "configured", 1);
+        cJSON_Delete(ctx.versions);
+    }
+    if (*doc == NULL)
+        qs_fatal("out of memory building the policy document");
+    rc = 0;
+done:
+    (void)qs_sitedb_commit(db);
+    return rc;
+}

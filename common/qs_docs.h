@@ -11,6 +11,8 @@
 #define QS_DOCS_H
 
 #include <cjson/cJSON.h>
+
+#include "qs_sitedb.h"
 #include <stdint.h>
 
 #include "qs_audit.h"
@@ -26,6 +28,14 @@ cJSON *qs_doc_policy_version(int64_t version, int64_t set_ms, const char *actor,
 /* One audit entry as `qsctl audit show --format json` prints it:
  * {"seq", "time_utc" (with ms), "actor", "action", "detail" (object, or the
  * text when it is not JSON)}. Returns a new object (caller deletes). */
+/* The document of `qsctl policy show` (history == 0: the current version's
+ * object with "configured", or {"configured": false}) or `policy history`
+ * ({"versions": [...]}) read from db in one snapshot: what GET
+ * /api/v1/policy and /api/v1/policy/history answer too. 0 and *doc (the
+ * caller deletes it), or -1 when site.db cannot be read. */
+int qs_doc_policy_read(cJSON **doc, qs_sitedb_t *db, int history)
+    __attribute__((warn_unused_result));
+
 cJSON *qs_doc_audit_entry(const qs_audit_entry_t *e);
 
 /* The policy that the change object `changes` makes of cur, as both

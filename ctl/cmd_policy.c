@@ -373,46 +373,6 @@ parse_read(const char **home, ctl_format_t *fmt, int argc, char **argv, char *er
     return 0;
 }
 
-typedef struct {
-    int64_t want;      /* version to find (show), 0 for every version */
-    cJSON *versions;   /* array, one object per version */
-} versions_ctx_t;
-
-static int
-collect_version(void *vctx, int64_t version, int64_t set_ms, const char *actor,
-                const char *json)
-{
-    versions_ctx_t *ctx = vctx;
-
-    if (ctx->want == 0 || ctx->want == version)
-        cJSON_AddItemToArray(ctx->versions, qs_doc_policy_version(version, set_ms, actor, json));
-    return 0;
-}
-
-/* show/history as one document (what GET /api/v1/policy and
- * /api/v1/policy/history return); consumes versions. */
-static cJSON *
-read_doc(cJSON *versions, int history)
-{
-    cJSON *doc;
-
-    if (history) {
-        doc = cJSON_CreateObject();
-        cJSON_AddItemToObject(doc, "versions", versions);
-    } else if (cJSON_GetArraySize(versions) == 0) {
-        doc = cJSON_CreateObject();
-        cJSON_AddBoolToObject(doc, "configured", 0);
-        cJSON_Delete(versions);
-    } else {
-        doc = cJSON_DetachItemFromArray(versions, 0);
-        cJSON_AddBoolToObject(doc, "configured", 1);
-        cJSON_Delete(versions);
-    }
-    if (doc == NULL)
-        qs_fatal("out of memory building the policy document");
-    return doc;
-}
-
 static int
 policy_read(int argc, char **argv, int history)
 {
@@ -421,10 +381,7 @@ policy_read(int argc, char **argv, int history)
     char errmsg[CTL_ERRMSG_BYTES];
     ctl_format_t fmt;
     ctl_site_t site;
-    qs_policy_t p;
-    int configured, prc;
-    int64_t version;
-    versions_ctx_t ctx = { 0, NULL };
+    int prc;
     cJSON *doc;
 
     prc = parse_read(&home, &fmt, argc, argv, errmsg, sizeof errmsg);
@@ -438,25 +395,13 @@ policy_read(int argc, char **argv, int history)
         ctl_error(cmd, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (!history && qs_sitedb_policy_get(site.sitedb, &p, &configured, &version) != 0) {
-        ctl_error(cmd, "cannot read the current policy from '%s'; 'qsctl policy history' "
-                  "shows every stored version", site.paths.site_db);
-        ctl_site_close(&site);
-        return CTL_EXIT_FAIL;
-    }
-    ctx.want = history ? 0 : version;
-    ctx.versions = cJSON_CreateArray();
-    if ((history || configured) &&
-        qs_sitedb_policy_each(site.sitedb, collect_version, &ctx) != 0) {
-        ctl_error(cmd, "cannot read policy versions from '%s': %s", site.paths.site_db,
+    if (qs_doc_policy_read(&doc, site.sitedb, history) != 0) {
+        ctl_error(cmd, "cannot read the policy from '%s': %s", site.paths.site_db,
                   qs_sitedb_errmsg(site.sitedb));
-        cJSON_Delete(ctx.versions);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }
     ctl_site_close(&site);
-
-    doc = read_doc(ctx.versions, history);
     if (fmt == CTL_FORMAT_JSON) {
         if (ctl_json_print(doc) != 0)
             qs_fatal("out of memory printing JSON");

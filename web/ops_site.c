@@ -22,64 +22,23 @@
 #include <sodium.h>
 #include <string.h>
 
-typedef struct {
-    int64_t want;      /* the version to keep, 0 for all */
-    cJSON *versions;
-} versions_ctx_t;
-
-static int
-collect_version(void *vctx, int64_t version, int64_t set_ms, const char *actor,
-                const char *json)
-{
-    versions_ctx_t *ctx = vctx;
-
-    if (ctx->want == 0 || ctx->want == version)
-        cJSON_AddItemToArray(ctx->versions, qs_doc_policy_version(version, set_ms, actor, json));
-    return 0;
-}
-
 int
 wk_op_policy_get(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
-    versions_ctx_t ctx = { 0, NULL };
-    qs_policy_t p;
-    int configured;
-    int64_t version;
-
     (void)user;
     (void)args;
-    if (qs_sitedb_policy_get(w->sitedb, &p, &configured, &version) != 0)
+    if (qs_doc_policy_read(body, w->sitedb, 0) != 0)
         return wk_error(body, 500, "cannot read the current policy from site.db");
-    ctx.want = version;
-    ctx.versions = cJSON_CreateArray();
-    if (configured && qs_sitedb_policy_each(w->sitedb, collect_version, &ctx) != 0) {
-        cJSON_Delete(ctx.versions);
-        return wk_error(body, 500, "cannot read policy versions from site.db");
-    }
-    if (cJSON_GetArraySize(ctx.versions) == 0) {
-        *body = cJSON_CreateObject();
-        cJSON_AddBoolToObject(*body, "configured", 0);
-    } else {
-        *body = cJSON_DetachItemFromArray(ctx.versions, 0);
-        cJSON_AddBoolToObject(*body, "configured", 1);
-    }
-    cJSON_Delete(ctx.versions);
     return 200;
 }
 
 int
 wk_op_policy_history(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
-    versions_ctx_t ctx = { 0, cJSON_CreateArray() };
-
     (void)user;
     (void)args;
-    if (qs_sitedb_policy_each(w->sitedb, collect_version, &ctx) != 0) {
-        cJSON_Delete(ctx.versions);
+    if (qs_doc_policy_read(body, w->sitedb, 1) != 0)
         return wk_error(body, 500, "cannot read policy versions from site.db");
-    }
-    *body = cJSON_CreateObject();
-    cJSON_AddItemToObject(*body, "versions", ctx.versions);
     return 200;
 }
 
