@@ -590,6 +590,10 @@ on_completed(void *cls, struct MHD_Connection *c, void **state,
     *state = NULL;
 }
 
+/* libmicrohttpd's own messages: fmt is its printf format (MHD_OPTION_EXTERNAL_LOGGER). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
