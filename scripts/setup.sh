@@ -33,6 +33,18 @@ PACKAGES=(
     iproute2               # ss: fault tests look at sockets
     procps                 # ps, pgrep for tests that watch processes
     ca-certificates
+    # Shipping (docs/install.md): man pages are built from man/*.scd with scdoc;
+    # scripts/package.sh builds the .debs with dpkg-buildpackage and debhelper
+    # and checks them with lintian; tests/ship/package.sh installs them in a
+    # debootstrapped root; tests/ship/units.sh runs systemd-analyze verify.
+    scdoc                  # man pages from man/*.scd
+    dpkg-dev
+    debhelper
+    fakeroot
+    lintian
+    debootstrap
+    systemd                # systemd-analyze verify of the units
+    man-db                 # systemd-analyze verify looks the units' man pages up
 )
 
 missing=()
