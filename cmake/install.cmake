@@ -7,7 +7,7 @@
 #   share/man/man1, man8                   (generated from man/*.scd)
 #   share/doc/quietstate/quietstate.conf.example
 #   share/quietstate/static/               (qs-web's dashboard files, when present)
-#   QS_SYSTEMD_UNIT_DIR/qs-*.service
+#   QS_SYSTEMD_UNIT_DIR (default PREFIX/lib/systemd/system)/qs-*.service
 include(GNUInstallDirs)
 include(${CMAKE_CURRENT_LIST_DIR}/man.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/units.cmake)
@@ -22,7 +22,7 @@ foreach(page ${QS_MAN_PAGES})
 endforeach()
 
 if(QS_INSTALL_UNITS)
-  install(FILES ${QS_UNIT_FILES} DESTINATION ${QS_SYSTEMD_UNIT_DIR})
+  install(FILES ${QS_UNIT_FILES} DESTINATION ${QS_UNIT_DEST})
 endif()
 
 install(FILES ${CMAKE_SOURCE_DIR}/dist/quietstate.conf.example

@@ -26,11 +26,13 @@ DESTDIR=$root cmake --install "$QS_BUILD_DIR" >/dev/null || fail "cmake --instal
 
 state_dir=$(sed -n 's/^QS_STATE_DIR:PATH=//p' "$QS_BUILD_DIR/CMakeCache.txt")
 producer_dir=$(sed -n 's/^QS_PRODUCER_DIR:PATH=//p' "$QS_BUILD_DIR/CMakeCache.txt")
-unitdir=$(sed -n 's/^QS_SYSTEMD_UNIT_DIR:PATH=//p' "$QS_BUILD_DIR/CMakeCache.txt")
 man1=$(find "$root" -type d -path '*/man/man1' | head -n 1)
 [[ -n $man1 ]] || fail "no man pages installed"
 mandir=${man1%/man1}
-[[ -d $root$unitdir ]] || fail "no units installed in $unitdir"
+unit=$(find "$root" -name qs-broker.service -path '*/systemd/system/*' | head -n 1)
+[[ -n $unit ]] || fail "cmake --install installed no qs-broker.service"
+unitdir=${unit%/*}
+unitdir=${unitdir#"$root"}
 
 # The system's own units (targets the units are ordered against).
 for d in /lib/systemd/system /usr/lib/systemd/system; do
