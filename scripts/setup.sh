@@ -34,6 +34,18 @@ PACKAGES=(
     procps                 # ps, pgrep for tests that watch processes
     socat                  # tests receive syslog (/dev/log) to check the audit's copy
     ca-certificates
+    # Shipping (docs/install.md): man pages are built from man/*.scd with scdoc;
+    # scripts/package.sh builds the .debs with dpkg-buildpackage and debhelper
+    # and checks them with lintian; tests/ship/package.sh installs them in a
+    # debootstrapped root; tests/ship/units.sh runs systemd-analyze verify.
+    scdoc                  # man pages from man/*.scd
+    dpkg-dev
+    debhelper
+    fakeroot
+    lintian
+    debootstrap
+    systemd                # systemd-analyze verify of the units
+    man-db                 # systemd-analyze verify looks the units' man pages up
 )
 # The dashboard's browser test and /metrics' test (tests/web/dashboard.sh,
 # tests/web/metrics.sh, docs/dashboard.md): a real browser driven by

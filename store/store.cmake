@@ -10,7 +10,6 @@ target_link_libraries(qs_store_bench PUBLIC qs_store_lib)
 
 add_executable(qs-store main.c)
 target_link_libraries(qs-store PRIVATE qs_store_lib)
-install(TARGETS qs-store RUNTIME DESTINATION bin)
 
 qs_unit_test(test_ingest test_ingest.c)
 target_link_libraries(test_ingest PRIVATE qs_store_lib qs_storedb)

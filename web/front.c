@@ -35,7 +35,7 @@
 #include <time.h>
 
 #ifndef QS_WEB_STATIC_DIR
-#define QS_WEB_STATIC_DIR "/usr/local/share/quietstate/web"
+#define QS_WEB_STATIC_DIR "/usr/local/share/quietstate/static"
 #endif
 
 #define FRONT_ERR_BYTES 512u
