@@ -35,7 +35,11 @@ usage(FILE *out)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'qsctl COMMAND --help' for a command's options.\n"
-                 "The site home may also be given as QS_HOME.\n");
+                 "The site home may also be given as QS_HOME.\n"
+                 "\nRemote (through qs-web, docs/api.md), without the site home:\n"
+                 "  qsctl --url URL --token-file FILE [--cacert FILE] COMMAND [options]\n"
+                 "  (or QS_URL, QS_TOKEN_FILE, QS_CACERT) for compliance, stats, lookup,\n"
+                 "  policy, audit, forget and verify.\n");
 }
 
 int
