@@ -319,13 +319,8 @@ build_frame(buf_t *frame, const opts_t *o, const buf_t *plain, const qs_keypair_
     }
     free(sealed);
 
-    ct_len = env->ciphertext.len;
-    if (is(o, "oversized"))
-        ct_len = QS_MAX_FRAME_BYTES + 1024;
-    else if (is(o, "huge"))
-        ct_len = 2u * 1024u * 1024u;
-    else if (is(o, "old-version"))
-        ct_len = plain->len + QS_MAC_BYTES;
+    ct_len = is(o, "oversized") ? QS_MAX_FRAME_BYTES + 1024 : is(o, "huge") ? 2u * 1024u * 1024u
+             : is(o, "old-version") ? plain->len + QS_MAC_BYTES : env->ciphertext.len;
     ct = qs_malloc(ct_len);
     if (is(o, "old-version"))
         crypto_box_easy_afternm(ct, plain->data, plain->len, env->nonce.data, shared);
@@ -515,23 +510,20 @@ matches(const opts_t *o, const answer_t *a)
     return 0;
 }
 
-/* reflected-ack: the store's sealed ack in a, made into the next frame as if
- * the client had sealed it (sender_pk rewritten to the client's key, which
- * the store compares with the transport key). 0, or -1 when a holds none. */
+/* reflected-ack: the next frame is a's sealed ack, renamed as the client's. */
 static int
 reflect_ack(buf_t *frame, const answer_t *a, const uint8_t client_pk[QS_KEY_BYTES])
 {
     Quietstate__Envelope e;
 
-    if (a->reply == NULL || a->reply->sealed_ack == NULL ||
-        a->reply->sealed_ack->sender_pk.len != QS_KEY_BYTES)
+    if (a->reply == NULL || a->reply->sealed_ack == NULL)
         return -1;
     e = *a->reply->sealed_ack;
     e.sender_pk.data = (uint8_t *)client_pk;
+    e.sender_pk.len = QS_KEY_BYTES;
     free(frame->data);
-    frame->len = quietstate__envelope__get_packed_size(&e);
-    frame->data = qs_malloc(frame->len);
-    quietstate__envelope__pack(&e, frame->data);
+    frame->data = qs_malloc(quietstate__envelope__get_packed_size(&e));
+    frame->len = quietstate__envelope__pack(&e, frame->data);
     return 0;
 }
 
