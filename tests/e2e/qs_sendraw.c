@@ -274,9 +274,8 @@ build_batch(const opts_t *o)
 }
 
 /* Seal plain with common/ (qs_envelope_seal), then take the envelope apart
- * again (qs_envelope_parse) and apply the envelope-level corruption.
- * old-version replaces the ciphertext with what version 1 sealed: the plain
- * Batch, unpadded, with the shared key itself. */
+ * again (qs_envelope_parse) and apply the envelope-level corruption (old-version:
+ * what version 1 sealed, the Batch unpadded with the shared key itself). */
 static int
 build_frame(buf_t *frame, const opts_t *o, const buf_t *plain, const qs_keypair_t *client,
             const uint8_t store_pk[QS_KEY_BYTES])
