@@ -95,6 +95,18 @@ send_sealed(fake_t *f, zmq_msg_t *id, const Quietstate__Ack *ack, const uint8_t 
     quietstate__envelope__free_unpacked(env, NULL);
 }
 
+/* The client's own sealed batch back as a sealed ack, renamed as the
+ * store's: sealed with the client's shared key, but for the other direction. */
+static void
+send_reflected(fake_t *f, zmq_msg_t *id, Quietstate__Envelope *env)
+{
+    Quietstate__Reply r = QUIETSTATE__REPLY__INIT;
+
+    memcpy(env->sender_pk.data, qs_keypair_public(f->store), QS_KEY_BYTES);
+    r.sealed_ack = env;
+    send_reply(f, id, &r);
+}
+
 /* Handle one request: [id][envelope]. */
 static void
 fake_on_request(fake_t *f)
@@ -152,13 +164,8 @@ fake_on_request(fake_t *f)
         goto out;
     }
     if (f->reflect_first > 0) {
-        /* The client's own sealed batch, renamed as the store's: it is
-         * sealed with the client's shared key, but for the other direction. */
-        Quietstate__Reply r = QUIETSTATE__REPLY__INIT;
         f->reflect_first--;
-        memcpy(env->sender_pk.data, qs_keypair_public(f->store), QS_KEY_BYTES);
-        r.sealed_ack = env;
-        send_reply(f, &id, &r);
+        send_reflected(f, &id, env);
         goto out;
     }
     for (size_t i = 0; i < batch->n_messages; i++) {
