@@ -102,7 +102,8 @@ ideal_add_batch(struct ideal_frames *fr, struct ideal_scratch *sc, const struct 
         fr->data = qs_realloc(fr->data, fr->data_cap);
     }
     if (crypto_box_beforenm(shared, site->store_pk, qs_keypair_secret(kp)) != 0 ||
-        qs_envelope_seal(fr->data + fr->len, &flen, fr->data_cap - fr->len, sc->plain, plen,
+        qs_envelope_seal(fr->data + fr->len, &flen, fr->data_cap - fr->len, QS_ENVELOPE_TO_STORE,
+                         sc->plain, plen,
                          qs_keypair_public(kp), shared) != 0)
         qs_fatal("bug: cannot seal a bench batch");
     sodium_memzero(shared, sizeof shared);

@@ -102,7 +102,8 @@ lat_drain_client(struct lat_run *r, size_t i, double now)
         if (rep->sealed_ack == NULL) {
             r->not_ok++;             /* a broker notice (RETRY_LATER...) */
         } else if (qs_envelope_check(rep->sealed_ack, r->store_pk, &code) != 0 ||
-                   qs_envelope_open(r->ackbuf, &len, QS_MAX_FRAME_BYTES, rep->sealed_ack,
+                   qs_envelope_open(r->ackbuf, &len, QS_MAX_FRAME_BYTES, QS_ENVELOPE_TO_CLIENT,
+                                    rep->sealed_ack,
                                     c->shared) != 0 ||
                    (ack = quietstate__ack__unpack(NULL, len, r->ackbuf)) == NULL) {
             r->bad++;
@@ -149,7 +150,7 @@ lat_send(struct lat_run *r, size_t i, size_t n)
         used += r->lens[k];
     }
     plen = bench_frame_batch(r->plain, r->msgbuf, r->lens, n);
-    if (qs_envelope_seal(r->frame, &flen, r->frame_cap, r->plain, plen,
+    if (qs_envelope_seal(r->frame, &flen, r->frame_cap, QS_ENVELOPE_TO_STORE, r->plain, plen,
                          qs_keypair_public(r->keys[i]), c->shared) != 0)
         return -1;
     c->fl[c->n_fl].first = first;

@@ -1,4 +1,4 @@
-/* envelope.c - crypto_box_*_afternm sealing and a per-peer shared-key cache.
+/* envelope.c - padded, direction-keyed crypto_box_*_afternm sealing and a per-peer shared-key cache.
  *
  * The cache is an open-addressing table keyed by the peer's public key; the
  * shared keys live in one sodium_malloc'd (locked, guarded) slab. When the
@@ -106,11 +106,72 @@ qs_peer_cache_destroy(qs_peer_cache_t **cache_p)
     *cache_p = NULL;
 }
 
+/* The largest valid StateMessage inside a Batch: serial and time (tag +
+ * 10-byte varint each), topic_type and state_id (tag + 5), the five strings
+ * at their bounds (tag + 2-byte length each) and the Batch's own tag and
+ * 2-byte length. Plus the 0x80 padding byte, it must fit the smallest bucket:
+ * then a one-message batch is one size whether or not it carries details. */
+#define QS_MAX_VALID_MESSAGE_IN_BATCH                                              \
+    (2u * 11u + 2u * 6u + 3u + QS_MAX_TOPIC_ID_BYTES + 3u + QS_MAX_DETAILS_BYTES +  \
+     3u * (3u + QS_MAX_NAME_BYTES) + 3u)
+_Static_assert(QS_MAX_VALID_MESSAGE_IN_BATCH + 1u <= QS_ENVELOPE_MIN_PADDED,
+               "one maximal message fits the smallest bucket");
+_Static_assert(QS_MAX_BATCH_BYTES + 1u <= QS_ENVELOPE_MAX_PADDED,
+               "the largest batch fits the last bucket");
+_Static_assert(QS_ENVELOPE_MAX_PADDED + QS_MAC_BYTES + QS_KEY_BYTES + QS_NONCE_BYTES + 32u <=
+               QS_MAX_FRAME_BYTES, "an envelope of the last bucket fits a frame");
+_Static_assert(crypto_kdf_KEYBYTES == QS_KEY_BYTES, "a shared key is a kdf master key");
+
+#define PAD_MARK 0x80u   /* ISO/IEC 7816-4: one 0x80 byte, then zeros */
+
+size_t
+qs_envelope_padded_size(size_t plain_len)
+{
+    size_t need = plain_len + 1, b = QS_ENVELOPE_MIN_PADDED;
+
+    if (plain_len >= QS_ENVELOPE_MAX_PADDED)
+        return 0;
+    while (b < need) {
+        if (b > QS_ENVELOPE_MAX_PADDED / 2)
+            return QS_ENVELOPE_MAX_PADDED;
+        b <<= 1;
+    }
+    return b;
+}
+
+/* 1 when n is one of the bucket sizes. */
+static int
+is_bucket(size_t n)
+{
+    return n > 0 && qs_envelope_padded_size(n - 1) == n;
+}
+
 size_t
 qs_envelope_sealed_size(size_t plain_len)
 {
+    size_t padded = qs_envelope_padded_size(plain_len);
+
+    /* Too large to pad: seal refuses it whatever the buffer, so any size does. */
+    if (padded == 0)
+        padded = plain_len + 1;
     /* protobuf overhead: 4 tags, 4 length prefixes (<= 5 bytes each), version. */
-    return plain_len + QS_MAC_BYTES + QS_KEY_BYTES + QS_NONCE_BYTES + 32;
+    return padded + QS_MAC_BYTES + QS_KEY_BYTES + QS_NONCE_BYTES + 32;
+}
+
+/* The key for one direction: crypto_kdf (BLAKE2b) of the crypto_box shared
+ * key with a context per direction and the envelope version as subkey id, so
+ * the two directions, and any future version, never share a key. */
+static void
+direction_key(uint8_t key[QS_KEY_BYTES], const uint8_t shared[QS_KEY_BYTES],
+              qs_envelope_dir_t dir)
+{
+    static const char c2s[crypto_kdf_CONTEXTBYTES] = "qs-c2s";
+    static const char s2c[crypto_kdf_CONTEXTBYTES] = "qs-s2c";
+
+    QS_ASSERT(dir == QS_ENVELOPE_TO_STORE || dir == QS_ENVELOPE_TO_CLIENT);
+    if (crypto_kdf_derive_from_key(key, QS_KEY_BYTES, QS_ENVELOPE_VERSION,
+                                   dir == QS_ENVELOPE_TO_STORE ? c2s : s2c, shared) != 0)
+        qs_fatal("crypto_kdf_derive_from_key failed");
 }
 
 /* Append a protobuf varint; returns bytes written. */
@@ -127,19 +188,19 @@ put_varint(uint8_t *p, uint64_t v)
 }
 
 int
-qs_envelope_seal(uint8_t *out, size_t *out_len, size_t out_cap,
+qs_envelope_seal(uint8_t *out, size_t *out_len, size_t out_cap, qs_envelope_dir_t dir,
                  const uint8_t *plain, size_t plain_len,
                  const uint8_t sender_pk[QS_KEY_BYTES],
                  const uint8_t shared[QS_KEY_BYTES])
 {
-    size_t off = 0, ct_len = plain_len + QS_MAC_BYTES;
-    uint8_t *nonce;
+    size_t off = 0, padded = qs_envelope_padded_size(plain_len), ct_len = padded + QS_MAC_BYTES;
+    uint8_t key[QS_KEY_BYTES], *nonce, *body;
 
-    if (out_cap < qs_envelope_sealed_size(plain_len))
+    if (padded == 0 || out_cap < qs_envelope_sealed_size(plain_len))
         return -1;
     /* The Envelope is written field by field (the same bytes protobuf-c
      * packs, in field order) so that the ciphertext is produced in place:
-     * no allocation and no copy per batch on the hot path. */
+     * no allocation per batch on the hot path, one copy to pad. */
     out[off++] = 0x08;                                  /* 1: version, varint */
     off += put_varint(out + off, QS_ENVELOPE_VERSION);
     out[off++] = 0x12;                                  /* 2: sender_pk, bytes */
@@ -154,7 +215,15 @@ qs_envelope_seal(uint8_t *out, size_t *out_len, size_t out_cap,
     out[off++] = 0x22;                                  /* 4: ciphertext, bytes */
     off += put_varint(out + off, ct_len);
     QS_ASSERT(off + ct_len <= out_cap);
-    crypto_box_easy_afternm(out + off, plain, plain_len, nonce, shared);
+    /* The padded plaintext goes where its ciphertext will be (after the
+     * MAC), and is encrypted in place. */
+    body = out + off + QS_MAC_BYTES;
+    memcpy(body, plain, plain_len);
+    body[plain_len] = PAD_MARK;
+    memset(body + plain_len + 1, 0, padded - plain_len - 1);
+    direction_key(key, shared, dir);
+    crypto_box_easy_afternm(out + off, body, padded, nonce, key);
+    sodium_memzero(key, sizeof key);
     *out_len = off + ct_len;
     return 0;
 }
@@ -190,8 +259,8 @@ qs_envelope_seal_reply(const uint8_t **reply, size_t *reply_len, uint8_t *out, s
     uint8_t *start;
 
     if (out_cap < qs_envelope_reply_size(plain_len) ||
-        qs_envelope_seal(out + REPLY_HEAD_MAX, &env_len, out_cap - REPLY_HEAD_MAX, plain,
-                         plain_len, sender_pk, shared) != 0)
+        qs_envelope_seal(out + REPLY_HEAD_MAX, &env_len, out_cap - REPLY_HEAD_MAX,
+                         QS_ENVELOPE_TO_CLIENT, plain, plain_len, sender_pk, shared) != 0)
         return -1;
     /* The Envelope is in place; its Reply head goes right before it. */
     head = 1 + varint_len(env_len);
@@ -250,15 +319,46 @@ qs_envelope_parse(Quietstate__Envelope **out, const uint8_t *frame, size_t frame
     return qs_envelope_parse_from(out, frame, frame_len, NULL, code);
 }
 
+/* The unpadded length of an ISO/IEC 7816-4 padded buffer: the last
+ * non-zero byte must be the 0x80 mark. Only ever run on authenticated
+ * plaintext (the MAC is checked first), so its timing tells nothing a
+ * forger could use. */
+static int
+unpad(size_t *len, const uint8_t *buf, size_t padded)
+{
+    size_t i = padded;
+
+    while (i > 0 && buf[i - 1] == 0)
+        i--;
+    if (i == 0 || buf[i - 1] != PAD_MARK)
+        return -1;
+    *len = i - 1;
+    return 0;
+}
+
 int
-qs_envelope_open(uint8_t *out, size_t *out_len, size_t out_cap,
+qs_envelope_open(uint8_t *out, size_t *out_len, size_t out_cap, qs_envelope_dir_t dir,
                  const Quietstate__Envelope *env, const uint8_t shared[QS_KEY_BYTES])
 {
-    if (env->ciphertext.len < QS_MAC_BYTES || out_cap < env->ciphertext.len - QS_MAC_BYTES)
+    uint8_t key[QS_KEY_BYTES];
+    size_t padded;
+    int rc;
+
+    if (env->ciphertext.len < QS_MAC_BYTES)
         return -1;
-    if (crypto_box_open_easy_afternm(out, env->ciphertext.data, env->ciphertext.len,
-                                     env->nonce.data, shared) != 0)
+    padded = env->ciphertext.len - QS_MAC_BYTES;
+    /* A length that is not a bucket was not padded by a current sender. */
+    if (!is_bucket(padded) || out_cap < padded)
         return -1;
-    *out_len = env->ciphertext.len - QS_MAC_BYTES;
+    direction_key(key, shared, dir);
+    rc = crypto_box_open_easy_afternm(out, env->ciphertext.data, env->ciphertext.len,
+                                      env->nonce.data, key);
+    sodium_memzero(key, sizeof key);
+    if (rc != 0)
+        return -1;
+    if (unpad(out_len, out, padded) != 0) {
+        sodium_memzero(out, padded);
+        return -1;
+    }
     return 0;
 }

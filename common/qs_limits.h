@@ -9,7 +9,7 @@
 #include <assert.h>
 #include <sodium.h>
 
-#define QS_ENVELOPE_VERSION      1u
+#define QS_ENVELOPE_VERSION      2u   /* 2: directional keys, padded plaintext */
 #define QS_KEY_BYTES             32u   /* X25519 public or secret key */
 #define QS_NONCE_BYTES           24u   /* crypto_box nonce */
 #define QS_MAC_BYTES             16u

@@ -452,7 +452,8 @@ apply_notice(qs_sender_t *s, const Quietstate__Ack *a, int64_t now)
 }
 
 /* A sealed ack counts only if it comes from the store's key and opens with
- * our shared key: the broker cannot forge "committed". */
+ * our shared key's store-to-client key: the broker can neither forge
+ * "committed" nor reflect one of our own batches back as an ack. */
 static int
 handle_sealed(qs_sender_t *s, const Quietstate__Envelope *env, int64_t now)
 {
@@ -462,10 +463,11 @@ handle_sealed(qs_sender_t *s, const Quietstate__Envelope *env, int64_t now)
     int rc;
 
     if (qs_envelope_check(env, s->store_pk, &code) != 0 ||
-        qs_envelope_open(s->ws->ackbuf, &len, QS_MAX_FRAME_BYTES, env, s->shared) != 0) {
+        qs_envelope_open(s->ws->ackbuf, &len, QS_MAX_FRAME_BYTES, QS_ENVELOPE_TO_CLIENT, env,
+                         s->shared) != 0) {
         s->st.bad_replies++;
-        SLOG(s, QS_LOG_WARN, "%s", "ignoring an ack not sealed by the store's key "
-             "(wrong store_public_key in the profile?)");
+        SLOG(s, QS_LOG_WARN, "%s", "ignoring an ack not sealed by the store's key for this "
+             "client (wrong store_public_key in the profile, or a forged or reflected reply?)");
         return 0;
     }
     a = quietstate__ack__unpack(NULL, len, s->ws->ackbuf);
@@ -598,7 +600,7 @@ send_batch(qs_sender_t *s, int64_t now)
         plen += ws->refs[i].len;
     }
     QS_ASSERT(plen <= QS_MAX_BATCH_BYTES);
-    if (qs_envelope_seal(ws->frame, &flen, ws->frame_cap, ws->plain, plen,
+    if (qs_envelope_seal(ws->frame, &flen, ws->frame_cap, QS_ENVELOPE_TO_STORE, ws->plain, plen,
                          qs_keypair_public(s->kp), s->shared) != 0)
         qs_fatal("bug: batch of %zu bytes does not fit the frame buffer", plen);
     if (zmq_send(s->sock, ws->frame, flen, ZMQ_DONTWAIT) < 0) {

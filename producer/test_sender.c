@@ -28,6 +28,7 @@ typedef struct {
     int notconf_first;       /* then answer NOT_CONFIGURED N times */
     int notice_first;        /* then send a RETRY_LATER broker notice N times */
     int forge_first;         /* then answer N times with an ack sealed by another key */
+    int reflect_first;       /* then answer N times with the client's own envelope */
     int stored_count, duplicates;
 } fake_t;
 
@@ -86,12 +87,24 @@ send_sealed(fake_t *f, zmq_msg_t *id, const Quietstate__Ack *ack, const uint8_t 
     size_t plen = quietstate__ack__pack(ack, plain), flen = 0;
 
     QS_ASSERT(crypto_box_beforenm(shared, client_pk, qs_keypair_secret(signer)) == 0);
-    QS_ASSERT(qs_envelope_seal(frame, &flen, sizeof frame, plain, plen,
+    QS_ASSERT(qs_envelope_seal(frame, &flen, sizeof frame, QS_ENVELOPE_TO_CLIENT, plain, plen,
                                qs_keypair_public(signer), shared) == 0);
     QS_ASSERT(qs_envelope_parse(&env, frame, flen, &code) == 0);
     r.sealed_ack = env;
     send_reply(f, id, &r);
     quietstate__envelope__free_unpacked(env, NULL);
+}
+
+/* The client's own sealed batch back as a sealed ack, renamed as the
+ * store's: sealed with the client's shared key, but for the other direction. */
+static void
+send_reflected(fake_t *f, zmq_msg_t *id, Quietstate__Envelope *env)
+{
+    Quietstate__Reply r = QUIETSTATE__REPLY__INIT;
+
+    memcpy(env->sender_pk.data, qs_keypair_public(f->store), QS_KEY_BYTES);
+    r.sealed_ack = env;
+    send_reply(f, id, &r);
 }
 
 /* Handle one request: [id][envelope]. */
@@ -118,7 +131,7 @@ fake_on_request(fake_t *f)
     QS_ASSERT(qs_envelope_parse(&env, zmq_msg_data(&body), zmq_msg_size(&body), &code) == 0);
     QS_ASSERT(crypto_box_beforenm(shared, env->sender_pk.data,
                                   qs_keypair_secret(f->store)) == 0);
-    QS_ASSERT(qs_envelope_open(plain, &plen, sizeof plain, env, shared) == 0);
+    QS_ASSERT(qs_envelope_open(plain, &plen, sizeof plain, QS_ENVELOPE_TO_STORE, env, shared) == 0);
     QS_ASSERT(qs_batch_decode(&batch, plain, plen, NULL, &status, &code) == 0);
     ack.first_serial = batch->messages[0]->serial;
     ack.last_serial = batch->messages[batch->n_messages - 1]->serial;
@@ -148,6 +161,11 @@ fake_on_request(fake_t *f)
         ack.status = QUIETSTATE__STATUS__OK;
         ack.committed_serial = ack.last_serial;
         send_sealed(f, &id, &ack, env->sender_pk.data, f->forger);
+        goto out;
+    }
+    if (f->reflect_first > 0) {
+        f->reflect_first--;
+        send_reflected(f, &id, env);
         goto out;
     }
     for (size_t i = 0; i < batch->n_messages; i++) {
@@ -361,6 +379,23 @@ test_sender_ignores_acks_not_sealed_by_the_store(void)
     rig_close(&r);
 }
 
+static void
+test_sender_refuses_its_own_batch_reflected_as_an_ack(void)
+{
+    rig_t r;
+    qs_sender_stats_t st;
+
+    rig_open(&r, "reflected.db", 10, 0, 300);
+    r.fake.reflect_first = 1000000;
+    QS_CHECK_EQ_INT(rig_drive(&r, 1500), 10);
+    qs_sender_stats(r.sender, &st);
+    QS_CHECK(st.bad_replies >= 1);
+    QS_CHECK_EQ_INT(st.committed, 0);
+    r.fake.reflect_first = 0;
+    QS_CHECK_EQ_INT(rig_drive(&r, 10000), 0);
+    rig_close(&r);
+}
+
 int
 main(void)
 {
@@ -375,6 +410,7 @@ main(void)
     QS_RUN(test_sender_keeps_messages_through_transient_answers);
     QS_RUN(test_sender_reconnects_and_resends_when_no_reply);
     QS_RUN(test_sender_ignores_acks_not_sealed_by_the_store);
+    QS_RUN(test_sender_refuses_its_own_batch_reflected_as_an_ack);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);

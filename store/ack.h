@@ -1,9 +1,11 @@
 /* ack.h - building each batch's Ack and sealing it into the Reply a producer receives (private to store/).
  *
  * The Ack is packed once and sealed for the client straight into the Reply
- * buffer (qs_envelope_seal_reply): the Reply is the sealed Envelope with a
- * two- to four-byte head, the same bytes protobuf-c would pack. Only when
- * there is no key to seal for is the Ack sent as a plain notice.
+ * buffer (qs_envelope_seal_reply: padded to a size bucket, with the
+ * store-to-client key): the Reply is the sealed Envelope with a two- to
+ * four-byte head, the same bytes protobuf-c would pack. Only when there is no
+ * key to seal for (or the client speaks another envelope version) is the Ack
+ * sent as a plain notice.
  */
 #ifndef QS_STORE_ACK_H
 #define QS_STORE_ACK_H

@@ -316,6 +316,22 @@ group_append(qs_ingest_t *self, const uint8_t *routing_id, size_t routing_id_len
     return b;
 }
 
+/* Why an envelope that does not parse is refused, for its Ack's reason. */
+static const char *
+parse_refusal(Quietstate__Code code)
+{
+    _Static_assert(QS_ENVELOPE_VERSION == 2, "the reason below names the version");
+    switch (code) {
+    case QUIETSTATE__CODE__SENDER_MISMATCH:
+        return "the envelope sender is not the transport-authenticated key";
+    case QUIETSTATE__CODE__BAD_VERSION:
+        return "unsupported envelope version: this store speaks only version 2 (producers, "
+               "broker and store ship together: upgrade the producer)";
+    default:
+        return "the envelope is malformed";
+    }
+}
+
 /* The envelope's frame and sender: parsed, from the transport key, enrolled,
  * and a policy in force. OK with *env to free, or the refusal. */
 static Quietstate__Status
@@ -328,9 +344,7 @@ check_sender(qs_ingest_t *self, qs_group_batch_t *b, Quietstate__Envelope **env,
         return batch_refuse(self, b,
                             code == QUIETSTATE__CODE__FRAME_TOO_LARGE
                                 ? QUIETSTATE__STATUS__TOO_LARGE : QUIETSTATE__STATUS__BAD_ENVELOPE,
-                            code, code == QUIETSTATE__CODE__SENDER_MISMATCH
-                                      ? "the envelope sender is not the transport-authenticated key"
-                                      : "the envelope is malformed");
+                            code, parse_refusal(code));
     switch (qs_keyset_get(self->keys, b->pk)) {
     case QS_KEY_ENROLLED:
         break;
@@ -361,12 +375,14 @@ open_batch(qs_ingest_t *self, qs_group_batch_t *b, Quietstate__Envelope *env,
     int rc;
 
     rc = shared == NULL ? -1
-                        : qs_envelope_open(self->plain, &plain_len, QS_MAX_FRAME_BYTES, env, shared);
+                        : qs_envelope_open(self->plain, &plain_len, QS_MAX_FRAME_BYTES,
+                                           QS_ENVELOPE_TO_STORE, env, shared);
     quietstate__envelope__free_unpacked(env, NULL);
     if (rc != 0)
         return batch_refuse(self, b, QUIETSTATE__STATUS__BAD_ENVELOPE,
                             QUIETSTATE__CODE__DECRYPT_FAILED,
-                            "the ciphertext does not open with this client's key");
+                            "the ciphertext does not open with this client's key for the "
+                            "store (tampered, reflected, or not padded to a bucket)");
     rc = qs_batch_decode(batch, self->plain, plain_len, qs_arena_allocator(self->arena), &status,
                          &code);
     sodium_memzero(self->plain, plain_len);
@@ -594,7 +610,9 @@ send_ack(qs_ingest_t *self, const qs_group_batch_t *b, qs_ingest_reply_fn reply,
         committed = b->low_water;
     else
         committed = b->report_lw ? qs_write_low_water(self->write, b->pk) : 0;
-    if (b->has_pk)
+    /* A client of another envelope version could not open an ack sealed the
+     * way this version seals: its refusal goes as a plain notice it can read. */
+    if (b->has_pk && b->code != QUIETSTATE__CODE__BAD_VERSION)
         shared = qs_peer_cache_get(self->peers, b->pk);
     qs_acks_build(self->acks, &ack, &rep, &rep_len, b, self->msgs, committed, shared);
     self->stats.batches++;

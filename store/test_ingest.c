@@ -204,7 +204,8 @@ on_reply(void *ctx, const uint8_t *rid, size_t rid_len, const uint8_t *reply, si
         if (memcmp(rep->sealed_ack->sender_pk.data, qs_keypair_public(f->store_kp),
                    QS_KEY_BYTES) == 0 &&
             crypto_box_beforenm(shared, rid, qs_keypair_secret(f->store_kp)) == 0 &&
-            qs_envelope_open(plain, &plain_len, sizeof plain, rep->sealed_ack, shared) == 0) {
+            qs_envelope_open(plain, &plain_len, sizeof plain, QS_ENVELOPE_TO_CLIENT, rep->sealed_ack,
+                             shared) == 0) {
             g->ack = quietstate__ack__unpack(NULL, plain_len, plain);
             g->sealed = 1;
         }
@@ -251,7 +252,8 @@ seal_batch(struct fx *f, const qs_keypair_t *kp, Quietstate__StateMessage *msgs,
     b.messages = ptrs;
     plain_len = quietstate__batch__pack(&b, plain);
     if (crypto_box_beforenm(shared, qs_keypair_public(f->store_kp), qs_keypair_secret(kp)) != 0 ||
-        qs_envelope_seal(frame, &out_len, cap, plain, plain_len, qs_keypair_public(kp), shared) != 0) {
+        qs_envelope_seal(frame, &out_len, cap, QS_ENVELOPE_TO_STORE, plain, plain_len,
+                         qs_keypair_public(kp), shared) != 0) {
         fprintf(stderr, "seal failed\n");
         exit(2);
     }

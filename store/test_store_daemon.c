@@ -302,7 +302,8 @@ recv_ok_ack(void *router, const uint8_t shared[QS_KEY_BYTES])
             rep = quietstate__reply__unpack(NULL, zmq_msg_size(&parts[2]), zmq_msg_data(&parts[2]));
             QS_CHECK(rep != NULL && rep->sealed_ack != NULL);
             if (rep != NULL && rep->sealed_ack != NULL &&
-                qs_envelope_open(plain, &plain_len, sizeof plain, rep->sealed_ack, shared) == 0) {
+                qs_envelope_open(plain, &plain_len, sizeof plain, QS_ENVELOPE_TO_CLIENT,
+                                 rep->sealed_ack, shared) == 0) {
                 Quietstate__Ack *ack = quietstate__ack__unpack(NULL, plain_len, plain);
                 QS_CHECK(ack != NULL);
                 if (ack != NULL) {
@@ -375,7 +376,7 @@ test_store_daemon_acks_after_commit_and_stops_on_sigterm(void)
     batch_len = quietstate__batch__pack(&batch, plain);
     QS_CHECK(crypto_box_beforenm(shared, qs_keypair_public(s.store),
                                  qs_keypair_secret(s.client)) == 0);
-    QS_CHECK(qs_envelope_seal(frame, &frame_len, sizeof frame, plain, batch_len,
+    QS_CHECK(qs_envelope_seal(frame, &frame_len, sizeof frame, QS_ENVELOPE_TO_STORE, plain, batch_len,
                               qs_keypair_public(s.client), shared) == 0);
     zmq_send(router, store_id, store_id_len, ZMQ_SNDMORE);
     zmq_send(router, "client-1", 8, ZMQ_SNDMORE);

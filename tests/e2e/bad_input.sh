@@ -27,6 +27,8 @@ CATALOGUE=(
     "huge               none *:FRAME_TOO_LARGE"
     "too-many           *:TOO_MANY_MESSAGES"
     "wrong-version      BAD_ENVELOPE:BAD_VERSION"
+    "old-version        BAD_ENVELOPE:BAD_VERSION"
+    "reflected-ack      BAD_ENVELOPE:DECRYPT_FAILED"
     "bad-key-length     BAD_ENVELOPE:BAD_KEY_LENGTH"
     "bad-nonce-length   BAD_ENVELOPE:BAD_NONCE"
     "sender-mismatch    *:SENDER_MISMATCH"
@@ -102,6 +104,9 @@ for r in BAD_ENVELOPE BAD_MESSAGE; do
     n=$(qs_stat ".rejected.$r")
     (( n > 0 )) || qs_fail "stats .rejected.$r is $n after the catalogue, expected > 0"
 done
+# tamper, wrong-nonce, wrong-key and reflected-ack; wrong- and old-version.
+qs_expect_eq "stats .rejected_detail.DECRYPT_FAILED" "$(qs_stat .rejected_detail.DECRYPT_FAILED)" 4
+qs_expect_eq "stats .rejected_detail.BAD_VERSION" "$(qs_stat .rejected_detail.BAD_VERSION)" 2
 
 qs_step "stats: the broker's own refusals are counted too (DIR/broker.stats)"
 # Which kinds the broker answered itself with BAD_FRAMES (extra-frames always;

@@ -58,6 +58,8 @@ static const kind_t kinds[] = {
     { "huge", "a 2 MiB frame, beyond the socket's maximum message size", "no reply (disconnected)" },
     { "too-many", "QS_MAX_BATCH_MESSAGES + 1 valid messages in one batch", "TOO_LARGE:TOO_MANY_MESSAGES" },
     { "wrong-version", "envelope version QS_ENVELOPE_VERSION + 1", "BAD_ENVELOPE:BAD_VERSION" },
+    { "old-version", "a version 1 envelope (no padding, one key both ways)", "BAD_ENVELOPE:BAD_VERSION (a plain notice)" },
+    { "reflected-ack", "the store's sealed ack to an empty batch, sent back as the client's envelope", "BAD_ENVELOPE:DECRYPT_FAILED" },
     { "bad-key-length", "a 31-byte sender_pk", "BAD_ENVELOPE:BAD_KEY_LENGTH" },
     { "bad-nonce-length", "a 23-byte nonce", "BAD_ENVELOPE:BAD_NONCE" },
     { "sender-mismatch", "sealed by and naming another key than the transport key", "BAD_ENVELOPE:SENDER_MISMATCH" },
@@ -211,7 +213,7 @@ build_batch(const opts_t *o)
         n = QS_MAX_BATCH_MESSAGES + 1;
     else if (is(o, "dup-serial") && n < 2)
         n = 2;
-    else if (is(o, "empty-batch"))
+    else if (is(o, "empty-batch") || is(o, "reflected-ack"))
         n = 0;
     if (is(o, "future-time"))
         t = now_ms() + QS_MS_PER_DAY;
@@ -272,7 +274,8 @@ build_batch(const opts_t *o)
 }
 
 /* Seal plain with common/ (qs_envelope_seal), then take the envelope apart
- * again (qs_envelope_parse) and apply the envelope-level corruption. */
+ * again (qs_envelope_parse) and apply the envelope-level corruption (old-version:
+ * what version 1 sealed, the Batch unpadded with the shared key itself). */
 static int
 build_frame(buf_t *frame, const opts_t *o, const buf_t *plain, const qs_keypair_t *client,
             const uint8_t store_pk[QS_KEY_BYTES])
@@ -301,13 +304,12 @@ build_frame(buf_t *frame, const opts_t *o, const buf_t *plain, const qs_keypair_
         return -1;
     }
     sealed = qs_malloc(cap);
-    if (qs_envelope_seal(sealed, &sealed_len, cap, plain->data, plain->len, sender_pk,
-                         shared) != 0) {
+    if (qs_envelope_seal(sealed, &sealed_len, cap, QS_ENVELOPE_TO_STORE, plain->data, plain->len,
+                         sender_pk, shared) != 0) {
         fprintf(stderr, "qs_sendraw: qs_envelope_seal failed\n");
         free(sealed);
         return -1;
     }
-    sodium_memzero(shared, sizeof shared);
     sodium_memzero(other_sk, sizeof other_sk);
     if (qs_envelope_parse(&env, sealed, sealed_len, &code) != 0) {
         fprintf(stderr, "qs_sendraw: our own envelope does not parse: %s\n", qs_code_name(code));
@@ -316,16 +318,16 @@ build_frame(buf_t *frame, const opts_t *o, const buf_t *plain, const qs_keypair_
     }
     free(sealed);
 
-    ct_len = env->ciphertext.len;
-    if (is(o, "oversized"))
-        ct_len = QS_MAX_FRAME_BYTES + 1024;
-    else if (is(o, "huge"))
-        ct_len = 2u * 1024u * 1024u;
+    ct_len = is(o, "oversized") ? QS_MAX_FRAME_BYTES + 1024 : is(o, "huge") ? 2u * 1024u * 1024u
+             : is(o, "old-version") ? plain->len + QS_MAC_BYTES : env->ciphertext.len;
     ct = qs_malloc(ct_len);
-    if (ct_len == env->ciphertext.len)
+    if (is(o, "old-version"))
+        crypto_box_easy_afternm(ct, plain->data, plain->len, env->nonce.data, shared);
+    else if (ct_len == env->ciphertext.len)
         memcpy(ct, env->ciphertext.data, ct_len);
     else
         randombytes_buf(ct, ct_len);
+    sodium_memzero(shared, sizeof shared);
 
     out.version = env->version;
     out.sender_pk = env->sender_pk;
@@ -334,6 +336,8 @@ build_frame(buf_t *frame, const opts_t *o, const buf_t *plain, const qs_keypair_
     out.ciphertext.len = ct_len;
     if (is(o, "wrong-version"))
         out.version = QS_ENVELOPE_VERSION + 1;
+    else if (is(o, "old-version"))
+        out.version = 1;
     else if (is(o, "bad-key-length"))
         out.sender_pk.len = QS_KEY_BYTES - 1;
     else if (is(o, "bad-nonce-length"))
@@ -393,7 +397,8 @@ decode_answer(answer_t *a, const uint8_t *data, size_t len, const uint8_t shared
             e->nonce.len != QS_NONCE_BYTES || e->ciphertext.len < QS_MAC_BYTES)
             return;
         plain = qs_malloc(e->ciphertext.len);
-        if (qs_envelope_open(plain, &plain_len, e->ciphertext.len, e, shared) == 0) {
+        if (qs_envelope_open(plain, &plain_len, e->ciphertext.len, QS_ENVELOPE_TO_CLIENT, e,
+                             shared) == 0) {
             a->to_free_ack = quietstate__ack__unpack(NULL, plain_len, plain);
             a->ack = a->to_free_ack;
             a->sealed_ok = a->ack != NULL;
@@ -501,6 +506,23 @@ matches(const opts_t *o, const answer_t *a)
                             qs_code_name(k->rejected[r]->code)))
                 return 1;
     }
+    return 0;
+}
+
+/* reflected-ack: the next frame is a's sealed ack, renamed as the client's. */
+static int
+reflect_ack(buf_t *frame, const answer_t *a, const uint8_t client_pk[QS_KEY_BYTES])
+{
+    Quietstate__Envelope e;
+
+    if (a->reply == NULL || a->reply->sealed_ack == NULL)
+        return -1;
+    e = *a->reply->sealed_ack;
+    e.sender_pk.data = (uint8_t *)client_pk;
+    e.sender_pk.len = QS_KEY_BYTES;
+    free(frame->data);
+    frame->data = qs_malloc(quietstate__envelope__get_packed_size(&e));
+    frame->len = quietstate__envelope__pack(&e, frame->data);
     return 0;
 }
 
@@ -648,7 +670,7 @@ main(int argc, char **argv)
     }
     if (is(&o, "fresh-key"))
         o.fresh_key = 1;
-    if (is(&o, "replay") && o.repeat < 2)
+    if ((is(&o, "replay") || is(&o, "reflected-ack")) && o.repeat < 2)
         o.repeat = 2;
     if (sodium_init() < 0) {
         fprintf(stderr, "qs_sendraw: cannot initialise libsodium\n");
@@ -734,6 +756,13 @@ main(int argc, char **argv)
             continue;
         }
         print_answer(&o, r, &a);
+        if (is(&o, "reflected-ack") && r == 1 &&
+            reflect_ack(&frames[0], &a, qs_keypair_public(client)) != 0) {
+            fprintf(stderr, "qs_sendraw: reflected-ack: the first reply holds no sealed ack\n");
+            answer_free(&a);
+            exit_rc = EXIT_SETUP;
+            goto done;
+        }
         answer_free(&last);
         last = a;
         last_got = 1;

@@ -8,7 +8,9 @@
  * decoder instead of guessing the wire format. Envelope seeds carry a random
  * nonce, so regenerating changes their bytes but not what they cover. The
  * committed corpus in tests/fuzz/corpus/ was made with this program and then
- * grown with run.sh --merge.
+ * grown with run.sh --merge. The envelope corpus also keeps the version 1
+ * seeds (corpus/envelope/v1-*: unpadded, one key both ways) as negative
+ * cases: every one must now be refused.
  */
 #include "fuzz_util.h"
 #include "qs_codec.h"
@@ -99,15 +101,65 @@ batch_seed(const char *name, Quietstate__StateMessage *msgs, size_t n)
 }
 
 static void
-envelope_seed(const char *name, const uint8_t *plain, size_t plain_len)
+envelope_seed(const char *name, qs_envelope_dir_t dir, const uint8_t *plain, size_t plain_len)
 {
     size_t cap = qs_envelope_sealed_size(plain_len), len = 0;
     uint8_t *buf = malloc(cap);
 
-    if (qs_envelope_seal(buf, &len, cap, plain, plain_len, fuzz_sender_pk, fuzz_shared_key) != 0)
+    if (qs_envelope_seal(buf, &len, cap, dir, plain, plain_len, fuzz_sender_pk,
+                         fuzz_shared_key) != 0)
         abort();
     write_seed("envelope", name, buf, len);
     free(buf);
+}
+
+/* An authentic envelope (the client-to-store key, derived as envelope.c
+ * documents) around padded bytes given as they are: for the padding checks
+ * that only run after the MAC has passed. */
+static void
+padded_seed(const char *name, const uint8_t *padded, size_t padded_len)
+{
+    static const char c2s[crypto_kdf_CONTEXTBYTES] = "qs-c2s";
+    Quietstate__Envelope env = QUIETSTATE__ENVELOPE__INIT;
+    uint8_t key[QS_KEY_BYTES], nonce[QS_NONCE_BYTES];
+    uint8_t *ct = malloc(padded_len + QS_MAC_BYTES), *buf = malloc(padded_len + 256);
+    size_t len;
+
+    if (ct == NULL || buf == NULL ||
+        crypto_kdf_derive_from_key(key, sizeof key, QS_ENVELOPE_VERSION, c2s, fuzz_shared_key) != 0)
+        abort();
+    randombytes_buf(nonce, sizeof nonce);
+    crypto_box_easy_afternm(ct, padded, padded_len, nonce, key);
+    env.version = QS_ENVELOPE_VERSION;
+    env.sender_pk.data = (uint8_t *)fuzz_sender_pk;
+    env.sender_pk.len = QS_KEY_BYTES;
+    env.nonce.data = nonce;
+    env.nonce.len = sizeof nonce;
+    env.ciphertext.data = ct;
+    env.ciphertext.len = padded_len + QS_MAC_BYTES;
+    len = quietstate__envelope__pack(&env, buf);
+    write_seed("envelope", name, buf, len);
+    free(ct);
+    free(buf);
+}
+
+/* One authentic envelope per padding rule (and one that keeps them all). */
+static void
+make_padding_seeds(void)
+{
+    uint8_t padded[QS_ENVELOPE_MIN_PADDED * 2] = { 0 };
+
+    padded[0] = 0x80;
+    padded_seed("padded-empty", padded, QS_ENVELOPE_MIN_PADDED);
+    padded_seed("padded-not-a-bucket", padded, QS_ENVELOPE_MIN_PADDED - 1);
+    padded_seed("padded-over-padded", padded, QS_ENVELOPE_MIN_PADDED * 2);
+    padded[0] = 0;
+    padded_seed("padded-no-mark", padded, QS_ENVELOPE_MIN_PADDED);
+    padded[0] = 0x81;
+    padded_seed("padded-wrong-mark", padded, QS_ENVELOPE_MIN_PADDED);
+    padded[0] = 0x80;
+    padded[QS_ENVELOPE_MIN_PADDED - 1] = 0x01;
+    padded_seed("padded-junk-after-mark", padded, QS_ENVELOPE_MIN_PADDED);
 }
 
 /* An unsealed frame with chosen field lengths (for the rejection paths). */
@@ -156,20 +208,25 @@ make_batches_and_envelopes(void)
 
     /* The same batch sealed, as a producer sends it. */
     buf = pack_batch(&len, msgs, sizeof topics / sizeof topics[0]);
-    envelope_seed("sealed-every-topic", buf, len);
+    envelope_seed("sealed-every-topic", QS_ENVELOPE_TO_STORE, buf, len);
+    /* Sealed the other way (an Ack's direction): must not open for the store. */
+    envelope_seed("sealed-for-the-client", QS_ENVELOPE_TO_CLIENT, buf, len);
     free(buf);
     buf = pack_batch(&len, msgs, 1);
-    envelope_seed("sealed-one-message", buf, len);
+    envelope_seed("sealed-one-message", QS_ENVELOPE_TO_STORE, buf, len);
     free(buf);
-    envelope_seed("sealed-empty-plaintext", (const uint8_t *)"", 0);
-    envelope_seed("sealed-not-a-batch", (const uint8_t *)"\xff\xff\xff", 3);
+    envelope_seed("sealed-empty-plaintext", QS_ENVELOPE_TO_STORE, (const uint8_t *)"", 0);
+    envelope_seed("sealed-not-a-batch", QS_ENVELOPE_TO_STORE, (const uint8_t *)"\xff\xff\xff", 3);
+    make_padding_seeds();
 
     /* Envelope rejections: one per code. */
-    frame_seed("bad-version", 2, QS_KEY_BYTES, QS_NONCE_BYTES, QS_MAC_BYTES);
-    frame_seed("bad-key-length", 1, 31, QS_NONCE_BYTES, QS_MAC_BYTES);
-    frame_seed("bad-nonce", 1, QS_KEY_BYTES, 23, QS_MAC_BYTES);
-    frame_seed("short-ciphertext", 1, QS_KEY_BYTES, QS_NONCE_BYTES, QS_MAC_BYTES - 1);
-    frame_seed("mac-only", 1, QS_KEY_BYTES, QS_NONCE_BYTES, QS_MAC_BYTES);
+    frame_seed("bad-version", QS_ENVELOPE_VERSION + 1, QS_KEY_BYTES, QS_NONCE_BYTES, QS_MAC_BYTES);
+    frame_seed("old-version", 1, QS_KEY_BYTES, QS_NONCE_BYTES, QS_MAC_BYTES + 32);
+    frame_seed("bad-key-length", QS_ENVELOPE_VERSION, 31, QS_NONCE_BYTES, QS_MAC_BYTES);
+    frame_seed("bad-nonce", QS_ENVELOPE_VERSION, QS_KEY_BYTES, 23, QS_MAC_BYTES);
+    frame_seed("short-ciphertext", QS_ENVELOPE_VERSION, QS_KEY_BYTES, QS_NONCE_BYTES,
+               QS_MAC_BYTES - 1);
+    frame_seed("mac-only", QS_ENVELOPE_VERSION, QS_KEY_BYTES, QS_NONCE_BYTES, QS_MAC_BYTES);
     write_seed("envelope", "not-protobuf", "\x0a\xff\xff\xff\xff\x0f", 6);
 
     /* Message rejections: one per check, each alone in a batch. */
