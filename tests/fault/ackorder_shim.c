@@ -207,7 +207,8 @@ kind_of(int fd)
 static mode_t
 open_mode(int flags, va_list ap)
 {
-    return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+    /* As glibc's __OPEN_NEEDS_MODE: O_TMPFILE includes O_DIRECTORY's bit. */
+    return ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? (mode_t)va_arg(ap, int) : 0;
 }
 
 int
