@@ -52,7 +52,6 @@ run_site() {
     local log="$QS_TMP/$name.ackorder"
     if [[ $name != site ]]; then
         qs_site_init "$name"
-        STORE_DB="$QS_HOME/store.db"
         qs_expect_rc 0 "$QS_TMP/$name.policy.out" "$QSCTL" policy set --home "$QS_HOME" --k 1 \
             --as "$QS_LIB_NAME"
     fi
