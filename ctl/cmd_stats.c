@@ -38,13 +38,14 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "usage: qsctl stats --home DIR [--format table|json]\n"
+        "usage: qsctl stats --home DIR [--format table|json|csv]\n"
         "\n"
         "Messages stored, duplicates dropped, rejections by reason, rows kept,\n"
         "and the broker's counters (DIR/broker.stats, when qs-broker wrote it).\n"
         "\n"
         "  --home DIR           site home (default $QS_HOME)\n"
-        "  --format table|json  output format (default table)\n"
+        "  --format table|json|csv  output format (default table); csv is name,value\n"
+        "                       records, nested names with dots (rejected.BAD_MESSAGE)\n"
         "  --help               show this help\n");
 }
 
@@ -88,8 +89,9 @@ cmd_stats(int argc, char **argv)
         switch (c) {
         case 'H': home = optarg; break;
         case 'f':
-            if (ctl_format_parse(&fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
-                return ctl_usage_error(CMD, "--format must be table or json");
+            if (ctl_format_parse(&fmt, optarg,
+                                 CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV) != 0)
+                return ctl_usage_error(CMD, "--format must be table, json or csv");
             break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
@@ -98,6 +100,8 @@ cmd_stats(int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (ctl_home_missing(CMD, home))
+        return CTL_EXIT_USAGE;
 
     if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB, errmsg,
                       sizeof errmsg) != 0) {
@@ -120,6 +124,12 @@ cmd_stats(int argc, char **argv)
         if (ctl_json_print(qs_storedoc_stats(&st, enrolled, revoked,
                                              have_broker ? &broker : NULL)) != 0)
             qs_fatal("out of memory printing JSON");
+    } else if (fmt == CTL_FORMAT_CSV) {
+        cJSON *doc = qs_storedoc_stats(&st, enrolled, revoked, have_broker ? &broker : NULL);
+        if (doc == NULL)
+            qs_fatal("out of memory building the stats document");
+        ctl_csv_flat(stdout, doc);
+        cJSON_Delete(doc);
     } else {
         /* The printer `qsctl --url stats` uses: one rendering, local or remote. */
         cJSON *doc = qs_storedoc_stats(&st, enrolled, revoked, have_broker ? &broker : NULL);

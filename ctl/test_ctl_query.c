@@ -245,6 +245,11 @@ test_stats_reports_counters_rows_and_clients(void)
     QS_CHECK(strstr(run.out, "stored") != NULL && strstr(run.out, "42") != NULL);
     QS_CHECK(strstr(run.out, "rejected.BAD_MESSAGE") != NULL);
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "csv",
+                                 (char *)NULL), 0);
+    QS_CHECK(strncmp(run.out, "name,value\nstored,42\nduplicates,3\n", 33) == 0);
+    QS_CHECK(strstr(run.out, "\nrejected.BAD_MESSAGE,4\n") != NULL);
+    QS_CHECK(strstr(run.out, "\nretries.NOT_CONFIGURED,6\n") != NULL);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "yaml",
                                  (char *)NULL), 2);
     ctl_test_rmrf(dir);
 }
