@@ -27,3 +27,13 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/test_qsctl.sh)
            COMMAND sh ${CMAKE_SOURCE_DIR}/tests/ctl/test_qsctl.sh $<TARGET_FILE:qsctl>)
   set_tests_properties(ctl_qsctl PROPERTIES LABELS "unit" TIMEOUT 120)
 endif()
+
+# The exit-code table (docs/commands.md): every program, the same mistakes.
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/exit_codes.sh)
+  add_test(NAME cli_exit_codes
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ctl/exit_codes.sh $<TARGET_FILE:qsctl>
+                   $<TARGET_FILE:qs-broker> $<TARGET_FILE:qs-store>
+                   $<TARGET_FILE:qs-retention> $<TARGET_FILE:qs-web>
+                   $<TARGET_FILE:qs-producer>)
+  set_tests_properties(cli_exit_codes PROPERTIES LABELS "unit" TIMEOUT 180)
+endif()
