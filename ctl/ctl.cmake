@@ -11,13 +11,14 @@ target_include_directories(qs_ctl_cmds PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_ctl_cmds PUBLIC quietstate qs_storedb)
 
 set(QS_CTL_TESTS test_ctl_common test_ctl_query test_ctl_policy test_ctl_audit test_ctl_init
-    test_ctl_enroll test_ctl_print)
+    test_ctl_enroll test_ctl_print test_ctl_config_doc)
 foreach(t ${QS_CTL_TESTS})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
     qs_unit_test(${t} ${t}.c)
     target_link_libraries(${t} PRIVATE qs_ctl_cmds qs_store_bench)
     target_compile_definitions(${t} PRIVATE
-      QS_GOLDEN_DIR="${CMAKE_SOURCE_DIR}/tests/golden")
+      QS_GOLDEN_DIR="${CMAKE_SOURCE_DIR}/tests/golden"
+      QS_DOCS_DIR="${CMAKE_SOURCE_DIR}/docs")
   endif()
 endforeach()
 
