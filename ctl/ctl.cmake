@@ -38,3 +38,10 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/exit_codes.sh)
                    $<TARGET_FILE:qs-producer>)
   set_tests_properties(cli_exit_codes PROPERTIES LABELS "unit" TIMEOUT 180)
 endif()
+
+# The output contract: JSON on every command, CSV on tables, --as in the audit log.
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/formats.sh)
+  add_test(NAME cli_formats
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ctl/formats.sh $<TARGET_FILE:qsctl>)
+  set_tests_properties(cli_formats PROPERTIES LABELS "unit" TIMEOUT 120)
+endif()
