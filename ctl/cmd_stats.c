@@ -8,9 +8,13 @@
  *   {"stored": N, "duplicates": N, "clients": N, "history_rows": N,
  *    "latest_rows": N, "partitions": N, "enrolled": N, "revoked": N,
  *    "rejected": {"STATUS": N, …}, "rejected_detail": {"CODE": N, …},
+ *    "retries": {"NOT_CONFIGURED": N, "RETRY_LATER": N},
  *    "broker": {"forwarded": N, "replies": N, "notices": {"STATUS/CODE": N, …},
  *               "zap_admitted": N, "zap_refused": N, "updated_utc": "…Z"}}
  *
+ * "rejected" counts messages refused for good; "retries" counts the store's
+ * transient answers (one per batch answered), which refuse no message: the
+ * producer resends it (docs/commands.md, "stats").
  * Messages the broker refuses itself never reach the store, so they are
  * added to "rejected"/"rejected_detail" from broker.stats: BAD_FRAMES
  * notices as BAD_ENVELOPE/BAD_FRAMES, revoked-key notices as
@@ -63,6 +67,24 @@ load_broker(qs_brokerstats_t *b, qs_storedb_stats_t *st, const char *path)
         return 0;
     }
     return rc;
+}
+
+/* Print the stats document (qs_storedoc_stats) in fmt; consumes doc. */
+static void
+print_stats(ctl_format_t fmt, cJSON *doc)
+{
+    if (doc == NULL)
+        qs_fatal("out of memory building the stats document");
+    if (fmt == CTL_FORMAT_JSON) {
+        if (ctl_json_print(doc) != 0)
+            qs_fatal("out of memory printing JSON");
+        return;
+    }
+    if (fmt == CTL_FORMAT_CSV)
+        ctl_csv_flat(stdout, doc);
+    else
+        ctl_print_stats_table(doc);   /* the printer `qsctl --url stats` uses too */
+    cJSON_Delete(doc);
 }
 
 int
@@ -120,24 +142,7 @@ cmd_stats(int argc, char **argv)
     }
     have_broker = load_broker(&broker, &st, site.paths.broker_stats);
     ctl_site_close(&site);
-    if (fmt == CTL_FORMAT_JSON) {
-        if (ctl_json_print(qs_storedoc_stats(&st, enrolled, revoked,
-                                             have_broker ? &broker : NULL)) != 0)
-            qs_fatal("out of memory printing JSON");
-    } else if (fmt == CTL_FORMAT_CSV) {
-        cJSON *doc = qs_storedoc_stats(&st, enrolled, revoked, have_broker ? &broker : NULL);
-        if (doc == NULL)
-            qs_fatal("out of memory building the stats document");
-        ctl_csv_flat(stdout, doc);
-        cJSON_Delete(doc);
-    } else {
-        /* The printer `qsctl --url stats` uses: one rendering, local or remote. */
-        cJSON *doc = qs_storedoc_stats(&st, enrolled, revoked, have_broker ? &broker : NULL);
-        if (doc == NULL)
-            qs_fatal("out of memory building the stats document");
-        ctl_print_stats_table(doc);
-        cJSON_Delete(doc);
-    }
+    print_stats(fmt, qs_storedoc_stats(&st, enrolled, revoked, have_broker ? &broker : NULL));
     qs_storedb_stats_free(&st);
     return ctl_output_done(CMD);
 }
