@@ -390,7 +390,7 @@ int
 main(int argc, char **argv)
 {
     broker_t b;
-    const char *home = NULL;
+    const char *home = NULL, *env_home = getenv("QS_HOME");
     int rc;
 
     for (int i = 1; i < argc; i++) {
@@ -401,9 +401,17 @@ main(int argc, char **argv)
         else if (strncmp(argv[i], "--home=", 7) == 0)
             home = argv[i] + 7;
         else {
-            fprintf(stderr, "qs-broker: unexpected argument '%s'\n", argv[i]);
+            fprintf(stderr, "qs-broker: %s '%s'\n", strncmp(argv[i], "-", 1) == 0
+                    ? (strcmp(argv[i], "--home") == 0 ? "a value is needed after"
+                                                       : "unknown option")
+                    : "unexpected argument", argv[i]);
             usage(stderr, 2);
         }
+    }
+    /* The exit-code rule (docs/commands.md): a missing home is a usage error. */
+    if ((home == NULL || *home == '\0') && (env_home == NULL || *env_home == '\0')) {
+        fprintf(stderr, "qs-broker: no site home: pass --home DIR or set QS_HOME\n");
+        usage(stderr, 2);
     }
     qs_log_init("qs-broker", -1);
     if (sodium_init() < 0)

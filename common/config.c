@@ -1,6 +1,8 @@
-/* config.c - quietstate.conf parsing with inih: strict keys, bounded values. */
+/* config.c - quietstate.conf parsing with inih: strict keys, bounded values,
+ * all from one key table (qs_config_keys). */
 #include "qs_config.h"
 #include "qs_fsutil.h"
+#include "qs_log.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -51,48 +53,6 @@ endpoint_ok(const char *v)
             strncmp(v, "inproc://", 9) == 0);
 }
 
-/* ---- [broker] limits (qs-broker's flood bounds): kept apart, owned with broker/ ---- */
-
-/* 1 if name is one of the [broker] limits (problem set when value is bad), 0 if not. */
-static int
-on_broker_limit_entry(qs_config_t *cfg, const char *name, const char *value,
-                      const char **problem)
-{
-    static const struct { const char *name; size_t off; long min, max; const char *range; } keys[] = {
-        { "conn_max_kb", offsetof(qs_config_t, broker_conn_max_kb), 2048, 4194304,
-          "must be an integer from 2048 to 4194304" },
-        { "total_max_mb", offsetof(qs_config_t, broker_total_max_mb), 8, 65536,
-          "must be an integer from 8 to 65536" },
-        { "worker_max_mb", offsetof(qs_config_t, broker_worker_max_mb), 2, 65536,
-          "must be an integer from 2 to 65536" },
-        { "handshakes_per_second", offsetof(qs_config_t, broker_handshakes_per_s), 1, 100000,
-          "must be an integer from 1 to 100000" },
-        { "log_lines_per_second", offsetof(qs_config_t, broker_log_lines_per_s), 1, 10000,
-          "must be an integer from 1 to 10000" },
-    };
-
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (strcmp(name, keys[i].name) != 0)
-            continue;
-        if (parse_int((int *)((char *)cfg + keys[i].off), value, keys[i].min, keys[i].max) != 0)
-            *problem = keys[i].range;
-        return 1;
-    }
-    return 0;
-}
-
-static void
-broker_limit_defaults(qs_config_t *cfg)
-{
-    cfg->broker_conn_max_kb = 32768;      /* 16 in-flight 1 MiB envelopes, twice over */
-    cfg->broker_total_max_mb = 256;
-    cfg->broker_worker_max_mb = 64;
-    cfg->broker_handshakes_per_s = 20;
-    cfg->broker_log_lines_per_s = 20;
-}
-
-/* ---- [web] (qs-web): kept apart from the other sections ---- */
-
 /* One token of printable ASCII without blanks, ';' or '#' (reads back as written). */
 static int
 web_text_ok(const char *v, size_t max)
@@ -103,122 +63,142 @@ web_text_ok(const char *v, size_t max)
     return strlen(v) <= max;
 }
 
-/* A [web] key: 1 handled (problem set when the value is bad), 0 not a [web] key. */
-static int
-on_web_entry(qs_config_t *cfg, const char *name, const char *value, const char **problem)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define F(field) offsetof(qs_config_t, field), sizeof(((qs_config_t *)0)->field)
+#define ENDPOINT_PROBLEM "must be a tcp://, ipc:// or inproc:// endpoint without blanks, ';' or '#'"
+
+/* Every key of quietstate.conf: the parser, the defaults and docs/config.md
+ * (checked by ctl/test_ctl_config_doc.c) all read this one table. */
+static const qs_config_key_t config_keys[] = {
+    { "broker", "frontend", QS_CONFIG_ENDPOINT, F(frontend), QS_DEFAULT_FRONTEND, 0, 0, "",
+      "qs-broker, qsctl enroll, qs-web, qs-producer simulate", ENDPOINT_PROBLEM,
+      "where producers connect (written into each profile)" },
+    { "broker", "backend", QS_CONFIG_ENDPOINT, F(backend), QS_DEFAULT_BACKEND, 0, 0, "",
+      "qs-broker, qs-store", ENDPOINT_PROBLEM, "where qs-store's workers connect" },
+    { "broker", "hwm", QS_CONFIG_INT, F(broker_hwm), "1000", 1, 1000000, "messages",
+      "qs-broker, qs-store", NULL, "ZeroMQ high-water mark: messages queued per peer" },
+    { "broker", "conn_max_kb", QS_CONFIG_INT, F(broker_conn_max_kb), "32768", 2048, 4194304,
+      "KiB", "qs-broker", NULL, "bytes pending in one client connection (docs/broker.md)" },
+    { "broker", "total_max_mb", QS_CONFIG_INT, F(broker_total_max_mb), "256", 8, 65536, "MiB",
+      "qs-broker", NULL, "bytes pending in all client connections together" },
+    { "broker", "worker_max_mb", QS_CONFIG_INT, F(broker_worker_max_mb), "64", 2, 65536, "MiB",
+      "qs-broker", NULL, "bytes queued toward one store worker" },
+    { "broker", "handshakes_per_second", QS_CONFIG_INT, F(broker_handshakes_per_s), "20", 1,
+      100000, "per second", "qs-broker", NULL, "refused handshakes per source address" },
+    { "broker", "log_lines_per_second", QS_CONFIG_INT, F(broker_log_lines_per_s), "20", 1,
+      10000, "per second", "qs-broker", NULL, "event log lines, all kinds together" },
+    { "store", "backend", QS_CONFIG_CHOICE, (size_t)-1, 0, "sqlite", 0, 0, "", "qs-store",
+      "must be 'sqlite'", "storage engine; sqlite is the only one" },
+    { "store", "skew_limit_seconds", QS_CONFIG_INT, F(skew_limit_s), STR(QS_DEFAULT_SKEW_LIMIT_S), 0, 86400,
+      "seconds", "qs-store", NULL, "accepted clock skew of a report into the future" },
+    { "store", "group_commit_max_messages", QS_CONFIG_INT, F(group_commit_max_messages),
+      "20000", 1, 1000000, "messages", "qs-store", NULL, "most messages in one transaction" },
+    { "retention", "interval_seconds", QS_CONFIG_INT, F(retention_interval_s), "3600", 1,
+      604800, "seconds", "qs-retention, qsctl verify, qs-web", NULL,
+      "seconds between retention passes" },
+    { "web", "listen", QS_CONFIG_LISTEN, F(web_listen), QS_DEFAULT_WEB_LISTEN, 0, 0, "",
+      "qs-web", "must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080)",
+      "HTTP API address; beyond loopback tls_cert and tls_key are required" },
+    { "web", "tls_cert", QS_CONFIG_PATH, F(web_tls_cert), "", 0, 0, "", "qs-web",
+      "must be a file path without blanks, ';' or '#'", "PEM certificate chain" },
+    { "web", "tls_key", QS_CONFIG_PATH, F(web_tls_key), "", 0, 0, "", "qs-web",
+      "must be a file path without blanks, ';' or '#'", "PEM private key" },
+    { "web", "max_connections", QS_CONFIG_INT, F(web_max_connections), "64", 1, 10000,
+      "connections", "qs-web", NULL, "open connections at once" },
+    { "web", "timeout_seconds", QS_CONFIG_INT, F(web_timeout_s), "10", 1, 3600, "seconds",
+      "qs-web", NULL, "an idle connection is closed after this" },
+    { "web", "max_body_bytes", QS_CONFIG_INT, F(web_max_body_bytes), "65536", 64, 16777216,
+      "bytes", "qs-web", NULL, "larger request bodies get 413" },
+    { "web", "lookups_per_minute", QS_CONFIG_INT, F(web_lookups_per_minute), "10", 1, 100000,
+      "per minute", "qs-web", NULL, "lookups per admin; more get 429" },
+    { "web", "static_dir", QS_CONFIG_DIR, F(web_static_dir), "", 0, 0, "", "qs-web",
+      "must be a directory path without blanks, ';' or '#'",
+      "dashboard files; empty: the built-in default (docs/dashboard.md)" },
+    { "web", "metrics_public", QS_CONFIG_CHOICE, F(web_metrics_public), "loopback", 0, 0, "",
+      "qs-web", "must be loopback or token",
+      "loopback: /metrics without a token from loopback; token: always a token" },
+};
+
+const qs_config_key_t *
+qs_config_keys(size_t *n)
 {
-    if (strcmp(name, "listen") == 0) {
+    *n = sizeof config_keys / sizeof config_keys[0];
+    return config_keys;
+}
+
+/* Set k's field from value; 0, or -1 when the value is out of k's rules. */
+static int
+key_set(qs_config_t *cfg, const qs_config_key_t *k, const char *value)
+{
+    char *field = (char *)cfg + k->offset;
+
+    switch (k->kind) {
+    case QS_CONFIG_INT:
+        return parse_int((int *)field, value, k->min, k->max);
+    case QS_CONFIG_ENDPOINT:
+        if (!endpoint_ok(value))
+            return -1;
+        break;
+    case QS_CONFIG_LISTEN:
         if (*value == '\0' || !web_text_ok(value, CONFIG_MAX_ENDPOINT_CHARS) ||
             strrchr(value, ':') == NULL)
-            *problem = "must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080)";
-        else
-            snprintf(cfg->web_listen, sizeof cfg->web_listen, "%s", value);
-    } else if (strcmp(name, "tls_cert") == 0 || strcmp(name, "tls_key") == 0) {
-        char *dst = name[4] == 'c' ? cfg->web_tls_cert : cfg->web_tls_key;
-        if (*value == '\0' || !web_text_ok(value, CONFIG_MAX_ENDPOINT_CHARS))
-            *problem = "must be a file path without blanks, ';' or '#'";
-        else
-            snprintf(dst, QS_MAX_PATH_BYTES, "%s", value);
-    } else if (strcmp(name, "max_connections") == 0) {
-        if (parse_int(&cfg->web_max_connections, value, 1, 10000) != 0)
-            *problem = "must be an integer from 1 to 10000";
-    } else if (strcmp(name, "timeout_seconds") == 0) {
-        if (parse_int(&cfg->web_timeout_s, value, 1, 3600) != 0)
-            *problem = "must be an integer from 1 to 3600";
-    } else if (strcmp(name, "max_body_bytes") == 0) {
-        if (parse_int(&cfg->web_max_body_bytes, value, 64, 16 * 1024 * 1024) != 0)
-            *problem = "must be an integer from 64 to 16777216";
-    } else if (strcmp(name, "static_dir") == 0) {   /* dashboard (docs/dashboard.md) */
-        if (*value == '\0' || !web_text_ok(value, QS_MAX_PATH_BYTES - 1))
-            *problem = "must be a directory path without blanks, ';' or '#'";
-        else
-            snprintf(cfg->web_static_dir, sizeof cfg->web_static_dir, "%s", value);
-    } else if (strcmp(name, "metrics_public") == 0) {   /* /metrics (docs/dashboard.md) */
-        if (strcmp(value, "loopback") != 0 && strcmp(value, "token") != 0)
-            *problem = "must be loopback or token";
-        else
-            cfg->web_metrics_public = strcmp(value, "loopback") == 0;
-    } else if (strcmp(name, "lookups_per_minute") == 0) {
-        if (parse_int(&cfg->web_lookups_per_minute, value, 1, 100000) != 0)
-            *problem = "must be an integer from 1 to 100000";
-    } else {
-        return 0;
+            return -1;
+        break;
+    case QS_CONFIG_PATH:
+    case QS_CONFIG_DIR:
+        if (*value == '\0' || !web_text_ok(value, k->kind == QS_CONFIG_PATH
+                                                      ? CONFIG_MAX_ENDPOINT_CHARS
+                                                      : k->size - 1))
+            return -1;
+        break;
+    case QS_CONFIG_CHOICE:   /* "sqlite"; metrics_public: 1 for loopback, 0 for token */
+        if (strcmp(value, k->def) == 0 ||
+            (k->offset != (size_t)-1 && strcmp(value, "token") == 0)) {
+            if (k->offset != (size_t)-1)
+                *(int *)field = strcmp(value, k->def) == 0;
+            return 0;
+        }
+        return -1;
     }
-    return 1;
+    snprintf(field, k->size, "%s", value);
+    return 0;
 }
 
 static int
 on_entry(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_ctx *ctx = user;
-    qs_config_t *cfg = ctx->cfg;
-    const char *problem = NULL;
+    char range[64];
 
     if (ctx->failed)
         return 0;
-    if (strcmp(section, "broker") == 0 && strcmp(name, "frontend") == 0) {
-        if (!endpoint_ok(value))
-            problem = "must be a tcp://, ipc:// or inproc:// endpoint "
-                      "without blanks, ';' or '#'";
-        else
-            snprintf(cfg->frontend, sizeof cfg->frontend, "%s", value);
-    } else if (strcmp(section, "broker") == 0 && strcmp(name, "backend") == 0) {
-        if (!endpoint_ok(value))
-            problem = "must be a tcp://, ipc:// or inproc:// endpoint "
-                      "without blanks, ';' or '#'";
-        else
-            snprintf(cfg->backend, sizeof cfg->backend, "%s", value);
-    } else if (strcmp(section, "broker") == 0 && strcmp(name, "hwm") == 0) {
-        if (parse_int(&cfg->broker_hwm, value, 1, 1000000) != 0)
-            problem = "must be an integer from 1 to 1000000";
-    } else if (strcmp(section, "broker") == 0 &&
-               on_broker_limit_entry(cfg, name, value, &problem)) {
-        /* handled (problem set if the value is bad) */
-    } else if (strcmp(section, "store") == 0 && strcmp(name, "skew_limit_seconds") == 0) {
-        if (parse_int(&cfg->skew_limit_s, value, 0, 86400) != 0)
-            problem = "must be an integer from 0 to 86400";
-    } else if (strcmp(section, "store") == 0 &&
-               strcmp(name, "group_commit_max_messages") == 0) {
-        if (parse_int(&cfg->group_commit_max_messages, value, 1, 1000000) != 0)
-            problem = "must be an integer from 1 to 1000000";
-    } else if (strcmp(section, "store") == 0 && strcmp(name, "backend") == 0) {
-        if (strcmp(value, "sqlite") != 0)
-            problem = "must be 'sqlite'";
-    } else if (strcmp(section, "retention") == 0 && strcmp(name, "interval_seconds") == 0) {
-        if (parse_int(&cfg->retention_interval_s, value, 1, 7 * 86400) != 0)
-            problem = "must be an integer from 1 to 604800";
-    } else if (strcmp(section, "web") == 0 && on_web_entry(cfg, name, value, &problem)) {
-        /* handled (problem set if the value is bad) */
-    } else {
-        snprintf(ctx->errmsg, ctx->errmsg_len, "unknown key '%s' in [%s]", name, section);
+    for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
+        const qs_config_key_t *k = &config_keys[i];
+        if (strcmp(section, k->section) != 0 || strcmp(name, k->key) != 0)
+            continue;
+        if (key_set(ctx->cfg, k, value) == 0)
+            return 1;
+        snprintf(range, sizeof range, "must be an integer from %ld to %ld", k->min, k->max);
+        snprintf(ctx->errmsg, ctx->errmsg_len, "[%s] %s %s", section, name,
+                 k->kind == QS_CONFIG_INT ? range : k->problem);
         ctx->failed = 1;
         return 0;
     }
-    if (problem != NULL) {
-        snprintf(ctx->errmsg, ctx->errmsg_len, "[%s] %s %s", section, name, problem);
-        ctx->failed = 1;
-        return 0;
-    }
-    return 1;
+    snprintf(ctx->errmsg, ctx->errmsg_len, "unknown key '%s' in [%s]", name, section);
+    ctx->failed = 1;
+    return 0;
 }
 
 void
 qs_config_defaults(qs_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->frontend, sizeof cfg->frontend, "%s", QS_DEFAULT_FRONTEND);
-    snprintf(cfg->backend, sizeof cfg->backend, "%s", QS_DEFAULT_BACKEND);
-    cfg->broker_hwm = 1000;
-    cfg->skew_limit_s = QS_DEFAULT_SKEW_LIMIT_S;
-    cfg->group_commit_max_messages = 20000;
-    cfg->retention_interval_s = 3600;
-    snprintf(cfg->web_listen, sizeof cfg->web_listen, "%s", QS_DEFAULT_WEB_LISTEN);
-    cfg->web_max_connections = 64;
-    cfg->web_timeout_s = 10;
-    cfg->web_max_body_bytes = 65536;
-    cfg->web_lookups_per_minute = 10;
-    cfg->web_metrics_public = 1;   /* /metrics from loopback without a token */
-    broker_limit_defaults(cfg);
+    for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++)
+        if (config_keys[i].offset != (size_t)-1 && config_keys[i].def[0] != '\0' &&
+            key_set(cfg, &config_keys[i], config_keys[i].def) != 0)
+            qs_fatal("config key table: the default of [%s] %s breaks its own rule",
+                     config_keys[i].section, config_keys[i].key);
 }
 
 /* The number of the first line longer than inih reads whole, or 0. */

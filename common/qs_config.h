@@ -49,6 +49,33 @@ typedef struct {
 #define QS_DEFAULT_BACKEND  "tcp://127.0.0.1:5571"
 #define QS_DEFAULT_WEB_LISTEN "127.0.0.1:8080"
 
+/* How a key's value is checked and kept. */
+typedef enum {
+    QS_CONFIG_INT,        /* decimal integer in [min, max] into an int */
+    QS_CONFIG_ENDPOINT,   /* tcp://, ipc:// or inproc:// ZeroMQ endpoint */
+    QS_CONFIG_LISTEN,     /* host:port */
+    QS_CONFIG_PATH,       /* a file path (one token) */
+    QS_CONFIG_DIR,        /* a directory path (one token) */
+    QS_CONFIG_CHOICE,     /* def, or for an int field also "token" (0) */
+} qs_config_kind_t;
+
+/* One key of quietstate.conf: the single source of the parser, the
+ * defaults and docs/config.md (a test checks that the two agree). */
+typedef struct {
+    const char *section, *key;
+    qs_config_kind_t kind;
+    size_t offset, size;      /* the field in qs_config_t; offset (size_t)-1: none */
+    const char *def;          /* default as written in the file; "" for none */
+    long min, max;            /* QS_CONFIG_INT: the accepted range */
+    const char *unit;         /* "seconds", "MiB", ... or "" */
+    const char *readers;      /* programs that read it, comma-separated */
+    const char *problem;      /* the error for a bad value (QS_CONFIG_INT: generated) */
+    const char *help;         /* one line for docs/config.md */
+} qs_config_key_t;
+
+/* The key table, in file order; *n receives its length. */
+const qs_config_key_t *qs_config_keys(size_t *n);
+
 /* Fill with defaults. */
 void qs_config_defaults(qs_config_t *cfg);
 

@@ -119,6 +119,8 @@ cmd_compliance(int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (ctl_home_missing(CMD, home))
+        return CTL_EXIT_USAGE;
 
     if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB, errmsg,
                       sizeof errmsg) != 0) {

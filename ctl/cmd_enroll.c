@@ -25,7 +25,8 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "usage: qsctl enroll --home DIR --name NAME --out PROFILE\n"
+        "usage: qsctl enroll --home DIR --name NAME --out PROFILE [--as NAME]\n"
+        "                    [--format table|json]\n"
         "\n"
         "Enroll a client: make its key pair, allow it in site.db and write its\n"
         "profile (mode 0600: it holds the client's secret key).\n"
@@ -34,6 +35,8 @@ usage(FILE *out)
         "  --name NAME     the client's name (stored only as a keyed pseudonym;\n"
         "                  matched case-insensitively)\n"
         "  --out PROFILE   profile file to create; never overwritten\n"
+        "  --as NAME       who enrolls, for the audit log (beside the OS user)\n"
+        "  --format table|json  output format (default table)\n"
         "  --help          show this help\n"
         "\n"
         "A name that is already enrolled is refused: revoke it first\n"
@@ -51,8 +54,39 @@ warn_wildcard(const char *endpoint)
                   endpoint);
 }
 
+struct enroll_args {
+    const char *home, *name, *out, *as;
+    ctl_format_t fmt;
+};
+
+/* What was done, as text or as {"enrolled", "profile", "key", "name_pseudonym",
+ * "endpoint"} (prefixes only, as in the audit entry). */
+static void
+print_done(const struct enroll_args *a, const qs_enroll_ids_t *ids, const char *endpoint)
+{
+    cJSON *doc;
+
+    if (a->fmt == CTL_FORMAT_JSON) {
+        doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "enrolled", a->name);
+        cJSON_AddStringToObject(doc, "profile", a->out);
+        cJSON_AddStringToObject(doc, "key", ids->key);
+        cJSON_AddStringToObject(doc, "name_pseudonym", ids->name_ps);
+        cJSON_AddStringToObject(doc, "endpoint", endpoint);
+        if (ctl_json_print(doc) != 0)
+            qs_fatal("out of memory printing JSON");
+        return;
+    }
+    printf("enrolled client '%s' (key %s…, name pseudonym %s…)\n", a->name, ids->key,
+           ids->name_ps);
+    printf("profile written to '%s' (mode 0600): it holds the client's secret key, so hand "
+           "it over securely\n", a->out);
+    printf("endpoint in the profile: %s\n", endpoint);
+    printf("on the client: qs-producer --profile %s --outbox FILE run\n", a->out);
+}
+
 static int
-enroll(const char *home, const char *name, const char *out)
+enroll(const struct enroll_args *a)
 {
     char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     uint8_t broker_pk[QS_KEY_BYTES], store_pk[QS_KEY_BYTES];
@@ -62,12 +96,12 @@ enroll(const char *home, const char *name, const char *out)
     ctl_site_t site;
     int rc = CTL_EXIT_FAIL;
 
-    if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_SITE_KEY | CTL_OPEN_AUDIT_KEY,
+    if (ctl_site_open(&site, a->home, CTL_OPEN_SITEDB | CTL_OPEN_SITE_KEY | CTL_OPEN_AUDIT_KEY,
                       errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (ctl_actor(actor, sizeof actor, NULL, errmsg, sizeof errmsg) != 0 ||
+    if (ctl_actor(actor, sizeof actor, a->as, errmsg, sizeof errmsg) != 0 ||
         qs_config_load(&cfg, site.paths.conf, errmsg, sizeof errmsg) != 0 ||
         qs_pubkey_load(broker_pk, site.paths.broker_pub, errmsg, sizeof errmsg) != 0 ||
         qs_pubkey_load(store_pk, site.paths.store_pub, errmsg, sizeof errmsg) != 0)
@@ -77,13 +111,9 @@ enroll(const char *home, const char *name, const char *out)
         .audit_head = site.paths.audit_head, .actor = actor, .now_ms = ctl_site_now(&site),
         .endpoint = cfg.frontend, .broker_pk = broker_pk, .store_pk = store_pk,
     };
-    if (qs_enroll_client(&ids, &es, name, out, errmsg, sizeof errmsg) != 0)
+    if (qs_enroll_client(&ids, &es, a->name, a->out, errmsg, sizeof errmsg) != 0)
         goto fail;
-    printf("enrolled client '%s' (key %s…, name pseudonym %s…)\n", name, ids.key, ids.name_ps);
-    printf("profile written to '%s' (mode 0600): it holds the client's secret key, so hand "
-           "it over securely\n", out);
-    printf("endpoint in the profile: %s\n", cfg.frontend);
-    printf("on the client: qs-producer --profile %s --outbox FILE run\n", out);
+    print_done(a, &ids, cfg.frontend);
     warn_wildcard(cfg.frontend);
     rc = ctl_output_done(CMD);
     goto out;
@@ -102,19 +132,26 @@ cmd_enroll(int argc, char **argv)
         { "home", required_argument, NULL, 'H' },
         { "name", required_argument, NULL, 'n' },
         { "out", required_argument, NULL, 'o' },
+        { "as", required_argument, NULL, 'a' },
+        { "format", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *home = NULL, *name = NULL, *out = NULL;
-    char errmsg[CTL_ERRMSG_BYTES];
+    struct enroll_args a = { .fmt = CTL_FORMAT_TABLE };
+    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     int c;
 
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home = optarg; break;
-        case 'n': name = optarg; break;
-        case 'o': out = optarg; break;
+        case 'H': a.home = optarg; break;
+        case 'n': a.name = optarg; break;
+        case 'o': a.out = optarg; break;
+        case 'a': a.as = optarg; break;
+        case 'f':
+            if (ctl_format_parse(&a.fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
+                return ctl_usage_error(CMD, "--format must be table or json");
+            break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
@@ -122,11 +159,14 @@ cmd_enroll(int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (name == NULL)
+    if (a.name == NULL)
         return ctl_usage_error(CMD, "--name NAME is required");
-    if (out == NULL || *out == '\0')
+    if (a.out == NULL || *a.out == '\0')
         return ctl_usage_error(CMD, "--out PROFILE is required");
-    if (ctl_name_check(name, errmsg, sizeof errmsg) != 0)
+    if (ctl_name_check(a.name, errmsg, sizeof errmsg) != 0 ||
+        ctl_actor(actor, sizeof actor, a.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD, "%s", errmsg);
-    return enroll(home, name, out);
+    if (ctl_home_missing(CMD, a.home))
+        return CTL_EXIT_USAGE;
+    return enroll(&a);
 }

@@ -13,6 +13,7 @@
 #include "qs_ctl.h"
 #include "qs_hex.h"
 #include "qs_limits.h"
+#include "qs_log.h"
 #include "qs_pseudonym.h"
 #include "qs_store_forget.h"
 #include "qs_storedoc.h"
@@ -29,6 +30,7 @@ usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl forget --home DIR --machine NAME [--domain D] [--as NAME]\n"
+        "                    [--format table|json]\n"
         "\n"
         "Erase every current state and every retained event of one machine from\n"
         "store.db in one transaction, then truncate the WAL and return free pages\n"
@@ -40,12 +42,16 @@ usage(FILE *out)
         "  --home DIR       site home (default $QS_HOME)\n"
         "  --machine NAME   machine name (case-insensitive)\n"
         "  --domain D       only the machine's rows reported with this domain\n"
-        "  --as NAME        who asks, for the audit log (default $SUDO_USER/$USER)\n"
+        "  --as NAME        who asks, for the audit log (beside the OS user)\n"
+        "  --format table|json  output format (default table); json prints the audit\n"
+        "                   entry's detail: {machine_ps, [domain_ps,] latest_rows,\n"
+        "                   history_rows, partitions, scrubbed}\n"
         "  --help           show this help\n");
 }
 
 struct forget_args {
     const char *home, *machine, *domain, *as;
+    ctl_format_t fmt;
 };
 
 /* Options into a: -1 to go on, else the exit code (a usage error, or --help). */
@@ -57,12 +63,14 @@ parse_args(struct forget_args *a, int argc, char **argv)
         { "machine", required_argument, NULL, 'm' },
         { "domain", required_argument, NULL, 'd' },
         { "as", required_argument, NULL, 'a' },
+        { "format", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int c;
 
     memset(a, 0, sizeof *a);
+    a->fmt = CTL_FORMAT_TABLE;
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
@@ -70,6 +78,10 @@ parse_args(struct forget_args *a, int argc, char **argv)
         case 'm': a->machine = optarg; break;
         case 'd': a->domain = optarg; break;
         case 'a': a->as = optarg; break;
+        case 'f':
+            if (ctl_format_parse(&a->fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
+                return ctl_usage_error(CMD, "--format must be table or json");
+            break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
@@ -82,6 +94,8 @@ parse_args(struct forget_args *a, int argc, char **argv)
     if (strlen(a->machine) > QS_MAX_NAME_BYTES ||
         (a->domain && strlen(a->domain) > QS_MAX_NAME_BYTES))
         return ctl_usage_error(CMD, "names are at most %u bytes", QS_MAX_NAME_BYTES);
+    if (ctl_home_missing(CMD, a->home))
+        return CTL_EXIT_USAGE;
     return -1;
 }
 
@@ -100,8 +114,8 @@ print_counts(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *
 
 /* Forget, then say so and audit it; the exit code. */
 static int
-forget_and_audit(ctl_site_t *site, const char *actor, const uint8_t *machine_ps,
-                 const uint8_t *domain_ps)
+forget_and_audit(ctl_site_t *site, const char *actor, ctl_format_t fmt,
+                 const uint8_t *machine_ps, const uint8_t *domain_ps)
 {
     char errmsg[CTL_ERRMSG_BYTES], scrub_err[CTL_ERRMSG_BYTES];
     char ps_hex[2 * FORGET_PREFIX_BYTES + 1], dps_hex[2 * FORGET_PREFIX_BYTES + 1];
@@ -122,7 +136,12 @@ forget_and_audit(ctl_site_t *site, const char *actor, const uint8_t *machine_ps,
         return CTL_EXIT_FAIL;
     }
     detail = qs_storedoc_forget_detail(ps_hex, domain_ps ? dps_hex : NULL, &counts);
-    print_counts(ps_hex, domain_ps ? dps_hex : NULL, &counts);
+    if (fmt == CTL_FORMAT_JSON) {
+        if (ctl_json_print(cJSON_Duplicate(detail, 1)) != 0)
+            qs_fatal("out of memory printing JSON");
+    } else {
+        print_counts(ps_hex, domain_ps ? dps_hex : NULL, &counts);
+    }
     if (ctl_site_begin(site, errmsg, sizeof errmsg) != 0 ||
         ctl_site_audit(site, actor, "forget", detail, errmsg, sizeof errmsg) != 0 ||
         ctl_site_commit(site, errmsg, sizeof errmsg) != 0) {
@@ -167,7 +186,7 @@ cmd_forget(int argc, char **argv)
         (a.domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0))
         rc = ctl_usage_error(CMD, "--machine and --domain must not be blank");
     else
-        rc = forget_and_audit(&site, actor, machine_ps, a.domain ? domain_ps : NULL);
+        rc = forget_and_audit(&site, actor, a.fmt, machine_ps, a.domain ? domain_ps : NULL);
     sodium_memzero(machine_ps, sizeof machine_ps);
     sodium_memzero(domain_ps, sizeof domain_ps);
     ctl_site_close(&site);

@@ -36,12 +36,18 @@ typedef struct {
     size_t n;
 } init_report_t;
 
+/* init's flags besides the configuration they ask for. */
+typedef struct {
+    const char *home, *as;
+    ctl_format_t fmt;
+} init_args_t;
+
 static void
 usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl init --home DIR [--frontend ENDPOINT] [--backend ENDPOINT]\n"
-        "                  [--web ADDR]\n"
+        "                  [--web ADDR] [--as NAME] [--format table|json]\n"
         "\n"
         "Create a site home: keys, quietstate.conf, site.db, store.db, audit log.\n"
         "\n"
@@ -52,6 +58,8 @@ usage(FILE *out)
         "                       (default %s)\n"
         "  --web ADDR           where qs-web listens, HOST:PORT (default %s);\n"
         "                       beyond loopback it needs [web] tls_cert and tls_key\n"
+        "  --as NAME            who runs it, for the audit log (beside the OS user)\n"
+        "  --format table|json  output format (default table)\n"
         "  --help               show this help\n"
         "\n"
         "Endpoints are tcp://HOST:PORT or ipc://PATH; the defaults listen on loopback\n"
@@ -361,19 +369,16 @@ site_missing(const qs_site_paths_t *p, char *out, size_t out_len)
 }
 
 static int
-audit_init(const char *home, const qs_config_t *cfg, const init_report_t *r, int resumed,
-           char *errmsg, size_t errmsg_len)
+audit_init(const char *home, const char *actor, const qs_config_t *cfg,
+           const init_report_t *r, int resumed, char *errmsg, size_t errmsg_len)
 {
     ctl_site_t site;
-    char actor[CTL_ACTOR_BYTES];
     cJSON *detail, *created;
     int rc = -1;
 
     if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_AUDIT_KEY, errmsg,
                       errmsg_len) != 0)
         return -1;
-    if (ctl_actor(actor, sizeof actor, NULL, errmsg, errmsg_len) != 0)
-        goto out;
     detail = cJSON_CreateObject();
     cJSON_AddStringToObject(detail, "frontend", cfg->frontend);
     cJSON_AddStringToObject(detail, "backend", cfg->backend);
@@ -388,9 +393,31 @@ audit_init(const char *home, const qs_config_t *cfg, const init_report_t *r, int
         ctl_site_commit(&site, errmsg, errmsg_len) == 0)
         rc = 0;
     cJSON_Delete(detail);
-out:
     ctl_site_close(&site);
     return rc;
+}
+
+/* --format json: {"home": HOME, "resumed": BOOL, "files": [{"path", "what",
+ * "created"}], "frontend", "backend", "web"}. */
+static int
+print_json(const qs_site_paths_t *paths, const qs_config_t *cfg, const init_report_t *r,
+           int resumed)
+{
+    cJSON *doc = cJSON_CreateObject(), *files = cJSON_AddArrayToObject(doc, "files");
+
+    cJSON_AddStringToObject(doc, "home", paths->home);
+    cJSON_AddBoolToObject(doc, "resumed", resumed);
+    for (size_t i = 0; i < r->n; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "path", r->path[i]);
+        cJSON_AddStringToObject(f, "what", r->what[i]);
+        cJSON_AddBoolToObject(f, "created", r->created[i]);
+        cJSON_AddItemToArray(files, f);
+    }
+    cJSON_AddStringToObject(doc, "frontend", cfg->frontend);
+    cJSON_AddStringToObject(doc, "backend", cfg->backend);
+    cJSON_AddStringToObject(doc, "web", cfg->web_listen);
+    return ctl_json_print(doc);
 }
 
 static void
@@ -415,14 +442,16 @@ print_summary(const qs_site_paths_t *paths, const qs_config_t *cfg, const init_r
            paths->home, paths->home, paths->home);
 }
 
-/* Parse init's flags into *home and *want. Returns 0, 1 for --help, or -1
+/* Parse init's flags into *a and *want. Returns 0, 1 for --help, or -1
  * with errmsg (a usage error). */
 static int
-parse_init(const char **home, qs_config_t *want, int argc, char **argv, char *errmsg,
+parse_init(init_args_t *a, qs_config_t *want, int argc, char **argv, char *errmsg,
            size_t errmsg_len)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
+        { "as", required_argument, NULL, 'a' },
+        { "format", required_argument, NULL, 'F' },
         { "frontend", required_argument, NULL, 'f' },
         { "backend", required_argument, NULL, 'b' },
         { "web", required_argument, NULL, 'w' },
@@ -435,7 +464,14 @@ parse_init(const char **home, qs_config_t *want, int argc, char **argv, char *er
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': *home = optarg; break;
+        case 'H': a->home = optarg; break;
+        case 'a': a->as = optarg; break;
+        case 'F':
+            if (ctl_format_parse(&a->fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0) {
+                snprintf(errmsg, errmsg_len, "--format must be table or json");
+                return -1;
+            }
+            break;
         case 'f':
         case 'b':
             if (endpoint_check(c == 'f' ? "--frontend" : "--backend", optarg, errmsg,
@@ -586,19 +622,20 @@ create_site(const qs_site_paths_t *paths, const qs_config_t *want, qs_config_t *
 int
 cmd_init(int argc, char **argv)
 {
-    const char *home = NULL;
-    char errmsg[CTL_ERRMSG_BYTES];
+    init_args_t a = { .home = NULL, .as = NULL, .fmt = CTL_FORMAT_TABLE };
+    char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     qs_site_paths_t paths;
     qs_config_t want, used;
     init_report_t r = { .n = 0 };
     int prc, resumed;
 
-    prc = parse_init(&home, &want, argc, argv, errmsg, sizeof errmsg);
+    prc = parse_init(&a, &want, argc, argv, errmsg, sizeof errmsg);
     if (prc > 0) {
         usage(stdout);
         return CTL_EXIT_OK;
     }
-    if (prc < 0 || qs_site_paths(&paths, home, errmsg, sizeof errmsg) != 0)
+    if (prc < 0 || qs_site_paths(&paths, a.home, errmsg, sizeof errmsg) != 0 ||
+        ctl_actor(actor, sizeof actor, a.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD, "%s", errmsg);
     for (int i = 0; i < 2; i++) {
         const char *ep = i == 0 ? want.frontend : want.backend;
@@ -614,10 +651,15 @@ cmd_init(int argc, char **argv)
     if (check_home(&paths, &resumed) != 0)
         return CTL_EXIT_FAIL;
     if (create_site(&paths, &want, &used, &r, errmsg, sizeof errmsg) != 0 ||
-        audit_init(paths.home, &used, &r, resumed, errmsg, sizeof errmsg) != 0) {
+        audit_init(paths.home, actor, &used, &r, resumed, errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    print_summary(&paths, &used, &r, resumed);
+    if (a.fmt == CTL_FORMAT_JSON) {
+        if (print_json(&paths, &used, &r, resumed) != 0)
+            qs_fatal("out of memory printing JSON");
+    } else {
+        print_summary(&paths, &used, &r, resumed);
+    }
     return ctl_output_done(CMD);
 }

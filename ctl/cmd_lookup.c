@@ -40,7 +40,7 @@ usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl lookup --home DIR --machine NAME [--domain D] [--history]\n"
-        "                    [--format table|json]\n"
+        "                    [--format table|json|csv]\n"
         "\n"
         "Show one machine's current state per update (from `latest`), or with\n"
         "--history the events the retention policy still keeps, with their\n"
@@ -51,7 +51,7 @@ usage(FILE *out)
         "  --machine NAME     machine name (case-insensitive)\n"
         "  --domain D         only rows reported with this domain\n"
         "  --history          retained events instead of current states\n"
-        "  --format FMT       table (default) or json:\n"
+        "  --format FMT       table (default), csv or json:\n"
         "                     {\"rows\": [{\"topic_type\", \"topic_id\", \"state_id\", \"state\",\n"
         "                     \"time_utc\", ...}]}\n"
         "  --help             show this help\n");
@@ -92,11 +92,14 @@ parse_args(lookup_args_t *a, int argc, char **argv)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (a->machine == NULL)
         return ctl_usage_error(CMD, "--machine NAME is required");
-    if (ctl_format_parse(&a->fmt, format, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
-        return ctl_usage_error(CMD, "--format must be table or json");
+    if (ctl_format_parse(&a->fmt, format, CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV)
+        != 0)
+        return ctl_usage_error(CMD, "--format must be table, json or csv");
     if (strlen(a->machine) > QS_MAX_NAME_BYTES ||
         (a->domain && strlen(a->domain) > QS_MAX_NAME_BYTES))
         return ctl_usage_error(CMD, "names are at most %u bytes", QS_MAX_NAME_BYTES);
+    if (ctl_home_missing(CMD, a->home))
+        return CTL_EXIT_USAGE;
     return -1;
 }
 
@@ -116,6 +119,22 @@ pseudonyms(uint8_t machine_ps[QS_PSEUDONYM_BYTES], uint8_t domain_ps[QS_PSEUDONY
     if (a->domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0)
         return ctl_usage_error(CMD, "--domain must not be blank");
     return -1;
+}
+
+/* --format csv: one record per row of the lookup document. */
+static void
+print_csv(const cJSON *doc, int history)
+{
+    static const char *const latest[] = {
+        "topic_type", "topic_id", "state_id", "state", "time_utc", "last_report_utc",
+    };
+    static const char *const events[] = {
+        "topic_type", "topic_id", "state_id", "state", "time_utc", "serial", "details",
+        "details_unavailable",
+    };
+
+    ctl_csv_objects(stdout, cJSON_GetObjectItemCaseSensitive(doc, "rows"),
+                    history ? 8 : 6, history ? events : latest, history ? events : latest);
 }
 
 /* Look the machine up and print the rows. Returns the exit code. */
@@ -146,7 +165,10 @@ lookup_print(const lookup_args_t *a, ctl_site_t *site, const uint8_t *machine_ps
             cJSON *doc = qs_storedoc_lookup(&rows, a->history, ps_hex);
             if (doc == NULL)
                 qs_fatal("out of memory building the lookup document");
-            ctl_print_lookup_table(doc);
+            if (a->fmt == CTL_FORMAT_CSV)
+                print_csv(doc, a->history);
+            else
+                ctl_print_lookup_table(doc);
             cJSON_Delete(doc);
         }
         rc = ctl_output_done(CMD);

@@ -40,9 +40,9 @@ usage(FILE *out)
         "                        [--topic-type T --max-age-days N]...\n"
         "                        [--collect-user-names yes|no] [--k N]\n"
         "                        [--time-precision millisecond|second|minute|hour|day]\n"
-        "                        [--as NAME]\n"
+        "                        [--as NAME] [--format table|json]\n"
         "       qsctl policy show --home DIR [--format table|json]\n"
-        "       qsctl policy history --home DIR [--format table|json]\n"
+        "       qsctl policy history --home DIR [--format table|json|csv]\n"
         "\n"
         "Set, show or list the privacy policy. Nothing is collected until a policy\n"
         "is set; every set stores a new version and an audit entry.\n"
@@ -58,7 +58,9 @@ usage(FILE *out)
         "  --time-precision P          truncate stored times to P\n"
         "  --as NAME                   who is acting, for the audit log\n"
         "                              (default $SUDO_USER, else $USER)\n"
-        "  --format table|json         output of show and history (default table)\n"
+        "  --format table|json         output format (default table); policy set\n"
+        "                              --format json prints {old, new, version,\n"
+        "                              changed, actor}, as PUT /api/v1/policy\n"
         "  --help                      show this help\n",
         QS_POLICY_MAX_AGE_DAYS);
 }
@@ -165,6 +167,15 @@ int
 ctl_policy_set_args(cJSON **changes, const char **home, const char **as, int *help, int argc,
                     char **argv, char *errmsg, size_t errmsg_len)
 {
+    return ctl_policy_set_args_fmt(changes, home, as, NULL, help, argc, argv, errmsg,
+                                   errmsg_len);
+}
+
+int
+ctl_policy_set_args_fmt(cJSON **changes, const char **home, const char **as,
+                        ctl_format_t *fmt, int *help, int argc, char **argv, char *errmsg,
+                        size_t errmsg_len)
+{
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
         { "max-age-days", required_argument, NULL, 'm' },
@@ -173,6 +184,7 @@ ctl_policy_set_args(cJSON **changes, const char **home, const char **as, int *he
         { "k", required_argument, NULL, 'k' },
         { "time-precision", required_argument, NULL, 'p' },
         { "as", required_argument, NULL, 'a' },
+        { "format", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -195,6 +207,16 @@ ctl_policy_set_args(cJSON **changes, const char **home, const char **as, int *he
         case 'H': *home = optarg; break;
         case 'a': *as = optarg; break;
         case 'h': *help = 1; return 0;
+        case 'F':
+            if (fmt == NULL) {   /* not offered (qsctl --url): as before, unknown */
+                snprintf(errmsg, errmsg_len, "unknown option '%s'", argv[optind - 1]);
+                goto fail;
+            }
+            if (ctl_format_parse(fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0) {
+                snprintf(errmsg, errmsg_len, "--format must be table or json");
+                goto fail;
+            }
+            break;
         case 't': case 'm': case 'u': case 'k': case 'p':
             if (parse_set_flag(*changes, &pending, &have_default, c, optarg, errmsg,
                                errmsg_len) != 0)
@@ -299,12 +321,13 @@ policy_set(int argc, char **argv)
 {
     const char *home, *as;
     char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
+    ctl_format_t fmt = CTL_FORMAT_TABLE;
     ctl_site_t site;
     cJSON *changes, *doc;
     int help;
 
-    if (ctl_policy_set_args(&changes, &home, &as, &help, argc, argv, errmsg,
-                            sizeof errmsg) != 0)
+    if (ctl_policy_set_args_fmt(&changes, &home, &as, &fmt, &help, argc, argv, errmsg,
+                                sizeof errmsg) != 0)
         return usage_error(CMD_SET, errmsg);
     if (help) {
         cJSON_Delete(changes);
@@ -314,6 +337,10 @@ policy_set(int argc, char **argv)
     if (ctl_actor(actor, sizeof actor, as, errmsg, sizeof errmsg) != 0) {
         cJSON_Delete(changes);
         return usage_error(CMD_SET, errmsg);
+    }
+    if (ctl_home_missing(CMD_SET, home)) {
+        cJSON_Delete(changes);
+        return CTL_EXIT_USAGE;
     }
     if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_AUDIT_KEY, errmsg,
                       sizeof errmsg) != 0) {
@@ -328,15 +355,20 @@ policy_set(int argc, char **argv)
         ctl_error(CMD_SET, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    ctl_print_policy_set(doc);
-    cJSON_Delete(doc);
+    if (fmt == CTL_FORMAT_JSON) {
+        if (ctl_json_print(doc) != 0)
+            qs_fatal("out of memory printing JSON");
+    } else {
+        ctl_print_policy_set(doc);
+        cJSON_Delete(doc);
+    }
     return ctl_output_done(CMD_SET);
 }
 
 /* Parse `show`/`history` flags. Returns 0, 1 for --help, -1 with errmsg. */
 static int
-parse_read(const char **home, ctl_format_t *fmt, int argc, char **argv, char *errmsg,
-           size_t errmsg_len)
+parse_read(const char **home, ctl_format_t *fmt, int history, int argc, char **argv,
+           char *errmsg, size_t errmsg_len)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
@@ -353,8 +385,10 @@ parse_read(const char **home, ctl_format_t *fmt, int argc, char **argv, char *er
         case 'H': *home = optarg; break;
         case 'h': return 1;
         case 'f':
-            if (ctl_format_parse(fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0) {
-                snprintf(errmsg, errmsg_len, "--format must be table or json");
+            if (ctl_format_parse(fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON |
+                                 (history ? CTL_FORMAT_CSV : 0)) != 0) {
+                snprintf(errmsg, errmsg_len, history ? "--format must be table, json or csv"
+                                                     : "--format must be table or json");
                 return -1;
             }
             break;
@@ -370,8 +404,18 @@ parse_read(const char **home, ctl_format_t *fmt, int argc, char **argv, char *er
         snprintf(errmsg, errmsg_len, "unexpected argument '%s'", argv[optind]);
         return -1;
     }
+    if (*home == NULL && getenv("QS_HOME") == NULL) {
+        snprintf(errmsg, errmsg_len, "no site home: pass --home DIR or set QS_HOME");
+        return -1;
+    }
     return 0;
 }
+
+/* CSV columns of policy history: the version document's fields. */
+static const char *const history_fields[] = {
+    "version", "set_utc", "actor", "max_age_days", "topic_max_age_days",
+    "collect_user_names", "k", "time_precision",
+};
 
 static int
 policy_read(int argc, char **argv, int history)
@@ -384,7 +428,7 @@ policy_read(int argc, char **argv, int history)
     int prc;
     cJSON *doc;
 
-    prc = parse_read(&home, &fmt, argc, argv, errmsg, sizeof errmsg);
+    prc = parse_read(&home, &fmt, history, argc, argv, errmsg, sizeof errmsg);
     if (prc < 0)
         return usage_error(cmd, errmsg);
     if (prc > 0) {
@@ -407,7 +451,10 @@ policy_read(int argc, char **argv, int history)
             qs_fatal("out of memory printing JSON");
         return ctl_output_done(cmd);
     }
-    if (history)
+    if (fmt == CTL_FORMAT_CSV)
+        ctl_csv_objects(stdout, cJSON_GetObjectItemCaseSensitive(doc, "versions"), 8,
+                        history_fields, history_fields);
+    else if (history)
         ctl_print_policy_history(doc);
     else
         ctl_print_policy_show(doc);

@@ -12,6 +12,8 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "ctl_common.h"
+
 /* Parse `policy set` flags (argv[0] is "set") into *changes, a new object
  * the caller deletes: --max-age-days N -> "max_age_days", --topic-type T
  * --max-age-days N -> "topic_max_age_days": {"T": N} (0 removes T's own
@@ -21,6 +23,13 @@
  * error; *changes is then NULL). */
 int ctl_policy_set_args(cJSON **changes, const char **home, const char **as, int *help,
                         int argc, char **argv, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* As ctl_policy_set_args, and --format table|json into *fmt (qsctl policy
+ * set on the local site); fmt NULL: --format is an unknown option. */
+int ctl_policy_set_args_fmt(cJSON **changes, const char **home, const char **as,
+                            ctl_format_t *fmt, int *help, int argc, char **argv,
+                            char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
 #endif

@@ -22,7 +22,7 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "usage: qsctl revoke --home DIR --name NAME\n"
+        "usage: qsctl revoke --home DIR --name NAME [--as NAME] [--format table|json]\n"
         "\n"
         "Revoke a client's key. Takes effect within about a second in running\n"
         "brokers and stores; no restart needed. Exits 1 if no unrevoked client\n"
@@ -30,7 +30,29 @@ usage(FILE *out)
         "\n"
         "  --home DIR    site home (default $QS_HOME)\n"
         "  --name NAME   the name the client was enrolled with (case-insensitive)\n"
+        "  --as NAME     who revokes, for the audit log (beside the OS user)\n"
+        "  --format table|json  output format (default table)\n"
         "  --help        show this help\n");
+}
+
+/* What was done: text, or {"revoked": NAME, "keys": N, "name_pseudonym": PREFIX}. */
+static void
+print_done(ctl_format_t fmt, const char *name, int n_revoked, const char *ps_hex)
+{
+    cJSON *doc;
+
+    if (fmt == CTL_FORMAT_JSON) {
+        doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "revoked", name);
+        cJSON_AddNumberToObject(doc, "keys", n_revoked);
+        cJSON_AddStringToObject(doc, "name_pseudonym", ps_hex);
+        if (ctl_json_print(doc) != 0)
+            qs_fatal("out of memory printing JSON");
+        return;
+    }
+    printf("revoked client '%s' (%d key%s, name pseudonym %s…)\n", name, n_revoked,
+           n_revoked == 1 ? "" : "s", ps_hex);
+    printf("running brokers and stores refuse it within about a second; no restart needed\n");
 }
 
 int
@@ -39,10 +61,13 @@ cmd_revoke(int argc, char **argv)
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
         { "name", required_argument, NULL, 'n' },
+        { "as", required_argument, NULL, 'a' },
+        { "format", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *home = NULL, *name = NULL;
+    const char *home = NULL, *name = NULL, *as = NULL;
+    ctl_format_t fmt = CTL_FORMAT_TABLE;
     char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     char ps_hex[QS_ENROLL_PREFIX_CHARS + 1];
     ctl_site_t site;
@@ -53,6 +78,11 @@ cmd_revoke(int argc, char **argv)
         switch (c) {
         case 'H': home = optarg; break;
         case 'n': name = optarg; break;
+        case 'a': as = optarg; break;
+        case 'f':
+            if (ctl_format_parse(&fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
+                return ctl_usage_error(CMD, "--format must be table or json");
+            break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
@@ -62,24 +92,23 @@ cmd_revoke(int argc, char **argv)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (name == NULL)
         return ctl_usage_error(CMD, "--name NAME is required");
-    if (ctl_name_check(name, errmsg, sizeof errmsg) != 0)
+    if (ctl_name_check(name, errmsg, sizeof errmsg) != 0 ||
+        ctl_actor(actor, sizeof actor, as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD, "%s", errmsg);
+    if (ctl_home_missing(CMD, home))
+        return CTL_EXIT_USAGE;
 
     if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_SITE_KEY | CTL_OPEN_AUDIT_KEY,
                       errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (ctl_actor(actor, sizeof actor, NULL, errmsg, sizeof errmsg) != 0)
-        goto fail;
     if (ctl_site_begin(&site, errmsg, sizeof errmsg) != 0 ||
         qs_revoke_client_tx(&n_revoked, ps_hex, site.tx, site.sitedb, site.site_key, actor,
                             ctl_site_now(&site), name, errmsg, sizeof errmsg) != 0 ||
         ctl_site_commit(&site, errmsg, sizeof errmsg) != 0)
         goto fail;
-    printf("revoked client '%s' (%d key%s, name pseudonym %s…)\n", name, n_revoked,
-           n_revoked == 1 ? "" : "s", ps_hex);
-    printf("running brokers and stores refuse it within about a second; no restart needed\n");
+    print_done(fmt, name, n_revoked, ps_hex);
     rc = ctl_output_done(CMD);
     goto out;
 fail:

@@ -8,9 +8,13 @@
  *   {"stored": N, "duplicates": N, "clients": N, "history_rows": N,
  *    "latest_rows": N, "partitions": N, "enrolled": N, "revoked": N,
  *    "rejected": {"STATUS": N, …}, "rejected_detail": {"CODE": N, …},
+ *    "retries": {"NOT_CONFIGURED": N, "RETRY_LATER": N},
  *    "broker": {"forwarded": N, "replies": N, "notices": {"STATUS/CODE": N, …},
  *               "zap_admitted": N, "zap_refused": N, "updated_utc": "…Z"}}
  *
+ * "rejected" counts messages refused for good; "retries" counts the store's
+ * transient answers (one per batch answered), which refuse no message: the
+ * producer resends it (docs/commands.md, "stats").
  * Messages the broker refuses itself never reach the store, so they are
  * added to "rejected"/"rejected_detail" from broker.stats: BAD_FRAMES
  * notices as BAD_ENVELOPE/BAD_FRAMES, revoked-key notices as
@@ -38,13 +42,14 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "usage: qsctl stats --home DIR [--format table|json]\n"
+        "usage: qsctl stats --home DIR [--format table|json|csv]\n"
         "\n"
         "Messages stored, duplicates dropped, rejections by reason, rows kept,\n"
         "and the broker's counters (DIR/broker.stats, when qs-broker wrote it).\n"
         "\n"
         "  --home DIR           site home (default $QS_HOME)\n"
-        "  --format table|json  output format (default table)\n"
+        "  --format table|json|csv  output format (default table); csv is name,value\n"
+        "                       records, nested names with dots (rejected.BAD_MESSAGE)\n"
         "  --help               show this help\n");
 }
 
@@ -62,6 +67,24 @@ load_broker(qs_brokerstats_t *b, qs_storedb_stats_t *st, const char *path)
         return 0;
     }
     return rc;
+}
+
+/* Print the stats document (qs_storedoc_stats) in fmt; consumes doc. */
+static void
+print_stats(ctl_format_t fmt, cJSON *doc)
+{
+    if (doc == NULL)
+        qs_fatal("out of memory building the stats document");
+    if (fmt == CTL_FORMAT_JSON) {
+        if (ctl_json_print(doc) != 0)
+            qs_fatal("out of memory printing JSON");
+        return;
+    }
+    if (fmt == CTL_FORMAT_CSV)
+        ctl_csv_flat(stdout, doc);
+    else
+        ctl_print_stats_table(doc);   /* the printer `qsctl --url stats` uses too */
+    cJSON_Delete(doc);
 }
 
 int
@@ -88,8 +111,9 @@ cmd_stats(int argc, char **argv)
         switch (c) {
         case 'H': home = optarg; break;
         case 'f':
-            if (ctl_format_parse(&fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
-                return ctl_usage_error(CMD, "--format must be table or json");
+            if (ctl_format_parse(&fmt, optarg,
+                                 CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV) != 0)
+                return ctl_usage_error(CMD, "--format must be table, json or csv");
             break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
@@ -98,6 +122,8 @@ cmd_stats(int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (ctl_home_missing(CMD, home))
+        return CTL_EXIT_USAGE;
 
     if (ctl_site_open(&site, home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB, errmsg,
                       sizeof errmsg) != 0) {
@@ -116,18 +142,7 @@ cmd_stats(int argc, char **argv)
     }
     have_broker = load_broker(&broker, &st, site.paths.broker_stats);
     ctl_site_close(&site);
-    if (fmt == CTL_FORMAT_JSON) {
-        if (ctl_json_print(qs_storedoc_stats(&st, enrolled, revoked,
-                                             have_broker ? &broker : NULL)) != 0)
-            qs_fatal("out of memory printing JSON");
-    } else {
-        /* The printer `qsctl --url stats` uses: one rendering, local or remote. */
-        cJSON *doc = qs_storedoc_stats(&st, enrolled, revoked, have_broker ? &broker : NULL);
-        if (doc == NULL)
-            qs_fatal("out of memory building the stats document");
-        ctl_print_stats_table(doc);
-        cJSON_Delete(doc);
-    }
+    print_stats(fmt, qs_storedoc_stats(&st, enrolled, revoked, have_broker ? &broker : NULL));
     qs_storedb_stats_free(&st);
     return ctl_output_done(CMD);
 }

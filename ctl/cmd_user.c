@@ -32,9 +32,9 @@ usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl user add --home DIR --name NAME --role operator|admin|privacy-officer\n"
-        "                      [--out TOKENFILE] [--as NAME]\n"
-        "       qsctl user list --home DIR [--format table|json]\n"
-        "       qsctl user remove --home DIR --name NAME [--as NAME]\n"
+        "                      [--out TOKENFILE] [--as NAME] [--format table|json]\n"
+        "       qsctl user list --home DIR [--format table|json|csv]\n"
+        "       qsctl user remove --home DIR --name NAME [--as NAME] [--format table|json]\n"
         "\n"
         "Manage the users of qs-web (the HTTP API). add prints the new user's bearer\n"
         "token once (or writes it to TOKENFILE, mode 0600, and does not print it);\n"
@@ -46,7 +46,8 @@ usage(FILE *out)
         "                       with a reason) or privacy-officer (policy, audit, forget)\n"
         "  --out TOKENFILE      write the token to this new file instead of stdout\n"
         "  --as NAME            who is acting, recorded beside the OS user in the audit log\n"
-        "  --format table|json  output of list (default table)\n"
+        "  --format FMT         output format (default table); json on every\n"
+        "                       sub-command, csv for list\n"
         "  --help               show this help\n",
         QS_USER_NAME_MAX);
 }
@@ -83,8 +84,11 @@ parse(user_opts_t *o, const char *cmd, int argc, char **argv)
         case 'o': o->out = optarg; break;
         case 'a': o->as = optarg; break;
         case 'f':
-            if (ctl_format_parse(&o->fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
-                return ctl_usage_error(cmd, "--format must be table or json");
+            if (ctl_format_parse(&o->fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON |
+                                 (strcmp(cmd, CMD_LIST) == 0 ? CTL_FORMAT_CSV : 0)) != 0)
+                return ctl_usage_error(cmd, strcmp(cmd, CMD_LIST) == 0
+                                                ? "--format must be table, json or csv"
+                                                : "--format must be table or json");
             break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(cmd, "%s needs a value", argv[optind - 1]);
@@ -93,7 +97,37 @@ parse(user_opts_t *o, const char *cmd, int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (ctl_home_missing(cmd, o->home))
+        return CTL_EXIT_USAGE;
     return -1;
+}
+
+/* user add's answer: text, or {"added": NAME, "role": ROLE, "token": TOKEN}
+ * ("token_file": PATH instead when --out wrote it). */
+static void
+print_added(const user_opts_t *o, qs_role_t role, const char *token)
+{
+    cJSON *doc;
+
+    if (o->fmt == CTL_FORMAT_JSON) {
+        doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "added", o->name);
+        cJSON_AddStringToObject(doc, "role", qs_role_name(role));
+        if (o->out != NULL)
+            cJSON_AddStringToObject(doc, "token_file", o->out);
+        else
+            cJSON_AddStringToObject(doc, "token", token);
+        if (ctl_json_print(doc) != 0)
+            qs_fatal("out of memory printing JSON");
+    } else if (o->out != NULL) {
+        printf("user '%s' (%s) added; token written to '%s' (mode 0600)\n", o->name,
+               qs_role_name(role), o->out);
+    } else {
+        printf("%s\n", token);
+    }
+    if (o->out == NULL)
+        fprintf(stderr, "qsctl user add: user '%s' (%s) added; the token above is shown "
+                "once: give it to the user now\n", o->name, qs_role_name(role));
 }
 
 /* Create path (never overwriting) 0600 and write the token and a newline. */
@@ -162,14 +196,7 @@ user_add(int argc, char **argv)
         ctl_site_commit(&site, errmsg, sizeof errmsg) != 0)
         goto fail;
     wrote = 0;
-    if (o.out != NULL) {
-        printf("user '%s' (%s) added; token written to '%s' (mode 0600)\n", o.name,
-               qs_role_name(role), o.out);
-    } else {
-        printf("%s\n", token);
-        fprintf(stderr, "qsctl user add: user '%s' (%s) added; the token above is shown "
-                "once: give it to the user now\n", o.name, qs_role_name(role));
-    }
+    print_added(&o, role, token);
     rc = ctl_output_done(CMD_ADD);
     goto out;
 fail:
@@ -213,7 +240,14 @@ user_remove(int argc, char **argv)
         ctl_error(CMD_REMOVE, "%s", errmsg);
         rc = CTL_EXIT_FAIL;
     } else {
-        printf("user '%s' removed; its token no longer works\n", o.name);
+        if (o.fmt == CTL_FORMAT_JSON) {
+            cJSON *doc = cJSON_CreateObject();
+            cJSON_AddStringToObject(doc, "removed", o.name);
+            if (ctl_json_print(doc) != 0)
+                qs_fatal("out of memory printing JSON");
+        } else {
+            printf("user '%s' removed; its token no longer works\n", o.name);
+        }
         rc = ctl_output_done(CMD_REMOVE);
     }
     cJSON_Delete(detail);
@@ -262,7 +296,7 @@ user_list(int argc, char **argv)
         ctl_error(CMD_LIST, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (o.fmt == CTL_FORMAT_JSON)
+    if (o.fmt != CTL_FORMAT_TABLE)
         ctx.users = cJSON_CreateArray();
     else
         ctx.table = ctl_table_new(3, head);
@@ -275,10 +309,15 @@ user_list(int argc, char **argv)
         return CTL_EXIT_FAIL;
     }
     if (ctx.users != NULL) {
+        static const char *const fields[] = { "name", "role", "created_utc" };
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddItemToObject(doc, "users", ctx.users);
-        if (ctl_json_print(doc) != 0)
+        if (o.fmt == CTL_FORMAT_CSV) {
+            ctl_csv_objects(stdout, ctx.users, 3, fields, fields);
+            cJSON_Delete(doc);
+        } else if (ctl_json_print(doc) != 0) {
             qs_fatal("out of memory printing JSON");
+        }
     } else {
         if (ctl_table_rows(ctx.table) == 0)
             printf("no users: add one with 'qsctl user add --name NAME --role ROLE'\n");

@@ -103,6 +103,8 @@ parse_args(struct verify_args *a, int argc, char **argv)
         rc = ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (rc < 0 && ctl_format_parse(&a->fmt, format, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
         rc = ctl_usage_error(CMD, "--format must be table or json");
+    if (rc < 0 && ctl_home_missing(CMD, a->home))
+        rc = CTL_EXIT_USAGE;
     if (rc >= 0) {
         free(a->names);
         a->names = NULL;

@@ -11,13 +11,14 @@ target_include_directories(qs_ctl_cmds PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_ctl_cmds PUBLIC quietstate qs_storedb)
 
 set(QS_CTL_TESTS test_ctl_common test_ctl_query test_ctl_policy test_ctl_audit test_ctl_init
-    test_ctl_enroll test_ctl_print)
+    test_ctl_enroll test_ctl_print test_ctl_config_doc)
 foreach(t ${QS_CTL_TESTS})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
     qs_unit_test(${t} ${t}.c)
     target_link_libraries(${t} PRIVATE qs_ctl_cmds qs_store_bench)
     target_compile_definitions(${t} PRIVATE
-      QS_GOLDEN_DIR="${CMAKE_SOURCE_DIR}/tests/golden")
+      QS_GOLDEN_DIR="${CMAKE_SOURCE_DIR}/tests/golden"
+      QS_DOCS_DIR="${CMAKE_SOURCE_DIR}/docs")
   endif()
 endforeach()
 
@@ -26,4 +27,21 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/test_qsctl.sh)
   add_test(NAME ctl_qsctl
            COMMAND sh ${CMAKE_SOURCE_DIR}/tests/ctl/test_qsctl.sh $<TARGET_FILE:qsctl>)
   set_tests_properties(ctl_qsctl PROPERTIES LABELS "unit" TIMEOUT 120)
+endif()
+
+# The exit-code table (docs/commands.md): every program, the same mistakes.
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/exit_codes.sh)
+  add_test(NAME cli_exit_codes
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ctl/exit_codes.sh $<TARGET_FILE:qsctl>
+                   $<TARGET_FILE:qs-broker> $<TARGET_FILE:qs-store>
+                   $<TARGET_FILE:qs-retention> $<TARGET_FILE:qs-web>
+                   $<TARGET_FILE:qs-producer>)
+  set_tests_properties(cli_exit_codes PROPERTIES LABELS "unit" TIMEOUT 180)
+endif()
+
+# The output contract: JSON on every command, CSV on tables, --as in the audit log.
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/formats.sh)
+  add_test(NAME cli_formats
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ctl/formats.sh $<TARGET_FILE:qsctl>)
+  set_tests_properties(cli_formats PROPERTIES LABELS "unit" TIMEOUT 120)
 endif()

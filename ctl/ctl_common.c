@@ -83,6 +83,17 @@ fail:
     return -1;
 }
 
+int
+ctl_home_missing(const char *cmd, const char *home)
+{
+    const char *env = getenv("QS_HOME");
+
+    if ((home != NULL && *home != '\0') || (env != NULL && *env != '\0'))
+        return 0;
+    (void)ctl_usage_error(cmd, "no site home: pass --home DIR or set QS_HOME");
+    return 1;
+}
+
 void
 ctl_site_close(ctl_site_t *site)
 {
@@ -485,4 +496,84 @@ ctl_csv_row(FILE *out, size_t ncells, const char *const *cells)
         free(cell);
     }
     fputc('\n', out);
+}
+
+/* Text of a JSON value for a CSV cell, in buf or a new string (*owned). */
+static const char *
+csv_cell(const cJSON *v, char *buf, size_t buf_len, char **owned)
+{
+    *owned = NULL;
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d == (double)(long long)d)
+            snprintf(buf, buf_len, "%lld", (long long)d);
+        else
+            snprintf(buf, buf_len, "%.17g", d);
+        return buf;
+    }
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v) ? "true" : "false";
+    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        *owned = cJSON_PrintUnformatted(v);
+        if (*owned == NULL)
+            qs_fatal("out of memory printing CSV");
+        return *owned;
+    }
+    return "";
+}
+
+void
+ctl_csv_objects(FILE *out, const cJSON *rows, size_t ncols, const char *const *headers,
+                const char *const *fields)
+{
+    const char **cells = qs_calloc(ncols, sizeof *cells);
+    char (*bufs)[32] = qs_calloc(ncols, sizeof *bufs);
+    char **owned = qs_calloc(ncols, sizeof *owned);
+    const cJSON *row;
+
+    ctl_csv_row(out, ncols, headers);
+    cJSON_ArrayForEach(row, rows) {
+        for (size_t i = 0; i < ncols; i++)
+            cells[i] = csv_cell(cJSON_GetObjectItemCaseSensitive(row, fields[i]), bufs[i],
+                                sizeof bufs[i], &owned[i]);
+        ctl_csv_row(out, ncols, cells);
+        for (size_t i = 0; i < ncols; i++) {
+            cJSON_free(owned[i]);
+            owned[i] = NULL;
+        }
+    }
+    free(owned);
+    free(bufs);
+    free(cells);
+}
+
+static void
+csv_flat_into(FILE *out, const cJSON *obj, const char *prefix)
+{
+    const cJSON *v;
+
+    cJSON_ArrayForEach(v, obj) {
+        char name[256], buf[32], *owned;
+        const char *cells[2];
+        snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", v->string);
+        if (cJSON_IsObject(v)) {
+            csv_flat_into(out, v, name);
+            continue;
+        }
+        cells[0] = name;
+        cells[1] = csv_cell(v, buf, sizeof buf, &owned);
+        ctl_csv_row(out, 2, cells);
+        cJSON_free(owned);
+    }
+}
+
+void
+ctl_csv_flat(FILE *out, const cJSON *doc)
+{
+    static const char *const head[] = { "name", "value" };
+
+    ctl_csv_row(out, 2, head);
+    csv_flat_into(out, doc, "");
 }

@@ -74,6 +74,13 @@ typedef struct {
 int ctl_site_open(ctl_site_t *site, const char *home, unsigned what,
                   char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
 
+/* The usage rule for the site home: when home is NULL or empty and QS_HOME
+ * is unset too, print the usage error "no site home: pass --home DIR or set
+ * QS_HOME" for cmd and return 1 (the caller exits CTL_EXIT_USAGE); else 0.
+ * A home that is given but does not exist is a failure (1), found later by
+ * ctl_site_open. */
+int ctl_home_missing(const char *cmd, const char *home);
+
 /* Roll back an open transaction, close databases, wipe keys. Idempotent. */
 void ctl_site_close(ctl_site_t *site);
 
@@ -173,5 +180,16 @@ void ctl_table_destroy(ctl_table_t **t_p);
  * A cell that a spreadsheet would run as a formula (starting with = + - @
  * tab or CR) is prefixed with a single quote, unless it is a plain number. */
 void ctl_csv_row(FILE *out, size_t ncells, const char *const *cells);
+
+/* Print a CSV header (headers) and one record per object of the array rows,
+ * taking field fields[i] of each object for column i: strings as they are,
+ * numbers as integers when whole, true/false, null or missing as empty,
+ * objects and arrays as compact JSON. Cells go through ctl_csv_row. */
+void ctl_csv_objects(FILE *out, const cJSON *rows, size_t ncols, const char *const *headers,
+                     const char *const *fields);
+
+/* Print doc as CSV "name,value" records, nested objects flattened with dots
+ * ("rejected.BAD_MESSAGE"); arrays as compact JSON. */
+void ctl_csv_flat(FILE *out, const cJSON *doc);
 
 #endif

@@ -277,8 +277,8 @@ test_policy_set_fails_cleanly_without_a_site(void)
                                  "3", (char *)NULL), 1);
     QS_CHECK(strstr(run.err, "does not exist") != NULL);
     QS_CHECK(strstr(run.err, "qsctl init --home") != NULL);
-    /* No --home and no QS_HOME. */
-    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_policy, "policy", "show", (char *)NULL), 1);
+    /* No --home and no QS_HOME: a missing required option, a usage error. */
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_policy, "policy", "show", (char *)NULL), 2);
     QS_CHECK(strstr(run.err, "QS_HOME") != NULL);
     ctl_test_rmrf(dir);
     /* QS_HOME works in place of --home. */

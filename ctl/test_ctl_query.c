@@ -215,6 +215,7 @@ test_stats_reports_counters_rows_and_clients(void)
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.BAD_MESSAGE", 4), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected.CLOCK_SKEW", 1), 0);
     QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "rejected_detail.STATE_OUT_OF_RANGE", 4), 0);
+    QS_CHECK_EQ_INT(qs_storedb_counter_add(s, "retries.NOT_CONFIGURED", 6), 0);
     qs_storedb_destroy(&s);
     ctl_test_store_write(home, stats_rows, NULL);
     ctl_test_latest(home, 1, 2, 500, "KB1", 2);
@@ -232,7 +233,8 @@ test_stats_reports_counters_rows_and_clients(void)
     QS_CHECK_STR(run.out, "{\"stored\":42,\"duplicates\":3,\"clients\":2,\"history_rows\":17,"
                           "\"latest_rows\":2,\"partitions\":2,\"enrolled\":1,\"revoked\":1,"
                           "\"rejected\":{\"BAD_MESSAGE\":4,\"CLOCK_SKEW\":1},"
-                          "\"rejected_detail\":{\"STATE_OUT_OF_RANGE\":4}}\n");
+                          "\"rejected_detail\":{\"STATE_OUT_OF_RANGE\":4},"
+                          "\"retries\":{\"NOT_CONFIGURED\":6}}\n");
     doc = cJSON_Parse(run.out);
     QS_CHECK(doc != NULL);
     rej = cJSON_GetObjectItemCaseSensitive(doc, "rejected");
@@ -243,6 +245,11 @@ test_stats_reports_counters_rows_and_clients(void)
     QS_CHECK(strstr(run.out, "stored") != NULL && strstr(run.out, "42") != NULL);
     QS_CHECK(strstr(run.out, "rejected.BAD_MESSAGE") != NULL);
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "csv",
+                                 (char *)NULL), 0);
+    QS_CHECK(strncmp(run.out, "name,value\nstored,42\nduplicates,3\n", 33) == 0);
+    QS_CHECK(strstr(run.out, "\nrejected.BAD_MESSAGE,4\n") != NULL);
+    QS_CHECK(strstr(run.out, "\nretries.NOT_CONFIGURED,6\n") != NULL);
+    QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_stats, "stats", "--home", home, "--format", "yaml",
                                  (char *)NULL), 2);
     ctl_test_rmrf(dir);
 }
@@ -291,7 +298,7 @@ test_stats_adds_the_broker_refusals(void)
                           "\"latest_rows\":0,\"partitions\":0,\"enrolled\":0,\"revoked\":0,"
                           "\"rejected\":{\"BAD_ENVELOPE\":5,\"CLOCK_SKEW\":1,\"REVOKED\":1},"
                           "\"rejected_detail\":{\"BAD_FRAMES\":3,\"CLIENT_REVOKED\":1,"
-                          "\"NOT_PROTOBUF\":2,\"TIME_IN_FUTURE\":1},"
+                          "\"NOT_PROTOBUF\":2,\"TIME_IN_FUTURE\":1},\"retries\":{},"
                           "\"broker\":{\"forwarded\":40,\"replies\":38,\"notices\":{"
                           "\"BAD_ENVELOPE/BAD_FRAMES\":3,\"REVOKED/CLIENT_REVOKED\":1,"
                           "\"RETRY_LATER/STORE_BUSY\":5},\"zap_admitted\":9,\"zap_refused\":4,"

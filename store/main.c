@@ -209,8 +209,13 @@ parse_args(int argc, char **argv)
             usage(stdout, 0);
         else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
             home = argv[++i];
+        else if (strncmp(argv[i], "--home=", 7) == 0)
+            home = argv[i] + 7;
         else {
-            fprintf(stderr, "qs-store: unexpected argument '%s'\n", argv[i]);
+            fprintf(stderr, "qs-store: %s '%s'\n", strncmp(argv[i], "-", 1) == 0
+                    ? (strcmp(argv[i], "--home") == 0 ? "a value is needed after"
+                                                       : "unknown option")
+                    : "unexpected argument", argv[i]);
             usage(stderr, 2);
         }
     }

@@ -80,6 +80,8 @@ typedef struct {
     size_t n_rejected;
     qs_storedb_counter_t *rejected_detail;  /* refusals by reason code, in name order */
     size_t n_rejected_detail;
+    qs_storedb_counter_t *retries;          /* transient answers (resend) by status */
+    size_t n_retries;
 } qs_storedb_stats_t;
 
 /* Fill *out with the store's counters and row counts (free with

@@ -29,7 +29,8 @@ cJSON *qs_storedoc_compliance(const qs_storedb_compliance_t *res);
 
 /* {"stored", "duplicates", "clients", "history_rows", "latest_rows",
  * "partitions", "enrolled", "revoked", "rejected": {...},
- * "rejected_detail": {...}[, "broker": {...}]}; broker NULL: no "broker". */
+ * "rejected_detail": {...}, "retries": {...}[, "broker": {...}]}; broker NULL:
+ * no "broker". */
 cJSON *qs_storedoc_stats(const qs_storedb_stats_t *st, int64_t enrolled, int64_t revoked,
                          const qs_brokerstats_t *broker);
 

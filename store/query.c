@@ -264,6 +264,7 @@ static void
 stats_counter(qs_storedb_stats_t *out, const char *name, int64_t value)
 {
     static const char rej[] = "rejected.", rej_detail[] = "rejected_detail.";
+    static const char retries[] = "retries.";
 
     if (strcmp(name, "stored") == 0)
         out->stored = value;
@@ -275,6 +276,8 @@ stats_counter(qs_storedb_stats_t *out, const char *name, int64_t value)
              name[sizeof rej_detail - 1] != '\0')
         counter_push(&out->rejected_detail, &out->n_rejected_detail,
                      name + sizeof rej_detail - 1, value);
+    else if (strncmp(name, retries, sizeof retries - 1) == 0 && name[sizeof retries - 1] != '\0')
+        counter_push(&out->retries, &out->n_retries, name + sizeof retries - 1, value);
 }
 
 /* Row counts and counters, inside the caller's read transaction. */
@@ -368,6 +371,7 @@ qs_storedb_stats_free(qs_storedb_stats_t *st)
 {
     free(st->rejected);
     free(st->rejected_detail);
-    st->rejected = st->rejected_detail = NULL;
-    st->n_rejected = st->n_rejected_detail = 0;
+    free(st->retries);
+    st->rejected = st->rejected_detail = st->retries = NULL;
+    st->n_rejected = st->n_rejected_detail = st->n_retries = 0;
 }

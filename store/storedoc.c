@@ -96,6 +96,7 @@ qs_storedoc_stats(const qs_storedb_stats_t *st, int64_t enrolled, int64_t revoke
     cJSON_AddItemToObject(doc, "rejected", counters_object(st->rejected, st->n_rejected));
     cJSON_AddItemToObject(doc, "rejected_detail",
                           counters_object(st->rejected_detail, st->n_rejected_detail));
+    cJSON_AddItemToObject(doc, "retries", counters_object(st->retries, st->n_retries));
     if (broker != NULL)
         cJSON_AddItemToObject(doc, "broker", broker_object(broker));
     return doc;

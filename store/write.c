@@ -603,12 +603,19 @@ qs_write_tally(qs_write_t *self, const qs_tally_t *c)
     for (size_t i = 0; i < QS_TALLY_STATUSES; i++) {
         if (c->status[i] == 0)
             continue;
-        snprintf(name, sizeof name, "rejected.%s", qs_status_name((Quietstate__Status)i));
+        /* A transient answer (NOT_CONFIGURED, RETRY_LATER) refuses no message:
+         * the producer resends it. It counts under retries.<STATUS> (answers);
+         * rejected.<STATUS> counts only messages refused for good. */
+        snprintf(name, sizeof name, "%s.%s",
+                 qs_status_is_transient((Quietstate__Status)i) ? "retries" : "rejected",
+                 qs_status_name((Quietstate__Status)i));
         if (qs_storedb_counter_add(self->storedb, name, c->status[i]) != 0)
             return -1;
     }
     for (size_t i = 0; i < QS_TALLY_CODES; i++) {
-        if (c->code[i] == 0)
+        /* The codes of the transient answers: retries.<STATUS> says it all. */
+        if (c->code[i] == 0 || i == QUIETSTATE__CODE__NO_POLICY ||
+            i == QUIETSTATE__CODE__STORE_BUSY)
             continue;
         snprintf(name, sizeof name, "rejected_detail.%s", qs_code_name((Quietstate__Code)i));
         if (qs_storedb_counter_add(self->storedb, name, c->code[i]) != 0)

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -61,7 +62,7 @@ parse_args(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *home = NULL;
+    const char *home = NULL, *env_home;
     int c;
 
     opterr = 0;
@@ -79,6 +80,12 @@ parse_args(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "qs-web: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr, 2);
+    }
+    /* The exit-code rule (docs/commands.md): a missing home is a usage error. */
+    env_home = getenv("QS_HOME");
+    if ((home == NULL || *home == '\0') && (env_home == NULL || *env_home == '\0')) {
+        fprintf(stderr, "qs-web: no site home: pass --home DIR or set QS_HOME\n");
         usage(stderr, 2);
     }
     return home;

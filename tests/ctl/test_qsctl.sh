@@ -70,7 +70,7 @@ expect 2 audit check --home "$H"
 # --- before init: failures that say how to fix them ----------------------
 expect 1 stats --home "$H" && contains "$TMP/err" "qsctl init --home"
 unset QS_HOME
-expect 1 compliance && contains "$TMP/err" "QS_HOME"
+expect 2 compliance && contains "$TMP/err" "QS_HOME"   # usage: --home is required
 
 # --- init ---------------------------------------------------------------
 expect 0 init --home "$H" && contains "$TMP/out" "next steps"
