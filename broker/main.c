@@ -27,6 +27,7 @@
 #include "qs_keys.h"
 #include "qs_keyset.h"
 #include "qs_log.h"
+#include "qs_process.h"
 #include "qs_signal.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
@@ -416,6 +417,11 @@ main(int argc, char **argv)
     qs_log_init("qs-broker", -1);
     if (sodium_init() < 0)
         qs_fatal("cannot initialise libsodium");
+    {
+        char why[256];
+        if (qs_process_no_core(why, sizeof why) != 0)   /* it holds the broker's key */
+            log_warn("core dumps stay enabled: %s", why);
+    }
 
     if (qs_signal_on_stop(on_signal) != 0)
         qs_fatal("cannot install signal handlers");

@@ -312,6 +312,8 @@ ctl_print_stats_table(const cJSON *doc)
     stats_map_rows(t, rejected, "rejected", "messages refused with this status");
     stats_map_rows(t, cJSON_GetObjectItemCaseSensitive(doc, "rejected_detail"),
                    "rejected_detail", "refusals with this reason code");
+    stats_map_rows(t, cJSON_GetObjectItemCaseSensitive(doc, "retries"), "retries",
+                   "transient answers: the producer resends");
     if (cJSON_IsObject(broker))
         stats_broker_rows(t, broker);
     ctl_table_print(t, stdout);

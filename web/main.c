@@ -12,6 +12,7 @@
 #include "qs_config.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
+#include "qs_process.h"
 #include "qs_signal.h"
 #include "qs_site.h"
 #include "worker.h"
@@ -144,6 +145,12 @@ main(int argc, char **argv)
     if (sodium_init() < 0) {
         log_error("cannot initialise libsodium");
         return 1;
+    }
+    {
+        char why[256];
+        /* Before the fork: the worker (keys, tokens' hashes) inherits it. */
+        if (qs_process_no_core(why, sizeof why) != 0)
+            log_warn("core dumps stay enabled: %s", why);
     }
     if (load_site(&paths, &cfg, home) != 0)
         return 1;
