@@ -246,6 +246,7 @@ broker_open(broker_t *b, const char *home)
         qs_site_check(&b->paths, err, sizeof err) != 0 ||
         qs_config_load(&b->cfg, b->paths.conf, err, sizeof err) != 0)
         goto fail;
+    qs_log_set_json(b->cfg.log_json);
     if (qs_clock_init(&b->clock) != 0) {
         snprintf(err, sizeof err, "QS_CLOCK_OFFSET_S is not an integer number of seconds");
         goto fail;

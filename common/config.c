@@ -73,51 +73,56 @@ web_text_ok(const char *v, size_t max)
 static const qs_config_key_t config_keys[] = {
     { "broker", "frontend", QS_CONFIG_ENDPOINT, F(frontend), QS_DEFAULT_FRONTEND, 0, 0, "",
       "qs-broker, qsctl enroll, qs-web, qs-producer simulate", ENDPOINT_PROBLEM,
-      "where producers connect (written into each profile)" },
+      "where producers connect (written into each profile)", NULL },
     { "broker", "backend", QS_CONFIG_ENDPOINT, F(backend), QS_DEFAULT_BACKEND, 0, 0, "",
-      "qs-broker, qs-store", ENDPOINT_PROBLEM, "where qs-store's workers connect" },
+      "qs-broker, qs-store", ENDPOINT_PROBLEM, "where qs-store's workers connect", NULL },
     { "broker", "hwm", QS_CONFIG_INT, F(broker_hwm), "1000", 1, 1000000, "messages",
-      "qs-broker, qs-store", NULL, "ZeroMQ high-water mark: messages queued per peer" },
+      "qs-broker, qs-store", NULL, "ZeroMQ high-water mark: messages queued per peer", NULL },
     { "broker", "conn_max_kb", QS_CONFIG_INT, F(broker_conn_max_kb), "32768", 2048, 4194304,
-      "KiB", "qs-broker", NULL, "bytes pending in one client connection (docs/broker.md)" },
+      "KiB", "qs-broker", NULL, "bytes pending in one client connection (docs/broker.md)", NULL },
     { "broker", "total_max_mb", QS_CONFIG_INT, F(broker_total_max_mb), "256", 8, 65536, "MiB",
-      "qs-broker", NULL, "bytes pending in all client connections together" },
+      "qs-broker", NULL, "bytes pending in all client connections together", NULL },
     { "broker", "worker_max_mb", QS_CONFIG_INT, F(broker_worker_max_mb), "64", 2, 65536, "MiB",
-      "qs-broker", NULL, "bytes queued toward one store worker" },
+      "qs-broker", NULL, "bytes queued toward one store worker", NULL },
     { "broker", "handshakes_per_second", QS_CONFIG_INT, F(broker_handshakes_per_s), "20", 1,
-      100000, "per second", "qs-broker", NULL, "refused handshakes per source address" },
+      100000, "per second", "qs-broker", NULL, "refused handshakes per source address", NULL },
     { "broker", "log_lines_per_second", QS_CONFIG_INT, F(broker_log_lines_per_s), "20", 1,
-      10000, "per second", "qs-broker", NULL, "event log lines, all kinds together" },
+      10000, "per second", "qs-broker", NULL, "event log lines, all kinds together", NULL },
     { "store", "backend", QS_CONFIG_CHOICE, (size_t)-1, 0, "sqlite", 0, 0, "", "qs-store",
-      "must be 'sqlite'", "storage engine; sqlite is the only one" },
+      "must be 'sqlite'", "storage engine; sqlite is the only one", "sqlite" },
     { "store", "skew_limit_seconds", QS_CONFIG_INT, F(skew_limit_s), STR(QS_DEFAULT_SKEW_LIMIT_S), 0, 86400,
-      "seconds", "qs-store", NULL, "accepted clock skew of a report into the future" },
+      "seconds", "qs-store", NULL, "accepted clock skew of a report into the future", NULL },
     { "store", "group_commit_max_messages", QS_CONFIG_INT, F(group_commit_max_messages),
-      "20000", 1, 1000000, "messages", "qs-store", NULL, "most messages in one transaction" },
+      "20000", 1, 1000000, "messages", "qs-store", NULL, "most messages in one transaction", NULL },
     { "retention", "interval_seconds", QS_CONFIG_INT, F(retention_interval_s), "3600", 1,
       604800, "seconds", "qs-retention, qsctl verify, qs-web", NULL,
-      "seconds between retention passes" },
+      "seconds between retention passes", NULL },
     { "web", "listen", QS_CONFIG_LISTEN, F(web_listen), QS_DEFAULT_WEB_LISTEN, 0, 0, "",
       "qs-web", "must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080)",
-      "HTTP API address; beyond loopback tls_cert and tls_key are required" },
+      "HTTP API address; beyond loopback tls_cert and tls_key are required", NULL },
     { "web", "tls_cert", QS_CONFIG_PATH, F(web_tls_cert), "", 0, 0, "", "qs-web",
-      "must be a file path without blanks, ';' or '#'", "PEM certificate chain" },
+      "must be a file path without blanks, ';' or '#'", "PEM certificate chain", NULL },
     { "web", "tls_key", QS_CONFIG_PATH, F(web_tls_key), "", 0, 0, "", "qs-web",
-      "must be a file path without blanks, ';' or '#'", "PEM private key" },
+      "must be a file path without blanks, ';' or '#'", "PEM private key", NULL },
     { "web", "max_connections", QS_CONFIG_INT, F(web_max_connections), "64", 1, 10000,
-      "connections", "qs-web", NULL, "open connections at once" },
+      "connections", "qs-web", NULL, "open connections at once", NULL },
     { "web", "timeout_seconds", QS_CONFIG_INT, F(web_timeout_s), "10", 1, 3600, "seconds",
-      "qs-web", NULL, "an idle connection is closed after this" },
+      "qs-web", NULL, "an idle connection is closed after this", NULL },
     { "web", "max_body_bytes", QS_CONFIG_INT, F(web_max_body_bytes), "65536", 64, 16777216,
-      "bytes", "qs-web", NULL, "larger request bodies get 413" },
+      "bytes", "qs-web", NULL, "larger request bodies get 413", NULL },
     { "web", "lookups_per_minute", QS_CONFIG_INT, F(web_lookups_per_minute), "10", 1, 100000,
-      "per minute", "qs-web", NULL, "lookups per admin; more get 429" },
+      "per minute", "qs-web", NULL, "lookups per admin; more get 429", NULL },
     { "web", "static_dir", QS_CONFIG_DIR, F(web_static_dir), "", 0, 0, "", "qs-web",
       "must be a directory path without blanks, ';' or '#'",
-      "dashboard files; empty: the built-in default (docs/dashboard.md)" },
+      "dashboard files; empty: the built-in default (docs/dashboard.md)", NULL },
     { "web", "metrics_public", QS_CONFIG_CHOICE, F(web_metrics_public), "loopback", 0, 0, "",
       "qs-web", "must be loopback or token",
-      "loopback: /metrics without a token from loopback; token: always a token" },
+      "loopback: /metrics without a token from loopback; token: always a token",
+      "token|loopback" },
+    { "log", "format", QS_CONFIG_CHOICE, F(log_json), "text", 0, 0, "",
+      "qs-broker, qs-store, qs-retention, qs-web", "must be text or json",
+      "text: one line per event; json: one JSON object per line (time, program, level, msg)",
+      "text|json" },
 };
 
 const qs_config_key_t *
@@ -125,6 +130,24 @@ qs_config_keys(size_t *n)
 {
     *n = sizeof config_keys / sizeof config_keys[0];
     return config_keys;
+}
+
+int
+qs_config_choice(const qs_config_key_t *k, const char *value)
+{
+    size_t len = strlen(value);
+    int index = 0;
+
+    for (const char *p = k->choices; p != NULL && *p; index++) {
+        const char *end = strchr(p, '|');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && strncmp(p, value, n) == 0)
+            return index;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return -1;
 }
 
 /* Set k's field from value; 0, or -1 when the value is out of k's rules. */
@@ -152,14 +175,14 @@ key_set(qs_config_t *cfg, const qs_config_key_t *k, const char *value)
                                                       : k->size - 1))
             return -1;
         break;
-    case QS_CONFIG_CHOICE:   /* "sqlite"; metrics_public: 1 for loopback, 0 for token */
-        if (strcmp(value, k->def) == 0 ||
-            (k->offset != (size_t)-1 && strcmp(value, "token") == 0)) {
-            if (k->offset != (size_t)-1)
-                *(int *)field = strcmp(value, k->def) == 0;
-            return 0;
-        }
-        return -1;
+    case QS_CONFIG_CHOICE: {
+        int index = qs_config_choice(k, value);
+        if (index < 0)
+            return -1;
+        if (k->offset != (size_t)-1)
+            *(int *)field = index;
+        return 0;
+    }
     }
     snprintf(field, k->size, "%s", value);
     return 0;

@@ -12,6 +12,7 @@
 
 static const char *log_progname = "quietstate";
 static int log_min_level = QS_LOG_INFO;
+static int log_json;
 
 void
 qs_log_init(const char *progname, int level)
@@ -29,6 +30,29 @@ qs_log_init(const char *progname, int level)
     log_min_level = level;
 }
 
+void
+qs_log_set_json(int json)
+{
+    log_json = json != 0;
+}
+
+/* msg as a JSON string body: quotes, backslashes and control bytes escaped. */
+static void
+json_escape(char *out, size_t out_len, const char *msg)
+{
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 7 < out_len; p++) {
+        if (*p == '"' || *p == '\\')
+            o += (size_t)snprintf(out + o, out_len - o, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            o += (size_t)snprintf(out + o, out_len - o, "\\u%04x", *p);
+        else
+            out[o++] = (char)*p;
+    }
+    out[o] = '\0';
+}
+
 static void log_vemit(qs_log_level_t level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
@@ -44,6 +68,15 @@ log_vemit(qs_log_level_t level, const char *fmt, va_list ap)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (log_json) {
+        char msg[2048], esc[6 * 2048 + 1];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        json_escape(esc, sizeof esc, msg);
+        fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"program\":\"%s\",\"level\":\"%s\","
+                "\"msg\":\"%s\"}\n", stamp, ts.tv_nsec / 1000000L, log_progname,
+                names[level], esc);
+        return;
+    }
     n = snprintf(line, sizeof line, "%s.%03ldZ %s %s: ", stamp,
                  ts.tv_nsec / 1000000L, log_progname, names[level]);
     if (n < 0 || (size_t)n >= sizeof line)

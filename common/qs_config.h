@@ -36,7 +36,9 @@ typedef struct {
     int web_lookups_per_minute;             /* per admin; more get 429 */
     /* [web] for the dashboard and /metrics (docs/dashboard.md). */
     char web_static_dir[QS_MAX_PATH_BYTES]; /* dashboard files, "" = built-in default */
-    int web_metrics_public;                 /* 1: /metrics without a token from loopback */
+    int web_metrics_public;
+    /* [log] */
+    int log_json;                           /* 1: one JSON object per log line */                 /* 1: /metrics without a token from loopback */
     /* [broker] limits: qs-broker's memory and flood bounds (docs/broker.md). */
     int broker_conn_max_kb;                 /* bytes pending in one client connection */
     int broker_total_max_mb;                /* bytes pending in all client connections */
@@ -56,7 +58,7 @@ typedef enum {
     QS_CONFIG_LISTEN,     /* host:port */
     QS_CONFIG_PATH,       /* a file path (one token) */
     QS_CONFIG_DIR,        /* a directory path (one token) */
-    QS_CONFIG_CHOICE,     /* def, or for an int field also "token" (0) */
+    QS_CONFIG_CHOICE,     /* one of `choices`; an int field gets its index */
 } qs_config_kind_t;
 
 /* One key of quietstate.conf: the single source of the parser, the
@@ -71,7 +73,11 @@ typedef struct {
     const char *readers;      /* programs that read it, comma-separated */
     const char *problem;      /* the error for a bad value (QS_CONFIG_INT: generated) */
     const char *help;         /* one line for docs/config.md */
+    const char *choices;      /* QS_CONFIG_CHOICE: the values, '|'-separated */
 } qs_config_key_t;
+
+/* The index of value among k's choices (QS_CONFIG_CHOICE), or -1. */
+int qs_config_choice(const qs_config_key_t *k, const char *value);
 
 /* The key table, in file order; *n receives its length. */
 const qs_config_key_t *qs_config_keys(size_t *n);

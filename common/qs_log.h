@@ -16,6 +16,11 @@ typedef enum { QS_LOG_DEBUG = 0, QS_LOG_INFO, QS_LOG_WARN, QS_LOG_ERROR } qs_log
  * QS_LOG_LEVEL=debug|info|warn|error when level < 0). Call once from main. */
 void qs_log_init(const char *progname, int level);
 
+/* json != 0: each line is one JSON object {"time": "…Z", "program": "…",
+ * "level": "…", "msg": "…"} ([log] format = json), for collectors that parse
+ * logs; the text form otherwise. Set once by main after reading the config. */
+void qs_log_set_json(int json);
+
 void qs_log(qs_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void qs_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -25,9 +25,18 @@ range_text(char *out, size_t out_len, const qs_config_key_t *k)
     case QS_CONFIG_LISTEN: snprintf(out, out_len, "host:port"); break;
     case QS_CONFIG_PATH: snprintf(out, out_len, "file path"); break;
     case QS_CONFIG_DIR: snprintf(out, out_len, "directory path"); break;
-    case QS_CONFIG_CHOICE:
-        snprintf(out, out_len, k->offset == (size_t)-1 ? "`%s`" : "`%s` or `token`", k->def);
+    case QS_CONFIG_CHOICE: {     /* "`a`", "`a` or `b`", "`a`, `b` or `c`" */
+        size_t o = 0;
+        const char *p = k->choices;
+        while (p != NULL && *p && o < out_len) {
+            const char *end = strchr(p, '|');
+            int n = end ? (int)(end - p) : (int)strlen(p);
+            o += (size_t)snprintf(out + o, out_len - o, "%s`%.*s`",
+                                  o == 0 ? "" : (end ? ", " : " or "), n, p);
+            p = end ? end + 1 : NULL;
+        }
         break;
+    }
     }
     return out;
 }

@@ -244,6 +244,7 @@ main(int argc, char **argv)
         qs_fatal("%s", err);
     if (qs_config_load(&r.cfg, r.paths.conf, err, sizeof err) != 0)
         qs_fatal("bad configuration: %s", err);
+    qs_log_set_json(r.cfg.log_json);
     /* Refuse to run on secrets others can read; the audit key is needed on
      * every pass, so check it (and its permissions) now. */
     if (qs_fs_check_private(r.paths.home, err, sizeof err) != 0 ||

@@ -268,6 +268,7 @@ store_open(struct store *st, const char *home)
         log_error("cannot start: %s", err);
         return -1;
     }
+    qs_log_set_json(st->cfg.log_json);
     if (qs_clock_init(&st->clock) != 0) {
         log_error("cannot start: QS_CLOCK_OFFSET_S is not an integer number of seconds");
         return -1;

@@ -109,6 +109,7 @@ load_site(qs_site_paths_t *paths, qs_config_t *cfg, const char *home)
         log_error("%s", err);
         return -1;
     }
+    qs_log_set_json(cfg->log_json);
     return 0;
 }
 
