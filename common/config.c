@@ -154,7 +154,9 @@ qs_config_choice(const qs_config_key_t *k, const char *value)
 static int
 key_set(qs_config_t *cfg, const qs_config_key_t *k, const char *value)
 {
-    char *field = (char *)cfg + k->offset;
+    /* A key without a field ((size_t)-1: [store] backend) is only checked:
+     * no pointer is formed for it (that arithmetic would overflow). */
+    char *field = k->offset != (size_t)-1 ? (char *)cfg + k->offset : NULL;
 
     switch (k->kind) {
     case QS_CONFIG_INT:
@@ -179,7 +181,7 @@ key_set(qs_config_t *cfg, const qs_config_key_t *k, const char *value)
         int index = qs_config_choice(k, value);
         if (index < 0)
             return -1;
-        if (k->offset != (size_t)-1)
+        if (field != NULL)
             *(int *)field = index;
         return 0;
     }
