@@ -27,6 +27,7 @@
 #include "qs_keys.h"
 #include "qs_keyset.h"
 #include "qs_log.h"
+#include "qs_notify.h"
 #include "qs_process.h"
 #include "qs_signal.h"
 #include "qs_site.h"
@@ -292,6 +293,7 @@ broker_open(broker_t *b, const char *home)
     broker_load_stats(b);
     log_info("listening: frontend '%s', backend '%s', hwm %d",
              b->cfg.frontend, b->cfg.backend, b->cfg.broker_hwm);
+    qs_notify_log("READY=1");
     log_info("limits: conn_max_kb %d, total_max_mb %d, worker_max_mb %d, "
              "handshakes_per_second %d, log_lines_per_second %d",
              b->cfg.broker_conn_max_kb, b->cfg.broker_total_max_mb, b->cfg.broker_worker_max_mb,
@@ -437,6 +439,7 @@ main(int argc, char **argv)
     rc = broker_run(&b);
     broker_log_stats(&b, qs_clock_mono_ms(), " at shutdown");
     broker_save_stats(&b, 1);
+    qs_notify_log("STOPPING=1");
     log_info("%s", rc == 0 ? "stopped" : "stopped on an error");
     broker_close(&b);
     return rc == 0 ? 0 : 1;

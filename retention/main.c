@@ -19,6 +19,7 @@
 #include "qs_fsutil.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_notify.h"
 #include "qs_signal.h"
 #include "qs_policy.h"
 #include "qs_process.h"
@@ -268,6 +269,7 @@ main(int argc, char **argv)
     } else {
         log_info("started on '%s': one pass every %d s", r.paths.home,
                  r.cfg.retention_interval_s);
+        qs_notify_log("READY=1");
     }
     while (!stop_requested) {
         if (retention_pass(&r) != 0)
@@ -280,8 +282,10 @@ main(int argc, char **argv)
         sleep_interruptibly(r.cfg.retention_interval_s, &orig);
         sigprocmask(SIG_SETMASK, &orig, NULL);
     }
-    if (stop_requested)
+    if (stop_requested) {
+        qs_notify_log("STOPPING=1");
         log_info("stopping on signal");
+    }
     qs_epochkeys_destroy(&r.keys);
     qs_storedb_destroy(&r.store);
     qs_sitedb_destroy(&r.site);

@@ -22,6 +22,7 @@
 #include "qs_epochkeys.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_notify.h"
 #include "qs_process.h"
 #include "qs_signal.h"
 #include "qs_site.h"
@@ -466,11 +467,13 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     log_info("started: broker backend '%s', group commit up to %d messages",
              st.cfg.backend, st.cfg.group_commit_max_messages);
+    qs_notify_log("READY=1");
     if (store_run(&st) != 0)
         goto done;
     if (qs_ingest_tick(st.ingest, 1) != 0)
         log_warn("cannot write the last rejection counters to store.db");
     store_stats_save(&st, 1);
+    qs_notify_log("STOPPING=1");
     log_info("stopping on signal after the last commit");
     log_stats(st.ingest, &st.lp);
     status = 0;

@@ -16,6 +16,7 @@
 #include "ops.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
+#include "qs_notify.h"
 #include "qs_storestats.h"
 #include "static.h"
 #include "wire.h"
@@ -686,6 +687,7 @@ qs_web_front_new(const qs_config_t *cfg, int worker_fd, char *errmsg, size_t err
     log_info("listening on %s (%s), at most %d connections, %d s timeout, bodies up to %d "
              "bytes", cfg->web_listen, f->tls_cert ? "https" : "http",
              cfg->web_max_connections, cfg->web_timeout_s, cfg->web_max_body_bytes);
+    qs_notify_log("READY=1");   /* the front is the unit's main process */
     return f;
 fail:
     qs_web_front_destroy(&f);

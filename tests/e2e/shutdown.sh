@@ -70,8 +70,23 @@ qs_step "daemons refuse group/world-readable keys"
 refuse_loose qs-store "$QS_STORE" store.key
 refuse_loose qs-broker "$QS_BROKER" broker.key
 
-qs_step "with the modes restored they start again"
+qs_step "with the modes restored they start again, and tell systemd (NOTIFY_SOCKET) when ready and stopping"
+if command -v socat >/dev/null; then
+    NOTIFY_LOG=$QS_TMP/notify.log
+    socat -u "UNIX-RECV:$QS_TMP/notify.sock" "OPEN:$NOTIFY_LOG,creat,append" &
+    qs_on_exit "kill $! 2>/dev/null || true"
+    qs_wait_until 5 "the notify socket" test -S "$QS_TMP/notify.sock" || qs_fail "no notify socket"
+    export NOTIFY_SOCKET=$QS_TMP/notify.sock
+fi
 qs_start_site
+unset NOTIFY_SOCKET
 expect_clean_stop store
 expect_clean_stop broker
+if [[ -n ${NOTIFY_LOG:-} ]]; then
+    # Datagrams arrive without newlines: two READY=1, two STOPPING=1.
+    qs_wait_until 5 "four notifications" bash -c "[[ \$(grep -o '=1' '$NOTIFY_LOG' | wc -l) -ge 4 ]]" ||
+        qs_fail "notifications: '$(cat "$NOTIFY_LOG" 2>/dev/null)'"
+    qs_expect_eq "READY=1 sent" "$(grep -o 'READY=1' "$NOTIFY_LOG" | wc -l)" 2
+    qs_expect_eq "STOPPING=1 sent" "$(grep -o 'STOPPING=1' "$NOTIFY_LOG" | wc -l)" 2
+fi
 echo "e2e_shutdown: PASS"

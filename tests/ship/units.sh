@@ -55,9 +55,17 @@ for u in "${units[@]}"; do
     # The hardening the units promise (docs/install.md).
     for want in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
                 PrivateDevices=yes CapabilityBoundingSet= SystemCallFilter=@system-service \
-                Restart=always Type=simple; do
+                Restart=always; do
         grep -qx "$want" "$f" || fail "$u.service lacks $want"
     done
+    # The daemons tell systemd when they are ready (common/qs_notify.h); the
+    # endpoint's producer has nothing to wait for.
+    if [[ $u == qs-producer ]]; then
+        grep -qx "Type=simple" "$f" || fail "$u.service is not Type=simple"
+    else
+        grep -qx "Type=notify" "$f" && grep -qx "NotifyAccess=main" "$f" ||
+            fail "$u.service is not Type=notify with NotifyAccess=main"
+    fi
     grep -q '^RestrictAddressFamilies=' "$f" || fail "$u.service lacks RestrictAddressFamilies="
     home=$state_dir
     [[ $u == qs-producer ]] && home=$producer_dir
