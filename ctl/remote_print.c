@@ -357,17 +357,19 @@ ctl_print_lookup_table(const cJSON *doc)
 
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "rows")) {
         char tt[32], sid[32], state[96], when[CTL_TIME_BYTES], rep[CTL_TIME_BYTES], serial[32];
+        /* field_text may return a constant ("?") for a malformed field: use
+         * what it returns, never the buffer. */
+        const char *type = field_text(tt, sizeof tt, r, "topic_type");
         snprintf(state, sizeof state, "%s %s", field_text(sid, sizeof sid, r, "state_id"),
                  str_or_empty(r, "state"));
-        field_text(tt, sizeof tt, r, "topic_type");
         whole_seconds(when, sizeof when, str_or_empty(r, "time_utc"));
         if (history) {
-            const char *cells[6] = { when, tt, str_or_empty(r, "topic_id"), state,
+            const char *cells[6] = { when, type, str_or_empty(r, "topic_id"), state,
                                      field_text(serial, sizeof serial, r, "serial"),
                                      lookup_details(r) };
             ctl_table_add(t, cells);
         } else {
-            const char *cells[5] = { tt, str_or_empty(r, "topic_id"), state, when, rep };
+            const char *cells[5] = { type, str_or_empty(r, "topic_id"), state, when, rep };
             whole_seconds(rep, sizeof rep, str_or_empty(r, "last_report_utc"));
             ctl_table_add(t, cells);
         }
