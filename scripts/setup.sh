@@ -33,6 +33,7 @@ PACKAGES=(
     iproute2               # ss: fault tests look at sockets
     procps                 # ps, pgrep for tests that watch processes
     socat                  # tests receive syslog (/dev/log) to check the audit's copy
+    python3                # tests/ctl/formats.sh parses every JSON and CSV output with real parsers
     ca-certificates
     # Shipping (docs/install.md): man pages are built from man/*.scd with scdoc;
     # scripts/package.sh builds the .debs with dpkg-buildpackage and debhelper
