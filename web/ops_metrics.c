@@ -32,7 +32,6 @@ typedef struct {
 
 /* Retention totals from the audit log, kept between scrapes. */
 static struct {
-    qs_storedb_t *db;
     int64_t next_scan_ms;
     int64_t last_seq;
     uint64_t passes, history_rows, latest_rows, partitions;
@@ -64,25 +63,24 @@ counter(qs_storedb_t *db, const char *name)
 static void
 store_counters(text_t *t, wk_t *w)
 {
-    char err[WK_ERR_BYTES], name[96];
+    char name[96];
 
-    if (m.db == NULL)
-        m.db = qs_storedb_open(w->paths.store_db, 0, err, sizeof err);
+    /* The worker's own store.db handle: no second connection for metrics. */
     one(t, "qs_store_db_readable", "gauge", "1 when store.db could be read for this scrape.",
-        m.db != NULL);
-    if (m.db == NULL)
+        w->storedb != NULL);
+    if (w->storedb == NULL)
         return;
     one(t, "qs_store_messages_stored_total", "counter", "Messages committed to store.db, ever.",
-        (double)counter(m.db, "stored"));
+        (double)counter(w->storedb, "stored"));
     one(t, "qs_store_duplicates_total", "counter", "Resent messages dropped as duplicates.",
-        (double)counter(m.db, "duplicates"));
+        (double)counter(w->storedb, "duplicates"));
     family(t, "qs_store_rejected_total", "counter",
            "Messages and batches the store refused, by reason code.");
     for (unsigned i = 0; i < quietstate__code__descriptor.n_values; i++) {
         const char *code = quietstate__code__descriptor.values[i].name;
         snprintf(name, sizeof name, "rejected_detail.%s", code);
         OUT(t, "qs_store_rejected_total{reason=\"%s\"} %lld\n", code,
-            (long long)counter(m.db, name));
+            (long long)counter(w->storedb, name));
     }
 }
 
