@@ -37,3 +37,20 @@ qs_pseudonym(uint8_t out[QS_PSEUDONYM_BYTES], const uint8_t site_key[32],
     crypto_generichash_final(&st, out, QS_PSEUDONYM_BYTES);
     sodium_memzero(&st, sizeof st);
 }
+
+int
+qs_pseudonym_machine(uint8_t machine_ps[QS_PSEUDONYM_BYTES],
+                     uint8_t domain_ps[QS_PSEUDONYM_BYTES], const uint8_t site_key[32],
+                     const char *machine, const char *domain)
+{
+    static const uint8_t zero[QS_PSEUDONYM_BYTES];
+
+    qs_pseudonym(machine_ps, site_key, QS_PSEUDO_MACHINE, machine);
+    if (domain != NULL)
+        qs_pseudonym(domain_ps, site_key, QS_PSEUDO_DOMAIN, domain);
+    if (sodium_memcmp(machine_ps, zero, sizeof zero) == 0)
+        return 1;
+    if (domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0)
+        return 2;
+    return 0;
+}

@@ -26,4 +26,12 @@ typedef enum {
 void qs_pseudonym(uint8_t out[QS_PSEUDONYM_BYTES], const uint8_t site_key[32],
                   qs_pseudo_kind_t kind, const char *name);
 
+/* What a per-machine request (lookup, forget) is keyed by: the pseudonym of
+ * machine and, when domain != NULL, of domain. Returns 0; 1 when machine is
+ * blank, 2 when domain is (a blank name has no pseudonym: the all-zero one
+ * means "not given", and matching it would select every unnamed row). */
+int qs_pseudonym_machine(uint8_t machine_ps[QS_PSEUDONYM_BYTES],
+                         uint8_t domain_ps[QS_PSEUDONYM_BYTES], const uint8_t site_key[32],
+                         const char *machine, const char *domain);
+
 #endif

@@ -162,7 +162,6 @@ forget_and_audit(ctl_site_t *site, const char *actor, ctl_format_t fmt,
 int
 cmd_forget(int argc, char **argv)
 {
-    static const uint8_t zero[QS_PSEUDONYM_BYTES];
     struct forget_args a;
     char errmsg[CTL_ERRMSG_BYTES];
     char actor[CTL_ACTOR_BYTES];
@@ -179,11 +178,7 @@ cmd_forget(int argc, char **argv)
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    qs_pseudonym(machine_ps, site.site_key, QS_PSEUDO_MACHINE, a.machine);
-    if (a.domain != NULL)
-        qs_pseudonym(domain_ps, site.site_key, QS_PSEUDO_DOMAIN, a.domain);
-    if (sodium_memcmp(machine_ps, zero, sizeof zero) == 0 ||
-        (a.domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0))
+    if (qs_pseudonym_machine(machine_ps, domain_ps, site.site_key, a.machine, a.domain) != 0)
         rc = ctl_usage_error(CMD, "--machine and --domain must not be blank");
     else
         rc = forget_and_audit(&site, actor, a.fmt, machine_ps, a.domain ? domain_ps : NULL);

@@ -109,16 +109,11 @@ static int
 pseudonyms(uint8_t machine_ps[QS_PSEUDONYM_BYTES], uint8_t domain_ps[QS_PSEUDONYM_BYTES],
            const lookup_args_t *a, const ctl_site_t *site)
 {
-    static const uint8_t zero[QS_PSEUDONYM_BYTES];
-
-    qs_pseudonym(machine_ps, site->site_key, QS_PSEUDO_MACHINE, a->machine);
-    if (a->domain != NULL)
-        qs_pseudonym(domain_ps, site->site_key, QS_PSEUDO_DOMAIN, a->domain);
-    if (sodium_memcmp(machine_ps, zero, sizeof zero) == 0)
-        return ctl_usage_error(CMD, "--machine must not be blank");
-    if (a->domain != NULL && sodium_memcmp(domain_ps, zero, sizeof zero) == 0)
-        return ctl_usage_error(CMD, "--domain must not be blank");
-    return -1;
+    switch (qs_pseudonym_machine(machine_ps, domain_ps, site->site_key, a->machine, a->domain)) {
+    case 1: return ctl_usage_error(CMD, "--machine must not be blank");
+    case 2: return ctl_usage_error(CMD, "--domain must not be blank");
+    default: return -1;
+    }
 }
 
 /* --format csv: one record per row of the lookup document. */

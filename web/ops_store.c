@@ -143,7 +143,6 @@ static int
 machine_pseudonyms(uint8_t mps[QS_PSEUDONYM_BYTES], uint8_t dps[QS_PSEUDONYM_BYTES],
                    int *have_domain, const wk_t *w, const cJSON *args, cJSON **body)
 {
-    static const uint8_t zero[QS_PSEUDONYM_BYTES];
     const char *machine = wk_arg_str(args, "machine"), *domain = wk_arg_str(args, "domain");
 
     *have_domain = cJSON_GetObjectItemCaseSensitive(args, "domain") != NULL;
@@ -152,11 +151,7 @@ machine_pseudonyms(uint8_t mps[QS_PSEUDONYM_BYTES], uint8_t dps[QS_PSEUDONYM_BYT
                         QS_MAX_NAME_BYTES);
     if (*have_domain && !printable(domain, QS_MAX_NAME_BYTES))
         return wk_error(body, 400, "'domain' must be 1..%u printable bytes", QS_MAX_NAME_BYTES);
-    qs_pseudonym(mps, w->site_key, QS_PSEUDO_MACHINE, machine);
-    if (*have_domain)
-        qs_pseudonym(dps, w->site_key, QS_PSEUDO_DOMAIN, domain);
-    if (sodium_memcmp(mps, zero, sizeof zero) == 0 ||
-        (*have_domain && sodium_memcmp(dps, zero, sizeof zero) == 0))
+    if (qs_pseudonym_machine(mps, dps, w->site_key, machine, *have_domain ? domain : NULL) != 0)
         return wk_error(body, 400, "the machine and domain names must not be blank");
     return 0;
 }
