@@ -30,14 +30,6 @@ typedef struct {
 
 #define OUT(t, ...) qs_web_appendf(&(t)->buf, &(t)->len, &(t)->cap, __VA_ARGS__)
 
-/* Retention totals from the audit log, kept between scrapes. */
-static struct {
-    int64_t next_scan_ms;
-    int64_t last_seq;
-    uint64_t passes, history_rows, latest_rows, partitions;
-    int64_t last_run_ms;
-} m;
-
 static void
 family(text_t *t, const char *name, const char *type, const char *help)
 {
@@ -184,20 +176,20 @@ detail_number(const cJSON *d, const char *key)
 static int
 on_audit(void *ctx, const qs_audit_entry_t *e)
 {
+    wk_retention_totals_t *m = ctx;
     cJSON *d;
 
-    (void)ctx;
-    if (e->seq <= m.last_seq)
+    if (e->seq <= m->last_seq)
         return 0;
-    m.last_seq = e->seq;
+    m->last_seq = e->seq;
     if (e->action == NULL || strcmp(e->action, "retention.pass") != 0)
         return 0;
     d = cJSON_Parse(e->detail ? e->detail : "{}");
-    m.passes++;
-    m.last_run_ms = e->time_ms;
-    m.history_rows += (uint64_t)detail_number(d, "history_rows_deleted");
-    m.latest_rows += (uint64_t)detail_number(d, "latest_rows_deleted");
-    m.partitions += (uint64_t)detail_number(d, "partitions_dropped");
+    m->passes++;
+    m->last_run_ms = e->time_ms;
+    m->history_rows += (uint64_t)detail_number(d, "history_rows_deleted");
+    m->latest_rows += (uint64_t)detail_number(d, "latest_rows_deleted");
+    m->partitions += (uint64_t)detail_number(d, "partitions_dropped");
     cJSON_Delete(d);
     return 0;
 }
@@ -205,23 +197,24 @@ on_audit(void *ctx, const qs_audit_entry_t *e)
 static void
 retention(text_t *t, wk_t *w)
 {
+    wk_retention_totals_t *m = &w->retention;
     int64_t now = qs_clock_mono_ms();
 
-    if (now >= m.next_scan_ms) {
-        (void)qs_audit_each(w->sitedb, on_audit, NULL);
-        m.next_scan_ms = now + RETENTION_SCAN_MS;
+    if (now >= m->next_scan_ms) {
+        (void)qs_audit_each(w->sitedb, on_audit, m);
+        m->next_scan_ms = now + RETENTION_SCAN_MS;
     }
     one(t, "qs_retention_passes_total", "counter", "Retention passes in the audit log.",
-        (double)m.passes);
+        (double)m->passes);
     one(t, "qs_retention_last_run_timestamp_seconds", "gauge",
-        "When the last retention pass ran (0: never).", (double)m.last_run_ms / 1000.0);
+        "When the last retention pass ran (0: never).", (double)m->last_run_ms / 1000.0);
     family(t, "qs_retention_rows_purged_total", "counter", "Rows retention removed, by table.");
     OUT(t, "qs_retention_rows_purged_total{table=\"history\"} %llu\n",
-        (unsigned long long)m.history_rows);
+        (unsigned long long)m->history_rows);
     OUT(t, "qs_retention_rows_purged_total{table=\"latest\"} %llu\n",
-        (unsigned long long)m.latest_rows);
+        (unsigned long long)m->latest_rows);
     one(t, "qs_retention_partitions_dropped_total", "counter",
-        "History partitions (day x topic type) retention dropped.", (double)m.partitions);
+        "History partitions (day x topic type) retention dropped.", (double)m->partitions);
 }
 
 int

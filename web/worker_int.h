@@ -29,6 +29,15 @@ typedef struct {
     int count;            /* lookups in that window */
 } wk_rate_t;
 
+/* /metrics' retention totals, read from the audit log's retention.pass
+ * entries and kept between scrapes (ops_metrics.c). */
+typedef struct {
+    int64_t next_scan_ms;
+    int64_t last_seq;
+    uint64_t passes, history_rows, latest_rows, partitions;
+    int64_t last_run_ms;
+} wk_retention_totals_t;
+
 typedef struct {
     qs_site_paths_t paths;
     qs_config_t cfg;
@@ -41,6 +50,7 @@ typedef struct {
     char head_path[QS_MAX_PATH_BYTES];
     qs_audit_tx_t *tx;            /* the open audited transaction, or NULL */
     wk_rate_t rates[WK_MAX_RATE_USERS];
+    wk_retention_totals_t retention;
 } wk_t;
 
 typedef int (*wk_op_fn)(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
