@@ -89,7 +89,14 @@ static const qs_config_key_t config_keys[] = {
     { "broker", "log_lines_per_second", QS_CONFIG_INT, F(broker_log_lines_per_s), "20", 1,
       10000, "per second", "qs-broker", NULL, "event log lines, all kinds together", NULL },
     { "store", "backend", QS_CONFIG_CHOICE, (size_t)-1, 0, "sqlite", 0, 0, "", "qs-store",
-      "must be 'sqlite'", "storage engine; sqlite is the only one", "sqlite" },
+      "must be 'sqlite'", "kept for older files; the engine follows [store] database",
+      "sqlite" },
+    { "store", "database", QS_CONFIG_DATABASE, F(store_database), "", 0, 0, "",
+      "qs-store, qs-retention, qsctl, qs-web",
+      "must be empty or a postgresql:// URI without blanks and without a password "
+      "(give passwords through PGPASSFILE or a service file)",
+      "empty: SQLite store.db in the home; a PostgreSQL URI: that database (docs/scale.md)",
+      NULL },
     { "store", "skew_limit_seconds", QS_CONFIG_INT, F(skew_limit_s), STR(QS_DEFAULT_SKEW_LIMIT_S), 0, 86400,
       "seconds", "qs-store", NULL, "accepted clock skew of a report into the future", NULL },
     { "store", "group_commit_max_messages", QS_CONFIG_INT, F(group_commit_max_messages),
@@ -150,6 +157,31 @@ qs_config_choice(const qs_config_key_t *k, const char *value)
     return -1;
 }
 
+int
+qs_config_database_is_pg(const char *value)
+{
+    return value != NULL && (strncmp(value, "postgresql://", 13) == 0 ||
+                             strncmp(value, "postgres://", 11) == 0);
+}
+
+int
+qs_config_database_ok(const char *value)
+{
+    const char *rest, *at, *slash;
+
+    if (*value == '\0')
+        return 1;
+    if (!qs_config_database_is_pg(value) || !web_text_ok(value, QS_MAX_DATABASE_BYTES - 1))
+        return 0;
+    rest = strstr(value, "://") + 3;
+    slash = strchr(rest, '/');
+    at = strchr(rest, '@');
+    /* user:password@host: a ':' in the userinfo part is a password. */
+    if (at != NULL && (slash == NULL || at < slash) && memchr(rest, ':', (size_t)(at - rest)))
+        return 0;
+    return strstr(value, "password=") == NULL;
+}
+
 /* Set k's field from value; 0, or -1 when the value is out of k's rules. */
 static int
 key_set(qs_config_t *cfg, const qs_config_key_t *k, const char *value)
@@ -175,6 +207,10 @@ key_set(qs_config_t *cfg, const qs_config_key_t *k, const char *value)
         if (*value == '\0' || !web_text_ok(value, k->kind == QS_CONFIG_PATH
                                                       ? CONFIG_MAX_ENDPOINT_CHARS
                                                       : k->size - 1))
+            return -1;
+        break;
+    case QS_CONFIG_DATABASE:
+        if (!qs_config_database_ok(value))
             return -1;
         break;
     case QS_CONFIG_CHOICE: {

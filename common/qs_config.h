@@ -6,7 +6,9 @@
  *
  *   [broker]    frontend, backend, hwm; conn_max_kb, total_max_mb, worker_max_mb,
  *               handshakes_per_second, log_lines_per_second (docs/broker.md)
- *   [store]     skew_limit_seconds, group_commit_max_messages, backend (sqlite)
+ *   [store]     skew_limit_seconds, group_commit_max_messages, backend (sqlite),
+ *               database (empty: SQLite store.db in the home; a postgresql:// URI:
+ *               PostgreSQL, docs/scale.md)
  *   [retention] interval_seconds
  *   [web]       listen, tls_cert, tls_key, max_connections, timeout_seconds,
  *               max_body_bytes, lookups_per_minute (qs-web, docs/web.md),
@@ -25,6 +27,7 @@ typedef struct {
     int broker_hwm;                         /* messages queued per peer */
     int skew_limit_s;                       /* accepted clock skew into the future */
     int group_commit_max_messages;          /* most messages in one transaction */
+    char store_database[QS_MAX_DATABASE_BYTES]; /* "" = store.db; else a libpq URI */
     int retention_interval_s;               /* seconds between retention passes */
     /* [web]: qs-web (docs/web.md). TLS is required when listen is not loopback. */
     char web_listen[QS_MAX_ENDPOINT_BYTES]; /* host:port, IPv4 or [IPv6] */
@@ -59,6 +62,7 @@ typedef enum {
     QS_CONFIG_PATH,       /* a file path (one token) */
     QS_CONFIG_DIR,        /* a directory path (one token) */
     QS_CONFIG_CHOICE,     /* one of `choices`; an int field gets its index */
+    QS_CONFIG_DATABASE,   /* "" or a postgresql:// URI without a password */
 } qs_config_kind_t;
 
 /* One key of quietstate.conf: the single source of the parser, the
@@ -78,6 +82,17 @@ typedef struct {
 
 /* The index of value among k's choices (QS_CONFIG_CHOICE), or -1. */
 int qs_config_choice(const qs_config_key_t *k, const char *value);
+
+/* 1 when value may be [store] database: empty (SQLite in the home) or a
+ * postgresql:// or postgres:// URI of printable ASCII without blanks, ';'
+ * or '#', and without a password (neither user:password@ nor password=):
+ * quietstate.conf is readable by the service account and is copied to
+ * every host, so secrets go through libpq's PGPASSFILE or service file. */
+int qs_config_database_ok(const char *value);
+
+/* 1 when value names a PostgreSQL database (a URI qs_config_database_ok
+ * accepts, not empty). */
+int qs_config_database_is_pg(const char *value);
 
 /* The key table, in file order; *n receives its length. */
 const qs_config_key_t *qs_config_keys(size_t *n);

@@ -24,6 +24,7 @@
 #define QS_MAX_NAME_BYTES        255u  /* machine, domain, user, client names */
 #define QS_MAX_PATH_BYTES        4096u
 #define QS_MAX_ENDPOINT_BYTES    256u
+#define QS_MAX_DATABASE_BYTES    1024u   /* [store] database: a libpq URI */
 
 #define QS_MIN_TIME_UTC_MS       946684800000LL    /* 2000-01-01T00:00:00Z */
 #define QS_DEFAULT_SKEW_LIMIT_S  300               /* how far in the future */

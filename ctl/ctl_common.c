@@ -43,8 +43,6 @@ int
 ctl_site_open(ctl_site_t *site, const char *home, unsigned what, char *errmsg,
               size_t errmsg_len)
 {
-    struct stat st;
-
     memset(site, 0, sizeof *site);
     if (qs_site_paths(&site->paths, home, errmsg, errmsg_len) != 0)
         return -1;
@@ -61,13 +59,8 @@ ctl_site_open(ctl_site_t *site, const char *home, unsigned what, char *errmsg,
             goto fail;
     }
     if (what & CTL_OPEN_STOREDB) {
-        if (stat(site->paths.store_db, &st) != 0) {
-            snprintf(errmsg, errmsg_len,
-                     "'%s' is missing: run 'qsctl init --home %s' to create the site's "
-                     "data database", site->paths.store_db, site->paths.home);
-            goto fail;
-        }
-        site->storedb = qs_storedb_open(site->paths.store_db, 0, errmsg, errmsg_len);
+        site->storedb = qs_storedb_open_site(site->paths.conf, site->paths.store_db,
+                                             site->paths.home, 0, errmsg, errmsg_len);
         if (site->storedb == NULL)
             goto fail;
     }

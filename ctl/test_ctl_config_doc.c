@@ -25,6 +25,7 @@ range_text(char *out, size_t out_len, const qs_config_key_t *k)
     case QS_CONFIG_LISTEN: snprintf(out, out_len, "host:port"); break;
     case QS_CONFIG_PATH: snprintf(out, out_len, "file path"); break;
     case QS_CONFIG_DIR: snprintf(out, out_len, "directory path"); break;
+    case QS_CONFIG_DATABASE: snprintf(out, out_len, "PostgreSQL URI"); break;
     case QS_CONFIG_CHOICE: {     /* "`a`", "`a` or `b`", "`a`, `b` or `c`" */
         size_t o = 0;
         const char *p = k->choices;

@@ -85,9 +85,11 @@ open_store(retention_t *r)
     struct stat st;
 
     if (r->store == NULL) {
-        if (stat(r->paths.store_db, &st) != 0)
-            return 0;
-        r->store = qs_storedb_open(r->paths.store_db, 0, err, sizeof err);
+        const char *where = qs_storedb_location(r->cfg.store_database, r->paths.store_db);
+
+        if (where == r->paths.store_db && stat(where, &st) != 0)
+            return 0;       /* nothing stored yet */
+        r->store = qs_storedb_open(where, 0, err, sizeof err);
         if (r->store == NULL) {
             log_error("cannot open store database: %s", err);
             return -1;

@@ -11,6 +11,7 @@
 #include "purge.h"
 #include "qs_audit.h"
 #include "qs_clock.h"
+#include "qs_config.h"
 #include "qs_fsutil.h"
 #include "qs_keys.h"
 #include "qs_log.h"
@@ -386,12 +387,19 @@ check_store(qs_verify_t *v)
 {
     struct text_check tc = { v, "store.db" };
     qs_storedb_t *db;
+    qs_config_t cfg;
+    const char *where;
     char err[512];
     struct stat sb;
 
-    if (stat(v->paths.store_db, &sb) != 0 && errno == ENOENT)
+    if (qs_config_load(&cfg, v->paths.conf, err, sizeof err) != 0) {
+        finding(v, "store: %s", err);
+        return;
+    }
+    where = qs_storedb_location(cfg.store_database, v->paths.store_db);
+    if (where == v->paths.store_db && stat(where, &sb) != 0 && errno == ENOENT)
         return;     /* nothing stored yet */
-    db = qs_storedb_open(v->paths.store_db, 0, err, sizeof err);
+    db = qs_storedb_open(where, 0, err, sizeof err);
     if (db == NULL) {
         finding(v, "store: %s", err);
         return;

@@ -18,6 +18,8 @@ PACKAGES=(
     libzmq3-dev            # CurveZMQ transport, ZAP
     libsqlite3-dev         # the store and the site database
     sqlite3                # inspecting databases by hand
+    libpq-dev              # the store's PostgreSQL engine ([store] database)
+    postgresql             # tests start their own server (initdb, pg_ctl) in a temp dir
     libprotobuf-c-dev      # wire format runtime
     protobuf-c-compiler    # protoc-c: generated code is built, never committed
     libinih-dev            # quietstate.conf (INI)

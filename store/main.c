@@ -280,7 +280,9 @@ store_open(struct store *st, const char *home)
         qs_pubkey_load(st->broker_pk, st->paths.broker_pub, err, sizeof err) != 0 ||
         qs_secret_load(&st->site_key, st->paths.site_key, 0, err, sizeof err) != 0 ||
         (st->sitedb = qs_sitedb_open(st->paths.site_db, 0, err, sizeof err)) == NULL ||
-        (st->storedb = qs_storedb_open(st->paths.store_db, 1, err, sizeof err)) == NULL ||
+        (st->storedb = qs_storedb_open(qs_storedb_location(st->cfg.store_database,
+                                                           st->paths.store_db),
+                                       1, err, sizeof err)) == NULL ||
         (st->epochkeys = qs_epochkeys_open(st->paths.epochs_dir, 1, err, sizeof err)) == NULL) {
         log_error("cannot start: %s", err);
         return -1;

@@ -52,10 +52,31 @@ typedef struct {
 
 #define QS_STOREDB_SCHEMA_VERSION 1
 
-/* Open store.db; with create != 0 make the file (0600) and schema if missing.
- * An existing file of an older schema version is upgraded. NULL with errmsg
- * on failure. */
-qs_storedb_t *qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len);
+/* Open the store's database. location is either the path of an SQLite
+ * store.db or a PostgreSQL URI (postgresql://...; see storedb_pg.h for that
+ * engine's schema, which differs where several writers need it to):
+ * qs_storedb_location() picks it from the site's config. With create != 0
+ * make the file (0600) or the tables if missing. An existing store of an
+ * older schema version is upgraded. NULL with errmsg on failure. */
+qs_storedb_t *qs_storedb_open(const char *location, int create, char *errmsg, size_t errmsg_len);
+
+/* Which engine a store uses: callers print it (qsctl stats, verify) and
+ * tests branch on it; nothing else should. */
+typedef enum { QS_STOREDB_SQLITE = 1, QS_STOREDB_POSTGRESQL = 2 } qs_storedb_engine_t;
+qs_storedb_engine_t qs_storedb_engine(const qs_storedb_t *db);
+
+/* The location of the site's store: store_database ([store] database of
+ * quietstate.conf) when set, the home's store.db path otherwise. Returns one
+ * of its arguments (borrowed). */
+const char *qs_storedb_location(const char *store_database, const char *store_db_path);
+
+/* Open the site's store: read [store] database from conf_path
+ * (quietstate.conf) and open that, or store_db_path. An SQLite store.db
+ * that does not exist and create == 0 is refused with a message naming
+ * 'qsctl init'. NULL with errmsg. */
+qs_storedb_t *qs_storedb_open_site(const char *conf_path, const char *store_db_path,
+                                   const char *home, int create, char *errmsg,
+                                   size_t errmsg_len);
 void qs_storedb_destroy(qs_storedb_t **db_p);
 
 /* Epoch (UTC day number) of a time. */

@@ -1,5 +1,7 @@
 /* storedb.c - store.db schema, history partitions, counters and scrubbing. */
 #include "storedb_sqlite.h"
+#include "storedb_pg.h"
+#include "qs_config.h"
 #include "qs_counts.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
@@ -11,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* One of db (SQLite) and pg (PostgreSQL, storedb_pg.c) is set. */
 struct qs_storedb {
+    qs_pgdb_t *pg;
     sqlite3 *db;
     sqlite3_stmt *counter_add;
     sqlite3_stmt *partition_register;
@@ -149,6 +153,57 @@ fail:
     return -1;
 }
 
+const char *
+qs_storedb_location(const char *store_database, const char *store_db_path)
+{
+    return store_database != NULL && store_database[0] != '\0' ? store_database
+                                                               : store_db_path;
+}
+
+qs_storedb_t *
+qs_storedb_open_site(const char *conf_path, const char *store_db_path, const char *home,
+                     int create, char *errmsg, size_t errmsg_len)
+{
+    qs_config_t cfg;
+    const char *where;
+    struct stat st;
+
+    if (qs_config_load(&cfg, conf_path, errmsg, errmsg_len) != 0)
+        return NULL;
+    where = qs_storedb_location(cfg.store_database, store_db_path);
+    if (!create && !qs_config_database_is_pg(where) && stat(where, &st) != 0) {
+        snprintf(errmsg, errmsg_len, "'%s' is missing: run 'qsctl init --home %s' to create "
+                 "the site's data database", where, home);
+        return NULL;
+    }
+    return qs_storedb_open(where, create, errmsg, errmsg_len);
+}
+
+qs_storedb_engine_t
+qs_storedb_engine(const qs_storedb_t *db)
+{
+    return db->pg != NULL ? QS_STOREDB_POSTGRESQL : QS_STOREDB_SQLITE;
+}
+
+qs_pgdb_t *
+qs_storedb_pgdb(qs_storedb_t *db)
+{
+    return db->pg;
+}
+
+static qs_storedb_t *
+open_pg(const char *url, int create, char *errmsg, size_t errmsg_len)
+{
+    qs_pgdb_t *pg = qs_pgdb_open(url, create, errmsg, errmsg_len);
+    qs_storedb_t *s;
+
+    if (pg == NULL)
+        return NULL;
+    s = qs_calloc(1, sizeof *s);
+    s->pg = pg;
+    return s;
+}
+
 qs_storedb_t *
 qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
 {
@@ -156,6 +211,8 @@ qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
     sqlite3 *db = NULL;
     char *err = NULL;
 
+    if (qs_config_database_is_pg(path))
+        return open_pg(path, create, errmsg, errmsg_len);
     if (create && qs_fs_create_private(path, errmsg, errmsg_len) != 0)
         return NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -208,6 +265,7 @@ qs_storedb_destroy(qs_storedb_t **db_p)
     if (db_p == NULL || *db_p == NULL)
         return;
     s = *db_p;
+    qs_pgdb_destroy(&s->pg);
     sqlite3_finalize(s->counter_add);
     sqlite3_finalize(s->partition_register);
     sqlite3_close(s->db);
@@ -215,6 +273,8 @@ qs_storedb_destroy(qs_storedb_t **db_p)
     *db_p = NULL;
 }
 
+/* NULL for a PostgreSQL store: an SQLite module handed one is a bug in
+ * the dispatch, and crashes at once instead of writing elsewhere. */
 sqlite3 *
 qs_storedb_sqlite(qs_storedb_t *db)
 {
@@ -239,6 +299,9 @@ qs_storedb_partition_ensure(qs_storedb_t *s, int64_t epoch, uint32_t topic_type)
 {
     char name[64], sql[1024];
     int rc;
+
+    if (s->pg != NULL)
+        return qs_pgdb_partition_ensure(s->pg, epoch, topic_type);
 
     if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0)
         return -1;
@@ -265,6 +328,9 @@ qs_storedb_partitions(qs_storedb_t *s, qs_partition_t **out, size_t *n)
     sqlite3_stmt *st = NULL;
     size_t cap = 16;
     int rc;
+
+    if (s->pg != NULL)
+        return qs_pgdb_partitions(s->pg, out, n);
 
     *out = qs_calloc(cap, sizeof **out);
     *n = 0;
@@ -301,6 +367,9 @@ qs_storedb_partition_drop(qs_storedb_t *s, int64_t epoch, uint32_t topic_type)
     sqlite3_stmt *st = NULL;
     int rc;
 
+    if (s->pg != NULL)
+        return qs_pgdb_partition_drop(s->pg, epoch, topic_type);
+
     if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0)
         return -1;
     snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", name);
@@ -321,6 +390,9 @@ qs_storedb_counter_add(qs_storedb_t *s, const char *name, int64_t delta)
 {
     int rc;
 
+    if (s->pg != NULL)
+        return qs_pgdb_counter_add(s->pg, name, delta);
+
     sqlite3_bind_text(s->counter_add, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s->counter_add, 2, delta);
     rc = sqlite3_step(s->counter_add);
@@ -334,6 +406,9 @@ qs_storedb_counter_get(qs_storedb_t *s, const char *name, int64_t *value)
 {
     sqlite3_stmt *st = NULL;
     int rc;
+
+    if (s->pg != NULL)
+        return qs_pgdb_counter_get(s->pg, name, value);
 
     *value = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT value FROM counters WHERE name = ?1", -1, &st,
@@ -351,6 +426,9 @@ int
 qs_storedb_scrub(qs_storedb_t *s, char *errmsg, size_t errmsg_len)
 {
     int log_frames = 0, ckpt = 0;
+
+    if (s->pg != NULL)
+        return qs_pgdb_scrub(s->pg, errmsg, errmsg_len);
 
     if (sqlite3_exec(s->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(errmsg, errmsg_len, "incremental vacuum failed: %s", sqlite3_errmsg(s->db));
@@ -378,18 +456,26 @@ qs_storedb_scrub(qs_storedb_t *s, char *errmsg, size_t errmsg_len)
 int
 qs_storedb_begin(qs_storedb_t *s)
 {
+    if (s->pg != NULL)
+        return qs_pgdb_begin(s->pg);
     return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 int
 qs_storedb_commit(qs_storedb_t *s)
 {
+    if (s->pg != NULL)
+        return qs_pgdb_commit(s->pg);
     return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 void
 qs_storedb_rollback(qs_storedb_t *s)
 {
+    if (s->pg != NULL) {
+        qs_pgdb_rollback(s->pg);
+        return;
+    }
     (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -427,6 +513,9 @@ qs_storedb_partitions_present(qs_storedb_t *db, qs_partition_t **out, size_t *n)
     sqlite3_stmt *st = NULL;
     size_t cap;
     int rc;
+
+    if (db->pg != NULL)
+        return qs_pgdb_partitions_present(db->pg, out, n);
 
     if (qs_storedb_partitions(db, out, n) != 0)
         return -1;

@@ -14,7 +14,8 @@
 /* The connection (borrowed; lives as long as db). */
 sqlite3 *qs_storedb_sqlite(qs_storedb_t *db);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (on PostgreSQL: BEGIN / COMMIT /
+ * ROLLBACK of storedb_pg.h, so engine-neutral code may call them too). */
 int qs_storedb_begin(qs_storedb_t *db);
 int qs_storedb_commit(qs_storedb_t *db);
 void qs_storedb_rollback(qs_storedb_t *db);

@@ -190,7 +190,8 @@ worker_open(wk_t *w, const qs_site_paths_t *paths, const qs_config_t *cfg)
         log_error("worker: %s", err);
         return -1;
     }
-    w->storedb = qs_storedb_open(paths->store_db, 0, err, sizeof err);
+    w->storedb = qs_storedb_open_site(paths->conf, paths->store_db, paths->home, 0, err,
+                                      sizeof err);
     if (w->storedb == NULL) {
         log_error("worker: %s", err);
         return -1;
