@@ -19,6 +19,7 @@ struct qs_pgdb {
     PGconn *conn;
     int shard;
     unsigned generation;
+    int broken;             /* qs_pgdb_invalidate: reconnect before the next use */
     char err[512];
 };
 
@@ -173,7 +174,14 @@ qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
         snprintf(errmsg, errmsg_len, "out of memory");
         return NULL;
     }
-    pg->conn = PQconnectdb(url);
+    /* A connect timeout of our own (the URI's, if it has one, wins: later
+     * keywords override earlier ones), so that a reconnection to a host that
+     * went away does not block the worker's loop for minutes. */
+    {
+        const char *const keys[] = { "connect_timeout", "dbname", NULL };
+        const char *const vals[] = { "10", url, NULL };
+        pg->conn = PQconnectdbParams(keys, vals, 1);
+    }
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         note(pg, "cannot connect");
         /* The URI has no password (config rule), so it may be named. */
@@ -222,7 +230,13 @@ qs_pgdb_shard(const qs_pgdb_t *pg)
 int
 qs_pgdb_ok(qs_pgdb_t *pg)
 {
-    return PQstatus(pg->conn) == CONNECTION_OK;
+    return !pg->broken && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+void
+qs_pgdb_invalidate(qs_pgdb_t *pg)
+{
+    pg->broken = 1;
 }
 
 int
@@ -230,6 +244,7 @@ qs_pgdb_reconnect(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 {
     PQreset(pg->conn);
     pg->generation++;
+    pg->broken = 0;
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         note(pg, "cannot reconnect");
         snprintf(errmsg, errmsg_len, "%s", pg->err);
