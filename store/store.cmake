@@ -26,3 +26,9 @@ target_link_libraries(test_storedb PRIVATE qs_storedb)
 
 qs_unit_test(test_store_bench test_store_bench.c)
 target_link_libraries(test_store_bench PRIVATE qs_store_bench)
+
+# The write path on a real PostgreSQL server: built here, run by
+# tests/pg/test_write_pg.sh (which starts the server), registered in tests/pg.
+add_executable(test_write_pg test_write_pg.c)
+target_include_directories(test_write_pg PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+target_link_libraries(test_write_pg PRIVATE qs_store_lib qs_storedb quietstate)

@@ -165,6 +165,15 @@ out:
     return rc;
 }
 
+/* Server notices ("relation already exists, skipping", "no transaction in
+ * progress" after a failed pipeline) are not events worth a log line. */
+static void
+notice_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 qs_pgdb_t *
 qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
 {
@@ -191,6 +200,7 @@ qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
         qs_pgdb_destroy(&pg);
         return NULL;
     }
+    PQsetNoticeProcessor(pg->conn, notice_quiet, NULL);
     /* Quiet NOTICEs ("relation already exists, skipping") off stderr. */
     if (qs_pgdb_exec(pg, "SET client_min_messages = warning") != 0 ||
         qs_pgdb_exec(pg, "SET synchronous_commit = on") != 0 ||

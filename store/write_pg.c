@@ -148,6 +148,7 @@ qs_write_pg_new(qs_storedb_t *storedb, const uint8_t *site_key, qs_epochkeys_t *
         qs_write_pg_destroy(&self);
         return NULL;
     }
+    self->prepared_gen = qs_pgdb_generation(self->pg);
     return self;
 }
 
@@ -205,13 +206,16 @@ connection_ready(qs_write_pg_t *self)
             return -1;
         }
     }
-    qs_pgpipe_forget(self->pipe);
-    qs_write_pg_parts_forget(self);
-    if (prepare_all(self) != 0) {
-        snprintf(self->err, sizeof self->err, "%s", qs_pgpipe_errmsg(self->pipe));
-        return -1;
+    if (self->prepared_gen != qs_pgdb_generation(self->pg)) {
+        /* A new session: its prepared statements are gone. */
+        qs_pgpipe_forget(self->pipe);
+        qs_write_pg_parts_forget(self);
+        if (prepare_all(self) != 0) {
+            snprintf(self->err, sizeof self->err, "%s", qs_pgpipe_errmsg(self->pipe));
+            return -1;
+        }
+        self->prepared_gen = qs_pgdb_generation(self->pg);
     }
-    self->prepared_gen = qs_pgdb_generation(self->pg);
     if (self->outage)
         log_info("reconnected to PostgreSQL after %lld ms",
                  (long long)(now - self->outage_since));
