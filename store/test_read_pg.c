@@ -658,6 +658,15 @@ on_column(void *ctx, const char *table, const char *column, const char *type)
     snprintf(s->last_column, sizeof s->last_column, "%s.%s %s", table, column, type);
 }
 
+static void
+on_name(void *ctx, const char *table, const char *column, int64_t rows)
+{
+    struct seen *s = ctx;
+
+    s->rows += rows;
+    snprintf(s->last_column, sizeof s->last_column, "%s.%s", table, column);
+}
+
 /* verify's measurements of both engines; returns PostgreSQL's in *pg. */
 static void
 same_checks(struct pair *p, struct seen *pg)
@@ -722,6 +731,30 @@ test_verify_checks_on_postgresql_find_what_they_find_on_sqlite(void)
     QS_CHECK_EQ_INT(groups, 9);
     counts_exact(&p);
     same_compliance(&p, 5, NULL, NULL);
+
+    /* Raw names: searched in PostgreSQL's rows (text and bytea), not on
+     * SQLite, whose file verify scans byte by byte. */
+    {
+        struct seen hits = { 0 };
+        int searched = -1;
+
+        raw_exec(&p, "UPDATE latest SET machine_name = 'Host-B' WHERE client_id IN (3, 4)");
+        QS_CHECK_EQ_INT(qs_storedb_check_name(p.lite, "host-a", &searched, on_name, &hits, err,
+                                              sizeof err), 0);
+        QS_CHECK_EQ_INT(searched, 0);
+        QS_CHECK_EQ_INT(qs_storedb_check_name(p.pg, "HOST-A", &searched, on_name, &hits, err,
+                                              sizeof err), 0);
+        QS_CHECK_EQ_INT(searched, 1);
+        QS_CHECK_EQ_INT(hits.rows, 1);
+        QS_CHECK_STR(hits.last_column, "latest.machine_ps");
+        QS_CHECK_EQ_INT(qs_storedb_check_name(p.pg, "host-b", &searched, on_name, &hits, err,
+                                              sizeof err), 0);
+        QS_CHECK_EQ_INT(hits.rows, 3);
+        QS_CHECK_STR(hits.last_column, "latest.machine_name");
+        QS_CHECK_EQ_INT(qs_storedb_check_name(p.pg, "nobody-here", &searched, on_name, &hits,
+                                              err, sizeof err), 0);
+        QS_CHECK_EQ_INT(hits.rows, 3);
+    }
     pair_close(&p);
 }
 
