@@ -8,14 +8,11 @@
  * it: in-flight batches are forgotten and sent_upto falls back to committed,
  * so everything not yet committed is sent again (the store drops duplicates).
  *
- * Several brokers: the endpoint list is kept NUL-separated in `endpoint`
- * (ep_off says where each starts), one socket to the broker in use. While
- * batches are in flight the sender looks at its connection every
- * failover_ms / 4 (one ZMQ_EVENTS query); a connection seen up and now gone,
- * no connection for failover_ms, or batches unanswered for failover_ms move
- * it to the next broker with a fresh socket and a reset window. No ZMTP
- * heartbeats: they would add traffic on every idle connection and count as
- * bytes held in the broker's guard (docs/broker.md, "Several brokers").
+ * Several brokers: the list is kept NUL-separated in `endpoint` (ep_off
+ * says where each starts), one socket to the broker in use, checked every
+ * failover_ms / 4 while batches are in flight (one ZMQ_EVENTS query; see
+ * link_trouble). No ZMTP heartbeats: they would add traffic on every idle
+ * connection and count as bytes held in the broker's guard (docs/broker.md).
  *
  * A batch is framed without unpacking: a packed Batch is just each packed
  * StateMessage prefixed with the tag of field 1 and its length, so the
@@ -755,10 +752,16 @@ qs_sender_on_tick(qs_sender_t *s, int64_t now_ms)
         }
     }
     if (s->n_fl > 0 && now_ms - s->fl[0].sent_ms >= reply_timeout(s)) {
-        note_health(s, -1, QS_LOG_WARN, "no reply from the broker: reconnecting and "
-                    "resending (is it running, and is this client enrolled?)", NULL);
-        reset_window(s);
-        if (reconnect(s, 0) != 0) {
+        int rc;
+        if (s->n_eps > 1) {   /* another broker is as good as a new connection */
+            rc = fail_over(s, "no reply in time");
+        } else {
+            note_health(s, -1, QS_LOG_WARN, "no reply from the broker: reconnecting and "
+                        "resending (is it running, and is this client enrolled?)", NULL);
+            reset_window(s);
+            rc = reconnect(s, 0);
+        }
+        if (rc != 0) {
             start_backoff(s, now_ms, 1);
             return -1;
         }

@@ -23,8 +23,9 @@
  *    resends everything above the committed serial when it sees its
  *    connection lost (checked every failover_ms / 4 while batches are in
  *    flight), when it could not connect for failover_ms, or when batches
- *    have been in flight for failover_ms with no reply at all. With one
- *    broker none of this applies (Lazy Pirate above, as before).
+ *    have been in flight for failover_ms with no reply at all (a reply
+ *    timeout moves on too). With one broker none of this applies (Lazy
+ *    Pirate above, as before).
  *
  * A sender never blocks and has no loop of its own, so one thread can drive
  * many (the simulator drives thousands) from one zmq_poll loop:

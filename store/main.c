@@ -2,16 +2,16 @@
  *
  * One DEALER socket to each broker's backend ([broker] backend may name
  * several brokers, qs_endpoints.h; CurveZMQ client with the store key,
- * pinned to the broker key all brokers share) and one zmq_poll loop: drain every envelope
- * already waiting (up to group_commit_max_messages) into the ingest group,
- * commit the group in one transaction, send the sealed acks, then heartbeat
- * (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS, qs_workerproto.h), reload
- * site.db changes, flush pending counters and print a stats line every
- * minute. Every broker gets the heartbeats; an envelope's routing id is
- * handed to ingest with the index of the socket it came in on in front, so
- * its ack goes back through that socket (to the broker that holds the
- * client's connection). SIGTERM/SIGINT only set a flag: the loop finishes the commit in
- * progress, sends its acks and exits 0.
+ * pinned to the broker key all brokers share) and one zmq_poll loop: drain
+ * every envelope already waiting (up to group_commit_max_messages) into the
+ * ingest group, commit the group in one transaction, send the sealed acks,
+ * then heartbeat every broker (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS,
+ * qs_workerproto.h), reload site.db changes, flush pending counters and
+ * print a stats line every minute. An envelope's routing id goes to ingest
+ * with the index of the socket it came in on in front, so its ack goes back
+ * through that socket, to the broker that holds the client's connection.
+ * SIGTERM/SIGINT only set a flag: the loop finishes the commit in progress,
+ * sends its acks and exits 0.
  *
  * One qs-store per store.db: before opening anything it takes an exclusive
  * flock on DIR/store.lock (0600, never removed: the lock, not the file, is
@@ -168,7 +168,9 @@ recv_one(struct loop *lp, size_t tag, qs_ingest_t *ingest)
     /* The broker's routing ids are 5 bytes: a longer one than fits beside
      * the tag is cut, and its ack cannot be routed (the producer resends). */
     rid[0] = (uint8_t)tag;
-    rid_len = zmq_msg_size(&parts[0]) < sizeof rid - 1 ? zmq_msg_size(&parts[0]) : sizeof rid - 1;
+    rid_len = zmq_msg_size(&parts[0]);
+    if (rid_len > sizeof rid - 1)
+        rid_len = sizeof rid - 1;
     memcpy(rid + 1, zmq_msg_data(&parts[0]), rid_len);
     rid_len++;
     if (n == 3 && !extra)
