@@ -13,8 +13,10 @@
  * (simulate.c). The only process-wide state is the signal flag below.
  * Exit status: 0 ok, 1 failure (or messages still pending), 2 usage error.
  */
+#include "commands.h"
 #include "outbox.h"
 #include "qs_profile.h"
+#include "scan.h"
 #include "sender.h"
 #include "simulate.h"
 
@@ -57,7 +59,10 @@ static const char usage_main[] =
     "                       --state S [--machine NAME] [--domain D] [--user U]\n"
     "                       [--details TEXT] [--time ISO8601Z]\n"
     "       qs-producer --profile PROFILE --outbox FILE flush [--timeout SEC]\n"
-    "       qs-producer --profile PROFILE --outbox FILE run\n"
+    "       qs-producer --profile PROFILE --outbox FILE run [--scan-every DURATION]\n"
+    "       qs-producer --outbox FILE scan [--root DIR] [--format text|json]\n"
+    "       qs-producer --outbox FILE state [--format table|json|csv]\n"
+    "       qs-producer --outbox FILE status [--max-pending N] [--format table|json|csv]\n"
     "       qs-producer simulate --home DIR --clients N --messages M [--batch B]\n"
     "                       [--timeout SEC] [--format text|json]\n"
     "\n"
@@ -73,6 +78,9 @@ static const char usage_main[] =
     "  flush     deliver what the outbox holds; exit 0 once all is acked\n"
     "  run       deliver continuously until SIGTERM or SIGINT\n"
     "  simulate  enroll N simulated clients and deliver M generated messages\n"
+    "  scan      record what changed in the package system (dpkg/apt) since the last scan\n"
+    "  state     print the endpoint's current state (what a resync re-sends)\n"
+    "  status    print the outbox's counts, counters and cap\n"
     "\n"
     "exit status: 0 ok, 1 failure, 2 usage error\n";
 
@@ -114,12 +122,15 @@ static const char usage_flush[] =
 
 static const char usage_run[] =
     "usage: qs-producer --profile PROFILE --outbox FILE run [--batch N]\n"
+    "           [--scan-every DURATION]\n"
     "\n"
     "Deliver continuously: pending messages, then every message 'report' appends\n"
     "(from any process), retrying transient failures for ever, until SIGTERM or\n"
     "SIGINT.\n"
     "\n"
     "  --batch N          messages per batch, 1..1000 (default 100)\n"
+    "  --scan-every D     also run 'scan' (root $QS_SCAN_ROOT or /) at start and every\n"
+    "                     D: 90, 90s, 15m, 6h, 1d (1 s .. 30 d)\n"
     "\n"
     "exit status: 0 after a signal, 1 failure, 2 usage error\n";
 
@@ -583,12 +594,15 @@ cmd_run(globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "batch", required_argument, NULL, 'b' },
+        { "scan-every", required_argument, NULL, 'S' },
         { "profile", required_argument, NULL, OPT_PROFILE },
         { "outbox", required_argument, NULL, OPT_OUTBOX },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     size_t batch = 0;
+    int64_t scan_every_ms = 0;
+    qs_scan_every_t *se;
     delivery_t d;
     qs_sender_stats_t st;
     uint64_t pending = 0;
@@ -600,6 +614,11 @@ cmd_run(globals_t *g, int argc, char **argv)
         case 'b':
             if (parse_batch(&batch, "run", optarg) != 0)
                 return 2;
+            break;
+        case 'S':
+            if (qs_scan_parse_duration(optarg, &scan_every_ms) != 0)
+                return usage_error("run", "--scan-every: '%s' is not a duration from 1s to "
+                                   "30d (90, 90s, 15m, 6h, 1d)", optarg);
             break;
         case OPT_PROFILE: g->profile = optarg; break;
         case OPT_OUTBOX: g->outbox = optarg; break;
@@ -615,9 +634,13 @@ cmd_run(globals_t *g, int argc, char **argv)
         return 1;
     log_info("delivering from the outbox to '%s' as client %s",
              qs_profile_endpoint(d.profile), qs_sender_label(d.sender));
-    while (!stop_requested)
+    se = qs_scan_every_new(scan_every_ms);
+    while (!stop_requested) {
+        qs_scan_every_tick(se, d.outbox, qs_clock_mono_ms());
         if (delivery_turn(&d, 1000) < 0)
             break;
+    }
+    qs_scan_every_destroy(&se);
     qs_sender_stats(d.sender, &st);
     (void)qs_outbox_pending_count(d.outbox, &pending);
     log_info("stopping: %llu batches sent, %llu rejected, %llu messages pending",
@@ -739,6 +762,12 @@ main(int argc, char **argv)
         return cmd_run(&g, argc, argv);
     if (strcmp(cmd, "simulate") == 0)
         return cmd_simulate(&g, argc, argv);
+    if (strcmp(cmd, "scan") == 0)
+        return qs_cmd_scan(&g.outbox, argc, argv);
+    if (strcmp(cmd, "state") == 0)
+        return qs_cmd_state(&g.outbox, argc, argv);
+    if (strcmp(cmd, "status") == 0)
+        return qs_cmd_status(&g.outbox, argc, argv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage_main, stdout);
         return 0;

@@ -31,6 +31,8 @@ struct qs_outbox {
     sqlite3_stmt *next, *insert, *bump;
     sqlite3_stmt *take, *ack, *rej_copy, *rej_delete;
     sqlite3_stmt *count, *rcount, *rlist;
+    sqlite3_stmt *cur_put, *cur_list, *droppable, *drop, *gap, *counter_add, *counter_get;
+    sqlite3_stmt *setting_get, *setting_put;
     uint8_t *pack_buf;     /* reused by append */
     size_t pack_cap;
 };
@@ -39,13 +41,33 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta("
     "  id INTEGER PRIMARY KEY CHECK (id = 1), next_serial INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox("
-    "  serial INTEGER PRIMARY KEY, msg BLOB NOT NULL);"
+    "  serial INTEGER PRIMARY KEY, msg BLOB NOT NULL, topic_type INTEGER, topic_id TEXT);"
     "CREATE TABLE IF NOT EXISTS rejected("
     "  serial INTEGER PRIMARY KEY, status TEXT NOT NULL, code TEXT NOT NULL,"
     "  reason TEXT NOT NULL, msg BLOB NOT NULL, rejected_ms INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(id, next_serial) VALUES (1, 1 + max("
     "  coalesce((SELECT max(serial) FROM outbox), 0),"
-    "  coalesce((SELECT max(serial) FROM rejected), 0)));";
+    "  coalesce((SELECT max(serial) FROM rejected), 0)));"
+    /* The endpoint's current state: per topic, the last message recorded
+     * (what a resync re-sends), with the serial that recorded it. */
+    "CREATE TABLE IF NOT EXISTS current("
+    "  topic_type INTEGER NOT NULL, topic_id TEXT NOT NULL, serial INTEGER NOT NULL,"
+    "  state_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, msg BLOB NOT NULL,"
+    "  PRIMARY KEY (topic_type, topic_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS counters("
+    "  name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS settings("
+    "  name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    /* Serials dropped at the cap (no names): what a later protocol can tell
+     * the store it will never receive. */
+    "CREATE TABLE IF NOT EXISTS gaps("
+    "  serial INTEGER PRIMARY KEY, dropped_ms INTEGER NOT NULL);";
+
+/* Outboxes written before the cap existed have no topic columns: their rows
+ * keep NULL there and are never dropped (not known to be superseded). */
+static const char migrate_topic_columns[] =
+    "ALTER TABLE outbox ADD COLUMN topic_type INTEGER;"
+    "ALTER TABLE outbox ADD COLUMN topic_id TEXT;";
 
 static int
 prepare(qs_outbox_t *ob, sqlite3_stmt **st, const char *sql)
@@ -77,6 +99,55 @@ ensure_private_file(const char *path, char *errmsg, size_t errmsg_len)
     return qs_fs_check_private(path, errmsg, errmsg_len);
 }
 
+/* Add the topic columns to an outbox from before the cap. */
+static int
+migrate(qs_outbox_t *ob, char **err)
+{
+    sqlite3_stmt *probe = NULL;
+
+    if (sqlite3_prepare_v2(ob->db, "SELECT topic_type, topic_id FROM outbox LIMIT 0", -1,
+                           &probe, NULL) == SQLITE_OK) {
+        sqlite3_finalize(probe);
+        return 0;
+    }
+    return sqlite3_exec(ob->db, migrate_topic_columns, NULL, NULL, err) == SQLITE_OK ? 0 : -1;
+}
+
+/* The statements of the current state, the cap and the counters. */
+static int
+prepare_state(qs_outbox_t *ob)
+{
+    if (prepare(ob, &ob->cur_put,
+                "INSERT INTO current(topic_type, topic_id, serial, state_id, time_ms, msg) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(topic_type, topic_id) DO UPDATE "
+                "SET serial = excluded.serial, state_id = excluded.state_id, "
+                "time_ms = excluded.time_ms, msg = excluded.msg") != 0 ||
+        prepare(ob, &ob->cur_list, "SELECT serial, msg FROM current WHERE ?1 = 0 OR "
+                                   "topic_type = ?1 ORDER BY topic_type, topic_id") != 0 ||
+        /* CROSS JOIN: walk the outbox in serial order (oldest first) and look
+         * each row's topic up in current; superseded = current has a newer
+         * serial for it, so the latest state of a topic is never chosen. */
+        prepare(ob, &ob->droppable,
+                "SELECT o.serial FROM outbox o CROSS JOIN current c "
+                "ON c.topic_type = o.topic_type AND c.topic_id = o.topic_id "
+                "WHERE c.serial > o.serial ORDER BY o.serial LIMIT 1") != 0 ||
+        prepare(ob, &ob->drop, "DELETE FROM outbox WHERE serial = ?1") != 0 ||
+        prepare(ob, &ob->gap, "INSERT OR IGNORE INTO gaps(serial, dropped_ms) "
+                              "VALUES (?1, ?2)") != 0 ||
+        prepare(ob, &ob->counter_add,
+                "INSERT INTO counters(name, value) VALUES (?1, ?2) ON CONFLICT(name) "
+                "DO UPDATE SET value = value + excluded.value") != 0 ||
+        prepare(ob, &ob->counter_get, "SELECT coalesce((SELECT value FROM counters "
+                                      "WHERE name = ?1), 0)") != 0 ||
+        prepare(ob, &ob->setting_get, "SELECT coalesce((SELECT value FROM settings "
+                                      "WHERE name = ?1), ?2)") != 0 ||
+        prepare(ob, &ob->setting_put,
+                "INSERT INTO settings(name, value) VALUES (?1, ?2) ON CONFLICT(name) "
+                "DO UPDATE SET value = excluded.value") != 0)
+        return -1;
+    return 0;
+}
+
 qs_outbox_t *
 qs_outbox_open(const char *path, char *errmsg, size_t errmsg_len)
 {
@@ -103,11 +174,18 @@ qs_outbox_open(const char *path, char *errmsg, size_t errmsg_len)
         sqlite3_free(err);
         goto fail;
     }
+    if (migrate(ob, &err) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot upgrade outbox '%s': %s", path,
+                 err ? err : sqlite3_errmsg(ob->db));
+        sqlite3_free(err);
+        goto fail;
+    }
     if (prepare(ob, &ob->begin, "BEGIN IMMEDIATE") != 0 ||
         prepare(ob, &ob->commit, "COMMIT") != 0 ||
         prepare(ob, &ob->rollback, "ROLLBACK") != 0 ||
         prepare(ob, &ob->next, "SELECT next_serial FROM meta WHERE id = 1") != 0 ||
-        prepare(ob, &ob->insert, "INSERT INTO outbox(serial, msg) VALUES (?1, ?2)") != 0 ||
+        prepare(ob, &ob->insert, "INSERT INTO outbox(serial, msg, topic_type, topic_id) "
+                                 "VALUES (?1, ?2, ?3, ?4)") != 0 ||
         prepare(ob, &ob->bump, "UPDATE meta SET next_serial = ?1 WHERE id = 1") != 0 ||
         prepare(ob, &ob->take, "SELECT serial, msg FROM outbox WHERE serial > ?1 "
                                "ORDER BY serial LIMIT ?2") != 0 ||
@@ -120,13 +198,19 @@ qs_outbox_open(const char *path, char *errmsg, size_t errmsg_len)
         prepare(ob, &ob->count, "SELECT count(*) FROM outbox") != 0 ||
         prepare(ob, &ob->rcount, "SELECT count(*) FROM rejected") != 0 ||
         prepare(ob, &ob->rlist, "SELECT serial, status, code, reason, rejected_ms "
-                                "FROM rejected ORDER BY serial") != 0) {
+                                "FROM rejected ORDER BY serial") != 0 ||
+        prepare_state(ob) != 0) {
         snprintf(errmsg, errmsg_len, "cannot prepare outbox '%s': %s", path,
                  sqlite3_errmsg(ob->db));
         goto fail;
     }
     ob->pack_cap = QS_MAX_MESSAGE_BYTES;
     ob->pack_buf = qs_malloc(ob->pack_cap);
+    /* Every command opens the outbox, so the rejected list never outlives
+     * its documented age by more than the time between two commands. */
+    if (qs_outbox_expire_rejected(ob, qs_clock_now_ms(&ob->clock), QS_OUTBOX_REJECTED_KEEP_DAYS,
+                                  NULL, NULL) != 0)
+        log_warn("outbox: cannot expire old rejected messages: %s", sqlite3_errmsg(ob->db));
     return ob;
 fail:
     qs_outbox_destroy(&ob);
@@ -152,17 +236,65 @@ query_u64(sqlite3_stmt *st, uint64_t *out)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-int
-qs_outbox_append(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *serial_out,
-                 char *errmsg, size_t errmsg_len)
+static int
+counter_add(qs_outbox_t *ob, const char *name, uint64_t n)
+{
+    sqlite3_bind_text(ob->counter_add, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ob->counter_add, 2, (sqlite3_int64)n);
+    return exec_stmt(ob->counter_add);
+}
+
+/* Make room for one more pending message under the cap: drop the oldest
+ * superseded one while *pending is at the cap. -1 with errmsg when nothing
+ * can be dropped (or on a database error). Runs inside the caller's
+ * transaction. */
+static int
+make_room(qs_outbox_t *ob, uint64_t *pending, uint64_t cap, char *errmsg, size_t errmsg_len)
+{
+    while (*pending >= cap) {
+        uint64_t victim = 0;
+        int rc = sqlite3_step(ob->droppable);
+
+        if (rc == SQLITE_ROW)
+            victim = (uint64_t)sqlite3_column_int64(ob->droppable, 0);
+        sqlite3_reset(ob->droppable);
+        if (rc == SQLITE_DONE) {
+            snprintf(errmsg, errmsg_len, "outbox full: %llu messages pending (the cap, see "
+                     "'qs-producer status --max-pending') and none is superseded by a newer "
+                     "state of its topic; deliver them first (flush or run)",
+                     (unsigned long long)*pending);
+            return -1;
+        }
+        if (rc != SQLITE_ROW)
+            goto db_error;
+        sqlite3_bind_int64(ob->drop, 1, (sqlite3_int64)victim);
+        sqlite3_bind_int64(ob->gap, 1, (sqlite3_int64)victim);
+        sqlite3_bind_int64(ob->gap, 2, qs_clock_now_ms(&ob->clock));
+        if (exec_stmt(ob->drop) != 0 || exec_stmt(ob->gap) != 0 ||
+            counter_add(ob, "dropped_superseded", 1) != 0)
+            goto db_error;
+        log_info("outbox: at its cap of %llu messages: dropped superseded serial %llu",
+                 (unsigned long long)cap, (unsigned long long)victim);
+        (*pending)--;
+    }
+    return 0;
+db_error:
+    snprintf(errmsg, errmsg_len, "outbox: %s", sqlite3_errmsg(ob->db));
+    return -1;
+}
+
+/* Insert m with the next serial and make it its topic's current state,
+ * inside the caller's transaction. */
+static int
+append_in_tx(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *pending, uint64_t cap,
+             uint64_t *serial_out, char *errmsg, size_t errmsg_len)
 {
     uint64_t serial;
     size_t len;
+    const char *topic = m->topic_id ? m->topic_id : "";
 
-    if (exec_stmt(ob->begin) != 0) {
-        snprintf(errmsg, errmsg_len, "outbox: cannot begin: %s", sqlite3_errmsg(ob->db));
+    if (make_room(ob, pending, cap, errmsg, errmsg_len) != 0)
         return -1;
-    }
     if (query_u64(ob->next, &serial) != 0 || serial == 0)
         goto db_error;
     m->serial = serial;
@@ -174,21 +306,75 @@ qs_outbox_append(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *serial_
     len = quietstate__state_message__pack(m, ob->pack_buf);
     sqlite3_bind_int64(ob->insert, 1, (sqlite3_int64)serial);
     sqlite3_bind_blob(ob->insert, 2, ob->pack_buf, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(ob->insert, 3, m->topic_type);
+    sqlite3_bind_text(ob->insert, 4, topic, -1, SQLITE_STATIC);
     if (exec_stmt(ob->insert) != 0)
         goto db_error;
+    /* 700 (resync) is a request, not a state: never part of a resend. */
+    if (m->topic_type != QS_OUTBOX_RESYNC_TOPIC_TYPE) {
+        sqlite3_bind_int64(ob->cur_put, 1, m->topic_type);
+        sqlite3_bind_text(ob->cur_put, 2, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ob->cur_put, 3, (sqlite3_int64)serial);
+        sqlite3_bind_int64(ob->cur_put, 4, m->state_id);
+        sqlite3_bind_int64(ob->cur_put, 5, m->time_utc_ms);
+        sqlite3_bind_blob(ob->cur_put, 6, ob->pack_buf, (int)len, SQLITE_STATIC);
+        if (exec_stmt(ob->cur_put) != 0)
+            goto db_error;
+    }
     sqlite3_bind_int64(ob->bump, 1, (sqlite3_int64)(serial + 1));
     if (exec_stmt(ob->bump) != 0)
         goto db_error;
-    if (exec_stmt(ob->commit) != 0)
-        goto db_error;
     sqlite3_clear_bindings(ob->insert);
+    sqlite3_clear_bindings(ob->cur_put);
+    (*pending)++;
     *serial_out = serial;
     return 0;
 db_error:
     snprintf(errmsg, errmsg_len, "outbox: %s", sqlite3_errmsg(ob->db));
     sqlite3_clear_bindings(ob->insert);
-    (void)exec_stmt(ob->rollback);
+    sqlite3_clear_bindings(ob->cur_put);
     return -1;
+}
+
+int
+qs_outbox_append_many(qs_outbox_t *ob, Quietstate__StateMessage *const *msgs, size_t n,
+                      uint64_t *first_serial, char *errmsg, size_t errmsg_len)
+{
+    uint64_t pending = 0, cap = 0, serial = 0;
+
+    *first_serial = 0;
+    if (n == 0)
+        return 0;
+    if (exec_stmt(ob->begin) != 0) {
+        snprintf(errmsg, errmsg_len, "outbox: cannot begin: %s", sqlite3_errmsg(ob->db));
+        return -1;
+    }
+    if (query_u64(ob->count, &pending) != 0 || qs_outbox_max_pending(ob, &cap) != 0) {
+        snprintf(errmsg, errmsg_len, "outbox: %s", sqlite3_errmsg(ob->db));
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (append_in_tx(ob, msgs[i], &pending, cap, &serial, errmsg, errmsg_len) != 0)
+            goto fail;
+        if (i == 0)
+            *first_serial = serial;
+    }
+    if (exec_stmt(ob->commit) != 0) {
+        snprintf(errmsg, errmsg_len, "outbox: cannot commit: %s", sqlite3_errmsg(ob->db));
+        goto fail;
+    }
+    return 0;
+fail:
+    (void)exec_stmt(ob->rollback);
+    *first_serial = 0;
+    return -1;
+}
+
+int
+qs_outbox_append(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *serial_out,
+                 char *errmsg, size_t errmsg_len)
+{
+    return qs_outbox_append_many(ob, &m, 1, serial_out, errmsg, errmsg_len);
 }
 
 int
@@ -306,6 +492,190 @@ qs_outbox_rejected_each(qs_outbox_t *ob,
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int
+qs_outbox_max_pending(qs_outbox_t *ob, uint64_t *max)
+{
+    sqlite3_bind_text(ob->setting_get, 1, "max_pending", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ob->setting_get, 2, QS_OUTBOX_DEFAULT_MAX_PENDING);
+    return query_u64(ob->setting_get, max);
+}
+
+int
+qs_outbox_set_max_pending(qs_outbox_t *ob, uint64_t max)
+{
+    if (max < 1 || max > QS_OUTBOX_MAX_MAX_PENDING)
+        return -1;
+    sqlite3_bind_text(ob->setting_put, 1, "max_pending", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ob->setting_put, 2, (sqlite3_int64)max);
+    return exec_stmt(ob->setting_put);
+}
+
+static int
+counter_get(qs_outbox_t *ob, const char *name, uint64_t *out)
+{
+    sqlite3_bind_text(ob->counter_get, 1, name, -1, SQLITE_STATIC);
+    return query_u64(ob->counter_get, out);
+}
+
+static int
+count_sql(qs_outbox_t *ob, const char *sql, uint64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = query_u64(st, out);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+qs_outbox_status(qs_outbox_t *ob, qs_outbox_status_t *st)
+{
+    memset(st, 0, sizeof *st);
+    if (query_u64(ob->count, &st->pending) != 0 || query_u64(ob->rcount, &st->rejected) != 0 ||
+        query_u64(ob->next, &st->next_serial) != 0 ||
+        qs_outbox_max_pending(ob, &st->max_pending) != 0 ||
+        counter_get(ob, "dropped_superseded", &st->dropped_superseded) != 0 ||
+        counter_get(ob, "rejected_erased", &st->rejected_erased_total) != 0 ||
+        counter_get(ob, "rejected_deleted", &st->rejected_deleted_total) != 0 ||
+        count_sql(ob, "SELECT count(*) FROM current", &st->current_topics) != 0 ||
+        count_sql(ob, "SELECT count(*) FROM gaps", &st->gaps) != 0 ||
+        count_sql(ob, "SELECT count(*) FROM rejected WHERE length(msg) = 0",
+                  &st->rejected_erased) != 0)
+        return -1;
+    return 0;
+}
+
+int
+qs_outbox_current_each(qs_outbox_t *ob, uint32_t topic_type,
+                       int (*cb)(void *ctx, const Quietstate__StateMessage *m), void *ctx)
+{
+    int rc;
+
+    sqlite3_bind_int64(ob->cur_list, 1, topic_type);
+    while ((rc = sqlite3_step(ob->cur_list)) == SQLITE_ROW) {
+        Quietstate__StateMessage *m = quietstate__state_message__unpack(
+            NULL, (size_t)sqlite3_column_bytes(ob->cur_list, 1),
+            sqlite3_column_blob(ob->cur_list, 1));
+        int stop;
+
+        if (m == NULL) {
+            log_error("outbox: a current-state row does not decode");
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        m->serial = (uint64_t)sqlite3_column_int64(ob->cur_list, 0);
+        stop = cb(ctx, m);
+        quietstate__state_message__free_unpacked(m, NULL);
+        if (stop != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(ob->cur_list);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A growable array of unpacked messages (the current state, for a resend). */
+typedef struct {
+    Quietstate__StateMessage **v;
+    size_t n, cap;
+} msg_list_t;
+
+static int
+collect_msg(void *ctx, const Quietstate__StateMessage *m)
+{
+    msg_list_t *l = ctx;
+    size_t len = quietstate__state_message__get_packed_size(m);
+    uint8_t *buf = qs_malloc(len ? len : 1);
+
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = qs_realloc(l->v, l->cap * sizeof *l->v);
+    }
+    quietstate__state_message__pack(m, buf);
+    l->v[l->n] = quietstate__state_message__unpack(NULL, len, buf);
+    free(buf);
+    if (l->v[l->n] == NULL)
+        return -1;
+    l->n++;
+    return 0;
+}
+
+int
+qs_outbox_resend_current(qs_outbox_t *ob, uint64_t *n_out, uint64_t *first_serial,
+                         char *errmsg, size_t errmsg_len)
+{
+    msg_list_t l = { NULL, 0, 0 };
+    int rc = -1;
+
+    *n_out = 0;
+    *first_serial = 0;
+    /* Read first, then append: the appends rewrite the rows being read. The
+     * whole resend is one transaction, so a crash leaves none or all of it. */
+    if (qs_outbox_current_each(ob, 0, collect_msg, &l) != 0) {
+        snprintf(errmsg, errmsg_len, "outbox: cannot read the current state: %s",
+                 sqlite3_errmsg(ob->db));
+    } else if (qs_outbox_append_many(ob, l.v, l.n, first_serial, errmsg, errmsg_len) == 0) {
+        *n_out = l.n;
+        rc = 0;
+        log_info("outbox: resend of the current state: %zu messages from serial %llu", l.n,
+                 (unsigned long long)*first_serial);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        quietstate__state_message__free_unpacked(l.v[i], NULL);
+    free(l.v);
+    return rc;
+}
+
+int
+qs_outbox_expire_rejected(qs_outbox_t *ob, int64_t now_ms, uint32_t keep_days,
+                          uint64_t *erased, uint64_t *deleted)
+{
+    static const char erase_sql[] =
+        "UPDATE rejected SET msg = x'', reason = '' WHERE rejected_ms < ?1 AND "
+        "(length(msg) > 0 OR reason <> '')";
+    static const char delete_sql[] = "DELETE FROM rejected WHERE rejected_ms < ?1";
+    int64_t day = 86400000LL;
+    uint64_t n_erased = 0, n_deleted = 0;
+    sqlite3_stmt *st = NULL;
+    int ok = 0;
+
+    if (exec_stmt(ob->begin) != 0)
+        return -1;
+    if (sqlite3_prepare_v2(ob->db, erase_sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now_ms - (int64_t)keep_days * day);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        n_erased = (uint64_t)sqlite3_changes(ob->db);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (ok && sqlite3_prepare_v2(ob->db, delete_sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now_ms - (int64_t)QS_OUTBOX_REJECTED_REMNANT_DAYS * day);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        n_deleted = (uint64_t)sqlite3_changes(ob->db);
+    } else {
+        ok = 0;
+    }
+    sqlite3_finalize(st);
+    if (!ok || (n_erased > 0 && counter_add(ob, "rejected_erased", n_erased) != 0) ||
+        (n_deleted > 0 && counter_add(ob, "rejected_deleted", n_deleted) != 0) ||
+        exec_stmt(ob->commit) != 0) {
+        (void)exec_stmt(ob->rollback);
+        return -1;
+    }
+    if (n_erased > 0 || n_deleted > 0)
+        log_info("outbox: rejected list expiry: %llu erased, %llu deleted",
+                 (unsigned long long)n_erased, (unsigned long long)n_deleted);
+    if (erased != NULL)
+        *erased = n_erased;
+    if (deleted != NULL)
+        *deleted = n_deleted;
+    return 0;
+}
+
 static int
 source_take(void *ctx, uint64_t after, qs_msgref_t *refs, size_t max_refs, uint8_t *buf,
             size_t buf_cap, size_t *n_out)
@@ -354,6 +724,15 @@ qs_outbox_destroy(qs_outbox_t **ob_p)
     sqlite3_finalize(ob->count);
     sqlite3_finalize(ob->rcount);
     sqlite3_finalize(ob->rlist);
+    sqlite3_finalize(ob->cur_put);
+    sqlite3_finalize(ob->cur_list);
+    sqlite3_finalize(ob->droppable);
+    sqlite3_finalize(ob->drop);
+    sqlite3_finalize(ob->gap);
+    sqlite3_finalize(ob->counter_add);
+    sqlite3_finalize(ob->counter_get);
+    sqlite3_finalize(ob->setting_get);
+    sqlite3_finalize(ob->setting_put);
     sqlite3_close(ob->db);
     if (ob->pack_buf != NULL)
         sodium_memzero(ob->pack_buf, ob->pack_cap);
