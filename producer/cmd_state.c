@@ -251,7 +251,7 @@ print_status(const qs_outbox_status_t *s, qs_fmt_t fmt)
         { "pending", s->pending },
         { "max_pending", s->max_pending },
         { "dropped_superseded", s->dropped_superseded },
-        { "gaps", s->gaps },
+        { "taken_upto", s->taken_upto },
         { "rejected", s->rejected },
         { "rejected_without_names", s->rejected_erased },
         { "rejected_erased_total", s->rejected_erased_total },

@@ -31,7 +31,8 @@ struct qs_outbox {
     sqlite3_stmt *next, *insert, *bump;
     sqlite3_stmt *take, *ack, *rej_copy, *rej_delete;
     sqlite3_stmt *count, *rcount, *rlist;
-    sqlite3_stmt *cur_put, *cur_list, *droppable, *drop, *gap, *counter_add, *counter_get;
+    sqlite3_stmt *cur_put, *cur_list, *droppable, *drop, *taken, *mark, *counter_add;
+    sqlite3_stmt *counter_get;
     sqlite3_stmt *setting_get, *setting_put;
     uint8_t *pack_buf;     /* reused by append */
     size_t pack_cap;
@@ -39,7 +40,8 @@ struct qs_outbox {
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta("
-    "  id INTEGER PRIMARY KEY CHECK (id = 1), next_serial INTEGER NOT NULL);"
+    "  id INTEGER PRIMARY KEY CHECK (id = 1), next_serial INTEGER NOT NULL,"
+    "  taken_upto INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS outbox("
     "  serial INTEGER PRIMARY KEY, msg BLOB NOT NULL, topic_type INTEGER, topic_id TEXT);"
     "CREATE TABLE IF NOT EXISTS rejected("
@@ -57,17 +59,18 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS counters("
     "  name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS settings("
-    "  name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-    /* Serials dropped at the cap (no names): what a later protocol can tell
-     * the store it will never receive. */
-    "CREATE TABLE IF NOT EXISTS gaps("
-    "  serial INTEGER PRIMARY KEY, dropped_ms INTEGER NOT NULL);";
+    "  name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* Outboxes written before the cap existed have no topic columns: their rows
  * keep NULL there and are never dropped (not known to be superseded). */
 static const char migrate_topic_columns[] =
     "ALTER TABLE outbox ADD COLUMN topic_type INTEGER;"
     "ALTER TABLE outbox ADD COLUMN topic_id TEXT;";
+/* ... nor taken_upto: an older sender may have sent any serial already, so
+ * every existing one counts as taken (never renumbered). */
+static const char migrate_taken[] =
+    "ALTER TABLE meta ADD COLUMN taken_upto INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE meta SET taken_upto = next_serial - 1;";
 
 static int
 prepare(qs_outbox_t *ob, sqlite3_stmt **st, const char *sql)
@@ -101,16 +104,25 @@ ensure_private_file(const char *path, char *errmsg, size_t errmsg_len)
 
 /* Add the topic columns to an outbox from before the cap. */
 static int
-migrate(qs_outbox_t *ob, char **err)
+migrate_if(qs_outbox_t *ob, const char *probe_sql, const char *fix_sql, char **err)
 {
     sqlite3_stmt *probe = NULL;
 
-    if (sqlite3_prepare_v2(ob->db, "SELECT topic_type, topic_id FROM outbox LIMIT 0", -1,
-                           &probe, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(ob->db, probe_sql, -1, &probe, NULL) == SQLITE_OK) {
         sqlite3_finalize(probe);
         return 0;
     }
-    return sqlite3_exec(ob->db, migrate_topic_columns, NULL, NULL, err) == SQLITE_OK ? 0 : -1;
+    return sqlite3_exec(ob->db, fix_sql, NULL, NULL, err) == SQLITE_OK ? 0 : -1;
+}
+
+static int
+migrate(qs_outbox_t *ob, char **err)
+{
+    if (migrate_if(ob, "SELECT topic_type, topic_id FROM outbox LIMIT 0", migrate_topic_columns,
+                   err) != 0 ||
+        migrate_if(ob, "SELECT taken_upto FROM meta LIMIT 0", migrate_taken, err) != 0)
+        return -1;
+    return 0;
 }
 
 /* The statements of the current state, the cap and the counters. */
@@ -130,10 +142,11 @@ prepare_state(qs_outbox_t *ob)
         prepare(ob, &ob->droppable,
                 "SELECT o.serial FROM outbox o CROSS JOIN current c "
                 "ON c.topic_type = o.topic_type AND c.topic_id = o.topic_id "
-                "WHERE c.serial > o.serial ORDER BY o.serial LIMIT 1") != 0 ||
+                "WHERE o.serial > ?1 AND c.serial > o.serial ORDER BY o.serial LIMIT 1") != 0 ||
         prepare(ob, &ob->drop, "DELETE FROM outbox WHERE serial = ?1") != 0 ||
-        prepare(ob, &ob->gap, "INSERT OR IGNORE INTO gaps(serial, dropped_ms) "
-                              "VALUES (?1, ?2)") != 0 ||
+        prepare(ob, &ob->taken, "SELECT taken_upto FROM meta WHERE id = 1") != 0 ||
+        prepare(ob, &ob->mark, "UPDATE meta SET taken_upto = ?1 WHERE id = 1 AND "
+                               "taken_upto < ?1") != 0 ||
         prepare(ob, &ob->counter_add,
                 "INSERT INTO counters(name, value) VALUES (?1, ?2) ON CONFLICT(name) "
                 "DO UPDATE SET value = value + excluded.value") != 0 ||
@@ -244,39 +257,96 @@ counter_add(qs_outbox_t *ob, const char *name, uint64_t n)
     return exec_stmt(ob->counter_add);
 }
 
-/* Make room for one more pending message under the cap: drop the oldest
- * superseded one while *pending is at the cap. -1 with errmsg when nothing
- * can be dropped (or on a database error). Runs inside the caller's
- * transaction. */
+/* Run one statement with ?1 = v, to completion. */
+static int
+exec_bound(qs_outbox_t *ob, const char *sql, uint64_t v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)v);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Close the holes drops left above taken: no sender has seen those serials,
+ * so they are renumbered taken+1, taken+2, ... in order (through negative
+ * values: the primary key must never collide), the current state follows,
+ * and next_serial comes back down. The store never sees a gap. */
+static int
+renumber_untaken(qs_outbox_t *ob, uint64_t taken)
+{
+    static const char *const steps[] = {
+        "DROP TABLE IF EXISTS temp.remap",
+        "CREATE TEMP TABLE remap(old INTEGER PRIMARY KEY, new INTEGER NOT NULL)",
+        "INSERT INTO temp.remap SELECT serial, ?1 + row_number() OVER (ORDER BY serial) "
+        "FROM outbox WHERE serial > ?1",
+        "UPDATE outbox SET serial = -(SELECT new FROM temp.remap WHERE old = outbox.serial) "
+        "WHERE serial > ?1",
+        "UPDATE outbox SET serial = -serial WHERE serial < 0",
+        "UPDATE current SET serial = (SELECT new FROM temp.remap WHERE old = current.serial) "
+        "WHERE serial > ?1 AND serial IN (SELECT old FROM temp.remap)",
+        "UPDATE meta SET next_serial = ?1 + 1 + (SELECT count(*) FROM temp.remap) WHERE id = 1",
+        "DROP TABLE temp.remap",
+    };
+
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (exec_bound(ob, steps[i], taken) != 0)
+            return -1;
+    return 0;
+}
+
+/* Back under the cap after an insert. Over the cap, drop the oldest
+ * superseded pending messages that no sender has taken yet (down to 90% of
+ * the cap, so that this O(pending) work is not done at every append), then
+ * renumber what is left above the taken mark. The message just inserted is
+ * its topic's latest, so it is never chosen, and the one it supersedes may
+ * be. A taken message is never dropped: the store may hold it already.
+ * -1 with errmsg when still over the cap (or on a database error); the
+ * caller rolls back. Runs inside the caller's transaction. */
 static int
 make_room(qs_outbox_t *ob, uint64_t *pending, uint64_t cap, char *errmsg, size_t errmsg_len)
 {
-    while (*pending >= cap) {
-        uint64_t victim = 0;
-        int rc = sqlite3_step(ob->droppable);
+    uint64_t target = cap > 10 ? cap - cap / 10 : cap, taken = 0, dropped = 0;
 
+    if (*pending <= cap)
+        return 0;
+    if (query_u64(ob->taken, &taken) != 0)
+        goto db_error;
+    while (*pending > target) {
+        uint64_t victim = 0;
+        int rc;
+
+        sqlite3_bind_int64(ob->droppable, 1, (sqlite3_int64)taken);
+        rc = sqlite3_step(ob->droppable);
         if (rc == SQLITE_ROW)
             victim = (uint64_t)sqlite3_column_int64(ob->droppable, 0);
         sqlite3_reset(ob->droppable);
-        if (rc == SQLITE_DONE) {
-            snprintf(errmsg, errmsg_len, "outbox full: %llu messages pending (the cap, see "
-                     "'qs-producer status --max-pending') and none is superseded by a newer "
-                     "state of its topic; deliver them first (flush or run)",
-                     (unsigned long long)*pending);
-            return -1;
-        }
+        if (rc == SQLITE_DONE)
+            break;
         if (rc != SQLITE_ROW)
             goto db_error;
         sqlite3_bind_int64(ob->drop, 1, (sqlite3_int64)victim);
-        sqlite3_bind_int64(ob->gap, 1, (sqlite3_int64)victim);
-        sqlite3_bind_int64(ob->gap, 2, qs_clock_now_ms(&ob->clock));
-        if (exec_stmt(ob->drop) != 0 || exec_stmt(ob->gap) != 0 ||
-            counter_add(ob, "dropped_superseded", 1) != 0)
+        if (exec_stmt(ob->drop) != 0)
             goto db_error;
-        log_info("outbox: at its cap of %llu messages: dropped superseded serial %llu",
-                 (unsigned long long)cap, (unsigned long long)victim);
+        dropped++;
         (*pending)--;
     }
+    if (*pending > cap) {
+        snprintf(errmsg, errmsg_len, "outbox full: %llu messages pending (the cap, see "
+                 "'qs-producer status --max-pending') and none that no sender has taken is "
+                 "superseded by a newer state of its topic; deliver them first (flush or run)",
+                 (unsigned long long)cap);
+        return -1;
+    }
+    if (renumber_untaken(ob, taken) != 0 || counter_add(ob, "dropped_superseded", dropped) != 0)
+        goto db_error;
+    log_info("outbox: at its cap of %llu messages: dropped %llu superseded states",
+             (unsigned long long)cap, (unsigned long long)dropped);
     return 0;
 db_error:
     snprintf(errmsg, errmsg_len, "outbox: %s", sqlite3_errmsg(ob->db));
@@ -293,8 +363,6 @@ append_in_tx(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *pending, ui
     size_t len;
     const char *topic = m->topic_id ? m->topic_id : "";
 
-    if (make_room(ob, pending, cap, errmsg, errmsg_len) != 0)
-        return -1;
     if (query_u64(ob->next, &serial) != 0 || serial == 0)
         goto db_error;
     m->serial = serial;
@@ -327,6 +395,8 @@ append_in_tx(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *pending, ui
     sqlite3_clear_bindings(ob->insert);
     sqlite3_clear_bindings(ob->cur_put);
     (*pending)++;
+    if (make_room(ob, pending, cap, errmsg, errmsg_len) != 0)
+        return -1;
     *serial_out = serial;
     return 0;
 db_error:
@@ -353,12 +423,16 @@ qs_outbox_append_many(qs_outbox_t *ob, Quietstate__StateMessage *const *msgs, si
         snprintf(errmsg, errmsg_len, "outbox: %s", sqlite3_errmsg(ob->db));
         goto fail;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (append_in_tx(ob, msgs[i], &pending, cap, &serial, errmsg, errmsg_len) != 0)
             goto fail;
-        if (i == 0)
-            *first_serial = serial;
+    /* A drop at the cap may have renumbered the new messages: they are the
+     * last n serials (consecutive, in order). */
+    if (query_u64(ob->next, &serial) != 0) {
+        snprintf(errmsg, errmsg_len, "outbox: %s", sqlite3_errmsg(ob->db));
+        goto fail;
     }
+    *first_serial = serial - n;
     if (exec_stmt(ob->commit) != 0) {
         snprintf(errmsg, errmsg_len, "outbox: cannot commit: %s", sqlite3_errmsg(ob->db));
         goto fail;
@@ -377,42 +451,83 @@ qs_outbox_append(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *serial_
     return qs_outbox_append_many(ob, &m, 1, serial_out, errmsg, errmsg_len);
 }
 
+/* Copy the packed message of the take statement's current row into buf at
+ * *used with its serial field set to the row's serial (a renumbered row's
+ * blob still has its old one). 0, 1 when it does not fit, -1 corrupt. */
+static int
+take_row(qs_outbox_t *ob, uint64_t serial, uint8_t *buf, size_t buf_cap, size_t *used,
+         size_t *len_out)
+{
+    Quietstate__StateMessage *m = quietstate__state_message__unpack(
+        NULL, (size_t)sqlite3_column_bytes(ob->take, 1), sqlite3_column_blob(ob->take, 1));
+    size_t len;
+
+    if (m == NULL)
+        return -1;
+    m->serial = serial;
+    len = quietstate__state_message__get_packed_size(m);
+    if (len > buf_cap - *used) {
+        quietstate__state_message__free_unpacked(m, NULL);
+        return 1;
+    }
+    quietstate__state_message__pack(m, buf + *used);
+    quietstate__state_message__free_unpacked(m, NULL);
+    *len_out = len;
+    *used += len;
+    return 0;
+}
+
 int
 qs_outbox_take(qs_outbox_t *ob, uint64_t after, qs_msgref_t *refs, size_t max_refs,
                uint8_t *buf, size_t buf_cap, size_t *n_out)
 {
     size_t n = 0, used = 0;
-    int rc = SQLITE_DONE;
+    int rc = SQLITE_DONE, fit = 0;
 
     *n_out = 0;
+    /* One write transaction: what is read here is marked taken before any
+     * append can renumber it (make_room never touches taken serials). */
+    if (exec_stmt(ob->begin) != 0) {
+        log_error("outbox: cannot read pending messages: %s", sqlite3_errmsg(ob->db));
+        return -1;
+    }
     sqlite3_bind_int64(ob->take, 1, (sqlite3_int64)after);
     sqlite3_bind_int64(ob->take, 2, (sqlite3_int64)max_refs);
     while (n < max_refs && (rc = sqlite3_step(ob->take)) == SQLITE_ROW) {
-        size_t len = (size_t)sqlite3_column_bytes(ob->take, 1);
-        const void *blob = sqlite3_column_blob(ob->take, 1);
-        if (len > buf_cap - used)
+        uint64_t serial = (uint64_t)sqlite3_column_int64(ob->take, 0);
+        size_t off = used, len = 0;
+        fit = take_row(ob, serial, buf, buf_cap, &used, &len);
+        if (fit != 0)
             break;
-        if (len > 0)
-            memcpy(buf + used, blob, len);
-        refs[n].serial = (uint64_t)sqlite3_column_int64(ob->take, 0);
-        refs[n].off = used;
-        refs[n].len = len;
-        used += len;
+        refs[n] = (qs_msgref_t){ serial, off, len };
         n++;
     }
-    if (n < max_refs && rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        log_error("outbox: cannot read pending messages: %s", sqlite3_errmsg(ob->db));
-        sqlite3_reset(ob->take);
-        return -1;
-    }
-    if (n == 0 && rc == SQLITE_ROW) {
-        log_error("outbox: message too large for a batch buffer of %zu bytes", buf_cap);
-        sqlite3_reset(ob->take);
-        return -1;
-    }
     sqlite3_reset(ob->take);
+    if (fit < 0 || (n < max_refs && fit == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)) {
+        log_error("outbox: cannot read pending messages: %s",
+                  fit < 0 ? "a message does not decode" : sqlite3_errmsg(ob->db));
+        goto fail;
+    }
+    if (n == 0 && fit > 0) {
+        log_error("outbox: message too large for a batch buffer of %zu bytes", buf_cap);
+        goto fail;
+    }
+    if (n > 0) {
+        sqlite3_bind_int64(ob->mark, 1, (sqlite3_int64)refs[n - 1].serial);
+        if (exec_stmt(ob->mark) != 0) {
+            log_error("outbox: cannot mark messages taken: %s", sqlite3_errmsg(ob->db));
+            goto fail;
+        }
+    }
+    if (exec_stmt(ob->commit) != 0) {
+        log_error("outbox: cannot mark messages taken: %s", sqlite3_errmsg(ob->db));
+        goto fail;
+    }
     *n_out = n;
     return 0;
+fail:
+    (void)exec_stmt(ob->rollback);
+    return -1;
 }
 
 int
@@ -537,11 +652,11 @@ qs_outbox_status(qs_outbox_t *ob, qs_outbox_status_t *st)
     if (query_u64(ob->count, &st->pending) != 0 || query_u64(ob->rcount, &st->rejected) != 0 ||
         query_u64(ob->next, &st->next_serial) != 0 ||
         qs_outbox_max_pending(ob, &st->max_pending) != 0 ||
+        query_u64(ob->taken, &st->taken_upto) != 0 ||
         counter_get(ob, "dropped_superseded", &st->dropped_superseded) != 0 ||
         counter_get(ob, "rejected_erased", &st->rejected_erased_total) != 0 ||
         counter_get(ob, "rejected_deleted", &st->rejected_deleted_total) != 0 ||
         count_sql(ob, "SELECT count(*) FROM current", &st->current_topics) != 0 ||
-        count_sql(ob, "SELECT count(*) FROM gaps", &st->gaps) != 0 ||
         count_sql(ob, "SELECT count(*) FROM rejected WHERE length(msg) = 0",
                   &st->rejected_erased) != 0)
         return -1;
@@ -728,7 +843,8 @@ qs_outbox_destroy(qs_outbox_t **ob_p)
     sqlite3_finalize(ob->cur_list);
     sqlite3_finalize(ob->droppable);
     sqlite3_finalize(ob->drop);
-    sqlite3_finalize(ob->gap);
+    sqlite3_finalize(ob->taken);
+    sqlite3_finalize(ob->mark);
     sqlite3_finalize(ob->counter_add);
     sqlite3_finalize(ob->counter_get);
     sqlite3_finalize(ob->setting_get);

@@ -13,13 +13,16 @@
  * rejected_ms) with status and code stored by name ("BAD_MESSAGE",
  * "STATE_OUT_OF_RANGE"), current(topic_type, topic_id, serial, state_id,
  * time_ms, msg): the endpoint's own current state, one row per topic, what a
- * resync re-sends; counters(name, value), settings(name, value), gaps(serial,
- * dropped_ms): serials dropped at the cap.
+ * resync re-sends; counters(name, value), settings(name, value);
+ * meta.taken_upto: the highest serial a sender has taken (maybe sent).
  *
  * Hygiene (docs/producer.md): at most max_pending messages wait (default
- * QS_OUTBOX_DEFAULT_MAX_PENDING); at the cap the oldest superseded pending
- * message (a newer serial of its topic was recorded) is dropped and counted,
- * never the latest state of a topic; when none is superseded, append fails.
+ * QS_OUTBOX_DEFAULT_MAX_PENDING); over the cap the oldest superseded pending
+ * messages (a newer serial of their topic was recorded) that no sender has
+ * taken yet are dropped and counted, down to 90% of the cap, and the
+ * untaken messages above them renumbered so that the store never sees a
+ * serial gap; never the latest state of a topic, never a taken (maybe sent)
+ * or acked message. When nothing can be dropped, append fails.
  * Rejected messages lose their message and reason (names) after
  * QS_OUTBOX_REJECTED_KEEP_DAYS and are deleted after
  * QS_OUTBOX_REJECTED_REMNANT_DAYS.
@@ -93,7 +96,7 @@ int qs_outbox_expire_rejected(qs_outbox_t *ob, int64_t now_ms, uint32_t keep_day
 typedef struct {
     uint64_t pending, rejected, next_serial, max_pending, current_topics;
     uint64_t dropped_superseded;      /* counter: dropped at the cap, ever */
-    uint64_t gaps;                    /* serials dropped (gaps table rows) */
+    uint64_t taken_upto;              /* highest serial a sender has taken */
     uint64_t rejected_erased;         /* rejected entries now without names */
     uint64_t rejected_erased_total, rejected_deleted_total;   /* counters */
 } qs_outbox_status_t;
@@ -102,9 +105,10 @@ typedef struct {
 int qs_outbox_status(qs_outbox_t *ob, qs_outbox_status_t *st);
 
 /* Up to max_refs pending messages with serial > after, in serial order,
- * packed back to back into buf (stops before overflowing buf_cap). Returns 0
- * with *n_out (0 when none), -1 on a database error. Holds no transaction
- * open after it returns. */
+ * packed back to back into buf (stops before overflowing buf_cap), and
+ * marked taken (never renumbered or dropped at the cap from then on).
+ * Returns 0 with *n_out (0 when none), -1 on a database error. Holds no
+ * transaction open after it returns. */
 int qs_outbox_take(qs_outbox_t *ob, uint64_t after, qs_msgref_t *refs, size_t max_refs,
                    uint8_t *buf, size_t buf_cap, size_t *n_out);
 

@@ -167,6 +167,24 @@ for c in scan state status; do
     qs_expect_rc 0 "$QS_TMP/help-$c.out" "$QS_PRODUCER" "$c" --help
 done
 
+qs_step "the outbox cap: superseded states dropped and counted, then report refused (exit 1)"
+CAP=$QS_TMP/cap.outbox
+qs_expect_rc 0 "$QS_TMP/cap0.out" "$QS_PRODUCER" --outbox "$CAP" status --max-pending 2
+for t in KB1 KB2; do
+    qs_expect_rc 0 "$QS_TMP/cap-$t.out" "$QS_PRODUCER" --outbox "$CAP" report --topic-type 500 \
+        --topic-id "$t" --state 2 --machine WS-CAP
+done
+qs_expect_rc 1 "$QS_TMP/cap-full.out" "$QS_PRODUCER" --outbox "$CAP" report --topic-type 500 \
+    --topic-id KB3 --state 2 --machine WS-CAP
+grep -q "outbox full" "$QS_TMP/cap-full.out.err" || qs_fail "no clear error at the cap: $(cat "$QS_TMP/cap-full.out.err")"
+qs_expect_rc 0 "$QS_TMP/cap-new.out" "$QS_PRODUCER" --outbox "$CAP" report --topic-type 500 \
+    --topic-id KB1 --state 3 --machine WS-CAP
+# KB1 state 2 (serial 1) was dropped and KB2 renumbered 1: no serial gap.
+qs_expect_eq "serial after the refusal" "$(cat "$QS_TMP/cap-new.out")" 2
+qs_expect_rc 0 "$QS_TMP/cap.json" "$QS_PRODUCER" --outbox "$CAP" status --format json
+qs_expect_eq "dropped" "$(qs_json_get "$QS_TMP/cap.json" .dropped_superseded)" 1
+qs_expect_eq "pending at the cap" "$(qs_json_get "$QS_TMP/cap.json" .pending)" 2
+
 qs_step "delivered end to end: compliance equals the scan's current state"
 qs_site_init
 qs_start_site
@@ -180,4 +198,13 @@ jq -r '.rows[] | "\(.topic_id) \(.state_id) \(.count)"' "$QS_TMP/compliance.json
 jq -r '.topics[] | "\(.topic_id) \(.state_id) 1"' "$QS_TMP/state.json" | sort >"$QS_TMP/c.want"
 diff -u "$QS_TMP/c.want" "$QS_TMP/c.got" >"$QS_TMP/c.diff" ||
     qs_fail "compliance differs from the scan's current state:"$'\n'"$(cat "$QS_TMP/c.diff")"
+
+qs_step "an outbox that dropped superseded states at its cap still drains completely"
+qs_enroll cap
+qs_expect_rc 0 "$QS_TMP/flush-cap.out" "$QS_PRODUCER" --profile "$(qs_profile cap)" --outbox "$CAP" \
+    flush --timeout 60
+qs_expect_rc 0 "$QS_TMP/compliance-cap.json" "$QSCTL" compliance --home "$QS_HOME" --topic-type 500 \
+    --topic-id KB1 --format json
+qs_expect_eq "KB1 after the cap" "$(qs_json_get "$QS_TMP/compliance-cap.json" \
+    '[.rows[] | "\(.state_id):\(.count)"] | join(",")')" "3:1"
 echo "test_scan: ok"
