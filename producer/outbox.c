@@ -9,6 +9,7 @@
  * names) instead of leaving them in free pages.
  */
 #include "outbox.h"
+#include "outbox_priv.h"
 
 #include "qs_clock.h"
 #include "qs_codec.h"
@@ -24,19 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct qs_outbox {
-    sqlite3 *db;
-    qs_clock_t clock;
-    sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *next, *insert, *bump;
-    sqlite3_stmt *take, *ack, *rej_copy, *rej_delete;
-    sqlite3_stmt *count, *rcount, *rlist;
-    sqlite3_stmt *cur_put, *cur_list, *droppable, *drop, *taken, *mark, *counter_add;
-    sqlite3_stmt *counter_get;
-    sqlite3_stmt *setting_get, *setting_put;
-    uint8_t *pack_buf;     /* reused by append */
-    size_t pack_cap;
-};
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta("
@@ -56,7 +44,7 @@ static const char schema[] =
     "  topic_type INTEGER NOT NULL, topic_id TEXT NOT NULL, serial INTEGER NOT NULL,"
     "  state_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, msg BLOB NOT NULL,"
     "  PRIMARY KEY (topic_type, topic_id)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS counters("
+    "CREATE TABLE IF NOT EXISTS tallies("
     "  name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS settings("
     "  name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
@@ -148,9 +136,9 @@ prepare_state(qs_outbox_t *ob)
         prepare(ob, &ob->mark, "UPDATE meta SET taken_upto = ?1 WHERE id = 1 AND "
                                "taken_upto < ?1") != 0 ||
         prepare(ob, &ob->counter_add,
-                "INSERT INTO counters(name, value) VALUES (?1, ?2) ON CONFLICT(name) "
+                "INSERT INTO tallies(name, value) VALUES (?1, ?2) ON CONFLICT(name) "
                 "DO UPDATE SET value = value + excluded.value") != 0 ||
-        prepare(ob, &ob->counter_get, "SELECT coalesce((SELECT value FROM counters "
+        prepare(ob, &ob->counter_get, "SELECT coalesce((SELECT value FROM tallies "
                                       "WHERE name = ?1), 0)") != 0 ||
         prepare(ob, &ob->setting_get, "SELECT coalesce((SELECT value FROM settings "
                                       "WHERE name = ?1), ?2)") != 0 ||
@@ -231,16 +219,16 @@ fail:
 }
 
 /* Run a statement without results (BEGIN, COMMIT, ...). */
-static int
-exec_stmt(sqlite3_stmt *st)
+int
+ob_exec(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
-query_u64(sqlite3_stmt *st, uint64_t *out)
+int
+ob_query_u64(sqlite3_stmt *st, uint64_t *out)
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
@@ -249,12 +237,12 @@ query_u64(sqlite3_stmt *st, uint64_t *out)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int
-counter_add(qs_outbox_t *ob, const char *name, uint64_t n)
+int
+ob_counter_add(qs_outbox_t *ob, const char *name, uint64_t n)
 {
     sqlite3_bind_text(ob->counter_add, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(ob->counter_add, 2, (sqlite3_int64)n);
-    return exec_stmt(ob->counter_add);
+    return ob_exec(ob->counter_add);
 }
 
 /* Run one statement with ?1 = v, to completion. */
@@ -315,7 +303,7 @@ make_room(qs_outbox_t *ob, uint64_t *pending, uint64_t cap, char *errmsg, size_t
 
     if (*pending <= cap)
         return 0;
-    if (query_u64(ob->taken, &taken) != 0)
+    if (ob_query_u64(ob->taken, &taken) != 0)
         goto db_error;
     while (*pending > target) {
         uint64_t victim = 0;
@@ -331,7 +319,7 @@ make_room(qs_outbox_t *ob, uint64_t *pending, uint64_t cap, char *errmsg, size_t
         if (rc != SQLITE_ROW)
             goto db_error;
         sqlite3_bind_int64(ob->drop, 1, (sqlite3_int64)victim);
-        if (exec_stmt(ob->drop) != 0)
+        if (ob_exec(ob->drop) != 0)
             goto db_error;
         dropped++;
         (*pending)--;
@@ -343,7 +331,7 @@ make_room(qs_outbox_t *ob, uint64_t *pending, uint64_t cap, char *errmsg, size_t
                  (unsigned long long)cap);
         return -1;
     }
-    if (renumber_untaken(ob, taken) != 0 || counter_add(ob, "dropped_superseded", dropped) != 0)
+    if (renumber_untaken(ob, taken) != 0 || ob_counter_add(ob, "dropped_superseded", dropped) != 0)
         goto db_error;
     log_info("outbox: at its cap of %llu messages: dropped %llu superseded states",
              (unsigned long long)cap, (unsigned long long)dropped);
@@ -363,7 +351,7 @@ append_in_tx(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *pending, ui
     size_t len;
     const char *topic = m->topic_id ? m->topic_id : "";
 
-    if (query_u64(ob->next, &serial) != 0 || serial == 0)
+    if (ob_query_u64(ob->next, &serial) != 0 || serial == 0)
         goto db_error;
     m->serial = serial;
     len = quietstate__state_message__get_packed_size(m);
@@ -376,7 +364,7 @@ append_in_tx(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *pending, ui
     sqlite3_bind_blob(ob->insert, 2, ob->pack_buf, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(ob->insert, 3, m->topic_type);
     sqlite3_bind_text(ob->insert, 4, topic, -1, SQLITE_STATIC);
-    if (exec_stmt(ob->insert) != 0)
+    if (ob_exec(ob->insert) != 0)
         goto db_error;
     /* 700 (resync) is a request, not a state: never part of a resend. */
     if (m->topic_type != QS_OUTBOX_RESYNC_TOPIC_TYPE) {
@@ -386,11 +374,11 @@ append_in_tx(qs_outbox_t *ob, Quietstate__StateMessage *m, uint64_t *pending, ui
         sqlite3_bind_int64(ob->cur_put, 4, m->state_id);
         sqlite3_bind_int64(ob->cur_put, 5, m->time_utc_ms);
         sqlite3_bind_blob(ob->cur_put, 6, ob->pack_buf, (int)len, SQLITE_STATIC);
-        if (exec_stmt(ob->cur_put) != 0)
+        if (ob_exec(ob->cur_put) != 0)
             goto db_error;
     }
     sqlite3_bind_int64(ob->bump, 1, (sqlite3_int64)(serial + 1));
-    if (exec_stmt(ob->bump) != 0)
+    if (ob_exec(ob->bump) != 0)
         goto db_error;
     sqlite3_clear_bindings(ob->insert);
     sqlite3_clear_bindings(ob->cur_put);
@@ -415,11 +403,11 @@ qs_outbox_append_many(qs_outbox_t *ob, Quietstate__StateMessage *const *msgs, si
     *first_serial = 0;
     if (n == 0)
         return 0;
-    if (exec_stmt(ob->begin) != 0) {
+    if (ob_exec(ob->begin) != 0) {
         snprintf(errmsg, errmsg_len, "outbox: cannot begin: %s", sqlite3_errmsg(ob->db));
         return -1;
     }
-    if (query_u64(ob->count, &pending) != 0 || qs_outbox_max_pending(ob, &cap) != 0) {
+    if (ob_query_u64(ob->count, &pending) != 0 || qs_outbox_max_pending(ob, &cap) != 0) {
         snprintf(errmsg, errmsg_len, "outbox: %s", sqlite3_errmsg(ob->db));
         goto fail;
     }
@@ -428,18 +416,18 @@ qs_outbox_append_many(qs_outbox_t *ob, Quietstate__StateMessage *const *msgs, si
             goto fail;
     /* A drop at the cap may have renumbered the new messages: they are the
      * last n serials (consecutive, in order). */
-    if (query_u64(ob->next, &serial) != 0) {
+    if (ob_query_u64(ob->next, &serial) != 0) {
         snprintf(errmsg, errmsg_len, "outbox: %s", sqlite3_errmsg(ob->db));
         goto fail;
     }
     *first_serial = serial - n;
-    if (exec_stmt(ob->commit) != 0) {
+    if (ob_exec(ob->commit) != 0) {
         snprintf(errmsg, errmsg_len, "outbox: cannot commit: %s", sqlite3_errmsg(ob->db));
         goto fail;
     }
     return 0;
 fail:
-    (void)exec_stmt(ob->rollback);
+    (void)ob_exec(ob->rollback);
     *first_serial = 0;
     return -1;
 }
@@ -487,7 +475,7 @@ qs_outbox_take(qs_outbox_t *ob, uint64_t after, qs_msgref_t *refs, size_t max_re
     *n_out = 0;
     /* One write transaction: what is read here is marked taken before any
      * append can renumber it (make_room never touches taken serials). */
-    if (exec_stmt(ob->begin) != 0) {
+    if (ob_exec(ob->begin) != 0) {
         log_error("outbox: cannot read pending messages: %s", sqlite3_errmsg(ob->db));
         return -1;
     }
@@ -514,19 +502,19 @@ qs_outbox_take(qs_outbox_t *ob, uint64_t after, qs_msgref_t *refs, size_t max_re
     }
     if (n > 0) {
         sqlite3_bind_int64(ob->mark, 1, (sqlite3_int64)refs[n - 1].serial);
-        if (exec_stmt(ob->mark) != 0) {
+        if (ob_exec(ob->mark) != 0) {
             log_error("outbox: cannot mark messages taken: %s", sqlite3_errmsg(ob->db));
             goto fail;
         }
     }
-    if (exec_stmt(ob->commit) != 0) {
+    if (ob_exec(ob->commit) != 0) {
         log_error("outbox: cannot mark messages taken: %s", sqlite3_errmsg(ob->db));
         goto fail;
     }
     *n_out = n;
     return 0;
 fail:
-    (void)exec_stmt(ob->rollback);
+    (void)ob_exec(ob->rollback);
     return -1;
 }
 
@@ -534,7 +522,7 @@ int
 qs_outbox_ack(qs_outbox_t *ob, uint64_t committed)
 {
     sqlite3_bind_int64(ob->ack, 1, (sqlite3_int64)committed);
-    if (exec_stmt(ob->ack) != 0) {
+    if (ob_exec(ob->ack) != 0) {
         log_error("outbox: cannot delete acked messages: %s", sqlite3_errmsg(ob->db));
         return -1;
     }
@@ -545,7 +533,7 @@ int
 qs_outbox_reject(qs_outbox_t *ob, uint64_t serial, Quietstate__Status status,
                  Quietstate__Code code, const char *reason)
 {
-    if (exec_stmt(ob->begin) != 0)
+    if (ob_exec(ob->begin) != 0)
         goto db_error;
     sqlite3_bind_int64(ob->rej_copy, 1, (sqlite3_int64)serial);
     sqlite3_bind_text(ob->rej_copy, 2, qs_status_name(status), -1, SQLITE_STATIC);
@@ -553,10 +541,10 @@ qs_outbox_reject(qs_outbox_t *ob, uint64_t serial, Quietstate__Status status,
     sqlite3_bind_text(ob->rej_copy, 4, reason ? reason : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(ob->rej_copy, 5, qs_clock_now_ms(&ob->clock));
     sqlite3_bind_int64(ob->rej_delete, 1, (sqlite3_int64)serial);
-    if (exec_stmt(ob->rej_copy) != 0 || exec_stmt(ob->rej_delete) != 0 ||
-        exec_stmt(ob->commit) != 0) {
+    if (ob_exec(ob->rej_copy) != 0 || ob_exec(ob->rej_delete) != 0 ||
+        ob_exec(ob->commit) != 0) {
         sqlite3_clear_bindings(ob->rej_copy);
-        (void)exec_stmt(ob->rollback);
+        (void)ob_exec(ob->rollback);
         goto db_error;
     }
     sqlite3_clear_bindings(ob->rej_copy);
@@ -570,19 +558,19 @@ db_error:
 int
 qs_outbox_pending_count(qs_outbox_t *ob, uint64_t *count)
 {
-    return query_u64(ob->count, count);
+    return ob_query_u64(ob->count, count);
 }
 
 int
 qs_outbox_rejected_count(qs_outbox_t *ob, uint64_t *count)
 {
-    return query_u64(ob->rcount, count);
+    return ob_query_u64(ob->rcount, count);
 }
 
 int
 qs_outbox_next_serial(qs_outbox_t *ob, uint64_t *next)
 {
-    return query_u64(ob->next, next);
+    return ob_query_u64(ob->next, next);
 }
 
 int
@@ -605,190 +593,6 @@ qs_outbox_rejected_each(qs_outbox_t *ob,
     }
     sqlite3_reset(ob->rlist);
     return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
-qs_outbox_max_pending(qs_outbox_t *ob, uint64_t *max)
-{
-    sqlite3_bind_text(ob->setting_get, 1, "max_pending", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ob->setting_get, 2, QS_OUTBOX_DEFAULT_MAX_PENDING);
-    return query_u64(ob->setting_get, max);
-}
-
-int
-qs_outbox_set_max_pending(qs_outbox_t *ob, uint64_t max)
-{
-    if (max < 1 || max > QS_OUTBOX_MAX_MAX_PENDING)
-        return -1;
-    sqlite3_bind_text(ob->setting_put, 1, "max_pending", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ob->setting_put, 2, (sqlite3_int64)max);
-    return exec_stmt(ob->setting_put);
-}
-
-static int
-counter_get(qs_outbox_t *ob, const char *name, uint64_t *out)
-{
-    sqlite3_bind_text(ob->counter_get, 1, name, -1, SQLITE_STATIC);
-    return query_u64(ob->counter_get, out);
-}
-
-static int
-count_sql(qs_outbox_t *ob, const char *sql, uint64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    if (sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    rc = query_u64(st, out);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int
-qs_outbox_status(qs_outbox_t *ob, qs_outbox_status_t *st)
-{
-    memset(st, 0, sizeof *st);
-    if (query_u64(ob->count, &st->pending) != 0 || query_u64(ob->rcount, &st->rejected) != 0 ||
-        query_u64(ob->next, &st->next_serial) != 0 ||
-        qs_outbox_max_pending(ob, &st->max_pending) != 0 ||
-        query_u64(ob->taken, &st->taken_upto) != 0 ||
-        counter_get(ob, "dropped_superseded", &st->dropped_superseded) != 0 ||
-        counter_get(ob, "rejected_erased", &st->rejected_erased_total) != 0 ||
-        counter_get(ob, "rejected_deleted", &st->rejected_deleted_total) != 0 ||
-        count_sql(ob, "SELECT count(*) FROM current", &st->current_topics) != 0 ||
-        count_sql(ob, "SELECT count(*) FROM rejected WHERE length(msg) = 0",
-                  &st->rejected_erased) != 0)
-        return -1;
-    return 0;
-}
-
-int
-qs_outbox_current_each(qs_outbox_t *ob, uint32_t topic_type,
-                       int (*cb)(void *ctx, const Quietstate__StateMessage *m), void *ctx)
-{
-    int rc;
-
-    sqlite3_bind_int64(ob->cur_list, 1, topic_type);
-    while ((rc = sqlite3_step(ob->cur_list)) == SQLITE_ROW) {
-        Quietstate__StateMessage *m = quietstate__state_message__unpack(
-            NULL, (size_t)sqlite3_column_bytes(ob->cur_list, 1),
-            sqlite3_column_blob(ob->cur_list, 1));
-        int stop;
-
-        if (m == NULL) {
-            log_error("outbox: a current-state row does not decode");
-            rc = SQLITE_CORRUPT;
-            break;
-        }
-        m->serial = (uint64_t)sqlite3_column_int64(ob->cur_list, 0);
-        stop = cb(ctx, m);
-        quietstate__state_message__free_unpacked(m, NULL);
-        if (stop != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_reset(ob->cur_list);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* A growable array of unpacked messages (the current state, for a resend). */
-typedef struct {
-    Quietstate__StateMessage **v;
-    size_t n, cap;
-} msg_list_t;
-
-static int
-collect_msg(void *ctx, const Quietstate__StateMessage *m)
-{
-    msg_list_t *l = ctx;
-    size_t len = quietstate__state_message__get_packed_size(m);
-    uint8_t *buf = qs_malloc(len ? len : 1);
-
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->v = qs_realloc(l->v, l->cap * sizeof *l->v);
-    }
-    quietstate__state_message__pack(m, buf);
-    l->v[l->n] = quietstate__state_message__unpack(NULL, len, buf);
-    free(buf);
-    if (l->v[l->n] == NULL)
-        return -1;
-    l->n++;
-    return 0;
-}
-
-int
-qs_outbox_resend_current(qs_outbox_t *ob, uint64_t *n_out, uint64_t *first_serial,
-                         char *errmsg, size_t errmsg_len)
-{
-    msg_list_t l = { NULL, 0, 0 };
-    int rc = -1;
-
-    *n_out = 0;
-    *first_serial = 0;
-    /* Read first, then append: the appends rewrite the rows being read. The
-     * whole resend is one transaction, so a crash leaves none or all of it. */
-    if (qs_outbox_current_each(ob, 0, collect_msg, &l) != 0) {
-        snprintf(errmsg, errmsg_len, "outbox: cannot read the current state: %s",
-                 sqlite3_errmsg(ob->db));
-    } else if (qs_outbox_append_many(ob, l.v, l.n, first_serial, errmsg, errmsg_len) == 0) {
-        *n_out = l.n;
-        rc = 0;
-        log_info("outbox: resend of the current state: %zu messages from serial %llu", l.n,
-                 (unsigned long long)*first_serial);
-    }
-    for (size_t i = 0; i < l.n; i++)
-        quietstate__state_message__free_unpacked(l.v[i], NULL);
-    free(l.v);
-    return rc;
-}
-
-int
-qs_outbox_expire_rejected(qs_outbox_t *ob, int64_t now_ms, uint32_t keep_days,
-                          uint64_t *erased, uint64_t *deleted)
-{
-    static const char erase_sql[] =
-        "UPDATE rejected SET msg = x'', reason = '' WHERE rejected_ms < ?1 AND "
-        "(length(msg) > 0 OR reason <> '')";
-    static const char delete_sql[] = "DELETE FROM rejected WHERE rejected_ms < ?1";
-    int64_t day = 86400000LL;
-    uint64_t n_erased = 0, n_deleted = 0;
-    sqlite3_stmt *st = NULL;
-    int ok = 0;
-
-    if (exec_stmt(ob->begin) != 0)
-        return -1;
-    if (sqlite3_prepare_v2(ob->db, erase_sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, now_ms - (int64_t)keep_days * day);
-        ok = sqlite3_step(st) == SQLITE_DONE;
-        n_erased = (uint64_t)sqlite3_changes(ob->db);
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (ok && sqlite3_prepare_v2(ob->db, delete_sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, now_ms - (int64_t)QS_OUTBOX_REJECTED_REMNANT_DAYS * day);
-        ok = sqlite3_step(st) == SQLITE_DONE;
-        n_deleted = (uint64_t)sqlite3_changes(ob->db);
-    } else {
-        ok = 0;
-    }
-    sqlite3_finalize(st);
-    if (!ok || (n_erased > 0 && counter_add(ob, "rejected_erased", n_erased) != 0) ||
-        (n_deleted > 0 && counter_add(ob, "rejected_deleted", n_deleted) != 0) ||
-        exec_stmt(ob->commit) != 0) {
-        (void)exec_stmt(ob->rollback);
-        return -1;
-    }
-    if (n_erased > 0 || n_deleted > 0)
-        log_info("outbox: rejected list expiry: %llu erased, %llu deleted",
-                 (unsigned long long)n_erased, (unsigned long long)n_deleted);
-    if (erased != NULL)
-        *erased = n_erased;
-    if (deleted != NULL)
-        *deleted = n_deleted;
-    return 0;
 }
 
 static int

@@ -13,7 +13,7 @@
  * rejected_ms) with status and code stored by name ("BAD_MESSAGE",
  * "STATE_OUT_OF_RANGE"), current(topic_type, topic_id, serial, state_id,
  * time_ms, msg): the endpoint's own current state, one row per topic, what a
- * resync re-sends; counters(name, value), settings(name, value);
+ * resync re-sends; tallies(name, value): counters, settings(name, value);
  * meta.taken_upto: the highest serial a sender has taken (maybe sent).
  *
  * Hygiene (docs/producer.md): at most max_pending messages wait (default
