@@ -60,7 +60,7 @@ static const char usage_main[] =
     "                       [--details TEXT] [--time ISO8601Z]\n"
     "       qs-producer --profile PROFILE --outbox FILE flush [--timeout SEC]\n"
     "       qs-producer --profile PROFILE --outbox FILE run [--scan-every DURATION]\n"
-    "       qs-producer --outbox FILE scan [--root DIR] [--format text|json]\n"
+    "       qs-producer --outbox FILE scan [--root DIR] [--dry-run] [--format text|json]\n"
     "       qs-producer --outbox FILE state [--format table|json|csv]\n"
     "       qs-producer --outbox FILE status [--max-pending N] [--format table|json|csv]\n"
     "       qs-producer simulate --home DIR --clients N --messages M [--batch B]\n"

@@ -3,9 +3,10 @@
  * `qs-producer report` appends a StateMessage with the next serial; the
  * sender takes pending messages in serial order, deletes them when the
  * store's sealed ack says they are committed, and moves permanently refused
- * ones to a rejected list. Serials start at 1 and are never reused: the next
- * serial lives in its own table, so it survives the outbox emptying and any
- * number of restarts. Several processes may use one outbox at once (report
+ * ones to a rejected list. Serials start at 1 and a serial a sender has
+ * taken is never reused: the next serial lives in its own table, so it
+ * survives the outbox emptying and any number of restarts (only messages no
+ * sender has taken may be renumbered, by the cap below). Several processes may use one outbox at once (report
  * while run delivers): SQLite WAL, a busy timeout, short transactions.
  *
  * Schema: meta(next_serial), outbox(serial, msg = packed StateMessage,
