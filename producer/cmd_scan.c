@@ -184,8 +184,8 @@ qs_cmd_scan(const char **outbox, int argc, char **argv)
         fprintf(stderr, "qs-producer scan: %" PRIu64 " malformed entries skipped; the first: "
                 "%s\n", r.malformed, r.first_error);
     if (r.lists_skipped > 0)
-        fprintf(stderr, "qs-producer scan: %" PRIu64 " compressed package lists not read\n",
-                r.lists_skipped);
+        fprintf(stderr, "qs-producer scan: %" PRIu64 " compressed package lists not read (apt "
+                "keeps them uncompressed with Acquire::GzipIndexes \"false\")\n", r.lists_skipped);
     if (json)
         print_json(&o, &r);
     else

@@ -119,7 +119,8 @@ sort_and_dedupe(qs_debsys_t *s)
 {
     size_t w = 0;
 
-    qsort(s->pkgs, s->n, sizeof *s->pkgs, pkg_cmp);
+    if (s->n > 0)
+        qsort(s->pkgs, s->n, sizeof *s->pkgs, pkg_cmp);
     for (size_t i = 0; i < s->n; i++) {
         if (w > 0 && pkg_cmp(&s->pkgs[w - 1], &s->pkgs[i]) == 0) {
             entry_malformed(s, status_file_label, 0, "a package installed twice");
@@ -142,7 +143,7 @@ on_package(void *ctx, const qs_deb822_para_t *p)
     qs_debpkg_t *hit;
     int cmp;
 
-    if (key.name == NULL || key.arch == NULL || p->values[F_VERSION] == NULL)
+    if (s->n == 0 || key.name == NULL || key.arch == NULL || p->values[F_VERSION] == NULL)
         return 0;
     hit = bsearch(&key, s->pkgs, s->n, sizeof *s->pkgs, pkg_cmp);
     if (hit == NULL)
@@ -304,9 +305,6 @@ read_lists(qs_debsys_t *s, const char *root, int progress)
     }
     if (progress && n > 0)
         fputc('\n', stderr);
-    if (s->lists_skipped > 0)
-        log_warn("scan: %llu compressed package lists in %s not read (set "
-                 "Acquire::GzipIndexes \"false\")", (unsigned long long)s->lists_skipped, dir);
     free(names);
 }
 

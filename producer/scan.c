@@ -229,7 +229,8 @@ qs_scan_run(qs_outbox_t *ob, const qs_scan_opts_t *o, qs_scan_result_t *r, char 
         snprintf(errmsg, errmsg_len, "cannot read the outbox's current state");
         goto out;
     }
-    qsort(cur.v, cur.n, sizeof *cur.v, topic_cmp);
+    if (cur.n > 0)
+        qsort(cur.v, cur.n, sizeof *cur.v, topic_cmp);
     diff_topics(&want, &cur, r);
     if (o->dry_run || r->n_changes == 0 ||
         record_changes(ob, o, r, errmsg, errmsg_len) == 0)
@@ -282,6 +283,8 @@ qs_scan_parse_duration(const char *text, int64_t *ms)
 
 struct qs_scan_every {
     int64_t interval_ms, next_scan, next_expiry;
+    int warned_compressed;   /* say it once per run, not every interval */
+    uint64_t warned_malformed;   /* the count last warned about */
     char host[QS_MAX_NAME_BYTES + 1];
     qs_clock_t clock;
 };
@@ -325,9 +328,16 @@ qs_scan_every_tick(qs_scan_every_t *se, qs_outbox_t *ob, int64_t mono_ms)
                      "pending, %llu security)", r.n_changes,
                      (unsigned long long)r.first_serial, (unsigned long long)r.installed,
                      (unsigned long long)r.pending, (unsigned long long)r.security);
-        if (r.malformed > 0)
+        if (r.lists_skipped > 0 && !se->warned_compressed) {
+            se->warned_compressed = 1;
+            log_warn("scan: %llu compressed package lists not read (apt keeps them "
+                     "uncompressed with Acquire::GzipIndexes \"false\")",
+                     (unsigned long long)r.lists_skipped);
+        }
+        if (r.malformed > 0 && r.malformed != se->warned_malformed)
             log_warn("scan: %llu malformed entries skipped, first: %s",
                      (unsigned long long)r.malformed, r.first_error);
+        se->warned_malformed = r.malformed;
         qs_scan_result_free(&r);
     }
 }

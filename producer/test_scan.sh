@@ -207,4 +207,26 @@ qs_expect_rc 0 "$QS_TMP/compliance-cap.json" "$QSCTL" compliance --home "$QS_HOM
     --topic-id KB1 --format json
 qs_expect_eq "KB1 after the cap" "$(qs_json_get "$QS_TMP/compliance-cap.json" \
     '[.rows[] | "\(.state_id):\(.count)"] | join(",")')" "3:1"
+
+qs_step "run --scan-every 1s: scans while it delivers, and again after a change"
+RUNBOX=$QS_TMP/run.outbox
+qs_enroll runner
+# status_is FIELD WANT: the run outbox's status FIELD equals WANT.
+status_is() {
+    "$QS_PRODUCER" --outbox "$RUNBOX" status --format json 2>/dev/null | jq -e ".$1 == $2" >/dev/null
+}
+QS_SCAN_ROOT=$ROOT qs_start runner "$QS_PRODUCER" --profile "$(qs_profile runner)" \
+    --outbox "$RUNBOX" run --scan-every 1s
+# The root as it is now: openssl upgraded, curl removed: 7 topics.
+qs_wait_until 30 "run's first scan (7 topics)" status_is current_topics 7 ||
+    qs_fail "run did not scan: $(tail -n 5 "$QS_TMP/runner.log")"
+qs_wait_until 30 "run's scan delivered" status_is pending 0 ||
+    qs_fail "run did not deliver its scan: $(tail -n 5 "$QS_TMP/runner.log")"
+write_status 3.0.13-1~deb12u1 "install ok installed"   # curl back
+qs_wait_until 30 "run's scan of the change (curl back: 2 more topics)" status_is next_serial 10 ||
+    qs_fail "run did not scan the change: $(tail -n 5 "$QS_TMP/runner.log")"
+qs_wait_until 30 "the change delivered" status_is pending 0 || qs_fail "not delivered"
+qs_stop runner || qs_fail "run did not exit 0 on SIGTERM (status $QS_STOP_RC)"
+grep -q "scan: recorded 2 changes" "$QS_TMP/runner.log" ||
+    qs_fail "run's log does not show the second scan: $(cat "$QS_TMP/runner.log")"
 echo "test_scan: ok"
