@@ -1,13 +1,16 @@
 /* main.c - qs-store: decrypts, minimizes and durably stores state messages, then acks.
  *
  * One DEALER socket to the broker's backend (CurveZMQ client with the store
- * key, pinned to the broker key) and one zmq_poll loop: drain every envelope
- * already waiting (up to group_commit_max_messages) into the ingest group,
- * commit the group in one transaction, send the sealed acks, then heartbeat
- * (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS, qs_workerproto.h), reload
- * site.db changes, flush pending counters and print a stats line every
- * minute. SIGTERM/SIGINT only set a flag: the loop finishes the commit in
- * progress, sends its acks and exits 0.
+ * key, pinned to the broker key) and one zmq_poll loop over it and the
+ * ingest commit thread's fd: drain every envelope already waiting (up to
+ * group_commit_max_messages) into the ingest group; hand the group to the
+ * commit thread as soon as it is free, and keep draining into the next one
+ * while it commits; when it is done, send that group's sealed acks. Between
+ * those: heartbeat (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS,
+ * qs_workerproto.h), reload site.db changes, flush pending counters and
+ * print a stats line every minute. SIGTERM/SIGINT only set a flag: the loop
+ * finishes the commit in flight, commits the group already received, sends
+ * their acks and exits 0.
  *
  * One qs-store per store.db: before opening anything it takes an exclusive
  * flock on DIR/store.lock (0600, never removed: the lock, not the file, is
@@ -348,24 +351,17 @@ beat(struct store *st, int64_t *next_beat, int64_t now, int64_t early_ms)
 
 #define STATS_FILE_MS 1000
 
-static double
-mono_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Commit the pending group, timing it and counting its envelopes. */
+/* Send the acks of the group in flight once it has committed (wait: block
+ * until it has), timing its commit and counting its envelopes. */
 static void
-store_stats_commit(struct store *st)
+store_stats_collect(struct store *st, int wait)
 {
-    size_t n = qs_ingest_pending(st->ingest);
-    double t0 = mono_seconds();
-    int rc = qs_ingest_commit(st->ingest, send_reply, &st->lp);
+    qs_ingest_done_t done;
 
-    qs_storestats_observe(&st->stats, mono_seconds() - t0, (uint64_t)n, rc == 0);
+    if (qs_ingest_collect(st->ingest, wait, send_reply, &st->lp, &done) != 1 ||
+        done.envelopes == 0)
+        return;
+    qs_storestats_observe(&st->stats, done.seconds, (uint64_t)done.envelopes, done.rc == 0);
     st->stats_dirty = 1;
 }
 
@@ -398,7 +394,12 @@ store_run(struct store *st)
     int64_t next_beat = qs_clock_mono_ms(), next_stats = next_beat + STATS_MS;
 
     while (!stop_requested) {
-        zmq_pollitem_t item = { st->lp.sock, 0, ZMQ_POLLIN, 0 };
+        /* A full group waits for the commit thread: leave the rest of the
+         * envelopes in the socket (its HWM is the backpressure). */
+        zmq_pollitem_t items[2] = {
+            { st->lp.sock, 0, qs_ingest_full(st->ingest) ? 0 : ZMQ_POLLIN, 0 },
+            { NULL, qs_ingest_fd(st->ingest), ZMQ_POLLIN, 0 },
+        };
         int64_t now = qs_clock_mono_ms();
         long timeout = POLL_MS;
         int rc;
@@ -406,18 +407,18 @@ store_run(struct store *st)
         beat(st, &next_beat, now, 0);
         if (next_beat - now < timeout)
             timeout = (long)(next_beat - now);
-        rc = zmq_poll(&item, 1, timeout);
+        rc = zmq_poll(items, 2, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             log_error("cannot poll the broker socket: %s", zmq_strerror(zmq_errno()));
             return -1;
         }
-        if (rc > 0 && (item.revents & ZMQ_POLLIN))
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            store_stats_collect(st, 0);
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             drain(st);
-        if (qs_ingest_pending(st->ingest) > 0) {
-            /* A commit can block (lock, fsync): start it freshly heard from. */
-            beat(st, &next_beat, qs_clock_mono_ms(), QS_WORKER_HEARTBEAT_MS / 2);
-            store_stats_commit(st);
-        }
+        /* The commit thread free: it takes the group at once, and this
+         * thread goes on receiving and decoding into the next one. */
+        (void)qs_ingest_submit(st->ingest);
         (void)qs_ingest_tick(st->ingest, 0);
         store_stats_save(st, 0);
         if (qs_clock_mono_ms() >= next_stats) {
@@ -470,6 +471,11 @@ main(int argc, char **argv)
     qs_notify_log("READY=1");
     if (store_run(&st) != 0)
         goto done;
+    /* The commit in flight, then the group already received: their acks
+     * go out before the socket closes (LINGER_MS). */
+    store_stats_collect(&st, 1);
+    if (qs_ingest_submit(st.ingest) == 1)
+        store_stats_collect(&st, 1);
     if (qs_ingest_tick(st.ingest, 1) != 0)
         log_warn("cannot write the last rejection counters to store.db");
     store_stats_save(&st, 1);
