@@ -570,6 +570,7 @@ static int
 group_submit(qs_ingest_t *self)
 {
     qs_group_t *g = self->fill;
+    int rc;
 
     if (self->flight != NULL)
         return 0;
@@ -580,7 +581,8 @@ group_submit(qs_ingest_t *self)
     g->write_pending = g->pending.nonzero &&
                        (g->n_batches == 0 ||
                         qs_clock_mono_ms() - g->pending_since_mono >= QS_INGEST_COUNTER_FLUSH_MS);
-    QS_ASSERT(qs_committer_submit(self->committer, g) == 0);
+    rc = qs_committer_submit(self->committer, g);
+    QS_ASSERT(rc == 0);   /* nothing in flight: the slot is free */
     self->flight = g;
     /* The other group was answered and reset when it came back. */
     self->fill = g == &self->groups[0] ? &self->groups[1] : &self->groups[0];

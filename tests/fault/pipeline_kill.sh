@@ -129,7 +129,13 @@ acks=$(cat "$QS_TMP"/store.*.ackorder | grep -c '^ack .* ok$' || true)
 unmatched=$(cat "$QS_TMP"/store.*.ackorder | grep -c '^unmatched' || true)
 (( violations == 0 )) ||
     qs_fail "$violations acks left the store before the flush of their commit:"$'\n'"$(cat "$QS_TMP"/store.*.ackorder | grep -m 10 '^VIOLATION')"
-(( acks >= MESSAGES / 100 )) || qs_fail "the shim saw $acks acks for $((MESSAGES / 100)) batches"
+# Fewer acks than batches is normal here: a kill after a group's COMMIT and
+# before (or while) its acks are sent loses them, and those batches, stored,
+# are then covered by later acks' committed_serial without a resend. But the check
+# must have run, in the store that drained the rest too.
+final_acks=$(grep -c '^ack .* ok$' "$STORE_LOG" || true)
+(( acks > 0 && final_acks > 0 )) ||
+    qs_fail "the shim saw $acks acks ($final_acks from the last store): the ack check proved nothing"
 qs_expect_eq "acks without a receipt (unmatched)" "$unmatched" 0
 # The kills must have proved something.
 (( kills > 0 && full >= (ROUNDS + 1) / 2 )) ||
