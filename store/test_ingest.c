@@ -1256,6 +1256,36 @@ test_store_pipeline_overlaps_groups(void)
     fx_close(&f);
 }
 
+/* A steady stream of refusals alone never leaves the pipeline idle for
+ * qs_ingest_tick: once its counters have waited QS_INGEST_COUNTER_FLUSH_MS
+ * a refusal-only group writes them itself. */
+static void
+test_store_refusals_alone_write_their_counters(void)
+{
+    struct fx f;
+    qs_policy_t p = default_policy();
+    Quietstate__StateMessage m[1];
+    qs_keypair_t *stranger = qs_keypair_generate();
+    int64_t v = -1;
+
+    fx_open(&f, &p);
+    m[0] = msg(1, now_ms(&f) - 5000, 500, "KB1", 2);
+    add_batch(&f, stranger, m, 1);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 1);
+    QS_CHECK_EQ_INT(qs_ingest_collect(f.ingest, 1, on_reply, &f, NULL), 1);
+    QS_CHECK(qs_storedb_counter_get(f.storedb, "rejected.UNKNOWN_SENDER", &v) != 0 || v <= 0);
+    usleep((QS_INGEST_COUNTER_FLUSH_MS + 50) * 1000);
+    add_batch(&f, stranger, m, 1);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 1);
+    QS_CHECK_EQ_INT(qs_ingest_collect(f.ingest, 1, on_reply, &f, NULL), 1);
+    QS_CHECK_EQ_INT(f.n_acks, 2);
+    v = -1;
+    QS_CHECK_EQ_INT(qs_storedb_counter_get(f.storedb, "rejected.UNKNOWN_SENDER", &v), 0);
+    QS_CHECK_EQ_INT(v, 2);
+    qs_keypair_destroy(&stranger);
+    fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -1286,5 +1316,6 @@ main(void)
     QS_RUN(test_store_answers_retry_later_when_locked);
     QS_RUN(test_store_group_full_at_max_messages);
     QS_RUN(test_store_pipeline_overlaps_groups);
+    QS_RUN(test_store_refusals_alone_write_their_counters);
     return qs_test_summary();
 }
