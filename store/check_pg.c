@@ -24,18 +24,22 @@ latest_query(char *q, size_t q_len, const qs_policy_t *p, int64_t now_ms, int64_
 {
     size_t off;
 
+    /* A CASE needs at least one WHEN: without own ages, one cutoff. */
     off = (size_t)snprintf(q, q_len, "SELECT topic_type, count(*), count(*) FILTER (WHERE "
                            NOT_PS("machine_ps") " OR " NOT_PS("domain_ps") "), count(*) "
-                           "FILTER (WHERE report_ms < CASE topic_type");
+                           "FILTER (WHERE report_ms < %s", p->n_topics > 0 ? "CASE topic_type"
+                                                                           : "(");
     for (size_t i = 0; i < p->n_topics && off < q_len; i++)
         off += (size_t)snprintf(q + off, q_len - off, " WHEN %u THEN %lld",
                                 p->topics[i].topic_type,
                                 (long long)(qs_policy_cutoff_ms(p, p->topics[i].topic_type,
                                                                 now_ms) - grace_ms));
     if (off < q_len)
-        off += (size_t)snprintf(q + off, q_len - off, " ELSE %lld END), min(report_ms) "
+        off += (size_t)snprintf(q + off, q_len - off, " %s %lld %s), min(report_ms) "
                                 "FROM latest GROUP BY topic_type ORDER BY topic_type",
-                                (long long)(qs_policy_cutoff_ms(p, 0, now_ms) - grace_ms));
+                                p->n_topics > 0 ? "ELSE" : "",
+                                (long long)(qs_policy_cutoff_ms(p, 0, now_ms) - grace_ms),
+                                p->n_topics > 0 ? "END" : ")");
     QS_ASSERT(off < q_len);
 }
 

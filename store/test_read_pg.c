@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DAY_MS 86400000LL
 #define NOW_MS (20000LL * DAY_MS + 12 * 3600000LL)     /* noon of day 20000 */
@@ -775,9 +776,16 @@ test_one_retention_pass_at_a_time_on_postgresql(void)
     qs_storedb_retention_unlock(p.pg);
     QS_CHECK_EQ_INT(qs_storedb_retention_trylock(second, err, sizeof err), 1);
     QS_CHECK_EQ_INT(qs_storedb_retention_trylock(p.pg, err, sizeof err), 0);
-    /* A holder whose connection ends releases it. */
+    /* A holder whose connection ends releases it (once its server process
+     * has seen the end: asynchronous, so poll, for at most 20 s). */
     qs_storedb_destroy(&second);
-    QS_CHECK_EQ_INT(qs_storedb_retention_trylock(p.pg, err, sizeof err), 1);
+    {
+        int got = 0;
+        for (int i = 0; i < 400 && (got = qs_storedb_retention_trylock(p.pg, err,
+                                                                        sizeof err)) == 0; i++)
+            usleep(50000);
+        QS_CHECK_EQ_INT(got, 1);
+    }
     qs_storedb_retention_unlock(p.pg);
     pair_close(&p);
 }
