@@ -21,3 +21,9 @@ foreach(t test_retention test_ageing test_forget)
     LABELS "pg" TIMEOUT 300 RUN_SERIAL ON
     ENVIRONMENT "QS_TEST_ENGINE=pg;QS_LIB_NAME=pg_retention_${t}")
 endforeach()
+
+# One qs-retention pass at a time: a session holding the lock makes it wait.
+add_test(NAME pg_retention_lock
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/read_retention_lock.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(pg_retention_lock PROPERTIES
+  LABELS "pg" TIMEOUT 180 RUN_SERIAL ON ENVIRONMENT "QS_LIB_NAME=pg_retention_lock")
