@@ -188,12 +188,12 @@ connection_ready(qs_write_pg_t *self)
     if (qs_pgdb_ok(self->pg) && self->prepared_gen == qs_pgdb_generation(self->pg))
         return 0;
     if (!qs_pgdb_ok(self->pg)) {
+        /* The outage's first line is ingest's (the failed commit, logged
+         * once per failing streak); its last is "reconnected" below. */
         if (!self->outage) {
             self->outage = 1;
             self->outage_since = now;
             self->backoff_ms = BACKOFF_MIN_MS;
-            log_warn("lost the connection to PostgreSQL: %s (answering RETRY_LATER, "
-                     "reconnecting)", self->err[0] ? self->err : qs_pgdb_errmsg(self->pg));
         }
         if (now < self->next_try) {
             snprintf(self->err, sizeof self->err, "no connection to PostgreSQL (reconnecting)");
