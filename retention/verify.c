@@ -541,12 +541,8 @@ check_keys(qs_verify_t *v)
 
         if (sscanf(e->d_name, "chain-%u.state%n", &topic, &consumed) == 1 &&
             e->d_name[consumed] == '\0') {
-            char path[QS_MAX_PATH_BYTES];
-
-            v->sum.keys++;
+            v->sum.keys++;      /* its mode: the site table's pattern */
             chains = 1;
-            if (qs_path_join(path, sizeof path, v->paths.epochs_dir, e->d_name) == 0)
-                check_file_mode(v, path, 0);   /* not in the site table's patterns */
             continue;
         }
         consumed = 0;
