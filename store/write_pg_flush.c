@@ -186,7 +186,8 @@ qs_write_pg_send_parts(qs_write_pg_t *self)
 {
     qs_pgparams_t p;
 
-    qsort(self->rows, self->n_rows, sizeof *self->rows, cmp_part);
+    if (self->n_rows > 1)
+        qsort(self->rows, self->n_rows, sizeof *self->rows, cmp_part);
     for (size_t i = 0; i < self->n_rows; i++) {
         if (self->rows[i].rows == 0)
             continue;
@@ -241,7 +242,8 @@ qs_write_pg_send_counts(qs_write_pg_t *self)
     qs_pgparams_t p;
     size_t i = 0;
 
-    qsort(self->deltas, self->n_deltas, sizeof *self->deltas, cmp_delta);
+    if (self->n_deltas > 1)
+        qsort(self->deltas, self->n_deltas, sizeof *self->deltas, cmp_delta);
     while (i < self->n_deltas) {
         const struct count_delta *d = &self->deltas[i];
         int64_t sum = 0;
