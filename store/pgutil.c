@@ -93,11 +93,35 @@ qs_pg_table_exists(qs_pgdb_t *pg, const char *name, char *errmsg, size_t errmsg_
 }
 
 int
+qs_pg_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
+{
+    char err[512];
+
+    if (qs_pgdb_ok(pg))
+        return 0;
+    if (qs_pgdb_reconnect(pg, err, sizeof err) != 0) {
+        snprintf(errmsg, errmsg_len, "the store's database is unreachable: %s", err);
+        return -1;
+    }
+    log_info("reconnected to the store's database");
+    return 0;
+}
+
+int
 qs_pg_read_begin(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 {
-    return qs_pg_run(pg, "cannot start a read transaction",
-                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, NULL,
-                     NULL, errmsg, errmsg_len);
+    static const char begin[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+    if (qs_pg_ensure(pg, errmsg, errmsg_len) != 0)
+        return -1;
+    if (qs_pg_run(pg, "cannot start a read transaction", begin, 0, NULL, NULL, NULL, NULL,
+                  errmsg, errmsg_len) == 0)
+        return 0;
+    /* The first statement after a server restart is what finds out. */
+    if (qs_pgdb_ok(pg) || qs_pg_ensure(pg, errmsg, errmsg_len) != 0)
+        return -1;
+    return qs_pg_run(pg, "cannot start a read transaction", begin, 0, NULL, NULL, NULL, NULL,
+                     errmsg, errmsg_len);
 }
 
 void

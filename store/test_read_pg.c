@@ -446,6 +446,18 @@ test_stats_on_postgresql_sum_the_shards_as_sqlite_counts(void)
     QS_CHECK_EQ_INT(st.partitions, 5);
     QS_CHECK_EQ_INT(st.latest_rows, 62);
     qs_storedb_stats_free(&st);
+
+    /* The server ends the session (a restart, an administrator): the next
+     * read reconnects instead of failing for ever (qs-web's worker lives on). */
+    raw_exec(&p, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                 "datname = current_database() AND pid <> pg_backend_pid()");
+    if (qs_storedb_stats(p.pg, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "  stats after the session ended: %s\n", err);
+        QS_CHECK(0);
+    }
+    QS_CHECK_EQ_INT(st.latest_rows, 62);
+    qs_storedb_stats_free(&st);
+    same_compliance(&p, 5, NULL, NULL);
     pair_close(&p);
 }
 
