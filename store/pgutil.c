@@ -107,6 +107,45 @@ qs_pg_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
     return 0;
 }
 
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int
+qs_pg_keep_tables(qs_pgdb_t *pg, qs_partition_t *parts, size_t *n, char *errmsg,
+                  size_t errmsg_len)
+{
+    PGresult *r = qs_pg_query(pg, "cannot read the catalog",
+                              "SELECT tablename::text FROM pg_tables WHERE schemaname = "
+                              "current_schema() AND tablename LIKE 'history\\_%'",
+                              0, NULL, NULL, NULL, errmsg, errmsg_len);
+    const char **names;
+    size_t kept = 0, count;
+
+    if (r == NULL)
+        return -1;
+    count = (size_t)PQntuples(r);
+    names = qs_calloc(count > 0 ? count : 1, sizeof *names);
+    for (size_t i = 0; i < count; i++)
+        names[i] = PQgetvalue(r, (int)i, 0);
+    qsort(names, count, sizeof *names, cmp_name);
+    for (size_t i = 0; i < *n; i++) {
+        char name[64];
+        const char *key = name;
+
+        if (qs_storedb_partition_name(name, sizeof name, parts[i].epoch,
+                                      parts[i].topic_type) == 0 &&
+            bsearch(&key, names, count, sizeof *names, cmp_name) != NULL)
+            parts[kept++] = parts[i];
+    }
+    *n = kept;
+    free(names);
+    PQclear(r);
+    return 0;
+}
+
 int
 qs_pg_read_begin(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 {

@@ -51,6 +51,12 @@ int qs_pg_table_exists(qs_pgdb_t *pg, const char *name, char *errmsg, size_t err
  * readers such as qs-web's worker need. 0 or -1 with errmsg. */
 int qs_pg_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len);
 
+/* Keep in parts[0..*n) only the partitions whose history table exists (one
+ * catalog query, not one per partition), order unchanged. 0 or -1 with
+ * errmsg (parts unchanged). */
+int qs_pg_keep_tables(qs_pgdb_t *pg, qs_partition_t *parts, size_t *n, char *errmsg,
+                      size_t errmsg_len);
+
 /* A read-only REPEATABLE READ transaction: every statement until
  * qs_pg_read_end sees one snapshot, as SQLite's deferred read transaction
  * does in WAL mode; writers go on meanwhile. A connection lost since the

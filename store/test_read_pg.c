@@ -510,6 +510,9 @@ test_lookup_on_postgresql_opens_details_as_sqlite_does(void)
 
     pair_open(&p, "rpl");
     fill_fleet(&p);
+    /* A partition registered without a table (a foreign writer): nothing to read. */
+    lite_exec(&p, "INSERT INTO partitions(epoch, topic_type, rows) VALUES (19000, 500, 0)");
+    raw_exec(&p, "INSERT INTO partitions VALUES (19000, 500, 0, 0)");
     QS_CHECK(same_lookup(&p, 7, 0, 0) > 0);
     QS_CHECK(same_lookup(&p, 7, 3, 0) > 0);
     QS_CHECK(same_lookup(&p, 7, 4, 0) == 0);
@@ -717,6 +720,8 @@ test_verify_checks_on_postgresql_find_what_they_find_on_sqlite(void)
 
     pair_open(&p, "rpv");
     fill_fleet(&p);
+    lite_exec(&p, "INSERT INTO partitions(epoch, topic_type, rows) VALUES (19000, 500, 0)");
+    raw_exec(&p, "INSERT INTO partitions VALUES (19000, 500, 0, 0)");
     same_checks(&p, &s);
     QS_CHECK_EQ_INT(s.columns, 0);
     QS_CHECK_EQ_INT(s.not_ps, 0);
