@@ -19,6 +19,7 @@ struct qs_pgdb {
     PGconn *conn;
     int shard;
     unsigned generation;
+    int broken;             /* qs_pgdb_invalidate: reconnect before the next use */
     char err[512];
 };
 
@@ -33,7 +34,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS latest("
     "  client_id bigint NOT NULL, topic_type bigint NOT NULL, topic_id text NOT NULL,"
     "  state_id bigint NOT NULL, time_ms bigint NOT NULL, report_ms bigint NOT NULL,"
-    "  machine_ps bytea, domain_ps bytea, PRIMARY KEY(client_id, topic_type, topic_id));"
+    "  machine_ps bytea, domain_ps bytea, serial bigint NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(client_id, topic_type, topic_id));"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
     "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
     "CREATE TABLE IF NOT EXISTS compliance_counts("
@@ -58,7 +60,7 @@ note(qs_pgdb_t *pg, const char *what)
     while (n > 0 && (pg->err[n - 1] == '\n' || pg->err[n - 1] == ' '))
         pg->err[--n] = '\0';
     for (char *p = pg->err; *p; p++)   /* one log line per event */
-        if (*p == '\n')
+        if (*p == '\n' || *p == '\t')
             *p = ' ';
 }
 
@@ -164,6 +166,15 @@ out:
     return rc;
 }
 
+/* Server notices ("relation already exists, skipping", "no transaction in
+ * progress" after a failed pipeline) are not events worth a log line. */
+static void
+notice_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 qs_pgdb_t *
 qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
 {
@@ -173,7 +184,14 @@ qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
         snprintf(errmsg, errmsg_len, "out of memory");
         return NULL;
     }
-    pg->conn = PQconnectdb(url);
+    /* A connect timeout of our own (the URI's, if it has one, wins: later
+     * keywords override earlier ones), so that a reconnection to a host that
+     * went away does not block the worker's loop for minutes. */
+    {
+        const char *const keys[] = { "connect_timeout", "dbname", NULL };
+        const char *const vals[] = { "10", url, NULL };
+        pg->conn = PQconnectdbParams(keys, vals, 1);
+    }
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         note(pg, "cannot connect");
         /* The URI has no password (config rule), so it may be named. */
@@ -183,6 +201,7 @@ qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
         qs_pgdb_destroy(&pg);
         return NULL;
     }
+    PQsetNoticeProcessor(pg->conn, notice_quiet, NULL);
     /* Quiet NOTICEs ("relation already exists, skipping") off stderr. */
     if (qs_pgdb_exec(pg, "SET client_min_messages = warning") != 0 ||
         qs_pgdb_exec(pg, "SET synchronous_commit = on") != 0 ||
@@ -222,7 +241,13 @@ qs_pgdb_shard(const qs_pgdb_t *pg)
 int
 qs_pgdb_ok(qs_pgdb_t *pg)
 {
-    return PQstatus(pg->conn) == CONNECTION_OK;
+    return !pg->broken && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+void
+qs_pgdb_invalidate(qs_pgdb_t *pg)
+{
+    pg->broken = 1;
 }
 
 int
@@ -230,12 +255,16 @@ qs_pgdb_reconnect(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 {
     PQreset(pg->conn);
     pg->generation++;
+    pg->broken = 0;
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         note(pg, "cannot reconnect");
         snprintf(errmsg, errmsg_len, "%s", pg->err);
         return -1;
     }
-    if (qs_pgdb_exec(pg, "SET client_min_messages = warning") != 0) {
+    /* The new session gets the settings the first one had (an ack is sent
+     * only after a durable COMMIT, whatever the server's default). */
+    if (qs_pgdb_exec(pg, "SET client_min_messages = warning") != 0 ||
+        qs_pgdb_exec(pg, "SET synchronous_commit = on") != 0) {
         snprintf(errmsg, errmsg_len, "%s", pg->err);
         return -1;
     }

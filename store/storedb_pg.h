@@ -26,6 +26,12 @@
  *       ascending key order at the end of its transaction (no deadlock).
  *       qs_pgdb_fold() folds the shards (retention does it under its lock),
  *       so no topic id outlives its last row by more than one pass.
+ *   latest.serial: the serial of the message that set the row's state. Two
+ *       messages of one client and topic with the same (truncated) time are
+ *       ordered by it: SQLite's "ties: the later arrival" is one worker's
+ *       arrival order, which several workers do not have; the client's
+ *       serial order is what that arrival order is on one worker. 0 for a
+ *       row copied from SQLite (any later message of the same time wins).
  *   history_<epoch>_<topic_type>: one table per partition as in SQLite; its
  *       creation takes a transaction-scoped advisory lock (workers race to
  *       create a new day's table at midnight).
@@ -72,6 +78,10 @@ int qs_pgdb_shard(const qs_pgdb_t *pg);
 /* 1 while the connection is usable; after a failure (server restarted,
  * network gone) 0: call qs_pgdb_reconnect before the next transaction. */
 int qs_pgdb_ok(qs_pgdb_t *pg);
+
+/* Mark the connection unusable (its protocol state is unknown after a
+ * failed pipeline): qs_pgdb_ok says 0 until qs_pgdb_reconnect. */
+void qs_pgdb_invalidate(qs_pgdb_t *pg);
 
 /* Re-establish the connection (PQreset); 0 or -1 with errmsg. Prepared
  * statements are gone after it: qs_pgdb_generation() changes, so a module
