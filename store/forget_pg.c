@@ -59,11 +59,15 @@ delete_all(qs_pgdb_t *pg, const struct who *w, qs_forget_counts_t *counts,
                                w->lengths, w->formats, errmsg, errmsg_len);
 }
 
-/* After the commit: VACUUM what was deleted from. 0, or -1 with errmsg. */
+/* After the commit: the groups left at 0 go (no topic id of the machine's
+ * stays in compliance_counts), then VACUUM what was deleted from. 0, or -1
+ * with errmsg. */
 static int
 scrub(qs_storedb_t *db, qs_pgdb_t *pg, const qs_partition_t *parts, size_t n_parts,
       const int *touched, char *errmsg, size_t errmsg_len)
 {
+    if (qs_pg_prune_zero_groups(pg, NULL, errmsg, errmsg_len) != 0)
+        return -1;
     for (size_t i = 0; i < n_parts; i++)
         if (touched[i] && qs_pg_vacuum_partition(pg, parts[i].epoch, parts[i].topic_type,
                                                  errmsg, errmsg_len) != 0)
@@ -86,6 +90,8 @@ qs_storedb_forget_machine_pg(qs_storedb_t *db, qs_forget_counts_t *counts,
     int *touched = NULL, rc = -1;
 
     memset(counts, 0, sizeof *counts);
+    if (qs_pg_ensure(pg, errmsg, errmsg_len) != 0)
+        return -1;
     if (qs_pgdb_begin(pg) != 0) {
         snprintf(errmsg, errmsg_len, "cannot begin a transaction: %s", qs_pgdb_errmsg(pg));
         return -1;
