@@ -25,7 +25,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define GUARD_MONITOR_BATCH 512        /* events drained per call */
 #define GUARD_TRIM_DELAY_MS 300        /* after a shutdown: let libzmq free, then trim */
 #define GUARD_ADDR_CHARS    64
 /* A connection whose key was revoked gets this long to be told so: its next
@@ -214,10 +213,12 @@ on_accepted(qs_guard_t *g, int fd, int64_t now_ms)
     }
 }
 
-void
+int
 qs_guard_on_monitor(qs_guard_t *g, int64_t now_ms)
 {
-    for (int i = 0; i < GUARD_MONITOR_BATCH; i++) {
+    int i;
+
+    for (i = 0; i < QS_GUARD_MONITOR_BATCH; i++) {
         zmq_msg_t ev, ep;
         uint16_t event = 0;
         uint32_t value = 0;
@@ -226,7 +227,7 @@ qs_guard_on_monitor(qs_guard_t *g, int64_t now_ms)
         zmq_msg_init(&ev);
         if (zmq_msg_recv(&ev, g->monitor, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&ev);
-            return;
+            return i;
         }
         ok = zmq_msg_size(&ev) == 6 && zmq_msg_more(&ev);
         if (ok) {
@@ -253,6 +254,7 @@ qs_guard_on_monitor(qs_guard_t *g, int64_t now_ms)
                 memset(c, 0, sizeof *c);
         }
     }
+    return i;
 }
 
 void
@@ -269,9 +271,13 @@ qs_guard_credit(qs_guard_t *g, int fd, const uint8_t *pk, uint64_t wire_bytes)
     }
 }
 
-/* What libzmq holds for fd now; 0 and *ok = 0 when it cannot be measured. */
+/* What libzmq holds for fd now; 0 and *ok = 0 when it cannot be measured.
+ * Without exact, the bytes still in the kernel's receive queue count as held
+ * too: an upper bound from one system call (TCP_INFO), enough to clear the
+ * many connections far below the limits; exact subtracts that queue
+ * (SIOCINQ, a second call), for the ones the bound does not clear. */
 static uint64_t
-conn_pending(int fd, const conn_t *c, int *ok)
+conn_pending(int fd, const conn_t *c, int exact, int *ok)
 {
     struct tcp_info ti;
     socklen_t len = sizeof ti;
@@ -282,13 +288,40 @@ conn_pending(int fd, const conn_t *c, int *ok)
     memset(&ti, 0, sizeof ti);
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
         len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received ||
-        ioctl(fd, SIOCINQ, &inq) != 0)
+        (exact && ioctl(fd, SIOCINQ, &inq) != 0))
         return 0;
     *ok = 1;
     read_bytes = ti.tcpi_bytes_received - (uint64_t)(inq > 0 ? inq : 0);
     if (read_bytes <= c->credit + QS_GUARD_SLACK_BYTES)
         return 0;
     return read_bytes - c->credit - QS_GUARD_SLACK_BYTES;
+}
+
+/* Pending bytes of c: the upper bound, made exact when it is over conn_max. */
+static uint64_t
+conn_measure(const qs_guard_t *g, int fd, const conn_t *c, int *ok)
+{
+    uint64_t pending = conn_pending(fd, c, 0, ok);
+
+    return *ok && pending > g->conn_max ? conn_pending(fd, c, 1, ok) : pending;
+}
+
+/* The sum of the bounds is over total_max: measure every connection exactly. */
+static uint64_t
+total_exact(qs_guard_t *g)
+{
+    uint64_t total = 0;
+
+    for (size_t fd = 0; fd < g->n_conns; fd++) {
+        conn_t *c = &g->conns[fd];
+        int ok;
+
+        if (!c->used || c->closing)
+            continue;
+        c->pending = conn_pending((int)fd, c, 1, &ok);
+        total += c->pending;
+    }
+    return total;
 }
 
 /* Does the key set still let c's key in? Unknown keys: only if no revocation. */
@@ -308,7 +341,7 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
     uint64_t open = 0;
     int closed = 0;
 
-    qs_guard_on_monitor(g, now_ms);
+    (void)qs_guard_on_monitor(g, now_ms);
     for (size_t fd = 0; fd < g->n_conns; fd++) {
         conn_t *c = &g->conns[fd];
         int ok;
@@ -326,7 +359,7 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
             }
             continue;
         }
-        c->pending = conn_pending((int)fd, c, &ok);
+        c->pending = conn_measure(g, (int)fd, c, &ok);
         if (ok && c->pending > g->conn_max) {
             if (conn_shutdown(g, (int)fd, c, "over its memory bound (conn_max_kb)", now_ms)) {
                 g->stats.closed_oversize++;
@@ -336,6 +369,8 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
         }
         total += c->pending;
     }
+    if (total > g->total_max)
+        total = total_exact(g);
     if (total > g->stats.pending_peak)
         g->stats.pending_peak = total;
     while (total > g->total_max) {

@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -322,6 +323,93 @@ broker_close(broker_t *b)
     sodium_memzero(b->store_pk, sizeof b->store_pk);
 }
 
+/* The loop's sockets, in the order a pass serves them: ZAP first, so
+ * handshakes waiting on it finish; then the backend, so heartbeats are fresh
+ * when the frontend picks a worker. */
+enum { SOCK_ZAP, SOCK_BACKEND, SOCK_FRONTEND, SOCK_MONITOR, N_SOCKS };
+
+/* Serve every socket marked in dirty, and mark what may be left unread. A
+ * ZeroMQ socket's ZMQ_FD only signals a change: once a receive has said
+ * EAGAIN, new work makes it readable; but a handler that stopped at its
+ * batch bound left work behind, and a send can consume the signal of a
+ * message that arrived meanwhile (libzmq processes a socket's commands on
+ * send too). So a socket stays dirty after a full batch, and a socket
+ * another handler sent on becomes dirty, until a call of its own ends on
+ * EAGAIN. (ZAP's batch bound is its own: any answer marks it.) -1 on a
+ * socket error. */
+static int
+broker_pass(broker_t *b, int dirty[N_SOCKS], int64_t now)
+{
+    int n;
+
+    if (dirty[SOCK_ZAP]) {
+        /* A client enrolled a moment ago must not be refused because the
+         * periodic reload has not run yet: handshakes are rare, so check
+         * site.db (one PRAGMA data_version) before answering them. */
+        broker_check_site(b);
+        if ((n = qs_zap_handle(b->zap, b->keys, now)) < 0)
+            return -1;
+        dirty[SOCK_ZAP] = n > 0;
+    }
+    if (dirty[SOCK_BACKEND]) {
+        if ((n = qs_router_on_backend(b->router, now)) < 0)
+            return -1;
+        dirty[SOCK_BACKEND] = n >= QS_ROUTER_BATCH;
+        dirty[SOCK_FRONTEND] |= n > 0;            /* replies went out there */
+    }
+    if (dirty[SOCK_FRONTEND]) {
+        if ((n = qs_router_on_frontend(b->router, b->keys, now)) < 0)
+            return -1;
+        dirty[SOCK_FRONTEND] = n >= QS_ROUTER_BATCH;
+        dirty[SOCK_BACKEND] |= n > 0;             /* envelopes went out there */
+    }
+    if (dirty[SOCK_MONITOR])
+        dirty[SOCK_MONITOR] = qs_guard_on_monitor(b->guard, now) >= QS_GUARD_MONITOR_BATCH;
+    return 0;
+}
+
+/* Wait for any of the sockets (their ZMQ_FD) for up to wait_ms; marks the
+ * ones that signalled. 0, or -1 on a poll error. */
+static int
+broker_wait(const int fds[N_SOCKS], int dirty[N_SOCKS], int64_t wait_ms)
+{
+    struct pollfd p[N_SOCKS];
+
+    for (int i = 0; i < N_SOCKS; i++)
+        p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+    if (poll(p, N_SOCKS, (int)wait_ms) < 0) {
+        if (errno == EINTR)
+            return 0;
+        log_error("cannot poll: %s", strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < N_SOCKS; i++)
+        if (p[i].revents != 0)
+            dirty[i] = 1;
+    return 0;
+}
+
+/* The sockets' ZMQ_FDs (they do not change while the sockets live). */
+static int
+broker_fds(broker_t *b, int fds[N_SOCKS])
+{
+    void *socks[N_SOCKS] = { qs_zap_socket(b->zap), qs_router_backend(b->router),
+                             qs_router_frontend(b->router), qs_guard_socket(b->guard) };
+
+    for (int i = 0; i < N_SOCKS; i++) {
+        size_t len = sizeof fds[i];
+        if (zmq_getsockopt(socks[i], ZMQ_FD, &fds[i], &len) != 0) {
+            log_error("cannot get a socket's file descriptor: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Serve the sockets until none has work, then block in one poll(2) on their
+ * ZMQ_FDs: a busy broker makes no poll call at all, an idle one a single
+ * one (zmq_poll would ask every socket for ZMQ_EVENTS twice per wake-up,
+ * two system calls each). */
 static int
 broker_run(broker_t *b)
 {
@@ -330,44 +418,23 @@ broker_run(broker_t *b)
     int64_t next_stats = now + QS_BROKER_STATS_MS;
     int64_t next_save = now + QS_BROKER_SAVE_MS;
     int64_t next_guard = now + QS_BROKER_GUARD_MS;
+    int fds[N_SOCKS], dirty[N_SOCKS] = { 1, 1, 1, 1 };
 
+    if (broker_fds(b, fds) != 0)
+        return -1;
     while (!stop_requested) {
-        zmq_pollitem_t items[4] = {
-            { qs_zap_socket(b->zap), 0, ZMQ_POLLIN, 0 },
-            { qs_router_backend(b->router), 0, ZMQ_POLLIN, 0 },
-            { qs_router_frontend(b->router), 0, ZMQ_POLLIN, 0 },
-            { qs_guard_socket(b->guard), 0, ZMQ_POLLIN, 0 },
-        };
-        int64_t wait = (next_guard < next_check ? next_guard : next_check) - now;
-        int rc;
+        int busy = 0;
 
-        if (wait < 0)
-            wait = 0;
-        rc = zmq_poll(items, 4, (long)wait);
-        if (rc < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            log_error("cannot poll: %s", zmq_strerror(zmq_errno()));
+        if (broker_pass(b, dirty, now) != 0)
             return -1;
-        }
-        now = qs_clock_mono_ms();
-        /* ZAP first, so handshakes waiting on it finish; then the backend,
-         * so heartbeats are fresh when the frontend picks a worker. */
-        if (items[0].revents & ZMQ_POLLIN) {
-            /* A client enrolled a moment ago must not be refused because the
-             * periodic reload has not run yet: handshakes are rare, so check
-             * site.db (one PRAGMA data_version) before answering them. */
-            broker_check_site(b);
-            if (qs_zap_handle(b->zap, b->keys, now) < 0)
+        for (int i = 0; i < N_SOCKS; i++)
+            busy |= dirty[i];
+        if (!busy) {
+            int64_t wait = (next_guard < next_check ? next_guard : next_check) - now;
+            if (broker_wait(fds, dirty, wait < 0 ? 0 : wait) != 0)
                 return -1;
         }
-        if ((items[1].revents & ZMQ_POLLIN) && qs_router_on_backend(b->router, now) < 0)
-            return -1;
-        if ((items[2].revents & ZMQ_POLLIN) &&
-            qs_router_on_frontend(b->router, b->keys, now) < 0)
-            return -1;
-        if (items[3].revents & ZMQ_POLLIN)
-            qs_guard_on_monitor(b->guard, now);
+        now = qs_clock_mono_ms();
         if (now >= next_check) {
             broker_check_site(b);
             (void)qs_router_expire(b->router, now);
@@ -377,6 +444,7 @@ broker_run(broker_t *b)
             (void)qs_guard_check(b->guard, b->keys, b->keys_changed, b->keys_revoked, now);
             b->keys_changed = b->keys_revoked = 0;
             next_guard = now + QS_BROKER_GUARD_MS;
+            dirty[SOCK_MONITOR] = 1;   /* the check read it: it may have stopped at its bound */
         }
         if (now >= next_stats) {
             broker_log_stats(b, now, "");
