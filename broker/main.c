@@ -32,6 +32,7 @@
 #include "qs_signal.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
+#include "qs_storestats.h"
 #include "qs_zmqutil.h"
 
 #include <errno.h>
@@ -49,6 +50,7 @@
 #define QS_BROKER_RELOAD_MS 200      /* site.db change check; revocation latency */
 #define QS_BROKER_STATS_MS  60000    /* periodic stats line */
 #define QS_BROKER_SAVE_MS   1000     /* DIR/broker.stats at most this often */
+#define QS_BROKER_SAVE_CPU_S 0.1    /* ...or when its CPU time moved this much */
 #define QS_BROKER_GUARD_MS  50       /* connection byte accounting (guard.h) */
 /* Frames larger than this come from mmap and go back to the system when
  * freed; glibc would otherwise raise the threshold after the first large
@@ -199,8 +201,10 @@ broker_totals(const broker_t *b, qs_brokerstats_t *out)
     qs_brokerstats_add(out, &run);
 }
 
-/* Write DIR/broker.stats if the counters changed since the last write (or
- * always, with force). A failure is logged once and retried next time. */
+/* Write DIR/broker.stats if the counters changed since the last write, or
+ * the process's CPU time moved by QS_BROKER_SAVE_CPU_S (an idle broker
+ * rewrites it rarely), or always with force. A failure is logged once and
+ * retried next time. */
 static void
 broker_save_stats(broker_t *b, int force)
 {
@@ -208,7 +212,10 @@ broker_save_stats(broker_t *b, int force)
     char err[ERRLEN];
 
     broker_totals(b, &now);
-    if (!force && !b->save_failing && qs_brokerstats_same(&now, &b->saved))
+    qs_procstat_cpu(&now.cpu_user_seconds, &now.cpu_system_seconds);
+    if (!force && !b->save_failing && qs_brokerstats_same(&now, &b->saved) &&
+        now.cpu_user_seconds + now.cpu_system_seconds <
+            b->saved.cpu_user_seconds + b->saved.cpu_system_seconds + QS_BROKER_SAVE_CPU_S)
         return;
     if (qs_brokerstats_save(&now, b->paths.broker_stats, qs_clock_now_ms(&b->clock), err,
                             sizeof err) != 0) {
@@ -236,6 +243,8 @@ broker_load_stats(broker_t *b)
         log_info("no counters saved yet ('%s'): counting from 0", b->paths.broker_stats);
     else if (rc != 0)
         log_warn("cannot continue the counters: %s; counting from 0", err);
+    /* The CPU seconds were the previous process's: this one starts at 0. */
+    b->base.cpu_user_seconds = b->base.cpu_system_seconds = 0.0;
     b->saved = b->base;
 }
 
