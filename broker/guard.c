@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include "guard.h"
 #include "qs_hex.h"
-#include "tcpdiag.h"
 #include "qs_log.h"
 
 #include <arpa/inet.h>
@@ -19,7 +18,6 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -43,13 +41,7 @@ typedef struct {
     uint64_t credit;                   /* wire bytes of frames the router read */
     uint64_t pending;                  /* at the last check */
     int64_t revoke_at_ms;              /* key revoked: close then (0: not revoked) */
-    int measured;                      /* pending is this check's, from the dump */
 } conn_t;
-
-typedef struct {
-    uint64_t ino;
-    int fd;
-} ino_fd_t;
 
 struct qs_guard {
     void *monitor;                     /* PAIR connected to the frontend's monitor */
@@ -63,12 +55,6 @@ struct qs_guard {
     size_t n_conns;                    /* slots allocated */
     int64_t trim_at_ms;                /* 0: no malloc_trim due */
     qs_guard_stats_t stats;
-    qs_tcpdiag_t *diag;                /* one dump a check (tcpdiag.h); NULL: per socket */
-    int diag_family;                   /* the frontend's local address, learnt at */
-    uint16_t diag_port;                /* ...the first accept (0: not yet) */
-    int diag_failing;                  /* the last dump failed (logged once) */
-    ino_fd_t *index;                   /* open connections by inode, for the dump */
-    size_t index_len, index_cap;
 };
 
 static int guard_seq;                  /* distinct monitor endpoints per process */
@@ -97,11 +83,6 @@ qs_guard_new(void *ctx, void *frontend, uint64_t conn_max, uint64_t total_max,
                  zmq_strerror(zmq_errno()));
         qs_guard_destroy(&g);
         return NULL;
-    }
-    {
-        char why[128];
-        if ((g->diag = qs_tcpdiag_new(why, sizeof why)) == NULL)
-            log_info("connection accounting asks each socket (%s)", why);
     }
     return g;
 }
@@ -137,8 +118,6 @@ qs_guard_destroy(qs_guard_t **g_p)
         (void)zmq_socket_monitor(g->frontend, NULL, 0);
     if (g->monitor != NULL)
         zmq_close(g->monitor);
-    qs_tcpdiag_destroy(&g->diag);
-    free(g->index);
     free(g->conns);
     free(g);
     *g_p = NULL;
@@ -214,34 +193,6 @@ conn_shutdown(qs_guard_t *g, int fd, conn_t *c, const char *why, int64_t now_ms)
     return 1;
 }
 
-/* Learn the frontend's local family and port from an accepted fd, for the
- * dump; a second one (never: the frontend binds one endpoint) turns the dump
- * off, and each socket is asked alone. */
-static void
-learn_local(qs_guard_t *g, int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    uint16_t port;
-
-    if (g->diag == NULL || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    else if (ss.ss_family == AF_INET6)
-        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    else
-        return;                        /* not TCP (ipc://): not accounted anyway */
-    if (g->diag_port == 0) {
-        g->diag_family = ss.ss_family;
-        g->diag_port = port;
-    } else if (g->diag_family != ss.ss_family || g->diag_port != port) {
-        log_info("connection accounting asks each socket (frontend connections on "
-                 "two local addresses)");
-        qs_tcpdiag_destroy(&g->diag);
-    }
-}
-
 static void
 on_accepted(qs_guard_t *g, int fd, int64_t now_ms)
 {
@@ -252,7 +203,6 @@ on_accepted(qs_guard_t *g, int fd, int64_t now_ms)
     if (socket_ino(fd, &c->ino) != 0)
         return;                        /* already closed: its DISCONNECTED follows */
     c->used = 1;
-    learn_local(g, fd);
     if (g->refuse == NULL)
         return;
     peer_addr(fd, addr);
@@ -356,68 +306,6 @@ conn_measure(const qs_guard_t *g, int fd, const conn_t *c, int *ok)
     return *ok && pending > g->conn_max ? conn_pending(fd, c, 1, ok) : pending;
 }
 
-static int
-cmp_ino(const void *a, const void *b)
-{
-    uint64_t x = ((const ino_fd_t *)a)->ino, y = ((const ino_fd_t *)b)->ino;
-
-    return x < y ? -1 : x > y;
-}
-
-/* One socket of the dump: if it is an open connection (by inode), its exact
- * pending bytes, as conn_pending computes them. */
-static void
-on_diag(void *arg, const qs_tcpdiag_entry_t *e)
-{
-    qs_guard_t *g = arg;
-    ino_fd_t key = { e->ino, -1 }, *hit;
-    uint64_t read_bytes;
-    conn_t *c;
-
-    hit = bsearch(&key, g->index, g->index_len, sizeof *g->index, cmp_ino);
-    if (hit == NULL)
-        return;
-    c = &g->conns[hit->fd];
-    if (!c->used || c->closing || (uint64_t)c->ino != e->ino)
-        return;
-    read_bytes = e->bytes_received > e->rqueue ? e->bytes_received - e->rqueue : 0;
-    c->pending = read_bytes > c->credit + QS_GUARD_SLACK_BYTES
-                     ? read_bytes - c->credit - QS_GUARD_SLACK_BYTES : 0;
-    c->measured = 1;
-}
-
-/* Measure every open connection with one sock_diag dump (tcpdiag.h); those
- * it does not report (closed meanwhile, no dump, a failed one) keep
- * measured = 0 and are asked alone. */
-static void
-measure_by_dump(qs_guard_t *g)
-{
-    size_t n = 0;
-
-    if (g->index_cap < g->n_conns) {
-        g->index = qs_realloc(g->index, g->n_conns * sizeof *g->index);
-        g->index_cap = g->n_conns;
-    }
-    for (size_t fd = 0; fd < g->n_conns; fd++) {
-        conn_t *c = &g->conns[fd];
-        c->measured = 0;
-        if (c->used && !c->closing)
-            g->index[n++] = (ino_fd_t){ (uint64_t)c->ino, (int)fd };
-    }
-    if (g->diag == NULL || g->diag_port == 0 || n == 0)
-        return;
-    qsort(g->index, n, sizeof *g->index, cmp_ino);
-    g->index_len = n;
-    if (qs_tcpdiag_dump(g->diag, g->diag_family, g->diag_port, on_diag, g) != 0) {
-        if (!g->diag_failing)
-            log_warn("connection accounting: the sock_diag dump failed (%s); asking each "
-                     "socket until it works again", strerror(errno));
-        g->diag_failing = 1;
-    } else {
-        g->diag_failing = 0;
-    }
-}
-
 /* The sum of the bounds is over total_max: measure every connection exactly. */
 static uint64_t
 total_exact(qs_guard_t *g)
@@ -430,8 +318,7 @@ total_exact(qs_guard_t *g)
 
         if (!c->used || c->closing)
             continue;
-        if (!c->measured)
-            c->pending = conn_pending((int)fd, c, 1, &ok);
+        c->pending = conn_pending((int)fd, c, 1, &ok);
         total += c->pending;
     }
     return total;
@@ -455,7 +342,6 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
     int closed = 0;
 
     (void)qs_guard_on_monitor(g, now_ms);
-    measure_by_dump(g);
     for (size_t fd = 0; fd < g->n_conns; fd++) {
         conn_t *c = &g->conns[fd];
         int ok;
@@ -473,9 +359,7 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
             }
             continue;
         }
-        ok = c->measured;
-        if (!ok)
-            c->pending = conn_measure(g, (int)fd, c, &ok);
+        c->pending = conn_measure(g, (int)fd, c, &ok);
         if (ok && c->pending > g->conn_max) {
             if (conn_shutdown(g, (int)fd, c, "over its memory bound (conn_max_kb)", now_ms)) {
                 g->stats.closed_oversize++;
