@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <malloc.h>
@@ -31,6 +32,9 @@
  * message is answered REVOKED by the router (the producer reports that),
  * then the connection is closed. */
 #define GUARD_REVOKE_GRACE_MS 500
+/* Every connection is measured at least this often; in between, a check
+ * measures them only when the process grew (see qs_guard_check). */
+#define GUARD_FULL_MS 500
 
 typedef struct {
     int used;
@@ -55,6 +59,11 @@ struct qs_guard {
     size_t n_conns;                    /* slots allocated */
     int64_t trim_at_ms;                /* 0: no malloc_trim due */
     qs_guard_stats_t stats;
+    int statm_fd;                      /* /proc/self/statm, -1: measure at every check */
+    uint64_t rss_floor;                /* lowest resident set seen since the last full check */
+    uint64_t rss_slack;                /* growth over the floor that forces a full check */
+    int64_t full_due_ms;               /* the next full check at the latest */
+    int revoke_pending;                /* a revoked connection awaits its grace period */
 };
 
 static int guard_seq;                  /* distinct monitor endpoints per process */
@@ -70,6 +79,8 @@ qs_guard_new(void *ctx, void *frontend, uint64_t conn_max, uint64_t total_max,
     g->conn_max = conn_max;
     g->total_max = total_max;
     g->lograte = lograte;
+    g->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    g->rss_slack = (conn_max < total_max ? conn_max : total_max) / 4;
     snprintf(g->endpoint, sizeof g->endpoint, "inproc://qs-guard-%d-%d", (int)getpid(),
              ++guard_seq);
     if (zmq_socket_monitor(frontend, g->endpoint,
@@ -118,6 +129,8 @@ qs_guard_destroy(qs_guard_t **g_p)
         (void)zmq_socket_monitor(g->frontend, NULL, 0);
     if (g->monitor != NULL)
         zmq_close(g->monitor);
+    if (g->statm_fd >= 0)
+        close(g->statm_fd);
     free(g->conns);
     free(g);
     *g_p = NULL;
@@ -333,6 +346,55 @@ conn_revoked(const conn_t *c, const qs_keyset_t *keys, int revoked)
     return qs_keyset_get(keys, c->pk) != QS_KEY_ENROLLED;
 }
 
+/* A malloc_trim is due: libzmq has freed the dropped messages by now, give
+ * the pages back. */
+static void
+guard_trim(qs_guard_t *g, int64_t now_ms)
+{
+    if (g->trim_at_ms != 0 && now_ms >= g->trim_at_ms) {
+        (void)malloc_trim(0);
+        g->trim_at_ms = 0;
+    }
+}
+
+/* The process's resident set in bytes (one pread of /proc/self/statm);
+ * 0 when it cannot be read. */
+static uint64_t
+rss_bytes(const qs_guard_t *g)
+{
+    char buf[128];
+    unsigned long long size = 0, resident = 0;
+    ssize_t n = g->statm_fd < 0 ? -1 : pread(g->statm_fd, buf, sizeof buf - 1, 0);
+
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return 0;
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Can this check skip measuring the connections? Bytes a connection holds
+ * in libzmq are the process's memory: while the resident set has not grown
+ * by rss_slack (a quarter of the smaller limit) over its lowest point since
+ * the last full check, no connection can have gained more than that since
+ * then, so the limits hold to within rss_slack without a system call per
+ * connection. A full check still runs at least every GUARD_FULL_MS, at once
+ * when the key set changed, and on every check while a revoked connection
+ * waits out its grace period. */
+static int
+light_check(qs_guard_t *g, int keys_changed, int64_t now_ms)
+{
+    uint64_t rss;
+
+    if (keys_changed || g->revoke_pending || now_ms >= g->full_due_ms || g->statm_fd < 0 ||
+        (rss = rss_bytes(g)) == 0)
+        return 0;
+    if (rss < g->rss_floor)
+        g->rss_floor = rss;
+    return rss <= g->rss_floor + g->rss_slack;
+}
+
 int
 qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int revoked,
                int64_t now_ms)
@@ -342,6 +404,12 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
     int closed = 0;
 
     (void)qs_guard_on_monitor(g, now_ms);
+    if (light_check(g, keys_changed, now_ms)) {
+        guard_trim(g, now_ms);
+        return 0;
+    }
+    g->full_due_ms = now_ms + GUARD_FULL_MS;
+    g->revoke_pending = 0;
     for (size_t fd = 0; fd < g->n_conns; fd++) {
         conn_t *c = &g->conns[fd];
         int ok;
@@ -359,6 +427,8 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
             }
             continue;
         }
+        if (c->revoke_at_ms != 0)
+            g->revoke_pending = 1;     /* check it again in 50 ms, not 500 */
         c->pending = conn_measure(g, (int)fd, c, &ok);
         if (ok && c->pending > g->conn_max) {
             if (conn_shutdown(g, (int)fd, c, "over its memory bound (conn_max_kb)", now_ms)) {
@@ -395,10 +465,8 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
     }
     g->stats.pending_bytes = total;
     g->stats.connections = open;
-    if (g->trim_at_ms != 0 && now_ms >= g->trim_at_ms) {
-        /* libzmq has freed the dropped messages by now: give the pages back. */
-        (void)malloc_trim(0);
-        g->trim_at_ms = 0;
-    }
+    guard_trim(g, now_ms);
+    /* After the trim: a floor taken before it would hide that much growth. */
+    g->rss_floor = rss_bytes(g);
     return closed;
 }

@@ -13,12 +13,17 @@
  *           - QS_GUARD_SLACK_BYTES (the handshake)
  *
  * which is what libzmq holds for that connection: a partial message, or
- * whole messages not read yet. A check first takes TCP_INFO alone (the
+ * whole messages not read yet. Those bytes are this process's memory: a
+ * check first reads the resident set (/proc/self/statm), and while it has
+ * not grown by a quarter of the smaller limit over its lowest point since
+ * the last full check, the connections are measured only every 500 ms (a
+ * key set change, or a revoked connection in its grace period, makes every
+ * check full). A full check first takes TCP_INFO alone (the
  * kernel's queue counted as held: an upper bound, one system call per
  * connection); only a connection whose bound is over conn_max, or every
  * connection when the bounds add up to more than total_max, is measured
  * exactly with SIOCINQ too. The router credits each frame it reads to its
- * connection (the message's "__fd" property, qs_guard_credit). Every check a
+ * connection (the message's "__fd" property, qs_guard_credit). Every full check a
  * connection whose pending exceeds conn_max is shut down (shutdown(2) on the
  * fd: libzmq's engine sees EOF, drops the connection and frees its partial
  * message); while the sum over all connections exceeds total_max, the largest
