@@ -76,7 +76,7 @@ void qs_guard_set_refuse(qs_guard_t *g, qs_guard_refuse_fn refuse, void *arg);
 
 #define QS_GUARD_MONITOR_BATCH 512   /* monitor events read per call, at most */
 
-/* The monitor socket, for zmq_poll (ZMQ_POLLIN); qs_guard_on_monitor drains
+/* The monitor socket, for polling (ZMQ_FD, or zmq_poll); qs_guard_on_monitor drains
  * it (QS_GUARD_MONITOR_BATCH at most) and returns the number of events read:
  * fewer means it ended on EAGAIN. */
 void *qs_guard_socket(qs_guard_t *g);

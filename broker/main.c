@@ -4,7 +4,7 @@
  * the broker key pair (refused if group/world-readable), the store's public
  * key and the key set from site.db; bind the ZAP handler, then the frontend
  * and backend ROUTERs (in that order: a CURVE socket without a ZAP handler
- * would admit anyone). Then one zmq_poll loop, no threads: ZAP requests,
+ * would admit anyone). Then one loop, no threads of its own: ZAP requests,
  * backend (heartbeats, replies), frontend (client envelopes); every
  * QS_BROKER_RELOAD_MS it asks site.db whether another process committed
  * (qsctl enroll/revoke) and reloads the key set, so a revocation cuts off a

@@ -11,7 +11,7 @@
  * (simenroll.c, an audited transaction of common/qs_audit.h).
  *
  * Delivery: one qs_sender_t per unfinished client, sharing one workspace,
- * all in one zmq_poll loop; a client is closed as soon as all its messages
+ * all in one poll loop (fleet_turn); a client is closed as soon as all its messages
  * are acked. Flow control keeps about SIM_BUDGET_MESSAGES messages in
  * flight across the fleet (senders are paused and released in rotating
  * order): a thousand clients sending at once would otherwise queue more
