@@ -487,9 +487,11 @@ fleet_turn(fleet_t *f, sim_t *sim, int64_t wake)
          * out of the poll set (thousands of idle sockets cost every poll). */
         if (qs_sender_paused(s) && qs_sender_inflight(s) == 0)
             continue;
+        /* No socket (a reconnect failed): nothing to read; its deadline,
+         * the end of its backoff, wakes the loop. */
         f->pfds[n_items] = (struct pollfd){ .fd = sender_fd(s), .events = POLLIN };
         if (f->pfds[n_items].fd < 0)
-            f->dirty[i] = 1;
+            continue;
         dirty |= f->dirty[i];
         f->polled[n_items] = i;
         n_items++;
