@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <malloc.h>
@@ -25,13 +26,15 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define GUARD_MONITOR_BATCH 512        /* events drained per call */
 #define GUARD_TRIM_DELAY_MS 300        /* after a shutdown: let libzmq free, then trim */
 #define GUARD_ADDR_CHARS    64
 /* A connection whose key was revoked gets this long to be told so: its next
  * message is answered REVOKED by the router (the producer reports that),
  * then the connection is closed. */
 #define GUARD_REVOKE_GRACE_MS 500
+/* Every connection is measured at least this often; in between, a check
+ * measures them only when the process grew (see qs_guard_check). */
+#define GUARD_FULL_MS 500
 
 typedef struct {
     int used;
@@ -56,6 +59,11 @@ struct qs_guard {
     size_t n_conns;                    /* slots allocated */
     int64_t trim_at_ms;                /* 0: no malloc_trim due */
     qs_guard_stats_t stats;
+    int statm_fd;                      /* /proc/self/statm, -1: measure at every check */
+    uint64_t rss_floor;                /* lowest resident set seen since the last full check */
+    uint64_t rss_slack;                /* growth over the floor that forces a full check */
+    int64_t full_due_ms;               /* the next full check at the latest */
+    int revoke_pending;                /* a revoked connection awaits its grace period */
 };
 
 static int guard_seq;                  /* distinct monitor endpoints per process */
@@ -71,6 +79,8 @@ qs_guard_new(void *ctx, void *frontend, uint64_t conn_max, uint64_t total_max,
     g->conn_max = conn_max;
     g->total_max = total_max;
     g->lograte = lograte;
+    g->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    g->rss_slack = (conn_max < total_max ? conn_max : total_max) / 4;
     snprintf(g->endpoint, sizeof g->endpoint, "inproc://qs-guard-%d-%d", (int)getpid(),
              ++guard_seq);
     if (zmq_socket_monitor(frontend, g->endpoint,
@@ -119,6 +129,8 @@ qs_guard_destroy(qs_guard_t **g_p)
         (void)zmq_socket_monitor(g->frontend, NULL, 0);
     if (g->monitor != NULL)
         zmq_close(g->monitor);
+    if (g->statm_fd >= 0)
+        close(g->statm_fd);
     free(g->conns);
     free(g);
     *g_p = NULL;
@@ -214,10 +226,12 @@ on_accepted(qs_guard_t *g, int fd, int64_t now_ms)
     }
 }
 
-void
+int
 qs_guard_on_monitor(qs_guard_t *g, int64_t now_ms)
 {
-    for (int i = 0; i < GUARD_MONITOR_BATCH; i++) {
+    int i;
+
+    for (i = 0; i < QS_GUARD_MONITOR_BATCH; i++) {
         zmq_msg_t ev, ep;
         uint16_t event = 0;
         uint32_t value = 0;
@@ -226,7 +240,7 @@ qs_guard_on_monitor(qs_guard_t *g, int64_t now_ms)
         zmq_msg_init(&ev);
         if (zmq_msg_recv(&ev, g->monitor, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&ev);
-            return;
+            return i;
         }
         ok = zmq_msg_size(&ev) == 6 && zmq_msg_more(&ev);
         if (ok) {
@@ -253,6 +267,7 @@ qs_guard_on_monitor(qs_guard_t *g, int64_t now_ms)
                 memset(c, 0, sizeof *c);
         }
     }
+    return i;
 }
 
 void
@@ -269,9 +284,13 @@ qs_guard_credit(qs_guard_t *g, int fd, const uint8_t *pk, uint64_t wire_bytes)
     }
 }
 
-/* What libzmq holds for fd now; 0 and *ok = 0 when it cannot be measured. */
+/* What libzmq holds for fd now; 0 and *ok = 0 when it cannot be measured.
+ * Without exact, the bytes still in the kernel's receive queue count as held
+ * too: an upper bound from one system call (TCP_INFO), enough to clear the
+ * many connections far below the limits; exact subtracts that queue
+ * (SIOCINQ, a second call), for the ones the bound does not clear. */
 static uint64_t
-conn_pending(int fd, const conn_t *c, int *ok)
+conn_pending(int fd, const conn_t *c, int exact, int *ok)
 {
     struct tcp_info ti;
     socklen_t len = sizeof ti;
@@ -282,13 +301,40 @@ conn_pending(int fd, const conn_t *c, int *ok)
     memset(&ti, 0, sizeof ti);
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
         len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received ||
-        ioctl(fd, SIOCINQ, &inq) != 0)
+        (exact && ioctl(fd, SIOCINQ, &inq) != 0))
         return 0;
     *ok = 1;
     read_bytes = ti.tcpi_bytes_received - (uint64_t)(inq > 0 ? inq : 0);
     if (read_bytes <= c->credit + QS_GUARD_SLACK_BYTES)
         return 0;
     return read_bytes - c->credit - QS_GUARD_SLACK_BYTES;
+}
+
+/* Pending bytes of c: the upper bound, made exact when it is over conn_max. */
+static uint64_t
+conn_measure(const qs_guard_t *g, int fd, const conn_t *c, int *ok)
+{
+    uint64_t pending = conn_pending(fd, c, 0, ok);
+
+    return *ok && pending > g->conn_max ? conn_pending(fd, c, 1, ok) : pending;
+}
+
+/* The sum of the bounds is over total_max: measure every connection exactly. */
+static uint64_t
+total_exact(qs_guard_t *g)
+{
+    uint64_t total = 0;
+
+    for (size_t fd = 0; fd < g->n_conns; fd++) {
+        conn_t *c = &g->conns[fd];
+        int ok;
+
+        if (!c->used || c->closing)
+            continue;
+        c->pending = conn_pending((int)fd, c, 1, &ok);
+        total += c->pending;
+    }
+    return total;
 }
 
 /* Does the key set still let c's key in? Unknown keys: only if no revocation. */
@@ -300,6 +346,55 @@ conn_revoked(const conn_t *c, const qs_keyset_t *keys, int revoked)
     return qs_keyset_get(keys, c->pk) != QS_KEY_ENROLLED;
 }
 
+/* A malloc_trim is due: libzmq has freed the dropped messages by now, give
+ * the pages back. */
+static void
+guard_trim(qs_guard_t *g, int64_t now_ms)
+{
+    if (g->trim_at_ms != 0 && now_ms >= g->trim_at_ms) {
+        (void)malloc_trim(0);
+        g->trim_at_ms = 0;
+    }
+}
+
+/* The process's resident set in bytes (one pread of /proc/self/statm);
+ * 0 when it cannot be read. */
+static uint64_t
+rss_bytes(const qs_guard_t *g)
+{
+    char buf[128];
+    unsigned long long size = 0, resident = 0;
+    ssize_t n = g->statm_fd < 0 ? -1 : pread(g->statm_fd, buf, sizeof buf - 1, 0);
+
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return 0;
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Can this check skip measuring the connections? Bytes a connection holds
+ * in libzmq are the process's memory: while the resident set has not grown
+ * by rss_slack (a quarter of the smaller limit) over its lowest point since
+ * the last full check, no connection can have gained more than that since
+ * then, so the limits hold to within rss_slack without a system call per
+ * connection. A full check still runs at least every GUARD_FULL_MS, at once
+ * when the key set changed, and on every check while a revoked connection
+ * waits out its grace period. */
+static int
+light_check(qs_guard_t *g, int keys_changed, int64_t now_ms)
+{
+    uint64_t rss;
+
+    if (keys_changed || g->revoke_pending || now_ms >= g->full_due_ms || g->statm_fd < 0 ||
+        (rss = rss_bytes(g)) == 0)
+        return 0;
+    if (rss < g->rss_floor)
+        g->rss_floor = rss;
+    return rss <= g->rss_floor + g->rss_slack;
+}
+
 int
 qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int revoked,
                int64_t now_ms)
@@ -308,7 +403,13 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
     uint64_t open = 0;
     int closed = 0;
 
-    qs_guard_on_monitor(g, now_ms);
+    (void)qs_guard_on_monitor(g, now_ms);
+    if (light_check(g, keys_changed, now_ms)) {
+        guard_trim(g, now_ms);
+        return 0;
+    }
+    g->full_due_ms = now_ms + GUARD_FULL_MS;
+    g->revoke_pending = 0;
     for (size_t fd = 0; fd < g->n_conns; fd++) {
         conn_t *c = &g->conns[fd];
         int ok;
@@ -326,7 +427,9 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
             }
             continue;
         }
-        c->pending = conn_pending((int)fd, c, &ok);
+        if (c->revoke_at_ms != 0)
+            g->revoke_pending = 1;     /* check it again in 50 ms, not 500 */
+        c->pending = conn_measure(g, (int)fd, c, &ok);
         if (ok && c->pending > g->conn_max) {
             if (conn_shutdown(g, (int)fd, c, "over its memory bound (conn_max_kb)", now_ms)) {
                 g->stats.closed_oversize++;
@@ -336,6 +439,8 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
         }
         total += c->pending;
     }
+    if (total > g->total_max)
+        total = total_exact(g);
     if (total > g->stats.pending_peak)
         g->stats.pending_peak = total;
     while (total > g->total_max) {
@@ -360,10 +465,8 @@ qs_guard_check(qs_guard_t *g, const qs_keyset_t *keys, int keys_changed, int rev
     }
     g->stats.pending_bytes = total;
     g->stats.connections = open;
-    if (g->trim_at_ms != 0 && now_ms >= g->trim_at_ms) {
-        /* libzmq has freed the dropped messages by now: give the pages back. */
-        (void)malloc_trim(0);
-        g->trim_at_ms = 0;
-    }
+    guard_trim(g, now_ms);
+    /* After the trim: a floor taken before it would hide that much growth. */
+    g->rss_floor = rss_bytes(g);
     return closed;
 }

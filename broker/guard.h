@@ -13,8 +13,17 @@
  *           - QS_GUARD_SLACK_BYTES (the handshake)
  *
  * which is what libzmq holds for that connection: a partial message, or
- * whole messages not read yet. The router credits each frame it reads to its
- * connection (the message's "__fd" property, qs_guard_credit). Every check a
+ * whole messages not read yet. Those bytes are this process's memory: a
+ * check first reads the resident set (/proc/self/statm), and while it has
+ * not grown by a quarter of the smaller limit over its lowest point since
+ * the last full check, the connections are measured only every 500 ms (a
+ * key set change, or a revoked connection in its grace period, makes every
+ * check full). A full check first takes TCP_INFO alone (the
+ * kernel's queue counted as held: an upper bound, one system call per
+ * connection); only a connection whose bound is over conn_max, or every
+ * connection when the bounds add up to more than total_max, is measured
+ * exactly with SIOCINQ too. The router credits each frame it reads to its
+ * connection (the message's "__fd" property, qs_guard_credit). Every full check a
  * connection whose pending exceeds conn_max is shut down (shutdown(2) on the
  * fd: libzmq's engine sees EOF, drops the connection and frees its partial
  * message); while the sum over all connections exceeds total_max, the largest
@@ -46,8 +55,8 @@ typedef struct qs_guard qs_guard_t;
 
 typedef struct {
     uint64_t connections;        /* accepted TCP connections now open */
-    uint64_t pending_bytes;      /* their pending bytes at the last check */
-    uint64_t pending_peak;       /* the largest sum seen at a check */
+    uint64_t pending_bytes;      /* their pending bytes at the last check (at most) */
+    uint64_t pending_peak;       /* the largest sum seen at a check (at most) */
     uint64_t closed_oversize;    /* shut down: over conn_max or the total */
     uint64_t closed_revoked;     /* shut down: key revoked or unknown at a revocation */
     uint64_t closed_flooding;    /* shut down at accept: source over its handshake rate */
@@ -65,9 +74,13 @@ qs_guard_t *qs_guard_new(void *ctx, void *frontend, uint64_t conn_max, uint64_t 
 /* Ask refuse (with arg) about every accepted connection's source address. */
 void qs_guard_set_refuse(qs_guard_t *g, qs_guard_refuse_fn refuse, void *arg);
 
-/* The monitor socket, for zmq_poll (ZMQ_POLLIN); qs_guard_on_monitor drains it. */
+#define QS_GUARD_MONITOR_BATCH 512   /* monitor events read per call, at most */
+
+/* The monitor socket, for polling (ZMQ_FD, or zmq_poll); qs_guard_on_monitor drains
+ * it (QS_GUARD_MONITOR_BATCH at most) and returns the number of events read:
+ * fewer means it ended on EAGAIN. */
 void *qs_guard_socket(qs_guard_t *g);
-void qs_guard_on_monitor(qs_guard_t *g, int64_t now_ms);
+int qs_guard_on_monitor(qs_guard_t *g, int64_t now_ms);
 
 /* The router read frames of wire_bytes (qs_guard_wire_bytes each) from the
  * connection with fd; pk (may be NULL) is the key it authenticated with. */

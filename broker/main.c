@@ -4,7 +4,7 @@
  * the broker key pair (refused if group/world-readable), the store's public
  * key and the key set from site.db; bind the ZAP handler, then the frontend
  * and backend ROUTERs (in that order: a CURVE socket without a ZAP handler
- * would admit anyone). Then one zmq_poll loop, no threads: ZAP requests,
+ * would admit anyone). Then one loop, no threads of its own: ZAP requests,
  * backend (heartbeats, replies), frontend (client envelopes); every
  * QS_BROKER_RELOAD_MS it asks site.db whether another process committed
  * (qsctl enroll/revoke) and reloads the key set, so a revocation cuts off a
@@ -39,11 +39,13 @@
 #include "qs_signal.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
+#include "qs_storestats.h"
 #include "qs_zmqutil.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -55,6 +57,7 @@
 #define QS_BROKER_RELOAD_MS 200      /* site.db change check; revocation latency */
 #define QS_BROKER_STATS_MS  60000    /* periodic stats line */
 #define QS_BROKER_SAVE_MS   1000     /* DIR/broker.stats at most this often */
+#define QS_BROKER_SAVE_CPU_S 0.1    /* ...or when its CPU time moved this much */
 #define QS_BROKER_GUARD_MS  50       /* connection byte accounting (guard.h) */
 /* Frames larger than this come from mmap and go back to the system when
  * freed; glibc would otherwise raise the threshold after the first large
@@ -211,8 +214,10 @@ broker_totals(const broker_t *b, qs_brokerstats_t *out)
     qs_brokerstats_add(out, &run);
 }
 
-/* Write DIR/broker.stats if the counters changed since the last write (or
- * always, with force). A failure is logged once and retried next time. */
+/* Write DIR/broker.stats if the counters changed since the last write, or
+ * the process's CPU time moved by QS_BROKER_SAVE_CPU_S (an idle broker
+ * rewrites it rarely), or always with force. A failure is logged once and
+ * retried next time. */
 static void
 broker_save_stats(broker_t *b, int force)
 {
@@ -220,7 +225,10 @@ broker_save_stats(broker_t *b, int force)
     char err[ERRLEN];
 
     broker_totals(b, &now);
-    if (!force && !b->save_failing && qs_brokerstats_same(&now, &b->saved))
+    qs_procstat_cpu(&now.cpu_user_seconds, &now.cpu_system_seconds);
+    if (!force && !b->save_failing && qs_brokerstats_same(&now, &b->saved) &&
+        now.cpu_user_seconds + now.cpu_system_seconds <
+            b->saved.cpu_user_seconds + b->saved.cpu_system_seconds + QS_BROKER_SAVE_CPU_S)
         return;
     if (qs_brokerstats_save(&now, b->paths.broker_stats, qs_clock_now_ms(&b->clock), err,
                             sizeof err) != 0) {
@@ -248,6 +256,8 @@ broker_load_stats(broker_t *b)
         log_info("no counters saved yet ('%s'): counting from 0", b->paths.broker_stats);
     else if (rc != 0)
         log_warn("cannot continue the counters: %s; counting from 0", err);
+    /* The CPU seconds were the previous process's: this one starts at 0. */
+    b->base.cpu_user_seconds = b->base.cpu_system_seconds = 0.0;
     b->saved = b->base;
 }
 
@@ -383,6 +393,93 @@ broker_close(broker_t *b)
     sodium_memzero(b->store_pk, sizeof b->store_pk);
 }
 
+/* The loop's sockets, in the order a pass serves them: ZAP first, so
+ * handshakes waiting on it finish; then the backend, so heartbeats are fresh
+ * when the frontend picks a worker. */
+enum { SOCK_ZAP, SOCK_BACKEND, SOCK_FRONTEND, SOCK_MONITOR, N_SOCKS };
+
+/* Serve every socket marked in dirty, and mark what may be left unread. A
+ * ZeroMQ socket's ZMQ_FD only signals a change: once a receive has said
+ * EAGAIN, new work makes it readable; but a handler that stopped at its
+ * batch bound left work behind, and a send can consume the signal of a
+ * message that arrived meanwhile (libzmq processes a socket's commands on
+ * send too). So a socket stays dirty after a full batch, and a socket
+ * another handler sent on becomes dirty, until a call of its own ends on
+ * EAGAIN. (ZAP's batch bound is its own: any answer marks it.) -1 on a
+ * socket error. */
+static int
+broker_pass(broker_t *b, int dirty[N_SOCKS], int64_t now)
+{
+    int n;
+
+    if (dirty[SOCK_ZAP]) {
+        /* A client enrolled a moment ago must not be refused because the
+         * periodic reload has not run yet: handshakes are rare, so check
+         * site.db (one PRAGMA data_version) before answering them. */
+        broker_check_site(b);
+        if ((n = qs_zap_handle(b->zap, b->keys, now)) < 0)
+            return -1;
+        dirty[SOCK_ZAP] = n > 0;
+    }
+    if (dirty[SOCK_BACKEND]) {
+        if ((n = qs_router_on_backend(b->router, now)) < 0)
+            return -1;
+        dirty[SOCK_BACKEND] = n >= QS_ROUTER_BATCH;
+        dirty[SOCK_FRONTEND] |= n > 0;            /* replies went out there */
+    }
+    if (dirty[SOCK_FRONTEND]) {
+        if ((n = qs_router_on_frontend(b->router, b->keys, now)) < 0)
+            return -1;
+        dirty[SOCK_FRONTEND] = n >= QS_ROUTER_BATCH;
+        dirty[SOCK_BACKEND] |= n > 0;             /* envelopes went out there */
+    }
+    if (dirty[SOCK_MONITOR])
+        dirty[SOCK_MONITOR] = qs_guard_on_monitor(b->guard, now) >= QS_GUARD_MONITOR_BATCH;
+    return 0;
+}
+
+/* Wait for any of the sockets (their ZMQ_FD) for up to wait_ms; marks the
+ * ones that signalled. 0, or -1 on a poll error. */
+static int
+broker_wait(const int fds[N_SOCKS], int dirty[N_SOCKS], int64_t wait_ms)
+{
+    struct pollfd p[N_SOCKS];
+
+    for (int i = 0; i < N_SOCKS; i++)
+        p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+    if (poll(p, N_SOCKS, (int)wait_ms) < 0) {
+        if (errno == EINTR)
+            return 0;
+        log_error("cannot poll: %s", strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < N_SOCKS; i++)
+        if (p[i].revents != 0)
+            dirty[i] = 1;
+    return 0;
+}
+
+/* The sockets' ZMQ_FDs (they do not change while the sockets live). */
+static int
+broker_fds(broker_t *b, int fds[N_SOCKS])
+{
+    void *socks[N_SOCKS] = { qs_zap_socket(b->zap), qs_router_backend(b->router),
+                             qs_router_frontend(b->router), qs_guard_socket(b->guard) };
+
+    for (int i = 0; i < N_SOCKS; i++) {
+        size_t len = sizeof fds[i];
+        if (zmq_getsockopt(socks[i], ZMQ_FD, &fds[i], &len) != 0) {
+            log_error("cannot get a socket's file descriptor: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Serve the sockets until none has work, then block in one poll(2) on their
+ * ZMQ_FDs: a busy broker makes no poll call at all, an idle one a single
+ * one (zmq_poll would ask every socket for ZMQ_EVENTS twice per wake-up,
+ * two system calls each). */
 static int
 broker_run(broker_t *b)
 {
@@ -391,44 +488,23 @@ broker_run(broker_t *b)
     int64_t next_stats = now + QS_BROKER_STATS_MS;
     int64_t next_save = now + QS_BROKER_SAVE_MS;
     int64_t next_guard = now + QS_BROKER_GUARD_MS;
+    int fds[N_SOCKS], dirty[N_SOCKS] = { 1, 1, 1, 1 };
 
+    if (broker_fds(b, fds) != 0)
+        return -1;
     while (!stop_requested) {
-        zmq_pollitem_t items[4] = {
-            { qs_zap_socket(b->zap), 0, ZMQ_POLLIN, 0 },
-            { qs_router_backend(b->router), 0, ZMQ_POLLIN, 0 },
-            { qs_router_frontend(b->router), 0, ZMQ_POLLIN, 0 },
-            { qs_guard_socket(b->guard), 0, ZMQ_POLLIN, 0 },
-        };
-        int64_t wait = (next_guard < next_check ? next_guard : next_check) - now;
-        int rc;
+        int busy = 0;
 
-        if (wait < 0)
-            wait = 0;
-        rc = zmq_poll(items, 4, (long)wait);
-        if (rc < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            log_error("cannot poll: %s", zmq_strerror(zmq_errno()));
+        if (broker_pass(b, dirty, now) != 0)
             return -1;
-        }
-        now = qs_clock_mono_ms();
-        /* ZAP first, so handshakes waiting on it finish; then the backend,
-         * so heartbeats are fresh when the frontend picks a worker. */
-        if (items[0].revents & ZMQ_POLLIN) {
-            /* A client enrolled a moment ago must not be refused because the
-             * periodic reload has not run yet: handshakes are rare, so check
-             * site.db (one PRAGMA data_version) before answering them. */
-            broker_check_site(b);
-            if (qs_zap_handle(b->zap, b->keys, now) < 0)
+        for (int i = 0; i < N_SOCKS; i++)
+            busy |= dirty[i];
+        if (!busy) {
+            int64_t wait = (next_guard < next_check ? next_guard : next_check) - now;
+            if (broker_wait(fds, dirty, wait < 0 ? 0 : wait) != 0)
                 return -1;
         }
-        if ((items[1].revents & ZMQ_POLLIN) && qs_router_on_backend(b->router, now) < 0)
-            return -1;
-        if ((items[2].revents & ZMQ_POLLIN) &&
-            qs_router_on_frontend(b->router, b->keys, now) < 0)
-            return -1;
-        if (items[3].revents & ZMQ_POLLIN)
-            qs_guard_on_monitor(b->guard, now);
+        now = qs_clock_mono_ms();
         if (now >= next_check) {
             broker_check_site(b);
             (void)qs_router_expire(b->router, now);
@@ -438,6 +514,7 @@ broker_run(broker_t *b)
             (void)qs_guard_check(b->guard, b->keys, b->keys_changed, b->keys_revoked, now);
             b->keys_changed = b->keys_revoked = 0;
             next_guard = now + QS_BROKER_GUARD_MS;
+            dirty[SOCK_MONITOR] = 1;   /* the check read it: it may have stopped at its bound */
         }
         if (now >= next_stats) {
             broker_log_stats(b, now, "");

@@ -83,7 +83,11 @@ void *qs_router_backend(qs_router_t *r);
  * wildcard ports. Returns 0, or -1 when it does not fit in out. */
 int qs_router_endpoint(qs_router_t *r, int backend, char *out, size_t out_len);
 
-/* Handle the messages pending on the frontend (at most a bounded batch per
+/* Messages handled per socket per call, at most: a call that handled fewer
+ * ended on EAGAIN (nothing left unread). */
+#define QS_ROUTER_BATCH 256
+
+/* Handle the messages pending on the frontend (at most QS_ROUTER_BATCH per
  * call; never blocks). keys is borrowed for the call; now_ms is a monotonic
  * clock in ms. Returns the number of messages handled, or -1 on a socket error. */
 int qs_router_on_frontend(qs_router_t *r, const qs_keyset_t *keys, int64_t now_ms);

@@ -45,12 +45,13 @@ test_format_has_the_documented_keys(void)
     QS_CHECK_STR(text, "{\"forwarded\":1234,\"replies\":1230,\"notices\":{"
                        "\"BAD_ENVELOPE/BAD_FRAMES\":3,\"REVOKED/CLIENT_REVOKED\":2,"
                        "\"RETRY_LATER/STORE_BUSY\":17},\"zap_admitted\":40,"
-                       "\"zap_refused\":5000000000,\"updated_utc\":\"2026-11-25T12:00:00Z\"}\n");
+                       "\"zap_refused\":5000000000,\"cpu_user_seconds\":0,"
+                       "\"cpu_system_seconds\":0,\"updated_utc\":\"2026-11-25T12:00:00Z\"}\n");
     doc = cJSON_Parse(text);
     QS_CHECK(doc != NULL);
     notices = cJSON_GetObjectItemCaseSensitive(doc, "notices");
     QS_CHECK(cJSON_IsObject(notices));
-    QS_CHECK_EQ_INT(cJSON_GetArraySize(doc), 6);
+    QS_CHECK_EQ_INT(cJSON_GetArraySize(doc), 8);
     QS_CHECK_EQ_INT(cJSON_GetArraySize(notices), 3);
     cJSON_Delete(doc);
     free(text);

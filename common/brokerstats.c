@@ -3,6 +3,7 @@
 #include "qs_clock.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
+#include "qs_storestats.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -80,7 +81,7 @@ qs_brokerstats_format(const qs_brokerstats_t *s)
 
     if (doc == NULL || notices == NULL)
         qs_fatal("out of memory formatting the broker stats");
-    /* Key order as documented: forwarded, replies, notices, zap_*, updated_utc. */
+    /* Key order as documented: forwarded, replies, notices, zap_*, cpu_*, updated_utc. */
     for (size_t i = 0; i < 2; i++)
         cJSON_AddNumberToObject(doc, top_fields[i].name, (double)field_get(s, &top_fields[i]));
     for (size_t i = 0; i < N_NOTICES; i++)
@@ -89,6 +90,8 @@ qs_brokerstats_format(const qs_brokerstats_t *s)
     cJSON_AddItemToObject(doc, "notices", notices);
     for (size_t i = 2; i < N_TOP; i++)
         cJSON_AddNumberToObject(doc, top_fields[i].name, (double)field_get(s, &top_fields[i]));
+    cJSON_AddNumberToObject(doc, "cpu_user_seconds", s->cpu_user_seconds);
+    cJSON_AddNumberToObject(doc, "cpu_system_seconds", s->cpu_system_seconds);
     if (s->updated_utc[0] != '\0')
         cJSON_AddStringToObject(doc, "updated_utc", s->updated_utc);
     json = cJSON_PrintUnformatted(doc);
@@ -123,6 +126,22 @@ read_counter(qs_brokerstats_t *out, const cJSON *obj, const field_t *f, const ch
     return 0;
 }
 
+/* Read the seconds named key from obj, if present. 0, or -1 with errmsg. */
+static int
+read_seconds(double *out, const cJSON *obj, const char *key, char *errmsg, size_t errmsg_len)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    if (item == NULL)
+        return 0;
+    if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0.0 && item->valuedouble < 1e15)) {
+        snprintf(errmsg, errmsg_len, "\"%s\" is not a number of seconds", key);
+        return -1;
+    }
+    *out = item->valuedouble;
+    return 0;
+}
+
 int
 qs_brokerstats_parse(qs_brokerstats_t *out, const char *text, char *errmsg, size_t errmsg_len)
 {
@@ -140,6 +159,10 @@ qs_brokerstats_parse(qs_brokerstats_t *out, const char *text, char *errmsg, size
     for (size_t i = 0; i < N_TOP; i++)
         if (read_counter(out, doc, &top_fields[i], "", errmsg, errmsg_len) != 0)
             goto done;
+    if (read_seconds(&out->cpu_user_seconds, doc, "cpu_user_seconds", errmsg, errmsg_len) != 0 ||
+        read_seconds(&out->cpu_system_seconds, doc, "cpu_system_seconds", errmsg,
+                     errmsg_len) != 0)
+        goto done;
     notices = cJSON_GetObjectItemCaseSensitive(doc, "notices");
     if (notices != NULL) {
         if (!cJSON_IsObject(notices)) {
@@ -197,6 +220,7 @@ qs_brokerstats_save(qs_brokerstats_t *s, const char *path, int64_t now_ms, char 
 
     if (qs_time_format_iso8601(s->updated_utc, sizeof s->updated_utc, now_ms, 0) != 0)
         s->updated_utc[0] = '\0';
+    qs_procstat_cpu(&s->cpu_user_seconds, &s->cpu_system_seconds);
     text = qs_brokerstats_format(s);
     rc = qs_fs_write_private(path, text, strlen(text), errmsg, errmsg_len);
     free(text);

@@ -11,8 +11,12 @@
  *   {"forwarded":N,"replies":N,
  *    "notices":{"BAD_ENVELOPE/BAD_FRAMES":N,"REVOKED/CLIENT_REVOKED":N,
  *               "RETRY_LATER/STORE_BUSY":N},
- *    "zap_admitted":N,"zap_refused":N,"updated_utc":"2026-11-25T12:00:00Z"}
+ *    "zap_admitted":N,"zap_refused":N,
+ *    "cpu_user_seconds":S,"cpu_system_seconds":S,"updated_utc":"2026-11-25T12:00:00Z"}
  *
+ * The counters carry on across restarts; the CPU seconds do not: they are
+ * the writing process's own (all its threads, since it started), so a
+ * restart starts them at 0 again (Prometheus reads that as a counter reset).
  * Reading is strict about what it knows (a counter must be a whole number
  * 0..2^53, updated_utc a UTC time) and ignores keys it does not know, so a
  * newer broker's file still reads; a missing counter is 0.
@@ -41,13 +45,15 @@ typedef struct {
     uint64_t notice_retry_later;  /* RETRY_LATER/STORE_BUSY: no store could take it */
     uint64_t zap_admitted;        /* handshakes admitted */
     uint64_t zap_refused;         /* handshakes refused */
+    double cpu_user_seconds;      /* the writing process's (not a counter carried on) */
+    double cpu_system_seconds;
     char updated_utc[QS_BROKERSTATS_TIME_BYTES];   /* "" until written */
 } qs_brokerstats_t;
 
-/* Counters equal (updated_utc is not compared)? */
+/* Counters equal (updated_utc and the CPU seconds are not compared)? */
 int qs_brokerstats_same(const qs_brokerstats_t *a, const qs_brokerstats_t *b);
 
-/* Add b's counters to a (a's updated_utc is kept). */
+/* Add b's counters to a (a's updated_utc and CPU seconds are kept). */
 void qs_brokerstats_add(qs_brokerstats_t *a, const qs_brokerstats_t *b);
 
 /* The JSON text of s and a newline (malloc'd: free()). Aborts on OOM. */
@@ -63,7 +69,8 @@ int qs_brokerstats_parse(qs_brokerstats_t *out, const char *text, char *errmsg,
 int qs_brokerstats_load(qs_brokerstats_t *out, const char *path, char *errmsg,
                         size_t errmsg_len) __attribute__((warn_unused_result));
 
-/* Set s->updated_utc from now_ms (UTC ms) and write s to path with
+/* Set s->updated_utc from now_ms (UTC ms) and the CPU seconds from this
+ * process (qs_procstat_cpu), and write s to path with
  * qs_fs_write_private (temp file, fsync, rename; 0600). 0, or -1 with errmsg. */
 int qs_brokerstats_save(qs_brokerstats_t *s, const char *path, int64_t now_ms, char *errmsg,
                         size_t errmsg_len) __attribute__((warn_unused_result));

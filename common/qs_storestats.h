@@ -11,8 +11,11 @@
  *   {"commits":N,"commit_failures":N,
  *    "commit_seconds":{"buckets":[N,…],"sum":S},     non-cumulative, one per
  *    "group_envelopes":{"buckets":[N,…],"sum":N},    bound below, then +Inf
- *    "cpu_seconds":S,"rss_bytes":N,"pid":N,"updated_utc":"2026-11-25T12:00:00Z"}
+ *    "cpu_seconds":S,"rss_bytes":N,"pid":N,"updated_utc":"2026-11-25T12:00:00Z",
+ *    "cpu_user_seconds":S,"cpu_system_seconds":S}
  *
+ * cpu_seconds is user + system; the two parts came later, so a file without
+ * them still reads (as 0).
  * Reading is strict (a bucket array of the wrong length, a negative or
  * fractional count, a bad time: malformed) and ignores unknown keys.
  */
@@ -40,6 +43,8 @@ typedef struct {
     uint64_t group_buckets[QS_STORESTATS_N_GROUP + 1];
     uint64_t group_sum;                                 /* envelopes over all groups */
     double cpu_seconds;                                 /* user + system */
+    double cpu_user_seconds;                            /* this process's, since it started */
+    double cpu_system_seconds;
     uint64_t rss_bytes;
     int64_t pid;
     char updated_utc[QS_STORESTATS_TIME_BYTES];         /* "" until written */
@@ -56,6 +61,9 @@ void qs_storestats_observe(qs_storestats_t *s, double seconds, uint64_t envelope
  * (0 when /proc is not there). */
 void qs_procstat_self(double *cpu_seconds, uint64_t *rss_bytes);
 
+/* This process's user and system CPU seconds (all its threads; 0 if unknown). */
+void qs_procstat_cpu(double *user_seconds, double *system_seconds);
+
 /* JSON text and a newline (malloc'd). Aborts on OOM. */
 char *qs_storestats_format(const qs_storestats_t *s);
 
@@ -67,7 +75,7 @@ int qs_storestats_parse(qs_storestats_t *out, const char *text, char *errmsg,
 int qs_storestats_load(qs_storestats_t *out, const char *path, char *errmsg,
                        size_t errmsg_len) __attribute__((warn_unused_result));
 
-/* Set updated_utc, cpu, rss and pid, then write to path (temp, fsync, rename;
+/* Set updated_utc, the cpu times, rss and pid, then write to path (temp, fsync, rename;
  * 0600). 0, or -1 with errmsg. */
 int qs_storestats_save(qs_storestats_t *s, const char *path, int64_t now_ms, char *errmsg,
                        size_t errmsg_len) __attribute__((warn_unused_result));

@@ -58,6 +58,18 @@ qs_procstat_self(double *cpu_seconds, uint64_t *rss_bytes)
     fclose(f);
 }
 
+void
+qs_procstat_cpu(double *user_seconds, double *system_seconds)
+{
+    struct rusage ru;
+
+    *user_seconds = *system_seconds = 0.0;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return;
+    *user_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *system_seconds = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static cJSON *
 histogram(const uint64_t *buckets, size_t n, double sum)
 {
@@ -92,6 +104,8 @@ qs_storestats_format(const qs_storestats_t *s)
     cJSON_AddNumberToObject(doc, "pid", (double)s->pid);
     if (s->updated_utc[0] != '\0')
         cJSON_AddStringToObject(doc, "updated_utc", s->updated_utc);
+    cJSON_AddNumberToObject(doc, "cpu_user_seconds", s->cpu_user_seconds);
+    cJSON_AddNumberToObject(doc, "cpu_system_seconds", s->cpu_system_seconds);
     json = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
     if (json == NULL)
@@ -164,6 +178,12 @@ parse_doc(qs_storestats_t *out, const cJSON *doc, const char **what)
         (*what = "rss_bytes", read_count(&out->rss_bytes, cJSON_GetObjectItemCaseSensitive(doc, *what))) ||
         (*what = "pid", read_count(&pid, cJSON_GetObjectItemCaseSensitive(doc, *what))))
         return -1;
+    /* Optional (written by newer stores only): absent reads as 0. */
+    if ((*what = "cpu_user_seconds", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
+         read_seconds(&out->cpu_user_seconds, cJSON_GetObjectItemCaseSensitive(doc, *what))) ||
+        (*what = "cpu_system_seconds", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
+         read_seconds(&out->cpu_system_seconds, cJSON_GetObjectItemCaseSensitive(doc, *what))))
+        return -1;
     out->group_sum = (uint64_t)gsum;
     out->pid = (int64_t)pid;
     *what = "updated_utc";
@@ -224,6 +244,7 @@ qs_storestats_save(qs_storestats_t *s, const char *path, int64_t now_ms, char *e
     if (qs_time_format_iso8601(s->updated_utc, sizeof s->updated_utc, now_ms, 0) != 0)
         s->updated_utc[0] = '\0';
     qs_procstat_self(&s->cpu_seconds, &s->rss_bytes);
+    qs_procstat_cpu(&s->cpu_user_seconds, &s->cpu_system_seconds);
     s->pid = (int64_t)getpid();
     text = qs_storestats_format(s);
     rc = qs_fs_write_private(path, text, strlen(text), errmsg, errmsg_len);

@@ -11,7 +11,7 @@
  * (simenroll.c, an audited transaction of common/qs_audit.h).
  *
  * Delivery: one qs_sender_t per unfinished client, sharing one workspace,
- * all in one zmq_poll loop; a client is closed as soon as all its messages
+ * all in one poll loop (fleet_turn); a client is closed as soon as all its messages
  * are acked. Flow control keeps about SIM_BUDGET_MESSAGES messages in
  * flight across the fleet (senders are paused and released in rotating
  * order): a thousand clients sending at once would otherwise queue more
@@ -36,10 +36,12 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define SIM_DEFAULT_TIMEOUT_S   600
@@ -304,7 +306,8 @@ add_stats(qs_sender_stats_t *sum, const qs_sender_stats_t *s)
 }
 
 static int
-print_json(const sim_t *sim, uint64_t acked, uint64_t rejected, double elapsed, double rate)
+print_json(const sim_t *sim, uint64_t acked, uint64_t rejected, double elapsed, double rate,
+           const double cpu[2])
 {
     uint64_t latest[QS_SIM_TOPICS][QS_SIM_STATES];
     cJSON *doc = cJSON_CreateObject(), *rows = cJSON_CreateArray();
@@ -317,6 +320,9 @@ print_json(const sim_t *sim, uint64_t acked, uint64_t rejected, double elapsed, 
     cJSON_AddNumberToObject(doc, "rejected", (double)rejected);
     cJSON_AddNumberToObject(doc, "elapsed_s", (double)(int64_t)(elapsed * 1000 + 0.5) / 1000);
     cJSON_AddNumberToObject(doc, "msgs_per_s", (double)(int64_t)(rate * 10 + 0.5) / 10);
+    /* This process's CPU over the same interval (bench/run's accounting). */
+    cJSON_AddNumberToObject(doc, "cpu_user_s", (double)(int64_t)(cpu[0] * 1e6 + 0.5) / 1e6);
+    cJSON_AddNumberToObject(doc, "cpu_system_s", (double)(int64_t)(cpu[1] * 1e6 + 0.5) / 1e6);
     for (uint32_t t = 0; t < QS_SIM_TOPICS; t++) {
         for (uint32_t st = 0; st < QS_SIM_STATES; st++) {
             cJSON *row;
@@ -364,8 +370,9 @@ typedef struct {
     uint32_t *active;                 /* client indices (0-based), unfinished */
     size_t n_active;
     qs_sender_t **senders;            /* by client index; NULL = not yet opened */
-    zmq_pollitem_t *items;
+    struct pollfd *pfds;              /* the polled senders' ZMQ_FDs */
     uint32_t *polled;                 /* client index of each poll item */
+    uint8_t *dirty;                   /* by client index: look before blocking (see fleet_turn) */
     uint64_t rotor;
     qs_sender_stats_t retired;        /* stats of closed senders */
 } fleet_t;
@@ -390,6 +397,7 @@ fleet_open_sender(fleet_t *f, sim_t *sim, uint32_t i)
         log_error("simulate: client %u: %s", i + 1, err);
         return -1;
     }
+    f->dirty[i] = 1;
     return 0;
 }
 
@@ -436,13 +444,36 @@ add_retired(fleet_t *f, const qs_sender_t *s)
     add_stats(&f->retired, &st);
 }
 
+/* The ZMQ_FD of s's socket (changes on every reconnect), -1 if unknown. */
+static int
+sender_fd(const qs_sender_t *s)
+{
+    zmq_pollitem_t item;
+    int fd = -1;
+    size_t len = sizeof fd;
+
+    qs_sender_pollitem(s, &item);
+    if (item.socket == NULL || zmq_getsockopt(item.socket, ZMQ_FD, &fd, &len) != 0)
+        return -1;
+    return fd;
+}
+
 /* One turn: share the budget, poll the senders that can have something to
- * do, handle replies and deadlines, close finished clients. */
+ * do, handle replies and deadlines, close finished clients.
+ *
+ * One poll(2) over the sockets' ZMQ_FDs instead of zmq_poll: zmq_poll asks
+ * every socket for ZMQ_EVENTS (two system calls each) twice per call, and a
+ * fleet polls hundreds of sockets for each reply. A ZMQ_FD only signals a
+ * change, though: after a sender sent (on_tick), or read replies (it may
+ * have stopped at its batch bound), a signal may already be consumed, so
+ * such a sender is "dirty" and is read once more, without waiting, until a
+ * read of its own finds nothing. */
 static int
 fleet_turn(fleet_t *f, sim_t *sim, int64_t wake)
 {
     size_t n_items = 0, j = 0;
     int64_t now = qs_clock_mono_ms();
+    int dirty = 0, n;
 
     if (fleet_share_budget(f, sim) != 0)
         return -1;
@@ -459,24 +490,33 @@ fleet_turn(fleet_t *f, sim_t *sim, int64_t wake)
          * out of the poll set (thousands of idle sockets cost every poll). */
         if (qs_sender_paused(s) && qs_sender_inflight(s) == 0)
             continue;
-        qs_sender_pollitem(s, &f->items[n_items]);
+        /* No socket (a reconnect failed): nothing to read; its deadline,
+         * the end of its backoff, wakes the loop. */
+        f->pfds[n_items] = (struct pollfd){ .fd = sender_fd(s), .events = POLLIN };
+        if (f->pfds[n_items].fd < 0)
+            continue;
+        dirty |= f->dirty[i];
         f->polled[n_items] = i;
         n_items++;
     }
-    if (zmq_poll(f->items, (int)n_items, wake > now ? (long)(wake - now) : 0) < 0 &&
-        zmq_errno() != EINTR) {
-        log_error("simulate: zmq_poll: %s", zmq_strerror(zmq_errno()));
+    n = poll(f->pfds, (nfds_t)n_items, dirty ? 0 : wake > now ? (int)(wake - now) : 0);
+    if (n < 0 && errno != EINTR) {
+        log_error("simulate: poll: %s", strerror(errno));
         return -1;
     }
     now = qs_clock_mono_ms();
-    for (size_t k = 0; k < n_items; k++)
-        if (f->items[k].revents != 0)
-            (void)qs_sender_on_readable(f->senders[f->polled[k]], now);
+    for (size_t k = 0; k < n_items; k++) {
+        uint32_t i = f->polled[k];
+        if ((n > 0 && f->pfds[k].revents != 0) || f->dirty[i])
+            f->dirty[i] = qs_sender_on_readable(f->senders[i], now) != 0;
+    }
     for (size_t k = 0; k < f->n_active; k++) {
         uint32_t i = f->active[k];
         qs_sender_t *s = f->senders[i];
-        if (s != NULL && qs_sender_next_deadline(s) <= now)
+        if (s != NULL && qs_sender_next_deadline(s) <= now) {
             (void)qs_sender_on_tick(s, now);
+            f->dirty[i] = 1;
+        }
     }
     for (size_t k = 0; k < f->n_active; k++) {
         uint32_t i = f->active[k];
@@ -515,8 +555,9 @@ fleet_close(fleet_t *f, uint32_t n)
             qs_sender_destroy(&f->senders[i]);
     free(f->senders);
     free(f->active);
-    free(f->items);
+    free(f->pfds);
     free(f->polled);
+    free(f->dirty);
     qs_sender_ws_destroy(&f->ws);
     if (f->zctx != NULL)
         zmq_ctx_term(f->zctx);
@@ -573,8 +614,9 @@ fleet_open(fleet_t *f, const sim_t *sim, size_t batch, int failover_ms)
         f->window = QS_SENDER_DEFAULT_WINDOW;
     f->senders = qs_calloc(sim->n, sizeof *f->senders);
     f->active = qs_calloc(sim->n, sizeof *f->active);
-    f->items = qs_calloc(sim->n, sizeof *f->items);
+    f->pfds = qs_calloc(sim->n, sizeof *f->pfds);
     f->polled = qs_calloc(sim->n, sizeof *f->polled);
+    f->dirty = qs_calloc(sim->n, sizeof *f->dirty);
     for (uint32_t i = 0; i < sim->n; i++)
         if (sim->clients[i].acked < sim->clients[i].count)
             f->active[f->n_active++] = i;
@@ -621,7 +663,21 @@ typedef struct {
     int interrupted, timed_out;
     int64_t start;        /* monotonic ms, 0 if delivery never started */
     uint64_t acked0;      /* acked before this run */
+    double cpu0[2];       /* user, system CPU seconds when delivery started */
 } sim_outcome_t;
+
+/* This process's user and system CPU seconds so far (all its threads). */
+static void
+cpu_now(double out[2])
+{
+    struct rusage ru;
+
+    out[0] = out[1] = 0.0;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return;
+    out[0] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    out[1] = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 /* Deliver until every message is acked, the timeout, or *stop. Returns 0
  * (also when interrupted or timed out: see out), -1 on an error. */
@@ -634,6 +690,7 @@ deliver(fleet_t *f, sim_t *sim, const qs_simulate_opts_t *opts, int timeout_s,
     int64_t end, next_second;
 
     out->start = qs_clock_mono_ms();
+    cpu_now(out->cpu0);
     end = out->start + (int64_t)timeout_s * 1000;
     next_second = out->start + 1000;
     while (f->n_active > 0) {
@@ -665,9 +722,12 @@ report_run(const sim_t *sim, const qs_simulate_opts_t *opts, const sim_outcome_t
            int timeout_s, int rc)
 {
     uint64_t acked, rejected;
-    double elapsed, rate;
+    double elapsed, rate, cpu[2];
 
     totals(sim, &acked, &rejected);
+    cpu_now(cpu);
+    cpu[0] = o->start > 0 ? cpu[0] - o->cpu0[0] : 0.0;
+    cpu[1] = o->start > 0 ? cpu[1] - o->cpu0[1] : 0.0;
     elapsed = o->start > 0 ? (double)(qs_clock_mono_ms() - o->start) / 1000.0 : 0;
     if (elapsed <= 0)
         elapsed = 0.001;
@@ -683,7 +743,7 @@ report_run(const sim_t *sim, const qs_simulate_opts_t *opts, const sim_outcome_t
     if (rejected > 0)
         log_error("simulate: the store rejected %llu generated messages",
                   (unsigned long long)rejected);
-    if (opts->json && print_json(sim, acked, rejected, elapsed, rate) != 0)
+    if (opts->json && print_json(sim, acked, rejected, elapsed, rate, cpu) != 0)
         rc = -1;
     fprintf(opts->json ? stderr : stdout,
             "simulate: %u clients, %llu of %llu messages acked, %llu rejected, "

@@ -84,6 +84,15 @@ utc_seconds(const char *utc)
     return utc[0] != '\0' && qs_time_parse_iso8601(&ms, utc) == 0 ? (double)ms / 1000.0 : 0.0;
 }
 
+/* NAME{mode="user|system"}: one process's CPU seconds by mode. */
+static void
+cpu_by_mode(text_t *t, const char *name, const char *help, double user_s, double system_s)
+{
+    family(t, name, "counter", help);
+    OUT(t, "%s{mode=\"user\"} %.17g\n%s{mode=\"system\"} %.17g\n", name, user_s, name,
+        system_s);
+}
+
 static void
 broker_stats(text_t *t, wk_t *w)
 {
@@ -113,6 +122,9 @@ broker_stats(text_t *t, wk_t *w)
         (unsigned long long)b.zap_admitted);
     OUT(t, "qs_broker_handshakes_total{result=\"refused\"} %llu\n",
         (unsigned long long)b.zap_refused);
+    cpu_by_mode(t, "qs_broker_cpu_seconds_total",
+                "qs-broker CPU time by mode (all its threads), since it started.",
+                b.cpu_user_seconds, b.cpu_system_seconds);
     one(t, "qs_broker_stats_updated_timestamp_seconds", "gauge",
         "When qs-broker last wrote broker.stats.", utc_seconds(b.updated_utc));
 }
@@ -159,6 +171,9 @@ store_stats(text_t *t, wk_t *w)
               (double)s.group_sum);
     one(t, "qs_store_process_cpu_seconds_total", "counter", "qs-store CPU time (user+system).",
         s.cpu_seconds);
+    cpu_by_mode(t, "qs_store_cpu_seconds_total",
+                "qs-store CPU time by mode (all its threads), since it started.",
+                s.cpu_user_seconds, s.cpu_system_seconds);
     one(t, "qs_store_process_resident_memory_bytes", "gauge", "qs-store resident memory.",
         (double)s.rss_bytes);
     one(t, "qs_store_stats_updated_timestamp_seconds", "gauge",

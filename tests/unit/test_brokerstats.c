@@ -1,6 +1,8 @@
 /* test_brokerstats.c - brokerstats.c: format/parse round trip, malformed
- * files named, a missing file, save's mode and time stamp. */
+ * files named, a missing file, save's mode and time stamp, the process's
+ * CPU seconds. */
 #include "qs_brokerstats.h"
+#include "qs_storestats.h"
 #include "qs_test.h"
 
 #include <sys/stat.h>
@@ -71,11 +73,74 @@ test_brokerstats_save_and_load(void)
     rmdir(dir);
 }
 
+/* Spend some CPU, so that this process's user time is surely above 0. */
+static void
+burn_cpu(void)
+{
+    double u = 0.0, sys = 0.0;
+    volatile uint64_t x = 1;
+
+    for (int round = 0; round < 1000 && u < 0.002; round++) {
+        for (int i = 0; i < 1000000; i++)
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        qs_procstat_cpu(&u, &sys);
+    }
+}
+
+/* broker.stats carries the writing process's CPU seconds, user and system
+ * (what /metrics shows as qs_broker_cpu_seconds_total{mode}): save sets
+ * them, the text holds them, parse reads them back; they are no counter
+ * (not compared, not added: a restart starts them at 0); a file from an
+ * older broker has none (0); anything but seconds is refused. */
+static void
+test_brokerstats_cpu_seconds(void)
+{
+    char dir[256], path[512], err[512], *text;
+    qs_brokerstats_t a = { 0 }, b, sum;
+
+    a.forwarded = 3;
+    a.cpu_user_seconds = 1.5;
+    a.cpu_system_seconds = 0.25;
+    text = qs_brokerstats_format(&a);
+    QS_CHECK(strstr(text, "\"cpu_user_seconds\":1.5") != NULL);
+    QS_CHECK(strstr(text, "\"cpu_system_seconds\":0.25") != NULL);
+    QS_CHECK_EQ_INT(qs_brokerstats_parse(&b, text, err, sizeof err), 0);
+    free(text);
+    QS_CHECK(b.cpu_user_seconds == 1.5 && b.cpu_system_seconds == 0.25);
+    b.cpu_user_seconds = 9.0;
+    QS_CHECK(qs_brokerstats_same(&a, &b));
+    sum = a;
+    qs_brokerstats_add(&sum, &b);
+    QS_CHECK(sum.cpu_user_seconds == 1.5 && sum.forwarded == 6);
+
+    QS_CHECK_EQ_INT(qs_brokerstats_parse(&b, "{\"forwarded\":1}", err, sizeof err), 0);
+    QS_CHECK(b.cpu_user_seconds == 0.0 && b.cpu_system_seconds == 0.0);
+    QS_CHECK_EQ_INT(qs_brokerstats_parse(&b, "{\"cpu_user_seconds\":-1}", err, sizeof err), -1);
+    QS_CHECK(strstr(err, "cpu_user_seconds") != NULL);
+    QS_CHECK_EQ_INT(qs_brokerstats_parse(&b, "{\"cpu_system_seconds\":\"x\"}", err, sizeof err),
+                    -1);
+
+    burn_cpu();
+    qs_test_tmpdir(dir, sizeof dir, "bstats-cpu");
+    snprintf(path, sizeof path, "%s/%s", dir, QS_BROKERSTATS_FILE);
+    a.cpu_user_seconds = a.cpu_system_seconds = 0.0;
+    QS_CHECK_EQ_INT(qs_brokerstats_save(&a, path, 1795608000000LL, err, sizeof err), 0);
+    QS_CHECK(a.cpu_user_seconds > 0.0);
+    QS_CHECK(qs_test_file_contains(path, "\"cpu_user_seconds\":", 19));
+    QS_CHECK(qs_test_file_contains(path, "\"cpu_system_seconds\":", 21));
+    QS_CHECK_EQ_INT(qs_brokerstats_load(&b, path, err, sizeof err), 0);
+    QS_CHECK(b.cpu_user_seconds == a.cpu_user_seconds &&
+             b.cpu_system_seconds == a.cpu_system_seconds);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
     QS_RUN(test_brokerstats_round_trip_and_add);
     QS_RUN(test_brokerstats_parse_refuses_malformed_text);
     QS_RUN(test_brokerstats_save_and_load);
+    QS_RUN(test_brokerstats_cpu_seconds);
     return qs_test_summary();
 }

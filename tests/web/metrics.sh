@@ -6,7 +6,8 @@
 # duplicates, rejections by reason, the broker's counters, the store's commit
 # latency histogram and group size (DIR/store.stats), retention's passes and
 # purged rows (after one real qs-retention pass), HTTP requests by route and
-# status, and process CPU and memory; no label value holds a machine name or a
+# status, and process CPU and memory (qs-store's and qs-broker's CPU seconds
+# by mode, user and system, each above 0 after the fleet ran); no label value holds a machine name or a
 # topic id. From loopback it needs no token ([web] metrics_public = loopback);
 # with metrics_public = token it is 401 without one, 200 with any role's.
 # Debian's prometheus (started here on loopback with a temp config and data
@@ -49,8 +50,16 @@ for m in 'qs_store_rejected_total{reason="DECRYPT_FAILED"}' qs_broker_forwarded_
          'qs_store_commit_group_envelopes_bucket{le="+Inf"}' qs_store_process_resident_memory_bytes \
          qs_retention_passes_total qs_retention_last_run_timestamp_seconds \
          'qs_retention_rows_purged_total{table="history"}' process_cpu_seconds_total \
-         process_resident_memory_bytes qs_web_worker_resident_memory_bytes; do
+         process_resident_memory_bytes qs_web_worker_resident_memory_bytes \
+         'qs_store_cpu_seconds_total{mode="user"}' 'qs_store_cpu_seconds_total{mode="system"}' \
+         'qs_broker_cpu_seconds_total{mode="user"}' 'qs_broker_cpu_seconds_total{mode="system"}'; do
     [[ -n $(metric "$m") ]] || qs_fail "/metrics has no $m"
+done
+# Each daemon's own CPU (from its stats file): both ran the fleet, so above 0.
+for p in store broker; do
+    awk -v u="$(metric "qs_${p}_cpu_seconds_total{mode=\"user\"}")" \
+        -v s="$(metric "qs_${p}_cpu_seconds_total{mode=\"system\"}")" 'BEGIN { exit !(u + s > 0) }' ||
+        qs_fail "qs_${p}_cpu_seconds_total is 0 after the fleet ran"
 done
 (( $(metric qs_broker_forwarded_total) >= DASH_CLIENTS )) || qs_fail "qs_broker_forwarded_total < $DASH_CLIENTS"
 (( $(metric 'qs_store_commit_duration_seconds_count') >= 1 )) || qs_fail "no commit in the latency histogram"
