@@ -1,5 +1,7 @@
 /* brokerstats.c - DIR/broker.stats, the broker's persistent counters; see qs_brokerstats.h. */
 #include "qs_brokerstats.h"
+#include "qs_endpoints.h"
+#include "qs_limits.h"
 #include "qs_clock.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
@@ -209,6 +211,43 @@ qs_brokerstats_load(qs_brokerstats_t *out, const char *path, char *errmsg, size_
     }
     free(text);
     return rc;
+}
+
+int
+qs_brokerstats_load_all(qs_brokerstats_t *out, const char *broker_stats_path, char *errmsg,
+                        size_t errmsg_len)
+{
+    char path[QS_MAX_PATH_BYTES], dir[QS_MAX_PATH_BYTES], scratch[256];
+    const char *slash = strrchr(broker_stats_path, '/');
+    int found = 0, bad = 0;
+
+    memset(out, 0, sizeof *out);
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - broker_stats_path) : 1,
+             slash ? broker_stats_path : ".");
+    for (unsigned n = 1; n <= QS_MAX_BROKERS; n++) {
+        qs_brokerstats_t one;
+        int rc, len = n == 1 ? snprintf(path, sizeof path, "%s", broker_stats_path)
+                             : snprintf(path, sizeof path, "%s/broker-%u.stats", dir, n);
+
+        if (len < 0 || (size_t)len >= sizeof path)
+            continue;
+        rc = qs_brokerstats_load(&one, path, errmsg, errmsg_len);
+        if (rc == 1)
+            continue;
+        if (rc < 0) {
+            bad = 1;            /* keep the message of the first bad file */
+            errmsg = scratch;
+            errmsg_len = sizeof scratch;
+            continue;
+        }
+        qs_brokerstats_add(out, &one);
+        out->cpu_user_seconds += one.cpu_user_seconds;
+        out->cpu_system_seconds += one.cpu_system_seconds;
+        if (strcmp(one.updated_utc, out->updated_utc) > 0)
+            memcpy(out->updated_utc, one.updated_utc, sizeof out->updated_utc);
+        found = 1;
+    }
+    return bad ? -1 : found ? 0 : 1;
 }
 
 int

@@ -69,6 +69,14 @@ int qs_brokerstats_parse(qs_brokerstats_t *out, const char *text, char *errmsg,
 int qs_brokerstats_load(qs_brokerstats_t *out, const char *path, char *errmsg,
                         size_t errmsg_len) __attribute__((warn_unused_result));
 
+/* Every broker of the site: broker_stats_path (DIR/broker.stats) and the
+ * DIR/broker-N.stats of instances 2..QS_MAX_BROKERS (qs-broker --instance),
+ * added up (CPU seconds too; updated_utc is the newest). 0 when at least
+ * one was read, 1 when none exists (*out zeroed), -1 when one is
+ * unreadable or malformed (errmsg names it; *out holds the others). */
+int qs_brokerstats_load_all(qs_brokerstats_t *out, const char *broker_stats_path, char *errmsg,
+                            size_t errmsg_len) __attribute__((warn_unused_result));
+
 /* Set s->updated_utc from now_ms (UTC ms) and the CPU seconds from this
  * process (qs_procstat_cpu), and write s to path with
  * qs_fs_write_private (temp file, fsync, rename; 0600). 0, or -1 with errmsg. */

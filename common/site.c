@@ -138,6 +138,8 @@ static const qs_site_file_t files[] = {
       "qs-store's lock: one qs-store per store.db (empty, never removed)" },
     { "broker.stats", F, 0600, "qs-broker", 0, 0, F_BROKER_STATS,
       "qs-broker's counters (qsctl stats reads them)" },
+    { "broker-*.stats", P, 0600, "qs-broker --instance N", 0, 0, -1,
+      "counters of broker N > 1 of several (qsctl stats adds them up)" },
     { "sim", D, 0700, "qs-producer simulate", 0, 0, -1, "the fleet simulator's run" },
     { "sim/state.db", F, 0600, "qs-producer simulate", 1, 0, -1,
       "simulated clients' secret keys and progress" },

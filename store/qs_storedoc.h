@@ -34,7 +34,8 @@ cJSON *qs_storedoc_compliance(const qs_storedb_compliance_t *res);
 cJSON *qs_storedoc_stats(const qs_storedb_stats_t *st, int64_t enrolled, int64_t revoked,
                          const qs_brokerstats_t *broker);
 
-/* Read the broker's counters from path (DIR/broker.stats) into *b and add
+/* Read the brokers' counters from path (DIR/broker.stats, added up with
+ * every DIR/broker-N.stats of qs-broker --instance N) into *b and add
  * the refusals the broker made itself to st's maps (BAD_FRAMES notices as
  * BAD_ENVELOPE/BAD_FRAMES, revoked-key notices as REVOKED/CLIENT_REVOKED).
  * Returns 1 read, 0 no file (nothing added), -1 unreadable or malformed

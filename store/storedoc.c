@@ -112,7 +112,7 @@ int
 qs_storedoc_broker_merge(qs_brokerstats_t *b, qs_storedb_stats_t *st, const char *path,
                          char *errmsg, size_t errmsg_len)
 {
-    int rc = qs_brokerstats_load(b, path, errmsg, errmsg_len);
+    int rc = qs_brokerstats_load_all(b, path, errmsg, errmsg_len);
 
     if (rc != 0)
         return rc == 1 ? 0 : -1;

@@ -98,7 +98,7 @@ broker_stats(text_t *t, wk_t *w)
 {
     qs_brokerstats_t b;
     char err[WK_ERR_BYTES];
-    int rc = qs_brokerstats_load(&b, w->paths.broker_stats, err, sizeof err);
+    int rc = qs_brokerstats_load_all(&b, w->paths.broker_stats, err, sizeof err);
 
     one(t, "qs_broker_stats_readable", "gauge", "1 when DIR/broker.stats was read.", rc == 0);
     if (rc != 0)

@@ -73,6 +73,49 @@ test_brokerstats_save_and_load(void)
     rmdir(dir);
 }
 
+/* Several brokers (qs-broker --instance N): broker.stats and broker-N.stats
+ * add up, in any combination; a malformed one is named and -1. */
+static void
+write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    QS_CHECK(f != NULL);
+    if (f != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void
+test_brokerstats_load_all_adds_every_instance(void)
+{
+    char dir[256], p1[512], p3[512], err[512];
+    qs_brokerstats_t all;
+
+    qs_test_tmpdir(dir, sizeof dir, "bstats_all");
+    snprintf(p1, sizeof p1, "%s/%s", dir, QS_BROKERSTATS_FILE);
+    snprintf(p3, sizeof p3, "%s/broker-3.stats", dir);
+    QS_CHECK_EQ_INT(qs_brokerstats_load_all(&all, p1, err, sizeof err), 1);
+    write_text(p3, "{\"forwarded\":5,\"replies\":4,\"cpu_user_seconds\":1.5,"
+                   "\"updated_utc\":\"2026-11-25T12:00:00Z\"}");
+    QS_CHECK_EQ_INT(qs_brokerstats_load_all(&all, p1, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(all.forwarded, 5);
+    write_text(p1, "{\"forwarded\":7,\"replies\":7,\"cpu_user_seconds\":0.5,"
+                   "\"updated_utc\":\"2026-11-25T11:00:00Z\"}");
+    QS_CHECK_EQ_INT(qs_brokerstats_load_all(&all, p1, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(all.forwarded, 12);
+    QS_CHECK_EQ_INT(all.replies, 11);
+    QS_CHECK(all.cpu_user_seconds > 1.99 && all.cpu_user_seconds < 2.01);
+    QS_CHECK_STR(all.updated_utc, "2026-11-25T12:00:00Z");
+    write_text(p3, "{\"forwarded\":\"many\"}");
+    QS_CHECK_EQ_INT(qs_brokerstats_load_all(&all, p1, err, sizeof err), -1);
+    QS_CHECK(strstr(err, "broker-3.stats") != NULL);
+    unlink(p1);
+    unlink(p3);
+    rmdir(dir);
+}
+
 /* Spend some CPU, so that this process's user time is surely above 0. */
 static void
 burn_cpu(void)
@@ -142,5 +185,6 @@ main(void)
     QS_RUN(test_brokerstats_parse_refuses_malformed_text);
     QS_RUN(test_brokerstats_save_and_load);
     QS_RUN(test_brokerstats_cpu_seconds);
+    QS_RUN(test_brokerstats_load_all_adds_every_instance);
     return qs_test_summary();
 }
