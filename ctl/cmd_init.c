@@ -15,6 +15,7 @@
  */
 #include "ctl_common.h"
 #include "qs_config.h"
+#include "qs_endpoints.h"
 #include "qs_ctl.h"
 #include "qs_fsutil.h"
 #include "qs_hex.h"
@@ -65,7 +66,8 @@ usage(FILE *out)
         "                       The database must be reachable and hold no store's\n"
         "                       data; init creates the schema and the epoch key\n"
         "                       chains that every worker host copies (docs/scale.md)\n"
-        "  --frontend ENDPOINT  where producers connect to the broker\n"
+        "  --frontend ENDPOINT  where producers connect to the broker (several brokers:\n"
+        "                       a comma-separated list, docs/broker.md)\n"
         "                       (default %s)\n"
         "  --backend ENDPOINT   where store workers connect to the broker\n"
         "                       (default %s)\n"
@@ -133,19 +135,27 @@ web_is_local(const char *addr)
 static int
 endpoint_check(const char *flag, const char *ep, char *errmsg, size_t errmsg_len)
 {
+    qs_endpoints_t eps;
+    char why[256];
+
     for (const unsigned char *p = (const unsigned char *)ep; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f || *p == '#' || *p == ';') {
-            snprintf(errmsg, errmsg_len, "%s must not contain blanks, control characters, "
+        if (*p < 0x20 || *p == 0x7f || *p == '#' || *p == ';') {
+            snprintf(errmsg, errmsg_len, "%s must not contain control characters, "
                      "'#' or ';'", flag);
             return -1;
         }
-    if (strlen(ep) >= QS_MAX_ENDPOINT_BYTES ||
-        (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0) ||
-        strlen(ep) <= 6) {
-        snprintf(errmsg, errmsg_len, "%s must be tcp://HOST:PORT or ipc://PATH "
-                 "(at most %u characters)", flag, QS_MAX_ENDPOINT_BYTES - 1);
+    if (qs_endpoints_parse(&eps, ep, why, sizeof why) != 0) {
+        snprintf(errmsg, errmsg_len, "%s: %s", flag, why);
         return -1;
     }
+    for (size_t i = 0; i < eps.n; i++)
+        if ((strncmp(eps.ep[i], "tcp://", 6) != 0 && strncmp(eps.ep[i], "ipc://", 6) != 0) ||
+            strlen(eps.ep[i]) <= 6) {
+            snprintf(errmsg, errmsg_len, "%s must be tcp://HOST:PORT or ipc://PATH, or a "
+                     "comma-separated list of them, one per broker (at most %u characters)",
+                     flag, QS_MAX_ENDPOINT_BYTES - 1);
+            return -1;
+        }
     return 0;
 }
 
