@@ -772,9 +772,10 @@ qs_sender_on_tick(qs_sender_t *s, int64_t now_ms)
     }
     if (s->hold && now_ms >= s->next_look)
         s->hold = 0;
-    while (s->n_fl < s->window && !s->hold && !s->paused) {
+    /* Asked once a turn (syscalls); then a lost socket is send_batch's EAGAIN. */
+    for (int asked = 0; s->n_fl < s->window && !s->hold && !s->paused; asked = 1) {
         int rc;
-        if (!writable(s)) {
+        if (!asked && !writable(s)) {
             /* Not connected (or not yet through the CURVE handshake): nothing
              * is taken or sent, so nothing times out; look again, less and
              * less often, while libzmq reconnects on its own. */
