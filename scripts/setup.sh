@@ -65,7 +65,13 @@ for p in "${PACKAGES[@]}"; do
     # "ii " is installed and configured; anything else (absent, half-installed,
     # removed with config files left) needs installing.
     status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
-    [[ $status == "ii "* ]] || missing+=("$p")
+    [[ $status == "ii "* ]] && continue
+    # A nodejs from another repository (NodeSource) brings its own npm and
+    # conflicts with Debian's npm package: a working npm is what is needed.
+    if [[ $p == npm ]] && command -v npm >/dev/null 2>&1; then
+        continue
+    fi
+    missing+=("$p")
 done
 
 if (( ${#missing[@]} == 0 )); then
