@@ -78,6 +78,69 @@ qs_state_name(uint32_t topic_type, uint32_t state_id, char *buf, size_t buf_len)
     return buf;
 }
 
+/* One character of a state name for comparison: ASCII lower case, and
+ * '-', '_' and ' ' alike ("pending-restart" = "Pending restart"). */
+static int
+name_char(char c)
+{
+    if (c == '-' || c == '_')
+        return ' ';
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : (unsigned char)c;
+}
+
+static int
+name_equal(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (name_char(*a) != name_char(*b))
+            return 0;
+    return *a == *b;
+}
+
+int
+qs_state_parse(uint32_t topic_type, const char *text, uint32_t *state_id)
+{
+    const struct topic_def *t = topic_find(topic_type);
+    uint64_t v = 0;
+    const char *p = text;
+
+    if (t == NULL)
+        return -1;
+    /* A number in range is its own name. */
+    for (; *p >= '0' && *p <= '9' && v <= UINT32_MAX; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (p != text && *p == '\0' && v >= t->min_state && v <= t->max_state) {
+        *state_id = (uint32_t)v;
+        return 0;
+    }
+    for (uint32_t s = t->min_state; s <= t->max_state; s++)
+        if (name_equal(text, t->names[s - t->min_state])) {
+            *state_id = s;
+            return 0;
+        }
+    return -2;
+}
+
+int
+qs_state_names(uint32_t topic_type, char *buf, size_t buf_len)
+{
+    const struct topic_def *t = topic_find(topic_type);
+    size_t used = 0;
+
+    if (buf_len > 0)
+        buf[0] = '\0';
+    if (t == NULL)
+        return -1;
+    for (uint32_t s = t->min_state; s <= t->max_state && used < buf_len; s++) {
+        int w = snprintf(buf + used, buf_len - used, "%s%u %s", s > t->min_state ? ", " : "",
+                         s, t->names[s - t->min_state]);
+        if (w < 0)
+            return -1;
+        used += (size_t)w;
+    }
+    return used < buf_len ? 0 : -1;
+}
+
 int
 qs_utf8_valid(const char *str, size_t len)
 {

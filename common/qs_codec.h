@@ -41,6 +41,19 @@ size_t qs_topic_types(uint32_t *out, size_t cap);
  * when there is no fixed name. Never NULL. */
 const char *qs_state_name(uint32_t topic_type, uint32_t state_id, char *buf, size_t buf_len);
 
+/* qs_state_name's inverse: the state of topic_type that text names, in
+ * *state_id. Names compare ASCII case-insensitively with '-', '_' and ' '
+ * alike ("installed", "Pending-Restart", "not_required"); a decimal number
+ * in the type's range names itself. Returns 0; -1 when topic_type is not in
+ * the table; -2 when text names no state of it. */
+int qs_state_parse(uint32_t topic_type, const char *text, uint32_t *state_id)
+    __attribute__((warn_unused_result));
+
+/* The states of topic_type as "0 unknown, 1 not required, ..." into buf
+ * (for an error that lists the valid names). 0, or -1 (unknown type, or
+ * buf too small: then truncated). */
+int qs_state_names(uint32_t topic_type, char *buf, size_t buf_len);
+
 /* 1 if s[0..len) is valid UTF-8 without NUL bytes, else 0. */
 int qs_utf8_valid(const char *s, size_t len);
 

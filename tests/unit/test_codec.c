@@ -4,6 +4,10 @@
 #include "qs_limits.h"
 #include "qs_test.h"
 
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
 #define NOW 1764000000000LL   /* 2025-11-24 */
 
 static Quietstate__StateMessage
@@ -142,6 +146,62 @@ test_codec_utf8(void)
     QS_CHECK(!qs_utf8_valid("\xf4\x90\x80\x80", 4));              /* > U+10FFFF */
 }
 
+/* qs_state_parse: every name of every topic type parses back to its number
+ * (qs_state_name's inverse), in any case and with -/_ for blanks; numbers
+ * in range name themselves; anything else is refused. */
+static void
+test_codec_state_parse(void)
+{
+    uint32_t types[16], st = 99;
+    size_t n = qs_topic_types(types, 16);
+    char buf[64], alt[64], list[512];
+
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t s = 0; s <= 20; s++) {
+            if (qs_topic_check(types[i], s) != 0)
+                continue;
+            snprintf(buf, sizeof buf, "%s", qs_state_name(types[i], s, alt, sizeof alt));
+            st = 99;
+            QS_CHECK_EQ_INT(qs_state_parse(types[i], buf, &st), 0);
+            QS_CHECK_EQ_INT(st, s);
+            for (char *p = buf; *p; p++)   /* upper case, '-' for ' ' */
+                *p = *p == ' ' ? '-' : (char)toupper((unsigned char)*p);
+            QS_CHECK_EQ_INT(qs_state_parse(types[i], buf, &st), 0);
+            QS_CHECK_EQ_INT(st, s);
+            snprintf(buf, sizeof buf, "%u", s);
+            QS_CHECK_EQ_INT(qs_state_parse(types[i], buf, &st), 0);
+            QS_CHECK_EQ_INT(st, s);
+        }
+    }
+    QS_CHECK_EQ_INT(qs_state_parse(500, "Installed", &st), 0);
+    QS_CHECK_EQ_INT(st, 3);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "not_required", &st), 0);
+    QS_CHECK_EQ_INT(st, 1);
+    QS_CHECK_EQ_INT(qs_state_parse(401, "non-compliant", &st), 0);
+    QS_CHECK_EQ_INT(st, 2);
+    QS_CHECK_EQ_INT(qs_state_parse(401, "compliant", &st), 0);
+    QS_CHECK_EQ_INT(st, 1);
+    QS_CHECK_EQ_INT(qs_state_parse(301, "pending restart", &st), 0);
+    QS_CHECK_EQ_INT(st, 5);
+    /* Refused: unknown names, prefixes, blanks, numbers out of range. */
+    st = 77;
+    QS_CHECK_EQ_INT(qs_state_parse(500, "instaled", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "install", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "installed ", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "4", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "99999999999999999999", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "-1", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(300, "0", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(999, "installed", &st), -1);
+    QS_CHECK_EQ_INT(st, 77);
+    /* The list an error shows. */
+    QS_CHECK_EQ_INT(qs_state_names(500, list, sizeof list), 0);
+    QS_CHECK(strcmp(list, "0 unknown, 1 not required, 2 required, 3 installed") == 0);
+    QS_CHECK_EQ_INT(qs_state_names(999, list, sizeof list), -1);
+    QS_CHECK_EQ_INT(qs_state_names(402, list, 10), -1);
+}
+
 int
 main(void)
 {
@@ -150,5 +210,6 @@ main(void)
     QS_RUN(test_codec_batch_limits);
     QS_RUN(test_codec_names);
     QS_RUN(test_codec_utf8);
+    QS_RUN(test_codec_state_parse);
     return qs_test_summary();
 }
