@@ -179,6 +179,54 @@ qs_utf8_valid(const char *str, size_t len)
     return 1;
 }
 
+static int
+is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* 1 if s[0..36) is a GUID's 8-4-4-4-12 hex digits. */
+static int
+guid_at(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !is_hex(s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+int
+qs_topic_id_normalize(char *id)
+{
+    size_t len = strlen(id), i;
+    int changed = 0;
+
+    /* A KB number: "KB" and digits, "kb5031356" -> "KB5031356". */
+    if (len > 2 && (id[0] == 'k' || id[0] == 'K') && (id[1] == 'b' || id[1] == 'B')) {
+        for (i = 2; i < len && id[i] >= '0' && id[i] <= '9'; i++)
+            ;
+        if (i == len) {
+            changed = id[0] != 'K' || id[1] != 'B';
+            id[0] = 'K';
+            id[1] = 'B';
+            return changed;
+        }
+    }
+    /* A GUID, bare or in braces: its hex digits in lower case (RFC 9562's
+     * output form); the braces stay as given. */
+    if ((len == 36 && guid_at(id)) || (len == 38 && id[0] == '{' && id[37] == '}' &&
+                                       guid_at(id + 1))) {
+        for (i = 0; i < len; i++)
+            if (id[i] >= 'A' && id[i] <= 'F') {
+                id[i] = (char)(id[i] - 'A' + 'a');
+                changed = 1;
+            }
+    }
+    return changed;
+}
+
 /* 1 if m carries an unknown field numbered 0: invalid protobuf that
  * protobuf-c accepts when the tag is an overlong varint (85 00), and then
  * packs as a one-byte tag that it refuses. */
@@ -223,6 +271,11 @@ qs_batch_decode(Quietstate__Batch **out, const uint8_t *buf, size_t len,
         *status = QUIETSTATE__STATUS__TOO_LARGE;
         *code = QUIETSTATE__CODE__TOO_MANY_MESSAGES;
     } else {
+        /* One spelling per update before anything compares or stores ids
+         * (dedup, latest and the counts key on topic_id, on both engines). */
+        for (size_t i = 0; i < b->n_messages; i++)
+            if (b->messages[i]->topic_id != NULL)
+                (void)qs_topic_id_normalize(b->messages[i]->topic_id);
         *out = b;
         return 0;
     }

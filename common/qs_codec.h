@@ -14,7 +14,8 @@
 #include "quietstate.pb-c.h"
 
 /* Unpack a Batch plaintext and check its shape (1..QS_MAX_BATCH_MESSAGES
- * messages). Returns 0, or -1 with status and code (BAD_MESSAGE/TOO_LARGE with
+ * messages); every message's topic_id is put in its one spelling
+ * (qs_topic_id_normalize) before anyone compares or stores it. Returns 0, or -1 with status and code (BAD_MESSAGE/TOO_LARGE with
  * BATCH_NOT_PROTOBUF, EMPTY_BATCH, TOO_MANY_MESSAGES). Free the result with
  * quietstate__batch__free_unpacked(batch, allocator). */
 int qs_batch_decode(Quietstate__Batch **out, const uint8_t *buf, size_t len,
@@ -28,6 +29,16 @@ int qs_batch_decode(Quietstate__Batch **out, const uint8_t *buf, size_t len,
 int qs_message_validate(const Quietstate__StateMessage *m, int64_t now_ms, int64_t skew_ms,
                         Quietstate__Status *status, Quietstate__Code *code, const char **why)
     __attribute__((warn_unused_result));
+
+/* Topic ids that name the same update or deployment in any case, as in
+ * the model system, get one spelling, in place: a KB number ("KB" and
+ * digits, any case) becomes "KB5031356"; a GUID (8-4-4-4-12 hex digits,
+ * bare or in braces) gets lower-case hex digits. Every other id is kept
+ * byte for byte (Debian versions in scan's "deb:" ids are case-sensitive).
+ * Applies to every topic type: a KB number or a GUID is one in each.
+ * Returns 1 when id changed, else 0. The same rule for a filter a person
+ * types (qsctl compliance --topic-id) makes it match. */
+int qs_topic_id_normalize(char *id);
 
 /* 0 if state_id is valid for topic_type; -1 unknown topic type; -2 state out
  * of range. */

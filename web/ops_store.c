@@ -48,6 +48,7 @@ wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body
 {
     const char *topic_id = wk_arg_str(args, "topic_id");
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(args, "topic_type");
+    char id[QS_MAX_TOPIC_ID_BYTES + 1];
     uint32_t topic_type = 0;
     qs_storedb_compliance_t res;
     qs_policy_t policy;
@@ -59,6 +60,11 @@ wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body
     if (topic_id != NULL && !printable(topic_id, QS_MAX_TOPIC_ID_BYTES))
         return wk_error(body, 400, "'topic_id' must be 1..%u printable bytes",
                         QS_MAX_TOPIC_ID_BYTES);
+    if (topic_id != NULL) {   /* stored ids have one spelling: so has the filter */
+        snprintf(id, sizeof id, "%s", topic_id);
+        (void)qs_topic_id_normalize(id);
+        topic_id = id;
+    }
     if (tt != NULL) {
         if (!cJSON_IsNumber(tt) || tt->valuedouble < 1 || tt->valuedouble > 100000 ||
             qs_topic_check((uint32_t)tt->valuedouble, 0) == -1)
