@@ -94,6 +94,25 @@ test_ascii_names_keep_their_pseudonyms(void)
             bad += memcmp(a, b, sizeof a) != 0;
         }
     }
+    /* The fold itself (ICU, which qs_pseudonym skips for ASCII names) is
+     * ASCII lower-casing on ASCII: every printable pair, blanks trimmed. */
+    for (int c = 0x20; c < 0x7f; c++) {
+        for (int d = 0x20; d < 0x7f; d++) {
+            char folded[16], want[3] = { (char)tolower(c), (char)tolower(d), 0 };
+            size_t len = 99;
+            const char *w = want;
+            size_t wlen;
+
+            snprintf(name, sizeof name, "%c%c", c, d);
+            while (*w == ' ')
+                w++;
+            wlen = strlen(w);
+            while (wlen > 0 && w[wlen - 1] == ' ')
+                wlen--;
+            bad += qs_name_fold(folded, sizeof folded, &len, name) != 0 || len != wlen ||
+                   memcmp(folded, w, wlen) != 0;
+        }
+    }
     memset(name, 'Q', 300);
     name[300] = '\0';
     qs_pseudonym(a, key, QS_PSEUDO_MACHINE, name);
