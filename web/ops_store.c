@@ -158,8 +158,11 @@ machine_pseudonyms(qs_machine_ps_t *who, const wk_t *w, const cJSON *args, cJSON
     if (have_domain && !printable(domain, QS_MAX_NAME_BYTES))
         return wk_error(body, 400, "'domain' must be 1..%u printable bytes", QS_MAX_NAME_BYTES);
     /* Every spelling (qs_pseudonym_machine): rows under the legacy fold too. */
-    if (qs_pseudonym_machine(who, w->site_key, machine, have_domain ? domain : NULL) != 0)
-        return wk_error(body, 400, "the machine and domain names must not be blank");
+    switch (qs_pseudonym_machine(who, w->site_key, machine, have_domain ? domain : NULL)) {
+    case 0: return 0;
+    case 1: case 2: return wk_error(body, 400, "the machine and domain names must not be blank");
+    default: return wk_error(body, 400, "the machine and domain names must be UTF-8");
+    }
     return 0;
 }
 
