@@ -78,6 +78,69 @@ qs_state_name(uint32_t topic_type, uint32_t state_id, char *buf, size_t buf_len)
     return buf;
 }
 
+/* One character of a state name for comparison: ASCII lower case, and
+ * '-', '_' and ' ' alike ("pending-restart" = "Pending restart"). */
+static int
+name_char(char c)
+{
+    if (c == '-' || c == '_')
+        return ' ';
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : (unsigned char)c;
+}
+
+static int
+name_equal(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (name_char(*a) != name_char(*b))
+            return 0;
+    return *a == *b;
+}
+
+int
+qs_state_parse(uint32_t topic_type, const char *text, uint32_t *state_id)
+{
+    const struct topic_def *t = topic_find(topic_type);
+    uint64_t v = 0;
+    const char *p = text;
+
+    if (t == NULL)
+        return -1;
+    /* A number in range is its own name. */
+    for (; *p >= '0' && *p <= '9' && v <= UINT32_MAX; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (p != text && *p == '\0' && v >= t->min_state && v <= t->max_state) {
+        *state_id = (uint32_t)v;
+        return 0;
+    }
+    for (uint32_t s = t->min_state; s <= t->max_state; s++)
+        if (name_equal(text, t->names[s - t->min_state])) {
+            *state_id = s;
+            return 0;
+        }
+    return -2;
+}
+
+int
+qs_state_names(uint32_t topic_type, char *buf, size_t buf_len)
+{
+    const struct topic_def *t = topic_find(topic_type);
+    size_t used = 0;
+
+    if (buf_len > 0)
+        buf[0] = '\0';
+    if (t == NULL)
+        return -1;
+    for (uint32_t s = t->min_state; s <= t->max_state && used < buf_len; s++) {
+        int w = snprintf(buf + used, buf_len - used, "%s%u %s", s > t->min_state ? ", " : "",
+                         s, t->names[s - t->min_state]);
+        if (w < 0)
+            return -1;
+        used += (size_t)w;
+    }
+    return used < buf_len ? 0 : -1;
+}
+
 int
 qs_utf8_valid(const char *str, size_t len)
 {
@@ -114,6 +177,54 @@ qs_utf8_valid(const char *str, size_t len)
         i += n + 1;
     }
     return 1;
+}
+
+static int
+is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* 1 if s[0..36) is a GUID's 8-4-4-4-12 hex digits. */
+static int
+guid_at(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !is_hex(s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+int
+qs_topic_id_normalize(char *id)
+{
+    size_t len = strlen(id), i;
+    int changed = 0;
+
+    /* A KB number: "KB" and digits, "kb5031356" -> "KB5031356". */
+    if (len > 2 && (id[0] == 'k' || id[0] == 'K') && (id[1] == 'b' || id[1] == 'B')) {
+        for (i = 2; i < len && id[i] >= '0' && id[i] <= '9'; i++)
+            ;
+        if (i == len) {
+            changed = id[0] != 'K' || id[1] != 'B';
+            id[0] = 'K';
+            id[1] = 'B';
+            return changed;
+        }
+    }
+    /* A GUID, bare or in braces: its hex digits in lower case (RFC 9562's
+     * output form); the braces stay as given. */
+    if ((len == 36 && guid_at(id)) || (len == 38 && id[0] == '{' && id[37] == '}' &&
+                                       guid_at(id + 1))) {
+        for (i = 0; i < len; i++)
+            if (id[i] >= 'A' && id[i] <= 'F') {
+                id[i] = (char)(id[i] - 'A' + 'a');
+                changed = 1;
+            }
+    }
+    return changed;
 }
 
 /* 1 if m carries an unknown field numbered 0: invalid protobuf that
@@ -160,6 +271,11 @@ qs_batch_decode(Quietstate__Batch **out, const uint8_t *buf, size_t len,
         *status = QUIETSTATE__STATUS__TOO_LARGE;
         *code = QUIETSTATE__CODE__TOO_MANY_MESSAGES;
     } else {
+        /* One spelling per update before anything compares or stores ids
+         * (dedup, latest and the counts key on topic_id, on both engines). */
+        for (size_t i = 0; i < b->n_messages; i++)
+            if (b->messages[i]->topic_id != NULL)
+                (void)qs_topic_id_normalize(b->messages[i]->topic_id);
         *out = b;
         return 0;
     }

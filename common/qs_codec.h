@@ -14,7 +14,8 @@
 #include "quietstate.pb-c.h"
 
 /* Unpack a Batch plaintext and check its shape (1..QS_MAX_BATCH_MESSAGES
- * messages). Returns 0, or -1 with status and code (BAD_MESSAGE/TOO_LARGE with
+ * messages); every message's topic_id is put in its one spelling
+ * (qs_topic_id_normalize) before anyone compares or stores it. Returns 0, or -1 with status and code (BAD_MESSAGE/TOO_LARGE with
  * BATCH_NOT_PROTOBUF, EMPTY_BATCH, TOO_MANY_MESSAGES). Free the result with
  * quietstate__batch__free_unpacked(batch, allocator). */
 int qs_batch_decode(Quietstate__Batch **out, const uint8_t *buf, size_t len,
@@ -29,6 +30,16 @@ int qs_message_validate(const Quietstate__StateMessage *m, int64_t now_ms, int64
                         Quietstate__Status *status, Quietstate__Code *code, const char **why)
     __attribute__((warn_unused_result));
 
+/* Topic ids that name the same update or deployment in any case, as in
+ * the model system, get one spelling, in place: a KB number ("KB" and
+ * digits, any case) becomes "KB5031356"; a GUID (8-4-4-4-12 hex digits,
+ * bare or in braces) gets lower-case hex digits. Every other id is kept
+ * byte for byte (Debian versions in scan's "deb:" ids are case-sensitive).
+ * Applies to every topic type: a KB number or a GUID is one in each.
+ * Returns 1 when id changed, else 0. The same rule for a filter a person
+ * types (qsctl compliance --topic-id) makes it match. */
+int qs_topic_id_normalize(char *id);
+
 /* 0 if state_id is valid for topic_type; -1 unknown topic type; -2 state out
  * of range. */
 int qs_topic_check(uint32_t topic_type, uint32_t state_id);
@@ -40,6 +51,19 @@ size_t qs_topic_types(uint32_t *out, size_t cap);
 /* A human name for a state ("required", "installed", "state 7"); buf is used
  * when there is no fixed name. Never NULL. */
 const char *qs_state_name(uint32_t topic_type, uint32_t state_id, char *buf, size_t buf_len);
+
+/* qs_state_name's inverse: the state of topic_type that text names, in
+ * *state_id. Names compare ASCII case-insensitively with '-', '_' and ' '
+ * alike ("installed", "Pending-Restart", "not_required"); a decimal number
+ * in the type's range names itself. Returns 0; -1 when topic_type is not in
+ * the table; -2 when text names no state of it. */
+int qs_state_parse(uint32_t topic_type, const char *text, uint32_t *state_id)
+    __attribute__((warn_unused_result));
+
+/* The states of topic_type as "0 unknown, 1 not required, ..." into buf
+ * (for an error that lists the valid names). 0, or -1 (unknown type, or
+ * buf too small: then truncated). */
+int qs_state_names(uint32_t topic_type, char *buf, size_t buf_len);
 
 /* 1 if s[0..len) is valid UTF-8 without NUL bytes, else 0. */
 int qs_utf8_valid(const char *s, size_t len);

@@ -40,7 +40,8 @@ usage(FILE *out)
         "(qsctl revoke) to stop that.\n"
         "\n"
         "  --home DIR       site home (default $QS_HOME)\n"
-        "  --machine NAME   machine name (case-insensitive)\n"
+        "  --machine NAME   machine name (UTF-8, case-insensitive in Unicode:\n"
+        "                   münchen-pc = MÜNCHEN-PC)\n"
         "  --domain D       only the machine's rows reported with this domain\n"
         "  --as NAME        who asks, for the audit log (beside the OS user)\n"
         "  --format table|json  output format (default table); json prints the audit\n"
@@ -119,8 +120,10 @@ print_counts(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *
 /* Forget, then say so and audit it; the exit code. */
 static int
 forget_and_audit(ctl_site_t *site, const char *actor, ctl_format_t fmt,
-                 const uint8_t *machine_ps, const uint8_t *domain_ps)
+                 const qs_machine_ps_t *who)
 {
+    const uint8_t *machine_ps = who->machine_ps[0];
+    const uint8_t *domain_ps = who->has_domain ? who->domain_ps[0] : NULL;
     char errmsg[CTL_ERRMSG_BYTES], scrub_err[CTL_ERRMSG_BYTES];
     char ps_hex[2 * FORGET_PREFIX_BYTES + 1], dps_hex[2 * FORGET_PREFIX_BYTES + 1];
     qs_forget_counts_t counts;
@@ -131,8 +134,7 @@ forget_and_audit(ctl_site_t *site, const char *actor, ctl_format_t fmt,
     if (domain_ps != NULL)
         qs_hex_encode(dps_hex, sizeof dps_hex, domain_ps, FORGET_PREFIX_BYTES);
     errmsg[0] = '\0';
-    forget_rc = qs_storedb_forget_machine(site->storedb, &counts, machine_ps, domain_ps,
-                                          errmsg, sizeof errmsg);
+    forget_rc = qs_storedb_forget_who(site->storedb, &counts, who, errmsg, sizeof errmsg);
     snprintf(scrub_err, sizeof scrub_err, "%s", errmsg);
     if (forget_rc == -1) {
         /* Nothing was deleted: no audit entry for a change that did not happen. */
@@ -170,7 +172,7 @@ cmd_forget(int argc, char **argv)
     struct forget_args a;
     char errmsg[CTL_ERRMSG_BYTES];
     char actor[CTL_ACTOR_BYTES];
-    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
+    qs_machine_ps_t who;
     ctl_site_t site;
     int rc;
 
@@ -183,12 +185,20 @@ cmd_forget(int argc, char **argv)
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (qs_pseudonym_machine(machine_ps, domain_ps, site.site_key, a.machine, a.domain) != 0)
+    /* Every spelling of the name's pseudonyms: rows written under the
+     * legacy ASCII-only fold go too (qs_pseudonym_machine). */
+    switch (qs_pseudonym_machine(&who, site.site_key, a.machine, a.domain)) {
+    case 0:
+        rc = forget_and_audit(&site, actor, a.fmt, &who);
+        break;
+    case 1: case 2:
         rc = ctl_usage_error(CMD, "--machine and --domain must not be blank");
-    else
-        rc = forget_and_audit(&site, actor, a.fmt, machine_ps, a.domain ? domain_ps : NULL);
-    sodium_memzero(machine_ps, sizeof machine_ps);
-    sodium_memzero(domain_ps, sizeof domain_ps);
+        break;
+    default:
+        rc = ctl_usage_error(CMD, "--machine and --domain must be valid UTF-8");
+        break;
+    }
+    qs_machine_ps_wipe(&who);
     ctl_site_close(&site);
     return rc;
 }

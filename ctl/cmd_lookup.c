@@ -48,7 +48,8 @@ usage(FILE *out)
         "by its keyed pseudonym: you must know its name, nothing lists names.\n"
         "\n"
         "  --home DIR         site home (default $QS_HOME)\n"
-        "  --machine NAME     machine name (case-insensitive)\n"
+        "  --machine NAME     machine name (UTF-8, case-insensitive in Unicode:\n"
+        "                     münchen-pc = MÜNCHEN-PC)\n"
         "  --domain D         only rows reported with this domain\n"
         "  --history          retained events instead of current states\n"
         "  --format FMT       table (default), csv or json:\n"
@@ -103,16 +104,18 @@ parse_args(lookup_args_t *a, int argc, char **argv)
     return -1;
 }
 
-/* The pseudonyms of the names in a, with the site key. Returns -1 to go on,
- * or the usage error's exit code for a blank name (all-zero pseudonym). */
+/* The pseudonyms of the names in a (every spelling: qs_pseudonym_machine),
+ * with the site key. Returns -1 to go on, or the usage error's exit code for
+ * a blank name (all-zero pseudonym) or one that is not UTF-8. */
 static int
-pseudonyms(uint8_t machine_ps[QS_PSEUDONYM_BYTES], uint8_t domain_ps[QS_PSEUDONYM_BYTES],
-           const lookup_args_t *a, const ctl_site_t *site)
+pseudonyms(qs_machine_ps_t *who, const lookup_args_t *a, const ctl_site_t *site)
 {
-    switch (qs_pseudonym_machine(machine_ps, domain_ps, site->site_key, a->machine, a->domain)) {
+    switch (qs_pseudonym_machine(who, site->site_key, a->machine, a->domain)) {
+    case 0: return -1;
     case 1: return ctl_usage_error(CMD, "--machine must not be blank");
     case 2: return ctl_usage_error(CMD, "--domain must not be blank");
-    default: return -1;
+    case 3: return ctl_usage_error(CMD, "--machine is not valid UTF-8");
+    default: return ctl_usage_error(CMD, "--domain is not valid UTF-8");
     }
 }
 
@@ -134,22 +137,21 @@ print_csv(const cJSON *doc, int history)
 
 /* Look the machine up and print the rows. Returns the exit code. */
 static int
-lookup_print(const lookup_args_t *a, ctl_site_t *site, const uint8_t *machine_ps,
-             const uint8_t *domain_ps)
+lookup_print(const lookup_args_t *a, ctl_site_t *site, const qs_machine_ps_t *who)
 {
     char errmsg[CTL_ERRMSG_BYTES], ps_hex[2 * LOOKUP_PREFIX_BYTES + 1];
     qs_epochkeys_t *ks = NULL;
     qs_storedb_lookup_t rows = { NULL, 0 };
     int rc = CTL_EXIT_FAIL;
 
-    qs_hex_encode(ps_hex, sizeof ps_hex, machine_ps, LOOKUP_PREFIX_BYTES);
+    qs_hex_encode(ps_hex, sizeof ps_hex, who->machine_ps[0], LOOKUP_PREFIX_BYTES);
     if (a->history) {
         ks = qs_epochkeys_open(site->paths.epochs_dir, 0, errmsg, sizeof errmsg);
         if (ks == NULL)
             log_debug("no epoch keys (%s): details cannot be shown", errmsg);
     }
-    if (qs_storedb_lookup(site->storedb, &rows, machine_ps, domain_ps, a->history, ks, errmsg,
-                          sizeof errmsg) != 0) {
+    if (qs_storedb_lookup_who(site->storedb, &rows, who, a->history, ks, errmsg,
+                              sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);
     } else if (a->fmt == CTL_FORMAT_JSON &&
                ctl_json_print(qs_storedoc_lookup(&rows, a->history, ps_hex)) != 0) {
@@ -178,7 +180,7 @@ cmd_lookup(int argc, char **argv)
 {
     lookup_args_t a;
     char errmsg[CTL_ERRMSG_BYTES];
-    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
+    qs_machine_ps_t who;
     ctl_site_t site;
     int rc = parse_args(&a, argc, argv);
 
@@ -189,11 +191,10 @@ cmd_lookup(int argc, char **argv)
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    rc = pseudonyms(machine_ps, domain_ps, &a, &site);
+    rc = pseudonyms(&who, &a, &site);
     if (rc < 0)
-        rc = lookup_print(&a, &site, machine_ps, a.domain ? domain_ps : NULL);
-    sodium_memzero(machine_ps, sizeof machine_ps);
-    sodium_memzero(domain_ps, sizeof domain_ps);
+        rc = lookup_print(&a, &site, &who);
+    qs_machine_ps_wipe(&who);
     ctl_site_close(&site);
     return rc;
 }

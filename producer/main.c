@@ -96,8 +96,10 @@ static const char usage_report[] =
     "  --topic-type T     300..302 deployment, 400..402 configuration item,\n"
     "                     500 update detection, 501 update scan, 700 resync\n"
     "  --topic-id ID      update or deployment id (GUID or KB number), 1..128 bytes\n"
-    "  --state S          state id valid for the topic type (500: 0 unknown,\n"
-    "                     1 not required, 2 required, 3 installed)\n"
+    "  --state S          state id or name valid for the topic type (500: 0 unknown,\n"
+    "                     1 not required, 2 required, 3 installed); names are\n"
+    "                     case-insensitive, '-' or '_' for a blank: --state installed,\n"
+    "                     --state pending-restart (docs/commands.md, the topic table)\n"
     "  --machine NAME     machine name (default: this host's name; '' for none)\n"
     "  --domain D         domain name (default: none)\n"
     "  --user U           user name (stored only if the site's policy allows)\n"
@@ -300,6 +302,30 @@ report_parse(report_args_t *a, globals_t *g, int argc, char **argv)
     return -1;
 }
 
+/* --state given as a name (not a number): its id from the topic table in
+ * *st. Returns -1 to go on, or the usage error's exit code, listing the
+ * valid names for the topic type. */
+static int
+state_by_name(uint64_t *st, uint32_t topic_type, const char *text)
+{
+    char names[512];
+    uint32_t id;
+
+    switch (qs_state_parse(topic_type, text, &id)) {
+    case 0:
+        *st = id;
+        return -1;
+    case -1:
+        return usage_error("report", "--state: '%s' is not a number, and topic type %u has "
+                           "no state names (not a known topic type)", text, topic_type);
+    default:
+        if (qs_state_names(topic_type, names, sizeof names) != 0)
+            names[0] = '\0';
+        return usage_error("report", "--state: '%s' is not a state of topic type %u; "
+                           "valid: %s", text, topic_type, names);
+    }
+}
+
 static int
 cmd_report(globals_t *g, int argc, char **argv)
 {
@@ -317,8 +343,9 @@ cmd_report(globals_t *g, int argc, char **argv)
         return rc;
     if (qs_cmd_parse_u64(&tt, a.topic_type, 0, UINT32_MAX) != 0)
         return usage_error("report", "--topic-type: '%s' is not a number", a.topic_type);
-    if (qs_cmd_parse_u64(&st, a.state, 0, UINT32_MAX) != 0)
-        return usage_error("report", "--state: '%s' is not a number", a.state);
+    if (qs_cmd_parse_u64(&st, a.state, 0, UINT32_MAX) != 0 &&
+        (rc = state_by_name(&st, (uint32_t)tt, a.state)) >= 0)
+        return rc;
     if (qs_clock_init(&clock) != 0)
         log_warn("ignoring QS_CLOCK_OFFSET_S: not an integer number of seconds");
     if (a.time_text != NULL) {

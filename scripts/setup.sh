@@ -26,6 +26,7 @@ PACKAGES=(
     libcjson-dev           # --format json output, policy documents
     libmicrohttpd-dev      # qs-web: the HTTP/HTTPS server (Debian's is built with GnuTLS)
     libcurl4-openssl-dev   # qsctl --url: HTTPS client with certificate verification
+    libicu-dev             # pseudonyms: Unicode NFC + full case folding of names
     curl                   # web tests speak HTTP to a real qs-web
     openssl                # web tests make a throwaway TLS certificate
     clang                  # sanitizer and fuzzer builds

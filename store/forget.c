@@ -6,6 +6,7 @@
  * PostgreSQL store is handed to forget_pg.c.
  */
 #include "history_rows.h"
+#include "lookup_rules.h"
 #include "ops_pg.h"
 #include "qs_store_forget.h"
 
@@ -13,22 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The pseudonyms (?1.. in qs_who_params' order) and the condition on them
+ * (lookup_rules.h: the rule lookup uses, on both engines). */
 struct who {
-    const uint8_t *machine_ps;
-    const uint8_t *domain_ps;   /* NULL: every domain */
+    const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS];
+    int n;
+    char where[160];
 };
 
-/* ?1 = machine pseudonym, ?2 = domain pseudonym (when given). */
 static int
 bind_who(sqlite3_stmt *st, const void *ctx)
 {
     const struct who *w = ctx;
 
-    if (sqlite3_bind_blob(st, 1, w->machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC) != SQLITE_OK)
-        return -1;
-    if (w->domain_ps != NULL &&
-        sqlite3_bind_blob(st, 2, w->domain_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC) != SQLITE_OK)
-        return -1;
+    for (int i = 0; i < w->n; i++)
+        if (sqlite3_bind_blob(st, i + 1, w->params[i], QS_PSEUDONYM_BYTES,
+                              SQLITE_STATIC) != SQLITE_OK)
+            return -1;
     return 0;
 }
 
@@ -47,7 +49,7 @@ delete_all(qs_storedb_t *db, const struct who *w, qs_forget_counts_t *counts,
            char *errmsg, size_t errmsg_len)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
-    const char *where = w->domain_ps ? "machine_ps = ?1 AND domain_ps = ?2" : "machine_ps = ?1";
+    const char *where = w->where;
     qs_partition_t *parts = NULL;
     size_t n_parts = 0;
     char name[64];
@@ -89,14 +91,31 @@ qs_storedb_forget_machine(qs_storedb_t *db, qs_forget_counts_t *counts,
                           const uint8_t machine_ps[QS_PSEUDONYM_BYTES],
                           const uint8_t *domain_ps, char *errmsg, size_t errmsg_len)
 {
+    qs_machine_ps_t who;
+    int rc;
+
+    qs_who_one(&who, machine_ps, domain_ps);
+    rc = qs_storedb_forget_who(db, counts, &who, errmsg, errmsg_len);
+    qs_machine_ps_wipe(&who);
+    return rc;
+}
+
+int
+qs_storedb_forget_who(qs_storedb_t *db, qs_forget_counts_t *counts,
+                      const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len)
+{
     sqlite3 *sql = qs_storedb_sqlite(db);
-    const struct who w = { machine_ps, domain_ps };
+    struct who w;
     char err[512];
 
     if (qs_storedb_pgdb(db) != NULL)
-        return qs_storedb_forget_machine_pg(db, counts, machine_ps, domain_ps, errmsg,
-                                            errmsg_len);
+        return qs_storedb_forget_machine_pg(db, counts, who, errmsg, errmsg_len);
     memset(counts, 0, sizeof *counts);
+    w.n = qs_who_params(w.params, who);
+    if (qs_who_where(w.where, sizeof w.where, who, '?') != 0) {
+        snprintf(errmsg, errmsg_len, "the condition on the machine is too long");
+        return -1;
+    }
     if (qs_storedb_begin(db) != 0) {
         snprintf(errmsg, errmsg_len, "cannot lock store.db: %s", sqlite3_errmsg(sql));
         return -1;

@@ -58,24 +58,82 @@ text_col(sqlite3_stmt *st, int col)
     return t ? t : "";
 }
 
+int
+qs_who_params(const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS], const qs_machine_ps_t *who)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < who->n && i < QS_PSEUDONYM_SPELLINGS; i++) {
+        params[n++] = who->machine_ps[i];
+        if (who->has_domain)
+            params[n++] = who->domain_ps[i];
+    }
+    return n;
+}
+
+int
+qs_who_where(char *buf, size_t len, const qs_machine_ps_t *who, char mark)
+{
+    size_t used = 0;
+    int p = 1, w;
+
+    w = snprintf(buf, len, "(");
+    for (size_t i = 0; w >= 0 && i < who->n && i < QS_PSEUDONYM_SPELLINGS; i++) {
+        used += (size_t)w;
+        if (used >= len)
+            return -1;
+        if (who->has_domain)
+            w = snprintf(buf + used, len - used, "%s(machine_ps = %c%d AND domain_ps = %c%d)",
+                         i ? " OR " : "", mark, p, mark, p + 1);
+        else
+            w = snprintf(buf + used, len - used, "%smachine_ps = %c%d", i ? " OR " : "",
+                         mark, p);
+        p += who->has_domain ? 2 : 1;
+    }
+    if (w < 0 || (used += (size_t)w) >= len)
+        return -1;
+    w = snprintf(buf + used, len - used, ")");
+    return w < 0 || used + (size_t)w >= len ? -1 : 0;
+}
+
+void
+qs_who_one(qs_machine_ps_t *who, const uint8_t *machine_ps, const uint8_t *domain_ps)
+{
+    memset(who, 0, sizeof *who);
+    who->n = 1;
+    memcpy(who->machine_ps[0], machine_ps, QS_PSEUDONYM_BYTES);
+    if (domain_ps != NULL) {
+        who->has_domain = 1;
+        memcpy(who->domain_ps[0], domain_ps, QS_PSEUDONYM_BYTES);
+    }
+}
+
+/* Bind who's pseudonyms to ?1.. (qs_who_where's numbering). */
+static void
+bind_who(sqlite3_stmt *st, const qs_machine_ps_t *who)
+{
+    const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS];
+    int n = qs_who_params(params, who);
+
+    for (int i = 0; i < n; i++)
+        sqlite3_bind_blob(st, i + 1, params[i], QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+}
+
 static int
-read_latest(rows_t *out, sqlite3 *sql, const uint8_t *machine_ps, const uint8_t *domain_ps,
-            char *errmsg, size_t errmsg_len)
+read_latest(rows_t *out, sqlite3 *sql, const qs_machine_ps_t *who, char *errmsg,
+            size_t errmsg_len)
 {
     sqlite3_stmt *st = NULL;
+    char where[160], q[320];
     int rc;
 
-    if (sqlite3_prepare_v2(sql, domain_ps
-                           ? "SELECT topic_type, topic_id, state_id, time_ms, report_ms FROM latest "
-                             "WHERE machine_ps = ?1 AND domain_ps = ?2 "
-                             "ORDER BY topic_type, topic_id, client_id"
-                           : "SELECT topic_type, topic_id, state_id, time_ms, report_ms FROM latest "
-                             "WHERE machine_ps = ?1 ORDER BY topic_type, topic_id, client_id",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (qs_who_where(where, sizeof where, who, '?') != 0)
         goto fail;
-    sqlite3_bind_blob(st, 1, machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
-    if (domain_ps)
-        sqlite3_bind_blob(st, 2, domain_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    snprintf(q, sizeof q, "SELECT topic_type, topic_id, state_id, time_ms, report_ms FROM latest "
+             "WHERE %s ORDER BY topic_type, topic_id, client_id", where);
+    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    bind_who(st, who);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         qs_storedb_lookup_row_t *row = qs_lookup_push(out);
         row->topic_type = (uint32_t)sqlite3_column_int64(st, 0);
@@ -133,27 +191,27 @@ qs_lookup_open_details(qs_storedb_lookup_row_t *row, qs_epochkeys_t *ks, int64_t
  * never written has no table: nothing to read, not an error. */
 static int
 read_partition(rows_t *out, sqlite3 *sql, const qs_partition_t *part, qs_epochkeys_t *ks,
-               const uint8_t *machine_ps, const uint8_t *domain_ps,
-               char *errmsg, size_t errmsg_len)
+               const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len)
 {
     sqlite3_stmt *st = NULL;
-    char name[64], q[256];
+    char name[64], where[160], q[384];
     int rc;
 
     if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
         return 0;
+    if (qs_who_where(where, sizeof where, who, '?') != 0) {
+        snprintf(errmsg, errmsg_len, "the condition on '%s' is too long", name);
+        return -1;
+    }
     snprintf(q, sizeof q, "SELECT client_id, serial, state_id, topic_id, time_ms, details "
-             "FROM \"%s\" WHERE machine_ps = ?1%s", name,
-             domain_ps ? " AND domain_ps = ?2" : "");
+             "FROM \"%s\" WHERE %s", name, where);
     if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
         if (strstr(sqlite3_errmsg(sql), "no such table") != NULL)
             return 0;   /* registered, never written */
         snprintf(errmsg, errmsg_len, "cannot read '%s': %s", name, sqlite3_errmsg(sql));
         return -1;
     }
-    sqlite3_bind_blob(st, 1, machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
-    if (domain_ps)
-        sqlite3_bind_blob(st, 2, domain_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    bind_who(st, who);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         qs_storedb_lookup_row_t *row = qs_lookup_push(out);
         row->topic_type = part->topic_type;
@@ -176,8 +234,8 @@ read_partition(rows_t *out, sqlite3 *sql, const qs_partition_t *part, qs_epochke
 }
 
 static int
-read_history(rows_t *out, qs_storedb_t *db, qs_epochkeys_t *ks, const uint8_t *machine_ps,
-             const uint8_t *domain_ps, char *errmsg, size_t errmsg_len)
+read_history(rows_t *out, qs_storedb_t *db, qs_epochkeys_t *ks, const qs_machine_ps_t *who,
+             char *errmsg, size_t errmsg_len)
 {
     qs_partition_t *parts = NULL;
     size_t n_parts = 0;
@@ -189,8 +247,8 @@ read_history(rows_t *out, qs_storedb_t *db, qs_epochkeys_t *ks, const uint8_t *m
         return -1;
     }
     for (size_t i = 0; i < n_parts && rc == 0; i++)
-        rc = read_partition(out, qs_storedb_sqlite(db), &parts[i], ks, machine_ps, domain_ps,
-                            errmsg, errmsg_len);
+        rc = read_partition(out, qs_storedb_sqlite(db), &parts[i], ks, who, errmsg,
+                            errmsg_len);
     free(parts);
     return rc;
 }
@@ -218,12 +276,24 @@ qs_storedb_lookup(qs_storedb_t *db, qs_storedb_lookup_t *out,
                   const uint8_t machine_ps[QS_PSEUDONYM_BYTES], const uint8_t *domain_ps,
                   int history, qs_epochkeys_t *ks, char *errmsg, size_t errmsg_len)
 {
+    qs_machine_ps_t who;
+    int rc;
+
+    qs_who_one(&who, machine_ps, domain_ps);
+    rc = qs_storedb_lookup_who(db, out, &who, history, ks, errmsg, errmsg_len);
+    qs_machine_ps_wipe(&who);
+    return rc;
+}
+
+int
+qs_storedb_lookup_who(qs_storedb_t *db, qs_storedb_lookup_t *out, const qs_machine_ps_t *who,
+                      int history, qs_epochkeys_t *ks, char *errmsg, size_t errmsg_len)
+{
     rows_t rows = { out, 0 };
     int rc;
 
     if (qs_storedb_pgdb(db) != NULL)
-        return qs_storedb_lookup_pg(db, out, machine_ps, domain_ps, history, ks, errmsg,
-                                    errmsg_len);
+        return qs_storedb_lookup_pg(db, out, who, history, ks, errmsg, errmsg_len);
     memset(out, 0, sizeof *out);
     /* One read transaction: one consistent snapshot while qs-store writes. */
     if (qs_storedb_read_begin(db) != 0) {
@@ -231,9 +301,8 @@ qs_storedb_lookup(qs_storedb_t *db, qs_storedb_lookup_t *out,
                  sqlite3_errmsg(qs_storedb_sqlite(db)));
         return -1;
     }
-    rc = history ? read_history(&rows, db, ks, machine_ps, domain_ps, errmsg, errmsg_len)
-                 : read_latest(&rows, qs_storedb_sqlite(db), machine_ps, domain_ps, errmsg,
-                               errmsg_len);
+    rc = history ? read_history(&rows, db, ks, who, errmsg, errmsg_len)
+                 : read_latest(&rows, qs_storedb_sqlite(db), who, errmsg, errmsg_len);
     qs_storedb_read_end(db);
     if (rc != 0) {
         qs_storedb_lookup_free(out);

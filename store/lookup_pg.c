@@ -16,34 +16,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The pseudonyms as binary bytea parameters $1 (and $2). */
+/* The pseudonyms as binary bytea parameters $1.. and the condition on them
+ * (lookup_rules.h: the same rule as on SQLite). */
 struct who {
-    const char *values[2];
-    int lengths[2];
-    int formats[2];
+    const char *values[2 * QS_PSEUDONYM_SPELLINGS];
+    int lengths[2 * QS_PSEUDONYM_SPELLINGS];
+    int formats[2 * QS_PSEUDONYM_SPELLINGS];
     int n;
+    char where[160];
 };
 
-static void
-who_set(struct who *w, const uint8_t *machine_ps, const uint8_t *domain_ps)
+static int
+who_set(struct who *w, const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len)
 {
-    w->values[0] = (const char *)machine_ps;
-    w->values[1] = (const char *)domain_ps;
-    w->lengths[0] = w->lengths[1] = QS_PSEUDONYM_BYTES;
-    w->formats[0] = w->formats[1] = 1;
-    w->n = domain_ps != NULL ? 2 : 1;
+    const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS];
+
+    w->n = qs_who_params(params, who);
+    for (int i = 0; i < w->n; i++) {
+        w->values[i] = (const char *)params[i];
+        w->lengths[i] = QS_PSEUDONYM_BYTES;
+        w->formats[i] = 1;
+    }
+    if (qs_who_where(w->where, sizeof w->where, who, '$') != 0) {
+        snprintf(errmsg, errmsg_len, "the condition on the machine is too long");
+        return -1;
+    }
+    return 0;
 }
 
 static int
 read_latest(qs_lookup_rows_t *out, qs_pgdb_t *pg, const struct who *w, char *errmsg,
             size_t errmsg_len)
 {
-    char sql[320];
+    char sql[480];
     PGresult *r;
 
     snprintf(sql, sizeof sql, "SELECT topic_type, topic_id, state_id, time_ms, report_ms "
-             "FROM latest WHERE machine_ps = $1%s ORDER BY topic_type, topic_id"
-             QS_PG_BYTE_ORDER ", client_id", w->n == 2 ? " AND domain_ps = $2" : "");
+             "FROM latest WHERE %s ORDER BY topic_type, topic_id"
+             QS_PG_BYTE_ORDER ", client_id", w->where);
     r = qs_pg_query(pg, "cannot read latest", sql, w->n, w->values, w->lengths, w->formats,
                     errmsg, errmsg_len);
     if (r == NULL)
@@ -67,13 +77,13 @@ static int
 read_partition(qs_lookup_rows_t *out, qs_pgdb_t *pg, const qs_partition_t *part,
                qs_epochkeys_t *ks, const struct who *w, char *errmsg, size_t errmsg_len)
 {
-    char name[64], sql[256], what[96];
+    char name[64], sql[384], what[96];
     PGresult *r;
 
     if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
         return 0;
     snprintf(sql, sizeof sql, "SELECT client_id, serial, state_id, topic_id, time_ms, details "
-             "FROM %s WHERE machine_ps = $1%s", name, w->n == 2 ? " AND domain_ps = $2" : "");
+             "FROM %s WHERE %s", name, w->where);
     snprintf(what, sizeof what, "cannot read '%s'", name);
     r = qs_pg_query(pg, what, sql, w->n, w->values, w->lengths, w->formats, errmsg, errmsg_len);
     if (r == NULL)
@@ -117,8 +127,8 @@ read_history(qs_lookup_rows_t *out, qs_pgdb_t *pg, qs_epochkeys_t *ks, const str
 
 int
 qs_storedb_lookup_pg(qs_storedb_t *db, qs_storedb_lookup_t *out,
-                     const uint8_t machine_ps[QS_PSEUDONYM_BYTES], const uint8_t *domain_ps,
-                     int history, qs_epochkeys_t *ks, char *errmsg, size_t errmsg_len)
+                     const qs_machine_ps_t *who, int history, qs_epochkeys_t *ks,
+                     char *errmsg, size_t errmsg_len)
 {
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
     qs_lookup_rows_t rows = { out, 0 };
@@ -126,7 +136,8 @@ qs_storedb_lookup_pg(qs_storedb_t *db, qs_storedb_lookup_t *out,
     int rc;
 
     memset(out, 0, sizeof *out);
-    who_set(&w, machine_ps, domain_ps);
+    if (who_set(&w, who, errmsg, errmsg_len) != 0)
+        return -1;
     if (qs_pg_read_begin(pg, errmsg, errmsg_len) != 0)
         return -1;
     rc = history ? read_history(&rows, pg, ks, &w, errmsg, errmsg_len)

@@ -29,6 +29,20 @@ void qs_lookup_open_details(qs_storedb_lookup_row_t *row, qs_epochkeys_t *ks,
                             int64_t client_id, int64_t epoch, const uint8_t *sealed,
                             size_t sealed_len);
 
+/* Which rows are a machine's, for lookup and forget on both engines: the
+ * condition on machine_ps (and domain_ps) matching any of who's spellings
+ * (qs_machine_ps_t), with placeholders mark ('?' SQLite, '$' PostgreSQL)
+ * numbered from 1 in the order of qs_who_params. Parenthesized. 0, or -1
+ * when buf is too small. */
+int qs_who_where(char *buf, size_t len, const qs_machine_ps_t *who, char mark);
+
+/* The pseudonyms bound to that condition, in order, into params (at most
+ * 2 * QS_PSEUDONYM_SPELLINGS, each QS_PSEUDONYM_BYTES long); returns how many. */
+int qs_who_params(const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS], const qs_machine_ps_t *who);
+
+/* who for one spelling (the single-pseudonym entry points). */
+void qs_who_one(qs_machine_ps_t *who, const uint8_t *machine_ps, const uint8_t *domain_ps);
+
 /* Events in (time, topic type, serial) order. */
 void qs_lookup_sort_events(qs_storedb_lookup_t *out);
 

@@ -31,8 +31,8 @@ int qs_storedb_stats_pg(qs_storedb_t *db, qs_storedb_stats_t *out, const qs_poli
 
 /* lookup_pg.c */
 int qs_storedb_lookup_pg(qs_storedb_t *db, qs_storedb_lookup_t *out,
-                         const uint8_t machine_ps[QS_PSEUDONYM_BYTES], const uint8_t *domain_ps,
-                         int history, qs_epochkeys_t *ks, char *errmsg, size_t errmsg_len);
+                         const qs_machine_ps_t *who, int history, qs_epochkeys_t *ks,
+                         char *errmsg, size_t errmsg_len);
 
 /* expire_pg.c */
 int qs_storedb_expire_partition_pg(qs_storedb_t *db, int64_t *rows, int64_t epoch,
@@ -52,8 +52,7 @@ int qs_storedb_retention_fold_pg(qs_storedb_t *db, char *errmsg, size_t errmsg_l
 
 /* forget_pg.c */
 int qs_storedb_forget_machine_pg(qs_storedb_t *db, qs_forget_counts_t *counts,
-                                 const uint8_t machine_ps[QS_PSEUDONYM_BYTES],
-                                 const uint8_t *domain_ps, char *errmsg, size_t errmsg_len);
+                                 const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len);
 
 /* check_pg.c */
 int qs_storedb_check_latest_pg(qs_storedb_t *db, qs_check_latest_cb cb, void *ctx,

@@ -36,4 +36,11 @@ int qs_storedb_forget_machine(qs_storedb_t *db, qs_forget_counts_t *counts,
                               const uint8_t *domain_ps, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
+/* As qs_storedb_forget_machine, for every spelling of a machine's
+ * pseudonyms (qs_pseudonym_machine): rows under the legacy fold's
+ * pseudonyms go in the same transaction. */
+int qs_storedb_forget_who(qs_storedb_t *db, qs_forget_counts_t *counts,
+                          const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
 #endif

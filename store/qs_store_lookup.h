@@ -58,6 +58,14 @@ int qs_storedb_lookup(qs_storedb_t *db, qs_storedb_lookup_t *out,
                       int history, qs_epochkeys_t *ks, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
+/* As qs_storedb_lookup, for every spelling of a machine's pseudonyms
+ * (qs_pseudonym_machine: the current fold and, for non-ASCII names, the
+ * legacy one); rows under either come out together, in the same order. */
+int qs_storedb_lookup_who(qs_storedb_t *db, qs_storedb_lookup_t *out,
+                          const qs_machine_ps_t *who, int history, qs_epochkeys_t *ks,
+                          char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
 /* Wipe the details, free the rows; leaves *res empty. No-op when empty. */
 void qs_storedb_lookup_free(qs_storedb_lookup_t *res);
 

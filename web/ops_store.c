@@ -48,6 +48,7 @@ wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body
 {
     const char *topic_id = wk_arg_str(args, "topic_id");
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(args, "topic_type");
+    char id[QS_MAX_TOPIC_ID_BYTES + 1];
     uint32_t topic_type = 0;
     qs_storedb_compliance_t res;
     qs_policy_t policy;
@@ -59,6 +60,11 @@ wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body
     if (topic_id != NULL && !printable(topic_id, QS_MAX_TOPIC_ID_BYTES))
         return wk_error(body, 400, "'topic_id' must be 1..%u printable bytes",
                         QS_MAX_TOPIC_ID_BYTES);
+    if (topic_id != NULL) {   /* stored ids have one spelling: so has the filter */
+        snprintf(id, sizeof id, "%s", topic_id);
+        (void)qs_topic_id_normalize(id);
+        topic_id = id;
+    }
     if (tt != NULL) {
         if (!cJSON_IsNumber(tt) || tt->valuedouble < 1 || tt->valuedouble > 100000 ||
             qs_topic_check((uint32_t)tt->valuedouble, 0) == -1)
@@ -140,19 +146,23 @@ rate_take(wk_t *w, const char *name)
  * site key: 0, or a 400 status with *body set (a missing, unprintable or
  * blank name: a blank one has the all-zero pseudonym). */
 static int
-machine_pseudonyms(uint8_t mps[QS_PSEUDONYM_BYTES], uint8_t dps[QS_PSEUDONYM_BYTES],
-                   int *have_domain, const wk_t *w, const cJSON *args, cJSON **body)
+machine_pseudonyms(qs_machine_ps_t *who, const wk_t *w, const cJSON *args, cJSON **body)
 {
     const char *machine = wk_arg_str(args, "machine"), *domain = wk_arg_str(args, "domain");
+    int have_domain = cJSON_GetObjectItemCaseSensitive(args, "domain") != NULL;
 
-    *have_domain = cJSON_GetObjectItemCaseSensitive(args, "domain") != NULL;
+    memset(who, 0, sizeof *who);
     if (!printable(machine, QS_MAX_NAME_BYTES))
         return wk_error(body, 400, "the machine name must be 1..%u printable bytes",
                         QS_MAX_NAME_BYTES);
-    if (*have_domain && !printable(domain, QS_MAX_NAME_BYTES))
+    if (have_domain && !printable(domain, QS_MAX_NAME_BYTES))
         return wk_error(body, 400, "'domain' must be 1..%u printable bytes", QS_MAX_NAME_BYTES);
-    if (qs_pseudonym_machine(mps, dps, w->site_key, machine, *have_domain ? domain : NULL) != 0)
-        return wk_error(body, 400, "the machine and domain names must not be blank");
+    /* Every spelling (qs_pseudonym_machine): rows under the legacy fold too. */
+    switch (qs_pseudonym_machine(who, w->site_key, machine, have_domain ? domain : NULL)) {
+    case 0: return 0;
+    case 1: case 2: return wk_error(body, 400, "the machine and domain names must not be blank");
+    default: return wk_error(body, 400, "the machine and domain names must be UTF-8");
+    }
     return 0;
 }
 
@@ -180,12 +190,12 @@ int
 wk_op_lookup(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
     const char *reason = wk_arg_str(args, "reason");
-    int history = cJSON_IsTrue(cJSON_GetObjectItem(args, "history")), have_domain, rc;
-    uint8_t mps[QS_PSEUDONYM_BYTES], dps[QS_PSEUDONYM_BYTES];
+    int history = cJSON_IsTrue(cJSON_GetObjectItem(args, "history")), rc;
+    qs_machine_ps_t who;
     char ps_hex[QS_STOREDOC_PS_HEX_BYTES], err[WK_ERR_BYTES];
     qs_storedb_lookup_t rows = { NULL, 0 };
 
-    if ((rc = machine_pseudonyms(mps, dps, &have_domain, w, args, body)) != 0)
+    if ((rc = machine_pseudonyms(&who, w, args, body)) != 0)
         goto out;
     if (!printable(reason, WK_REASON_MAX_BYTES)) {
         rc = wk_error(body, 400, "'reason' is required: 1..%u printable bytes saying why "
@@ -197,11 +207,11 @@ wk_op_lookup(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
                       w->cfg.web_lookups_per_minute, user->name);
         goto out;
     }
-    qs_hex_encode(ps_hex, sizeof ps_hex, mps, QS_STOREDOC_PS_PREFIX_BYTES);
+    qs_hex_encode(ps_hex, sizeof ps_hex, who.machine_ps[0], QS_STOREDOC_PS_PREFIX_BYTES);
     if ((rc = lookup_audit(w, user, ps_hex, reason, history, body)) != 0)
         goto out;
-    if (qs_storedb_lookup(w->storedb, &rows, mps, have_domain ? dps : NULL, history,
-                          history ? w->epochkeys : NULL, err, sizeof err) != 0) {
+    if (qs_storedb_lookup_who(w->storedb, &rows, &who, history,
+                              history ? w->epochkeys : NULL, err, sizeof err) != 0) {
         rc = wk_error(body, 500, "%s", err);
         goto out;
     }
@@ -209,16 +219,15 @@ wk_op_lookup(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
     rc = 200;
 out:
     qs_storedb_lookup_free(&rows);
-    sodium_memzero(mps, sizeof mps);
-    sodium_memzero(dps, sizeof dps);
+    qs_machine_ps_wipe(&who);
     return rc;
 }
 
 /* Forget the machine, then audit it as `qsctl forget` does; the status. */
 static int
-forget_and_audit(wk_t *w, const qs_user_t *user, const uint8_t *mps, const uint8_t *dps,
-                 cJSON **body)
+forget_and_audit(wk_t *w, const qs_user_t *user, const qs_machine_ps_t *who, cJSON **body)
 {
+    const uint8_t *mps = who->machine_ps[0], *dps = who->has_domain ? who->domain_ps[0] : NULL;
     char ps_hex[QS_STOREDOC_PS_HEX_BYTES], dps_hex[QS_STOREDOC_PS_HEX_BYTES];
     char err[WK_ERR_BYTES], scrub_err[WK_ERR_BYTES] = "";
     qs_forget_counts_t counts;
@@ -227,8 +236,7 @@ forget_and_audit(wk_t *w, const qs_user_t *user, const uint8_t *mps, const uint8
     qs_hex_encode(ps_hex, sizeof ps_hex, mps, QS_STOREDOC_PS_PREFIX_BYTES);
     if (dps != NULL)
         qs_hex_encode(dps_hex, sizeof dps_hex, dps, QS_STOREDOC_PS_PREFIX_BYTES);
-    forget_rc = qs_storedb_forget_machine(w->storedb, &counts, mps, dps, scrub_err,
-                                          sizeof scrub_err);
+    forget_rc = qs_storedb_forget_who(w->storedb, &counts, who, scrub_err, sizeof scrub_err);
     if (forget_rc == -1)   /* nothing deleted: no audit entry for what did not happen */
         return wk_error(body, 500, "nothing was removed: %s", scrub_err);
     *body = qs_storedoc_forget_detail(ps_hex, dps ? dps_hex : NULL, &counts);
@@ -248,17 +256,16 @@ int
 wk_op_forget(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
     static const char *const fields[] = { "machine", "domain" };
-    uint8_t mps[QS_PSEUDONYM_BYTES], dps[QS_PSEUDONYM_BYTES];
-    int have_domain, rc;
+    qs_machine_ps_t who;
+    int rc;
 
     if ((rc = wk_only_fields(args, fields, 2, body)) != 0)
         return rc;
     if (cJSON_GetObjectItemCaseSensitive(args, "machine") == NULL)
         return wk_error(body, 400, "'machine' is required");
-    if ((rc = machine_pseudonyms(mps, dps, &have_domain, w, args, body)) == 0)
-        rc = forget_and_audit(w, user, mps, have_domain ? dps : NULL, body);
-    sodium_memzero(mps, sizeof mps);
-    sodium_memzero(dps, sizeof dps);
+    if ((rc = machine_pseudonyms(&who, w, args, body)) == 0)
+        rc = forget_and_audit(w, user, &who, body);
+    qs_machine_ps_wipe(&who);
     return rc;
 }
 

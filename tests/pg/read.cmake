@@ -14,7 +14,7 @@ set_tests_properties(pg_read PROPERTIES
 
 # The retention end-to-end scripts (tests/retention/*.sh) on PostgreSQL:
 # each starts its own server and inits the site with --database.
-foreach(t test_retention test_ageing test_forget)
+foreach(t test_retention test_ageing test_forget test_forget_unicode)
   add_test(NAME pg_retention_${t}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/retention/${t}.sh ${CMAKE_BINARY_DIR})
   set_tests_properties(pg_retention_${t} PROPERTIES

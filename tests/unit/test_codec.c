@@ -4,6 +4,10 @@
 #include "qs_limits.h"
 #include "qs_test.h"
 
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
 #define NOW 1764000000000LL   /* 2025-11-24 */
 
 static Quietstate__StateMessage
@@ -142,6 +146,125 @@ test_codec_utf8(void)
     QS_CHECK(!qs_utf8_valid("\xf4\x90\x80\x80", 4));              /* > U+10FFFF */
 }
 
+/* qs_state_parse: every name of every topic type parses back to its number
+ * (qs_state_name's inverse), in any case and with -/_ for blanks; numbers
+ * in range name themselves; anything else is refused. */
+static void
+test_codec_state_parse(void)
+{
+    uint32_t types[16], st = 99;
+    size_t n = qs_topic_types(types, 16);
+    char buf[64], alt[64], list[512];
+
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t s = 0; s <= 20; s++) {
+            if (qs_topic_check(types[i], s) != 0)
+                continue;
+            snprintf(buf, sizeof buf, "%s", qs_state_name(types[i], s, alt, sizeof alt));
+            st = 99;
+            QS_CHECK_EQ_INT(qs_state_parse(types[i], buf, &st), 0);
+            QS_CHECK_EQ_INT(st, s);
+            for (char *p = buf; *p; p++)   /* upper case, '-' for ' ' */
+                *p = *p == ' ' ? '-' : (char)toupper((unsigned char)*p);
+            QS_CHECK_EQ_INT(qs_state_parse(types[i], buf, &st), 0);
+            QS_CHECK_EQ_INT(st, s);
+            snprintf(buf, sizeof buf, "%u", s);
+            QS_CHECK_EQ_INT(qs_state_parse(types[i], buf, &st), 0);
+            QS_CHECK_EQ_INT(st, s);
+        }
+    }
+    QS_CHECK_EQ_INT(qs_state_parse(500, "Installed", &st), 0);
+    QS_CHECK_EQ_INT(st, 3);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "not_required", &st), 0);
+    QS_CHECK_EQ_INT(st, 1);
+    QS_CHECK_EQ_INT(qs_state_parse(401, "non-compliant", &st), 0);
+    QS_CHECK_EQ_INT(st, 2);
+    QS_CHECK_EQ_INT(qs_state_parse(401, "compliant", &st), 0);
+    QS_CHECK_EQ_INT(st, 1);
+    QS_CHECK_EQ_INT(qs_state_parse(301, "pending restart", &st), 0);
+    QS_CHECK_EQ_INT(st, 5);
+    /* Refused: unknown names, prefixes, blanks, numbers out of range. */
+    st = 77;
+    QS_CHECK_EQ_INT(qs_state_parse(500, "instaled", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "install", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "installed ", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "4", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "99999999999999999999", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(500, "-1", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(300, "0", &st), -2);
+    QS_CHECK_EQ_INT(qs_state_parse(999, "installed", &st), -1);
+    QS_CHECK_EQ_INT(st, 77);
+    /* The list an error shows. */
+    QS_CHECK_EQ_INT(qs_state_names(500, list, sizeof list), 0);
+    QS_CHECK(strcmp(list, "0 unknown, 1 not required, 2 required, 3 installed") == 0);
+    QS_CHECK_EQ_INT(qs_state_names(999, list, sizeof list), -1);
+    QS_CHECK_EQ_INT(qs_state_names(402, list, 10), -1);
+}
+
+static int
+norm_is(const char *in, const char *want, int changed)
+{
+    char buf[64];
+
+    snprintf(buf, sizeof buf, "%s", in);
+    return qs_topic_id_normalize(buf) == changed && strcmp(buf, want) == 0;
+}
+
+static void
+test_codec_topic_id_normalize(void)
+{
+    QS_CHECK(norm_is("KB5031356", "KB5031356", 0));
+    QS_CHECK(norm_is("kb5031356", "KB5031356", 1));
+    QS_CHECK(norm_is("Kb5031356", "KB5031356", 1));
+    QS_CHECK(norm_is("6A5B4F2E-1C3D-4E5F-8A9B-0C1D2E3F4A5B",
+                     "6a5b4f2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", 1));
+    QS_CHECK(norm_is("{6A5B4F2E-1C3D-4E5F-8A9B-0C1D2E3F4A5B}",
+                     "{6a5b4f2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b}", 1));
+    QS_CHECK(norm_is("6a5b4f2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     "6a5b4f2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", 0));
+    /* Anything else is kept byte for byte. */
+    QS_CHECK(norm_is("kb", "kb", 0));
+    QS_CHECK(norm_is("kb50x", "kb50x", 0));
+    QS_CHECK(norm_is("KB5031356-v2", "KB5031356-v2", 0));
+    QS_CHECK(norm_is("deb:openssl:3.0.13-1~DEB12U1", "deb:openssl:3.0.13-1~DEB12U1", 0));
+    QS_CHECK(norm_is("6A5B4F2E-1C3D-4E5F-8A9B-0C1D2E3F4A5", "6A5B4F2E-1C3D-4E5F-8A9B-0C1D2E3F4A5", 0));
+    QS_CHECK(norm_is("{6A5B4F2E-1C3D-4E5F-8A9B-0C1D2E3F4A5B", "{6A5B4F2E-1C3D-4E5F-8A9B-0C1D2E3F4A5B", 0));
+    QS_CHECK(norm_is("6A5B4F2E_1C3D-4E5F-8A9B-0C1D2E3F4A5B", "6A5B4F2E_1C3D-4E5F-8A9B-0C1D2E3F4A5B", 0));
+    QS_CHECK(norm_is("Deployment-A", "Deployment-A", 0));
+    QS_CHECK(norm_is("", "", 0));
+}
+
+/* qs_batch_decode hands out topic ids in their one spelling. */
+static void
+test_codec_batch_normalizes_topic_ids(void)
+{
+    Quietstate__StateMessage m1 = valid_message(), m2 = valid_message(), m3 = valid_message();
+    Quietstate__StateMessage *msgs[3] = { &m1, &m2, &m3 };
+    Quietstate__Batch b = QUIETSTATE__BATCH__INIT, *out = NULL;
+    Quietstate__Status st;
+    Quietstate__Code code;
+    uint8_t buf[1024];
+    size_t len;
+
+    m1.topic_id = "kb5031356";
+    m2.topic_id = "{ABCDEF01-2345-6789-ABCD-EF0123456789}";
+    m3.topic_id = "deb:Foo:1.0A";
+    b.messages = msgs;
+    b.n_messages = 3;
+    QS_CHECK(quietstate__batch__get_packed_size(&b) <= sizeof buf);
+    len = quietstate__batch__pack(&b, buf);
+    QS_CHECK(qs_batch_decode(&out, buf, len, NULL, &st, &code) == 0);
+    QS_CHECK(out != NULL && out->n_messages == 3);
+    if (out != NULL && out->n_messages == 3) {
+        QS_CHECK(strcmp(out->messages[0]->topic_id, "KB5031356") == 0);
+        QS_CHECK(strcmp(out->messages[1]->topic_id,
+                        "{abcdef01-2345-6789-abcd-ef0123456789}") == 0);
+        QS_CHECK(strcmp(out->messages[2]->topic_id, "deb:Foo:1.0A") == 0);
+    }
+    quietstate__batch__free_unpacked(out, NULL);
+}
+
 int
 main(void)
 {
@@ -150,5 +273,8 @@ main(void)
     QS_RUN(test_codec_batch_limits);
     QS_RUN(test_codec_names);
     QS_RUN(test_codec_utf8);
+    QS_RUN(test_codec_state_parse);
+    QS_RUN(test_codec_topic_id_normalize);
+    QS_RUN(test_codec_batch_normalizes_topic_ids);
     return qs_test_summary();
 }
