@@ -105,6 +105,7 @@ cmd_compliance(int argc, char **argv)
             if (*optarg == '\0' || strlen(optarg) > QS_MAX_TOPIC_ID_BYTES)
                 return ctl_usage_error(CMD, "--topic-id must be 1..%u bytes",
                                        QS_MAX_TOPIC_ID_BYTES);
+            (void)qs_topic_id_normalize(optarg);   /* kb5031356 finds KB5031356 */
             topic_id = optarg;
             break;
         case 'f':

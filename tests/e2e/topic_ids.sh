@@ -50,6 +50,11 @@ qs_expect_rc 0 "$QS_TMP/c300.json" "$QSCTL" compliance --home "$QS_HOME" --topic
 rows=$(jq -c '[.rows[] | [.topic_id, .state_id, .count]]' "$QS_TMP/c300.json")
 qs_expect_eq "GUID rows" "$rows" "[[\"$GUID_LOW\",1,2]]"
 
+qs_step "qsctl compliance --topic-id: a filter in another spelling finds the update"
+qs_expect_rc 0 "$QS_TMP/f.json" "$QSCTL" compliance --home "$QS_HOME" --topic-id kb5031356 --format json
+rows=$(jq -c '[.rows[] | [.topic_id, .state_id, .count]]' "$QS_TMP/f.json")
+qs_expect_eq "filtered KB rows" "$rows" '[["KB5031356",2,2],["KB5031356",3,1]]'
+
 qs_step "a client with two spellings of one update has one current state"
 qs_expect_rc 0 "$QS_TMP/a.json" "$QSCTL" lookup --home "$QS_HOME" --machine pc-ids-a --format json
 rows=$(jq -c '[.rows[] | select(.topic_type == 500 and (.topic_id | startswith("KB"))) | [.topic_id, .state_id]]' "$QS_TMP/a.json")
