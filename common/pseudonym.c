@@ -1,6 +1,7 @@
 /* pseudonym.c - keyed, domain-separated BLAKE2b over normalized names. */
 #include "qs_pseudonym.h"
 #include "qs_codec.h"
+#include "qs_log.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -252,4 +253,26 @@ void
 qs_machine_ps_wipe(qs_machine_ps_t *who)
 {
     sodium_memzero(who, sizeof *who);
+}
+
+void
+qs_pseudonym_memo(qs_pseudonym_memo_t memos[QS_PSEUDO_USER + 1],
+                  uint8_t out[QS_PSEUDONYM_BYTES], const uint8_t site_key[32],
+                  qs_pseudo_kind_t kind, const char *name)
+{
+    qs_pseudonym_memo_t *m = &memos[kind];
+    size_t len = strlen(name);
+
+    QS_ASSERT(kind <= QS_PSEUDO_USER);
+
+    if (m->valid && strcmp(m->name, name) == 0) {
+        memcpy(out, m->ps, QS_PSEUDONYM_BYTES);
+        return;
+    }
+    qs_pseudonym(out, site_key, kind, name);
+    m->valid = len < sizeof m->name;   /* validated names are shorter; be safe */
+    if (m->valid) {
+        memcpy(m->name, name, len + 1);
+        memcpy(m->ps, out, QS_PSEUDONYM_BYTES);
+    }
 }

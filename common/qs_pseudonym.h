@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qs_limits.h"
+
 #define QS_PSEUDONYM_BYTES 16u   /* 128 bits: no collisions at fleet scale */
 
 typedef enum {
@@ -87,5 +89,23 @@ int qs_pseudonym_machine(qs_machine_ps_t *who, const uint8_t site_key[32],
 
 /* Zero *who (it is derived from names). */
 void qs_machine_ps_wipe(qs_machine_ps_t *who);
+
+/* The last name pseudonymized for one kind and its pseudonym: the messages
+ * of one batch nearly always name the same machine, so the store's write
+ * paths make one keyed BLAKE2b per batch instead of two or three per
+ * message. The name is a copy in clear: its owner wipes the memo after
+ * every group (sodium_memzero). */
+typedef struct {
+    int valid;
+    char name[QS_MAX_NAME_BYTES + 1];
+    uint8_t ps[QS_PSEUDONYM_BYTES];
+} qs_pseudonym_memo_t;
+
+/* qs_pseudonym through memos (one per kind, indexed by kind): the
+ * remembered pseudonym when name is the kind's last one, else computed and
+ * remembered (a name too long for the memo is computed every time). */
+void qs_pseudonym_memo(qs_pseudonym_memo_t memos[QS_PSEUDO_USER + 1],
+                       uint8_t out[QS_PSEUDONYM_BYTES], const uint8_t site_key[32],
+                       qs_pseudo_kind_t kind, const char *name);
 
 #endif

@@ -43,16 +43,6 @@ struct part {
     int64_t rows_delta;          /* rows inserted by the open transaction */
 };
 
-/* The last name pseudonymized per kind (machine, domain, user) and its
- * pseudonym: the messages of one batch nearly always name the same machine,
- * so one keyed BLAKE2b per batch instead of two or three per message. The
- * name is a copy in clear, wiped after every group. */
-struct ps_memo {
-    int valid;
-    char name[QS_MAX_NAME_BYTES + 1];
-    uint8_t ps[QS_PSEUDONYM_BYTES];
-};
-
 struct qs_write {
     qs_write_pg_t *pg;           /* the PostgreSQL engine's writer (write_pg.c), or NULL */
     qs_storedb_t *storedb;
@@ -69,7 +59,7 @@ struct qs_write {
     struct part parts[PART_CACHE];
     uint64_t txn_no;
 
-    struct ps_memo memo[QS_PSEUDO_USER + 1];
+    qs_pseudonym_memo_t memo[QS_PSEUDO_USER + 1];
     uint8_t details_buf[QS_MAX_DETAILS_BYTES + QS_DETAILS_OVERHEAD];
 };
 
@@ -294,26 +284,6 @@ bind_ps(sqlite3_stmt *st, int col, const uint8_t ps[QS_PSEUDONYM_BYTES])
         sqlite3_bind_blob(st, col, ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
 }
 
-/* qs_pseudonym, remembering the last name of each kind. */
-static void
-pseudonym_memo(qs_write_t *self, uint8_t out[QS_PSEUDONYM_BYTES], qs_pseudo_kind_t kind,
-               const char *name)
-{
-    struct ps_memo *m = &self->memo[kind];
-    size_t len = strlen(name);
-
-    if (m->valid && strcmp(m->name, name) == 0) {
-        memcpy(out, m->ps, QS_PSEUDONYM_BYTES);
-        return;
-    }
-    qs_pseudonym(out, self->site_key, kind, name);
-    m->valid = len < sizeof m->name;   /* validated names are shorter; be safe */
-    if (m->valid) {
-        memcpy(m->name, name, len + 1);
-        memcpy(m->ps, out, QS_PSEUDONYM_BYTES);
-    }
-}
-
 /* Before update_latest may move the state: record the move in count_deltas
  * under the statements' own rule (newer or same time wins). 1 when the row
  * is there, 0 when not (the upsert inserts it), -1 on error. */
@@ -417,11 +387,11 @@ store_message(qs_write_t *self, const qs_policy_t *pol, int64_t client_id,
     int64_t epoch;
     struct part *p;
 
-    pseudonym_memo(self, machine_ps, QS_PSEUDO_MACHINE, m->machine_name);
-    pseudonym_memo(self, domain_ps, QS_PSEUDO_DOMAIN, m->domain);
+    qs_pseudonym_memo(self->memo, machine_ps, self->site_key, QS_PSEUDO_MACHINE, m->machine_name);
+    qs_pseudonym_memo(self->memo, domain_ps, self->site_key, QS_PSEUDO_DOMAIN, m->domain);
     memset(user_ps, 0, sizeof user_ps);
     if (pol->collect_user_names)
-        pseudonym_memo(self, user_ps, QS_PSEUDO_USER, m->user_name);
+        qs_pseudonym_memo(self->memo, user_ps, self->site_key, QS_PSEUDO_USER, m->user_name);
 
     if (write_latest(self, client_id, m, t, now_ms, machine_ps, domain_ps) != 0)
         return -1;

@@ -85,12 +85,6 @@ struct count_delta {
     char topic_id[QS_MAX_TOPIC_ID_BYTES + 1];
 };
 
-struct ps_memo {
-    int valid;
-    char name[QS_MAX_NAME_BYTES + 1];
-    uint8_t ps[QS_PSEUDONYM_BYTES];
-};
-
 struct qs_write_pg {
     qs_storedb_t *storedb;
     qs_pgdb_t *pg;
@@ -130,7 +124,7 @@ struct qs_write_pg {
     size_t n_known, cap_known;
     struct stmt_slot slots[STMT_SLOTS];
 
-    struct ps_memo memo[QS_PSEUDO_USER + 1];
+    qs_pseudonym_memo_t memo[QS_PSEUDO_USER + 1];
     uint8_t details_buf[QS_MAX_DETAILS_BYTES + QS_DETAILS_OVERHEAD];
     uint64_t unsealed;         /* details dropped: their key is shredded */
     int64_t next_expire_mono;  /* when to move every key chain again */

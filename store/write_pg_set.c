@@ -156,25 +156,6 @@ array_ps(qs_pgarray_t *a, const uint8_t ps[QS_PSEUDONYM_BYTES])
     qs_pgarray_bytes(a, is_zero(ps, QS_PSEUDONYM_BYTES) ? NULL : ps, QS_PSEUDONYM_BYTES);
 }
 
-static void
-pseudonym_memo(qs_write_pg_t *self, uint8_t out[QS_PSEUDONYM_BYTES], qs_pseudo_kind_t kind,
-               const char *name)
-{
-    struct ps_memo *m = &self->memo[kind];
-    size_t len = strlen(name);
-
-    if (m->valid && strcmp(m->name, name) == 0) {
-        memcpy(out, m->ps, QS_PSEUDONYM_BYTES);
-        return;
-    }
-    qs_pseudonym(out, self->site_key, kind, name);
-    m->valid = len < sizeof m->name;
-    if (m->valid) {
-        memcpy(m->name, name, len + 1);
-        memcpy(m->ps, out, QS_PSEUDONYM_BYTES);
-    }
-}
-
 /* Bind the set's columns (n of them) as the statement's parameters. */
 static void
 bind_columns(qs_write_pg_t *self, qs_pgparams_t *p, size_t n)
@@ -204,8 +185,9 @@ qs_write_pg_send_latest(qs_write_pg_t *self)
         const struct todo *w = &self->todo[self->lkeys[i].winner];
         const Quietstate__StateMessage *m = w->m;
 
-        pseudonym_memo(self, machine_ps, QS_PSEUDO_MACHINE, m->machine_name);
-        pseudonym_memo(self, domain_ps, QS_PSEUDO_DOMAIN, m->domain);
+        qs_pseudonym_memo(self->memo, machine_ps, self->site_key, QS_PSEUDO_MACHINE,
+                          m->machine_name);
+        qs_pseudonym_memo(self->memo, domain_ps, self->site_key, QS_PSEUDO_DOMAIN, m->domain);
         qs_pgarray_int8(&self->cols[0], w->client_id);
         qs_pgarray_int8(&self->cols[1], m->topic_type);
         qs_pgarray_bytes(&self->cols[2], m->topic_id, strlen(m->topic_id));
@@ -304,11 +286,11 @@ history_row(qs_write_pg_t *self, const struct todo *td)
     uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
     uint8_t user_ps[QS_PSEUDONYM_BYTES];
 
-    pseudonym_memo(self, machine_ps, QS_PSEUDO_MACHINE, m->machine_name);
-    pseudonym_memo(self, domain_ps, QS_PSEUDO_DOMAIN, m->domain);
+    qs_pseudonym_memo(self->memo, machine_ps, self->site_key, QS_PSEUDO_MACHINE, m->machine_name);
+    qs_pseudonym_memo(self->memo, domain_ps, self->site_key, QS_PSEUDO_DOMAIN, m->domain);
     memset(user_ps, 0, sizeof user_ps);
     if (td->collect_users)
-        pseudonym_memo(self, user_ps, QS_PSEUDO_USER, m->user_name);
+        qs_pseudonym_memo(self->memo, user_ps, self->site_key, QS_PSEUDO_USER, m->user_name);
     qs_pgarray_int8(&self->cols[0], td->client_id);
     qs_pgarray_int8(&self->cols[1], (int64_t)m->serial);
     qs_pgarray_int8(&self->cols[2], m->state_id);
