@@ -8,6 +8,7 @@
  * filtered by the columns store.db is meant to have as text. A PostgreSQL
  * store is handed to check_pg.c and counts_pg.c.
  */
+#include "check_rules.h"
 #include "ops_pg.h"
 #include "qs_counts.h"
 #include "qs_log.h"
@@ -28,15 +29,15 @@ note(char *errmsg, size_t errmsg_len, sqlite3 *sql)
         snprintf(errmsg, errmsg_len, "%s", sqlite3_errmsg(sql));
 }
 
-/* The grouped scan of latest, with each type's cutoff spelled out. */
-static void
-latest_query(char *q, size_t q_len, const qs_policy_t *p, int64_t now_ms, int64_t grace_ms)
+void
+qs_check_latest_sql(char *q, size_t q_len, const char *bad_ps, const qs_policy_t *p,
+                    int64_t now_ms, int64_t grace_ms)
 {
     size_t off;
 
     /* A CASE needs at least one WHEN: without own ages, one cutoff. */
-    off = (size_t)snprintf(q, q_len, "SELECT topic_type, count(*), sum(" NOT_PS("machine_ps")
-                           " OR " NOT_PS("domain_ps") "), sum(report_ms < %s",
+    off = (size_t)snprintf(q, q_len, "SELECT topic_type, count(*), count(*) FILTER (WHERE %s), "
+                           "count(*) FILTER (WHERE report_ms < %s", bad_ps,
                            p->n_topics > 0 ? "CASE topic_type" : "(");
     for (size_t i = 0; i < p->n_topics && off < q_len; i++)
         off += (size_t)snprintf(q + off, q_len - off, " WHEN %u THEN %lld",
@@ -45,7 +46,7 @@ latest_query(char *q, size_t q_len, const qs_policy_t *p, int64_t now_ms, int64_
                                                                 now_ms) - grace_ms));
     if (off < q_len)
         off += (size_t)snprintf(q + off, q_len - off, " %s %lld %s), min(report_ms) "
-                                "FROM latest GROUP BY topic_type",
+                                "FROM latest GROUP BY topic_type ORDER BY topic_type",
                                 p->n_topics > 0 ? "ELSE" : "",
                                 (long long)(qs_policy_cutoff_ms(p, 0, now_ms) - grace_ms),
                                 p->n_topics > 0 ? "END" : ")");
@@ -64,7 +65,8 @@ qs_storedb_check_latest(qs_storedb_t *db, qs_check_latest_cb cb, void *ctx,
 
     if (qs_storedb_pgdb(db) != NULL)
         return qs_storedb_check_latest_pg(db, cb, ctx, p, now_ms, grace_ms, errmsg, errmsg_len);
-    latest_query(q, sizeof q, p, now_ms, grace_ms);
+    qs_check_latest_sql(q, sizeof q, NOT_PS("machine_ps") " OR " NOT_PS("domain_ps"), p, now_ms,
+                        grace_ms);
     if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
         note(errmsg, errmsg_len, sql);
         return -1;

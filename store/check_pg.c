@@ -8,6 +8,7 @@
  * What verify cannot see on this engine (the server's data files, WAL
  * archives, base backups) and why that is safe: docs/privacy.md.
  */
+#include "check_rules.h"
 #include "ops_pg.h"
 #include "pgutil.h"
 #include "qs_log.h"
@@ -19,30 +20,6 @@
 /* SQL true when column c is neither NULL nor 16 bytes long. */
 #define NOT_PS(c) "(" c " IS NOT NULL AND length(" c ") <> 16)"
 
-static void
-latest_query(char *q, size_t q_len, const qs_policy_t *p, int64_t now_ms, int64_t grace_ms)
-{
-    size_t off;
-
-    /* A CASE needs at least one WHEN: without own ages, one cutoff. */
-    off = (size_t)snprintf(q, q_len, "SELECT topic_type, count(*), count(*) FILTER (WHERE "
-                           NOT_PS("machine_ps") " OR " NOT_PS("domain_ps") "), count(*) "
-                           "FILTER (WHERE report_ms < %s", p->n_topics > 0 ? "CASE topic_type"
-                                                                           : "(");
-    for (size_t i = 0; i < p->n_topics && off < q_len; i++)
-        off += (size_t)snprintf(q + off, q_len - off, " WHEN %u THEN %lld",
-                                p->topics[i].topic_type,
-                                (long long)(qs_policy_cutoff_ms(p, p->topics[i].topic_type,
-                                                                now_ms) - grace_ms));
-    if (off < q_len)
-        off += (size_t)snprintf(q + off, q_len - off, " %s %lld %s), min(report_ms) "
-                                "FROM latest GROUP BY topic_type ORDER BY topic_type",
-                                p->n_topics > 0 ? "ELSE" : "",
-                                (long long)(qs_policy_cutoff_ms(p, 0, now_ms) - grace_ms),
-                                p->n_topics > 0 ? "END" : ")");
-    QS_ASSERT(off < q_len);
-}
-
 int
 qs_storedb_check_latest_pg(qs_storedb_t *db, qs_check_latest_cb cb, void *ctx,
                            const qs_policy_t *p, int64_t now_ms, int64_t grace_ms,
@@ -51,7 +28,8 @@ qs_storedb_check_latest_pg(qs_storedb_t *db, qs_check_latest_cb cb, void *ctx,
     char q[2048];
     PGresult *r;
 
-    latest_query(q, sizeof q, p, now_ms, grace_ms);
+    qs_check_latest_sql(q, sizeof q, NOT_PS("machine_ps") " OR " NOT_PS("domain_ps"), p, now_ms,
+                        grace_ms);
     r = qs_pg_query(qs_storedb_pgdb(db), "cannot scan latest", q, 0, NULL, NULL, NULL, errmsg,
                     errmsg_len);
     if (r == NULL)
