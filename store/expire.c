@@ -9,6 +9,7 @@
  * triggers follow each row out. A PostgreSQL store is handed to
  * expire_pg.c at the top of each public function.
  */
+#include "expire_rules.h"
 #include "history_rows.h"
 #include "ops_pg.h"
 #include "qs_log.h"
@@ -156,26 +157,33 @@ qs_storedb_expire_history(qs_storedb_t *db, int64_t *deleted, int64_t epoch,
     return 0;
 }
 
+int
+qs_expire_topics_sql(char *out, size_t out_len, const qs_expire_topics_t *topics)
+{
+    size_t off;
+
+    if (topics->topic_type != 0) {
+        off = (size_t)snprintf(out, out_len, "topic_type = %u", topics->topic_type);
+    } else if (topics->n_except == 0) {
+        off = (size_t)snprintf(out, out_len, "1 = 1");
+    } else {
+        off = (size_t)snprintf(out, out_len, "topic_type NOT IN (");
+        for (size_t i = 0; i < topics->n_except && off < out_len; i++)
+            off += (size_t)snprintf(out + off, out_len - off, "%s%u", i ? ", " : "",
+                                    topics->except[i]);
+        if (off < out_len)
+            off += (size_t)snprintf(out + off, out_len - off, ")");
+    }
+    return off < out_len ? 0 : -1;
+}
+
 /* The batch DELETE of latest for topics, LIMIT batch, ?1 = the cutoff. */
 static int
 latest_query(char *q, size_t q_len, const qs_expire_topics_t *topics, size_t batch)
 {
     char where[512];
-    size_t off;
 
-    if (topics->topic_type != 0) {
-        off = (size_t)snprintf(where, sizeof where, "topic_type = %u", topics->topic_type);
-    } else if (topics->n_except == 0) {
-        off = (size_t)snprintf(where, sizeof where, "1");
-    } else {
-        off = (size_t)snprintf(where, sizeof where, "topic_type NOT IN (");
-        for (size_t i = 0; i < topics->n_except && off < sizeof where; i++)
-            off += (size_t)snprintf(where + off, sizeof where - off, "%s%u", i ? ", " : "",
-                                    topics->except[i]);
-        if (off < sizeof where)
-            off += (size_t)snprintf(where + off, sizeof where - off, ")");
-    }
-    if (off >= sizeof where)
+    if (qs_expire_topics_sql(where, sizeof where, topics) != 0)
         return -1;
     return snprintf(q, q_len, "DELETE FROM latest WHERE (client_id, topic_type, topic_id) IN "
                     "(SELECT client_id, topic_type, topic_id FROM latest "

@@ -10,6 +10,7 @@
  * its commit so that the space of its deleted rows is reused soon (what
  * VACUUM cannot reach is covered by crypto-shredding: docs/privacy.md).
  */
+#include "expire_rules.h"
 #include "ops_pg.h"
 #include "pgutil.h"
 #include "qs_log.h"
@@ -111,21 +112,8 @@ static int
 latest_where(char *q, size_t q_len, const qs_expire_topics_t *topics, size_t batch)
 {
     char which[512];
-    size_t off;
 
-    if (topics->topic_type != 0) {
-        off = (size_t)snprintf(which, sizeof which, "topic_type = %u", topics->topic_type);
-    } else if (topics->n_except == 0) {
-        off = (size_t)snprintf(which, sizeof which, "true");
-    } else {
-        off = (size_t)snprintf(which, sizeof which, "topic_type NOT IN (");
-        for (size_t i = 0; i < topics->n_except && off < sizeof which; i++)
-            off += (size_t)snprintf(which + off, sizeof which - off, "%s%u", i ? ", " : "",
-                                    topics->except[i]);
-        if (off < sizeof which)
-            off += (size_t)snprintf(which + off, sizeof which - off, ")");
-    }
-    if (off >= sizeof which)
+    if (qs_expire_topics_sql(which, sizeof which, topics) != 0)
         return -1;
     return snprintf(q, q_len, "report_ms < $1::bigint AND %s AND (client_id, topic_type, "
                     "topic_id) IN (SELECT client_id, topic_type, topic_id FROM latest "
