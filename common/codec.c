@@ -58,6 +58,16 @@ qs_topic_check(uint32_t topic_type, uint32_t state_id)
     return 0;
 }
 
+size_t
+qs_topic_types(uint32_t *out, size_t cap)
+{
+    size_t n = sizeof topics / sizeof topics[0];
+
+    for (size_t i = 0; i < n && i < cap; i++)
+        out[i] = topics[i].topic_type;
+    return n;
+}
+
 const char *
 qs_state_name(uint32_t topic_type, uint32_t state_id, char *buf, size_t buf_len)
 {

@@ -33,6 +33,10 @@ int qs_message_validate(const Quietstate__StateMessage *m, int64_t now_ms, int64
  * of range. */
 int qs_topic_check(uint32_t topic_type, uint32_t state_id);
 
+/* The topic table's types, ascending, into out (at most cap); returns how
+ * many the table holds. */
+size_t qs_topic_types(uint32_t *out, size_t cap);
+
 /* A human name for a state ("required", "installed", "state 7"); buf is used
  * when there is no fixed name. Never NULL. */
 const char *qs_state_name(uint32_t topic_type, uint32_t state_id, char *buf, size_t buf_len);

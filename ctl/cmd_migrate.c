@@ -232,6 +232,7 @@ detail_of(const char *url, const qs_migrate_counts_t *c, double seconds)
     cJSON_AddNumberToObject(d, "history_tables", (double)c->history_tables);
     cJSON_AddNumberToObject(d, "history_rows", (double)c->history_rows);
     cJSON_AddNumberToObject(d, "total_rows", (double)c->total_rows);
+    cJSON_AddNumberToObject(d, "resealed", (double)c->resealed);
     cJSON_AddNumberToObject(d, "seconds", (double)(int64_t)(seconds * 1000) / 1000.0);
     return d;
 }
@@ -243,29 +244,74 @@ print_text(const ctl_site_t *site, const char *url, const qs_migrate_counts_t *c
            "  %lld clients, %lld seen serials, %lld current states (latest)\n"
            "  %lld compliance groups summing to %lld, %lld counters\n"
            "  %lld history partitions with %lld events\n"
-           "every table has as many rows on both sides\n"
+           "every table has as many rows on both sides; %lld details sealed again under\n"
+           "  the epoch key chains of keys/epochs (the old key files are shredded)\n"
            "quietstate.conf: [store] database = %s\n"
            "restart qs-store, qs-retention and qs-web; '%s' is left in place: remove it\n"
            "once 'qsctl compliance' and 'qsctl stats' look right on PostgreSQL\n",
            site->paths.store_db, url, (long long)c->clients, (long long)c->seen,
            (long long)c->latest, (long long)c->compliance_groups,
            (long long)c->compliance_sum, (long long)c->counters,
-           (long long)c->history_tables, (long long)c->history_rows, url,
+           (long long)c->history_tables, (long long)c->history_rows, (long long)c->resealed,
+           url,
            site->paths.store_db);
 }
 
-/* Copy, then switch the config and audit it as one step; the exit code. */
+/* Put the chains in force and the URL in quietstate.conf, or neither. */
+static int
+switch_site(ctl_site_t *site, const char *url, const char *staging, char *errmsg,
+            size_t errmsg_len)
+{
+    char ignored[256];
+
+    if (staging != NULL &&
+        qs_store_migrate_keys_install(staging, site->paths.epochs_dir, errmsg, errmsg_len) != 0)
+        return -1;
+    if (conf_switch(site->paths.conf, url, errmsg, errmsg_len) == 0)
+        return 0;
+    if (staging != NULL)   /* the site stays on SQLite: its key files rule */
+        (void)qs_store_migrate_keys_discard(site->paths.epochs_dir, 0, ignored, sizeof ignored);
+    return -1;
+}
+
+/* After the switch: the old key files, which no retention pass would shred
+ * any more. A failure leaves them for the operator (said, exit 1). */
+static int
+shred_old_keys(const ctl_site_t *site)
+{
+    char errmsg[CTL_ERRMSG_BYTES];
+    int64_t n = 0;
+
+    if (qs_store_migrate_keys_shred_files(site->paths.epochs_dir, &n, errmsg,
+                                          sizeof errmsg) != 0) {
+        ctl_error(CMD, "the site moved, but not every old key file could be shredded: %s; "
+                  "shred the remaining keys/epochs/*.key by hand", errmsg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Copy, then switch keys and config and audit it as one step; the exit code. */
 static int
 migrate_site(ctl_site_t *site, const struct migrate_args *a, const char *actor)
 {
-    char errmsg[CTL_ERRMSG_BYTES], warn[CTL_ERRMSG_BYTES];
+    char errmsg[CTL_ERRMSG_BYTES], warn[CTL_ERRMSG_BYTES], staging[QS_MAX_PATH_BYTES];
+    const char *chains = NULL;
     qs_migrate_counts_t counts;
     struct timespec t0, t1;
     cJSON *detail;
     int rc;
 
+    /* An SQLite site's key files become chains (qs_store_migrate.h). */
+    if (!qs_store_migrate_keys_chained(site->paths.epochs_dir)) {
+        if (qs_path_join(staging, sizeof staging, site->paths.keys_dir, "epochs.migrate") != 0) {
+            ctl_error(CMD, "the home's path is too long");
+            return CTL_EXIT_FAIL;
+        }
+        chains = staging;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = qs_store_migrate(site->paths.store_db, a->to, &counts,
+    rc = qs_store_migrate(site->paths.store_db, a->to, site->paths.epochs_dir, chains, &counts,
                           isatty(STDERR_FILENO) ? progress : NULL, NULL, errmsg, sizeof errmsg);
     if (rc != 0) {
         if (isatty(STDERR_FILENO))
@@ -284,11 +330,11 @@ migrate_site(ctl_site_t *site, const struct migrate_args *a, const char *actor)
                        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (ctl_site_begin(site, errmsg, sizeof errmsg) != 0 ||
         ctl_site_audit(site, actor, "migrate", detail, errmsg, sizeof errmsg) != 0 ||
-        conf_switch(site->paths.conf, a->to, errmsg, sizeof errmsg) != 0) {
+        switch_site(site, a->to, chains, errmsg, sizeof errmsg) != 0) {
         ctl_site_rollback(site);
         ctl_error(CMD, "the store was copied into %s, but the site was not switched: %s; "
-                  "fix that, then set [store] database = %s in %s by hand", a->to, errmsg,
-                  a->to, site->paths.conf);
+                  "it stays on SQLite: empty that database (dropdb, createdb) before trying "
+                  "again", a->to, errmsg);
         cJSON_Delete(detail);
         return CTL_EXIT_FAIL;
     }
@@ -298,6 +344,7 @@ migrate_site(ctl_site_t *site, const struct migrate_args *a, const char *actor)
         cJSON_Delete(detail);
         return CTL_EXIT_FAIL;
     }
+    rc = chains != NULL ? shred_old_keys(site) : 0;
     if (a->fmt == CTL_FORMAT_JSON) {
         if (ctl_json_print(detail) != 0)
             qs_fatal("out of memory printing JSON");
@@ -305,7 +352,7 @@ migrate_site(ctl_site_t *site, const struct migrate_args *a, const char *actor)
         print_text(site, a->to, &counts);
         cJSON_Delete(detail);
     }
-    return ctl_output_done(CMD);
+    return ctl_output_done(CMD) != 0 || rc != 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 }
 
 int

@@ -9,7 +9,9 @@
  * pselect() with SIGTERM/SIGINT unblocked only there, so a signal ends the
  * sleep at once; during a pass the handler only sets a flag, which the purge
  * polls between steps: the current step finishes, the pass stops, the process
- * exits 0.
+ * exits 0. On PostgreSQL several hosts may run qs-retention: each pass takes
+ * the store's retention lock first (the others wait) and ends by folding
+ * the workers' count shards under it.
  */
 #include "purge.h"
 #include "qs_audit.h"
@@ -25,6 +27,7 @@
 #include "qs_process.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
+#include "qs_store_expire.h"
 #include "qs_storedb.h"
 
 #include <cjson/cJSON.h>
@@ -153,6 +156,57 @@ audit_pass(const retention_t *r, int64_t now_ms, const char *detail, char *errms
     return rc;
 }
 
+/* Take the store's retention lock (qs_store_expire.h): at once on SQLite;
+ * on PostgreSQL it may be held by a qs-retention on another host, and this
+ * one waits, saying so once, polling every second so that SIGTERM still
+ * ends it. Returns 1 taken, 0 stopped while waiting, -1 on an error. */
+static int
+retention_lock(retention_t *r)
+{
+    char err[512];
+    int rc, said = 0;
+
+    while ((rc = qs_storedb_retention_trylock(r->store, err, sizeof err)) == 0) {
+        if (!said) {
+            log_info("another qs-retention is running a pass on this store: waiting for it");
+            said = 1;
+        }
+        if (stop_requested)
+            return 0;
+        (void)usleep(1000000);     /* a signal cuts it short */
+        if (stop_requested)
+            return 0;
+    }
+    if (rc < 0) {
+        log_error("cannot take the store's retention lock: %s", err);
+        return -1;
+    }
+    if (said)
+        log_info("the other qs-retention finished: running this pass");
+    return 1;
+}
+
+/* Purge under the lock, then fold the writers' shards (PostgreSQL): no
+ * group left at 0 by this pass outlives it. */
+static int
+locked_pass(retention_t *r, const qs_policy_t *policy, int64_t now_ms,
+            qs_purge_counts_t *counts, char *err, size_t err_len)
+{
+    char fold_err[512];
+    int rc;
+
+    rc = qs_purge_pass(r->store, r->keys, policy, now_ms, &stop_requested, counts, err,
+                       err_len);
+    if (qs_storedb_retention_fold(r->store, fold_err, sizeof fold_err) != 0) {
+        log_error("cannot fold the store's count shards: %s", fold_err);
+        if (counts->errors++ == 0)
+            snprintf(err, err_len, "%s", fold_err);
+        rc = -1;
+    }
+    qs_storedb_retention_unlock(r->store);
+    return rc;
+}
+
 /* One pass. Returns 0 when it completed (or there was nothing to do), -1
  * when a step failed. */
 static int
@@ -181,8 +235,15 @@ retention_pass(retention_t *r)
                  (long long)version);
         return 0;
     }
-    rc = qs_purge_pass(r->store, r->keys, &policy, now_ms, &stop_requested, &counts, err,
-                       sizeof err);
+    switch (retention_lock(r)) {
+    case 0:
+        return 0;           /* stopped while waiting: nothing done, nothing to audit */
+    case -1:
+        return -1;
+    default:
+        break;
+    }
+    rc = locked_pass(r, &policy, now_ms, &counts, err, sizeof err);
     detail = pass_detail(&counts, version);
     if (audit_pass(r, now_ms, detail, err, sizeof err) != 0) {
         log_error("cannot audit retention pass: %s", err);

@@ -5,8 +5,10 @@
  * of its own (no index is needed to count a day). A value is a pseudonym
  * when it is NULL or a 16-byte blob: anything else could be a name. The
  * text-column walk is qs_sql_text_columns (shared with site.db's check),
- * filtered by the columns store.db is meant to have as text.
+ * filtered by the columns store.db is meant to have as text. A PostgreSQL
+ * store is handed to check_pg.c and counts_pg.c.
  */
+#include "ops_pg.h"
 #include "qs_counts.h"
 #include "qs_log.h"
 #include "qs_sqlutil.h"
@@ -60,6 +62,8 @@ qs_storedb_check_latest(qs_storedb_t *db, qs_check_latest_cb cb, void *ctx,
     char q[2048];
     int rc;
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_check_latest_pg(db, cb, ctx, p, now_ms, grace_ms, errmsg, errmsg_len);
     latest_query(q, sizeof q, p, now_ms, grace_ms);
     if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK) {
         note(errmsg, errmsg_len, sql);
@@ -125,6 +129,9 @@ qs_storedb_check_partitions(qs_storedb_t *db, qs_check_partition_cb cb, void *ct
     size_t n_parts = 0;
     char err[512];
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_check_partitions_pg(db, cb, ctx, p, now_ms, grace_ms, errmsg,
+                                              errmsg_len);
     if (qs_storedb_partitions_present(db, &parts, &n_parts) != 0) {
         note(errmsg, errmsg_len, sql);
         return -1;
@@ -175,6 +182,8 @@ qs_storedb_check_text_columns(qs_storedb_t *db, qs_check_column_cb cb, void *ctx
 {
     struct column_filter f = { cb, ctx };
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_check_text_columns_pg(db, cb, ctx, errmsg, errmsg_len);
     if (qs_sql_text_columns(qs_storedb_sqlite(db), filter_store_text, &f) != 0) {
         note(errmsg, errmsg_len, qs_storedb_sqlite(db));
         return -1;
@@ -188,6 +197,8 @@ qs_storedb_check_storage(qs_storedb_t *db, char *problem, size_t problem_len)
     sqlite3_stmt *st = NULL;
     int found = 0;
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_check_storage_pg(db, problem, problem_len);
     if (sqlite3_prepare_v2(qs_storedb_sqlite(db), "PRAGMA auto_vacuum", -1, &st, NULL) ==
             SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 2) {
         snprintf(problem, problem_len, "store.db auto_vacuum is %d, not INCREMENTAL (2): freed "
@@ -202,6 +213,8 @@ int
 qs_storedb_check_counts(qs_storedb_t *db, int64_t *missing, int64_t *stale,
                         char *errmsg, size_t errmsg_len)
 {
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_counts_check_pg(db, missing, stale, errmsg, errmsg_len);
     if (qs_storedb_counts_check(db, missing, stale) == 0)
         return 0;
     note(errmsg, errmsg_len, qs_storedb_sqlite(db));
@@ -213,6 +226,8 @@ qs_storedb_counts_repair(qs_storedb_t *db, int64_t *groups, char *errmsg, size_t
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_counts_repair_pg(db, groups, errmsg, errmsg_len);
     if (qs_storedb_begin(db) != 0) {
         snprintf(errmsg, errmsg_len, "cannot lock store.db to rebuild compliance_counts: %s",
                  sqlite3_errmsg(sql));

@@ -1,6 +1,8 @@
 /* counts.c - compliance_counts: per-transaction deltas, apply, check, rebuild.
- * (Why the table exists and who keeps it exact: qs_counts.h.) */
+ * (Why the table exists and who keeps it exact: qs_counts.h.) On
+ * PostgreSQL, check and rebuild are counts_pg.c's. */
 #include "storedb_sqlite.h"
+#include "ops_pg.h"
 #include "qs_counts.h"
 #include "qs_limits.h"
 #include "qs_log.h"
@@ -234,10 +236,18 @@ int
 qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
-    qs_count_deltas_t *d = qs_count_deltas_new();
+    qs_count_deltas_t *d;
     sqlite3_stmt *st = NULL;
     int rc = SQLITE_ERROR, began = 0;
+    char err[512];
 
+    if (qs_storedb_pgdb(db) != NULL) {
+        if (qs_storedb_counts_check_pg(db, missing, stale, err, sizeof err) == 0)
+            return 0;
+        log_error("%s", err);   /* this API has no errmsg: qs_storedb_check_counts has */
+        return -1;
+    }
+    d = qs_count_deltas_new();
     *missing = *stale = 0;
     /* One snapshot for both reads (the caller's transaction, if any). */
     if (sqlite3_get_autocommit(sql)) {
@@ -279,9 +289,17 @@ int
 qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
-    qs_count_deltas_t *d = qs_count_deltas_new();
+    qs_count_deltas_t *d;
     int rc = -1;
+    char err[512];
 
+    if (qs_storedb_pgdb(db) != NULL) {
+        if (qs_storedb_counts_rebuild_pg(db, groups, err, sizeof err) == 0)
+            return 0;
+        log_error("%s", err);
+        return -1;
+    }
+    d = qs_count_deltas_new();
     if (count_latest(sql, d) == 0 &&
         sqlite3_exec(sql, "DELETE FROM compliance_counts", NULL, NULL, NULL) == SQLITE_OK) {
         if (groups != NULL)

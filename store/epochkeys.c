@@ -1,9 +1,15 @@
-/* epochkeys.c - one key file per (epoch, topic_type); cached in locked memory.
+/* epochkeys.c - one key file per (epoch, topic_type), or per-topic hash chains; cached in locked memory.
  *
- * The cache is a small array (a store touches a handful of partitions a day);
- * a key is looked up by linear scan, which beats hashing at this size.
+ * Two schemes behind one API (qs_epochkeys.h): an SQLite site keeps one
+ * random key file per partition; a directory holding key chains (a
+ * PostgreSQL site, epochchain.h) derives every key from its topic type's
+ * chain. The cache is a small array (a store touches a handful of
+ * partitions a day); a key is looked up by linear scan, which beats
+ * hashing at this size. With chains, a cached key is only served while its
+ * chain has not moved past its epoch (checked against the file).
  */
 #include "qs_epochkeys.h"
+#include "epochchain.h"
 #include "qs_fsutil.h"
 #include "qs_hex.h"
 #include "qs_keys.h"
@@ -29,6 +35,7 @@ struct qs_epochkeys {
     struct cached meta[CACHE_SLOTS];
     uint8_t *keys;          /* CACHE_SLOTS * 32, sodium_malloc'd */
     size_t next_victim;
+    qs_epochchains_t *chains;   /* NULL: one key file per partition */
 };
 
 qs_epochkeys_t *
@@ -36,6 +43,7 @@ qs_epochkeys_open(const char *dir, int create, char *errmsg, size_t errmsg_len)
 {
     qs_epochkeys_t *ks;
     struct stat st;
+    int failed = 0;
 
     if (create && qs_fs_mkdir_private(dir, errmsg, errmsg_len) != 0)
         return NULL;
@@ -53,6 +61,11 @@ qs_epochkeys_open(const char *dir, int create, char *errmsg, size_t errmsg_len)
         snprintf(errmsg, errmsg_len, "out of locked memory for epoch keys");
         return NULL;
     }
+    ks->chains = qs_epochchains_open(dir, &failed, errmsg, errmsg_len);
+    if (failed) {
+        qs_epochkeys_destroy(&ks);
+        return NULL;
+    }
     return ks;
 }
 
@@ -62,6 +75,7 @@ qs_epochkeys_destroy(qs_epochkeys_t **ks_p)
     if (ks_p == NULL || *ks_p == NULL)
         return;
     sodium_free((*ks_p)->keys);
+    qs_epochchains_destroy(&(*ks_p)->chains);
     free(*ks_p);
     *ks_p = NULL;
 }
@@ -105,12 +119,87 @@ cache_load(const uint8_t **key, qs_epochkeys_t *ks, const char *path, int64_t ep
     return 0;
 }
 
+/* Forget (wipe) the cached keys of topic_type older than first. */
+static void
+cache_drop_before(qs_epochkeys_t *ks, uint32_t topic_type, int64_t first)
+{
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (ks->meta[i].used && ks->meta[i].topic_type == topic_type &&
+            ks->meta[i].epoch < first) {
+            sodium_memzero(ks->keys + i * 32, 32);
+            ks->meta[i].used = 0;
+        }
+}
+
+/* With chains: 0 and *key (cached), 1 when the chain has moved past the
+ * epoch or the type has no chain, -1 with why. */
+static int
+chain_get(const uint8_t **key, qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
+          char *why, size_t why_len)
+{
+    int64_t first = 0;
+    size_t slot;
+    int rc = qs_epochchains_first(ks->chains, &first, topic_type, why, why_len);
+
+    if (rc != 0)
+        return rc;
+    cache_drop_before(ks, topic_type, first);
+    if (epoch < first)
+        return 1;
+    if ((*key = cache_find(ks, epoch, topic_type)) != NULL)
+        return 0;
+    slot = ks->next_victim;
+    ks->next_victim = (ks->next_victim + 1) % CACHE_SLOTS;
+    ks->meta[slot].used = 0;
+    rc = qs_epochchains_key(ks->chains, ks->keys + slot * 32, epoch, topic_type, why, why_len);
+    if (rc != 0)
+        return rc;
+    ks->meta[slot].epoch = epoch;
+    ks->meta[slot].topic_type = topic_type;
+    ks->meta[slot].used = 1;
+    *key = ks->keys + slot * 32;
+    return 0;
+}
+
+int
+qs_epochkeys_chained(const qs_epochkeys_t *ks)
+{
+    return ks->chains != NULL;
+}
+
+int
+qs_epochkeys_expire(qs_epochkeys_t *ks, uint32_t topic_type, int64_t first_kept)
+{
+    char err[512];
+
+    if (ks->chains == NULL)
+        return 0;
+    cache_drop_before(ks, topic_type, first_kept);
+    if (qs_epochchains_expire(ks->chains, topic_type, first_kept, err, sizeof err) != 0) {
+        log_error("cannot move the key chain of topic %u: %s", topic_type, err);
+        return -1;
+    }
+    return 0;
+}
+
+int
+qs_epochkeys_chains_create(const char *dir, char *errmsg, size_t errmsg_len)
+{
+    return qs_epochchains_create(dir, errmsg, errmsg_len);
+}
+
 const uint8_t *
 qs_epochkeys_get(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type, int create)
 {
     char path[4200], err[512];
-    const uint8_t *key = cache_find(ks, epoch, topic_type);
+    const uint8_t *key = NULL;
 
+    if (ks->chains != NULL) {
+        if (chain_get(&key, ks, epoch, topic_type, err, sizeof err) < 0)
+            log_error("cannot derive epoch key: %s", err);
+        return key;
+    }
+    key = cache_find(ks, epoch, topic_type);
     if (key != NULL)
         return key;
     if (key_path(path, sizeof path, ks, epoch, topic_type) != 0)
@@ -130,6 +219,8 @@ qs_epochkeys_find(const uint8_t **key, qs_epochkeys_t *ks, int64_t epoch, uint32
     char path[4200];
     struct stat st;
 
+    if (ks->chains != NULL)
+        return chain_get(key, ks, epoch, topic_type, why, why_len);
     *key = cache_find(ks, epoch, topic_type);
     if (*key != NULL)
         return 0;
@@ -148,6 +239,12 @@ qs_epochkeys_shred(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
 {
     char path[4200];
 
+    if (ks->chains != NULL) {
+        /* A chain forgets every epoch up to this one (expiry is in epoch
+         * order for a topic type: its older partitions are expired too). */
+        cache_drop_before(ks, topic_type, epoch + 1);
+        return qs_epochchains_expire(ks->chains, topic_type, epoch + 1, errmsg, errmsg_len);
+    }
     for (size_t i = 0; i < CACHE_SLOTS; i++)
         if (ks->meta[i].used && ks->meta[i].epoch == epoch &&
             ks->meta[i].topic_type == topic_type) {
@@ -164,10 +261,14 @@ qs_epochkeys_shred(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
 int
 qs_epochkeys_each(qs_epochkeys_t *ks, qs_epochkey_cb cb, void *ctx)
 {
-    DIR *d = opendir(ks->dir);
+    DIR *d;
     struct dirent *e;
 
-    if (d == NULL)
+    if (ks->chains != NULL) {
+        qs_epochchains_each(ks->chains, cb, ctx);
+        return 0;
+    }
+    if ((d = opendir(ks->dir)) == NULL)
         return -1;
     while ((e = readdir(d)) != NULL) {
         long long epoch;

@@ -6,9 +6,11 @@
  * straddling a cutoff loses its older rows through qs_history_delete, the
  * one place that lowers partitions.rows when rows go; latest rows go in
  * batches through the latest_by_report index, and the compliance_counts
- * triggers follow each row out.
+ * triggers follow each row out. A PostgreSQL store is handed to
+ * expire_pg.c at the top of each public function.
  */
 #include "history_rows.h"
+#include "ops_pg.h"
 #include "qs_log.h"
 #include "qs_sqlutil.h"
 #include "qs_store_expire.h"
@@ -21,6 +23,8 @@
 const char *
 qs_storedb_errmsg(qs_storedb_t *db)
 {
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_pgdb_errmsg(qs_storedb_pgdb(db));
     return sqlite3_errmsg(qs_storedb_sqlite(db));
 }
 
@@ -93,6 +97,8 @@ qs_storedb_expire_partition(qs_storedb_t *db, int64_t *rows, int64_t epoch,
 {
     char name[64], q[128];
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_expire_partition_pg(db, rows, epoch, topic_type, errmsg, errmsg_len);
     *rows = 0;
     if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0) {
         snprintf(errmsg, errmsg_len, "partition name too long");
@@ -130,6 +136,9 @@ qs_storedb_expire_history(qs_storedb_t *db, int64_t *deleted, int64_t epoch,
                           uint32_t topic_type, int64_t cutoff_ms,
                           char *errmsg, size_t errmsg_len)
 {
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_expire_history_pg(db, deleted, epoch, topic_type, cutoff_ms, errmsg,
+                                            errmsg_len);
     *deleted = 0;
     if (qs_storedb_begin(db) != 0) {
         note(errmsg, errmsg_len, "", db);
@@ -209,6 +218,9 @@ qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupted,
     char q[1024];
     int64_t n;
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_expire_latest_pg(db, deleted, interrupted, topics, cutoff_ms, batch,
+                                           stop, errmsg, errmsg_len);
     *deleted = 0;
     *interrupted = 0;
     QS_ASSERT(batch > 0);
@@ -234,5 +246,28 @@ qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupted,
             break;
     }
     sqlite3_finalize(st);
+    return 0;
+}
+
+int
+qs_storedb_retention_trylock(qs_storedb_t *db, char *errmsg, size_t errmsg_len)
+{
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_retention_trylock_pg(db, errmsg, errmsg_len);
+    return 1;
+}
+
+void
+qs_storedb_retention_unlock(qs_storedb_t *db)
+{
+    if (qs_storedb_pgdb(db) != NULL)
+        qs_storedb_retention_unlock_pg(db);
+}
+
+int
+qs_storedb_retention_fold(qs_storedb_t *db, char *errmsg, size_t errmsg_len)
+{
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_retention_fold_pg(db, errmsg, errmsg_len);
     return 0;
 }

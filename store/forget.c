@@ -2,9 +2,11 @@
  *
  * One transaction covers latest and all partitions, so a crash leaves either
  * everything or nothing of the machine. Each partition is searched through its
- * machine_ps index; its row count follows (qs_history_delete).
+ * machine_ps index; its row count follows (qs_history_delete). A
+ * PostgreSQL store is handed to forget_pg.c.
  */
 #include "history_rows.h"
+#include "ops_pg.h"
 #include "qs_store_forget.h"
 
 #include <stdio.h>
@@ -91,6 +93,9 @@ qs_storedb_forget_machine(qs_storedb_t *db, qs_forget_counts_t *counts,
     const struct who w = { machine_ps, domain_ps };
     char err[512];
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_forget_machine_pg(db, counts, machine_ps, domain_ps, errmsg,
+                                            errmsg_len);
     memset(counts, 0, sizeof *counts);
     if (qs_storedb_begin(db) != 0) {
         snprintf(errmsg, errmsg_len, "cannot lock store.db: %s", sqlite3_errmsg(sql));

@@ -6,11 +6,15 @@
  * qs-store or a retention pass cannot show half of a change. Each event's
  * details are opened with its partition's key and the row's identity as
  * associated data, exactly as qs-store sealed them; the plaintext is wiped
- * when the result is freed.
+ * when the result is freed. The engine-neutral parts (collecting rows,
+ * opening details, the order of events: lookup_rules.h) are defined here
+ * and shared with lookup_pg.c, to which a PostgreSQL store is handed.
  */
 #include "qs_store_lookup.h"
 #include "qs_limits.h"
 #include "qs_log.h"
+#include "lookup_rules.h"
+#include "ops_pg.h"
 #include "query_sqlite.h"
 
 #include <sodium.h>
@@ -18,13 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    qs_storedb_lookup_t *res;
-    size_t cap;
-} rows_t;
+typedef qs_lookup_rows_t rows_t;
 
-static qs_storedb_lookup_row_t *
-rows_push(rows_t *r)
+qs_storedb_lookup_row_t *
+qs_lookup_push(qs_lookup_rows_t *r)
 {
     qs_storedb_lookup_t *res = r->res;
 
@@ -66,16 +67,17 @@ read_latest(rows_t *out, sqlite3 *sql, const uint8_t *machine_ps, const uint8_t 
 
     if (sqlite3_prepare_v2(sql, domain_ps
                            ? "SELECT topic_type, topic_id, state_id, time_ms, report_ms FROM latest "
-                             "WHERE machine_ps = ?1 AND domain_ps = ?2 ORDER BY topic_type, topic_id"
+                             "WHERE machine_ps = ?1 AND domain_ps = ?2 "
+                             "ORDER BY topic_type, topic_id, client_id"
                            : "SELECT topic_type, topic_id, state_id, time_ms, report_ms FROM latest "
-                             "WHERE machine_ps = ?1 ORDER BY topic_type, topic_id",
+                             "WHERE machine_ps = ?1 ORDER BY topic_type, topic_id, client_id",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_bind_blob(st, 1, machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
     if (domain_ps)
         sqlite3_bind_blob(st, 2, domain_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        qs_storedb_lookup_row_t *row = rows_push(out);
+        qs_storedb_lookup_row_t *row = qs_lookup_push(out);
         row->topic_type = (uint32_t)sqlite3_column_int64(st, 0);
         row->topic_id = qs_strdup(text_col(st, 1));
         row->state_id = (uint32_t)sqlite3_column_int64(st, 2);
@@ -95,9 +97,9 @@ fail:
 
 /* Decrypt one row's details with its partition key (bound to the row's
  * identity, exactly as qs-store sealed it). */
-static void
-open_details(qs_storedb_lookup_row_t *row, qs_epochkeys_t *ks, int64_t client_id,
-             int64_t epoch, const uint8_t *sealed, size_t sealed_len)
+void
+qs_lookup_open_details(qs_storedb_lookup_row_t *row, qs_epochkeys_t *ks, int64_t client_id,
+                       int64_t epoch, const uint8_t *sealed, size_t sealed_len)
 {
     uint8_t ad[QS_DETAILS_AD_BYTES], plain[QS_MAX_DETAILS_BYTES + 1];
     size_t plain_len = 0;
@@ -153,7 +155,7 @@ read_partition(rows_t *out, sqlite3 *sql, const qs_partition_t *part, qs_epochke
     if (domain_ps)
         sqlite3_bind_blob(st, 2, domain_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        qs_storedb_lookup_row_t *row = rows_push(out);
+        qs_storedb_lookup_row_t *row = qs_lookup_push(out);
         row->topic_type = part->topic_type;
         row->serial = sqlite3_column_int64(st, 1);
         row->state_id = (uint32_t)sqlite3_column_int64(st, 2);
@@ -161,8 +163,9 @@ read_partition(rows_t *out, sqlite3 *sql, const qs_partition_t *part, qs_epochke
         row->time_ms = sqlite3_column_int64(st, 4);
         row->report_ms = -1;
         if (sqlite3_column_type(st, 5) == SQLITE_BLOB)
-            open_details(row, ks, sqlite3_column_int64(st, 0), part->epoch,
-                         sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5));
+            qs_lookup_open_details(row, ks, sqlite3_column_int64(st, 0), part->epoch,
+                                   sqlite3_column_blob(st, 5),
+                                   (size_t)sqlite3_column_bytes(st, 5));
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -203,6 +206,13 @@ cmp_event(const void *a, const void *b)
     return (x->serial > y->serial) - (x->serial < y->serial);
 }
 
+void
+qs_lookup_sort_events(qs_storedb_lookup_t *out)
+{
+    if (out->n > 1)
+        qsort(out->rows, out->n, sizeof *out->rows, cmp_event);
+}
+
 int
 qs_storedb_lookup(qs_storedb_t *db, qs_storedb_lookup_t *out,
                   const uint8_t machine_ps[QS_PSEUDONYM_BYTES], const uint8_t *domain_ps,
@@ -211,6 +221,9 @@ qs_storedb_lookup(qs_storedb_t *db, qs_storedb_lookup_t *out,
     rows_t rows = { out, 0 };
     int rc;
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_lookup_pg(db, out, machine_ps, domain_ps, history, ks, errmsg,
+                                    errmsg_len);
     memset(out, 0, sizeof *out);
     /* One read transaction: one consistent snapshot while qs-store writes. */
     if (qs_storedb_read_begin(db) != 0) {
@@ -226,7 +239,7 @@ qs_storedb_lookup(qs_storedb_t *db, qs_storedb_lookup_t *out,
         qs_storedb_lookup_free(out);
         return -1;
     }
-    if (history && out->n > 1)
-        qsort(out->rows, out->n, sizeof *out->rows, cmp_event);
+    if (history)
+        qs_lookup_sort_events(out);
     return 0;
 }

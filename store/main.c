@@ -9,7 +9,7 @@
  * minute. SIGTERM/SIGINT only set a flag: the loop finishes the commit in
  * progress, sends its acks and exits 0.
  *
- * One qs-store per store.db: before opening anything it takes an exclusive
+ * One qs-store per SQLite store.db: before opening anything it takes an exclusive
  * flock on DIR/store.lock (0600, never removed: the lock, not the file, is
  * what counts, and the kernel drops it when the process dies however it
  * dies). A second qs-store on the same home exits 1 naming the holder's lock.
@@ -274,7 +274,11 @@ store_open(struct store *st, const char *home)
         log_error("cannot start: QS_CLOCK_OFFSET_S is not an integer number of seconds");
         return -1;
     }
-    if (take_lock(st) != 0)
+    /* On PostgreSQL several workers share the database (row locks keep
+     * them exactly-once): the file lock is SQLite's rule only. */
+    if (!qs_config_database_is_pg(qs_storedb_location(st->cfg.store_database,
+                                                      st->paths.store_db)) &&
+        take_lock(st) != 0)
         return -1;
     if ((st->store_kp = qs_keypair_load(st->paths.store_key, err, sizeof err)) == NULL ||
         qs_pubkey_load(st->broker_pk, st->paths.broker_pub, err, sizeof err) != 0 ||
@@ -287,7 +291,8 @@ store_open(struct store *st, const char *home)
         log_error("cannot start: %s", err);
         return -1;
     }
-    sqlite3_busy_timeout(qs_storedb_sqlite(st->storedb), QS_WORKER_BUSY_TIMEOUT_MS);
+    if (qs_storedb_engine(st->storedb) == QS_STOREDB_SQLITE)
+        sqlite3_busy_timeout(qs_storedb_sqlite(st->storedb), QS_WORKER_BUSY_TIMEOUT_MS);
     memset(&icfg, 0, sizeof icfg);
     icfg.store_kp = st->store_kp;
     icfg.site_key = st->site_key;

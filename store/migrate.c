@@ -9,14 +9,20 @@
 #include "qs_store_migrate.h"
 #include "storedb_pg.h"
 #include "storedb_sqlite.h"
+#include "qs_epochkeys.h"
+#include "qs_limits.h"
 #include "qs_log.h"
 #include "qs_sqlutil.h"
 
+#include <sodium.h>
+
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define COPY_CHUNK (256u * 1024u)
 #define PROGRESS_EVERY 65536
@@ -53,7 +59,9 @@ static const table_spec_t tables[] = {
 
 #define HISTORY_COLUMNS "client_id, serial, state_id, topic_id, time_ms, machine_ps, " \
                         "domain_ps, user_ps, details"
-#define HISTORY_KINDS "iiitibbbb"
+/* 'd': the details, sealed again under the chain's key when re-sealing. */
+#define HISTORY_KINDS "iiitibbbd"
+#define SEALED_MAX (QS_MAX_DETAILS_BYTES + QS_DETAILS_OVERHEAD)
 
 /* The migration's state: both connections, the COPY buffer, progress. */
 typedef struct {
@@ -65,6 +73,15 @@ typedef struct {
     int64_t done, total;
     qs_migrate_progress_fn progress;
     void *progress_arg;
+    /* Re-sealing (NULL new_keys: details copied as they are). */
+    qs_epochkeys_t *old_keys, *new_keys;
+    uint8_t old_key[32], new_key[32];   /* the partition's; wiped at the end */
+    int have_old_key;
+    int64_t epoch;
+    uint32_t topic_type;
+    uint8_t *plain;                     /* sodium_malloc'd, QS_MAX_DETAILS_BYTES */
+    uint8_t sealed[SEALED_MAX];
+    int64_t resealed;
     char *errmsg;
     size_t errmsg_len;
 } migration_t;
@@ -137,6 +154,63 @@ put_blob(migration_t *m, const unsigned char *s, size_t n)
     }
 }
 
+/* The details of the history row in st, opened under the partition's old
+ * key and sealed again under its chain key, bound to the same row identity
+ * (client_id and serial are columns 0 and 1). Then *p and *n point at the new
+ * blob. A partition whose old key is gone keeps its blob. 0 or -1. */
+static int
+reseal(migration_t *m, sqlite3_stmt *st, const unsigned char **p, size_t *n)
+{
+    uint8_t ad[QS_DETAILS_AD_BYTES];
+    size_t plain_len = 0, sealed_len = 0;
+    int64_t client_id = sqlite3_column_int64(st, 0), serial = sqlite3_column_int64(st, 1);
+
+    if (!m->have_old_key)
+        return 0;
+    qs_details_ad(ad, client_id, (uint64_t)serial, m->epoch, m->topic_type);
+    if (qs_details_open(m->plain, &plain_len, QS_MAX_DETAILS_BYTES, *p, *n, ad, sizeof ad,
+                        m->old_key) != 0)
+        return fail(m, "the details of client %" PRId64 " serial %" PRId64 " in partition %"
+                    PRId64 "/%u do not open under its key: the store or keys/epochs was "
+                    "altered; nothing was committed", client_id, serial, m->epoch,
+                    m->topic_type);
+    if (qs_details_seal(m->sealed, &sealed_len, sizeof m->sealed, m->plain, plain_len, ad,
+                        sizeof ad, m->new_key) != 0)
+        return fail(m, "cannot seal details again");
+    sodium_memzero(m->plain, plain_len);
+    *p = m->sealed;
+    *n = sealed_len;
+    m->resealed++;
+    return 0;
+}
+
+/* The partition's old and new keys into m (re-sealing only). 0 or -1. */
+static int
+partition_keys(migration_t *m, int64_t epoch, uint32_t topic_type)
+{
+    const uint8_t *k = NULL;
+    char why[256];
+    int rc;
+
+    m->epoch = epoch;
+    m->topic_type = topic_type;
+    m->have_old_key = 0;
+    if (m->new_keys == NULL)
+        return 0;
+    rc = qs_epochkeys_find(&k, m->old_keys, epoch, topic_type, why, sizeof why);
+    if (rc < 0)
+        return fail(m, "the key of partition %" PRId64 "/%u: %s", epoch, topic_type, why);
+    if (rc == 0) {
+        memcpy(m->old_key, k, 32);
+        m->have_old_key = 1;
+    }
+    if (qs_epochkeys_find(&k, m->new_keys, epoch, topic_type, why, sizeof why) != 0)
+        return fail(m, "no chain key for partition %" PRId64 "/%u: %s", epoch, topic_type,
+                    why);
+    memcpy(m->new_key, k, 32);
+    return 0;
+}
+
 /* One row of st as one COPY line. 0 or -1. */
 static int
 put_row(migration_t *m, sqlite3_stmt *st, const char *kinds)
@@ -148,9 +222,12 @@ put_row(migration_t *m, sqlite3_stmt *st, const char *kinds)
 
         /* The pointer first, then its size (sqlite3_column_bytes' rule). */
         if (type != SQLITE_NULL && kinds[c] != 'i') {
-            p = kinds[c] == 'b' ? sqlite3_column_blob(st, c) : sqlite3_column_text(st, c);
+            p = kinds[c] == 't' ? sqlite3_column_text(st, c) : sqlite3_column_blob(st, c);
             n = (size_t)sqlite3_column_bytes(st, c);
         }
+        if (type != SQLITE_NULL && kinds[c] == 'd' && m->new_keys != NULL &&
+            reseal(m, st, &p, &n) != 0)
+            return -1;
         if (reserve(m, 2 * n + 32) != 0)
             return -1;
         if (c > 0)
@@ -161,7 +238,7 @@ put_row(migration_t *m, sqlite3_stmt *st, const char *kinds)
         } else if (kinds[c] == 'i') {
             m->len += (size_t)snprintf(m->buf + m->len, 24, "%" PRId64,
                                        (int64_t)sqlite3_column_int64(st, c));
-        } else if (kinds[c] == 'b') {
+        } else if (kinds[c] == 'b' || kinds[c] == 'd') {
             put_blob(m, p, n);
         } else {
             put_text(m, p, n);
@@ -316,6 +393,8 @@ copy_history(migration_t *m, const qs_partition_t *parts, size_t nparts,
             return fail(m, "cannot create %s in PostgreSQL: %s", name, qs_pgdb_errmsg(m->pg));
         if (parts[i].rows < 0)   /* present in store.db but not registered there */
             c->partitions++;
+        if (partition_keys(m, parts[i].epoch, parts[i].topic_type) != 0)
+            return -1;
         snprintf(select, sizeof select, "SELECT " HISTORY_COLUMNS " FROM %s", name);
         snprintf(copy, sizeof copy, "COPY %s(" HISTORY_COLUMNS ") FROM STDIN", name);
         if (copy_query(m, name, select, copy, HISTORY_KINDS, &rows) != 0 ||
@@ -400,6 +479,7 @@ migrate_in_tx(migration_t *m, qs_storedb_t *src, qs_migrate_counts_t *c)
         copy_history(m, parts, nparts, c) != 0 || check_sums(m, c) != 0)
         goto out;
     c->total_rows = m->done;
+    c->resealed = m->resealed;
     if (qs_pgdb_commit(m->pg) != 0) {
         fail(m, "COMMIT failed: %s", qs_pgdb_errmsg(m->pg));
         goto out;
@@ -410,47 +490,97 @@ out:
     return rc;
 }
 
+/* Re-sealing's keys: the old files, and new chains made in chains_dir
+ * (NULL: no re-sealing). 0 or -1 with errmsg. */
+static int
+keys_open(migration_t *m, const char *epochs_dir, const char *chains_dir)
+{
+    if (chains_dir == NULL)
+        return 0;
+    if (mkdir(chains_dir, 0700) != 0 && errno != EEXIST)
+        return fail(m, "cannot make '%s': %s", chains_dir, strerror(errno));
+    /* Chains left by an interrupted run protect nothing: start afresh. */
+    if (qs_store_migrate_keys_discard(chains_dir, 0, m->errmsg, m->errmsg_len) != 0 ||
+        qs_epochkeys_chains_create(chains_dir, m->errmsg, m->errmsg_len) != 0 ||
+        (m->old_keys = qs_epochkeys_open(epochs_dir, 0, m->errmsg, m->errmsg_len)) == NULL ||
+        (m->new_keys = qs_epochkeys_open(chains_dir, 0, m->errmsg, m->errmsg_len)) == NULL)
+        return -1;
+    if ((m->plain = sodium_malloc(QS_MAX_DETAILS_BYTES)) == NULL)
+        return fail(m, "out of memory");
+    return 0;
+}
+
+static void
+keys_close(migration_t *m)
+{
+    qs_epochkeys_destroy(&m->old_keys);
+    qs_epochkeys_destroy(&m->new_keys);
+    sodium_free(m->plain);
+    m->plain = NULL;
+    sodium_memzero(m->old_key, sizeof m->old_key);
+    sodium_memzero(m->new_key, sizeof m->new_key);
+    sodium_memzero(m->sealed, sizeof m->sealed);
+}
+
+/* Both databases open, both transactions begun, then migrate_in_tx. */
+static int
+migrate_open(migration_t *m, const char *sqlite_path, const char *url,
+             qs_migrate_counts_t *counts)
+{
+    qs_storedb_t *src;
+    int rc = -1;
+
+    if ((src = qs_storedb_open(sqlite_path, 0, m->errmsg, m->errmsg_len)) == NULL)
+        return -1;
+    if (qs_storedb_engine(src) != QS_STOREDB_SQLITE) {
+        qs_storedb_destroy(&src);
+        return fail(m, "'%s' is not an SQLite store", sqlite_path);
+    }
+    m->lite = qs_storedb_sqlite(src);
+    if ((m->pg = qs_pgdb_open(url, 1, m->errmsg, m->errmsg_len)) == NULL) {
+        qs_storedb_destroy(&src);
+        return -1;
+    }
+    m->conn = qs_pgdb_conn(m->pg);
+    /* A read transaction on store.db: one snapshot for every table. */
+    if (sqlite3_exec(m->lite, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+        qs_pgdb_begin(m->pg) != 0) {
+        fail(m, "cannot begin the copy: %s", qs_pgdb_errmsg(m->pg));
+    } else {
+        rc = migrate_in_tx(m, src, counts);
+        if (rc != 0)
+            qs_pgdb_rollback(m->pg);
+        (void)sqlite3_exec(m->lite, "ROLLBACK", NULL, NULL, NULL);
+    }
+    qs_pgdb_destroy(&m->pg);
+    qs_storedb_destroy(&src);
+    return rc;
+}
+
 int
-qs_store_migrate(const char *sqlite_path, const char *url, qs_migrate_counts_t *counts,
+qs_store_migrate(const char *sqlite_path, const char *url, const char *epochs_dir,
+                 const char *chains_dir, qs_migrate_counts_t *counts,
                  qs_migrate_progress_fn progress, void *progress_arg, char *errmsg,
                  size_t errmsg_len)
 {
     migration_t m = { .progress = progress, .progress_arg = progress_arg, .errmsg = errmsg,
                       .errmsg_len = errmsg_len };
-    qs_storedb_t *src;
+    char ignored[256];
     int rc = -1;
 
     memset(counts, 0, sizeof *counts);
-    if ((src = qs_storedb_open(sqlite_path, 0, errmsg, errmsg_len)) == NULL)
-        return -1;
-    if (qs_storedb_engine(src) != QS_STOREDB_SQLITE) {
-        snprintf(errmsg, errmsg_len, "'%s' is not an SQLite store", sqlite_path);
-        qs_storedb_destroy(&src);
+    if ((m.buf = malloc(COPY_CHUNK)) == NULL) {
+        snprintf(errmsg, errmsg_len, "out of memory");
         return -1;
     }
-    m.lite = qs_storedb_sqlite(src);
-    if ((m.pg = qs_pgdb_open(url, 1, errmsg, errmsg_len)) == NULL) {
-        qs_storedb_destroy(&src);
-        return -1;
-    }
-    m.conn = qs_pgdb_conn(m.pg);
-    m.buf = malloc(COPY_CHUNK);
-    /* A read transaction on store.db: one snapshot for every table. */
-    if (m.buf == NULL || sqlite3_exec(m.lite, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-        qs_pgdb_begin(m.pg) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot begin the copy: %s",
-                 m.buf == NULL ? "out of memory" : qs_pgdb_errmsg(m.pg));
-    } else {
-        rc = migrate_in_tx(&m, src, counts);
-        if (rc != 0)
-            qs_pgdb_rollback(m.pg);
-        (void)sqlite3_exec(m.lite, "ROLLBACK", NULL, NULL, NULL);
-    }
+    if (keys_open(&m, epochs_dir, chains_dir) == 0)
+        rc = migrate_open(&m, sqlite_path, url, counts);
+    keys_close(&m);
+    if (rc != 0 && chains_dir != NULL)
+        (void)qs_store_migrate_keys_discard(chains_dir, 1, ignored, sizeof ignored);
     if (rc == 0 && progress != NULL)
         progress(progress_arg, "done", m.done, m.total);
     free(m.buf);
-    qs_pgdb_destroy(&m.pg);
-    qs_storedb_destroy(&src);
     return rc;
 }
 

@@ -2,10 +2,21 @@
  *
  * history details are encrypted at rest with XChaCha20-Poly1305 under a key
  * that belongs to one (epoch, topic_type) partition. Keys live outside the
- * database, one file each: DIR/keys/epochs/<epoch>-<topic_type>.key (0600, in
- * a 0700 directory). Expiring a partition shreds its key file (overwritten,
- * fsync'd, unlinked), so the partition's details are unreadable in every copy
- * or backup of store.db, not only in the live file.
+ * database, in DIR/keys/epochs (0700), in one of two schemes, chosen by
+ * what the directory holds:
+ *
+ *   - one random key file per partition, <epoch>-<topic_type>.key (0600):
+ *     an SQLite site, one host. Expiring a partition shreds its key file
+ *     (overwritten, fsync'd, unlinked).
+ *   - one hash chain per topic type, chain-<topic_type>.state (epochchain.h):
+ *     a PostgreSQL site, whose workers on several hosts each hold a copy and
+ *     must derive the same keys. Expiring an epoch moves the chain past it
+ *     on that host; each holder does so itself when the policy's cutoff
+ *     passes (qs_epochkeys_expire). 'qsctl init --database' creates them.
+ *
+ * Either way a partition's details are unreadable in every copy or backup
+ * of the database once its key is gone (docs/scale.md, "Epoch keys on
+ * several hosts").
  */
 #ifndef QS_EPOCHKEYS_H
 #define QS_EPOCHKEYS_H
@@ -36,13 +47,26 @@ const uint8_t *qs_epochkeys_get(qs_epochkeys_t *ks, int64_t epoch, uint32_t topi
 int qs_epochkeys_find(const uint8_t **key, qs_epochkeys_t *ks, int64_t epoch,
                       uint32_t topic_type, char *why, size_t why_len);
 
-/* Shred a partition's key (file and cache). A missing key is not an error. */
+/* Shred a partition's key (file and cache). A missing key is not an error.
+ * With chains, every older epoch of the topic type goes with it. */
 int qs_epochkeys_shred(qs_epochkeys_t *ks, int64_t epoch, uint32_t topic_type,
                        char *errmsg, size_t errmsg_len);
 
+/* 1 when the directory holds key chains (a PostgreSQL site). */
+int qs_epochkeys_chained(const qs_epochkeys_t *ks);
+
+/* With chains: move topic_type's chain so that first_kept is its oldest
+ * derivable epoch (the epoch of the policy's cutoff); logged on failure.
+ * Without: nothing (qs-retention shreds key files). 0 or -1. */
+int qs_epochkeys_expire(qs_epochkeys_t *ks, uint32_t topic_type, int64_t first_kept);
+
+/* Create the chains of every topic type in dir (an existing one is kept).
+ * 0 or -1 with errmsg. */
+int qs_epochkeys_chains_create(const char *dir, char *errmsg, size_t errmsg_len);
+
+/* Every key file present; with chains, each chain's oldest kept epoch. */
 typedef int (*qs_epochkey_cb)(void *ctx, int64_t epoch, uint32_t topic_type);
 
-/* Call cb for every key file present. */
 int qs_epochkeys_each(qs_epochkeys_t *ks, qs_epochkey_cb cb, void *ctx);
 
 /* Encrypt details into out (out_cap >= len + QS_DETAILS_OVERHEAD), bound to

@@ -59,6 +59,28 @@ int qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupte
                              const volatile sig_atomic_t *stop, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
+/* One qs-retention at a time on a store that several hosts share: take the
+ * store's retention lock for one pass without waiting. On PostgreSQL a
+ * session advisory lock (QS_PG_LOCK_CLASS, QS_PG_LOCK_RETENTION), so a
+ * qs-retention on another host holding it makes this one wait (the caller
+ * polls, logging once that it waits); a connection lost since the last call
+ * (server restarted) is re-established first. On SQLite one host holds the
+ * file and its own locks serialize the writers: always taken. Returns 1
+ * taken, 0 held by another qs-retention, -1 with errmsg. */
+int qs_storedb_retention_trylock(qs_storedb_t *db, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* Release what qs_storedb_retention_trylock took (no-op on SQLite). */
+void qs_storedb_retention_unlock(qs_storedb_t *db);
+
+/* Under the retention lock, once a pass: fold the per-writer shards of the
+ * counted tables into one row per key and delete the groups whose count is
+ * 0 (PostgreSQL, storedb_pg.h), in one transaction; nothing to do on
+ * SQLite. Returns 0, or -1 with errmsg (nothing changed; the next pass
+ * tries again). */
+int qs_storedb_retention_fold(qs_storedb_t *db, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
 /* The engine's message for the last failed call on db (a borrowed string,
  * valid until the next call), for callers of functions that take no errmsg
  * buffer, such as qs_storedb_partitions_present. */

@@ -49,7 +49,7 @@ typedef struct {
 
 /* The rows of the machine with pseudonym machine_ps (and domain_ps, or any
  * domain when NULL), read in one snapshot. history == 0: current states,
- * ordered by (topic_type, topic_id). history != 0: retained events of every
+ * ordered by (topic_type, topic_id, client). history != 0: retained events of every
  * partition, ordered by (time, topic type, serial), their details opened
  * with ks (NULL: every key counts as shredded). Fills *out (free with
  * qs_storedb_lookup_free). Returns 0, or -1 with errmsg (*out empty). */

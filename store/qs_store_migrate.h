@@ -13,6 +13,16 @@
  *   history_E_T   every partition present, sealed details unchanged: the
  *                 epoch keys stay the same files in keys/epochs.
  *
+ * Epoch keys: an SQLite site has one random key file per partition, a
+ * PostgreSQL site one hash chain per topic type (epochchain.h: workers on
+ * several hosts derive the same keys). Given a chains_dir, the chains are
+ * created there (a staging directory, not yet in force) and every detail is
+ * opened under its old key and sealed again under the chain's key for the
+ * same (client_id, serial, epoch, topic_type); a detail whose key was
+ * already shredded is copied as it is (nobody can open it either way).
+ * After the switch the caller installs the chains and shreds the old key
+ * files (qs_store_migrate_keys_*).
+ *
  * The target must be empty: no row in any of the store's tables and no
  * history table (the tables are created, under the schema lock, if the
  * database has none). Before COMMIT the rows of every table are counted on
@@ -34,6 +44,7 @@ typedef struct {
     int64_t counters, partitions;
     int64_t history_tables, history_rows;
     int64_t total_rows;          /* every row copied */
+    int64_t resealed;            /* details sealed again under the chains */
 } qs_migrate_counts_t;
 
 /* Called now and then while rows are copied: table being copied, rows
@@ -49,9 +60,29 @@ typedef void (*qs_migrate_progress_fn)(void *arg, const char *table, int64_t don
  * QS_MIGRATE_NOT_EMPTY when the target is not empty; -1 with errmsg on any
  * other failure (the target is left as it was, apart from the schema's
  * empty tables). */
-int qs_store_migrate(const char *sqlite_path, const char *url, qs_migrate_counts_t *counts,
+int qs_store_migrate(const char *sqlite_path, const char *url, const char *epochs_dir,
+                     const char *chains_dir, qs_migrate_counts_t *counts,
                      qs_migrate_progress_fn progress, void *progress_arg, char *errmsg,
                      size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* 1 when epochs_dir already holds key chains (nothing to re-seal: pass
+ * chains_dir NULL), 0 when it holds key files only. */
+int qs_store_migrate_keys_chained(const char *epochs_dir);
+
+/* Move the chains from staging into epochs_dir (rename, fsync), remove
+ * staging. 0 or -1 with errmsg. */
+int qs_store_migrate_keys_install(const char *staging, const char *epochs_dir, char *errmsg,
+                                  size_t errmsg_len);
+
+/* Shred every chain file in dir (and remove dir when remove_dir): the
+ * chains of a migration that did not happen. 0 or -1 with errmsg. */
+int qs_store_migrate_keys_discard(const char *dir, int remove_dir, char *errmsg,
+                                  size_t errmsg_len);
+
+/* Shred every per-partition key file (<epoch>-<topic_type>.key) of
+ * epochs_dir; how many into *n. 0 or -1 with errmsg. */
+int qs_store_migrate_keys_shred_files(const char *epochs_dir, int64_t *n, char *errmsg,
+                                      size_t errmsg_len);
 
 /* Run ANALYZE on the database at url, so that the planner knows the
  * copied tables' sizes before the first query. 0 or -1 with errmsg. */

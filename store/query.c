@@ -1,4 +1,4 @@
-/* query.c - compliance counts and statistics read from store.db (SQLite).
+/* query.c - compliance counts and statistics read from store.db (SQLite), and the shared rules.
  *
  * Every query runs in a deferred read transaction (a WAL snapshot): a live
  * qs-store keeps committing while it reads, and neither waits for the
@@ -14,13 +14,18 @@
  * hidden cell; a topic whose groups are all below k is dropped, id and all.
  * Every filter reads whole topics, so the pattern is the same whatever is
  * asked. An unsuppressed small count never exists outside this file.
+ * On PostgreSQL the public functions hand over to query_pg.c, which fetches
+ * the same exact rows and applies the same rules (query_rules.h, defined
+ * here): an unsuppressed small count never leaves store/.
  */
 #include "qs_store_query.h"
 #include "qs_codec.h"
 #include "qs_limits.h"
 #include "qs_log.h"
 #include "qs_sqlutil.h"
+#include "query_rules.h"
 #include "query_sqlite.h"
+#include "ops_pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,26 +67,42 @@ qs_storedb_read_end(qs_storedb_t *db)
 }
 
 /* Run one grouped statement and append its rows to out, counts exact
- * (suppress() runs before the result is handed out). */
+ * (qs_compliance_suppress() runs before the result is handed out). */
 static int
 compliance_run(qs_storedb_compliance_t *out, size_t *cap, sqlite3_stmt *st)
 {
     int rc;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        qs_storedb_compliance_row_t *row;
         const unsigned char *id = sqlite3_column_text(st, 1);
-        if (out->n == *cap) {
-            *cap = *cap ? *cap * 2 : 64;
-            out->rows = qs_realloc(out->rows, *cap * sizeof *out->rows);
-        }
-        row = &out->rows[out->n++];
-        row->topic_type = (uint32_t)sqlite3_column_int64(st, 0);
-        row->topic_id = qs_strdup(id ? (const char *)id : "");
-        row->state_id = (uint32_t)sqlite3_column_int64(st, 2);
-        row->count = sqlite3_column_int64(st, 3);
+        qs_compliance_push(out, cap, (uint32_t)sqlite3_column_int64(st, 0),
+                           id ? (const char *)id : "", (uint32_t)sqlite3_column_int64(st, 2),
+                           sqlite3_column_int64(st, 3));
     }
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_compliance_k(const qs_policy_t *policy)
+{
+    return policy->k >= 1 ? policy->k : QS_DEFAULT_K;
+}
+
+void
+qs_compliance_push(qs_storedb_compliance_t *out, size_t *cap, uint32_t topic_type,
+                   const char *topic_id, uint32_t state_id, int64_t count)
+{
+    qs_storedb_compliance_row_t *row;
+
+    if (out->n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        out->rows = qs_realloc(out->rows, *cap * sizeof *out->rows);
+    }
+    row = &out->rows[out->n++];
+    row->topic_type = topic_type;
+    row->topic_id = qs_strdup(topic_id);
+    row->state_id = state_id;
+    row->count = count;
 }
 
 /* Suppress one topic's rows [0, n) (exact counts in, see the file header);
@@ -115,8 +136,8 @@ same_topic(const qs_storedb_compliance_row_t *a, const qs_storedb_compliance_row
 
 /* Apply suppression to every topic of out (rows of one topic are adjacent:
  * key order) and drop the topics that are all below k. */
-static void
-suppress(qs_storedb_compliance_t *out)
+void
+qs_compliance_suppress(qs_storedb_compliance_t *out)
 {
     size_t kept = 0, i = 0;
 
@@ -180,7 +201,7 @@ compliance_locked(qs_storedb_t *db, qs_storedb_compliance_t *out, const uint32_t
         qs_storedb_compliance_free(out);
         rc = -1;
     } else {
-        suppress(out);
+        qs_compliance_suppress(out);
     }
     sqlite3_finalize(st);
     return rc;
@@ -193,8 +214,11 @@ qs_storedb_compliance(qs_storedb_t *db, qs_storedb_compliance_t *out,
 {
     int rc;
 
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_compliance_pg(db, out, policy, topic_type, topic_id, errmsg,
+                                        errmsg_len);
     memset(out, 0, sizeof *out);
-    out->k = policy->k >= 1 ? policy->k : QS_DEFAULT_K;
+    out->k = qs_compliance_k(policy);
     if (qs_storedb_read_begin(db) != 0) {
         snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s",
                  sqlite3_errmsg(qs_storedb_sqlite(db)));
@@ -259,9 +283,8 @@ qs_storedb_stats_add_rejected(qs_storedb_stats_t *st, const char *status, const 
     counter_add(&st->rejected_detail, &st->n_rejected_detail, code, n);
 }
 
-/* Sort one row of counters into out: the named totals, or a rejected map. */
-static void
-stats_counter(qs_storedb_stats_t *out, const char *name, int64_t value)
+void
+qs_storedb_stats_counter(qs_storedb_stats_t *out, const char *name, int64_t value)
 {
     static const char rej[] = "rejected.", rej_detail[] = "rejected_detail.";
     static const char retries[] = "retries.";
@@ -299,7 +322,7 @@ stats_read(qs_storedb_stats_t *out, sqlite3 *sql)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         if (name != NULL)
-            stats_counter(out, name, sqlite3_column_int64(st, 1));
+            qs_storedb_stats_counter(out, name, sqlite3_column_int64(st, 1));
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -314,13 +337,10 @@ stats_published(qs_storedb_t *db, qs_storedb_stats_t *out, const qs_policy_t *po
     qs_storedb_compliance_t res;
 
     memset(&res, 0, sizeof res);
-    res.k = policy->k >= 1 ? policy->k : QS_DEFAULT_K;
+    res.k = qs_compliance_k(policy);
     if (compliance_locked(db, &res, NULL, NULL, errmsg, errmsg_len) != 0)
         return -1;
-    out->latest_rows = 0;
-    for (size_t i = 0; i < res.n; i++)
-        if (res.rows[i].count != QS_STOREDB_SUPPRESSED)
-            out->latest_rows += res.rows[i].count;
+    out->latest_rows = qs_compliance_published(&res);
     qs_storedb_compliance_free(&res);
     return 0;
 }
@@ -353,9 +373,22 @@ stats_snapshot(qs_storedb_t *db, qs_storedb_stats_t *out, const qs_policy_t *pol
     return rc;
 }
 
+int64_t
+qs_compliance_published(const qs_storedb_compliance_t *res)
+{
+    int64_t total = 0;
+
+    for (size_t i = 0; i < res->n; i++)
+        if (res->rows[i].count != QS_STOREDB_SUPPRESSED)
+            total += res->rows[i].count;
+    return total;
+}
+
 int
 qs_storedb_stats(qs_storedb_t *db, qs_storedb_stats_t *out, char *errmsg, size_t errmsg_len)
 {
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_stats_pg(db, out, NULL, errmsg, errmsg_len);
     return stats_snapshot(db, out, NULL, errmsg, errmsg_len);
 }
 
@@ -363,6 +396,8 @@ int
 qs_storedb_stats_published(qs_storedb_t *db, qs_storedb_stats_t *out,
                            const qs_policy_t *policy, char *errmsg, size_t errmsg_len)
 {
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_stats_pg(db, out, policy, errmsg, errmsg_len);
     return stats_snapshot(db, out, policy, errmsg, errmsg_len);
 }
 

@@ -1,6 +1,7 @@
 # store module: the ingest pipeline as a library (unit tests drive it without
 # sockets) and the qs-store daemon (docs/store.md).
-add_library(qs_store_lib STATIC ingest.c arena.c write.c ack.c)
+add_library(qs_store_lib STATIC ingest.c arena.c write.c ack.c
+            write_pg.c write_pg_flush.c pipe_pg.c)
 target_include_directories(qs_store_lib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_store_lib PUBLIC qs_storedb quietstate)
 
@@ -25,3 +26,9 @@ target_link_libraries(test_storedb PRIVATE qs_storedb)
 
 qs_unit_test(test_store_bench test_store_bench.c)
 target_link_libraries(test_store_bench PRIVATE qs_store_bench)
+
+# The write path on a real PostgreSQL server: built here, run by
+# tests/pg/test_write_pg.sh (which starts the server), registered in tests/pg.
+add_executable(test_write_pg test_write_pg.c)
+target_include_directories(test_write_pg PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+target_link_libraries(test_write_pg PRIVATE qs_store_lib qs_storedb quietstate)

@@ -19,6 +19,7 @@ struct qs_pgdb {
     PGconn *conn;
     int shard;
     unsigned generation;
+    int broken;             /* qs_pgdb_invalidate: reconnect before the next use */
     char err[512];
 };
 
@@ -164,6 +165,15 @@ out:
     return rc;
 }
 
+/* Server notices ("relation already exists, skipping", "no transaction in
+ * progress" after a failed pipeline) are not events worth a log line. */
+static void
+notice_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 qs_pgdb_t *
 qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
 {
@@ -173,7 +183,14 @@ qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
         snprintf(errmsg, errmsg_len, "out of memory");
         return NULL;
     }
-    pg->conn = PQconnectdb(url);
+    /* A connect timeout of our own (the URI's, if it has one, wins: later
+     * keywords override earlier ones), so that a reconnection to a host that
+     * went away does not block the worker's loop for minutes. */
+    {
+        const char *const keys[] = { "connect_timeout", "dbname", NULL };
+        const char *const vals[] = { "10", url, NULL };
+        pg->conn = PQconnectdbParams(keys, vals, 1);
+    }
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         note(pg, "cannot connect");
         /* The URI has no password (config rule), so it may be named. */
@@ -183,6 +200,7 @@ qs_pgdb_open(const char *url, int create, char *errmsg, size_t errmsg_len)
         qs_pgdb_destroy(&pg);
         return NULL;
     }
+    PQsetNoticeProcessor(pg->conn, notice_quiet, NULL);
     /* Quiet NOTICEs ("relation already exists, skipping") off stderr. */
     if (qs_pgdb_exec(pg, "SET client_min_messages = warning") != 0 ||
         qs_pgdb_exec(pg, "SET synchronous_commit = on") != 0 ||
@@ -222,7 +240,13 @@ qs_pgdb_shard(const qs_pgdb_t *pg)
 int
 qs_pgdb_ok(qs_pgdb_t *pg)
 {
-    return PQstatus(pg->conn) == CONNECTION_OK;
+    return !pg->broken && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+void
+qs_pgdb_invalidate(qs_pgdb_t *pg)
+{
+    pg->broken = 1;
 }
 
 int
@@ -230,6 +254,7 @@ qs_pgdb_reconnect(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 {
     PQreset(pg->conn);
     pg->generation++;
+    pg->broken = 0;
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         note(pg, "cannot reconnect");
         snprintf(errmsg, errmsg_len, "%s", pg->err);

@@ -73,6 +73,10 @@ int qs_pgdb_shard(const qs_pgdb_t *pg);
  * network gone) 0: call qs_pgdb_reconnect before the next transaction. */
 int qs_pgdb_ok(qs_pgdb_t *pg);
 
+/* Mark the connection unusable (its protocol state is unknown after a
+ * failed pipeline): qs_pgdb_ok says 0 until qs_pgdb_reconnect. */
+void qs_pgdb_invalidate(qs_pgdb_t *pg);
+
 /* Re-establish the connection (PQreset); 0 or -1 with errmsg. Prepared
  * statements are gone after it: qs_pgdb_generation() changes, so a module
  * that caches prepared statements re-prepares when it sees a new value. */

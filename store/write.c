@@ -18,6 +18,8 @@
  * its name wiped after the group (qs_write_end_group).
  */
 #include "write.h"
+#include "storedb_pg.h"
+#include "write_pg.h"
 
 #include "qs_codec.h"
 #include "qs_counts.h"
@@ -52,6 +54,7 @@ struct ps_memo {
 };
 
 struct qs_write {
+    qs_write_pg_t *pg;           /* the PostgreSQL engine's writer (write_pg.c), or NULL */
     qs_storedb_t *storedb;
     sqlite3 *db;
     const uint8_t *site_key;
@@ -150,6 +153,12 @@ qs_write_new(qs_storedb_t *storedb, const uint8_t *site_key, qs_epochkeys_t *epo
     qs_write_t *self = qs_calloc(1, sizeof *self);
 
     self->storedb = storedb;
+    if (qs_storedb_pgdb(storedb) != NULL) {
+        self->pg = qs_write_pg_new(storedb, site_key, epochkeys, errmsg, errmsg_len);
+        if (self->pg == NULL)
+            qs_write_destroy(&self);
+        return self;
+    }
     self->db = qs_storedb_sqlite(storedb);
     self->site_key = site_key;
     self->epochkeys = epochkeys;
@@ -171,6 +180,7 @@ qs_write_destroy(qs_write_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     self = *self_p;
+    qs_write_pg_destroy(&self->pg);
     sqlite3_finalize(self->sel_client);
     sqlite3_finalize(self->ins_client);
     sqlite3_finalize(self->upd_client);
@@ -561,6 +571,8 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
 {
     struct dedup d;
 
+    if (self->pg != NULL)
+        return qs_write_pg_batch(self->pg, pol, b, msgs, txn, now_ms);
     if (client_open(self, &d, b->pk, now_ms) != 0)
         return -1;
     b->n_stored = b->n_dup = b->n_rejected = 0;
@@ -587,18 +599,36 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
 int
 qs_write_begin(qs_write_t *self)
 {
+    if (self->pg != NULL)
+        return qs_write_pg_begin(self->pg);
     self->txn_no++;
     return qs_storedb_begin(self->storedb);
+}
+
+static int
+counter_add(void *ctx, const char *name, int64_t delta)
+{
+    return qs_storedb_counter_add(ctx, name, delta);
 }
 
 int
 qs_write_tally(qs_write_t *self, const qs_tally_t *c)
 {
+    /* Outside qs_write_begin (ingest's counter flush) the PostgreSQL
+     * engine's counters go through qs_storedb_counter_add as well. */
+    if (self->pg != NULL && qs_write_pg_in_txn(self->pg))
+        return qs_write_pg_tally(self->pg, c);
+    return qs_write_tally_names(c, counter_add, self->storedb);
+}
+
+int
+qs_write_tally_names(const qs_tally_t *c, qs_write_counter_fn add, void *ctx)
+{
     char name[96];
 
-    if (c->stored && qs_storedb_counter_add(self->storedb, "stored", c->stored) != 0)
+    if (c->stored && add(ctx, "stored", c->stored) != 0)
         return -1;
-    if (c->duplicates && qs_storedb_counter_add(self->storedb, "duplicates", c->duplicates) != 0)
+    if (c->duplicates && add(ctx, "duplicates", c->duplicates) != 0)
         return -1;
     for (size_t i = 0; i < QS_TALLY_STATUSES; i++) {
         if (c->status[i] == 0)
@@ -609,7 +639,7 @@ qs_write_tally(qs_write_t *self, const qs_tally_t *c)
         snprintf(name, sizeof name, "%s.%s",
                  qs_status_is_transient((Quietstate__Status)i) ? "retries" : "rejected",
                  qs_status_name((Quietstate__Status)i));
-        if (qs_storedb_counter_add(self->storedb, name, c->status[i]) != 0)
+        if (add(ctx, name, c->status[i]) != 0)
             return -1;
     }
     for (size_t i = 0; i < QS_TALLY_CODES; i++) {
@@ -618,7 +648,7 @@ qs_write_tally(qs_write_t *self, const qs_tally_t *c)
             i == QUIETSTATE__CODE__STORE_BUSY)
             continue;
         snprintf(name, sizeof name, "rejected_detail.%s", qs_code_name((Quietstate__Code)i));
-        if (qs_storedb_counter_add(self->storedb, name, c->code[i]) != 0)
+        if (add(ctx, name, c->code[i]) != 0)
             return -1;
     }
     return 0;
@@ -627,6 +657,8 @@ qs_write_tally(qs_write_t *self, const qs_tally_t *c)
 int
 qs_write_commit(qs_write_t *self)
 {
+    if (self->pg != NULL)
+        return qs_write_pg_commit(self->pg);
     for (size_t i = 0; i < PART_CACHE; i++)
         if (self->parts[i].used && part_flush_rows(self, &self->parts[i]) != 0)
             return -1;
@@ -638,6 +670,10 @@ qs_write_commit(qs_write_t *self)
 void
 qs_write_rollback(qs_write_t *self)
 {
+    if (self->pg != NULL) {
+        qs_write_pg_rollback(self->pg);
+        return;
+    }
     qs_storedb_rollback(self->storedb);
     /* Empty between transactions: apply clears on success, this on failure. */
     qs_count_deltas_clear(self->count_deltas);
@@ -650,6 +686,8 @@ qs_write_low_water(qs_write_t *self, const uint8_t pk[QS_KEY_BYTES])
 {
     uint64_t lw = 0;
 
+    if (self->pg != NULL)
+        return qs_write_pg_low_water(self->pg, pk);
     sqlite3_bind_blob(self->sel_client, 1, pk, QS_KEY_BYTES, SQLITE_STATIC);
     if (sqlite3_step(self->sel_client) == SQLITE_ROW)
         lw = (uint64_t)sqlite3_column_int64(self->sel_client, 1);
@@ -660,11 +698,15 @@ qs_write_low_water(qs_write_t *self, const uint8_t pk[QS_KEY_BYTES])
 const char *
 qs_write_errmsg(qs_write_t *self)
 {
+    if (self->pg != NULL)
+        return qs_write_pg_errmsg(self->pg);
     return sqlite3_errmsg(self->db);
 }
 
 void
 qs_write_end_group(qs_write_t *self)
 {
+    if (self->pg != NULL)
+        qs_write_pg_end_group(self->pg);
     sodium_memzero(self->memo, sizeof self->memo);
 }

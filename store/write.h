@@ -7,6 +7,12 @@
  * qs_write_tally for the counters, qs_write_commit (or qs_write_rollback),
  * then qs_write_end_group once the acks are out.
  *
+ * On PostgreSQL (write_pg.c) the same calls do the same, with one
+ * difference: qs_write_batch only queues the batch; the group's batches
+ * are written together (their clients locked in ascending key order) at
+ * the first qs_write_tally or at qs_write_commit, which then sets the
+ * outcomes, totals and low_water. Read them after the commit.
+ *
  * The SQL of the statements the store writes with is named here once so
  * that the bench's SQLite limit (qs_store_bench.c) measures these very
  * statements instead of a copy.
@@ -58,7 +64,8 @@ qs_write_t *qs_write_new(qs_storedb_t *storedb, const uint8_t *site_key,
 /* Finalize and wipe; sets *self_p to NULL. No-op on NULL. */
 void qs_write_destroy(qs_write_t **self_p);
 
-/* BEGIN IMMEDIATE: a new transaction. 0 or -1. */
+/* BEGIN IMMEDIATE: a new transaction. 0 or -1 (PostgreSQL: also when the
+ * connection is down and the reconnection's backoff has not run out). */
 int qs_write_begin(qs_write_t *self);
 
 /* Dedup, minimize under pol, store and count one decoded batch (its

@@ -8,11 +8,14 @@
 #     password in the URL (usage error 2), into a database holding a
 #     history_* table; quietstate.conf stays as it was each time;
 #   - migrate into an empty database exits 0; every table is equal row for
-#     row on both sides (sqlite3 dump vs psql dump, history details too),
+#     row on both sides (sqlite3 dump vs psql dump), details sealed again
+#     under the epoch key chains and opened alike by lookup --history,
 #     the identity sequence continues past the largest client_id, the conf
 #     says [store] database = URL and the audit log has a "migrate" entry;
-#   - qsctl compliance / stats / lookup print the same before and after when
-#     qsctl reads PostgreSQL (QS_PG_QSCTL=1, default when it can);
+#   - qsctl compliance / stats / lookup print the same before and after,
+#     old key files are shredded, qsctl verify passes;
+#   - the site then ingests on PostgreSQL with two workers: an old client's
+#     serials continue, a new client gets an id past the copied ones;
 #   - a second migrate of the same SQLite store into the (now full) target
 #     is refused as not empty, and the target keeps its rows.
 # Usage: tests/pg/pg_migrate.sh [BUILD_DIR]   (or QSCTL=... env)
@@ -36,6 +39,15 @@ qs_expect_rc 0 "$QS_TMP/policy.out" "$QSCTL" policy set --home "$QS_HOME" --k 1 
 qs_expect_rc 0 "$QS_TMP/sim.json" "$QS_PRODUCER" simulate --home "$QS_HOME" \
     --clients "$CLIENTS" --messages "$MESSAGES" --format json
 qs_expect_eq "simulate .acked" "$(qs_json_get "$QS_TMP/sim.json" .acked)" "$MESSAGES"
+# Simulated clients send no details: one client with details, so that
+# re-sealing them under the key chains is checked (lookup opens them).
+qs_enroll migrate-details
+for i in 1 2 3; do
+    qs_report migrate-details --topic-type 500 --topic-id "KB50302$i" --state 2 \
+        --machine PC-MIGRATE-1 --domain CORP --details "0x8007000$i install failed $i"
+done
+qs_flush migrate-details 30
+qs_expect_eq "flush of the client with details" "$QS_RC" 0
 
 qs_step "PostgreSQL of the test's own"
 pg_start "$QS_TMP" || qs_fail "cannot start PostgreSQL (pg_lib.sh)"
@@ -57,7 +69,7 @@ snapshot() {   # snapshot TAG: what qsctl says about the site
     "$QSCTL" stats --home "$QS_HOME" --format json |
         jq -S 'del(.broker, .store_file_bytes, .database, .engine) | del(..|.updated_utc?)' \
         >"$QS_TMP/stats.$1" || qs_fail "qsctl stats failed ($1)"
-    "$QSCTL" lookup --home "$QS_HOME" --machine sim-host-00003 --history --format json \
+    "$QSCTL" lookup --home "$QS_HOME" --machine PC-MIGRATE-1 --domain CORP --history --format json \
         >"$QS_TMP/lookup.$1" || qs_fail "qsctl lookup failed ($1)"
 }
 # A topic id with COPY's special characters (tab, backslash, newline, CR)
@@ -121,8 +133,9 @@ same partitions "SELECT epoch, topic_type, rows FROM partitions ORDER BY 1, 2" \
     "SELECT epoch, topic_type, sum(rows) FROM partitions GROUP BY 1, 2 ORDER BY 1, 2"
 for t in $(lite "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'history_*' ORDER BY 1"); do
     [[ $t =~ ^history_[0-9]+_[0-9]+$ ]] || continue
-    same "$t" "SELECT client_id, serial, state_id, topic_id, time_ms, lower(hex(machine_ps)), lower(hex(domain_ps)), lower(hex(user_ps)), lower(hex(details)) FROM $t ORDER BY 1, 2" \
-        "SELECT client_id, serial, state_id, topic_id, time_ms, encode(machine_ps, 'hex'), encode(domain_ps, 'hex'), encode(user_ps, 'hex'), encode(details, 'hex') FROM $t ORDER BY 1, 2"
+    # details are sealed again under the chains: compared opened, by lookup.
+    same "$t" "SELECT client_id, serial, state_id, topic_id, time_ms, lower(hex(machine_ps)), lower(hex(domain_ps)), lower(hex(user_ps)), details IS NULL, length(details) FROM $t ORDER BY 1, 2" \
+        "SELECT client_id, serial, state_id, topic_id, time_ms, encode(machine_ps, 'hex'), encode(domain_ps, 'hex'), encode(user_ps, 'hex'), CASE WHEN details IS NULL THEN 1 ELSE 0 END, length(details) FROM $t ORDER BY 1, 2"
 done
 qs_expect_eq "history tables in PostgreSQL" \
     "$(pg_sql "SELECT count(*) FROM pg_tables WHERE tablename ~ '^history_[0-9]+_[0-9]+$'")" \
@@ -131,30 +144,61 @@ max=$(lite "SELECT MAX(client_id) FROM clients")
 next=$(pg_sql "SELECT nextval(pg_get_serial_sequence('clients', 'client_id'))")
 (( next > max )) || qs_fail "the client_id sequence gives $next, not past the largest id $max"
 
-if [[ ${QS_PG_QSCTL:-auto} == auto ]]; then
-    # qsctl reads PostgreSQL once the engine's read side is built in: a
-    # store that is not SQLite must not make qsctl stats fail.
-    QS_PG_QSCTL=0
-    "$QSCTL" stats --home "$QS_HOME" --format json >/dev/null 2>&1 && QS_PG_QSCTL=1
-fi
-if [[ $QS_PG_QSCTL == 1 ]]; then
-    qs_step "after: compliance, stats, lookup on PostgreSQL print the same"
-    snapshot pg
-    for w in compliance stats lookup; do
-        cmp -s "$QS_TMP/$w.sqlite" "$QS_TMP/$w.pg" ||
-            qs_fail "qsctl $w differs after migrate:"$'\n'"$(diff "$QS_TMP/$w.sqlite" "$QS_TMP/$w.pg" | head -n 10)"
-    done
-else
-    qs_info "qsctl does not read PostgreSQL in this build: compared with psql only"
-fi
+qs_step "epoch keys: chains in force, the old key files shredded"
+resealed=$(jq .resealed "$QS_TMP/migrate.json")
+with_details=$(for t in $(lite "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'history_*'"); do
+    lite "SELECT COUNT(*) FROM $t WHERE details IS NOT NULL"; done | awk '{ s += $1 } END { print s + 0 }')
+qs_expect_eq "migrate .resealed (history rows with details)" "$resealed" "$with_details"
+(( with_details > 0 )) || qs_fail "no history row has details: the re-sealing proved nothing"
+ls "$QS_HOME"/keys/epochs/chain-*.state >/dev/null 2>&1 || qs_fail "no key chain in keys/epochs"
+left=$(find "$QS_HOME/keys/epochs" -name '*.key' | wc -l)
+qs_expect_eq "per-partition key files left" "$left" 0
+[[ ! -e $QS_HOME/keys/epochs.migrate ]] || qs_fail "the staging directory keys/epochs.migrate is left"
+
+qs_step "after: compliance, stats, lookup --history (details opened) on PostgreSQL print the same"
+snapshot pg
+for w in compliance stats lookup; do
+    cmp -s "$QS_TMP/$w.sqlite" "$QS_TMP/$w.pg" ||
+        qs_fail "qsctl $w differs after migrate:"$'\n'"$(diff "$QS_TMP/$w.sqlite" "$QS_TMP/$w.pg" | head -n 10)"
+done
+jq -e '[.rows[]? | select(.details != null)] | length > 0' "$QS_TMP/lookup.pg" >/dev/null ||
+    qs_fail "lookup --history on PostgreSQL opened no details: $(head -c 600 "$QS_TMP/lookup.pg")"
+qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" verify --home "$QS_HOME"
+
+qs_step "the migrated site ingests on PostgreSQL with two workers"
+qs_start_site
+qs_start store2 "$QS_STORE" --home "$QS_HOME"
+# An old client goes on (its serials continue: dedup state was copied) and
+# a new one gets a client_id past every copied one.
+for i in 4 5; do
+    qs_report migrate-details --topic-type 500 --topic-id "KB50302$i" --state 1 \
+        --machine PC-MIGRATE-1 --domain CORP --details "after $i"
+done
+qs_flush migrate-details 60
+qs_expect_eq "flush of the old client after migrate" "$QS_RC" 0
+qs_enroll after-migrate
+for i in 1 2 3 4 5; do
+    qs_report after-migrate --topic-type 500 --topic-id "KB60000$i" --state 2 --machine PC-NEW-1
+done
+qs_flush after-migrate 60
+qs_expect_eq "flush of a new client after migrate" "$QS_RC" 0
+qs_stats
+qs_expect_eq "stats .stored after more messages" "$(qs_stat .stored)" "$((MESSAGES + 3 + 2 + 5))"
+qs_expect_eq "clients" "$(pg_sql "SELECT count(*) FROM clients")" "$((CLIENTS + 2))"
+newest=$(pg_sql "SELECT max(client_id) FROM clients")
+(( newest > max )) || qs_fail "the new client got id $newest, not past $max"
+qs_stop store2 10 || qs_fail "store2 exited $QS_STOP_RC on SIGTERM"
+qs_stop store 10 || qs_fail "qs-store exited $QS_STOP_RC on SIGTERM"
+qs_stop broker 10 || qs_fail "qs-broker exited $QS_STOP_RC on SIGTERM"
 
 qs_step "refused: the same store again into the now full database"
 migrated_conf=$(cat "$CONF")
+n_pg=$(pg_sql "SELECT count(*) FROM latest")
 cp "$QS_TMP/conf.sqlite" "$CONF"
 qs_expect_rc 1 "$QS_TMP/again.out" "$QSCTL" migrate --home "$QS_HOME" --to "$PG_URL"
 grep -q "not empty" "$QS_TMP/again.out.err" || qs_fail "no 'not empty': $(cat "$QS_TMP/again.out.err")"
 cmp -s "$CONF" "$QS_TMP/conf.sqlite" || qs_fail "quietstate.conf changed by a refused migrate"
 qs_expect_eq "latest rows in PostgreSQL after the refusal" \
-    "$(pg_sql "SELECT count(*) FROM latest")" "$n"
+    "$(pg_sql "SELECT count(*) FROM latest")" "$n_pg"
 printf '%s\n' "$migrated_conf" >"$CONF"
 echo "pg_migrate: PASS"

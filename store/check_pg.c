@@ -1,0 +1,180 @@
+/* check_pg.c - the measurements `qsctl verify` takes of the store on PostgreSQL.
+ *
+ * The same facts as check.c: latest in one grouped scan with each topic
+ * type's cutoff in a CASE, each history partition present in one scan of
+ * its own, the columns that could hold text from information_schema, the
+ * counts against latest (counts_pg.c). A value is a pseudonym when it is
+ * NULL or 16 bytes (the columns are bytea: no other type can be stored).
+ * What verify cannot see on this engine (the server's data files, WAL
+ * archives, base backups) and why that is safe: docs/privacy.md.
+ */
+#include "ops_pg.h"
+#include "pgutil.h"
+#include "qs_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* SQL true when column c is neither NULL nor 16 bytes long. */
+#define NOT_PS(c) "(" c " IS NOT NULL AND length(" c ") <> 16)"
+
+static void
+latest_query(char *q, size_t q_len, const qs_policy_t *p, int64_t now_ms, int64_t grace_ms)
+{
+    size_t off;
+
+    off = (size_t)snprintf(q, q_len, "SELECT topic_type, count(*), count(*) FILTER (WHERE "
+                           NOT_PS("machine_ps") " OR " NOT_PS("domain_ps") "), count(*) "
+                           "FILTER (WHERE report_ms < CASE topic_type");
+    for (size_t i = 0; i < p->n_topics && off < q_len; i++)
+        off += (size_t)snprintf(q + off, q_len - off, " WHEN %u THEN %lld",
+                                p->topics[i].topic_type,
+                                (long long)(qs_policy_cutoff_ms(p, p->topics[i].topic_type,
+                                                                now_ms) - grace_ms));
+    if (off < q_len)
+        off += (size_t)snprintf(q + off, q_len - off, " ELSE %lld END), min(report_ms) "
+                                "FROM latest GROUP BY topic_type ORDER BY topic_type",
+                                (long long)(qs_policy_cutoff_ms(p, 0, now_ms) - grace_ms));
+    QS_ASSERT(off < q_len);
+}
+
+int
+qs_storedb_check_latest_pg(qs_storedb_t *db, qs_check_latest_cb cb, void *ctx,
+                           const qs_policy_t *p, int64_t now_ms, int64_t grace_ms,
+                           char *errmsg, size_t errmsg_len)
+{
+    char q[2048];
+    PGresult *r;
+
+    latest_query(q, sizeof q, p, now_ms, grace_ms);
+    r = qs_pg_query(qs_storedb_pgdb(db), "cannot scan latest", q, 0, NULL, NULL, NULL, errmsg,
+                    errmsg_len);
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const qs_check_latest_t t = {
+            .topic_type = (uint32_t)qs_pg_i64(r, i, 0),
+            .rows = qs_pg_i64(r, i, 1),
+            .not_pseudonym = qs_pg_i64(r, i, 2),
+            .expired = qs_pg_i64(r, i, 3),
+            .oldest_report_ms = qs_pg_i64(r, i, 4),
+        };
+        cb(ctx, &t);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* Measure one partition into *m; 1 when it has no table, 0, or -1 with
+ * errmsg. */
+static int
+measure_partition(qs_pgdb_t *pg, qs_check_partition_t *m, int64_t cutoff_ms,
+                  char *errmsg, size_t errmsg_len)
+{
+    char name[64], q[512], cut[24];
+    const char *params[1] = { cut };
+    PGresult *r;
+    int exists;
+
+    if (qs_storedb_partition_name(name, sizeof name, m->epoch, m->topic_type) != 0)
+        return 1;
+    exists = qs_pg_table_exists(pg, name, errmsg, errmsg_len);
+    if (exists <= 0)
+        return exists < 0 ? -1 : 1;
+    snprintf(cut, sizeof cut, "%lld", (long long)cutoff_ms);
+    snprintf(q, sizeof q, "SELECT count(*), count(*) FILTER (WHERE " NOT_PS("machine_ps")
+             " OR " NOT_PS("domain_ps") " OR " NOT_PS("user_ps") "), count(*) FILTER (WHERE "
+             "time_ms < $1::bigint) FROM %s", name);
+    r = qs_pg_query(pg, "cannot scan it", q, 1, params, NULL, NULL, errmsg, errmsg_len);
+    if (r == NULL)
+        return -1;
+    m->rows = qs_pg_i64(r, 0, 0);
+    m->not_pseudonym = qs_pg_i64(r, 0, 1);
+    m->expired = qs_pg_i64(r, 0, 2);
+    PQclear(r);
+    return 0;
+}
+
+int
+qs_storedb_check_partitions_pg(qs_storedb_t *db, qs_check_partition_cb cb, void *ctx,
+                               const qs_policy_t *p, int64_t now_ms, int64_t grace_ms,
+                               char *errmsg, size_t errmsg_len)
+{
+    qs_pgdb_t *pg = qs_storedb_pgdb(db);
+    qs_partition_t *parts = NULL;
+    size_t n_parts = 0;
+    char err[512];
+
+    if (qs_pgdb_partitions_present(pg, &parts, &n_parts) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
+        return -1;
+    }
+    for (size_t i = 0; i < n_parts; i++) {
+        qs_check_partition_t m = { .epoch = parts[i].epoch, .topic_type = parts[i].topic_type };
+        int64_t cutoff = qs_policy_cutoff_ms(p, m.topic_type, now_ms) - grace_ms;
+
+        switch (measure_partition(pg, &m, cutoff, err, sizeof err)) {
+        case 1:
+            continue;
+        case -1:
+            m.error = err;
+            m.rows = m.not_pseudonym = m.expired = 0;
+            break;
+        default:
+            break;
+        }
+        cb(ctx, &m);
+    }
+    free(parts);
+    return 0;
+}
+
+/* Text the store must hold: topic ids (latest, compliance_counts, history
+ * partitions), counter names and meta's keys. */
+static int
+text_allowed(const char *table, const char *column)
+{
+    if (strcmp(column, "topic_id") == 0)
+        return strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
+               strncmp(table, "history_", 8) == 0;
+    return (strcmp(table, "counters") == 0 && strcmp(column, "name") == 0) ||
+           (strcmp(table, "meta") == 0 && strcmp(column, "key") == 0);
+}
+
+int
+qs_storedb_check_text_columns_pg(qs_storedb_t *db, qs_check_column_cb cb, void *ctx,
+                                 char *errmsg, size_t errmsg_len)
+{
+    /* Every type a name could be written into as text: character types,
+     * documents, arrays and anything user-defined (a domain over text). */
+    PGresult *r = qs_pg_query(qs_storedb_pgdb(db), "cannot read information_schema",
+        "SELECT table_name::text, column_name::text, "
+        "       CASE WHEN data_type IN ('USER-DEFINED', 'ARRAY') THEN udt_name::text "
+        "            ELSE data_type::text END "
+        "FROM information_schema.columns WHERE table_schema = current_schema() AND "
+        "     data_type IN ('text', 'character varying', 'character', 'json', 'jsonb', "
+        "                   'xml', 'name', '\"char\"', 'ARRAY', 'USER-DEFINED', 'tsvector') "
+        "ORDER BY table_name" QS_PG_BYTE_ORDER ", ordinal_position",
+        0, NULL, NULL, NULL, errmsg, errmsg_len);
+
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (!text_allowed(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)))
+            cb(ctx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+    PQclear(r);
+    return 0;
+}
+
+/* SQLite's check is incremental auto-vacuum; its counterpart here is the
+ * VACUUM qs_storedb_scrub runs after every purge and forget, which needs no
+ * setting. Nothing to report. */
+int
+qs_storedb_check_storage_pg(qs_storedb_t *db, char *problem, size_t problem_len)
+{
+    (void)db;
+    (void)problem;
+    (void)problem_len;
+    return 0;
+}

@@ -1,0 +1,121 @@
+/* forget_pg.c - delete one machine's rows from latest and every history partition (PostgreSQL).
+ *
+ * As forget.c: one transaction covers latest and all partitions, so a crash
+ * leaves everything or nothing of the machine. latest's rows leave with
+ * their compliance counts (qs_pg_latest_delete: no triggers on this
+ * engine), each partition's row count follows in this connection's shard.
+ * After the commit the tables it deleted from are VACUUMed (the fixed ones
+ * by qs_storedb_scrub, the partitions here), so the space of the deleted
+ * rows is marked for reuse at once; the bytes themselves may stay in data
+ * files, the WAL and its archives until overwritten, which is why forget
+ * needs no key: what identifies is pseudonymous and details are sealed
+ * under per-partition keys (docs/privacy.md, "On PostgreSQL").
+ */
+#include "ops_pg.h"
+#include "pgutil.h"
+#include "qs_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct who {
+    const char *values[2];
+    int lengths[2];
+    int formats[2];
+    int n;
+    const char *where;
+};
+
+/* Inside the transaction: latest, then every partition present; touched[i]
+ * is set for each partition that lost rows. */
+static int
+delete_all(qs_pgdb_t *pg, const struct who *w, qs_forget_counts_t *counts,
+           const qs_partition_t *parts, size_t n_parts, int *touched, char *errmsg,
+           size_t errmsg_len)
+{
+    char err[512], name[64];
+
+    if (qs_pg_latest_delete(pg, &counts->latest_rows, w->where, w->n, w->values, w->lengths,
+                            w->formats, errmsg, errmsg_len) != 0)
+        return -1;
+    for (size_t i = 0; i < n_parts; i++) {
+        int64_t deleted = 0;
+
+        if (qs_pg_history_delete(pg, &deleted, parts[i].epoch, parts[i].topic_type, w->where,
+                                 w->n, w->values, w->lengths, w->formats, err,
+                                 sizeof err) != 0) {
+            if (qs_storedb_partition_name(name, sizeof name, parts[i].epoch,
+                                          parts[i].topic_type) != 0)
+                snprintf(name, sizeof name, "?");
+            snprintf(errmsg, errmsg_len, "cannot delete from '%s': %s", name, err);
+            return -1;
+        }
+        if (deleted > 0) {
+            counts->history_rows += deleted;
+            counts->partitions++;
+            touched[i] = 1;
+        }
+    }
+    return 0;
+}
+
+/* After the commit: VACUUM what was deleted from. 0, or -1 with errmsg. */
+static int
+scrub(qs_storedb_t *db, qs_pgdb_t *pg, const qs_partition_t *parts, size_t n_parts,
+      const int *touched, char *errmsg, size_t errmsg_len)
+{
+    for (size_t i = 0; i < n_parts; i++)
+        if (touched[i] && qs_pg_vacuum_partition(pg, parts[i].epoch, parts[i].topic_type,
+                                                 errmsg, errmsg_len) != 0)
+            return -1;
+    return qs_storedb_scrub(db, errmsg, errmsg_len);
+}
+
+int
+qs_storedb_forget_machine_pg(qs_storedb_t *db, qs_forget_counts_t *counts,
+                             const uint8_t machine_ps[QS_PSEUDONYM_BYTES],
+                             const uint8_t *domain_ps, char *errmsg, size_t errmsg_len)
+{
+    qs_pgdb_t *pg = qs_storedb_pgdb(db);
+    struct who w = { { (const char *)machine_ps, (const char *)domain_ps },
+                     { QS_PSEUDONYM_BYTES, QS_PSEUDONYM_BYTES }, { 1, 1 },
+                     domain_ps != NULL ? 2 : 1,
+                     domain_ps != NULL ? "machine_ps = $1 AND domain_ps = $2" : "machine_ps = $1" };
+    qs_partition_t *parts = NULL;
+    size_t n_parts = 0;
+    int *touched = NULL, rc = -1;
+
+    memset(counts, 0, sizeof *counts);
+    if (qs_pgdb_begin(pg) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot begin a transaction: %s", qs_pgdb_errmsg(pg));
+        return -1;
+    }
+    /* Listed inside the transaction; a partition a worker creates meanwhile
+     * holds only rows written after this forget began. */
+    if (qs_pgdb_partitions_present(pg, &parts, &n_parts) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot list history partitions: %s", qs_pgdb_errmsg(pg));
+        goto fail;
+    }
+    touched = qs_calloc(n_parts > 0 ? n_parts : 1, sizeof *touched);
+    if (delete_all(pg, &w, counts, parts, n_parts, touched, errmsg, errmsg_len) != 0)
+        goto fail;
+    if (qs_pgdb_commit(pg) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot commit: %s", qs_pgdb_errmsg(pg));
+        goto fail;
+    }
+    rc = QS_FORGET_NOT_SCRUBBED;
+    if (scrub(db, pg, parts, n_parts, touched, errmsg, errmsg_len) == 0) {
+        counts->scrubbed = 1;
+        rc = 0;
+    }
+    free(parts);
+    free(touched);
+    return rc;
+fail:
+    qs_pgdb_rollback(pg);
+    memset(counts, 0, sizeof *counts);
+    free(parts);
+    free(touched);
+    return -1;
+}

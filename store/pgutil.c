@@ -1,0 +1,230 @@
+/* pgutil.c - statements, binary results and shared deletions for store/'s PostgreSQL read side.
+ *
+ * See pgutil.h. Every failure is worded here once, as one line (the
+ * server's message can span several: DETAIL, HINT), so the modules above
+ * only say what they were doing.
+ */
+#include "pgutil.h"
+#include "qs_log.h"
+
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "<what>: <message>" on one line into errmsg. */
+static void
+note(char *errmsg, size_t errmsg_len, const char *what, const PGresult *r, PGconn *conn)
+{
+    const char *e = r != NULL ? PQresultErrorMessage(r) : NULL;
+    size_t n;
+
+    if (errmsg_len == 0)
+        return;
+    if (e == NULL || *e == '\0')
+        e = PQerrorMessage(conn);
+    snprintf(errmsg, errmsg_len, "%s: %s", what, e != NULL && *e != '\0' ? e : "unknown error");
+    for (char *p = errmsg; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
+    n = strlen(errmsg);
+    while (n > 0 && errmsg[n - 1] == ' ')
+        errmsg[--n] = '\0';
+}
+
+PGresult *
+qs_pg_query(qs_pgdb_t *pg, const char *what, const char *sql, int n,
+            const char *const *values, const int *lengths, const int *formats,
+            char *errmsg, size_t errmsg_len)
+{
+    PGconn *conn = qs_pgdb_conn(pg);
+    PGresult *r = PQexecParams(conn, sql, n, NULL, values, lengths, formats, 1);
+    ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return r;
+    note(errmsg, errmsg_len, what, r, conn);
+    PQclear(r);
+    return NULL;
+}
+
+int
+qs_pg_run(qs_pgdb_t *pg, const char *what, const char *sql, int n,
+          const char *const *values, const int *lengths, const int *formats,
+          int64_t *changes, char *errmsg, size_t errmsg_len)
+{
+    PGresult *r = qs_pg_query(pg, what, sql, n, values, lengths, formats, errmsg, errmsg_len);
+
+    if (r == NULL)
+        return -1;
+    if (changes != NULL)
+        *changes = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int64_t
+qs_pg_i64(const PGresult *r, int row, int col)
+{
+    uint64_t be;
+
+    if (PQgetisnull(r, row, col))
+        return 0;
+    QS_ASSERT(PQgetlength(r, row, col) == (int)sizeof be);   /* a bigint, as pgutil.h asks */
+    memcpy(&be, PQgetvalue(r, row, col), sizeof be);
+    return (int64_t)be64toh(be);
+}
+
+int
+qs_pg_table_exists(qs_pgdb_t *pg, const char *name, char *errmsg, size_t errmsg_len)
+{
+    const char *params[1] = { name };
+    PGresult *r = qs_pg_query(pg, "cannot read the catalog",
+                              "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                              "current_schema() AND tablename = $1", 1, params, NULL, NULL,
+                              errmsg, errmsg_len);
+    int exists;
+
+    if (r == NULL)
+        return -1;
+    exists = PQntuples(r) == 1 && qs_pg_i64(r, 0, 0) > 0;
+    PQclear(r);
+    return exists;
+}
+
+int
+qs_pg_read_begin(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
+{
+    return qs_pg_run(pg, "cannot start a read transaction",
+                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, NULL,
+                     NULL, errmsg, errmsg_len);
+}
+
+void
+qs_pg_read_end(qs_pgdb_t *pg)
+{
+    qs_pgdb_rollback(pg);   /* nothing was written: ending it is all */
+}
+
+/* values/lengths/formats of n parameters plus one text parameter at the
+ * end (malloc'd arrays the caller frees). */
+static void
+params_plus(int n, const char *const *values, const int *lengths, const int *formats,
+            const char *extra, const char ***v, int **l, int **f)
+{
+    *v = qs_calloc((size_t)n + 1, sizeof **v);
+    *l = qs_calloc((size_t)n + 1, sizeof **l);
+    *f = qs_calloc((size_t)n + 1, sizeof **f);
+    for (int i = 0; i < n; i++) {
+        (*v)[i] = values[i];
+        (*l)[i] = lengths != NULL ? lengths[i] : 0;
+        (*f)[i] = formats != NULL ? formats[i] : 0;
+    }
+    (*v)[n] = extra;
+}
+
+int
+qs_pg_latest_delete(qs_pgdb_t *pg, int64_t *deleted, const char *where, int n,
+                    const char *const *values, const int *lengths, const int *formats,
+                    char *errmsg, size_t errmsg_len)
+{
+    char sql[2048], shard[8];
+    const char **v;
+    int *l, *f, len;
+    PGresult *r;
+
+    *deleted = 0;
+    /* Data-modifying CTEs run to completion whether read or not: the
+     * count upsert happens even though only g is selected. */
+    len = snprintf(sql, sizeof sql,
+                   "WITH d AS (DELETE FROM latest WHERE %s "
+                   "           RETURNING topic_type, topic_id, state_id), "
+                   "     g AS (SELECT topic_type, topic_id, state_id, count(*) AS n FROM d "
+                   "           GROUP BY topic_type, topic_id, state_id), "
+                   "     u AS (INSERT INTO compliance_counts(topic_type, topic_id, state_id, "
+                   "           shard, count) SELECT topic_type, topic_id, state_id, $%d, -n "
+                   "           FROM g ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER ", "
+                   "           state_id ON CONFLICT (topic_type, topic_id, state_id, shard) "
+                   "           DO UPDATE SET count = compliance_counts.count + excluded.count) "
+                   "SELECT coalesce(sum(n), 0)::bigint FROM g", where, n + 1);
+    if (len < 0 || (size_t)len >= sizeof sql) {
+        snprintf(errmsg, errmsg_len, "the condition on latest is too long");
+        return -1;
+    }
+    snprintf(shard, sizeof shard, "%d", qs_pgdb_shard(pg));
+    params_plus(n, values, lengths, formats, shard, &v, &l, &f);
+    r = qs_pg_query(pg, "cannot delete from latest", sql, n + 1, v, l, f, errmsg, errmsg_len);
+    free(v);
+    free(l);
+    free(f);
+    if (r == NULL)
+        return -1;
+    if (PQntuples(r) == 1)
+        *deleted = qs_pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* Lower a registered partition's row count by deleted, in this
+ * connection's shard (an unregistered table has no count to keep). */
+static int
+lower_rows(qs_pgdb_t *pg, int64_t epoch, uint32_t topic_type, int64_t deleted,
+           char *errmsg, size_t errmsg_len)
+{
+    char e[24], t[16], s[8], d[24];
+    const char *params[4] = { e, t, s, d };
+
+    snprintf(e, sizeof e, "%lld", (long long)epoch);
+    snprintf(t, sizeof t, "%u", topic_type);
+    snprintf(s, sizeof s, "%d", qs_pgdb_shard(pg));
+    snprintf(d, sizeof d, "%lld", (long long)-deleted);
+    return qs_pg_run(pg, "cannot lower the partition's row count",
+                     "INSERT INTO partitions(epoch, topic_type, shard, rows) "
+                     "SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM partitions "
+                     "  WHERE epoch = $1 AND topic_type = $2) "
+                     "ON CONFLICT (epoch, topic_type, shard) DO UPDATE SET "
+                     "rows = partitions.rows + excluded.rows", 4, params, NULL, NULL, NULL,
+                     errmsg, errmsg_len);
+}
+
+int
+qs_pg_history_delete(qs_pgdb_t *pg, int64_t *deleted, int64_t epoch, uint32_t topic_type,
+                     const char *where, int n, const char *const *values,
+                     const int *lengths, const int *formats, char *errmsg,
+                     size_t errmsg_len)
+{
+    char name[64], sql[512];
+    int exists, len;
+
+    *deleted = 0;
+    if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0)
+        return -1;
+    len = snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s", name, where);
+    if (len < 0 || (size_t)len >= sizeof sql) {
+        snprintf(errmsg, errmsg_len, "the condition on '%s' is too long", name);
+        return -1;
+    }
+    exists = qs_pg_table_exists(pg, name, errmsg, errmsg_len);
+    if (exists <= 0)
+        return exists;      /* registered only: nothing stored there */
+    if (qs_pg_run(pg, "cannot delete rows", sql, n, values, lengths, formats, deleted,
+                  errmsg, errmsg_len) != 0)
+        return -1;
+    if (*deleted > 0 && lower_rows(pg, epoch, topic_type, *deleted, errmsg, errmsg_len) != 0) {
+        *deleted = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int
+qs_pg_vacuum_partition(qs_pgdb_t *pg, int64_t epoch, uint32_t topic_type, char *errmsg,
+                       size_t errmsg_len)
+{
+    char name[64], sql[96];
+
+    if (qs_storedb_partition_name(name, sizeof name, epoch, topic_type) != 0)
+        return -1;
+    snprintf(sql, sizeof sql, "VACUUM %s", name);
+    return qs_pg_run(pg, "VACUUM failed", sql, 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len);
+}

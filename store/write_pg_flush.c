@@ -1,0 +1,766 @@
+/* write_pg_flush.c - the PostgreSQL writer's queued batches: locks, dedup, statements, results.
+ *
+ * The steps are told at the top of write_pg.c. Dedup runs in memory over
+ * the locked clients' low_water and seen serials (as read after the locks
+ * were granted), in the order the batches arrived, so that a later batch of
+ * the same client in the group sees the earlier one's serials exactly as
+ * write.c sees them through SQLite. Minimization is write.c's: keyed
+ * pseudonyms (the last name of each kind remembered for the group), times
+ * truncated to the policy's precision, details sealed under the partition's
+ * epoch key with qs_details_ad's associated data; no raw name is ever a
+ * statement parameter.
+ */
+#include "write_pg_int.h"
+
+#include "qs_codec.h"
+#include "qs_hex.h"
+#include "qs_log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char sql_history_fmt[] =
+    "INSERT INTO %s(client_id, serial, state_id, topic_id, time_ms, machine_ps, domain_ps, "
+    "user_ps, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+static const unsigned history_types[9] = {
+    QS_PG_INT8OID, QS_PG_INT8OID, QS_PG_INT8OID, QS_PG_TEXTOID, QS_PG_INT8OID,
+    QS_PG_BYTEAOID, QS_PG_BYTEAOID, QS_PG_BYTEAOID, QS_PG_BYTEAOID };
+
+/* ------------------------------------------------------------------ reset */
+
+void
+qs_write_pg_reset(qs_write_pg_t *self)
+{
+    for (size_t i = 0; i < self->n_clients; i++) {
+        free(self->clients[i].init);
+        free(self->clients[i].added);
+    }
+    self->n_clients = 0;
+    self->n_queue = 0;
+    self->n_todo = 0;
+    self->n_deltas = 0;
+    self->n_rows = 0;
+    self->n_fresh = 0;
+    memset(&self->tally, 0, sizeof self->tally);
+    self->in_txn = 0;
+    self->flushed = 0;
+    self->flush_rc = 0;
+    self->txn_no++;
+}
+
+/* ------------------------------------------------------------- partitions */
+
+static struct part_key *
+key_find(struct part_key *a, size_t n, int64_t epoch, uint32_t topic_type)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].epoch == epoch && a[i].topic_type == topic_type)
+            return &a[i];
+    return NULL;
+}
+
+static struct part_key *
+key_add(struct part_key **a, size_t *n, size_t *cap, int64_t epoch, uint32_t topic_type)
+{
+    struct part_key *k = key_find(*a, *n, epoch, topic_type);
+
+    if (k != NULL)
+        return k;
+    qs_grow((void **)a, cap, *n + 1, sizeof **a);
+    k = &(*a)[(*n)++];
+    k->epoch = epoch;
+    k->topic_type = topic_type;
+    k->rows = 0;
+    return k;
+}
+
+void
+qs_write_pg_parts_forget(qs_write_pg_t *self)
+{
+    self->n_known = 0;
+    memset(self->slots, 0, sizeof self->slots);
+}
+
+void
+qs_write_pg_parts_committed(qs_write_pg_t *self)
+{
+    if (self->n_known + self->n_fresh > KNOWN_MAX)
+        self->n_known = 0;   /* years of partitions: start over, ensuring is cheap */
+    for (size_t i = 0; i < self->n_fresh; i++)
+        (void)key_add(&self->known, &self->n_known, &self->cap_known, self->fresh[i].epoch,
+                      self->fresh[i].topic_type);
+}
+
+/* The tables created by a rolled-back transaction do not exist: their slots'
+ * statements would fail, so the slots are freed (re-prepared on use). */
+void
+qs_write_pg_parts_rolled_back(qs_write_pg_t *self)
+{
+    for (size_t i = 0; i < STMT_SLOTS; i++)
+        if (self->slots[i].used &&
+            key_find(self->fresh, self->n_fresh, self->slots[i].epoch,
+                     self->slots[i].topic_type) != NULL)
+            self->slots[i].used = 0;
+}
+
+static void
+slot_name(char out[24], size_t i)
+{
+    snprintf(out, 24, "qs_w_h%zu", i);
+}
+
+/* The prepared INSERT slot for a partition, -1 when every slot serves this
+ * transaction already (the statement then goes unnamed). */
+static int
+slot_get(qs_write_pg_t *self, int64_t epoch, uint32_t topic_type)
+{
+    char name[24], table[64], sql[512];
+    size_t victim = STMT_SLOTS;
+
+    for (size_t i = 0; i < STMT_SLOTS; i++) {
+        struct stmt_slot *s = &self->slots[i];
+        if (s->used && s->epoch == epoch && s->topic_type == topic_type) {
+            s->txn_no = self->txn_no;
+            return (int)i;
+        }
+        if (victim == STMT_SLOTS && (!s->used || s->txn_no != self->txn_no))
+            victim = i;
+    }
+    if (victim == STMT_SLOTS)
+        return -1;
+    slot_name(name, victim);
+    if (qs_storedb_partition_name(table, sizeof table, epoch, topic_type) != 0 ||
+        qs_pgpipe_deallocate(self->pipe, name) != 0)
+        return -2;
+    snprintf(sql, sizeof sql, sql_history_fmt, table);
+    self->slots[victim].used = 0;
+    if (qs_pgpipe_prepare(self->pipe, name, sql, 9, history_types) != 0)
+        return -2;
+    self->slots[victim] = (struct stmt_slot){ 1, epoch, topic_type, self->txn_no };
+    return (int)victim;
+}
+
+/* Step 3: create the partitions this transaction writes to that are not
+ * known to exist, and pick their statements. */
+static int
+ensure_parts(qs_write_pg_t *self)
+{
+    for (size_t i = 0; i < self->n_todo; i++) {
+        struct todo *td = &self->todo[i];
+        uint32_t type = td->m->topic_type;
+
+        if (!td->history)
+            continue;
+        if (key_find(self->known, self->n_known, td->epoch, type) == NULL &&
+            key_find(self->fresh, self->n_fresh, td->epoch, type) == NULL) {
+            if (qs_pgdb_partition_ensure(self->pg, td->epoch, type) != 0) {
+                snprintf(self->err, sizeof self->err, "cannot create a history partition: %s",
+                         qs_pgdb_errmsg(self->pg));
+                return -1;
+            }
+            (void)key_add(&self->fresh, &self->n_fresh, &self->cap_fresh, td->epoch, type);
+        }
+        td->slot = slot_get(self, td->epoch, type);
+        if (td->slot == -2) {
+            snprintf(self->err, sizeof self->err, "%s", qs_pgpipe_errmsg(self->pipe));
+            return -1;
+        }
+        (void)key_add(&self->rows, &self->n_rows, &self->cap_rows, td->epoch, type);
+    }
+    return 0;
+}
+
+static int
+cmp_part(const void *a, const void *b)
+{
+    const struct part_key *x = a, *y = b;
+    if (x->epoch != y->epoch)
+        return x->epoch < y->epoch ? -1 : 1;
+    return (x->topic_type > y->topic_type) - (x->topic_type < y->topic_type);
+}
+
+int
+qs_write_pg_send_parts(qs_write_pg_t *self)
+{
+    qs_pgparams_t p;
+
+    qsort(self->rows, self->n_rows, sizeof *self->rows, cmp_part);
+    for (size_t i = 0; i < self->n_rows; i++) {
+        if (self->rows[i].rows == 0)
+            continue;
+        qs_pgparams_reset(&p);
+        qs_pgparams_int8(&p, self->rows[i].epoch);
+        qs_pgparams_int8(&p, self->rows[i].topic_type);
+        qs_pgparams_int8(&p, qs_pgdb_shard(self->pg));
+        qs_pgparams_int8(&p, self->rows[i].rows);
+        if (qs_pgpipe_send(self->pipe, "qs_w_part_rows", &p, TAG_NONE, qs_write_pg_result,
+                           self) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------- count changes */
+
+static void
+delta_add(qs_write_pg_t *self, uint32_t topic_type, const char *topic_id, uint32_t state_id,
+          int64_t delta)
+{
+    struct count_delta *d;
+
+    qs_grow((void **)&self->deltas, &self->cap_deltas, self->n_deltas + 1,
+            sizeof *self->deltas);
+    d = &self->deltas[self->n_deltas++];
+    d->topic_type = topic_type;
+    d->state_id = state_id;
+    d->delta = delta;
+    snprintf(d->topic_id, sizeof d->topic_id, "%s", topic_id);
+}
+
+/* The primary key's order (bytewise topic ids: the database is created
+ * with --no-locale or C collation is not assumed: only the order of one
+ * writer's own statements matters, and every writer uses this one). */
+static int
+cmp_delta(const void *a, const void *b)
+{
+    const struct count_delta *x = a, *y = b;
+    int c;
+
+    if (x->topic_type != y->topic_type)
+        return x->topic_type < y->topic_type ? -1 : 1;
+    if ((c = strcmp(x->topic_id, y->topic_id)) != 0)
+        return c;
+    return (x->state_id > y->state_id) - (x->state_id < y->state_id);
+}
+
+int
+qs_write_pg_send_counts(qs_write_pg_t *self)
+{
+    qs_pgparams_t p;
+    size_t i = 0;
+
+    qsort(self->deltas, self->n_deltas, sizeof *self->deltas, cmp_delta);
+    while (i < self->n_deltas) {
+        const struct count_delta *d = &self->deltas[i];
+        int64_t sum = 0;
+        size_t j = i;
+
+        for (; j < self->n_deltas && cmp_delta(d, &self->deltas[j]) == 0; j++)
+            sum += self->deltas[j].delta;
+        i = j;
+        if (sum == 0)
+            continue;
+        qs_pgparams_reset(&p);
+        qs_pgparams_int8(&p, d->topic_type);
+        qs_pgparams_bytes(&p, d->topic_id, strlen(d->topic_id));
+        qs_pgparams_int8(&p, d->state_id);
+        qs_pgparams_int8(&p, qs_pgdb_shard(self->pg));
+        qs_pgparams_int8(&p, sum);
+        if (qs_pgpipe_send(self->pipe, "qs_w_counts", &p, TAG_NONE, qs_write_pg_result,
+                           self) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- clients */
+
+static int
+cmp_client(const void *a, const void *b)
+{
+    return memcmp(((const struct pclient *)a)->pk, ((const struct pclient *)b)->pk,
+                  QS_KEY_BYTES);
+}
+
+static struct pclient *
+client_find(qs_write_pg_t *self, const uint8_t pk[QS_KEY_BYTES])
+{
+    struct pclient key;
+
+    memcpy(key.pk, pk, QS_KEY_BYTES);
+    return bsearch(&key, self->clients, self->n_clients, sizeof key, cmp_client);
+}
+
+static struct pclient *
+client_by_id(qs_write_pg_t *self, int64_t client_id)
+{
+    for (size_t i = 0; i < self->n_clients; i++)
+        if (self->clients[i].locked && self->clients[i].client_id == client_id)
+            return &self->clients[i];
+    return NULL;
+}
+
+/* The group's distinct clients, ascending, and their keys as a text array
+ * of hex strings (malloc'd). */
+static char *
+collect_clients(qs_write_pg_t *self)
+{
+    size_t n = 0;
+    char *arr, *w;
+
+    qs_grow((void **)&self->clients, &self->cap_clients, self->n_queue + 1,
+            sizeof *self->clients);
+    for (size_t i = 0; i < self->n_queue; i++) {
+        memset(&self->clients[n], 0, sizeof self->clients[n]);
+        memcpy(self->clients[n++].pk, self->queue[i].b->pk, QS_KEY_BYTES);
+    }
+    qsort(self->clients, n, sizeof *self->clients, cmp_client);
+    self->n_clients = 0;
+    for (size_t i = 0; i < n; i++)
+        if (self->n_clients == 0 || cmp_client(&self->clients[self->n_clients - 1],
+                                               &self->clients[i]) != 0)
+            self->clients[self->n_clients++] = self->clients[i];
+    arr = qs_calloc(self->n_clients * (2 * QS_KEY_BYTES + 1) + 3, 1);
+    w = arr;
+    *w++ = '{';
+    for (size_t i = 0; i < self->n_clients; i++) {
+        if (i > 0)
+            *w++ = ',';
+        qs_hex_encode(w, 2 * QS_KEY_BYTES + 1, self->clients[i].pk, QS_KEY_BYTES);
+        w += 2 * QS_KEY_BYTES;
+    }
+    *w++ = '}';
+    *w = '\0';
+    return arr;
+}
+
+static int
+take_lock_rows(qs_write_pg_t *self, PGresult *r)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        uint8_t pk[QS_KEY_BYTES];
+        struct pclient *c;
+
+        if (qs_hex_decode(pk, sizeof pk, PQgetvalue(r, i, 0)) != 0 ||
+            (c = client_find(self, pk)) == NULL) {
+            qs_pgpipe_fail(self->pipe, "the clients table returned a key not asked for");
+            return -1;
+        }
+        c->client_id = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        c->lw = strtoull(PQgetvalue(r, i, 2), NULL, 10);
+        c->locked = 1;
+    }
+    return 0;
+}
+
+static int
+take_seen_rows(qs_write_pg_t *self, PGresult *r)
+{
+    struct pclient *c = NULL;
+
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        if (c == NULL || c->client_id != id)
+            c = client_by_id(self, id);
+        if (c == NULL) {
+            qs_pgpipe_fail(self->pipe, "the seen table returned a client not locked");
+            return -1;
+        }
+        qs_grow((void **)&c->init, &c->cap_init, c->n_init + 1, sizeof *c->init);
+        c->init[c->n_init++] = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+    }
+    return 0;
+}
+
+/* Step 1: BEGIN, create the missing clients, lock them all, read seen. */
+static int
+lock_clients(qs_write_pg_t *self)
+{
+    char *arr = collect_clients(self), now[24];
+    qs_pgparams_t p;
+    int rc;
+
+    snprintf(now, sizeof now, "%lld", (long long)self->queue[0].now_ms);
+    qs_pgparams_reset(&p);
+    qs_pgparams_text(&p, arr);
+    qs_pgparams_text(&p, now);
+    rc = qs_pgpipe_send_sql(self->pipe, "BEGIN ISOLATION LEVEL READ COMMITTED", TAG_NONE,
+                            qs_write_pg_result, self) != 0 ||
+         qs_pgpipe_send(self->pipe, "qs_w_ins_clients", &p, TAG_NONE, qs_write_pg_result,
+                        self) != 0;
+    p.n = 1;
+    rc = rc || qs_pgpipe_send(self->pipe, "qs_w_lock_clients", &p, TAG_LOCK, qs_write_pg_result,
+                              self) != 0 ||
+         qs_pgpipe_send(self->pipe, "qs_w_seen", &p, TAG_SEEN, qs_write_pg_result, self) != 0 ||
+         qs_pgpipe_run(self->pipe, qs_write_pg_result, self) != 0;
+    free(arr);
+    if (rc)
+        return -1;
+    for (size_t i = 0; i < self->n_clients; i++)
+        if (!self->clients[i].locked) {
+            qs_pgpipe_fail(self->pipe, "a client row vanished between insert and lock");
+            return -1;
+        }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ dedup */
+
+static int
+seen_has(const struct pclient *c, uint64_t s)
+{
+    size_t lo = 0, hi = c->n_init;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->init[mid] == s)
+            return 1;
+        if (c->init[mid] < s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = 0; i < c->n_added; i++)
+        if (c->added[i] == s)
+            return 1;
+    return 0;
+}
+
+/* Serial s is handled now: low_water moves over it and over the
+ * remembered serials right above it, or it is remembered. */
+static void
+mark_handled(struct pclient *c, uint64_t s)
+{
+    if (s == c->lw + 1) {
+        c->lw = s;
+        while (seen_has(c, c->lw + 1))
+            c->lw++;
+        return;
+    }
+    qs_grow((void **)&c->added, &c->cap_added, c->n_added + 1, sizeof *c->added);
+    c->added[c->n_added++] = s;
+}
+
+static void
+reject(qs_group_batch_t *b, qs_group_msg_t *r, qs_tally_t *txn, int count)
+{
+    r->outcome = QS_OUT_REJECTED;
+    b->n_rejected++;
+    if (count)
+        qs_tally_reject(txn, r->status, r->code);
+}
+
+static void
+add_todo(qs_write_pg_t *self, const struct queued *q, const struct pclient *c,
+         const Quietstate__StateMessage *m)
+{
+    const qs_policy_t *pol = q->pol;
+    struct todo *td;
+
+    qs_grow((void **)&self->todo, &self->cap_todo, self->n_todo + 1, sizeof *self->todo);
+    td = &self->todo[self->n_todo++];
+    td->m = m;
+    td->client_id = c->client_id;
+    td->t = m->time_utc_ms - m->time_utc_ms % pol->time_precision_ms;
+    td->now_ms = q->now_ms;
+    td->collect_users = pol->collect_user_names;
+    /* Already older than its topic may be kept: the current state only. */
+    td->history = m->time_utc_ms >= qs_policy_cutoff_ms(pol, m->topic_type, q->now_ms);
+    td->epoch = qs_epoch_of(td->t);
+    td->slot = -1;
+    if (td->history)
+        /* Every holder of the keys moves its chain past the expired epochs
+         * itself (qs_epochkeys.h): this worker when it writes. */
+        (void)qs_epochkeys_expire(self->epochkeys, m->topic_type,
+                                  qs_epoch_of(qs_policy_cutoff_ms(pol, m->topic_type,
+                                                                  q->now_ms)));
+}
+
+/* write.c's write_one, over the client's in-memory serials. */
+static void
+dedup_one(qs_write_pg_t *self, const struct queued *q, struct pclient *c, qs_group_msg_t *r)
+{
+    qs_group_batch_t *b = q->b;
+    uint64_t s = r->m->serial;
+
+    if (r->repeated) {
+        /* Counted with its first copy: once, not again on a resend. */
+        reject(b, r, q->txn, q->msgs[b->first_msg + r->owner].fresh);
+        return;
+    }
+    if (s == 0 || s > (uint64_t)INT64_MAX) {
+        reject(b, r, q->txn, 1);
+        return;
+    }
+    if (s <= c->lw || seen_has(c, s)) {
+        if (r->valid) {
+            r->outcome = QS_OUT_DUPLICATE;
+            b->n_dup++;
+            q->txn->duplicates++;
+        } else {
+            reject(b, r, q->txn, 0);   /* rejected before: listed again, counted once */
+        }
+        return;
+    }
+    r->fresh = 1;
+    if (r->valid) {
+        add_todo(self, q, c, r->m);
+        r->outcome = QS_OUT_STORED;
+        b->n_stored++;
+        q->txn->stored++;
+    } else {
+        reject(b, r, q->txn, 1);
+    }
+    mark_handled(c, s);
+}
+
+static void
+dedup_all(qs_write_pg_t *self)
+{
+    for (size_t i = 0; i < self->n_queue; i++) {
+        const struct queued *q = &self->queue[i];
+        struct pclient *c = client_find(self, q->b->pk);
+
+        QS_ASSERT(c != NULL);
+        for (size_t k = 0; k < q->b->n_msgs; k++)
+            dedup_one(self, q, c, &q->msgs[q->b->first_msg + k]);
+        q->b->low_water = c->lw;
+        if (q->now_ms > c->last_ms)
+            c->last_ms = q->now_ms;
+    }
+}
+
+/* -------------------------------------------------------------- messages */
+
+static int
+is_zero(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+static void
+param_ps(qs_pgparams_t *p, const uint8_t ps[QS_PSEUDONYM_BYTES])
+{
+    qs_pgparams_bytes(p, is_zero(ps, QS_PSEUDONYM_BYTES) ? NULL : ps, QS_PSEUDONYM_BYTES);
+}
+
+static void
+pseudonym_memo(qs_write_pg_t *self, uint8_t out[QS_PSEUDONYM_BYTES], qs_pseudo_kind_t kind,
+               const char *name)
+{
+    struct ps_memo *m = &self->memo[kind];
+    size_t len = strlen(name);
+
+    if (m->valid && strcmp(m->name, name) == 0) {
+        memcpy(out, m->ps, QS_PSEUDONYM_BYTES);
+        return;
+    }
+    qs_pseudonym(out, self->site_key, kind, name);
+    m->valid = len < sizeof m->name;
+    if (m->valid) {
+        memcpy(m->name, name, len + 1);
+        memcpy(m->ps, out, QS_PSEUDONYM_BYTES);
+    }
+}
+
+/* The details of td sealed under the partition's epoch key, or NULL. A key
+ * shredded already (the policy's maximum age was raised after this holder
+ * moved its chain past the epoch) cannot seal: the row is kept without
+ * details rather than refusing the whole group for ever. */
+static void
+param_details(qs_write_pg_t *self, qs_pgparams_t *p, const struct todo *td)
+{
+    const Quietstate__StateMessage *m = td->m;
+    size_t len = strlen(m->details), sealed = 0;
+    uint8_t ad[QS_DETAILS_AD_BYTES];
+    const uint8_t *key;
+
+    if (len == 0) {
+        qs_pgparams_bytes(p, NULL, 0);
+        return;
+    }
+    key = qs_epochkeys_get(self->epochkeys, td->epoch, m->topic_type, 1);
+    qs_details_ad(ad, td->client_id, m->serial, td->epoch, m->topic_type);
+    if (key == NULL || qs_details_seal(self->details_buf, &sealed, sizeof self->details_buf,
+                                       (const uint8_t *)m->details, len, ad, sizeof ad,
+                                       key) != 0) {
+        if (self->unsealed++ == 0)
+            log_warn("dropping the details of a message of topic %u: the key of its day is "
+                     "shredded on this host (counted once per process)", m->topic_type);
+        qs_pgparams_bytes(p, NULL, 0);
+        return;
+    }
+    qs_pgparams_bytes(p, self->details_buf, sealed);
+}
+
+static int
+send_message(qs_write_pg_t *self, size_t i)
+{
+    const struct todo *td = &self->todo[i];
+    const Quietstate__StateMessage *m = td->m;
+    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
+    uint8_t user_ps[QS_PSEUDONYM_BYTES];
+    char table[64], sql[512];
+    qs_pgparams_t p;
+
+    pseudonym_memo(self, machine_ps, QS_PSEUDO_MACHINE, m->machine_name);
+    pseudonym_memo(self, domain_ps, QS_PSEUDO_DOMAIN, m->domain);
+    memset(user_ps, 0, sizeof user_ps);
+    if (td->collect_users)
+        pseudonym_memo(self, user_ps, QS_PSEUDO_USER, m->user_name);
+    qs_pgparams_reset(&p);
+    qs_pgparams_int8(&p, td->client_id);
+    qs_pgparams_int8(&p, m->topic_type);
+    qs_pgparams_bytes(&p, m->topic_id, strlen(m->topic_id));
+    qs_pgparams_int8(&p, m->state_id);
+    qs_pgparams_int8(&p, td->t);
+    qs_pgparams_int8(&p, td->now_ms);
+    param_ps(&p, machine_ps);
+    param_ps(&p, domain_ps);
+    if (qs_pgpipe_send(self->pipe, "qs_w_latest", &p, TAG_MAKE(TAG_LATEST, i),
+                       qs_write_pg_result, self) != 0)
+        return -1;
+    if (!td->history)
+        return 0;
+    qs_pgparams_reset(&p);
+    qs_pgparams_int8(&p, td->client_id);
+    qs_pgparams_int8(&p, (int64_t)m->serial);
+    qs_pgparams_int8(&p, m->state_id);
+    qs_pgparams_bytes(&p, m->topic_id, strlen(m->topic_id));
+    qs_pgparams_int8(&p, td->t);
+    param_ps(&p, machine_ps);
+    param_ps(&p, domain_ps);
+    param_ps(&p, user_ps);
+    param_details(self, &p, td);
+    if (td->slot >= 0) {
+        char name[24];
+        slot_name(name, (size_t)td->slot);
+        return qs_pgpipe_send(self->pipe, name, &p, TAG_MAKE(TAG_HISTORY, i),
+                              qs_write_pg_result, self);
+    }
+    if (qs_storedb_partition_name(table, sizeof table, td->epoch, m->topic_type) != 0)
+        return -1;
+    snprintf(sql, sizeof sql, sql_history_fmt, table);
+    return qs_pgpipe_send_unnamed(self->pipe, sql, history_types, &p, TAG_MAKE(TAG_HISTORY, i),
+                                  qs_write_pg_result, self);
+}
+
+/* Per client: seen as it ends (serials at or under low_water go, the new
+ * ones above it come), then low_water and last_ms. */
+static int
+send_client(qs_write_pg_t *self, const struct pclient *c)
+{
+    qs_pgparams_t p;
+    char *arr = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    if (c->n_init > 0) {
+        qs_pgparams_reset(&p);
+        qs_pgparams_int8(&p, c->client_id);
+        qs_pgparams_int8(&p, (int64_t)c->lw);
+        rc = qs_pgpipe_send(self->pipe, "qs_w_del_seen", &p, TAG_NONE, qs_write_pg_result, self);
+    }
+    for (size_t i = 0; i < c->n_added; i++)
+        n += c->added[i] > c->lw;
+    if (rc == 0 && n > 0) {
+        char *w = arr = qs_calloc(n * 21 + 3, 1), id[24];
+        *w++ = '{';
+        for (size_t i = 0; i < c->n_added; i++)
+            if (c->added[i] > c->lw)
+                w += sprintf(w, "%s%llu", w == arr + 1 ? "" : ",",
+                             (unsigned long long)c->added[i]);
+        strcpy(w, "}");
+        snprintf(id, sizeof id, "%lld", (long long)c->client_id);
+        qs_pgparams_reset(&p);
+        qs_pgparams_text(&p, id);
+        qs_pgparams_text(&p, arr);
+        rc = qs_pgpipe_send(self->pipe, "qs_w_ins_seen", &p, TAG_NONE, qs_write_pg_result, self);
+        free(arr);
+    }
+    if (rc != 0)
+        return -1;
+    qs_pgparams_reset(&p);
+    qs_pgparams_int8(&p, c->client_id);
+    qs_pgparams_int8(&p, (int64_t)c->lw);
+    qs_pgparams_int8(&p, c->last_ms);
+    return qs_pgpipe_send(self->pipe, "qs_w_upd_client", &p, TAG_NONE, qs_write_pg_result, self);
+}
+
+/* ----------------------------------------------------------------- results */
+
+static int
+take_latest(qs_write_pg_t *self, const struct todo *td, PGresult *r)
+{
+    uint32_t now_state;
+
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 1)) {
+        qs_pgpipe_fail(self->pipe, "the latest upsert returned no row");
+        return -1;
+    }
+    now_state = (uint32_t)strtoul(PQgetvalue(r, 0, 1), NULL, 10);
+    if (PQgetisnull(r, 0, 0)) {
+        delta_add(self, td->m->topic_type, td->m->topic_id, now_state, +1);
+    } else {
+        uint32_t was = (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+        if (was != now_state) {
+            delta_add(self, td->m->topic_type, td->m->topic_id, was, -1);
+            delta_add(self, td->m->topic_type, td->m->topic_id, now_state, +1);
+        }
+    }
+    return 0;
+}
+
+int
+qs_write_pg_result(void *ctx, int tag, PGresult *r)
+{
+    qs_write_pg_t *self = ctx;
+    const struct todo *td;
+
+    switch (TAG_KIND(tag)) {
+    case TAG_LOCK:
+        return take_lock_rows(self, r);
+    case TAG_SEEN:
+        return take_seen_rows(self, r);
+    case TAG_LATEST:
+        return take_latest(self, &self->todo[TAG_INDEX(tag)], r);
+    case TAG_HISTORY:
+        td = &self->todo[TAG_INDEX(tag)];
+        if (strcmp(PQcmdTuples(r), "1") == 0)
+            key_find(self->rows, self->n_rows, td->epoch, td->m->topic_type)->rows++;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* --------------------------------------------------------------- the flush */
+
+static int
+flush_steps(qs_write_pg_t *self)
+{
+    if (self->n_queue == 0)
+        return qs_pgpipe_send_sql(self->pipe, "BEGIN ISOLATION LEVEL READ COMMITTED", TAG_NONE,
+                                  qs_write_pg_result, self) != 0 ||
+                       qs_pgpipe_run(self->pipe, qs_write_pg_result, self) != 0
+                   ? -1 : 0;
+    if (lock_clients(self) != 0)
+        return -1;
+    dedup_all(self);
+    if (ensure_parts(self) != 0)
+        return -1;
+    for (size_t i = 0; i < self->n_todo; i++)
+        if (send_message(self, i) != 0)
+            return -1;
+    for (size_t i = 0; i < self->n_clients; i++)
+        if (send_client(self, &self->clients[i]) != 0)
+            return -1;
+    return qs_pgpipe_run(self->pipe, qs_write_pg_result, self);
+}
+
+int
+qs_write_pg_flush(qs_write_pg_t *self)
+{
+    if (self->flushed)
+        return self->flush_rc;
+    self->flushed = 1;
+    self->flush_rc = flush_steps(self);
+    if (self->flush_rc != 0 && self->err[0] == '\0')
+        snprintf(self->err, sizeof self->err, "%s", qs_pgpipe_errmsg(self->pipe));
+    return self->flush_rc;
+}

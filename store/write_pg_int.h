@@ -1,0 +1,131 @@
+/* write_pg_int.h - the PostgreSQL writer's state, shared by its two files (private to write_pg*.c).
+ *
+ * write_pg.c: connection, transaction, commit. write_pg_flush.c: the
+ * queued batches' locks, dedup, minimization, statements and results,
+ * partitions and the count changes.
+ */
+#ifndef QS_STORE_WRITE_PG_INT_H
+#define QS_STORE_WRITE_PG_INT_H
+
+#include "pipe_pg.h"
+#include "qs_limits.h"
+#include "qs_pseudonym.h"
+#include "write_pg.h"
+
+/* Result tags: the kind in the low bits, an index above. */
+enum { TAG_NONE = 0, TAG_LOCK, TAG_SEEN, TAG_LATEST, TAG_HISTORY };
+#define TAG_KIND(t) ((t) & 7)
+#define TAG_INDEX(t) ((size_t)((unsigned)(t) >> 3))
+#define TAG_MAKE(kind, i) ((int)(((unsigned)(i) << 3) | (unsigned)(kind)))
+
+#define STMT_SLOTS 48          /* prepared history INSERTs kept per connection */
+#define KNOWN_MAX 4096         /* partitions remembered as existing */
+
+struct queued {
+    qs_group_batch_t *b;
+    qs_group_msg_t *msgs;
+    const qs_policy_t *pol;
+    qs_tally_t *txn;
+    int64_t now_ms;
+};
+
+/* A client of the transaction, locked; serials of seen as read (init) and
+ * as added by this transaction. */
+struct pclient {
+    uint8_t pk[QS_KEY_BYTES];
+    int64_t client_id;
+    int locked;
+    int64_t last_ms;
+    uint64_t lw;
+    uint64_t *init, *added;
+    size_t n_init, cap_init, n_added, cap_added;
+};
+
+/* A message to store. */
+struct todo {
+    const Quietstate__StateMessage *m;
+    int64_t client_id;
+    int64_t t;                 /* truncated to the policy's precision */
+    int64_t now_ms;
+    int collect_users;
+    int history;               /* also a history row (not past the maximum age) */
+    int64_t epoch;
+    int slot;                  /* prepared INSERT slot, -1: unnamed statement */
+};
+
+struct stmt_slot {
+    int used;
+    int64_t epoch;
+    uint32_t topic_type;
+    uint64_t txn_no;           /* transaction that last used it */
+};
+
+struct part_key {
+    int64_t epoch;
+    uint32_t topic_type;
+    int64_t rows;              /* rows: this transaction's inserts */
+};
+
+struct count_delta {
+    uint32_t topic_type, state_id;
+    int64_t delta;
+    char topic_id[QS_MAX_TOPIC_ID_BYTES + 1];
+};
+
+struct ps_memo {
+    int valid;
+    char name[QS_MAX_NAME_BYTES + 1];
+    uint8_t ps[QS_PSEUDONYM_BYTES];
+};
+
+struct qs_write_pg {
+    qs_storedb_t *storedb;
+    qs_pgdb_t *pg;
+    qs_pgpipe_t *pipe;
+    const uint8_t *site_key;
+    qs_epochkeys_t *epochkeys;
+    unsigned prepared_gen;
+
+    /* reconnection */
+    int outage;
+    int64_t outage_since, next_try, backoff_ms;
+
+    /* the transaction */
+    int in_txn, flushed, flush_rc;
+    uint64_t txn_no;
+    struct queued *queue;
+    size_t n_queue, cap_queue;
+    struct pclient *clients;   /* sorted by pk */
+    size_t n_clients, cap_clients;
+    struct todo *todo;
+    size_t n_todo, cap_todo;
+    struct count_delta *deltas;
+    size_t n_deltas, cap_deltas;
+    struct part_key *rows;     /* partitions touched, with their row counts */
+    size_t n_rows, cap_rows;
+    struct part_key *fresh;    /* created by this transaction */
+    size_t n_fresh, cap_fresh;
+    qs_tally_t tally;
+
+    /* partitions known to exist (committed), and the prepared INSERTs */
+    struct part_key *known;
+    size_t n_known, cap_known;
+    struct stmt_slot slots[STMT_SLOTS];
+
+    struct ps_memo memo[QS_PSEUDO_USER + 1];
+    uint8_t details_buf[QS_MAX_DETAILS_BYTES + QS_DETAILS_OVERHEAD];
+    uint64_t unsealed;         /* details dropped: their key is shredded */
+    char err[512];
+};
+
+/* write_pg_flush.c */
+int qs_write_pg_flush(qs_write_pg_t *self);
+int qs_write_pg_result(void *ctx, int tag, PGresult *r);
+int qs_write_pg_send_parts(qs_write_pg_t *self);
+int qs_write_pg_send_counts(qs_write_pg_t *self);
+void qs_write_pg_parts_forget(qs_write_pg_t *self);
+void qs_write_pg_parts_committed(qs_write_pg_t *self);
+void qs_write_pg_parts_rolled_back(qs_write_pg_t *self);
+void qs_write_pg_reset(qs_write_pg_t *self);
+
+#endif

@@ -1,0 +1,13 @@
+# read.cmake - the PostgreSQL engine's read and retention side (store/*_pg.c
+# of query, lookup, expire, forget, check, counts; qs-retention's lock):
+# store/test_read_pg.c compares every answer with SQLite's on the same rows,
+# run by read_pg.sh, which starts the server and passes its URI in
+# QS_TEST_PG_URL. The retention e2e scripts run again with QS_TEST_ENGINE=pg.
+add_executable(test_read_pg ${CMAKE_SOURCE_DIR}/store/test_read_pg.c)
+target_include_directories(test_read_pg PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+target_link_libraries(test_read_pg PRIVATE qs_storedb quietstate)
+
+add_test(NAME pg_read COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/read_pg.sh)
+set_tests_properties(pg_read PROPERTIES
+  LABELS "pg" TIMEOUT 300 RUN_SERIAL ON
+  ENVIRONMENT "QS_TEST_READ_PG=$<TARGET_FILE:test_read_pg>;QS_LIB_NAME=pg_read")
