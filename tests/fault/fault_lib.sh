@@ -28,11 +28,13 @@
 #                             PostgreSQL the cluster's current WAL segment
 #   fault_kill_workers        SIGKILL every qs-store worker at once
 #   fault_start_workers       start the missing ones again
+#   fault_stop_workers        SIGTERM them all and wait
 #
 # QS_TEST_ENGINE=pg (scripts/lib.sh) runs the same tests on a PostgreSQL
 # server of the test's own with two store workers: fault_sql then sends a
 # query of $STORE_DB to the site's database through psql (IFNULL, hex(pk),
-# PRAGMA integrity_check and an alias-less subquery translated), and the
+# PRAGMA integrity_check, sharded counters and an alias-less subquery
+# translated), and the
 # history helpers list PostgreSQL's history_* tables.
 #
 # Binaries: as scripts/lib.sh finds them (QSCTL, QS_BROKER, QS_STORE,
@@ -131,6 +133,8 @@ fault__pg_sql() {
     fi
     [[ $sql =~ $re ]] && sql="SELECT COUNT(*) FROM (${BASH_REMATCH[1]}) AS q"
     sql=${sql//IFNULL(/COALESCE(}
+    # counters has one row per name and worker shard (storedb_pg.h): sum them.
+    sql=${sql//SELECT value FROM counters/SELECT sum(value) FROM counters}
     sql=${sql//hex(pk)/upper(encode(pk, \'hex\'))}
     psql -X -q -A -t -F '|' -v ON_ERROR_STOP=1 "$QS_STORE_URL" -c "$sql"
 }
@@ -155,6 +159,16 @@ fault_worker_names() {
 fault_kill_workers() {
     # shellcheck disable=SC2046
     fault_kill_all $(fault_worker_names)
+}
+
+# fault_stop_workers: SIGTERM every worker and wait; fails the test on a
+# non-zero exit.
+fault_stop_workers() {
+    local name
+    for name in $(fault_worker_names); do
+        qs_running "$name" || continue
+        qs_stop "$name" 10 || qs_fail "qs-store ($name) exited $QS_STOP_RC on SIGTERM"
+    done
 }
 
 fault_start_workers() {
