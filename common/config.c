@@ -332,11 +332,14 @@ qs_config_format(char *out, size_t out_len, const qs_config_t *cfg)
         "hwm = %d\n"
         "\n[store]\n"
         "backend = sqlite\n"
+        "%s%s%s"
         "skew_limit_seconds = %d\n"
         "group_commit_max_messages = %d\n"
         "\n[retention]\n"
         "interval_seconds = %d\n",
-        cfg->frontend, cfg->backend, cfg->broker_hwm, cfg->skew_limit_s,
+        cfg->frontend, cfg->backend, cfg->broker_hwm,
+        cfg->store_database[0] ? "database = " : "", cfg->store_database,
+        cfg->store_database[0] ? "\n" : "", cfg->skew_limit_s,
         cfg->group_commit_max_messages, cfg->retention_interval_s);
     size_t used = (n < 0) ? out_len : (size_t)n;
     int m;

@@ -114,6 +114,13 @@ static const qs_site_file_t files[] = {
     { "keys/audit.key", F, 0600, INIT, 1, 1, F_AUDIT_KEY, "audit hash-chain key" },
     { "keys/epochs/*.key", P, 0600, "qs-store", 1, 0, -1,
       "one data key per day and topic type; shredded when the day expires" },
+    { "keys/epochs/chain-*.state", P, 0600, "qsctl init --database", 1, 0, -1,
+      "PostgreSQL site: one epoch key chain per topic type (every host holds a copy), "
+      "moved past each expired day" },
+    { "keys/epochs/chain-*.next", P, 0600, "qs-store", 1, 0, -1,
+      "a key chain being moved (left over by a crash; finished on the next open)" },
+    { "keys/epochs/chains.lock", F, 0600, "qs-store", 0, 0, -1,
+      "serializes the moves of the key chains between a host's processes (empty)" },
     { "quietstate.conf", F, 0600, INIT, 0, 1, F_CONF, "endpoints and options" },
     { "site.db", F, 0600, INIT, 0, 1, F_SITE_DB,
       "enrolled and revoked clients, policy versions, audit log" },

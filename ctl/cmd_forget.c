@@ -100,7 +100,8 @@ parse_args(struct forget_args *a, int argc, char **argv)
 }
 
 static void
-print_counts(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *counts)
+print_counts(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *counts,
+             qs_storedb_engine_t engine)
 {
     printf("forgot machine with pseudonym %s…%s%s: removed %lld current state%s and %lld "
            "event%s from %lld partition%s\n", ps_hex, dps_hex ? " in domain " : "",
@@ -108,7 +109,10 @@ print_counts(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *
            counts->latest_rows == 1 ? "" : "s", (long long)counts->history_rows,
            counts->history_rows == 1 ? "" : "s", (long long)counts->partitions,
            counts->partitions == 1 ? "" : "s");
-    if (counts->scrubbed)
+    if (counts->scrubbed && engine == QS_STOREDB_POSTGRESQL)
+        printf("store database VACUUMed: the rows' space is marked for reuse (docs/privacy.md, "
+               "\"On PostgreSQL\": what may remain and why it is pseudonymous or sealed)\n");
+    else if (counts->scrubbed)
         printf("store.db WAL truncated and free pages returned: no copy is left in the files\n");
 }
 
@@ -140,7 +144,8 @@ forget_and_audit(ctl_site_t *site, const char *actor, ctl_format_t fmt,
         if (ctl_json_print(cJSON_Duplicate(detail, 1)) != 0)
             qs_fatal("out of memory printing JSON");
     } else {
-        print_counts(ps_hex, domain_ps ? dps_hex : NULL, &counts);
+        print_counts(ps_hex, domain_ps ? dps_hex : NULL, &counts,
+                     qs_storedb_engine(site->storedb));
     }
     if (ctl_site_begin(site, errmsg, sizeof errmsg) != 0 ||
         ctl_site_audit(site, actor, "forget", detail, errmsg, sizeof errmsg) != 0 ||

@@ -3,7 +3,11 @@
  * Creates DIR (0700), DIR/keys and DIR/keys/epochs (0700), the broker and
  * store key pairs, the pseudonym and audit secrets (0600), quietstate.conf,
  * site.db and store.db (0600, with their schemas) and a first audit entry
- * "init". It never overwrites a key: a directory that already holds a whole
+ * "init". With --database URL the store is that PostgreSQL database
+ * instead of store.db: init writes [store] database = URL, creates the
+ * schema there (refusing a URL with a password, an unreachable database
+ * and one that already holds a store's data) and the epoch key chains in
+ * keys/epochs that every worker host must share (docs/scale.md). It never overwrites a key: a directory that already holds a whole
  * site is refused, and an incomplete one (an interrupted init) is completed,
  * keeping every file that is already there. A directory that is not empty
  * and holds nothing of a site is refused too, so that init never tightens
@@ -15,6 +19,7 @@
 #include "qs_fsutil.h"
 #include "qs_hex.h"
 #include "qs_keys.h"
+#include "qs_epochkeys.h"
 #include "qs_log.h"
 
 #include <dirent.h>
@@ -47,11 +52,19 @@ usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl init --home DIR [--frontend ENDPOINT] [--backend ENDPOINT]\n"
-        "                  [--web ADDR] [--as NAME] [--format table|json]\n"
+        "                  [--web ADDR] [--database URL] [--as NAME]\n"
+        "                  [--format table|json]\n"
         "\n"
         "Create a site home: keys, quietstate.conf, site.db, store.db, audit log.\n"
         "\n"
         "  --home DIR           site home to create (0700); default $QS_HOME\n"
+        "  --database URL       keep the store in this PostgreSQL database instead of\n"
+        "                       store.db (a libpq URI, e.g.\n"
+        "                       postgresql:///quietstate?host=/run/postgresql);\n"
+        "                       no password in it: use PGPASSFILE or a service file.\n"
+        "                       The database must be reachable and hold no store's\n"
+        "                       data; init creates the schema and the epoch key\n"
+        "                       chains that every worker host copies (docs/scale.md)\n"
         "  --frontend ENDPOINT  where producers connect to the broker\n"
         "                       (default %s)\n"
         "  --backend ENDPOINT   where store workers connect to the broker\n"
@@ -165,6 +178,26 @@ web_check(qs_config_t *want, const char *addr, char *errmsg, size_t errmsg_len)
     return 0;
 }
 
+/* --database URL: a PostgreSQL URI [store] database accepts (no password:
+ * quietstate.conf is no place for one). 0 or -1 with errmsg. */
+static int
+database_check(qs_config_t *want, const char *url, char *errmsg, size_t errmsg_len)
+{
+    if (!qs_config_database_is_pg(url)) {
+        snprintf(errmsg, errmsg_len, "--database must be a postgresql:// URI (without it "
+                 "the store is store.db in the home)");
+        return -1;
+    }
+    if (!qs_config_database_ok(url)) {
+        snprintf(errmsg, errmsg_len, "--database must not hold a password, blanks or control "
+                 "characters (at most %u characters): give the password through PGPASSFILE "
+                 "or a service file", QS_MAX_DATABASE_BYTES - 1);
+        return -1;
+    }
+    snprintf(want->store_database, sizeof want->store_database, "%s", url);
+    return 0;
+}
+
 /* The config text init would write must read back to the same endpoints
  * with the daemons' own parser (which has limits of its own, such as the
  * INI line length). Returns 0, or -1 with the parser's complaint. */
@@ -180,14 +213,15 @@ config_roundtrip(const qs_config_t *want, char *errmsg, size_t errmsg_len)
     }
     qs_config_defaults(&back);
     if (qs_config_parse(&back, text, err, sizeof err) != 0) {
-        snprintf(errmsg, errmsg_len, "--frontend, --backend or --web is not accepted in "
-                 "quietstate.conf: %s", err);
+        snprintf(errmsg, errmsg_len, "--frontend, --backend, --web or --database is not "
+                 "accepted in quietstate.conf: %s", err);
         return -1;
     }
     if (strcmp(back.frontend, want->frontend) != 0 || strcmp(back.backend, want->backend) != 0 ||
-        strcmp(back.web_listen, want->web_listen) != 0) {
-        snprintf(errmsg, errmsg_len, "--frontend, --backend or --web does not read back "
-                 "unchanged from quietstate.conf: use a shorter endpoint");
+        strcmp(back.web_listen, want->web_listen) != 0 ||
+        strcmp(back.store_database, want->store_database) != 0) {
+        snprintf(errmsg, errmsg_len, "--frontend, --backend, --web or --database does not "
+                 "read back unchanged from quietstate.conf: use a shorter value");
         return -1;
     }
     return 0;
@@ -322,24 +356,72 @@ write_config(const qs_site_paths_t *paths, const qs_config_t *want, int *created
     return 0;
 }
 
+/* A PostgreSQL store: reachable, and without data of a site already (new
+ * keys could not read it, and two sites must not share one database).
+ * Creates the schema when missing. 0 or -1 with errmsg. */
 static int
-databases(const qs_site_paths_t *paths, int *site_created, int *store_created,
+pg_store(const char *url, char *errmsg, size_t errmsg_len)
+{
+    char err[CTL_ERRMSG_BYTES - 64];
+    qs_storedb_t *db = qs_storedb_open(url, 1, err, sizeof err);
+    int64_t stored = 0;
+
+    if (db == NULL) {
+        snprintf(errmsg, errmsg_len, "cannot use --database: %s", err);
+        return -1;
+    }
+    if (qs_storedb_counter_get(db, "stored", &stored) != 0 || stored > 0) {
+        snprintf(errmsg, errmsg_len, "the database '%s' already holds a quietstate store "
+                 "with data: a new site needs an empty one (another host of the same site "
+                 "copies the first host's home instead of running init)", url);
+        qs_storedb_destroy(&db);
+        return -1;
+    }
+    qs_storedb_destroy(&db);
+    return 0;
+}
+
+static int
+databases(const qs_site_paths_t *paths, const qs_config_t *used, init_report_t *r,
           char *errmsg, size_t errmsg_len)
 {
     qs_sitedb_t *sdb;
     qs_storedb_t *stdb;
+    int created = !exists(paths->site_db);
 
-    *site_created = !exists(paths->site_db);
     sdb = qs_sitedb_open(paths->site_db, 1, errmsg, errmsg_len);
     if (sdb == NULL)
         return -1;
     qs_sitedb_destroy(&sdb);
-    *store_created = !exists(paths->store_db);
+    report(r, "site.db", "clients, policy, audit log", created);
+    if (used->store_database[0] != '\0') {
+        /* The chains every worker host derives the epoch keys from. */
+        if (qs_epochkeys_chains_create(paths->epochs_dir, errmsg, errmsg_len) != 0 ||
+            pg_store(used->store_database, errmsg, errmsg_len) != 0)
+            return -1;
+        report(r, "keys/epochs/chain-*.state", "epoch key chains (copy to every host)", 1);
+        report(r, "[store] database", "PostgreSQL schema", 1);
+        return 0;
+    }
+    created = !exists(paths->store_db);
     stdb = qs_storedb_open(paths->store_db, 1, errmsg, errmsg_len);
     if (stdb == NULL)
         return -1;
     qs_storedb_destroy(&stdb);
+    report(r, "store.db", "state data", created);
     return 0;
+}
+
+/* 1 when the home's quietstate.conf (if any) keeps the store in PostgreSQL:
+ * such a site has no store.db. */
+static int
+site_is_pg(const qs_site_paths_t *p)
+{
+    qs_config_t cfg;
+    char err[512];
+
+    return exists(p->conf) && qs_config_load(&cfg, p->conf, err, sizeof err) == 0 &&
+           qs_config_database_is_pg(cfg.store_database);
 }
 
 /* List the site files that are missing ("keys/audit.key, store.db") into
@@ -350,13 +432,13 @@ site_missing(const qs_site_paths_t *p, char *out, size_t out_len)
 {
     size_t n_files, o = 0;
     const qs_site_file_t *files = qs_site_files(&n_files);
-    int n = 0;
+    int n = 0, pg = site_is_pg(p);
 
     out[0] = '\0';
     for (size_t i = 0; i < n_files; i++) {
         const char *path = qs_site_file_path(p, &files[i]);
         if (!files[i].required || path == NULL || strcmp(files[i].rel, ".") == 0 ||
-            exists(path))
+            exists(path) || (pg && strcmp(path, p->store_db) == 0))
             continue;
         if (o < out_len) {
             int w = snprintf(out + o, out_len - o, "%s%s%s", n ? ", " : "", files[i].rel,
@@ -383,6 +465,7 @@ audit_init(const char *home, const char *actor, const qs_config_t *cfg,
     cJSON_AddStringToObject(detail, "frontend", cfg->frontend);
     cJSON_AddStringToObject(detail, "backend", cfg->backend);
     cJSON_AddStringToObject(detail, "web", cfg->web_listen);
+    cJSON_AddStringToObject(detail, "database", cfg->store_database);
     created = cJSON_AddArrayToObject(detail, "created");
     for (size_t i = 0; i < r->n; i++)
         if (r->created[i])
@@ -417,6 +500,7 @@ print_json(const qs_site_paths_t *paths, const qs_config_t *cfg, const init_repo
     cJSON_AddStringToObject(doc, "frontend", cfg->frontend);
     cJSON_AddStringToObject(doc, "backend", cfg->backend);
     cJSON_AddStringToObject(doc, "web", cfg->web_listen);
+    cJSON_AddStringToObject(doc, "database", cfg->store_database);
     return ctl_json_print(doc);
 }
 
@@ -432,6 +516,11 @@ print_summary(const qs_site_paths_t *paths, const qs_config_t *cfg, const init_r
     printf("broker frontend (producers connect here): %s\n", cfg->frontend);
     printf("broker backend (store workers connect here): %s\n", cfg->backend);
     printf("qs-web listens here (HTTP API, docs/web.md): %s\n", cfg->web_listen);
+    if (cfg->store_database[0] != '\0')
+        printf("store: PostgreSQL database %s\n"
+               "  every host that runs qs-store, qs-retention, qsctl or qs-web for this site\n"
+               "  needs a copy of keys/ and quietstate.conf (docs/scale.md)\n",
+               cfg->store_database);
     printf("\nnext steps:\n"
            "  1. set a privacy policy; nothing is collected until one exists:\n"
            "       qsctl policy set --home %s --max-age-days 90\n"
@@ -455,6 +544,7 @@ parse_init(init_args_t *a, qs_config_t *want, int argc, char **argv, char *errms
         { "frontend", required_argument, NULL, 'f' },
         { "backend", required_argument, NULL, 'b' },
         { "web", required_argument, NULL, 'w' },
+        { "database", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -482,6 +572,10 @@ parse_init(init_args_t *a, qs_config_t *want, int argc, char **argv, char *errms
             break;
         case 'w':
             if (web_check(want, optarg, errmsg, errmsg_len) != 0)
+                return -1;
+            break;
+        case 'd':
+            if (database_check(want, optarg, errmsg, errmsg_len) != 0)
                 return -1;
             break;
         case 'h': return 1;
@@ -586,7 +680,7 @@ static int
 create_site(const qs_site_paths_t *paths, const qs_config_t *want, qs_config_t *used,
             init_report_t *r, char *errmsg, size_t errmsg_len)
 {
-    int created, site_created, store_created;
+    int created;
 
     if (create_dirs(paths, r, errmsg, errmsg_len) != 0)
         return -1;
@@ -612,11 +706,10 @@ create_site(const qs_site_paths_t *paths, const qs_config_t *want, qs_config_t *
                      strcmp(used->web_listen, want->web_listen) != 0))
         ctl_error(CMD, "note: kept the existing quietstate.conf; its endpoints apply "
                   "(edit '%s' to change them)", paths->conf);
-    if (databases(paths, &site_created, &store_created, errmsg, errmsg_len) != 0)
-        return -1;
-    report(r, "site.db", "clients, policy, audit log", site_created);
-    report(r, "store.db", "state data", store_created);
-    return 0;
+    if (!created && strcmp(used->store_database, want->store_database) != 0)
+        ctl_error(CMD, "note: kept the existing quietstate.conf; its [store] database "
+                  "applies");
+    return databases(paths, used, r, errmsg, errmsg_len);
 }
 
 int
@@ -650,6 +743,12 @@ cmd_init(int argc, char **argv)
                   want.web_listen);
     if (check_home(&paths, &resumed) != 0)
         return CTL_EXIT_FAIL;
+    /* An unreachable database is refused before anything is created. */
+    if (!resumed && want.store_database[0] != '\0' &&
+        pg_store(want.store_database, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
     if (create_site(&paths, &want, &used, &r, errmsg, sizeof errmsg) != 0 ||
         audit_init(paths.home, actor, &used, &r, resumed, errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);

@@ -7,10 +7,12 @@
  *      data, which step 4 of the next pass shreds);
  *   3. for each topic, the partition that straddles the cutoff: DELETE its
  *      rows older than the cutoff (no index needed: one day of one topic);
- *   4. shred every orphan key (no partition left, expired);
+ *   4. shred every orphan key (no partition left, expired); with key chains
+ *      (a PostgreSQL site) move each topic type's chain to its cutoff's day;
  *   5. latest: DELETE rows not reported since the cutoff, per topic type,
  *      QS_PURGE_LATEST_BATCH rows per transaction (index latest_by_report);
- *   6. scrub: incremental vacuum + WAL checkpoint TRUNCATE.
+ *   6. scrub: incremental vacuum + WAL checkpoint TRUNCATE (on PostgreSQL:
+ *      VACUUM of the tables deleted from).
  * The stop flag is polled between steps, partitions and batches. What to
  * delete is decided here; the deleting is store/'s (qs_store_expire.h).
  */
@@ -76,7 +78,8 @@ key_index(const struct keylist *kl, int64_t epoch, uint32_t topic_type)
 }
 
 /* Shred one key; count it when its file existed (kl lists the files found
- * at the start of the pass; rows = 1 marks a key shredded since). */
+ * at the start of the pass; rows = 1 marks a key shredded since). With key
+ * chains the chain moves past the epoch; move_chains counts what moved. */
 static int
 shred_key(qs_epochkeys_t *ks, struct keylist *kl, int64_t epoch, uint32_t topic_type,
           qs_purge_counts_t *c, char *err, size_t err_len)
@@ -85,6 +88,8 @@ shred_key(qs_epochkeys_t *ks, struct keylist *kl, int64_t epoch, uint32_t topic_
 
     if (qs_epochkeys_shred(ks, epoch, topic_type, err, err_len) != 0)
         return -1;
+    if (qs_epochkeys_chained(ks))
+        return 1;
     if (i >= 0 && kl->keys[i].rows == 0) {
         kl->keys[i].rows = 1;
         c->keys_shredded++;
@@ -185,6 +190,35 @@ shred_orphans(qs_storedb_t *db, qs_epochkeys_t *ks, struct keylist *kl, const qs
     free(parts);
 }
 
+/* Step 4 with key chains (a PostgreSQL site, qs_epochkeys.h): move each
+ * topic type's chain to the epoch of its cutoff, so that no holder of the
+ * key directory can derive the key of an expired day, whether or not a
+ * partition of that day ever existed. kl holds each chain's oldest epoch at
+ * the start of the pass; the days it moved past are counted as keys
+ * shredded. */
+static void
+move_chains(qs_epochkeys_t *ks, const struct keylist *kl, const qs_policy_t *p,
+            int64_t now_ms, qs_purge_counts_t *c, char *errmsg, size_t errmsg_len)
+{
+    char day[32];
+
+    for (size_t i = 0; i < kl->n; i++) {
+        uint32_t type = kl->keys[i].topic_type;
+        int64_t first_kept = qs_epoch_of(qs_policy_cutoff_ms(p, type, now_ms));
+
+        if (first_kept <= kl->keys[i].epoch)
+            continue;
+        if (qs_epochkeys_expire(ks, type, first_kept) != 0) {
+            note_error(c, errmsg, errmsg_len, "cannot move the key chain of topic %u", type);
+            continue;
+        }
+        c->keys_shredded += first_kept - kl->keys[i].epoch;
+        qs_time_format_day(day, sizeof day, first_kept);
+        log_info("moved the key chain of topic %u to %s: %lld expired days' keys can no "
+                 "longer be derived", type, day, (long long)(first_kept - kl->keys[i].epoch));
+    }
+}
+
 /* Step 5 for one topic (or, with topic_type 0, every topic type not listed
  * in p->topics): delete expired latest rows in batches. */
 static void
@@ -257,8 +291,11 @@ qs_purge_pass(qs_storedb_t *db, qs_epochkeys_t *ks, const qs_policy_t *p, int64_
             trim_partition(db, part, cutoff, counts, errmsg, errmsg_len);
     }
     free(parts);
-    /* 4: keys left behind by a crash between a drop and its shred. */
-    if (!STOPPED(stop))
+    /* 4: keys left behind by a crash between a drop and its shred; with
+     * chains, every expired day's key. */
+    if (!STOPPED(stop) && qs_epochkeys_chained(ks))
+        move_chains(ks, &kl, p, now_ms, counts, errmsg, errmsg_len);
+    else if (!STOPPED(stop))
         shred_orphans(db, ks, &kl, p, now_ms, stop, counts, errmsg, errmsg_len);
     /* 5: latest, per topic with its own age, then the default for the rest. */
     for (size_t i = 0; i < p->n_topics && !STOPPED(stop); i++)

@@ -12,6 +12,7 @@
 #include "qs_audit.h"
 #include "qs_clock.h"
 #include "qs_config.h"
+#include "qs_epochkeys.h"
 #include "qs_fsutil.h"
 #include "qs_keys.h"
 #include "qs_log.h"
@@ -57,6 +58,9 @@ struct qs_verify {
     size_t n_findings, cap_findings;
     qs_verify_summary_t sum;
     qs_policy_t policy;
+    int pg_site;            /* [store] database names a PostgreSQL database */
+    uint32_t *types;        /* topic types with rows in the store (check_store) */
+    size_t n_types;
     struct scan *scan;      /* during check_names only */
 };
 
@@ -86,6 +90,7 @@ qs_verify_destroy(qs_verify_t **v_p)
     for (size_t i = 0; i < v->n_findings; i++)
         free(v->findings[i]);
     free(v->findings);
+    free(v->types);
     free(v);
     *v_p = NULL;
 }
@@ -235,8 +240,9 @@ check_permissions(qs_verify_t *v)
         }
         if (f->kind == QS_SITE_DIR)
             check_dir_mode(v, path, f->mode, f->required);
-        else
-            check_file_mode(v, path, f->required);
+        else    /* a PostgreSQL site has no store.db; a stray one is still checked */
+            check_file_mode(v, path, f->required &&
+                            !(v->pg_site && strncmp(f->rel, "store.db", 8) == 0));
     }
 }
 
@@ -313,12 +319,24 @@ check_site_identities(qs_verify_t *v, qs_sitedb_t *site)
 
 /* ---- store.db: expiry and identities --------------------------------------- */
 
+/* Remember a topic type the store holds rows of (for the key chains). */
+static void
+note_type(qs_verify_t *v, uint32_t topic_type)
+{
+    for (size_t i = 0; i < v->n_types; i++)
+        if (v->types[i] == topic_type)
+            return;
+    v->types = qs_realloc(v->types, (v->n_types + 1) * sizeof *v->types);
+    v->types[v->n_types++] = topic_type;
+}
+
 static void
 latest_findings(void *ctx, const qs_check_latest_t *t)
 {
     qs_verify_t *v = ctx;
     char cut[32];
 
+    note_type(v, t->topic_type);
     v->sum.latest_rows += t->rows;
     if (t->not_pseudonym > 0)
         finding(v, "identifier: %lld latest rows of topic %u have a machine or domain that "
@@ -347,6 +365,7 @@ partition_findings(void *ctx, const qs_check_partition_t *part)
         return;
     }
     qs_time_format_day(day, sizeof day, part->epoch);
+    note_type(v, part->topic_type);
     v->sum.partitions++;
     v->sum.history_rows += part->rows;
     if (part->not_pseudonym > 0)
@@ -382,10 +401,46 @@ check_counts(qs_verify_t *v, qs_storedb_t *db)
                 "--repair-counts` rebuilds it", (long long)missing, (long long)stale);
 }
 
+struct name_hit {
+    qs_verify_t *v;
+    const char *name;
+};
+
+static void
+name_finding(void *ctx, const char *table, const char *column, int64_t rows)
+{
+    const struct name_hit *h = ctx;
+
+    finding(h->v, "identifier: raw name '%s' found in %lld rows of the store database's "
+            "'%s.%s'", h->name, (long long)rows, table, column);
+}
+
+/* The names given, searched in the database's rows where the engine keeps
+ * them outside the home (PostgreSQL); store.db's bytes are scanned with
+ * the home's files. */
+static void
+check_store_names(qs_verify_t *v, qs_storedb_t *db)
+{
+    char err[512];
+    int searched = 0;
+
+    for (size_t i = 0; i < v->n_names; i++) {
+        struct name_hit h = { v, v->names[i] };
+
+        if (qs_storedb_check_name(db, v->names[i], &searched, name_finding, &h, err,
+                                  sizeof err) != 0) {
+            finding(v, "identifier: cannot search the store database for names: %s", err);
+            return;
+        }
+        if (!searched)
+            return;
+    }
+}
+
 static void
 check_store(qs_verify_t *v)
 {
-    struct text_check tc = { v, "store.db" };
+    struct text_check tc = { v, v->pg_site ? "the store database" : "store.db" };
     qs_storedb_t *db;
     qs_config_t cfg;
     const char *where;
@@ -415,7 +470,52 @@ check_store(qs_verify_t *v)
     if (qs_storedb_check_partitions(db, partition_findings, v, &v->policy, v->now_ms,
                                     v->sum.grace_ms, err, sizeof err) != 0)
         finding(v, "store: cannot list history partitions: %s", err);
+    check_store_names(v, db);
     qs_storedb_destroy(&db);
+}
+
+/* A chain matters where something was sealed under it: a topic type with
+ * rows in the store (the workers move a type's chain to its cutoff before
+ * sealing; retention moves every chain each pass). A chain of a type never
+ * reported may still start at its first day: no key of it ever sealed a
+ * byte. */
+static int
+chain_finding(void *ctx, int64_t epoch, uint32_t topic_type)
+{
+    qs_verify_t *v = ctx;
+    char day[32];
+    int used = 0;
+
+    for (size_t i = 0; i < v->n_types && !used; i++)
+        used = v->types[i] == topic_type;
+    if (used && v->sum.policy_configured &&
+        qs_policy_partition_expired(&v->policy, epoch, topic_type, v->now_ms, v->sum.grace_ms)) {
+        qs_time_format_day(day, sizeof day, epoch);
+        finding(v, "expired: the key chain of topic %u in '%s' can still derive the key of "
+                "%s, older than the policy's %d days: qs-retention has not moved it",
+                topic_type, v->paths.epochs_dir, day,
+                qs_policy_max_age_days(&v->policy, topic_type));
+    }
+    return 0;
+}
+
+/* A PostgreSQL site's key chains (qs_epochkeys.h): each chain's oldest
+ * derivable day must not be expired. Read through qs_epochkeys, which
+ * refuses a loose directory (a permission finding already). */
+static void
+check_chains(qs_verify_t *v)
+{
+    qs_epochkeys_t *ks;
+    char err[512];
+
+    ks = qs_epochkeys_open(v->paths.epochs_dir, 0, err, sizeof err);
+    if (ks == NULL) {
+        finding(v, "keys: cannot read the key chains in '%s': %s", v->paths.epochs_dir, err);
+        return;
+    }
+    if (qs_epochkeys_each(ks, chain_finding, v) != 0)
+        finding(v, "keys: cannot list the key chains in '%s'", v->paths.epochs_dir);
+    qs_epochkeys_destroy(&ks);
 }
 
 /* Every key file in keys/epochs, listed here rather than through
@@ -427,6 +527,7 @@ check_keys(qs_verify_t *v)
     DIR *d = opendir(v->paths.epochs_dir);
     struct dirent *e;
     char day[32];
+    int chains = 0;
 
     if (d == NULL) {
         if (errno != ENOENT)
@@ -438,6 +539,13 @@ check_keys(qs_verify_t *v)
         unsigned topic;
         int consumed = 0;
 
+        if (sscanf(e->d_name, "chain-%u.state%n", &topic, &consumed) == 1 &&
+            e->d_name[consumed] == '\0') {
+            v->sum.keys++;      /* its mode: the site table's pattern */
+            chains = 1;
+            continue;
+        }
+        consumed = 0;
         if (sscanf(e->d_name, "%lld-%u.key%n", &epoch, &topic, &consumed) != 2 ||
             e->d_name[consumed] != '\0')
             continue;
@@ -451,6 +559,8 @@ check_keys(qs_verify_t *v)
         }
     }
     closedir(d);
+    if (chains)
+        check_chains(v);
 }
 
 /* ---- raw names in file bytes ----------------------------------------------- */
@@ -610,7 +720,10 @@ qs_verify_run(qs_verify_t *v)
     qs_sitedb_t *site;
     char err[512];
     int configured = 0;
+    qs_config_t cfg;
 
+    if (qs_config_load(&cfg, v->paths.conf, err, sizeof err) == 0)
+        v->pg_site = qs_config_database_is_pg(cfg.store_database);
     check_permissions(v);
     site = qs_sitedb_open(v->paths.site_db, 0, err, sizeof err);
     if (site == NULL) {

@@ -241,3 +241,15 @@ qs_storedb_counts_repair(qs_storedb_t *db, int64_t *groups, char *errmsg, size_t
     }
     return 0;
 }
+
+int
+qs_storedb_check_name(qs_storedb_t *db, const char *name, int *searched, qs_check_name_cb cb,
+                      void *ctx, char *errmsg, size_t errmsg_len)
+{
+    *searched = 0;
+    if (qs_storedb_pgdb(db) != NULL) {
+        *searched = 1;
+        return qs_storedb_check_name_pg(db, name, cb, ctx, errmsg, errmsg_len);
+    }
+    return 0;
+}

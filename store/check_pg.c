@@ -24,18 +24,22 @@ latest_query(char *q, size_t q_len, const qs_policy_t *p, int64_t now_ms, int64_
 {
     size_t off;
 
+    /* A CASE needs at least one WHEN: without own ages, one cutoff. */
     off = (size_t)snprintf(q, q_len, "SELECT topic_type, count(*), count(*) FILTER (WHERE "
                            NOT_PS("machine_ps") " OR " NOT_PS("domain_ps") "), count(*) "
-                           "FILTER (WHERE report_ms < CASE topic_type");
+                           "FILTER (WHERE report_ms < %s", p->n_topics > 0 ? "CASE topic_type"
+                                                                           : "(");
     for (size_t i = 0; i < p->n_topics && off < q_len; i++)
         off += (size_t)snprintf(q + off, q_len - off, " WHEN %u THEN %lld",
                                 p->topics[i].topic_type,
                                 (long long)(qs_policy_cutoff_ms(p, p->topics[i].topic_type,
                                                                 now_ms) - grace_ms));
     if (off < q_len)
-        off += (size_t)snprintf(q + off, q_len - off, " ELSE %lld END), min(report_ms) "
+        off += (size_t)snprintf(q + off, q_len - off, " %s %lld %s), min(report_ms) "
                                 "FROM latest GROUP BY topic_type ORDER BY topic_type",
-                                (long long)(qs_policy_cutoff_ms(p, 0, now_ms) - grace_ms));
+                                p->n_topics > 0 ? "ELSE" : "",
+                                (long long)(qs_policy_cutoff_ms(p, 0, now_ms) - grace_ms),
+                                p->n_topics > 0 ? "END" : ")");
     QS_ASSERT(off < q_len);
 }
 
@@ -177,4 +181,65 @@ qs_storedb_check_storage_pg(qs_storedb_t *db, char *problem, size_t problem_len)
     (void)problem;
     (void)problem_len;
     return 0;
+}
+
+/* Rows of table whose column holds name, in one scan of the table. Text
+ * is compared lowercased; bytea through its escape form, in which every
+ * printable ASCII byte but the backslash stands for itself. */
+static int
+count_name(qs_pgdb_t *pg, const char *table, const char *column, int binary, const char *name,
+           int64_t *rows, char *errmsg, size_t errmsg_len)
+{
+    const char *params[1] = { name };
+    char q[512], *t, *c;
+    PGconn *conn = qs_pgdb_conn(pg);
+    PGresult *r;
+
+    t = PQescapeIdentifier(conn, table, strlen(table));
+    c = PQescapeIdentifier(conn, column, strlen(column));
+    if (t == NULL || c == NULL) {
+        snprintf(errmsg, errmsg_len, "cannot quote '%s.%s'", table, column);
+        PQfreemem(t);
+        PQfreemem(c);
+        return -1;
+    }
+    snprintf(q, sizeof q, "SELECT count(*) FROM %s WHERE strpos(lower(%s%s%s), lower($1)) > 0",
+             t, binary ? "encode(" : "", c, binary ? ", 'escape')" : "::text");
+    PQfreemem(t);
+    PQfreemem(c);
+    r = qs_pg_query(pg, "cannot search for the name", q, 1, params, NULL, NULL, errmsg,
+                    errmsg_len);
+    if (r == NULL)
+        return -1;
+    *rows = qs_pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+int
+qs_storedb_check_name_pg(qs_storedb_t *db, const char *name, qs_check_name_cb cb, void *ctx,
+                         char *errmsg, size_t errmsg_len)
+{
+    qs_pgdb_t *pg = qs_storedb_pgdb(db);
+    PGresult *cols = qs_pg_query(pg, "cannot read information_schema",
+        "SELECT table_name::text, column_name::text, (data_type = 'bytea')::int::bigint "
+        "FROM information_schema.columns WHERE table_schema = current_schema() AND "
+        "     data_type IN ('text', 'character varying', 'character', 'json', 'jsonb', "
+        "                   'xml', 'name', 'ARRAY', 'USER-DEFINED', 'bytea') "
+        "ORDER BY table_name" QS_PG_BYTE_ORDER ", ordinal_position",
+        0, NULL, NULL, NULL, errmsg, errmsg_len);
+    int rc = 0;
+
+    if (cols == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(cols) && rc == 0; i++) {
+        int64_t rows = 0;
+
+        rc = count_name(pg, PQgetvalue(cols, i, 0), PQgetvalue(cols, i, 1),
+                        qs_pg_i64(cols, i, 2) == 1, name, &rows, errmsg, errmsg_len);
+        if (rc == 0 && rows > 0)
+            cb(ctx, PQgetvalue(cols, i, 0), PQgetvalue(cols, i, 1), rows);
+    }
+    PQclear(cols);
+    return rc;
 }

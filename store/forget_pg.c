@@ -27,8 +27,9 @@ struct who {
     const char *where;
 };
 
-/* Inside the transaction: latest, then every partition present; touched[i]
- * is set for each partition that lost rows. */
+/* Inside the transaction: every partition present, then latest (the
+ * workers' order of shard rows: partitions, then compliance_counts, so no
+ * cycle with them); touched[i] is set for each partition that lost rows. */
 static int
 delete_all(qs_pgdb_t *pg, const struct who *w, qs_forget_counts_t *counts,
            const qs_partition_t *parts, size_t n_parts, int *touched, char *errmsg,
@@ -36,9 +37,6 @@ delete_all(qs_pgdb_t *pg, const struct who *w, qs_forget_counts_t *counts,
 {
     char err[512], name[64];
 
-    if (qs_pg_latest_delete(pg, &counts->latest_rows, w->where, w->n, w->values, w->lengths,
-                            w->formats, errmsg, errmsg_len) != 0)
-        return -1;
     for (size_t i = 0; i < n_parts; i++) {
         int64_t deleted = 0;
 
@@ -57,14 +55,19 @@ delete_all(qs_pgdb_t *pg, const struct who *w, qs_forget_counts_t *counts,
             touched[i] = 1;
         }
     }
-    return 0;
+    return qs_pg_latest_delete(pg, &counts->latest_rows, w->where, w->n, w->values,
+                               w->lengths, w->formats, errmsg, errmsg_len);
 }
 
-/* After the commit: VACUUM what was deleted from. 0, or -1 with errmsg. */
+/* After the commit: the groups left at 0 go (no topic id of the machine's
+ * stays in compliance_counts), then VACUUM what was deleted from. 0, or -1
+ * with errmsg. */
 static int
 scrub(qs_storedb_t *db, qs_pgdb_t *pg, const qs_partition_t *parts, size_t n_parts,
       const int *touched, char *errmsg, size_t errmsg_len)
 {
+    if (qs_pg_prune_zero_groups(pg, NULL, errmsg, errmsg_len) != 0)
+        return -1;
     for (size_t i = 0; i < n_parts; i++)
         if (touched[i] && qs_pg_vacuum_partition(pg, parts[i].epoch, parts[i].topic_type,
                                                  errmsg, errmsg_len) != 0)

@@ -65,6 +65,8 @@ int qs_storedb_check_partitions_pg(qs_storedb_t *db, qs_check_partition_cb cb, v
 int qs_storedb_check_text_columns_pg(qs_storedb_t *db, qs_check_column_cb cb, void *ctx,
                                      char *errmsg, size_t errmsg_len);
 int qs_storedb_check_storage_pg(qs_storedb_t *db, char *problem, size_t problem_len);
+int qs_storedb_check_name_pg(qs_storedb_t *db, const char *name, qs_check_name_cb cb, void *ctx,
+                             char *errmsg, size_t errmsg_len);
 
 /* counts_pg.c: compliance_counts (summed over shards) against latest. */
 int qs_storedb_counts_check_pg(qs_storedb_t *db, int64_t *missing, int64_t *stale,

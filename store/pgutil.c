@@ -228,3 +228,38 @@ qs_pg_vacuum_partition(qs_pgdb_t *pg, int64_t epoch, uint32_t topic_type, char *
     snprintf(sql, sizeof sql, "VACUUM %s", name);
     return qs_pg_run(pg, "VACUUM failed", sql, 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len);
 }
+
+int
+qs_pg_prune_zero_groups(qs_pgdb_t *pg, int64_t *groups, char *errmsg, size_t errmsg_len)
+{
+#define ZERO_GROUPS "(topic_type, topic_id, state_id) IN (SELECT topic_type, topic_id, " \
+                    "state_id FROM compliance_counts GROUP BY topic_type, topic_id, state_id " \
+                    "HAVING sum(count) = 0)"
+    int64_t rows = 0;
+
+    if (groups != NULL)
+        *groups = 0;
+    if (qs_pgdb_begin(pg) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
+        return -1;
+    }
+    /* Rows summing to 0 stay at 0 while locked: deleting them changes no
+     * group's count, whatever a worker adds meanwhile in a new row. */
+    if (qs_pg_run(pg, "cannot lock groups at 0", "SELECT 1 FROM compliance_counts WHERE "
+                  ZERO_GROUPS " ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER ", state_id, "
+                  "shard FOR UPDATE", 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ||
+        qs_pg_run(pg, "cannot delete groups at 0", "DELETE FROM compliance_counts WHERE "
+                  ZERO_GROUPS, 0, NULL, NULL, NULL, &rows, errmsg, errmsg_len) != 0)
+        goto fail;
+    if (qs_pgdb_commit(pg) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
+        goto fail;
+    }
+    if (groups != NULL)
+        *groups = rows;
+    return 0;
+fail:
+    qs_pgdb_rollback(pg);
+    return -1;
+#undef ZERO_GROUPS
+}

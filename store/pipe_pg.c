@@ -99,7 +99,7 @@ set_err(qs_pgpipe_t *p, const char *what, const char *detail)
 
     snprintf(p->err, sizeof p->err, "%s: %s", what, detail && *detail ? detail : "unknown error");
     for (char *c = p->err; *c; c++)
-        if (*c == '\n')
+        if (*c == '\n' || *c == '\t')
             *c = ' ';
     n = strlen(p->err);
     while (n > 0 && p->err[n - 1] == ' ')

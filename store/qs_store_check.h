@@ -67,6 +67,22 @@ typedef void (*qs_check_column_cb)(void *ctx, const char *table, const char *col
 int qs_storedb_check_text_columns(qs_storedb_t *db, qs_check_column_cb cb, void *ctx,
                                   char *errmsg, size_t errmsg_len);
 
+/* Where a raw name occurs in the database's rows: the counterpart, for an
+ * engine whose data does not live in the site home, of verify's byte scan
+ * of the home's files. rows counts the rows of table whose column holds
+ * name (ASCII case-insensitive). */
+typedef void (*qs_check_name_cb)(void *ctx, const char *table, const char *column,
+                                 int64_t rows);
+
+/* Search every column of every table that could hold a name's bytes (text
+ * and binary) for name, calling cb for each column where it occurs.
+ * *searched = 1 when the engine searched; 0 on SQLite, where store.db and
+ * its WAL are files under the home that verify scans byte by byte (deleted
+ * content included), which is the stronger check. Returns 0, or -1 with
+ * errmsg. */
+int qs_storedb_check_name(qs_storedb_t *db, const char *name, int *searched,
+                          qs_check_name_cb cb, void *ctx, char *errmsg, size_t errmsg_len);
+
 /* Storage settings deleted data depends on (for SQLite, incremental
  * auto-vacuum: without it freed pages are never returned). Returns 1 with
  * a sentence in problem when one is wrong, else 0 (also when the setting

@@ -8,7 +8,9 @@
  *                 history row refer to them; the history's associated
  *                 data binds client_id and serial), then the identity
  *                 sequence is moved past the largest;
- *   seen, latest  as they are;
+ *   seen, latest  as they are (latest.serial, which PostgreSQL's workers use
+ *                 to break a tie of two reports of the same millisecond,
+ *                 starts at 0: SQLite does not keep it);
  *   compliance_counts, counters, partitions   into shard 0 (storedb_pg.h);
  *   history_E_T   every partition present, sealed details unchanged: the
  *                 epoch keys stay the same files in keys/epochs.

@@ -7,11 +7,12 @@
  * connection gone, and a pass that lost its connection simply has no lock.
  *
  * The fold (qs_pgdb_fold) rewrites every shard row of partitions, counters
- * and compliance_counts. Workers take their own shard's rows in ascending
- * key order at the end of their transactions; the fold first locks every
- * row of each table in ascending (key, shard) order, which is consistent
- * with that order, so the two wait for each other instead of deadlocking
- * on one table. Should PostgreSQL still find a deadlock (across tables),
+ * and compliance_counts. Workers take their own shard's rows at the end of
+ * their transactions, table by table in that order (write_pg.c), each in
+ * ascending key order; the fold first locks every row of the three tables
+ * in the same table order and ascending (key, shard) order, which is
+ * consistent with the workers', so the two wait for each other instead of
+ * deadlocking. Should PostgreSQL still find a deadlock (across tables),
  * it aborts one side: a worker answers RETRY_LATER and its batch is sent
  * again, or the fold fails and the next pass folds.
  */
@@ -76,9 +77,9 @@ qs_storedb_retention_fold_pg(qs_storedb_t *db, char *errmsg, size_t errmsg_len)
 {
     static const char lock_rows[] =
         "SELECT 1 FROM partitions ORDER BY epoch, topic_type, shard FOR UPDATE;"
-        "SELECT 1 FROM counters ORDER BY name" QS_PG_BYTE_ORDER ", shard FOR UPDATE;"
         "SELECT 1 FROM compliance_counts ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER
-        ", state_id, shard FOR UPDATE";
+        ", state_id, shard FOR UPDATE;"
+        "SELECT 1 FROM counters ORDER BY name" QS_PG_BYTE_ORDER ", shard FOR UPDATE";
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
 
     if (qs_pgdb_begin(pg) != 0 || qs_pgdb_exec(pg, lock_rows) != 0 || qs_pgdb_fold(pg) != 0 ||

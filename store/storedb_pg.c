@@ -34,7 +34,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS latest("
     "  client_id bigint NOT NULL, topic_type bigint NOT NULL, topic_id text NOT NULL,"
     "  state_id bigint NOT NULL, time_ms bigint NOT NULL, report_ms bigint NOT NULL,"
-    "  machine_ps bytea, domain_ps bytea, PRIMARY KEY(client_id, topic_type, topic_id));"
+    "  machine_ps bytea, domain_ps bytea, serial bigint NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(client_id, topic_type, topic_id));"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
     "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
     "CREATE TABLE IF NOT EXISTS compliance_counts("
@@ -59,7 +60,7 @@ note(qs_pgdb_t *pg, const char *what)
     while (n > 0 && (pg->err[n - 1] == '\n' || pg->err[n - 1] == ' '))
         pg->err[--n] = '\0';
     for (char *p = pg->err; *p; p++)   /* one log line per event */
-        if (*p == '\n')
+        if (*p == '\n' || *p == '\t')
             *p = ' ';
 }
 

@@ -26,6 +26,12 @@
  *       ascending key order at the end of its transaction (no deadlock).
  *       qs_pgdb_fold() folds the shards (retention does it under its lock),
  *       so no topic id outlives its last row by more than one pass.
+ *   latest.serial: the serial of the message that set the row's state. Two
+ *       messages of one client and topic with the same (truncated) time are
+ *       ordered by it: SQLite's "ties: the later arrival" is one worker's
+ *       arrival order, which several workers do not have; the client's
+ *       serial order is what that arrival order is on one worker. 0 for a
+ *       row copied from SQLite (any later message of the same time wins).
  *   history_<epoch>_<topic_type>: one table per partition as in SQLite; its
  *       creation takes a transaction-scoped advisory lock (workers race to
  *       create a new day's table at midnight).

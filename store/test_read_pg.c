@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DAY_MS 86400000LL
 #define NOW_MS (20000LL * DAY_MS + 12 * 3600000LL)     /* noon of day 20000 */
@@ -658,6 +659,15 @@ on_column(void *ctx, const char *table, const char *column, const char *type)
     snprintf(s->last_column, sizeof s->last_column, "%s.%s %s", table, column, type);
 }
 
+static void
+on_name(void *ctx, const char *table, const char *column, int64_t rows)
+{
+    struct seen *s = ctx;
+
+    s->rows += rows;
+    snprintf(s->last_column, sizeof s->last_column, "%s.%s", table, column);
+}
+
 /* verify's measurements of both engines; returns PostgreSQL's in *pg. */
 static void
 same_checks(struct pair *p, struct seen *pg)
@@ -722,6 +732,30 @@ test_verify_checks_on_postgresql_find_what_they_find_on_sqlite(void)
     QS_CHECK_EQ_INT(groups, 9);
     counts_exact(&p);
     same_compliance(&p, 5, NULL, NULL);
+
+    /* Raw names: searched in PostgreSQL's rows (text and bytea), not on
+     * SQLite, whose file verify scans byte by byte. */
+    {
+        struct seen hits = { 0 };
+        int searched = -1;
+
+        raw_exec(&p, "UPDATE latest SET machine_name = 'Host-B' WHERE client_id IN (3, 4)");
+        QS_CHECK_EQ_INT(qs_storedb_check_name(p.lite, "host-a", &searched, on_name, &hits, err,
+                                              sizeof err), 0);
+        QS_CHECK_EQ_INT(searched, 0);
+        QS_CHECK_EQ_INT(qs_storedb_check_name(p.pg, "HOST-A", &searched, on_name, &hits, err,
+                                              sizeof err), 0);
+        QS_CHECK_EQ_INT(searched, 1);
+        QS_CHECK_EQ_INT(hits.rows, 1);
+        QS_CHECK_STR(hits.last_column, "latest.machine_ps");
+        QS_CHECK_EQ_INT(qs_storedb_check_name(p.pg, "host-b", &searched, on_name, &hits, err,
+                                              sizeof err), 0);
+        QS_CHECK_EQ_INT(hits.rows, 3);
+        QS_CHECK_STR(hits.last_column, "latest.machine_name");
+        QS_CHECK_EQ_INT(qs_storedb_check_name(p.pg, "nobody-here", &searched, on_name, &hits,
+                                              err, sizeof err), 0);
+        QS_CHECK_EQ_INT(hits.rows, 3);
+    }
     pair_close(&p);
 }
 
@@ -742,9 +776,16 @@ test_one_retention_pass_at_a_time_on_postgresql(void)
     qs_storedb_retention_unlock(p.pg);
     QS_CHECK_EQ_INT(qs_storedb_retention_trylock(second, err, sizeof err), 1);
     QS_CHECK_EQ_INT(qs_storedb_retention_trylock(p.pg, err, sizeof err), 0);
-    /* A holder whose connection ends releases it. */
+    /* A holder whose connection ends releases it (once its server process
+     * has seen the end: asynchronous, so poll, for at most 20 s). */
     qs_storedb_destroy(&second);
-    QS_CHECK_EQ_INT(qs_storedb_retention_trylock(p.pg, err, sizeof err), 1);
+    {
+        int got = 0;
+        for (int i = 0; i < 400 && (got = qs_storedb_retention_trylock(p.pg, err,
+                                                                        sizeof err)) == 0; i++)
+            usleep(50000);
+        QS_CHECK_EQ_INT(got, 1);
+    }
     qs_storedb_retention_unlock(p.pg);
     pair_close(&p);
 }

@@ -63,19 +63,20 @@ static const char sql_seen[] =
     "SELECT s.client_id, s.serial FROM seen s JOIN clients c ON c.client_id = s.client_id "
     "WHERE c.pk = ANY(ARRAY(SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)) "
     "ORDER BY s.client_id, s.serial";
-/* old: the state before (none: a new row, counted +1); up: after. */
+/* old: the state before (none: a new row, counted +1); up: after. The
+ * newest time wins, a tie goes to the higher serial (storedb_pg.h). */
+#define WINS "(excluded.time_ms > latest.time_ms OR (excluded.time_ms = latest.time_ms " \
+             "AND excluded.serial > latest.serial))"
 static const char sql_latest[] =
     "WITH old AS (SELECT state_id FROM latest WHERE client_id = $1 AND topic_type = $2 "
     "             AND topic_id = $3 FOR UPDATE), "
     "up AS (INSERT INTO latest(client_id, topic_type, topic_id, state_id, time_ms, "
-    "  report_ms, machine_ps, domain_ps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+    "  report_ms, machine_ps, domain_ps, serial) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
     "ON CONFLICT (client_id, topic_type, topic_id) DO UPDATE SET "
-    "  state_id = CASE WHEN excluded.time_ms >= latest.time_ms "
-    "    THEN excluded.state_id ELSE latest.state_id END, "
-    "  machine_ps = CASE WHEN excluded.time_ms >= latest.time_ms "
-    "    THEN excluded.machine_ps ELSE latest.machine_ps END, "
-    "  domain_ps = CASE WHEN excluded.time_ms >= latest.time_ms "
-    "    THEN excluded.domain_ps ELSE latest.domain_ps END, "
+    "  state_id = CASE WHEN " WINS " THEN excluded.state_id ELSE latest.state_id END, "
+    "  machine_ps = CASE WHEN " WINS " THEN excluded.machine_ps ELSE latest.machine_ps END, "
+    "  domain_ps = CASE WHEN " WINS " THEN excluded.domain_ps ELSE latest.domain_ps END, "
+    "  serial = CASE WHEN " WINS " THEN excluded.serial ELSE latest.serial END, "
     "  time_ms = greatest(latest.time_ms, excluded.time_ms), "
     "  report_ms = greatest(latest.report_ms, excluded.report_ms) "
     "RETURNING state_id) "
@@ -103,13 +104,13 @@ static const char sql_counter[] =
 static int
 prepare_all(qs_write_pg_t *self)
 {
-    static const unsigned t_latest[] = { I8, I8, TX, I8, I8, I8, BY, BY };
+    static const unsigned t_latest[] = { I8, I8, TX, I8, I8, I8, BY, BY, I8 };
     static const unsigned t_ii[] = { I8, I8 }, t_iii[] = { I8, I8, I8 };
     static const unsigned t_part[] = { I8, I8, I8, I8 }, t_counts[] = { I8, TX, I8, I8, I8 };
     static const unsigned t_counter[] = { TX, I8, I8 };
     qs_pgpipe_t *p = self->pipe;
 
-    return qs_pgpipe_prepare(p, "qs_w_latest", sql_latest, 8, t_latest) != 0 ||
+    return qs_pgpipe_prepare(p, "qs_w_latest", sql_latest, 9, t_latest) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_del_seen", sql_del_seen, 2, t_ii) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_ins_seen", sql_ins_seen, 0, NULL) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_ins_clients", sql_ins_clients, 0, NULL) != 0 ||
@@ -187,12 +188,12 @@ connection_ready(qs_write_pg_t *self)
     if (qs_pgdb_ok(self->pg) && self->prepared_gen == qs_pgdb_generation(self->pg))
         return 0;
     if (!qs_pgdb_ok(self->pg)) {
+        /* The outage's first line is ingest's (the failed commit, logged
+         * once per failing streak); its last is "reconnected" below. */
         if (!self->outage) {
             self->outage = 1;
             self->outage_since = now;
             self->backoff_ms = BACKOFF_MIN_MS;
-            log_warn("lost the connection to PostgreSQL: %s (answering RETRY_LATER, "
-                     "reconnecting)", self->err[0] ? self->err : qs_pgdb_errmsg(self->pg));
         }
         if (now < self->next_try) {
             snprintf(self->err, sizeof self->err, "no connection to PostgreSQL (reconnecting)");

@@ -612,6 +612,7 @@ send_message(qs_write_pg_t *self, size_t i)
     qs_pgparams_int8(&p, td->now_ms);
     param_ps(&p, machine_ps);
     param_ps(&p, domain_ps);
+    qs_pgparams_int8(&p, (int64_t)m->serial);
     if (qs_pgpipe_send(self->pipe, "qs_w_latest", &p, TAG_MAKE(TAG_LATEST, i),
                        qs_write_pg_result, self) != 0)
         return -1;

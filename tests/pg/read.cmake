@@ -11,3 +11,19 @@ add_test(NAME pg_read COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/read_pg.sh)
 set_tests_properties(pg_read PROPERTIES
   LABELS "pg" TIMEOUT 300 RUN_SERIAL ON
   ENVIRONMENT "QS_TEST_READ_PG=$<TARGET_FILE:test_read_pg>;QS_LIB_NAME=pg_read")
+
+# The retention end-to-end scripts (tests/retention/*.sh) on PostgreSQL:
+# each starts its own server and inits the site with --database.
+foreach(t test_retention test_ageing test_forget)
+  add_test(NAME pg_retention_${t}
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/retention/${t}.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(pg_retention_${t} PROPERTIES
+    LABELS "pg" TIMEOUT 300 RUN_SERIAL ON
+    ENVIRONMENT "QS_TEST_ENGINE=pg;QS_LIB_NAME=pg_retention_${t}")
+endforeach()
+
+# One qs-retention pass at a time: a session holding the lock makes it wait.
+add_test(NAME pg_retention_lock
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/read_retention_lock.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(pg_retention_lock PROPERTIES
+  LABELS "pg" TIMEOUT 180 RUN_SERIAL ON ENVIRONMENT "QS_LIB_NAME=pg_retention_lock")

@@ -8,7 +8,8 @@
 # policy AGE-A's current state is gone from lookup and from compliance, AGE-B's
 # new state is kept, and qsctl verify passes on the moved clock.
 #
-# Usage: bash tests/retention/test_ageing.sh BUILD_DIR  (or QS_BUILD_DIR=...)
+# Usage: bash tests/retention/test_ageing.sh BUILD_DIR  (or QS_BUILD_DIR=...);
+# QS_TEST_ENGINE=pg runs it on a PostgreSQL server of its own.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +30,7 @@ compliance_count() {   # STATE_ID: count for KB-AGE-1 in that state ("none" if n
 }
 
 qs_step "site with a 30-day policy (k 1), two machines report KB-AGE-1 now"
-qs_site_init
+ret_site_init
 qs_expect_rc 0 "$QS_TMP/policy.out" "$QSCTL" policy set --home "$QS_HOME" --max-age-days 30 --k 1
 qs_enroll age-a
 qs_enroll age-b

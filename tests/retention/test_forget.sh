@@ -10,7 +10,9 @@
 # (Machines are FGT-A-PC and FGT-B-PC; their topic ids KB-FGT-A1... do not
 # contain the machine names, so a raw-name search is meaningful.)
 #
-# Usage: bash tests/retention/test_forget.sh BUILD_DIR  (or QS_BUILD_DIR=...)
+# Usage: bash tests/retention/test_forget.sh BUILD_DIR  (or QS_BUILD_DIR=...);
+# QS_TEST_ENGINE=pg runs it on a PostgreSQL server of its own (the searches
+# then cover the database's rows: retention_lib.sh).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +26,7 @@ ret_setup "${1:-}"
 DAY_S=86400
 
 qs_step "two machines, two updates each"
-qs_site_init
+ret_site_init
 qs_expect_rc 0 "$QS_TMP/policy.out" "$QSCTL" policy set --home "$QS_HOME" --max-age-days 30
 qs_enroll fgt-client-a
 qs_enroll fgt-client-b
@@ -42,10 +44,10 @@ ret_lookup FGT-A-PC a.json
 ret_expect_ids a.json KB-FGT-A1 DEP-FGT-A2
 ret_lookup FGT-A-PC a-history.json --history
 ret_expect_ids a-history.json KB-FGT-A1 DEP-FGT-A2
-PS_A=$(ret_sql "SELECT DISTINCT hex(machine_ps) FROM latest WHERE topic_id LIKE '%FGT-A%'")
+PS_A=$(ret_sql "SELECT DISTINCT $(ret_hex machine_ps) FROM latest WHERE topic_id LIKE '%FGT-A%'")
 [[ ${#PS_A} == 32 ]] || qs_fail "cannot read FGT-A's pseudonym from store.db ('$PS_A')"
 E_A1=$(ret_epoch_of "$(ret_iso_ago $(( 2 * DAY_S )))")
-SEALED_A1=$(ret_sql "SELECT hex(details) FROM history_${E_A1}_500 WHERE topic_id = 'KB-FGT-A1'")
+SEALED_A1=$(ret_sql "SELECT $(ret_hex details) FROM history_${E_A1}_500 WHERE topic_id = 'KB-FGT-A1'")
 [[ ${#SEALED_A1} -ge 80 ]] || qs_fail "cannot read FGT-A's sealed details"
 ret_hex_present "$PS_A" || qs_fail "sanity: FGT-A's pseudonym not found in the site's files"
 
