@@ -15,6 +15,12 @@
  * restarts (the file is small and written rarely: the loop stays single).
  * SIGTERM/SIGINT only set a flag; the loop sees it within one poll timeout,
  * closes every socket with linger 0 and exits 0.
+ *
+ * Several brokers (docs/broker.md): [broker] frontend and backend may be
+ * lists (qs_endpoints.h); --instance N makes this process the Nth broker,
+ * binding the Nth entry of each list (a list of one serves every instance)
+ * and keeping its counters in DIR/broker-N.stats for N > 1, so that two
+ * brokers on one home do not overwrite each other's file.
  */
 #include "guard.h"
 #include "logthrottle.h"
@@ -24,6 +30,7 @@
 #include "qs_brokerstats.h"
 #include "qs_clock.h"
 #include "qs_config.h"
+#include "qs_endpoints.h"
 #include "qs_keys.h"
 #include "qs_keyset.h"
 #include "qs_log.h"
@@ -68,13 +75,16 @@ static void __attribute__((noreturn))
 usage(FILE *out, int status)
 {
     fprintf(out,
-            "usage: qs-broker [--home DIR]\n"
+            "usage: qs-broker [--home DIR] [--instance N]\n"
             "\n"
             "Route producers' encrypted envelopes to store workers over CurveZMQ.\n"
             "Admits only enrolled, unrevoked clients (from DIR/site.db, reloaded\n"
             "on change) and only the store key on the backend.\n"
             "\n"
             "  --home DIR   site home (default: $QS_HOME), set up by 'qsctl init'\n"
+            "  --instance N this is broker N (1..8) of several: bind the Nth endpoint\n"
+            "               of [broker] frontend and backend; counters in\n"
+            "               DIR/broker-N.stats for N > 1 (docs/broker.md)\n"
             "  --help       show this help\n"
             "\n"
             "Reads [broker] frontend, backend, hwm and its limits (conn_max_kb,\n"
@@ -90,6 +100,9 @@ usage(FILE *out, int status)
 typedef struct {
     qs_site_paths_t paths;
     qs_config_t cfg;
+    int instance;                    /* --instance N, 0 when not given */
+    char frontend[QS_MAX_ENDPOINT_BYTES];   /* this broker's entries of the lists */
+    char backend[QS_MAX_ENDPOINT_BYTES];
     qs_keypair_t *kp;
     uint8_t store_pk[QS_KEY_BYTES];
     qs_sitedb_t *sitedb;
@@ -238,6 +251,52 @@ broker_load_stats(broker_t *b)
     b->saved = b->base;
 }
 
+/* This instance's endpoint of list (`key`), into out. 0, or -1 with err. */
+static int
+broker_pick(char out[QS_MAX_ENDPOINT_BYTES], const char *key, const char *list, int instance,
+            char *err, size_t err_len)
+{
+    qs_endpoints_t eps;
+    char why[256];
+
+    if (qs_endpoints_parse(&eps, list, why, sizeof why) != 0) {
+        snprintf(err, err_len, "[broker] %s: %s", key, why);
+        return -1;
+    }
+    if (eps.n > 1 && instance == 0) {
+        snprintf(err, err_len, "[broker] %s names %zu brokers: start each with --instance N "
+                 "(1..%zu) to say which one it is", key, eps.n, eps.n);
+        return -1;
+    }
+    if (eps.n > 1 && (size_t)instance > eps.n) {
+        snprintf(err, err_len, "--instance %d, but [broker] %s names only %zu brokers",
+                 instance, key, eps.n);
+        return -1;
+    }
+    snprintf(out, QS_MAX_ENDPOINT_BYTES, "%s", eps.ep[eps.n > 1 ? instance - 1 : 0]);
+    return 0;
+}
+
+/* The endpoints this instance binds and, past the first, its own counters file. */
+static int
+broker_instance(broker_t *b, char *err, size_t err_len)
+{
+    int n;
+
+    if (broker_pick(b->frontend, "frontend", b->cfg.frontend, b->instance, err, err_len) != 0 ||
+        broker_pick(b->backend, "backend", b->cfg.backend, b->instance, err, err_len) != 0)
+        return -1;
+    if (b->instance <= 1)
+        return 0;
+    n = snprintf(b->paths.broker_stats, sizeof b->paths.broker_stats, "%s/broker-%d.stats",
+                 b->paths.home, b->instance);
+    if (n < 0 || (size_t)n >= sizeof b->paths.broker_stats) {
+        snprintf(err, err_len, "the site home path is too long");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 broker_open(broker_t *b, const char *home)
 {
@@ -248,6 +307,8 @@ broker_open(broker_t *b, const char *home)
         qs_config_load(&b->cfg, b->paths.conf, err, sizeof err) != 0)
         goto fail;
     qs_log_set_json(b->cfg.log_json);
+    if (broker_instance(b, err, sizeof err) != 0)
+        goto fail;
     if (qs_clock_init(&b->clock) != 0) {
         snprintf(err, sizeof err, "QS_CLOCK_OFFSET_S is not an integer number of seconds");
         goto fail;
@@ -274,7 +335,7 @@ broker_open(broker_t *b, const char *home)
     /* ZAP first: libzmq admits every CURVE handshake when no handler is bound. */
     if ((b->zap = qs_zap_new(b->ctx, b->store_pk, err, sizeof err)) == NULL)
         goto fail;
-    b->router = qs_router_new(b->ctx, b->cfg.frontend, b->cfg.backend, b->cfg.broker_hwm,
+    b->router = qs_router_new(b->ctx, b->frontend, b->backend, b->cfg.broker_hwm,
                               b->kp, b->store_pk, err, sizeof err);
     if (b->router == NULL)
         goto fail;
@@ -291,8 +352,8 @@ broker_open(broker_t *b, const char *home)
                          (uint64_t)b->cfg.broker_worker_max_mb * 1024 * 1024);
     b->keys_changed = b->keys_revoked = 0;
     broker_load_stats(b);
-    log_info("listening: frontend '%s', backend '%s', hwm %d",
-             b->cfg.frontend, b->cfg.backend, b->cfg.broker_hwm);
+    log_info("listening: frontend '%s', backend '%s', hwm %d", b->frontend, b->backend,
+             b->cfg.broker_hwm);
     qs_notify_log("READY=1");
     log_info("limits: conn_max_kb %d, total_max_mb %d, worker_max_mb %d, "
              "handshakes_per_second %d, log_lines_per_second %d",
@@ -394,8 +455,8 @@ int
 main(int argc, char **argv)
 {
     broker_t b;
-    const char *home = NULL, *env_home = getenv("QS_HOME");
-    int rc;
+    const char *home = NULL, *env_home = getenv("QS_HOME"), *instance = NULL;
+    int rc, inst = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -404,13 +465,27 @@ main(int argc, char **argv)
             home = argv[++i];
         else if (strncmp(argv[i], "--home=", 7) == 0)
             home = argv[i] + 7;
+        else if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc)
+            instance = argv[++i];
+        else if (strncmp(argv[i], "--instance=", 11) == 0)
+            instance = argv[i] + 11;
         else {
             fprintf(stderr, "qs-broker: %s '%s'\n", strncmp(argv[i], "-", 1) == 0
-                    ? (strcmp(argv[i], "--home") == 0 ? "a value is needed after"
-                                                       : "unknown option")
+                    ? (strcmp(argv[i], "--home") == 0 || strcmp(argv[i], "--instance") == 0
+                           ? "a value is needed after" : "unknown option")
                     : "unexpected argument", argv[i]);
             usage(stderr, 2);
         }
+    }
+    if (instance != NULL) {
+        char *end = NULL;
+        long v = strtol(instance, &end, 10);
+        if (*instance == '\0' || *end != '\0' || v < 1 || v > (long)QS_MAX_BROKERS) {
+            fprintf(stderr, "qs-broker: --instance: '%s' is not a number from 1 to %u\n",
+                    instance, QS_MAX_BROKERS);
+            usage(stderr, 2);
+        }
+        inst = (int)v;
     }
     /* The exit-code rule (docs/commands.md): a missing home is a usage error. */
     if ((home == NULL || *home == '\0') && (env_home == NULL || *env_home == '\0')) {
@@ -432,6 +507,7 @@ main(int argc, char **argv)
 
     (void)mallopt(M_MMAP_THRESHOLD, QS_BROKER_MMAP_THRESHOLD);
     memset(&b, 0, sizeof b);
+    b.instance = inst;
     if (broker_open(&b, home) != 0) {
         broker_close(&b);
         return 1;

@@ -1,6 +1,7 @@
 /* config.c - quietstate.conf parsing with inih: strict keys, bounded values,
  * all from one key table (qs_config_keys). */
 #include "qs_config.h"
+#include "qs_endpoints.h"
 #include "qs_fsutil.h"
 #include "qs_log.h"
 
@@ -39,18 +40,18 @@ parse_int(int *out, const char *value, long min, long max)
     return 0;
 }
 
-/* An endpoint must also read back as written: no blanks or control
- * characters, and no ';' or '#', which start comments (inih leaves an inline
- * comment in a continuation line's value, but strips it from key = value). */
+/* An endpoint must also read back as written: no control characters, and no
+ * ';' or '#', which start comments (inih leaves an inline comment in a
+ * continuation line's value, but strips it from key = value). The value may
+ * name several brokers, separated by blanks or commas (qs_endpoints.h). */
 static int
 endpoint_ok(const char *v)
 {
-    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++)
-        if (*p <= 0x20 || *p == 0x7f || *p == ';' || *p == '#')
-            return 0;
+    qs_endpoints_t eps;
+    char err[160];
+
     return strlen(v) <= CONFIG_MAX_ENDPOINT_CHARS &&
-           (strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0 ||
-            strncmp(v, "inproc://", 9) == 0);
+           qs_endpoints_parse(&eps, v, err, sizeof err) == 0;
 }
 
 /* One token of printable ASCII without blanks, ';' or '#' (reads back as written). */
@@ -66,16 +67,19 @@ web_text_ok(const char *v, size_t max)
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define F(field) offsetof(qs_config_t, field), sizeof(((qs_config_t *)0)->field)
-#define ENDPOINT_PROBLEM "must be a tcp://, ipc:// or inproc:// endpoint without blanks, ';' or '#'"
+#define ENDPOINT_PROBLEM "must be tcp://, ipc:// or inproc:// endpoints (several separated by " \
+    "blanks or commas) without ';' or '#'"
 
 /* Every key of quietstate.conf: the parser, the defaults and docs/config.md
  * (checked by ctl/test_ctl_config_doc.c) all read this one table. */
 static const qs_config_key_t config_keys[] = {
     { "broker", "frontend", QS_CONFIG_ENDPOINT, F(frontend), QS_DEFAULT_FRONTEND, 0, 0, "",
       "qs-broker, qsctl enroll, qs-web, qs-producer simulate", ENDPOINT_PROBLEM,
-      "where producers connect (written into each profile)", NULL },
+      "where producers connect (written into each profile); several brokers: a list", NULL },
     { "broker", "backend", QS_CONFIG_ENDPOINT, F(backend), QS_DEFAULT_BACKEND, 0, 0, "",
-      "qs-broker, qs-store", ENDPOINT_PROBLEM, "where qs-store's workers connect", NULL },
+      "qs-broker, qs-store", ENDPOINT_PROBLEM,
+      "where qs-store's workers connect; several brokers: a list (each worker connects to all)",
+      NULL },
     { "broker", "hwm", QS_CONFIG_INT, F(broker_hwm), "1000", 1, 1000000, "messages",
       "qs-broker, qs-store", NULL, "ZeroMQ high-water mark: messages queued per peer", NULL },
     { "broker", "conn_max_kb", QS_CONFIG_INT, F(broker_conn_max_kb), "32768", 2048, 4194304,

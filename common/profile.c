@@ -9,6 +9,7 @@
 #include "qs_profile.h"
 
 #include "qs_codec.h"
+#include "qs_endpoints.h"
 #include "qs_fsutil.h"
 #include "qs_hex.h"
 #include "qs_log.h"
@@ -79,12 +80,30 @@ text_ok(const char *s, size_t max)
     return 1;
 }
 
+/* The endpoint list v in its canonical text (endpoints separated by one
+ * space) into out; 0, or -1 with errmsg, which names path's [server]
+ * endpoint when path is not NULL. One endpoint stays as it was. */
 static int
-endpoint_ok(const char *v)
+endpoint_list(char out[QS_MAX_ENDPOINT_BYTES], const char *v, const char *path, char *errmsg,
+              size_t errmsg_len)
 {
-    return text_ok(v, QS_MAX_ENDPOINT_BYTES - 1) &&
-           (strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0 ||
-            strncmp(v, "inproc://", 9) == 0);
+    qs_endpoints_t eps;
+    char why[192];
+    int rc;
+
+    if (!text_ok(v, QS_MAX_ENDPOINT_BYTES - 1))
+        snprintf(why, sizeof why, "the list is empty, longer than %u bytes or has control "
+                 "characters", QS_MAX_ENDPOINT_BYTES - 1);
+    else if (qs_endpoints_parse(&eps, v, why, sizeof why) == 0) {
+        /* The canonical text is never longer than the list it came from. */
+        rc = qs_endpoints_join(out, QS_MAX_ENDPOINT_BYTES, &eps);
+        QS_ASSERT(rc == 0);
+        return 0;
+    }
+    snprintf(errmsg, errmsg_len, "%s%s%sendpoint must be one or more tcp://, ipc:// or "
+             "inproc:// endpoints separated by blanks: %s", path ? "'" : "", path ? path : "",
+             path ? "': [server] " : "", why);
+    return -1;
 }
 
 /* Parse text (NUL-terminated, modified in place) into p. */
@@ -161,12 +180,8 @@ parse(qs_profile_t *p, char *text, const char *path, char *errmsg, size_t errmsg
         return -1;
     }
     snprintf(p->name, sizeof p->name, "%s", values[K_NAME]);
-    if (!endpoint_ok(values[K_ENDPOINT])) {
-        snprintf(errmsg, errmsg_len, "'%s': [server] endpoint must be a tcp://, ipc:// or "
-                 "inproc:// endpoint", path);
+    if (endpoint_list(p->endpoint, values[K_ENDPOINT], path, errmsg, errmsg_len) != 0)
         return -1;
-    }
-    snprintf(p->endpoint, sizeof p->endpoint, "%s", values[K_ENDPOINT]);
     if (qs_hex_decode(p->broker_pk, QS_KEY_BYTES, values[K_BROKER]) != 0 ||
         qs_hex_decode(p->store_pk, QS_KEY_BYTES, values[K_STORE]) != 0) {
         snprintf(errmsg, errmsg_len, "'%s': [server] broker_public_key and store_public_key "
@@ -224,6 +239,7 @@ qs_profile_format(char *out, size_t out_cap, size_t *out_len, const char *name,
 {
     char pk_hex[QS_HEX_KEY_CHARS + 1], broker_hex[QS_HEX_KEY_CHARS + 1];
     char store_hex[QS_HEX_KEY_CHARS + 1];
+    char eps[QS_MAX_ENDPOINT_BYTES];
     char *sk_hex;
     int n;
 
@@ -232,11 +248,8 @@ qs_profile_format(char *out, size_t out_cap, size_t *out_len, const char *name,
                  "without control characters or surrounding blanks", QS_MAX_NAME_BYTES);
         return -1;
     }
-    if (!endpoint_ok(endpoint)) {
-        snprintf(errmsg, errmsg_len, "endpoint must be a tcp://, ipc:// or inproc:// "
-                 "endpoint of at most %u bytes", QS_MAX_ENDPOINT_BYTES - 1);
+    if (endpoint_list(eps, endpoint, NULL, errmsg, errmsg_len) != 0)
         return -1;
-    }
     sk_hex = sodium_malloc(QS_HEX_KEY_CHARS + 1);
     if (sk_hex == NULL)
         qs_fatal("out of locked memory formatting a profile");
@@ -255,7 +268,7 @@ qs_profile_format(char *out, size_t out_cap, size_t *out_len, const char *name,
                  "endpoint = %s\n"
                  "broker_public_key = %s\n"
                  "store_public_key = %s\n",
-                 name, pk_hex, sk_hex, endpoint, broker_hex, store_hex);
+                 name, pk_hex, sk_hex, eps, broker_hex, store_hex);
     sodium_free(sk_hex);
     if (n < 0 || (size_t)n >= out_cap) {
         sodium_memzero(out, out_cap);

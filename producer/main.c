@@ -57,7 +57,7 @@ static const char usage_main[] =
     "                       --state S [--machine NAME] [--domain D] [--user U]\n"
     "                       [--details TEXT] [--time ISO8601Z]\n"
     "       qs-producer --profile PROFILE --outbox FILE flush [--timeout SEC]\n"
-    "       qs-producer --profile PROFILE --outbox FILE run\n"
+    "       qs-producer --profile PROFILE --outbox FILE run [--failover-ms MS]\n"
     "       qs-producer simulate --home DIR --clients N --messages M [--batch B]\n"
     "                       [--timeout SEC] [--format text|json]\n"
     "\n"
@@ -101,6 +101,7 @@ static const char usage_report[] =
 
 static const char usage_flush[] =
     "usage: qs-producer --profile PROFILE --outbox FILE flush [--timeout SEC] [--batch N]\n"
+    "           [--failover-ms MS]\n"
     "\n"
     "Deliver every pending message. Transient answers (no policy yet, store busy,\n"
     "no reply) are retried with backoff until the timeout; messages the store\n"
@@ -108,24 +109,30 @@ static const char usage_flush[] =
     "\n"
     "  --timeout SEC      give up after SEC seconds (default 30)\n"
     "  --batch N          messages per batch, 1..1000 (default 100)\n"
+    "  --failover-ms MS   with several brokers in the profile: move to the next\n"
+    "                     one after MS ms without a connection or a reply\n"
+    "                     (200..600000, default 5000; docs/producer.md)\n"
     "\n"
     "exit status: 0 once all are acked, 1 if any still pend at the timeout,\n"
     "2 usage error\n";
 
 static const char usage_run[] =
-    "usage: qs-producer --profile PROFILE --outbox FILE run [--batch N]\n"
+    "usage: qs-producer --profile PROFILE --outbox FILE run [--batch N] [--failover-ms MS]\n"
     "\n"
     "Deliver continuously: pending messages, then every message 'report' appends\n"
     "(from any process), retrying transient failures for ever, until SIGTERM or\n"
     "SIGINT.\n"
     "\n"
     "  --batch N          messages per batch, 1..1000 (default 100)\n"
+    "  --failover-ms MS   with several brokers in the profile: move to the next\n"
+    "                     one after MS ms without a connection or a reply\n"
+    "                     (200..600000, default 5000; docs/producer.md)\n"
     "\n"
     "exit status: 0 after a signal, 1 failure, 2 usage error\n";
 
 static const char usage_simulate[] =
     "usage: qs-producer simulate --home DIR --clients N --messages M [--batch B]\n"
-    "           [--timeout SEC] [--format text|json]\n"
+    "           [--timeout SEC] [--format text|json] [--failover-ms MS]\n"
     "\n"
     "Enroll N simulated clients (sim-00001 ...) in the site, spread M generated\n"
     "update-detection messages over them and deliver them all, through broker and\n"
@@ -138,6 +145,7 @@ static const char usage_simulate[] =
     "  --timeout SEC      give up after SEC seconds (default 600)\n"
     "  --format json      print {clients, messages, acked, rejected, elapsed_s,\n"
     "                     msgs_per_s, expected_latest} on stdout\n"
+    "  --failover-ms MS   with several brokers in [broker] frontend: as for flush\n"
     "\n"
     "exit status: 0 when every message is acked, 1 on timeout or failure,\n"
     "2 usage error\n";
@@ -391,7 +399,8 @@ delivery_close(delivery_t *d)
 }
 
 static int
-delivery_open(delivery_t *d, const globals_t *g, const char *cmd, size_t batch)
+delivery_open(delivery_t *d, const globals_t *g, const char *cmd, size_t batch,
+              int failover_ms)
 {
     qs_sender_opts_t o = { 0 };
     qs_source_t src;
@@ -418,6 +427,7 @@ delivery_open(delivery_t *d, const globals_t *g, const char *cmd, size_t batch)
     o.keypair = qs_profile_keypair(d->profile);
     o.source = src;
     o.batch = batch;
+    o.failover_ms = failover_ms;
     d->sender = qs_sender_new(d->zctx, d->ws, &o, err, sizeof err);
     if (d->sender == NULL) {
         fprintf(stderr, "qs-producer %s: %s\n", cmd, err);
@@ -469,6 +479,21 @@ parse_batch(size_t *batch, const char *cmd, const char *arg)
     return 0;
 }
 
+/* --failover-ms MS: several brokers (sender.h). */
+static int
+parse_failover(int *ms, const char *cmd, const char *arg)
+{
+    uint64_t v;
+
+    if (parse_u64(&v, arg, QS_SENDER_FAILOVER_MIN_MS, QS_SENDER_FAILOVER_MAX_MS) != 0) {
+        usage_error(cmd, "--failover-ms: '%s' is not a number from %d to %d", arg,
+                    QS_SENDER_FAILOVER_MIN_MS, QS_SENDER_FAILOVER_MAX_MS);
+        return -1;
+    }
+    *ms = (int)v;
+    return 0;
+}
+
 /* Why messages are still pending, for the last line flush prints. */
 static const char *
 pending_reason(const qs_sender_stats_t *st, char *buf, size_t len, const char *endpoint)
@@ -492,6 +517,7 @@ cmd_flush(globals_t *g, int argc, char **argv)
     static const struct option opts[] = {
         { "timeout", required_argument, NULL, 't' },
         { "batch", required_argument, NULL, 'b' },
+        { "failover-ms", required_argument, NULL, 'F' },
         { "profile", required_argument, NULL, OPT_PROFILE },
         { "outbox", required_argument, NULL, OPT_OUTBOX },
         { "help", no_argument, NULL, 'h' },
@@ -502,7 +528,7 @@ cmd_flush(globals_t *g, int argc, char **argv)
     size_t batch = 0;
     delivery_t d;
     int64_t end, next_progress;
-    int c, tty = isatty(STDERR_FILENO), rc = 1;
+    int c, tty = isatty(STDERR_FILENO), rc = 1, failover_ms = 0;
     char reason[256];
 
     optind = 0;
@@ -517,6 +543,10 @@ cmd_flush(globals_t *g, int argc, char **argv)
             if (parse_batch(&batch, "flush", optarg) != 0)
                 return 2;
             break;
+        case 'F':
+            if (parse_failover(&failover_ms, "flush", optarg) != 0)
+                return 2;
+            break;
         case OPT_PROFILE: g->profile = optarg; break;
         case OPT_OUTBOX: g->outbox = optarg; break;
         case 'h': fputs(usage_flush, stdout); return 0;
@@ -527,7 +557,7 @@ cmd_flush(globals_t *g, int argc, char **argv)
         return usage_error("flush", "unexpected argument '%s'", argv[optind]);
     if (g->profile == NULL || g->outbox == NULL)
         return usage_error("flush", "%s", "--profile PROFILE and --outbox FILE are required");
-    if (delivery_open(&d, g, "flush", batch) != 0)
+    if (delivery_open(&d, g, "flush", batch, failover_ms) != 0)
         return 1;
     if (qs_outbox_pending_count(d.outbox, &pending0) != 0 ||
         qs_outbox_rejected_count(d.outbox, &rejected0) != 0) {
@@ -583,6 +613,7 @@ cmd_run(globals_t *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "batch", required_argument, NULL, 'b' },
+        { "failover-ms", required_argument, NULL, 'F' },
         { "profile", required_argument, NULL, OPT_PROFILE },
         { "outbox", required_argument, NULL, OPT_OUTBOX },
         { "help", no_argument, NULL, 'h' },
@@ -592,13 +623,17 @@ cmd_run(globals_t *g, int argc, char **argv)
     delivery_t d;
     qs_sender_stats_t st;
     uint64_t pending = 0;
-    int c;
+    int c, failover_ms = 0;
 
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (parse_batch(&batch, "run", optarg) != 0)
+                return 2;
+            break;
+        case 'F':
+            if (parse_failover(&failover_ms, "run", optarg) != 0)
                 return 2;
             break;
         case OPT_PROFILE: g->profile = optarg; break;
@@ -611,7 +646,7 @@ cmd_run(globals_t *g, int argc, char **argv)
         return usage_error("run", "unexpected argument '%s'", argv[optind]);
     if (g->profile == NULL || g->outbox == NULL)
         return usage_error("run", "%s", "--profile PROFILE and --outbox FILE are required");
-    if (delivery_open(&d, g, "run", batch) != 0)
+    if (delivery_open(&d, g, "run", batch, failover_ms) != 0)
         return 1;
     log_info("delivering from the outbox to '%s' as client %s",
              qs_profile_endpoint(d.profile), qs_sender_label(d.sender));
@@ -620,9 +655,10 @@ cmd_run(globals_t *g, int argc, char **argv)
             break;
     qs_sender_stats(d.sender, &st);
     (void)qs_outbox_pending_count(d.outbox, &pending);
-    log_info("stopping: %llu batches sent, %llu rejected, %llu messages pending",
-             (unsigned long long)st.batches_sent, (unsigned long long)st.rejected,
-             (unsigned long long)pending);
+    log_info("stopping: %llu batches sent, %llu rejected, %llu messages pending, "
+             "%llu failovers", (unsigned long long)st.batches_sent,
+             (unsigned long long)st.rejected, (unsigned long long)pending,
+             (unsigned long long)st.failovers);
     delivery_close(&d);
     return stop_requested ? 0 : 1;
 }
@@ -639,6 +675,7 @@ cmd_simulate(globals_t *g, int argc, char **argv)
         { "batch", required_argument, NULL, 'b' },
         { "timeout", required_argument, NULL, 't' },
         { "format", required_argument, NULL, 'f' },
+        { "failover-ms", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -682,6 +719,10 @@ cmd_simulate(globals_t *g, int argc, char **argv)
                 o.json = 0;
             else
                 return usage_error("simulate", "--format: '%s' is not text or json", optarg);
+            break;
+        case 'F':
+            if (parse_failover(&o.failover_ms, "simulate", optarg) != 0)
+                return 2;
             break;
         case 'h': fputs(usage_simulate, stdout); return 0;
         default: return usage_error("simulate", "%s", "unknown option or missing argument");

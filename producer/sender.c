@@ -8,6 +8,12 @@
  * it: in-flight batches are forgotten and sent_upto falls back to committed,
  * so everything not yet committed is sent again (the store drops duplicates).
  *
+ * Several brokers: the list is kept NUL-separated in `endpoint` (ep_off
+ * says where each starts), one socket to the broker in use, checked every
+ * failover_ms / 4 while batches are in flight (one ZMQ_EVENTS query; see
+ * link_trouble). No ZMTP heartbeats: they would add traffic on every idle
+ * connection and count as bytes held in the broker's guard (docs/broker.md).
+ *
  * A batch is framed without unpacking: a packed Batch is just each packed
  * StateMessage prefixed with the tag of field 1 and its length, so the
  * source's bytes are copied once into the plaintext and sealed from there.
@@ -15,6 +21,7 @@
 #include "sender.h"
 
 #include "qs_codec.h"
+#include "qs_endpoints.h"
 #include "qs_envelope.h"
 #include "qs_hex.h"
 #include "qs_log.h"
@@ -33,6 +40,7 @@
 #define BATCH_FRAMING_BYTES  3u       /* tag + 2-byte varint (messages < 16 KiB) */
 
 _Static_assert(QS_MAX_MESSAGE_BYTES < 16384, "a message length fits a 2-byte varint");
+_Static_assert(QS_MAX_ENDPOINT_BYTES <= 256, "an endpoint offset fits a uint8_t");
 
 struct qs_sender_ws {
     qs_msgref_t refs[QS_MAX_BATCH_MESSAGES];
@@ -52,7 +60,14 @@ struct qs_sender {
     void *zctx;
     qs_sender_ws_t *ws;
     void *sock;
-    char endpoint[QS_MAX_ENDPOINT_BYTES];
+    char endpoint[QS_MAX_ENDPOINT_BYTES];   /* the list, each endpoint NUL-terminated */
+    uint8_t ep_off[QS_MAX_BROKERS];         /* where each endpoint starts */
+    uint8_t n_eps, cur;                     /* brokers in the list, the one in use */
+    int failover_ms;
+    int was_up;                       /* the current socket has been connected */
+    int64_t opened_ms;                /* when the current socket was opened */
+    int64_t last_rx_ms;               /* the last reply on the current socket */
+    int64_t next_check;               /* next connection check while in flight */
     uint8_t broker_pk[QS_KEY_BYTES];
     uint8_t store_pk[QS_KEY_BYTES];
     const qs_keypair_t *kp;
@@ -86,6 +101,13 @@ static int writable(qs_sender_t *s);
 #define SLOG(s, level, fmt, ...)                                                 \
     qs_log((s)->quiet ? QS_LOG_DEBUG : (level), "client %s: " fmt, (s)->label,   \
            __VA_ARGS__)
+
+/* The endpoint in use. */
+static const char *
+cur_ep(const qs_sender_t *s)
+{
+    return s->endpoint + s->ep_off[s->cur];
+}
 
 qs_sender_ws_t *
 qs_sender_ws_new(void)
@@ -132,11 +154,45 @@ open_socket(qs_sender_t *s)
         qs_zmq_curve_client(s->sock, s->kp, s->broker_pk) != 0 ||
         zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
         zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
-        zmq_connect(s->sock, s->endpoint) != 0) {
+        zmq_connect(s->sock, cur_ep(s)) != 0) {
         int err = zmq_errno();
         zmq_close(s->sock);
         s->sock = NULL;
         errno = err;
+        return -1;
+    }
+    s->was_up = 0;
+    s->opened_ms = qs_clock_mono_ms();
+    s->last_rx_ms = 0;
+    return 0;
+}
+
+/* Keep the list NUL-separated in s->endpoint and pick the first broker:
+ * the client key's first two bytes modulo the count, so that a fleet
+ * spreads over the brokers (any broker serves any client). */
+static int
+set_endpoints(qs_sender_t *s, const char *list, int failover_ms, char *errmsg,
+              size_t errmsg_len)
+{
+    qs_endpoints_t eps;
+    size_t used = 0;
+    const uint8_t *pk = qs_keypair_public(s->kp);
+
+    if (qs_endpoints_parse(&eps, list, errmsg, errmsg_len) != 0)
+        return -1;
+    for (size_t i = 0; i < eps.n; i++) {
+        size_t len = strlen(eps.ep[i]) + 1;   /* fits where the list (and separator) did */
+        QS_ASSERT(used + len <= sizeof s->endpoint);
+        memcpy(s->endpoint + used, eps.ep[i], len);
+        s->ep_off[i] = (uint8_t)used;
+        used += len;
+    }
+    s->n_eps = (uint8_t)eps.n;
+    s->cur = (uint8_t)(((unsigned)pk[0] | (unsigned)pk[1] << 8) % eps.n);
+    s->failover_ms = failover_ms > 0 ? failover_ms : QS_SENDER_FAILOVER_MS;
+    if (s->failover_ms < QS_SENDER_FAILOVER_MIN_MS || s->failover_ms > QS_SENDER_FAILOVER_MAX_MS) {
+        snprintf(errmsg, errmsg_len, "the failover timeout must be %d..%d ms",
+                 QS_SENDER_FAILOVER_MIN_MS, QS_SENDER_FAILOVER_MAX_MS);
         return -1;
     }
     return 0;
@@ -156,17 +212,16 @@ qs_sender_new(void *zctx, qs_sender_ws_t *ws, const qs_sender_opts_t *opts, char
         snprintf(errmsg, errmsg_len, "window must be 1..%u", QS_SENDER_MAX_WINDOW);
         return NULL;
     }
-    if (opts->endpoint == NULL || strlen(opts->endpoint) >= QS_MAX_ENDPOINT_BYTES) {
-        snprintf(errmsg, errmsg_len, "no endpoint, or endpoint too long");
-        return NULL;
-    }
     s = qs_calloc(1, sizeof *s);
     s->zctx = zctx;
     s->ws = ws;
-    snprintf(s->endpoint, sizeof s->endpoint, "%s", opts->endpoint);
     memcpy(s->broker_pk, opts->broker_pk, QS_KEY_BYTES);
     memcpy(s->store_pk, opts->store_pk, QS_KEY_BYTES);
     s->kp = opts->keypair;
+    if (set_endpoints(s, opts->endpoint, opts->failover_ms, errmsg, errmsg_len) != 0) {
+        free(s);
+        return NULL;
+    }
     s->src = opts->source;
     s->batch = opts->batch ? opts->batch : QS_DEFAULT_BATCH_MESSAGES;
     s->window = opts->window ? opts->window : QS_SENDER_DEFAULT_WINDOW;
@@ -187,7 +242,7 @@ qs_sender_new(void *zctx, qs_sender_ws_t *ws, const qs_sender_opts_t *opts, char
         return NULL;
     }
     if (open_socket(s) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot connect to '%s': %s", s->endpoint,
+        snprintf(errmsg, errmsg_len, "cannot connect to '%s': %s", cur_ep(s),
                  zmq_strerror(errno));
         qs_sender_destroy(&s);
         return NULL;
@@ -245,6 +300,12 @@ qs_sender_capacity(const qs_sender_t *s)
 }
 
 const char *
+qs_sender_endpoint(const qs_sender_t *s)
+{
+    return cur_ep(s);
+}
+
+const char *
 qs_sender_label(const qs_sender_t *s)
 {
     return s->label;
@@ -273,6 +334,8 @@ qs_sender_next_deadline(const qs_sender_t *s)
         return s->backoff_until;
     if (s->n_fl > 0)
         d = s->fl[0].sent_ms + reply_timeout(s);
+    if (s->n_fl > 0 && s->n_eps > 1 && s->next_check < d)
+        d = s->next_check;
     if (s->n_fl < s->window && !s->paused) {
         int64_t look = s->hold ? s->next_look : 0;
         if (look < d)
@@ -503,6 +566,7 @@ qs_sender_on_readable(qs_sender_t *s, int64_t now_ms)
         }
         more = zmq_msg_more(&msg);
         handled++;
+        s->last_rx_ms = now_ms;
         r = more ? NULL
                  : quietstate__reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
         zmq_msg_close(&msg);
@@ -535,15 +599,20 @@ qs_sender_on_readable(qs_sender_t *s, int64_t now_ms)
     return rc < 0 ? -1 : handled;
 }
 
+/* A fresh socket to the broker in use; counted as a reconnect, or (after
+ * fail_over moved on) as a failover. */
 static int
-reconnect(qs_sender_t *s)
+reconnect(qs_sender_t *s, int failover)
 {
     if (s->sock != NULL)
         zmq_close(s->sock);
     s->sock = NULL;
-    s->st.reconnects++;
+    if (failover)
+        s->st.failovers++;
+    else
+        s->st.reconnects++;
     if (open_socket(s) != 0) {
-        SLOG(s, QS_LOG_ERROR, "cannot reconnect to '%s': %s", s->endpoint,
+        SLOG(s, QS_LOG_ERROR, "cannot reconnect to '%s': %s", cur_ep(s),
              zmq_strerror(errno));
         return -1;
     }
@@ -559,7 +628,10 @@ writable(qs_sender_t *s)
 
     if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &len) != 0)
         return 0;
-    return (events & ZMQ_POLLOUT) != 0;
+    if ((events & ZMQ_POLLOUT) == 0)
+        return 0;
+    s->was_up = 1;   /* several brokers: a later "not writable" is a lost connection */
+    return 1;
 }
 
 static size_t
@@ -611,6 +683,8 @@ send_batch(qs_sender_t *s, int64_t now)
         s->next_look = now + QS_SENDER_BACKOFF_MIN_MS;
         return 0;
     }
+    if (s->n_fl == 0)
+        s->next_check = now + s->failover_ms / 4;
     s->fl[s->n_fl].first = ws->refs[0].serial;
     s->fl[s->n_fl].last = ws->refs[n - 1].serial;
     s->fl[s->n_fl].sent_ms = now;
@@ -623,6 +697,44 @@ send_batch(qs_sender_t *s, int64_t now)
     return 1;
 }
 
+/* Several brokers: what is wrong with the connection to the one in use, or
+ * NULL. Seen connected once and gone now: the broker was stopped, killed or
+ * cut off (the batches on that connection are lost with it). Never
+ * connected for failover_ms: it is down or unreachable. Connected, batches
+ * in flight and no reply for failover_ms: a host gone silent. */
+static const char *
+link_trouble(qs_sender_t *s, int64_t now)
+{
+    int64_t since;
+    int up = writable(s);
+
+    s->next_check = now + s->failover_ms / 4;
+    if (!up)
+        return s->was_up ? "lost the connection"
+               : now - s->opened_ms >= s->failover_ms ? "cannot connect" : NULL;
+    if (s->n_fl == 0)
+        return NULL;
+    since = s->last_rx_ms > s->fl[0].sent_ms ? s->last_rx_ms : s->fl[0].sent_ms;
+    return now - since >= s->failover_ms ? "no reply" : NULL;
+}
+
+/* Move to the next broker with a fresh socket; everything above committed
+ * will be sent again there (the store drops what it already has). */
+static int
+fail_over(qs_sender_t *s, const char *why)
+{
+    const char *from = cur_ep(s);
+
+    s->cur = (uint8_t)((s->cur + 1) % s->n_eps);
+    SLOG(s, QS_LOG_WARN, "broker '%s': %s; failing over to '%s' (%llu messages to resend)",
+         from, why, cur_ep(s), (unsigned long long)qs_sender_inflight(s));
+    /* The next sealed OK ack logs "store is accepting messages": the resume. */
+    s->health = -2;
+    s->conn_wait_ms = 0;
+    reset_window(s);
+    return reconnect(s, 1);
+}
+
 int
 qs_sender_on_tick(qs_sender_t *s, int64_t now_ms)
 {
@@ -632,16 +744,29 @@ qs_sender_on_tick(qs_sender_t *s, int64_t now_ms)
         s->backing_off = 0;
         reset_window(s);
     }
-    if (s->n_fl > 0 && now_ms - s->fl[0].sent_ms >= reply_timeout(s)) {
-        note_health(s, -1, QS_LOG_WARN, "no reply from the broker: reconnecting and "
-                    "resending (is it running, and is this client enrolled?)", NULL);
-        reset_window(s);
-        if (reconnect(s) != 0) {
+    if (s->n_eps > 1 && (s->n_fl > 0 || s->conn_wait_ms > 0)) {
+        const char *why = link_trouble(s, now_ms);
+        if (why != NULL && fail_over(s, why) != 0) {
             start_backoff(s, now_ms, 1);
             return -1;
         }
     }
-    if (s->sock == NULL && reconnect(s) != 0) {
+    if (s->n_fl > 0 && now_ms - s->fl[0].sent_ms >= reply_timeout(s)) {
+        int rc;
+        if (s->n_eps > 1) {   /* another broker is as good as a new connection */
+            rc = fail_over(s, "no reply in time");
+        } else {
+            note_health(s, -1, QS_LOG_WARN, "no reply from the broker: reconnecting and "
+                        "resending (is it running, and is this client enrolled?)", NULL);
+            reset_window(s);
+            rc = reconnect(s, 0);
+        }
+        if (rc != 0) {
+            start_backoff(s, now_ms, 1);
+            return -1;
+        }
+    }
+    if (s->sock == NULL && reconnect(s, 0) != 0) {
         start_backoff(s, now_ms, 1);
         return -1;
     }

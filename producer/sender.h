@@ -17,6 +17,15 @@
  *    store answers slowly the timeout stretches to 4 smoothed reply times
  *    (at most 6 x reply_timeout_ms), so a slow store is not also flooded
  *    with resends.
+ *  - several brokers (the endpoint is a list, qs_endpoints.h): the sender
+ *    talks to one at a time, starting at the one its client key picks (so
+ *    a fleet spreads over them). It moves to the next, in list order, and
+ *    resends everything above the committed serial when it sees its
+ *    connection lost (checked every failover_ms / 4 while batches are in
+ *    flight), when it could not connect for failover_ms, or when batches
+ *    have been in flight for failover_ms with no reply at all (a reply
+ *    timeout moves on too). With one broker none of this applies (Lazy
+ *    Pirate above, as before).
  *
  * A sender never blocks and has no loop of its own, so one thread can drive
  * many (the simulator drives thousands) from one zmq_poll loop:
@@ -52,12 +61,16 @@
 #define QS_SENDER_BACKOFF_MIN_MS     100
 #define QS_SENDER_BACKOFF_MAX_MS     5000
 #define QS_SENDER_IDLE_POLL_MS       250
+#define QS_SENDER_FAILOVER_MS        5000   /* several brokers: see above */
+#define QS_SENDER_FAILOVER_MIN_MS    200
+#define QS_SENDER_FAILOVER_MAX_MS    600000
 
 typedef struct qs_sender qs_sender_t;
 typedef struct qs_sender_ws qs_sender_ws_t;
 
 typedef struct {
-    const char *endpoint;             /* broker frontend, e.g. tcp://127.0.0.1:5570 */
+    const char *endpoint;             /* broker frontend, e.g. tcp://127.0.0.1:5570, or
+                                         several separated by blanks (qs_endpoints.h) */
     const uint8_t *broker_pk;         /* QS_KEY_BYTES: pinned CurveZMQ server key */
     const uint8_t *store_pk;          /* QS_KEY_BYTES: end-to-end peer */
     const qs_keypair_t *keypair;      /* the client's; borrowed, must outlive the sender */
@@ -66,6 +79,7 @@ typedef struct {
     size_t window;                    /* batches in flight; 0 = QS_SENDER_DEFAULT_WINDOW */
     int reply_timeout_ms;             /* 0 = QS_SENDER_REPLY_TIMEOUT_MS */
     int idle_poll_ms;                 /* look for new messages this often; 0 = default */
+    int failover_ms;                  /* several brokers: 0 = QS_SENDER_FAILOVER_MS */
     int quiet;                        /* 1: per-client events at debug level (fleets) */
 } qs_sender_opts_t;
 
@@ -79,6 +93,7 @@ typedef struct {
     uint64_t transient;               /* transient answers (each one backs off) */
     uint64_t rejected;                /* messages moved to the rejected list */
     uint64_t reconnects;              /* Lazy Pirate reconnects */
+    uint64_t failovers;               /* moves to the next broker (several brokers) */
     uint64_t bad_replies;             /* unparsable, unsealed or forged replies */
     int last_status;                  /* Quietstate__Status of the last answer, 0 = none */
 } qs_sender_stats_t;
@@ -131,6 +146,9 @@ void qs_sender_set_paused(qs_sender_t *s, int paused);
 int qs_sender_paused(const qs_sender_t *s);
 uint64_t qs_sender_inflight(const qs_sender_t *s);
 uint64_t qs_sender_capacity(const qs_sender_t *s);
+
+/* The broker endpoint the sender talks to now (one of the list). */
+const char *qs_sender_endpoint(const qs_sender_t *s);
 
 /* The client key's first 8 hex characters, for log lines ("1a2b3c4d"). */
 const char *qs_sender_label(const qs_sender_t *s);

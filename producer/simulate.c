@@ -298,6 +298,7 @@ static void
 add_stats(qs_sender_stats_t *sum, const qs_sender_stats_t *s)
 {
     sum->reconnects += s->reconnects;
+    sum->failovers += s->failovers;
     sum->transient += s->transient;
     sum->bad_replies += s->bad_replies;
 }
@@ -359,6 +360,7 @@ typedef struct {
     void *zctx;
     qs_sender_ws_t *ws;
     size_t batch, window;
+    int failover_ms;                  /* several brokers (sender.h); 0 = default */
     uint32_t *active;                 /* client indices (0-based), unfinished */
     size_t n_active;
     qs_sender_t **senders;            /* by client index; NULL = not yet opened */
@@ -381,6 +383,7 @@ fleet_open_sender(fleet_t *f, sim_t *sim, uint32_t i)
     o.source = qs_simgen_source(&sim->clients[i]);
     o.batch = f->batch;
     o.window = f->window;
+    o.failover_ms = f->failover_ms;
     o.quiet = 1;
     f->senders[i] = qs_sender_new(f->zctx, f->ws, &o, err, sizeof err);
     if (f->senders[i] == NULL) {
@@ -554,7 +557,7 @@ sim_open(sim_t *sim, const qs_simulate_opts_t *opts)
 
 /* The fleet: one ZeroMQ context, the shared workspace, every unfinished client. */
 static void
-fleet_open(fleet_t *f, const sim_t *sim, size_t batch)
+fleet_open(fleet_t *f, const sim_t *sim, size_t batch, int failover_ms)
 {
     qs_raise_fd_limit();
     f->zctx = qs_zmq_ctx_new((int)sim->n + 64);
@@ -562,6 +565,7 @@ fleet_open(fleet_t *f, const sim_t *sim, size_t batch)
         (void)zmq_ctx_set(f->zctx, ZMQ_IO_THREADS, 2);
     f->ws = qs_sender_ws_new();
     f->batch = batch ? batch : QS_DEFAULT_BATCH_MESSAGES;
+    f->failover_ms = failover_ms;
     f->window = SIM_TARGET_INFLIGHT / sim->n;
     if (f->window < 1)
         f->window = 1;
@@ -589,6 +593,9 @@ once_a_second(fleet_t *f, sim_t *sim, qs_sender_stats_t *last_sum, int tty, uint
     if (sum.reconnects > last_sum->reconnects)
         log_warn("simulate: %llu reconnects in the last second (no reply in time)",
                  (unsigned long long)(sum.reconnects - last_sum->reconnects));
+    if (sum.failovers > last_sum->failovers)
+        log_warn("simulate: %llu clients failed over to another broker in the last second",
+                 (unsigned long long)(sum.failovers - last_sum->failovers));
     if (sum.transient > last_sum->transient)
         log_info("simulate: %llu retry answers in the last second (store busy, "
                  "unavailable or not configured)",
@@ -699,7 +706,7 @@ qs_simulate_run(const qs_simulate_opts_t *opts)
 
     if (sim_open(&sim, opts) != 0)
         goto out;
-    fleet_open(&fleet, &sim, opts->batch);
+    fleet_open(&fleet, &sim, opts->batch, opts->failover_ms);
     totals(&sim, &outcome.acked0, &rejected);
     log_info("simulate: %u clients, %llu messages (%llu acked before), delivering to '%s'",
              sim.n, (unsigned long long)sim.m, (unsigned long long)outcome.acked0,

@@ -7,7 +7,9 @@
  * low-water mark) is saved at most once a second and at exit, so a restart
  * after SIGKILL resends little (the store drops the duplicates). It keeps
  * going through broker and store restarts and stops when every message is
- * acked, on the timeout, or when *stop becomes non-zero.
+ * acked, on the timeout, or when *stop becomes non-zero. When [broker]
+ * frontend names several brokers, the clients spread over them and fail
+ * over between them (sender.h).
  */
 #ifndef QS_PRODUCER_SIMULATE_H
 #define QS_PRODUCER_SIMULATE_H
@@ -23,6 +25,7 @@ typedef struct {
     size_t batch;                     /* messages per batch, 0 = default */
     int timeout_s;                    /* give up after this long, 0 = 600 */
     int json;                         /* print the result as one JSON document */
+    int failover_ms;                  /* several brokers: sender.h; 0 = default */
     volatile sig_atomic_t *stop;      /* set by main's signal handler */
 } qs_simulate_opts_t;
 

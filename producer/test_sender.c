@@ -396,6 +396,52 @@ test_sender_refuses_its_own_batch_reflected_as_an_ack(void)
     rig_close(&r);
 }
 
+/* Several brokers: the first one the client key picks is down (nothing
+ * listens there); after failover_ms without a connection the sender moves to
+ * the next and delivers everything there. */
+static void
+test_sender_fails_over_to_the_next_broker(void)
+{
+    rig_t r;
+    qs_sender_opts_t o = { 0 };
+    qs_sender_stats_t st;
+    char list[300], err[256];
+    const uint8_t *pk;
+
+    rig_open(&r, "failover.db", 40, 0, 2000);
+    qs_sender_destroy(&r.sender);
+    /* A client key that starts at broker 0 of 2 (sender.h: first two key bytes mod n). */
+    do {
+        qs_keypair_destroy(&r.client);
+        r.client = qs_keypair_generate();
+        pk = qs_keypair_public(r.client);
+    } while ((((unsigned)pk[0] | (unsigned)pk[1] << 8) % 2) != 0);
+    snprintf(list, sizeof list, "tcp://127.0.0.1:1 %s", r.fake.endpoint);
+    o.endpoint = list;
+    o.broker_pk = qs_keypair_public(r.fake.broker);
+    o.store_pk = qs_keypair_public(r.fake.store);
+    o.keypair = r.client;
+    o.source = qs_outbox_source(r.ob);
+    o.batch = 10;
+    o.failover_ms = 300;
+    o.quiet = 1;
+    r.sender = qs_sender_new(r.zctx, r.ws, &o, err, sizeof err);
+    QS_ASSERT(r.sender != NULL);
+    QS_CHECK_STR(qs_sender_endpoint(r.sender), "tcp://127.0.0.1:1");
+    QS_CHECK_EQ_INT(rig_drive(&r, 10000), 0);
+    qs_sender_stats(r.sender, &st);
+    QS_CHECK(st.failovers >= 1);
+    QS_CHECK_STR(qs_sender_endpoint(r.sender), r.fake.endpoint);
+    QS_CHECK_EQ_INT(r.fake.stored_count, 40);
+    /* A bad list or failover timeout is refused up front. */
+    o.endpoint = "tcp://127.0.0.1:1 tcp://127.0.0.1:1";
+    QS_CHECK(qs_sender_new(r.zctx, r.ws, &o, err, sizeof err) == NULL);
+    o.endpoint = list;
+    o.failover_ms = 10;
+    QS_CHECK(qs_sender_new(r.zctx, r.ws, &o, err, sizeof err) == NULL);
+    rig_close(&r);
+}
+
 int
 main(void)
 {
@@ -411,6 +457,7 @@ main(void)
     QS_RUN(test_sender_reconnects_and_resends_when_no_reply);
     QS_RUN(test_sender_ignores_acks_not_sealed_by_the_store);
     QS_RUN(test_sender_refuses_its_own_batch_reflected_as_an_ack);
+    QS_RUN(test_sender_fails_over_to_the_next_broker);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);

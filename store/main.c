@@ -1,13 +1,17 @@
 /* main.c - qs-store: decrypts, minimizes and durably stores state messages, then acks.
  *
- * One DEALER socket to the broker's backend (CurveZMQ client with the store
- * key, pinned to the broker key) and one zmq_poll loop: drain every envelope
- * already waiting (up to group_commit_max_messages) into the ingest group,
- * commit the group in one transaction, send the sealed acks, then heartbeat
- * (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS, qs_workerproto.h), reload
- * site.db changes, flush pending counters and print a stats line every
- * minute. SIGTERM/SIGINT only set a flag: the loop finishes the commit in
- * progress, sends its acks and exits 0.
+ * One DEALER socket to each broker's backend ([broker] backend may name
+ * several brokers, qs_endpoints.h; CurveZMQ client with the store key,
+ * pinned to the broker key all brokers share) and one zmq_poll loop: drain
+ * every envelope already waiting (up to group_commit_max_messages) into the
+ * ingest group, commit the group in one transaction, send the sealed acks,
+ * then heartbeat every broker (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS,
+ * qs_workerproto.h), reload site.db changes, flush pending counters and
+ * print a stats line every minute. An envelope's routing id goes to ingest
+ * with the index of the socket it came in on in front, so its ack goes back
+ * through that socket, to the broker that holds the client's connection.
+ * SIGTERM/SIGINT only set a flag: the loop finishes the commit in progress,
+ * sends its acks and exits 0.
  *
  * One qs-store per SQLite store.db: before opening anything it takes an exclusive
  * flock on DIR/store.lock (0600, never removed: the lock, not the file, is
@@ -19,6 +23,7 @@
 
 #include "qs_clock.h"
 #include "qs_config.h"
+#include "qs_endpoints.h"
 #include "qs_epochkeys.h"
 #include "qs_keys.h"
 #include "qs_log.h"
@@ -80,7 +85,8 @@ usage(FILE *out, int code)
 }
 
 struct loop {
-    void *sock;
+    void *socks[QS_MAX_BROKERS];     /* one DEALER per broker backend */
+    size_t n_socks;
     uint64_t acks_sent, acks_dropped;
 };
 
@@ -89,12 +95,16 @@ send_reply(void *ctx, const uint8_t *routing_id, size_t routing_id_len,
            const uint8_t *reply, size_t reply_len, const Quietstate__Ack *ack)
 {
     struct loop *lp = ctx;
+    void *sock = routing_id_len > 1 && routing_id[0] < lp->n_socks ? lp->socks[routing_id[0]]
+                                                                   : NULL;
 
     (void)ack;
     /* Never block the loop on a full or absent broker: a lost ack only makes
-     * the producer resend, and the resend is a counted duplicate. */
-    if (zmq_send(lp->sock, routing_id, routing_id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(lp->sock, reply, reply_len, ZMQ_DONTWAIT) < 0) {
+     * the producer resend, and the resend is a counted duplicate. The first
+     * byte is the socket's index (recv_one); the rest, the broker's id. */
+    if (sock == NULL ||
+        zmq_send(sock, routing_id + 1, routing_id_len - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(sock, reply, reply_len, ZMQ_DONTWAIT) < 0) {
         if (lp->acks_dropped++ == 0)
             log_warn("cannot send an ack to the broker: %s (dropping; producers resend)",
                      zmq_strerror(zmq_errno()));
@@ -113,12 +123,16 @@ recv_frame(zmq_msg_t *msg, void *sock, int flags)
     }
 }
 
-/* Receive one message without blocking and add it to the group.
+/* Receive one message from socket `tag` of lp without blocking and add it
+ * to the group, its routing id tagged with the socket's index (send_reply).
  * Returns 1 when one was added, 0 when none is waiting, -1 on socket error. */
 static int
-recv_one(void *sock, qs_ingest_t *ingest)
+recv_one(struct loop *lp, size_t tag, qs_ingest_t *ingest)
 {
+    void *sock = lp->socks[tag];
     zmq_msg_t parts[3];
+    uint8_t rid[QS_INGEST_MAX_ROUTING_ID];
+    size_t rid_len;
     int n = 0, more, extra = 0, rc = 1;
 
     for (int i = 0; i < 3; i++)
@@ -151,13 +165,20 @@ recv_one(void *sock, qs_ingest_t *ingest)
             extra = 1;
         }
     }
+    /* The broker's routing ids are 5 bytes: a longer one than fits beside
+     * the tag is cut, and its ack cannot be routed (the producer resends). */
+    rid[0] = (uint8_t)tag;
+    rid_len = zmq_msg_size(&parts[0]);
+    if (rid_len > sizeof rid - 1)
+        rid_len = sizeof rid - 1;
+    memcpy(rid + 1, zmq_msg_data(&parts[0]), rid_len);
+    rid_len++;
     if (n == 3 && !extra)
-        (void)qs_ingest_add(ingest, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
-                            zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
-                            zmq_msg_data(&parts[2]), zmq_msg_size(&parts[2]));
+        (void)qs_ingest_add(ingest, rid, rid_len, zmq_msg_data(&parts[1]),
+                            zmq_msg_size(&parts[1]), zmq_msg_data(&parts[2]),
+                            zmq_msg_size(&parts[2]));
     else
-        (void)qs_ingest_add(ingest, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
-                            NULL, 0, NULL, 0);
+        (void)qs_ingest_add(ingest, rid, rid_len, NULL, 0, NULL, 0);
 out:
     for (int i = 0; i < 3; i++)
         zmq_msg_close(&parts[i]);
@@ -309,34 +330,51 @@ store_open(struct store *st, const char *home)
     return 0;
 }
 
+/* One DEALER per broker backend: a DEALER connected to several would
+ * spread heartbeats and acks round-robin over the brokers. */
 static int
 store_connect(struct store *st)
 {
-    st->ctx = qs_zmq_ctx_new(0);
-    st->lp.sock = zmq_socket(st->ctx, ZMQ_DEALER);
-    if (st->lp.sock == NULL ||
-        qs_zmq_socket_limits(st->lp.sock, st->cfg.broker_hwm, LINGER_MS) != 0 ||
-        qs_zmq_curve_client(st->lp.sock, st->store_kp, st->broker_pk) != 0 ||
-        zmq_connect(st->lp.sock, st->cfg.backend) != 0) {
-        log_error("cannot connect to the broker backend '%s': %s", st->cfg.backend,
-                  zmq_strerror(zmq_errno()));
+    qs_endpoints_t eps;
+    char err[256];
+
+    if (qs_endpoints_parse(&eps, st->cfg.backend, err, sizeof err) != 0) {
+        log_error("cannot start: [broker] backend: %s", err);
         return -1;
+    }
+    st->ctx = qs_zmq_ctx_new(0);
+    for (size_t i = 0; i < eps.n; i++) {
+        void *sock = zmq_socket(st->ctx, ZMQ_DEALER);
+        st->lp.socks[st->lp.n_socks] = sock;
+        if (sock != NULL)
+            st->lp.n_socks++;
+        if (sock == NULL || qs_zmq_socket_limits(sock, st->cfg.broker_hwm, LINGER_MS) != 0 ||
+            qs_zmq_curve_client(sock, st->store_kp, st->broker_pk) != 0 ||
+            zmq_connect(sock, eps.ep[i]) != 0) {
+            log_error("cannot connect to the broker backend '%s': %s", eps.ep[i],
+                      zmq_strerror(zmq_errno()));
+            return -1;
+        }
     }
     return 0;
 }
 
-/* Take every envelope already waiting, up to a full group. */
+/* Take every envelope already waiting, up to a full group: one from each
+ * broker in turn, so a busy broker cannot crowd the others out of a group. */
 static void
 drain(struct store *st)
 {
-    while (!qs_ingest_full(st->ingest)) {
-        int got = recv_one(st->lp.sock, st->ingest);
-        if (got < 0) {
-            log_error("cannot receive from the broker: %s", zmq_strerror(zmq_errno()));
-            break;
+    int any = 1;
+
+    while (any && !qs_ingest_full(st->ingest)) {
+        any = 0;
+        for (size_t k = 0; k < st->lp.n_socks && !qs_ingest_full(st->ingest); k++) {
+            int got = recv_one(&st->lp, k, st->ingest);
+            if (got < 0)
+                log_error("cannot receive from the broker: %s", zmq_strerror(zmq_errno()));
+            else if (got > 0)
+                any = 1;
         }
-        if (got == 0)
-            break;
     }
 }
 
@@ -347,7 +385,8 @@ beat(struct store *st, int64_t *next_beat, int64_t now, int64_t early_ms)
 {
     if (now < *next_beat - early_ms)
         return;
-    (void)zmq_send(st->lp.sock, QS_WORKER_READY, QS_WORKER_READY_LEN, ZMQ_DONTWAIT);
+    for (size_t k = 0; k < st->lp.n_socks; k++)
+        (void)zmq_send(st->lp.socks[k], QS_WORKER_READY, QS_WORKER_READY_LEN, ZMQ_DONTWAIT);
     *next_beat = now + QS_WORKER_HEARTBEAT_MS;
 }
 
@@ -405,20 +444,22 @@ store_run(struct store *st)
     int64_t next_beat = qs_clock_mono_ms(), next_stats = next_beat + STATS_MS;
 
     while (!stop_requested) {
-        zmq_pollitem_t item = { st->lp.sock, 0, ZMQ_POLLIN, 0 };
+        zmq_pollitem_t items[QS_MAX_BROKERS];
         int64_t now = qs_clock_mono_ms();
         long timeout = POLL_MS;
         int rc;
 
+        for (size_t k = 0; k < st->lp.n_socks; k++)
+            items[k] = (zmq_pollitem_t){ st->lp.socks[k], 0, ZMQ_POLLIN, 0 };
         beat(st, &next_beat, now, 0);
         if (next_beat - now < timeout)
             timeout = (long)(next_beat - now);
-        rc = zmq_poll(&item, 1, timeout);
+        rc = zmq_poll(items, (int)st->lp.n_socks, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             log_error("cannot poll the broker socket: %s", zmq_strerror(zmq_errno()));
             return -1;
         }
-        if (rc > 0 && (item.revents & ZMQ_POLLIN))
+        if (rc > 0)
             drain(st);
         if (qs_ingest_pending(st->ingest) > 0) {
             /* A commit can block (lock, fsync): start it freshly heard from. */
@@ -438,8 +479,8 @@ store_run(struct store *st)
 static void
 store_close(struct store *st)
 {
-    if (st->lp.sock != NULL)
-        zmq_close(st->lp.sock);
+    for (size_t k = 0; k < st->lp.n_socks; k++)
+        zmq_close(st->lp.socks[k]);
     if (st->ctx != NULL)
         zmq_ctx_term(st->ctx);
     qs_ingest_destroy(&st->ingest);

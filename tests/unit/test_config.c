@@ -51,10 +51,32 @@ test_config_load_reads_a_file_and_names_a_missing_one(void)
     rmdir(dir);
 }
 
+/* Several brokers: frontend and backend take lists (blanks or commas); a
+ * list with a bad or a repeated endpoint is refused, naming the key. */
+static void
+test_config_accepts_a_list_of_brokers(void)
+{
+    qs_config_t cfg;
+    char err[256];
+
+    QS_CHECK(qs_config_parse(&cfg, "[broker]\nfrontend = tcp://10.0.0.1:5570 tcp://10.0.0.2:5570\n"
+                             "backend = tcp://10.0.0.1:5571,tcp://10.0.0.2:5571\n", err,
+                             sizeof err) == 0);
+    QS_CHECK_STR(cfg.frontend, "tcp://10.0.0.1:5570 tcp://10.0.0.2:5570");
+    QS_CHECK_STR(cfg.backend, "tcp://10.0.0.1:5571,tcp://10.0.0.2:5571");
+    QS_CHECK(qs_config_parse(&cfg, "[broker]\nfrontend = tcp://a:1 tcp://a:1\n", err,
+                             sizeof err) != 0);
+    QS_CHECK(strstr(err, "frontend") != NULL);
+    QS_CHECK(qs_config_parse(&cfg, "[broker]\nbackend = tcp://a:1 udp://b:1\n", err,
+                             sizeof err) != 0);
+    QS_CHECK(strstr(err, "backend") != NULL);
+}
+
 int
 main(void)
 {
     QS_RUN(test_config_parse_errors_name_the_key);
     QS_RUN(test_config_load_reads_a_file_and_names_a_missing_one);
+    QS_RUN(test_config_accepts_a_list_of_brokers);
     return qs_test_summary();
 }

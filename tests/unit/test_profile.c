@@ -1,6 +1,9 @@
 /* test_profile.c - unit tests of client profiles: write/load round trip,
- * refusal of loose permissions, refusal of malformed or mismatched files. */
+ * refusal of loose permissions, refusal of malformed or mismatched files,
+ * lists of several brokers. */
 #include "qs_profile.h"
+
+#include "qs_endpoints.h"
 
 #include "qs_fsutil.h"
 #include "qs_log.h"
@@ -144,6 +147,80 @@ test_profile_refuses_malformed_files(void)
     qs_keypair_destroy(&other);
 }
 
+/* Several brokers: the profile's endpoint is a list, written back canonical
+ * (one space between endpoints); one broker key pins all of them. */
+static void
+test_profile_names_several_brokers(void)
+{
+    qs_keypair_t *kp = qs_keypair_generate();
+    uint8_t key[QS_KEY_BYTES] = { 7 };
+    char path[600], err[256], *text = NULL;
+    size_t len = 0;
+    qs_profile_t *p;
+    qs_endpoints_t eps;
+
+    snprintf(path, sizeof path, "%s/multi.profile", dir);
+    QS_CHECK(qs_profile_write(path, "multi", kp, "tcp://10.0.0.1:5570,  tcp://10.0.0.2:5570",
+                              key, key, err, sizeof err) == 0);
+    QS_CHECK(qs_fs_read_small(&text, &len, path, QS_PROFILE_MAX_BYTES, 1, err,
+                              sizeof err) == 0);
+    QS_CHECK(text != NULL &&
+             strstr(text, "\nendpoint = tcp://10.0.0.1:5570 tcp://10.0.0.2:5570\n") != NULL);
+    if (text != NULL)
+        sodium_free(text);
+    p = qs_profile_load(path, err, sizeof err);
+    QS_CHECK(p != NULL);
+    if (p != NULL) {
+        QS_CHECK_STR(qs_profile_endpoint(p), "tcp://10.0.0.1:5570 tcp://10.0.0.2:5570");
+        QS_CHECK(qs_endpoints_parse(&eps, qs_profile_endpoint(p), err, sizeof err) == 0);
+        QS_CHECK_EQ_INT(eps.n, 2);
+        QS_CHECK_STR(eps.ep[1], "tcp://10.0.0.2:5570");
+    }
+    qs_profile_destroy(&p);
+    /* A list with a bad, a repeated or a ninth endpoint is refused. */
+    QS_CHECK(qs_profile_write(path, "m", kp, "tcp://a:1 http://b:1", key, key, err,
+                              sizeof err) != 0);
+    QS_CHECK(qs_profile_write(path, "m", kp, "tcp://a:1 tcp://a:1", key, key, err,
+                              sizeof err) != 0);
+    QS_CHECK(strstr(err, "twice") != NULL);
+    QS_CHECK(qs_profile_write(path, "m", kp, "tcp://a:1 tcp://a:2 tcp://a:3 tcp://a:4 "
+                              "tcp://a:5 tcp://a:6 tcp://a:7 tcp://a:8 tcp://a:9", key, key,
+                              err, sizeof err) != 0);
+    QS_CHECK(qs_profile_write(path, "m", kp, " , ", key, key, err, sizeof err) != 0);
+    qs_keypair_destroy(&kp);
+}
+
+/* A hand-written profile may list brokers with commas; an old profile with
+ * one endpoint loads as before (test_profile_write_load_round_trip). */
+static void
+test_profile_loads_a_hand_written_broker_list(void)
+{
+    qs_keypair_t *kp = qs_keypair_generate();
+    char pk[65], sk[65], text[1024], path[600], err[256];
+    qs_profile_t *p;
+
+    sodium_bin2hex(pk, sizeof pk, qs_keypair_public(kp), QS_KEY_BYTES);
+    sodium_bin2hex(sk, sizeof sk, qs_keypair_secret(kp), QS_KEY_BYTES);
+    snprintf(text, sizeof text, "[client]\nname = a\npublic_key = %s\nsecret_key = %s\n"
+             "[server]\nendpoint = tcp://b1:5570,tcp://b2:5570, ipc:///run/qs/b3\n"
+             "broker_public_key = %s\nstore_public_key = %s\n", pk, sk, pk, pk);
+    QS_CHECK(write_text("list.profile", text, path, sizeof path) == 0);
+    p = qs_profile_load(path, err, sizeof err);
+    QS_CHECK(p != NULL);
+    if (p != NULL)
+        QS_CHECK_STR(qs_profile_endpoint(p), "tcp://b1:5570 tcp://b2:5570 ipc:///run/qs/b3");
+    qs_profile_destroy(&p);
+    snprintf(text, sizeof text, "[client]\nname = a\npublic_key = %s\nsecret_key = %s\n"
+             "[server]\nendpoint = tcp://b1:5570 tcp://b1:5570\n"
+             "broker_public_key = %s\nstore_public_key = %s\n", pk, sk, pk, pk);
+    QS_CHECK(write_text("dup.profile", text, path, sizeof path) == 0);
+    err[0] = '\0';
+    p = qs_profile_load(path, err, sizeof err);
+    QS_CHECK(p == NULL);
+    QS_CHECK(strstr(err, "endpoint") != NULL);
+    qs_keypair_destroy(&kp);
+}
+
 int
 main(void)
 {
@@ -157,6 +234,8 @@ main(void)
     QS_RUN(test_profile_refuses_group_readable_file);
     QS_RUN(test_profile_write_refuses_bad_name_and_endpoint);
     QS_RUN(test_profile_refuses_malformed_files);
+    QS_RUN(test_profile_names_several_brokers);
+    QS_RUN(test_profile_loads_a_hand_written_broker_list);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);
