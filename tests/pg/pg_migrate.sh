@@ -95,10 +95,13 @@ grep -q "not empty" "$QS_TMP/other.out.err" || qs_fail "no 'not empty': $(cat "$
 cmp -s "$CONF" "$QS_TMP/conf.sqlite" || qs_fail "quietstate.conf changed by a refused migrate"
 
 qs_step "migrate into the empty database"
+# An operator's empty "database =" line (SQLite) is replaced, not doubled.
+sed -i '/^\[store\]/a database =' "$CONF"
 qs_expect_rc 0 "$QS_TMP/migrate.json" "$QSCTL" migrate --home "$QS_HOME" --to "$PG_URL" \
     --as pg-migrate --format json
 qs_info "$(cat "$QS_TMP/migrate.json")"
 grep -qxF "database = $PG_URL" "$CONF" || qs_fail "quietstate.conf has no [store] database line:"$'\n'"$(cat "$CONF")"
+qs_expect_eq "database lines in quietstate.conf" "$(grep -c '^database' "$CONF")" 1
 [[ $(stat -c %a "$CONF") == 600 ]] || qs_fail "quietstate.conf mode is $(stat -c %a "$CONF"), not 600"
 [[ -f $STORE_DB ]] || qs_fail "store.db was removed"
 "$QSCTL" audit show --home "$QS_HOME" --format json |
