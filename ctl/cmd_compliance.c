@@ -135,7 +135,10 @@ cmd_compliance(int argc, char **argv)
     }
     if (qs_storedb_compliance(site.storedb, &res, &policy, have_type ? &topic_type : NULL,
                               topic_id, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "%s ('%s')", errmsg, site.paths.store_db);
+        ctl_error(CMD, "%s ('%s')", errmsg,
+                  qs_storedb_engine(site.storedb) == QS_STOREDB_POSTGRESQL
+                      ? "the store's PostgreSQL database ([store] database)"
+                      : site.paths.store_db);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }

@@ -136,7 +136,10 @@ cmd_stats(int argc, char **argv)
         return CTL_EXIT_FAIL;
     }
     if (qs_storedb_stats(site.storedb, &st, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "%s ('%s')", errmsg, site.paths.store_db);
+        ctl_error(CMD, "%s ('%s')", errmsg,
+                  qs_storedb_engine(site.storedb) == QS_STOREDB_POSTGRESQL
+                      ? "the store's PostgreSQL database ([store] database)"
+                      : site.paths.store_db);
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }

@@ -70,8 +70,7 @@ qs_storedb_check_latest_pg(qs_storedb_t *db, qs_check_latest_cb cb, void *ctx,
     return 0;
 }
 
-/* Measure one partition into *m; 1 when it has no table, 0, or -1 with
- * errmsg. */
+/* Measure one partition (whose table exists) into *m; 0, or -1 with errmsg. */
 static int
 measure_partition(qs_pgdb_t *pg, qs_check_partition_t *m, int64_t cutoff_ms,
                   char *errmsg, size_t errmsg_len)
@@ -79,13 +78,9 @@ measure_partition(qs_pgdb_t *pg, qs_check_partition_t *m, int64_t cutoff_ms,
     char name[64], q[512], cut[24];
     const char *params[1] = { cut };
     PGresult *r;
-    int exists;
 
     if (qs_storedb_partition_name(name, sizeof name, m->epoch, m->topic_type) != 0)
-        return 1;
-    exists = qs_pg_table_exists(pg, name, errmsg, errmsg_len);
-    if (exists <= 0)
-        return exists < 0 ? -1 : 1;
+        return -1;
     snprintf(cut, sizeof cut, "%lld", (long long)cutoff_ms);
     snprintf(q, sizeof q, "SELECT count(*), count(*) FILTER (WHERE " NOT_PS("machine_ps")
              " OR " NOT_PS("domain_ps") " OR " NOT_PS("user_ps") "), count(*) FILTER (WHERE "
@@ -114,19 +109,18 @@ qs_storedb_check_partitions_pg(qs_storedb_t *db, qs_check_partition_cb cb, void 
         snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
         return -1;
     }
+    /* A partition registered without a table holds nothing: skipped. */
+    if (qs_pg_keep_tables(pg, parts, &n_parts, errmsg, errmsg_len) != 0) {
+        free(parts);
+        return -1;
+    }
     for (size_t i = 0; i < n_parts; i++) {
         qs_check_partition_t m = { .epoch = parts[i].epoch, .topic_type = parts[i].topic_type };
         int64_t cutoff = qs_policy_cutoff_ms(p, m.topic_type, now_ms) - grace_ms;
 
-        switch (measure_partition(pg, &m, cutoff, err, sizeof err)) {
-        case 1:
-            continue;
-        case -1:
+        if (measure_partition(pg, &m, cutoff, err, sizeof err) != 0) {
             m.error = err;
             m.rows = m.not_pseudonym = m.expired = 0;
-            break;
-        default:
-            break;
         }
         cb(ctx, &m);
     }

@@ -73,6 +73,8 @@ qs_storedb_counts_repair_pg(qs_storedb_t *db, int64_t *groups, char *errmsg,
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
     char err[512];
 
+    if (qs_pg_ensure(pg, errmsg, errmsg_len) != 0)
+        return -1;
     if (qs_pgdb_begin(pg) != 0) {
         snprintf(errmsg, errmsg_len, "cannot begin a transaction to rebuild "
                  "compliance_counts: %s", qs_pgdb_errmsg(pg));

@@ -36,6 +36,7 @@ struct qs_epochkeys {
     uint8_t *keys;          /* CACHE_SLOTS * 32, sodium_malloc'd */
     size_t next_victim;
     qs_epochchains_t *chains;   /* NULL: one key file per partition */
+    int expire_failing;         /* log a failing move once, not per message */
 };
 
 qs_epochkeys_t *
@@ -176,9 +177,15 @@ qs_epochkeys_expire(qs_epochkeys_t *ks, uint32_t topic_type, int64_t first_kept)
         return 0;
     cache_drop_before(ks, topic_type, first_kept);
     if (qs_epochchains_expire(ks->chains, topic_type, first_kept, err, sizeof err) != 0) {
-        log_error("cannot move the key chain of topic %u: %s", topic_type, err);
+        if (!ks->expire_failing)
+            log_error("cannot move the key chain of topic %u past its expired days: %s "
+                      "(retrying; logged again once it works)", topic_type, err);
+        ks->expire_failing = 1;
         return -1;
     }
+    if (ks->expire_failing)
+        log_info("moved the key chain of topic %u past its expired days again", topic_type);
+    ks->expire_failing = 0;
     return 0;
 }
 

@@ -37,10 +37,22 @@ qs_storedb_expire_partition_pg(qs_storedb_t *db, int64_t *rows, int64_t epoch,
         snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
         return -1;
     }
+    /* The partitions' lock first, as a worker creating a table takes it
+     * before it writes rows; then the table itself, so that no worker adds a
+     * row between the count and the DROP. */
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d, %d)", QS_PG_LOCK_CLASS,
+             QS_PG_LOCK_PARTITIONS);
+    if (qs_pg_run(pg, "cannot take the partitions' lock", sql, 0, NULL, NULL, NULL, NULL,
+                  errmsg, errmsg_len) != 0)
+        goto fail;
     exists = qs_pg_table_exists(pg, name, errmsg, errmsg_len);
     if (exists < 0)
         goto fail;
     if (exists) {
+        snprintf(sql, sizeof sql, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", name);
+        if (qs_pg_run(pg, "cannot lock it", sql, 0, NULL, NULL, NULL, NULL, errmsg,
+                      errmsg_len) != 0)
+            goto fail;
         snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", name);
         r = qs_pg_query(pg, "cannot count its rows", sql, 0, NULL, NULL, NULL, errmsg,
                         errmsg_len);

@@ -90,6 +90,8 @@ qs_storedb_forget_machine_pg(qs_storedb_t *db, qs_forget_counts_t *counts,
     int *touched = NULL, rc = -1;
 
     memset(counts, 0, sizeof *counts);
+    if (qs_pg_ensure(pg, errmsg, errmsg_len) != 0)
+        return -1;
     if (qs_pgdb_begin(pg) != 0) {
         snprintf(errmsg, errmsg_len, "cannot begin a transaction: %s", qs_pgdb_errmsg(pg));
         return -1;

@@ -61,21 +61,17 @@ read_latest(qs_lookup_rows_t *out, qs_pgdb_t *pg, const struct who *w, char *err
     return 0;
 }
 
-/* Append the machine's events in one partition; a partition registered
- * but never written has no table: nothing to read, not an error. */
+/* Append the machine's events in one partition (whose table exists:
+ * read_history keeps only those). */
 static int
 read_partition(qs_lookup_rows_t *out, qs_pgdb_t *pg, const qs_partition_t *part,
                qs_epochkeys_t *ks, const struct who *w, char *errmsg, size_t errmsg_len)
 {
     char name[64], sql[256], what[96];
     PGresult *r;
-    int exists;
 
     if (qs_storedb_partition_name(name, sizeof name, part->epoch, part->topic_type) != 0)
         return 0;
-    exists = qs_pg_table_exists(pg, name, errmsg, errmsg_len);
-    if (exists <= 0)
-        return exists;
     snprintf(sql, sizeof sql, "SELECT client_id, serial, state_id, topic_id, time_ms, details "
              "FROM %s WHERE machine_ps = $1%s", name, w->n == 2 ? " AND domain_ps = $2" : "");
     snprintf(what, sizeof what, "cannot read '%s'", name);
@@ -111,6 +107,8 @@ read_history(qs_lookup_rows_t *out, qs_pgdb_t *pg, qs_epochkeys_t *ks, const str
         snprintf(errmsg, errmsg_len, "cannot list history partitions: %s", qs_pgdb_errmsg(pg));
         return -1;
     }
+    /* A partition registered but never written has no table: nothing to read. */
+    rc = qs_pg_keep_tables(pg, parts, &n_parts, errmsg, errmsg_len);
     for (size_t i = 0; i < n_parts && rc == 0; i++)
         rc = read_partition(out, pg, &parts[i], ks, w, errmsg, errmsg_len);
     free(parts);

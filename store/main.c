@@ -78,7 +78,8 @@ usage(FILE *out, int code)
             "  --home DIR   the site home (default: $QS_HOME)\n"
             "  --help       this text\n"
             "\n"
-            "Only one qs-store may run on a store.db: a second one exits 1.\n"
+            "Only one qs-store may run on a store.db: a second one exits 1. On a\n"
+            "PostgreSQL store ([store] database) several may share the database.\n"
             "\n"
             "Exit status: 0 stopped cleanly, 1 failure, 2 usage error.\n");
     exit(code);

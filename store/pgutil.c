@@ -93,11 +93,74 @@ qs_pg_table_exists(qs_pgdb_t *pg, const char *name, char *errmsg, size_t errmsg_
 }
 
 int
+qs_pg_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
+{
+    char err[512];
+
+    if (qs_pgdb_ok(pg))
+        return 0;
+    if (qs_pgdb_reconnect(pg, err, sizeof err) != 0) {
+        snprintf(errmsg, errmsg_len, "the store's database is unreachable: %s", err);
+        return -1;
+    }
+    log_info("reconnected to the store's database");
+    return 0;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int
+qs_pg_keep_tables(qs_pgdb_t *pg, qs_partition_t *parts, size_t *n, char *errmsg,
+                  size_t errmsg_len)
+{
+    PGresult *r = qs_pg_query(pg, "cannot read the catalog",
+                              "SELECT tablename::text FROM pg_tables WHERE schemaname = "
+                              "current_schema() AND tablename LIKE 'history\\_%'",
+                              0, NULL, NULL, NULL, errmsg, errmsg_len);
+    const char **names;
+    size_t kept = 0, count;
+
+    if (r == NULL)
+        return -1;
+    count = (size_t)PQntuples(r);
+    names = qs_calloc(count > 0 ? count : 1, sizeof *names);
+    for (size_t i = 0; i < count; i++)
+        names[i] = PQgetvalue(r, (int)i, 0);
+    qsort(names, count, sizeof *names, cmp_name);
+    for (size_t i = 0; i < *n; i++) {
+        char name[64];
+        const char *key = name;
+
+        if (qs_storedb_partition_name(name, sizeof name, parts[i].epoch,
+                                      parts[i].topic_type) == 0 &&
+            bsearch(&key, names, count, sizeof *names, cmp_name) != NULL)
+            parts[kept++] = parts[i];
+    }
+    *n = kept;
+    free(names);
+    PQclear(r);
+    return 0;
+}
+
+int
 qs_pg_read_begin(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 {
-    return qs_pg_run(pg, "cannot start a read transaction",
-                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, NULL,
-                     NULL, errmsg, errmsg_len);
+    static const char begin[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+    if (qs_pg_ensure(pg, errmsg, errmsg_len) != 0)
+        return -1;
+    if (qs_pg_run(pg, "cannot start a read transaction", begin, 0, NULL, NULL, NULL, NULL,
+                  errmsg, errmsg_len) == 0)
+        return 0;
+    /* The first statement after a server restart is what finds out. */
+    if (qs_pgdb_ok(pg) || qs_pg_ensure(pg, errmsg, errmsg_len) != 0)
+        return -1;
+    return qs_pg_run(pg, "cannot start a read transaction", begin, 0, NULL, NULL, NULL, NULL,
+                     errmsg, errmsg_len);
 }
 
 void

@@ -46,9 +46,22 @@ int64_t qs_pg_i64(const PGresult *r, int row, int col);
  * errmsg. */
 int qs_pg_table_exists(qs_pgdb_t *pg, const char *name, char *errmsg, size_t errmsg_len);
 
+/* Make sure the connection is usable: re-establish one found broken by an
+ * earlier statement (server restarted, session terminated), as long-lived
+ * readers such as qs-web's worker need. 0 or -1 with errmsg. */
+int qs_pg_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len);
+
+/* Keep in parts[0..*n) only the partitions whose history table exists (one
+ * catalog query, not one per partition), order unchanged. 0 or -1 with
+ * errmsg (parts unchanged). */
+int qs_pg_keep_tables(qs_pgdb_t *pg, qs_partition_t *parts, size_t *n, char *errmsg,
+                      size_t errmsg_len);
+
 /* A read-only REPEATABLE READ transaction: every statement until
  * qs_pg_read_end sees one snapshot, as SQLite's deferred read transaction
- * does in WAL mode; writers go on meanwhile. 0 or -1 with errmsg. */
+ * does in WAL mode; writers go on meanwhile. A connection lost since the
+ * last call (found broken at BEGIN) is re-established once. 0 or -1 with
+ * errmsg. */
 int qs_pg_read_begin(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len);
 void qs_pg_read_end(qs_pgdb_t *pg);
 

@@ -261,7 +261,10 @@ qs_pgdb_reconnect(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
         snprintf(errmsg, errmsg_len, "%s", pg->err);
         return -1;
     }
-    if (qs_pgdb_exec(pg, "SET client_min_messages = warning") != 0) {
+    /* The new session gets the settings the first one had (an ack is sent
+     * only after a durable COMMIT, whatever the server's default). */
+    if (qs_pgdb_exec(pg, "SET client_min_messages = warning") != 0 ||
+        qs_pgdb_exec(pg, "SET synchronous_commit = on") != 0) {
         snprintf(errmsg, errmsg_len, "%s", pg->err);
         return -1;
     }

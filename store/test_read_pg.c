@@ -446,6 +446,18 @@ test_stats_on_postgresql_sum_the_shards_as_sqlite_counts(void)
     QS_CHECK_EQ_INT(st.partitions, 5);
     QS_CHECK_EQ_INT(st.latest_rows, 62);
     qs_storedb_stats_free(&st);
+
+    /* The server ends the session (a restart, an administrator): the next
+     * read reconnects instead of failing for ever (qs-web's worker lives on). */
+    raw_exec(&p, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                 "datname = current_database() AND pid <> pg_backend_pid()");
+    if (qs_storedb_stats(p.pg, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "  stats after the session ended: %s\n", err);
+        QS_CHECK(0);
+    }
+    QS_CHECK_EQ_INT(st.latest_rows, 62);
+    qs_storedb_stats_free(&st);
+    same_compliance(&p, 5, NULL, NULL);
     pair_close(&p);
 }
 
@@ -498,6 +510,9 @@ test_lookup_on_postgresql_opens_details_as_sqlite_does(void)
 
     pair_open(&p, "rpl");
     fill_fleet(&p);
+    /* A partition registered without a table (a foreign writer): nothing to read. */
+    lite_exec(&p, "INSERT INTO partitions(epoch, topic_type, rows) VALUES (19000, 500, 0)");
+    raw_exec(&p, "INSERT INTO partitions VALUES (19000, 500, 0, 0)");
     QS_CHECK(same_lookup(&p, 7, 0, 0) > 0);
     QS_CHECK(same_lookup(&p, 7, 3, 0) > 0);
     QS_CHECK(same_lookup(&p, 7, 4, 0) == 0);
@@ -705,6 +720,8 @@ test_verify_checks_on_postgresql_find_what_they_find_on_sqlite(void)
 
     pair_open(&p, "rpv");
     fill_fleet(&p);
+    lite_exec(&p, "INSERT INTO partitions(epoch, topic_type, rows) VALUES (19000, 500, 0)");
+    raw_exec(&p, "INSERT INTO partitions VALUES (19000, 500, 0, 0)");
     same_checks(&p, &s);
     QS_CHECK_EQ_INT(s.columns, 0);
     QS_CHECK_EQ_INT(s.not_ps, 0);

@@ -469,6 +469,11 @@ test_pg_details_sealed_under_chain_key(void)
         QS_CHECK(out_len == 18 && memcmp(out, "secret detail text", 18) == 0);
     }
     PQclear(r);
+    /* The worker moved every topic type's chain past the expired days, the
+     * types it did not receive included (300 here). */
+    QS_CHECK_EQ_INT(qs_epochkeys_find(&key, f.ek, epoch - 4000, 300, (char *)out, sizeof out), 1);
+    QS_CHECK_EQ_INT(qs_epochkeys_find(&key, f.ek, epoch - 4000, 402, (char *)out, sizeof out), 1);
+    QS_CHECK_EQ_INT(qs_epochkeys_find(&key, f.ek, epoch, 300, (char *)out, sizeof out), 0);
     fx_close(&f);
 }
 

@@ -170,6 +170,9 @@ qs_write_pg_destroy(qs_write_pg_t **self_p)
     free(self->queue);
     free(self->todo);
     free(self->deltas);
+    free(self->rows);
+    free(self->fresh);
+    free(self->known);
     sodium_memzero(self, sizeof *self);
     free(self);
     *self_p = NULL;

@@ -12,6 +12,7 @@
  */
 #include "write_pg_int.h"
 
+#include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_hex.h"
 #include "qs_log.h"
@@ -21,12 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char sql_history_fmt[] =
-    "INSERT INTO %s(client_id, serial, state_id, topic_id, time_ms, machine_ps, domain_ps, "
-    "user_ps, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
-static const unsigned history_types[9] = {
-    QS_PG_INT8OID, QS_PG_INT8OID, QS_PG_INT8OID, QS_PG_TEXTOID, QS_PG_INT8OID,
-    QS_PG_BYTEAOID, QS_PG_BYTEAOID, QS_PG_BYTEAOID, QS_PG_BYTEAOID };
+#define EXPIRE_EVERY_MS 60000
 
 /* ------------------------------------------------------------------ reset */
 
@@ -48,221 +44,6 @@ qs_write_pg_reset(qs_write_pg_t *self)
     self->flushed = 0;
     self->flush_rc = 0;
     self->txn_no++;
-}
-
-/* ------------------------------------------------------------- partitions */
-
-static struct part_key *
-key_find(struct part_key *a, size_t n, int64_t epoch, uint32_t topic_type)
-{
-    for (size_t i = 0; i < n; i++)
-        if (a[i].epoch == epoch && a[i].topic_type == topic_type)
-            return &a[i];
-    return NULL;
-}
-
-static struct part_key *
-key_add(struct part_key **a, size_t *n, size_t *cap, int64_t epoch, uint32_t topic_type)
-{
-    struct part_key *k = key_find(*a, *n, epoch, topic_type);
-
-    if (k != NULL)
-        return k;
-    qs_grow((void **)a, cap, *n + 1, sizeof **a);
-    k = &(*a)[(*n)++];
-    k->epoch = epoch;
-    k->topic_type = topic_type;
-    k->rows = 0;
-    return k;
-}
-
-void
-qs_write_pg_parts_forget(qs_write_pg_t *self)
-{
-    self->n_known = 0;
-    memset(self->slots, 0, sizeof self->slots);
-}
-
-void
-qs_write_pg_parts_committed(qs_write_pg_t *self)
-{
-    if (self->n_known + self->n_fresh > KNOWN_MAX)
-        self->n_known = 0;   /* years of partitions: start over, ensuring is cheap */
-    for (size_t i = 0; i < self->n_fresh; i++)
-        (void)key_add(&self->known, &self->n_known, &self->cap_known, self->fresh[i].epoch,
-                      self->fresh[i].topic_type);
-}
-
-/* The tables created by a rolled-back transaction do not exist: their slots'
- * statements would fail, so the slots are freed (re-prepared on use). */
-void
-qs_write_pg_parts_rolled_back(qs_write_pg_t *self)
-{
-    for (size_t i = 0; i < STMT_SLOTS; i++)
-        if (self->slots[i].used &&
-            key_find(self->fresh, self->n_fresh, self->slots[i].epoch,
-                     self->slots[i].topic_type) != NULL)
-            self->slots[i].used = 0;
-}
-
-static void
-slot_name(char out[24], size_t i)
-{
-    snprintf(out, 24, "qs_w_h%zu", i);
-}
-
-/* The prepared INSERT slot for a partition, -1 when every slot serves this
- * transaction already (the statement then goes unnamed). */
-static int
-slot_get(qs_write_pg_t *self, int64_t epoch, uint32_t topic_type)
-{
-    char name[24], table[64], sql[512];
-    size_t victim = STMT_SLOTS;
-
-    for (size_t i = 0; i < STMT_SLOTS; i++) {
-        struct stmt_slot *s = &self->slots[i];
-        if (s->used && s->epoch == epoch && s->topic_type == topic_type) {
-            s->txn_no = self->txn_no;
-            return (int)i;
-        }
-        if (victim == STMT_SLOTS && (!s->used || s->txn_no != self->txn_no))
-            victim = i;
-    }
-    if (victim == STMT_SLOTS)
-        return -1;
-    slot_name(name, victim);
-    if (qs_storedb_partition_name(table, sizeof table, epoch, topic_type) != 0 ||
-        qs_pgpipe_deallocate(self->pipe, name) != 0)
-        return -2;
-    snprintf(sql, sizeof sql, sql_history_fmt, table);
-    self->slots[victim].used = 0;
-    if (qs_pgpipe_prepare(self->pipe, name, sql, 9, history_types) != 0)
-        return -2;
-    self->slots[victim] = (struct stmt_slot){ 1, epoch, topic_type, self->txn_no };
-    return (int)victim;
-}
-
-/* Step 3: create the partitions this transaction writes to that are not
- * known to exist, and pick their statements. */
-static int
-ensure_parts(qs_write_pg_t *self)
-{
-    for (size_t i = 0; i < self->n_todo; i++) {
-        struct todo *td = &self->todo[i];
-        uint32_t type = td->m->topic_type;
-
-        if (!td->history)
-            continue;
-        if (key_find(self->known, self->n_known, td->epoch, type) == NULL &&
-            key_find(self->fresh, self->n_fresh, td->epoch, type) == NULL) {
-            if (qs_pgdb_partition_ensure(self->pg, td->epoch, type) != 0) {
-                snprintf(self->err, sizeof self->err, "cannot create a history partition: %s",
-                         qs_pgdb_errmsg(self->pg));
-                return -1;
-            }
-            (void)key_add(&self->fresh, &self->n_fresh, &self->cap_fresh, td->epoch, type);
-        }
-        td->slot = slot_get(self, td->epoch, type);
-        if (td->slot == -2) {
-            snprintf(self->err, sizeof self->err, "%s", qs_pgpipe_errmsg(self->pipe));
-            return -1;
-        }
-        (void)key_add(&self->rows, &self->n_rows, &self->cap_rows, td->epoch, type);
-    }
-    return 0;
-}
-
-static int
-cmp_part(const void *a, const void *b)
-{
-    const struct part_key *x = a, *y = b;
-    if (x->epoch != y->epoch)
-        return x->epoch < y->epoch ? -1 : 1;
-    return (x->topic_type > y->topic_type) - (x->topic_type < y->topic_type);
-}
-
-int
-qs_write_pg_send_parts(qs_write_pg_t *self)
-{
-    qs_pgparams_t p;
-
-    qsort(self->rows, self->n_rows, sizeof *self->rows, cmp_part);
-    for (size_t i = 0; i < self->n_rows; i++) {
-        if (self->rows[i].rows == 0)
-            continue;
-        qs_pgparams_reset(&p);
-        qs_pgparams_int8(&p, self->rows[i].epoch);
-        qs_pgparams_int8(&p, self->rows[i].topic_type);
-        qs_pgparams_int8(&p, qs_pgdb_shard(self->pg));
-        qs_pgparams_int8(&p, self->rows[i].rows);
-        if (qs_pgpipe_send(self->pipe, "qs_w_part_rows", &p, TAG_NONE, qs_write_pg_result,
-                           self) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* --------------------------------------------------------- count changes */
-
-static void
-delta_add(qs_write_pg_t *self, uint32_t topic_type, const char *topic_id, uint32_t state_id,
-          int64_t delta)
-{
-    struct count_delta *d;
-
-    qs_grow((void **)&self->deltas, &self->cap_deltas, self->n_deltas + 1,
-            sizeof *self->deltas);
-    d = &self->deltas[self->n_deltas++];
-    d->topic_type = topic_type;
-    d->state_id = state_id;
-    d->delta = delta;
-    snprintf(d->topic_id, sizeof d->topic_id, "%s", topic_id);
-}
-
-/* The primary key's order (bytewise topic ids: the database is created
- * with --no-locale or C collation is not assumed: only the order of one
- * writer's own statements matters, and every writer uses this one). */
-static int
-cmp_delta(const void *a, const void *b)
-{
-    const struct count_delta *x = a, *y = b;
-    int c;
-
-    if (x->topic_type != y->topic_type)
-        return x->topic_type < y->topic_type ? -1 : 1;
-    if ((c = strcmp(x->topic_id, y->topic_id)) != 0)
-        return c;
-    return (x->state_id > y->state_id) - (x->state_id < y->state_id);
-}
-
-int
-qs_write_pg_send_counts(qs_write_pg_t *self)
-{
-    qs_pgparams_t p;
-    size_t i = 0;
-
-    qsort(self->deltas, self->n_deltas, sizeof *self->deltas, cmp_delta);
-    while (i < self->n_deltas) {
-        const struct count_delta *d = &self->deltas[i];
-        int64_t sum = 0;
-        size_t j = i;
-
-        for (; j < self->n_deltas && cmp_delta(d, &self->deltas[j]) == 0; j++)
-            sum += self->deltas[j].delta;
-        i = j;
-        if (sum == 0)
-            continue;
-        qs_pgparams_reset(&p);
-        qs_pgparams_int8(&p, d->topic_type);
-        qs_pgparams_bytes(&p, d->topic_id, strlen(d->topic_id));
-        qs_pgparams_int8(&p, d->state_id);
-        qs_pgparams_int8(&p, qs_pgdb_shard(self->pg));
-        qs_pgparams_int8(&p, sum);
-        if (qs_pgpipe_send(self->pipe, "qs_w_counts", &p, TAG_NONE, qs_write_pg_result,
-                           self) != 0)
-            return -1;
-    }
-    return 0;
 }
 
 /* ---------------------------------------------------------------- clients */
@@ -461,11 +242,29 @@ add_todo(qs_write_pg_t *self, const struct queued *q, const struct pclient *c,
     td->epoch = qs_epoch_of(td->t);
     td->slot = -1;
     if (td->history)
-        /* Every holder of the keys moves its chain past the expired epochs
-         * itself (qs_epochkeys.h): this worker when it writes. */
+        /* The chain must be past the expired days before a key is derived. */
         (void)qs_epochkeys_expire(self->epochkeys, m->topic_type,
                                   qs_epoch_of(qs_policy_cutoff_ms(pol, m->topic_type,
                                                                   q->now_ms)));
+}
+
+/* Every holder of the keys moves its chains past the expired days itself
+ * (qs_epochkeys.h), this worker about once a minute for every topic type,
+ * so that a host running only workers forgets on time even the topic types
+ * it no longer receives. */
+static void
+expire_chains(qs_write_pg_t *self, const qs_policy_t *pol, int64_t now_ms)
+{
+    uint32_t types[64];
+    size_t n = qs_topic_types(types, 64);
+    int64_t mono = qs_clock_mono_ms();
+
+    if (mono < self->next_expire_mono)
+        return;
+    self->next_expire_mono = mono + EXPIRE_EVERY_MS;
+    for (size_t i = 0; i < n && i < 64; i++)
+        (void)qs_epochkeys_expire(self->epochkeys, types[i],
+                                  qs_epoch_of(qs_policy_cutoff_ms(pol, types[i], now_ms)));
 }
 
 /* write.c's write_one, over the client's in-memory serials. */
@@ -509,6 +308,8 @@ dedup_one(qs_write_pg_t *self, const struct queued *q, struct pclient *c, qs_gro
 static void
 dedup_all(qs_write_pg_t *self)
 {
+    if (self->n_queue > 0)
+        expire_chains(self, self->queue[0].pol, self->queue[0].now_ms);
     for (size_t i = 0; i < self->n_queue; i++) {
         const struct queued *q = &self->queue[i];
         struct pclient *c = client_find(self, q->b->pk);
@@ -630,14 +431,14 @@ send_message(qs_write_pg_t *self, size_t i)
     param_details(self, &p, td);
     if (td->slot >= 0) {
         char name[24];
-        slot_name(name, (size_t)td->slot);
+        qs_write_pg_slot_name(name, (size_t)td->slot);
         return qs_pgpipe_send(self->pipe, name, &p, TAG_MAKE(TAG_HISTORY, i),
                               qs_write_pg_result, self);
     }
     if (qs_storedb_partition_name(table, sizeof table, td->epoch, m->topic_type) != 0)
         return -1;
-    snprintf(sql, sizeof sql, sql_history_fmt, table);
-    return qs_pgpipe_send_unnamed(self->pipe, sql, history_types, &p, TAG_MAKE(TAG_HISTORY, i),
+    snprintf(sql, sizeof sql, QS_WRITE_PG_HISTORY_FMT, table);
+    return qs_pgpipe_send_unnamed(self->pipe, sql, qs_write_pg_history_types, &p, TAG_MAKE(TAG_HISTORY, i),
                                   qs_write_pg_result, self);
 }
 
@@ -696,12 +497,12 @@ take_latest(qs_write_pg_t *self, const struct todo *td, PGresult *r)
     }
     now_state = (uint32_t)strtoul(PQgetvalue(r, 0, 1), NULL, 10);
     if (PQgetisnull(r, 0, 0)) {
-        delta_add(self, td->m->topic_type, td->m->topic_id, now_state, +1);
+        qs_write_pg_delta_add(self, td->m->topic_type, td->m->topic_id, now_state, +1);
     } else {
         uint32_t was = (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
         if (was != now_state) {
-            delta_add(self, td->m->topic_type, td->m->topic_id, was, -1);
-            delta_add(self, td->m->topic_type, td->m->topic_id, now_state, +1);
+            qs_write_pg_delta_add(self, td->m->topic_type, td->m->topic_id, was, -1);
+            qs_write_pg_delta_add(self, td->m->topic_type, td->m->topic_id, now_state, +1);
         }
     }
     return 0;
@@ -723,7 +524,7 @@ qs_write_pg_result(void *ctx, int tag, PGresult *r)
     case TAG_HISTORY:
         td = &self->todo[TAG_INDEX(tag)];
         if (strcmp(PQcmdTuples(r), "1") == 0)
-            key_find(self->rows, self->n_rows, td->epoch, td->m->topic_type)->rows++;
+            qs_write_pg_row_added(self, td->epoch, td->m->topic_type);
         return 0;
     default:
         return 0;
@@ -743,7 +544,7 @@ flush_steps(qs_write_pg_t *self)
     if (lock_clients(self) != 0)
         return -1;
     dedup_all(self);
-    if (ensure_parts(self) != 0)
+    if (qs_write_pg_ensure_parts(self) != 0)
         return -1;
     for (size_t i = 0; i < self->n_todo; i++)
         if (send_message(self, i) != 0)

@@ -1,8 +1,9 @@
 /* write_pg_int.h - the PostgreSQL writer's state, shared by its two files (private to write_pg*.c).
  *
  * write_pg.c: connection, transaction, commit. write_pg_flush.c: the
- * queued batches' locks, dedup, minimization, statements and results,
- * partitions and the count changes.
+ * queued batches' locks, dedup, minimization, statements and results.
+ * write_pg_parts.c: partitions, their statements and row counts, and the
+ * count changes.
  */
 #ifndef QS_STORE_WRITE_PG_INT_H
 #define QS_STORE_WRITE_PG_INT_H
@@ -115,17 +116,31 @@ struct qs_write_pg {
     struct ps_memo memo[QS_PSEUDO_USER + 1];
     uint8_t details_buf[QS_MAX_DETAILS_BYTES + QS_DETAILS_OVERHEAD];
     uint64_t unsealed;         /* details dropped: their key is shredded */
+    int64_t next_expire_mono;  /* when to move every key chain again */
     char err[512];
 };
 
-/* write_pg_flush.c */
-int qs_write_pg_flush(qs_write_pg_t *self);
-int qs_write_pg_result(void *ctx, int tag, PGresult *r);
+/* A history row's INSERT; %s is the partition's table. */
+#define QS_WRITE_PG_HISTORY_FMT \
+    "INSERT INTO %s(client_id, serial, state_id, topic_id, time_ms, machine_ps, domain_ps, " \
+    "user_ps, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
+extern const unsigned qs_write_pg_history_types[9];
+
+/* write_pg_parts.c */
+int qs_write_pg_ensure_parts(qs_write_pg_t *self);
+void qs_write_pg_slot_name(char out[24], size_t i);
+void qs_write_pg_row_added(qs_write_pg_t *self, int64_t epoch, uint32_t topic_type);
+void qs_write_pg_delta_add(qs_write_pg_t *self, uint32_t topic_type, const char *topic_id,
+                           uint32_t state_id, int64_t delta);
 int qs_write_pg_send_parts(qs_write_pg_t *self);
 int qs_write_pg_send_counts(qs_write_pg_t *self);
 void qs_write_pg_parts_forget(qs_write_pg_t *self);
 void qs_write_pg_parts_committed(qs_write_pg_t *self);
 void qs_write_pg_parts_rolled_back(qs_write_pg_t *self);
+
+/* write_pg_flush.c */
+int qs_write_pg_flush(qs_write_pg_t *self);
+int qs_write_pg_result(void *ctx, int tag, PGresult *r);
 void qs_write_pg_reset(qs_write_pg_t *self);
 
 #endif

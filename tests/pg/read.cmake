@@ -27,3 +27,10 @@ add_test(NAME pg_retention_lock
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/read_retention_lock.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(pg_retention_lock PROPERTIES
   LABELS "pg" TIMEOUT 180 RUN_SERIAL ON ENVIRONMENT "QS_LIB_NAME=pg_retention_lock")
+
+# Retention deleting while two workers write: the counts stay exact.
+add_test(NAME pg_read_concurrent
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/read_concurrent.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(pg_read_concurrent PROPERTIES
+  LABELS "pg" TIMEOUT 300 RUN_SERIAL ON
+  ENVIRONMENT "QS_BIN_DIR=${CMAKE_BINARY_DIR};QS_LIB_NAME=pg_read_concurrent")

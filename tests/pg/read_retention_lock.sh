@@ -6,7 +6,8 @@
 # a qs-retention on another host would mid-pass. `qs-retention --once` must
 # wait, say so in exactly one log line, run no pass while it waits, run its
 # pass (folding the workers' count shards) once the holder's session ends,
-# and exit 0. A daemon waiting for the lock stops at once on SIGTERM.
+# and exit 0. A daemon waiting for the lock stops at once on SIGTERM. A
+# daemon whose server restarts between passes reconnects and goes on.
 #
 # Usage: bash tests/pg/read_retention_lock.sh BUILD_DIR  (or QS_BUILD_DIR=...)
 set -euo pipefail
@@ -73,5 +74,19 @@ qs_stop retention2 10 || qs_fail "qs-retention did not exit 0 on SIGTERM while w
 (( QS_STOP_MS < 5000 )) || qs_fail "qs-retention took ${QS_STOP_MS} ms to stop while waiting"
 ret_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE $LOCK" >/dev/null
 qs_stop holder2 10 || true
+
+qs_step "the server restarts between two passes: the daemon reconnects, the next pass runs"
+sed -i 's/^interval_seconds = .*/interval_seconds = 1/' "$QS_HOME/quietstate.conf"
+grep -q '^interval_seconds = 1$' "$QS_HOME/quietstate.conf" || qs_fail "cannot set the interval"
+qs_start retention3 "$QS_RETENTION" --home "$QS_HOME"
+qs_wait_log "${QS_DAEMON_LOG[retention3]}" 'retention pass done' 20 ||
+    qs_fail "no first pass:"$'\n'"$(cat "${QS_DAEMON_LOG[retention3]}")"
+pg_restart || qs_fail "cannot restart PostgreSQL"
+qs_wait_log "${QS_DAEMON_LOG[retention3]}" 'reconnected to the store' 30 ||
+    qs_fail "qs-retention did not reconnect:"$'\n'"$(cat "${QS_DAEMON_LOG[retention3]}")"
+n=$(grep -c 'retention pass done' "${QS_DAEMON_LOG[retention3]}")
+qs_wait_until 20 "a pass after the restart" \
+    bash -c "(( \$(grep -c 'retention pass done' '${QS_DAEMON_LOG[retention3]}') > $n ))"
+qs_stop retention3 10 || qs_fail "qs-retention did not exit 0 on SIGTERM ($QS_STOP_RC)"
 
 printf '%s: PASS\n' "$QS_LIB_NAME"
