@@ -72,6 +72,95 @@ qs_pgparams_text(qs_pgparams_t *p, const char *s)
     p->formats[i] = 0;
 }
 
+/* ------------------------------------------------------------- arrays */
+
+static void
+array_put(qs_pgarray_t *a, const void *data, size_t len)
+{
+    if (a->len + len > a->cap) {
+        size_t cap = a->cap ? a->cap : 4096;
+        while (cap < a->len + len)
+            cap *= 2;
+        a->buf = qs_realloc(a->buf, cap);
+        a->cap = cap;
+    }
+    memcpy(a->buf + a->len, data, len);
+    a->len += len;
+}
+
+static void
+put_be32(uint8_t out[4], uint32_t v)
+{
+    out[0] = (uint8_t)(v >> 24);
+    out[1] = (uint8_t)(v >> 16);
+    out[2] = (uint8_t)(v >> 8);
+    out[3] = (uint8_t)v;
+}
+
+static void
+array_be32(qs_pgarray_t *a, uint32_t v)
+{
+    uint8_t b[4];
+
+    put_be32(b, v);
+    array_put(a, b, 4);
+}
+
+/* Header: ndim 1, has-null flag, element type, then the one dimension
+ * (length patched by finish, lower bound 1). */
+void
+qs_pgarray_begin(qs_pgarray_t *a, unsigned elem_oid)
+{
+    a->len = 0;
+    a->n = 0;
+    array_be32(a, 1);
+    array_be32(a, 0);
+    array_be32(a, elem_oid);
+    array_be32(a, 0);
+    array_be32(a, 1);
+}
+
+void
+qs_pgarray_int8(qs_pgarray_t *a, int64_t v)
+{
+    uint8_t b[8];
+    uint64_t u = (uint64_t)v;
+
+    for (int k = 0; k < 8; k++)
+        b[k] = (uint8_t)(u >> (56 - 8 * k));
+    array_be32(a, 8);
+    array_put(a, b, 8);
+    a->n++;
+}
+
+void
+qs_pgarray_bytes(qs_pgarray_t *a, const void *data, size_t len)
+{
+    if (data == NULL) {
+        array_be32(a, 0xffffffffu);
+        put_be32(a->buf + 4, 1);
+    } else {
+        array_be32(a, (uint32_t)len);
+        array_put(a, data, len);
+    }
+    a->n++;
+}
+
+void
+qs_pgarray_finish(qs_pgarray_t *a)
+{
+    put_be32(a->buf + 12, a->n);
+}
+
+void
+qs_pgarray_free(qs_pgarray_t *a)
+{
+    free(a->buf);
+    memset(a, 0, sizeof *a);
+}
+
+/* ------------------------------------------------------------- the pipe */
+
 qs_pgpipe_t *
 qs_pgpipe_new(qs_pgdb_t *pg)
 {

@@ -25,7 +25,30 @@
 #define QS_PG_TEXTOID 25
 #define QS_PG_BYTEAOID 17
 
+/* Array types (a set of rows is sent as one array per column). */
+#define QS_PG_INT8ARRAYOID 1016
+#define QS_PG_TEXTARRAYOID 1009
+#define QS_PG_BYTEAARRAYOID 1001
+
 typedef struct qs_pgpipe qs_pgpipe_t;
+
+/* A one-dimensional array parameter in PostgreSQL's binary format (what
+ * array_recv reads): the rows of a set-based statement, one column each. */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    uint32_t n;
+} qs_pgarray_t;
+
+/* Start an array of elem_oid (QS_PG_INT8OID, _TEXTOID, _BYTEAOID); the
+ * buffer is reused across arrays. */
+void qs_pgarray_begin(qs_pgarray_t *a, unsigned elem_oid);
+void qs_pgarray_int8(qs_pgarray_t *a, int64_t v);
+/* data NULL appends SQL NULL. */
+void qs_pgarray_bytes(qs_pgarray_t *a, const void *data, size_t len);
+/* Write the element count into the header; then bind buf/len. */
+void qs_pgarray_finish(qs_pgarray_t *a);
+void qs_pgarray_free(qs_pgarray_t *a);
 
 /* One statement's parameters, binary. The values are copied into libpq's
  * output buffer by qs_pgpipe_send, so a params may be reused at once. */

@@ -17,11 +17,13 @@
  *      counters, the partitions the new rows go to.
  *   3. partitions not known to exist are created (storedb_pg.c; the
  *      advisory lock is taken after the client locks, in every writer).
- *   4. pipelined: per stored message one latest upsert that returns the
- *      old and the new state (the compliance_counts change: PostgreSQL has
- *      no trigger) and one history INSERT (details sealed under the
- *      partition's epoch key, same associated data as SQLite); per client
- *      the seen changes and its low_water.
+ *   4. pipelined, as sets (write_pg_set.c: one array per column): the
+ *      latest rows the group writes, folded per row in memory, read with
+ *      their old states (FOR UPDATE) and upserted returning the new ones
+ *      (the compliance_counts change: PostgreSQL has no trigger); one
+ *      history INSERT per partition (details sealed under the partition's
+ *      epoch key, same associated data as SQLite); per client the seen
+ *      changes and its low_water.
  *   5. at commit, pipelined: this connection's shard of partitions.rows,
  *      compliance_counts (ascending key) and counters, then COMMIT.
  *
@@ -63,24 +65,6 @@ static const char sql_seen[] =
     "SELECT s.client_id, s.serial FROM seen s JOIN clients c ON c.client_id = s.client_id "
     "WHERE c.pk = ANY(ARRAY(SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)) "
     "ORDER BY s.client_id, s.serial";
-/* old: the state before (none: a new row, counted +1); up: after. The
- * newest time wins, a tie goes to the higher serial (storedb_pg.h). */
-#define WINS "(excluded.time_ms > latest.time_ms OR (excluded.time_ms = latest.time_ms " \
-             "AND excluded.serial > latest.serial))"
-static const char sql_latest[] =
-    "WITH old AS (SELECT state_id FROM latest WHERE client_id = $1 AND topic_type = $2 "
-    "             AND topic_id = $3 FOR UPDATE), "
-    "up AS (INSERT INTO latest(client_id, topic_type, topic_id, state_id, time_ms, "
-    "  report_ms, machine_ps, domain_ps, serial) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-    "ON CONFLICT (client_id, topic_type, topic_id) DO UPDATE SET "
-    "  state_id = CASE WHEN " WINS " THEN excluded.state_id ELSE latest.state_id END, "
-    "  machine_ps = CASE WHEN " WINS " THEN excluded.machine_ps ELSE latest.machine_ps END, "
-    "  domain_ps = CASE WHEN " WINS " THEN excluded.domain_ps ELSE latest.domain_ps END, "
-    "  serial = CASE WHEN " WINS " THEN excluded.serial ELSE latest.serial END, "
-    "  time_ms = greatest(latest.time_ms, excluded.time_ms), "
-    "  report_ms = greatest(latest.report_ms, excluded.report_ms) "
-    "RETURNING state_id) "
-    "SELECT (SELECT state_id FROM old), (SELECT state_id FROM up)";
 static const char sql_del_seen[] = "DELETE FROM seen WHERE client_id = $1 AND serial <= $2";
 static const char sql_ins_seen[] =
     "INSERT INTO seen(client_id, serial) SELECT $1::bigint, s FROM unnest($2::bigint[]) AS s "
@@ -99,18 +83,16 @@ static const char sql_counter[] =
     "ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value";
 #define I8 QS_PG_INT8OID
 #define TX QS_PG_TEXTOID
-#define BY QS_PG_BYTEAOID
 
 static int
 prepare_all(qs_write_pg_t *self)
 {
-    static const unsigned t_latest[] = { I8, I8, TX, I8, I8, I8, BY, BY, I8 };
     static const unsigned t_ii[] = { I8, I8 }, t_iii[] = { I8, I8, I8 };
     static const unsigned t_part[] = { I8, I8, I8, I8 }, t_counts[] = { I8, TX, I8, I8, I8 };
     static const unsigned t_counter[] = { TX, I8, I8 };
     qs_pgpipe_t *p = self->pipe;
 
-    return qs_pgpipe_prepare(p, "qs_w_latest", sql_latest, 9, t_latest) != 0 ||
+    return qs_write_pg_prepare_set(self) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_del_seen", sql_del_seen, 2, t_ii) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_ins_seen", sql_ins_seen, 0, NULL) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_ins_clients", sql_ins_clients, 0, NULL) != 0 ||
@@ -170,6 +152,10 @@ qs_write_pg_destroy(qs_write_pg_t **self_p)
     free(self->queue);
     free(self->todo);
     free(self->deltas);
+    free(self->lkeys);
+    free(self->lmap);
+    for (size_t c = 0; c < 9; c++)
+        qs_pgarray_free(&self->cols[c]);
     free(self->rows);
     free(self->fresh);
     free(self->known);

@@ -323,124 +323,7 @@ dedup_all(qs_write_pg_t *self)
     }
 }
 
-/* -------------------------------------------------------------- messages */
-
-static int
-is_zero(const uint8_t *p, size_t n)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc |= p[i];
-    return acc == 0;
-}
-
-static void
-param_ps(qs_pgparams_t *p, const uint8_t ps[QS_PSEUDONYM_BYTES])
-{
-    qs_pgparams_bytes(p, is_zero(ps, QS_PSEUDONYM_BYTES) ? NULL : ps, QS_PSEUDONYM_BYTES);
-}
-
-static void
-pseudonym_memo(qs_write_pg_t *self, uint8_t out[QS_PSEUDONYM_BYTES], qs_pseudo_kind_t kind,
-               const char *name)
-{
-    struct ps_memo *m = &self->memo[kind];
-    size_t len = strlen(name);
-
-    if (m->valid && strcmp(m->name, name) == 0) {
-        memcpy(out, m->ps, QS_PSEUDONYM_BYTES);
-        return;
-    }
-    qs_pseudonym(out, self->site_key, kind, name);
-    m->valid = len < sizeof m->name;
-    if (m->valid) {
-        memcpy(m->name, name, len + 1);
-        memcpy(m->ps, out, QS_PSEUDONYM_BYTES);
-    }
-}
-
-/* The details of td sealed under the partition's epoch key, or NULL. A key
- * shredded already (the policy's maximum age was raised after this holder
- * moved its chain past the epoch) cannot seal: the row is kept without
- * details rather than refusing the whole group for ever. */
-static void
-param_details(qs_write_pg_t *self, qs_pgparams_t *p, const struct todo *td)
-{
-    const Quietstate__StateMessage *m = td->m;
-    size_t len = strlen(m->details), sealed = 0;
-    uint8_t ad[QS_DETAILS_AD_BYTES];
-    const uint8_t *key;
-
-    if (len == 0) {
-        qs_pgparams_bytes(p, NULL, 0);
-        return;
-    }
-    key = qs_epochkeys_get(self->epochkeys, td->epoch, m->topic_type, 1);
-    qs_details_ad(ad, td->client_id, m->serial, td->epoch, m->topic_type);
-    if (key == NULL || qs_details_seal(self->details_buf, &sealed, sizeof self->details_buf,
-                                       (const uint8_t *)m->details, len, ad, sizeof ad,
-                                       key) != 0) {
-        if (self->unsealed++ == 0)
-            log_warn("dropping the details of a message of topic %u: the key of its day is "
-                     "shredded on this host (counted once per process)", m->topic_type);
-        qs_pgparams_bytes(p, NULL, 0);
-        return;
-    }
-    qs_pgparams_bytes(p, self->details_buf, sealed);
-}
-
-static int
-send_message(qs_write_pg_t *self, size_t i)
-{
-    const struct todo *td = &self->todo[i];
-    const Quietstate__StateMessage *m = td->m;
-    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
-    uint8_t user_ps[QS_PSEUDONYM_BYTES];
-    char table[64], sql[512];
-    qs_pgparams_t p;
-
-    pseudonym_memo(self, machine_ps, QS_PSEUDO_MACHINE, m->machine_name);
-    pseudonym_memo(self, domain_ps, QS_PSEUDO_DOMAIN, m->domain);
-    memset(user_ps, 0, sizeof user_ps);
-    if (td->collect_users)
-        pseudonym_memo(self, user_ps, QS_PSEUDO_USER, m->user_name);
-    qs_pgparams_reset(&p);
-    qs_pgparams_int8(&p, td->client_id);
-    qs_pgparams_int8(&p, m->topic_type);
-    qs_pgparams_bytes(&p, m->topic_id, strlen(m->topic_id));
-    qs_pgparams_int8(&p, m->state_id);
-    qs_pgparams_int8(&p, td->t);
-    qs_pgparams_int8(&p, td->now_ms);
-    param_ps(&p, machine_ps);
-    param_ps(&p, domain_ps);
-    qs_pgparams_int8(&p, (int64_t)m->serial);
-    if (qs_pgpipe_send(self->pipe, "qs_w_latest", &p, TAG_MAKE(TAG_LATEST, i),
-                       qs_write_pg_result, self) != 0)
-        return -1;
-    if (!td->history)
-        return 0;
-    qs_pgparams_reset(&p);
-    qs_pgparams_int8(&p, td->client_id);
-    qs_pgparams_int8(&p, (int64_t)m->serial);
-    qs_pgparams_int8(&p, m->state_id);
-    qs_pgparams_bytes(&p, m->topic_id, strlen(m->topic_id));
-    qs_pgparams_int8(&p, td->t);
-    param_ps(&p, machine_ps);
-    param_ps(&p, domain_ps);
-    param_ps(&p, user_ps);
-    param_details(self, &p, td);
-    if (td->slot >= 0) {
-        char name[24];
-        qs_write_pg_slot_name(name, (size_t)td->slot);
-        return qs_pgpipe_send(self->pipe, name, &p, TAG_MAKE(TAG_HISTORY, i),
-                              qs_write_pg_result, self);
-    }
-    if (qs_storedb_partition_name(table, sizeof table, td->epoch, m->topic_type) != 0)
-        return -1;
-    snprintf(sql, sizeof sql, QS_WRITE_PG_HISTORY_FMT, table);
-    return qs_pgpipe_send_unnamed(self->pipe, sql, qs_write_pg_history_types, &p, TAG_MAKE(TAG_HISTORY, i),
-                                  qs_write_pg_result, self);
-}
+/* ---------------------------------------------------------------- clients */
 
 /* Per client: seen as it ends (serials at or under low_water go, the new
  * ones above it come), then low_water and last_ms. */
@@ -486,45 +369,22 @@ send_client(qs_write_pg_t *self, const struct pclient *c)
 
 /* ----------------------------------------------------------------- results */
 
-static int
-take_latest(qs_write_pg_t *self, const struct todo *td, PGresult *r)
-{
-    uint32_t now_state;
-
-    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 1)) {
-        qs_pgpipe_fail(self->pipe, "the latest upsert returned no row");
-        return -1;
-    }
-    now_state = (uint32_t)strtoul(PQgetvalue(r, 0, 1), NULL, 10);
-    if (PQgetisnull(r, 0, 0)) {
-        qs_write_pg_delta_add(self, td->m->topic_type, td->m->topic_id, now_state, +1);
-    } else {
-        uint32_t was = (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
-        if (was != now_state) {
-            qs_write_pg_delta_add(self, td->m->topic_type, td->m->topic_id, was, -1);
-            qs_write_pg_delta_add(self, td->m->topic_type, td->m->topic_id, now_state, +1);
-        }
-    }
-    return 0;
-}
-
 int
 qs_write_pg_result(void *ctx, int tag, PGresult *r)
 {
     qs_write_pg_t *self = ctx;
-    const struct todo *td;
 
     switch (TAG_KIND(tag)) {
     case TAG_LOCK:
         return take_lock_rows(self, r);
     case TAG_SEEN:
         return take_seen_rows(self, r);
-    case TAG_LATEST:
-        return take_latest(self, &self->todo[TAG_INDEX(tag)], r);
+    case TAG_LATEST_OLD:
+        return qs_write_pg_take_latest(self, r, 1);
+    case TAG_LATEST_SET:
+        return qs_write_pg_take_latest(self, r, 0);
     case TAG_HISTORY:
-        td = &self->todo[TAG_INDEX(tag)];
-        if (strcmp(PQcmdTuples(r), "1") == 0)
-            qs_write_pg_row_added(self, td->epoch, td->m->topic_type);
+        qs_write_pg_rows_added(self, TAG_INDEX(tag), strtoll(PQcmdTuples(r), NULL, 10));
         return 0;
     default:
         return 0;
@@ -546,13 +406,14 @@ flush_steps(qs_write_pg_t *self)
     dedup_all(self);
     if (qs_write_pg_ensure_parts(self) != 0)
         return -1;
-    for (size_t i = 0; i < self->n_todo; i++)
-        if (send_message(self, i) != 0)
-            return -1;
+    if (qs_write_pg_send_latest(self) != 0 || qs_write_pg_send_history(self) != 0)
+        return -1;
     for (size_t i = 0; i < self->n_clients; i++)
         if (send_client(self, &self->clients[i]) != 0)
             return -1;
-    return qs_pgpipe_run(self->pipe, qs_write_pg_result, self);
+    if (qs_pgpipe_run(self->pipe, qs_write_pg_result, self) != 0)
+        return -1;
+    return qs_write_pg_latest_deltas(self);
 }
 
 int

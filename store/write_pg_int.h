@@ -14,7 +14,7 @@
 #include "write_pg.h"
 
 /* Result tags: the kind in the low bits, an index above. */
-enum { TAG_NONE = 0, TAG_LOCK, TAG_SEEN, TAG_LATEST, TAG_HISTORY };
+enum { TAG_NONE = 0, TAG_LOCK, TAG_SEEN, TAG_LATEST_OLD, TAG_LATEST_SET, TAG_HISTORY };
 #define TAG_KIND(t) ((t) & 7)
 #define TAG_INDEX(t) ((size_t)((unsigned)(t) >> 3))
 #define TAG_MAKE(kind, i) ((int)(((unsigned)(i) << 3) | (unsigned)(kind)))
@@ -65,6 +65,18 @@ struct part_key {
     int64_t epoch;
     uint32_t topic_type;
     int64_t rows;              /* rows: this transaction's inserts */
+    int slot;                  /* rows: its prepared INSERT, -1 unnamed */
+};
+
+/* A latest row the group writes: its messages folded (write_pg_set.c). */
+struct lkey {
+    int64_t client_id;
+    uint32_t topic_type;
+    const char *topic_id;      /* the winner's, in the group's arena */
+    size_t winner;             /* todo index of the newest (time, serial) */
+    int64_t old_state;         /* before the transaction; -1: no row */
+    int64_t new_state;         /* as the upsert left it */
+    uint64_t hash;
 };
 
 struct count_delta {
@@ -100,6 +112,11 @@ struct qs_write_pg {
     size_t n_clients, cap_clients;
     struct todo *todo;
     size_t n_todo, cap_todo;
+    struct lkey *lkeys;
+    size_t n_lkeys, cap_lkeys;
+    uint32_t *lmap;            /* open addressing: lkeys index + 1, 0 empty */
+    size_t cap_lmap;
+    qs_pgarray_t cols[9];      /* a set's columns, reused */
     struct count_delta *deltas;
     size_t n_deltas, cap_deltas;
     struct part_key *rows;     /* partitions touched, with their row counts */
@@ -120,16 +137,25 @@ struct qs_write_pg {
     char err[512];
 };
 
-/* A history row's INSERT; %s is the partition's table. */
+/* A partition's rows, one array per column; %s is the partition's table. */
 #define QS_WRITE_PG_HISTORY_FMT \
     "INSERT INTO %s(client_id, serial, state_id, topic_id, time_ms, machine_ps, domain_ps, " \
-    "user_ps, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
+    "user_ps, details) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], " \
+    "$4::text[], $5::bigint[], $6::bytea[], $7::bytea[], $8::bytea[], $9::bytea[]) " \
+    "ON CONFLICT DO NOTHING"
 extern const unsigned qs_write_pg_history_types[9];
+
+/* write_pg_set.c */
+int qs_write_pg_prepare_set(qs_write_pg_t *self);
+int qs_write_pg_send_latest(qs_write_pg_t *self);
+int qs_write_pg_take_latest(qs_write_pg_t *self, PGresult *r, int old);
+int qs_write_pg_latest_deltas(qs_write_pg_t *self);
+int qs_write_pg_send_history(qs_write_pg_t *self);
 
 /* write_pg_parts.c */
 int qs_write_pg_ensure_parts(qs_write_pg_t *self);
 void qs_write_pg_slot_name(char out[24], size_t i);
-void qs_write_pg_row_added(qs_write_pg_t *self, int64_t epoch, uint32_t topic_type);
+void qs_write_pg_rows_added(qs_write_pg_t *self, size_t j, int64_t n);
 void qs_write_pg_delta_add(qs_write_pg_t *self, uint32_t topic_type, const char *topic_id,
                            uint32_t state_id, int64_t delta);
 int qs_write_pg_send_parts(qs_write_pg_t *self);

@@ -15,10 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const unsigned qs_write_pg_history_types[9] = {
-    QS_PG_INT8OID, QS_PG_INT8OID, QS_PG_INT8OID, QS_PG_TEXTOID, QS_PG_INT8OID,
-    QS_PG_BYTEAOID, QS_PG_BYTEAOID, QS_PG_BYTEAOID, QS_PG_BYTEAOID };
-
 /* ------------------------------------------------------------- partitions */
 
 static struct part_key *
@@ -42,6 +38,7 @@ key_add(struct part_key **a, size_t *n, size_t *cap, int64_t epoch, uint32_t top
     k->epoch = epoch;
     k->topic_type = topic_type;
     k->rows = 0;
+    k->slot = -1;
     return k;
 }
 
@@ -85,7 +82,7 @@ qs_write_pg_slot_name(char out[24], size_t i)
 static int
 slot_get(qs_write_pg_t *self, int64_t epoch, uint32_t topic_type)
 {
-    char name[24], table[64], sql[512];
+    char name[24], table[64], sql[640];
     size_t victim = STMT_SLOTS;
 
     for (size_t i = 0; i < STMT_SLOTS; i++) {
@@ -136,7 +133,7 @@ qs_write_pg_ensure_parts(qs_write_pg_t *self)
             snprintf(self->err, sizeof self->err, "%s", qs_pgpipe_errmsg(self->pipe));
             return -1;
         }
-        (void)key_add(&self->rows, &self->n_rows, &self->cap_rows, td->epoch, type);
+        key_add(&self->rows, &self->n_rows, &self->cap_rows, td->epoch, type)->slot = td->slot;
     }
     return 0;
 }
@@ -237,10 +234,8 @@ qs_write_pg_send_counts(qs_write_pg_t *self)
 }
 
 void
-qs_write_pg_row_added(qs_write_pg_t *self, int64_t epoch, uint32_t topic_type)
+qs_write_pg_rows_added(qs_write_pg_t *self, size_t j, int64_t n)
 {
-    struct part_key *k = key_find(self->rows, self->n_rows, epoch, topic_type);
-
-    QS_ASSERT(k != NULL);
-    k->rows++;
+    QS_ASSERT(j < self->n_rows);
+    self->rows[j].rows += n;
 }
