@@ -180,7 +180,7 @@ static int
 conf_switch(const char *conf, const char *url, char *errmsg, size_t errmsg_len)
 {
     char *text = NULL, *next;
-    char err[256];
+    char err[256] = "";
     size_t len = 0;
     qs_config_t back;
     int rc = -1;
@@ -192,7 +192,8 @@ conf_switch(const char *conf, const char *url, char *errmsg, size_t errmsg_len)
         snprintf(errmsg, errmsg_len, "out of memory");
     } else if (qs_config_parse(&back, next, err, sizeof err) != 0 ||
                strcmp(back.store_database, url) != 0) {
-        snprintf(errmsg, errmsg_len, "the new quietstate.conf would not read back: %s", err);
+        snprintf(errmsg, errmsg_len, "the new quietstate.conf would not read back: %s",
+                 err[0] != '\0' ? err : "[store] database differs");
     } else {
         rc = qs_fs_write_private(conf, next, strlen(next), errmsg, errmsg_len);
     }

@@ -141,9 +141,10 @@ fault__pg_sql() {
 
 fault_wal_file() {
     if qs_engine_pg; then
-        # The segment being written is the newest (names sort by LSN).
+        # The segment being written is the one modified last (not the
+        # highest name: PostgreSQL renames used segments ahead for reuse).
         printf '%s/data/pg_wal/%s\n' "$PG_DIR" \
-            "$(ls "$PG_DIR/data/pg_wal" 2>/dev/null | grep -E '^[0-9A-F]{24}$' | tail -n 1)"
+            "$(ls -t "$PG_DIR/data/pg_wal" 2>/dev/null | grep -E '^[0-9A-F]{24}$' | head -n 1)"
     else
         printf '%s\n' "$STORE_DB-wal"
     fi
