@@ -13,8 +13,10 @@
  * (simulate.c). The only process-wide state is the signal flag below.
  * Exit status: 0 ok, 1 failure (or messages still pending), 2 usage error.
  */
+#include "commands.h"
 #include "outbox.h"
 #include "qs_profile.h"
+#include "scan.h"
 #include "sender.h"
 #include "simulate.h"
 
@@ -58,6 +60,10 @@ static const char usage_main[] =
     "                       [--details TEXT] [--time ISO8601Z]\n"
     "       qs-producer --profile PROFILE --outbox FILE flush [--timeout SEC]\n"
     "       qs-producer --profile PROFILE --outbox FILE run [--failover-ms MS]\n"
+    "                       [--scan-every DURATION]\n"
+    "       qs-producer --outbox FILE scan [--root DIR] [--dry-run] [--format text|json]\n"
+    "       qs-producer --outbox FILE state [--format table|json|csv]\n"
+    "       qs-producer --outbox FILE status [--max-pending N] [--format table|json|csv]\n"
     "       qs-producer simulate --home DIR --clients N --messages M [--batch B]\n"
     "                       [--timeout SEC] [--format text|json]\n"
     "\n"
@@ -73,6 +79,9 @@ static const char usage_main[] =
     "  flush     deliver what the outbox holds; exit 0 once all is acked\n"
     "  run       deliver continuously until SIGTERM or SIGINT\n"
     "  simulate  enroll N simulated clients and deliver M generated messages\n"
+    "  scan      record what changed in the package system (dpkg/apt) since the last scan\n"
+    "  state     print the endpoint's current state (what a resync re-sends)\n"
+    "  status    print the outbox's counts, counters and cap\n"
     "\n"
     "exit status: 0 ok, 1 failure, 2 usage error\n";
 
@@ -118,6 +127,7 @@ static const char usage_flush[] =
 
 static const char usage_run[] =
     "usage: qs-producer --profile PROFILE --outbox FILE run [--batch N] [--failover-ms MS]\n"
+    "           [--scan-every DURATION]\n"
     "\n"
     "Deliver continuously: pending messages, then every message 'report' appends\n"
     "(from any process), retrying transient failures for ever, until SIGTERM or\n"
@@ -127,28 +137,10 @@ static const char usage_run[] =
     "  --failover-ms MS   with several brokers in the profile: move to the next\n"
     "                     one after MS ms without a connection or a reply\n"
     "                     (200..600000, default 5000; docs/producer.md)\n"
+    "  --scan-every D     also run 'scan' (root $QS_SCAN_ROOT or /) at start and every\n"
+    "                     D: 90, 90s, 15m, 6h, 1d (1 s .. 30 d)\n"
     "\n"
     "exit status: 0 after a signal, 1 failure, 2 usage error\n";
-
-static const char usage_simulate[] =
-    "usage: qs-producer simulate --home DIR --clients N --messages M [--batch B]\n"
-    "           [--timeout SEC] [--format text|json] [--failover-ms MS]\n"
-    "\n"
-    "Enroll N simulated clients (sim-00001 ...) in the site, spread M generated\n"
-    "update-detection messages over them and deliver them all, through broker and\n"
-    "store restarts. A second run with the same N and M resumes (DIR/sim/state.db).\n"
-    "\n"
-    "  --home DIR         site home (default: $QS_HOME)\n"
-    "  --clients N        simulated clients, 1..99999\n"
-    "  --messages M       messages in all\n"
-    "  --batch B          messages per batch, 1..1000 (default 100)\n"
-    "  --timeout SEC      give up after SEC seconds (default 600)\n"
-    "  --format json      print {clients, messages, acked, rejected, elapsed_s,\n"
-    "                     msgs_per_s, expected_latest} on stdout\n"
-    "  --failover-ms MS   with several brokers in [broker] frontend: as for flush\n"
-    "\n"
-    "exit status: 0 when every message is acked, 1 on timeout or failure,\n"
-    "2 usage error\n";
 
 typedef struct {
     const char *profile;
@@ -170,22 +162,6 @@ usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\ntry 'qs-producer%s%s --help'\n", cmd ? " " : "", cmd ? cmd : "");
     return 2;
-}
-
-static int
-parse_u64(uint64_t *out, const char *s, uint64_t min, uint64_t max)
-{
-    char *end = NULL;
-    unsigned long long v;
-
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* --profile and --outbox, accepted before or after the sub-command. */
@@ -339,9 +315,9 @@ cmd_report(globals_t *g, int argc, char **argv)
 
     if (rc >= 0)
         return rc;
-    if (parse_u64(&tt, a.topic_type, 0, UINT32_MAX) != 0)
+    if (qs_cmd_parse_u64(&tt, a.topic_type, 0, UINT32_MAX) != 0)
         return usage_error("report", "--topic-type: '%s' is not a number", a.topic_type);
-    if (parse_u64(&st, a.state, 0, UINT32_MAX) != 0)
+    if (qs_cmd_parse_u64(&st, a.state, 0, UINT32_MAX) != 0)
         return usage_error("report", "--state: '%s' is not a number", a.state);
     if (qs_clock_init(&clock) != 0)
         log_warn("ignoring QS_CLOCK_OFFSET_S: not an integer number of seconds");
@@ -466,34 +442,6 @@ delivery_turn(delivery_t *d, int64_t max_wait_ms)
     return handled < 0 ? 0 : handled;
 }
 
-static int
-parse_batch(size_t *batch, const char *cmd, const char *arg)
-{
-    uint64_t v;
-
-    if (parse_u64(&v, arg, 1, QS_MAX_BATCH_MESSAGES) != 0) {
-        usage_error(cmd, "--batch: '%s' is not a number from 1 to 1000", arg);
-        return -1;
-    }
-    *batch = (size_t)v;
-    return 0;
-}
-
-/* --failover-ms MS: several brokers (sender.h). */
-static int
-parse_failover(int *ms, const char *cmd, const char *arg)
-{
-    uint64_t v;
-
-    if (parse_u64(&v, arg, QS_SENDER_FAILOVER_MIN_MS, QS_SENDER_FAILOVER_MAX_MS) != 0) {
-        usage_error(cmd, "--failover-ms: '%s' is not a number from %d to %d", arg,
-                    QS_SENDER_FAILOVER_MIN_MS, QS_SENDER_FAILOVER_MAX_MS);
-        return -1;
-    }
-    *ms = (int)v;
-    return 0;
-}
-
 /* Why messages are still pending, for the last line flush prints. */
 static const char *
 pending_reason(const qs_sender_stats_t *st, char *buf, size_t len, const char *endpoint)
@@ -535,16 +483,16 @@ cmd_flush(globals_t *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 't':
-            if (parse_u64(&timeout_s, optarg, 0, 30 * 86400) != 0)
+            if (qs_cmd_parse_u64(&timeout_s, optarg, 0, 30 * 86400) != 0)
                 return usage_error("flush", "--timeout: '%s' is not a number of seconds",
                                    optarg);
             break;
         case 'b':
-            if (parse_batch(&batch, "flush", optarg) != 0)
+            if (qs_cmd_parse_batch(&batch, "flush", optarg) != 0)
                 return 2;
             break;
         case 'F':
-            if (parse_failover(&failover_ms, "flush", optarg) != 0)
+            if (qs_cmd_parse_failover(&failover_ms, "flush", optarg) != 0)
                 return 2;
             break;
         case OPT_PROFILE: g->profile = optarg; break;
@@ -614,12 +562,15 @@ cmd_run(globals_t *g, int argc, char **argv)
     static const struct option opts[] = {
         { "batch", required_argument, NULL, 'b' },
         { "failover-ms", required_argument, NULL, 'F' },
+        { "scan-every", required_argument, NULL, 'S' },
         { "profile", required_argument, NULL, OPT_PROFILE },
         { "outbox", required_argument, NULL, OPT_OUTBOX },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     size_t batch = 0;
+    int64_t scan_every_ms = 0;
+    qs_scan_every_t *se;
     delivery_t d;
     qs_sender_stats_t st;
     uint64_t pending = 0;
@@ -629,12 +580,17 @@ cmd_run(globals_t *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            if (parse_batch(&batch, "run", optarg) != 0)
+            if (qs_cmd_parse_batch(&batch, "run", optarg) != 0)
                 return 2;
             break;
         case 'F':
-            if (parse_failover(&failover_ms, "run", optarg) != 0)
+            if (qs_cmd_parse_failover(&failover_ms, "run", optarg) != 0)
                 return 2;
+            break;
+        case 'S':
+            if (qs_scan_parse_duration(optarg, &scan_every_ms) != 0)
+                return usage_error("run", "--scan-every: '%s' is not a duration from 1s to "
+                                   "30d (90, 90s, 15m, 6h, 1d)", optarg);
             break;
         case OPT_PROFILE: g->profile = optarg; break;
         case OPT_OUTBOX: g->outbox = optarg; break;
@@ -650,9 +606,13 @@ cmd_run(globals_t *g, int argc, char **argv)
         return 1;
     log_info("delivering from the outbox to '%s' as client %s",
              qs_profile_endpoint(d.profile), qs_sender_label(d.sender));
-    while (!stop_requested)
+    se = qs_scan_every_new(scan_every_ms);
+    while (!stop_requested) {
+        qs_scan_every_tick(se, d.outbox, qs_clock_mono_ms());
         if (delivery_turn(&d, 1000) < 0)
             break;
+    }
+    qs_scan_every_destroy(&se);
     qs_sender_stats(d.sender, &st);
     (void)qs_outbox_pending_count(d.outbox, &pending);
     log_info("stopping: %llu batches sent, %llu rejected, %llu messages pending, "
@@ -661,80 +621,6 @@ cmd_run(globals_t *g, int argc, char **argv)
              (unsigned long long)st.failovers);
     delivery_close(&d);
     return stop_requested ? 0 : 1;
-}
-
-/* ---- simulate ---------------------------------------------------------- */
-
-static int
-cmd_simulate(globals_t *g, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "home", required_argument, NULL, 'H' },
-        { "clients", required_argument, NULL, 'c' },
-        { "messages", required_argument, NULL, 'm' },
-        { "batch", required_argument, NULL, 'b' },
-        { "timeout", required_argument, NULL, 't' },
-        { "format", required_argument, NULL, 'f' },
-        { "failover-ms", required_argument, NULL, 'F' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    qs_simulate_opts_t o = { 0 };
-    uint64_t v;
-    int c, have_clients = 0, have_messages = 0;
-
-    (void)g;
-    o.stop = &stop_requested;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': o.home = optarg; break;
-        case 'c':
-            if (parse_u64(&v, optarg, 1, 99999) != 0)
-                return usage_error("simulate", "--clients: '%s' is not a number from 1 to "
-                                   "99999", optarg);
-            o.clients = (uint32_t)v;
-            have_clients = 1;
-            break;
-        case 'm':
-            if (parse_u64(&v, optarg, 0, (uint64_t)1 << 40) != 0)
-                return usage_error("simulate", "--messages: '%s' is not a number", optarg);
-            o.messages = v;
-            have_messages = 1;
-            break;
-        case 'b':
-            if (parse_batch(&o.batch, "simulate", optarg) != 0)
-                return 2;
-            break;
-        case 't':
-            if (parse_u64(&v, optarg, 1, 30 * 86400) != 0)
-                return usage_error("simulate", "--timeout: '%s' is not a number of seconds",
-                                   optarg);
-            o.timeout_s = (int)v;
-            break;
-        case 'f':
-            if (strcmp(optarg, "json") == 0)
-                o.json = 1;
-            else if (strcmp(optarg, "text") == 0)
-                o.json = 0;
-            else
-                return usage_error("simulate", "--format: '%s' is not text or json", optarg);
-            break;
-        case 'F':
-            if (parse_failover(&o.failover_ms, "simulate", optarg) != 0)
-                return 2;
-            break;
-        case 'h': fputs(usage_simulate, stdout); return 0;
-        default: return usage_error("simulate", "%s", "unknown option or missing argument");
-        }
-    }
-    if (optind < argc)
-        return usage_error("simulate", "unexpected argument '%s'", argv[optind]);
-    if (!have_clients || !have_messages)
-        return usage_error("simulate", "%s", "--clients N and --messages M are required");
-    if (o.home == NULL && getenv("QS_HOME") == NULL)
-        return usage_error("simulate", "%s", "--home DIR is required (or set QS_HOME)");
-    return qs_simulate_run(&o) == 0 ? 0 : 1;
 }
 
 int
@@ -779,7 +665,13 @@ main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0)
         return cmd_run(&g, argc, argv);
     if (strcmp(cmd, "simulate") == 0)
-        return cmd_simulate(&g, argc, argv);
+        return qs_cmd_simulate(&stop_requested, argc, argv);
+    if (strcmp(cmd, "scan") == 0)
+        return qs_cmd_scan(&g.outbox, argc, argv);
+    if (strcmp(cmd, "state") == 0)
+        return qs_cmd_state(&g.outbox, argc, argv);
+    if (strcmp(cmd, "status") == 0)
+        return qs_cmd_status(&g.outbox, argc, argv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage_main, stdout);
         return 0;

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[512];
@@ -247,6 +248,301 @@ test_outbox_file_is_private_and_loose_one_refused(void)
     QS_CHECK(strstr(err, path) != NULL);
 }
 
+typedef struct {
+    int n;
+    char topic[8][32];
+    uint32_t state[8];
+    uint64_t serial[8];
+} current_seen_t;
+
+static int
+on_current(void *ctx, const Quietstate__StateMessage *m)
+{
+    current_seen_t *c = ctx;
+    if (c->n < 8) {
+        snprintf(c->topic[c->n], 32, "%s", m->topic_id);
+        c->state[c->n] = m->state_id;
+        c->serial[c->n] = m->serial;
+    }
+    c->n++;
+    return 0;
+}
+
+static uint64_t
+pending_of(qs_outbox_t *ob)
+{
+    uint64_t n = 0;
+    QS_CHECK(qs_outbox_pending_count(ob, &n) == 0);
+    return n;
+}
+
+static void
+test_outbox_current_state_follows_every_append(void)
+{
+    qs_outbox_t *ob = open_ob("h.db");
+    current_seen_t c = { 0 };
+
+    append_one(ob, "KB2", 2);
+    append_one(ob, "KB1", 2);
+    append_one(ob, "KB1", 3);
+    /* Acked messages stay in the current state: it is the endpoint's truth,
+     * not the outbox's backlog. */
+    QS_CHECK(qs_outbox_ack(ob, 3) == 0);
+    QS_CHECK(qs_outbox_current_each(ob, 0, on_current, &c) == 0);
+    QS_CHECK_EQ_INT(c.n, 2);
+    QS_CHECK_STR(c.topic[0], "KB1");
+    QS_CHECK_EQ_INT(c.state[0], 3);
+    QS_CHECK_EQ_INT(c.serial[0], 3);
+    QS_CHECK_STR(c.topic[1], "KB2");
+    QS_CHECK_EQ_INT(c.state[1], 2);
+    /* Filtered by topic type: none of 300. */
+    memset(&c, 0, sizeof c);
+    QS_CHECK(qs_outbox_current_each(ob, 300, on_current, &c) == 0);
+    QS_CHECK_EQ_INT(c.n, 0);
+    qs_outbox_destroy(&ob);
+}
+
+static void
+test_outbox_resend_current_appends_the_state_as_new_serials(void)
+{
+    qs_outbox_t *ob = open_ob("i.db");
+    current_seen_t c = { 0 };
+    qs_msgref_t refs[8];
+    uint8_t buf[4096];
+    size_t n = 0;
+    uint64_t count = 0, first = 0;
+    char err[256];
+
+    append_one(ob, "KB1", 2);
+    append_one(ob, "KB2", 2);
+    append_one(ob, "KB1", 3);
+    QS_CHECK(qs_outbox_ack(ob, 3) == 0);
+    QS_CHECK(qs_outbox_resend_current(ob, &count, &first, err, sizeof err) == 0);
+    QS_CHECK_EQ_INT(count, 2);
+    QS_CHECK_EQ_INT(first, 4);
+    QS_CHECK(qs_outbox_take(ob, 3, refs, 8, buf, sizeof buf, &n) == 0);
+    QS_CHECK_EQ_INT(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        Quietstate__StateMessage *m =
+            quietstate__state_message__unpack(NULL, refs[i].len, buf + refs[i].off);
+        QS_CHECK(m != NULL);
+        if (m == NULL)
+            continue;
+        QS_CHECK_EQ_INT(m->serial, 4 + i);
+        QS_CHECK_STR(m->topic_id, i == 0 ? "KB1" : "KB2");
+        QS_CHECK_EQ_INT(m->state_id, i == 0 ? 3 : 2);
+        QS_CHECK_STR(m->machine_name, "host-1");
+        QS_CHECK_EQ_INT(m->time_utc_ms, 1764072000000LL);   /* the state's own time */
+        quietstate__state_message__free_unpacked(m, NULL);
+    }
+    QS_CHECK(qs_outbox_current_each(ob, 0, on_current, &c) == 0);
+    QS_CHECK_EQ_INT(c.serial[0], 4);
+    QS_CHECK_EQ_INT(c.serial[1], 5);
+    /* An empty current state resends nothing. */
+    qs_outbox_destroy(&ob);
+    ob = open_ob("i2.db");
+    QS_CHECK(qs_outbox_resend_current(ob, &count, &first, err, sizeof err) == 0);
+    QS_CHECK_EQ_INT(count, 0);
+    QS_CHECK_EQ_INT(first, 0);
+    qs_outbox_destroy(&ob);
+}
+
+/* Take everything pending after `after` (marks it taken) and check each
+ * blob's serial is its row's; returns how many, topics into topics[]. */
+static size_t
+take_check(qs_outbox_t *ob, uint64_t after, size_t max, char topics[][8], uint32_t *states)
+{
+    qs_msgref_t refs[8];
+    uint8_t buf[4096];
+    size_t n = 0;
+
+    QS_CHECK(qs_outbox_take(ob, after, refs, max, buf, sizeof buf, &n) == 0);
+    for (size_t i = 0; i < n; i++) {
+        Quietstate__StateMessage *m =
+            quietstate__state_message__unpack(NULL, refs[i].len, buf + refs[i].off);
+        QS_CHECK(m != NULL);
+        if (m == NULL)
+            continue;
+        QS_CHECK_EQ_INT(m->serial, refs[i].serial);
+        QS_CHECK_EQ_INT(refs[i].serial, after + 1 + i);   /* no gap */
+        snprintf(topics[i], 8, "%s", m->topic_id);
+        states[i] = m->state_id;
+        quietstate__state_message__free_unpacked(m, NULL);
+    }
+    return n;
+}
+
+static int
+try_append(qs_outbox_t *ob, const char *topic, uint32_t state, uint64_t *serial, char *err,
+           size_t err_len)
+{
+    Quietstate__StateMessage m = QUIETSTATE__STATE_MESSAGE__INIT;
+
+    m.time_utc_ms = 1764072000000LL;
+    m.topic_type = 500;
+    m.topic_id = (char *)topic;
+    m.state_id = state;
+    err[0] = '\0';
+    return qs_outbox_append(ob, &m, serial, err, err_len);
+}
+
+static void
+test_outbox_cap_drops_oldest_superseded_then_refuses(void)
+{
+    qs_outbox_t *ob = open_ob("j.db");
+    qs_outbox_status_t st;
+    current_seen_t c = { 0 };
+    char topics[8][8], err[256];
+    uint32_t states[8];
+    uint64_t serial = 0, max = 0;
+
+    QS_CHECK(qs_outbox_max_pending(ob, &max) == 0);
+    QS_CHECK_EQ_INT(max, QS_OUTBOX_DEFAULT_MAX_PENDING);
+    QS_CHECK(qs_outbox_set_max_pending(ob, 0) == -1);
+    QS_CHECK(qs_outbox_set_max_pending(ob, 4) == 0);
+    append_one(ob, "KB1", 2);   /* 1: superseded by 3 */
+    append_one(ob, "KB2", 2);   /* 2: superseded by the 5th append */
+    append_one(ob, "KB1", 3);   /* 3 */
+    append_one(ob, "KB3", 2);   /* 4 */
+    /* Over the cap: the oldest superseded (KB1 state 2) goes, the rest is
+     * renumbered 1..4 (nothing was taken: the store saw none of them). */
+    QS_CHECK_EQ_INT(append_one(ob, "KB2", 3), 4);
+    QS_CHECK_EQ_INT(pending_of(ob), 4);
+    /* Next: the old KB2 goes. */
+    QS_CHECK_EQ_INT(append_one(ob, "KB4", 2), 4);
+    QS_CHECK_EQ_INT(pending_of(ob), 4);
+    /* Each pending message is its topic's latest now: refused, no trace. */
+    QS_CHECK(try_append(ob, "KB5", 2, &serial, err, sizeof err) == -1);
+    QS_CHECK(strstr(err, "outbox full") != NULL);
+    QS_CHECK(qs_outbox_status(ob, &st) == 0);
+    QS_CHECK_EQ_INT(st.pending, 4);
+    QS_CHECK_EQ_INT(st.current_topics, 4);
+    QS_CHECK_EQ_INT(st.next_serial, 5);
+    QS_CHECK_EQ_INT(st.dropped_superseded, 2);
+    /* A sender takes 1 and 2 (KB1 state 3, KB3): those are never dropped. */
+    QS_CHECK_EQ_INT(take_check(ob, 0, 2, topics, states), 2);
+    QS_CHECK_STR(topics[0], "KB1");
+    QS_CHECK_EQ_INT(states[0], 3);
+    QS_CHECK_STR(topics[1], "KB3");
+    QS_CHECK(try_append(ob, "KB3", 3, &serial, err, sizeof err) == -1);
+    QS_CHECK(strstr(err, "outbox full") != NULL);
+    /* A newer KB4 supersedes the untaken 4: it makes the room. */
+    QS_CHECK(try_append(ob, "KB4", 3, &serial, err, sizeof err) == 0);
+    QS_CHECK_EQ_INT(serial, 4);
+    QS_CHECK_EQ_INT(take_check(ob, 0, 8, topics, states), 4);
+    QS_CHECK_STR(topics[2], "KB2");
+    QS_CHECK_EQ_INT(states[2], 3);
+    QS_CHECK_STR(topics[3], "KB4");
+    QS_CHECK_EQ_INT(states[3], 3);
+    /* The current state follows the renumbering. */
+    QS_CHECK(qs_outbox_current_each(ob, 0, on_current, &c) == 0);
+    QS_CHECK_EQ_INT(c.n, 4);
+    QS_CHECK_STR(c.topic[3], "KB4");
+    QS_CHECK_EQ_INT(c.serial[3], 4);
+    QS_CHECK_STR(c.topic[1], "KB2");
+    QS_CHECK_EQ_INT(c.serial[1], 3);
+    QS_CHECK(qs_outbox_status(ob, &st) == 0);
+    QS_CHECK_EQ_INT(st.dropped_superseded, 3);
+    QS_CHECK_EQ_INT(st.taken_upto, 4);
+    QS_CHECK_EQ_INT(st.max_pending, 4);
+    /* Once acked there is room again; acked messages are gone from the
+     * outbox, so the cap never touches one. */
+    QS_CHECK(qs_outbox_ack(ob, 4) == 0);
+    QS_CHECK_EQ_INT(append_one(ob, "KB5", 2), 5);
+    qs_outbox_destroy(&ob);
+    /* The cap is kept in the file. */
+    ob = open_ob("j.db");
+    QS_CHECK(qs_outbox_max_pending(ob, &max) == 0);
+    QS_CHECK_EQ_INT(max, 4);
+    qs_outbox_destroy(&ob);
+}
+
+static int
+count_rejected(void *ctx, const qs_outbox_rejected_t *r)
+{
+    int *n = ctx;
+    if (r->reason[0] != '\0')
+        (*n)++;
+    return 0;
+}
+
+static void
+test_outbox_rejected_list_expires_without_names(void)
+{
+    char path[600], cmd[800];
+    qs_outbox_t *ob = open_ob("k.db");
+    qs_outbox_status_t st;
+    uint64_t erased = 9, deleted = 9;
+    int64_t now = (int64_t)time(NULL) * 1000, day = 86400000LL;
+    int with_reason = 0;
+
+    for (int i = 0; i < 3; i++)
+        append_one(ob, "KB1", 2);
+    for (uint64_t s = 1; s <= 3; s++)
+        QS_CHECK(qs_outbox_reject(ob, s, QUIETSTATE__STATUS__BAD_MESSAGE,
+                                  QUIETSTATE__CODE__STATE_OUT_OF_RANGE, "refused KB1") == 0);
+    qs_outbox_destroy(&ob);
+    /* Age them: 1 is 400 days old, 2 is 31 days, 3 is 1 day. */
+    path_in_dir(path, sizeof path, "k.db");
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"UPDATE rejected SET rejected_ms = CASE serial "
+             "WHEN 1 THEN %lld WHEN 2 THEN %lld ELSE %lld END\"", path,
+             (long long)(now - 400 * day), (long long)(now - 31 * day), (long long)(now - day));
+    if (system(cmd) != 0) {
+        printf("     (sqlite3 shell not available: expiry test skipped)\n");
+        return;
+    }
+    ob = open_ob("k.db");   /* open already expires by the clock; expire again explicitly */
+    QS_CHECK(qs_outbox_expire_rejected(ob, now, QS_OUTBOX_REJECTED_KEEP_DAYS, &erased,
+                                       &deleted) == 0);
+    QS_CHECK(qs_outbox_status(ob, &st) == 0);
+    QS_CHECK_EQ_INT(st.rejected, 2);              /* 1 deleted beyond a year */
+    QS_CHECK_EQ_INT(st.rejected_erased, 1);       /* 2 keeps no message, no reason */
+    QS_CHECK(qs_outbox_rejected_each(ob, count_rejected, &with_reason) == 0);
+    QS_CHECK_EQ_INT(with_reason, 1);              /* only 3 still has its reason */
+    QS_CHECK(qs_outbox_expire_rejected(ob, now, QS_OUTBOX_REJECTED_KEEP_DAYS, &erased,
+                                       &deleted) == 0);
+    QS_CHECK_EQ_INT(erased, 0);
+    QS_CHECK_EQ_INT(deleted, 0);
+    qs_outbox_destroy(&ob);
+    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 '%s' \"SELECT count(*) FROM rejected WHERE "
+             "serial = 2 AND length(msg) = 0 AND reason = '' AND code = "
+             "'STATE_OUT_OF_RANGE'\")\" = 1", path);
+    QS_CHECK(system(cmd) == 0);
+}
+
+static void
+test_outbox_old_schema_is_upgraded(void)
+{
+    char path[600], cmd[1200];
+    qs_outbox_t *ob;
+    uint64_t serial = 0;
+
+    path_in_dir(path, sizeof path, "old.db");
+    snprintf(cmd, sizeof cmd, "umask 077 && sqlite3 '%s' \"CREATE TABLE meta(id INTEGER PRIMARY "
+             "KEY CHECK (id = 1), next_serial INTEGER NOT NULL); CREATE TABLE outbox(serial "
+             "INTEGER PRIMARY KEY, msg BLOB NOT NULL); INSERT INTO meta VALUES (1, 8); INSERT "
+             "INTO outbox VALUES (7, x'0807');\"", path);
+    if (system(cmd) != 0) {
+        printf("     (sqlite3 shell not available: upgrade test skipped)\n");
+        return;
+    }
+    ob = open_ob("old.db");
+    QS_CHECK(ob != NULL);
+    if (ob == NULL)
+        return;
+    serial = append_one(ob, "KB1", 2);
+    QS_CHECK_EQ_INT(serial, 8);
+    QS_CHECK_EQ_INT(pending_of(ob), 2);
+    /* An older sender may have sent 7: it counts as taken, never renumbered. */
+    {
+        qs_outbox_status_t st;
+        QS_CHECK(qs_outbox_status(ob, &st) == 0);
+        QS_CHECK_EQ_INT(st.taken_upto, 7);
+        QS_CHECK_EQ_INT(st.current_topics, 1);
+    }
+    qs_outbox_destroy(&ob);
+}
+
 int
 main(void)
 {
@@ -263,6 +559,11 @@ main(void)
     QS_RUN(test_outbox_ack_deletes_only_up_to_committed);
     QS_RUN(test_outbox_reject_moves_message_to_rejected_list);
     QS_RUN(test_outbox_file_is_private_and_loose_one_refused);
+    QS_RUN(test_outbox_current_state_follows_every_append);
+    QS_RUN(test_outbox_resend_current_appends_the_state_as_new_serials);
+    QS_RUN(test_outbox_cap_drops_oldest_superseded_then_refuses);
+    QS_RUN(test_outbox_rejected_list_expires_without_names);
+    QS_RUN(test_outbox_old_schema_is_upgraded);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);

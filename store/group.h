@@ -5,7 +5,8 @@
  * its slice by first_msg/n_msgs). write.c fills in each message's outcome
  * and the batch's totals inside the transaction; ack.c reads both to build
  * the Ack. A qs_tally_t is a set of counter increments waiting to be written
- * to the counters table.
+ * to the counters table. A qs_group_t is the whole group as it travels
+ * between ingest's two threads (see qs_group_t below).
  */
 #ifndef QS_STORE_GROUP_H
 #define QS_STORE_GROUP_H
@@ -13,9 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "ingest.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_policy.h"
 #include "quietstate.pb-c.h"
 
 #define QS_TALLY_STATUSES 32
@@ -70,5 +73,45 @@ typedef struct {
     uint64_t low_water;          /* after the transaction */
     uint32_t n_stored, n_dup, n_rejected;
 } qs_group_batch_t;
+
+/* One group. ingest.c keeps two: the receiving thread fills one while the
+ * commit thread (committer.c) runs commit.c's qs_commit_group on the other;
+ * a group belongs to exactly one thread at a time (the handoff is
+ * committer.c's). The commit thread reads the batches, messages and policy,
+ * writes the outcomes and the results below; the receiving thread then
+ * builds the acks from them and resets the group. */
+typedef struct {
+    qs_group_batch_t *batches;
+    size_t n_batches, cap_batches;
+    qs_group_msg_t *msgs;
+    size_t n_msgs, cap_msgs;
+    size_t messages;             /* messages in in_txn batches */
+    qs_arena_t *arena;           /* the decoded Batches */
+    qs_policy_t policy;          /* in force when the group was handed over */
+    qs_tally_t pending;          /* batch-level counters: written by its transaction */
+    int64_t pending_since_mono;
+    int write_pending;           /* no transaction over batches: write pending alone */
+
+    /* results, written by the commit thread */
+    qs_tally_t txn;              /* message-level counters of its transaction */
+    int ran_txn;                 /* a transaction over its batches was tried */
+    int rc;                      /* 0 committed or nothing to commit, -1 rolled back */
+    int pending_written;         /* pending is in store.db */
+    uint32_t n_retry;            /* batches answered RETRY_LATER by the rollback */
+    double seconds;              /* how long the commit thread spent on it */
+    char errmsg[256];            /* the database's error, when rc = -1 */
+} qs_group_t;
+
+static inline void
+qs_tally_add(qs_tally_t *to, const qs_tally_t *t)
+{
+    to->stored += t->stored;
+    to->duplicates += t->duplicates;
+    for (size_t i = 0; i < QS_TALLY_STATUSES; i++)
+        to->status[i] += t->status[i];
+    for (size_t i = 0; i < QS_TALLY_CODES; i++)
+        to->code[i] += t->code[i];
+    to->nonzero |= t->nonzero;
+}
 
 #endif

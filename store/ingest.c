@@ -1,27 +1,42 @@
-/* ingest.c - how a group of envelopes becomes one transaction and a set of sealed acks.
+/* ingest.c - how groups of envelopes become transactions and sealed acks, two groups at a time.
  *
- * qs_ingest_add checks and decodes one envelope without writing anything:
- * parse, sender == transport key (qs_envelope_parse_from), standing in the
- * site.db keyset, policy present, open with the per-sender precomputed key
- * (qs_peer_cache), decode the Batch into the group's arena (arena.c), validate
- * every message and mark a serial repeated inside the batch. The batch and
- * its messages are appended to the group.
+ * Two threads (committer.h says why threads, docs/performance.md "The
+ * pipeline" what it buys). The receiving thread - the caller's, qs-store's
+ * zmq_poll loop - runs everything here but commit.c: qs_ingest_add checks
+ * and decodes one envelope without writing anything: parse, sender ==
+ * transport key (qs_envelope_parse_from), standing in the site.db keyset,
+ * policy present, open with the per-sender precomputed key (qs_peer_cache),
+ * decode the Batch into the group's arena (arena.c), validate every message
+ * and mark a serial repeated inside the batch. The batch and its messages
+ * are appended to the group being filled.
  *
- * qs_ingest_commit then opens ONE transaction for the whole group and hands
- * each decoded batch to write.c (dedup, minimization, latest and history),
- * writes the counters, and commits. Only after COMMIT is each ack built and
- * sealed for the client (ack.c) and handed to the caller.
+ * qs_ingest_submit hands that group to the commit thread, which runs ONE
+ * transaction for it (commit.c: dedup, minimization, latest and history
+ * through write.c, counters, COMMIT) while this thread fills the other
+ * group. At most one group is in flight, so groups commit in the order
+ * they were received and each transaction's dedup sees every earlier
+ * group committed. qs_ingest_collect takes the group back once its COMMIT
+ * returned (durable: synchronous=FULL); only then is each ack built and
+ * sealed for the client (ack.c) and handed to the caller. Ownership is
+ * the whole synchronization: a group, the qs_write_t and the database
+ * connection are the commit thread's while it has them; the keyset,
+ * policy, peer cache, ack buffers, log throttle and stats are only ever
+ * touched here. The policy travels with the group (a copy taken when it
+ * is handed over).
  *
  * Counters of rejections that needed no transaction (a whole batch refused)
- * wait in memory ("pending") and are written by the next transaction or by
- * qs_ingest_tick within QS_INGEST_COUNTER_FLUSH_MS. Counters produced inside
- * a transaction that rolls back are discarded with it: the producer resends
- * and they are counted then.
+ * wait in the group being filled ("pending") and are written by its
+ * transaction, or by qs_ingest_tick within QS_INGEST_COUNTER_FLUSH_MS as a
+ * group of no batch; a group that wrote no transaction passes them on to
+ * the next. Counters produced inside a transaction that rolls back are
+ * discarded with it: the producer resends and they are counted then.
  */
 #include "ingest.h"
 
 #include "ack.h"
 #include "arena.h"
+#include "commit.h"
+#include "committer.h"
 #include "group.h"
 #include "qs_clock.h"
 #include "qs_codec.h"
@@ -56,25 +71,22 @@ struct qs_ingest {
     int loaded_once;
     int64_t last_check_mono;
 
-    qs_write_t *write;           /* the transaction body */
+    qs_write_t *write;           /* the transaction body: the commit thread's */
+    qs_commit_ctx_t commit_ctx;  /* what the commit thread borrows */
+    qs_committer_t *committer;   /* the commit thread */
     qs_acks_t *acks;             /* ack and Reply buffers */
 
-    /* the group */
-    qs_group_batch_t *batches;
-    size_t n_batches, cap_batches;
-    qs_group_msg_t *msgs;
-    size_t n_msgs, cap_msgs;
-    size_t group_messages;       /* messages in in_txn batches */
-    qs_arena_t *arena;
+    /* The two groups: fill takes envelopes; flight, when not NULL, is with
+     * the commit thread (at most one: commits stay in order). */
+    qs_group_t groups[2];
+    qs_group_t *fill, *flight;
 
     /* scratch, reused */
     uint8_t *plain;              /* QS_MAX_FRAME_BYTES */
     struct serial_idx order[QS_MAX_BATCH_MESSAGES];
 
-    /* counters */
-    qs_tally_t pending;          /* batch-level: survive rollbacks */
-    qs_tally_t txn;              /* message-level: die with a rollback */
-    int64_t pending_since_mono;
+    /* counters: batch-level ones wait in fill->pending (they survive a
+     * rollback); message-level ones die with it (qs_group_t.txn) */
     qs_ingest_stats_t stats;
     int failing;                 /* last commit failed (log transitions only) */
     uint64_t failed_in_row;
@@ -129,9 +141,9 @@ key_prefix(char out[9], const qs_group_batch_t *b)
 static void
 pending_reject(qs_ingest_t *self, Quietstate__Status status, Quietstate__Code code)
 {
-    if (!self->pending.nonzero)
-        self->pending_since_mono = qs_clock_mono_ms();
-    qs_tally_reject(&self->pending, status, code);
+    if (!self->fill->pending.nonzero)
+        self->fill->pending_since_mono = qs_clock_mono_ms();
+    qs_tally_reject(&self->fill->pending, status, code);
 }
 
 /* ------------------------------------------------------------ site.db */
@@ -204,6 +216,13 @@ check_site(qs_ingest_t *self, int force)
 
 /* ------------------------------------------------------------ new/destroy */
 
+/* The commit thread's job: ingest's receiving side is never touched there. */
+static void
+commit_job(void *arg, void *job)
+{
+    qs_commit_group(arg, job);
+}
+
 qs_ingest_t *
 qs_ingest_new(const qs_ingest_config_t *cfg, char *errmsg, size_t errmsg_len)
 {
@@ -225,10 +244,20 @@ qs_ingest_new(const qs_ingest_config_t *cfg, char *errmsg, size_t errmsg_len)
     }
     self->keys = qs_keyset_new();
     self->keys_spare = qs_keyset_new();
-    self->arena = qs_arena_new();
+    for (size_t i = 0; i < 2; i++)
+        self->groups[i].arena = qs_arena_new();
+    self->fill = &self->groups[0];
     self->acks = qs_acks_new(cfg->store_kp);
     self->write = qs_write_new(cfg->storedb, cfg->site_key, cfg->epochkeys, errmsg, errmsg_len);
     if (self->write == NULL) {
+        qs_ingest_destroy(&self);
+        return NULL;
+    }
+    self->commit_ctx.write = self->write;
+    self->commit_ctx.clock = cfg->clock;
+    /* From here on only the commit thread uses self->write. */
+    self->committer = qs_committer_new(commit_job, &self->commit_ctx, errmsg, errmsg_len);
+    if (self->committer == NULL) {
         qs_ingest_destroy(&self);
         return NULL;
     }
@@ -246,14 +275,17 @@ qs_ingest_new(const qs_ingest_config_t *cfg, char *errmsg, size_t errmsg_len)
     return self;
 }
 
+/* Empty g for the next envelopes (its acks are out): the arena's names in
+ * clear are wiped (arena.c), the pseudonyms were by the commit thread. */
 static void
-group_reset(qs_ingest_t *self)
+group_reset(qs_group_t *g)
 {
-    qs_write_end_group(self->write);
-    qs_arena_reset(self->arena);
-    self->n_batches = 0;
-    self->n_msgs = 0;
-    self->group_messages = 0;
+    qs_arena_reset(g->arena);
+    g->n_batches = 0;
+    g->n_msgs = 0;
+    g->messages = 0;
+    memset(&g->pending, 0, sizeof g->pending);
+    memset(&g->txn, 0, sizeof g->txn);
 }
 
 void
@@ -264,16 +296,20 @@ qs_ingest_destroy(qs_ingest_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     self = *self_p;
+    /* First: it waits for a group in flight, which still uses write. */
+    qs_committer_destroy(&self->committer);
     qs_write_destroy(&self->write);
     qs_acks_destroy(&self->acks);
-    qs_arena_destroy(&self->arena);
+    for (size_t i = 0; i < 2; i++) {
+        qs_arena_destroy(&self->groups[i].arena);
+        free(self->groups[i].batches);
+        free(self->groups[i].msgs);
+    }
     qs_peer_cache_destroy(&self->peers);
     qs_keyset_destroy(&self->keys);
     qs_keyset_destroy(&self->keys_spare);
     if (self->plain != NULL)
         sodium_free(self->plain);
-    free(self->batches);
-    free(self->msgs);
     free(self);
     *self_p = NULL;
 }
@@ -301,17 +337,17 @@ batch_refuse(qs_ingest_t *self, qs_group_batch_t *b, Quietstate__Status status,
 
 /* A new batch record at the end of the group. */
 static qs_group_batch_t *
-group_append(qs_ingest_t *self, const uint8_t *routing_id, size_t routing_id_len)
+group_append(qs_group_t *g, const uint8_t *routing_id, size_t routing_id_len)
 {
     qs_group_batch_t *b;
 
-    qs_grow((void **)&self->batches, &self->cap_batches, self->n_batches + 1, sizeof *self->batches);
-    b = &self->batches[self->n_batches++];
+    qs_grow((void **)&g->batches, &g->cap_batches, g->n_batches + 1, sizeof *g->batches);
+    b = &g->batches[g->n_batches++];
     memset(b, 0, sizeof *b);
     b->rid_len = routing_id_len < sizeof b->rid ? routing_id_len : sizeof b->rid;
     if (b->rid_len > 0)
         memcpy(b->rid, routing_id, b->rid_len);
-    b->first_msg = self->n_msgs;
+    b->first_msg = g->n_msgs;
     b->status = QUIETSTATE__STATUS__OK;
     return b;
 }
@@ -383,8 +419,8 @@ open_batch(qs_ingest_t *self, qs_group_batch_t *b, Quietstate__Envelope *env,
                             QUIETSTATE__CODE__DECRYPT_FAILED,
                             "the ciphertext does not open with this client's key for the "
                             "store (tampered, reflected, or not padded to a bucket)");
-    rc = qs_batch_decode(batch, self->plain, plain_len, qs_arena_allocator(self->arena), &status,
-                         &code);
+    rc = qs_batch_decode(batch, self->plain, plain_len, qs_arena_allocator(self->fill->arena),
+                         &status, &code);
     sodium_memzero(self->plain, plain_len);
     if (rc != 0)
         return batch_refuse(self, b, status, code,
@@ -421,7 +457,7 @@ mark_repeated(qs_ingest_t *self, size_t n)
         }
         /* Equal serials are sorted by position: order[run] is the first copy. */
         for (size_t k = (i == run + 1) ? run : i; k <= i; k++) {
-            qs_group_msg_t *r = &self->msgs[self->n_msgs + self->order[k].idx];
+            qs_group_msg_t *r = &self->fill->msgs[self->fill->n_msgs + self->order[k].idx];
             r->valid = 0;
             r->repeated = k != run;
             r->owner = self->order[run].idx;
@@ -436,17 +472,18 @@ mark_repeated(qs_ingest_t *self, size_t n)
 static void
 take_messages(qs_ingest_t *self, qs_group_batch_t *b, const Quietstate__Batch *batch)
 {
+    qs_group_t *g = self->fill;
     size_t n = batch->n_messages;
     int64_t now_ms = qs_clock_now_ms(self->cfg.clock);
 
-    qs_grow((void **)&self->msgs, &self->cap_msgs, self->n_msgs + n, sizeof *self->msgs);
+    qs_grow((void **)&g->msgs, &g->cap_msgs, g->n_msgs + n, sizeof *g->msgs);
     QS_ASSERT(n <= QS_MAX_BATCH_MESSAGES);
     b->n_msgs = n;
     b->decoded = 1;
     b->in_txn = 1;
     b->first_serial = UINT64_MAX;
     for (size_t i = 0; i < n; i++) {
-        qs_group_msg_t *r = &self->msgs[self->n_msgs + i];
+        qs_group_msg_t *r = &g->msgs[g->n_msgs + i];
         const Quietstate__StateMessage *m = batch->messages[i];
         memset(r, 0, sizeof *r);
         r->m = m;
@@ -462,8 +499,8 @@ take_messages(qs_ingest_t *self, qs_group_batch_t *b, const Quietstate__Batch *b
             r->valid = 1;
     }
     mark_repeated(self, n);
-    self->n_msgs += n;
-    self->group_messages += n;
+    g->n_msgs += n;
+    g->messages += n;
 }
 
 Quietstate__Status
@@ -477,8 +514,8 @@ qs_ingest_add(qs_ingest_t *self, const uint8_t *routing_id, size_t routing_id_le
     qs_group_batch_t *b;
 
     /* A new group sees every site.db change committed before it started. */
-    check_site(self, self->n_batches == 0);
-    b = group_append(self, routing_id, routing_id_len);
+    check_site(self, self->fill->n_batches == 0);
+    b = group_append(self->fill, routing_id, routing_id_len);
     if (transport_pk == NULL || transport_pk_len != QS_KEY_BYTES || frame == NULL)
         return batch_refuse(self, b, QUIETSTATE__STATUS__BAD_ENVELOPE,
                             QUIETSTATE__CODE__BAD_FRAMES,
@@ -499,41 +536,68 @@ qs_ingest_add(qs_ingest_t *self, const uint8_t *routing_id, size_t routing_id_le
 int
 qs_ingest_full(const qs_ingest_t *self)
 {
-    return self->group_messages >= self->cfg.group_max_messages ||
-           self->n_batches >= QS_INGEST_MAX_GROUP_BATCHES ||
-           qs_arena_used(self->arena) >= QS_INGEST_MAX_GROUP_BYTES;
+    const qs_group_t *g = self->fill;
+
+    return g->messages >= self->cfg.group_max_messages ||
+           g->n_batches >= QS_INGEST_MAX_GROUP_BATCHES ||
+           qs_arena_used(g->arena) >= QS_INGEST_MAX_GROUP_BYTES;
 }
 
 size_t
 qs_ingest_pending(const qs_ingest_t *self)
 {
-    return self->n_batches;
+    return self->fill->n_batches;
 }
 
-/* ---------------------------------------------------------- commit */
-
-static int
-run_transaction(qs_ingest_t *self)
+int
+qs_ingest_busy(const qs_ingest_t *self)
 {
-    int64_t now_ms = qs_clock_now_ms(self->cfg.clock);
+    return self->flight != NULL;
+}
 
-    memset(&self->txn, 0, sizeof self->txn);
-    if (qs_write_begin(self->write) != 0)
-        return -1;
-    for (size_t i = 0; i < self->n_batches; i++) {
-        qs_group_batch_t *b = &self->batches[i];
-        if (b->in_txn &&
-            qs_write_batch(self->write, &self->policy, b, self->msgs, &self->txn, now_ms) != 0)
-            return -1;
-    }
-    if (qs_write_tally(self->write, &self->txn) != 0 ||
-        qs_write_tally(self->write, &self->pending) != 0)
-        return -1;
-    return qs_write_commit(self->write);
+int
+qs_ingest_fd(const qs_ingest_t *self)
+{
+    return qs_committer_fd(self->committer);
+}
+
+/* ------------------------------------------------- handoff and answers */
+
+/* Hand the group being filled to the commit thread (a group of no batch
+ * carries counters alone: qs_ingest_tick's). 1 handed over, 0 when a group
+ * is already in flight. */
+static int
+group_submit(qs_ingest_t *self)
+{
+    qs_group_t *g = self->fill;
+    int rc;
+
+    if (self->flight != NULL)
+        return 0;
+    g->policy = self->policy;
+    /* Counters that waited long enough are written even by a group that
+     * needs no transaction otherwise (refusals only): under a steady stream
+     * of refused envelopes qs_ingest_tick never finds the pipeline idle. */
+    g->write_pending = g->pending.nonzero &&
+                       (g->n_batches == 0 ||
+                        qs_clock_mono_ms() - g->pending_since_mono >= QS_INGEST_COUNTER_FLUSH_MS);
+    rc = qs_committer_submit(self->committer, g);
+    QS_ASSERT(rc == 0);   /* nothing in flight: the slot is free */
+    self->flight = g;
+    /* The other group was answered and reset when it came back. */
+    self->fill = g == &self->groups[0] ? &self->groups[1] : &self->groups[0];
+    QS_ASSERT(self->fill->n_batches == 0 && !self->fill->pending.nonzero);
+    return 1;
+}
+
+int
+qs_ingest_submit(qs_ingest_t *self)
+{
+    return self->fill->n_batches > 0 ? group_submit(self) : 0;
 }
 
 static void
-log_batch_rejections(qs_ingest_t *self, const qs_group_batch_t *b)
+log_batch_rejections(qs_ingest_t *self, const qs_group_t *g, const qs_group_batch_t *b)
 {
     const qs_group_msg_t *first = NULL;
     char who[9];
@@ -541,8 +605,8 @@ log_batch_rejections(qs_ingest_t *self, const qs_group_batch_t *b)
     if (b->n_rejected == 0)
         return;
     for (size_t i = 0; i < b->n_msgs && first == NULL; i++)
-        if (self->msgs[b->first_msg + i].outcome == QS_OUT_REJECTED)
-            first = &self->msgs[b->first_msg + i];
+        if (g->msgs[b->first_msg + i].outcome == QS_OUT_REJECTED)
+            first = &g->msgs[b->first_msg + i];
     if (first == NULL || !log_allowed(self))
         return;
     key_prefix(who, b);
@@ -552,93 +616,116 @@ log_batch_rejections(qs_ingest_t *self, const qs_group_batch_t *b)
 }
 
 static void
-commit_succeeded(qs_ingest_t *self, int64_t t0)
+commit_succeeded(qs_ingest_t *self, const qs_group_t *g)
 {
-    self->stats.stored += (uint64_t)self->txn.stored;
-    self->stats.duplicates += (uint64_t)self->txn.duplicates;
+    self->stats.stored += (uint64_t)g->txn.stored;
+    self->stats.duplicates += (uint64_t)g->txn.duplicates;
     self->stats.commits++;
-    memset(&self->pending, 0, sizeof self->pending);
     if (self->failing)
         log_info("store.db writable again after %llu failed commits",
                  (unsigned long long)self->failed_in_row);
     self->failing = 0;
     self->failed_in_row = 0;
-    for (size_t i = 0; i < self->n_batches; i++)
-        if (self->batches[i].in_txn) {
-            self->stats.rejected_messages += self->batches[i].n_rejected;
-            log_batch_rejections(self, &self->batches[i]);
+    for (size_t i = 0; i < g->n_batches; i++)
+        if (g->batches[i].in_txn) {
+            self->stats.rejected_messages += g->batches[i].n_rejected;
+            log_batch_rejections(self, g, &g->batches[i]);
         }
-    log_debug("committed %zu envelopes: %lld stored, %lld duplicates in %lld ms",
-              self->n_batches, (long long)self->txn.stored,
-              (long long)self->txn.duplicates, (long long)(qs_clock_mono_ms() - t0));
+    log_debug("committed %zu envelopes: %lld stored, %lld duplicates in %.0f ms", g->n_batches,
+              (long long)g->txn.stored, (long long)g->txn.duplicates, g->seconds * 1000.0);
 }
 
-/* Nothing of the group is kept: every batch that went into the
- * transaction is answered RETRY_LATER (producers resend). */
+/* commit.c rolled the group back and made its batches RETRY_LATER: count
+ * those answers with the next group's counters. */
 static void
-commit_failed(qs_ingest_t *self)
+commit_failed(qs_ingest_t *self, const qs_group_t *g)
 {
     if (!self->failing)
         log_error("commit failed, answering RETRY_LATER until store.db is writable: %s",
-                  qs_write_errmsg(self->write));
-    qs_write_rollback(self->write);
+                  g->errmsg);
     self->failing = 1;
     self->failed_in_row++;
     self->stats.commit_failures++;
-    memset(&self->txn, 0, sizeof self->txn);
-    for (size_t i = 0; i < self->n_batches; i++) {
-        qs_group_batch_t *b = &self->batches[i];
-        if (!b->in_txn)
-            continue;
-        b->in_txn = 0;
-        b->status = QUIETSTATE__STATUS__RETRY_LATER;
-        b->code = QUIETSTATE__CODE__STORE_BUSY;
-        b->reason = "the store could not commit: send again later";
-        pending_reject(self, b->status, b->code);
-    }
+    for (uint32_t i = 0; i < g->n_retry; i++)
+        pending_reject(self, QUIETSTATE__STATUS__RETRY_LATER, QUIETSTATE__CODE__STORE_BUSY);
+}
+
+/* Counters g did not write wait again, with the group being filled. */
+static void
+pending_carry(qs_ingest_t *self, const qs_group_t *g)
+{
+    qs_group_t *f = self->fill;
+
+    if (g->pending_written || !g->pending.nonzero)
+        return;
+    if (!f->pending.nonzero || g->pending_since_mono < f->pending_since_mono)
+        f->pending_since_mono = g->pending_since_mono;
+    /* A write of the counters alone that failed: retry after another interval. */
+    if (g->write_pending)
+        f->pending_since_mono = qs_clock_mono_ms();
+    qs_tally_add(&f->pending, &g->pending);
 }
 
 static void
-send_ack(qs_ingest_t *self, const qs_group_batch_t *b, qs_ingest_reply_fn reply, void *ctx)
+send_ack(qs_ingest_t *self, const qs_group_t *g, const qs_group_batch_t *b,
+         qs_ingest_reply_fn reply, void *ctx)
 {
     Quietstate__Ack ack;
     const uint8_t *rep = NULL, *shared = NULL;
     size_t rep_len = 0;
-    uint64_t committed;
 
-    if (b->status == QUIETSTATE__STATUS__OK)
-        committed = b->low_water;
-    else
-        committed = b->report_lw ? qs_write_low_water(self->write, b->pk) : 0;
     /* A client of another envelope version could not open an ack sealed the
      * way this version seals: its refusal goes as a plain notice it can read. */
     if (b->has_pk && b->code != QUIETSTATE__CODE__BAD_VERSION)
         shared = qs_peer_cache_get(self->peers, b->pk);
-    qs_acks_build(self->acks, &ack, &rep, &rep_len, b, self->msgs, committed, shared);
+    /* low_water: set in the transaction when stored, else read by the commit
+     * thread after it (commit.c); either way already on disk. */
+    qs_acks_build(self->acks, &ack, &rep, &rep_len, b, g->msgs, b->low_water, shared);
     self->stats.batches++;
     if (reply != NULL)
         reply(ctx, b->rid, b->rid_len, rep, rep_len, &ack);
 }
 
 int
+qs_ingest_collect(qs_ingest_t *self, int wait, qs_ingest_reply_fn reply, void *ctx,
+                  qs_ingest_done_t *done)
+{
+    qs_group_t *g = qs_committer_take(self->committer, wait);
+
+    if (g == NULL)
+        return 0;
+    QS_ASSERT(g == self->flight);
+    self->flight = NULL;
+    /* A write of counters alone that failed is no failed commit: they stay
+     * pending and are retried (pending_carry). */
+    if (g->ran_txn && g->rc == 0)
+        commit_succeeded(self, g);
+    else if (g->ran_txn)
+        commit_failed(self, g);
+    pending_carry(self, g);
+    for (size_t i = 0; i < g->n_batches; i++)
+        send_ack(self, g, &g->batches[i], reply, ctx);
+    if (done != NULL) {
+        done->envelopes = g->n_batches;
+        done->rc = g->rc;
+        done->seconds = g->seconds;
+    }
+    group_reset(g);
+    return 1;
+}
+
+int
 qs_ingest_commit(qs_ingest_t *self, qs_ingest_reply_fn reply, void *ctx)
 {
-    int any_txn = 0, rc = 0;
-    int64_t t0 = qs_clock_mono_ms();
+    qs_ingest_done_t done = { 0, 0, 0.0 };
 
-    for (size_t i = 0; i < self->n_batches; i++)
-        any_txn |= self->batches[i].in_txn;
-    if (any_txn) {
-        rc = run_transaction(self);
-        if (rc == 0)
-            commit_succeeded(self, t0);
-        else
-            commit_failed(self);
-    }
-    for (size_t i = 0; i < self->n_batches; i++)
-        send_ack(self, &self->batches[i], reply, ctx);
-    group_reset(self);
-    return rc;
+    /* The group in flight first: acks leave in commit order. */
+    (void)qs_ingest_collect(self, 1, reply, ctx, NULL);
+    if (self->fill->n_batches == 0)
+        return 0;   /* counters alone wait for qs_ingest_tick */
+    (void)qs_ingest_submit(self);
+    (void)qs_ingest_collect(self, 1, reply, ctx, &done);
+    return done.rc;
 }
 
 /* ----------------------------------------------------------------- tick */
@@ -647,22 +734,22 @@ int
 qs_ingest_tick(qs_ingest_t *self, int force)
 {
     int64_t now = qs_clock_mono_ms();
+    qs_ingest_done_t done = { 0, 0, 0.0 };
+    qs_group_t *f = self->fill;
 
     check_site(self, force);
     log_roll(self, now);
-    if (!self->pending.nonzero || self->n_batches > 0)
+    if (!f->pending.nonzero || f->n_batches > 0 || self->flight != NULL)
         return 0;
-    if (!force && now - self->pending_since_mono < QS_INGEST_COUNTER_FLUSH_MS)
+    if (!force && now - f->pending_since_mono < QS_INGEST_COUNTER_FLUSH_MS)
         return 0;
-    if (qs_storedb_begin(self->cfg.storedb) != 0 ||
-        qs_write_tally(self->write, &self->pending) != 0 ||
-        qs_storedb_commit(self->cfg.storedb) != 0) {
-        qs_storedb_rollback(self->cfg.storedb);
-        self->pending_since_mono = now;   /* retry after another interval */
-        return -1;
-    }
-    memset(&self->pending, 0, sizeof self->pending);
-    return 0;
+    /* The counters alone, as a group of no batch. Forced: now, in this
+     * call; otherwise the caller collects it when its fd is readable. */
+    (void)group_submit(self);
+    if (!force)
+        return 0;
+    (void)qs_ingest_collect(self, 1, NULL, NULL, &done);
+    return done.rc;
 }
 
 void

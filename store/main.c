@@ -2,16 +2,19 @@
  *
  * One DEALER socket to each broker's backend ([broker] backend may name
  * several brokers, qs_endpoints.h; CurveZMQ client with the store key,
- * pinned to the broker key all brokers share) and one zmq_poll loop: drain
- * every envelope already waiting (up to group_commit_max_messages) into the
- * ingest group, commit the group in one transaction, send the sealed acks,
- * then heartbeat every broker (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS,
+ * pinned to the broker key all brokers share) and one zmq_poll loop over
+ * them and the ingest commit thread's fd: drain every envelope already
+ * waiting (up to group_commit_max_messages) into the ingest group; hand the
+ * group to the commit thread as soon as it is free, and keep draining into
+ * the next one while it commits; when it is done, send that group's sealed
+ * acks. An envelope's routing id goes to ingest with the index of the
+ * socket it came in on in front, so its ack goes back through that socket,
+ * to the broker that holds the client's connection. Between those:
+ * heartbeat every broker (QS_WORKER_READY every QS_WORKER_HEARTBEAT_MS,
  * qs_workerproto.h), reload site.db changes, flush pending counters and
- * print a stats line every minute. An envelope's routing id goes to ingest
- * with the index of the socket it came in on in front, so its ack goes back
- * through that socket, to the broker that holds the client's connection.
- * SIGTERM/SIGINT only set a flag: the loop finishes the commit in progress,
- * sends its acks and exits 0.
+ * print a stats line every minute. SIGTERM/SIGINT only set a flag: the loop
+ * finishes the commit in flight, commits the group already received, sends
+ * their acks and exits 0.
  *
  * One qs-store per SQLite store.db: before opening anything it takes an exclusive
  * flock on DIR/store.lock (0600, never removed: the lock, not the file, is
@@ -46,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #define STATS_MS 60000
@@ -395,24 +397,17 @@ beat(struct store *st, int64_t *next_beat, int64_t now, int64_t early_ms)
 
 #define STATS_FILE_MS 1000
 
-static double
-mono_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Commit the pending group, timing it and counting its envelopes. */
+/* Send the acks of the group in flight once it has committed (wait: block
+ * until it has), timing its commit and counting its envelopes. */
 static void
-store_stats_commit(struct store *st)
+store_stats_collect(struct store *st, int wait)
 {
-    size_t n = qs_ingest_pending(st->ingest);
-    double t0 = mono_seconds();
-    int rc = qs_ingest_commit(st->ingest, send_reply, &st->lp);
+    qs_ingest_done_t done;
 
-    qs_storestats_observe(&st->stats, mono_seconds() - t0, (uint64_t)n, rc == 0);
+    if (qs_ingest_collect(st->ingest, wait, send_reply, &st->lp, &done) != 1 ||
+        done.envelopes == 0)
+        return;
+    qs_storestats_observe(&st->stats, done.seconds, (uint64_t)done.envelopes, done.rc == 0);
     st->stats_dirty = 1;
 }
 
@@ -438,6 +433,15 @@ store_stats_save(struct store *st, int force)
     }
 }
 
+static int
+socks_readable(const zmq_pollitem_t *items, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (items[k].revents & ZMQ_POLLIN)
+            return 1;
+    return 0;
+}
+
 /* The zmq_poll loop, until a signal. 0 stopped on a signal, -1 socket error. */
 static int
 store_run(struct store *st)
@@ -445,28 +449,34 @@ store_run(struct store *st)
     int64_t next_beat = qs_clock_mono_ms(), next_stats = next_beat + STATS_MS;
 
     while (!stop_requested) {
-        zmq_pollitem_t items[QS_MAX_BROKERS];
+        /* The sockets, then the commit thread's fd. A full group waits for
+         * the commit thread: leave the rest of the envelopes in the sockets
+         * (their HWM is the backpressure). */
+        zmq_pollitem_t items[QS_MAX_BROKERS + 1];
+        short want = qs_ingest_full(st->ingest) ? 0 : ZMQ_POLLIN;
+        size_t n = st->lp.n_socks;
         int64_t now = qs_clock_mono_ms();
         long timeout = POLL_MS;
         int rc;
 
-        for (size_t k = 0; k < st->lp.n_socks; k++)
-            items[k] = (zmq_pollitem_t){ st->lp.socks[k], 0, ZMQ_POLLIN, 0 };
+        for (size_t k = 0; k < n; k++)
+            items[k] = (zmq_pollitem_t){ st->lp.socks[k], 0, want, 0 };
+        items[n] = (zmq_pollitem_t){ NULL, qs_ingest_fd(st->ingest), ZMQ_POLLIN, 0 };
         beat(st, &next_beat, now, 0);
         if (next_beat - now < timeout)
             timeout = (long)(next_beat - now);
-        rc = zmq_poll(items, (int)st->lp.n_socks, timeout);
+        rc = zmq_poll(items, (int)n + 1, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             log_error("cannot poll the broker socket: %s", zmq_strerror(zmq_errno()));
             return -1;
         }
-        if (rc > 0)
+        if (rc > 0 && (items[n].revents & ZMQ_POLLIN))
+            store_stats_collect(st, 0);
+        if (rc > 0 && socks_readable(items, n))
             drain(st);
-        if (qs_ingest_pending(st->ingest) > 0) {
-            /* A commit can block (lock, fsync): start it freshly heard from. */
-            beat(st, &next_beat, qs_clock_mono_ms(), QS_WORKER_HEARTBEAT_MS / 2);
-            store_stats_commit(st);
-        }
+        /* The commit thread free: it takes the group at once, and this
+         * thread goes on receiving and decoding into the next one. */
+        (void)qs_ingest_submit(st->ingest);
         (void)qs_ingest_tick(st->ingest, 0);
         store_stats_save(st, 0);
         if (qs_clock_mono_ms() >= next_stats) {
@@ -519,6 +529,11 @@ main(int argc, char **argv)
     qs_notify_log("READY=1");
     if (store_run(&st) != 0)
         goto done;
+    /* The commit in flight, then the group already received: their acks
+     * go out before the socket closes (LINGER_MS). */
+    store_stats_collect(&st, 1);
+    if (qs_ingest_submit(st.ingest) == 1)
+        store_stats_collect(&st, 1);
     if (qs_ingest_tick(st.ingest, 1) != 0)
         log_warn("cannot write the last rejection counters to store.db");
     store_stats_save(&st, 1);

@@ -4,6 +4,11 @@ add_library(qs_store_lib STATIC ingest.c arena.c write.c ack.c
             write_pg.c write_pg_flush.c write_pg_parts.c write_pg_set.c pipe_pg.c)
 target_include_directories(qs_store_lib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_store_lib PUBLIC qs_storedb quietstate)
+# The pipeline: a group commits on its own thread while the next is decoded
+# (committer.h, docs/performance.md "The pipeline").
+find_package(Threads REQUIRED)
+target_sources(qs_store_lib PRIVATE commit.c committer.c)
+target_link_libraries(qs_store_lib PUBLIC Threads::Threads)
 
 # qs-bench's private access to store.db (qs_store_bench.h): only bench/ links it.
 add_library(qs_store_bench STATIC qs_store_bench.c)

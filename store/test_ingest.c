@@ -25,6 +25,7 @@
 #include "storedb_sqlite.h"
 
 #include <ftw.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1188,6 +1189,103 @@ test_store_group_full_at_max_messages(void)
     fx_close(&f);
 }
 
+/* The pipeline (docs/performance.md): a group commits on the commit thread
+ * while the next one is filled; its acks come only from qs_ingest_collect,
+ * in order; the next group's dedup sees the first one committed; the fd
+ * says when to collect; a group still in flight at destroy is waited for. */
+static void
+test_store_pipeline_overlaps_groups(void)
+{
+    struct fx f;
+    qs_policy_t p = default_policy();
+    Quietstate__StateMessage a[2], b[2];
+    qs_keypair_t *stranger = qs_keypair_generate();
+    qs_ingest_done_t done;
+    struct pollfd pfd;
+
+    fx_open(&f, &p);
+    a[0] = msg(1, now_ms(&f) - 5000, 500, "KB1", 2);
+    a[1] = msg(2, now_ms(&f) - 4000, 500, "KB2", 2);
+    b[0] = msg(3, now_ms(&f) - 3000, 500, "KB3", 2);
+    b[1] = msg(4, now_ms(&f) - 2000, 500, "KB4", 2);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 0);          /* nothing to hand over */
+    add_batch(&f, f.client, a, 2);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 1);
+    QS_CHECK(qs_ingest_busy(f.ingest));
+    QS_CHECK_EQ_INT(qs_ingest_pending(f.ingest), 0);
+    /* The next group fills while the first commits: a resend of it, new
+     * serials, and a refusal. */
+    QS_CHECK_EQ_INT(add_batch(&f, f.client, a, 2), QUIETSTATE__STATUS__OK);
+    QS_CHECK_EQ_INT(add_batch(&f, f.client, b, 2), QUIETSTATE__STATUS__OK);
+    QS_CHECK_EQ_INT(add_batch(&f, stranger, b, 2), QUIETSTATE__STATUS__UNKNOWN_SENDER);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 0);          /* one group in flight at most */
+    QS_CHECK_EQ_INT(f.n_acks, 0);                            /* acks only at collect */
+    QS_CHECK_EQ_INT(qs_ingest_collect(f.ingest, 1, on_reply, &f, &done), 1);
+    QS_CHECK_EQ_INT(done.envelopes, 1);
+    QS_CHECK_EQ_INT(done.rc, 0);
+    QS_CHECK_EQ_INT(f.n_acks, 1);
+    QS_CHECK_EQ_INT(f.acks[0].ack->committed_serial, 2);
+    QS_CHECK(!qs_ingest_busy(f.ingest));
+    QS_CHECK_EQ_INT(qs_ingest_collect(f.ingest, 1, on_reply, &f, &done), 0);
+    pfd.fd = qs_ingest_fd(f.ingest);
+    pfd.events = POLLIN;
+    QS_CHECK_EQ_INT(poll(&pfd, 1, 0), 0);                   /* taken: no longer readable */
+    QS_CHECK_EQ_INT(qs_ingest_pending(f.ingest), 3);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 1);
+    QS_CHECK_EQ_INT(poll(&pfd, 1, 30000), 1);                /* readable once committed */
+    QS_CHECK_EQ_INT(qs_ingest_collect(f.ingest, 0, on_reply, &f, &done), 1);
+    QS_CHECK_EQ_INT(done.envelopes, 3);
+    QS_CHECK_EQ_INT(f.n_acks, 4);
+    QS_CHECK_EQ_INT(f.acks[1].ack->status, QUIETSTATE__STATUS__OK);
+    QS_CHECK_EQ_INT(f.acks[1].ack->committed_serial, 2);
+    QS_CHECK_EQ_INT(f.acks[2].ack->committed_serial, 4);
+    QS_CHECK_EQ_INT(f.acks[3].ack->status, QUIETSTATE__STATUS__UNKNOWN_SENDER);
+    QS_CHECK_EQ_INT(counter(&f, "stored"), 4);
+    QS_CHECK_EQ_INT(counter(&f, "duplicates"), 2);
+    QS_CHECK_EQ_INT(counter(&f, "rejected.UNKNOWN_SENDER"), 1);
+    QS_CHECK_EQ_INT(history_rows(&f), 4);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT low_water FROM clients"), 4);
+    /* Destroyed with a group in flight: it commits, unanswered. */
+    b[0].serial = 5;
+    add_batch(&f, f.client, b, 1);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 1);
+    qs_ingest_destroy(&f.ingest);
+    QS_CHECK_EQ_INT(f.n_acks, 4);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT low_water FROM clients"), 5);
+    qs_keypair_destroy(&stranger);
+    fx_close(&f);
+}
+
+/* A steady stream of refusals alone never leaves the pipeline idle for
+ * qs_ingest_tick: once its counters have waited QS_INGEST_COUNTER_FLUSH_MS
+ * a refusal-only group writes them itself. */
+static void
+test_store_refusals_alone_write_their_counters(void)
+{
+    struct fx f;
+    qs_policy_t p = default_policy();
+    Quietstate__StateMessage m[1];
+    qs_keypair_t *stranger = qs_keypair_generate();
+    int64_t v = -1;
+
+    fx_open(&f, &p);
+    m[0] = msg(1, now_ms(&f) - 5000, 500, "KB1", 2);
+    add_batch(&f, stranger, m, 1);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 1);
+    QS_CHECK_EQ_INT(qs_ingest_collect(f.ingest, 1, on_reply, &f, NULL), 1);
+    QS_CHECK(qs_storedb_counter_get(f.storedb, "rejected.UNKNOWN_SENDER", &v) != 0 || v <= 0);
+    usleep((QS_INGEST_COUNTER_FLUSH_MS + 50) * 1000);
+    add_batch(&f, stranger, m, 1);
+    QS_CHECK_EQ_INT(qs_ingest_submit(f.ingest), 1);
+    QS_CHECK_EQ_INT(qs_ingest_collect(f.ingest, 1, on_reply, &f, NULL), 1);
+    QS_CHECK_EQ_INT(f.n_acks, 2);
+    v = -1;
+    QS_CHECK_EQ_INT(qs_storedb_counter_get(f.storedb, "rejected.UNKNOWN_SENDER", &v), 0);
+    QS_CHECK_EQ_INT(v, 2);
+    qs_keypair_destroy(&stranger);
+    fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -1217,5 +1315,7 @@ main(void)
     QS_RUN(test_store_group_commit_mixes_clients_and_rejections);
     QS_RUN(test_store_answers_retry_later_when_locked);
     QS_RUN(test_store_group_full_at_max_messages);
+    QS_RUN(test_store_pipeline_overlaps_groups);
+    QS_RUN(test_store_refusals_alone_write_their_counters);
     return qs_test_summary();
 }

@@ -86,6 +86,11 @@ row 1 "$TMP/no-such.profile" "$PRODUCER" --profile "$TMP/no-such.profile" --outb
 row 2 "QS_HOME" "$PRODUCER" simulate --clients 1 --messages 1
 row 2 "--clients" "$PRODUCER" simulate --home "$EMPTY" --clients many --messages 1
 row 1 "$NX" "$PRODUCER" simulate --home "$NX" --clients 1 --messages 1 --timeout 5
+row 2 "--outbox" "$PRODUCER" state
+row 2 "--format" "$PRODUCER" --outbox "$TMP/o.db" state --format yaml
+row 2 "--max-pending" "$PRODUCER" --outbox "$TMP/o.db" status --max-pending 0
+row 2 "--scan-every" "$PRODUCER" --profile "$TMP/p" --outbox "$TMP/o.db" run --scan-every 1y
+row 1 "$NX" "$PRODUCER" --outbox "$TMP/o.db" scan --root "$NX"
 
 echo "exit_codes: $checks checks, $failed failed"
 [[ $failed == 0 ]]

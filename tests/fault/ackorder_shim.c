@@ -16,7 +16,13 @@
  *     inside it on the same thread and no tracked file is dirty when it
  *     returns successfully. synchronous=OFF (no flush) and, in WAL mode,
  *     synchronous=NORMAL (frames written, flushed only at checkpoint) both
- *     leave commits unflushed;
+ *     leave commits unflushed. The commit's START is the BEGIN of its
+ *     transaction on that thread (the COMMIT itself when no BEGIN was seen):
+ *     the transaction that covers an envelope can only begin after the
+ *     envelope arrived, even in a pipelined store that receives the next
+ *     group while a transaction is open on its commit thread - counting
+ *     from the COMMIT alone, an ack of an envelope received between that
+ *     BEGIN and that COMMIT would pass unseen;
  *   - zmq_msg_recv (what qs-store uses; a zmq_recv would go unseen and
  *     every ack would count as "unmatched", which the test refuses): each received multipart message is queued
  *     under its first frame (the routing id the broker puts in front);
@@ -24,20 +30,26 @@
  *     with a queued receipt is an ack of the oldest one (FIFO per routing
  *     id). The check, at the moment the ack is handed to libzmq (libzmq's
  *     I/O thread does the actual send() later, never earlier):
- *         some flushed commit STARTED after the receipt and ENDED before now.
- *     A commit covering an envelope can only start after the envelope
+ *         some flushed commit STARTED (its BEGIN) after the receipt and
+ *         ENDED before now.
+ *     A transaction covering an envelope can only begin after the envelope
  *     arrived, so an ack failing this was sent before any flushed commit
  *     that could hold it. Matching FIFO is conservative: an envelope that
  *     gets no ack makes later acks match older receipts, a weaker check,
  *     never a false failure.
  *
- * Everything is appended to QS_ACKORDER_LOG (one line per commit and per
- * ack, "VIOLATION ..." for a broken promise, "summary ..." at exit). The
- * shim changes no behaviour of the process: every call goes to the real
- * function. One exception, for the test's negative control only:
- * QS_ACKORDER_HIDE_SYNC=1 still performs every flush but does not count
- * it, so that the test can show that its checker fails when flushes are
- * missing. Thread-safe: one mutex around the bookkeeping.
+ * Everything is appended to QS_ACKORDER_LOG (one line per BEGIN, per
+ * envelope received, per commit and per ack, "VIOLATION ..." for a broken
+ * promise, "summary ..." at exit; a killed process leaves no summary, but
+ * every line before the kill is there). The shim changes no behaviour of
+ * the process: every call goes to the real function. Two exceptions, for
+ * the tests only: QS_ACKORDER_HIDE_SYNC=1 still performs every flush but
+ * does not count it, so that the test can show that its checker fails when
+ * flushes are missing (negative control); QS_ACKORDER_SYNC_DELAY_MS=N
+ * sleeps N ms before each flush of a tracked file, a slow disk, so that
+ * commits last long enough for a SIGKILL to land while one group commits
+ * and the next is received (tests/fault/pipeline_kill.sh). Thread-safe:
+ * one mutex around the bookkeeping.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -53,6 +65,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Opaque handles of the libraries whose calls are wrapped: the shim needs
@@ -80,9 +93,11 @@ static uint64_t last_flushed_commit_start; /* max start seq of flushed commits e
 static uint64_t n_commits, n_flushed, n_syncs, n_writes, n_acks, n_acks_bad, n_unmatched;
 static int log_fd = -1;
 static int hide_sync;
+static long sync_delay_ms;
 static char db_name[256] = "store.db";
 
 static __thread int tl_depth;        /* nesting of wrapped sqlite3 calls */
+static __thread uint64_t tl_begin;   /* seq of this thread's open BEGIN, 0 if none */
 static __thread uint64_t tl_syncs;   /* flushes done by this thread */
 static __thread int tl_send_first = 1; /* next zmq frame sent starts a message */
 static __thread int tl_recv_first = 1; /* next zmq frame received starts a message */
@@ -156,9 +171,14 @@ shim_init(void)
     if (name && *name && strlen(name) < sizeof db_name - 16)
         snprintf(db_name, sizeof db_name, "%s", name);
     hide_sync = getenv("QS_ACKORDER_HIDE_SYNC") && atoi(getenv("QS_ACKORDER_HIDE_SYNC")) == 1;
+    if (getenv("QS_ACKORDER_SYNC_DELAY_MS"))
+        sync_delay_ms = atol(getenv("QS_ACKORDER_SYNC_DELAY_MS"));
+    if (sync_delay_ms < 0 || sync_delay_ms > 10000)
+        sync_delay_ms = 0;
     if (p && *p)
         log_fd = get_open()(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    logf_locked("start pid %d db %s hide_sync %d", (int)getpid(), db_name, hide_sync);
+    logf_locked("start pid %d db %s hide_sync %d sync_delay_ms %ld", (int)getpid(), db_name,
+                hide_sync, sync_delay_ms);
 }
 
 __attribute__((destructor)) static void
@@ -321,6 +341,12 @@ flush(int fd, int (*real)(int), const char *what)
     pthread_mutex_lock(&mu);
     covers = write_gen[k];
     pthread_mutex_unlock(&mu);
+    if (sync_delay_ms > 0) {
+        /* A slow disk: the flush itself, not the writes before it. */
+        struct timespec ts = { sync_delay_ms / 1000, (sync_delay_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+    }
     rc = real(fd);
     pthread_mutex_lock(&mu);
     seq++;
@@ -351,13 +377,19 @@ fdatasync(int fd)
 /* ---- commits ---- */
 
 static int
-is_commit_sql(const char *sql)
+sql_starts(const char *sql, const char *word)
 {
     if (!sql)
         return 0;
     while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == ';')
         sql++;
-    return strncasecmp(sql, "COMMIT", 6) == 0 || strncasecmp(sql, "END", 3) == 0;
+    return strncasecmp(sql, word, strlen(word)) == 0;
+}
+
+static int
+is_commit_sql(const char *sql)
+{
+    return sql_starts(sql, "COMMIT") || sql_starts(sql, "END");
 }
 
 struct window {
@@ -365,14 +397,35 @@ struct window {
     uint64_t start, syncs;
 };
 
+/* A BEGIN (at the top level) opens this thread's transaction; a ROLLBACK
+ * or the COMMIT's end closes it. */
+static void
+note_begin(const char *sql)
+{
+    if (tl_depth != 0)
+        return;
+    if (sql_starts(sql, "BEGIN")) {
+        pthread_mutex_lock(&mu);
+        tl_begin = ++seq;
+        logf_locked("begin seq %llu", (unsigned long long)tl_begin);
+        pthread_mutex_unlock(&mu);
+    } else if (sql_starts(sql, "ROLLBACK")) {
+        pthread_mutex_lock(&mu);
+        logf_locked("rollback seq %llu", (unsigned long long)++seq);
+        pthread_mutex_unlock(&mu);
+        tl_begin = 0;
+    }
+}
+
 static void
 window_begin(struct window *w, const char *sql)
 {
+    note_begin(sql);
     w->active = tl_depth++ == 0 && is_commit_sql(sql);
     if (!w->active)
         return;
     pthread_mutex_lock(&mu);
-    w->start = ++seq;
+    w->start = tl_begin ? tl_begin : ++seq;
     w->syncs = tl_syncs;
     pthread_mutex_unlock(&mu);
 }
@@ -385,6 +438,8 @@ window_end(const struct window *w, int ok)
     tl_depth--;
     if (!w->active)
         return;
+    if (ok)
+        tl_begin = 0;   /* a COMMIT that failed leaves its transaction open */
     pthread_mutex_lock(&mu);
     ++seq;
     for (int k = KIND_DB; k < N_KIND; k++)
@@ -442,6 +497,7 @@ note_recv_frame(const void *data, size_t len, int more)
     p->len = len;
     pthread_mutex_lock(&mu);
     p->at = ++seq;
+    logf_locked("recv seq %llu", (unsigned long long)p->at);
     if (queue_tail)
         queue_tail->next = p;
     else

@@ -50,36 +50,11 @@ wal_growing() {
     return 1
 }
 
-stored_counter() {
-    fault_sql "$STORE_DB" "SELECT IFNULL((SELECT value FROM counters WHERE name = 'stored'), 0)" 2>/dev/null || echo 0
-}
+stored_counter() { fault_stored_counter; }
 
-# check_consistent ROUND: the crashed database holds whole transactions only.
-check_consistent() {
-    local r=$1 rows counter bad
-    rows=$(fault_sql "$STORE_DB" "SELECT COUNT(*) FROM ($(fault_history_sql))")
-    counter=$(stored_counter)
-    [[ $rows == "$counter" ]] ||
-        qs_fail "after kill $r: counters.stored is $counter but the history holds $rows rows (partial commit)"
-    bad=$(fault_sql "$STORE_DB" "
-        WITH h AS ($(fault_history_sql)),
-             per AS (SELECT client_id, COUNT(*) AS n, COUNT(DISTINCT serial) AS nd
-                     FROM h GROUP BY client_id),
-             low AS (SELECT h.client_id, COUNT(*) AS n FROM h JOIN clients c USING (client_id)
-                     WHERE h.serial <= c.low_water GROUP BY h.client_id),
-             sn AS (SELECT client_id, COUNT(*) AS n FROM seen GROUP BY client_id)
-        SELECT c.client_id, c.low_water, IFNULL(per.n, 0), IFNULL(per.nd, 0),
-               IFNULL(low.n, 0), IFNULL(sn.n, 0)
-        FROM clients c LEFT JOIN per USING (client_id) LEFT JOIN low USING (client_id)
-             LEFT JOIN sn USING (client_id)
-        WHERE IFNULL(per.n, 0) != IFNULL(per.nd, 0)
-           OR IFNULL(low.n, 0) != c.low_water
-           OR IFNULL(per.n, 0) != c.low_water + IFNULL(sn.n, 0)
-        LIMIT 20" | tr '|' ' ')
-    [[ -z $bad ]] ||
-        qs_fail "after kill $r: clients whose rows are not 1..low_water plus seen (client_id low_water rows distinct rows<=low_water seen):"$'\n'"$bad"
-    CHECKED_ROWS=$rows
-}
+# check_consistent ROUND: the crashed database holds whole transactions only
+# (fault_lib.sh: fault_check_whole_txns).
+check_consistent() { fault_check_whole_txns "after kill $1"; }
 
 # progressed: true once the (restarted) store committed rows since the last
 # kill - or once no new row CAN be committed any more: every message is

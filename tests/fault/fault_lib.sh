@@ -19,6 +19,10 @@
 #   fault_exactly_once_violations [WHERE]
 #                             one line per client breaking "serials 1..n
 #                             stored once each and low_water = n"
+#   fault_stored_counter      store.db's counters.stored (0 when unreadable)
+#   fault_check_whole_txns WHAT
+#                             fail unless a (crashed) store.db holds whole
+#                             transactions only; sets CHECKED_ROWS
 #   fault_client_id PROFILE   store.db client_id of a profile's key (empty
 #                             while the store has never seen it)
 #   fault_rss_kb PID          VmRSS of a process in kB (empty when gone)
@@ -214,6 +218,43 @@ fault_exactly_once_violations() {
                                 AND IFNULL(per.n, 0) = c.low_water
                                 AND (c.low_water = 0 OR (per.lo = 1 AND per.hi = c.low_water)))
         ORDER BY c.client_id" | tr '|' ' '
+}
+
+fault_stored_counter() {
+    fault_sql "$STORE_DB" "SELECT IFNULL((SELECT value FROM counters WHERE name = 'stored'), 0)" 2>/dev/null || echo 0
+}
+
+# fault_check_whole_txns WHAT: store.db (read-only: what recovery will see
+# after a crash) holds whole transactions only - counters.stored = the rows
+# over all history_* partitions (the counter is written in the same
+# transaction as the rows); per client no serial twice, the serials <=
+# low_water exactly 1..low_water, every other row one remembered in `seen`.
+# A partial group breaks one of these. Fails naming WHAT; sets CHECKED_ROWS.
+fault_check_whole_txns() {
+    local what=$1 rows counter bad
+    rows=$(fault_sql "$STORE_DB" "SELECT COUNT(*) FROM ($(fault_history_sql))")
+    counter=$(fault_stored_counter)
+    [[ $rows == "$counter" ]] ||
+        qs_fail "$what: counters.stored is $counter but the history holds $rows rows (partial commit)"
+    bad=$(fault_sql "$STORE_DB" "
+        WITH h AS ($(fault_history_sql)),
+             per AS (SELECT client_id, COUNT(*) AS n, COUNT(DISTINCT serial) AS nd
+                     FROM h GROUP BY client_id),
+             low AS (SELECT h.client_id, COUNT(*) AS n FROM h JOIN clients c USING (client_id)
+                     WHERE h.serial <= c.low_water GROUP BY h.client_id),
+             sn AS (SELECT client_id, COUNT(*) AS n FROM seen GROUP BY client_id)
+        SELECT c.client_id, c.low_water, IFNULL(per.n, 0), IFNULL(per.nd, 0),
+               IFNULL(low.n, 0), IFNULL(sn.n, 0)
+        FROM clients c LEFT JOIN per USING (client_id) LEFT JOIN low USING (client_id)
+             LEFT JOIN sn USING (client_id)
+        WHERE IFNULL(per.n, 0) != IFNULL(per.nd, 0)
+           OR IFNULL(low.n, 0) != c.low_water
+           OR IFNULL(per.n, 0) != c.low_water + IFNULL(sn.n, 0)
+        LIMIT 20" | tr '|' ' ')
+    [[ -z $bad ]] ||
+        qs_fail "$what: clients whose rows are not 1..low_water plus seen (client_id low_water rows distinct rows<=low_water seen):"$'
+'"$bad"
+    CHECKED_ROWS=$rows
 }
 
 # fault_profile_pk PROFILE: the client's public key, upper-case hex.

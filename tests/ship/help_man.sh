@@ -55,7 +55,7 @@ check qs-retention.8 "$(help_of "$QS_RETENTION")"
 check qs-web.8 "$(help_of "$QS_WEB")"
 
 producer_help=$(help_of "$QS_PRODUCER")
-for c in report flush run simulate; do
+for c in report flush run simulate scan state status; do
     producer_help+=$'\n'$(help_of "$QS_PRODUCER" "$c")
 done
 check qs-producer.1 "$producer_help"
