@@ -78,5 +78,6 @@ int bench_latency(const struct bench_opts *o);
 int bench_fill_latest(const struct bench_opts *o);
 int bench_purge(const struct bench_opts *o);
 int bench_http(const struct bench_opts *o);
+int bench_grow(const struct bench_opts *o);   /* bench_pg.c */
 
 #endif

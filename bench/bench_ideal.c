@@ -165,7 +165,9 @@ ideal_open_store(struct ideal_store *st, const bench_site_t *site, const qs_cloc
     char err[1024];
 
     if ((st->sitedb = qs_sitedb_open(site->paths.site_db, 0, err, sizeof err)) == NULL ||
-        (st->storedb = qs_storedb_open(site->paths.store_db, 1, err, sizeof err)) == NULL ||
+        (st->storedb = qs_storedb_open(qs_storedb_location(site->cfg.store_database,
+                                                     site->paths.store_db), 1, err,
+                                 sizeof err)) == NULL ||
         (st->epochkeys = qs_epochkeys_open(site->paths.epochs_dir, 1, err, sizeof err)) == NULL) {
         fprintf(stderr, "qs-bench ideal: %s\n", err);
         return -1;

@@ -54,6 +54,8 @@ usage(FILE *out, int code)
             "       qs-bench purge --dir DIR [--rows R] [--days D] [--scale K]\n"
             "       qs-bench http --url URL --token-file FILE --rate REQ_PER_S --seconds S\n"
             "                [--connections N]\n"
+            "       qs-bench grow --home DIR --clients C --messages M [--batch B]\n"
+            "                (ingest into the site's store, empty vs C x 20 latest rows)\n"
             "\n"
             "Measures one limit or one part of quietstate and prints one JSON line\n"
             "(msgs_per_s, seconds, ...). bench/run runs them all and prints ratios;\n"
@@ -449,5 +451,7 @@ main(int argc, char **argv)
         return bench_purge(&o);
     if (strcmp(cmd, "http") == 0)
         return bench_http(&o);
+    if (strcmp(cmd, "grow") == 0)
+        return bench_grow(&o);
     usage(stderr, 2);
 }

@@ -18,5 +18,6 @@ int cmd_audit(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 #endif

@@ -198,9 +198,22 @@ qs_site_init() {
     QS_FRONTEND="tcp://127.0.0.1:$QS_FRONT_PORT"
     QS_BACKEND="tcp://127.0.0.1:$QS_BACK_PORT"
     QS_HOME="$QS_TMP/${1:-site}"
-    "$QSCTL" init --home "$QS_HOME" --frontend "$QS_FRONTEND" --backend "$QS_BACKEND" \
+    local db=()
+    if qs_engine_pg; then
+        qs__pg_database "${1:-site}"
+        # qsctl init --database where this build has it; else a plain init
+        # and an (empty) qsctl migrate, which makes the tables and sets
+        # [store] database the same way.
+        "$QSCTL" init --help 2>/dev/null | grep -q -- '--database' && db=(--database "$QS_STORE_URL")
+    fi
+    "$QSCTL" init --home "$QS_HOME" --frontend "$QS_FRONTEND" --backend "$QS_BACKEND" "${db[@]}" \
         >"$QS_TMP/init.out" 2>&1 ||
         qs_fail "qsctl init --home $QS_HOME failed:"$'\n'"$(cat "$QS_TMP/init.out")"
+    if qs_engine_pg && (( ${#db[@]} == 0 )); then
+        "$QSCTL" migrate --home "$QS_HOME" --to "$QS_STORE_URL" --as qs-lib >>"$QS_TMP/init.out" 2>&1 ||
+            qs_fail "qsctl migrate to $QS_STORE_URL failed:"$'\n'"$(cat "$QS_TMP/init.out")"
+        rm -f "$QS_HOME/store.db" "$QS_HOME/store.db-wal" "$QS_HOME/store.db-shm"
+    fi
 }
 
 # qs_start_site: start qs-broker and qs-store for QS_HOME and wait until the
@@ -211,6 +224,7 @@ qs_start_site() {
     qs_wait_listen "$QS_BACK_PORT" 20 || qs_fail "qs-broker does not listen on $QS_BACKEND"
     qs_start store "$QS_STORE" --home "$QS_HOME"
     qs_wait_connected "$QS_BACK_PORT" 20 || qs_fail "qs-store did not connect to $QS_BACKEND"
+    qs_start_workers
     # The store announces itself with READY right after connecting; give the
     # CurveZMQ handshake and the first heartbeat a moment.
     sleep 0.5
@@ -274,6 +288,74 @@ qs__on_exit() {
         fi
     fi
     exit "$rc"
+}
+
+# ---- the store's engine: QS_TEST_ENGINE=sqlite (default) or pg ----
+#
+# With QS_TEST_ENGINE=pg, qs_site_init starts a PostgreSQL server of the
+# test's own in $QS_TMP/pg (tests/pg/pg_lib.sh; stopped by the EXIT trap),
+# gives each site home a database of its own and points the home's
+# [store] database at it; qs_start_site then runs QS_STORE_WORKERS qs-store
+# workers (default 2 on PostgreSQL, 1 on SQLite) named store, store2, ...
+# The tests' checks stay the same; those that read store.db directly go
+# through fault_sql (tests/fault/fault_lib.sh), which speaks to either.
+
+qs_engine_pg() { [[ ${QS_TEST_ENGINE:-sqlite} == pg ]]; }
+
+# qs_store_workers: how many qs-store workers a site runs.
+qs_store_workers() {
+    local def=1
+    qs_engine_pg && def=2
+    echo "${QS_STORE_WORKERS:-$def}"
+}
+
+# qs__pg_database NAME: start the server (once per test) and make a
+# database for the site home NAME; its URI in QS_STORE_URL.
+qs__pg_database() {
+    local db
+    if [[ -z ${QS_PG_URL_BASE:-} ]]; then
+        qs_need_cmd psql
+        # shellcheck source=../tests/pg/pg_lib.sh
+        source "$(dirname "${BASH_SOURCE[0]}")/../tests/pg/pg_lib.sh"
+        pg_start "$QS_TMP" >"$QS_TMP/pg_start.out" 2>&1 ||
+            qs_fail "cannot start PostgreSQL (QS_TEST_ENGINE=pg):"$'\n'"$(tail -n 20 "$QS_TMP/pg_start.out")"
+        qs_on_exit qs__pg_cleanup
+        QS_PG_URL_BASE=$PG_URL
+    fi
+    db=qs_$(tr -c 'a-zA-Z0-9_\n' _ <<<"$1")
+    "$PG_BIN/createdb" -h "$PG_SOCKDIR" -p "${PG_TCP_PORT:-5432}" -U qs "$db" ||
+        qs_fail "createdb $db failed"
+    QS_STORE_URL=${QS_PG_URL_BASE/\/quietstate?//$db?}
+    PG_URL=$QS_STORE_URL    # pg_sql talks to the last site's database
+}
+
+# The EXIT hook: the workers first (they would log the server's going), then
+# the server.
+qs__pg_cleanup() {
+    local name
+    for name in "${!QS_DAEMON_PID[@]}"; do
+        kill -TERM "${QS_DAEMON_PID[$name]}" 2>/dev/null || true
+    done
+    sleep 0.3
+    pg_stop
+}
+
+# qs_start_workers: the workers beyond the first (store2, ...), each its own
+# qs-store process on the same home (PostgreSQL only: on SQLite one worker
+# holds store.lock).
+qs_start_workers() {
+    local i n
+    n=$(qs_store_workers)
+    for ((i = 2; i <= n; i++)); do
+        qs_start "store$i" "$QS_STORE" --home "$QS_HOME"
+    done
+}
+
+# qs_raw_dirs: every directory whose raw bytes hold the site's data: the
+# home, and on PostgreSQL the cluster's directory (tables, WAL, server log).
+qs_raw_dirs() {
+    printf '%s\n' "$QS_HOME"
+    if qs_engine_pg && [[ -n ${PG_DIR:-} ]]; then printf '%s\n' "$PG_DIR"; fi
 }
 
 # ---- clients and queries (need QSCTL, QS_PRODUCER, QS_HOME, QS_TMP) ----

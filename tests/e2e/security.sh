@@ -53,7 +53,7 @@ check_no_leak() {   # $1: when
     for s in "$MACHINE" "$DOMAIN" "$USER_NAME" "$DETAILS" "DETAILS-LEAKCHECK" "$CLIENT"; do
         # -a: binary files as text; -i: names are case-insensitive, the
         # pseudonyms are of the lowercased name, which must not show either.
-        hits=$(grep -r -a -i -l -F -- "$s" "$QS_HOME" 2>/dev/null || true)
+        hits=$(grep -r -a -i -l -F -- "$s" "${RAW_DIRS[@]}" 2>/dev/null || true)
         [[ -z $hits ]] || qs_fail "$1: '$s' appears in the clear in: $hits"
         hits=$(grep -a -i -l -F -- "$s" "$QS_TMP"/*.log 2>/dev/null || true)
         [[ -z $hits ]] || qs_fail "$1: '$s' appears in a daemon log: $hits"
@@ -63,8 +63,11 @@ qs_info "site home files: $(cd "$QS_HOME" && find . -type f | sort | tr '\n' ' '
 # Control: the same grep does see stored data (update ids are not personal
 # and are kept in the clear for compliance queries), so a clean result below
 # means "not there", not "not readable".
-grep -r -a -q -F -- KB5030211 "$QS_HOME" ||
-    qs_fail "control: the stored update id KB5030211 is not found by grep under $QS_HOME either: the leak check would prove nothing"
+# The directories holding the site's bytes: the home, and on PostgreSQL
+# (QS_TEST_ENGINE=pg) the cluster's data directory, tables and WAL.
+mapfile -t RAW_DIRS < <(qs_raw_dirs)
+grep -r -a -q -F -- KB5030211 "${RAW_DIRS[@]}" ||
+    qs_fail "control: the stored update id KB5030211 is not found by grep under ${RAW_DIRS[*]} either: the leak check would prove nothing"
 check_no_leak "while running"
 
 # ---- 2. a key never enrolled here ----

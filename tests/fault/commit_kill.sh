@@ -39,7 +39,8 @@ fault_bg sim "$QS_TMP/sim.json" "$QS_PRODUCER" simulate --home "$QS_HOME" --clie
 # file from the start, so its size alone stops changing). Gives up after
 # about 10 s.
 wal_growing() {
-    local wal="$STORE_DB-wal" a b
+    local wal a b
+    wal=$(fault_wal_file)
     for _ in $(seq 1 2000); do
         a=$(stat -c '%y %s' "$wal" 2>/dev/null || true)
         sleep 0.003
@@ -83,18 +84,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
     fault_sleep_ms "$(fault_rand 0 500)"
     fault_alive sim || { qs_warn "simulate finished after $kills kills"; break; }
     if wal_growing; then
-        fault_kill store
+        fault_kill_workers
         hits=$((hits + 1))
         how="mid-write"
     else
-        fault_kill store
+        fault_kill_workers
         how="WAL idle for 10 s"
     fi
     kills=$((kills + 1))
     wal_kb=$(( $(stat -c %s "$STORE_DB-wal" 2>/dev/null || echo 0) / 1024 ))
     check_consistent "$r"
     qs_info "kill $r ($how, WAL ${wal_kb} kB): consistent, $CHECKED_ROWS rows committed"
-    qs_start store "$QS_STORE" --home "$QS_HOME"
+    fault_start_workers
 done
 
 qs_step "drain"

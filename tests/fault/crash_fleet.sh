@@ -53,7 +53,7 @@ start_broker() {
     qs_wait_listen "$QS_FRONT_PORT" 20 || qs_fail "qs-broker does not listen on $QS_FRONTEND after a restart"
     qs_wait_listen "$QS_BACK_PORT" 20 || qs_fail "qs-broker does not listen on $QS_BACKEND after a restart"
 }
-start_store() { qs_start store "$QS_STORE" --home "$QS_HOME"; }
+start_store() { fault_start_workers; }   # store (and store2 on PostgreSQL)
 start_sim() {
     SIM_RUNS=$((SIM_RUNS + 1))
     SIM_OUT="$QS_TMP/sim-$SIM_RUNS.json"
@@ -64,7 +64,8 @@ start_sim() {
 # Wait (at most 1 s) until store.db-wal is written again, so that the kill
 # lands while a group commit is being written rather than between two.
 wait_wal_write() {
-    local wal="$STORE_DB-wal" before i
+    local wal before i
+    wal=$(fault_wal_file)
     before=$(stat -c '%y %s' "$wal" 2>/dev/null || true)
     for i in $(seq 1 200); do
         [[ $(stat -c '%y %s' "$wal" 2>/dev/null || true) != "$before" ]] && return 0
@@ -116,7 +117,8 @@ for victim in "${plan[@]}"; do
         broker) fault_kill broker ;;
         producer) fault_kill sim ;;
         all)
-            fault_kill_all sim store broker ;;
+            # shellcheck disable=SC2046
+            fault_kill_all sim $(fault_worker_names) broker ;;
     esac
     KILLS[$victim]=$(( ${KILLS[$victim]} + 1 ))
     (( before < MESSAGES )) && in_flight_kills=$((in_flight_kills + 1))

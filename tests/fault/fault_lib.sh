@@ -28,6 +28,18 @@
 #   fault_rss_kb PID          VmRSS of a process in kB (empty when gone)
 #   fault_cpu_ticks PID       utime + stime of a process in clock ticks
 #   fault_now_ms              wall clock in ms (UTC epoch, like the store's)
+#   fault_wal_file            the file a commit writes: store.db-wal, or on
+#                             PostgreSQL the cluster's current WAL segment
+#   fault_kill_workers        SIGKILL every qs-store worker at once
+#   fault_start_workers       start the missing ones again
+#   fault_stop_workers        SIGTERM them all and wait
+#
+# QS_TEST_ENGINE=pg (scripts/lib.sh) runs the same tests on a PostgreSQL
+# server of the test's own with two store workers: fault_sql then sends a
+# query of $STORE_DB to the site's database through psql (IFNULL, hex(pk),
+# PRAGMA integrity_check, sharded counters and an alias-less subquery
+# translated), and the
+# history helpers list PostgreSQL's history_* tables.
 #
 # Binaries: as scripts/lib.sh finds them (QSCTL, QS_BROKER, QS_STORE,
 # QS_PRODUCER), else by name under the directory given as first argument,
@@ -105,19 +117,87 @@ fault_alive() {
 }
 
 fault_sql() {
+    if qs_engine_pg && [[ $1 == "$STORE_DB" ]]; then
+        fault__pg_sql "$2"
+        return
+    fi
     sqlite3 -readonly -batch -noheader -cmd '.timeout 10000' "$1" "$2"
+}
+
+# fault__pg_sql SQL: the tests' SQLite dialect, as far as they use it, on
+# PostgreSQL. integrity_check becomes amcheck over every B-tree index of the
+# store (with its heap: bt_index_check(index, true)).
+fault__pg_sql() {
+    local sql=$1 re='^SELECT COUNT\(\*\) FROM \((.*)\)$'
+    if [[ $sql == "PRAGMA integrity_check" ]]; then
+        sql="CREATE EXTENSION IF NOT EXISTS amcheck;
+             SELECT 'ok' FROM (SELECT count(bt_index_check(c.oid, true)) FROM pg_index i
+               JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+               WHERE a.amname = 'btree' AND c.relnamespace = current_schema()::regnamespace) x"
+    fi
+    [[ $sql =~ $re ]] && sql="SELECT COUNT(*) FROM (${BASH_REMATCH[1]}) AS q"
+    sql=${sql//IFNULL(/COALESCE(}
+    # counters has one row per name and worker shard (storedb_pg.h): sum them.
+    sql=${sql//SELECT value FROM counters/SELECT sum(value) FROM counters}
+    sql=${sql//hex(pk)/upper(encode(pk, \'hex\'))}
+    psql -X -q -A -t -F '|' -v ON_ERROR_STOP=1 "$QS_STORE_URL" -c "$sql"
+}
+
+fault_wal_file() {
+    if qs_engine_pg; then
+        # The segment being written is the one modified last (not the
+        # highest name: PostgreSQL renames used segments ahead for reuse).
+        printf '%s/data/pg_wal/%s\n' "$PG_DIR" \
+            "$(ls -t "$PG_DIR/data/pg_wal" 2>/dev/null | grep -E '^[0-9A-F]{24}$' | head -n 1)"
+    else
+        printf '%s\n' "$STORE_DB-wal"
+    fi
+}
+
+# fault_worker_names: store, store2, ... (the tracked names of the workers).
+fault_worker_names() {
+    local i
+    echo store
+    for ((i = 2; i <= $(qs_store_workers); i++)); do echo "store$i"; done
+}
+
+fault_kill_workers() {
+    # shellcheck disable=SC2046
+    fault_kill_all $(fault_worker_names)
+}
+
+# fault_stop_workers: SIGTERM every worker and wait; fails the test on a
+# non-zero exit.
+fault_stop_workers() {
+    local name
+    for name in $(fault_worker_names); do
+        qs_running "$name" || continue
+        qs_stop "$name" 10 || qs_fail "qs-store ($name) exited $QS_STOP_RC on SIGTERM"
+    done
+}
+
+fault_start_workers() {
+    qs_running store || qs_start store "$QS_STORE" --home "$QS_HOME"
+    local i
+    for ((i = 2; i <= $(qs_store_workers); i++)); do
+        qs_running "store$i" || qs_start "store$i" "$QS_STORE" --home "$QS_HOME"
+    done
 }
 
 fault_history_sql() {
     local tables t sql=""
-    tables=$(fault_sql "$STORE_DB" \
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'history_*'")
+    if qs_engine_pg; then
+        tables=$(fault__pg_sql "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'history\_%' ORDER BY 1")
+    else
+        tables=$(fault_sql "$STORE_DB" \
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'history_*'")
+    fi
     for t in $tables; do
         [[ $t =~ ^history_[0-9_]+$ ]] || continue
         sql+="${sql:+ UNION ALL }SELECT client_id, serial FROM $t"
     done
     # No partition yet: an empty relation with the same columns.
-    printf '%s' "${sql:-SELECT 0 AS client_id, 0 AS serial WHERE 0}"
+    printf '%s' "${sql:-SELECT 0 AS client_id, 0 AS serial WHERE 1 = 0}"
 }
 
 # fault_exactly_once_violations [WHERE-on-c]: prints
@@ -125,7 +205,7 @@ fault_history_sql() {
 # clients c, optionally filtered) whose history is not exactly 1..n once each
 # with low_water = n. Prints nothing when all is well.
 fault_exactly_once_violations() {
-    local where=${1:-1}
+    local where=${1:-1 = 1}
     fault_sql "$STORE_DB" "
         WITH h AS ($(fault_history_sql)),
              per AS (SELECT client_id, COUNT(*) AS n, COUNT(DISTINCT serial) AS nd,
@@ -187,7 +267,7 @@ fault_client_id() {
     local pk
     pk=$(fault_profile_pk "$1")
     [[ -n $pk ]] || qs_fail "no [client] public_key in profile $1"
-    [[ -f $STORE_DB ]] || return 0
+    qs_engine_pg || [[ -f $STORE_DB ]] || return 0
     fault_sql "$STORE_DB" "SELECT client_id FROM clients WHERE hex(pk) = '$pk'"
 }
 

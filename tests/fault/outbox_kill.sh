@@ -41,7 +41,7 @@ start_broker() {
     qs_wait_listen "$QS_FRONT_PORT" 20 || qs_fail "qs-broker does not listen on $QS_FRONTEND after a restart"
     qs_wait_listen "$QS_BACK_PORT" 20 || qs_fail "qs-broker does not listen on $QS_BACKEND after a restart"
 }
-start_store() { qs_start store "$QS_STORE" --home "$QS_HOME"; }
+start_store() { fault_start_workers; }   # store (and store2 on PostgreSQL)
 start_run() { qs_start run "$QS_PRODUCER" --profile "$PROFILE" --outbox "$OUTBOX" run; }
 report_args() {   # report_args I
     echo --topic-type 500 --topic-id "KB$((5002000 + $1 % 30))" --state $((1 + $1 % 3)) \
@@ -93,7 +93,8 @@ for ((i = 1; i <= K; i++)); do
         fault_alive run || start_run
     done
 done
-fault_kill_all run broker store
+# shellcheck disable=SC2046
+fault_kill_all run broker $(fault_worker_names)
 N=$(appended)
 P=$(pending)
 L=$(dave_lw)
@@ -116,7 +117,7 @@ bad=$(fault_exactly_once_violations)
 [[ -z $bad ]] || qs_fail "history is not serials 1..n exactly once (client_id low_water rows distinct min max):"$'\n'"$bad"
 
 qs_step "C: $K2 reports with the site down; run killed twice mid-flight; flush delivers"
-qs_stop store 10 || qs_fail "qs-store exited $QS_STOP_RC on SIGTERM"
+fault_stop_workers
 qs_stop broker 10 || qs_fail "qs-broker exited $QS_STOP_RC on SIGTERM"
 for ((i = 1; i <= K2; i++)); do
     # shellcheck disable=SC2046

@@ -1,0 +1,288 @@
+/* bench_pg.c - qs-bench grow: ingest into a full store vs into an empty one, either engine.
+ *
+ * The cost-growth measurement of issue 13 (docs/scale.md), with the store's
+ * own ingest in one process (as bench_ideal.c: parse, decrypt, validate,
+ * dedup, latest upsert, history insert, counts, one transaction per group),
+ * on the site's engine: store.db, or the database of [store] database.
+ *
+ *   1. empty: M messages from fresh clients (B per envelope) into the empty
+ *      store, timed: the rate an empty store takes;
+ *   2. fill, untimed: --clients C clients report 20 messages each (one per
+ *      topic: C x 20 latest rows, as many history rows), in chunks of
+ *      FILL_CHUNK clients (enrolled per chunk; keys kept for every stride-th
+ *      client only: locked memory is scarce), so the kept clients are
+ *      spread over the whole client_id range;
+ *   3. grown, timed: M messages from the kept clients, picked in random
+ *      order, each envelope B new serials of one client: updates of existing
+ *      latest rows at random places of the key space, not appends.
+ *
+ * Prints {"name": "grow", "empty_msgs_per_s", "grown_msgs_per_s", "ratio",
+ * "latest_rows", ...}; bench/run adds the bytes per row from the database.
+ */
+#include "bench.h"
+
+#include "ingest.h"
+#include "qs_clock.h"
+#include "qs_envelope.h"
+#include "qs_epochkeys.h"
+#include "qs_log.h"
+#include "qs_sitedb.h"
+#include "qs_storedb.h"
+#include "simgen.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILL_CHUNK 2000
+#define KEPT_MAX 4000            /* keys held at once (sodium_malloc'd, guard pages) */
+
+typedef struct {
+    qs_sitedb_t *sitedb;
+    qs_storedb_t *storedb;
+    qs_epochkeys_t *epochkeys;
+    qs_ingest_t *ingest;
+    uint64_t refused;
+} grow_store_t;
+
+static void
+on_reply(void *ctx, const uint8_t *rid, size_t rid_len, const uint8_t *reply, size_t reply_len,
+         const Quietstate__Ack *ack)
+{
+    grow_store_t *st = ctx;
+
+    (void)rid;
+    (void)rid_len;
+    (void)reply;
+    (void)reply_len;
+    if (ack->status != QUIETSTATE__STATUS__OK || ack->n_rejected > 0)
+        st->refused++;
+}
+
+static int
+grow_open(grow_store_t *st, const bench_site_t *site, const qs_clock_t *clock)
+{
+    qs_ingest_config_t icfg;
+    char err[1024];
+    const char *where = qs_storedb_location(site->cfg.store_database, site->paths.store_db);
+
+    if ((st->sitedb = qs_sitedb_open(site->paths.site_db, 0, err, sizeof err)) == NULL ||
+        (st->storedb = qs_storedb_open(where, 1, err, sizeof err)) == NULL ||
+        (st->epochkeys = qs_epochkeys_open(site->paths.epochs_dir, 1, err, sizeof err)) == NULL) {
+        fprintf(stderr, "qs-bench grow: %s\n", err);
+        return -1;
+    }
+    memset(&icfg, 0, sizeof icfg);
+    icfg.store_kp = site->store_kp;
+    icfg.site_key = site->site_key;
+    icfg.sitedb = st->sitedb;
+    icfg.storedb = st->storedb;
+    icfg.epochkeys = st->epochkeys;
+    icfg.clock = clock;
+    icfg.skew_ms = (int64_t)site->cfg.skew_limit_s * 1000;
+    icfg.group_max_messages = (size_t)site->cfg.group_commit_max_messages;
+    if ((st->ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
+        fprintf(stderr, "qs-bench grow: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+grow_close(grow_store_t *st)
+{
+    qs_ingest_destroy(&st->ingest);
+    qs_epochkeys_destroy(&st->epochkeys);
+    qs_storedb_destroy(&st->storedb);
+    qs_sitedb_destroy(&st->sitedb);
+}
+
+/* The envelopes of one phase, in delivery order, in one buffer. */
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+    size_t *off, *flen;
+    const qs_keypair_t **kp;
+    size_t n, ncap;
+} envs_t;
+
+/* Append client c's serials first..first+count-1, sealed for the store. */
+static void
+env_add(envs_t *e, const bench_site_t *site, const qs_keypair_t *kp, uint32_t c,
+        uint64_t first, size_t count, int64_t base_ms)
+{
+    static uint8_t msgs[QS_MAX_BATCH_BYTES], plain[QS_MAX_BATCH_BYTES];
+    size_t lens[1000], used = 0, plen, need, flen = 0;
+    uint8_t shared[QS_KEY_BYTES];
+
+    for (size_t i = 0; i < count; i++) {
+        lens[i] = bench_pack_message(msgs + used, sizeof msgs - used, c, first + i, base_ms, 0, 0);
+        if (lens[i] == 0)
+            qs_fatal("bug: a message does not fit a batch");
+        used += lens[i];
+    }
+    plen = bench_frame_batch(plain, msgs, lens, count);
+    need = qs_envelope_sealed_size(plen);
+    if (e->len + need > e->cap) {
+        e->cap = (e->cap + need) * 2;
+        e->data = qs_realloc(e->data, e->cap);
+    }
+    if (e->n == e->ncap) {
+        e->ncap = e->ncap ? e->ncap * 2 : 1024;
+        e->off = qs_realloc(e->off, e->ncap * sizeof *e->off);
+        e->flen = qs_realloc(e->flen, e->ncap * sizeof *e->flen);
+        e->kp = qs_realloc(e->kp, e->ncap * sizeof *e->kp);
+    }
+    if (crypto_box_beforenm(shared, site->store_pk, qs_keypair_secret(kp)) != 0 ||
+        qs_envelope_seal(e->data + e->len, &flen, e->cap - e->len, QS_ENVELOPE_TO_STORE, plain,
+                         plen, qs_keypair_public(kp), shared) != 0)
+        qs_fatal("bug: cannot seal a bench batch");
+    sodium_memzero(shared, sizeof shared);
+    e->off[e->n] = e->len;
+    e->flen[e->n] = flen;
+    e->kp[e->n] = kp;
+    e->n++;
+    e->len += flen;
+}
+
+static void
+envs_free(envs_t *e)
+{
+    free(e->data);
+    free(e->off);
+    free(e->flen);
+    free(e->kp);
+    memset(e, 0, sizeof *e);
+}
+
+/* Ingest every envelope of e, group commits as qs-store makes them; the
+ * seconds taken, or -1 when a commit failed. */
+static double
+ingest_all(grow_store_t *st, const envs_t *e)
+{
+    double t0 = bench_now_s();
+
+    for (size_t i = 0; i < e->n; i++) {
+        uint8_t rid[8];
+        memcpy(rid, &i, sizeof rid);
+        (void)qs_ingest_add(st->ingest, rid, sizeof rid, qs_keypair_public(e->kp[i]),
+                            QS_KEY_BYTES, e->data + e->off[i], e->flen[i]);
+        if (qs_ingest_full(st->ingest) && qs_ingest_commit(st->ingest, on_reply, st) != 0)
+            return -1;
+    }
+    if (qs_ingest_pending(st->ingest) > 0 && qs_ingest_commit(st->ingest, on_reply, st) != 0)
+        return -1;
+    return bench_now_s() - t0;
+}
+
+/* Phase 2: C clients x 20 messages, chunk by chunk; every stride-th
+ * client's key is kept in kept[] (n_kept). 0 or -1. */
+static int
+grow_fill(grow_store_t *st, bench_site_t *site, long clients, uint32_t c0, int64_t base_ms,
+          qs_keypair_t **kept, size_t *n_kept, size_t stride)
+{
+    char prefix[32];
+
+    for (long done = 0; done < clients; done += FILL_CHUNK) {
+        size_t n = (size_t)(clients - done < FILL_CHUNK ? clients - done : FILL_CHUNK);
+        qs_keypair_t **keys = NULL;
+        envs_t e = { 0 };
+
+        snprintf(prefix, sizeof prefix, "grow%ld", done / FILL_CHUNK);
+        if (bench_enroll(site, prefix, n, &keys) != 0)
+            return -1;
+        (void)qs_ingest_tick(st->ingest, 1);    /* the keyset with the new clients */
+        for (size_t i = 0; i < n; i++)
+            env_add(&e, site, keys[i], c0 + (uint32_t)(done + (long)i), 1, QS_SIM_TOPICS, base_ms);
+        if (ingest_all(st, &e) < 0)
+            return -1;
+        envs_free(&e);
+        for (size_t i = 0; i < n; i++) {
+            if ((size_t)(done + (long)i) % stride == 0 && *n_kept < KEPT_MAX) {
+                kept[(*n_kept)++] = keys[i];
+                keys[i] = NULL;
+            }
+        }
+        bench_keys_free(keys, n);
+    }
+    return 0;
+}
+
+/* Phase 3's envelopes: kept clients in random order, batch new serials
+ * each (after the 20 of the fill, and after earlier rounds). */
+static void
+grow_updates(envs_t *e, const bench_site_t *site, qs_keypair_t **kept, const uint32_t *ids,
+             size_t n_kept, long messages, int batch, int64_t base_ms)
+{
+    uint64_t *next = qs_calloc(n_kept, sizeof *next);
+
+    for (size_t i = 0; i < n_kept; i++)
+        next[i] = QS_SIM_TOPICS + 1;
+    for (long sent = 0; sent < messages; sent += batch) {
+        size_t k = randombytes_uniform((uint32_t)n_kept);
+        env_add(e, site, kept[k], ids[k], next[k], (size_t)batch, base_ms);
+        next[k] += (uint64_t)batch;
+    }
+    free(next);
+}
+
+int
+bench_grow(const struct bench_opts *o)
+{
+    bench_site_t site;
+    grow_store_t st = { 0 };
+    qs_keypair_t **fresh = NULL, *kept[KEPT_MAX];
+    uint32_t ids[KEPT_MAX];
+    envs_t e = { 0 };
+    qs_clock_t clock;
+    size_t n_fresh = (size_t)((o->messages + o->batch - 1) / o->batch), n_kept = 0, stride;
+    double empty_s, grown_s;
+    int64_t base_ms;
+    int rc = 1;
+
+    stride = (size_t)(o->clients / KEPT_MAX + 1);
+    if (n_fresh > KEPT_MAX || bench_site_open(&site, o->home) != 0) {
+        fprintf(stderr, "qs-bench grow: --messages / --batch must be at most %d\n", KEPT_MAX);
+        return 2;
+    }
+    if (qs_clock_init(&clock) != 0 || grow_open(&st, &site, &clock) != 0)
+        goto out;
+    /* Times in the past, room for every serial a client will send. */
+    base_ms = qs_clock_now_ms(&clock) - 10000000;
+    if (bench_enroll(&site, "fresh", n_fresh, &fresh) != 0)
+        goto out;
+    (void)qs_ingest_tick(st.ingest, 1);
+    for (size_t i = 0; i < n_fresh; i++)
+        env_add(&e, &site, fresh[i], (uint32_t)(i + 1), 1, (size_t)o->batch, base_ms);
+    if ((empty_s = ingest_all(&st, &e)) < 0)
+        goto out;
+    envs_free(&e);
+    if (grow_fill(&st, &site, o->clients, (uint32_t)n_fresh + 1, base_ms, kept, &n_kept,
+                  stride) != 0)
+        goto out;
+    for (size_t i = 0; i < n_kept; i++)
+        ids[i] = (uint32_t)(n_fresh + 1 + i * stride);
+    grow_updates(&e, &site, kept, ids, n_kept, o->messages, o->batch, base_ms);
+    if ((grown_s = ingest_all(&st, &e)) < 0 || st.refused > 0) {
+        fprintf(stderr, "qs-bench grow: a commit failed or %llu batches were refused\n",
+                (unsigned long long)st.refused);
+        goto out;
+    }
+    printf("{\"name\": \"grow\", \"empty_msgs_per_s\": %.0f, \"grown_msgs_per_s\": %.0f, "
+           "\"ratio\": %.3f, \"messages\": %ld, \"batch\": %d, \"fill_clients\": %ld, "
+           "\"latest_rows\": %ld, \"updating_clients\": %zu, \"engine\": \"%s\"}\n",
+           (double)o->messages / empty_s, (double)o->messages / grown_s, empty_s / grown_s,
+           o->messages, o->batch, o->clients,
+           (o->clients + (long)n_fresh) * (long)QS_SIM_TOPICS, n_kept,
+           qs_storedb_engine(st.storedb) == QS_STOREDB_POSTGRESQL ? "postgresql" : "sqlite");
+    rc = 0;
+out:
+    envs_free(&e);
+    grow_close(&st);
+    bench_keys_free(fresh, n_fresh);
+    for (size_t i = 0; i < n_kept; i++)
+        qs_keypair_destroy(&kept[i]);
+    bench_site_close(&site);
+    return rc;
+}

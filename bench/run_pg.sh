@@ -1,0 +1,179 @@
+# run_pg.sh - bench/run's phase 11: quietstate on PostgreSQL (docs/scale.md).
+#
+# Sourced by bench/run (its helpers: put, bench, jnum, commas, ratio, median,
+# settle, new_site, stop_site, row). Needs a PostgreSQL server package
+# (tests/pg/pg_lib.sh starts a throwaway one in the run's temp dir); SKIP
+# without one. Measures, in one run:
+#   (a) end to end on PostgreSQL, qs-broker + 2 qs-store workers, vs the
+#       in-process ideal (qs-bench ideal: the same rows, the same statements,
+#       the same database), alternately, median of RUNS; SQLite's pair beside
+#       it (from phases 3-4, or one pair here with --only pg);
+#   (b) cost growth on both engines (qs-bench grow): ingest of existing
+#       machines picked at random over the key space into a store of
+#       PG_GROW_ROWS latest rows vs ingest into an empty store; bytes per
+#       latest row and per history row (PostgreSQL: pg_total_relation_size,
+#       indexes and TOAST included; SQLite: dbstat pages);
+#   (c) `qsctl compliance` on PostgreSQL over PG_Q_CLIENTS x 20 latest rows
+#       (filled with SQL in bulk, compliance_counts spread over the shards as
+#       the workers leave them), median of 3.
+# Sizes: PG_GROW_ROWS (default 2,000,000; the issue's size is 20,000,000),
+# PG_GROW_MSGS (200,000), PG_Q_CLIENTS (1,000,000), PG_CLIENTS and
+# PG_MESSAGES for (a) (default: CLIENTS and MESSAGES) - environment variables.
+
+pg_phase_sizes() {
+    if (( QUICK )); then
+        PG_GROW_ROWS=${PG_GROW_ROWS:-40000}; PG_GROW_MSGS=${PG_GROW_MSGS:-20000}
+        PG_Q_CLIENTS=${PG_Q_CLIENTS:-5000}; PG_CLIENTS=${PG_CLIENTS:-100}
+        PG_MESSAGES=${PG_MESSAGES:-20000}
+    else
+        PG_GROW_ROWS=${PG_GROW_ROWS:-2000000}; PG_GROW_MSGS=${PG_GROW_MSGS:-200000}
+        PG_Q_CLIENTS=${PG_Q_CLIENTS:-1000000}; PG_CLIENTS=${PG_CLIENTS:-$CLIENTS}
+        PG_MESSAGES=${PG_MESSAGES:-$MESSAGES}
+    fi
+}
+
+# pg_bytes_per_row: bytes of latest and of the history per row, into R.
+pg_bytes_sqlite() {   # pg_bytes_sqlite DB TAG
+    local lat hist n_lat n_hist
+    lat=$(sqlite3 -readonly "$1" "SELECT SUM(pgsize) FROM dbstat WHERE name IN ('latest', 'latest_by_machine', 'latest_by_report')")
+    hist=$(sqlite3 -readonly "$1" "SELECT SUM(pgsize) FROM dbstat WHERE name GLOB 'history_*'")
+    n_lat=$(sqlite3 -readonly "$1" "SELECT COUNT(*) FROM latest")
+    n_hist=$(sqlite3 -readonly "$1" "SELECT SUM(rows) FROM partitions")
+    put "$2_latest_bytes_per_row" "$(awk -v a="$lat" -v n="$n_lat" 'BEGIN { printf "%.0f", a / n }')"
+    put "$2_history_bytes_per_row" "$(awk -v a="$hist" -v n="$n_hist" 'BEGIN { printf "%.0f", a / n }')"
+}
+pg_bytes_pg() {   # pg_bytes_pg URL TAG
+    local q
+    q=$(psql -X -q -A -t -F ' ' "$1" -c "VACUUM ANALYZE" -c "
+        SELECT (SELECT pg_total_relation_size('latest')) / greatest((SELECT count(*) FROM latest), 1),
+               ((SELECT coalesce(sum(pg_total_relation_size(quote_ident(tablename)::regclass)), 0)
+                FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'history\_%')
+               / greatest((SELECT sum(rows) FROM partitions), 1))::bigint") || qs_fail "cannot size the PostgreSQL tables"
+    put "$2_latest_bytes_per_row" "${q%% *}"
+    put "$2_history_bytes_per_row" "${q##* }"
+}
+
+# (a) ideal and end to end on PostgreSQL, alternately.
+pg_phase_e2e() {
+    local run ideal=() e2e=()
+    for run in $(seq 1 "$RUNS"); do
+        qs_step "PostgreSQL ideal ($run/$RUNS): $PG_CLIENTS clients, $(commas "$PG_MESSAGES") messages, in process"
+        QS_TEST_ENGINE=pg new_site "pgideal$run" 1
+        settle
+        bench pgideal ideal --home "$QS_HOME" --clients "$PG_CLIENTS" --messages "$PG_MESSAGES" --batch "$BATCH"
+        ideal+=("$(jnum "$QS_TMP/pgideal.json" .msgs_per_s)")
+        qs_info "ideal store on PostgreSQL     $(commas "${ideal[-1]}") msg/s"
+        qs_step "PostgreSQL end to end ($run/$RUNS): broker + 2 workers"
+        QS_TEST_ENGINE=pg new_site "pge2e$run" 1
+        QS_TEST_ENGINE=pg QS_STORE_WORKERS=2 qs_start_site
+        settle
+        qs_expect_rc 0 "$QS_TMP/pg-sim.json" "$QS_PRODUCER" simulate --home "$QS_HOME" \
+            --clients "$PG_CLIENTS" --messages "$PG_MESSAGES" --batch "$BATCH" \
+            --timeout "$SIM_TIMEOUT" --format json
+        e2e+=("$(jnum "$QS_TMP/pg-sim.json" .msgs_per_s)")
+        qs_stats
+        [[ $(qs_stat .stored) == "$PG_MESSAGES" ]] || qs_fail "qsctl stats says $(qs_stat .stored) stored on PostgreSQL, not $PG_MESSAGES"
+        qs_expect_compliance "$QS_TMP/pg-sim.json"
+        qs_info "end to end on PostgreSQL      $(commas "${e2e[-1]}") msg/s; all stored once, compliance as expected"
+        stop_site
+        qs_running store2 && { qs_stop store2 30 || qs_warn "store2 exited $QS_STOP_RC"; }
+    done
+    put pg_ideal_msgs_per_s "$(median "${ideal[@]}")"
+    put pg_e2e_msgs_per_s "$(median "${e2e[@]}")"
+    put pg_e2e_ratio "$(ratio "${R[pg_e2e_msgs_per_s]}" "${R[pg_ideal_msgs_per_s]}")"
+    if [[ -z ${R[e2e_msgs_per_s]:-} ]]; then
+        qs_step "SQLite beside it: ideal and end to end, once"
+        new_site sqlideal 1
+        bench sqlideal ideal --home "$QS_HOME" --clients "$PG_CLIENTS" --messages "$PG_MESSAGES" --batch "$BATCH"
+        put ideal_msgs_per_s "$(jnum "$QS_TMP/sqlideal.json" .msgs_per_s)"
+        new_site sqle2e 1
+        qs_start_site
+        qs_expect_rc 0 "$QS_TMP/sql-sim.json" "$QS_PRODUCER" simulate --home "$QS_HOME" \
+            --clients "$PG_CLIENTS" --messages "$PG_MESSAGES" --batch "$BATCH" \
+            --timeout "$SIM_TIMEOUT" --format json
+        put e2e_msgs_per_s "$(jnum "$QS_TMP/sql-sim.json" .msgs_per_s)"
+        stop_site
+    fi
+    qs_info "PostgreSQL: end to end $(commas "${R[pg_e2e_msgs_per_s]}") msg/s = ${R[pg_e2e_ratio]} x its ideal $(commas "${R[pg_ideal_msgs_per_s]}") (runs: ideal ${ideal[*]}; e2e ${e2e[*]})"
+    qs_info "SQLite:     end to end $(commas "${R[e2e_msgs_per_s]}") msg/s = $(ratio "${R[e2e_msgs_per_s]}" "${R[ideal_msgs_per_s]}") x its ideal $(commas "${R[ideal_msgs_per_s]}")"
+}
+
+# (b) cost growth, both engines.
+pg_phase_grow() {
+    local clients=$(( PG_GROW_ROWS / 20 )) engine tag
+    for engine in sqlite pg; do
+        tag=$engine
+        qs_step "cost growth on $engine: $(commas "$PG_GROW_ROWS") latest rows, then $(commas "$PG_GROW_MSGS") updates of random existing machines vs into an empty store"
+        QS_TEST_ENGINE=$engine new_site "grow$engine" 1
+        settle
+        bench "grow$engine" grow --home "$QS_HOME" --clients "$clients" --messages "$PG_GROW_MSGS" --batch "$BATCH"
+        put "${tag}_grow_empty_msgs_per_s" "$(jnum "$QS_TMP/grow$engine.json" .empty_msgs_per_s)"
+        put "${tag}_grow_full_msgs_per_s" "$(jnum "$QS_TMP/grow$engine.json" .grown_msgs_per_s)"
+        put "${tag}_grow_ratio" "$(ratio "${R[${tag}_grow_full_msgs_per_s]}" "${R[${tag}_grow_empty_msgs_per_s]}")"
+        if [[ $engine == pg ]]; then pg_bytes_pg "$QS_STORE_URL" "$tag"; else pg_bytes_sqlite "$QS_HOME/store.db" "$tag"; fi
+        qs_info "$engine: full store $(commas "${R[${tag}_grow_full_msgs_per_s]}") msg/s = ${R[${tag}_grow_ratio]} x empty $(commas "${R[${tag}_grow_empty_msgs_per_s]}") msg/s; ${R[${tag}_latest_bytes_per_row]} B per latest row, ${R[${tag}_history_bytes_per_row]} B per history row"
+        rm -rf "$QS_HOME"
+    done
+}
+
+# (c) compliance over PG_Q_CLIENTS x 20 on PostgreSQL.
+pg_phase_query() {
+    local times=() i t0 total
+    qs_step "compliance on PostgreSQL: $(commas "$PG_Q_CLIENTS") clients x 20 updates in latest"
+    QS_TEST_ENGINE=pg new_site pgquery 5
+    t0=$(date +%s)
+    # Bulk fill (setup, not measured): the rows a fleet's workers would have
+    # left, compliance_counts spread over the 16 shards like 16 connections.
+    psql -X -q -v ON_ERROR_STOP=1 "$QS_STORE_URL" -c "
+        INSERT INTO clients(pk, first_ms, last_ms)
+          SELECT sha256(int8send(c)), 0, 0 FROM generate_series(1, $PG_Q_CLIENTS) c;
+        INSERT INTO latest(client_id, topic_type, topic_id, state_id, time_ms, report_ms, machine_ps)
+          SELECT c, 500, 'KB' || (5000001 + t), 1 + (c + t) % 3, $(now_ms), $(now_ms),
+                 substring(sha256(int8send(c)) from 1 for 16)
+          FROM generate_series(1, $PG_Q_CLIENTS) c, generate_series(0, 19) t;
+        INSERT INTO compliance_counts(topic_type, topic_id, state_id, shard, count)
+          SELECT topic_type, topic_id, state_id, client_id % 16, count(*) FROM latest
+          GROUP BY 1, 2, 3, 4;" -c "VACUUM ANALYZE" >/dev/null || qs_fail "cannot fill latest on PostgreSQL"
+    qs_info "filled $(commas $(( PG_Q_CLIENTS * 20 ))) latest rows in $(( $(date +%s) - t0 )) s"
+    for i in 1 2 3; do
+        t0=$(date +%s%N)
+        qs_expect_rc 0 "$QS_TMP/pgcompliance.json" "$QSCTL" compliance --home "$QS_HOME" --format json
+        times+=("$(( ($(date +%s%N) - t0) / 1000000 ))")
+    done
+    total=$(jq '[.rows[].count] | add' "$QS_TMP/pgcompliance.json")
+    [[ $total == $(( PG_Q_CLIENTS * 20 )) ]] || qs_fail "compliance counted $total on PostgreSQL, not $(( PG_Q_CLIENTS * 20 ))"
+    put pg_query_ms "$(median "${times[@]}")"
+    qs_info "qsctl compliance on PostgreSQL, whole fleet ${R[pg_query_ms]} ms (median of 3: ${times[*]} ms; the whole qsctl process)"
+    rm -rf "$QS_HOME"
+}
+
+pg_phase() {
+    PG_SKIP=""
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+        PG_SKIP="no PostgreSQL server package"
+        qs_warn "phase 11 (PostgreSQL) skipped: $PG_SKIP"
+        return 0
+    fi
+    pg_phase_sizes
+    pg_phase_e2e
+    pg_phase_grow
+    pg_phase_query
+}
+
+# A measurement without a target: its line, verdict "-".
+info_row() { printf '  %-48s %-34s %s\n' "$1" "$2" "-"; }
+
+# The summary's rows of phase 11.
+pg_phase_rows() {
+    if [[ -n ${PG_SKIP:-} ]]; then
+        row "PostgreSQL e2e (2 workers) >= 0.8 x its ideal" "SKIP: $PG_SKIP" skip
+        return 0
+    fi
+    row "PostgreSQL e2e (2 workers) >= 0.8 x its ideal" "${R[pg_e2e_ratio]} x ($(commas "${R[pg_e2e_msgs_per_s]}") / $(commas "${R[pg_ideal_msgs_per_s]}") msg/s)" "${R[pg_e2e_ratio]} >= 0.8"
+    info_row "SQLite e2e beside it (same run)" "$(ratio "${R[e2e_msgs_per_s]}" "${R[ideal_msgs_per_s]}") x ($(commas "${R[e2e_msgs_per_s]}") / $(commas "${R[ideal_msgs_per_s]}"))"
+    row "PostgreSQL full store >= 0.8 x empty" "${R[pg_grow_ratio]} x at $(commas "$PG_GROW_ROWS") latest rows" "${R[pg_grow_ratio]} >= 0.8"
+    row "SQLite full store >= 0.8 x empty" "${R[sqlite_grow_ratio]} x at $(commas "$PG_GROW_ROWS") latest rows" "${R[sqlite_grow_ratio]} >= 0.8"
+    info_row "bytes per latest / history row, PostgreSQL" "${R[pg_latest_bytes_per_row]} / ${R[pg_history_bytes_per_row]} B"
+    info_row "bytes per latest / history row, SQLite" "${R[sqlite_latest_bytes_per_row]} / ${R[sqlite_history_bytes_per_row]} B"
+    row "compliance $(commas "$PG_Q_CLIENTS") x 20 < 100 ms, PostgreSQL" "${R[pg_query_ms]} ms" "${R[pg_query_ms]} < 100"
+}
