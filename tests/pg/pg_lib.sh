@@ -48,7 +48,7 @@ pg_start() {
     chmod o+x "$dir" 2>/dev/null || true
     pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U qs --auth=trust -E UTF8 --no-locale \
         >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
-    [[ -n ${PG_TCP_PORT:-} ]] && listen="${PG_TCP_ADDR:-127.0.0.1}"
+    [[ -n ${PG_TCP_PORT:-} ]] && listen="'${PG_TCP_ADDR:-127.0.0.1}'"
     cat >>"$PG_DIR/data/postgresql.conf" <<EOF
 listen_addresses = $listen
 port = ${PG_TCP_PORT:-5432}

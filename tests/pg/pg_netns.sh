@@ -73,8 +73,7 @@ qs_step "PostgreSQL on host db ($NET.1)"
 pg_find_bin || qs_fail "no PostgreSQL server"
 PG_PORT=5432
 # pg_start inside the namespace: the postmaster it forks stays there.
-# PG_TCP_ADDR goes into postgresql.conf as it is: quoted, as a string value.
-in_ns db env PG_TCP_PORT=$PG_PORT PG_TCP_ADDR="'$NET.1'" bash -c \
+in_ns db env PG_TCP_PORT=$PG_PORT PG_TCP_ADDR="$NET.1" bash -c \
     "source '$(dirname "${BASH_SOURCE[0]}")/pg_lib.sh' && pg_start '$QS_TMP'" \
     >"$QS_TMP/pg_start.out" 2>&1 || qs_fail "pg_start in host db failed: $(tail -n 20 "$QS_TMP/pg_start.out")"
 PG_DIR=$QS_TMP/pg
