@@ -38,13 +38,14 @@ fault_bg sim "$QS_TMP/sim.json" "$QS_PRODUCER" simulate --home "$QS_HOME" --clie
 # (its modification time changes: after a checkpoint SQLite rewrites the
 # file from the start, so its size alone stops changing). Gives up after
 # about 10 s.
+# On PostgreSQL the file is looked up at every look: a busy server fills a
+# 16 MB segment in a moment and goes on in the next one.
 wal_growing() {
-    local wal a b
-    wal=$(fault_wal_file)
-    for _ in $(seq 1 2000); do
-        a=$(stat -c '%y %s' "$wal" 2>/dev/null || true)
+    local a b end=$(( $(date +%s) + 10 ))
+    while (( $(date +%s) < end )); do
+        a=$(stat -c '%n %y %s' "$(fault_wal_file)" 2>/dev/null || true)
         sleep 0.003
-        b=$(stat -c '%y %s' "$wal" 2>/dev/null || true)
+        b=$(stat -c '%n %y %s' "$(fault_wal_file)" 2>/dev/null || true)
         [[ $a != "$b" ]] && return 0
     done
     return 1
