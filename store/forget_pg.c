@@ -20,39 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The pseudonyms as bytea parameters $1.. and the condition on them
- * (lookup_rules.h: the rule lookup uses, on both engines). */
-struct who {
-    const char *values[2 * QS_PSEUDONYM_SPELLINGS];
-    int lengths[2 * QS_PSEUDONYM_SPELLINGS];
-    int formats[2 * QS_PSEUDONYM_SPELLINGS];
-    int n;
-    char where[160];
-};
-
-static int
-who_set(struct who *w, const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len)
-{
-    const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS];
-
-    w->n = qs_who_params(params, who);
-    for (int i = 0; i < w->n; i++) {
-        w->values[i] = (const char *)params[i];
-        w->lengths[i] = QS_PSEUDONYM_BYTES;
-        w->formats[i] = 1;
-    }
-    if (qs_who_where(w->where, sizeof w->where, who, '$') != 0) {
-        snprintf(errmsg, errmsg_len, "the condition on the machine is too long");
-        return -1;
-    }
-    return 0;
-}
-
 /* Inside the transaction: every partition present, then latest (the
  * workers' order of shard rows: partitions, then compliance_counts, so no
  * cycle with them); touched[i] is set for each partition that lost rows. */
 static int
-delete_all(qs_pgdb_t *pg, const struct who *w, qs_forget_counts_t *counts,
+delete_all(qs_pgdb_t *pg, const qs_pg_who_t *w, qs_forget_counts_t *counts,
            const qs_partition_t *parts, size_t n_parts, int *touched, char *errmsg,
            size_t errmsg_len)
 {
@@ -101,13 +73,13 @@ qs_storedb_forget_machine_pg(qs_storedb_t *db, qs_forget_counts_t *counts,
                              const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len)
 {
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
-    struct who w;
+    qs_pg_who_t w;
     qs_partition_t *parts = NULL;
     size_t n_parts = 0;
     int *touched = NULL, rc = -1;
 
     memset(counts, 0, sizeof *counts);
-    if (who_set(&w, who, errmsg, errmsg_len) != 0)
+    if (qs_pg_who_set(&w, who, errmsg, errmsg_len) != 0)
         return -1;
     if (qs_pg_ensure(pg, errmsg, errmsg_len) != 0)
         return -1;

@@ -16,36 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The pseudonyms as binary bytea parameters $1.. and the condition on them
- * (lookup_rules.h: the same rule as on SQLite). */
-struct who {
-    const char *values[2 * QS_PSEUDONYM_SPELLINGS];
-    int lengths[2 * QS_PSEUDONYM_SPELLINGS];
-    int formats[2 * QS_PSEUDONYM_SPELLINGS];
-    int n;
-    char where[160];
-};
-
 static int
-who_set(struct who *w, const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len)
-{
-    const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS];
-
-    w->n = qs_who_params(params, who);
-    for (int i = 0; i < w->n; i++) {
-        w->values[i] = (const char *)params[i];
-        w->lengths[i] = QS_PSEUDONYM_BYTES;
-        w->formats[i] = 1;
-    }
-    if (qs_who_where(w->where, sizeof w->where, who, '$') != 0) {
-        snprintf(errmsg, errmsg_len, "the condition on the machine is too long");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-read_latest(qs_lookup_rows_t *out, qs_pgdb_t *pg, const struct who *w, char *errmsg,
+read_latest(qs_lookup_rows_t *out, qs_pgdb_t *pg, const qs_pg_who_t *w, char *errmsg,
             size_t errmsg_len)
 {
     char sql[480];
@@ -75,7 +47,7 @@ read_latest(qs_lookup_rows_t *out, qs_pgdb_t *pg, const struct who *w, char *err
  * read_history keeps only those). */
 static int
 read_partition(qs_lookup_rows_t *out, qs_pgdb_t *pg, const qs_partition_t *part,
-               qs_epochkeys_t *ks, const struct who *w, char *errmsg, size_t errmsg_len)
+               qs_epochkeys_t *ks, const qs_pg_who_t *w, char *errmsg, size_t errmsg_len)
 {
     char name[64], sql[384], what[96];
     PGresult *r;
@@ -106,7 +78,7 @@ read_partition(qs_lookup_rows_t *out, qs_pgdb_t *pg, const qs_partition_t *part,
 }
 
 static int
-read_history(qs_lookup_rows_t *out, qs_pgdb_t *pg, qs_epochkeys_t *ks, const struct who *w,
+read_history(qs_lookup_rows_t *out, qs_pgdb_t *pg, qs_epochkeys_t *ks, const qs_pg_who_t *w,
              char *errmsg, size_t errmsg_len)
 {
     qs_partition_t *parts = NULL;
@@ -132,11 +104,11 @@ qs_storedb_lookup_pg(qs_storedb_t *db, qs_storedb_lookup_t *out,
 {
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
     qs_lookup_rows_t rows = { out, 0 };
-    struct who w;
+    qs_pg_who_t w;
     int rc;
 
     memset(out, 0, sizeof *out);
-    if (who_set(&w, who, errmsg, errmsg_len) != 0)
+    if (qs_pg_who_set(&w, who, errmsg, errmsg_len) != 0)
         return -1;
     if (qs_pg_read_begin(pg, errmsg, errmsg_len) != 0)
         return -1;

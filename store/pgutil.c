@@ -326,3 +326,21 @@ fail:
     return -1;
 #undef ZERO_GROUPS
 }
+
+int
+qs_pg_who_set(qs_pg_who_t *w, const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len)
+{
+    const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS];
+
+    w->n = qs_who_params(params, who);
+    for (int i = 0; i < w->n; i++) {
+        w->values[i] = (const char *)params[i];
+        w->lengths[i] = QS_PSEUDONYM_BYTES;
+        w->formats[i] = 1;
+    }
+    if (qs_who_where(w->where, sizeof w->where, who, '$') != 0) {
+        snprintf(errmsg, errmsg_len, "the condition on the machine is too long");
+        return -1;
+    }
+    return 0;
+}

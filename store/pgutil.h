@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lookup_rules.h"
 #include "storedb_pg.h"
 
 /* Topic ids sort in byte order (SQLite's BINARY, the C writers' memcmp),
@@ -99,5 +100,20 @@ int qs_pg_prune_zero_groups(qs_pgdb_t *pg, int64_t *groups, char *errmsg, size_t
  * fixed tables). 0 or -1 with errmsg. */
 int qs_pg_vacuum_partition(qs_pgdb_t *pg, int64_t epoch, uint32_t topic_type, char *errmsg,
                            size_t errmsg_len);
+
+/* One machine's pseudonyms (every spelling, lookup_rules.h) as binary bytea
+ * parameters $1.. and the condition on them, the same rule as on SQLite:
+ * what lookup and forget select by. */
+typedef struct {
+    const char *values[2 * QS_PSEUDONYM_SPELLINGS];
+    int lengths[2 * QS_PSEUDONYM_SPELLINGS];
+    int formats[2 * QS_PSEUDONYM_SPELLINGS];
+    int n;
+    char where[160];
+} qs_pg_who_t;
+
+/* Fill w from who (its values point into who: keep who alive). 0, or -1
+ * with errmsg when the condition does not fit. */
+int qs_pg_who_set(qs_pg_who_t *w, const qs_machine_ps_t *who, char *errmsg, size_t errmsg_len);
 
 #endif
