@@ -358,11 +358,11 @@ partitions_from(PGresult *r, qs_partition_t **out, size_t *n)
     }
 }
 
-int
-qs_pgdb_partitions(qs_pgdb_t *pg, qs_partition_t **out, size_t *n)
+/* Run sql, whose rows are (epoch, topic_type, rows), into out/n. */
+static int
+partitions_query(qs_pgdb_t *pg, const char *sql, qs_partition_t **out, size_t *n)
 {
-    PGresult *r = PQexec(pg->conn, "SELECT epoch, topic_type, sum(rows) FROM partitions "
-                         "GROUP BY epoch, topic_type ORDER BY epoch, topic_type");
+    PGresult *r = PQexec(pg->conn, sql);
 
     *out = NULL;
     *n = 0;
@@ -373,6 +373,13 @@ qs_pgdb_partitions(qs_pgdb_t *pg, qs_partition_t **out, size_t *n)
     return 0;
 }
 
+int
+qs_pgdb_partitions(qs_pgdb_t *pg, qs_partition_t **out, size_t *n)
+{
+    return partitions_query(pg, "SELECT epoch, topic_type, sum(rows) FROM partitions "
+                            "GROUP BY epoch, topic_type ORDER BY epoch, topic_type", out, n);
+}
+
 /* Registered partitions, and history_E_T tables that are not (a crash
  * between CREATE and the register cannot happen in one transaction, but a
  * foreign writer can make them); the regular expression takes only the
@@ -380,7 +387,7 @@ qs_pgdb_partitions(qs_pgdb_t *pg, qs_partition_t **out, size_t *n)
 int
 qs_pgdb_partitions_present(qs_pgdb_t *pg, qs_partition_t **out, size_t *n)
 {
-    PGresult *r = PQexec(pg->conn,
+    return partitions_query(pg,
         "WITH t AS (SELECT substring(tablename from '^history_(0|-?[1-9][0-9]*)_') AS e, "
         "                  substring(tablename from '_(0|[1-9][0-9]*)$') AS ty "
         "           FROM pg_tables WHERE schemaname = current_schema() AND "
@@ -390,15 +397,7 @@ qs_pgdb_partitions_present(qs_pgdb_t *pg, qs_partition_t **out, size_t *n)
         "SELECT epoch, topic_type, rows FROM p UNION ALL "
         "SELECT t.e::bigint, t.ty::bigint, NULL FROM t WHERE NOT EXISTS "
         "  (SELECT 1 FROM p WHERE p.epoch = t.e::bigint AND p.topic_type = t.ty::bigint) "
-        "ORDER BY 1, 2");
-
-    *out = NULL;
-    *n = 0;
-    if (result_ok(pg, r, "cannot list partitions") != 0)
-        return -1;
-    partitions_from(r, out, n);
-    PQclear(r);
-    return 0;
+        "ORDER BY 1, 2", out, n);
 }
 
 int
