@@ -149,6 +149,35 @@ prepare_state(qs_outbox_t *ob)
     return 0;
 }
 
+/* Pragmas and schema. The schema runs in a BEGIN IMMEDIATE transaction, so
+ * its one write (meta's first row) never has to upgrade a read snapshot; a
+ * SQLITE_BUSY that the busy handler does not cover (a snapshot gone stale,
+ * the WAL being reset by `run` in that moment) is retried for up to ~10 s:
+ * `report` runs while `run` delivers from the same outbox. */
+static int
+open_schema(qs_outbox_t *ob, char **err)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = sqlite3_exec(ob->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                      "PRAGMA secure_delete=ON;", NULL, NULL, err);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(ob->db, "BEGIN IMMEDIATE", NULL, NULL, err);
+            if (rc == SQLITE_OK && (rc = sqlite3_exec(ob->db, schema, NULL, NULL, err)) ==
+                                       SQLITE_OK)
+                rc = sqlite3_exec(ob->db, "COMMIT", NULL, NULL, err);
+            if (rc != SQLITE_OK)
+                (void)sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc & 0xff) != SQLITE_BUSY || attempt >= 200)
+            return -1;
+        sqlite3_free(*err);
+        *err = NULL;
+        usleep(50000);
+    }
+}
+
 qs_outbox_t *
 qs_outbox_open(const char *path, char *errmsg, size_t errmsg_len)
 {
@@ -167,9 +196,7 @@ qs_outbox_open(const char *path, char *errmsg, size_t errmsg_len)
         goto fail;
     }
     sqlite3_busy_timeout(ob->db, 10000);
-    if (sqlite3_exec(ob->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                             "PRAGMA secure_delete=ON;", NULL, NULL, &err) != SQLITE_OK ||
-        sqlite3_exec(ob->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+    if (open_schema(ob, &err) != 0) {
         snprintf(errmsg, errmsg_len, "cannot prepare outbox '%s': %s", path,
                  err ? err : sqlite3_errmsg(ob->db));
         sqlite3_free(err);
