@@ -26,12 +26,15 @@ prod_sources() {   # production C sources and headers (no tests, no bench, no ge
 while IFS= read -r f; do
     case $f in store/*) continue ;; esac
     grep -q '#include "storedb_sqlite.h"' "$f" && breach "$f includes store/'s private storedb_sqlite.h"
+    grep -q -E '#include ["<](storedb_pg|pgutil|ops_pg|libpq-fe)\.h[">]' "$f" &&
+        breach "$f includes the PostgreSQL engine's private headers or libpq (store/'s)"
     grep -n -E '"[^"]*\b(FROM|INTO|UPDATE|TABLE|JOIN)[[:space:]]+(latest|seen|partitions|compliance_counts|counters|history_[^"]*)\b' "$f" |
         while IFS= read -r hit; do echo "layering: $f: SQL over a store.db table: $hit"; done | grep . && fail=1
 done < <(prod_sources)
 for f in bench/*.c; do
     [[ -f $f ]] || continue
-    grep -q '#include "storedb_sqlite.h"' "$f" && breach "$f includes store/'s private storedb_sqlite.h (bench has store/qs_store_bench.h)"
+    grep -q -E '#include ["<](storedb_sqlite|storedb_pg|pgutil|ops_pg|libpq-fe)\.h[">]' "$f" &&
+        breach "$f includes a store engine's private header (bench has store/qs_store_bench.h)"
 done
 
 # 2. common/ includes only common/ headers, the generated protobuf header and system headers.
