@@ -24,7 +24,8 @@ source "$here/pg_lib.sh"
 source "$here/pg_e2e_lib.sh"
 
 CLIENTS=${QS_PG_CLIENTS:-30}
-MESSAGES=${QS_PG_MESSAGES:-30000}
+# Enough for several passes to overlap the writes (two workers take ~40k/s).
+MESSAGES=${QS_PG_MESSAGES:-240000}
 AHEAD=$(( 31 * 86400 ))
 
 pge_setup "${1:-}"
