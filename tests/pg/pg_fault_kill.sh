@@ -18,7 +18,7 @@
 #   - most kills landed inside a transaction (the schedule did what it says).
 #
 # Usage: tests/pg/pg_fault_kill.sh [BUILD_DIR]
-# Knobs: QS_PG_CLIENTS (30), QS_PG_MESSAGES (30000), QS_PG_BATCH (2),
+# Knobs: QS_PG_CLIENTS (30), QS_PG_MESSAGES (300000), QS_PG_BATCH (2),
 #        QS_PG_ROUNDS (10), QS_FAULT_SEED.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +27,7 @@ source "$here/pg_lib.sh"
 source "$here/pg_e2e_lib.sh"
 
 CLIENTS=${QS_PG_CLIENTS:-30}
-MESSAGES=${QS_PG_MESSAGES:-30000}
+MESSAGES=${QS_PG_MESSAGES:-300000}   # two workers take ~30k/s: the faults must land mid-run
 BATCH=${QS_PG_BATCH:-2}
 ROUNDS=${QS_PG_ROUNDS:-10}
 

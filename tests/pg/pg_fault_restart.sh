@@ -19,7 +19,7 @@
 #     compliance_counts = latest grouped = the simulator's states.
 #
 # Usage: tests/pg/pg_fault_restart.sh [BUILD_DIR]
-# Knobs: QS_PG_CLIENTS (30), QS_PG_MESSAGES (30000), QS_PG_BATCH (5), QS_PG_DOWN_MS (2000).
+# Knobs: QS_PG_CLIENTS (30), QS_PG_MESSAGES (300000), QS_PG_BATCH (5), QS_PG_DOWN_MS (2000).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../fault/fault_lib.sh"
@@ -27,7 +27,7 @@ source "$here/pg_lib.sh"
 source "$here/pg_e2e_lib.sh"
 
 CLIENTS=${QS_PG_CLIENTS:-30}
-MESSAGES=${QS_PG_MESSAGES:-30000}
+MESSAGES=${QS_PG_MESSAGES:-300000}   # two workers take ~30k/s: the faults must land mid-run
 BATCH=${QS_PG_BATCH:-5}
 DOWN_MS=${QS_PG_DOWN_MS:-2000}
 
