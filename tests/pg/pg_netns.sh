@@ -19,13 +19,13 @@
 # qsctl stats: stored = history rows = MESSAGES; both workers committed.
 # Needs root (ip netns, veth, bridge): exits 77 (SKIP in CTest) otherwise.
 # Usage: tests/pg/pg_netns.sh [BUILD_DIR]   (or QS_BIN_DIR / QSCTL=... env)
-# Knobs: QS_NETNS_CLIENTS (20), QS_NETNS_MESSAGES (40000), QS_FAULT_SEED.
+# Knobs: QS_NETNS_CLIENTS (20), QS_NETNS_MESSAGES (200000), QS_FAULT_SEED.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../fault/fault_lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/pg_lib.sh"
 
 CLIENTS=${QS_NETNS_CLIENTS:-20}
-MESSAGES=${QS_NETNS_MESSAGES:-40000}
+MESSAGES=${QS_NETNS_MESSAGES:-200000}   # the kills must land mid-run at ~30k/s
 F=2000              # producers' failover timeout, ms
 SIM_LIMIT=240       # seconds for simulate
 
