@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qs_clock.h"
 #include "qs_config.h"
 #include "qs_keys.h"
 #include "qs_site.h"
@@ -79,5 +80,21 @@ int bench_fill_latest(const struct bench_opts *o);
 int bench_purge(const struct bench_opts *o);
 int bench_http(const struct bench_opts *o);
 int bench_grow(const struct bench_opts *o);   /* bench_pg.c */
+
+/* The store as qs-store opens it, in process (site.db, the site's store on
+ * its engine, the epoch keys, the ingest pipeline): what the ideal store
+ * (bench_ideal.c) and the cost growth (bench_pg.c) drive. */
+typedef struct {
+    struct qs_sitedb *sitedb;
+    struct qs_storedb *storedb;
+    struct qs_epochkeys *epochkeys;
+    struct qs_ingest *ingest;
+} bench_store_t;
+
+/* Open every part of st for site; who names the sub-command in the one
+ * line printed on failure. 0, or -1 (close st then). */
+int bench_store_open(bench_store_t *st, const bench_site_t *site, const qs_clock_t *clock,
+                     const char *who);
+void bench_store_close(bench_store_t *st);
 
 #endif

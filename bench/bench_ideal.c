@@ -150,26 +150,19 @@ ideal_generate(struct ideal_frames *fr, const struct bench_opts *o, const bench_
 }
 
 /* What the store opens. */
-struct ideal_store {
-    qs_sitedb_t *sitedb;
-    qs_storedb_t *storedb;
-    qs_epochkeys_t *epochkeys;
-    qs_ingest_t *ingest;
-};
-
 /* 2. The store, as qs-store opens it. 0, or -1 with a message. */
-static int
-ideal_open_store(struct ideal_store *st, const bench_site_t *site, const qs_clock_t *clock)
+int
+bench_store_open(bench_store_t *st, const bench_site_t *site, const qs_clock_t *clock,
+                 const char *who)
 {
+    const char *where = qs_storedb_location(site->cfg.store_database, site->paths.store_db);
     qs_ingest_config_t icfg;
     char err[1024];
 
     if ((st->sitedb = qs_sitedb_open(site->paths.site_db, 0, err, sizeof err)) == NULL ||
-        (st->storedb = qs_storedb_open(qs_storedb_location(site->cfg.store_database,
-                                                     site->paths.store_db), 1, err,
-                                 sizeof err)) == NULL ||
+        (st->storedb = qs_storedb_open(where, 1, err, sizeof err)) == NULL ||
         (st->epochkeys = qs_epochkeys_open(site->paths.epochs_dir, 1, err, sizeof err)) == NULL) {
-        fprintf(stderr, "qs-bench ideal: %s\n", err);
+        fprintf(stderr, "qs-bench %s: %s\n", who, err);
         return -1;
     }
     memset(&icfg, 0, sizeof icfg);
@@ -182,14 +175,14 @@ ideal_open_store(struct ideal_store *st, const bench_site_t *site, const qs_cloc
     icfg.skew_ms = (int64_t)site->cfg.skew_limit_s * 1000;
     icfg.group_max_messages = (size_t)site->cfg.group_commit_max_messages;
     if ((st->ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
-        fprintf(stderr, "qs-bench ideal: %s\n", err);
+        fprintf(stderr, "qs-bench %s: %s\n", who, err);
         return -1;
     }
     return 0;
 }
 
-static void
-ideal_close_store(struct ideal_store *st)
+void
+bench_store_close(bench_store_t *st)
 {
     qs_ingest_destroy(&st->ingest);
     qs_epochkeys_destroy(&st->epochkeys);
@@ -224,7 +217,7 @@ bench_ideal(const struct bench_opts *o)
 {
     bench_site_t site;
     qs_keypair_t **keys = NULL;
-    struct ideal_store st = { 0 };
+    bench_store_t st = { 0 };
     struct ideal_frames fr = { 0 };
     struct ack_count acks = { 0 };
     qs_ingest_stats_t stats;
@@ -247,7 +240,7 @@ bench_ideal(const struct bench_opts *o)
     base_ms = qs_clock_now_ms(&clock) - (int64_t)qs_simgen_count(messages, (uint32_t)clients, 1) -
               1000;
     ideal_generate(&fr, o, &site, keys, base_ms);
-    if (ideal_open_store(&st, &site, &clock) != 0)
+    if (bench_store_open(&st, &site, &clock, "ideal") != 0)
         goto out;
     if ((el = ideal_run(st.ingest, &fr, keys, &acks)) < 0) {
         fprintf(stderr, "qs-bench ideal: a commit failed\n");
@@ -270,7 +263,7 @@ bench_ideal(const struct bench_opts *o)
            o->details_every, o->steady ? "true" : "false", el);
     rc = 0;
 out:
-    ideal_close_store(&st);
+    bench_store_close(&st);
     bench_keys_free(keys, clients);
     bench_site_close(&site);
     free(fr.f);

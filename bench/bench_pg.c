@@ -39,10 +39,7 @@
 #define KEPT_MAX 4000            /* keys held at once (sodium_malloc'd, guard pages) */
 
 typedef struct {
-    qs_sitedb_t *sitedb;
-    qs_storedb_t *storedb;
-    qs_epochkeys_t *epochkeys;
-    qs_ingest_t *ingest;
+    bench_store_t s;
     uint64_t refused;
 } grow_store_t;
 
@@ -58,44 +55,6 @@ on_reply(void *ctx, const uint8_t *rid, size_t rid_len, const uint8_t *reply, si
     (void)reply_len;
     if (ack->status != QUIETSTATE__STATUS__OK || ack->n_rejected > 0)
         st->refused++;
-}
-
-static int
-grow_open(grow_store_t *st, const bench_site_t *site, const qs_clock_t *clock)
-{
-    qs_ingest_config_t icfg;
-    char err[1024];
-    const char *where = qs_storedb_location(site->cfg.store_database, site->paths.store_db);
-
-    if ((st->sitedb = qs_sitedb_open(site->paths.site_db, 0, err, sizeof err)) == NULL ||
-        (st->storedb = qs_storedb_open(where, 1, err, sizeof err)) == NULL ||
-        (st->epochkeys = qs_epochkeys_open(site->paths.epochs_dir, 1, err, sizeof err)) == NULL) {
-        fprintf(stderr, "qs-bench grow: %s\n", err);
-        return -1;
-    }
-    memset(&icfg, 0, sizeof icfg);
-    icfg.store_kp = site->store_kp;
-    icfg.site_key = site->site_key;
-    icfg.sitedb = st->sitedb;
-    icfg.storedb = st->storedb;
-    icfg.epochkeys = st->epochkeys;
-    icfg.clock = clock;
-    icfg.skew_ms = (int64_t)site->cfg.skew_limit_s * 1000;
-    icfg.group_max_messages = (size_t)site->cfg.group_commit_max_messages;
-    if ((st->ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
-        fprintf(stderr, "qs-bench grow: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-static void
-grow_close(grow_store_t *st)
-{
-    qs_ingest_destroy(&st->ingest);
-    qs_epochkeys_destroy(&st->epochkeys);
-    qs_storedb_destroy(&st->storedb);
-    qs_sitedb_destroy(&st->sitedb);
 }
 
 /* The envelopes of one phase, in delivery order, in one buffer. */
@@ -166,12 +125,12 @@ ingest_all(grow_store_t *st, const envs_t *e)
     for (size_t i = 0; i < e->n; i++) {
         uint8_t rid[8];
         memcpy(rid, &i, sizeof rid);
-        (void)qs_ingest_add(st->ingest, rid, sizeof rid, qs_keypair_public(e->kp[i]),
+        (void)qs_ingest_add(st->s.ingest, rid, sizeof rid, qs_keypair_public(e->kp[i]),
                             QS_KEY_BYTES, e->data + e->off[i], e->flen[i]);
-        if (qs_ingest_full(st->ingest) && qs_ingest_commit(st->ingest, on_reply, st) != 0)
+        if (qs_ingest_full(st->s.ingest) && qs_ingest_commit(st->s.ingest, on_reply, st) != 0)
             return -1;
     }
-    if (qs_ingest_pending(st->ingest) > 0 && qs_ingest_commit(st->ingest, on_reply, st) != 0)
+    if (qs_ingest_pending(st->s.ingest) > 0 && qs_ingest_commit(st->s.ingest, on_reply, st) != 0)
         return -1;
     return bench_now_s() - t0;
 }
@@ -192,7 +151,7 @@ grow_fill(grow_store_t *st, bench_site_t *site, long clients, uint32_t c0, int64
         snprintf(prefix, sizeof prefix, "grow%ld", done / FILL_CHUNK);
         if (bench_enroll(site, prefix, n, &keys) != 0)
             return -1;
-        (void)qs_ingest_tick(st->ingest, 1);    /* the keyset with the new clients */
+        (void)qs_ingest_tick(st->s.ingest, 1);    /* the keyset with the new clients */
         for (size_t i = 0; i < n; i++)
             env_add(&e, site, keys[i], c0 + (uint32_t)(done + (long)i), 1, QS_SIM_TOPICS, base_ms);
         if (ingest_all(st, &e) < 0)
@@ -246,13 +205,13 @@ bench_grow(const struct bench_opts *o)
         fprintf(stderr, "qs-bench grow: --messages / --batch must be at most %d\n", KEPT_MAX);
         return 2;
     }
-    if (qs_clock_init(&clock) != 0 || grow_open(&st, &site, &clock) != 0)
+    if (qs_clock_init(&clock) != 0 || bench_store_open(&st.s, &site, &clock, "grow") != 0)
         goto out;
     /* Times in the past, room for every serial a client will send. */
     base_ms = qs_clock_now_ms(&clock) - 10000000;
     if (bench_enroll(&site, "fresh", n_fresh, &fresh) != 0)
         goto out;
-    (void)qs_ingest_tick(st.ingest, 1);
+    (void)qs_ingest_tick(st.s.ingest, 1);
     for (size_t i = 0; i < n_fresh; i++)
         env_add(&e, &site, fresh[i], (uint32_t)(i + 1), 1, (size_t)o->batch, base_ms);
     if ((empty_s = ingest_all(&st, &e)) < 0)
@@ -275,11 +234,11 @@ bench_grow(const struct bench_opts *o)
            (double)o->messages / empty_s, (double)o->messages / grown_s, empty_s / grown_s,
            o->messages, o->batch, o->clients,
            (o->clients + (long)n_fresh) * (long)QS_SIM_TOPICS, n_kept,
-           qs_storedb_engine(st.storedb) == QS_STOREDB_POSTGRESQL ? "postgresql" : "sqlite");
+           qs_storedb_engine(st.s.storedb) == QS_STOREDB_POSTGRESQL ? "postgresql" : "sqlite");
     rc = 0;
 out:
     envs_free(&e);
-    grow_close(&st);
+    bench_store_close(&st.s);
     bench_keys_free(fresh, n_fresh);
     for (size_t i = 0; i < n_kept; i++)
         qs_keypair_destroy(&kept[i]);
