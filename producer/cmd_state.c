@@ -300,8 +300,7 @@ qs_cmd_status(const char **outbox, int argc, char **argv)
     };
     qs_fmt_t fmt = QS_FMT_TABLE;
     qs_outbox_status_t st;
-    unsigned long long max = 0;
-    char *end = NULL;
+    uint64_t max = 0;
     qs_outbox_t *ob;
     int c;
 
@@ -309,9 +308,7 @@ qs_cmd_status(const char **outbox, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
-            max = strtoull(optarg, &end, 10);
-            if (*optarg < '0' || *optarg > '9' || *end != '\0' || max < 1 ||
-                max > QS_OUTBOX_MAX_MAX_PENDING)
+            if (qs_cmd_parse_u64(&max, optarg, 1, QS_OUTBOX_MAX_MAX_PENDING) != 0)
                 return qs_cmd_usage_error("status", "--max-pending: not a number from 1 to "
                                           "10000000:", optarg);
             break;
