@@ -31,6 +31,7 @@ struct bench_opts {
     long topics;             /* --topics: topics per client (fill-latest) */
     long rows;               /* --rows: history rows per day (fill-history) */
     long days;               /* --days: retained days (fill-history) */
+    long history;            /* --history: history rows in all (grow; 0: the fill's) */
     long scale;              /* --scale: multiplier of retained days (purge) */
     long group;              /* --group: messages per transaction (sqlite) */
     const char *url;         /* --url: what http GETs */

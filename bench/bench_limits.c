@@ -55,7 +55,9 @@ usage(FILE *out, int code)
             "       qs-bench http --url URL --token-file FILE --rate REQ_PER_S --seconds S\n"
             "                [--connections N]\n"
             "       qs-bench grow --home DIR --clients C --messages M [--batch B]\n"
-            "                (ingest into the site's store, empty vs C x 20 latest rows)\n"
+            "                [--history ROWS]\n"
+            "                (ingest into the site's store, empty vs C x 20 latest rows;\n"
+            "                ROWS history rows in all: the fill's, copied into earlier days)\n"
             "\n"
             "Measures one limit or one part of quietstate and prints one JSON line\n"
             "(msgs_per_s, seconds, ...). bench/run runs them all and prints ratios;\n"
@@ -375,8 +377,8 @@ bench_naive(const struct bench_opts *o)
 int
 main(int argc, char **argv)
 {
-    struct bench_opts o = { 2.0, 200000, 100, "/tmp", NULL, 200, 0, 0, 0, 20, 100000, 10, 1, 20000,
-                               NULL, NULL, 16 };
+    struct bench_opts o = { 2.0, 200000, 100, "/tmp", NULL, 200, 0, 0, 0, 20, 100000, 10, 0, 1,
+                            20000, NULL, NULL, 16 };
     const char *cmd;
 
     qs_log_init("qs-bench", -1);
@@ -410,6 +412,8 @@ main(int argc, char **argv)
             o.rows = atol(argv[++i]);
         else if (strcmp(argv[i], "--days") == 0)
             o.days = atol(argv[++i]);
+        else if (strcmp(argv[i], "--history") == 0)
+            o.history = atol(argv[++i]);
         else if (strcmp(argv[i], "--steady") == 0) {
             o.steady = 1;
             continue;
@@ -428,7 +432,7 @@ main(int argc, char **argv)
     }
     if (o.seconds <= 0 || o.messages <= 0 || o.batch <= 0 || o.batch > 1000 ||
         o.clients <= 0 || o.rate < 0 || o.details_every < 0 || o.topics <= 0 ||
-        o.rows <= 0 || o.days <= 0 || o.scale <= 0 || o.group <= 0 ||
+        o.rows <= 0 || o.days <= 0 || o.history < 0 || o.scale <= 0 || o.group <= 0 ||
         o.connections <= 0 || o.connections > 1000)
         usage(stderr, 2);
     if (sodium_init() < 0)

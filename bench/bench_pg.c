@@ -12,6 +12,11 @@
  *      FILL_CHUNK clients (enrolled per chunk; keys kept for every stride-th
  *      client only: locked memory is scarce), so the kept clients are
  *      spread over the whole client_id range;
+ *   2b. history, untimed (--history ROWS): the fill's history partitions
+ *      copied, row for row, into the partitions of earlier days until the
+ *      history holds ROWS rows (qs_store_bench_copy_history: 100M history
+ *      rows through the write path would take an hour per engine here; a
+ *      site's earlier days are pages today's ingest does not touch);
  *   3. grown, timed: M messages from the kept clients, picked in random
  *      order, each envelope B new serials of one client: updates of existing
  *      latest rows at random places of the key space, not appends.
@@ -27,6 +32,7 @@
 #include "qs_epochkeys.h"
 #include "qs_log.h"
 #include "qs_sitedb.h"
+#include "qs_store_bench.h"
 #include "qs_storedb.h"
 #include "simgen.h"
 
@@ -168,6 +174,43 @@ grow_fill(grow_store_t *st, bench_site_t *site, long clients, uint32_t c0, int64
     return 0;
 }
 
+/* Phase 2b: copy the fill's partitions into earlier days until the history
+ * holds `total` rows; *rows gets the history's rows. 0 or -1. */
+static int
+grow_history(qs_storedb_t *db, long total, int64_t *rows)
+{
+    qs_partition_t *parts = NULL;
+    size_t n = 0;
+    int64_t oldest, have = 0, copied;
+    char err[256];
+    int rc = -1;
+
+    if (qs_storedb_partitions(db, &parts, &n) != 0 || n == 0) {
+        fprintf(stderr, "qs-bench grow: cannot list the fill's partitions\n");
+        goto out;
+    }
+    oldest = parts[0].epoch;
+    for (size_t i = 0; i < n; i++)
+        have += parts[i].rows;
+    for (int64_t day = 1; have < total; day++) {
+        for (size_t i = 0; i < n && have < total; i++) {
+            if (qs_store_bench_copy_history(db, parts[i].epoch, parts[i].topic_type,
+                                            oldest - day, total - have, &copied, err,
+                                            sizeof err) != 0) {
+                fprintf(stderr, "qs-bench grow: copying history: %s\n", err);
+                goto out;
+            }
+            have += copied;
+        }
+        log_info("grow: %lld history rows (day -%lld copied)", (long long)have, (long long)day);
+    }
+    rc = 0;
+out:
+    *rows = have;
+    free(parts);
+    return rc;
+}
+
 /* Phase 3's envelopes: kept clients in random order, batch new serials
  * each (after the 20 of the fill, and after earlier rounds). */
 static void
@@ -197,11 +240,11 @@ bench_grow(const struct bench_opts *o)
     qs_clock_t clock;
     size_t n_fresh = (size_t)((o->messages + o->batch - 1) / o->batch), n_kept = 0, stride;
     double empty_s, grown_s;
-    int64_t base_ms;
+    int64_t base_ms, history_rows = 0;
     int rc = 1;
 
     stride = (size_t)(o->clients / KEPT_MAX + 1);
-    if (n_fresh > KEPT_MAX || bench_site_open(&site, o->home) != 0) {
+    if (n_fresh >= KEPT_MAX || bench_site_open(&site, o->home) != 0) {
         fprintf(stderr, "qs-bench grow: --messages / --batch must be at most %d\n", KEPT_MAX);
         return 2;
     }
@@ -209,19 +252,27 @@ bench_grow(const struct bench_opts *o)
         goto out;
     /* Times in the past, room for every serial a client will send. */
     base_ms = qs_clock_now_ms(&clock) - 10000000;
-    if (bench_enroll(&site, "fresh", n_fresh, &fresh) != 0)
+    /* One more fresh client than timed: its envelope, untimed, warms the
+     * connection, the statements and today's partition up, so that the
+     * empty store's rate is not a cold start's. */
+    if (bench_enroll(&site, "fresh", n_fresh + 1, &fresh) != 0)
         goto out;
     (void)qs_ingest_tick(st.s.ingest, 1);
+    env_add(&e, &site, fresh[n_fresh], (uint32_t)n_fresh + 1, 1, (size_t)o->batch, base_ms);
+    if (ingest_all(&st, &e) < 0)
+        goto out;
+    envs_free(&e);
     for (size_t i = 0; i < n_fresh; i++)
         env_add(&e, &site, fresh[i], (uint32_t)(i + 1), 1, (size_t)o->batch, base_ms);
     if ((empty_s = ingest_all(&st, &e)) < 0)
         goto out;
     envs_free(&e);
-    if (grow_fill(&st, &site, o->clients, (uint32_t)n_fresh + 1, base_ms, kept, &n_kept,
-                  stride) != 0)
+    if (grow_fill(&st, &site, o->clients, (uint32_t)n_fresh + 2, base_ms, kept, &n_kept,
+                  stride) != 0 ||
+        grow_history(st.s.storedb, o->history, &history_rows) != 0)
         goto out;
     for (size_t i = 0; i < n_kept; i++)
-        ids[i] = (uint32_t)(n_fresh + 1 + i * stride);
+        ids[i] = (uint32_t)(n_fresh + 2 + i * stride);
     grow_updates(&e, &site, kept, ids, n_kept, o->messages, o->batch, base_ms);
     if ((grown_s = ingest_all(&st, &e)) < 0 || st.refused > 0) {
         fprintf(stderr, "qs-bench grow: a commit failed or %llu batches were refused\n",
@@ -230,16 +281,17 @@ bench_grow(const struct bench_opts *o)
     }
     printf("{\"name\": \"grow\", \"empty_msgs_per_s\": %.0f, \"grown_msgs_per_s\": %.0f, "
            "\"ratio\": %.3f, \"messages\": %ld, \"batch\": %d, \"fill_clients\": %ld, "
-           "\"latest_rows\": %ld, \"updating_clients\": %zu, \"engine\": \"%s\"}\n",
+           "\"latest_rows\": %ld, \"history_rows\": %lld, \"updating_clients\": %zu, "
+           "\"engine\": \"%s\"}\n",
            (double)o->messages / empty_s, (double)o->messages / grown_s, empty_s / grown_s,
            o->messages, o->batch, o->clients,
-           (o->clients + (long)n_fresh) * (long)QS_SIM_TOPICS, n_kept,
+           (o->clients + (long)n_fresh + 1) * (long)QS_SIM_TOPICS, (long long)history_rows, n_kept,
            qs_storedb_engine(st.s.storedb) == QS_STOREDB_POSTGRESQL ? "postgresql" : "sqlite");
     rc = 0;
 out:
     envs_free(&e);
     bench_store_close(&st.s);
-    bench_keys_free(fresh, n_fresh);
+    bench_keys_free(fresh, n_fresh + 1);
     for (size_t i = 0; i < n_kept; i++)
         qs_keypair_destroy(&kept[i]);
     bench_site_close(&site);

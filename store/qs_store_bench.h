@@ -68,6 +68,16 @@ int qs_store_bench_fast(qs_store_bench_t *self, int on);
  * transaction. */
 int qs_store_bench_bulk_latest(qs_store_bench_t *self, int on);
 
+/* Either engine, outside any transaction (bench_history.c): copy up to
+ * limit rows of history partition (from_epoch, topic_type), every column,
+ * into the partition of to_epoch (created and registered as the store
+ * does, its row count added), in one transaction; *copied gets the rows
+ * copied. Earlier days' history for a cost-growth fill. 0 or -1 with
+ * errmsg. */
+int qs_store_bench_copy_history(qs_storedb_t *db, int64_t from_epoch, uint32_t topic_type,
+                                int64_t to_epoch, int64_t limit, int64_t *copied, char *errmsg,
+                                size_t errmsg_len);
+
 /* The database's last error, for a message. */
 const char *qs_store_bench_errmsg(qs_store_bench_t *self);
 

@@ -11,7 +11,7 @@ target_sources(qs_store_lib PRIVATE commit.c committer.c)
 target_link_libraries(qs_store_lib PUBLIC Threads::Threads)
 
 # qs-bench's private access to store.db (qs_store_bench.h): only bench/ links it.
-add_library(qs_store_bench STATIC qs_store_bench.c)
+add_library(qs_store_bench STATIC qs_store_bench.c bench_history.c)
 target_link_libraries(qs_store_bench PUBLIC qs_store_lib)
 
 add_executable(qs-store main.c)

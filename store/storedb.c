@@ -229,7 +229,7 @@ qs_storedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
                        SQLITE_OK) ||
         sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                          "PRAGMA secure_delete=ON; PRAGMA foreign_keys=OFF;"
-                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+                         "PRAGMA cache_size=" QS_STOREDB_SQLITE_CACHE_SIZE "; PRAGMA temp_store=MEMORY;",
                      NULL, NULL, &err) != SQLITE_OK ||
         (create && sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK)) {
         snprintf(errmsg, errmsg_len, "cannot prepare '%s': %s", path, err ? err : "?");

@@ -11,6 +11,9 @@
 
 #include "qs_storedb.h"
 
+/* The page cache the store runs with (PRAGMA cache_size: 64 MiB). */
+#define QS_STOREDB_SQLITE_CACHE_SIZE "-65536"
+
 /* The connection (borrowed; lives as long as db). */
 sqlite3 *qs_storedb_sqlite(qs_storedb_t *db);
 

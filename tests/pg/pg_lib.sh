@@ -59,6 +59,9 @@ max_connections = 60
 shared_buffers = 64MB
 log_min_messages = warning
 EOF
+    # PG_EXTRA_CONF: more postgresql.conf lines (bench/run tunes the server
+    # as a site's DBA would for a big fleet); later lines win.
+    [[ -n ${PG_EXTRA_CONF:-} ]] && printf '%s\n' "$PG_EXTRA_CONF" >>"$PG_DIR/data/postgresql.conf"
     if [[ -n ${PG_TCP_PORT:-} ]]; then
         echo "host all all 0.0.0.0/0 trust" >>"$PG_DIR/data/pg_hba.conf"
     fi
