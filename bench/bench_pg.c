@@ -244,7 +244,7 @@ bench_grow(const struct bench_opts *o)
     int rc = 1;
 
     stride = (size_t)(o->clients / KEPT_MAX + 1);
-    if (n_fresh >= KEPT_MAX || bench_site_open(&site, o->home) != 0) {
+    if (n_fresh > KEPT_MAX || bench_site_open(&site, o->home) != 0) {
         fprintf(stderr, "qs-bench grow: --messages / --batch must be at most %d\n", KEPT_MAX);
         return 2;
     }
