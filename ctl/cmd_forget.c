@@ -9,6 +9,7 @@
  * two databases: if the audit entry cannot be written after the rows were
  * deleted, the command says so and exits 1.
  */
+#include "cmd_forget.h"
 #include "ctl_common.h"
 #include "qs_ctl.h"
 #include "qs_hex.h"
@@ -23,7 +24,6 @@
 #include <string.h>
 
 #define CMD "forget"
-#define FORGET_PREFIX_BYTES QS_STOREDOC_PS_PREFIX_BYTES
 
 static void
 usage(FILE *out)
@@ -117,53 +117,65 @@ print_counts(const char *ps_hex, const char *dps_hex, const qs_forget_counts_t *
         printf("store.db WAL truncated and free pages returned: no copy is left in the files\n");
 }
 
-/* Forget, then say so and audit it; the exit code. */
+int
+ctl_forget_audited(ctl_site_t *site, const char *cmd, const char *actor,
+                   const qs_machine_ps_t *who, ctl_forgot_t *out)
+{
+    const uint8_t *domain_ps = who->has_domain ? who->domain_ps[0] : NULL;
+    char errmsg[CTL_ERRMSG_BYTES], scrub_err[CTL_ERRMSG_BYTES];
+    int forget_rc;
+
+    memset(out, 0, sizeof *out);
+    qs_hex_encode(out->ps_hex, sizeof out->ps_hex, who->machine_ps[0], QS_STOREDOC_PS_PREFIX_BYTES);
+    if (domain_ps != NULL)
+        qs_hex_encode(out->dps_hex, sizeof out->dps_hex, domain_ps, QS_STOREDOC_PS_PREFIX_BYTES);
+    errmsg[0] = '\0';
+    forget_rc = qs_storedb_forget_who(site->storedb, &out->counts, who, errmsg, sizeof errmsg);
+    snprintf(scrub_err, sizeof scrub_err, "%s", errmsg);
+    if (forget_rc == -1) {
+        /* Nothing was deleted: no audit entry for a change that did not happen. */
+        ctl_error(cmd, "nothing was removed: %s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    out->detail = qs_storedoc_forget_detail(out->ps_hex, domain_ps ? out->dps_hex : NULL,
+                                            &out->counts);
+    if (ctl_site_begin(site, errmsg, sizeof errmsg) != 0 ||
+        ctl_site_audit(site, actor, "forget", out->detail, errmsg, sizeof errmsg) != 0 ||
+        ctl_site_commit(site, errmsg, sizeof errmsg) != 0) {
+        ctl_error(cmd, "the rows were removed, but the audit entry could not be written: %s",
+                  errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    if (forget_rc != 0) {
+        ctl_error(cmd, "the rows were removed, but %s; run qs-retention --once (or wait for "
+                  "its next pass) to truncate the WAL", scrub_err);
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
+}
+
+void
+ctl_forget_print(const ctl_forgot_t *f, qs_storedb_engine_t engine)
+{
+    print_counts(f->ps_hex, f->dps_hex[0] ? f->dps_hex : NULL, &f->counts, engine);
+}
+
+/* Forget, then audit it and say so; the exit code. */
 static int
 forget_and_audit(ctl_site_t *site, const char *actor, ctl_format_t fmt,
                  const qs_machine_ps_t *who)
 {
-    const uint8_t *machine_ps = who->machine_ps[0];
-    const uint8_t *domain_ps = who->has_domain ? who->domain_ps[0] : NULL;
-    char errmsg[CTL_ERRMSG_BYTES], scrub_err[CTL_ERRMSG_BYTES];
-    char ps_hex[2 * FORGET_PREFIX_BYTES + 1], dps_hex[2 * FORGET_PREFIX_BYTES + 1];
-    qs_forget_counts_t counts;
-    cJSON *detail;
-    int forget_rc, rc;
+    ctl_forgot_t f;
+    int rc = ctl_forget_audited(site, CMD, actor, who, &f);
 
-    qs_hex_encode(ps_hex, sizeof ps_hex, machine_ps, FORGET_PREFIX_BYTES);
-    if (domain_ps != NULL)
-        qs_hex_encode(dps_hex, sizeof dps_hex, domain_ps, FORGET_PREFIX_BYTES);
-    errmsg[0] = '\0';
-    forget_rc = qs_storedb_forget_who(site->storedb, &counts, who, errmsg, sizeof errmsg);
-    snprintf(scrub_err, sizeof scrub_err, "%s", errmsg);
-    if (forget_rc == -1) {
-        /* Nothing was deleted: no audit entry for a change that did not happen. */
-        ctl_error(CMD, "nothing was removed: %s", errmsg);
-        return CTL_EXIT_FAIL;
-    }
-    detail = qs_storedoc_forget_detail(ps_hex, domain_ps ? dps_hex : NULL, &counts);
-    if (fmt == CTL_FORMAT_JSON) {
-        if (ctl_json_print(cJSON_Duplicate(detail, 1)) != 0)
+    if (f.detail != NULL && fmt == CTL_FORMAT_JSON) {
+        if (ctl_json_print(cJSON_Duplicate(f.detail, 1)) != 0)
             qs_fatal("out of memory printing JSON");
-    } else {
-        print_counts(ps_hex, domain_ps ? dps_hex : NULL, &counts,
-                     qs_storedb_engine(site->storedb));
+    } else if (f.detail != NULL) {
+        ctl_forget_print(&f, qs_storedb_engine(site->storedb));
     }
-    if (ctl_site_begin(site, errmsg, sizeof errmsg) != 0 ||
-        ctl_site_audit(site, actor, "forget", detail, errmsg, sizeof errmsg) != 0 ||
-        ctl_site_commit(site, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "the rows were removed, but the audit entry could not be written: %s",
-                  errmsg);
-        rc = CTL_EXIT_FAIL;
-    } else if (forget_rc != 0) {
-        ctl_error(CMD, "the rows were removed, but %s; run qs-retention --once (or wait for "
-                  "its next pass) to truncate the WAL", scrub_err);
-        rc = CTL_EXIT_FAIL;
-    } else {
-        rc = ctl_output_done(CMD);
-    }
-    cJSON_Delete(detail);
-    return rc;
+    cJSON_Delete(f.detail);
+    return rc == CTL_EXIT_OK ? ctl_output_done(CMD) : rc;
 }
 
 int

@@ -157,6 +157,31 @@ qs_expect_rc 0 "$QS_TMP/sendraw-ok.out" "$QS_SENDRAW" --profile "$ref" --serial 
 qs_stats
 qs_expect_eq "stats .stored" "$(qs_stat .stored)" 5
 
+qs_step "3c. decommission: qsctl revoke --forget revokes and erases in one audited step"
+qs_enroll pc-decom
+qs_report pc-decom --topic-type 500 --topic-id KB5030211 --state 2 --machine PC-DECOM --domain CORP
+qs_report pc-decom --topic-type 500 --topic-id KB5030212 --state 3 --machine PC-DECOM --domain CORP
+qs_flush pc-decom 30
+qs_expect_eq "flush before the decommission" "$QS_RC" 0
+qs_expect_rc 0 "$QS_TMP/decom-before.json" "$QSCTL" lookup --home "$QS_HOME" --machine pc-decom --format json
+qs_expect_eq "PC-DECOM's current states before" "$(jq '.rows | length' "$QS_TMP/decom-before.json")" 2
+audit_before=$("$QSCTL" audit show --home "$QS_HOME" --format json | jq '.entries | length')
+qs_expect_rc 0 "$QS_TMP/decom.json" "$QSCTL" revoke --home "$QS_HOME" --name PC-Decom --forget \
+    --as officer --format json
+qs_expect_eq "revoke --forget: keys revoked" "$(jq .keys "$QS_TMP/decom.json")" 1
+qs_expect_eq "revoke --forget: current states erased" "$(jq .forget.latest_rows "$QS_TMP/decom.json")" 2
+qs_expect_eq "revoke --forget: events erased" "$(jq .forget.history_rows "$QS_TMP/decom.json")" 2
+qs_expect_rc 0 "$QS_TMP/decom-after.json" "$QSCTL" lookup --home "$QS_HOME" --machine PC-DECOM --format json
+qs_expect_eq "PC-DECOM's current states after" "$(jq '.rows | length' "$QS_TMP/decom-after.json")" 0
+"$QSCTL" audit show --home "$QS_HOME" --format json >"$QS_TMP/decom-audit.json"
+qs_expect_eq "audit entries added by revoke --forget" \
+    "$(jq -r ".entries[$audit_before:] | map(.action) | join(\",\")" "$QS_TMP/decom-audit.json")" "revoke,forget"
+qs_report pc-decom --topic-type 500 --topic-id KB5030211 --state 3 --machine PC-DECOM --domain CORP
+qs_flush pc-decom 3
+[[ $QS_RC == 1 ]] || qs_fail "flush of a decommissioned client exited $QS_RC, expected 1 (refused)"
+qs_expect_rc 0 "$QS_TMP/decom-late.json" "$QSCTL" lookup --home "$QS_HOME" --machine PC-DECOM --format json
+qs_expect_eq "PC-DECOM's current states after a late report" "$(jq '.rows | length' "$QS_TMP/decom-late.json")" 0
+
 qs_step "qs-store can leave no core: its core limit is 0 (plaintext and keys stay out of dumps)"
 core_limit=$(awk '/^Max core file size/ { print $5 " " $6 }' "/proc/${QS_DAEMON_PID[store]}/limits")
 qs_expect_eq "qs-store's core limit (soft hard)" "$core_limit" "0 0"
