@@ -12,10 +12,13 @@ struct topic_def {
 };
 
 static const char *const names_300[] = { "compliant", "non-compliant" };
+/* The model system's own descriptions (4, 5, 6 and 10 keep the shorter
+ * names quietstate printed before these were all named: scripts match them). */
 static const char *const names_301[] = {
-    "state 1", "state 2", "state 3", "installed", "pending restart", "failed",
-    "state 7", "state 8", "state 9", "waiting for maintenance window",
-    "state 11", "state 12" };
+    "installing", "waiting for restart", "waiting for another installation", "installed",
+    "pending restart", "failed", "downloading", "downloaded", "failed to download",
+    "waiting for maintenance window", "waiting for orchestration",
+    "waiting for superseding update" };
 static const char *const names_302[] = { "activated", "succeeded", "failed" };
 static const char *const names_400[] = { "not required", "not detected", "detected" };
 static const char *const names_401[] = {

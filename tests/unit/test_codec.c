@@ -183,6 +183,19 @@ test_codec_state_parse(void)
     QS_CHECK_EQ_INT(st, 1);
     QS_CHECK_EQ_INT(qs_state_parse(301, "pending restart", &st), 0);
     QS_CHECK_EQ_INT(st, 5);
+    /* Every state of every type has a name of its own (no "state N"). */
+    QS_CHECK_EQ_INT(qs_state_parse(301, "waiting-for-superseding-update", &st), 0);
+    QS_CHECK_EQ_INT(st, 12);
+    {
+        uint32_t all[16];
+        size_t n_all = qs_topic_types(all, 16);
+        QS_CHECK(n_all > 0 && n_all <= 16);
+        for (size_t i = 0; i < n_all; i++)
+            for (uint32_t s = 0; s <= 20; s++)
+                if (qs_topic_check(all[i], s) == 0)
+                    QS_CHECK(strncmp(qs_state_name(all[i], s, buf, sizeof buf), "state ",
+                                     6) != 0);
+    }
     /* Refused: unknown names, prefixes, blanks, numbers out of range. */
     st = 77;
     QS_CHECK_EQ_INT(qs_state_parse(500, "instaled", &st), -2);
