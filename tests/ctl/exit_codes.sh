@@ -82,7 +82,7 @@ row 2 "frobnicate" "$PRODUCER" frobnicate
 row 2 "--outbox" "$PRODUCER" --profile "$TMP/p" report --topic-type 500 --topic-id KB1 --state 2
 row 2 "--state" "$PRODUCER" --outbox "$TMP/o.db" report --topic-type 500 --topic-id KB1 --state two
 row 2 "valid: 0 unknown, 1 not required, 2 required, 3 installed" "$PRODUCER" --outbox "$TMP/o.db" report --topic-type 500 --topic-id KB1 --state instaled
-row 2 "not a state of topic type 301" "$PRODUCER" --outbox "$TMP/o.db" report --topic-type 301 --topic-id KB1 --state installing
+row 2 "not a state of topic type 301" "$PRODUCER" --outbox "$TMP/o.db" report --topic-type 301 --topic-id KB1 --state uninstalling
 row 2 "no state names" "$PRODUCER" --outbox "$TMP/o.db" report --topic-type 999 --topic-id KB1 --state installed
 row 2 "--batch" "$PRODUCER" --profile "$TMP/p" --outbox "$TMP/o.db" run --batch 0
 row 1 "$TMP/no-such.profile" "$PRODUCER" --profile "$TMP/no-such.profile" --outbox "$TMP/o.db" flush
