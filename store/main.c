@@ -326,6 +326,15 @@ store_open(struct store *st, const char *home)
     icfg.clock = &st->clock;
     icfg.skew_ms = (int64_t)st->cfg.skew_limit_s * 1000;
     icfg.group_max_messages = (size_t)st->cfg.group_commit_max_messages;
+    /* Store protection (docs/quotas.md). The disk reserve watches store.db's
+     * file system; a PostgreSQL database's disk is not this host's. */
+    icfg.quota_messages_per_minute = (uint64_t)st->cfg.quota_messages_per_minute;
+    icfg.quota_details_per_minute = (uint64_t)st->cfg.quota_details_kb_per_minute * 1024u;
+    icfg.quota_topics = (uint64_t)st->cfg.quota_topics_per_client;
+    if (qs_storedb_engine(st->storedb) == QS_STOREDB_SQLITE) {
+        icfg.reserve_dir = st->paths.home;
+        icfg.reserve_bytes = (uint64_t)st->cfg.disk_reserve_mb * 1024u * 1024u;
+    }
     if ((st->ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
         log_error("cannot start: %s", err);
         return -1;
