@@ -123,6 +123,16 @@ rebuild(qs_quota_t *q, size_t cap, int64_t now_ms, int keep_full)
     free(old);
 }
 
+/* A cost fits when the bucket holds it, or - a batch larger than a
+ * minute's budget - when the bucket is full (it then goes into debt). */
+static int
+fits(double tokens, uint64_t cost, uint64_t per_minute)
+{
+    double need = cost < per_minute ? (double)cost : (double)per_minute;
+
+    return tokens >= need;
+}
+
 Quietstate__Code
 qs_quota_take(qs_quota_t *q, const uint8_t pk[QS_KEY_BYTES], uint64_t messages,
               uint64_t details_bytes, int64_t now_ms)
@@ -148,9 +158,11 @@ qs_quota_take(qs_quota_t *q, const uint8_t pk[QS_KEY_BYTES], uint64_t messages,
         e->bytes = (double)q->conf.details_bytes_per_minute;
     }
     refill(q, e, now_ms);
-    if (q->conf.messages_per_minute > 0 && e->messages <= 0.0)
+    if (q->conf.messages_per_minute > 0 &&
+        !fits(e->messages, messages, q->conf.messages_per_minute))
         return QUIETSTATE__CODE__QUOTA_RATE;
-    if (q->conf.details_bytes_per_minute > 0 && details_bytes > 0 && e->bytes <= 0.0)
+    if (q->conf.details_bytes_per_minute > 0 && details_bytes > 0 &&
+        !fits(e->bytes, details_bytes, q->conf.details_bytes_per_minute))
         return QUIETSTATE__CODE__QUOTA_DETAILS;
     if (q->conf.messages_per_minute > 0)
         e->messages -= (double)messages;

@@ -3,11 +3,14 @@
  * docs/quotas.md is the operator's view. Each client (transport key) has
  * two token buckets in this process's memory, refilled continuously at the
  * configured rate per minute and holding at most one minute's worth. A
- * batch is admitted while both buckets hold more than zero and then takes
- * its whole cost, which may leave a bucket in debt: a batch larger than a
- * minute's budget still passes (nothing stalls for ever), and the debt is
- * repaid before the client's next batch passes. Over any span T a client
- * gets at most rate x T + one minute's budget + one batch through.
+ * batch is admitted when both buckets hold its cost (messages, details
+ * bytes), and takes it. A batch larger than a minute's budget passes when
+ * the bucket is full and leaves it in debt (nothing stalls for ever); the
+ * debt is repaid before the client's next batch passes. Over any span T a
+ * client gets at most rate x T + one minute's budget + one batch through.
+ * A batch refused leaves the bucket as it was, so the batches behind it in
+ * the producer's window are refused too (no out-of-order admissions that
+ * would come back as duplicates).
  *
  * A refused batch is answered RETRY_LATER (code QUOTA_RATE or
  * QUOTA_DETAILS): nothing of it is stored, the producer keeps it, backs off
