@@ -135,10 +135,12 @@ qs_expect_eq "KB5040001's state" \
 
 qs_step "a fleet over the rate: slowed down, everything arrives once"
 retries0=$(qs_stat '.retries.RETRY_LATER')
+# Each client sends more than all workers' buckets hold at the start.
+SIM=$(( 2 * (600 * WORKERS + 200) ))
 qs_expect_rc 0 "$QS_TMP/sim.json" "$QS_PRODUCER" simulate --home "$QS_HOME" --clients 2 \
-    --messages 1600 --timeout 240 --format json
+    --messages "$SIM" --timeout 240 --format json
 qs_stats
-qs_expect_eq "stored" "$(qs_stat .stored)" $((STORED + 1600))
+qs_expect_eq "stored" "$(qs_stat .stored)" $((STORED + SIM))
 rate=$(qs_stat '.rejected_detail.QUOTA_RATE')
 (( rate > 1 )) || qs_fail "the simulated clients were never slowed down (QUOTA_RATE $rate)"
 qs_expect_eq "retries.RETRY_LATER = the quota refusals" "$(qs_stat '.retries.RETRY_LATER')" \
