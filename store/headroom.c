@@ -12,6 +12,7 @@ struct qs_headroom {
     uint64_t reserve;
     int64_t next_check;
     int low;
+    uint64_t avail;              /* at the last check */
 };
 
 qs_headroom_t *
@@ -51,6 +52,7 @@ qs_headroom_low(qs_headroom_t *h, int64_t now_ms)
     if (statvfs(h->dir, &sv) != 0)
         return h->low = 0;
     avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    h->avail = avail;
     low = avail < h->reserve;
     if (low && !h->low)
         log_warn("free space on store.db's file system is %llu KiB, under [store] "
@@ -63,4 +65,10 @@ qs_headroom_low(qs_headroom_t *h, int64_t now_ms)
                  "taking messages", (unsigned long long)(avail / 1024));
     h->low = low;
     return low;
+}
+
+uint64_t
+qs_headroom_free(const qs_headroom_t *h)
+{
+    return h->dir != NULL ? h->avail : 0;
 }

@@ -38,4 +38,7 @@ void qs_headroom_destroy(qs_headroom_t **h_p);
  * answer must not stop ingest (the commit itself still fails safely). */
 int qs_headroom_low(qs_headroom_t *h, int64_t now_ms);
 
+/* Free bytes at the last check (0 when off or unknown). */
+uint64_t qs_headroom_free(const qs_headroom_t *h);
+
 #endif

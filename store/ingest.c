@@ -801,4 +801,6 @@ void
 qs_ingest_stats(const qs_ingest_t *self, qs_ingest_stats_t *out)
 {
     *out = self->stats;
+    out->disk_low = qs_headroom_low(self->headroom, qs_clock_mono_ms());
+    out->disk_free_bytes = qs_headroom_free(self->headroom);
 }

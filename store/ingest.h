@@ -91,6 +91,8 @@ typedef struct {
     uint64_t commits;           /* successful transactions */
     uint64_t commit_failures;   /* rolled back: answered RETRY_LATER */
     uint64_t reloads;           /* keyset/policy reloads from site.db */
+    int disk_low;               /* under [store] disk_reserve_mb now (headroom.h) */
+    uint64_t disk_free_bytes;   /* at the last check; 0: not watched */
 } qs_ingest_stats_t;
 
 /* What qs_ingest_collect answered. */

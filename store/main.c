@@ -428,7 +428,16 @@ store_stats_save(struct store *st, int force)
     static int64_t next_ms, next_warn_ms;
     char path[QS_MAX_PATH_BYTES], err[512] = "the site home path is too long";
     int64_t now = qs_clock_mono_ms();
+    qs_ingest_stats_t is;
 
+    /* The disk reserve's state is news even when nothing commits. */
+    qs_ingest_stats(st->ingest, &is);
+    if (is.disk_low != st->stats.disk_reserve_low ||
+        is.disk_free_bytes >> 20 != st->stats.disk_free_bytes >> 20) {
+        st->stats.disk_reserve_low = is.disk_low;
+        st->stats.disk_free_bytes = is.disk_free_bytes;
+        st->stats_dirty = 1;
+    }
     if ((!st->stats_dirty && next_ms != 0) || (!force && now < next_ms))
         return;
     next_ms = now + STATS_FILE_MS;

@@ -83,6 +83,9 @@ qs_expect_eq "stored (nothing while under the reserve)" "$(qs_stat .stored)" 6
 n=$(grep -c "free space on store.db's file system is [0-9]* KiB, under" "${QS_DAEMON_LOG[store]}" || true)
 qs_expect_eq "store log lines about the reserve" "$n" 1
 qs_info "$refusals batches refused"
+qs_wait_until 5 "store.stats to say the reserve is low" \
+    jq -e '.disk_reserve_low == 1 and .disk_free_bytes < 8388608' "$QS_HOME/store.stats" ||
+    qs_fail "store.stats does not say the reserve is low:"$'\n'"$(cat "$QS_HOME/store.stats" 2>&1)"
 
 qs_step "qsctl forget --machine and a qs-retention pass work in the reserve"
 qs_expect_rc 0 "$QS_TMP/forget.out" "$QSCTL" forget --home "$QS_HOME" --machine PC-DISK-B \
@@ -105,5 +108,8 @@ qs_expect_eq "PC-DISK-A's rows" "$got" \
     '[["KB5060001",2],["KB5060002",2],["KB5060003",2],["KB5060004",3],["KB5060005",3],["KB5060006",3],["KB5060007",3],["KB5060008",3]]'
 qs_wait_log "${QS_DAEMON_LOG[store]}" 'above the reserve again' 5 ||
     qs_fail "the store did not log that ingest resumed"
+qs_wait_until 5 "store.stats to say the reserve is fine" \
+    jq -e '.disk_reserve_low == 0 and .disk_free_bytes > 8388608' "$QS_HOME/store.stats" ||
+    qs_fail "store.stats still says the reserve is low:"$'\n'"$(cat "$QS_HOME/store.stats" 2>&1)"
 
 printf '%s: PASS\n' "$QS_LIB_NAME"
