@@ -14,13 +14,15 @@
 #include <string.h>
 
 #define SWEEP_MS 60000
-#define MINUTE_MS 60000.0
+#define MINUTE_MS 60000
 
+/* Tokens are counted in units of 1/60000 (one per millisecond of refill at
+ * one per minute), so refills are exact integers: a unit costs 60000. */
 struct entry {
     uint8_t pk[QS_KEY_BYTES];
     int used;
     int64_t last_ms;             /* when the buckets were last refilled */
-    double messages, bytes;      /* tokens; may be negative (debt) */
+    int64_t messages, bytes;     /* scaled tokens; may be negative (debt) */
 };
 
 struct qs_quota {
@@ -78,27 +80,41 @@ find(qs_quota_t *q, const uint8_t pk[QS_KEY_BYTES], int create)
     return &q->tab[i];
 }
 
+/* A full bucket (one minute's worth), scaled. Rates are bounded by the
+ * config (100000000 per minute, KiB for details): no overflow. */
+static int64_t
+full(uint64_t per_minute)
+{
+    return (int64_t)per_minute * MINUTE_MS;
+}
+
+static void
+refill_one(int64_t *tokens, int64_t dt, uint64_t per_minute)
+{
+    *tokens += dt * (int64_t)per_minute;
+    if (*tokens > full(per_minute))
+        *tokens = full(per_minute);
+}
+
 static void
 refill(const qs_quota_t *q, struct entry *e, int64_t now_ms)
 {
-    double dt = (double)(now_ms - e->last_ms);
+    int64_t dt = now_ms - e->last_ms;
 
     if (dt <= 0)
         return;
-    e->messages += dt * (double)q->conf.messages_per_minute / MINUTE_MS;
-    if (e->messages > (double)q->conf.messages_per_minute)
-        e->messages = (double)q->conf.messages_per_minute;
-    e->bytes += dt * (double)q->conf.details_bytes_per_minute / MINUTE_MS;
-    if (e->bytes > (double)q->conf.details_bytes_per_minute)
-        e->bytes = (double)q->conf.details_bytes_per_minute;
+    if (dt > MINUTE_MS + 1)
+        dt = MINUTE_MS + 1;   /* full after a minute anyway; no overflow */
+    refill_one(&e->messages, dt, q->conf.messages_per_minute);
+    refill_one(&e->bytes, dt, q->conf.details_bytes_per_minute);
     e->last_ms = now_ms;
 }
 
 static int
 is_full(const qs_quota_t *q, const struct entry *e)
 {
-    return e->messages >= (double)q->conf.messages_per_minute &&
-           e->bytes >= (double)q->conf.details_bytes_per_minute;
+    return e->messages >= full(q->conf.messages_per_minute) &&
+           e->bytes >= full(q->conf.details_bytes_per_minute);
 }
 
 /* Rebuild into cap slots, keeping (keep_full or) the entries still in use. */
@@ -126,11 +142,11 @@ rebuild(qs_quota_t *q, size_t cap, int64_t now_ms, int keep_full)
 /* A cost fits when the bucket holds it, or - a batch larger than a
  * minute's budget - when the bucket is full (it then goes into debt). */
 static int
-fits(double tokens, uint64_t cost, uint64_t per_minute)
+fits(int64_t tokens, uint64_t cost, uint64_t per_minute)
 {
-    double need = cost < per_minute ? (double)cost : (double)per_minute;
+    uint64_t need = cost < per_minute ? cost : per_minute;
 
-    return tokens >= need;
+    return tokens >= (int64_t)need * MINUTE_MS;
 }
 
 Quietstate__Code
@@ -154,8 +170,8 @@ qs_quota_take(qs_quota_t *q, const uint8_t pk[QS_KEY_BYTES], uint64_t messages,
     if (e == NULL) {
         e = find(q, pk, 1);
         e->last_ms = now_ms;
-        e->messages = (double)q->conf.messages_per_minute;
-        e->bytes = (double)q->conf.details_bytes_per_minute;
+        e->messages = full(q->conf.messages_per_minute);
+        e->bytes = full(q->conf.details_bytes_per_minute);
     }
     refill(q, e, now_ms);
     if (q->conf.messages_per_minute > 0 &&
@@ -164,10 +180,11 @@ qs_quota_take(qs_quota_t *q, const uint8_t pk[QS_KEY_BYTES], uint64_t messages,
     if (q->conf.details_bytes_per_minute > 0 && details_bytes > 0 &&
         !fits(e->bytes, details_bytes, q->conf.details_bytes_per_minute))
         return QUIETSTATE__CODE__QUOTA_DETAILS;
+    /* Costs are bounded by one batch (QS_MAX_BATCH_MESSAGES, frame size). */
     if (q->conf.messages_per_minute > 0)
-        e->messages -= (double)messages;
+        e->messages -= (int64_t)messages * MINUTE_MS;
     if (q->conf.details_bytes_per_minute > 0)
-        e->bytes -= (double)details_bytes;
+        e->bytes -= (int64_t)details_bytes * MINUTE_MS;
     return QUIETSTATE__CODE__CODE_NONE;
 }
 

@@ -28,6 +28,9 @@ target_link_libraries(test_store_daemon PRIVATE qs_storedb)
 target_compile_definitions(test_store_daemon PRIVATE QS_STORE_BIN="$<TARGET_FILE:qs-store>")
 add_dependencies(test_store_daemon qs-store)
 
+qs_unit_test(test_quota test_quota.c)
+target_link_libraries(test_quota PRIVATE qs_store_lib)
+
 qs_unit_test(test_storedb test_storedb.c)
 target_link_libraries(test_storedb PRIVATE qs_storedb)
 
