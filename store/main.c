@@ -339,6 +339,11 @@ store_open(struct store *st, const char *home)
         log_error("cannot start: %s", err);
         return -1;
     }
+    log_info("protection (docs/quotas.md; 0: off): per client %d messages and %d KiB of "
+             "details a minute, %d topics; disk reserve %d MiB%s",
+             st->cfg.quota_messages_per_minute, st->cfg.quota_details_kb_per_minute,
+             st->cfg.quota_topics_per_client, icfg.reserve_bytes > 0 ? st->cfg.disk_reserve_mb : 0,
+             icfg.reserve_dir == NULL ? " (PostgreSQL: the database server's disk)" : "");
     return 0;
 }
 

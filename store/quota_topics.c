@@ -103,14 +103,15 @@ qs_topicset_add(qs_topicset_t *s, uint32_t topic_type, const char *topic_id)
 /* ---------------------------------------------------------------- rule */
 
 int
-qs_topicq_apply(uint64_t *have, uint64_t limit, qs_topicset_t *added, qs_group_batch_t *b,
-                qs_group_msg_t *msgs, qs_topicq_exists_fn exists, void *ctx)
+qs_topicq_apply(uint64_t *have, uint64_t limit, uint64_t lw, qs_topicset_t *added,
+                qs_group_batch_t *b, qs_group_msg_t *msgs, qs_topicq_exists_fn exists, void *ctx)
 {
     for (size_t i = 0; i < b->n_msgs; i++) {
         qs_group_msg_t *r = &msgs[b->first_msg + i];
         int there;
 
-        if (!r->valid || qs_topicset_has(added, r->m->topic_type, r->m->topic_id))
+        if (!r->valid || r->m->serial <= lw ||
+            qs_topicset_has(added, r->m->topic_type, r->m->topic_id))
             continue;
         if ((there = exists(ctx, r->m->topic_type, r->m->topic_id)) < 0)
             return -1;
@@ -183,7 +184,7 @@ sqlite_exists(void *ctx, uint32_t topic_type, const char *topic_id)
 }
 
 int
-qs_topicq_sqlite_check(qs_topicq_sqlite_t *t, int64_t client_id, uint64_t limit,
+qs_topicq_sqlite_check(qs_topicq_sqlite_t *t, int64_t client_id, uint64_t lw, uint64_t limit,
                        qs_group_batch_t *b, qs_group_msg_t *msgs)
 {
     uint64_t have, n = 0;
@@ -206,5 +207,5 @@ qs_topicq_sqlite_check(qs_topicq_sqlite_t *t, int64_t client_id, uint64_t limit,
     /* Earlier batches of the group are in latest already: this batch's
      * new topics are the only ones to remember. */
     qs_topicset_clear(t->added);
-    return qs_topicq_apply(&have, limit, t->added, b, msgs, sqlite_exists, t);
+    return qs_topicq_apply(&have, limit, lw, t->added, b, msgs, sqlite_exists, t);
 }

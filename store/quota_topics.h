@@ -39,12 +39,15 @@ void qs_topicset_add(qs_topicset_t *s, uint32_t topic_type, const char *topic_id
 /* 1 when the client already holds the row, 0 not, -1 on error. */
 typedef int (*qs_topicq_exists_fn)(void *ctx, uint32_t topic_type, const char *topic_id);
 
-/* Walk b's valid messages in order: a topic the client holds (exists) or
- * already took in this walk (added) passes; a new one passes while *have <
- * limit (then *have grows and it joins added); the rest are refused
- * BAD_MESSAGE/QUOTA_TOPICS. 0, or -1 when exists failed. */
-int qs_topicq_apply(uint64_t *have, uint64_t limit, qs_topicset_t *added, qs_group_batch_t *b,
-                    qs_group_msg_t *msgs, qs_topicq_exists_fn exists, void *ctx);
+/* Walk b's valid messages in order: a serial at or under lw (the
+ * client's low-water mark: a duplicate, stored or refused before) is left
+ * to dedup; a topic the client holds (exists) or already took in this walk
+ * (added) passes; a new one passes while *have < limit (then *have grows
+ * and it joins added); the rest are refused BAD_MESSAGE/QUOTA_TOPICS. 0,
+ * or -1 when exists failed. */
+int qs_topicq_apply(uint64_t *have, uint64_t limit, uint64_t lw, qs_topicset_t *added,
+                    qs_group_batch_t *b, qs_group_msg_t *msgs, qs_topicq_exists_fn exists,
+                    void *ctx);
 
 /* ---- SQLite: per batch, inside write.c's transaction ---- */
 typedef struct qs_topicq_sqlite qs_topicq_sqlite_t;
@@ -53,8 +56,8 @@ typedef struct qs_topicq_sqlite qs_topicq_sqlite_t;
 qs_topicq_sqlite_t *qs_topicq_sqlite_new(sqlite3 *db);
 void qs_topicq_sqlite_destroy(qs_topicq_sqlite_t **t_p);
 /* Apply the limit to b for client_id. 0, or -1 on a database error. */
-int qs_topicq_sqlite_check(qs_topicq_sqlite_t *t, int64_t client_id, uint64_t limit,
-                           qs_group_batch_t *b, qs_group_msg_t *msgs);
+int qs_topicq_sqlite_check(qs_topicq_sqlite_t *t, int64_t client_id, uint64_t lw,
+                           uint64_t limit, qs_group_batch_t *b, qs_group_msg_t *msgs);
 
 /* ---- PostgreSQL: per group, in write_pg_flush.c between the clients'
  * lock and dedup (quota_topics_pg.c). 0, or -1 (the transaction fails). */

@@ -92,8 +92,8 @@ check_client(qs_write_pg_t *w, size_t ci, uint64_t limit, struct pgq *q, qs_topi
         return -1;
     for (size_t i = 0; i < w->n_queue; i++)
         if (client_index(w, w->queue[i].b->pk) == ci &&
-            qs_topicq_apply(&have, limit, added, w->queue[i].b, w->queue[i].msgs, set_exists,
-                            q->keys) != 0)
+            qs_topicq_apply(&have, limit, w->clients[ci].lw, added, w->queue[i].b,
+                            w->queue[i].msgs, set_exists, q->keys) != 0)
             return -1;
     return 0;
 }

@@ -550,7 +550,7 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
     if (client_open(self, &d, b->pk, now_ms) != 0)
         return -1;
     if (self->max_topics > 0 &&
-        qs_topicq_sqlite_check(self->topicq, d.client_id, self->max_topics, b, msgs) != 0)
+        qs_topicq_sqlite_check(self->topicq, d.client_id, d.lw, self->max_topics, b, msgs) != 0)
         return -1;
     b->n_stored = b->n_dup = b->n_rejected = 0;
     for (size_t i = 0; i < b->n_msgs; i++)
