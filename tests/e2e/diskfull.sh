@@ -7,7 +7,10 @@
 # stores nothing; the producer keeps its messages. `qsctl forget --machine`
 # and a `qs-retention --once` pass still succeed in the reserve. Once the
 # filler is gone, ingest resumes by itself and everything the producer kept
-# arrives, once. Needs root (mount); skipped (exit 77) otherwise. SQLite
+# arrives, once. Then, without a reserve, the disk filled to the last byte:
+# the commit fails, the group is answered RETRY_LATER/STORE_BUSY, qs-store
+# keeps running, and everything arrives once space is freed.
+# Needs root (mount); skipped (exit 77) otherwise. SQLite
 # only: a PostgreSQL database's disk is not the store host's.
 # Usage: tests/e2e/diskfull.sh [BUILD_DIR]   (or QSCTL=... QS_BROKER=... env)
 set -euo pipefail
@@ -111,5 +114,40 @@ qs_wait_log "${QS_DAEMON_LOG[store]}" 'above the reserve again' 5 ||
 qs_wait_until 5 "store.stats to say the reserve is fine" \
     jq -e '.disk_reserve_low == 0 and .disk_free_bytes > 8388608' "$QS_HOME/store.stats" ||
     qs_fail "store.stats still says the reserve is low:"$'\n'"$(cat "$QS_HOME/store.stats" 2>&1)"
+
+qs_step "no reserve, a truly full disk: the commit fails (RETRY_LATER/STORE_BUSY), nothing is lost"
+qs_stop store || qs_fail "qs-store did not stop cleanly"
+sed -i 's/^disk_reserve_mb = 8$/disk_reserve_mb = 0/' "$QS_HOME/quietstate.conf"
+mv "${QS_DAEMON_LOG[store]}" "$QS_TMP/store-reserve.log"
+qs_start store "$QS_STORE" --home "$QS_HOME"
+qs_wait_log "${QS_DAEMON_LOG[store]}" 'disk reserve 0 MiB' 10 || qs_fail "qs-store did not restart"
+sleep 0.5
+BIG=$(printf 'f%.0s' $(seq 1 1000))
+# 120 reports of 1000 bytes of details: more than SQLite's WAL can absorb
+# in space it already holds.
+for ((t = 1; t <= 120; t++)); do
+    "$QS_PRODUCER" --profile "$(qs_profile dk-a)" --outbox "$(qs_outbox dk-a)" report \
+        --topic-type 500 --topic-id "KB507$(printf %04d "$t")" --state 2 --machine PC-DISK-A \
+        --time "$T1" --details "$BIG" >/dev/null 2>&1 || qs_fail "qs-producer report $t failed"
+done
+dd if=/dev/zero of="$QS_TMP/disk/filler" bs=64k 2>/dev/null || true
+qs_info "free: $(free_kib) KiB"
+qs_flush dk-a 5
+[[ $QS_RC != 0 ]] || qs_fail "flush succeeded although the disk is full"
+qs_wait_log "${QS_DAEMON_LOG[store]}" 'commit failed, answering RETRY_LATER' 5 ||
+    qs_fail "the store did not log its failed commit"
+qs_running store || qs_fail "qs-store died on a full disk"
+qs_expect_rc 0 "$QS_TMP/a-status2.json" "$QS_PRODUCER" --profile "$(qs_profile dk-a)" \
+    --outbox "$(qs_outbox dk-a)" status --format json
+pending=$(qs_json_get "$QS_TMP/a-status2.json" .pending)
+(( pending > 0 )) || qs_fail "nothing pending although the disk is full"
+qs_info "$pending of 120 messages kept by the producer while the disk is full"
+rm -f "$QS_TMP/disk/filler"
+qs_flush dk-a 60
+qs_expect_eq "flush dk-a" "$QS_RC" 0
+qs_stats
+qs_expect_eq "stored" "$(qs_stat .stored)" 131
+qs_expect_rc 0 "$QS_TMP/lookup-a2.json" "$QSCTL" lookup --home "$QS_HOME" --machine PC-DISK-A --format json
+qs_expect_eq "PC-DISK-A's rows" "$(jq '.rows | length' "$QS_TMP/lookup-a2.json")" 128
 
 printf '%s: PASS\n' "$QS_LIB_NAME"
