@@ -154,4 +154,12 @@ want=$(jq -c ".expected_latest | $norm" "$QS_TMP/sim.json")
 qs_expect_eq "the fleet's compliance rows" "$got" "$want"
 qs_expect_eq "nothing more rejected for good" "$(qs_stat '.rejected.BAD_MESSAGE')" 6
 
+qs_step "qsctl stats (table) shows every quota counter"
+qs_expect_rc 0 "$QS_TMP/stats.txt" "$QSCTL" stats --home "$QS_HOME"
+for want in "QUOTA_RATE $rate" "QUOTA_DETAILS 1" "QUOTA_TOPICS 6"; do
+    set -- $want
+    grep -Eq "^rejected_detail\.$1 +$2 " "$QS_TMP/stats.txt" ||
+        qs_fail "qsctl stats has no 'rejected_detail.$1 $2':"$'\n'"$(cat "$QS_TMP/stats.txt")"
+done
+
 printf '%s: PASS\n' "$QS_LIB_NAME"
