@@ -133,10 +133,25 @@ qs_topicq_apply(uint64_t *have, uint64_t limit, uint64_t lw, qs_topicset_t *adde
 
 /* -------------------------------------------------------------- sqlite */
 
+/* Upper bounds of clients' row counts, so that most batches need no
+ * count at all (direct-mapped: a collision only costs a count). Only
+ * qs-store adds rows to latest and only one qs-store runs on a store.db
+ * (store.lock); retention and forget only remove rows: a bound, once
+ * exact, stays an upper bound if every message after it is counted as a
+ * new topic, until it nears the limit and is counted again. A rolled-back
+ * transaction only leaves it higher than needed. */
+#define BOUNDS 16384u
+
+struct bound {
+    int64_t client_id;           /* 0: empty (client ids start at 1) */
+    uint64_t rows;
+};
+
 struct qs_topicq_sqlite {
     sqlite3_stmt *count, *exists;
     qs_topicset_t *added;
     int64_t client_id;           /* exists()'s client */
+    struct bound bounds[BOUNDS];
 };
 
 qs_topicq_sqlite_t *
@@ -190,22 +205,37 @@ qs_topicq_sqlite_check(qs_topicq_sqlite_t *t, int64_t client_id, uint64_t lw, ui
     uint64_t have, n = 0;
     int rc;
 
+    struct bound *bd = &t->bounds[(uint64_t)client_id * 0x9e3779b97f4a7c15ull >> 50];
+
     for (size_t i = 0; i < b->n_msgs; i++)
         n += msgs[b->first_msg + i].valid;
     if (n == 0)
         return 0;
+    if (bd->client_id == client_id && bd->rows + n <= limit) {
+        bd->rows += n;
+        return 0;
+    }
     sqlite3_bind_int64(t->count, 1, client_id);
     rc = sqlite3_step(t->count);
     have = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(t->count, 0) : 0;
     sqlite3_reset(t->count);
     if (rc != SQLITE_ROW)
         return -1;
+    bd->client_id = client_id;
     /* Even if every message were a new topic the client stays in bounds. */
-    if (have + n <= limit)
+    if (have + n <= limit) {
+        bd->rows = have + n;
         return 0;
+    }
     t->client_id = client_id;
     /* Earlier batches of the group are in latest already: this batch's
      * new topics are the only ones to remember. */
     qs_topicset_clear(t->added);
-    return qs_topicq_apply(&have, limit, lw, t->added, b, msgs, sqlite_exists, t);
+    rc = qs_topicq_apply(&have, limit, lw, t->added, b, msgs, sqlite_exists, t);
+    /* Exact: every new topic of the batch was looked up (a failed walk:
+     * forget the bound, the transaction rolls back). */
+    bd->rows = have;
+    if (rc != 0)
+        bd->client_id = 0;
+    return rc;
 }

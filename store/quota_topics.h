@@ -11,11 +11,14 @@
  * messages for topics the client already has, and new topics while under
  * the limit, are stored as usual, in message order.
  *
- * Cost: one count of the client's latest rows per batch (SQLite, an index
- * range) or per group (PostgreSQL, one statement for all the group's
- * clients); only a client whose count plus its messages could pass the
- * limit has its messages looked up one by one (SQLite) or its topic keys
- * read once (PostgreSQL). Rows leave with retention and qsctl forget, which
+ * Cost: SQLite, one count of the client's latest rows (an index range)
+ * when its remembered upper bound plus the batch could pass the limit -
+ * the bound takes every message as a new topic, so a client is counted
+ * again about every limit / batch-size batches; PostgreSQL, one statement
+ * per group counting all the group's clients (other workers add rows, so
+ * no bound survives a transaction there). Only a client whose count plus
+ * its messages could pass the limit has its messages looked up one by one
+ * (SQLite) or its topic keys read once (PostgreSQL). Rows leave with retention and qsctl forget, which
  * makes room again.
  */
 #ifndef QS_STORE_QUOTA_TOPICS_H

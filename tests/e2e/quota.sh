@@ -11,7 +11,8 @@
 #    RETRY_LATER/QUOTA_DETAILS; a batch without details still passes;
 #  - topics: a producer reports 30 distinct topics: 25 are stored, 5 are
 #    refused for good (BAD_MESSAGE/QUOTA_TOPICS) and sit on its outbox's
-#    rejected list; a new state of a topic it holds is still stored;
+#    rejected list; a new state of a topic it holds is still stored; five
+#    new topics per flush pass five times, the sixth flush's are refused;
 #  - a simulated fleet whose clients each send more than a minute's budget
 #    is slowed down (RETRY_LATER, backoff) and everything arrives exactly
 #    as the simulator expects, stored once.
@@ -133,6 +134,26 @@ qs_expect_eq "PC-TOP-A's rows" "$(jq '.rows | length' "$QS_TMP/top-lookup2.json"
 qs_expect_eq "KB5040001's state" \
     "$(jq -r '.rows[] | select(.topic_id == "KB5040001") | .state_id' "$QS_TMP/top-lookup2.json")" 3
 
+qs_step "topics: 6 flushes of 5 new topics each: 5 flushes stored, the 6th refused"
+# (SQLite: the first five pass on the writer's remembered bound, the sixth
+# makes it count again and refuses.)
+qs_enroll top-b
+for ((f = 0; f < 6; f++)); do
+    for ((t = 1; t <= 5; t++)); do
+        qs_report top-b --topic-type 500 --topic-id "KB$((5050000 + f * 5 + t))" --state 2 \
+            --machine PC-TOP-B --time "$T1"
+    done
+    qs_flush top-b 60
+    qs_expect_eq "flush $f of top-b" "$QS_RC" 0
+done
+STORED=$((STORED + 25))
+qs_wait_stat '.rejected_detail.QUOTA_TOPICS' 11
+qs_expect_eq "stored" "$(qs_stat .stored)" "$STORED"
+qs_expect_rc 0 "$QS_TMP/topb-lookup.json" "$QSCTL" lookup --home "$QS_HOME" --machine pc-top-b --format json
+got=$(jq -c '[.rows[] | .topic_id] | sort' "$QS_TMP/topb-lookup.json")
+want=$(for ((t = 1; t <= 25; t++)); do echo "\"KB$((5050000 + t))\""; done | jq -s -c sort)
+qs_expect_eq "PC-TOP-B's topics (the first five flushes)" "$got" "$want"
+
 qs_step "a fleet over the rate: slowed down, everything arrives once"
 retries0=$(qs_stat '.retries.RETRY_LATER')
 # Each client sends more than all workers' buckets hold at the start.
@@ -152,11 +173,11 @@ norm='[.[] | [(.topic_id | tostring), (.state_id | tonumber), (.count | tonumber
 got=$(jq -c "[.rows[] | select(.topic_id | test(\"^KB50000[0-9][0-9]\$\"))] | $norm" "$QS_TMP/c500.json")
 want=$(jq -c ".expected_latest | $norm" "$QS_TMP/sim.json")
 qs_expect_eq "the fleet's compliance rows" "$got" "$want"
-qs_expect_eq "nothing more rejected for good" "$(qs_stat '.rejected.BAD_MESSAGE')" 6
+qs_expect_eq "nothing more rejected for good" "$(qs_stat '.rejected.BAD_MESSAGE')" 11
 
 qs_step "qsctl stats (table) shows every quota counter"
 qs_expect_rc 0 "$QS_TMP/stats.txt" "$QSCTL" stats --home "$QS_HOME"
-for want in "QUOTA_RATE $rate" "QUOTA_DETAILS 1" "QUOTA_TOPICS 6"; do
+for want in "QUOTA_RATE $rate" "QUOTA_DETAILS 1" "QUOTA_TOPICS 11"; do
     set -- $want
     grep -Eq "^rejected_detail\.$1 +$2 " "$QS_TMP/stats.txt" ||
         qs_fail "qsctl stats has no 'rejected_detail.$1 $2':"$'\n'"$(cat "$QS_TMP/stats.txt")"
