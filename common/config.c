@@ -105,6 +105,22 @@ static const qs_config_key_t config_keys[] = {
       "seconds", "qs-store", NULL, "accepted clock skew of a report into the future", NULL },
     { "store", "group_commit_max_messages", QS_CONFIG_INT, F(group_commit_max_messages),
       "20000", 1, 1000000, "messages", "qs-store", NULL, "most messages in one transaction", NULL },
+    { "store", "quota_messages_per_minute", QS_CONFIG_INT, F(quota_messages_per_minute),
+      "30000", 0, 100000000, "per minute", "qs-store", NULL,
+      "messages one client may send each store worker (more: RETRY_LATER/QUOTA_RATE); 0: "
+      "no limit (docs/quotas.md)", NULL },
+    { "store", "quota_details_kb_per_minute", QS_CONFIG_INT, F(quota_details_kb_per_minute),
+      "65536", 0, 100000000, "KiB per minute", "qs-store", NULL,
+      "details bytes one client may send each store worker (more: RETRY_LATER/QUOTA_DETAILS); "
+      "0: no limit", NULL },
+    { "store", "quota_topics_per_client", QS_CONFIG_INT, F(quota_topics_per_client),
+      "100000", 0, 100000000, "topics", "qs-store", NULL,
+      "current-state rows (topic type and id) one client may hold (a new one beyond: "
+      "BAD_MESSAGE/QUOTA_TOPICS); 0: no limit", NULL },
+    { "store", "disk_reserve_mb", QS_CONFIG_INT, F(disk_reserve_mb), "64", 0, 1048576, "MiB",
+      "qs-store", NULL,
+      "SQLite: free space on store.db's file system below which ingest is refused "
+      "(RETRY_LATER/DISK_RESERVE), kept for retention and forget; 0: no reserve", NULL },
     { "retention", "interval_seconds", QS_CONFIG_INT, F(retention_interval_s), "3600", 1,
       604800, "seconds", "qs-retention, qsctl verify, qs-web", NULL,
       "seconds between retention passes", NULL },
@@ -339,6 +355,11 @@ qs_config_format(char *out, size_t out_len, const qs_config_t *cfg)
         "%s%s%s"
         "skew_limit_seconds = %d\n"
         "group_commit_max_messages = %d\n"
+        "# Store protection (docs/quotas.md), defaults shown; 0 turns one off.\n"
+        "# quota_messages_per_minute = 30000\n"
+        "# quota_details_kb_per_minute = 65536\n"
+        "# quota_topics_per_client = 100000\n"
+        "# disk_reserve_mb = 64\n"
         "\n[retention]\n"
         "interval_seconds = %d\n",
         cfg->frontend, cfg->backend, cfg->broker_hwm,

@@ -7,6 +7,8 @@
  *   [broker]    frontend, backend, hwm; conn_max_kb, total_max_mb, worker_max_mb,
  *               handshakes_per_second, log_lines_per_second (docs/broker.md)
  *   [store]     skew_limit_seconds, group_commit_max_messages, backend (sqlite),
+ *               quota_messages_per_minute, quota_details_kb_per_minute,
+ *               quota_topics_per_client, disk_reserve_mb (docs/quotas.md),
  *               database (empty: SQLite store.db in the home; a postgresql:// URI:
  *               PostgreSQL, docs/scale.md)
  *   [retention] interval_seconds
@@ -27,6 +29,11 @@ typedef struct {
     int broker_hwm;                         /* messages queued per peer */
     int skew_limit_s;                       /* accepted clock skew into the future */
     int group_commit_max_messages;          /* most messages in one transaction */
+    /* [store] protection (docs/quotas.md); 0 turns one off. */
+    int quota_messages_per_minute;          /* per client, per qs-store worker */
+    int quota_details_kb_per_minute;        /* details KiB per client, per worker */
+    int quota_topics_per_client;            /* latest rows one client may hold */
+    int disk_reserve_mb;                    /* SQLite: free space kept for retention */
     char store_database[QS_MAX_DATABASE_BYTES]; /* "" = store.db; else a libpq URI */
     int retention_interval_s;               /* seconds between retention passes */
     /* [web]: qs-web (docs/web.md). TLS is required when listen is not loopback. */

@@ -12,10 +12,11 @@
  *    "commit_seconds":{"buckets":[N,…],"sum":S},     non-cumulative, one per
  *    "group_envelopes":{"buckets":[N,…],"sum":N},    bound below, then +Inf
  *    "cpu_seconds":S,"rss_bytes":N,"pid":N,"updated_utc":"2026-11-25T12:00:00Z",
- *    "cpu_user_seconds":S,"cpu_system_seconds":S}
+ *    "cpu_user_seconds":S,"cpu_system_seconds":S,
+ *    "disk_reserve_low":0|1,"disk_free_bytes":N}
  *
  * cpu_seconds is user + system; the two parts came later, so a file without
- * them still reads (as 0).
+ * them still reads (as 0); so do the disk reserve's two (docs/quotas.md).
  * Reading is strict (a bucket array of the wrong length, a negative or
  * fractional count, a bad time: malformed) and ignores unknown keys.
  */
@@ -48,6 +49,9 @@ typedef struct {
     uint64_t rss_bytes;
     int64_t pid;
     char updated_utc[QS_STORESTATS_TIME_BYTES];         /* "" until written */
+    /* The disk reserve (docs/quotas.md); later additions, absent read as 0. */
+    int disk_reserve_low;                               /* 1: ingest refused DISK_RESERVE */
+    uint64_t disk_free_bytes;                           /* store.db's file system; 0: not watched */
 } qs_storestats_t;
 
 /* The bucket bounds, for rendering (n = QS_STORESTATS_N_COMMIT / _N_GROUP). */

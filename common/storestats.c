@@ -106,6 +106,8 @@ qs_storestats_format(const qs_storestats_t *s)
         cJSON_AddStringToObject(doc, "updated_utc", s->updated_utc);
     cJSON_AddNumberToObject(doc, "cpu_user_seconds", s->cpu_user_seconds);
     cJSON_AddNumberToObject(doc, "cpu_system_seconds", s->cpu_system_seconds);
+    cJSON_AddNumberToObject(doc, "disk_reserve_low", s->disk_reserve_low ? 1 : 0);
+    cJSON_AddNumberToObject(doc, "disk_free_bytes", (double)s->disk_free_bytes);
     json = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
     if (json == NULL)
@@ -161,7 +163,7 @@ parse_doc(qs_storestats_t *out, const cJSON *doc, const char **what)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "updated_utc");
     double gsum = 0.0;
-    uint64_t pid = 0;
+    uint64_t pid = 0, low = 0;
     int64_t ms;
 
     if ((*what = "commits", read_count(&out->commits, cJSON_GetObjectItemCaseSensitive(doc, *what))) ||
@@ -182,8 +184,13 @@ parse_doc(qs_storestats_t *out, const cJSON *doc, const char **what)
     if ((*what = "cpu_user_seconds", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
          read_seconds(&out->cpu_user_seconds, cJSON_GetObjectItemCaseSensitive(doc, *what))) ||
         (*what = "cpu_system_seconds", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
-         read_seconds(&out->cpu_system_seconds, cJSON_GetObjectItemCaseSensitive(doc, *what))))
+         read_seconds(&out->cpu_system_seconds, cJSON_GetObjectItemCaseSensitive(doc, *what))) ||
+        (*what = "disk_reserve_low", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
+         (read_count(&low, cJSON_GetObjectItemCaseSensitive(doc, *what)) || low > 1)) ||
+        (*what = "disk_free_bytes", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
+         read_count(&out->disk_free_bytes, cJSON_GetObjectItemCaseSensitive(doc, *what))))
         return -1;
+    out->disk_reserve_low = (int)low;
     out->group_sum = (uint64_t)gsum;
     out->pid = (int64_t)pid;
     *what = "updated_utc";

@@ -38,6 +38,8 @@
 #include "commit.h"
 #include "committer.h"
 #include "group.h"
+#include "headroom.h"
+#include "quota.h"
 #include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_envelope.h"
@@ -75,6 +77,8 @@ struct qs_ingest {
     qs_commit_ctx_t commit_ctx;  /* what the commit thread borrows */
     qs_committer_t *committer;   /* the commit thread */
     qs_acks_t *acks;             /* ack and Reply buffers */
+    qs_quota_t *quota;           /* per-client rates (quota.h) */
+    qs_headroom_t *headroom;     /* the disk reserve (headroom.h) */
 
     /* The two groups: fill takes envelopes; flight, when not NULL, is with
      * the commit thread (at most one: commits stay in order). */
@@ -253,6 +257,10 @@ qs_ingest_new(const qs_ingest_config_t *cfg, char *errmsg, size_t errmsg_len)
         qs_ingest_destroy(&self);
         return NULL;
     }
+    qs_write_set_max_topics(self->write, cfg->quota_topics);
+    self->quota = qs_quota_new(&(qs_quota_conf_t){ cfg->quota_messages_per_minute,
+                                                   cfg->quota_details_per_minute });
+    self->headroom = qs_headroom_new(cfg->reserve_dir, cfg->reserve_bytes);
     self->commit_ctx.write = self->write;
     self->commit_ctx.clock = cfg->clock;
     /* From here on only the commit thread uses self->write. */
@@ -300,6 +308,8 @@ qs_ingest_destroy(qs_ingest_t **self_p)
     qs_committer_destroy(&self->committer);
     qs_write_destroy(&self->write);
     qs_acks_destroy(&self->acks);
+    qs_quota_destroy(&self->quota);
+    qs_headroom_destroy(&self->headroom);
     for (size_t i = 0; i < 2; i++) {
         qs_arena_destroy(&self->groups[i].arena);
         free(self->groups[i].batches);
@@ -397,6 +407,39 @@ check_sender(qs_ingest_t *self, qs_group_batch_t *b, Quietstate__Envelope **env,
                             QUIETSTATE__CODE__NO_POLICY,
                             "no privacy policy is set: nothing is collected until one is");
     return QUIETSTATE__STATUS__OK;
+}
+
+/* Store protection (docs/quotas.md): the disk reserve before decrypting,
+ * the client's rates once the batch is decoded. Both transient: nothing of
+ * the batch is kept, the producer resends it. */
+static Quietstate__Status
+check_headroom(qs_ingest_t *self, qs_group_batch_t *b)
+{
+    if (!qs_headroom_low(self->headroom, qs_clock_mono_ms()))
+        return QUIETSTATE__STATUS__OK;
+    return batch_refuse(self, b, QUIETSTATE__STATUS__RETRY_LATER, QUIETSTATE__CODE__DISK_RESERVE,
+                        "the store's disk is under [store] disk_reserve_mb: keep the messages "
+                        "and resend later");
+}
+
+static Quietstate__Status
+check_quota(qs_ingest_t *self, qs_group_batch_t *b, const Quietstate__Batch *batch)
+{
+    uint64_t details = 0;
+    Quietstate__Code code;
+
+    b->decoded = 1;   /* the Ack names the batch: the producer's reply-time sample */
+    b->first_serial = UINT64_MAX;
+    for (size_t i = 0; i < batch->n_messages; i++) {
+        const Quietstate__StateMessage *m = batch->messages[i];
+        details += strlen(m->details);
+        b->first_serial = m->serial < b->first_serial ? m->serial : b->first_serial;
+        b->last_serial = m->serial > b->last_serial ? m->serial : b->last_serial;
+    }
+    code = qs_quota_take(self->quota, b->pk, batch->n_messages, details, qs_clock_mono_ms());
+    if (code == QUIETSTATE__CODE__CODE_NONE)
+        return QUIETSTATE__STATUS__OK;
+    return batch_refuse(self, b, QUIETSTATE__STATUS__RETRY_LATER, code, qs_quota_reason(code));
 }
 
 /* Decrypt env (consumed) and decode its Batch into the arena. */
@@ -522,12 +565,14 @@ qs_ingest_add(qs_ingest_t *self, const uint8_t *routing_id, size_t routing_id_le
                             "expected [routing id][client key, 32 bytes][envelope]");
     memcpy(b->pk, transport_pk, QS_KEY_BYTES);
     b->has_pk = 1;
-    if ((status = check_sender(self, b, &env, frame, frame_len)) != QUIETSTATE__STATUS__OK) {
+    if ((status = check_sender(self, b, &env, frame, frame_len)) != QUIETSTATE__STATUS__OK ||
+        (status = check_headroom(self, b)) != QUIETSTATE__STATUS__OK) {
         if (env != NULL)
             quietstate__envelope__free_unpacked(env, NULL);
         return status;
     }
-    if ((status = open_batch(self, b, env, &batch)) != QUIETSTATE__STATUS__OK)
+    if ((status = open_batch(self, b, env, &batch)) != QUIETSTATE__STATUS__OK ||
+        (status = check_quota(self, b, batch)) != QUIETSTATE__STATUS__OK)
         return status;
     take_messages(self, b, batch);
     return QUIETSTATE__STATUS__OK;
@@ -756,4 +801,6 @@ void
 qs_ingest_stats(const qs_ingest_t *self, qs_ingest_stats_t *out)
 {
     *out = self->stats;
+    out->disk_low = qs_headroom_low(self->headroom, qs_clock_mono_ms());
+    out->disk_free_bytes = qs_headroom_free(self->headroom);
 }

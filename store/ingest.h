@@ -73,6 +73,12 @@ typedef struct {
     const qs_clock_t *clock;        /* store time (UTC ms, test offset) */
     int64_t skew_ms;                /* accepted clock skew into the future */
     size_t group_max_messages;      /* group_commit_max_messages */
+    /* Store protection (docs/quotas.md); 0 turns one off. */
+    uint64_t quota_messages_per_minute;   /* per client: RETRY_LATER/QUOTA_RATE */
+    uint64_t quota_details_per_minute;    /* details bytes: RETRY_LATER/QUOTA_DETAILS */
+    uint64_t quota_topics;                /* latest rows per client: QUOTA_TOPICS */
+    const char *reserve_dir;              /* watched file system (NULL: none) */
+    uint64_t reserve_bytes;               /* free space kept: RETRY_LATER/DISK_RESERVE */
 } qs_ingest_config_t;
 
 /* Running totals since qs_ingest_new (for the periodic stats line). */
@@ -85,6 +91,8 @@ typedef struct {
     uint64_t commits;           /* successful transactions */
     uint64_t commit_failures;   /* rolled back: answered RETRY_LATER */
     uint64_t reloads;           /* keyset/policy reloads from site.db */
+    int disk_low;               /* under [store] disk_reserve_mb now (headroom.h) */
+    uint64_t disk_free_bytes;   /* at the last check; 0: not watched */
 } qs_ingest_stats_t;
 
 /* What qs_ingest_collect answered. */

@@ -326,10 +326,24 @@ store_open(struct store *st, const char *home)
     icfg.clock = &st->clock;
     icfg.skew_ms = (int64_t)st->cfg.skew_limit_s * 1000;
     icfg.group_max_messages = (size_t)st->cfg.group_commit_max_messages;
+    /* Store protection (docs/quotas.md). The disk reserve watches store.db's
+     * file system; a PostgreSQL database's disk is not this host's. */
+    icfg.quota_messages_per_minute = (uint64_t)st->cfg.quota_messages_per_minute;
+    icfg.quota_details_per_minute = (uint64_t)st->cfg.quota_details_kb_per_minute * 1024u;
+    icfg.quota_topics = (uint64_t)st->cfg.quota_topics_per_client;
+    if (qs_storedb_engine(st->storedb) == QS_STOREDB_SQLITE) {
+        icfg.reserve_dir = st->paths.home;
+        icfg.reserve_bytes = (uint64_t)st->cfg.disk_reserve_mb * 1024u * 1024u;
+    }
     if ((st->ingest = qs_ingest_new(&icfg, err, sizeof err)) == NULL) {
         log_error("cannot start: %s", err);
         return -1;
     }
+    log_info("protection (docs/quotas.md; 0: off): per client %d messages and %d KiB of "
+             "details a minute, %d topics; disk reserve %d MiB%s",
+             st->cfg.quota_messages_per_minute, st->cfg.quota_details_kb_per_minute,
+             st->cfg.quota_topics_per_client, icfg.reserve_bytes > 0 ? st->cfg.disk_reserve_mb : 0,
+             icfg.reserve_dir == NULL ? " (PostgreSQL: the database server's disk)" : "");
     return 0;
 }
 
@@ -419,7 +433,16 @@ store_stats_save(struct store *st, int force)
     static int64_t next_ms, next_warn_ms;
     char path[QS_MAX_PATH_BYTES], err[512] = "the site home path is too long";
     int64_t now = qs_clock_mono_ms();
+    qs_ingest_stats_t is;
 
+    /* The disk reserve's state is news even when nothing commits. */
+    qs_ingest_stats(st->ingest, &is);
+    if (is.disk_low != st->stats.disk_reserve_low ||
+        is.disk_free_bytes >> 20 != st->stats.disk_free_bytes >> 20) {
+        st->stats.disk_reserve_low = is.disk_low;
+        st->stats.disk_free_bytes = is.disk_free_bytes;
+        st->stats_dirty = 1;
+    }
     if ((!st->stats_dirty && next_ms != 0) || (!force && now < next_ms))
         return;
     next_ms = now + STATS_FILE_MS;

@@ -8,6 +8,8 @@ target_link_libraries(qs_store_lib PUBLIC qs_storedb quietstate)
 # (committer.h, docs/performance.md "The pipeline").
 find_package(Threads REQUIRED)
 target_sources(qs_store_lib PRIVATE commit.c committer.c)
+# Store protection: per-client quotas and the disk reserve (docs/quotas.md).
+target_sources(qs_store_lib PRIVATE quota.c quota_topics.c quota_topics_pg.c headroom.c)
 target_link_libraries(qs_store_lib PUBLIC Threads::Threads)
 
 # qs-bench's private access to store.db (qs_store_bench.h): only bench/ links it.
@@ -25,6 +27,9 @@ qs_unit_test(test_store_daemon test_store_daemon.c)
 target_link_libraries(test_store_daemon PRIVATE qs_storedb)
 target_compile_definitions(test_store_daemon PRIVATE QS_STORE_BIN="$<TARGET_FILE:qs-store>")
 add_dependencies(test_store_daemon qs-store)
+
+qs_unit_test(test_quota test_quota.c)
+target_link_libraries(test_quota PRIVATE qs_store_lib)
 
 qs_unit_test(test_storedb test_storedb.c)
 target_link_libraries(test_storedb PRIVATE qs_storedb)

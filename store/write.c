@@ -24,6 +24,7 @@
 #include "qs_codec.h"
 #include "qs_counts.h"
 #include "qs_pseudonym.h"
+#include "quota_topics.h"
 #include "storedb_sqlite.h"
 
 #include <sodium.h>
@@ -55,6 +56,8 @@ struct qs_write {
     sqlite3_stmt *any_seen, *sel_seen, *ins_seen, *del_seen;
     sqlite3_stmt *sel_latest, *upsert_latest, *update_latest, *touch_latest, *add_part_rows;
     qs_count_deltas_t *count_deltas;   /* compliance_counts changes of the transaction */
+    qs_topicq_sqlite_t *topicq;        /* [store] quota_topics_per_client (quota_topics.h) */
+    uint64_t max_topics;               /* 0: no limit */
 
     struct part parts[PART_CACHE];
     uint64_t txn_no;
@@ -153,7 +156,7 @@ qs_write_new(qs_storedb_t *storedb, const uint8_t *site_key, qs_epochkeys_t *epo
     self->site_key = site_key;
     self->epochkeys = epochkeys;
     self->count_deltas = qs_count_deltas_new();
-    if (prepare_all(self) != 0) {
+    if (prepare_all(self) != 0 || (self->topicq = qs_topicq_sqlite_new(self->db)) == NULL) {
         snprintf(errmsg, errmsg_len, "store.db is not a quietstate store database: %s",
                  sqlite3_errmsg(self->db));
         qs_write_destroy(&self);
@@ -186,6 +189,7 @@ qs_write_destroy(qs_write_t **self_p)
     for (size_t i = 0; i < PART_CACHE; i++)
         sqlite3_finalize(self->parts[i].insert);
     qs_count_deltas_destroy(&self->count_deltas);
+    qs_topicq_sqlite_destroy(&self->topicq);
     sodium_memzero(self, sizeof *self);
     free(self);
     *self_p = NULL;
@@ -545,6 +549,9 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
         return qs_write_pg_batch(self->pg, pol, b, msgs, txn, now_ms);
     if (client_open(self, &d, b->pk, now_ms) != 0)
         return -1;
+    if (self->max_topics > 0 &&
+        qs_topicq_sqlite_check(self->topicq, d.client_id, d.lw, self->max_topics, b, msgs) != 0)
+        return -1;
     b->n_stored = b->n_dup = b->n_rejected = 0;
     for (size_t i = 0; i < b->n_msgs; i++)
         if (write_one(self, pol, &d, b, msgs, &msgs[b->first_msg + i], txn, now_ms) != 0)
@@ -562,6 +569,14 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
         return -1;
     b->low_water = d.lw;
     return 0;
+}
+
+void
+qs_write_set_max_topics(qs_write_t *self, uint64_t max_topics)
+{
+    self->max_topics = max_topics;
+    if (self->pg != NULL)
+        qs_write_pg_set_max_topics(self->pg, max_topics);
 }
 
 /* -------------------------------------------------------- transaction */

@@ -64,6 +64,10 @@ qs_write_t *qs_write_new(qs_storedb_t *storedb, const uint8_t *site_key,
 /* Finalize and wipe; sets *self_p to NULL. No-op on NULL. */
 void qs_write_destroy(qs_write_t **self_p);
 
+/* [store] quota_topics_per_client (quota_topics.h); 0: no limit. Before
+ * the first transaction. */
+void qs_write_set_max_topics(qs_write_t *self, uint64_t max_topics);
+
 /* BEGIN IMMEDIATE: a new transaction. 0 or -1 (PostgreSQL: also when the
  * connection is down and the reconnection's backoff has not run out). */
 int qs_write_begin(qs_write_t *self);

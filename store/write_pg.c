@@ -136,6 +136,12 @@ qs_write_pg_new(qs_storedb_t *storedb, const uint8_t *site_key, qs_epochkeys_t *
 }
 
 void
+qs_write_pg_set_max_topics(qs_write_pg_t *self, uint64_t max_topics)
+{
+    self->max_topics = max_topics;
+}
+
+void
 qs_write_pg_destroy(qs_write_pg_t **self_p)
 {
     qs_write_pg_t *self;

@@ -30,6 +30,9 @@ qs_write_pg_t *qs_write_pg_new(qs_storedb_t *storedb, const uint8_t *site_key,
                                qs_epochkeys_t *epochkeys, char *errmsg, size_t errmsg_len);
 void qs_write_pg_destroy(qs_write_pg_t **self_p);
 
+/* [store] quota_topics_per_client (quota_topics.h); 0: no limit. */
+void qs_write_pg_set_max_topics(qs_write_pg_t *self, uint64_t max_topics);
+
 /* A new transaction. -1 without a usable connection: the reconnection is
  * tried here, at most once per backoff interval, and logged once per
  * outage. */

@@ -11,6 +11,7 @@
  * statement parameter.
  */
 #include "write_pg_int.h"
+#include "quota_topics.h"
 
 #include "qs_clock.h"
 #include "qs_codec.h"
@@ -401,7 +402,7 @@ flush_steps(qs_write_pg_t *self)
                                   qs_write_pg_result, self) != 0 ||
                        qs_pgpipe_run(self->pipe, qs_write_pg_result, self) != 0
                    ? -1 : 0;
-    if (lock_clients(self) != 0)
+    if (lock_clients(self) != 0 || qs_topicq_pg_check(self, self->max_topics) != 0)
         return -1;
     dedup_all(self);
     if (qs_write_pg_ensure_parts(self) != 0)

@@ -118,6 +118,7 @@ struct qs_write_pg {
     struct part_key *fresh;    /* created by this transaction */
     size_t n_fresh, cap_fresh;
     qs_tally_t tally;
+    uint64_t max_topics;       /* quota_topics_pg.c; 0: no limit */
 
     /* partitions known to exist (committed), and the prepared INSERTs */
     struct part_key *known;

@@ -176,6 +176,12 @@ store_stats(text_t *t, wk_t *w)
                 s.cpu_user_seconds, s.cpu_system_seconds);
     one(t, "qs_store_process_resident_memory_bytes", "gauge", "qs-store resident memory.",
         (double)s.rss_bytes);
+    one(t, "qs_store_disk_reserve_low", "gauge",
+        "1 while store.db's free space is under [store] disk_reserve_mb (ingest refused).",
+        s.disk_reserve_low);
+    one(t, "qs_store_disk_free_bytes", "gauge",
+        "Free bytes on store.db's file system (0: not watched, PostgreSQL).",
+        (double)s.disk_free_bytes);
     one(t, "qs_store_stats_updated_timestamp_seconds", "gauge",
         "When qs-store last wrote store.stats.", utc_seconds(s.updated_utc));
 }

@@ -100,9 +100,37 @@ test_storestats_save_writes_cpu_modes(void)
     rmdir(dir);
 }
 
+/* The disk reserve's two fields round-trip; a file without them reads as
+ * 0; a low flag other than 0 or 1 is refused and named. */
+static void
+test_storestats_disk_reserve(void)
+{
+    qs_storestats_t a = sample(), b;
+    char err[256], bad[4096], *text, *cut;
+
+    a.disk_reserve_low = 1;
+    a.disk_free_bytes = 6291456;
+    text = qs_storestats_format(&a);
+    QS_CHECK(strstr(text, "\"disk_reserve_low\":1") != NULL);
+    QS_CHECK_EQ_INT(qs_storestats_parse(&b, text, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(b.disk_reserve_low, 1);
+    QS_CHECK_EQ_INT(b.disk_free_bytes, 6291456);
+    cut = strstr(text, ",\"disk_reserve_low\"");
+    QS_CHECK(cut != NULL);
+    snprintf(bad, sizeof bad, "%.*s}", (int)(cut - text), text);
+    QS_CHECK_EQ_INT(qs_storestats_parse(&b, bad, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(b.disk_reserve_low, 0);
+    QS_CHECK_EQ_INT(b.disk_free_bytes, 0);
+    snprintf(bad, sizeof bad, "%.*s,\"disk_reserve_low\":2}", (int)(cut - text), text);
+    QS_CHECK_EQ_INT(qs_storestats_parse(&b, bad, err, sizeof err), -1);
+    QS_CHECK(strstr(err, "disk_reserve_low") != NULL);
+    free(text);
+}
+
 int
 main(void)
 {
+    QS_RUN(test_storestats_disk_reserve);
     QS_RUN(test_storestats_round_trip);
     QS_RUN(test_storestats_cpu_modes_optional_but_checked);
     QS_RUN(test_storestats_save_writes_cpu_modes);
