@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "qs_limits.h"
+#include "qs_lograte.h"
 
 #define QS_LOGTHROTTLE_SLOTS 32u
 
@@ -28,25 +29,6 @@ int qs_logthrottle_allow(qs_logthrottle_t *t, const uint8_t key[QS_KEY_BYTES], i
 /* Free; sets *t_p to NULL. No-op on NULL. */
 void qs_logthrottle_destroy(qs_logthrottle_t **t_p);
 
-/* The process-wide budget of event log lines (refusals, admissions, closed
- * connections), so that no flood - of keys, of addresses, of anything - can
- * write more than per_second lines a second on average (bursts up to
- * QS_LOGRATE_BURST_S seconds' worth). Lines over budget are counted and
- * reported in one summary line once the budget is back. */
-#define QS_LOGRATE_BURST_S 5
-
-typedef struct qs_lograte qs_lograte_t;
-
-qs_lograte_t *qs_lograte_new(int per_second);
-
-/* 1 if one more event line may be logged at now_ms (spends it), 0 if not
- * (counted as suppressed). NULL allows everything. Logs the summary line of
- * suppressed lines itself, at most once every 10 s. */
-int qs_lograte_allow(qs_lograte_t *lr, int64_t now_ms);
-
-/* Lines suppressed so far. */
-uint64_t qs_lograte_suppressed(const qs_lograte_t *lr);
-
-void qs_lograte_destroy(qs_lograte_t **lr_p);
+/* The process-wide line budget, qs_lograte_t, is in qs_lograte.h. */
 
 #endif

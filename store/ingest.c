@@ -46,6 +46,7 @@
 #include "qs_hex.h"
 #include "qs_keyset.h"
 #include "qs_log.h"
+#include "qs_lograte.h"
 #include "qs_policy.h"
 #include "storedb_sqlite.h"
 #include "write.h"
@@ -55,7 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_LINES_PER_SECOND 20u
+#define LOG_LINES_PER_SECOND 20
 
 struct serial_idx {
     uint64_t serial;
@@ -95,40 +96,10 @@ struct qs_ingest {
     int failing;                 /* last commit failed (log transitions only) */
     uint64_t failed_in_row;
 
-    /* rejection log throttle */
-    int64_t log_window_mono;
-    unsigned log_in_window;
-    uint64_t log_suppressed;
+    qs_lograte_t *lograte;       /* rejection log budget */
 };
 
 /* ------------------------------------------------------------- logging */
-
-/* Roll the one-second window of the rejection-log throttle, reporting what
- * it swallowed in the window that ended. */
-static void
-log_roll(qs_ingest_t *self, int64_t now)
-{
-    if (now - self->log_window_mono < 1000)
-        return;
-    if (self->log_suppressed > 0)
-        log_warn("suppressed %llu rejection log lines in the last second",
-                 (unsigned long long)self->log_suppressed);
-    self->log_window_mono = now;
-    self->log_in_window = 0;
-    self->log_suppressed = 0;
-}
-
-static int
-log_allowed(qs_ingest_t *self)
-{
-    log_roll(self, qs_clock_mono_ms());
-    if (self->log_in_window < LOG_LINES_PER_SECOND) {
-        self->log_in_window++;
-        return 1;
-    }
-    self->log_suppressed++;
-    return 0;
-}
 
 /* At most 8 hex characters of a client key: enough to correlate with
  * qsctl, too little to identify anyone. */
@@ -279,7 +250,7 @@ qs_ingest_new(const qs_ingest_config_t *cfg, char *errmsg, size_t errmsg_len)
     }
     self->stats.reloads = 0;
     self->last_check_mono = qs_clock_mono_ms();
-    self->log_window_mono = qs_clock_mono_ms();
+    self->lograte = qs_lograte_new(LOG_LINES_PER_SECOND);
     return self;
 }
 
@@ -310,6 +281,7 @@ qs_ingest_destroy(qs_ingest_t **self_p)
     qs_acks_destroy(&self->acks);
     qs_quota_destroy(&self->quota);
     qs_headroom_destroy(&self->headroom);
+    qs_lograte_destroy(&self->lograte);
     for (size_t i = 0; i < 2; i++) {
         qs_arena_destroy(&self->groups[i].arena);
         free(self->groups[i].batches);
@@ -339,7 +311,7 @@ batch_refuse(qs_ingest_t *self, qs_group_batch_t *b, Quietstate__Status status,
     pending_reject(self, status, code);
     self->stats.rejected_batches++;
     key_prefix(who, b);
-    if (log_allowed(self))
+    if (qs_lograte_allow(self->lograte, qs_clock_mono_ms()))
         log_warn("rejected batch from client '%s': %s/%s (%s)", who, qs_status_name(status),
                  qs_code_name(code), reason);
     return status;
@@ -525,6 +497,14 @@ take_messages(qs_ingest_t *self, qs_group_batch_t *b, const Quietstate__Batch *b
     b->decoded = 1;
     b->in_txn = 1;
     b->first_serial = UINT64_MAX;
+    /* Resync fields (docs/resync.md); an instance id of another length is
+     * ignored (no restart detection for that batch). */
+    if (batch->instance.len == sizeof b->instance) {
+        memcpy(b->instance, batch->instance.data, sizeof b->instance);
+        b->has_instance = 1;
+    }
+    b->rs_gen = batch->resync_generation;
+    b->rs_last = batch->resync_last_serial;
     for (size_t i = 0; i < n; i++) {
         qs_group_msg_t *r = &g->msgs[g->n_msgs + i];
         const Quietstate__StateMessage *m = batch->messages[i];
@@ -652,7 +632,7 @@ log_batch_rejections(qs_ingest_t *self, const qs_group_t *g, const qs_group_batc
     for (size_t i = 0; i < b->n_msgs && first == NULL; i++)
         if (g->msgs[b->first_msg + i].outcome == QS_OUT_REJECTED)
             first = &g->msgs[b->first_msg + i];
-    if (first == NULL || !log_allowed(self))
+    if (first == NULL || !qs_lograte_allow(self->lograte, qs_clock_mono_ms()))
         return;
     key_prefix(who, b);
     log_warn("rejected %u of %zu messages from client '%s': first %s/%s (%s)", b->n_rejected,
@@ -665,6 +645,8 @@ commit_succeeded(qs_ingest_t *self, const qs_group_t *g)
 {
     self->stats.stored += (uint64_t)g->txn.stored;
     self->stats.duplicates += (uint64_t)g->txn.duplicates;
+    self->stats.resync_requested += (uint64_t)g->txn.resync[QS_RESYNC_REQUESTED];
+    self->stats.resync_applied += (uint64_t)g->txn.resync[QS_RESYNC_APPLIED];
     self->stats.commits++;
     if (self->failing)
         log_info("store.db writable again after %llu failed commits",
@@ -783,7 +765,6 @@ qs_ingest_tick(qs_ingest_t *self, int force)
     qs_group_t *f = self->fill;
 
     check_site(self, force);
-    log_roll(self, now);
     if (!f->pending.nonzero || f->n_batches > 0 || self->flight != NULL)
         return 0;
     if (!force && now - f->pending_since_mono < QS_INGEST_COUNTER_FLUSH_MS)
