@@ -13,10 +13,12 @@
  *    "group_envelopes":{"buckets":[N,…],"sum":N},    bound below, then +Inf
  *    "cpu_seconds":S,"rss_bytes":N,"pid":N,"updated_utc":"2026-11-25T12:00:00Z",
  *    "cpu_user_seconds":S,"cpu_system_seconds":S,
- *    "disk_reserve_low":0|1,"disk_free_bytes":N}
+ *    "disk_reserve_low":0|1,"disk_free_bytes":N,
+ *    "resync_requested":N,"resync_applied":N}
  *
  * cpu_seconds is user + system; the two parts came later, so a file without
- * them still reads (as 0); so do the disk reserve's two (docs/quotas.md).
+ * them still reads (as 0); so do the disk reserve's two (docs/quotas.md)
+ * and the resync counts (docs/resync.md).
  * Reading is strict (a bucket array of the wrong length, a negative or
  * fractional count, a bad time: malformed) and ignores unknown keys.
  */
@@ -52,6 +54,8 @@ typedef struct {
     /* The disk reserve (docs/quotas.md); later additions, absent read as 0. */
     int disk_reserve_low;                               /* 1: ingest refused DISK_RESERVE */
     uint64_t disk_free_bytes;                           /* store.db's file system; 0: not watched */
+    uint64_t resync_requested;                          /* resync requests sent (docs/resync.md) */
+    uint64_t resync_applied;                            /* resyncs that replaced a machine's state */
 } qs_storestats_t;
 
 /* The bucket bounds, for rendering (n = QS_STORESTATS_N_COMMIT / _N_GROUP). */

@@ -108,6 +108,8 @@ qs_storestats_format(const qs_storestats_t *s)
     cJSON_AddNumberToObject(doc, "cpu_system_seconds", s->cpu_system_seconds);
     cJSON_AddNumberToObject(doc, "disk_reserve_low", s->disk_reserve_low ? 1 : 0);
     cJSON_AddNumberToObject(doc, "disk_free_bytes", (double)s->disk_free_bytes);
+    cJSON_AddNumberToObject(doc, "resync_requested", (double)s->resync_requested);
+    cJSON_AddNumberToObject(doc, "resync_applied", (double)s->resync_applied);
     json = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
     if (json == NULL)
@@ -188,7 +190,11 @@ parse_doc(qs_storestats_t *out, const cJSON *doc, const char **what)
         (*what = "disk_reserve_low", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
          (read_count(&low, cJSON_GetObjectItemCaseSensitive(doc, *what)) || low > 1)) ||
         (*what = "disk_free_bytes", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
-         read_count(&out->disk_free_bytes, cJSON_GetObjectItemCaseSensitive(doc, *what))))
+         read_count(&out->disk_free_bytes, cJSON_GetObjectItemCaseSensitive(doc, *what))) ||
+        (*what = "resync_requested", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
+         read_count(&out->resync_requested, cJSON_GetObjectItemCaseSensitive(doc, *what))) ||
+        (*what = "resync_applied", cJSON_GetObjectItemCaseSensitive(doc, *what) != NULL &&
+         read_count(&out->resync_applied, cJSON_GetObjectItemCaseSensitive(doc, *what))))
         return -1;
     out->disk_reserve_low = (int)low;
     out->group_sum = (uint64_t)gsum;

@@ -626,7 +626,25 @@ static int
 source_take(void *ctx, uint64_t after, qs_msgref_t *refs, size_t max_refs, uint8_t *buf,
             size_t buf_cap, size_t *n_out)
 {
-    return qs_outbox_take(ctx, after, refs, max_refs, buf, buf_cap, n_out);
+    qs_outbox_t *ob = ctx;
+
+    /* A resync due by now goes in first (its failure waits: logged). */
+    (void)qs_outbox_resync_run_due(ob, qs_clock_now_ms(&ob->clock));
+    return qs_outbox_take(ob, after, refs, max_refs, buf, buf_cap, n_out);
+}
+
+static size_t
+source_fields(void *ctx, uint64_t first, uint64_t last, uint8_t *buf)
+{
+    return qs_outbox_batch_fields(ctx, first, last, buf);
+}
+
+static int
+source_resync(void *ctx, uint64_t gen, uint64_t delay_ms)
+{
+    qs_outbox_t *ob = ctx;
+
+    return qs_outbox_resync_request(ob, gen, delay_ms, qs_clock_now_ms(&ob->clock));
 }
 
 static int
@@ -645,7 +663,8 @@ source_reject(void *ctx, uint64_t serial, Quietstate__Status status, Quietstate_
 qs_source_t
 qs_outbox_source(qs_outbox_t *ob)
 {
-    qs_source_t s = { ob, source_take, source_ack, source_reject };
+    qs_source_t s = { ob, source_take, source_ack, source_reject, source_fields,
+                      source_resync };
     return s;
 }
 

@@ -82,6 +82,24 @@ int qs_outbox_current_each(qs_outbox_t *ob, uint32_t topic_type,
 int qs_outbox_resend_current(qs_outbox_t *ob, uint64_t *n_out, uint64_t *first_serial,
                              char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
 
+/* Resync (docs/resync.md, outbox_resync.c). The outbox's instance id:
+ * 16 random bytes drawn at its first use and kept. 0 or -1. */
+int qs_outbox_instance(qs_outbox_t *ob, uint8_t out[16]);
+
+/* The store asks for resync generation gen in delay_ms: kept, and run at
+ * once when due (qs_outbox_resync_run_due). A generation already heard is
+ * ignored. 1 when messages were appended, 0 when not (yet), -1 on error. */
+int qs_outbox_resync_request(qs_outbox_t *ob, uint64_t gen, uint64_t delay_ms, int64_t now_ms);
+
+/* Run the pending resync when due: the current state appended again
+ * (qs_outbox_resend_current) and its serial range kept for the batch
+ * markers. 1 appended, 0 nothing due, -1 on error (retried later). */
+int qs_outbox_resync_run_due(qs_outbox_t *ob, int64_t now_ms);
+
+/* Batch.instance and, for a batch holding part of the latest resync, its
+ * markers, packed into buf (QS_SOURCE_FIELDS_MAX bytes); the length. */
+size_t qs_outbox_batch_fields(qs_outbox_t *ob, uint64_t first, uint64_t last, uint8_t *buf);
+
 /* The cap on pending messages, kept in the outbox file (default
  * QS_OUTBOX_DEFAULT_MAX_PENDING). set: 1..QS_OUTBOX_MAX_MAX_PENDING, else -1. */
 int qs_outbox_max_pending(qs_outbox_t *ob, uint64_t *max);

@@ -22,6 +22,8 @@ struct qs_outbox {
     sqlite3_stmt *setting_get, *setting_put;
     uint8_t *pack_buf;     /* reused by append */
     size_t pack_cap;
+    int has_instance;      /* instance loaded (outbox_resync.c) */
+    uint8_t instance[16];
 };
 
 /* Step a statement without results to the end and reset it: 0, -1. */

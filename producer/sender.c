@@ -20,6 +20,8 @@
  */
 #include "sender.h"
 
+#include "batchfields.h"
+
 #include "qs_codec.h"
 #include "qs_endpoints.h"
 #include "qs_envelope.h"
@@ -488,6 +490,12 @@ apply_ack(qs_sender_t *s, const Quietstate__Ack *a, int64_t now)
             start_backoff(s, now, 1);
         }
     }
+    if (a->resync_generation != 0 && s->src.resync != NULL) {   /* docs/resync.md */
+        int ready = s->src.resync(s->src.ctx, a->resync_generation, a->resync_delay_ms);
+        if (ready > 0)
+            s->drained = s->hold = 0;
+        rc = ready < 0 ? -1 : rc;
+    }
     /* Everything answered yet the low-water mark lags what was sent: the store
      * has a gap it cannot close alone. Send the rest again, after a pause. */
     if (!s->backing_off && s->n_fl == 0 && s->committed < s->sent_upto)
@@ -634,19 +642,6 @@ writable(qs_sender_t *s)
     return 1;
 }
 
-static size_t
-put_varint(uint8_t *p, size_t v)
-{
-    size_t n = 0;
-
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 /* Take, frame, seal and send one batch. 1 if sent, 0 if nothing to send or
  * the socket is full, -1 on a source error. */
 static int
@@ -656,7 +651,8 @@ send_batch(qs_sender_t *s, int64_t now)
     size_t n = 0, plen = 0, flen = 0;
 
     if (s->src.take(s->src.ctx, s->sent_upto, ws->refs, s->batch, ws->scratch,
-                    QS_MAX_BATCH_BYTES - BATCH_FRAMING_BYTES * s->batch, &n) != 0)
+                    QS_MAX_BATCH_BYTES - BATCH_FRAMING_BYTES * s->batch - QS_SOURCE_FIELDS_MAX,
+                    &n) != 0)
         return -1;
     if (n == 0) {
         s->drained = 1;
@@ -667,10 +663,13 @@ send_batch(qs_sender_t *s, int64_t now)
     s->drained = 0;
     for (size_t i = 0; i < n; i++) {
         ws->plain[plen++] = BATCH_FIELD_TAG;
-        plen += put_varint(ws->plain + plen, ws->refs[i].len);
+        plen += qs_put_varint(ws->plain + plen, ws->refs[i].len);
         memcpy(ws->plain + plen, ws->scratch + ws->refs[i].off, ws->refs[i].len);
         plen += ws->refs[i].len;
     }
+    if (s->src.fields != NULL)   /* instance id, resync markers (docs/resync.md) */
+        plen += s->src.fields(s->src.ctx, ws->refs[0].serial, ws->refs[n - 1].serial,
+                              ws->plain + plen);
     QS_ASSERT(plen <= QS_MAX_BATCH_BYTES);
     if (qs_envelope_seal(ws->frame, &flen, ws->frame_cap, QS_ENVELOPE_TO_STORE, ws->plain, plen,
                          qs_keypair_public(s->kp), s->shared) != 0)

@@ -520,7 +520,7 @@ fleet_turn(fleet_t *f, sim_t *sim, int64_t wake)
     }
     for (size_t k = 0; k < f->n_active; k++) {
         uint32_t i = f->active[k];
-        if (sim->clients[i].acked >= sim->clients[i].count) {
+        if (!qs_simgen_busy(&sim->clients[i])) {   /* its resync too (docs/resync.md) */
             if (f->senders[i] != NULL) {
                 add_retired(f, f->senders[i]);
                 qs_sender_destroy(&f->senders[i]);

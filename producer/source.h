@@ -49,6 +49,18 @@ typedef struct {
      * Returns 0, -1 on error. */
     int (*reject)(void *ctx, uint64_t serial, Quietstate__Status status,
                   Quietstate__Code code, const char *reason);
+    /* Optional (NULL: none). The Batch fields other than messages for the
+     * batch of serials first..last, packed (protobuf, any order): the
+     * outbox instance id and the resync markers (docs/resync.md). At most
+     * QS_SOURCE_FIELDS_MAX bytes into buf; returns how many. */
+    size_t (*fields)(void *ctx, uint64_t first, uint64_t last, uint8_t *buf);
+    /* Optional. The store asks for a full resync of generation gen, due in
+     * delay_ms: 1 when messages are ready to take now, 0 when not (later,
+     * or that generation was already run), -1 on error. */
+    int (*resync)(void *ctx, uint64_t gen, uint64_t delay_ms);
 } qs_source_t;
+
+/* Batch.instance (2 + 16) and two uint64 fields (2 x 11), with room. */
+#define QS_SOURCE_FIELDS_MAX 64u
 
 #endif

@@ -347,6 +347,50 @@ test_outbox_resend_current_appends_the_state_as_new_serials(void)
     qs_outbox_destroy(&ob);
 }
 
+/* docs/resync.md: a request runs once per generation when due, and the
+ * batches that hold its serials carry its markers beside the instance id. */
+static void
+test_outbox_resync_request_runs_once_and_marks_its_batches(void)
+{
+    qs_outbox_t *ob = open_ob("rs.db");
+    uint8_t inst[16], inst2[16], fields[QS_SOURCE_FIELDS_MAX];
+    Quietstate__Batch *b;
+    size_t len;
+
+    append_one(ob, "KB1", 2);
+    append_one(ob, "KB2", 2);
+    QS_CHECK(qs_outbox_ack(ob, 2) == 0);
+    QS_CHECK(qs_outbox_instance(ob, inst) == 0);
+    QS_CHECK(qs_outbox_instance(ob, inst2) == 0);
+    QS_CHECK(memcmp(inst, inst2, sizeof inst) == 0);
+    /* Not due yet: kept, nothing appended; then due: serials 3..4. */
+    QS_CHECK_EQ_INT(qs_outbox_resync_request(ob, 9, 60000, 1000), 0);
+    QS_CHECK_EQ_INT(qs_outbox_resync_run_due(ob, 2000), 0);
+    QS_CHECK_EQ_INT(qs_outbox_resync_run_due(ob, 61000), 1);
+    QS_CHECK_EQ_INT(qs_outbox_resync_run_due(ob, 62000), 0);
+    QS_CHECK_EQ_INT(qs_outbox_resync_request(ob, 9, 0, 63000), 0);   /* heard before */
+    len = qs_outbox_batch_fields(ob, 3, 4, fields);
+    b = quietstate__batch__unpack(NULL, len, fields);
+    QS_CHECK(b != NULL);
+    if (b != NULL) {
+        QS_CHECK(b->instance.len == 16 && memcmp(b->instance.data, inst, 16) == 0);
+        QS_CHECK_EQ_INT(b->resync_generation, 9);
+        QS_CHECK_EQ_INT(b->resync_last_serial, 4);
+        quietstate__batch__free_unpacked(b, NULL);
+    }
+    len = qs_outbox_batch_fields(ob, 1, 2, fields);   /* before the resync: no markers */
+    b = quietstate__batch__unpack(NULL, len, fields);
+    QS_CHECK(b != NULL && b->resync_generation == 0 && b->instance.len == 16);
+    if (b != NULL)
+        quietstate__batch__free_unpacked(b, NULL);
+    qs_outbox_destroy(&ob);
+    /* Another outbox file: another instance id. */
+    ob = open_ob("rs2.db");
+    QS_CHECK(qs_outbox_instance(ob, inst2) == 0);
+    QS_CHECK(memcmp(inst, inst2, sizeof inst) != 0);
+    qs_outbox_destroy(&ob);
+}
+
 /* Take everything pending after `after` (marks it taken) and check each
  * blob's serial is its row's; returns how many, topics into topics[]. */
 static size_t
@@ -561,6 +605,7 @@ main(void)
     QS_RUN(test_outbox_file_is_private_and_loose_one_refused);
     QS_RUN(test_outbox_current_state_follows_every_append);
     QS_RUN(test_outbox_resend_current_appends_the_state_as_new_serials);
+    QS_RUN(test_outbox_resync_request_runs_once_and_marks_its_batches);
     QS_RUN(test_outbox_cap_drops_oldest_superseded_then_refuses);
     QS_RUN(test_outbox_rejected_list_expires_without_names);
     QS_RUN(test_outbox_old_schema_is_upgraded);

@@ -111,7 +111,7 @@ test_simgen_expected_latest_matches_brute_force(void)
 static void
 test_simgen_source_takes_after_acked_and_counts_rejections(void)
 {
-    qs_simgen_client_t c = { 5, 10, 0, 0, 1764072000000LL, 0 };
+    qs_simgen_client_t c = { .client = 5, .count = 10, .base_ms = 1764072000000LL };
     qs_source_t src = qs_simgen_source(&c);
     qs_msgref_t refs[16];
     uint8_t buf[4096];

@@ -109,6 +109,10 @@ qs_acks_build(qs_acks_t *self, Quietstate__Ack *ack, const uint8_t **reply, size
     ack->first_serial = b->decoded ? b->first_serial : 0;
     ack->last_serial = b->decoded ? b->last_serial : 0;
     ack->committed_serial = committed;
+    if (b->status == QUIETSTATE__STATUS__OK) {   /* a rolled-back request was never made */
+        ack->resync_generation = b->resync_gen;
+        ack->resync_delay_ms = b->resync_delay_ms;
+    }
     if (b->status == QUIETSTATE__STATUS__OK) {
         snprintf(self->reason, sizeof self->reason, "stored %u, duplicates %u, rejected %u",
                  b->n_stored, b->n_dup, b->n_rejected);

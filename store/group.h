@@ -24,12 +24,22 @@
 #define QS_TALLY_STATUSES 32
 #define QS_TALLY_CODES 64
 
+/* Resync events (docs/resync.md), counted as "resync.<name>". */
+enum {
+    QS_RESYNC_NEW_INSTANCE = 0,  /* a fresh outbox reused an enrolled key */
+    QS_RESYNC_GAP_GIVEN_UP,      /* serials missing for too long */
+    QS_RESYNC_REQUESTED,         /* an Ack carried a new request */
+    QS_RESYNC_APPLIED,           /* a client's state replaced by its resync */
+    QS_RESYNC_COUNTERS
+};
+
 /* Counter increments: stored, duplicates, rejected.<STATUS>,
- * rejected_detail.<CODE>. */
+ * rejected_detail.<CODE>, resync.<event>. */
 typedef struct {
     int64_t stored, duplicates;
     int64_t status[QS_TALLY_STATUSES];
     int64_t code[QS_TALLY_CODES];
+    int64_t resync[QS_RESYNC_COUNTERS];
     int nonzero;
 } qs_tally_t;
 
@@ -72,6 +82,12 @@ typedef struct {
     uint64_t first_serial, last_serial;
     uint64_t low_water;          /* after the transaction */
     uint32_t n_stored, n_dup, n_rejected;
+    /* resync (docs/resync.md): what the Batch says ... */
+    int has_instance;            /* instance: a 16-byte outbox instance id */
+    uint8_t instance[16];
+    uint64_t rs_gen, rs_last;    /* resync_generation, resync_last_serial */
+    /* ... and what its Ack asks (set in the transaction) */
+    uint64_t resync_gen, resync_delay_ms;
 } qs_group_batch_t;
 
 /* One group. ingest.c keeps two: the receiving thread fills one while the
@@ -111,6 +127,8 @@ qs_tally_add(qs_tally_t *to, const qs_tally_t *t)
         to->status[i] += t->status[i];
     for (size_t i = 0; i < QS_TALLY_CODES; i++)
         to->code[i] += t->code[i];
+    for (size_t i = 0; i < QS_RESYNC_COUNTERS; i++)
+        to->resync[i] += t->resync[i];
     to->nonzero |= t->nonzero;
 }
 

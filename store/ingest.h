@@ -93,6 +93,8 @@ typedef struct {
     uint64_t reloads;           /* keyset/policy reloads from site.db */
     int disk_low;               /* under [store] disk_reserve_mb now (headroom.h) */
     uint64_t disk_free_bytes;   /* at the last check; 0: not watched */
+    uint64_t resync_requested;  /* resync requests sent in acks (docs/resync.md) */
+    uint64_t resync_applied;    /* resyncs that replaced a machine's state */
 } qs_ingest_stats_t;
 
 /* What qs_ingest_collect answered. */

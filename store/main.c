@@ -417,11 +417,15 @@ static void
 store_stats_collect(struct store *st, int wait)
 {
     qs_ingest_done_t done;
+    qs_ingest_stats_t is;
 
     if (qs_ingest_collect(st->ingest, wait, send_reply, &st->lp, &done) != 1 ||
         done.envelopes == 0)
         return;
     qs_storestats_observe(&st->stats, done.seconds, (uint64_t)done.envelopes, done.rc == 0);
+    qs_ingest_stats(st->ingest, &is);   /* resync counts (docs/resync.md) */
+    st->stats.resync_requested = is.resync_requested;
+    st->stats.resync_applied = is.resync_applied;
     st->stats_dirty = 1;
 }
 

@@ -26,6 +26,9 @@
  *       expiry is DROP TABLE plus shredding one key: its cost does not depend
  *       on how much younger data is kept, and per-topic maximum ages apply to
  *       whole tables.
+ *   resync(client_id PK) -> instance, gap_since_ms, want_gen, due_ms, sent_gen,
+ *       start_ms, last_serial: the resync rules' state per client (store/resync.h,
+ *       docs/resync.md); created when missing by the writer and qsctl resync.
  *   counters(name PK, value)   "stored", "duplicates", "rejected.<STATUS>",
  *       "rejected_detail.<CODE>": updated in the same transaction as the data.
  *

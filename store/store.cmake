@@ -1,7 +1,7 @@
 # store module: the ingest pipeline as a library (unit tests drive it without
 # sockets) and the qs-store daemon (docs/store.md).
-add_library(qs_store_lib STATIC ingest.c arena.c write.c ack.c
-            write_pg.c write_pg_flush.c write_pg_parts.c write_pg_set.c pipe_pg.c)
+add_library(qs_store_lib STATIC ingest.c arena.c write.c ack.c resync.c resync_sqlite.c
+            write_pg.c write_pg_flush.c write_pg_parts.c write_pg_set.c pipe_pg.c resync_pg.c)
 target_include_directories(qs_store_lib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_store_lib PUBLIC qs_storedb quietstate)
 # The pipeline: a group commits on its own thread while the next is decoded
@@ -42,3 +42,8 @@ target_link_libraries(test_store_bench PRIVATE qs_store_bench)
 add_executable(test_write_pg test_write_pg.c)
 target_include_directories(test_write_pg PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 target_link_libraries(test_write_pg PRIVATE qs_store_lib qs_storedb quietstate)
+target_sources(qs_storedb PRIVATE resync_request.c)
+
+# The resync rules (docs/resync.md), engine-free.
+qs_unit_test(test_resync test_resync.c)
+target_link_libraries(test_resync PRIVATE qs_store_lib)

@@ -15,6 +15,10 @@
  *       holding batches of one client serialize on that row and the second
  *       sees the first's seen/low_water once it commits: exactly-once effect.
  *   compliance_counts(topic_type, topic_id, state_id, shard) -> count
+ *   resync(client_id) -> instance, gap and request state (store/resync.h,
+ *       docs/resync.md): created when missing by the writers (under
+ *       QS_PG_LOCK_SCHEMA) and qsctl resync; a worker reads its clients'
+ *       rows FOR UPDATE in ascending client_id right after their locks.
  *   counters(name, shard) -> value
  *   partitions(epoch, topic_type, shard) -> rows
  *       Each connection writes its own shard (qs_pgdb_shard(), one of

@@ -25,6 +25,7 @@
 #include "qs_counts.h"
 #include "qs_pseudonym.h"
 #include "quota_topics.h"
+#include "resync.h"
 #include "storedb_sqlite.h"
 
 #include <sodium.h>
@@ -58,6 +59,8 @@ struct qs_write {
     qs_count_deltas_t *count_deltas;   /* compliance_counts changes of the transaction */
     qs_topicq_sqlite_t *topicq;        /* [store] quota_topics_per_client (quota_topics.h) */
     uint64_t max_topics;               /* 0: no limit */
+    qs_resync_sql_t *resync;     /* the resync table (resync.h) */
+    int64_t resync_gap_ms;
 
     struct part parts[PART_CACHE];
     uint64_t txn_no;
@@ -156,7 +159,9 @@ qs_write_new(qs_storedb_t *storedb, const uint8_t *site_key, qs_epochkeys_t *epo
     self->site_key = site_key;
     self->epochkeys = epochkeys;
     self->count_deltas = qs_count_deltas_new();
-    if (prepare_all(self) != 0 || (self->topicq = qs_topicq_sqlite_new(self->db)) == NULL) {
+    self->resync_gap_ms = qs_resync_gap_ms();
+    if (prepare_all(self) != 0 || (self->topicq = qs_topicq_sqlite_new(self->db)) == NULL ||
+        (self->resync = qs_resync_sql_new(self->db)) == NULL) {
         snprintf(errmsg, errmsg_len, "store.db is not a quietstate store database: %s",
                  sqlite3_errmsg(self->db));
         qs_write_destroy(&self);
@@ -190,6 +195,7 @@ qs_write_destroy(qs_write_t **self_p)
         sqlite3_finalize(self->parts[i].insert);
     qs_count_deltas_destroy(&self->count_deltas);
     qs_topicq_sqlite_destroy(&self->topicq);
+    qs_resync_sql_destroy(&self->resync);
     sodium_memzero(self, sizeof *self);
     free(self);
     *self_p = NULL;
@@ -539,16 +545,54 @@ write_one(qs_write_t *self, const qs_policy_t *pol, struct dedup *d, qs_group_ba
     return mark_handled(self, d, s);
 }
 
+/* After dedup: the resync rules (resync.h) - a gap given up, a resync
+ * complete - and what the Ack asks; the row saved. */
+static int
+resync_after(qs_write_t *self, struct dedup *d, qs_resync_row_t *rs, qs_group_batch_t *b,
+             qs_tally_t *txn, int64_t now_ms)
+{
+    uint64_t lw = d->lw, max_seen = 0;
+    int64_t start_ms = 0;
+    int has_seen = 0;
+
+    if (d->any_seen && qs_resync_sql_max_seen(self->resync, d->client_id, &has_seen,
+                                              &max_seen) != 0)
+        return -1;
+    if (qs_resync_after(rs, b, &lw, has_seen, max_seen, txn, now_ms, self->resync_gap_ms,
+                        &start_ms)) {
+        if (qs_resync_sql_drop_stale(self->resync, d->client_id, start_ms) != 0)
+            return -1;
+        qs_resync_applied(rs, txn);
+    }
+    if (lw != d->lw) {
+        d->lw = lw;
+        if (qs_resync_sql_drop_seen(self->resync, d->client_id) != 0)
+            return -1;
+    }
+    qs_resync_answer(rs, b, txn, now_ms);
+    return qs_resync_sql_save(self->resync, rs);
+}
+
 int
 qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
                qs_group_msg_t *msgs, qs_tally_t *txn, int64_t now_ms)
 {
+    qs_resync_row_t rs;
     struct dedup d;
 
     if (self->pg != NULL)
         return qs_write_pg_batch(self->pg, pol, b, msgs, txn, now_ms);
-    if (client_open(self, &d, b->pk, now_ms) != 0)
+    if (client_open(self, &d, b->pk, now_ms) != 0 ||
+        qs_resync_sql_load(self->resync, d.client_id, &rs) != 0)
         return -1;
+    if (qs_resync_on_instance(&rs, b, txn, now_ms)) {
+        /* A fresh outbox: its serials are new whatever their numbers. */
+        if (qs_resync_sql_drop_seen(self->resync, d.client_id) != 0)
+            return -1;
+        d.lw = 0;
+        d.any_seen = 0;
+    }
+    /* After a fresh outbox's reset: its serials count as new topics' rows. */
     if (self->max_topics > 0 &&
         qs_topicq_sqlite_check(self->topicq, d.client_id, d.lw, self->max_topics, b, msgs) != 0)
         return -1;
@@ -562,6 +606,8 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
         if (step_done(self->del_seen) != 0)
             return -1;
     }
+    if (resync_after(self, &d, &rs, b, txn, now_ms) != 0)
+        return -1;
     sqlite3_bind_int64(self->upd_client, 1, d.client_id);
     sqlite3_bind_int64(self->upd_client, 2, (int64_t)d.lw);
     sqlite3_bind_int64(self->upd_client, 3, now_ms);
@@ -634,6 +680,13 @@ qs_write_tally_names(const qs_tally_t *c, qs_write_counter_fn add, void *ctx)
             continue;
         snprintf(name, sizeof name, "rejected_detail.%s", qs_code_name((Quietstate__Code)i));
         if (add(ctx, name, c->code[i]) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < QS_RESYNC_COUNTERS; i++) {
+        if (c->resync[i] == 0)
+            continue;
+        snprintf(name, sizeof name, "resync.%s", qs_resync_counter_name(i));
+        if (add(ctx, name, c->resync[i]) != 0)
             return -1;
     }
     return 0;

@@ -92,7 +92,7 @@ prepare_all(qs_write_pg_t *self)
     static const unsigned t_counter[] = { TX, I8, I8 };
     qs_pgpipe_t *p = self->pipe;
 
-    return qs_write_pg_prepare_set(self) != 0 ||
+    return qs_write_pg_prepare_set(self) != 0 || qs_resync_pg_prepare(p) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_del_seen", sql_del_seen, 2, t_ii) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_ins_seen", sql_ins_seen, 0, NULL) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_ins_clients", sql_ins_clients, 0, NULL) != 0 ||
@@ -125,6 +125,12 @@ qs_write_pg_new(qs_storedb_t *storedb, const uint8_t *site_key, qs_epochkeys_t *
     self->pipe = qs_pgpipe_new(self->pg);
     self->site_key = site_key;
     self->epochkeys = epochkeys;
+    if (qs_resync_pg_create(self->pg) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot create the resync table: %s",
+                 qs_pgdb_errmsg(self->pg));
+        qs_write_pg_destroy(&self);
+        return NULL;
+    }
     if (prepare_all(self) != 0) {
         snprintf(errmsg, errmsg_len, "the PostgreSQL database is not a quietstate store: %s",
                  qs_pgpipe_errmsg(self->pipe));
@@ -268,12 +274,7 @@ qs_write_pg_tally(qs_write_pg_t *self, const qs_tally_t *t)
 {
     if (qs_write_pg_flush(self) != 0)
         return -1;
-    self->tally.stored += t->stored;
-    self->tally.duplicates += t->duplicates;
-    for (size_t i = 0; i < QS_TALLY_STATUSES; i++)
-        self->tally.status[i] += t->status[i];
-    for (size_t i = 0; i < QS_TALLY_CODES; i++)
-        self->tally.code[i] += t->code[i];
+    qs_tally_add(&self->tally, t);
     return 0;
 }
 

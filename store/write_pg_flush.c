@@ -166,6 +166,7 @@ lock_clients(qs_write_pg_t *self)
     rc = rc || qs_pgpipe_send(self->pipe, "qs_w_lock_clients", &p, TAG_LOCK, qs_write_pg_result,
                               self) != 0 ||
          qs_pgpipe_send(self->pipe, "qs_w_seen", &p, TAG_SEEN, qs_write_pg_result, self) != 0 ||
+         qs_resync_pg_send_load(self, &p) != 0 ||
          qs_pgpipe_run(self->pipe, qs_write_pg_result, self) != 0;
     free(arr);
     if (rc)
@@ -316,8 +317,10 @@ dedup_all(qs_write_pg_t *self)
         struct pclient *c = client_find(self, q->b->pk);
 
         QS_ASSERT(c != NULL);
+        qs_resync_pg_before(c, q);
         for (size_t k = 0; k < q->b->n_msgs; k++)
             dedup_one(self, q, c, &q->msgs[q->b->first_msg + k]);
+        qs_resync_pg_after(self, c, q);
         q->b->low_water = c->lw;
         if (q->now_ms > c->last_ms)
             c->last_ms = q->now_ms;
@@ -336,10 +339,10 @@ send_client(qs_write_pg_t *self, const struct pclient *c)
     size_t n = 0;
     int rc = 0;
 
-    if (c->n_init > 0) {
+    if (c->n_init > 0 || c->rs_drop_seen) {
         qs_pgparams_reset(&p);
         qs_pgparams_int8(&p, c->client_id);
-        qs_pgparams_int8(&p, (int64_t)c->lw);
+        qs_pgparams_int8(&p, c->rs_drop_seen ? INT64_MAX : (int64_t)c->lw);
         rc = qs_pgpipe_send(self->pipe, "qs_w_del_seen", &p, TAG_NONE, qs_write_pg_result, self);
     }
     for (size_t i = 0; i < c->n_added; i++)
@@ -384,6 +387,8 @@ qs_write_pg_result(void *ctx, int tag, PGresult *r)
         return qs_write_pg_take_latest(self, r, 1);
     case TAG_LATEST_SET:
         return qs_write_pg_take_latest(self, r, 0);
+    case TAG_RESYNC:
+        return qs_resync_pg_take(self, r);
     case TAG_HISTORY:
         qs_write_pg_rows_added(self, TAG_INDEX(tag), strtoll(PQcmdTuples(r), NULL, 10));
         return 0;
@@ -412,9 +417,11 @@ flush_steps(qs_write_pg_t *self)
     for (size_t i = 0; i < self->n_clients; i++)
         if (send_client(self, &self->clients[i]) != 0)
             return -1;
-    if (qs_pgpipe_run(self->pipe, qs_write_pg_result, self) != 0)
+    if (qs_resync_pg_send_save(self) != 0 ||
+        qs_pgpipe_run(self->pipe, qs_write_pg_result, self) != 0)
         return -1;
-    return qs_write_pg_latest_deltas(self);
+    /* After the group's upserts: a complete resync's stale rows (resync_pg.c). */
+    return qs_write_pg_latest_deltas(self) != 0 || qs_resync_pg_apply(self) != 0 ? -1 : 0;
 }
 
 int

@@ -11,10 +11,12 @@
 #include "pipe_pg.h"
 #include "qs_limits.h"
 #include "qs_pseudonym.h"
+#include "resync.h"
 #include "write_pg.h"
 
 /* Result tags: the kind in the low bits, an index above. */
-enum { TAG_NONE = 0, TAG_LOCK, TAG_SEEN, TAG_LATEST_OLD, TAG_LATEST_SET, TAG_HISTORY };
+enum { TAG_NONE = 0, TAG_LOCK, TAG_SEEN, TAG_LATEST_OLD, TAG_LATEST_SET, TAG_HISTORY,
+       TAG_RESYNC };
 #define TAG_KIND(t) ((t) & 7)
 #define TAG_INDEX(t) ((size_t)((unsigned)(t) >> 3))
 #define TAG_MAKE(kind, i) ((int)(((unsigned)(i) << 3) | (unsigned)(kind)))
@@ -40,6 +42,9 @@ struct pclient {
     uint64_t lw;
     uint64_t *init, *added;
     size_t n_init, cap_init, n_added, cap_added;
+    qs_resync_row_t rs;        /* its resync row, read FOR UPDATE (resync_pg.c) */
+    int rs_drop_seen;          /* a fresh outbox: delete every seen row */
+    int64_t rs_apply_ms;       /* a resync complete: drop rows reported before */
 };
 
 /* A message to store. */
@@ -129,6 +134,7 @@ struct qs_write_pg {
     uint8_t details_buf[QS_MAX_DETAILS_BYTES + QS_DETAILS_OVERHEAD];
     uint64_t unsealed;         /* details dropped: their key is shredded */
     int64_t next_expire_mono;  /* when to move every key chain again */
+    int64_t rs_gap_ms;         /* the resync gap limit (resync.h) */
     char err[512];
 };
 
@@ -163,5 +169,15 @@ void qs_write_pg_parts_rolled_back(qs_write_pg_t *self);
 int qs_write_pg_flush(qs_write_pg_t *self);
 int qs_write_pg_result(void *ctx, int tag, PGresult *r);
 void qs_write_pg_reset(qs_write_pg_t *self);
+
+/* resync_pg.c: the resync rules on this writer (resync.h). */
+int qs_resync_pg_create(qs_pgdb_t *pg);
+int qs_resync_pg_prepare(qs_pgpipe_t *p);
+int qs_resync_pg_send_load(qs_write_pg_t *self, const qs_pgparams_t *keys);
+int qs_resync_pg_take(qs_write_pg_t *self, PGresult *r);
+void qs_resync_pg_before(struct pclient *c, const struct queued *q);
+void qs_resync_pg_after(qs_write_pg_t *self, struct pclient *c, const struct queued *q);
+int qs_resync_pg_send_save(qs_write_pg_t *self);
+int qs_resync_pg_apply(qs_write_pg_t *self);
 
 #endif

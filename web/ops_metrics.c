@@ -163,6 +163,12 @@ store_stats(text_t *t, wk_t *w)
     one(t, "qs_store_commit_failures_total", "counter",
         "Group commits rolled back (answered RETRY_LATER) since qs-store started.",
         (double)s.commit_failures);
+    one(t, "qs_store_resync_requested_total", "counter",
+        "Resync requests sent in acks since qs-store started (docs/resync.md).",
+        (double)s.resync_requested);
+    one(t, "qs_store_resync_applied_total", "counter",
+        "Resyncs that replaced a machine's state since qs-store started.",
+        (double)s.resync_applied);
     histogram(t, "qs_store_commit_duration_seconds", "Time of one group commit.",
               qs_storestats_commit_bounds, QS_STORESTATS_N_COMMIT, s.commit_buckets,
               s.commit_sum_s);
