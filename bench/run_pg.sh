@@ -20,9 +20,14 @@
 # Sizes: PG_GROW_ROWS (default 2,000,000; the issue's size is 20,000,000),
 # PG_GROW_HISTORY (default 5 x PG_GROW_ROWS; the issue's 100,000,000),
 # PG_GROW_MSGS (200,000), PG_Q_CLIENTS (1,000,000), PG_CLIENTS and
-# PG_MESSAGES for (a) (default: CLIENTS and MESSAGES) - environment variables.
+# PG_MESSAGES for (a) (default: CLIENTS and MESSAGES), PG_GROW_ENGINES (the
+# engines (b) measures: "sqlite pg", or one of them alone - the full size
+# takes over an hour per engine) - environment variables.
 
 pg_phase_sizes() {
+    PG_GROW_ENGINES=${PG_GROW_ENGINES:-sqlite pg}
+    [[ $PG_GROW_ENGINES =~ ^(sqlite|pg)( (sqlite|pg))?$ ]] ||
+        qs_die "PG_GROW_ENGINES='$PG_GROW_ENGINES': give 'sqlite', 'pg' or 'sqlite pg'"
     if (( QUICK )); then
         PG_GROW_ROWS=${PG_GROW_ROWS:-40000}; PG_GROW_MSGS=${PG_GROW_MSGS:-20000}
         PG_GROW_HISTORY=${PG_GROW_HISTORY:-$(( PG_GROW_ROWS * 5 ))}
@@ -105,7 +110,7 @@ pg_phase_e2e() {
 # (b) cost growth, both engines.
 pg_phase_grow() {
     local clients=$(( PG_GROW_ROWS / 20 )) engine tag
-    for engine in sqlite pg; do
+    for engine in $PG_GROW_ENGINES; do
         tag=$engine
         qs_step "cost growth on $engine: $(commas "$PG_GROW_ROWS") latest rows, $(commas "$PG_GROW_HISTORY") history rows, then $(commas "$PG_GROW_MSGS") updates of random existing machines vs into an empty store"
         QS_TEST_ENGINE=$engine new_site "grow$engine" 1
@@ -193,7 +198,19 @@ pg_phase_rows() {
     row "compliance $(commas "$PG_Q_CLIENTS") x 20 < 100 ms, PostgreSQL" "${R[pg_query_ms]} ms" "${R[pg_query_ms]} < 100"
 }
 pg_growth_rows() {
+    local e
+    for e in sqlite pg; do   # an engine left out by PG_GROW_ENGINES has a SKIP row
+        [[ " $PG_GROW_ENGINES " == *" $e "* ]] || R[${e}_grow_ratio]=SKIP
+    done
+    if [[ ${R[pg_grow_ratio]} == SKIP ]]; then
+        row "PostgreSQL full store >= 0.8 x empty" "SKIP: not in PG_GROW_ENGINES" skip
+    else
     row "PostgreSQL full store >= 0.8 x empty" "${R[pg_grow_ratio]} x at $(commas "$PG_GROW_ROWS") latest, $(commas "$PG_GROW_HISTORY") history rows" "${R[pg_grow_ratio]} >= 0.8"
+    fi
+    if [[ ${R[sqlite_grow_ratio]} == SKIP ]]; then
+        row "SQLite full store >= 0.8 x empty" "SKIP: not in PG_GROW_ENGINES" skip
+        return 0
+    fi
     row "SQLite full store >= 0.8 x empty" "${R[sqlite_grow_ratio]} x at $(commas "$PG_GROW_ROWS") latest, $(commas "$PG_GROW_HISTORY") history rows" "${R[sqlite_grow_ratio]} >= 0.8"
     info_row "bytes per latest / history row, PostgreSQL" "${R[pg_latest_bytes_per_row]} / ${R[pg_history_bytes_per_row]} B"
     info_row "bytes per latest / history row, SQLite" "${R[sqlite_latest_bytes_per_row]} / ${R[sqlite_history_bytes_per_row]} B"
