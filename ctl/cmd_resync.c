@@ -32,6 +32,7 @@ usage(FILE *out)
     fprintf(out,
         "usage: qsctl resync --home DIR (--machine NAME | --all) [--window SECONDS]\n"
         "                    [--as NAME] [--format table|json]\n"
+        "       qsctl resync --home DIR --status [--format table|json]\n"
         "\n"
         "Ask one machine, or every client of the store, to re-send its whole\n"
         "current state the next time it sends anything. The resent state then\n"
@@ -44,6 +45,10 @@ usage(FILE *out)
         "  --home DIR        site home (default $QS_HOME)\n"
         "  --machine NAME    the machine (UTF-8, case-insensitive in Unicode)\n"
         "  --all             every client of the store\n"
+        "  --status          how far the requests are: clients waiting (and due),\n"
+        "                    resyncs in progress, open serial gaps, and the\n"
+        "                    counters (requested, applied, new outboxes, gaps given\n"
+        "                    up); numbers only, nothing requested, not audited\n"
         "  --window SECONDS  spread the resends over this long (0..%d; default\n"
         "                    %ld with --all, 0 with --machine)\n"
         "  --as NAME         who asks, for the audit log (beside the OS user)\n"
@@ -56,7 +61,7 @@ usage(FILE *out)
 
 struct resync_args {
     const char *home, *machine, *as;
-    int all;
+    int all, status;
     long window_s;            /* -1: the default */
     ctl_format_t fmt;
 };
@@ -69,6 +74,7 @@ parse_args(struct resync_args *a, int argc, char **argv)
         { "home", required_argument, NULL, 'H' },
         { "machine", required_argument, NULL, 'm' },
         { "all", no_argument, NULL, 'A' },
+        { "status", no_argument, NULL, 'S' },
         { "window", required_argument, NULL, 'w' },
         { "as", required_argument, NULL, 'a' },
         { "format", required_argument, NULL, 'f' },
@@ -86,6 +92,7 @@ parse_args(struct resync_args *a, int argc, char **argv)
         case 'H': a->home = optarg; break;
         case 'm': a->machine = optarg; break;
         case 'A': a->all = 1; break;
+        case 'S': a->status = 1; break;
         case 'w':
             if (ctl_parse_long(&a->window_s, optarg, 0, QS_RESYNC_MAX_WINDOW_S) != 0)
                 return ctl_usage_error(CMD, "--window must be a number of seconds from 0 "
@@ -103,8 +110,10 @@ parse_args(struct resync_args *a, int argc, char **argv)
     }
     if (optind < argc)
         return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if ((a->machine == NULL) == !a->all)
-        return ctl_usage_error(CMD, "give exactly one of --machine NAME and --all");
+    if ((a->machine != NULL) + a->all + a->status != 1)
+        return ctl_usage_error(CMD, "give exactly one of --machine NAME, --all and --status");
+    if (a->status && (a->window_s >= 0 || a->as != NULL))
+        return ctl_usage_error(CMD, "--status takes neither --window nor --as");
     if (a->machine != NULL && strlen(a->machine) > QS_MAX_NAME_BYTES)
         return ctl_usage_error(CMD, "--machine is at most %u bytes", QS_MAX_NAME_BYTES);
     if (a->window_s < 0)
@@ -187,6 +196,69 @@ request_and_audit(ctl_site_t *site, const char *actor, const struct resync_args 
     return rc;
 }
 
+static void
+status_print_json(const qs_resync_status_t *st)
+{
+    char first[CTL_TIME_BYTES], last[CTL_TIME_BYTES];
+    cJSON *d = cJSON_CreateObject();
+
+    if (d == NULL)
+        qs_fatal("out of memory");
+    cJSON_AddNumberToObject(d, "waiting", (double)st->waiting);
+    cJSON_AddNumberToObject(d, "due", (double)st->due);
+    cJSON_AddNumberToObject(d, "in_progress", (double)st->in_progress);
+    cJSON_AddNumberToObject(d, "gaps_open", (double)st->gaps_open);
+    if (st->waiting > 0) {
+        ctl_time_text(first, st->first_due_ms, 0);
+        ctl_time_text(last, st->last_due_ms, 0);
+        cJSON_AddStringToObject(d, "first_due_utc", first);
+        cJSON_AddStringToObject(d, "last_due_utc", last);
+    }
+    cJSON_AddNumberToObject(d, "requested", (double)st->requested);
+    cJSON_AddNumberToObject(d, "applied", (double)st->applied);
+    cJSON_AddNumberToObject(d, "new_instance", (double)st->new_instance);
+    cJSON_AddNumberToObject(d, "gap_given_up", (double)st->gap_given_up);
+    if (ctl_json_print(d) != 0)
+        qs_fatal("out of memory printing JSON");
+}
+
+/* --status: numbers only, so neither the site key nor an audit entry. */
+static int
+status_show(const struct resync_args *a)
+{
+    char errmsg[CTL_ERRMSG_BYTES], first[CTL_TIME_BYTES], last[CTL_TIME_BYTES];
+    qs_resync_status_t st;
+    ctl_site_t site;
+    int rc;
+
+    if (ctl_site_open(&site, a->home, CTL_OPEN_STOREDB, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    rc = qs_storedb_resync_status(site.storedb, ctl_site_now(&site), &st, errmsg,
+                                  sizeof errmsg);
+    ctl_site_close(&site);
+    if (rc != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    if (a->fmt == CTL_FORMAT_JSON) {
+        status_print_json(&st);
+        return ctl_output_done(CMD);
+    }
+    printf("waiting      %lld (due now: %lld)\n", (long long)st.waiting, (long long)st.due);
+    if (st.waiting > 0) {
+        ctl_time_text(first, st.first_due_ms, 0);
+        ctl_time_text(last, st.last_due_ms, 0);
+        printf("due          from %s to %s\n", first, last);
+    }
+    printf("in progress  %lld\n" "gaps open    %lld\n" "requested    %lld\n"
+           "applied      %lld\n" "new outboxes %lld\n" "gaps given up %lld\n",
+           (long long)st.in_progress, (long long)st.gaps_open, (long long)st.requested,
+           (long long)st.applied, (long long)st.new_instance, (long long)st.gap_given_up);
+    return ctl_output_done(CMD);
+}
+
 int
 cmd_resync(int argc, char **argv)
 {
@@ -199,6 +271,8 @@ cmd_resync(int argc, char **argv)
 
     if ((rc = parse_args(&a, argc, argv)) >= 0)
         return rc;
+    if (a.status)
+        return status_show(&a);
     if (ctl_actor(actor, sizeof actor, a.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD, "%s", errmsg);
     if (ctl_site_open(&site, a.home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB | CTL_OPEN_SITE_KEY |

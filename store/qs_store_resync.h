@@ -35,4 +35,22 @@ int qs_storedb_resync_request(qs_storedb_t *db, const qs_machine_ps_t *who, int6
                               int64_t window_ms, qs_resync_request_counts_t *out, char *errmsg,
                               size_t errmsg_len) __attribute__((warn_unused_result));
 
+/* How far the requests are (qsctl resync --status): numbers only. */
+typedef struct {
+    int64_t waiting;        /* asked, resync not started yet */
+    int64_t due;            /* of those, due by now (they resend at next contact) */
+    int64_t in_progress;    /* started, not every serial of it handled yet */
+    int64_t gaps_open;      /* clients with serials missing above their low water */
+    int64_t first_due_ms;   /* earliest and latest due time of the waiting ones */
+    int64_t last_due_ms;    /* (0 when none waits; store clock) */
+    int64_t requested;      /* counters resync.*: requests sent in an Ack, */
+    int64_t applied;        /* resyncs that replaced a machine's state, */
+    int64_t new_instance;   /* fresh outboxes detected, */
+    int64_t gap_given_up;   /* gaps given up (docs/resync.md) */
+} qs_resync_status_t;
+
+/* Read the status in one snapshot at now_ms. 0 with *out, or -1 with errmsg. */
+int qs_storedb_resync_status(qs_storedb_t *db, int64_t now_ms, qs_resync_status_t *out,
+                             char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
+
 #endif

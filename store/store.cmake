@@ -42,7 +42,7 @@ target_link_libraries(test_store_bench PRIVATE qs_store_bench)
 add_executable(test_write_pg test_write_pg.c)
 target_include_directories(test_write_pg PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 target_link_libraries(test_write_pg PRIVATE qs_store_lib qs_storedb quietstate)
-target_sources(qs_storedb PRIVATE resync_request.c)
+target_sources(qs_storedb PRIVATE resync_request.c resync_status.c)
 
 # The resync rules (docs/resync.md), engine-free.
 qs_unit_test(test_resync test_resync.c)

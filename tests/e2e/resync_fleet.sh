@@ -53,6 +53,12 @@ qs_expect_rc 0 "$QS_TMP/r.json" "$QSCTL" resync --home "$QS_HOME" --all --window
 qs_expect_eq "clients asked" "$(qs_json_get "$QS_TMP/r.json" .clients)" "$CLIENTS"
 qs_expect_eq "scope" "$(qs_json_get "$QS_TMP/r.json" .scope)" all
 qs_expect_eq "nothing sent before the next contact" "$(rs_counter resync.requested)" 0
+qs_expect_rc 0 "$QS_TMP/st1.json" "$QSCTL" resync --home "$QS_HOME" --status --format json
+qs_expect_eq "--status: waiting" "$(qs_json_get "$QS_TMP/st1.json" .waiting)" "$CLIENTS"
+qs_expect_eq "--status: due range" "$(qs_json_get "$QS_TMP/st1.json" .first_due_utc),$(qs_json_get "$QS_TMP/st1.json" .last_due_utc)" \
+    "$(qs_json_get "$QS_TMP/r.json" .first_due_utc),$(qs_json_get "$QS_TMP/r.json" .last_due_utc)"
+qs_expect_eq "--status: requested" "$(qs_json_get "$QS_TMP/st1.json" .requested)" 0
+qs_expect_rc 2 "$QS_TMP/st_bad.out" "$QSCTL" resync --home "$QS_HOME" --status --all
 
 qs_step "every client contacts the store again (one message resent each)"
 sqlite3 "$QS_HOME/sim/state.db" "UPDATE clients SET acked = count - 1"
@@ -69,6 +75,12 @@ qs_expect_eq "resync.requested" "$(rs_counter resync.requested)" "$CLIENTS"
 qs_expect_eq "resync.applied" "$(rs_counter resync.applied)" "$CLIENTS"
 qs_expect_eq "stored (20 current states re-sent per client)" "$(rs_counter stored)" $(( 2 * MESSAGES ))
 qs_expect_eq "pending requests" "$(rs_sql 'SELECT count(*) FROM resync WHERE want_gen <> 0')" 0
+qs_expect_rc 0 "$QS_TMP/st2.json" "$QSCTL" resync --home "$QS_HOME" --status --format json
+qs_expect_eq "--status after: waiting, in progress, requested, applied" \
+    "$(jq -r '[.waiting, .in_progress, .requested, .applied] | map(tostring) | join(",")' "$QS_TMP/st2.json")" \
+    "0,0,$CLIENTS,$CLIENTS"
+qs_expect_rc 0 "$QS_TMP/st2.txt" "$QSCTL" resync --home "$QS_HOME" --status
+grep -q "^applied *$CLIENTS\$" "$QS_TMP/st2.txt" || qs_fail "--status table: no 'applied $CLIENTS' line"
 # When each client's resync was written: its rows' report time (all 20 restated at once).
 rs_sql "SELECT l.client_id, min(l.report_ms), r.due_ms FROM latest l JOIN resync r
         ON r.client_id = l.client_id GROUP BY l.client_id, r.due_ms ORDER BY 1" >"$QS_TMP/times"
