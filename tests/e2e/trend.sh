@@ -14,12 +14,14 @@
 # missing too) must equal that, row for row; CSV and the table say the
 # same; the current compliance keeps counting machines (a trend is kept,
 # not recomputed); --group and --deployment are refused, as are bad --days.
+# qs-web's GET /api/v1/compliance/trend answers the same document, and
+# `qsctl --url … compliance --trend` prints the same bytes in every format.
 # QS_TEST_ENGINE=pg runs it on PostgreSQL with two workers (tests/pg).
 # Usage: tests/e2e/trend.sh [BUILD_DIR]   (or QSCTL=... QS_RETENTION=... env)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
-qs_need_cmd jq
+qs_need_cmd jq curl
 qs_find_bins "${1:-}"
 if [[ -z ${QS_RETENTION:-} && -n ${1:-${QS_BUILD_DIR:-}} ]]; then
     QS_RETENTION=$(find "${1:-$QS_BUILD_DIR}" -maxdepth 4 -type f -name qs-retention -perm -u+x | head -n 1)
@@ -109,6 +111,42 @@ grep -Eq "^$(day 1) +500 +KB-TREND-1 +3 +installed +4$" "$QS_TMP/trend.txt" ||
     qs_fail "table lacks day 1:"$'\n'"$(cat "$QS_TMP/trend.txt")"
 grep -q '2 days without a snapshot' "$QS_TMP/trend.txt" ||
     qs_fail "table does not name the missing days:"$'\n'"$(cat "$QS_TMP/trend.txt")"
+
+qs_step "qs-web: GET /api/v1/compliance/trend and qsctl --url compliance --trend say the same"
+if [[ -z ${QS_WEB:-} ]]; then
+    QS_WEB=$(find "$(dirname "$(dirname "$QSCTL")")" -maxdepth 3 -type f -name qs-web -perm -u+x | head -n 1)
+fi
+[[ -x ${QS_WEB:-} ]] || qs_fail "cannot find the qs-web binary (set QS_WEB)"
+qs_free_port WEB_PORT
+BASE="http://127.0.0.1:$WEB_PORT"
+sed -i "s/^listen = .*/listen = 127.0.0.1:$WEB_PORT/" "$QS_HOME/quietstate.conf"
+mkdir -m 700 "$QS_TMP/tok"
+qs_expect_rc 0 "$QS_TMP/user.out" "$QSCTL" user add --home "$QS_HOME" --name op --role operator \
+    --out "$QS_TMP/tok/op" --as e2e-trend
+qs_start web env QS_CLOCK_OFFSET_S=$(( 3 * DAY_S )) "$QS_WEB" --home "$QS_HOME"
+qs_wait_listen "$WEB_PORT" 20 || qs_fail "qs-web does not listen on $WEB_PORT"
+TOKEN=$(cat "$QS_TMP/tok/op")
+code=$(curl -s -o "$QS_TMP/api.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    "$BASE/api/v1/compliance/trend?days=5&topic_type=500")
+qs_expect_eq "HTTP status" "$code" 200
+qs_expect_eq "the API's document" "$(jq -c . "$QS_TMP/api.json")" "$want"
+for f in json csv table; do
+    qs_expect_rc 0 "$QS_TMP/remote.$f" "$QSCTL" --url "$BASE" --token-file "$QS_TMP/tok/op" \
+        compliance --trend --days 5 --format "$f"
+    trend 3 "local.$f" --days 5 --format "$f"
+    cmp -s "$QS_TMP/local.$f" "$QS_TMP/remote.$f" ||
+        qs_fail "qsctl --url ... --format $f differs:"$'\n'"$(diff "$QS_TMP/local.$f" "$QS_TMP/remote.$f")"
+done
+for q in "days=5&group=lab:'group' is not available yet" "days=5&deployment=D1:'deployment' is not available yet" \
+         "topic_id=KB1:'days' is required" "days=0:'days' is required" "days=5&zone=x:unknown query parameter"; do
+    code=$(curl -s -o "$QS_TMP/bad.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+        "$BASE/api/v1/compliance/trend?${q%%:*}")
+    qs_expect_eq "HTTP status of ?${q%%:*}" "$code" 400
+    grep -q "${q#*:}" "$QS_TMP/bad.json" || qs_fail "?${q%%:*}: $(cat "$QS_TMP/bad.json")"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/compliance/trend?days=5")
+qs_expect_eq "HTTP status without a token" "$code" 401
+qs_stop web 10 || qs_fail "qs-web did not stop cleanly"
 
 qs_step "the current compliance is unchanged by the snapshots"
 qs_expect_rc 0 "$QS_TMP/now.json" "$QSCTL" compliance --home "$QS_HOME" --format json
