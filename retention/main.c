@@ -71,6 +71,8 @@ usage(FILE *out, int code)
             "whose day is older than the topic's maximum age and shred their keys,\n"
             "delete older history rows and latest rows of machines that stopped\n"
             "reporting, then scrub the WAL and free pages. Every pass is audited.\n"
+            "Every pass also writes the UTC day's compliance snapshot (what\n"
+            "'qsctl compliance --trend' reads; kept 400 days).\n"
             "On a PostgreSQL store one pass runs at a time across hosts: a second\n"
             "qs-retention waits for the store's retention lock.\n"
             "\n"
