@@ -174,8 +174,11 @@ static void
 assemble(qs_storedb_trend_t *out, const qs_trend_raw_t *raw, qs_trend_raw_t *pub)
 {
     qs_trend_raw_t all = { 0 };
-    size_t n_keys, p = 0, missing_cap = 0;
-    qs_storedb_trend_row_t *keys = published_keys(pub, &n_keys);
+    size_t n_keys = 0, p = 0, missing_cap = 0;
+    int64_t days = out->last_day - out->first_day + 1;
+    /* The groups are needed only for missing rows: no sort when every day is there. */
+    qs_storedb_trend_row_t *keys = (int64_t)raw->n_days < days ? published_keys(pub, &n_keys)
+                                                                : NULL;
 
     for (int64_t day = out->first_day; day <= out->last_day; day++) {
         if (day_present(raw, day)) {
@@ -263,7 +266,8 @@ cJSON *
 qs_storedoc_trend(const qs_storedb_trend_t *t)
 {
     cJSON *doc = must(cJSON_CreateObject()), *rows, *missing;
-    char buf[32];
+    char buf[32], day[32] = "";
+    int64_t day_of = 0;
 
     cJSON_AddNumberToObject(doc, "k", t->k);
     cJSON_AddNumberToObject(doc, "days", (double)(t->last_day - t->first_day + 1));
@@ -277,7 +281,11 @@ qs_storedoc_trend(const qs_storedb_trend_t *t)
         const qs_storedb_trend_row_t *r = &t->rows[i];
         cJSON *row = must(cJSON_CreateObject());
 
-        cJSON_AddItemToObject(row, "day", day_string(r->day));
+        if (i == 0 || r->day != day_of) {   /* rows come day by day: format each once */
+            qs_time_format_day(day, sizeof day, r->day);
+            day_of = r->day;
+        }
+        cJSON_AddItemToObject(row, "day", must(cJSON_CreateString(day)));
         cJSON_AddNumberToObject(row, "topic_type", r->topic_type);
         cJSON_AddStringToObject(row, "topic_id", r->topic_id);
         cJSON_AddNumberToObject(row, "state_id", r->state_id);
