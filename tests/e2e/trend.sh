@@ -155,6 +155,9 @@ qs_expect_rc 0 "$QS_TMP/now-k1.out" "$QSCTL" policy set --home "$QS_HOME" --k 1 
 trend 3 trend-k1.json --days 1 --format json
 qs_expect_eq "day 3 with k 1" "$(jq -c '[.rows[] | [.state_id, .count]]' "$QS_TMP/trend-k1.json")" '[[2,1],[3,5]]'
 
+qs_step "qsctl verify accepts the snapshot tables (topic ids are their only text)"
+qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" verify --home "$QS_HOME"
+
 qs_step "refused: --group, --deployment, --days out of range, --days missing"
 qs_expect_rc 2 "$QS_TMP/group.out" "$QSCTL" compliance --home "$QS_HOME" --trend --days 3 --group lab
 grep -q -- '--group is not available yet' "$QS_TMP/group.out.err" || qs_fail "no clear --group refusal: $(cat "$QS_TMP/group.out.err")"
