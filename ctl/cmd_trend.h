@@ -8,6 +8,8 @@
 #ifndef QS_CTL_CMD_TREND_H
 #define QS_CTL_CMD_TREND_H
 
+#include <stdio.h>
+
 #include <cjson/cJSON.h>
 
 #include "ctl_common.h"
