@@ -8,6 +8,7 @@
 #define QS_TREND_INT_H
 
 #include "qs_store_trend.h"
+#include "storedb_pg.h"
 
 /* Exact rows and the days that have a snapshot, as fetched. */
 typedef struct {
@@ -31,6 +32,11 @@ int qs_trend_fetch_sqlite(qs_storedb_t *db, qs_trend_raw_t *raw, int64_t first_d
 int qs_trend_fetch_pg(qs_storedb_t *db, qs_trend_raw_t *raw, int64_t first_day,
                       int64_t last_day, const uint32_t *topic_type, const char *topic_id,
                       char *errmsg, size_t errmsg_len);
+
+/* Create the two tables on PostgreSQL if missing (under the schema lock;
+ * inside the caller's transaction if one is open: qsctl migrate). 0 or -1
+ * (qs_pgdb_errmsg says why). */
+int qs_trend_pg_tables(qs_pgdb_t *pg);
 
 /* qs_storedb_trend_snapshot on each engine. */
 int qs_trend_snapshot_sqlite(qs_storedb_t *db, int64_t day, int64_t taken_ms, int keep_days,

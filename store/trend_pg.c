@@ -23,15 +23,22 @@ static const char sql_tables[] =
     "CREATE TABLE IF NOT EXISTS compliance_days("
     "  day bigint PRIMARY KEY, taken_ms bigint NOT NULL);";
 
-static int
-tables_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
+int
+qs_trend_pg_tables(qs_pgdb_t *pg)
 {
     char sql[700];
 
-    /* One simple query is one transaction: the lock is held until its end. */
+    /* One simple query is one transaction (or part of the caller's): the
+     * lock is held until its end. */
     snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d, %d); %s", QS_PG_LOCK_CLASS,
              QS_PG_LOCK_SCHEMA, sql_tables);
-    if (qs_pgdb_exec(pg, sql) == 0)
+    return qs_pgdb_exec(pg, sql);
+}
+
+static int
+tables_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
+{
+    if (qs_trend_pg_tables(pg) == 0)
         return 0;
     snprintf(errmsg, errmsg_len, "cannot create the daily compliance tables: %s",
              qs_pgdb_errmsg(pg));
