@@ -81,6 +81,7 @@ int bench_fill_latest(const struct bench_opts *o);
 int bench_purge(const struct bench_opts *o);
 int bench_http(const struct bench_opts *o);
 int bench_grow(const struct bench_opts *o);   /* bench_pg.c */
+int bench_trend_days(const struct bench_opts *o);   /* bench_trend.c */
 
 /* The store as qs-store opens it, in process (site.db, the site's store on
  * its engine, the epoch keys, the ingest pipeline): what the ideal store

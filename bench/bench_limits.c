@@ -11,6 +11,7 @@
  *            and store (bench_latency.c)
  *   fill-latest, purge  data for the query and retention measurements
  *            (bench_fill.c)
+ *   trend-days  N daily compliance snapshots (bench_trend.c)
  *   http     GET a qs-web URL at a fixed request rate, open loop, keep-alive
  *            (bench_http.c)
  * Messages are modelled as in the fleet simulator: ~70 bytes of protobuf each,
@@ -52,6 +53,7 @@ usage(FILE *out, int code)
             "                [--batch B]\n"
             "       qs-bench fill-latest --home DIR --clients C [--topics T]\n"
             "       qs-bench purge --dir DIR [--rows R] [--days D] [--scale K]\n"
+            "       qs-bench trend-days --home DIR --days N\n"
             "       qs-bench http --url URL --token-file FILE --rate REQ_PER_S --seconds S\n"
             "                [--connections N]\n"
             "       qs-bench grow --home DIR --clients C --messages M [--batch B]\n"
@@ -457,5 +459,7 @@ main(int argc, char **argv)
         return bench_http(&o);
     if (strcmp(cmd, "grow") == 0)
         return bench_grow(&o);
+    if (strcmp(cmd, "trend-days") == 0)
+        return bench_trend_days(&o);
     usage(stderr, 2);
 }

@@ -16,6 +16,7 @@
  *   table          aligned columns; a suppressed count prints as "<K" (also a
  *                  complementary one: which cell is below k is not told)
  */
+#include "cmd_trend.h"
 #include "ctl_common.h"
 #include "qs_codec.h"
 #include "qs_ctl.h"
@@ -45,6 +46,7 @@ usage(FILE *out)
         "  --topic-type T          only this topic type (e.g. 500, update detection)\n"
         "  --topic-id ID           only this update or deployment id\n"
         "  --format table|json|csv output format (default table)\n"
+        "  --trend --days N        per UTC day instead (qsctl compliance --trend --help)\n"
         "  --help                  show this help\n");
 }
 
@@ -88,6 +90,8 @@ cmd_compliance(int argc, char **argv)
     int64_t version;
     qs_storedb_compliance_t res;
 
+    if (ctl_trend_wanted(argc, argv))   /* per-day counts: cmd_trend.c */
+        return cmd_compliance_trend(argc, argv);
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {

@@ -9,6 +9,7 @@
  * json, the local command's lines otherwise (remote_print.h). An answer of
  * 4xx/5xx prints "qsctl CMD: SERVER ERROR (HTTP N)" and exits 1.
  */
+#include "cmd_trend.h"
 #include "cmd_policy.h"
 #include "ctl_common.h"
 #include "qs_fsutil.h"
@@ -222,6 +223,8 @@ remote_usage(FILE *out)
         "             [--collect-user-names yes|no] [--k N] [--time-precision P]\n"
         "  audit show|verify [--format table|json]\n"
         "  compliance [--topic-type T] [--topic-id ID] [--format table|json|csv]\n"
+        "  compliance --trend --days N [--topic-type T] [--topic-id ID]\n"
+        "             [--format table|json|csv]\n"
         "  stats [--format table|json]\n"
         "  lookup --machine NAME --reason TEXT [--domain D] [--history]\n"
         "         [--format table|json]\n"
@@ -410,6 +413,30 @@ remote_audit(const remote_t *r, int argc, char **argv)
     return CTL_EXIT_FAIL;
 }
 
+/* compliance --trend: the local command's flags (cmd_trend.h) into
+ * GET /api/v1/compliance/trend, printed by the local printers. */
+static int
+remote_trend(const remote_t *r, int argc, char **argv)
+{
+    static const char *const cmd = "compliance --trend";
+    ctl_trend_args_t a;
+    char path[2048], q[2048] = "", days[16];
+    int rc;
+
+    if ((rc = ctl_trend_parse(&a, argc, argv)) >= 0)
+        return rc;
+    if (a.home != NULL)
+        return ctl_usage_error(cmd, "--home is not used with --url: the server has the site");
+    snprintf(days, sizeof days, "%ld", a.days);
+    if (query_add(q, sizeof q, "days", days) != 0 ||
+        query_add(q, sizeof q, "topic_type", a.topic_type) != 0 ||
+        query_add(q, sizeof q, "topic_id", a.topic_id) != 0)
+        return ctl_usage_error(cmd, "arguments too long");
+    snprintf(path, sizeof path, "/api/v1/compliance/trend%s", q);
+    return get_and_print(r, cmd, path, a.fmt,
+                         a.fmt == CTL_FORMAT_CSV ? ctl_print_trend_csv : ctl_print_trend_table);
+}
+
 /* compliance, stats, lookup, forget, verify: the store side. compliance,
  * stats and lookup print with the local commands' printers (remote_print.h);
  * forget and verify print their JSON answer. */
@@ -422,6 +449,8 @@ remote_store_cmd(const remote_t *r, const char *cmd, int argc, char **argv)
     cJSON *body, *doc;
     int rc;
 
+    if (strcmp(cmd, "compliance") == 0 && ctl_trend_wanted(argc, argv))
+        return remote_trend(r, argc, argv);
     if (strcmp(cmd, "compliance") == 0) {
         if ((rc = parse_opts(&o, cmd, "fti", CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV,
                              argc, argv)) >= 0)

@@ -28,6 +28,7 @@
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_store_expire.h"
+#include "qs_store_trend.h"
 #include "qs_storedb.h"
 
 #include <cjson/cJSON.h>
@@ -70,6 +71,8 @@ usage(FILE *out, int code)
             "whose day is older than the topic's maximum age and shred their keys,\n"
             "delete older history rows and latest rows of machines that stopped\n"
             "reporting, then scrub the WAL and free pages. Every pass is audited.\n"
+            "Every pass also writes the UTC day's compliance snapshot (what\n"
+            "'qsctl compliance --trend' reads; kept 400 days).\n"
             "On a PostgreSQL store one pass runs at a time across hosts: a second\n"
             "qs-retention waits for the store's retention lock.\n"
             "\n"
@@ -188,8 +191,28 @@ retention_lock(retention_t *r)
     return 1;
 }
 
+/* Copy the current counts into today's UTC day of the trend
+ * (qs_store_trend.h): every pass replaces the day, so the last pass of a
+ * day wins and the first one after midnight starts the new day. Under the
+ * lock (PostgreSQL: one writer of the day), after the fold. 0 or -1. */
+static int
+trend_snapshot(retention_t *r, int64_t now_ms)
+{
+    char err[512];
+    int64_t groups = 0, day = qs_epoch_of(now_ms);
+
+    if (qs_storedb_trend_snapshot(r->store, day, now_ms, QS_TREND_KEEP_DAYS, &groups, err,
+                                  sizeof err) != 0) {
+        log_error("cannot write the day's compliance snapshot: %s", err);
+        return -1;
+    }
+    log_debug("compliance snapshot of day %lld: %lld groups", (long long)day,
+              (long long)groups);
+    return 0;
+}
+
 /* Purge under the lock, then fold the writers' shards (PostgreSQL): no
- * group left at 0 by this pass outlives it. */
+ * group left at 0 by this pass outlives it; then the day's snapshot. */
 static int
 locked_pass(retention_t *r, const qs_policy_t *policy, int64_t now_ms,
             qs_purge_counts_t *counts, char *err, size_t err_len)
@@ -203,6 +226,11 @@ locked_pass(retention_t *r, const qs_policy_t *policy, int64_t now_ms,
         log_error("cannot fold the store's count shards: %s", fold_err);
         if (counts->errors++ == 0)
             snprintf(err, err_len, "%s", fold_err);
+        rc = -1;
+    }
+    if (trend_snapshot(r, now_ms) != 0) {
+        if (counts->errors++ == 0)
+            snprintf(err, err_len, "the daily compliance snapshot failed (see the log)");
         rc = -1;
     }
     qs_storedb_retention_unlock(r->store);

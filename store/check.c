@@ -171,7 +171,7 @@ filter_store_text(void *ctx, const char *table, const char *column, const char *
 
     if (strcmp(column, "topic_id") == 0 &&
         (strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
-         strncmp(table, "history_", 8) == 0))
+         strcmp(table, "compliance_daily") == 0 || strncmp(table, "history_", 8) == 0))
         return;
     if (strcmp(table, "counters") == 0 && strcmp(column, "name") == 0)
         return;

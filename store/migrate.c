@@ -9,6 +9,7 @@
 #include "qs_store_migrate.h"
 #include "storedb_pg.h"
 #include "storedb_sqlite.h"
+#include "trend_int.h"
 #include "qs_epochkeys.h"
 #include "qs_limits.h"
 #include "qs_log.h"
@@ -433,6 +434,32 @@ check_sums(migration_t *m, qs_migrate_counts_t *c)
     return 0;
 }
 
+/* The daily compliance snapshots (qs_store_trend.h), when store.db has
+ * them: created in PostgreSQL as a first snapshot would, copied, counted. */
+static int
+copy_daily(migration_t *m)
+{
+    int64_t present = 0, rows = 0, counted = 0;
+
+    if (qs_sql_int64(m->lite, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                     "name IN ('compliance_daily', 'compliance_days')", &present) != 0)
+        return fail(m, "cannot read store.db: %s", sqlite3_errmsg(m->lite));
+    if (present != 2)
+        return 0;   /* no snapshot was ever taken */
+    if (qs_trend_pg_tables(m->pg) != 0)
+        return fail(m, "cannot create the daily compliance tables: %s", qs_pgdb_errmsg(m->pg));
+    return copy_query(m, "compliance_daily",
+                      "SELECT day, topic_type, topic_id, state_id, count FROM compliance_daily",
+                      "COPY compliance_daily(day, topic_type, topic_id, state_id, count) "
+                      "FROM STDIN", "iitii", &rows) != 0 ||
+                   check_rows(m, "compliance_daily", &counted) != 0 ||
+                   copy_query(m, "compliance_days", "SELECT day, taken_ms FROM compliance_days",
+                              "COPY compliance_days(day, taken_ms) FROM STDIN", "ii",
+                              &rows) != 0 ||
+                   check_rows(m, "compliance_days", &counted) != 0
+               ? -1 : 0;
+}
+
 /* The fixed tables, then the identity sequence past the largest client_id. */
 static int
 copy_tables(migration_t *m, qs_migrate_counts_t *c)
@@ -476,7 +503,7 @@ migrate_in_tx(migration_t *m, qs_storedb_t *src, qs_migrate_counts_t *c)
         goto out;
     }
     if (count_source(m, parts, nparts) != 0 || copy_tables(m, c) != 0 ||
-        copy_history(m, parts, nparts, c) != 0 || check_sums(m, c) != 0)
+        copy_history(m, parts, nparts, c) != 0 || copy_daily(m) != 0 || check_sums(m, c) != 0)
         goto out;
     c->total_rows = m->done;
     c->resealed = m->resealed;

@@ -50,6 +50,7 @@ typedef struct {
 
 static const route_t routes[] = {
     { "GET", "/api/v1/compliance", 0, "compliance" },
+    { "GET", "/api/v1/compliance/trend", 0, "compliance.trend" },
     { "GET", "/api/v1/stats", 0, "stats" },
     { "GET", "/api/v1/policy", 0, "policy.get" },
     { "PUT", "/api/v1/policy", 0, "policy.put" },
@@ -70,8 +71,8 @@ _Static_assert(N_ROUTES <= QS_WEB_MAX_ROUTES, "routes fit the counters");
 
 /* Counter names, in the order of routes[]. */
 static const char *const route_names[N_ROUTES] = {
-    "GET /api/v1/compliance", "GET /api/v1/stats", "GET /api/v1/policy", "PUT /api/v1/policy",
-    "GET /api/v1/policy/history", "GET /api/v1/machines/NAME", "POST /api/v1/clients",
+    "GET /api/v1/compliance", "GET /api/v1/compliance/trend", "GET /api/v1/stats",
+    "GET /api/v1/policy", "PUT /api/v1/policy", "GET /api/v1/policy/history", "GET /api/v1/machines/NAME", "POST /api/v1/clients",
     "DELETE /api/v1/clients/NAME", "GET /api/v1/audit", "GET /api/v1/audit/verify",
     "POST /api/v1/forget", "GET /api/v1/verify", "GET /api/v1/me", "GET /metrics",
     "GET dashboard file",
@@ -319,12 +320,17 @@ build_args(struct MHD_Connection *c, const route_t *rt, const char *name,
     static const char *const none[] = { NULL };
     static const char *const compliance[] = { "topic_type", "topic_id", NULL };
     static const char *const lookup[] = { "reason", "history", "domain", NULL };
+    /* group and deployment reach the worker, which refuses them by name. */
+    static const char *const trend[] = { "days", "topic_type", "topic_id", "group",
+                                         "deployment", NULL };
     query_ctx_t q = { none, cJSON_CreateObject(), "" };
 
     if (strcmp(rt->op, "compliance") == 0)
         q.allowed = compliance;
     else if (strcmp(rt->op, "lookup") == 0)
         q.allowed = lookup;
+    else if (strcmp(rt->op, "compliance.trend") == 0)
+        q.allowed = trend;
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, &q);
     if (q.bad[0] == '\0')
         (void)typed_args(&q);

@@ -14,6 +14,7 @@
 
 static const qs_web_op_t ops[] = {
     { "compliance", OPERATOR | ADMIN | OFFICER, 1 },
+    { "compliance.trend", OPERATOR | ADMIN | OFFICER, 1 },
     { "stats", QS_ROLE_ALL, 1 },
     { "policy.get", QS_ROLE_ALL, 0 },
     { "policy.history", OFFICER, 0 },

@@ -112,6 +112,7 @@ static const struct {
     wk_op_fn fn;
 } handlers[] = {
     { "compliance", wk_op_compliance },
+    { "compliance.trend", wk_op_compliance_trend },
     { "stats", wk_op_stats },
     { "policy.get", wk_op_policy_get },
     { "policy.history", wk_op_policy_history },

@@ -88,6 +88,8 @@ int wk_op_client_revoke(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON
 
 /* Operations on store.db (ops_store.c), through store/'s interface. */
 int wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
+/* ops_trend.c: GET /api/v1/compliance/trend */
+int wk_op_compliance_trend(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
 int wk_op_stats(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
 int wk_op_lookup(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);
 int wk_op_forget(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body);

@@ -75,6 +75,7 @@ json users -- user list --home "$H" --format json
 json removed -- user remove --home "$H" --name op2 --as "Ada Admin" --format json
 json stored duplicates rejected rejected_detail retries -- stats --home "$H" --format json
 json rows -- compliance --home "$H" --format json
+json k days first_day last_day missing_days rows -- compliance --home "$H" --trend --days 3 --format json
 json rows -- lookup --home "$H" --machine PC-1 --format json
 json entries -- audit show --home "$H" --format json
 json intact -- audit verify --home "$H" --format json

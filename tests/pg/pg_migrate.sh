@@ -12,7 +12,8 @@
 #     under the epoch key chains and opened alike by lookup --history,
 #     the identity sequence continues past the largest client_id, the conf
 #     says [store] database = URL and the audit log has a "migrate" entry;
-#   - qsctl compliance / stats / lookup print the same before and after,
+#   - qsctl compliance (and its --trend: two daily snapshots are copied) /
+#     stats / lookup print the same before and after,
 #     old key files are shredded, qsctl verify passes;
 #   - the site then ingests on PostgreSQL with two workers: an old client's
 #     serials continue, a new client gets an id past the copied ones;
@@ -60,9 +61,15 @@ grep -q "qs-store is running" "$QS_TMP/running.out.err" ||
     qs_fail "no 'qs-store is running' message: $(cat "$QS_TMP/running.out.err")"
 cmp -s "$CONF" "$QS_TMP/conf.sqlite" || qs_fail "quietstate.conf changed by a refused migrate"
 
-qs_step "before: compliance, stats, lookup on SQLite"
+qs_step "before: compliance, its trend (two daily snapshots), stats, lookup on SQLite"
 qs_stop store 10 || qs_fail "qs-store exited $QS_STOP_RC on SIGTERM"
 qs_stop broker 10 || qs_fail "qs-broker exited $QS_STOP_RC on SIGTERM"
+RETENTION=${QS_RETENTION:-$(find "${QS_BIN_DIR:-${QS_BUILD_DIR:-${1:-.}}}" -maxdepth 3 -type f -name qs-retention -perm -u+x | head -n 1)}
+[[ -x $RETENTION ]] || qs_die "cannot find qs-retention (set QS_RETENTION)"
+for d in -1 0; do
+    qs_expect_rc 0 "$QS_TMP/retention$d.out" env QS_CLOCK_OFFSET_S=$(( d * 86400 )) \
+        "$RETENTION" --home "$QS_HOME" --once
+done
 snapshot() {   # snapshot TAG: what qsctl says about the site
     "$QSCTL" compliance --home "$QS_HOME" --format json >"$QS_TMP/compliance.$1" ||
         qs_fail "qsctl compliance failed ($1)"
@@ -71,6 +78,8 @@ snapshot() {   # snapshot TAG: what qsctl says about the site
         >"$QS_TMP/stats.$1" || qs_fail "qsctl stats failed ($1)"
     "$QSCTL" lookup --home "$QS_HOME" --machine PC-MIGRATE-1 --domain CORP --history --format json \
         >"$QS_TMP/lookup.$1" || qs_fail "qsctl lookup failed ($1)"
+    "$QSCTL" compliance --home "$QS_HOME" --trend --days 3 --format json >"$QS_TMP/trend.$1" ||
+        qs_fail "qsctl compliance --trend failed ($1)"
 }
 # A topic id with COPY's special characters (tab, backslash, newline, CR)
 # and a row without pseudonyms: the text format's escapes must hold. The
@@ -130,6 +139,8 @@ same latest "SELECT client_id, topic_type, topic_id, state_id, time_ms, report_m
     "SELECT client_id, topic_type, topic_id, state_id, time_ms, report_ms, encode(machine_ps, 'hex'), encode(domain_ps, 'hex') FROM latest ORDER BY 1, 2, 3"
 same compliance_counts "SELECT topic_type, topic_id, state_id, count FROM compliance_counts ORDER BY 1, 2, 3" \
     "SELECT topic_type, topic_id, state_id, sum(count) FROM compliance_counts GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+same compliance_daily "SELECT day, topic_type, topic_id, state_id, count FROM compliance_daily ORDER BY 1, 2, 3, 4" \
+    "SELECT day, topic_type, topic_id, state_id, count FROM compliance_daily ORDER BY 1, 2, 3, 4"
 same counters "SELECT name, value FROM counters ORDER BY 1" \
     "SELECT name, sum(value) FROM counters GROUP BY 1 ORDER BY 1"
 same partitions "SELECT epoch, topic_type, rows FROM partitions ORDER BY 1, 2" \
@@ -160,7 +171,8 @@ qs_expect_eq "per-partition key files left" "$left" 0
 
 qs_step "after: compliance, stats, lookup --history (details opened) on PostgreSQL print the same"
 snapshot pg
-for w in compliance stats lookup; do
+qs_expect_eq "days with a snapshot before migrate" "$(jq '.days - (.missing_days | length)' "$QS_TMP/trend.sqlite")" 2
+for w in compliance stats lookup trend; do
     cmp -s "$QS_TMP/$w.sqlite" "$QS_TMP/$w.pg" ||
         qs_fail "qsctl $w differs after migrate:"$'\n'"$(diff "$QS_TMP/$w.sqlite" "$QS_TMP/$w.pg" | head -n 10)"
 done
@@ -168,8 +180,6 @@ jq -e '[.rows[]? | select(.details != null)] | length > 0' "$QS_TMP/lookup.pg" >
     qs_fail "lookup --history on PostgreSQL opened no details: $(head -c 600 "$QS_TMP/lookup.pg")"
 # As docs/operators.md says: qs-retention runs again before the checks (it
 # moves each new key chain to the policy's cutoff).
-RETENTION=${QS_RETENTION:-$(find "${QS_BIN_DIR:-${QS_BUILD_DIR:-${1:-.}}}" -maxdepth 3 -type f -name qs-retention -perm -u+x | head -n 1)}
-[[ -x $RETENTION ]] || qs_die "cannot find qs-retention (set QS_RETENTION)"
 qs_expect_rc 0 "$QS_TMP/retention.out" "$RETENTION" --home "$QS_HOME" --once
 qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" verify --home "$QS_HOME"
 

@@ -10,7 +10,10 @@
 # the compliance table equals `qsctl compliance --format json` cell for cell,
 # a suppressed cell shows "<k"; an operator is refused the lookup page and the
 # API answers 403 behind it; the privacy officer changes k and sees it
-# applied; no CSP violation, the token in no URL; first meaningful paint < 1 s.
+# applied; an update's page draws its trend (an SVG line, one point per day
+# with a snapshot: qs-retention is run on three days here, the chart has
+# those three points and gaps elsewhere); no CSP violation, the token in no
+# URL; first meaningful paint < 1 s.
 # Screenshots and timings go to QS_ARTIFACT_DIR (default ./dashboard-artifacts);
 # QS_UPDATE_DOC_IMAGES=1 copies a few into docs/images/.
 # Installs what it needs: chromium and nodejs/npm (apt, when root) and
@@ -95,11 +98,21 @@ grep -q "symlinks are refused" "$QS_TMP/web-evil.out.err" ||
     qs_fail "qs-web served a symlinked dashboard file: $(tail -3 "$QS_TMP/web-evil.out.err")"
 cp "$QS_TMP/conf.saved" "$QS_HOME/quietstate.conf"
 
+qs_step "daily snapshots for the trend chart: qs-retention 3 days ago, 2 days ago and today"
+[[ -x ${QS_RETENTION:-} ]] || qs_fail "QS_RETENTION (qs-retention) is not set or not executable"
+for d in -3 -2 0; do
+    qs_expect_rc 0 "$QS_TMP/retention$d.out" env QS_CLOCK_OFFSET_S=$(( d * 86400 )) \
+        "$QS_RETENTION" --home "$QS_HOME" --once
+done
+qs_expect_rc 0 "$QS_TMP/trend.json" "$QSCTL" compliance --home "$QS_HOME" --trend --days 30 --format json
+qs_expect_eq "days with a snapshot" "$(jq '.days - (.missing_days | length)' "$QS_TMP/trend.json")" 3
+
 qs_step "the browser: every role"
 qs_expect_rc 0 "$QS_TMP/expected.json" "$QSCTL" compliance --home "$QS_HOME" --format json
 qs_info "qsctl compliance: $(jq -c '{k, rows: (.rows|length), suppressed: ([.rows[]|select(.count==null)]|length)}' "$QS_TMP/expected.json")"
 rm -rf "$ART" && mkdir -p "$ART"
 BASE=$BASE TOK_DIR=$QS_TMP/tok EXPECTED=$QS_TMP/expected.json NEW_K=$NEW_K OUT_DIR=$ART \
+    TREND=$QS_TMP/trend.json SNAPSHOT_DAYS=3 \
     NODE_PATH="$BROWSER_DIR/node_modules" timeout 180 node "$BROWSER_DIR/dashboard.test.js" \
     >"$QS_TMP/browser.out" 2>&1 || qs_fail "browser test failed:"$'\n'"$(tail -n 30 "$QS_TMP/browser.out")"
 tail -n 1 "$QS_TMP/browser.out"

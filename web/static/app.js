@@ -170,6 +170,97 @@ async function viewUpdate(view, type, id) {
       el('td', { text: c.state }),
       el('td', { class: 'num' + (c.count === null ? ' suppressed' : ''), text: cellText(c, k) }),
       el('td', { class: 'num pct', text: c.count === null ? '–' : pct(c.count, total) })))))));
+  view.append(await trendSection(type, id));
+}
+
+// ---- the trend of one update (GET /api/v1/compliance/trend) ----
+const TREND_DAYS = 30;
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'text') e.textContent = v; else e.setAttribute(k, String(v));
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+// The state charted: 'installed' where the topic type has it, else 'compliant', else the first.
+function trendState(rows) {
+  const names = new Set(rows.map((r) => r.state));
+  return names.has('installed') ? 'installed' : names.has('compliant') ? 'compliant'
+    : (rows[0] ? rows[0].state : 'installed');
+}
+
+// One point per day of the answer: the share of machines in the charted
+// state, or null (a gap) where the day has no snapshot ("missing"), no
+// machine, or a suppressed cell: a gap, never a made-up number.
+function trendPoints(doc) {
+  const target = trendState(doc.rows);
+  const byDay = new Map();
+  for (const r of doc.rows) {
+    if (!byDay.has(r.day)) byDay.set(r.day, []);
+    byDay.get(r.day).push(r);
+  }
+  const first = Date.parse(doc.first_day + 'T00:00:00Z');
+  const pts = [];
+  for (let i = 0; i < doc.days; i++) {
+    const day = new Date(first + i * 86400000).toISOString().slice(0, 10);
+    const cells = byDay.get(day) || [];
+    let value = null;
+    if (cells.length && cells.every((c) => c.count !== null)) {
+      const total = cells.reduce((s, c) => s + c.count, 0);
+      const hit = cells.filter((c) => c.state === target).reduce((s, c) => s + c.count, 0);
+      if (total > 0) value = 100 * hit / total;
+    }
+    pts.push({ day, value });
+  }
+  return { target, pts };
+}
+
+function trendSvg(target, pts) {
+  const W = 600, H = 180, L = 40, R = 10, T = 10, B = 24;
+  const x = (i) => L + (pts.length > 1 ? i * (W - L - R) / (pts.length - 1) : (W - L - R) / 2);
+  const y = (v) => T + (100 - v) * (H - T - B) / 100;
+  const s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'trend', role: 'img',
+    'aria-label': 'share ' + target + ' per day' });
+  for (const v of [0, 50, 100]) {
+    s.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
+      svg('text', { class: 'axis', x: L - 4, y: y(v) + 4, 'text-anchor': 'end', text: v + '%' }));
+  }
+  s.append(svg('text', { class: 'axis', x: L, y: H - 6, text: pts[0].day }),
+    svg('text', { class: 'axis', x: W - R, y: H - 6, 'text-anchor': 'end', text: pts[pts.length - 1].day }));
+  let d = '', pen = false;
+  pts.forEach((p, i) => {
+    if (p.value === null) { pen = false; return; }
+    d += (pen ? ' L' : ' M') + x(i).toFixed(1) + ' ' + y(p.value).toFixed(1);
+    pen = true;
+  });
+  if (d) s.append(svg('path', { class: 'trend-line', d: d.trim() }));
+  pts.forEach((p, i) => {
+    if (p.value === null) return;
+    s.append(svg('circle', { class: 'pt', cx: x(i).toFixed(1), cy: y(p.value).toFixed(1), r: 3,
+      'data-day': p.day, 'data-pct': p.value.toFixed(1) },
+    svg('title', { text: p.day + ': ' + p.value.toFixed(1) + '% ' + target })));
+  });
+  return s;
+}
+
+async function trendSection(type, id) {
+  const sec = el('section', { id: 'trend', 'aria-labelledby': 'trend-h' });
+  const q = '?days=' + TREND_DAYS + '&topic_type=' + encodeURIComponent(type) +
+    '&topic_id=' + encodeURIComponent(id);
+  const r = await api('/api/v1/compliance/trend' + q);
+  if (r.status !== 200) { sec.append(errorBox(r, 'read the trend')); return sec; }
+  const { target, pts } = trendPoints(r.body);
+  const shown = pts.filter((p) => p.value !== null).length;
+  sec.append(el('h3', { id: 'trend-h', text: 'Share ' + target + ', last ' + TREND_DAYS + ' days (UTC)' }),
+    trendSvg(target, pts),
+    el('p', { class: 'note', id: 'trend-note', 'data-points': shown,
+      text: shown + ' of ' + pts.length + ' days drawn; a gap is a day without a snapshot ' +
+        '(qs-retention did not run) or with a suppressed cell, never 0.' }));
+  return sec;
 }
 
 async function viewTypes(view) {

@@ -6,6 +6,8 @@
 //   EXPECTED    `qsctl compliance --format json` of the site, taken just before
 //   NEW_K       the k the privacy officer sets
 //   OUT_DIR     where screenshots and timings.json go
+//   TREND       `qsctl compliance --trend --days 30 --format json`, taken just before
+//   SNAPSHOT_DAYS  how many of those days have a snapshot
 // Exits 1 naming the first failed check.
 'use strict';
 const fs = require('fs');
@@ -16,6 +18,8 @@ const BASE = process.env.BASE;
 const TOK = (n) => fs.readFileSync(path.join(process.env.TOK_DIR, n), 'utf8').trim();
 const EXPECTED = JSON.parse(fs.readFileSync(process.env.EXPECTED, 'utf8'));
 const NEW_K = Number(process.env.NEW_K);
+const TREND = JSON.parse(fs.readFileSync(process.env.TREND, 'utf8'));
+const SNAPSHOT_DAYS = Number(process.env.SNAPSHOT_DAYS);
 const OUT = process.env.OUT_DIR;
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -114,6 +118,7 @@ async function operator(browser) {
   await page.click('#compliance-table tbody tr a');
   await page.waitForSelector('#update-table');
   await shot(page, 'update');
+  await trendChart(page);
   // The lookup page: refused, and the API behind it answers 403.
   await page.click('#nav a[href="#/lookup"]');
   await page.waitForSelector('#lookup-refused');
@@ -130,6 +135,38 @@ async function operator(browser) {
   check(page.urls.every((u) => !u.includes(TOK('op'))), 'the token is in no URL (' + page.urls.length + ' requests)');
   check(page.problems.length === 0, 'no CSP violation or page error: ' + page.problems.join(' | '));
   await ctx.close();
+}
+
+// The trend chart of an update none of whose cells is suppressed: one
+// point per day with a snapshot, at the share installed the CLI gives.
+async function trendChart(page) {
+  const topics = new Map();
+  for (const r of EXPECTED.rows) {
+    const key = r.topic_type + '/' + r.topic_id;
+    if (!topics.has(key)) topics.set(key, []);
+    topics.get(key).push(r);
+  }
+  const pick = [...topics.values()].find((rows) => rows.every((r) => r.count !== null) &&
+    rows.some((r) => r.state === 'installed'));
+  check(pick !== undefined, 'an update without a suppressed cell to chart');
+  const { topic_type: type, topic_id: id } = pick[0];
+  await page.goto(BASE + '/#/update/' + type + '/' + encodeURIComponent(id));
+  await page.waitForSelector('#trend svg.trend');
+  const want = new Map();
+  for (const day of new Set(TREND.rows.map((r) => r.day))) {
+    const cells = TREND.rows.filter((r) => r.day === day && r.topic_type === type && r.topic_id === id);
+    if (!cells.length || cells.some((c) => c.count === null)) continue;
+    const total = cells.reduce((s, c) => s + c.count, 0);
+    const inst = cells.filter((c) => c.state === 'installed').reduce((s, c) => s + c.count, 0);
+    want.set(day, (100 * inst / total).toFixed(1));
+  }
+  const pts = await page.$$eval('#trend circle.pt', (cs) => cs.map((c) => [c.dataset.day, c.dataset.pct]));
+  check(pts.length === SNAPSHOT_DAYS && want.size === SNAPSHOT_DAYS,
+    'trend chart of ' + id + ' has one point per day with a snapshot (' + pts.length + '/' + SNAPSHOT_DAYS + ')');
+  check(pts.every(([d, p]) => want.get(d) === p), 'each point is the share installed of its day: ' + JSON.stringify(pts));
+  check(await page.$$eval('#trend path.trend-line', (ps) => ps.length) === 1, 'the points are joined by a line');
+  check(await page.getAttribute('#trend-note', 'data-points') === String(SNAPSHOT_DAYS), 'the note counts the days drawn');
+  await shot(page, 'update-trend');
 }
 
 async function admin(browser) {

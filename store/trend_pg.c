@@ -1,0 +1,160 @@
+/* trend_pg.c - daily compliance snapshots on PostgreSQL: write one day, read a range (trend_int.h).
+ *
+ * The same tables as on SQLite (trend_sqlite.c), created when missing
+ * under the schema's advisory lock (as the resync table is, so several
+ * processes starting at once create them once). compliance_counts has one
+ * row per group and writer shard (storedb_pg.h): a day's row is the sum
+ * over the shards, groups at 0 left out. qs-retention writes the day
+ * while holding the retention lock, after its fold: one writer of the
+ * day at a time. Reads run in one REPEATABLE READ snapshot and order topic
+ * ids by bytes, as SQLite does.
+ */
+#include "trend_int.h"
+#include "pgutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char sql_tables[] =
+    "CREATE TABLE IF NOT EXISTS compliance_daily("
+    "  day bigint NOT NULL, topic_type bigint NOT NULL, topic_id text NOT NULL,"
+    "  state_id bigint NOT NULL, count bigint NOT NULL,"
+    "  PRIMARY KEY(day, topic_type, topic_id, state_id));"
+    "CREATE TABLE IF NOT EXISTS compliance_days("
+    "  day bigint PRIMARY KEY, taken_ms bigint NOT NULL);";
+
+int
+qs_trend_pg_tables(qs_pgdb_t *pg)
+{
+    char sql[700];
+
+    /* One simple query is one transaction (or part of the caller's): the
+     * lock is held until its end. */
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d, %d); %s", QS_PG_LOCK_CLASS,
+             QS_PG_LOCK_SCHEMA, sql_tables);
+    return qs_pgdb_exec(pg, sql);
+}
+
+static int
+tables_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
+{
+    if (qs_trend_pg_tables(pg) == 0)
+        return 0;
+    snprintf(errmsg, errmsg_len, "cannot create the daily compliance tables: %s",
+             qs_pgdb_errmsg(pg));
+    return -1;
+}
+
+static int
+snapshot_locked(qs_pgdb_t *pg, int64_t day, int64_t taken_ms, int keep_days, int64_t *groups,
+                char *errmsg, size_t errmsg_len)
+{
+    char d[24], t[24], first[24];
+    const char *drop[2] = { d, first }, *take[2] = { d, t };
+    const char *what = "daily compliance snapshot failed";
+
+    snprintf(d, sizeof d, "%lld", (long long)day);
+    snprintf(t, sizeof t, "%lld", (long long)taken_ms);
+    snprintf(first, sizeof first, "%lld", (long long)(day - keep_days + 1));
+    return qs_pg_run(pg, what, "DELETE FROM compliance_daily WHERE day = $1 OR day < $2", 2,
+                     drop, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ||
+                   qs_pg_run(pg, what, "DELETE FROM compliance_days WHERE day = $1 OR day < $2",
+                             2, drop, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ||
+                   qs_pg_run(pg, what,
+                             "INSERT INTO compliance_daily(day, topic_type, topic_id, state_id, "
+                             "count) SELECT $1::bigint, topic_type, topic_id, state_id, "
+                             "sum(count)::bigint FROM compliance_counts "
+                             "GROUP BY topic_type, topic_id, state_id HAVING sum(count) <> 0",
+                             1, drop, NULL, NULL, groups, errmsg, errmsg_len) != 0 ||
+                   qs_pg_run(pg, what,
+                             "INSERT INTO compliance_days(day, taken_ms) VALUES ($1, $2)", 2,
+                             take, NULL, NULL, NULL, errmsg, errmsg_len) != 0
+               ? -1 : 0;
+}
+
+int
+qs_trend_snapshot_pg(qs_storedb_t *db, int64_t day, int64_t taken_ms, int keep_days,
+                     int64_t *groups, char *errmsg, size_t errmsg_len)
+{
+    qs_pgdb_t *pg = qs_storedb_pgdb(db);
+
+    if (qs_pg_ensure(pg, errmsg, errmsg_len) != 0 || tables_ensure(pg, errmsg, errmsg_len) != 0)
+        return -1;
+    if (qs_pgdb_begin(pg) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot begin the daily snapshot: %s", qs_pgdb_errmsg(pg));
+        return -1;
+    }
+    if (snapshot_locked(pg, day, taken_ms, keep_days, groups, errmsg, errmsg_len) != 0) {
+        qs_pgdb_rollback(pg);
+        return -1;
+    }
+    if (qs_pgdb_commit(pg) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot commit the daily snapshot: %s", qs_pgdb_errmsg(pg));
+        return -1;
+    }
+    return 0;
+}
+
+static const char sql_rows[] =
+    "SELECT day, topic_type, topic_id, state_id, count FROM compliance_daily "
+    "WHERE day BETWEEN $1 AND $2 AND ($3::bigint IS NULL OR topic_type = $3) "
+    "AND ($4::text IS NULL OR topic_id = $4) "
+    "ORDER BY day, topic_type, topic_id" QS_PG_BYTE_ORDER ", state_id";
+
+static int
+fetch_locked(qs_pgdb_t *pg, qs_trend_raw_t *raw, int64_t first_day, int64_t last_day,
+             const uint32_t *topic_type, const char *topic_id, char *errmsg,
+             size_t errmsg_len)
+{
+    char from[24], to[24], type[16];
+    const char *params[4] = { from, to, NULL, topic_id };
+    PGresult *r;
+
+    snprintf(from, sizeof from, "%lld", (long long)first_day);
+    snprintf(to, sizeof to, "%lld", (long long)last_day);
+    if (topic_type != NULL) {
+        snprintf(type, sizeof type, "%u", *topic_type);
+        params[2] = type;
+    }
+    r = qs_pg_query(pg, "trend query failed", "SELECT day FROM compliance_days "
+                    "WHERE day BETWEEN $1 AND $2 ORDER BY day", 2, params, NULL, NULL, errmsg,
+                    errmsg_len);
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        qs_trend_raw_day(raw, qs_pg_i64(r, i, 0));
+    PQclear(r);
+    r = qs_pg_query(pg, "trend query failed", sql_rows, 4, params, NULL, NULL, errmsg,
+                    errmsg_len);
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        qs_trend_raw_row(raw, qs_pg_i64(r, i, 0), (uint32_t)qs_pg_i64(r, i, 1),
+                         PQgetvalue(r, i, 2), (uint32_t)qs_pg_i64(r, i, 3), qs_pg_i64(r, i, 4));
+    PQclear(r);
+    return 0;
+}
+
+int
+qs_trend_fetch_pg(qs_storedb_t *db, qs_trend_raw_t *raw, int64_t first_day, int64_t last_day,
+                  const uint32_t *topic_type, const char *topic_id, char *errmsg,
+                  size_t errmsg_len)
+{
+    qs_pgdb_t *pg = qs_storedb_pgdb(db);
+    int rc = 0, have_rows, have_days;
+
+    if (qs_pg_read_begin(pg, errmsg, errmsg_len) != 0)
+        return -1;
+    have_rows = qs_pg_table_exists(pg, "compliance_daily", errmsg, errmsg_len);
+    have_days = have_rows < 0 ? -1 : qs_pg_table_exists(pg, "compliance_days", errmsg,
+                                                        errmsg_len);
+    if (have_rows < 0 || have_days < 0)
+        rc = -1;
+    else if (have_rows && have_days)   /* else no snapshot was ever taken: every day missing */
+        rc = fetch_locked(pg, raw, first_day, last_day, topic_type, topic_id, errmsg,
+                          errmsg_len);
+    qs_pg_read_end(pg);
+    if (rc != 0)
+        qs_trend_raw_free(raw);
+    return rc;
+}
