@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QS_WEB_MAX_ROUTES 16u
+#define QS_WEB_MAX_ROUTES 24u
 #define QS_WEB_ROUTE_NONE QS_WEB_MAX_ROUTES     /* no route matched */
 
 typedef enum {
