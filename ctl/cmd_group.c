@@ -50,7 +50,7 @@ usage(FILE *out)
         "                    those machines to the existing group\n"
         "  remove            with --machine: take those machines out of the group;\n"
         "                    without: delete the group and all its memberships\n"
-        "  list              groups with their member counts (below k: \"<K\")\n"
+        "  list              groups with their member counts (1..k-1: \"<K\")\n"
         "  --home DIR        site home (default $QS_HOME)\n"
         "  --name G          the group: 1..%u characters, no control characters\n"
         "  --machine NAME    a machine name (repeatable, up to %d; UTF-8,\n"

@@ -350,7 +350,7 @@ qs_storedb_group_list(qs_storedb_t *db, qs_group_list_t *out, const qs_policy_t 
     if (name != NULL && out->n == 0)
         return QS_GROUP_UNKNOWN;
     for (size_t i = 0; i < out->n; i++)
-        if (out->rows[i].members < out->k)
+        if (out->rows[i].members > 0 && out->rows[i].members < out->k)   /* 0 is nobody */
             out->rows[i].members = QS_STOREDB_SUPPRESSED;
     return 0;
 }

@@ -9,7 +9,7 @@
  * machine_ps), created when the first group is. A group can exist empty.
  *
  * Every answer about a group is k-suppressed as the fleet's is: member
- * counts below k come back as QS_STOREDB_SUPPRESSED, and a group's
+ * counts from 1 to k - 1 come back as QS_STOREDB_SUPPRESSED (0 is nobody), and a group's
  * compliance is qs_storedb_compliance's answer over the group's members'
  * rows of latest, under the same rules (query_rules.h), so it fills the
  * same struct and prints through the same printers.
@@ -67,7 +67,7 @@ int qs_storedb_group_remove(qs_storedb_t *db, const char *name, const qs_machine
 typedef struct {
     char *name;             /* owned by the list */
     int64_t created_ms;
-    int64_t members;        /* QS_STOREDB_SUPPRESSED when below k (0 included) */
+    int64_t members;        /* QS_STOREDB_SUPPRESSED when 0 < members < k */
 } qs_group_row_t;
 
 typedef struct {

@@ -49,3 +49,8 @@ target_sources(qs_storedb PRIVATE groups.c groups_pg.c)
 # The resync rules (docs/resync.md), engine-free.
 qs_unit_test(test_resync test_resync.c)
 target_link_libraries(test_resync PRIVATE qs_store_lib)
+
+# Groups of machines (qs_store_group.h) on SQLite; tests/pg/read.cmake runs
+# the same binary on PostgreSQL (pg_group).
+qs_unit_test(test_group test_group.c)
+target_link_libraries(test_group PRIVATE qs_storedb)
