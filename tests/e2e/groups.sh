@@ -16,7 +16,9 @@
 #  - group remove --machine and forget --machine take a machine out: a
 #    forgotten machine that reports again is not counted in the group;
 #  - changes are audited with the actor and pseudonym prefixes, never a
-#    machine name; qsctl verify passes.
+#    machine name; qsctl verify passes;
+#  - through qs-web: `qsctl --url ... compliance --group` prints what the
+#    local command prints; unknown group exit 1, a bad name is a 400.
 # QS_TEST_ENGINE=pg runs it on PostgreSQL (tests/pg/CMakeLists.txt).
 # Usage: tests/e2e/groups.sh [BUILD_DIR]
 set -euo pipefail
@@ -189,4 +191,29 @@ if grep -Eiq '(fin|lab|oth)-[0-9]' "$QS_TMP/audit.json"; then
 fi
 qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" verify "${H[@]}"
 qs_info "verify: $(tail -n 1 "$QS_TMP/verify.out")"
+
+qs_step "through qs-web: GET /api/v1/compliance?group=G and qsctl --url ... compliance --group"
+if [[ -z ${QS_WEB:-} ]]; then
+    QS_WEB=$(find "${1:-${QS_BIN_DIR:-$(dirname "$QSCTL")/..}}" -maxdepth 3 -type f -name qs-web -perm -u+x | head -n 1)
+fi
+[[ -x ${QS_WEB:-} ]] || qs_fail "cannot find the qs-web binary (set QS_WEB)"
+qs_free_port WEB_PORT
+sed -i "s/^listen = .*/listen = 127.0.0.1:$WEB_PORT/" "$QS_HOME/quietstate.conf"
+mkdir -m 700 "$QS_TMP/tok"
+qs_expect_rc 0 "$QS_TMP/user.out" "$QSCTL" user add "${H[@]}" --name op --role operator \
+    --out "$QS_TMP/tok/op" --as e2e-admin
+qs_start web "$QS_WEB" --home "$QS_HOME"
+qs_wait_listen "$WEB_PORT" 20 || qs_fail "qs-web does not listen on $WEB_PORT"
+R=(--url "http://127.0.0.1:$WEB_PORT" --token-file "$QS_TMP/tok/op")
+qs_expect_rc 0 "$QS_TMP/w1.json" "$QSCTL" "${R[@]}" compliance --group Finance --format json
+qs_expect_rc 0 "$QS_TMP/w2.json" "$QSCTL" compliance "${H[@]}" --group Finance --format json
+qs_expect_eq "remote = local (Finance)" "$(cat "$QS_TMP/w1.json")" "$(cat "$QS_TMP/w2.json")"
+qs_expect_eq "remote Finance cells" "$(got "$QS_TMP/w1.json")" "$(expected Finance fin-7)"
+qs_expect_rc 0 "$QS_TMP/w3.txt" "$QSCTL" "${R[@]}" compliance --group Finance --topic-id KB5030211
+qs_expect_rc 0 "$QS_TMP/w4.txt" "$QSCTL" compliance "${H[@]}" --group Finance --topic-id KB5030211
+qs_expect_eq "remote = local (table)" "$(cat "$QS_TMP/w3.txt")" "$(cat "$QS_TMP/w4.txt")"
+expect_fail "$QS_TMP/w5.out" "unknown group 'Lab'" "${R[@]}" compliance --group Lab
+code=$(curl -s -o "$QS_TMP/w6.json" -w '%{http_code}' -H "Authorization: Bearer $(cat "$QS_TMP/tok/op")" \
+    "http://127.0.0.1:$WEB_PORT/api/v1/compliance?group=%01bad")
+qs_expect_eq "a bad group name over HTTP" "$code" 400
 qs_step "ok"
