@@ -18,6 +18,7 @@
  */
 #include "cmd_trend.h"
 #include "ctl_common.h"
+#include "ctl_group.h"
 #include "qs_codec.h"
 #include "qs_ctl.h"
 #include "qs_log.h"
@@ -37,7 +38,7 @@ usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl compliance --home DIR [--topic-type T] [--topic-id ID]\n"
-        "                        [--format table|json|csv]\n"
+        "                        [--group G] [--format table|json|csv]\n"
         "\n"
         "Count machines per topic type, topic id (update or deployment) and state.\n"
         "Groups smaller than the policy's k are suppressed.\n"
@@ -45,6 +46,7 @@ usage(FILE *out)
         "  --home DIR              site home (default $QS_HOME)\n"
         "  --topic-type T          only this topic type (e.g. 500, update detection)\n"
         "  --topic-id ID           only this update or deployment id\n"
+        "  --group G               only the machines of group G (qsctl group)\n"
         "  --format table|json|csv output format (default table)\n"
         "  --trend --days N        per UTC day instead (qsctl compliance --trend --help)\n"
         "  --help                  show this help\n");
@@ -76,6 +78,7 @@ cmd_compliance(int argc, char **argv)
         { "topic-type", required_argument, NULL, 't' },
         { "topic-id", required_argument, NULL, 'i' },
         { "format", required_argument, NULL, 'f' },
+        { "group", required_argument, NULL, 'g' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -117,6 +120,7 @@ cmd_compliance(int argc, char **argv)
                                  CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV) != 0)
                 return ctl_usage_error(CMD, "--format must be table, json or csv");
             break;
+        case 'g': return cmd_compliance_group(argc, argv);   /* docs/groups.md */
         case 'h': usage(stdout); return CTL_EXIT_OK;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);

@@ -10,6 +10,7 @@
  * qs_enroll.h) does all of it; this file parses flags and prints.
  */
 #include "ctl_common.h"
+#include "ctl_group.h"
 #include "qs_config.h"
 #include "qs_ctl.h"
 #include "qs_enroll.h"
@@ -26,7 +27,7 @@ usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl enroll --home DIR --name NAME --out PROFILE [--as NAME]\n"
-        "                    [--format table|json]\n"
+        "                    [--group G ...] [--format table|json]\n"
         "\n"
         "Enroll a client: make its key pair, allow it in site.db and write its\n"
         "profile (mode 0600: it holds the client's secret key).\n"
@@ -36,6 +37,8 @@ usage(FILE *out)
         "                  matched case-insensitively)\n"
         "  --out PROFILE   profile file to create; never overwritten\n"
         "  --as NAME       who enrolls, for the audit log (beside the OS user)\n"
+        "  --group G       then add the machine NAME to group G (repeatable; each\n"
+        "                  group must exist: qsctl group add --name G)\n"
         "  --format table|json  output format (default table)\n"
         "  --help          show this help\n"
         "\n"
@@ -56,6 +59,8 @@ warn_wildcard(const char *endpoint)
 
 struct enroll_args {
     const char *home, *name, *out, *as;
+    const char *groups[CTL_ENROLL_MAX_GROUPS];   /* --group: docs/groups.md */
+    size_t n_groups;
     ctl_format_t fmt;
 };
 
@@ -94,17 +99,18 @@ enroll(const struct enroll_args *a)
     qs_enroll_ids_t ids;
     qs_config_t cfg;
     ctl_site_t site;
-    int rc = CTL_EXIT_FAIL;
+    int rc = CTL_EXIT_FAIL, joined;
 
-    if (ctl_site_open(&site, a->home, CTL_OPEN_SITEDB | CTL_OPEN_SITE_KEY | CTL_OPEN_AUDIT_KEY,
-                      errmsg, sizeof errmsg) != 0) {
+    if (ctl_site_open(&site, a->home, CTL_OPEN_SITEDB | CTL_OPEN_SITE_KEY | CTL_OPEN_AUDIT_KEY |
+                      (a->n_groups ? CTL_OPEN_STOREDB : 0), errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
     if (ctl_actor(actor, sizeof actor, a->as, errmsg, sizeof errmsg) != 0 ||
         qs_config_load(&cfg, site.paths.conf, errmsg, sizeof errmsg) != 0 ||
         qs_pubkey_load(broker_pk, site.paths.broker_pub, errmsg, sizeof errmsg) != 0 ||
-        qs_pubkey_load(store_pk, site.paths.store_pub, errmsg, sizeof errmsg) != 0)
+        qs_pubkey_load(store_pk, site.paths.store_pub, errmsg, sizeof errmsg) != 0 ||
+        ctl_group_check(&site, a->groups, a->n_groups, errmsg, sizeof errmsg) != 0)
         goto fail;
     es = (qs_enroll_site_t){
         .db = site.sitedb, .site_key = site.site_key, .audit_key = site.audit_key,
@@ -113,9 +119,15 @@ enroll(const struct enroll_args *a)
     };
     if (qs_enroll_client(&ids, &es, a->name, a->out, errmsg, sizeof errmsg) != 0)
         goto fail;
+    joined = ctl_group_join(&site, actor, a->name, a->groups, a->n_groups, errmsg,
+                            sizeof errmsg);
     print_done(a, &ids, cfg.frontend);
     warn_wildcard(cfg.frontend);
     rc = ctl_output_done(CMD);
+    if (joined != 0) {
+        ctl_error(CMD, "enrolled, but not added to every group: %s", errmsg);
+        rc = CTL_EXIT_FAIL;
+    }
     goto out;
 fail:
     ctl_error(CMD, "%s", errmsg);
@@ -134,6 +146,7 @@ cmd_enroll(int argc, char **argv)
         { "out", required_argument, NULL, 'o' },
         { "as", required_argument, NULL, 'a' },
         { "format", required_argument, NULL, 'f' },
+        { "group", required_argument, NULL, 'g' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -148,6 +161,11 @@ cmd_enroll(int argc, char **argv)
         case 'n': a.name = optarg; break;
         case 'o': a.out = optarg; break;
         case 'a': a.as = optarg; break;
+        case 'g':
+            if (a.n_groups == CTL_ENROLL_MAX_GROUPS)
+                return ctl_usage_error(CMD, "at most %d --group options", CTL_ENROLL_MAX_GROUPS);
+            a.groups[a.n_groups++] = optarg;
+            break;
         case 'f':
             if (ctl_format_parse(&a.fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
                 return ctl_usage_error(CMD, "--format must be table or json");

@@ -2,6 +2,7 @@
  *
  * Dispatches to one cmd_<name>() per sub-command (see qs_ctl.h).
  */
+#include "ctl_group.h"
 #include "qs_ctl.h"
 #include "qs_log.h"
 #include "remote.h"
@@ -20,6 +21,7 @@ static const struct {
     { "revoke", cmd_revoke, "revoke a client (effective without restarts)" },
     { "policy", cmd_policy, "set, show or list the privacy policy" },
     { "compliance", cmd_compliance, "fleet compliance per update and state" },
+    { "group", cmd_group, "add, remove or list groups of machines (collections)" },
     { "lookup", cmd_lookup, "one machine's current states or retained events" },
     { "stats", cmd_stats, "stored, duplicate and rejected counts" },
     { "audit", cmd_audit, "show or verify the audit log" },

@@ -204,7 +204,7 @@ print_doc(const char *cmd, cJSON *doc, ctl_format_t fmt, void (*printer)(const c
 
 typedef struct {
     ctl_format_t fmt;
-    const char *topic_type, *topic_id, *machine, *domain, *reason;
+    const char *topic_type, *topic_id, *machine, *domain, *reason, *group;
     int history;
 } remote_opts_t;
 
@@ -222,7 +222,8 @@ remote_usage(FILE *out)
         "  policy set [--max-age-days N] [--topic-type T --max-age-days N]...\n"
         "             [--collect-user-names yes|no] [--k N] [--time-precision P]\n"
         "  audit show|verify [--format table|json]\n"
-        "  compliance [--topic-type T] [--topic-id ID] [--format table|json|csv]\n"
+        "  compliance [--topic-type T] [--topic-id ID] [--group G]\n"
+        "             [--format table|json|csv]\n"
         "  compliance --trend --days N [--topic-type T] [--topic-id ID]\n"
         "             [--format table|json|csv]\n"
         "  stats [--format table|json]\n"
@@ -246,6 +247,7 @@ parse_opts(remote_opts_t *o, const char *cmd, const char *allowed, unsigned form
         { "domain", required_argument, NULL, 'd' },
         { "reason", required_argument, NULL, 'r' },
         { "history", no_argument, NULL, 'y' },
+        { "group", required_argument, NULL, 'g' },
         { "home", required_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -278,6 +280,7 @@ parse_opts(remote_opts_t *o, const char *cmd, const char *allowed, unsigned form
         case 'd': o->domain = optarg; break;
         case 'r': o->reason = optarg; break;
         case 'y': o->history = 1; break;
+        case 'g': o->group = optarg; break;
         default: break;
         }
     }
@@ -452,12 +455,13 @@ remote_store_cmd(const remote_t *r, const char *cmd, int argc, char **argv)
     if (strcmp(cmd, "compliance") == 0 && ctl_trend_wanted(argc, argv))
         return remote_trend(r, argc, argv);
     if (strcmp(cmd, "compliance") == 0) {
-        if ((rc = parse_opts(&o, cmd, "fti", CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV,
+        if ((rc = parse_opts(&o, cmd, "ftig", CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV,
                              argc, argv)) >= 0)
             return rc;
         printer = o.fmt == CTL_FORMAT_CSV ? ctl_print_compliance_csv : ctl_print_compliance_table;
         if (query_add(q, sizeof q, "topic_type", o.topic_type) != 0 ||
-            query_add(q, sizeof q, "topic_id", o.topic_id) != 0)
+            query_add(q, sizeof q, "topic_id", o.topic_id) != 0 ||
+            query_add(q, sizeof q, "group", o.group) != 0)
             return ctl_usage_error(cmd, "arguments too long");
         snprintf(path, sizeof path, "/api/v1/compliance%s", q);
     } else if (strcmp(cmd, "stats") == 0) {

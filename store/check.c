@@ -163,7 +163,7 @@ struct column_filter {
 };
 
 /* Text store.db must hold: topic ids (latest, compliance_counts, history
- * partitions) and counter names. */
+ * partitions), counter names and group names. */
 static void
 filter_store_text(void *ctx, const char *table, const char *column, const char *type)
 {
@@ -175,6 +175,9 @@ filter_store_text(void *ctx, const char *table, const char *column, const char *
         return;
     if (strcmp(table, "counters") == 0 && strcmp(column, "name") == 0)
         return;
+    if ((strcmp(table, "machine_groups") == 0 && strcmp(column, "name") == 0) ||
+        (strcmp(table, "group_members") == 0 && strcmp(column, "group_name") == 0))
+        return;   /* group names are not personal (docs/groups.md) */
     f->cb(f->ctx, table, column, type);
 }
 

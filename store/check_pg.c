@@ -107,7 +107,8 @@ qs_storedb_check_partitions_pg(qs_storedb_t *db, qs_check_partition_cb cb, void 
 }
 
 /* Text the store must hold: topic ids (latest, compliance_counts, history
- * partitions), counter names and meta's keys. */
+ * partitions), counter names, meta's keys and group names (not personal:
+ * docs/groups.md). */
 static int
 text_allowed(const char *table, const char *column)
 {
@@ -115,7 +116,9 @@ text_allowed(const char *table, const char *column)
         return strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
                strcmp(table, "compliance_daily") == 0 || strncmp(table, "history_", 8) == 0;
     return (strcmp(table, "counters") == 0 && strcmp(column, "name") == 0) ||
-           (strcmp(table, "meta") == 0 && strcmp(column, "key") == 0);
+           (strcmp(table, "meta") == 0 && strcmp(column, "key") == 0) ||
+           (strcmp(table, "machine_groups") == 0 && strcmp(column, "name") == 0) ||
+           (strcmp(table, "group_members") == 0 && strcmp(column, "group_name") == 0);
 }
 
 int

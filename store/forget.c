@@ -5,6 +5,7 @@
  * machine_ps index; its row count follows (qs_history_delete). A
  * PostgreSQL store is handed to forget_pg.c.
  */
+#include "groups_rules.h"
 #include "history_rows.h"
 #include "lookup_rules.h"
 #include "ops_pg.h"
@@ -20,6 +21,7 @@ struct who {
     const uint8_t *params[2 * QS_PSEUDONYM_SPELLINGS];
     int n;
     char where[160];
+    const qs_machine_ps_t *who;
 };
 
 static int
@@ -61,6 +63,12 @@ delete_all(qs_storedb_t *db, const struct who *w, qs_forget_counts_t *counts,
     }
     if (delete_latest(sql, w, where, &counts->latest_rows) != 0) {
         snprintf(errmsg, errmsg_len, "cannot delete from latest: %s", sqlite3_errmsg(sql));
+        free(parts);
+        return -1;
+    }
+    if (qs_group_forget_sqlite(sql, w->who, NULL) != 0) {   /* its group memberships */
+        snprintf(errmsg, errmsg_len, "cannot delete from group_members: %s",
+                 sqlite3_errmsg(sql));
         free(parts);
         return -1;
     }
@@ -112,6 +120,7 @@ qs_storedb_forget_who(qs_storedb_t *db, qs_forget_counts_t *counts,
         return qs_storedb_forget_machine_pg(db, counts, who, errmsg, errmsg_len);
     memset(counts, 0, sizeof *counts);
     w.n = qs_who_params(w.params, who);
+    w.who = who;
     if (qs_who_where(w.where, sizeof w.where, who, '?') != 0) {
         snprintf(errmsg, errmsg_len, "the condition on the machine is too long");
         return -1;

@@ -11,6 +11,7 @@
  * needs no key: what identifies is pseudonymous and details are sealed
  * under per-partition keys (docs/privacy.md, "On PostgreSQL").
  */
+#include "groups_rules.h"
 #include "lookup_rules.h"
 #include "ops_pg.h"
 #include "pgutil.h"
@@ -94,7 +95,8 @@ qs_storedb_forget_machine_pg(qs_storedb_t *db, qs_forget_counts_t *counts,
         goto fail;
     }
     touched = qs_calloc(n_parts > 0 ? n_parts : 1, sizeof *touched);
-    if (delete_all(pg, &w, counts, parts, n_parts, touched, errmsg, errmsg_len) != 0)
+    if (delete_all(pg, &w, counts, parts, n_parts, touched, errmsg, errmsg_len) != 0 ||
+        qs_group_forget_pg(pg, who, NULL, errmsg, errmsg_len) != 0)   /* its memberships */
         goto fail;
     if (qs_pgdb_commit(pg) != 0) {
         snprintf(errmsg, errmsg_len, "cannot commit: %s", qs_pgdb_errmsg(pg));

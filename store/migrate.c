@@ -7,6 +7,7 @@
  * handles (storedb_sqlite.h and storedb_pg.h): a migration is exactly that.
  */
 #include "qs_store_migrate.h"
+#include "groups_rules.h"
 #include "storedb_pg.h"
 #include "storedb_sqlite.h"
 #include "trend_int.h"
@@ -480,6 +481,28 @@ copy_tables(migration_t *m, qs_migrate_counts_t *c)
     return 0;
 }
 
+/* Groups of machines (groups_rules.h), when store.db has any: the tables
+ * made in PostgreSQL as its own writers make them, then copied. */
+static int
+copy_groups(migration_t *m)
+{
+    int64_t have = 0, rows = 0;
+
+    if (qs_sql_int64(m->lite, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                     "name = 'group_members'", &have) != 0)
+        return fail(m, "cannot read store.db's schema: %s", sqlite3_errmsg(m->lite));
+    if (have == 0)
+        return 0;
+    if (qs_pgdb_exec(m->pg, QS_GROUP_SQL_TABLES) != 0)
+        return fail(m, "cannot create the group tables: %s", qs_pgdb_errmsg(m->pg));
+    return copy_query(m, "machine_groups", "SELECT name, created_ms FROM machine_groups",
+                      "COPY machine_groups(name, created_ms) FROM STDIN", "ti", &rows) != 0 ||
+                   copy_query(m, "group_members", "SELECT group_name, machine_ps FROM "
+                              "group_members", "COPY group_members(group_name, machine_ps) "
+                              "FROM STDIN", "tb", &rows) != 0
+               ? -1 : 0;
+}
+
 /* Inside both transactions: check the target, copy, check, COMMIT. */
 static int
 migrate_in_tx(migration_t *m, qs_storedb_t *src, qs_migrate_counts_t *c)
@@ -502,7 +525,7 @@ migrate_in_tx(migration_t *m, qs_storedb_t *src, qs_migrate_counts_t *c)
         rc = QS_MIGRATE_NOT_EMPTY;
         goto out;
     }
-    if (count_source(m, parts, nparts) != 0 || copy_tables(m, c) != 0 ||
+    if (count_source(m, parts, nparts) != 0 || copy_tables(m, c) != 0 || copy_groups(m) != 0 ||
         copy_history(m, parts, nparts, c) != 0 || copy_daily(m) != 0 || check_sums(m, c) != 0)
         goto out;
     c->total_rows = m->done;

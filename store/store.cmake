@@ -43,7 +43,14 @@ add_executable(test_write_pg test_write_pg.c)
 target_include_directories(test_write_pg PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 target_link_libraries(test_write_pg PRIVATE qs_store_lib qs_storedb quietstate)
 target_sources(qs_storedb PRIVATE resync_request.c resync_status.c)
+# Named groups of machines (qs_store_group.h, docs/groups.md), both engines.
+target_sources(qs_storedb PRIVATE groups.c groups_pg.c)
 
 # The resync rules (docs/resync.md), engine-free.
 qs_unit_test(test_resync test_resync.c)
 target_link_libraries(test_resync PRIVATE qs_store_lib)
+
+# Groups of machines (qs_store_group.h) on SQLite; tests/pg/read.cmake runs
+# the same binary on PostgreSQL (pg_group).
+qs_unit_test(test_group test_group.c)
+target_link_libraries(test_group PRIVATE qs_storedb)

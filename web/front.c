@@ -318,7 +318,7 @@ build_args(struct MHD_Connection *c, const route_t *rt, const char *name,
            const request_t *r, char *bad, size_t bad_len)
 {
     static const char *const none[] = { NULL };
-    static const char *const compliance[] = { "topic_type", "topic_id", NULL };
+    static const char *const compliance[] = { "topic_type", "topic_id", "group", NULL };
     static const char *const lookup[] = { "reason", "history", "domain", NULL };
     /* group and deployment reach the worker, which refuses them by name. */
     static const char *const trend[] = { "days", "topic_type", "topic_id", "group",

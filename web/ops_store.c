@@ -18,6 +18,7 @@
 #include "qs_hex.h"
 #include "qs_log.h"
 #include "qs_pseudonym.h"
+#include "qs_store_group.h"
 #include "qs_store_forget.h"
 #include "qs_store_lookup.h"
 #include "qs_store_query.h"
@@ -43,10 +44,33 @@ printable(const char *text, size_t max)
     return 1;
 }
 
+/* GET /api/v1/compliance?group=G: the same document over G's members,
+ * suppressed by the same rules in store/; 404 for an unknown group. */
+static int
+compliance_group(wk_t *w, cJSON **body, const qs_policy_t *policy, const char *group,
+                 const uint32_t *topic_type, const char *topic_id)
+{
+    qs_storedb_compliance_t res;
+    char err[WK_ERR_BYTES];
+    int rc;
+
+    if (qs_group_name_check(group, err, sizeof err) != 0)
+        return wk_error(body, 400, "'group': %s", err);
+    rc = qs_storedb_group_compliance(w->storedb, &res, policy, group, topic_type, topic_id, err,
+                                     sizeof err);
+    if (rc == QS_GROUP_UNKNOWN)
+        return wk_error(body, 404, "unknown group '%s'", group);
+    if (rc != 0)
+        return wk_error(body, 500, "%s", err);
+    *body = qs_storedoc_compliance(&res);
+    qs_storedb_compliance_free(&res);
+    return 200;
+}
+
 int
 wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
-    const char *topic_id = wk_arg_str(args, "topic_id");
+    const char *topic_id = wk_arg_str(args, "topic_id"), *group = wk_arg_str(args, "group");
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(args, "topic_type");
     char id[QS_MAX_TOPIC_ID_BYTES + 1];
     uint32_t topic_type = 0;
@@ -74,6 +98,9 @@ wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body
     }
     if (qs_sitedb_policy_get(w->sitedb, &policy, &configured, &version) != 0)
         return wk_error(body, 500, "cannot read the policy (for k) from site.db");
+    if (group != NULL)   /* the group's members only (docs/groups.md) */
+        return compliance_group(w, body, &policy, group, tt != NULL ? &topic_type : NULL,
+                                topic_id);
     if (qs_storedb_compliance(w->storedb, &res, &policy, tt != NULL ? &topic_type : NULL,
                               topic_id, err, sizeof err) != 0)
         return wk_error(body, 500, "%s", err);

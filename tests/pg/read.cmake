@@ -34,3 +34,10 @@ add_test(NAME pg_read_concurrent
 set_tests_properties(pg_read_concurrent PROPERTIES
   LABELS "pg" TIMEOUT 300 RUN_SERIAL ON
   ENVIRONMENT "QS_BIN_DIR=${CMAKE_BINARY_DIR};QS_LIB_NAME=pg_read_concurrent")
+
+# Groups of machines (store/test_group.c) on PostgreSQL: the same tests as
+# on SQLite, through read_pg.sh's server.
+add_test(NAME pg_group COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/read_pg.sh)
+set_tests_properties(pg_group PROPERTIES
+  LABELS "pg" TIMEOUT 180 RUN_SERIAL ON
+  ENVIRONMENT "QS_TEST_READ_PG=$<TARGET_FILE:test_group>;QS_LIB_NAME=pg_group")
