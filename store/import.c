@@ -3,7 +3,7 @@
  * qs_import_add checks a row with the codec's qs_message_validate (after
  * qs_topic_id_normalize, as qs_batch_decode does for a live batch) and
  * copies it into an arena, with its machine pseudonym. qs_import_run sorts
- * the rows by machine (file order within one), and writes them in
+ * the rows by machine and topic (file order within one), and writes them in
  * transactions of whole machines: per machine, the stored current states
  * are read (qs_storedb_lookup, by pseudonym: whichever client holds them)
  * to leave out what would change nothing, then the rest becomes one batch
@@ -196,6 +196,10 @@ cmp_rows(const void *pa, const void *pb)
     const struct irow *a = pa, *b = pb;
     int c = memcmp(a->ps, b->ps, QS_PSEUDONYM_BYTES);
 
+    if (c == 0 && a->topic_type != b->topic_type)
+        c = a->topic_type < b->topic_type ? -1 : 1;
+    if (c == 0)
+        c = strcmp(a->topic_id, b->topic_id);
     return c != 0 ? c : a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
@@ -217,24 +221,33 @@ unchanged(const qs_import_t *self, const struct irow *r, const qs_storedb_lookup
     return 0;
 }
 
-/* The messages of one machine's rows [a, b) that change something, as one
- * batch appended to the transaction (none when all are unchanged). */
 static int
-add_machine(qs_import_t *self, size_t a, size_t b, size_t *nb, size_t *nm,
-            qs_import_counts_t *out, char *errmsg, size_t errmsg_len)
+same_topic(const struct irow *a, const struct irow *b)
 {
-    qs_storedb_lookup_t have = { 0 };
-    qs_group_batch_t *batch = &self->batches[*nb];
-    size_t first = *nm;
-    uint64_t lw;
+    return a->topic_type == b->topic_type && strcmp(a->topic_id, b->topic_id) == 0;
+}
 
-    if (qs_storedb_lookup(self->db, &have, self->rows[a].ps, NULL, 0, NULL, errmsg,
-                          errmsg_len) != 0)
-        return -1;
-    for (size_t i = a; i < b; i++) {
-        const struct irow *r = &self->rows[i];
+/* Rows [i, g) of one machine and topic (file order) into the batch. When
+ * the file's own winner - the newest row, of equal times the last - is
+ * already stored, the whole group is: a second import of a file whose
+ * rows tie in time must not bring back a state the later line replaced. */
+static void
+add_topic(qs_import_t *self, size_t i, size_t g, const qs_storedb_lookup_t *have, size_t *nm,
+          qs_import_counts_t *out)
+{
+    size_t win = i;
+
+    for (size_t k = i + 1; k < g; k++)
+        if (self->rows[k].time_ms >= self->rows[win].time_ms)
+            win = k;
+    if (unchanged(self, &self->rows[win], have)) {
+        out->unchanged += (int64_t)(g - i);
+        return;
+    }
+    for (size_t k = i; k < g; k++) {
+        const struct irow *r = &self->rows[k];
         Quietstate__StateMessage *m = &self->pm[*nm];
-        if (unchanged(self, r, &have)) {
+        if (unchanged(self, r, have)) {
             out->unchanged++;
             continue;
         }
@@ -249,6 +262,27 @@ add_machine(qs_import_t *self, size_t a, size_t b, size_t *nb, size_t *nm,
         self->msgs[*nm].m = m;
         self->msgs[*nm].valid = 1;
         (*nm)++;
+    }
+}
+
+/* The messages of one machine's rows [a, b) that change something, as one
+ * batch appended to the transaction (none when all are unchanged). */
+static int
+add_machine(qs_import_t *self, size_t a, size_t b, size_t *nb, size_t *nm,
+            qs_import_counts_t *out, char *errmsg, size_t errmsg_len)
+{
+    qs_storedb_lookup_t have = { 0 };
+    qs_group_batch_t *batch = &self->batches[*nb];
+    size_t first = *nm;
+    uint64_t lw;
+
+    if (qs_storedb_lookup(self->db, &have, self->rows[a].ps, NULL, 0, NULL, errmsg,
+                          errmsg_len) != 0)
+        return -1;
+    for (size_t i = a, g; i < b; i = g) {
+        for (g = i + 1; g < b && same_topic(&self->rows[g], &self->rows[i]); g++)
+            ;
+        add_topic(self, i, g, &have, nm, out);
     }
     qs_storedb_lookup_free(&have);
     if (*nm == first)

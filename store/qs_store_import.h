@@ -18,7 +18,9 @@
  *
  * Importing the same export again changes nothing: a row whose machine
  * already has, for its topic, a newer state, or the same state at the same
- * (truncated) time, is counted "unchanged" and not written. Rows are
+ * (truncated) time, is counted "unchanged" and not written; so are all the
+ * rows of a machine and topic when the file's newest of them (of equal
+ * times the last) is (two rows at one time must not flip the state back). Rows are
  * written in transactions of about QS_IMPORT_TXN_ROWS rows, whole machines
  * each: a failure leaves the transactions before it committed, and running
  * the import again completes it.
