@@ -4,21 +4,22 @@
  * qs_topic_id_normalize, as qs_batch_decode does for a live batch) and
  * copies it into an arena, with its machine pseudonym. qs_import_run sorts
  * the rows by machine and topic (file order within one), and writes them in
- * transactions of whole machines: per machine, the stored current states
- * are read (qs_storedb_lookup, by pseudonym: whichever client holds them)
- * to leave out what would change nothing, then the rest becomes one batch
- * of the machine's placeholder client with serials right above its
- * low-water mark, and qs_write_batch stores it exactly as it stores a live
- * batch (both engines: write.c or write_pg*.c behind it).
+ * transactions of whole machines: the stored current states of the
+ * transaction's machines are read at once (import_read.h, by pseudonym:
+ * whichever client holds them) to leave out what would change nothing,
+ * then each machine's rest becomes one batch of its placeholder client with
+ * serials right above that client's low-water mark, and qs_write_batch
+ * stores it exactly as it stores a live batch (both engines: write.c or
+ * write_pg*.c behind it).
  */
 #include "qs_store_import.h"
 
 #include "arena.h"
+#include "import_read.h"
 #include "group.h"
 #include "qs_codec.h"
 #include "qs_limits.h"
 #include "qs_log.h"
-#include "qs_store_lookup.h"
 #include "write.h"
 
 #include <sodium.h>
@@ -50,6 +51,13 @@ struct qs_import {
     size_t cap_msgs;
     Quietstate__StateMessage *pm;
     size_t cap_pm;
+    uint8_t (*ps)[QS_PSEUDONYM_BYTES];   /* the transaction's machines */
+    size_t cap_ps;
+    uint8_t (*pk)[QS_KEY_BYTES];         /* its batches' placeholder keys */
+    size_t cap_pk;
+    uint64_t *lw;
+    size_t cap_lw;
+    qs_import_haves_t haves;             /* their stored states */
 };
 
 void
@@ -101,6 +109,11 @@ qs_import_destroy(qs_import_t **self_p)
     free(self->batches);
     free(self->msgs);
     free(self->pm);
+    free(self->ps);
+    free(self->pk);
+    free(self->lw);
+    qs_import_haves_clear(&self->haves);
+    free(self->haves.rows);
     free(self);
     *self_p = NULL;
 }
@@ -207,12 +220,13 @@ cmp_rows(const void *pa, const void *pb)
  * the same state at the same time (at the policy's precision, as
  * write.c's store_message truncates). */
 static int
-unchanged(const qs_import_t *self, const struct irow *r, const qs_storedb_lookup_t *have)
+unchanged(const qs_import_t *self, const struct irow *r, const qs_import_have_t *have,
+          size_t n_have)
 {
     int64_t t = r->time_ms - r->time_ms % self->pol.time_precision_ms;
 
-    for (size_t i = 0; i < have->n; i++) {
-        const qs_storedb_lookup_row_t *h = &have->rows[i];
+    for (size_t i = 0; i < n_have; i++) {
+        const qs_import_have_t *h = &have[i];
         if (h->topic_type != r->topic_type || strcmp(h->topic_id, r->topic_id) != 0)
             continue;
         if (h->time_ms > t || (h->time_ms == t && h->state_id == r->state_id))
@@ -232,22 +246,22 @@ same_topic(const struct irow *a, const struct irow *b)
  * already stored, the whole group is: a second import of a file whose
  * rows tie in time must not bring back a state the later line replaced. */
 static void
-add_topic(qs_import_t *self, size_t i, size_t g, const qs_storedb_lookup_t *have, size_t *nm,
-          qs_import_counts_t *out)
+add_topic(qs_import_t *self, size_t i, size_t g, const qs_import_have_t *have, size_t n_have,
+          size_t *nm, qs_import_counts_t *out)
 {
     size_t win = i;
 
     for (size_t k = i + 1; k < g; k++)
         if (self->rows[k].time_ms >= self->rows[win].time_ms)
             win = k;
-    if (unchanged(self, &self->rows[win], have)) {
+    if (unchanged(self, &self->rows[win], have, n_have)) {
         out->unchanged += (int64_t)(g - i);
         return;
     }
     for (size_t k = i; k < g; k++) {
         const struct irow *r = &self->rows[k];
         Quietstate__StateMessage *m = &self->pm[*nm];
-        if (unchanged(self, r, have)) {
+        if (unchanged(self, r, have, n_have)) {
             out->unchanged++;
             continue;
         }
@@ -266,38 +280,88 @@ add_topic(qs_import_t *self, size_t i, size_t g, const qs_storedb_lookup_t *have
 }
 
 /* The messages of one machine's rows [a, b) that change something, as one
- * batch appended to the transaction (none when all are unchanged). */
-static int
-add_machine(qs_import_t *self, size_t a, size_t b, size_t *nb, size_t *nm,
-            qs_import_counts_t *out, char *errmsg, size_t errmsg_len)
+ * batch appended to the transaction (none when all are unchanged); have:
+ * the machine's stored states. */
+static void
+add_machine(qs_import_t *self, size_t a, size_t b, const qs_import_have_t *have,
+            size_t n_have, size_t *nb, size_t *nm, qs_import_counts_t *out)
 {
-    qs_storedb_lookup_t have = { 0 };
     qs_group_batch_t *batch = &self->batches[*nb];
     size_t first = *nm;
-    uint64_t lw;
 
-    if (qs_storedb_lookup(self->db, &have, self->rows[a].ps, NULL, 0, NULL, errmsg,
-                          errmsg_len) != 0)
-        return -1;
     for (size_t i = a, g; i < b; i = g) {
         for (g = i + 1; g < b && same_topic(&self->rows[g], &self->rows[i]); g++)
             ;
-        add_topic(self, i, g, &have, nm, out);
+        add_topic(self, i, g, have, n_have, nm, out);
     }
-    qs_storedb_lookup_free(&have);
     if (*nm == first)
-        return 0;
+        return;
     memset(batch, 0, sizeof *batch);
     qs_import_placeholder_pk(batch->pk, self->rows[a].ps);
     batch->has_pk = batch->report_lw = batch->decoded = batch->in_txn = 1;
     batch->first_msg = first;
     batch->n_msgs = *nm - first;
-    lw = qs_write_low_water(self->write, batch->pk);
-    for (size_t i = first; i < *nm; i++)
-        self->pm[i].serial = lw + 1 + (i - first);
-    batch->first_serial = lw + 1;
-    batch->last_serial = lw + batch->n_msgs;
     (*nb)++;
+}
+
+static int
+same_machine(const struct irow *a, const struct irow *b)
+{
+    return memcmp(a->ps, b->ps, QS_PSEUDONYM_BYTES) == 0;
+}
+
+/* The batches of the machines of rows [a, b), from their stored states
+ * (read at once). 0 or -1 with errmsg. */
+static int
+build_batches(qs_import_t *self, size_t a, size_t b, size_t *nb, size_t *nm,
+              qs_import_counts_t *out, char *errmsg, size_t errmsg_len)
+{
+    size_t n_ps = 0, h = 0;
+
+    qs_grow((void **)&self->pm, &self->cap_pm, b - a, sizeof *self->pm);
+    qs_grow((void **)&self->msgs, &self->cap_msgs, b - a, sizeof *self->msgs);
+    qs_grow((void **)&self->batches, &self->cap_batches, b - a, sizeof *self->batches);
+    qs_grow((void **)&self->ps, &self->cap_ps, b - a, sizeof *self->ps);
+    for (size_t i = a; i < b; i++)
+        if (i == a || !same_machine(&self->rows[i], &self->rows[i - 1]))
+            memcpy(self->ps[n_ps++], self->rows[i].ps, QS_PSEUDONYM_BYTES);
+    if (qs_import_read_states(self->db, (const uint8_t (*)[QS_PSEUDONYM_BYTES])self->ps, n_ps,
+                              &self->haves, errmsg, errmsg_len) != 0)
+        return -1;
+    for (size_t i = a, j; i < b; i = j) {
+        size_t h0;
+        for (j = i + 1; j < b && same_machine(&self->rows[j], &self->rows[i]); j++)
+            ;
+        /* Both in ascending pseudonym order: walk the stored states along. */
+        while (h < self->haves.n && memcmp(self->haves.rows[h].ps, self->rows[i].ps,
+                                           QS_PSEUDONYM_BYTES) < 0)
+            h++;
+        for (h0 = h; h < self->haves.n && memcmp(self->haves.rows[h].ps, self->rows[i].ps,
+                                                  QS_PSEUDONYM_BYTES) == 0; h++)
+            ;
+        add_machine(self, i, j, &self->haves.rows[h0], h - h0, nb, nm, out);
+    }
+    return 0;
+}
+
+/* Number each batch's messages right above its client's low-water mark. */
+static int
+number_serials(qs_import_t *self, size_t nb, char *errmsg, size_t errmsg_len)
+{
+    qs_grow((void **)&self->pk, &self->cap_pk, nb, sizeof *self->pk);
+    qs_grow((void **)&self->lw, &self->cap_lw, nb, sizeof *self->lw);
+    for (size_t i = 0; i < nb; i++)
+        memcpy(self->pk[i], self->batches[i].pk, QS_KEY_BYTES);
+    if (qs_import_read_low_water(self->db, (const uint8_t (*)[QS_KEY_BYTES])self->pk, nb,
+                                 self->lw, errmsg, errmsg_len) != 0)
+        return -1;
+    for (size_t i = 0; i < nb; i++) {
+        qs_group_batch_t *batch = &self->batches[i];
+        for (size_t k = 0; k < batch->n_msgs; k++)
+            self->pm[batch->first_msg + k].serial = self->lw[i] + 1 + k;
+        batch->first_serial = self->lw[i] + 1;
+        batch->last_serial = self->lw[i] + batch->n_msgs;
+    }
     return 0;
 }
 
@@ -310,16 +374,9 @@ run_txn(qs_import_t *self, size_t a, size_t b, qs_import_counts_t *out, char *er
     size_t nb = 0, nm = 0;
     int rc = 0;
 
-    qs_grow((void **)&self->pm, &self->cap_pm, b - a, sizeof *self->pm);
-    qs_grow((void **)&self->msgs, &self->cap_msgs, b - a, sizeof *self->msgs);
-    qs_grow((void **)&self->batches, &self->cap_batches, b - a, sizeof *self->batches);
-    for (size_t i = a, j; i < b; i = j) {
-        for (j = i + 1; j < b && memcmp(self->rows[j].ps, self->rows[i].ps,
-                                        QS_PSEUDONYM_BYTES) == 0; j++)
-            ;
-        if (add_machine(self, i, j, &nb, &nm, out, errmsg, errmsg_len) != 0)
-            return -1;
-    }
+    if (build_batches(self, a, b, &nb, &nm, out, errmsg, errmsg_len) != 0 ||
+        number_serials(self, nb, errmsg, errmsg_len) != 0)
+        return -1;
     if (nb == 0)
         return 0;
     memset(&txn, 0, sizeof txn);
