@@ -7,11 +7,14 @@
 #  - is refused before a policy is set, and nothing is stored;
 #  - is imported: `qsctl compliance --format json` equals the counts computed
 #    by awk from the generator's own list of rows (newest state per machine
-#    and update, machine names in any case being one machine);
+#    and update, machine names in any case being one machine); every row is
+#    a history event; `qsctl lookup` finds a machine by its name in another
+#    case (the live path's pseudonym), and by a domain with a comma;
 #  - every bad line is skipped and listed with its line number and reason;
 #  - imported again, changes nothing (0 imported, every row unchanged, the
 #    same compliance);
 #  - an "import" audit entry records the actor given with --as;
+#  - a row older than the policy's maximum age updates latest, not history;
 #  - a file that is not CSV, has no header or lacks a column is refused,
 #    naming what is missing, and nothing changes;
 #  - continuation: a machine imported this way, once enrolled, reports a
@@ -33,8 +36,11 @@ MACHINES=5000
 CSV="$QS_TMP/export.csv"
 
 qs_step "generate an export of $MACHINES machines x 20 updates"
-awk -v machines=$MACHINES -v seed=15 -v out="$CSV" -v truth="$QS_TMP/truth.txt" \
-    -v bad="$QS_TMP/bad.txt" -f "$HERE/import_gen.awk"
+# The last four weeks (well inside the default 90-day maximum age: every row
+# is a history event too); repeated rows yesterday.
+DAYS=$(for i in $(seq 2 29); do date -u -d "-$i days" +%Y-%m-%d; done | tr '\n' ' ')
+awk -v machines=$MACHINES -v seed=15 -v days="$DAYS" -v newest="$(date -u -d '-1 day' +%Y-%m-%d)" \
+    -v out="$CSV" -v truth="$QS_TMP/truth.txt" -v bad="$QS_TMP/bad.txt" -f "$HERE/import_gen.awk"
 ROWS=$(( $(wc -l <"$CSV") - 1 ))
 GOOD=$(wc -l <"$QS_TMP/truth.txt")
 BAD=$(wc -l <"$QS_TMP/bad.txt")
@@ -99,6 +105,18 @@ cmp -s "$QS_TMP/want.txt" "$QS_TMP/got1.txt" ||
 qs_info "$(wc -l <"$QS_TMP/got1.txt") groups equal"
 qs_stats
 qs_expect_eq "latest rows" "$(qs_stat .latest_rows)" $((MACHINES * 20))
+qs_expect_eq "history rows (every imported row is an event)" "$(qs_stat .history_rows)" "$GOOD"
+
+qs_step "stored under the live path's pseudonym: lookup by name, in another case"
+qs_expect_rc 0 "$QS_TMP/lookup.json" "$QSCTL" lookup --home "$QS_HOME" --machine ' pc-00007 ' \
+    --format json
+qs_expect_eq "current states of pc-00007" "$(jq '.rows | length' "$QS_TMP/lookup.json")" 20
+want=$(awk '$1 == "PC-00007" && $3 == "KB5000003" { print $4 }' "$QS_TMP/truth.txt")
+qs_expect_eq "pc-00007's KB5000003" \
+    "$(jq '[.rows[] | select(.topic_id == "KB5000003") | .state_id] | .[0]' "$QS_TMP/lookup.json")" "$want"
+qs_expect_rc 0 "$QS_TMP/lookup-d.json" "$QSCTL" lookup --home "$QS_HOME" --machine PC-00011 \
+    --domain 'corp, eu' --format json
+qs_expect_eq "PC-00011 in domain 'CORP, EU'" "$(jq '.rows | length' "$QS_TMP/lookup-d.json")" 20
 
 qs_step "imported again: nothing changes"
 qs_expect_rc 0 "$QS_TMP/import2.json" "$QSCTL" import --home "$QS_HOME" "$CSV" \
@@ -132,6 +150,17 @@ for f in zip:"not a CSV export" noheader:"not a header row" nocol:"no column Sta
 done
 compliance_rows "$QS_TMP/got3.txt"
 cmp -s "$QS_TMP/got1.txt" "$QS_TMP/got3.txt" || qs_fail "a refused file changed compliance"
+
+qs_step "a row already past the policy's maximum age: current state only, no history event"
+qs_stats
+hist=$(qs_stat .history_rows)
+printf 'MachineName,TopicType,TopicID,StateID,StateTime\nPC-OLD,500,KB5000001,3,%s\n' \
+    "$(date -u -d '-200 days' '+%Y-%m-%d %H:%M:%S')" >"$QS_TMP/old.csv"
+qs_expect_rc 0 "$QS_TMP/old.json" "$QSCTL" import --home "$QS_HOME" "$QS_TMP/old.csv" --format json
+qs_expect_eq "old row imported" "$(qs_json_get "$QS_TMP/old.json" .imported)" 1
+qs_stats
+qs_expect_eq "latest rows with PC-OLD" "$(qs_stat .latest_rows)" $((MACHINES * 20 + 1))
+qs_expect_eq "history rows with PC-OLD" "$(qs_stat .history_rows)" "$hist"
 
 qs_step "continuation: the imported machine PC-00001 enrolls and reports a newer state"
 # The store adopts an imported machine's rows when its real key first

@@ -9,7 +9,10 @@
 # first update twice (the newer row wins; equal times: the later line);
 # every 7th machine's name is lower-case on some rows; every 3rd time is
 # ISO 8601 with Z; some names are quoted, one domain has a comma.
-# Usage: awk -v machines=N -v seed=S -v out=F -v truth=F -v bad=F -f import_gen.awk
+# Times fall on the days listed in `days` ("YYYY-MM-DD ..."), the repeated
+# rows on `newest` (a later day).
+# Usage: awk -v machines=N -v seed=S -v days=D -v newest=DAY -v out=F -v truth=F -v bad=F \
+#            -f import_gen.awk
 function row(m, dom, tt, tid, st, t, iso,   name, tx) {
     name = sprintf("PC-%05d", m);
     if (m % 7 == 0 && line % 2 == 0)
@@ -30,11 +33,12 @@ function badrow(text) {
     print line >bad;
 }
 function rtime(   d) {
-    d = 1 + int(rand() * 28);
-    return sprintf("2026-10-%02d %02d:%02d:%02d", d, int(rand() * 24), int(rand() * 60), int(rand() * 60));
+    d = 1 + int(rand() * nday);
+    return sprintf("%s %02d:%02d:%02d", day[d], int(rand() * 24), int(rand() * 60), int(rand() * 60));
 }
 BEGIN {
     srand(seed);
+    nday = split(days, day, " ");
     printf "\xEF\xBB\xBFStateID,TopicType,StateName,MachineName,StateTime,TopicID,Domain,ResourceID\r\n" >out;
     line = 1;
     for (m = 1; m <= machines; m++) {
@@ -49,7 +53,7 @@ BEGIN {
             row(m, dom, tt, tid, st, t, line % 3 == 0);
             if (k == 1 && m % 10 == 0) {
                 # the same update again: newer, or (every 20th) at the same time
-                t2 = m % 20 == 0 ? t : "2026-10-29 00:00:00";
+                t2 = m % 20 == 0 ? t : newest " 00:00:00";
                 row(m, dom, tt, tid, (st + 1) % 4, t2, 0);
             }
         }
