@@ -145,7 +145,7 @@ why_of(Quietstate__Code code, const char *why)
     case QUIETSTATE__CODE__BAD_TOPIC_ID:
         return "TopicID is empty, longer than 128 bytes or not UTF-8";
     case QUIETSTATE__CODE__BAD_STRING:
-        return "MachineName or Domain is not UTF-8 or has control characters";
+        return "MachineName or Domain is not valid UTF-8";
     default:
         return why;
     }
