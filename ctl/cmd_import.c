@@ -51,14 +51,15 @@ usage(FILE *out)
         "Rows are checked and minimized as live state messages are (pseudonyms,\n"
         "time precision, the policy's maximum ages); nothing is imported before a\n"
         "policy is set. A line that cannot be imported is skipped and listed with\n"
-        "its number and why. Importing a file again changes nothing. Audited.\n"
+        "its number and why. Importing a file again changes nothing; a machine that\n"
+        "already reports live keeps its own states. Audited.\n"
         "\n"
         "  --home DIR       site home (default $QS_HOME)\n"
         "  FILE             the export ('-': standard input)\n"
         "  --format F       input format sccm-csv (the default), and/or output\n"
         "                   format table (default) or json: {rows, imported,\n"
-        "                   unchanged, skipped, machines, transactions, seconds,\n"
-        "                   skipped_lines: [{line, reason}]}\n"
+        "                   unchanged, live, skipped, machines, transactions,\n"
+        "                   seconds, skipped_lines: [{line, reason}]}\n"
         "  --as NAME        who imports, for the audit log (beside the OS user)\n"
         "  --help           show this help\n"
         "\n"
@@ -305,6 +306,7 @@ summary_json(const struct summary *s, const char *file, int with_lines)
     cJSON_AddNumberToObject(doc, "rows", (double)s->rows);
     cJSON_AddNumberToObject(doc, "imported", (double)s->counts.imported);
     cJSON_AddNumberToObject(doc, "unchanged", (double)s->counts.unchanged);
+    cJSON_AddNumberToObject(doc, "live", (double)s->counts.live);
     cJSON_AddNumberToObject(doc, "skipped", (double)s->n_skipped);
     cJSON_AddNumberToObject(doc, "machines", (double)s->counts.machines);
     cJSON_AddNumberToObject(doc, "transactions", (double)s->counts.transactions);
@@ -329,10 +331,11 @@ print_table(const struct summary *s)
     char num[32];
 
     printf("imported %lld of %lld rows (%lld machines) in %lld transaction%s, %.1f s; "
-           "%lld unchanged (already stored), %zu skipped\n",
+           "%lld unchanged (already stored), %lld of machines that report live, %zu skipped\n",
            (long long)s->counts.imported, (long long)s->rows, (long long)s->counts.machines,
            (long long)s->counts.transactions, s->counts.transactions == 1 ? "" : "s",
-           s->seconds, (long long)s->counts.unchanged, s->n_skipped);
+           s->seconds, (long long)s->counts.unchanged, (long long)s->counts.live,
+           s->n_skipped);
     if (s->n_skipped == 0)
         return;
     t = ctl_table_new(2, headers);

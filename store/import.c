@@ -287,8 +287,15 @@ add_machine(qs_import_t *self, size_t a, size_t b, const qs_import_have_t *have,
             size_t n_have, size_t *nb, size_t *nm, qs_import_counts_t *out)
 {
     qs_group_batch_t *batch = &self->batches[*nb];
+    uint8_t pk[QS_KEY_BYTES];
     size_t first = *nm;
 
+    qs_import_placeholder_pk(pk, self->rows[a].ps);
+    for (size_t i = 0; i < n_have; i++)
+        if (memcmp(have[i].pk, pk, QS_KEY_BYTES) != 0) {
+            out->live += (int64_t)(b - a);
+            return;
+        }
     for (size_t i = a, g; i < b; i = g) {
         for (g = i + 1; g < b && same_topic(&self->rows[g], &self->rows[i]); g++)
             ;
@@ -297,7 +304,7 @@ add_machine(qs_import_t *self, size_t a, size_t b, const qs_import_have_t *have,
     if (*nm == first)
         return;
     memset(batch, 0, sizeof *batch);
-    qs_import_placeholder_pk(batch->pk, self->rows[a].ps);
+    memcpy(batch->pk, pk, QS_KEY_BYTES);
     batch->has_pk = batch->report_lw = batch->decoded = batch->in_txn = 1;
     batch->first_msg = first;
     batch->n_msgs = *nm - first;

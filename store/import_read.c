@@ -63,8 +63,9 @@ states_sqlite(sqlite3 *db, const uint8_t (*ps)[QS_PSEUDONYM_BYTES], size_t n,
     sqlite3_stmt *st = NULL;
     int rc = SQLITE_DONE;
 
-    if (sqlite3_prepare_v2(db, "SELECT topic_type, topic_id, state_id, time_ms FROM latest "
-                           "WHERE machine_ps = ?1", -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT l.topic_type, l.topic_id, l.state_id, l.time_ms, c.pk "
+                           "FROM latest AS l JOIN clients AS c ON c.client_id = l.client_id "
+                           "WHERE l.machine_ps = ?1", -1, &st, NULL) != SQLITE_OK) {
         snprintf(errmsg, errmsg_len, "cannot read latest: %s", sqlite3_errmsg(db));
         return -1;
     }
@@ -78,6 +79,8 @@ states_sqlite(sqlite3 *db, const uint8_t (*ps)[QS_PSEUDONYM_BYTES], size_t n,
             h->topic_id = qs_strdup(tid != NULL ? tid : "");
             h->state_id = (uint32_t)sqlite3_column_int64(st, 2);
             h->time_ms = sqlite3_column_int64(st, 3);
+            if (sqlite3_column_bytes(st, 4) == QS_KEY_BYTES)
+                memcpy(h->pk, sqlite3_column_blob(st, 4), QS_KEY_BYTES);
         }
         sqlite3_reset(st);
     }
@@ -94,9 +97,11 @@ states_pg(qs_pgdb_t *pg, const uint8_t (*ps)[QS_PSEUDONYM_BYTES], size_t n,
     char *arr = bytea_array((const uint8_t *)ps, n, QS_PSEUDONYM_BYTES);
     const char *values[1] = { arr };
     PGresult *r = qs_pg_query(pg, "cannot read latest",
-                              "SELECT machine_ps, topic_type, topic_id, state_id, time_ms "
-                              "FROM latest WHERE machine_ps = ANY($1::bytea[]) "
-                              "ORDER BY machine_ps", 1, values, NULL, NULL, errmsg, errmsg_len);
+                              "SELECT l.machine_ps, l.topic_type, l.topic_id, l.state_id, "
+                              "l.time_ms, c.pk FROM latest AS l JOIN clients AS c "
+                              "ON c.client_id = l.client_id "
+                              "WHERE l.machine_ps = ANY($1::bytea[]) ORDER BY l.machine_ps",
+                              1, values, NULL, NULL, errmsg, errmsg_len);
 
     free(arr);
     if (r == NULL)
@@ -109,6 +114,8 @@ states_pg(qs_pgdb_t *pg, const uint8_t (*ps)[QS_PSEUDONYM_BYTES], size_t n,
         h->topic_id = qs_strdup(PQgetvalue(r, i, 2));
         h->state_id = (uint32_t)qs_pg_i64(r, i, 3);
         h->time_ms = qs_pg_i64(r, i, 4);
+        if (PQgetlength(r, i, 5) == QS_KEY_BYTES)
+            memcpy(h->pk, PQgetvalue(r, i, 5), QS_KEY_BYTES);
     }
     PQclear(r);
     return 0;

@@ -25,6 +25,7 @@ typedef struct {
     uint32_t topic_type, state_id;
     int64_t time_ms;
     char *topic_id;              /* owned */
+    uint8_t pk[QS_KEY_BYTES];    /* the client key holding it */
 } qs_import_have_t;
 
 typedef struct {

@@ -20,7 +20,11 @@
  * already has, for its topic, a newer state, or the same state at the same
  * (truncated) time, is counted "unchanged" and not written; so are all the
  * rows of a machine and topic when the file's newest of them (of equal
- * times the last) is (two rows at one time must not flip the state back). Rows are
+ * times the last) is (two rows at one time must not flip the state back).
+ * A machine whose current states are (also) held by another client than
+ * its placeholder reports live: its own reports are the truth, and rows
+ * under the placeholder beside them would count it twice, so all its rows
+ * are left out and counted "live". Rows are
  * written in transactions of about QS_IMPORT_TXN_ROWS rows, whole machines
  * each: a failure leaves the transactions before it committed, and running
  * the import again completes it.
@@ -52,6 +56,7 @@ typedef struct {
     int64_t queued;      /* rows accepted by qs_import_add */
     int64_t imported;    /* written to latest (and history) */
     int64_t unchanged;   /* not newer than the stored state: not written */
+    int64_t live;        /* of machines that report live: not written */
     int64_t machines;    /* machines with at least one row written */
     int64_t transactions;
 } qs_import_counts_t;
