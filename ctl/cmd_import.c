@@ -1,8 +1,8 @@
 /* cmd_import.c - qsctl import: the model system's state-message export into the store.
  *
- * Reads the whole file, decodes it as CSV (common/qs_csv.h), maps the
- * header and every record to a row (common/qs_sccmcsv.h), and hands each
- * row to the store's importer (store/qs_store_import.h), which checks it
+ * A child process that holds no key reads the file, decodes it as CSV and
+ * maps the header and every record to a row (import_reader.h); the parent
+ * hands each row to the store's importer (store/qs_store_import.h), which checks it
  * with the rules live messages go through and writes it with the store's
  * own write path under the policy in force. A line that cannot be
  * imported is skipped and listed with its line number and the reason; a
@@ -15,17 +15,14 @@
  * both, as the command contract spells it (docs/import.md).
  */
 #include "ctl_common.h"
+#include "import_reader.h"
 #include "qs_config.h"
-#include "qs_csv.h"
 #include "qs_ctl.h"
 #include "qs_epochkeys.h"
 #include "qs_log.h"
 #include "qs_policy.h"
-#include "qs_sccmcsv.h"
 #include "qs_store_import.h"
 
-#include <errno.h>
-#include <sodium.h>
 #include <time.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -123,37 +120,6 @@ parse_args(struct import_args *a, int argc, char **argv)
     return -1;
 }
 
-/* The whole file (or standard input) into *out (malloc'd). 0 or -1. */
-static int
-read_all(char **out, size_t *len, const char *path, char *errmsg, size_t errmsg_len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    size_t cap = 0, n;
-    char *buf = NULL;
-
-    *len = 0;
-    if (f == NULL) {
-        snprintf(errmsg, errmsg_len, "cannot open '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    do {
-        qs_grow((void **)&buf, &cap, *len + 65536, 1);
-        n = fread(buf + *len, 1, cap - *len, f);
-        *len += n;
-    } while (n > 0);
-    if (ferror(f)) {
-        snprintf(errmsg, errmsg_len, "cannot read '%s': %s", path, strerror(errno));
-        free(buf);
-        if (f != stdin)
-            fclose(f);
-        return -1;
-    }
-    if (f != stdin)
-        fclose(f);
-    *out = buf;
-    return 0;
-}
-
 /* ------------------------------------------------------------ progress */
 
 struct progress {
@@ -218,75 +184,51 @@ summary_free(struct summary *s)
     memset(s, 0, sizeof *s);
 }
 
-/* The header: 0, or -1 with errmsg (the file is refused). */
+/* Every item of the reader into imp, or into s's skipped lines. 0, or -1
+ * after saying why (the file refused, the reader broke). */
 static int
-read_header(qs_csv_t *csv, qs_sccm_header_t *h, const char *file, char *errmsg,
-            size_t errmsg_len)
-{
-    const char *const *fields;
-    char why_buf[256];
-    const char *why = NULL;
-    uint64_t line = 0;
-    size_t n;
-    int rc = qs_csv_next(csv, &fields, &n, &line, &why);
-
-    if (rc == 0) {
-        snprintf(errmsg, errmsg_len, "'%s' is empty: an export starts with a header row "
-                 "MachineName,Domain,TopicType,TopicID,StateID,StateTime", file);
-        return -1;
-    }
-    if (rc < 0) {
-        snprintf(errmsg, errmsg_len, "'%s' is not a CSV export: line %llu: %s", file,
-                 (unsigned long long)line, why);
-        return -1;
-    }
-    if (qs_sccm_header(h, fields, n, why_buf, sizeof why_buf) != 0) {
-        snprintf(errmsg, errmsg_len, "'%s' is refused: %s (docs/import.md has the export query)",
-                 file, why_buf);
-        return -1;
-    }
-    return 0;
-}
-
-/* Every data record into imp, or into s's skipped lines. */
-static void
-read_rows(qs_csv_t *csv, const qs_sccm_header_t *h, qs_import_t *imp, struct summary *s,
+read_rows(ctl_import_reader_t *rd, qs_import_t *imp, struct summary *s,
           const struct progress *p)
 {
-    const char *const *fields;
-    const char *why = NULL;
-    char reason[256];
-    uint64_t line = 0;
-    size_t n;
-    int rc;
+    char errmsg[CTL_ERRMSG_BYTES];
+    ctl_import_item_t it;
+    const char *why;
 
-    while ((rc = qs_csv_next(csv, &fields, &n, &line, &why)) != 0) {
-        qs_sccm_row_t row;
+    for (;;) {
         qs_import_row_t ir;
+        if (ctl_import_reader_next(rd, &it, errmsg, sizeof errmsg) != 0) {
+            ctl_error(CMD, "%s", errmsg);
+            return -1;
+        }
+        if (it.kind == CTL_IMPORT_END)
+            break;
+        if (it.kind == CTL_IMPORT_REFUSED) {
+            ctl_error(CMD, "%s%s; nothing was imported", it.reason,
+                      strstr(it.reason, "header") != NULL ?
+                      " (docs/import.md has the export query)" : "");
+            return -1;
+        }
         s->rows++;
-        if (rc < 0) {
-            skip(s, line, why);
-            continue;
-        }
-        if (qs_sccm_row(&row, h, fields, n, reason, sizeof reason) != 0) {
-            skip(s, line, reason);
-            continue;
-        }
-        ir.machine = row.machine;
-        ir.domain = row.domain;
-        ir.topic_id = row.topic_id;
-        ir.topic_type = row.topic_type;
-        ir.state_id = row.state_id;
-        ir.time_ms = row.time_ms;
-        if (qs_import_add(imp, &ir, &why) != 0)
-            skip(s, line, why);
         if (p->on && (s->rows & 0xffff) == 0) {
             fprintf(stderr, "\rreading  %lld rows", (long long)s->rows);
             fflush(stderr);
         }
+        if (it.kind == CTL_IMPORT_SKIPPED) {
+            skip(s, it.line, it.reason);
+            continue;
+        }
+        ir.machine = it.row.machine;
+        ir.domain = it.row.domain;
+        ir.topic_id = it.row.topic_id;
+        ir.topic_type = it.row.topic_type;
+        ir.state_id = it.row.state_id;
+        ir.time_ms = it.row.time_ms;
+        if (qs_import_add(imp, &ir, &why) != 0)
+            skip(s, it.line, why);
     }
     if (p->on && s->rows > 0xffff)
         fprintf(stderr, "\rreading  %lld rows\n", (long long)s->rows);
+    return 0;
 }
 
 /* -------------------------------------------------------------- output */
@@ -437,40 +379,20 @@ write_and_audit(ctl_site_t *site, qs_import_t *imp, struct summary *s,
 }
 
 static int
-import_file(ctl_site_t *site, const struct import_args *a, const char *actor)
+import_file(ctl_site_t *site, ctl_import_reader_t *rd, const struct import_args *a,
+            const char *actor)
 {
-    char errmsg[CTL_ERRMSG_BYTES];
     struct progress p = { isatty(STDERR_FILENO) && a->fmt == CTL_FORMAT_TABLE, -1 };
     struct summary s = { 0 };
     qs_epochkeys_t *ks = NULL;
-    qs_sccm_header_t h;
     qs_import_t *imp;
-    qs_csv_t *csv = NULL;
-    char *text = NULL;
-    size_t len = 0;
     double t0 = mono_s();
     int rc = CTL_EXIT_FAIL;
 
-    if ((imp = open_importer(site, &ks)) == NULL)
-        goto out;
-    if (read_all(&text, &len, a->file, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "%s", errmsg);
-        goto out;
-    }
-    csv = qs_csv_new(text, len);
-    if (read_header(csv, &h, a->file, errmsg, sizeof errmsg) != 0) {
-        ctl_error(CMD, "%s; nothing was imported", errmsg);
-        goto out;
-    }
-    read_rows(csv, &h, imp, &s, &p);
-    rc = write_and_audit(site, imp, &s, a, actor, &p, t0);
-out:
-    qs_csv_destroy(&csv);
+    if ((imp = open_importer(site, &ks)) != NULL && read_rows(rd, imp, &s, &p) == 0)
+        rc = write_and_audit(site, imp, &s, a, actor, &p, t0);
     qs_import_destroy(&imp);
     qs_epochkeys_destroy(&ks);
-    if (text != NULL)
-        sodium_memzero(text, len);   /* machine names in clear */
-    free(text);
     summary_free(&s);
     return rc;
 }
@@ -481,6 +403,7 @@ cmd_import(int argc, char **argv)
     struct import_args a;
     char errmsg[CTL_ERRMSG_BYTES];
     char actor[CTL_ACTOR_BYTES];
+    ctl_import_reader_t *rd;
     ctl_site_t site;
     int rc;
 
@@ -488,12 +411,19 @@ cmd_import(int argc, char **argv)
         return rc;
     if (ctl_actor(actor, sizeof actor, a.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD, "%s", errmsg);
-    if (ctl_site_open(&site, a.home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB | CTL_OPEN_SITE_KEY |
-                      CTL_OPEN_AUDIT_KEY, errmsg, sizeof errmsg) != 0) {
+    /* Before any key is loaded: the child that parses the file has none. */
+    if ((rd = ctl_import_reader_start(a.file, errmsg, sizeof errmsg)) == NULL) {
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    rc = import_file(&site, &a, actor);
+    if (ctl_site_open(&site, a.home, CTL_OPEN_SITEDB | CTL_OPEN_STOREDB | CTL_OPEN_SITE_KEY |
+                      CTL_OPEN_AUDIT_KEY, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        ctl_import_reader_destroy(&rd);
+        return CTL_EXIT_FAIL;
+    }
+    rc = import_file(&site, rd, &a, actor);
+    ctl_import_reader_destroy(&rd);
     ctl_site_close(&site);
     return rc;
 }

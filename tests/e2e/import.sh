@@ -143,7 +143,7 @@ printf 'PC-1,CORP,500,KB1,2,2026-10-01 00:00:00\n' >"$QS_TMP/noheader.csv"
 printf 'MachineName,Domain,TopicType,TopicID,StateID\nPC-1,CORP,500,KB1,2\n' >"$QS_TMP/nocol.csv"
 : >"$QS_TMP/empty.csv"
 for f in zip:"not a CSV export" noheader:"not a header row" nocol:"no column StateTime" \
-    empty:"is empty"; do
+    empty:"is empty" missing:"cannot open"; do
     qs_expect_rc 1 "$QS_TMP/refused-${f%%:*}.out" "$QSCTL" import --home "$QS_HOME" \
         "$QS_TMP/${f%%:*}.csv" --as e2e-import
     grep -q "${f#*:}" "$QS_TMP/refused-${f%%:*}.out.err" ||
