@@ -346,7 +346,7 @@ build_batches(qs_import_t *self, size_t a, size_t b, size_t *nb, size_t *nm,
         for (h0 = h; h < self->haves.n && memcmp(self->haves.rows[h].ps, self->rows[i].ps,
                                                   QS_PSEUDONYM_BYTES) == 0; h++)
             ;
-        add_machine(self, i, j, &self->haves.rows[h0], h - h0, nb, nm, out);
+        add_machine(self, i, j, h > h0 ? &self->haves.rows[h0] : NULL, h - h0, nb, nm, out);
     }
     return 0;
 }
