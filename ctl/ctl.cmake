@@ -46,3 +46,6 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ctl/formats.sh)
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ctl/formats.sh $<TARGET_FILE:qsctl>)
   set_tests_properties(cli_formats PROPERTIES LABELS "unit" TIMEOUT 120)
 endif()
+
+# qsctl import writes through the store's own write path (store/qs_store_import.h).
+target_link_libraries(qsctl PRIVATE qs_store_lib)

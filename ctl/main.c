@@ -27,6 +27,7 @@ static const struct {
     { "audit", cmd_audit, "show or verify the audit log" },
     { "forget", cmd_forget, "erase one machine's data" },
     { "resync", cmd_resync, "ask one machine or the fleet to re-send its state" },
+    { "import", cmd_import, "import a state-message export of the model system (CSV)" },
     { "verify", cmd_verify, "check that no expired data or identifier is left" },
     { "migrate", cmd_migrate, "copy the SQLite store into PostgreSQL, then switch to it" },
     { "user", cmd_user, "add, list or remove the users of qs-web (the HTTP API)" },

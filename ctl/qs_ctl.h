@@ -17,6 +17,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_resync(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);

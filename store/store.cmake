@@ -10,6 +10,8 @@ find_package(Threads REQUIRED)
 target_sources(qs_store_lib PRIVATE commit.c committer.c)
 # Store protection: per-client quotas and the disk reserve (docs/quotas.md).
 target_sources(qs_store_lib PRIVATE quota.c quota_topics.c quota_topics_pg.c headroom.c)
+# qsctl import: an export of the model system through the write path (docs/import.md).
+target_sources(qs_store_lib PRIVATE import.c import_read.c)
 target_link_libraries(qs_store_lib PUBLIC Threads::Threads)
 
 # qs-bench's private access to store.db (qs_store_bench.h): only bench/ links it.

@@ -43,7 +43,7 @@ declare -A NEEDS=(
     ["policy set"]="--k 3" ["policy show"]="" ["policy history"]=""
     [compliance]="" [lookup]="--machine PC1" [stats]=""
     ["audit show"]="" ["audit verify"]="" ["audit head"]=""
-    [forget]="--machine PC1" [verify]=""
+    [forget]="--machine PC1" [verify]="" [import]="$FILE"
     ["user add"]="--name bob --role operator" ["user list"]="" ["user remove"]="--name bob"
 )
 for cmd in "${!NEEDS[@]}"; do

@@ -14,7 +14,7 @@
 # add none.
 set -euo pipefail
 
-ALL_TARGETS="envelope batch config policy time utf8 profile deb822"
+ALL_TARGETS="envelope batch config policy time utf8 profile deb822 csv"
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
