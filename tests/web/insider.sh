@@ -139,9 +139,20 @@ jq -e --argjson k "$K" '
     | map([.[] | select(.suppressed == true)] | length)
     | (all(. == 0 or . >= 2)) and (any(. >= 2))' "$QS_TMP/all.json" >/dev/null ||
     qs_fail "a topic shows exactly one hidden group: $(cat "$QS_TMP/all.json")"
-jq -e --argjson k "$K" 'all(.rows[]; .suppressed == true or .count >= $k)' "$QS_TMP/all.json" >/dev/null ||
+# (a no-report cell of 0 is shown: it is nobody)
+jq -e --argjson k "$K" 'all(.rows[]; .suppressed == true or .count >= $k or
+                                    (.state_id == null and .count == 0))' "$QS_TMP/all.json" >/dev/null ||
     qs_fail "a shown count is below k"
-PUBLISHED=$(jq '[.rows[] | select(.suppressed != true) | .count] | add // 0' "$QS_TMP/all.json")
+# Differencing with the totals: the scope minus a topic's shown cells is the
+# sum of its hidden cells, so it must hide none or at least two (above),
+# and a topic with nothing hidden must add up to its scope exactly.
+jq -e '.rows | group_by([.topic_type, .topic_id])
+       | all(if any(.[]; .suppressed == true) then true
+             else ([.[].count] | add) == .[0].scope end)
+         and all(.[]; (.suppressed == true and .percent == null) or
+                      (.suppressed != true and .percent != null))' "$QS_TMP/all.json" >/dev/null ||
+    qs_fail "the totals give a suppressed count away: $(cat "$QS_TMP/all.json")"
+PUBLISHED=$(jq '[.rows[] | select(.suppressed != true and .state_id != null) | .count] | add // 0' "$QS_TMP/all.json")
 qs_expect_eq "published cells" "$PUBLISHED" 32   # KB100 7, KB200 9 + 5, KB300 6, DEP-1 5
 # Every filter: exactly the unfiltered rows of its topics, never a new number.
 ids=$(jq -r '.rows[].topic_id' "$QS_TMP/all.json" | sort -u)
