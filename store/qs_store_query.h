@@ -18,13 +18,16 @@
  * published scope sum to a known total:
  *   - primary: a cell with 0 < count < k is suppressed (a no-report cell of
  *     0 is shown: it is nobody);
- *   - complementary: a topic with exactly one primary cell also has its
- *     smallest remaining cell of count >= k suppressed (the first in state
- *     order on a tie, the no-report cell last), so a topic shows 0 or >= 2
- *     hidden cells and no hidden count follows from the scope or the
- *     topic's total: only the sum of the hidden cells does;
- *   - a topic all of whose state groups are below k is not returned at
- *     all: no row carries its id.
+ *   - complementary: the scope minus a topic's shown cells is the sum H
+ *     of its m hidden cells. While that would give a cell away - m == 1
+ *     (H is the cell), H < k (the hidden cells are a small group
+ *     together), H == m (all are 1) or H == m (k - 1) (all are k - 1) -
+ *     the smallest remaining cell of count >= k is suppressed too (the
+ *     first in state order on a tie, the no-report cell last). So a topic
+ *     shows 0 or >= 2 hidden cells, and what subtraction yields is a sum
+ *     of at least k that no bound pins to one split;
+ *   - a topic all of whose state groups are below k, or one with nothing
+ *     left to hide, is not returned at all: no row carries its id.
  * INVARIANT: the pattern of a topic depends only on that topic's own
  * groups and k, never on the filter: whatever topic_type / topic_id filter
  * is asked, a topic's rows are either absent (filtered out or dropped) or

@@ -110,30 +110,67 @@ qs_compliance_push(qs_storedb_compliance_t *out, size_t *cap, uint32_t topic_typ
     row->no_report = 0;
 }
 
+/* The smallest cell of rows [0, n) not hidden yet with count >= k (the
+ * first in state order on a tie, the no-report cell last: deterministic);
+ * n when there is none. */
+static size_t
+smallest_shown(const qs_storedb_compliance_row_t *rows, const unsigned char *hidden, size_t n,
+               int64_t k)
+{
+    size_t best = n;
+
+    for (size_t i = 0; i < n; i++)
+        if (!hidden[i] && rows[i].count >= k && (best == n || rows[i].count < rows[best].count))
+            best = i;
+    return best;
+}
+
+/* Whether the hidden cells (m of them, summing to h) let their values be
+ * worked out from the scope: one alone is its own number; a sum below k
+ * is itself a small group; m cells of at least 1 each summing to m are all
+ * 1, and m primary cells of at most k - 1 summing to m (k - 1) all k - 1. */
+static int
+hidden_exposed(int64_t m, int64_t h, int64_t k)
+{
+    return m > 0 && (m == 1 || h < k || h == m || h == m * (k - 1));
+}
+
 /* Suppress one topic's cells [0, n): its state groups, then its no-report
  * cell at n - 1 (exact counts in, see qs_store_query.h); returns 1 when
  * the whole topic is to be dropped. */
 static int
 suppress_topic(qs_storedb_compliance_row_t *rows, size_t n, int64_t k)
 {
-    size_t primary = 0, smallest = n, above = 0;
+    unsigned char *hidden = qs_calloc(n, 1);
+    size_t above = 0;
+    int64_t m = 0, h = 0;
+    int drop = 0;
 
     for (size_t i = 0; i < n; i++) {
-        int64_t c = rows[i].count;
-        if (c > 0 && c < k)
-            primary++;
-        else if (c >= k && (smallest == n || c < rows[smallest].count))
-            smallest = i;   /* the first in state order on a tie: deterministic */
-        above += !rows[i].no_report && c >= k;
+        hidden[i] = rows[i].count > 0 && rows[i].count < k;   /* primary */
+        m += hidden[i];
+        h += hidden[i] ? rows[i].count : 0;
+        above += !rows[i].no_report && rows[i].count >= k;
     }
-    if (above == 0)
-        return 1;           /* every state group below k */
-    if (primary == 1)
-        rows[smallest].count = QS_STOREDB_SUPPRESSED;   /* exists: a state is >= k */
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].count > 0 && rows[i].count < k)
+    drop = above == 0;      /* every state group below k */
+    /* Complementary: hide the smallest cell >= k until the hidden ones
+     * cannot be worked out (qs_store_query.h); with none left to hide the
+     * topic is not shown at all. */
+    while (!drop && hidden_exposed(m, h, k)) {
+        size_t c = smallest_shown(rows, hidden, n, k);
+        if (c == n) {
+            drop = 1;
+            break;
+        }
+        hidden[c] = 1;
+        m++;
+        h += rows[c].count;
+    }
+    for (size_t i = 0; i < n && !drop; i++)
+        if (hidden[i])
             rows[i].count = QS_STOREDB_SUPPRESSED;
-    return 0;
+    free(hidden);
+    return drop;
 }
 
 static int

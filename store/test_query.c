@@ -334,8 +334,10 @@ topic_pattern(char *out, size_t out_len, const qs_storedb_compliance_t *res, con
  *   A: 10, 20          NR 70 -> nothing hidden, percents of 100
  *   B: 10, 87          NR 3  -> NR primary, 10 hidden with it
  *   C: 2, 30           NR 68 -> 2 primary, 30 (smallest >= k) hidden
- *   D: 2, 92, 6        NR 0  -> 2 primary, 6 hidden; NR 0 is no complement
+ *   D: 2, 91, 7        NR 0  -> 2 primary, 7 hidden; NR 0 is no complement
  *   E: 60, 38          NR 2  -> NR primary, 38 hidden
+ *   F: 4, 4, 92        NR 0  -> 4 + 4 = 2 (k - 1) would make both 4: 92 too
+ *   G: 1, 1, 98        NR 0  -> 1 + 1 = 2 cells would make both 1: 98 too
  * In every topic, the hidden cells number 0 or >= 2: the scope minus the
  * shown cells is their sum, never one of them. */
 static void
@@ -355,8 +357,14 @@ test_compliance_no_report_cell_takes_part_in_suppression(void)
     add_latest(s, 1, 2, 500, "C", 2, 0, 0);
     add_latest(s, 3, 30, 500, "C", 3, 0, 0);
     add_latest(s, 1, 2, 500, "D", 1, 0, 0);
-    add_latest(s, 3, 92, 500, "D", 2, 0, 0);
-    add_latest(s, 95, 6, 500, "D", 3, 0, 0);
+    add_latest(s, 3, 91, 500, "D", 2, 0, 0);
+    add_latest(s, 94, 7, 500, "D", 3, 0, 0);
+    add_latest(s, 1, 4, 500, "F", 1, 0, 0);
+    add_latest(s, 5, 4, 500, "F", 2, 0, 0);
+    add_latest(s, 9, 92, 500, "F", 3, 0, 0);
+    add_latest(s, 1, 1, 500, "G", 1, 0, 0);
+    add_latest(s, 2, 1, 500, "G", 2, 0, 0);
+    add_latest(s, 3, 98, 500, "G", 3, 0, 0);
     add_latest(s, 1, 60, 500, "E", 2, 0, 0);
     add_latest(s, 61, 38, 500, "E", 3, 0, 0);
     exec(s, "COMMIT");
@@ -370,17 +378,22 @@ test_compliance_no_report_cell_takes_part_in_suppression(void)
     topic_pattern(pat, sizeof pat, &res, "C");
     QS_CHECK_STR(pat, "500/C/2=-1;500/C/3=-1;500/C/NR=68;");
     topic_pattern(pat, sizeof pat, &res, "D");
-    QS_CHECK_STR(pat, "500/D/1=-1;500/D/2=92;500/D/3=-1;500/D/NR=0;");
+    QS_CHECK_STR(pat, "500/D/1=-1;500/D/2=91;500/D/3=-1;500/D/NR=0;");
     topic_pattern(pat, sizeof pat, &res, "E");
     QS_CHECK_STR(pat, "500/E/2=60;500/E/3=-1;500/E/NR=-1;");
+    topic_pattern(pat, sizeof pat, &res, "F");
+    QS_CHECK_STR(pat, "500/F/1=-1;500/F/2=-1;500/F/3=-1;500/F/NR=0;");
+    topic_pattern(pat, sizeof pat, &res, "G");
+    QS_CHECK_STR(pat, "500/G/1=-1;500/G/2=-1;500/G/3=-1;500/G/NR=0;");
     qs_storedb_compliance_free(&res);
     close_store(&s);
 }
 
 /* Random fleets: whatever the counts, every cell with 0 < count < k is
  * hidden, a topic never shows exactly one hidden cell (so scope minus the
- * shown cells never is a suppressed count), and with nothing hidden the
- * cells add up to the scope. */
+ * shown cells never is a suppressed count), what subtraction yields is a
+ * sum no bound splits (>= k, not all 1, not all k - 1), and with nothing
+ * hidden the cells add up to the scope. */
 static void
 test_compliance_no_suppressed_count_follows_from_the_scope(void)
 {
@@ -420,8 +433,13 @@ test_compliance_no_suppressed_count_follows_from_the_scope(void)
             }
             QS_CHECK(res.rows[j - 1].no_report);
             QS_CHECK(hidden == 0 || hidden >= 2);
-            if (hidden == 0)
+            if (hidden == 0) {
                 QS_CHECK_EQ_INT(sum, res.rows[i].scope);
+            } else {
+                /* What subtraction yields: H over the hidden cells. */
+                int64_t h = res.rows[i].scope - sum, m = (int64_t)hidden;
+                QS_CHECK(h >= 5 && h != m && h != m * 4);
+            }
             i = j;
         }
         qs_storedb_compliance_free(&res);
