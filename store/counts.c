@@ -337,8 +337,9 @@ qs_storedb_scope_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t er
         began = 1;
     }
     /* Both directions: a type latest has that the table lacks or counts
-     * otherwise, and a row of the table for a type latest does not have. */
-    rc = qs_sql_int64(sql, "WITH l(topic_type, machines) AS (" SCOPE_FROM_LATEST ") "
+     * otherwise, and a row of the table for a type latest does not have
+     * (l walked once: MATERIALIZED). */
+    rc = qs_sql_int64(sql, "WITH l(topic_type, machines) AS MATERIALIZED (" SCOPE_FROM_LATEST ") "
                       "SELECT (SELECT count(*) FROM l LEFT JOIN scope_counts s USING "
                       "(topic_type) WHERE s.machines IS NOT l.machines) + "
                       "(SELECT count(*) FROM scope_counts s LEFT JOIN l USING (topic_type) "
