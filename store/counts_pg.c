@@ -24,6 +24,14 @@
  * rows inserted or deleted: a state change costs nothing. A row-level
  * trigger covers an UPDATE that moves a row to another client or type
  * (PostgreSQL allows no transition table on a column-list trigger).
+ * Locks: a statement takes client_types rows in key order, then its
+ * backend's scope_counts rows in topic type order. A worker's rows are its
+ * own clients' (locked already); retention or forget on one of them waits
+ * for the worker's commit as on the latest row itself. A deadlock across
+ * statements (two backends on one shard, rows of two topic types in
+ * opposite order) is found by the server, which aborts one side: a worker
+ * answers RETRY_LATER and the batch comes again (as for the other counts,
+ * retention_pg.c).
  */
 #include "ops_pg.h"
 #include "pgutil.h"
