@@ -20,7 +20,9 @@
 #     kept, not recomputed), qsctl verify reports it, --repair-counts fixes;
 #   - under k=5 no suppressed count follows from scope minus the shown
 #     cells (differencing), and every shown cell still equals the
-#     expectation.
+#     expectation;
+#   - a store of schema version 1 (scope_counts and its triggers gone) is
+#     upgraded by the next program that opens it, with the same answers.
 # Usage: tests/e2e/compliance_totals.sh [BUILD_DIR]   (QS_TEST_ENGINE=pg: on PostgreSQL)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -178,4 +180,29 @@ qs_step "daemons up; stop cleanly"
 qs_running store || qs_fail "qs-store died during the run"
 qs_stop web 10 || qs_fail "qs-web exited $QS_STOP_RC on SIGTERM"
 qs_stop store 10 || qs_fail "qs-store exited $QS_STOP_RC on SIGTERM"
+for ((i = 2; i <= $(qs_store_workers); i++)); do
+    qs_stop "store$i" 10 || qs_fail "store$i exited $QS_STOP_RC on SIGTERM"
+done
+
+qs_step "a store of schema version 1 (no scope_counts) is upgraded when opened"
+if qs_engine_pg; then
+    store_sql "DROP TRIGGER latest_scope_insert ON latest; DROP TRIGGER latest_scope_delete ON latest;
+               DROP TRIGGER latest_scope_move ON latest; DROP FUNCTION qs_scope_in();
+               DROP FUNCTION qs_scope_out(); DROP FUNCTION qs_scope_move();
+               DROP TABLE scope_counts; DROP TABLE client_types;
+               UPDATE meta SET value = 1 WHERE key = 'schema_version'" >/dev/null
+else
+    store_sql "DROP TRIGGER latest_scope_insert; DROP TRIGGER latest_scope_delete;
+               DROP TRIGGER latest_scope_move_out; DROP TRIGGER latest_scope_move_in;
+               DROP TABLE scope_counts; PRAGMA user_version = 1"
+fi
+qs_expect_rc 0 "$QS_TMP/upgraded.json" "$QSCTL" compliance --home "$QS_HOME" --topic-type 500 --format json
+cmp -s "$QS_TMP/upgraded.json" "$QS_TMP/k5.json" ||
+    qs_fail "compliance after the upgrade differs:"$'\n'"$(diff <(jq -c '.rows[]' "$QS_TMP/k5.json") <(jq -c '.rows[]' "$QS_TMP/upgraded.json") | head)"
+if qs_engine_pg; then
+    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 2
+else
+    qs_expect_eq "schema version" "$(store_sql 'PRAGMA user_version')" 2
+fi
+qs_expect_rc 0 "$QS_TMP/verify2.out" "$QSCTL" verify --home "$QS_HOME"
 qs_step "compliance_totals: ok"
