@@ -10,11 +10,16 @@
  * per-machine fact: that takes `qsctl lookup` and a known name.
  *
  *   --format json  {"k": K, "rows": [{"topic_type": 500, "topic_id": "…",
- *                   "state_id": 2, "state": "required", "count": 17}, …]}
- *                  a suppressed row has "count": null, "suppressed": true
- *   --format csv   topic_type,topic_id,state_id,state,count,suppressed
- *   table          aligned columns; a suppressed count prints as "<K" (also a
- *                  complementary one: which cell is below k is not told)
+ *                   "state_id": 2, "state": "required", "count": 17,
+ *                   "percent": 34, "scope": 50}, …]}, each update's rows
+ *                  ending with its no-report row ("state_id": null);
+ *                  a suppressed row has "count": null, "suppressed": true,
+ *                  "percent": null
+ *   --format csv   topic_type,topic_id,state_id,state,count,suppressed,
+ *                  percent,scope,no_report
+ *   table          aligned columns with PERCENT; a suppressed count prints as
+ *                  "<K" (also a complementary one: which cell is below k is
+ *                  not told)
  */
 #include "cmd_trend.h"
 #include "ctl_common.h"
@@ -41,7 +46,9 @@ usage(FILE *out)
         "                        [--group G] [--format table|json|csv]\n"
         "\n"
         "Count machines per topic type, topic id (update or deployment) and state.\n"
-        "Groups smaller than the policy's k are suppressed.\n"
+        "Each row also gives its percent of the scope (the machines reporting that\n"
+        "topic type); each update's \"no report\" row counts the scope's machines\n"
+        "without a state for it. Groups smaller than the policy's k are suppressed.\n"
         "\n"
         "  --home DIR              site home (default $QS_HOME)\n"
         "  --topic-type T          only this topic type (e.g. 500, update detection)\n"

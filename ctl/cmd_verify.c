@@ -5,7 +5,7 @@
  * tests), allows one retention interval of lag unless --strict, adds the
  * --name arguments, runs every check and prints either one line "site
  * verified: ..." (exit 0) or the findings, one per line (exit 1).
- * --repair-counts first rebuilds compliance_counts from latest (the remedy
+ * --repair-counts first rebuilds compliance_counts and scope_counts from latest (the remedy
  * the counts finding names); it changes no stored fact, so it is not audited.
  */
 #include "ctl_common.h"
@@ -41,7 +41,8 @@ usage(FILE *out)
         "  - DIR, DIR/keys and DIR/keys/epochs are 0700; keys, databases, their WAL\n"
         "    and the audit head have no group or world permission bits;\n"
         "  - the audit chain and its head verify;\n"
-        "  - compliance_counts (what qsctl compliance reads) equals latest grouped.\n"
+        "  - compliance_counts and scope_counts (what qsctl compliance reads) equal\n"
+        "    latest grouped.\n"
         "On a PostgreSQL store the same checks run on the database: every table's\n"
         "columns (information_schema), its rows searched for each name, and the\n"
         "epoch key chains; the server's files, WAL archives and base backups are\n"
@@ -52,8 +53,9 @@ usage(FILE *out)
         "  --name NAME     a raw machine, domain or user name to search for (repeatable)\n"
         "  --strict        no allowance for the retention interval\n"
         "  --format FMT    table (default) or json: {\"ok\": bool, \"findings\": [...], ...}\n"
-        "  --repair-counts first rebuild compliance_counts from latest (one transaction;\n"
-        "                  safe while qs-store runs), then verify\n"
+        "  --repair-counts first rebuild compliance_counts and scope_counts (machines\n"
+        "                  per topic type) from latest (one transaction; safe while\n"
+        "                  qs-store runs), then verify\n"
         "  --help          show this help\n");
 }
 
@@ -169,7 +171,7 @@ verify_site(ctl_site_t *site, const struct verify_args *a)
         qs_verify_add_name(v, a->names[i]);
     verified = qs_verify_run(v) == 0;
     if (a->repair && a->fmt != CTL_FORMAT_JSON)
-        printf("compliance_counts rebuilt from latest: %lld groups\n",
+        printf("compliance_counts and scope_counts rebuilt from latest: %lld groups\n",
                (long long)repaired_groups);
     if (a->fmt == CTL_FORMAT_JSON &&
         ctl_json_print(qs_verify_doc(v, verified, a->repair, repaired_groups)) != 0) {

@@ -189,11 +189,30 @@ ctl_print_audit_show(const cJSON *doc)
 
 /* ---- compliance ---- */
 
+/* A percent cell: "12.34%", or "" when hidden (null). */
+static const char *
+percent_text(char *buf, size_t len, const cJSON *row)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(row, "percent");
+
+    if (!cJSON_IsNumber(p))
+        return "";
+    snprintf(buf, len, "%.2f%%", p->valuedouble);
+    return buf;
+}
+
+static int
+is_no_report(const cJSON *row)
+{
+    return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(row, "state_id"));
+}
+
 void
 ctl_print_compliance_table(const cJSON *doc)
 {
-    static const char *const head[] = { "TOPIC_TYPE", "TOPIC_ID", "STATE_ID", "STATE", "COUNT" };
-    ctl_table_t *t = ctl_table_new(5, head);
+    static const char *const head[] = { "TOPIC_TYPE", "TOPIC_ID", "STATE_ID", "STATE", "COUNT",
+                                        "PERCENT" };
+    ctl_table_t *t = ctl_table_new(6, head);
     const cJSON *r, *configured = cJSON_GetObjectItemCaseSensitive(doc, "configured");
     char kb[32];
     const char *k = field_text(kb, sizeof kb, doc, "k");
@@ -202,16 +221,20 @@ ctl_print_compliance_table(const cJSON *doc)
     ctl_table_align_right(t, 0);
     ctl_table_align_right(t, 2);
     ctl_table_align_right(t, 4);
+    ctl_table_align_right(t, 5);
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "rows")) {
-        char tt[32], sid[32], count[48];
-        const char *cells[5] = { field_text(tt, sizeof tt, r, "topic_type"),
+        char tt[32], sid[32], count[48], pct[32];
+        const char *cells[6] = { field_text(tt, sizeof tt, r, "topic_type"),
                                  str_or_empty(r, "topic_id"),
-                                 field_text(sid, sizeof sid, r, "state_id"),
-                                 str_or_empty(r, "state"), count };
+                                 is_no_report(r) ? "-" : field_text(sid, sizeof sid, r,
+                                                                    "state_id"),
+                                 str_or_empty(r, "state"), count,
+                                 percent_text(pct, sizeof pct, r) };
         if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r, "count"))) {
             field_text(count, sizeof count, r, "count");
         } else {
             snprintf(count, sizeof count, "<%s", k);
+            cells[5] = "-";
             suppressed++;
         }
         ctl_table_add(t, cells);
@@ -228,25 +251,50 @@ ctl_print_compliance_table(const cJSON *doc)
     ctl_table_destroy(&t);
 }
 
+/* The no-report row of r's topic: the first no-report row at or after r
+ * (each topic's rows end with it). NULL when the document has none. */
+static const cJSON *
+topic_no_report(const cJSON *r)
+{
+    for (; r != NULL; r = r->next)
+        if (is_no_report(r))
+            return r;
+    return NULL;
+}
+
 void
 ctl_print_compliance_csv(const cJSON *doc)
 {
     static const char *const head[] = {
         "topic_type", "topic_id", "state_id", "state", "count", "suppressed",
+        "percent", "scope", "no_report",
     };
     const cJSON *r;
 
-    ctl_csv_row(stdout, 6, head);
+    ctl_csv_row(stdout, 9, head);
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "rows")) {
-        char tt[32], sid[32], count[32];
+        char tt[32], sid[32], count[32], pct[32], scope[32], nr[32];
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "percent");
+        const cJSON *u = topic_no_report(r);
         int sup = !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r, "count"));
-        const char *cells[6] = { field_text(tt, sizeof tt, r, "topic_type"),
+        const char *cells[9] = { field_text(tt, sizeof tt, r, "topic_type"),
                                  str_or_empty(r, "topic_id"),
                                  field_text(sid, sizeof sid, r, "state_id"),
                                  str_or_empty(r, "state"),
                                  sup ? "" : field_text(count, sizeof count, r, "count"),
-                                 sup ? "true" : "false" };
-        ctl_csv_row(stdout, 6, cells);
+                                 sup ? "true" : "false", pct,
+                                 field_text(scope, sizeof scope, r, "scope"), nr };
+        /* The no-report count is a column of every row, not a row: a CSV
+         * consumer's state_id stays a number. */
+        if (is_no_report(r))
+            continue;
+        pct[0] = '\0';
+        if (cJSON_IsNumber(p))
+            snprintf(pct, sizeof pct, "%.2f", p->valuedouble);
+        nr[0] = '\0';
+        if (u != NULL && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(u, "count")))
+            field_text(nr, sizeof nr, u, "count");
+        ctl_csv_row(stdout, 9, cells);
     }
 }
 

@@ -31,15 +31,20 @@ void ctl_print_policy_set(const cJSON *doc);
 void ctl_print_audit_show(const cJSON *doc);
 
 /* `compliance` table for {"k": K, "rows": [{"topic_type", "topic_id",
- * "state_id", "state", "count" (null when suppressed), "suppressed"}]}.
- * A suppressed count prints as "<K", with a line counting them. With no
+ * "state_id", "state", "count" (null when suppressed), "suppressed",
+ * "percent", "scope"}]}: a PERCENT column ("12.50%"); a no-report row
+ * ("state_id": null) shows STATE_ID "-". A suppressed count prints as
+ * "<K" and its percent as "-", with a line counting them. With no
  * rows: "no state reported for this selection", or, when the document has
  * "configured": false, the line saying no policy is set (the local command
  * knows this; a document without "configured" counts as configured). */
 void ctl_print_compliance_table(const cJSON *doc);
 
 /* `compliance --format csv` for the same document:
- * topic_type,topic_id,state_id,state,count,suppressed (ctl_csv_row). */
+ * topic_type,topic_id,state_id,state,count,suppressed,percent,scope,no_report
+ * (ctl_csv_row): one line per state row; the no-report rows are not lines
+ * but the no_report column of their topic's lines (empty when hidden), as
+ * percent is empty when the count is. */
 void ctl_print_compliance_csv(const cJSON *doc);
 
 /* `stats` table for the stats document ({"stored", "duplicates", "clients",

@@ -75,15 +75,23 @@ test_compliance_json_matches_contract_and_golden(void)
         const cJSON *sup = cJSON_GetObjectItemCaseSensitive(row, "suppressed");
         QS_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(row, "topic_type")));
         QS_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(row, "topic_id")));
-        QS_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(row, "state_id")));
+        const cJSON *state_id = cJSON_GetObjectItemCaseSensitive(row, "state_id");
+        const cJSON *percent = cJSON_GetObjectItemCaseSensitive(row, "percent");
+        int no_report = cJSON_IsNull(state_id);
+        QS_CHECK(cJSON_IsNumber(state_id) || no_report);
         QS_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(row, "state")));
+        QS_CHECK(!no_report || strcmp(cJSON_GetObjectItemCaseSensitive(row, "state")->valuestring,
+                                      "no report") == 0);
+        QS_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(row, "scope")));
         if (sup != NULL) {
             QS_CHECK(cJSON_IsTrue(sup));
             QS_CHECK(cJSON_IsNull(count));
-            QS_CHECK_EQ_INT(cJSON_GetArraySize(row), 6);
+            QS_CHECK(cJSON_IsNull(percent));
+            QS_CHECK_EQ_INT(cJSON_GetArraySize(row), 8);
         } else {
-            QS_CHECK(cJSON_IsNumber(count) && count->valueint >= 5);
-            QS_CHECK_EQ_INT(cJSON_GetArraySize(row), 5);
+            QS_CHECK(cJSON_IsNumber(count) && (count->valueint >= 5 || no_report));
+            QS_CHECK(cJSON_IsNumber(percent));
+            QS_CHECK_EQ_INT(cJSON_GetArraySize(row), 7);
         }
     }
     cJSON_Delete(doc);
@@ -100,7 +108,11 @@ test_compliance_k_comes_from_the_policy(void)
                                  "--topic-type", "500", "--topic-id", "KB200", "--format",
                                  "json", (char *)NULL), 0);
     QS_CHECK_STR(run.out, "{\"k\":2,\"rows\":[{\"topic_type\":500,\"topic_id\":\"KB200\","
-                          "\"state_id\":3,\"state\":\"installed\",\"count\":2}]}\n");
+                          "\"state_id\":3,\"state\":\"installed\",\"count\":2,"
+                          "\"percent\":4.55,\"scope\":44},"
+                          "{\"topic_type\":500,\"topic_id\":\"KB200\",\"state_id\":null,"
+                          "\"state\":\"no report\",\"count\":42,\"percent\":95.45,"
+                          "\"scope\":44}]}\n");
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_policy, "policy", "set", "--home", home, "--k", "3",
                                  (char *)NULL), 0);
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
@@ -121,13 +133,13 @@ test_compliance_csv_quotes_and_defuses_formulas(void)
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
                                  "--topic-type", "500", "--format", "csv", (char *)NULL), 0);
     QS_CHECK_STR(run.out,
-        "topic_type,topic_id,state_id,state,count,suppressed\n"
-        "500,\"'=HYPERLINK(\"\"x\"\")\",1,not required,5,false\n"
-        "500,KB100,0,unknown,,true\n"
-        "500,KB100,1,not required,,true\n"
-        "500,KB100,2,required,17,false\n"
-        "500,KB100,3,installed,6,false\n"
-        "500,\"a,\"\"b\",2,required,5,false\n");
+        "topic_type,topic_id,state_id,state,count,suppressed,percent,scope,no_report\n"
+        "500,\"'=HYPERLINK(\"\"x\"\")\",1,not required,5,false,11.36,44,39\n"
+        "500,KB100,0,unknown,,true,,44,12\n"
+        "500,KB100,1,not required,,true,,44,12\n"
+        "500,KB100,2,required,17,false,38.64,44,12\n"
+        "500,KB100,3,installed,6,false,13.64,44,12\n"
+        "500,\"a,\"\"b\",2,required,5,false,11.36,44,39\n");
     ctl_test_rmrf(dir);
 }
 
@@ -152,7 +164,7 @@ test_compliance_table_is_aligned_and_escapes_control_characters(void)
         QS_CHECK_EQ_INT(strlen(line), width);
         lines++;
     }
-    QS_CHECK_EQ_INT(lines, 3);
+    QS_CHECK_EQ_INT(lines, 5);   /* header, two topics with their no-report rows */
 
     QS_CHECK_EQ_INT(ctl_test_run(&run, cmd_compliance, "compliance", "--home", home,
                                  "--topic-type", "500", "--topic-id", "KB100", (char *)NULL), 0);

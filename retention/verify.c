@@ -386,7 +386,7 @@ partition_findings(void *ctx, const qs_check_partition_t *part)
     }
 }
 
-/* `qsctl compliance` reads only compliance_counts. */
+/* `qsctl compliance` reads only compliance_counts and scope_counts. */
 static void
 check_counts(qs_verify_t *v, qs_storedb_t *db)
 {
@@ -399,6 +399,12 @@ check_counts(qs_verify_t *v, qs_storedb_t *db)
         finding(v, "store: compliance_counts disagrees with latest (%lld groups missing or "
                 "wrong, %lld stale): qsctl compliance is wrong until `qsctl verify "
                 "--repair-counts` rebuilds it", (long long)missing, (long long)stale);
+    if (qs_storedb_check_scope(db, &missing, err, sizeof err) != 0)
+        finding(v, "store: cannot compare scope_counts with latest: %s", err);
+    else if (missing > 0)
+        finding(v, "store: scope_counts disagrees with latest (%lld topic types wrong): the "
+                "scope and percentages of qsctl compliance are wrong until `qsctl verify "
+                "--repair-counts` rebuilds it", (long long)missing);
 }
 
 struct name_hit {

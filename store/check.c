@@ -227,6 +227,12 @@ qs_storedb_check_counts(qs_storedb_t *db, int64_t *missing, int64_t *stale,
 }
 
 int
+qs_storedb_check_scope(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len)
+{
+    return qs_storedb_scope_check(db, wrong, errmsg, errmsg_len);
+}
+
+int
 qs_storedb_counts_repair(qs_storedb_t *db, int64_t *groups, char *errmsg, size_t errmsg_len)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);

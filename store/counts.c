@@ -1,4 +1,4 @@
-/* counts.c - compliance_counts: per-transaction deltas, apply, check, rebuild.
+/* counts.c - compliance_counts and scope_counts: per-transaction deltas, apply, check, rebuild.
  * (Why the table exists and who keeps it exact: qs_counts.h.) On
  * PostgreSQL, check and rebuild are counts_pg.c's. */
 #include "storedb_sqlite.h"
@@ -6,11 +6,19 @@
 #include "qs_counts.h"
 #include "qs_limits.h"
 #include "qs_log.h"
+#include "qs_sqlutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DELTAS_INITIAL_SLOTS 256u   /* power of two */
+
+/* scope_counts as latest has it: distinct (client, topic type) pairs in
+ * primary-key order (no sort), counted per type (a handful of groups). */
+#define SCOPE_FROM_LATEST \
+    "SELECT topic_type, count(*) FROM (SELECT DISTINCT client_id, topic_type FROM latest) " \
+    "GROUP BY topic_type"
 
 struct delta_slot {
     uint64_t hash;
@@ -307,5 +315,41 @@ qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups)
         rc = qs_storedb_counts_apply(db, d);
     }
     qs_count_deltas_destroy(&d);
+    if (rc == 0 &&
+        sqlite3_exec(sql, "DELETE FROM scope_counts; INSERT INTO scope_counts(topic_type, "
+                     "machines) " SCOPE_FROM_LATEST, NULL, NULL, NULL) != SQLITE_OK)
+        rc = -1;
     return rc;
+}
+
+int
+qs_storedb_scope_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len)
+{
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    int began = 0, rc;
+
+    if (qs_storedb_pgdb(db) != NULL)
+        return qs_storedb_scope_check_pg(db, wrong, errmsg, errmsg_len);
+    *wrong = 0;
+    if (sqlite3_get_autocommit(sql)) {
+        if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+            goto fail;
+        began = 1;
+    }
+    /* Both directions: a type latest has that the table lacks or counts
+     * otherwise, and a row of the table for a type latest does not have
+     * (l walked once: MATERIALIZED). */
+    rc = qs_sql_int64(sql, "WITH l(topic_type, machines) AS MATERIALIZED (" SCOPE_FROM_LATEST ") "
+                      "SELECT (SELECT count(*) FROM l LEFT JOIN scope_counts s USING "
+                      "(topic_type) WHERE s.machines IS NOT l.machines) + "
+                      "(SELECT count(*) FROM scope_counts s LEFT JOIN l USING (topic_type) "
+                      "WHERE l.machines IS NULL)", wrong);
+    if (began)
+        (void)sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
+    if (rc == 0)
+        return 0;
+fail:
+    snprintf(errmsg, errmsg_len, "cannot compare scope_counts with latest: %s",
+             sqlite3_errmsg(sql));
+    return -1;
 }

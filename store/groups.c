@@ -383,6 +383,36 @@ compliance_read(sqlite3 *sql, qs_storedb_compliance_t *out, const char *name,
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+void
+qs_group_scope_push(qs_compliance_scope_t **scopes, size_t *n, size_t *cap, uint32_t topic_type,
+                    int64_t machines)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *scopes = qs_realloc(*scopes, *cap * sizeof **scopes);
+    }
+    (*scopes)[*n].topic_type = topic_type;
+    (*scopes)[(*n)++].machines = machines;
+}
+
+/* The group's scopes, in the caller's snapshot. 0 or -1. */
+static int
+scopes_read(sqlite3 *sql, const char *name, qs_compliance_scope_t **scopes, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc;
+
+    if (sqlite3_prepare_v2(sql, QS_GROUP_SQL_SCOPES("?1"), -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        qs_group_scope_push(scopes, n, &cap, (uint32_t)sqlite3_column_int64(st, 0),
+                            sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int
 qs_storedb_group_compliance(qs_storedb_t *db, qs_storedb_compliance_t *out,
                             const qs_policy_t *policy, const char *name,
@@ -390,28 +420,36 @@ qs_storedb_group_compliance(qs_storedb_t *db, qs_storedb_compliance_t *out,
                             size_t errmsg_len)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
+    qs_compliance_scope_t *scopes = NULL;
+    size_t n_scopes = 0;
     int rc;
 
     memset(out, 0, sizeof *out);
     out->k = qs_compliance_k(policy);
     if (qs_storedb_pgdb(db) != NULL) {
-        rc = qs_storedb_group_compliance_pg(db, out, name, topic_type, topic_id, errmsg,
-                                            errmsg_len);
+        rc = qs_storedb_group_compliance_pg(db, out, name, topic_type, topic_id, &scopes,
+                                            &n_scopes, errmsg, errmsg_len);
     } else if (qs_storedb_read_begin(db) != 0) {
         snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s", sqlite3_errmsg(sql));
         return -1;
     } else {
         rc = compliance_read(sql, out, name, topic_type, topic_id);
+        if (rc == 0 && scopes_read(sql, name, &scopes, &n_scopes) != 0)
+            rc = -1;
         if (rc == -1)
             snprintf(errmsg, errmsg_len, "group compliance query on store.db failed: %s",
                      sqlite3_errmsg(sql));
         qs_storedb_read_end(db);
     }
     if (rc != 0) {
+        free(scopes);
         qs_storedb_compliance_free(out);
         return rc;
     }
-    qs_compliance_suppress(out);   /* the fleet's rules, before anything leaves store/ */
+    /* The fleet's rules, with the group's own scopes, before anything
+     * leaves store/. */
+    qs_compliance_suppress(out, scopes, n_scopes);
+    free(scopes);
     return 0;
 }
 

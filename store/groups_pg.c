@@ -247,12 +247,14 @@ qs_storedb_group_list_pg(qs_storedb_t *db, qs_group_list_t *out, const char *nam
 int
 qs_storedb_group_compliance_pg(qs_storedb_t *db, qs_storedb_compliance_t *out,
                                const char *name, const uint32_t *topic_type,
-                               const char *topic_id, char *errmsg, size_t errmsg_len)
+                               const char *topic_id, qs_compliance_scope_t **scopes,
+                               size_t *n_scopes, char *errmsg, size_t errmsg_len)
 {
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
     char type[16];
     const char *params[3] = { name, NULL, topic_id };
-    PGresult *r = NULL;
+    PGresult *r = NULL, *rs = NULL;
+    size_t scap = 0;
     size_t cap = 0;
     int known;
 
@@ -266,11 +268,21 @@ qs_storedb_group_compliance_pg(qs_storedb_t *db, qs_storedb_compliance_t *out,
     if (known > 0)
         r = qs_pg_query(pg, "group compliance query failed", sql_compliance, 3, params, NULL,
                         NULL, errmsg, errmsg_len);
+    if (r != NULL)
+        rs = qs_pg_query(pg, "group scope query failed",
+                         QS_GROUP_SQL_SCOPES("$1"), 1, params, NULL, NULL, errmsg,
+                         errmsg_len);
     qs_pg_read_end(pg);
     if (known <= 0)
         return known == 0 ? QS_GROUP_UNKNOWN : -1;
-    if (r == NULL)
+    if (r == NULL || rs == NULL) {
+        PQclear(r);
         return -1;
+    }
+    for (int i = 0; i < PQntuples(rs); i++)
+        qs_group_scope_push(scopes, n_scopes, &scap, (uint32_t)qs_pg_i64(rs, i, 0),
+                            qs_pg_i64(rs, i, 1));
+    PQclear(rs);
     for (int i = 0; i < PQntuples(r); i++)
         qs_compliance_push(out, &cap, (uint32_t)qs_pg_i64(r, i, 0), PQgetvalue(r, i, 1),
                            (uint32_t)qs_pg_i64(r, i, 2), qs_pg_i64(r, i, 3));

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "qs_store_group.h"
+#include "query_rules.h"
 #include "storedb_pg.h"
 
 /* Engine-neutral DDL (BYTEA is a blob on SQLite, BIGINT an integer). */
@@ -49,7 +50,20 @@ int qs_storedb_group_list_pg(qs_storedb_t *db, qs_group_list_t *out, const char 
                              char *errmsg, size_t errmsg_len);
 int qs_storedb_group_compliance_pg(qs_storedb_t *db, qs_storedb_compliance_t *out,
                                    const char *name, const uint32_t *topic_type,
-                                   const char *topic_id, char *errmsg, size_t errmsg_len);
+                                   const char *topic_id, qs_compliance_scope_t **scopes,
+                                   size_t *n_scopes, char *errmsg, size_t errmsg_len);
+
+/* A group's scope per topic type: its members' clients with at least one
+ * row of the type (the base of the group's percentages, qs_compliance_suppress).
+ * Parameter 1 (?1 / $1) is the group name. */
+#define QS_GROUP_SQL_SCOPES(p1)                                                          \
+    "SELECT l.topic_type, count(DISTINCT l.client_id) FROM group_members m "             \
+    "JOIN latest l ON l.machine_ps = m.machine_ps WHERE m.group_name = " p1 " "          \
+    "GROUP BY l.topic_type"
+
+/* Append one scope to *scopes (*n used, *cap allocated). */
+void qs_group_scope_push(qs_compliance_scope_t **scopes, size_t *n, size_t *cap,
+                         uint32_t topic_type, int64_t machines);
 
 /* Append one group (exact member count) to l (cap: rows allocated). */
 void qs_group_list_push(qs_group_list_t *l, size_t *cap, const char *name, int64_t created_ms,

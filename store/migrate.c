@@ -338,7 +338,7 @@ static int
 target_rows(migration_t *m, int64_t *rows)
 {
     if (qs_pgdb_exec(m->pg, "LOCK TABLE clients, seen, latest, compliance_counts, counters, "
-                     "partitions IN EXCLUSIVE MODE") != 0 ||
+                     "partitions, client_types, scope_counts IN EXCLUSIVE MODE") != 0 ||
         qs_pgdb_int64(m->pg, rows,
                       "SELECT (SELECT count(*) FROM (SELECT 1 FROM clients LIMIT 1) a) + "
                       "(SELECT count(*) FROM (SELECT 1 FROM seen LIMIT 1) b) + "
@@ -432,6 +432,19 @@ check_sums(migration_t *m, qs_migrate_counts_t *c)
         return -1;
     }
     c->compliance_sum = src;
+    /* scope_counts is not copied: latest's COPY filled it through the
+     * target's triggers (counts_pg.c). It must come out as store.db has it. */
+    if (qs_sql_int64(m->lite, "SELECT coalesce(sum(machines), 0) FROM scope_counts",
+                     &src) != 0 ||
+        qs_pgdb_int64(m->pg, &dst, "SELECT coalesce(sum(machines), 0) FROM scope_counts",
+                      0, NULL) != 0)
+        return fail(m, "cannot sum scope_counts: %s", qs_pgdb_errmsg(m->pg));
+    if (src != dst) {
+        snprintf(m->errmsg, m->errmsg_len, "scope_counts sum to %" PRId64 " in store.db but "
+                 "%" PRId64 " in PostgreSQL: nothing was committed ('qsctl verify "
+                 "--repair-counts' on store.db first, if its counts are wrong)", src, dst);
+        return -1;
+    }
     return 0;
 }
 

@@ -73,6 +73,8 @@ int qs_storedb_counts_check_pg(qs_storedb_t *db, int64_t *missing, int64_t *stal
 /* Inside the caller's transaction; locks latest against writers first. */
 int qs_storedb_counts_rebuild_pg(qs_storedb_t *db, int64_t *groups, char *errmsg,
                                  size_t errmsg_len);
+int qs_storedb_scope_check_pg(qs_storedb_t *db, int64_t *wrong, char *errmsg,
+                              size_t errmsg_len);
 int qs_storedb_counts_repair_pg(qs_storedb_t *db, int64_t *groups, char *errmsg,
                                 size_t errmsg_len);
 

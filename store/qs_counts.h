@@ -1,5 +1,5 @@
-/* qs_counts.h - compliance_counts: what `qsctl compliance` reads instead of
- * counting `latest`.
+/* qs_counts.h - compliance_counts and scope_counts: what `qsctl compliance`
+ * reads instead of counting `latest`.
  *
  * compliance_counts(topic_type, topic_id, state_id) -> count equals
  * SELECT topic_type, topic_id, state_id, count(*) FROM latest GROUP BY 1, 2, 3
@@ -63,9 +63,17 @@ int qs_storedb_counts_apply(qs_storedb_t *db, qs_count_deltas_t *d);
  * no message could carry. */
 int qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale);
 
-/* Recompute compliance_counts from latest (inside the caller's
- * transaction), the same way; *groups (may be NULL) gets the number of
- * groups written. Returns 0 or -1. */
+/* Recompute compliance_counts and scope_counts from latest (inside the
+ * caller's transaction), the same way; *groups (may be NULL) gets the
+ * number of compliance groups written. Returns 0 or -1. */
 int qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups);
+
+/* scope_counts (qs_storedb.h): machines per topic type, kept by triggers
+ * (SQLite) or by statement triggers with a per-(client, topic type) row
+ * count (PostgreSQL, storedb_pg.h). Compare it with latest's distinct
+ * clients per topic type in one snapshot: *wrong = topic types whose kept
+ * count is absent, different or left over (0 when they agree). A walk of
+ * latest's primary key in order (no sort). Returns 0, or -1 with errmsg. */
+int qs_storedb_scope_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len);
 
 #endif

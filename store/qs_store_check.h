@@ -95,7 +95,12 @@ int qs_storedb_check_storage(qs_storedb_t *db, char *problem, size_t problem_len
 int qs_storedb_check_counts(qs_storedb_t *db, int64_t *missing, int64_t *stale,
                             char *errmsg, size_t errmsg_len);
 
-/* Rebuild compliance_counts from latest in one write transaction of its
+/* scope_counts against latest (qs_storedb_scope_check, qs_counts.h):
+ * *wrong topic types whose machine count is absent, different or left
+ * over. Returns 0, or -1 with errmsg. */
+int qs_storedb_check_scope(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len);
+
+/* Rebuild compliance_counts and scope_counts from latest in one write transaction of its
  * own (the store's commits wait for it, so no write is counted twice or
  * lost); *groups gets the groups written. Returns 0, or -1 with errmsg, a
  * whole sentence (nothing was changed). */

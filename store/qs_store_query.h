@@ -7,14 +7,27 @@
  * QS_STOREDB_SUPPRESSED, never as its number. No caller can forget the rule
  * or apply another one.
  *
- * Suppression that survives differencing (docs/privacy.md, "Suppression"):
- *   - primary: a group (topic_type, topic_id, state_id) below k is suppressed;
- *   - complementary: a topic (topic_type, topic_id) with exactly one primary
- *     group also has its smallest remaining group suppressed (the first in
- *     state order on a tie), so a topic shows 0 or >= 2 hidden groups and no
- *     hidden count follows from the topic's total;
- *   - a topic all of whose groups are below k is not returned at all: no
- *     row carries its id.
+ * Totals (docs/store.md, "Totals and percentages"): the scope of a topic
+ * type is the number of machines with at least one latest row of that type
+ * (scope_counts, kept exact by the writers). Every row carries its type's
+ * scope, and each topic gets one more cell, "no report": scope minus the
+ * machines with any state for that topic (no_report = 1, last of its topic).
+ *
+ * Suppression that survives differencing (docs/privacy.md, "Suppression"),
+ * over a topic's cells: its states and its no-report cell, which with the
+ * published scope sum to a known total:
+ *   - primary: a cell with 0 < count < k is suppressed (a no-report cell of
+ *     0 is shown: it is nobody);
+ *   - complementary: the scope minus a topic's shown cells is the sum H
+ *     of its m hidden cells. While that would give a cell away - m == 1
+ *     (H is the cell), H < k (the hidden cells are a small group
+ *     together), H == m (all are 1) or H == m (k - 1) (all are k - 1) -
+ *     the smallest remaining cell of count >= k is suppressed too (the
+ *     first in state order on a tie, the no-report cell last). So a topic
+ *     shows 0 or >= 2 hidden cells, and what subtraction yields is a sum
+ *     of at least k that no bound pins to one split;
+ *   - a topic all of whose state groups are below k, or one with nothing
+ *     left to hide, is not returned at all: no row carries its id.
  * INVARIANT: the pattern of a topic depends only on that topic's own
  * groups and k, never on the filter: whatever topic_type / topic_id filter
  * is asked, a topic's rows are either absent (filtered out or dropped) or
@@ -38,21 +51,27 @@
 #define QS_STOREDB_SUPPRESSED (-1)
 #define QS_STOREDB_MAX_COUNTER_NAME 64u
 
+/* state_id of a topic's "no report" row (no_report = 1). */
+#define QS_STOREDB_NO_REPORT_STATE UINT32_MAX
+
 typedef struct {
     uint32_t topic_type;
     char *topic_id;          /* owned by the result */
-    uint32_t state_id;
-    int64_t count;           /* QS_STOREDB_SUPPRESSED when the group is smaller than k */
+    uint32_t state_id;       /* QS_STOREDB_NO_REPORT_STATE on the no-report row */
+    int64_t count;           /* QS_STOREDB_SUPPRESSED when the cell is hidden */
+    int64_t scope;           /* machines of the topic type (the percentage's base) */
+    int no_report;           /* 1: machines of the scope without a row for this topic */
 } qs_storedb_compliance_row_t;
 
 typedef struct {
     int k;                                /* the threshold that was applied */
-    qs_storedb_compliance_row_t *rows;    /* in (topic_type, topic_id, state_id) order */
+    qs_storedb_compliance_row_t *rows;    /* in (topic_type, topic_id, state_id) order,
+                                           * each topic's no-report row last */
     size_t n;
 } qs_storedb_compliance_t;
 
-/* Machines per (topic type, topic id, state), suppressed below the policy's
- * k. Filters: topic_type NULL for every type, topic_id NULL for every id; a
+/* Machines per (topic type, topic id, state), with each topic's scope and
+ * no-report cell, suppressed below the policy's k. Filters: topic_type NULL for every type, topic_id NULL for every id; a
  * filter that matches nothing is an empty result. Fills *out (free with
  * qs_storedb_compliance_free). Returns 0, or -1 with errmsg naming the
  * database problem (*out is then empty). */

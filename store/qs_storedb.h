@@ -18,6 +18,13 @@
  *       `qsctl compliance` reads a few hundred rows instead of counting
  *       millions. Triggers on latest count rows in and out; the store counts
  *       state changes (qs_counts.h).
+ *   scope_counts(topic_type) PK -> machines           (schema version 2)
+ *       = the number of distinct clients with at least one latest row of the
+ *       topic type: the "scope" a compliance percentage divides by
+ *       (docs/store.md, "Totals and percentages"). Triggers on latest count
+ *       a client in when its first row of the type appears and out when its
+ *       last one leaves (one probe of latest's primary key each); a state
+ *       change does not touch it.
  *   partitions(epoch, topic_type) PK -> rows
  *   history_<epoch>_<topic_type>(client_id, serial) PK -> state_id, topic_id,
  *       time_ms, machine_ps, domain_ps, user_ps, details (XChaCha20-Poly1305
@@ -53,7 +60,7 @@ typedef struct {
     int64_t rows;
 } qs_partition_t;
 
-#define QS_STOREDB_SCHEMA_VERSION 1
+#define QS_STOREDB_SCHEMA_VERSION 2
 
 /* Open the store's database. location is either the path of an SQLite
  * store.db or a PostgreSQL URI (postgresql://...; see storedb_pg.h for that

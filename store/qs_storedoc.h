@@ -23,9 +23,18 @@
 #define QS_STOREDOC_PS_PREFIX_BYTES 8u
 #define QS_STOREDOC_PS_HEX_BYTES (2u * QS_STOREDOC_PS_PREFIX_BYTES + 1u)
 
+/* The "state" of a topic's no-report row (its "state_id" is null). */
+#define QS_STOREDOC_NO_REPORT "no report"
+
 /* {"k": K, "rows": [{"topic_type", "topic_id", "state_id", "state",
- * "count"}, ...]}; a suppressed row has "count": null, "suppressed": true. */
+ * "count", "percent", "scope"}, ...]}; a suppressed row has "count": null,
+ * "suppressed": true, "percent": null. Each topic's rows end with its
+ * no-report row ("state_id": null, "state": "no report"). percent is
+ * 100 * count / scope rounded half up to two decimals. */
 cJSON *qs_storedoc_compliance(const qs_storedb_compliance_t *res);
+
+/* 100 * count / scope, rounded half up to two decimals (0 when scope <= 0). */
+double qs_storedoc_percent(int64_t count, int64_t scope);
 
 /* {"stored", "duplicates", "clients", "history_rows", "latest_rows",
  * "partitions", "enrolled", "revoked", "rejected": {...},

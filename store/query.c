@@ -6,12 +6,15 @@
  * counting latest. A topic-id filter without a topic type becomes one key
  * range per known topic type (the topic table is small), so it never scans.
  *
+ * Each topic gets its type's scope (scope_counts, read in the same
+ * snapshot) and a no-report cell (scope minus the topic's groups).
  * Suppression (docs/privacy.md has the proof sketch) is applied to each
- * topic (topic_type, topic_id) as a whole, from that topic's own cells
- * only, before the rows leave this file: a group below k is suppressed
- * (primary); a topic with exactly one primary also loses its smallest
- * remaining group (complementary), so no topic ever shows exactly one
- * hidden cell; a topic whose groups are all below k is dropped, id and all.
+ * topic (topic_type, topic_id) as a whole, from that topic's own cells and
+ * its type's scope only, before the rows leave this file: a cell below k
+ * is suppressed (primary); a topic with exactly one primary also loses its
+ * smallest remaining cell (complementary), so no topic ever shows exactly
+ * one hidden cell, and the scope gives away only the sum of the hidden
+ * ones; a topic whose groups are all below k is dropped, id and all.
  * Every filter reads whole topics, so the pattern is the same whatever is
  * asked. An unsuppressed small count never exists outside this file.
  * On PostgreSQL the public functions hand over to query_pg.c, which fetches
@@ -103,29 +106,71 @@ qs_compliance_push(qs_storedb_compliance_t *out, size_t *cap, uint32_t topic_typ
     row->topic_id = qs_strdup(topic_id);
     row->state_id = state_id;
     row->count = count;
+    row->scope = 0;
+    row->no_report = 0;
 }
 
-/* Suppress one topic's rows [0, n) (exact counts in, see the file header);
- * returns 1 when the whole topic is to be dropped. */
+/* The smallest cell of rows [0, n) not hidden yet with count >= k (the
+ * first in state order on a tie, the no-report cell last: deterministic);
+ * n when there is none. */
+static size_t
+smallest_shown(const qs_storedb_compliance_row_t *rows, const unsigned char *hidden, size_t n,
+               int64_t k)
+{
+    size_t best = n;
+
+    for (size_t i = 0; i < n; i++)
+        if (!hidden[i] && rows[i].count >= k && (best == n || rows[i].count < rows[best].count))
+            best = i;
+    return best;
+}
+
+/* Whether the hidden cells (m of them, summing to h) let their values be
+ * worked out from the scope: one alone is its own number; a sum below k
+ * is itself a small group; m cells of at least 1 each summing to m are all
+ * 1, and m primary cells of at most k - 1 summing to m (k - 1) all k - 1. */
+static int
+hidden_exposed(int64_t m, int64_t h, int64_t k)
+{
+    return m > 0 && (m == 1 || h < k || h == m || h == m * (k - 1));
+}
+
+/* Suppress one topic's cells [0, n): its state groups, then its no-report
+ * cell at n - 1 (exact counts in, see qs_store_query.h); returns 1 when
+ * the whole topic is to be dropped. */
 static int
 suppress_topic(qs_storedb_compliance_row_t *rows, size_t n, int64_t k)
 {
-    size_t primary = 0, smallest = n;
+    unsigned char *hidden = qs_calloc(n, 1);
+    size_t above = 0;
+    int64_t m = 0, h = 0;
+    int drop = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (rows[i].count < k)
-            primary++;
-        else if (smallest == n || rows[i].count < rows[smallest].count)
-            smallest = i;   /* the first in state order on a tie: deterministic */
+        hidden[i] = rows[i].count > 0 && rows[i].count < k;   /* primary */
+        m += hidden[i];
+        h += hidden[i] ? rows[i].count : 0;
+        above += !rows[i].no_report && rows[i].count >= k;
     }
-    if (primary == n)
-        return 1;
-    if (primary == 1)
-        rows[smallest].count = QS_STOREDB_SUPPRESSED;
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].count < k)
+    drop = above == 0;      /* every state group below k */
+    /* Complementary: hide the smallest cell >= k until the hidden ones
+     * cannot be worked out (qs_store_query.h); with none left to hide the
+     * topic is not shown at all. */
+    while (!drop && hidden_exposed(m, h, k)) {
+        size_t c = smallest_shown(rows, hidden, n, k);
+        if (c == n) {
+            drop = 1;
+            break;
+        }
+        hidden[c] = 1;
+        m++;
+        h += rows[c].count;
+    }
+    for (size_t i = 0; i < n && !drop; i++)
+        if (hidden[i])
             rows[i].count = QS_STOREDB_SUPPRESSED;
-    return 0;
+    free(hidden);
+    return drop;
 }
 
 static int
@@ -134,26 +179,68 @@ same_topic(const qs_storedb_compliance_row_t *a, const qs_storedb_compliance_row
     return a->topic_type == b->topic_type && strcmp(a->topic_id, b->topic_id) == 0;
 }
 
-/* Apply suppression to every topic of out (rows of one topic are adjacent:
- * key order) and drop the topics that are all below k. */
-void
-qs_compliance_suppress(qs_storedb_compliance_t *out)
+static int64_t
+scope_of(const qs_compliance_scope_t *scopes, size_t n_scopes, uint32_t topic_type)
 {
-    size_t kept = 0, i = 0;
+    for (size_t i = 0; i < n_scopes; i++)
+        if (scopes[i].topic_type == topic_type)
+            return scopes[i].machines;
+    return 0;
+}
 
+/* Copy one topic's groups [0, n) to out (capacity n + 1) with their scope
+ * and the no-report cell appended. */
+static void
+topic_with_totals(qs_storedb_compliance_row_t *out, const qs_storedb_compliance_row_t *rows,
+                  size_t n, int64_t scope)
+{
+    int64_t sum = 0;
+
+    for (size_t i = 0; i < n; i++)
+        sum += rows[i].count;
+    if (scope < sum)
+        scope = sum;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = rows[i];
+        out[i].scope = scope;
+        out[i].no_report = 0;
+    }
+    out[n] = rows[0];
+    out[n].topic_id = qs_strdup(rows[0].topic_id);
+    out[n].state_id = QS_STOREDB_NO_REPORT_STATE;
+    out[n].count = scope - sum;
+    out[n].scope = scope;
+    out[n].no_report = 1;
+}
+
+/* Totals and suppression for every topic of out (rows of one topic are
+ * adjacent: key order); dropped topics leave no row. */
+void
+qs_compliance_suppress(qs_storedb_compliance_t *out, const qs_compliance_scope_t *scopes,
+                       size_t n_scopes)
+{
+    qs_storedb_compliance_row_t *rows;
+    size_t kept = 0, i = 0, topics = 0;
+
+    for (size_t r = 0; r < out->n; r++)
+        topics += r == 0 || !same_topic(&out->rows[r - 1], &out->rows[r]);
+    rows = qs_calloc(out->n + topics + 1, sizeof *rows);
     while (i < out->n) {
         size_t j = i + 1;
         while (j < out->n && same_topic(&out->rows[i], &out->rows[j]))
             j++;
-        if (suppress_topic(&out->rows[i], j - i, out->k)) {
-            for (size_t d = i; d < j; d++)
-                free(out->rows[d].topic_id);
+        topic_with_totals(&rows[kept], &out->rows[i], j - i,
+                          scope_of(scopes, n_scopes, out->rows[i].topic_type));
+        if (suppress_topic(&rows[kept], j - i + 1, out->k)) {
+            for (size_t d = kept; d <= kept + (j - i); d++)
+                free(rows[d].topic_id);
         } else {
-            memmove(&out->rows[kept], &out->rows[i], (j - i) * sizeof *out->rows);
-            kept += j - i;
+            kept += j - i + 1;
         }
         i = j;
     }
+    free(out->rows);
+    out->rows = rows;
     out->n = kept;
 }
 
@@ -184,6 +271,32 @@ compliance_fill(qs_storedb_compliance_t *out, sqlite3_stmt *st, const uint32_t *
     return 0;
 }
 
+/* Every topic type's machines (scope_counts: one row per type), in the
+ * caller's snapshot. *scopes is malloc'd (NULL when empty). */
+static int
+scopes_read(sqlite3 *sql, qs_compliance_scope_t **scopes, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc;
+
+    *scopes = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(sql, "SELECT topic_type, machines FROM scope_counts", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *scopes = qs_realloc(*scopes, cap * sizeof **scopes);
+        }
+        (*scopes)[*n].topic_type = (uint32_t)sqlite3_column_int64(st, 0);
+        (*scopes)[(*n)++].machines = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* The compliance query inside the caller's read transaction. */
 static int
 compliance_locked(qs_storedb_t *db, qs_storedb_compliance_t *out, const uint32_t *topic_type,
@@ -191,6 +304,8 @@ compliance_locked(qs_storedb_t *db, qs_storedb_compliance_t *out, const uint32_t
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
     sqlite3_stmt *st = NULL;
+    qs_compliance_scope_t *scopes = NULL;
+    size_t n_scopes = 0;
     int rc = 0;
 
     if (sqlite3_prepare_v2(sql, qs_storedb_compliance_sql(topic_type != NULL, topic_id != NULL),
@@ -200,9 +315,14 @@ compliance_locked(qs_storedb_t *db, qs_storedb_compliance_t *out, const uint32_t
                  sqlite3_errmsg(sql));
         qs_storedb_compliance_free(out);
         rc = -1;
+    } else if (scopes_read(sql, &scopes, &n_scopes) != 0) {
+        snprintf(errmsg, errmsg_len, "scope query on store.db failed: %s", sqlite3_errmsg(sql));
+        qs_storedb_compliance_free(out);
+        rc = -1;
     } else {
-        qs_compliance_suppress(out);
+        qs_compliance_suppress(out, scopes, n_scopes);
     }
+    free(scopes);
     sqlite3_finalize(st);
     return rc;
 }
@@ -379,7 +499,7 @@ qs_compliance_published(const qs_storedb_compliance_t *res)
     int64_t total = 0;
 
     for (size_t i = 0; i < res->n; i++)
-        if (res->rows[i].count != QS_STOREDB_SUPPRESSED)
+        if (res->rows[i].count != QS_STOREDB_SUPPRESSED && !res->rows[i].no_report)
             total += res->rows[i].count;
     return total;
 }

@@ -24,7 +24,11 @@ static const char sql_groups[] =
     "GROUP BY topic_type, topic_id, state_id HAVING sum(count) <> 0 "
     "ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER ", state_id";
 
-/* Fetch the exact groups into out (inside the caller's snapshot) and
+/* Machines per topic type: scope_counts has one row per type and shard. */
+static const char sql_scopes[] =
+    "SELECT topic_type, sum(machines)::bigint FROM scope_counts GROUP BY topic_type";
+
+/* Fetch the exact groups and scopes into out (inside the caller's snapshot) and
  * suppress them. 0, or -1 with errmsg (out freed). */
 static int
 compliance_fetch(qs_pgdb_t *pg, qs_storedb_compliance_t *out, const uint32_t *topic_type,
@@ -32,7 +36,8 @@ compliance_fetch(qs_pgdb_t *pg, qs_storedb_compliance_t *out, const uint32_t *to
 {
     char type[16];
     const char *params[2] = { NULL, topic_id };
-    size_t cap = 0;
+    size_t cap = 0, n;
+    qs_compliance_scope_t *scopes;
     PGresult *r;
 
     if (topic_type != NULL) {
@@ -47,7 +52,21 @@ compliance_fetch(qs_pgdb_t *pg, qs_storedb_compliance_t *out, const uint32_t *to
         qs_compliance_push(out, &cap, (uint32_t)qs_pg_i64(r, i, 0), PQgetvalue(r, i, 1),
                            (uint32_t)qs_pg_i64(r, i, 2), qs_pg_i64(r, i, 3));
     PQclear(r);
-    qs_compliance_suppress(out);
+    r = qs_pg_query(pg, "scope query failed", sql_scopes, 0, NULL, NULL, NULL, errmsg,
+                    errmsg_len);
+    if (r == NULL) {
+        qs_storedb_compliance_free(out);
+        return -1;
+    }
+    n = (size_t)PQntuples(r);
+    scopes = qs_calloc(n + 1, sizeof *scopes);
+    for (size_t i = 0; i < n; i++) {
+        scopes[i].topic_type = (uint32_t)qs_pg_i64(r, (int)i, 0);
+        scopes[i].machines = qs_pg_i64(r, (int)i, 1);
+    }
+    PQclear(r);
+    qs_compliance_suppress(out, scopes, n);
+    free(scopes);
     return 0;
 }
 

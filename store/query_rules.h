@@ -21,11 +21,24 @@ int qs_compliance_k(const qs_policy_t *policy);
 void qs_compliance_push(qs_storedb_compliance_t *out, size_t *cap, uint32_t topic_type,
                         const char *topic_id, uint32_t state_id, int64_t count);
 
-/* Apply suppression under out->k to every topic of out (exact counts in)
- * and drop the topics that are all below k. */
-void qs_compliance_suppress(qs_storedb_compliance_t *out);
+/* Machines of one topic type (scope_counts summed, read in the same
+ * snapshot as the groups). */
+typedef struct {
+    uint32_t topic_type;
+    int64_t machines;
+} qs_compliance_scope_t;
 
-/* The sum of the groups a suppressed answer publishes. */
+/* Give every topic of out (exact counts in) its scope (scopes, n_scopes:
+ * any order; a type not there has scope 0) and its no-report cell, apply
+ * suppression under out->k to all its cells, and drop the topics whose
+ * state groups are all below k. A scope below the sum of its topic's
+ * groups (counts not rebuilt yet) is raised to that sum: no cell is
+ * negative. */
+void qs_compliance_suppress(qs_storedb_compliance_t *out, const qs_compliance_scope_t *scopes,
+                            size_t n_scopes);
+
+/* The sum of the state groups a suppressed answer publishes (no-report
+ * cells are not rows of latest). */
 int64_t qs_compliance_published(const qs_storedb_compliance_t *res);
 
 /* Sort one counter row (name, summed value) into out: the named totals,

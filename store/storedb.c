@@ -69,6 +69,41 @@ static const char schema_counts[] =
     "  ON CONFLICT DO UPDATE SET count = count - 1;"
     "  DELETE FROM compliance_counts WHERE " COUNT_KEY("old") " AND count = 0; END;";
 
+/* Schema version 2: scope_counts (qs_storedb.h, qs_counts.h). A client is
+ * counted in a topic type when its first latest row of the type appears
+ * and out when its last leaves; each test is one probe of latest's primary
+ * key (client_id, topic_type, ...), which the writer is touching anyway.
+ * SQLite has one writer at a time, so the test and the count cannot race.
+ * The UPDATE triggers fire only for a statement that assigns client_id or
+ * topic_type (none of the store's do; a row moved to another client would):
+ * a state change costs nothing here. */
+#define SCOPE_ADD(row) \
+    "  INSERT INTO scope_counts(topic_type, machines) VALUES (" row ".topic_type, 1) " \
+    "  ON CONFLICT DO UPDATE SET machines = machines + 1; "
+#define SCOPE_SUB(row) \
+    "  INSERT INTO scope_counts(topic_type, machines) VALUES (" row ".topic_type, -1) " \
+    "  ON CONFLICT DO UPDATE SET machines = machines - 1; " \
+    "  DELETE FROM scope_counts WHERE topic_type = " row ".topic_type AND machines = 0; "
+#define SCOPE_FIRST(row) \
+    "NOT EXISTS (SELECT 1 FROM latest WHERE client_id = " row ".client_id AND " \
+    "topic_type = " row ".topic_type AND topic_id <> " row ".topic_id)"
+#define SCOPE_GONE(row) \
+    "NOT EXISTS (SELECT 1 FROM latest WHERE client_id = " row ".client_id AND " \
+    "topic_type = " row ".topic_type)"
+#define SCOPE_MOVED "(old.client_id <> new.client_id OR old.topic_type <> new.topic_type)"
+
+static const char schema_scope[] =
+    "CREATE TABLE IF NOT EXISTS scope_counts("
+    "  topic_type INTEGER PRIMARY KEY, machines INTEGER NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS latest_scope_insert AFTER INSERT ON latest "
+    "  WHEN " SCOPE_FIRST("new") " BEGIN " SCOPE_ADD("new") "END;"
+    "CREATE TRIGGER IF NOT EXISTS latest_scope_delete AFTER DELETE ON latest "
+    "  WHEN " SCOPE_GONE("old") " BEGIN " SCOPE_SUB("old") "END;"
+    "CREATE TRIGGER IF NOT EXISTS latest_scope_move_out AFTER UPDATE OF client_id, topic_type "
+    "  ON latest WHEN " SCOPE_MOVED " AND " SCOPE_GONE("old") " BEGIN " SCOPE_SUB("old") "END;"
+    "CREATE TRIGGER IF NOT EXISTS latest_scope_move_in AFTER UPDATE OF client_id, topic_type "
+    "  ON latest WHEN " SCOPE_MOVED " AND " SCOPE_FIRST("new") " BEGIN " SCOPE_ADD("new") "END;";
+
 static int
 exec_or_note(sqlite3 *db, const char *sql, const char *what, const char *path, char *errmsg,
              size_t errmsg_len)
@@ -87,8 +122,8 @@ counts_rebuild_or_note(qs_storedb_t *s, const char *path, char *errmsg, size_t e
 {
     if (qs_storedb_counts_rebuild(s, NULL) == 0)
         return 0;
-    snprintf(errmsg, errmsg_len, "cannot fill compliance_counts in '%s': %s", path,
-             sqlite3_errmsg(s->db));
+    snprintf(errmsg, errmsg_len, "cannot fill compliance_counts and scope_counts in '%s': %s",
+             path, sqlite3_errmsg(s->db));
     return -1;
 }
 
@@ -136,7 +171,12 @@ schema_upgrade(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_le
         goto fail;
     }
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", QS_STOREDB_SCHEMA_VERSION);
+    /* Both tables are rebuilt from latest whatever the old version was
+     * (a version 1 file has compliance_counts already: rebuilding it is
+     * the same scan, and a file this old may never have been verified). */
     if (exec_or_note(db, schema_counts, "cannot upgrade the schema of", path, errmsg,
+                     errmsg_len) != 0 ||
+        exec_or_note(db, schema_scope, "cannot upgrade the schema of", path, errmsg,
                      errmsg_len) != 0 ||
         counts_rebuild_or_note(s, path, errmsg, errmsg_len) != 0 ||
         /* After the fill, which walks it instead of sorting latest; nothing

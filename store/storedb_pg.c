@@ -111,6 +111,26 @@ qs_pgdb_int64(qs_pgdb_t *pg, int64_t *out, const char *sql, int nparams,
     return 0;
 }
 
+/* Version 1 -> 2 (under the schema lock): scope_counts and client_types,
+ * filled from latest in the same transaction (latest held in SHARE mode:
+ * the store's workers wait for it, none is counted twice). */
+static int
+scope_upgrade(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
+{
+    char sql[160];
+
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema_version'",
+             QS_PG_SCHEMA_VERSION);
+    if (qs_pgdb_exec(pg, "BEGIN") != 0 || qs_pgdb_scope_schema(pg, 1) != 0 ||
+        qs_pgdb_exec(pg, sql) != 0 || qs_pgdb_exec(pg, "COMMIT") != 0) {
+        snprintf(errmsg, errmsg_len, "cannot upgrade the store's tables to schema version %d "
+                 "(scope_counts): %s", QS_PG_SCHEMA_VERSION, pg->err);
+        (void)qs_pgdb_exec(pg, "ROLLBACK");
+        return -1;
+    }
+    return 0;
+}
+
 /* The lock is session-scoped so that it also covers the check before the
  * CREATEs: two first starts of qs-store at once create the schema once. */
 static int
@@ -142,6 +162,10 @@ schema_ensure(qs_pgdb_t *pg, int create, char *errmsg, size_t errmsg_len)
         rc = 0;
         goto out;
     }
+    if (present && version == 1) {
+        rc = scope_upgrade(pg, errmsg, errmsg_len);
+        goto out;
+    }
     if (!create) {
         snprintf(errmsg, errmsg_len, "the database holds no quietstate store: run 'qsctl "
                  "init --home DIR --database URL' (or 'qsctl migrate') to create it");
@@ -150,6 +174,7 @@ schema_ensure(qs_pgdb_t *pg, int create, char *errmsg, size_t errmsg_len)
     snprintf(sql, sizeof sql, "INSERT INTO meta(key, value) VALUES ('schema_version', %d) "
              "ON CONFLICT (key) DO UPDATE SET value = excluded.value", QS_PG_SCHEMA_VERSION);
     if (qs_pgdb_exec(pg, "BEGIN") != 0 || qs_pgdb_exec(pg, schema) != 0 ||
+        qs_pgdb_scope_schema(pg, 0) != 0 ||
         qs_pgdb_exec(pg, sql) != 0 || qs_pgdb_exec(pg, "COMMIT") != 0) {
         snprintf(errmsg, errmsg_len, "cannot create the store's tables: %s", pg->err);
         (void)qs_pgdb_exec(pg, "ROLLBACK");
@@ -468,7 +493,7 @@ int
 qs_pgdb_scrub(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 {
     if (qs_pgdb_exec(pg, "VACUUM latest, seen, clients, compliance_counts, counters, "
-                     "partitions") != 0) {
+                     "partitions, client_types, scope_counts") != 0) {
         snprintf(errmsg, errmsg_len, "VACUUM failed: %s", pg->err);
         return -1;
     }

@@ -6,7 +6,7 @@
  * engine-neutral functions of qs_storedb.h and the headers it groups
  * dispatch on qs_storedb_pgdb(db) != NULL.
  *
- * Schema (version 1). It follows store.db's (qs_storedb.h) with these
+ * Schema (version 2). It follows store.db's (qs_storedb.h) with these
  * differences, all because several qs-store workers write at once:
  *
  *   clients.client_id is an identity column; pk is UNIQUE. A worker locks a
@@ -39,6 +39,13 @@
  *   history_<epoch>_<topic_type>: one table per partition as in SQLite; its
  *       creation takes a transaction-scoped advisory lock (workers race to
  *       create a new day's table at midnight).
+ *   client_types(client_id, topic_type) -> rows     (schema version 2)
+ *   scope_counts(topic_type, shard) -> machines
+ *       Machines per topic type, the base of a compliance percentage (on
+ *       SQLite one table kept by triggers, qs_storedb.h). Statement
+ *       triggers on latest keep both, for every writer; why a per-client
+ *       count and how it stays exact with several writers: counts_pg.c.
+ *       Shards by backend (pg_backend_pid() % QS_PG_SHARDS).
  *   meta(key, value): "schema_version".
  *
  * Types: every integer is bigint (SQLite's INTEGER is 64-bit), blobs bytea,
@@ -53,8 +60,9 @@
 
 #include "qs_storedb.h"
 
-#define QS_PG_SCHEMA_VERSION 1
+#define QS_PG_SCHEMA_VERSION 2
 #define QS_PG_SHARDS 16
+#define QS_PG_SHARDS_TEXT "16"   /* QS_PG_SHARDS, for SQL text */
 
 /* Advisory lock keys (pg_advisory_lock(QS_PG_LOCK_CLASS, key)). */
 #define QS_PG_LOCK_CLASS      0x7173        /* "qs" */
@@ -108,6 +116,12 @@ int qs_pgdb_int64(qs_pgdb_t *pg, int64_t *out, const char *sql, int nparams,
 int qs_pgdb_begin(qs_pgdb_t *pg);
 int qs_pgdb_commit(qs_pgdb_t *pg);
 void qs_pgdb_rollback(qs_pgdb_t *pg);
+
+/* Create (or replace) scope_counts, client_types and their triggers on
+ * latest (counts_pg.c); with fill != 0 also lock latest (SHARE) and fill
+ * both from it. Inside the caller's transaction; 0 or -1 (see
+ * qs_pgdb_errmsg). */
+int qs_pgdb_scope_schema(qs_pgdb_t *pg, int fill);
 
 /* The engine's parts of qs_storedb.h (same contracts). */
 int qs_pgdb_partition_ensure(qs_pgdb_t *pg, int64_t epoch, uint32_t topic_type);

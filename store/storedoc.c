@@ -21,6 +21,16 @@ must(cJSON *item)
     return item;
 }
 
+double
+qs_storedoc_percent(int64_t count, int64_t scope)
+{
+    if (scope <= 0)
+        return 0.0;
+    /* Rounded half up to two decimals, in integers: the same digits on
+     * every platform, and what the e2e test computes independently. */
+    return (double)((count * 20000 / scope + 1) / 2) / 100.0;
+}
+
 cJSON *
 qs_storedoc_compliance(const qs_storedb_compliance_t *res)
 {
@@ -34,15 +44,23 @@ qs_storedoc_compliance(const qs_storedb_compliance_t *res)
         cJSON *row = must(cJSON_CreateObject());
         cJSON_AddNumberToObject(row, "topic_type", r->topic_type);
         cJSON_AddStringToObject(row, "topic_id", r->topic_id);
-        cJSON_AddNumberToObject(row, "state_id", r->state_id);
-        cJSON_AddStringToObject(row, "state",
-                                qs_state_name(r->topic_type, r->state_id, buf, sizeof buf));
+        if (r->no_report) {
+            cJSON_AddNullToObject(row, "state_id");
+            cJSON_AddStringToObject(row, "state", QS_STOREDOC_NO_REPORT);
+        } else {
+            cJSON_AddNumberToObject(row, "state_id", r->state_id);
+            cJSON_AddStringToObject(row, "state",
+                                    qs_state_name(r->topic_type, r->state_id, buf, sizeof buf));
+        }
         if (r->count == QS_STOREDB_SUPPRESSED) {
             cJSON_AddNullToObject(row, "count");
             cJSON_AddBoolToObject(row, "suppressed", 1);
+            cJSON_AddNullToObject(row, "percent");
         } else {
             cJSON_AddNumberToObject(row, "count", (double)r->count);
+            cJSON_AddNumberToObject(row, "percent", qs_storedoc_percent(r->count, r->scope));
         }
+        cJSON_AddNumberToObject(row, "scope", (double)r->scope);
         cJSON_AddItemToArray(rows, row);
     }
     return doc;

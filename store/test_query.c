@@ -12,8 +12,10 @@
 #include "qs_epochkeys.h"
 #include "qs_limits.h"
 #include "qs_policy.h"
+#include "qs_store_check.h"
 #include "qs_store_lookup.h"
 #include "qs_store_query.h"
+#include "qs_storedoc.h"
 #include "qs_test.h"
 #include "query_sqlite.h"
 
@@ -139,21 +141,29 @@ test_compliance_groups_and_suppresses_below_k(void)
 
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k5, NULL, NULL, err, sizeof err), 0);
     QS_CHECK_EQ_INT(res.k, 5);
-    QS_CHECK_EQ_INT(res.n, 7);
-    /* Ordered by (topic_type, topic_id, state_id). */
+    QS_CHECK_EQ_INT(res.n, 11);
+    /* Ordered by (topic_type, topic_id, state_id), each topic's no-report
+     * cell last; scope: 9 machines of type 301, 44 of type 500. */
     QS_CHECK_EQ_INT(res.rows[0].topic_type, 301);
     QS_CHECK_STR(res.rows[0].topic_id, "DEP-1");
     QS_CHECK_EQ_INT(res.rows[0].count, 9);
-    QS_CHECK_STR(res.rows[1].topic_id, "=HYPERLINK(\"x\")");
-    QS_CHECK_EQ_INT(res.rows[1].count, 5);
-    QS_CHECK_STR(res.rows[2].topic_id, "KB100");
-    QS_CHECK_EQ_INT(res.rows[2].state_id, 0);
-    QS_CHECK_EQ_INT(res.rows[2].count, QS_STOREDB_SUPPRESSED);  /* complementary */
-    QS_CHECK_EQ_INT(res.rows[3].state_id, 1);
-    QS_CHECK_EQ_INT(res.rows[3].count, QS_STOREDB_SUPPRESSED);  /* 4 < k */
-    QS_CHECK_EQ_INT(res.rows[4].count, 17);
-    QS_CHECK_EQ_INT(res.rows[5].count, 6);
-    QS_CHECK_STR(res.rows[6].topic_id, "a,\"b");               /* KB200: not shown */
+    QS_CHECK_EQ_INT(res.rows[0].scope, 9);
+    QS_CHECK(res.rows[1].no_report && res.rows[1].count == 0);   /* 0 is shown */
+    QS_CHECK_STR(res.rows[2].topic_id, "=HYPERLINK(\"x\")");
+    QS_CHECK_EQ_INT(res.rows[2].count, 5);
+    QS_CHECK_EQ_INT(res.rows[2].scope, 44);
+    QS_CHECK(res.rows[3].no_report && res.rows[3].count == 39);
+    QS_CHECK_STR(res.rows[4].topic_id, "KB100");
+    QS_CHECK_EQ_INT(res.rows[4].state_id, 0);
+    QS_CHECK_EQ_INT(res.rows[4].count, QS_STOREDB_SUPPRESSED);  /* complementary */
+    QS_CHECK_EQ_INT(res.rows[5].state_id, 1);
+    QS_CHECK_EQ_INT(res.rows[5].count, QS_STOREDB_SUPPRESSED);  /* 4 < k */
+    QS_CHECK_EQ_INT(res.rows[6].count, 17);
+    QS_CHECK_EQ_INT(res.rows[7].count, 6);
+    QS_CHECK(res.rows[8].no_report && res.rows[8].count == 44 - 32);
+    QS_CHECK_EQ_INT(res.rows[8].state_id, QS_STOREDB_NO_REPORT_STATE);
+    QS_CHECK_STR(res.rows[9].topic_id, "a,\"b");               /* KB200: not shown */
+    QS_CHECK(res.rows[10].no_report && res.rows[10].count == 39);
     for (size_t i = 0; i < res.n; i++)
         QS_CHECK(strcmp(res.rows[i].topic_id, "KB200") != 0);
     qs_storedb_compliance_free(&res);
@@ -161,7 +171,7 @@ test_compliance_groups_and_suppresses_below_k(void)
 
     /* k = 1 suppresses nothing; a topic-type filter keeps only that type. */
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k1, &t500, NULL, err, sizeof err), 0);
-    QS_CHECK_EQ_INT(res.n, 7);
+    QS_CHECK_EQ_INT(res.n, 11);
     for (size_t i = 0; i < res.n; i++) {
         QS_CHECK_EQ_INT(res.rows[i].topic_type, 500);
         QS_CHECK(res.rows[i].count > 0);
@@ -170,7 +180,7 @@ test_compliance_groups_and_suppresses_below_k(void)
 
     /* A topic id without a type: every type, one index range each. */
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k5, NULL, "KB100", err, sizeof err), 0);
-    QS_CHECK_EQ_INT(res.n, 4);
+    QS_CHECK_EQ_INT(res.n, 5);
     qs_storedb_compliance_free(&res);
     close_store(&s);
 }
@@ -186,8 +196,9 @@ test_compliance_k_comes_from_the_policy_with_a_floor_of_the_default(void)
 
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &p, &t500, "KB200", err, sizeof err), 0);
     QS_CHECK_EQ_INT(res.k, 2);
-    QS_CHECK_EQ_INT(res.n, 1);
+    QS_CHECK_EQ_INT(res.n, 2);
     QS_CHECK_EQ_INT(res.rows[0].count, 2);
+    QS_CHECK_EQ_INT(res.rows[1].count, 42);
     qs_storedb_compliance_free(&res);
 
     p.k = 3;   /* KB200's only group is below k: the topic id is not returned */
@@ -199,7 +210,7 @@ test_compliance_k_comes_from_the_policy_with_a_floor_of_the_default(void)
     p.k = 0;
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &p, NULL, "KB100", err, sizeof err), 0);
     QS_CHECK_EQ_INT(res.k, QS_DEFAULT_K);
-    QS_CHECK_EQ_INT(res.n, 4);
+    QS_CHECK_EQ_INT(res.n, 5);
     QS_CHECK_EQ_INT(res.rows[1].count, QS_STOREDB_SUPPRESSED);
     qs_storedb_compliance_free(&res);
 
@@ -217,16 +228,22 @@ pattern(char *out, size_t out_len, const qs_storedb_compliance_t *res)
     out[0] = '\0';
     for (size_t i = 0; i < res->n; i++) {
         size_t len = strlen(out);
-        snprintf(out + len, out_len - len, "%u/%s/%u=%lld;", res->rows[i].topic_type,
-                 res->rows[i].topic_id, res->rows[i].state_id,
-                 (long long)res->rows[i].count);
+        if (res->rows[i].no_report)
+            snprintf(out + len, out_len - len, "%u/%s/NR=%lld;", res->rows[i].topic_type,
+                     res->rows[i].topic_id, (long long)res->rows[i].count);
+        else
+            snprintf(out + len, out_len - len, "%u/%s/%u=%lld;", res->rows[i].topic_type,
+                     res->rows[i].topic_id, res->rows[i].state_id,
+                     (long long)res->rows[i].count);
     }
 }
 
-/* k = 5. T1: 3, 7, 9, 20 -> one primary: 7 (smallest remaining) hidden too.
- * T2: 2, 3, 50 -> two primaries: nothing more. T3: 1, 4 -> all below k:
- * dropped. T4: 4, 6 -> both hidden, the topic still shown. T5 (type 301):
- * 8, 8, 2 -> the tie goes to the first in state order. */
+/* k = 5; type 500 has 109 machines, type 301 18 (no-report cells: NR).
+ * T1: 3, 7, 9, 20, NR 70 -> one primary: 7 (smallest remaining) hidden too.
+ * T2: 2, 3, 50, NR 54 -> two primaries: nothing more. T3: 1, 4 -> all
+ * below k: dropped. T4: 4, 6, NR 99 -> 6 hidden with 4, the topic still
+ * shown. T5 (type 301): 8, 8, 2, NR 0 -> the tie goes to the first in
+ * state order; a no-report cell of 0 is shown. */
 static void
 test_compliance_complementary_suppression_is_the_same_under_every_filter(void)
 {
@@ -257,10 +274,10 @@ test_compliance_complementary_suppression_is_the_same_under_every_filter(void)
 
     QS_CHECK_EQ_INT(qs_storedb_compliance(s, &all, &k5, NULL, NULL, err, sizeof err), 0);
     pattern(pat_all, sizeof pat_all, &all);
-    QS_CHECK_STR(pat_all, "301/T5/4=-1;301/T5/5=8;301/T5/6=-1;"
-                          "500/T1/0=-1;500/T1/1=-1;500/T1/2=9;500/T1/3=20;"
-                          "500/T2/0=-1;500/T2/1=-1;500/T2/2=50;"
-                          "500/T4/2=-1;500/T4/3=-1;");
+    QS_CHECK_STR(pat_all, "301/T5/4=-1;301/T5/5=8;301/T5/6=-1;301/T5/NR=0;"
+                          "500/T1/0=-1;500/T1/1=-1;500/T1/2=9;500/T1/3=20;500/T1/NR=70;"
+                          "500/T2/0=-1;500/T2/1=-1;500/T2/2=50;500/T2/NR=54;"
+                          "500/T4/2=-1;500/T4/3=-1;500/T4/NR=99;");
     for (size_t i = 0; i < all.n; i++)
         hidden_t1 += strcmp(all.rows[i].topic_id, "T1") == 0 &&
                      all.rows[i].count == QS_STOREDB_SUPPRESSED;
@@ -290,6 +307,213 @@ test_compliance_complementary_suppression_is_the_same_under_every_filter(void)
     QS_CHECK(strstr(pat_all, pat_one) != NULL);
     qs_storedb_compliance_free(&one);
     qs_storedb_compliance_free(&all);
+    close_store(&s);
+}
+
+/* The pattern of one topic in res ("" when absent). */
+static void
+topic_pattern(char *out, size_t out_len, const qs_storedb_compliance_t *res, const char *id)
+{
+    qs_storedb_compliance_t one = *res;
+    size_t first = res->n, n = 0;
+
+    for (size_t i = 0; i < res->n; i++) {
+        if (strcmp(res->rows[i].topic_id, id) == 0) {
+            if (first == res->n)
+                first = i;
+            n++;
+        }
+    }
+    one.rows = res->rows + (first < res->n ? first : 0);
+    one.n = n;
+    pattern(out, out_len, &one);
+}
+
+/* k = 5, type 500 with 100 machines, each topic's states from its own
+ * clients and the rest of the 100 reporting other topics only:
+ *   A: 10, 20          NR 70 -> nothing hidden, percents of 100
+ *   B: 10, 87          NR 3  -> NR primary, 10 hidden with it
+ *   C: 2, 30           NR 68 -> 2 primary, 30 (smallest >= k) hidden
+ *   D: 2, 91, 7        NR 0  -> 2 primary, 7 hidden; NR 0 is no complement
+ *   E: 60, 38          NR 2  -> NR primary, 38 hidden
+ *   F: 4, 4, 92        NR 0  -> 4 + 4 = 2 (k - 1) would make both 4: 92 too
+ *   G: 1, 1, 98        NR 0  -> 1 + 1 = 2 cells would make both 1: 98 too
+ * In every topic, the hidden cells number 0 or >= 2: the scope minus the
+ * shown cells is their sum, never one of them. */
+static void
+test_compliance_no_report_cell_takes_part_in_suppression(void)
+{
+    qs_storedb_t *s = open_store("qnr");
+    qs_storedb_compliance_t res;
+    qs_policy_t k5 = policy_k(5);
+    char err[256], pat[512];
+
+    exec(s, "BEGIN");
+    add_latest(s, 1, 100, 500, "Z", 1, 0, 0);          /* the scope: 100 machines */
+    add_latest(s, 1, 10, 500, "A", 2, 0, 0);
+    add_latest(s, 11, 20, 500, "A", 3, 0, 0);
+    add_latest(s, 1, 10, 500, "B", 2, 0, 0);
+    add_latest(s, 11, 87, 500, "B", 3, 0, 0);
+    add_latest(s, 1, 2, 500, "C", 2, 0, 0);
+    add_latest(s, 3, 30, 500, "C", 3, 0, 0);
+    add_latest(s, 1, 2, 500, "D", 1, 0, 0);
+    add_latest(s, 3, 91, 500, "D", 2, 0, 0);
+    add_latest(s, 94, 7, 500, "D", 3, 0, 0);
+    add_latest(s, 1, 4, 500, "F", 1, 0, 0);
+    add_latest(s, 5, 4, 500, "F", 2, 0, 0);
+    add_latest(s, 9, 92, 500, "F", 3, 0, 0);
+    add_latest(s, 1, 1, 500, "G", 1, 0, 0);
+    add_latest(s, 2, 1, 500, "G", 2, 0, 0);
+    add_latest(s, 3, 98, 500, "G", 3, 0, 0);
+    add_latest(s, 1, 60, 500, "E", 2, 0, 0);
+    add_latest(s, 61, 38, 500, "E", 3, 0, 0);
+    exec(s, "COMMIT");
+    QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k5, NULL, NULL, err, sizeof err), 0);
+    for (size_t i = 0; i < res.n; i++)
+        QS_CHECK_EQ_INT(res.rows[i].scope, 100);
+    topic_pattern(pat, sizeof pat, &res, "A");
+    QS_CHECK_STR(pat, "500/A/2=10;500/A/3=20;500/A/NR=70;");
+    topic_pattern(pat, sizeof pat, &res, "B");
+    QS_CHECK_STR(pat, "500/B/2=-1;500/B/3=87;500/B/NR=-1;");
+    topic_pattern(pat, sizeof pat, &res, "C");
+    QS_CHECK_STR(pat, "500/C/2=-1;500/C/3=-1;500/C/NR=68;");
+    topic_pattern(pat, sizeof pat, &res, "D");
+    QS_CHECK_STR(pat, "500/D/1=-1;500/D/2=91;500/D/3=-1;500/D/NR=0;");
+    topic_pattern(pat, sizeof pat, &res, "E");
+    QS_CHECK_STR(pat, "500/E/2=60;500/E/3=-1;500/E/NR=-1;");
+    topic_pattern(pat, sizeof pat, &res, "F");
+    QS_CHECK_STR(pat, "500/F/1=-1;500/F/2=-1;500/F/3=-1;500/F/NR=0;");
+    topic_pattern(pat, sizeof pat, &res, "G");
+    QS_CHECK_STR(pat, "500/G/1=-1;500/G/2=-1;500/G/3=-1;500/G/NR=0;");
+    qs_storedb_compliance_free(&res);
+    close_store(&s);
+}
+
+/* Random fleets: whatever the counts, every cell with 0 < count < k is
+ * hidden, a topic never shows exactly one hidden cell (so scope minus the
+ * shown cells never is a suppressed count), what subtraction yields is a
+ * sum no bound splits (>= k, not all 1, not all k - 1), and with nothing
+ * hidden the cells add up to the scope. */
+static void
+test_compliance_no_suppressed_count_follows_from_the_scope(void)
+{
+    qs_policy_t k5 = policy_k(5);
+    char err[256];
+    unsigned seed = 12345;
+
+    for (int round = 0; round < 8; round++) {
+        qs_storedb_t *s = open_store("qdf");
+        qs_storedb_compliance_t res;
+        int64_t client = 1, exact[64];
+        char id[16];
+        size_t i = 0;
+
+        exec(s, "BEGIN");
+        for (int t = 0; t < 12; t++) {
+            snprintf(id, sizeof id, "U%02d", t);
+            for (uint32_t st = 0; st < 4; st++) {
+                int n = (int)(rand_r(&seed) % 12);   /* 0..11: around k */
+                add_latest(s, client, n, 500, id, st, 0, 0);
+                client += n;
+            }
+        }
+        add_latest(s, client, (int)(rand_r(&seed) % 8), 500, "ZZZ", 1, 0, 0);
+        exec(s, "COMMIT");
+        (void)exact;
+        QS_CHECK_EQ_INT(qs_storedb_compliance(s, &res, &k5, NULL, NULL, err, sizeof err), 0);
+        while (i < res.n) {
+            size_t j = i, hidden = 0;
+            int64_t sum = 0;
+            while (j < res.n && strcmp(res.rows[j].topic_id, res.rows[i].topic_id) == 0) {
+                int64_t c = res.rows[j].count;
+                QS_CHECK(c == QS_STOREDB_SUPPRESSED || c == 0 || c >= 5);
+                hidden += c == QS_STOREDB_SUPPRESSED;
+                sum += c > 0 ? c : 0;
+                j++;
+            }
+            QS_CHECK(res.rows[j - 1].no_report);
+            QS_CHECK(hidden == 0 || hidden >= 2);
+            if (hidden == 0) {
+                QS_CHECK_EQ_INT(sum, res.rows[i].scope);
+            } else {
+                /* What subtraction yields: H over the hidden cells. */
+                int64_t h = res.rows[i].scope - sum, m = (int64_t)hidden;
+                QS_CHECK(h >= 5 && h != m && h != m * 4);
+            }
+            i = j;
+        }
+        qs_storedb_compliance_free(&res);
+        close_store(&s);
+    }
+}
+
+static void
+test_percent_is_rounded_half_up_to_two_decimals(void)
+{
+    QS_CHECK(qs_storedoc_percent(1, 3) == 33.33);
+    QS_CHECK(qs_storedoc_percent(2, 3) == 66.67);
+    QS_CHECK(qs_storedoc_percent(1, 8) == 12.5);
+    QS_CHECK(qs_storedoc_percent(1, 800) == 0.13);
+    QS_CHECK(qs_storedoc_percent(7, 7) == 100.0);
+    QS_CHECK(qs_storedoc_percent(0, 7) == 0.0);
+    QS_CHECK(qs_storedoc_percent(3, 0) == 0.0);
+}
+
+static int64_t
+scope_of_type(qs_storedb_t *s, uint32_t topic_type)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(s), "SELECT machines FROM scope_counts "
+                           "WHERE topic_type = ?1", -1, &st, NULL) != SQLITE_OK)
+        exit(2);
+    sqlite3_bind_int64(st, 1, topic_type);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* A machine is counted once per topic type however many topics it
+ * reports, leaves the scope with its last row of the type, moves with a
+ * row given to another client; verify sees a wrong count and the repair
+ * rebuilds it. */
+static void
+test_scope_counts_machines_once_and_is_checked_and_repaired(void)
+{
+    qs_storedb_t *s = open_store("qsc");
+    int64_t wrong = -1, groups = 0;
+    char err[256];
+
+    exec(s, "BEGIN");
+    add_latest(s, 1, 10, 500, "KB1", 2, 0, 0);
+    add_latest(s, 1, 10, 500, "KB2", 3, 0, 0);    /* the same 10 machines */
+    add_latest(s, 5, 10, 500, "KB3", 3, 0, 0);    /* 4 more: 14 */
+    add_latest(s, 1, 3, 301, "DEP", 4, 0, 0);
+    exec(s, "COMMIT");
+    QS_CHECK_EQ_INT(scope_of_type(s, 500), 14);
+    QS_CHECK_EQ_INT(scope_of_type(s, 301), 3);
+    exec(s, "UPDATE latest SET state_id = 1 WHERE topic_type = 500");   /* no move */
+    exec(s, "DELETE FROM latest WHERE client_id = 1 AND topic_id = 'KB1'");
+    QS_CHECK_EQ_INT(scope_of_type(s, 500), 14);                       /* KB2, KB3 left */
+    exec(s, "DELETE FROM latest WHERE client_id = 1 AND topic_type = 500");
+    QS_CHECK_EQ_INT(scope_of_type(s, 500), 13);
+    exec(s, "UPDATE latest SET client_id = 99 WHERE client_id = 2 AND topic_id = 'KB1'");
+    QS_CHECK_EQ_INT(scope_of_type(s, 500), 14);                       /* 99 is new; 2 keeps KB2 */
+    exec(s, "DELETE FROM latest WHERE topic_type = 301");
+    QS_CHECK_EQ_INT(scope_of_type(s, 301), 0);
+    QS_CHECK_EQ_INT(qs_storedb_check_scope(s, &wrong, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(wrong, 0);
+
+    exec(s, "UPDATE scope_counts SET machines = machines + 1; "
+            "INSERT INTO scope_counts VALUES (700, 4)");
+    QS_CHECK_EQ_INT(qs_storedb_check_scope(s, &wrong, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(wrong, 2);
+    QS_CHECK_EQ_INT(qs_storedb_counts_repair(s, &groups, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(qs_storedb_check_scope(s, &wrong, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(wrong, 0);
+    QS_CHECK_EQ_INT(scope_of_type(s, 500), 14);
     close_store(&s);
 }
 
@@ -569,6 +793,10 @@ main(void)
     QS_RUN(test_compliance_groups_and_suppresses_below_k);
     QS_RUN(test_compliance_k_comes_from_the_policy_with_a_floor_of_the_default);
     QS_RUN(test_compliance_complementary_suppression_is_the_same_under_every_filter);
+    QS_RUN(test_compliance_no_report_cell_takes_part_in_suppression);
+    QS_RUN(test_compliance_no_suppressed_count_follows_from_the_scope);
+    QS_RUN(test_percent_is_rounded_half_up_to_two_decimals);
+    QS_RUN(test_scope_counts_machines_once_and_is_checked_and_repaired);
     QS_RUN(test_stats_published_total_leaves_the_suppressed_cells_out);
     QS_RUN(test_compliance_query_reads_the_counts_in_key_order);
     QS_RUN(test_stats_reads_counters_and_row_counts);

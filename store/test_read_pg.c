@@ -361,6 +361,8 @@ same_compliance(struct pair *p, int k, const uint32_t *tt, const char *id)
         QS_CHECK_STR(a.rows[i].topic_id, b.rows[i].topic_id);
         QS_CHECK_EQ_INT(a.rows[i].state_id, b.rows[i].state_id);
         QS_CHECK_EQ_INT(a.rows[i].count, b.rows[i].count);
+        QS_CHECK_EQ_INT(a.rows[i].scope, b.rows[i].scope);
+        QS_CHECK_EQ_INT(a.rows[i].no_report, b.rows[i].no_report);
     }
     n = a.n;
     qs_storedb_compliance_free(&a);
@@ -384,15 +386,16 @@ test_compliance_on_postgresql_equals_sqlite_under_every_filter(void)
     QS_CHECK(same_compliance(&p, 7, NULL, NULL) > 0);
     QS_CHECK(same_compliance(&p, 5, &t500, NULL) > 0);
     QS_CHECK(same_compliance(&p, 5, &t301, NULL) > 0);
-    QS_CHECK(same_compliance(&p, 5, &t500, "KB100") == 4);
-    QS_CHECK(same_compliance(&p, 5, NULL, "KB100") == 4);
-    QS_CHECK(same_compliance(&p, 2, NULL, "KB200") == 1);
+    /* Each topic's states and its no-report cell, with the same scope. */
+    QS_CHECK(same_compliance(&p, 5, &t500, "KB100") == 5);
+    QS_CHECK(same_compliance(&p, 5, NULL, "KB100") == 5);
+    QS_CHECK(same_compliance(&p, 2, NULL, "KB200") == 2);
     QS_CHECK(same_compliance(&p, 5, NULL, "KB200") == 0);
     QS_CHECK(same_compliance(&p, 5, &t999, NULL) == 0);
     QS_CHECK(same_compliance(&p, 1, NULL, "GONE") == 0);   /* shards sum to 0 */
     /* Complementary suppression happened (KB100 state 0 = k hidden). */
     QS_CHECK_EQ_INT(qs_storedb_compliance(p.pg, &res, &pol, &t500, "KB100", err, sizeof err), 0);
-    QS_CHECK(res.n == 4 && res.rows[0].count == QS_STOREDB_SUPPRESSED &&
+    QS_CHECK(res.n == 5 && res.rows[0].count == QS_STOREDB_SUPPRESSED &&
              res.rows[1].count == QS_STOREDB_SUPPRESSED && res.rows[2].count == 17);
     qs_storedb_compliance_free(&res);
     pair_close(&p);

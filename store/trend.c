@@ -81,6 +81,8 @@ take_day(qs_trend_raw_t *out, qs_storedb_compliance_t *res, int64_t day)
 {
     for (size_t i = 0; i < res->n; i++) {
         qs_storedb_compliance_row_t *c = &res->rows[i];
+        if (c->no_report)
+            continue;
         qs_trend_raw_row(out, day, c->topic_type, c->topic_id, c->state_id, c->count);
     }
     qs_storedb_compliance_free(res);
@@ -100,7 +102,9 @@ suppress_days(const qs_trend_raw_t *raw, qs_trend_raw_t *pub, int k)
         for (; j < raw->n && raw->rows[j].day == raw->rows[i].day; j++)
             qs_compliance_push(&res, &cap, raw->rows[j].topic_type, raw->rows[j].topic_id,
                                raw->rows[j].state_id, raw->rows[j].count);
-        qs_compliance_suppress(&res);
+        /* No scope: a day's snapshot has none, so each topic's base is the
+         * sum of its cells and its no-report cell (0) is not published. */
+        qs_compliance_suppress(&res, NULL, 0);
         take_day(pub, &res, raw->rows[i].day);
         i = j;
     }

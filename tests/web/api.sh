@@ -179,7 +179,7 @@ for who in op adm po; do   # k = 1 here: the operator's published total is the t
     expect 200 "stats as $who"
     same_doc "stats as $who" "$QS_TMP/stats.json"
 done
-qs_expect_eq "compliance row" "$(jq -c '[.rows[] | [.topic_id, .state_id, .count]]' "$QS_TMP/lc.json")" \
+qs_expect_eq "compliance row" "$(jq -c '[.rows[] | select(.state_id != null) | [.topic_id, .state_id, .count]]' "$QS_TMP/lc.json")" \
     '[["KB5030211",2,1]]'
 req po GET /api/v1/verify
 expect 200 "verify"

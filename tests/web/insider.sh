@@ -139,9 +139,23 @@ jq -e --argjson k "$K" '
     | map([.[] | select(.suppressed == true)] | length)
     | (all(. == 0 or . >= 2)) and (any(. >= 2))' "$QS_TMP/all.json" >/dev/null ||
     qs_fail "a topic shows exactly one hidden group: $(cat "$QS_TMP/all.json")"
-jq -e --argjson k "$K" 'all(.rows[]; .suppressed == true or .count >= $k)' "$QS_TMP/all.json" >/dev/null ||
+# (a no-report cell of 0 is shown: it is nobody)
+jq -e --argjson k "$K" 'all(.rows[]; .suppressed == true or .count >= $k or
+                                    (.state_id == null and .count == 0))' "$QS_TMP/all.json" >/dev/null ||
     qs_fail "a shown count is below k"
-PUBLISHED=$(jq '[.rows[] | select(.suppressed != true) | .count] | add // 0' "$QS_TMP/all.json")
+# Differencing with the totals: the scope minus a topic's shown cells is the
+# sum H of its m hidden cells: none or at least two (above), and H must not
+# pin them (H >= k, not all 1, not all k - 1); a topic with nothing hidden
+# adds up to its scope exactly. Percents are null exactly where counts are.
+jq -e '.rows | group_by([.topic_type, .topic_id])
+       | map(([.[] | select(.suppressed == true)] | length) as $m
+             | (.[0].scope - ([.[] | select(.suppressed != true) | .count] | add // 0)) as $h
+             | (if $m == 0 then $h == 0 else ($h >= '"$K"' and $h != $m and $h != $m * ('"$K"' - 1)) end)
+               and all(.[]; (.suppressed == true and .percent == null) or
+                            (.suppressed != true and .percent != null)))
+       | all' "$QS_TMP/all.json" >/dev/null ||
+    qs_fail "the totals give a suppressed count away: $(cat "$QS_TMP/all.json")"
+PUBLISHED=$(jq '[.rows[] | select(.suppressed != true and .state_id != null) | .count] | add // 0' "$QS_TMP/all.json")
 qs_expect_eq "published cells" "$PUBLISHED" 32   # KB100 7, KB200 9 + 5, KB300 6, DEP-1 5
 # Every filter: exactly the unfiltered rows of its topics, never a new number.
 ids=$(jq -r '.rows[].topic_id' "$QS_TMP/all.json" | sort -u)

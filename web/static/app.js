@@ -3,7 +3,8 @@
 // The token lives in this tab's sessionStorage only and travels as an
 // Authorization header, never in a URL. Every value from the server is put
 // into the page with textContent (never as HTML), so nothing it holds can
-// run. A suppressed cell (count null) is shown as "<k", never as a number.
+// run. A suppressed cell (count null) is shown as "<k", never as a number,
+// and its percent as "–".
 'use strict';
 
 const TOKEN_KEY = 'qs_token';
@@ -76,7 +77,12 @@ function logout(message) {
 // ---- compliance data ----
 function cellText(row, k) { return row.count === null || row.suppressed ? '<' + k : String(row.count); }
 
-function stateClass(name) { return STATE_ORDER.includes(name) ? 's-' + name : 's-other'; }
+const NO_REPORT = 'no report';   // the server's row for machines of the scope without a state
+function stateClass(name) {
+  return STATE_ORDER.includes(name) ? 's-' + name : name === NO_REPORT ? 's-noreport' : 's-other';
+}
+// The server's percent (of the topic type's machines, rounded to 0.01), or '–' when hidden.
+function serverPct(c) { return c && c.count !== null && typeof c.percent === 'number' ? c.percent.toFixed(2) + '%' : '–'; }
 
 // Rows grouped by (topic type, topic id) in the server's order.
 function groupUpdates(rows) {
@@ -92,7 +98,7 @@ function groupUpdates(rows) {
 function stateNames(rows) {
   const names = [...new Set(rows.map((r) => r.state))];
   return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  function rank(n) { const i = STATE_ORDER.indexOf(n); return i < 0 ? 99 : i; }
+  function rank(n) { const i = STATE_ORDER.indexOf(n); return n === NO_REPORT ? 100 : i < 0 ? 99 : i; }
 }
 
 function shownTotal(cells) { return cells.reduce((s, c) => s + (c.count === null ? 0 : c.count), 0); }
@@ -116,7 +122,8 @@ function legend(names) {
 
 function note(k) {
   return el('p', { class: 'note' }, 'Groups smaller than k = ' + k + ' are suppressed and shown as ',
-    el('code', { text: '<' + k }), '; percentages are of the machines shown.');
+    el('code', { text: '<' + k }), '; percentages are of the machines that report the topic type (its scope); "' +
+    NO_REPORT + '": machines of the scope without a state for the update.');
 }
 
 // ---- views ----
@@ -133,9 +140,10 @@ async function viewCompliance(view) {
     el('th', { scope: 'col', text: 'Update' }),
     names.map((n) => el('th', { scope: 'col', class: 'num', text: n })),
     el('th', { scope: 'col', class: 'num', text: 'Installed' }),
+    el('th', { scope: 'col', class: 'num wide-only', text: 'Machines' }),
     el('th', { scope: 'col', text: 'Share', class: 'wide-only' }));
   const body = updates.map((u) => {
-    const total = shownTotal(u.cells);
+    const total = u.cells[0].scope || shownTotal(u.cells);
     const inst = u.cells.find((c) => c.state === 'installed' && c.count !== null);
     return el('tr', { 'data-topic-type': u.topic_type, 'data-topic-id': u.topic_id },
       el('td', { class: 'wide-only', text: u.topic_type }),
@@ -145,9 +153,11 @@ async function viewCompliance(view) {
         const c = u.cells.find((x) => x.state === n);
         if (!c) return el('td', { class: 'num', text: '' });
         return el('td', { class: 'num' + (c.count === null ? ' suppressed' : ''), 'data-state': n,
-          'data-state-id': c.state_id, text: cellText(c, k) });
+          'data-state-id': c.state_id === null ? 'none' : c.state_id,
+          'data-percent': c.percent === null ? '' : c.percent, title: serverPct(c), text: cellText(c, k) });
       }),
-      el('td', { class: 'num pct', text: inst ? pct(inst.count, total) : '–' }),
+      el('td', { class: 'num pct', text: serverPct(inst) }),
+      el('td', { class: 'num wide-only', text: u.cells[0].scope }),
       el('td', { class: 'wide-only' }, bar(u.cells, total, 'states of ' + u.topic_id)));
   });
   view.append(el('div', { class: 'table-wrap' },
@@ -161,15 +171,16 @@ async function viewUpdate(view, type, id) {
   const r = await api('/api/v1/compliance' + q);
   if (r.status !== 200) return view.append(errorBox(r, 'read this update'));
   const { k, rows } = r.body;
-  const total = shownTotal(rows);
-  view.append(note(k), bar(rows, total, 'states of ' + id));
+  const total = rows.length ? rows[0].scope : 0;
+  view.append(note(k), bar(rows, total, 'states of ' + id),
+    el('p', { class: 'note', text: total + ' machines report topic type ' + type + '.' }));
   view.append(el('div', { class: 'table-wrap' }, el('table', { id: 'update-table' },
     el('thead', {}, el('tr', {}, ['State', 'Machines', 'Share'].map((h, i) =>
       el('th', { scope: 'col', class: i ? 'num' : null, text: h })))),
     el('tbody', {}, rows.map((c) => el('tr', { 'data-state': c.state },
       el('td', { text: c.state }),
       el('td', { class: 'num' + (c.count === null ? ' suppressed' : ''), text: cellText(c, k) }),
-      el('td', { class: 'num pct', text: c.count === null ? '–' : pct(c.count, total) })))))));
+      el('td', { class: 'num pct', text: serverPct(c) })))))));
   view.append(await trendSection(type, id));
 }
 
@@ -271,7 +282,7 @@ async function viewTypes(view) {
   const types = [...new Set(rows.map((x) => x.topic_type))];
   view.append(note(k), el('p', { class: 'note', text: 'Sums of the cells shown; suppressed cells are counted, not added.' }));
   for (const t of types) {
-    const of = rows.filter((x) => x.topic_type === t);
+    const of = rows.filter((x) => x.topic_type === t && x.state_id !== null);
     const sums = stateNames(of).map((n) => ({
       state: n, count: of.filter((x) => x.state === n && x.count !== null).reduce((s, x) => s + x.count, 0),
       hidden: of.filter((x) => x.state === n && x.count === null).length,

@@ -64,7 +64,8 @@ async function complianceCells(page) {
   return page.$$eval('#compliance-table tbody tr', (trs) => trs.flatMap((tr) =>
     [...tr.querySelectorAll('td[data-state-id]')].map((td) => ({
       topic_type: Number(tr.dataset.topicType), topic_id: tr.dataset.topicId,
-      state_id: Number(td.dataset.stateId), text: td.textContent }))));
+      state_id: td.dataset.stateId === 'none' ? null : Number(td.dataset.stateId),
+      percent: td.dataset.percent, text: td.textContent }))));
 }
 
 async function firstPaint(browser) {
@@ -98,14 +99,22 @@ async function operator(browser) {
   const k = EXPECTED.k;
   check(EXPECTED.rows.length > 0 && cells.length === EXPECTED.rows.length,
     'compliance table has every row of qsctl compliance (' + cells.length + '/' + EXPECTED.rows.length + ')');
-  let suppressed = 0;
+  let suppressed = 0, percents = 0, noReport = 0;
   for (const row of EXPECTED.rows) {
     const c = cells.find((x) => x.topic_type === row.topic_type && x.topic_id === row.topic_id && x.state_id === row.state_id);
     const want = row.count === null ? '<' + k : String(row.count);
     if (row.count === null) suppressed++;
+    if (row.state_id === null) noReport++;
     check(c && c.text === want, `cell ${row.topic_type}/${row.topic_id}/${row.state} shows ${want} (got ${c && c.text})`);
+    // The percent of the topic type's machines, as the API gives it; none for a hidden cell.
+    const wantPct = row.percent === null ? '' : String(row.percent);
+    check(c && c.percent === wantPct, `cell ${row.topic_type}/${row.topic_id}/${row.state} has percent ${wantPct} (got ${c && c.percent})`);
+    if (row.percent !== null) percents++;
   }
   check(suppressed > 0, suppressed + ' suppressed cells shown as <' + k + ', never a number');
+  check(percents > 0 && noReport > 0, percents + ' percents and ' + noReport + ' no-report cells shown as the API gives them');
+  const instPct = await page.$$eval('#compliance-table tbody tr td.pct', (tds) => tds.map((td) => td.textContent));
+  check(instPct.some((t) => /^\d+\.\d\d%$/.test(t)), 'the Installed column shows a percent of the scope: ' + instPct.slice(0, 3).join(', '));
   await shot(page, 'compliance-laptop');
   await page.setViewportSize(PHONE);
   await shot(page, 'compliance-phone');
