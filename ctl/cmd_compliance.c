@@ -16,6 +16,7 @@
  *   table          aligned columns; a suppressed count prints as "<K" (also a
  *                  complementary one: which cell is below k is not told)
  */
+#include "cmd_deployment.h"
 #include "ctl_common.h"
 #include "qs_codec.h"
 #include "qs_ctl.h"
@@ -45,6 +46,8 @@ usage(FILE *out)
         "  --topic-type T          only this topic type (e.g. 500, update detection)\n"
         "  --topic-id ID           only this update or deployment id\n"
         "  --format table|json|csv output format (default table)\n"
+        "  --deployment ID         a deployment against its deadline (see\n"
+        "                          'qsctl compliance --deployment ID --help')\n"
         "  --help                  show this help\n");
 }
 
@@ -74,6 +77,7 @@ cmd_compliance(int argc, char **argv)
         { "topic-type", required_argument, NULL, 't' },
         { "topic-id", required_argument, NULL, 'i' },
         { "format", required_argument, NULL, 'f' },
+        { "deployment", required_argument, NULL, 'D' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -114,6 +118,7 @@ cmd_compliance(int argc, char **argv)
                 return ctl_usage_error(CMD, "--format must be table, json or csv");
             break;
         case 'h': usage(stdout); return CTL_EXIT_OK;
+        case 'D': return cmd_compliance_deployment(argc, argv);   /* cmd_deployment_eval.c */
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }

@@ -20,5 +20,6 @@ int cmd_resync(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_deployment(int argc, char **argv);
 
 #endif

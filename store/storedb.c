@@ -38,6 +38,10 @@ static const char schema[] =
     "  PRIMARY KEY(client_id, topic_type, topic_id)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
     "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
+    /* Deadline compliance (qs_store_deadline.h): installed at or before a
+     * deadline is a range count. IF NOT EXISTS: a store.db from an older
+     * release gains it when qs-store next opens it (docs/deployments.md). */
+    "CREATE INDEX IF NOT EXISTS latest_deadline ON latest(topic_type, topic_id, state_id, time_ms);"
     "CREATE TABLE IF NOT EXISTS partitions("
     "  epoch INTEGER NOT NULL, topic_type INTEGER NOT NULL, rows INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(epoch, topic_type)) WITHOUT ROWID;"
