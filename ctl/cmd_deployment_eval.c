@@ -156,6 +156,14 @@ print_csv(const cJSON *doc)
         cJSON_AddStringToObject(r, "topic_id", "*");
         cJSON_AddItemToArray(all, r);
     }
+    cJSON_ArrayForEach(r, all) {   /* one decimal, as in the table */
+        const cJSON *pc = cJSON_GetObjectItem(r, "percent");
+        if (cJSON_IsNumber(pc)) {
+            char text[32];
+            snprintf(text, sizeof text, "%.1f", pc->valuedouble);
+            cJSON_ReplaceItemInObject(r, "percent", cJSON_CreateString(text));
+        }
+    }
     ctl_csv_objects(stdout, all, 5, fields, fields);
     cJSON_Delete(all);
     cJSON_Delete(total);
