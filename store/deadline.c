@@ -1,7 +1,7 @@
 /* deadline.c - deadline compliance read from store.db (SQLite); the public entry for both engines.
  *
- * In one read transaction (a WAL snapshot): the scope (machines with a row
- * of the topic type), then per update its groups from compliance_counts
+ * In one read transaction (a WAL snapshot): the scope (machines that
+ * delivered a message since the topic type's cutoff), then per update its groups from compliance_counts
  * (machines with a state, installed, not required: key reads) and the
  * installed ones at or before the deadline, a range count on the index
  * latest_deadline(topic_type, topic_id, state_id, time_ms). What they mean
@@ -9,8 +9,8 @@
  *
  * Cost (docs/deployments.md): the groups are O(states) per update; the
  * on-time count walks the index entries of the installed machines of each
- * update; the scope walks the topic type's rows once (count of distinct
- * client ids in primary-key order, no sort).
+ * update; the scope reads the clients table once (one small row per
+ * machine; no index on last_ms: a plain scan is cheaper than keeping one).
  */
 #include "deadline_rules.h"
 #include "ops_pg.h"
@@ -23,8 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char sql_scope[] =
-    "SELECT count(*) FROM (SELECT DISTINCT client_id FROM latest WHERE topic_type = ?1)";
+static const char sql_scope[] = "SELECT count(*) FROM clients WHERE last_ms >= ?1";
 static const char sql_groups[] =
     "SELECT state_id, count FROM compliance_counts WHERE topic_type = ?1 AND topic_id = ?2";
 static const char sql_on_time[] =
@@ -88,7 +87,7 @@ fetch_update(struct stmts *s, qs_deadline_raw_t *raw, const qs_deadline_query_t 
 /* Everything, inside the caller's read transaction. */
 static int
 fetch_sqlite(sqlite3 *sql, int64_t *scope, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
-             const qs_deadline_states_t *states)
+             const qs_deadline_states_t *states, int64_t cutoff_ms)
 {
     struct stmts s = { 0 };
     int rc = -1;
@@ -97,7 +96,7 @@ fetch_sqlite(sqlite3 *sql, int64_t *scope, qs_deadline_raw_t *raw, const qs_dead
         sqlite3_prepare_v2(sql, sql_groups, -1, &s.groups, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(sql, sql_on_time, -1, &s.on_time, NULL) != SQLITE_OK)
         goto out;
-    sqlite3_bind_int64(s.scope, 1, q->topic_type);
+    sqlite3_bind_int64(s.scope, 1, cutoff_ms);
     if (step_int64(s.scope, scope) != 0)
         goto out;
     for (size_t i = 0; i < q->n_topic_ids; i++)
@@ -115,7 +114,7 @@ qs_storedb_deadline(qs_storedb_t *db, qs_storedb_deadline_t *out, const qs_polic
 {
     qs_deadline_states_t states;
     qs_deadline_raw_t *raw;
-    int64_t scope = 0;
+    int64_t scope = 0, cutoff = qs_policy_cutoff_ms(policy, q->topic_type, q->now_ms);
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -123,13 +122,13 @@ qs_storedb_deadline(qs_storedb_t *db, qs_storedb_deadline_t *out, const qs_polic
         return -1;
     raw = qs_calloc(q->n_topic_ids ? q->n_topic_ids : 1, sizeof *raw);
     if (qs_storedb_pgdb(db) != NULL) {
-        rc = qs_deadline_fetch_pg(db, &scope, raw, q, &states, errmsg, errmsg_len);
+        rc = qs_deadline_fetch_pg(db, &scope, raw, q, &states, cutoff, errmsg, errmsg_len);
     } else if (qs_storedb_read_begin(db) != 0) {
         snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s",
                  sqlite3_errmsg(qs_storedb_sqlite(db)));
         rc = -1;
     } else {
-        rc = fetch_sqlite(qs_storedb_sqlite(db), &scope, raw, q, &states);
+        rc = fetch_sqlite(qs_storedb_sqlite(db), &scope, raw, q, &states, cutoff);
         if (rc != 0)
             snprintf(errmsg, errmsg_len, "deadline compliance query on store.db failed: %s",
                      sqlite3_errmsg(qs_storedb_sqlite(db)));

@@ -15,8 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char sql_scope[] =
-    "SELECT count(DISTINCT client_id) FROM latest WHERE topic_type = $1::bigint";
+static const char sql_scope[] = "SELECT count(*) FROM clients WHERE last_ms >= $1::bigint";
 static const char sql_groups[] =
     "SELECT state_id, sum(count)::bigint FROM compliance_counts "
     "WHERE topic_type = $1::bigint AND topic_id = $2::text GROUP BY state_id";
@@ -65,17 +64,17 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
 int
 qs_deadline_fetch_pg(qs_storedb_t *db, int64_t *scope, qs_deadline_raw_t *raw,
                      const qs_deadline_query_t *q, const qs_deadline_states_t *states,
-                     char *errmsg, size_t errmsg_len)
+                     int64_t cutoff_ms, char *errmsg, size_t errmsg_len)
 {
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
-    char type[16];
-    const char *params[1] = { type };
+    char cutoff[24];
+    const char *params[1] = { cutoff };
     PGresult *r;
     int rc = 0;
 
     if (qs_pg_read_begin(pg, errmsg, errmsg_len) != 0)
         return -1;
-    snprintf(type, sizeof type, "%u", q->topic_type);
+    snprintf(cutoff, sizeof cutoff, "%" PRId64, cutoff_ms);
     r = qs_pg_query(pg, "deadline compliance query failed", sql_scope, 1, params, NULL, NULL,
                     errmsg, errmsg_len);
     if (r == NULL) {

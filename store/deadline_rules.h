@@ -47,6 +47,6 @@ void qs_deadline_build(qs_storedb_deadline_t *out, const qs_deadline_query_t *q,
 /* deadline_pg.c: the exact numbers on PostgreSQL, in one snapshot. */
 int qs_deadline_fetch_pg(qs_storedb_t *db, int64_t *scope, qs_deadline_raw_t *raw,
                          const qs_deadline_query_t *q, const qs_deadline_states_t *states,
-                         char *errmsg, size_t errmsg_len);
+                         int64_t cutoff_ms, char *errmsg, size_t errmsg_len);
 
 #endif

@@ -11,7 +11,10 @@
  *   in_progress     any other state, and D is ahead (now <= D)
  *   unknown         no state for this update from a machine in scope
  *
- * Scope: the machines with at least one row of the topic type in latest.
+ * Scope: the machines (client keys) that delivered a message to the store
+ * since the topic type's cutoff (now - its maximum age, the age at which
+ * retention drops a quiet machine's states): the live fleet. A machine in
+ * scope without a state for an update is unknown for it.
  * Times in latest are message times truncated to the policy's precision
  * when stored; "at or before D" is trunc(t) <= D, so with a deadline that is
  * not on a precision boundary a state up to precision - 1 ms after D counts

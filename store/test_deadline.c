@@ -11,6 +11,8 @@
  * the real daemons.
  */
 #include "deadline_rules.h"
+#include "qs_clock.h"
+#include "qs_keys.h"
 #include "qs_limits.h"
 #include "qs_policy.h"
 #include "qs_store_deadline.h"
@@ -52,18 +54,40 @@ close_store(qs_storedb_t **s)
         fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-/* One machine's state for (500, topic_id) with message time t, stored at
- * precision p as qs-store stores it. */
+/* A machine (client key) that last delivered at last_ms, as qs-store keeps it. */
 static void
-put(qs_storedb_t *s, int64_t client, const char *topic_id, uint32_t state, int64_t t, int64_t p)
+client(qs_storedb_t *s, int64_t id, int64_t last_ms)
 {
     sqlite3_stmt *st = NULL;
+    uint8_t pk[QS_KEY_BYTES] = { 0 };
+
+    memcpy(pk, &id, sizeof id);
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(s), "INSERT OR IGNORE INTO clients(client_id, pk, "
+                           "first_ms, last_ms) VALUES (?1, ?2, ?3, ?3)", -1, &st,
+                           NULL) != SQLITE_OK)
+        exit(2);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_blob(st, 2, pk, sizeof pk, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, last_ms);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        exit(2);
+    sqlite3_finalize(st);
+}
+
+/* One machine's state for (500, topic_id) with message time t, stored at
+ * precision p as qs-store stores it; the machine delivered at D0. */
+static void
+put(qs_storedb_t *s, int64_t id, const char *topic_id, uint32_t state, int64_t t, int64_t p)
+{
+    sqlite3_stmt *st = NULL;
+
+    client(s, id, D0);
 
     if (sqlite3_prepare_v2(qs_storedb_sqlite(s), "INSERT INTO latest(client_id, topic_type, "
                            "topic_id, state_id, time_ms, report_ms) VALUES (?1, 500, ?2, ?3, "
                            "?4, ?4)", -1, &st, NULL) != SQLITE_OK)
         exit(2);
-    sqlite3_bind_int64(st, 1, client);
+    sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, topic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, state);
     sqlite3_bind_int64(st, 4, t - t % p);
@@ -103,14 +127,16 @@ test_deadline_exactly_at_the_deadline_is_compliant(void)
     put(s, 5, "KB1", 2, D0 - 9000, 1);        /* required */
     put(s, 6, "KB1", 0, D0 - 9000, 1);        /* unknown state: not installed */
     put(s, 7, "KB2", 3, D0, 1);               /* no KB1 state: unknown for KB1 */
+    client(s, 8, D0);                         /* delivered, no state at all: unknown */
+    client(s, 9, D0 - 400LL * QS_MS_PER_DAY); /* quiet for longer than max age: out */
     r = eval(s, 1, ids, 1, D0, D0 + 1);       /* deadline passed */
-    QS_CHECK_EQ_INT(r.scope, 7);
+    QS_CHECK_EQ_INT(r.scope, 8);
     QS_CHECK(r.deadline_passed);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_COMPLIANT], 3);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_LATE], 1);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_NONCOMPLIANT], 2);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_IN_PROGRESS], 0);
-    QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_UNKNOWN], 1);
+    QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_UNKNOWN], 2);
     qs_storedb_deadline_free(&r);
     r = eval(s, 1, ids, 1, D0, D0);           /* now == deadline: not past yet */
     QS_CHECK(!r.deadline_passed);
