@@ -1,10 +1,9 @@
 /* cmd_deployment_eval.c - qsctl compliance --deployment ID: each update and the whole deployment against its deadline.
  *
- * The deployment is read from site.db, the policy (k, time precision) too;
- * the counts come from store.db (or PostgreSQL) through
- * qs_storedb_deadline(), which classifies and suppresses inside store/
- * (qs_store_deadline.h): this file only prints the document built by
- * qs_deadlinedoc_compliance. "Now" (past the deadline or not) is UTC from
+ * qs_deadlinedoc_evaluate (what qs-web answers too) reads the deployment and
+ * the policy (k, time precision) from site.db and the counts from store.db
+ * (or PostgreSQL) through qs_storedb_deadline(), which classifies and
+ * suppresses inside store/ (qs_store_deadline.h): this file only prints. "Now" (past the deadline or not) is UTC from
  * the site's clock.
  *
  *   --format json  qs_deadlinedoc.h's document
@@ -169,45 +168,6 @@ print_csv(const cJSON *doc)
     cJSON_Delete(total);
 }
 
-/* Read the deployment and the policy, then evaluate. Returns the document
- * or NULL with errmsg. */
-static cJSON *
-evaluate(ctl_site_t *site, const char *id, char *errmsg, size_t errmsg_len)
-{
-    qs_deployment_t d;
-    qs_policy_t policy;
-    qs_storedb_deadline_t res;
-    qs_deadline_query_t q;
-    int configured, found;
-    int64_t version, now = ctl_site_now(site);
-    cJSON *doc = NULL;
-
-    if (qs_deployments_get(site->sitedb, id, &d, &found, errmsg, errmsg_len) != 0)
-        return NULL;
-    if (!found) {
-        snprintf(errmsg, errmsg_len, "no deployment '%s' in '%s': 'qsctl deployment list' "
-                 "shows them", id, site->paths.site_db);
-        return NULL;
-    }
-    if (qs_sitedb_policy_get(site->sitedb, &policy, &configured, &version) != 0) {
-        snprintf(errmsg, errmsg_len, "cannot read the policy (for k) from '%s'; 'qsctl policy "
-                 "history' shows the stored versions", site->paths.site_db);
-        qs_deployment_free(&d);
-        return NULL;
-    }
-    q.topic_type = d.topic_type;
-    q.topic_ids = (const char *const *)d.topic_ids;
-    q.n_topic_ids = d.n_topic_ids;
-    q.deadline_ms = d.deadline_ms;
-    q.now_ms = now;
-    if (qs_storedb_deadline(site->storedb, &res, &policy, &q, errmsg, errmsg_len) == 0) {
-        doc = qs_deadlinedoc_compliance(&d, &res, now, policy.time_precision_ms);
-        qs_storedb_deadline_free(&res);
-    }
-    qs_deployment_free(&d);
-    return doc;
-}
-
 int
 cmd_compliance_deployment(int argc, char **argv)
 {
@@ -215,7 +175,7 @@ cmd_compliance_deployment(int argc, char **argv)
     eval_opts_t o;
     ctl_site_t site;
     cJSON *doc;
-    int rc;
+    int rc, not_found;
 
     if ((rc = parse(&o, argc, argv)) >= 0)
         return rc;
@@ -234,9 +194,10 @@ cmd_compliance_deployment(int argc, char **argv)
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    doc = evaluate(&site, o.id, errmsg, sizeof errmsg);
+    rc = qs_deadlinedoc_evaluate(&doc, &not_found, site.sitedb, site.storedb, o.id,
+                                 ctl_site_now(&site), errmsg, sizeof errmsg);
     ctl_site_close(&site);
-    if (doc == NULL) {
+    if (rc != 0) {
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }

@@ -4,6 +4,9 @@
 #include "qs_log.h"
 #include "qs_policy.h"
 
+#include <stdio.h>
+#include <string.h>
+
 
 static void
 add_time(cJSON *obj, const char *name, int64_t ms)
@@ -135,4 +138,46 @@ qs_deadlinedoc_compliance(const qs_deployment_t *d, const qs_storedb_deadline_t 
     cJSON_AddItemToObject(doc, "rows", rows);
     cJSON_AddItemToObject(doc, "total", total_doc(res));
     return doc;
+}
+
+int
+qs_deadlinedoc_evaluate(cJSON **doc, int *not_found, qs_sitedb_t *sitedb, qs_storedb_t *storedb,
+                        const char *id, int64_t now_ms, char *errmsg, size_t errmsg_len)
+{
+    qs_deployment_t d;
+    qs_policy_t policy;
+    qs_storedb_deadline_t res;
+    qs_deadline_query_t q;
+    int configured, found, rc;
+    int64_t version;
+
+    *doc = NULL;
+    *not_found = 0;
+    if (qs_deployments_get(sitedb, id, &d, &found, errmsg, errmsg_len) != 0)
+        return -1;
+    if (!found) {
+        *not_found = 1;
+        snprintf(errmsg, errmsg_len, "no deployment '%s' in '%s': 'qsctl deployment list' "
+                 "shows them", id, qs_sitedb_path(sitedb));
+        return -1;
+    }
+    if (qs_sitedb_policy_get(sitedb, &policy, &configured, &version) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot read the policy (for k) from '%s'; 'qsctl policy "
+                 "history' shows the stored versions", qs_sitedb_path(sitedb));
+        qs_deployment_free(&d);
+        return -1;
+    }
+    memset(&q, 0, sizeof q);
+    q.topic_type = d.topic_type;
+    q.topic_ids = (const char *const *)d.topic_ids;
+    q.n_topic_ids = d.n_topic_ids;
+    q.deadline_ms = d.deadline_ms;
+    q.now_ms = now_ms;
+    rc = qs_storedb_deadline(storedb, &res, &policy, &q, errmsg, errmsg_len);
+    if (rc == 0) {
+        *doc = qs_deadlinedoc_compliance(&d, &res, now_ms, policy.time_precision_ms);
+        qs_storedb_deadline_free(&res);
+    }
+    qs_deployment_free(&d);
+    return rc;
 }
