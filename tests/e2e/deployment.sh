@@ -14,7 +14,9 @@
 # small classes are suppressed (count and percent null) and the totals add only
 # what is shown. Bad input is refused with a clear error and changes nothing:
 # a local deadline, a UTC offset, no update, a duplicate id, unknown ids on
-# show, remove and compliance. add and remove are in the audit log.
+# show, remove and compliance. add and remove are in the audit log. qs-web
+# answers GET /api/v1/deployments and /api/v1/compliance?deployment=ID with
+# the same documents as qsctl (operator token), 404 for an unknown id.
 # QS_TEST_ENGINE=pg runs it on PostgreSQL (tests/pg/CMakeLists.txt).
 # Usage: tests/e2e/deployment.sh [BUILD_DIR]   (or QSCTL=... QS_BROKER=... env)
 set -euo pipefail
@@ -23,8 +25,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 qs_need_cmd jq
 qs_need_cmd awk
 qs_find_bins "${1:-}"
+QS_WEB=${QS_WEB:-$(dirname "$QSCTL")/../web/qs-web}
+[[ -x $QS_WEB ]] || qs_die "cannot find the qs-web binary (set QS_WEB)"
+qs_need_cmd curl
 qs_tmp_new
 qs_site_init
+qs_free_port WEB_PORT
+sed -i "s/^listen = .*/listen = 127.0.0.1:$WEB_PORT/" "$QS_HOME/quietstate.conf"
 qs_start_site
 qs_expect_rc 0 "$QS_TMP/policy.out" "$QSCTL" policy set --home "$QS_HOME" --k 1 \
     --time-precision hour --as e2e-deployment
@@ -138,6 +145,28 @@ grep -qx 'KB5040001,compliant_late,3,23.1,' "$QS_TMP/past.csv" || qs_fail "csv:"
 grep -qx '\*,compliant,18,69.2,' "$QS_TMP/past.csv" || qs_fail "csv total:"$'\n'"$(cat "$QS_TMP/past.csv")"
 qs_expect_rc 0 "$QS_TMP/past.txt" "$QSCTL" compliance --home "$QS_HOME" --deployment patch-past
 grep -q '3 (23.1%)' "$QS_TMP/past.txt" || qs_fail "table:"$'\n'"$(cat "$QS_TMP/past.txt")"
+
+qs_step "HTTP API: GET /api/v1/deployments and /api/v1/compliance?deployment= (operator)"
+mkdir -m 700 "$QS_TMP/tok"
+qs_expect_rc 0 "$QS_TMP/user.out" "$QSCTL" user add --home "$QS_HOME" --name op --role operator \
+    --out "$QS_TMP/tok/op" --as e2e
+qs_start web "$QS_WEB" --home "$QS_HOME"
+qs_wait_listen "$WEB_PORT" 20 || qs_fail "qs-web does not listen on $WEB_PORT"
+get() {   # get PATH OUT: the status code; the body in OUT
+    curl -s -o "$2" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $(cat "$QS_TMP/tok/op")" \
+        "http://127.0.0.1:$WEB_PORT$1"
+}
+qs_expect_eq "GET /api/v1/deployments" "$(get /api/v1/deployments "$QS_TMP/w-list.json")" 200
+qs_expect_rc 0 "$QS_TMP/list-now.json" "$QSCTL" deployment list --home "$QS_HOME" --format json
+qs_expect_eq "the API's list is qsctl's" "$(jq -cS . "$QS_TMP/w-list.json")" "$(jq -cS . "$QS_TMP/list-now.json")"
+qs_expect_eq "GET compliance?deployment=" "$(get '/api/v1/compliance?deployment=patch-past' "$QS_TMP/w-past.json")" 200
+qs_expect_eq "the API's answer is qsctl's" "$(jq -cS 'del(.evaluated_utc)' "$QS_TMP/w-past.json")" \
+    "$(jq -cS 'del(.evaluated_utc)' "$QS_TMP/past.json")"
+qs_expect_eq "unknown deployment" "$(get '/api/v1/compliance?deployment=nope' "$QS_TMP/w-nope.json")" 404
+jq -e '.error | test("no deployment")' "$QS_TMP/w-nope.json" >/dev/null || qs_fail "404 body: $(cat "$QS_TMP/w-nope.json")"
+qs_expect_eq "deployment with topic_id" \
+    "$(get '/api/v1/compliance?deployment=patch-past&topic_id=KB5040001' "$QS_TMP/w-bad.json")" 400
+qs_stop web
 
 qs_step "k = 3: small classes suppressed, count and percent; totals add what is shown"
 qs_expect_rc 0 "$QS_TMP/policy3.out" "$QSCTL" policy set --home "$QS_HOME" --k 3 --as e2e-deployment
