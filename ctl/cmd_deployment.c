@@ -343,6 +343,21 @@ static const char *const list_fields[] = {
 
 /* Print the array of deployment objects as a table or CSV. */
 static void
+print_rows(const cJSON *arr, ctl_format_t fmt);
+
+void
+ctl_deployment_print_list_table(const cJSON *doc)
+{
+    print_rows(cJSON_GetObjectItem(doc, "deployments"), CTL_FORMAT_TABLE);
+}
+
+void
+ctl_deployment_print_list_csv(const cJSON *doc)
+{
+    print_rows(cJSON_GetObjectItem(doc, "deployments"), CTL_FORMAT_CSV);
+}
+
+static void
 print_rows(const cJSON *arr, ctl_format_t fmt)
 {
     static const char *const head[LIST_COLS] = {

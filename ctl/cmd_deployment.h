@@ -7,6 +7,7 @@
 #ifndef QS_CMD_DEPLOYMENT_H
 #define QS_CMD_DEPLOYMENT_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,12 @@ int cmd_compliance_deployment(int argc, char **argv);
 int ctl_deployment_parse_utc(int64_t *out_ms, const char *flag, const char *text,
                              char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
+
+/* Printers of the documents (qs_deadlinedoc.h), for the local commands and
+ * `qsctl --url` alike (remote.c): one rendering. */
+void ctl_deployment_print_eval_table(const cJSON *doc);   /* compliance --deployment */
+void ctl_deployment_print_eval_csv(const cJSON *doc);
+void ctl_deployment_print_list_table(const cJSON *doc);   /* {"deployments": [...]} */
+void ctl_deployment_print_list_csv(const cJSON *doc);
 
 #endif

@@ -89,8 +89,8 @@ cell_text(char *buf, size_t len, const cJSON *cell, const char *k)
 }
 
 /* Rows come QS_DEADLINE_CLASSES per update, in class order. */
-static void
-print_table(const cJSON *doc)
+void
+ctl_deployment_print_eval_table(const cJSON *doc)
 {
     const char *head[1 + QS_DEADLINE_CLASSES] = { "TOPIC_ID" };
     const cJSON *rows = cJSON_GetObjectItem(doc, "rows"), *total = cJSON_GetObjectItem(doc, "total");
@@ -140,8 +140,8 @@ print_table(const cJSON *doc)
     ctl_table_destroy(&t);
 }
 
-static void
-print_csv(const cJSON *doc)
+void
+ctl_deployment_print_eval_csv(const cJSON *doc)
 {
     static const char *const fields[] = { "topic_id", "class", "count", "percent",
                                           "suppressed" };
@@ -207,9 +207,9 @@ cmd_compliance_deployment(int argc, char **argv)
         return ctl_output_done(CMD);
     }
     if (o.fmt == CTL_FORMAT_CSV)
-        print_csv(doc);
+        ctl_deployment_print_eval_csv(doc);
     else
-        print_table(doc);
+        ctl_deployment_print_eval_table(doc);
     cJSON_Delete(doc);
     return ctl_output_done(CMD);
 }

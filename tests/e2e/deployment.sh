@@ -166,6 +166,22 @@ qs_expect_eq "unknown deployment" "$(get '/api/v1/compliance?deployment=nope' "$
 jq -e '.error | test("no deployment")' "$QS_TMP/w-nope.json" >/dev/null || qs_fail "404 body: $(cat "$QS_TMP/w-nope.json")"
 qs_expect_eq "deployment with topic_id" \
     "$(get '/api/v1/compliance?deployment=patch-past&topic_id=KB5040001' "$QS_TMP/w-bad.json")" 400
+qs_step "qsctl --url prints what the local command prints"
+remote() { "$QSCTL" --url "http://127.0.0.1:$WEB_PORT" --token-file "$QS_TMP/tok/op" "$@"; }
+remote compliance --deployment patch-past --format json >"$QS_TMP/r-past.json" ||
+    qs_fail "qsctl --url compliance --deployment failed"
+qs_expect_eq "remote JSON" "$(jq -cS 'del(.evaluated_utc)' "$QS_TMP/r-past.json")" \
+    "$(jq -cS 'del(.evaluated_utc)' "$QS_TMP/past.json")"
+remote compliance --deployment patch-past --format csv >"$QS_TMP/r-past.csv" || qs_fail "remote csv"
+cmp -s "$QS_TMP/r-past.csv" "$QS_TMP/past.csv" || qs_fail "remote CSV differs:"$'\n'"$(diff "$QS_TMP/past.csv" "$QS_TMP/r-past.csv")"
+remote deployment list --format json >"$QS_TMP/r-list.json" || qs_fail "remote deployment list"
+qs_expect_eq "remote list" "$(jq -cS . "$QS_TMP/r-list.json")" "$(jq -cS . "$QS_TMP/list-now.json")"
+remote deployment show --id patch-past --format csv >"$QS_TMP/r-show.csv" || qs_fail "remote deployment show"
+cmp -s "$QS_TMP/r-show.csv" "$QS_TMP/show.csv" || qs_fail "remote show CSV differs"
+qs_run "$QS_TMP/r-nope.out" "$QSCTL" --url "http://127.0.0.1:$WEB_PORT" --token-file "$QS_TMP/tok/op" \
+    compliance --deployment nope
+qs_expect_eq "remote unknown id exit" "$QS_RC" 1
+grep -q "no deployment 'nope'" "$QS_TMP/r-nope.out.err" || qs_fail "remote unknown id: $(cat "$QS_TMP/r-nope.out.err")"
 qs_stop web
 
 qs_step "k = 3: small classes suppressed, count and percent; totals add what is shown"
