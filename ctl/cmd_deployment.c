@@ -376,9 +376,13 @@ print_rows(const cJSON *arr, ctl_format_t fmt)
         char ids[4096] = "", type[16], *cells[LIST_COLS];
         const cJSON *id;
         size_t used = 0;
-        cJSON_ArrayForEach(id, cJSON_GetObjectItem(obj, "topic_ids"))
-            used += (size_t)snprintf(ids + used, used < sizeof ids ? sizeof ids - used : 0,
-                                     "%s%s", used ? " " : "", id->valuestring);
+        cJSON_ArrayForEach(id, cJSON_GetObjectItem(obj, "topic_ids")) {
+            int n = snprintf(ids + used, sizeof ids - used, "%s%s", used ? " " : "",
+                             id->valuestring);
+            if (n < 0 || (size_t)n >= sizeof ids - used)
+                break;   /* JSON and CSV have them all; the table shows what fits */
+            used += (size_t)n;
+        }
         snprintf(type, sizeof type, "%d", cJSON_GetObjectItem(obj, "topic_type")->valueint);
         for (size_t c = 0; c < LIST_COLS; c++) {
             const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(obj, list_fields[c]));

@@ -27,8 +27,8 @@ static const char sql_scope[] = "SELECT count(*) FROM clients WHERE last_ms >= ?
 static const char sql_groups[] =
     "SELECT state_id, count FROM compliance_counts WHERE topic_type = ?1 AND topic_id = ?2";
 static const char sql_on_time[] =
-    "SELECT count(*) FROM latest WHERE topic_type = ?1 "
-    "AND topic_id = ?2 AND state_id = ?3 AND time_ms <= ?4";
+    "SELECT count(*) FROM latest WHERE topic_type = ?1 AND topic_id = ?2 AND state_id = ?3 "
+    "AND " QS_DEADLINE_INSTALLED_SQL " AND time_ms <= ?4";
 
 struct stmts {
     sqlite3_stmt *scope, *groups, *on_time;

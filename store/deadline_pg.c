@@ -21,7 +21,7 @@ static const char sql_groups[] =
     "WHERE topic_type = $1::bigint AND topic_id = $2::text GROUP BY state_id";
 static const char sql_on_time[] =
     "SELECT count(*) FROM latest WHERE topic_type = $1::bigint AND topic_id = $2::text "
-    "AND state_id = $3::bigint AND time_ms <= $4::bigint";
+    "AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL " AND time_ms <= $4::bigint";
 
 static int
 fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,

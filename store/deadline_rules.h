@@ -12,6 +12,13 @@
 
 #include "qs_store_deadline.h"
 
+/* Every topic type's "installed" state (301: 4, 402: 10, 500: 3), as SQL:
+ * the partial index latest_deadline (storedb.c, storedb_pg.c) holds only
+ * rows in one of them, so that no other state change of the store touches
+ * it, and the on-time count names the same list so that both engines use
+ * it. test_deadline checks it against the topic table (qs_codec.h). */
+#define QS_DEADLINE_INSTALLED_SQL "state_id IN (3, 4, 10)"
+
 /* The states a deadline is judged by, for one topic type. */
 typedef struct {
     uint32_t installed;           /* the state named "installed" */

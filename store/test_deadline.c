@@ -12,6 +12,7 @@
  */
 #include "deadline_rules.h"
 #include "qs_clock.h"
+#include "qs_codec.h"
 #include "qs_keys.h"
 #include "qs_limits.h"
 #include "qs_policy.h"
@@ -283,6 +284,37 @@ test_deadline_row_never_shows_exactly_one_hidden_cell(void)
     QS_CHECK_EQ_INT(c[QS_DEADLINE_LATE], 0);
 }
 
+/* The partial index holds exactly the installed states of the topic table. */
+static void
+test_deadline_index_covers_every_installed_state(void)
+{
+    uint32_t types[64], installed;
+    size_t n = qs_topic_types(types, 64);
+    char want[128] = "state_id IN (", part[16];
+    int first = 1;
+    uint32_t states[16];
+    size_t ns = 0;
+
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (qs_state_parse(types[i], "installed", &installed) == 0)
+            states[ns++] = installed;
+    /* ascending, as the SQL lists them */
+    for (size_t i = 0; i < ns; i++)
+        for (size_t j = i + 1; j < ns; j++)
+            if (states[j] < states[i]) {
+                uint32_t t = states[i];
+                states[i] = states[j];
+                states[j] = t;
+            }
+    for (size_t i = 0; i < ns; i++) {
+        snprintf(part, sizeof part, "%s%u", first ? "" : ", ", states[i]);
+        strcat(want, part);
+        first = 0;
+    }
+    strcat(want, ")");
+    QS_CHECK_STR(want, QS_DEADLINE_INSTALLED_SQL);
+}
+
 static void
 test_deadline_refuses_a_topic_type_without_installed(void)
 {
@@ -303,5 +335,6 @@ main(void)
     QS_RUN(test_deadline_suppresses_small_classes_and_their_complements);
     QS_RUN(test_deadline_row_never_shows_exactly_one_hidden_cell);
     QS_RUN(test_deadline_refuses_a_topic_type_without_installed);
+    QS_RUN(test_deadline_index_covers_every_installed_state);
     return qs_test_summary();
 }
