@@ -3,8 +3,10 @@
  * In one read transaction (a WAL snapshot): the scope (machines that
  * delivered a message since the topic type's cutoff), then per update its groups from compliance_counts
  * (machines with a state, installed, not required: key reads) and the
- * installed ones at or before the deadline, a range count on the index
- * latest_deadline(topic_type, topic_id, state_id, time_ms). What they mean
+ * installed ones at or before the deadline: the index latest_deadline
+ * (topic_type, topic_id, state_id, time_ms; installed rows only) gives the
+ * installed times' bounds in two seeks, and only a deadline between them
+ * needs the range count. What they mean
  * and what is published of them is deadline_rules.c's.
  *
  * Cost (docs/deployments.md): the groups are O(states) per update; the
@@ -30,8 +32,15 @@ static const char sql_on_time[] =
     "SELECT count(*) FROM latest WHERE topic_type = ?1 AND topic_id = ?2 AND state_id = ?3 "
     "AND " QS_DEADLINE_INSTALLED_SQL " AND time_ms <= ?4";
 
+/* The installed times' bounds: one index seek each (SQLite's min/max
+ * optimization takes one aggregate per statement). */
+#define INSTALLED_WHERE "FROM latest WHERE topic_type = ?1 AND topic_id = ?2 AND state_id = ?3 " \
+                        "AND " QS_DEADLINE_INSTALLED_SQL
+static const char sql_min[] = "SELECT min(time_ms) " INSTALLED_WHERE;
+static const char sql_max[] = "SELECT max(time_ms) " INSTALLED_WHERE;
+
 struct stmts {
-    sqlite3_stmt *scope, *groups, *on_time;
+    sqlite3_stmt *scope, *groups, *on_time, *min, *max;
 };
 
 static void
@@ -40,6 +49,8 @@ stmts_finalize(struct stmts *s)
     sqlite3_finalize(s->scope);
     sqlite3_finalize(s->groups);
     sqlite3_finalize(s->on_time);
+    sqlite3_finalize(s->min);
+    sqlite3_finalize(s->max);
     memset(s, 0, sizeof *s);
 }
 
@@ -50,6 +61,42 @@ step_int64(sqlite3_stmt *st, int64_t *out)
 
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static void
+bind_installed(sqlite3_stmt *st, const qs_deadline_query_t *q, const char *topic_id,
+               const qs_deadline_states_t *states)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, q->topic_type);
+    sqlite3_bind_text(st, 2, topic_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, states->installed);
+}
+
+/* raw->on_time: when every installed time is on one side of the deadline
+ * (a deadline still ahead, or one long past with nobody late), the bounds
+ * say so for two index seeks; else the range count. */
+static int
+on_time(struct stmts *s, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
+        const char *topic_id, const qs_deadline_states_t *states)
+{
+    int64_t lo, hi;
+
+    bind_installed(s->min, q, topic_id, states);
+    bind_installed(s->max, q, topic_id, states);
+    if (step_int64(s->min, &lo) != 0 || step_int64(s->max, &hi) != 0)
+        return -1;
+    if (hi <= q->deadline_ms) {
+        raw->on_time = raw->installed;
+        return 0;
+    }
+    if (lo > q->deadline_ms) {
+        raw->on_time = 0;
+        return 0;
+    }
+    bind_installed(s->on_time, q, topic_id, states);
+    sqlite3_bind_int64(s->on_time, 4, q->deadline_ms);
+    return step_int64(s->on_time, &raw->on_time);
 }
 
 /* One update's exact numbers. */
@@ -76,12 +123,7 @@ fetch_update(struct stmts *s, qs_deadline_raw_t *raw, const qs_deadline_query_t 
         return -1;
     if (raw->installed == 0)
         return 0;
-    sqlite3_reset(s->on_time);
-    sqlite3_bind_int64(s->on_time, 1, q->topic_type);
-    sqlite3_bind_text(s->on_time, 2, topic_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s->on_time, 3, states->installed);
-    sqlite3_bind_int64(s->on_time, 4, q->deadline_ms);
-    return step_int64(s->on_time, &raw->on_time);
+    return on_time(s, raw, q, topic_id, states);
 }
 
 /* Everything, inside the caller's read transaction. */
@@ -94,7 +136,9 @@ fetch_sqlite(sqlite3 *sql, int64_t *scope, qs_deadline_raw_t *raw, const qs_dead
 
     if (sqlite3_prepare_v2(sql, sql_scope, -1, &s.scope, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(sql, sql_groups, -1, &s.groups, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sql, sql_on_time, -1, &s.on_time, NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(sql, sql_on_time, -1, &s.on_time, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sql, sql_min, -1, &s.min, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sql, sql_max, -1, &s.max, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_int64(s.scope, 1, cutoff_ms);
     if (step_int64(s.scope, scope) != 0)

@@ -19,6 +19,12 @@ static const char sql_scope[] = "SELECT count(*) FROM clients WHERE last_ms >= $
 static const char sql_groups[] =
     "SELECT state_id, sum(count)::bigint FROM compliance_counts "
     "WHERE topic_type = $1::bigint AND topic_id = $2::text GROUP BY state_id";
+/* The installed times' bounds (two index seeks), as on SQLite. */
+static const char sql_bounds[] =
+    "SELECT (SELECT min(time_ms) FROM latest WHERE topic_type = $1::bigint AND "
+    "topic_id = $2::text AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL "), "
+    "(SELECT max(time_ms) FROM latest WHERE topic_type = $1::bigint AND "
+    "topic_id = $2::text AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL ")";
 static const char sql_on_time[] =
     "SELECT count(*) FROM latest WHERE topic_type = $1::bigint AND topic_id = $2::text "
     "AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL " AND time_ms <= $4::bigint";
@@ -30,6 +36,7 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
 {
     char type[16], installed[16], deadline[24];
     const char *params[4] = { type, topic_id, installed, deadline };
+    int64_t lo, hi;
     PGresult *r;
 
     memset(raw, 0, sizeof *raw);
@@ -52,6 +59,17 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
     PQclear(r);
     if (raw->installed == 0)
         return 0;
+    r = qs_pg_query(pg, "deadline compliance query failed", sql_bounds, 3, params, NULL, NULL,
+                    errmsg, errmsg_len);
+    if (r == NULL)
+        return -1;
+    lo = qs_pg_i64(r, 0, 0);
+    hi = qs_pg_i64(r, 0, 1);
+    PQclear(r);
+    if (hi <= q->deadline_ms || lo > q->deadline_ms) {
+        raw->on_time = hi <= q->deadline_ms ? raw->installed : 0;
+        return 0;
+    }
     r = qs_pg_query(pg, "deadline compliance query failed", sql_on_time, 4, params, NULL, NULL,
                     errmsg, errmsg_len);
     if (r == NULL)

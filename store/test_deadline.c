@@ -139,6 +139,15 @@ test_deadline_exactly_at_the_deadline_is_compliant(void)
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_IN_PROGRESS], 0);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_UNKNOWN], 2);
     qs_storedb_deadline_free(&r);
+    /* Every installed time on one side of the deadline (the bounds decide). */
+    r = eval(s, 1, ids, 1, D0 + 10000, D0 + 20000);
+    QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_COMPLIANT], 4);
+    QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_LATE], 0);
+    qs_storedb_deadline_free(&r);
+    r = eval(s, 1, ids, 1, D0 - 10000, D0);
+    QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_COMPLIANT], 1);   /* not required */
+    QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_LATE], 3);
+    qs_storedb_deadline_free(&r);
     r = eval(s, 1, ids, 1, D0, D0);           /* now == deadline: not past yet */
     QS_CHECK(!r.deadline_passed);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_NONCOMPLIANT], 0);
