@@ -87,6 +87,9 @@ qs_expect_rc 0 "$QS_TMP/show.csv" "$QSCTL" deployment show --home "$QS_HOME" --i
 grep -q "^patch-past,500," "$QS_TMP/show.csv" || qs_fail "show --format csv:"$'\n'"$(cat "$QS_TMP/show.csv")"
 qs_expect_rc 0 "$QS_TMP/list.txt" "$QSCTL" deployment list --home "$QS_HOME"
 grep -q "patch-ahead" "$QS_TMP/list.txt" || qs_fail "list table has no patch-ahead"
+# The new site.db tables hold no name: qsctl verify knows their text columns.
+qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" verify --home "$QS_HOME"
+grep -q "^site verified" "$QS_TMP/verify.out" || qs_fail "qsctl verify:"$'\n'"$(cat "$QS_TMP/verify.out")"
 
 # expect DEADLINE_S NOW_S: the classes computed from the states sent, as
 # "topic class count" lines (times truncated to the hour, as the policy says).
