@@ -184,6 +184,13 @@ site_text_allowed(const char *table, const char *column)
     if (strcmp(table, "audit") == 0)
         return strcmp(column, "actor") == 0 || strcmp(column, "action") == 0 ||
                strcmp(column, "detail") == 0;
+    /* Deployments (qs_deployments.h): the site's own ids, update ids and
+     * group names, and the staff member who added one. */
+    if (strcmp(table, "deployments") == 0)
+        return strcmp(column, "id") == 0 || strcmp(column, "group_name") == 0 ||
+               strcmp(column, "actor") == 0;
+    if (strcmp(table, "deployment_updates") == 0)
+        return strcmp(column, "deployment_id") == 0 || strcmp(column, "topic_id") == 0;
     return 0;
 }
 

@@ -22,6 +22,7 @@
  *                  not told)
  */
 #include "cmd_trend.h"
+#include "cmd_deployment.h"
 #include "ctl_common.h"
 #include "ctl_group.h"
 #include "qs_codec.h"
@@ -56,6 +57,8 @@ usage(FILE *out)
         "  --group G               only the machines of group G (qsctl group)\n"
         "  --format table|json|csv output format (default table)\n"
         "  --trend --days N        per UTC day instead (qsctl compliance --trend --help)\n"
+        "  --deployment ID         a deployment against its deadline (see\n"
+        "                          'qsctl compliance --deployment ID --help')\n"
         "  --help                  show this help\n");
 }
 
@@ -86,6 +89,7 @@ cmd_compliance(int argc, char **argv)
         { "topic-id", required_argument, NULL, 'i' },
         { "format", required_argument, NULL, 'f' },
         { "group", required_argument, NULL, 'g' },
+        { "deployment", required_argument, NULL, 'D' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -129,6 +133,7 @@ cmd_compliance(int argc, char **argv)
             break;
         case 'g': return cmd_compliance_group(argc, argv);   /* docs/groups.md */
         case 'h': usage(stdout); return CTL_EXIT_OK;
+        case 'D': return cmd_compliance_deployment(argc, argv);   /* cmd_deployment_eval.c */
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }

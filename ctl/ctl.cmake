@@ -5,7 +5,7 @@
 # ctl/ but main.c and the commands other modules own.
 set(QS_CTL_CMD_SOURCES ctl_common.c cmd_init.c cmd_enroll.c cmd_revoke.c cmd_forget.c
     cmd_policy.c cmd_compliance.c cmd_stats.c cmd_audit.c remote_print.c
-    cmd_trend.c cmd_group.c)
+    cmd_trend.c cmd_group.c cmd_deployment.c cmd_deployment_eval.c)
 list(TRANSFORM QS_CTL_CMD_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
 add_library(qs_ctl_cmds STATIC ${QS_CTL_CMD_SOURCES})
 target_include_directories(qs_ctl_cmds PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})

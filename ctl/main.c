@@ -31,6 +31,7 @@ static const struct {
     { "verify", cmd_verify, "check that no expired data or identifier is left" },
     { "migrate", cmd_migrate, "copy the SQLite store into PostgreSQL, then switch to it" },
     { "user", cmd_user, "add, list or remove the users of qs-web (the HTTP API)" },
+    { "deployment", cmd_deployment, "add, list, show or remove deployments with deadlines" },
 };
 
 static void

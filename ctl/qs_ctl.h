@@ -21,5 +21,6 @@ int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_deployment(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
  * 4xx/5xx prints "qsctl CMD: SERVER ERROR (HTTP N)" and exits 1.
  */
 #include "cmd_trend.h"
+#include "cmd_deployment.h"
 #include "cmd_policy.h"
 #include "ctl_common.h"
 #include "qs_fsutil.h"
@@ -35,7 +36,7 @@ typedef struct {
 } remote_t;
 
 static const char *const remote_commands[] = {
-    "policy", "audit", "compliance", "stats", "lookup", "forget", "verify", NULL,
+    "policy", "audit", "compliance", "stats", "lookup", "forget", "verify", "deployment", NULL,
 };
 
 static int
@@ -204,7 +205,7 @@ print_doc(const char *cmd, cJSON *doc, ctl_format_t fmt, void (*printer)(const c
 
 typedef struct {
     ctl_format_t fmt;
-    const char *topic_type, *topic_id, *machine, *domain, *reason, *group;
+    const char *topic_type, *topic_id, *machine, *domain, *reason, *group, *deployment, *id;
     int history;
 } remote_opts_t;
 
@@ -226,6 +227,9 @@ remote_usage(FILE *out)
         "             [--format table|json|csv]\n"
         "  compliance --trend --days N [--topic-type T] [--topic-id ID]\n"
         "             [--format table|json|csv]\n"
+        "  compliance --deployment ID [--format table|json|csv]\n"
+        "  deployment list [--format table|json|csv]\n"
+        "  deployment show --id ID [--format table|json|csv]\n"
         "  stats [--format table|json]\n"
         "  lookup --machine NAME --reason TEXT [--domain D] [--history]\n"
         "         [--format table|json]\n"
@@ -248,6 +252,8 @@ parse_opts(remote_opts_t *o, const char *cmd, const char *allowed, unsigned form
         { "reason", required_argument, NULL, 'r' },
         { "history", no_argument, NULL, 'y' },
         { "group", required_argument, NULL, 'g' },
+        { "deployment", required_argument, NULL, 'D' },
+        { "id", required_argument, NULL, 'I' },
         { "home", required_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -281,6 +287,8 @@ parse_opts(remote_opts_t *o, const char *cmd, const char *allowed, unsigned form
         case 'r': o->reason = optarg; break;
         case 'y': o->history = 1; break;
         case 'g': o->group = optarg; break;
+        case 'D': o->deployment = optarg; break;
+        case 'I': o->id = optarg; break;
         default: break;
         }
     }
@@ -440,6 +448,50 @@ remote_trend(const remote_t *r, int argc, char **argv)
                          a.fmt == CTL_FORMAT_CSV ? ctl_print_trend_csv : ctl_print_trend_table);
 }
 
+/* deployment list|show: GET /api/v1/deployments (show picks its id). add
+ * and remove change site configuration: only on the site, audited. */
+static int
+remote_deployment(const remote_t *r, int argc, char **argv)
+{
+    const unsigned formats = CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV;
+    remote_opts_t o;
+    cJSON *doc, *one = NULL, *d;
+    int show, rc;
+
+    if (argc < 2 || (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "show") != 0))
+        return ctl_usage_error("deployment", "with --url: list or show (add and remove run "
+                               "on the site, where they are audited)");
+    show = strcmp(argv[1], "show") == 0;
+    if ((rc = parse_opts(&o, show ? "deployment show" : "deployment list", show ? "fI" : "f",
+                         formats, argc - 1, argv + 1)) >= 0)
+        return rc;
+    if (show && o.id == NULL)
+        return ctl_usage_error("deployment show", "--id ID is required");
+    if (remote_call(&doc, r, argv[1][0] == 's' ? "deployment show" : "deployment list", "GET",
+                    "/api/v1/deployments", NULL) != 0)
+        return CTL_EXIT_FAIL;
+    if (!show)
+        return print_doc("deployment list", doc, o.fmt, o.fmt == CTL_FORMAT_CSV
+                         ? ctl_deployment_print_list_csv : ctl_deployment_print_list_table);
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(doc, "deployments"))
+        if (one == NULL && cJSON_IsString(cJSON_GetObjectItem(d, "id")) &&
+            strcmp(cJSON_GetObjectItem(d, "id")->valuestring, o.id) == 0)
+            one = cJSON_Duplicate(d, 1);
+    cJSON_Delete(doc);
+    if (one == NULL) {
+        ctl_error("deployment show", "no deployment '%s' on the server: 'qsctl deployment "
+                  "list' shows them", o.id);
+        return CTL_EXIT_FAIL;
+    }
+    if (o.fmt == CTL_FORMAT_JSON)
+        return print_doc("deployment show", one, o.fmt, NULL);
+    doc = cJSON_CreateObject();
+    cJSON_AddItemToObject(doc, "deployments", cJSON_CreateArray());
+    cJSON_AddItemToArray(cJSON_GetObjectItem(doc, "deployments"), one);
+    return print_doc("deployment show", doc, o.fmt, o.fmt == CTL_FORMAT_CSV
+                     ? ctl_deployment_print_list_csv : ctl_deployment_print_list_table);
+}
+
 /* compliance, stats, lookup, forget, verify: the store side. compliance,
  * stats and lookup print with the local commands' printers (remote_print.h);
  * forget and verify print their JSON answer. */
@@ -455,13 +507,21 @@ remote_store_cmd(const remote_t *r, const char *cmd, int argc, char **argv)
     if (strcmp(cmd, "compliance") == 0 && ctl_trend_wanted(argc, argv))
         return remote_trend(r, argc, argv);
     if (strcmp(cmd, "compliance") == 0) {
-        if ((rc = parse_opts(&o, cmd, "ftig", CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV,
+        if ((rc = parse_opts(&o, cmd, "ftigD", CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV,
                              argc, argv)) >= 0)
             return rc;
         printer = o.fmt == CTL_FORMAT_CSV ? ctl_print_compliance_csv : ctl_print_compliance_table;
+        if (o.deployment != NULL) {   /* docs/deployments.md */
+            if (o.topic_type != NULL || o.topic_id != NULL)
+                return ctl_usage_error(cmd, "--deployment takes its topic type and updates "
+                                       "from the deployment: drop --topic-type and --topic-id");
+            printer = o.fmt == CTL_FORMAT_CSV ? ctl_deployment_print_eval_csv
+                                              : ctl_deployment_print_eval_table;
+        }
         if (query_add(q, sizeof q, "topic_type", o.topic_type) != 0 ||
             query_add(q, sizeof q, "topic_id", o.topic_id) != 0 ||
-            query_add(q, sizeof q, "group", o.group) != 0)
+            query_add(q, sizeof q, "group", o.group) != 0 ||
+            query_add(q, sizeof q, "deployment", o.deployment) != 0)
             return ctl_usage_error(cmd, "arguments too long");
         snprintf(path, sizeof path, "/api/v1/compliance%s", q);
     } else if (strcmp(cmd, "stats") == 0) {
@@ -547,7 +607,8 @@ parse_globals(remote_t *r, int argc, char **argv)
         return -(ctl_usage_error("qsctl", "needs a command after the global options") + 1);
     if (!is_remote_command(argv[i]))
         return -(ctl_usage_error("qsctl", "'%s' is not available with --url (remote commands: "
-                                 "policy, audit, compliance, stats, lookup, forget, verify)",
+                                 "policy, audit, compliance, stats, lookup, forget, verify, "
+                                 "deployment)",
                                  argv[i]) + 1);
     return i;
 }
@@ -577,6 +638,8 @@ ctl_remote_main(int argc, char **argv)
         rc = remote_policy(&r, argc - i, argv + i);
     else if (strcmp(cmd, "audit") == 0)
         rc = remote_audit(&r, argc - i, argv + i);
+    else if (strcmp(cmd, "deployment") == 0)
+        rc = remote_deployment(&r, argc - i, argv + i);
     else
         rc = remote_store_cmd(&r, cmd, argc - i, argv + i);
     curl_global_cleanup();

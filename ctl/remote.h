@@ -5,8 +5,9 @@
  * private CA) with the bearer token read from the token file (--token-file or
  * QS_TOKEN_FILE; refused unless 0600 or stricter, like the daemons' keys),
  * and prints the same output as the local command for the same document.
- * Commands: policy show|history|set, audit show|verify, compliance, stats,
- * lookup (needs --reason), forget, verify.
+ * Commands: policy show|history|set, audit show|verify, compliance (also
+ * --deployment ID), stats, lookup (needs --reason), forget, verify,
+ * deployment list|show.
  */
 #ifndef QS_CTL_REMOTE_H
 #define QS_CTL_REMOTE_H

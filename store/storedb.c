@@ -1,6 +1,7 @@
 /* storedb.c - store.db schema, history partitions, counters and scrubbing. */
 #include "storedb_sqlite.h"
 #include "storedb_pg.h"
+#include "deadline_rules.h"
 #include "qs_config.h"
 #include "qs_counts.h"
 #include "qs_fsutil.h"
@@ -38,6 +39,12 @@ static const char schema[] =
     "  PRIMARY KEY(client_id, topic_type, topic_id)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
     "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
+    /* Deadline compliance (qs_store_deadline.h): installed at or before a
+     * deadline is a range count. Partial: only installed rows, so that the
+     * other state changes never touch it. IF NOT EXISTS: a store.db from an
+     * older release gains it when qs-store next opens it (docs/deployments.md). */
+    "CREATE INDEX IF NOT EXISTS latest_deadline ON latest(topic_type, topic_id, state_id, time_ms) "
+    "  WHERE " QS_DEADLINE_INSTALLED_SQL ";"
     "CREATE TABLE IF NOT EXISTS partitions("
     "  epoch INTEGER NOT NULL, topic_type INTEGER NOT NULL, rows INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(epoch, topic_type)) WITHOUT ROWID;"

@@ -8,6 +8,7 @@
  * the write path.
  */
 #include "storedb_pg.h"
+#include "deadline_rules.h"
 #include "qs_log.h"
 
 #include <sodium.h>
@@ -22,6 +23,12 @@ struct qs_pgdb {
     int broken;             /* qs_pgdb_invalidate: reconnect before the next use */
     char err[512];
 };
+
+/* Deadline compliance (qs_store_deadline.h): a range count. Also created
+ * at a start of qs-store on a database made before it existed. */
+#define QS_PG_LATEST_DEADLINE_INDEX \
+    "CREATE INDEX IF NOT EXISTS latest_deadline ON latest(topic_type, topic_id, state_id, time_ms) " \
+    "WHERE " QS_DEADLINE_INSTALLED_SQL ";"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, value bigint NOT NULL);"
@@ -38,6 +45,7 @@ static const char schema[] =
     "  PRIMARY KEY(client_id, topic_type, topic_id));"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
     "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
+    QS_PG_LATEST_DEADLINE_INDEX
     "CREATE TABLE IF NOT EXISTS compliance_counts("
     "  topic_type bigint NOT NULL, topic_id text NOT NULL, state_id bigint NOT NULL,"
     "  shard smallint NOT NULL, count bigint NOT NULL,"
@@ -160,6 +168,15 @@ schema_ensure(qs_pgdb_t *pg, int create, char *errmsg, size_t errmsg_len)
     }
     if (present && version == QS_PG_SCHEMA_VERSION) {
         rc = 0;
+        /* Looked up first: CREATE INDEX IF NOT EXISTS would lock latest
+         * against writers even when the index is there. */
+        if (create && (qs_pgdb_int64(pg, &present, "SELECT count(*) FROM pg_indexes WHERE "
+                                     "schemaname = current_schema() AND "
+                                     "indexname = 'latest_deadline'", 0, NULL) != 0 ||
+                       (present == 0 && qs_pgdb_exec(pg, QS_PG_LATEST_DEADLINE_INDEX) != 0))) {
+            snprintf(errmsg, errmsg_len, "cannot create the index latest_deadline: %s", pg->err);
+            rc = -1;
+        }
         goto out;
     }
     if (present && version == 1) {

@@ -64,6 +64,7 @@ static const route_t routes[] = {
     { "GET", "/api/v1/verify", 0, "verify" },
     { "GET", "/api/v1/me", 0, "me" },
     { "GET", "/metrics", 0, "metrics" },
+    { "GET", "/api/v1/deployments", 0, "deployments" },
     { "GET", "", 0, "static" },       /* never matched by path: static.h's list */
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -75,7 +76,7 @@ static const char *const route_names[N_ROUTES] = {
     "GET /api/v1/policy", "PUT /api/v1/policy", "GET /api/v1/policy/history", "GET /api/v1/machines/NAME", "POST /api/v1/clients",
     "DELETE /api/v1/clients/NAME", "GET /api/v1/audit", "GET /api/v1/audit/verify",
     "POST /api/v1/forget", "GET /api/v1/verify", "GET /api/v1/me", "GET /metrics",
-    "GET dashboard file",
+    "GET /api/v1/deployments", "GET dashboard file",
 };
 #define ROUTE_STATIC (N_ROUTES - 1)
 
@@ -318,7 +319,7 @@ build_args(struct MHD_Connection *c, const route_t *rt, const char *name,
            const request_t *r, char *bad, size_t bad_len)
 {
     static const char *const none[] = { NULL };
-    static const char *const compliance[] = { "topic_type", "topic_id", "group", NULL };
+    static const char *const compliance[] = { "topic_type", "topic_id", "group", "deployment", NULL };
     static const char *const lookup[] = { "reason", "history", "domain", NULL };
     /* group and deployment reach the worker, which refuses them by name. */
     static const char *const trend[] = { "days", "topic_type", "topic_id", "group",

@@ -31,6 +31,8 @@ static const qs_web_op_t ops[] = {
      * the front may serve it without one: [web] metrics_public). */
     { "me", QS_ROLE_ALL, 0 },
     { "metrics", QS_ROLE_ALL, 1 },
+    /* Deployments (docs/deployments.md): site configuration, no machine's data. */
+    { "deployments", QS_ROLE_ALL, 0 },
 };
 
 const qs_web_op_t *

@@ -24,6 +24,7 @@
 #include "qs_store_query.h"
 #include "qs_storedoc.h"
 #include "qs_verifydoc.h"
+#include "ops_deploy.h"
 #include "verify.h"
 #include "worker_int.h"
 
@@ -81,6 +82,8 @@ wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body
     char err[WK_ERR_BYTES];
 
     (void)user;
+    if (wk_arg_str(args, "deployment") != NULL)   /* ops_deploy.c */
+        return wk_op_compliance_deployment(w, args, wk_arg_str(args, "deployment"), body);
     if (topic_id != NULL && !printable(topic_id, QS_MAX_TOPIC_ID_BYTES))
         return wk_error(body, 400, "'topic_id' must be 1..%u printable bytes",
                         QS_MAX_TOPIC_ID_BYTES);

@@ -12,6 +12,7 @@
  * transaction short or leaves the front without its worker mid-request.
  */
 #include "ops.h"
+#include "ops_deploy.h"
 #include "ops_metrics.h"
 #include "qs_audit.h"
 #include "qs_fsutil.h"
@@ -124,6 +125,7 @@ static const struct {
     { "audit.verify", wk_op_audit_verify },
     { "forget", wk_op_forget },
     { "verify", wk_op_verify },
+    { "deployments", wk_op_deployments },
 };
 
 /* Authenticate, authorise and run one request. Returns the status. */

@@ -1,0 +1,185 @@
+/* deadline.c - deadline compliance read from store.db (SQLite); the public entry for both engines.
+ *
+ * In one read transaction (a WAL snapshot): the scope (machines that
+ * delivered a message since the topic type's cutoff), then per update its groups from compliance_counts
+ * (machines with a state, installed, not required: key reads) and the
+ * installed ones at or before the deadline: the index latest_deadline
+ * (topic_type, topic_id, state_id, time_ms; installed rows only) gives the
+ * installed times' bounds in two seeks, and only a deadline between them
+ * needs the range count. What they mean
+ * and what is published of them is deadline_rules.c's.
+ *
+ * Cost (docs/deployments.md): the groups are O(states) per update; the
+ * on-time count walks the index entries of the installed machines of each
+ * update; the scope reads the clients table once (one small row per
+ * machine; no index on last_ms: a plain scan is cheaper than keeping one).
+ */
+#include "deadline_rules.h"
+#include "ops_pg.h"
+#include "qs_log.h"
+#include "qs_sqlutil.h"
+#include "query_rules.h"
+#include "query_sqlite.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char sql_scope[] = "SELECT count(*) FROM clients WHERE last_ms >= ?1";
+static const char sql_groups[] =
+    "SELECT state_id, count FROM compliance_counts WHERE topic_type = ?1 AND topic_id = ?2";
+static const char sql_on_time[] =
+    "SELECT count(*) FROM latest WHERE topic_type = ?1 AND topic_id = ?2 AND state_id = ?3 "
+    "AND " QS_DEADLINE_INSTALLED_SQL " AND time_ms <= ?4";
+
+/* The installed times' bounds: one index seek each (SQLite's min/max
+ * optimization takes one aggregate per statement). */
+#define INSTALLED_WHERE "FROM latest WHERE topic_type = ?1 AND topic_id = ?2 AND state_id = ?3 " \
+                        "AND " QS_DEADLINE_INSTALLED_SQL
+static const char sql_min[] = "SELECT min(time_ms) " INSTALLED_WHERE;
+static const char sql_max[] = "SELECT max(time_ms) " INSTALLED_WHERE;
+
+struct stmts {
+    sqlite3_stmt *scope, *groups, *on_time, *min, *max;
+};
+
+static void
+stmts_finalize(struct stmts *s)
+{
+    sqlite3_finalize(s->scope);
+    sqlite3_finalize(s->groups);
+    sqlite3_finalize(s->on_time);
+    sqlite3_finalize(s->min);
+    sqlite3_finalize(s->max);
+    memset(s, 0, sizeof *s);
+}
+
+static int
+step_int64(sqlite3_stmt *st, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static void
+bind_installed(sqlite3_stmt *st, const qs_deadline_query_t *q, const char *topic_id,
+               const qs_deadline_states_t *states)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, q->topic_type);
+    sqlite3_bind_text(st, 2, topic_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, states->installed);
+}
+
+/* raw->on_time: when every installed time is on one side of the deadline
+ * (a deadline still ahead, or one long past with nobody late), the bounds
+ * say so for two index seeks; else the range count. */
+static int
+on_time(struct stmts *s, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
+        const char *topic_id, const qs_deadline_states_t *states)
+{
+    int64_t lo, hi;
+
+    bind_installed(s->min, q, topic_id, states);
+    bind_installed(s->max, q, topic_id, states);
+    if (step_int64(s->min, &lo) != 0 || step_int64(s->max, &hi) != 0)
+        return -1;
+    if (hi <= q->deadline_ms) {
+        raw->on_time = raw->installed;
+        return 0;
+    }
+    if (lo > q->deadline_ms) {
+        raw->on_time = 0;
+        return 0;
+    }
+    bind_installed(s->on_time, q, topic_id, states);
+    sqlite3_bind_int64(s->on_time, 4, q->deadline_ms);
+    return step_int64(s->on_time, &raw->on_time);
+}
+
+/* One update's exact numbers. */
+static int
+fetch_update(struct stmts *s, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
+             const char *topic_id, const qs_deadline_states_t *states)
+{
+    int rc;
+
+    memset(raw, 0, sizeof *raw);
+    sqlite3_reset(s->groups);
+    sqlite3_bind_int64(s->groups, 1, q->topic_type);
+    sqlite3_bind_text(s->groups, 2, topic_id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s->groups)) == SQLITE_ROW) {
+        uint32_t state = (uint32_t)sqlite3_column_int64(s->groups, 0);
+        int64_t n = sqlite3_column_int64(s->groups, 1);
+        raw->rows += n;
+        if (state == states->installed)
+            raw->installed = n;
+        else if (states->has_not_required && state == states->not_required)
+            raw->not_required = n;
+    }
+    if (rc != SQLITE_DONE)
+        return -1;
+    if (raw->installed == 0)
+        return 0;
+    return on_time(s, raw, q, topic_id, states);
+}
+
+/* Everything, inside the caller's read transaction. */
+static int
+fetch_sqlite(sqlite3 *sql, int64_t *scope, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
+             const qs_deadline_states_t *states, int64_t cutoff_ms)
+{
+    struct stmts s = { 0 };
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(sql, sql_scope, -1, &s.scope, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sql, sql_groups, -1, &s.groups, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sql, sql_on_time, -1, &s.on_time, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sql, sql_min, -1, &s.min, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sql, sql_max, -1, &s.max, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(s.scope, 1, cutoff_ms);
+    if (step_int64(s.scope, scope) != 0)
+        goto out;
+    for (size_t i = 0; i < q->n_topic_ids; i++)
+        if (fetch_update(&s, &raw[i], q, q->topic_ids[i], states) != 0)
+            goto out;
+    rc = 0;
+out:
+    stmts_finalize(&s);
+    return rc;
+}
+
+int
+qs_storedb_deadline(qs_storedb_t *db, qs_storedb_deadline_t *out, const qs_policy_t *policy,
+                    const qs_deadline_query_t *q, char *errmsg, size_t errmsg_len)
+{
+    qs_deadline_states_t states;
+    qs_deadline_raw_t *raw;
+    int64_t scope = 0, cutoff = qs_policy_cutoff_ms(policy, q->topic_type, q->now_ms);
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (qs_deadline_states(&states, q->topic_type, errmsg, errmsg_len) != 0)
+        return -1;
+    raw = qs_calloc(q->n_topic_ids ? q->n_topic_ids : 1, sizeof *raw);
+    if (qs_storedb_pgdb(db) != NULL) {
+        rc = qs_deadline_fetch_pg(db, &scope, raw, q, &states, cutoff, errmsg, errmsg_len);
+    } else if (qs_storedb_read_begin(db) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot start a read transaction: %s",
+                 sqlite3_errmsg(qs_storedb_sqlite(db)));
+        rc = -1;
+    } else {
+        rc = fetch_sqlite(qs_storedb_sqlite(db), &scope, raw, q, &states, cutoff);
+        if (rc != 0)
+            snprintf(errmsg, errmsg_len, "deadline compliance query on store.db failed: %s",
+                     sqlite3_errmsg(qs_storedb_sqlite(db)));
+        qs_storedb_read_end(db);
+    }
+    if (rc == 0)
+        qs_deadline_build(out, q, raw, scope, qs_compliance_k(policy));
+    free(raw);
+    return rc;
+}

@@ -1,0 +1,108 @@
+/* deadline_pg.c - deadline compliance's exact numbers on PostgreSQL.
+ *
+ * The same numbers as deadline.c, in one read-only REPEATABLE READ
+ * snapshot: the scope, each update's groups summed over the writer shards
+ * of compliance_counts, and the installed machines at or before the
+ * deadline, a range on the index latest_deadline (storedb_pg.c). The rules
+ * are deadline_rules.c's.
+ */
+#include "deadline_rules.h"
+#include "ops_pg.h"
+#include "pgutil.h"
+#include "qs_log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char sql_scope[] = "SELECT count(*) FROM clients WHERE last_ms >= $1::bigint";
+static const char sql_groups[] =
+    "SELECT state_id, sum(count)::bigint FROM compliance_counts "
+    "WHERE topic_type = $1::bigint AND topic_id = $2::text GROUP BY state_id";
+/* The installed times' bounds (two index seeks), as on SQLite. */
+static const char sql_bounds[] =
+    "SELECT (SELECT min(time_ms) FROM latest WHERE topic_type = $1::bigint AND "
+    "topic_id = $2::text AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL "), "
+    "(SELECT max(time_ms) FROM latest WHERE topic_type = $1::bigint AND "
+    "topic_id = $2::text AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL ")";
+static const char sql_on_time[] =
+    "SELECT count(*) FROM latest WHERE topic_type = $1::bigint AND topic_id = $2::text "
+    "AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL " AND time_ms <= $4::bigint";
+
+static int
+fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
+             const char *topic_id, const qs_deadline_states_t *states, char *errmsg,
+             size_t errmsg_len)
+{
+    char type[16], installed[16], deadline[24];
+    const char *params[4] = { type, topic_id, installed, deadline };
+    int64_t lo, hi;
+    PGresult *r;
+
+    memset(raw, 0, sizeof *raw);
+    snprintf(type, sizeof type, "%u", q->topic_type);
+    snprintf(installed, sizeof installed, "%u", states->installed);
+    snprintf(deadline, sizeof deadline, "%" PRId64, q->deadline_ms);
+    r = qs_pg_query(pg, "deadline compliance query failed", sql_groups, 2, params, NULL, NULL,
+                    errmsg, errmsg_len);
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        uint32_t state = (uint32_t)qs_pg_i64(r, i, 0);
+        int64_t n = qs_pg_i64(r, i, 1);
+        raw->rows += n;
+        if (state == states->installed)
+            raw->installed = n;
+        else if (states->has_not_required && state == states->not_required)
+            raw->not_required = n;
+    }
+    PQclear(r);
+    if (raw->installed == 0)
+        return 0;
+    r = qs_pg_query(pg, "deadline compliance query failed", sql_bounds, 3, params, NULL, NULL,
+                    errmsg, errmsg_len);
+    if (r == NULL)
+        return -1;
+    lo = qs_pg_i64(r, 0, 0);
+    hi = qs_pg_i64(r, 0, 1);
+    PQclear(r);
+    if (hi <= q->deadline_ms || lo > q->deadline_ms) {
+        raw->on_time = hi <= q->deadline_ms ? raw->installed : 0;
+        return 0;
+    }
+    r = qs_pg_query(pg, "deadline compliance query failed", sql_on_time, 4, params, NULL, NULL,
+                    errmsg, errmsg_len);
+    if (r == NULL)
+        return -1;
+    raw->on_time = qs_pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+int
+qs_deadline_fetch_pg(qs_storedb_t *db, int64_t *scope, qs_deadline_raw_t *raw,
+                     const qs_deadline_query_t *q, const qs_deadline_states_t *states,
+                     int64_t cutoff_ms, char *errmsg, size_t errmsg_len)
+{
+    qs_pgdb_t *pg = qs_storedb_pgdb(db);
+    char cutoff[24];
+    const char *params[1] = { cutoff };
+    PGresult *r;
+    int rc = 0;
+
+    if (qs_pg_read_begin(pg, errmsg, errmsg_len) != 0)
+        return -1;
+    snprintf(cutoff, sizeof cutoff, "%" PRId64, cutoff_ms);
+    r = qs_pg_query(pg, "deadline compliance query failed", sql_scope, 1, params, NULL, NULL,
+                    errmsg, errmsg_len);
+    if (r == NULL) {
+        rc = -1;
+    } else {
+        *scope = qs_pg_i64(r, 0, 0);
+        PQclear(r);
+    }
+    for (size_t i = 0; rc == 0 && i < q->n_topic_ids; i++)
+        rc = fetch_update(pg, &raw[i], q, q->topic_ids[i], states, errmsg, errmsg_len);
+    qs_pg_read_end(pg);
+    return rc;
+}
