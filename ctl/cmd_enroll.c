@@ -25,8 +25,8 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "usage: qsctl enroll --home DIR --name NAME --out PROFILE [--as NAME]\n"
-        "                    [--format table|json]\n"
+        "usage: qsctl enroll --home DIR --name NAME --out PROFILE [--machine MACHINE]\n"
+        "                    [--replace] [--as NAME] [--format table|json]\n"
         "\n"
         "Enroll a client: make its key pair, allow it in site.db and write its\n"
         "profile (mode 0600: it holds the client's secret key).\n"
@@ -35,12 +35,19 @@ usage(FILE *out)
         "  --name NAME     the client's name (stored only as a keyed pseudonym;\n"
         "                  matched case-insensitively)\n"
         "  --out PROFILE   profile file to create; never overwritten\n"
+        "  --machine MACHINE  bind the key to this machine: the store refuses its\n"
+        "                  messages naming another machine (MACHINE_MISMATCH), keeps\n"
+        "                  an empty machine field as this one, and the key takes over\n"
+        "                  the machine's state kept under earlier keys\n"
+        "  --replace       NAME is enrolled: revoke its key and enroll the new one in\n"
+        "                  one step (audited once); the machine's state continues\n"
         "  --as NAME       who enrolls, for the audit log (beside the OS user)\n"
         "  --format table|json  output format (default table)\n"
         "  --help          show this help\n"
         "\n"
-        "A name that is already enrolled is refused: revoke it first\n"
-        "(qsctl revoke --name NAME), then enroll again to issue a new key.\n");
+        "A name that is already enrolled is refused unless --replace is given\n"
+        "(or revoke it first: qsctl revoke --name NAME). With --replace and no\n"
+        "--machine, the new key is bound to the replaced key's machine.\n");
 }
 
 /* Warn when the frontend is a wildcard bind address a client cannot dial. */
@@ -55,7 +62,8 @@ warn_wildcard(const char *endpoint)
 }
 
 struct enroll_args {
-    const char *home, *name, *out, *as;
+    const char *home, *name, *out, *as, *machine;
+    int replace;
     ctl_format_t fmt;
 };
 
@@ -73,12 +81,21 @@ print_done(const struct enroll_args *a, const qs_enroll_ids_t *ids, const char *
         cJSON_AddStringToObject(doc, "key", ids->key);
         cJSON_AddStringToObject(doc, "name_pseudonym", ids->name_ps);
         cJSON_AddStringToObject(doc, "endpoint", endpoint);
+        if (ids->machine_ps[0] != '\0')
+            cJSON_AddStringToObject(doc, "machine_pseudonym", ids->machine_ps);
+        cJSON_AddBoolToObject(doc, "replaced", ids->replaced);
         if (ctl_json_print(doc) != 0)
             qs_fatal("out of memory printing JSON");
         return;
     }
     printf("enrolled client '%s' (key %s…, name pseudonym %s…)\n", a->name, ids->key,
            ids->name_ps);
+    if (ids->replaced)
+        printf("replaced: the name's earlier key is revoked; the machine's state continues "
+               "under the new key\n");
+    if (ids->machine_ps[0] != '\0')
+        printf("bound to machine pseudonym %s…: messages naming another machine are "
+               "refused\n", ids->machine_ps);
     printf("profile written to '%s' (mode 0600): it holds the client's secret key, so hand "
            "it over securely\n", a->out);
     printf("endpoint in the profile: %s\n", endpoint);
@@ -110,6 +127,7 @@ enroll(const struct enroll_args *a)
         .db = site.sitedb, .site_key = site.site_key, .audit_key = site.audit_key,
         .audit_head = site.paths.audit_head, .actor = actor, .now_ms = ctl_site_now(&site),
         .endpoint = cfg.frontend, .broker_pk = broker_pk, .store_pk = store_pk,
+        .machine = a->machine, .replace = a->replace,
     };
     if (qs_enroll_client(&ids, &es, a->name, a->out, errmsg, sizeof errmsg) != 0)
         goto fail;
@@ -133,6 +151,8 @@ cmd_enroll(int argc, char **argv)
         { "name", required_argument, NULL, 'n' },
         { "out", required_argument, NULL, 'o' },
         { "as", required_argument, NULL, 'a' },
+        { "machine", required_argument, NULL, 'm' },
+        { "replace", no_argument, NULL, 'r' },
         { "format", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -148,6 +168,8 @@ cmd_enroll(int argc, char **argv)
         case 'n': a.name = optarg; break;
         case 'o': a.out = optarg; break;
         case 'a': a.as = optarg; break;
+        case 'm': a.machine = optarg; break;
+        case 'r': a.replace = 1; break;
         case 'f':
             if (ctl_format_parse(&a.fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
                 return ctl_usage_error(CMD, "--format must be table or json");
@@ -163,6 +185,9 @@ cmd_enroll(int argc, char **argv)
         return ctl_usage_error(CMD, "--name NAME is required");
     if (a.out == NULL || *a.out == '\0')
         return ctl_usage_error(CMD, "--out PROFILE is required");
+    if (a.machine != NULL &&
+        qs_client_name_check(a.machine, "--machine", errmsg, sizeof errmsg) != 0)
+        return ctl_usage_error(CMD, "%s", errmsg);
     if (ctl_name_check(a.name, errmsg, sizeof errmsg) != 0 ||
         ctl_actor(actor, sizeof actor, a.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD, "%s", errmsg);

@@ -132,7 +132,8 @@ qs_resync_pg_after(qs_write_pg_t *self, struct pclient *c, const struct queued *
         }
     if (qs_resync_after(&c->rs, q->b, &lw, has_seen, max_seen, q->txn, q->now_ms,
                         self->rs_gap_ms, &start_ms)) {
-        c->rs_apply_ms = start_ms;
+        /* report_ms is kept at the policy's precision: so is the cut. */
+        c->rs_apply_ms = start_ms - start_ms % q->pol->time_precision_ms;
         qs_resync_applied(&c->rs, q->txn);
     }
     /* A gap given up: seen rows at or under the new mark go with the
