@@ -73,6 +73,7 @@ struct qs_write {
 /* A batch's client while its messages are deduplicated. */
 struct dedup {
     int64_t client_id;
+    int64_t report_ms;           /* latest.report_ms of the batch (qs_write_report_ms) */
     uint64_t lw;                 /* every serial <= lw is handled */
     int any_seen;                /* the client has rows in seen */
 };
@@ -389,12 +390,13 @@ bind_details(qs_write_t *self, sqlite3_stmt *st, int col, int64_t client_id,
 
 /* Minimize and write one new, valid message. */
 static int
-store_message(qs_write_t *self, const qs_policy_t *pol, int64_t client_id,
+store_message(qs_write_t *self, const qs_policy_t *pol, const struct dedup *d,
               const qs_group_batch_t *b, const Quietstate__StateMessage *m, int64_t now_ms)
 {
     uint8_t named_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
     uint8_t user_ps[QS_PSEUDONYM_BYTES];
     const uint8_t *machine_ps = qs_machine_ps_for(b, m, named_ps);
+    int64_t client_id = d->client_id;
     int64_t t = m->time_utc_ms - m->time_utc_ms % pol->time_precision_ms;
     int64_t epoch;
     struct part *p;
@@ -405,9 +407,7 @@ store_message(qs_write_t *self, const qs_policy_t *pol, int64_t client_id,
     if (pol->collect_user_names)
         qs_pseudonym_memo(self->memo, user_ps, self->site_key, QS_PSEUDO_USER, m->user_name);
 
-    /* report_ms is not a message time, but kept at the same precision. */
-    if (write_latest(self, client_id, m, t, now_ms - now_ms % pol->time_precision_ms,
-                     machine_ps, domain_ps) != 0)
+    if (write_latest(self, client_id, m, t, d->report_ms, machine_ps, domain_ps) != 0)
         return -1;
 
     /* Already older than its topic may be kept: the current state only. */
@@ -547,7 +547,7 @@ write_one(qs_write_t *self, const qs_policy_t *pol, struct dedup *d, qs_group_ba
     }
     r->fresh = 1;
     if (r->valid) {
-        if (store_message(self, pol, d->client_id, b, r->m, now_ms) != 0)
+        if (store_message(self, pol, d, b, r->m, now_ms) != 0)
             return -1;
         r->outcome = QS_OUT_STORED;
         b->n_stored++;
@@ -556,6 +556,23 @@ write_one(qs_write_t *self, const qs_policy_t *pol, struct dedup *d, qs_group_ba
         reject(b, r, txn, 1);
     }
     return mark_handled(self, d, s);
+}
+
+/* The client's report times back at the policy's precision once its
+ * resync completed (qs_write_report_ms). Prepared per call: rare. */
+static int
+report_precision(qs_write_t *self, int64_t client_id, int64_t precision_ms)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(self->db, QS_WRITE_SQL_REPORT_PRECISION, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "$1"), client_id);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "$2"), precision_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* After dedup: the resync rules (resync.h) - a gap given up, a resync
@@ -573,9 +590,8 @@ resync_after(qs_write_t *self, struct dedup *d, qs_resync_row_t *rs, qs_group_ba
         return -1;
     if (qs_resync_after(rs, b, &lw, has_seen, max_seen, txn, now_ms, self->resync_gap_ms,
                         &start_ms)) {
-        /* report_ms is kept at the policy's precision: so is the cut. */
-        if (qs_resync_sql_drop_stale(self->resync, d->client_id,
-                                     start_ms - start_ms % precision_ms) != 0)
+        if (qs_resync_sql_drop_stale(self->resync, d->client_id, start_ms) != 0 ||
+            report_precision(self, d->client_id, precision_ms) != 0)
             return -1;
         qs_resync_applied(rs, txn);
     }
@@ -608,6 +624,7 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
         d.lw = 0;
         d.any_seen = 0;
     }
+    d.report_ms = qs_write_report_ms(&rs, b, now_ms, pol->time_precision_ms);
     /* After a fresh outbox's reset: its serials count as new topics' rows. */
     if (self->max_topics > 0 &&
         qs_topicq_sqlite_check(self->topicq, d.client_id, d.lw, self->max_topics, b, msgs) != 0)

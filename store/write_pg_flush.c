@@ -12,6 +12,7 @@
  */
 #include "write_pg_int.h"
 #include "quota_topics.h"
+#include "write.h"
 
 #include "qs_clock.h"
 #include "qs_codec.h"
@@ -241,7 +242,7 @@ add_todo(qs_write_pg_t *self, const struct queued *q, const struct pclient *c,
     td->b = q->b;
     td->client_id = c->client_id;
     td->t = m->time_utc_ms - m->time_utc_ms % pol->time_precision_ms;
-    td->now_ms = q->now_ms - q->now_ms % pol->time_precision_ms;   /* report_ms */
+    td->now_ms = qs_write_report_ms(&c->rs, q->b, q->now_ms, pol->time_precision_ms);
     td->collect_users = pol->collect_user_names;
     /* Already older than its topic may be kept: the current state only. */
     td->history = m->time_utc_ms >= qs_policy_cutoff_ms(pol, m->topic_type, q->now_ms);

@@ -46,6 +46,7 @@ struct pclient {
     qs_resync_row_t rs;        /* its resync row, read FOR UPDATE (resync_pg.c) */
     int rs_drop_seen;          /* a fresh outbox: delete every seen row */
     int64_t rs_apply_ms;       /* a resync complete: drop rows reported before */
+    int64_t rs_precision_ms;   /* then report times back at this precision */
 };
 
 /* A message to store. */
