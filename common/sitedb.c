@@ -258,6 +258,8 @@ qs_sitedb_load_keyset(qs_sitedb_t *s, qs_keyset_t *set)
     sqlite3_stmt *st = NULL;
     int rc;
 
+    if (!s->has_machine_col)   /* another program may have added it since */
+        s->has_machine_col = machine_column(s->db);
     if (sqlite3_prepare_v2(s->db, s->has_machine_col
                                ? "SELECT pk, revoked_ms IS NOT NULL, machine_ps FROM clients"
                                : "SELECT pk, revoked_ms IS NOT NULL, NULL FROM clients",
