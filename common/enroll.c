@@ -118,8 +118,9 @@ profile_out(profile_sink_t *sink, const qs_enroll_site_t *site, const qs_keypair
 }
 
 /* The machine the new key is bound to: site->machine's pseudonym, or with
- * replace the machine of the key being replaced. *bound = 0: none. Read
- * before the enrollment revokes that key. */
+ * replace the machine site.db binds the key being replaced to, or else
+ * site->machine_ps (the machine that key reported). *bound = 0: none.
+ * Read before the enrollment revokes that key. */
 static int
 machine_to_bind(uint8_t machine_ps[QS_PSEUDONYM_BYTES], int *bound, const qs_enroll_site_t *site,
                 const char *name, char *errmsg, size_t errmsg_len)
@@ -144,6 +145,10 @@ machine_to_bind(uint8_t machine_ps[QS_PSEUDONYM_BYTES], int *bound, const qs_enr
     if (qs_sitedb_machine_of_name(machine_ps, bound, site->db, name_ps) != 0) {
         snprintf(errmsg, errmsg_len, "site.db: %s", qs_sitedb_errmsg(site->db));
         return -1;
+    }
+    if (!*bound && site->machine_ps != NULL) {
+        memcpy(machine_ps, site->machine_ps, QS_PSEUDONYM_BYTES);
+        *bound = 1;
     }
     return 0;
 }

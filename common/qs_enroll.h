@@ -58,6 +58,9 @@ typedef struct {
     const char *machine;    /* bind the key to this machine (docs/privacy.md, "One
                              * machine, one state"); NULL: none, or with replace
                              * the replaced key's machine */
+    const uint8_t *machine_ps;  /* with machine NULL: bind to this machine pseudonym
+                                 * (QS_PSEUDONYM_BYTES) when site.db binds the replaced
+                                 * key to none (qsctl: the machine it reported) */
     int replace;            /* a name held by another key: revoke that key, take over */
 } qs_enroll_site_t;
 

@@ -98,6 +98,12 @@ int qs_sitedb_machine_of_name(uint8_t machine_ps[QS_PSEUDONYM_BYTES], int *bound
                               qs_sitedb_t *db, const uint8_t name_ps[QS_PSEUDONYM_BYTES])
     __attribute__((warn_unused_result));
 
+/* The key enrolled (unrevoked) under name_ps: *found = 1 and pk set, or
+ * *found = 0. Returns 0 or -1. */
+int qs_sitedb_key_of_name(uint8_t pk[QS_KEY_BYTES], int *found, qs_sitedb_t *db,
+                          const uint8_t name_ps[QS_PSEUDONYM_BYTES])
+    __attribute__((warn_unused_result));
+
 /* Bind the enrolled key pk to a machine (its QS_PSEUDO_MACHINE pseudonym):
  * the store then refuses its messages naming another machine and keeps its
  * state as that machine's. -1 with errmsg when another unrevoked key is

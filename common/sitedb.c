@@ -519,3 +519,26 @@ db_error:
     sqlite3_finalize(st);
     return -1;
 }
+
+int
+qs_sitedb_key_of_name(uint8_t pk[QS_KEY_BYTES], int *found, qs_sitedb_t *s,
+                      const uint8_t name_ps[QS_PSEUDONYM_BYTES])
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *found = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT pk FROM clients WHERE name_ps = ?1 AND "
+                           "revoked_ms IS NULL AND length(pk) = 32 LIMIT 1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_blob(st, 1, name_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memcpy(pk, sqlite3_column_blob(st, 0), QS_KEY_BYTES);
+        *found = 1;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}

@@ -15,6 +15,7 @@
 #include "qs_enroll.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_store_adopt.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -47,7 +48,8 @@ usage(FILE *out)
         "\n"
         "A name that is already enrolled is refused unless --replace is given\n"
         "(or revoke it first: qsctl revoke --name NAME). With --replace and no\n"
-        "--machine, the new key is bound to the replaced key's machine.\n");
+        "--machine, the new key is bound to the replaced key's machine: the one\n"
+        "it was enrolled for, or else the one machine it reported (store).\n");
 }
 
 /* Warn when the frontend is a wildcard bind address a client cannot dial. */
@@ -102,9 +104,42 @@ print_done(const struct enroll_args *a, const qs_enroll_ids_t *ids, const char *
     printf("on the client: qs-producer --profile %s --outbox FILE run\n", a->out);
 }
 
+/* --replace without --machine, of a key site.db binds to no machine (one
+ * enrolled before machines were bound): the machine it reported, from
+ * store.db, so that the machine's state continues under the new key. 1
+ * with machine_ps set, or 0 (nothing to bind: a warning says why). */
+static int
+replaced_machine(uint8_t machine_ps[QS_PSEUDONYM_BYTES], ctl_site_t *site, const char *name)
+{
+    uint8_t name_ps[QS_PSEUDONYM_BYTES], pk[QS_KEY_BYTES];
+    char errmsg[CTL_ERRMSG_BYTES];
+    int found = 0, n = 0;
+
+    qs_pseudonym(name_ps, site->site_key, QS_PSEUDO_CLIENT, name);
+    if (qs_sitedb_machine_of_name(machine_ps, &found, site->sitedb, name_ps) != 0 || found ||
+        qs_sitedb_key_of_name(pk, &found, site->sitedb, name_ps) != 0 || !found)
+        return 0;   /* bound in site.db (enroll.c inherits it), or nothing to replace */
+    /* Opened only here: a plain enroll does not need the store. */
+    if (site->storedb == NULL)
+        site->storedb = qs_storedb_open_site(site->paths.conf, site->paths.store_db,
+                                             site->paths.home, 0, errmsg, sizeof errmsg);
+    if (site->storedb == NULL ||
+        qs_store_reported_machine(machine_ps, &n, site->storedb, pk, errmsg,
+                                  sizeof errmsg) != 0) {
+        ctl_error(CMD, "warning: cannot read the replaced key's machine from the store (%s): "
+                  "the new key is bound to no machine; give --machine to bind it", errmsg);
+        return 0;
+    }
+    if (n > 1)
+        ctl_error(CMD, "warning: the replaced key reported several machines: the new key is "
+                  "bound to none; give --machine to bind it");
+    return n == 1;
+}
+
 static int
 enroll(const struct enroll_args *a)
 {
+    uint8_t reported_ps[QS_PSEUDONYM_BYTES];
     char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     uint8_t broker_pk[QS_KEY_BYTES], store_pk[QS_KEY_BYTES];
     qs_enroll_site_t es;
@@ -129,6 +164,8 @@ enroll(const struct enroll_args *a)
         .endpoint = cfg.frontend, .broker_pk = broker_pk, .store_pk = store_pk,
         .machine = a->machine, .replace = a->replace,
     };
+    if (a->replace && a->machine == NULL && replaced_machine(reported_ps, &site, a->name))
+        es.machine_ps = reported_ps;
     if (qs_enroll_client(&ids, &es, a->name, a->out, errmsg, sizeof errmsg) != 0)
         goto fail;
     print_done(a, &ids, cfg.frontend);

@@ -48,3 +48,4 @@ target_sources(qs_storedb PRIVATE resync_request.c)
 # The resync rules (docs/resync.md), engine-free.
 qs_unit_test(test_resync test_resync.c)
 target_link_libraries(test_resync PRIVATE qs_store_lib)
+target_sources(qs_storedb PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/adopt_read.c)   # qsctl enroll --replace (qs_store_adopt.h)

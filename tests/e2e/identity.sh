@@ -15,7 +15,10 @@
 #      continues: compliance counts it once per update (without the
 #      takeover it would count twice: the old key's rows and the new key's),
 #      lookup shows one state per update, and `qsctl verify` finds the
-#      counts exact. Without --replace the name is still refused.
+#      counts exact. Without --replace the name is still refused;
+#      --replace of a key enrolled without a machine binds the new key to
+#      the machine the old one reported (from the store), with the same
+#      effect.
 # QS_TEST_ENGINE=pg runs it on PostgreSQL with two workers (tests/pg/CMakeLists.txt).
 # Usage: tests/e2e/identity.sh [BUILD_DIR]   (or QSCTL=... QS_BROKER=... env)
 set -euo pipefail
@@ -127,6 +130,30 @@ lookup PC-ID-A "$QS_TMP/lookup-a3.json"
 qs_expect_eq "lookup: one state per update" \
     "$(jq -c '[.rows[] | "\(.topic_id)=\(.state_id)"] | sort' "$QS_TMP/lookup-a3.json")" \
     '["KB5070001=3","KB5070002=2","KB5070003=3","KB5070004=2"]'
+
+qs_step "(b) --replace of a key enrolled without a machine: bound to the machine it reported"
+enroll_as id-l --name id-l
+qs_expect_eq "legacy enroll: unbound" "$(jq -r '.machine_pseudonym // "none"' "$QS_TMP/enroll-id-l.json")" none
+qs_report id-l --topic-type 500 --topic-id KB5070001 --state 2 --machine PC-ID-L --time "$T1"
+qs_report id-l --topic-type 500 --topic-id KB5070005 --state 2 --machine PC-ID-L --time "$T1"
+qs_flush id-l 30
+qs_expect_eq "flush id-l" "$QS_RC" 0
+qs_wait_stat .stored 7
+qs_expect_eq "KB5070001 with the legacy machine" "$(compliance_of KB5070001)" "2:1 3:1"
+enroll_as id-l2 --name id-l --replace
+qs_expect_eq "replace: replaced" "$(jq -r .replaced "$QS_TMP/enroll-id-l2.json")" true
+qs_expect_eq "replace: bound to the reported machine" \
+    "$(jq -r '.machine_pseudonym | length' "$QS_TMP/enroll-id-l2.json")" 16
+qs_report id-l2 --topic-type 500 --topic-id KB5070001 --state 3 --machine PC-ID-L --time "$T2"
+qs_flush id-l2 30
+qs_expect_eq "flush id-l2" "$QS_RC" 0
+qs_wait_stat .stored 8
+qs_expect_eq "KB5070001: each machine once" "$(compliance_of KB5070001)" "3:2"
+qs_expect_eq "KB5070005 continues" "$(compliance_of KB5070005)" "2:1"
+lookup PC-ID-L "$QS_TMP/lookup-l.json"
+qs_expect_eq "lookup of the legacy machine: one state per update" \
+    "$(jq -c '[.rows[] | "\(.topic_id)=\(.state_id)"] | sort' "$QS_TMP/lookup-l.json")" \
+    '["KB5070001=3","KB5070005=2"]'
 qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" verify --home "$QS_HOME"
 
 printf '%s: PASS\n' "$QS_LIB_NAME"
