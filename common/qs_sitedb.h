@@ -76,8 +76,8 @@ int qs_sitedb_check_text_columns(qs_sitedb_t *db, qs_sitedb_column_cb cb, void *
                                  char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
-/* *not_pseudonym = the clients rows whose name is not a 16-byte pseudonym
- * (qsctl verify). Returns 0, or -1 with errmsg (the database's reason). */
+/* *not_pseudonym = the clients rows whose name (or bound machine) is not
+ * a 16-byte pseudonym (qsctl verify). Returns 0, or -1 with errmsg (the database's reason). */
 int qs_sitedb_check_client_names(qs_sitedb_t *db, int64_t *not_pseudonym, char *errmsg,
                                  size_t errmsg_len) __attribute__((warn_unused_result));
 

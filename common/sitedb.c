@@ -242,9 +242,15 @@ int
 qs_sitedb_check_client_names(qs_sitedb_t *s, int64_t *not_pseudonym, char *errmsg,
                              size_t errmsg_len)
 {
-    /* NOT NULL in the schema, but a foreign writer may have made it otherwise. */
-    if (qs_sql_int64(s->db, "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
-                     "typeof(name_ps) <> 'blob' OR length(name_ps) <> 16",
+    /* NOT NULL in the schema, but a foreign writer may have made it
+     * otherwise; a bound machine is a pseudonym too. */
+    if (qs_sql_int64(s->db, s->has_machine_col
+                         ? "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
+                           "typeof(name_ps) <> 'blob' OR length(name_ps) <> 16 OR "
+                           "(machine_ps IS NOT NULL AND (typeof(machine_ps) <> 'blob' OR "
+                           "length(machine_ps) <> 16))"
+                         : "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
+                           "typeof(name_ps) <> 'blob' OR length(name_ps) <> 16",
                      not_pseudonym) != 0) {
         snprintf(errmsg, errmsg_len, "%s", sqlite3_errmsg(s->db));
         return -1;
