@@ -117,30 +117,88 @@ profile_out(profile_sink_t *sink, const qs_enroll_site_t *site, const qs_keypair
                              errmsg_len);
 }
 
-/* The steps inside the open transaction: key, profile, audit entry. */
+/* The machine the new key is bound to: site->machine's pseudonym, or with
+ * replace the machine site.db binds the key being replaced to, or else
+ * site->machine_ps (the machine that key reported). *bound = 0: none.
+ * Read before the enrollment revokes that key. */
+static int
+machine_to_bind(uint8_t machine_ps[QS_PSEUDONYM_BYTES], int *bound, const qs_enroll_site_t *site,
+                const char *name, char *errmsg, size_t errmsg_len)
+{
+    uint8_t name_ps[QS_PSEUDONYM_BYTES];
+
+    *bound = 0;
+    if (site->machine != NULL) {
+        if (qs_client_name_check(site->machine, "the machine name", errmsg, errmsg_len) != 0 ||
+            qs_pseudonym_checked(machine_ps, site->site_key, QS_PSEUDO_MACHINE,
+                                 site->machine) != 0) {
+            if (errmsg[0] == '\0')
+                snprintf(errmsg, errmsg_len, "the machine name is not valid UTF-8");
+            return -1;
+        }
+        *bound = 1;
+        return 0;
+    }
+    if (!site->replace)
+        return 0;
+    qs_pseudonym(name_ps, site->site_key, QS_PSEUDO_CLIENT, name);
+    if (qs_sitedb_machine_of_name(machine_ps, bound, site->db, name_ps) != 0) {
+        snprintf(errmsg, errmsg_len, "site.db: %s", qs_sitedb_errmsg(site->db));
+        return -1;
+    }
+    if (!*bound && site->machine_ps != NULL) {
+        memcpy(machine_ps, site->machine_ps, QS_PSEUDONYM_BYTES);
+        *bound = 1;
+    }
+    return 0;
+}
+
+/* The audit entry's detail: what enroll_in_tx did, prefixes only. */
+static void
+enroll_detail(char *out, size_t cap, const qs_enroll_ids_t *ids)
+{
+    int n = snprintf(out, cap, "{\"name_ps\":\"%s\",\"key\":\"%s\"", ids->name_ps, ids->key);
+
+    if (ids->machine_ps[0] != '\0')
+        n += snprintf(out + n, cap - (size_t)n, ",\"machine_ps\":\"%s\"", ids->machine_ps);
+    if (ids->replaced)
+        n += snprintf(out + n, cap - (size_t)n, ",\"replaced\":1");
+    snprintf(out + n, cap - (size_t)n, "}");
+}
+
+/* The steps inside the open transaction: key, binding, profile, audit entry. */
 static int
 enroll_in_tx(qs_enroll_ids_t *ids, qs_audit_tx_t *tx, const qs_enroll_site_t *site,
              const qs_keypair_t *kp, const char *name, profile_sink_t *sink, char *errmsg,
              size_t errmsg_len)
 {
-    uint8_t ps[QS_PSEUDONYM_BYTES];
-    char detail[64 + 2 * QS_ENROLL_PREFIX_CHARS];
+    uint8_t ps[QS_PSEUDONYM_BYTES], machine_ps[QS_PSEUDONYM_BYTES];
+    char detail[128 + 3 * QS_ENROLL_PREFIX_CHARS];
+    int bound = 0;
 
-    if (qs_client_name_check(name, "the client name", errmsg, errmsg_len) != 0)
+    errmsg[0] = '\0';
+    if (qs_client_name_check(name, "the client name", errmsg, errmsg_len) != 0 ||
+        machine_to_bind(machine_ps, &bound, site, name, errmsg, errmsg_len) != 0)
         return -1;
-    if (qs_enroll_key(ps, NULL, site->db, site->site_key, name, qs_keypair_public(kp),
-                      site->now_ms, 0, errmsg, errmsg_len) != 0) {
-        /* qs_sitedb_enroll says "site.db: …" for a database failure; anything
-         * else is a refusal (name held, key reused). */
+    if (qs_enroll_key(ps, &ids->replaced, site->db, site->site_key, name,
+                      qs_keypair_public(kp), site->now_ms, site->replace, errmsg,
+                      errmsg_len) != 0 ||
+        (bound && qs_sitedb_bind_machine(site->db, qs_keypair_public(kp), machine_ps, errmsg,
+                                         errmsg_len) != 0)) {
+        /* qs_sitedb_* say "site.db: …" for a database failure; anything
+         * else is a refusal (name held, key reused, machine bound). */
         sink->refused = strncmp(errmsg, "site.db:", 8) != 0;
         return -1;
     }
     qs_hex_encode(ids->name_ps, sizeof ids->name_ps, ps, QS_ENROLL_PREFIX_BYTES);
     qs_hex_encode(ids->key, sizeof ids->key, qs_keypair_public(kp), QS_ENROLL_PREFIX_BYTES);
+    if (bound)
+        qs_hex_encode(ids->machine_ps, sizeof ids->machine_ps, machine_ps,
+                      QS_ENROLL_PREFIX_BYTES);
+    sodium_memzero(machine_ps, sizeof machine_ps);
     if (profile_out(sink, site, kp, name, errmsg, errmsg_len) != 0)
         return -1;
-    snprintf(detail, sizeof detail, "{\"name_ps\":\"%s\",\"key\":\"%s\"}", ids->name_ps,
-             ids->key);
+    enroll_detail(detail, sizeof detail, ids);
     return qs_audit_tx_append(tx, site->now_ms, site->actor, "enroll", detail, errmsg,
                               errmsg_len);
 }

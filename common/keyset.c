@@ -1,12 +1,15 @@
 /* keyset.c - open-addressing hash set of 32-byte public keys, grown by doubling. */
 #include "qs_keyset.h"
 #include "qs_log.h"
+#include "qs_pseudonym.h"
 
 #include <string.h>
 
 struct entry {
     uint8_t pk[QS_KEY_BYTES];
     uint8_t standing;   /* 0 = empty slot */
+    uint8_t bound;      /* machine_ps holds the machine pk is bound to */
+    uint8_t machine_ps[QS_PSEUDONYM_BYTES];
 };
 
 struct qs_keyset {
@@ -77,6 +80,24 @@ qs_keyset_put(qs_keyset_t *s, const uint8_t pk[QS_KEY_BYTES], qs_key_standing_t 
     }
     if (e->standing != QS_KEY_REVOKED)
         e->standing = (uint8_t)standing;
+}
+
+void
+qs_keyset_bind(qs_keyset_t *s, const uint8_t pk[QS_KEY_BYTES], const uint8_t *machine_ps)
+{
+    struct entry *e = find(s->slots, s->n_slots, pk);
+
+    QS_ASSERT(e->standing != 0);
+    memcpy(e->machine_ps, machine_ps, QS_PSEUDONYM_BYTES);
+    e->bound = 1;
+}
+
+const uint8_t *
+qs_keyset_machine(const qs_keyset_t *s, const uint8_t pk[QS_KEY_BYTES])
+{
+    const struct entry *e = find(s->slots, s->n_slots, pk);
+
+    return e->standing != 0 && e->bound ? e->machine_ps : NULL;
 }
 
 qs_key_standing_t

@@ -55,6 +55,13 @@ typedef struct {
     int64_t now_ms;
     const char *endpoint;                   /* the broker frontend, for the profile */
     const uint8_t *broker_pk, *store_pk;    /* QS_KEY_BYTES each */
+    const char *machine;    /* bind the key to this machine (docs/privacy.md, "One
+                             * machine, one state"); NULL: none, or with replace
+                             * the replaced key's machine */
+    const uint8_t *machine_ps;  /* with machine NULL: bind to this machine pseudonym
+                                 * (QS_PSEUDONYM_BYTES) when site.db binds the replaced
+                                 * key to none (qsctl: the machine it reported) */
+    int replace;            /* a name held by another key: revoke that key, take over */
 } qs_enroll_site_t;
 
 /* What qs_enroll_client enrolled: hex prefixes of the new public key and of
@@ -62,11 +69,16 @@ typedef struct {
 typedef struct {
     char key[QS_ENROLL_PREFIX_CHARS + 1];
     char name_ps[QS_ENROLL_PREFIX_CHARS + 1];
+    char machine_ps[QS_ENROLL_PREFIX_CHARS + 1];   /* "" when bound to no machine */
+    int replaced;                                  /* another key's name taken over */
 } qs_enroll_ids_t;
 
 /* Enroll one client: make a fresh key pair, allow it under name, write its
  * profile (qs_profile_write, 0600) to profile_path and append an "enroll"
- * audit entry {"name_ps": prefix, "key": prefix}, in one audited transaction.
+ * audit entry {"name_ps": prefix, "key": prefix} (plus "machine_ps": prefix
+ * when the key is bound to a machine, "replaced": 1 when site->replace took
+ * the name over from another key, which is revoked in the same transaction),
+ * in one audited transaction.
  * The profile path is reserved with O_EXCL | O_NOFOLLOW first: an existing
  * file or symlink is never overwritten. All or nothing: on failure nothing
  * is committed and a profile this call created is removed. Returns 0, or -1

@@ -76,12 +76,13 @@ int qs_sitedb_check_text_columns(qs_sitedb_t *db, qs_sitedb_column_cb cb, void *
                                  char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
-/* *not_pseudonym = the clients rows whose name is not a 16-byte pseudonym
- * (qsctl verify). Returns 0, or -1 with errmsg (the database's reason). */
+/* *not_pseudonym = the clients rows whose name (or bound machine) is not
+ * a 16-byte pseudonym (qsctl verify). Returns 0, or -1 with errmsg (the database's reason). */
 int qs_sitedb_check_client_names(qs_sitedb_t *db, int64_t *not_pseudonym, char *errmsg,
                                  size_t errmsg_len) __attribute__((warn_unused_result));
 
-/* Clear set and fill it with every enrolled and revoked key. */
+/* Clear set and fill it with every enrolled and revoked key and the
+ * machine each is bound to (qs_keyset_bind). */
 int qs_sitedb_load_keyset(qs_sitedb_t *db, qs_keyset_t *set);
 
 /* Enroll pk under a name pseudonym. -1 with errmsg when an unrevoked client
@@ -89,6 +90,27 @@ int qs_sitedb_load_keyset(qs_sitedb_t *db, qs_keyset_t *set);
 int qs_sitedb_enroll(qs_sitedb_t *db, const uint8_t name_ps[QS_PSEUDONYM_BYTES],
                      const uint8_t pk[QS_KEY_BYTES], int64_t now_ms,
                      char *errmsg, size_t errmsg_len);
+
+/* The machine an unrevoked key enrolled under name_ps is bound to:
+ * *bound = 1 and machine_ps set, or *bound = 0 (none bound, or a site.db
+ * without bindings). Returns 0 or -1. */
+int qs_sitedb_machine_of_name(uint8_t machine_ps[QS_PSEUDONYM_BYTES], int *bound,
+                              qs_sitedb_t *db, const uint8_t name_ps[QS_PSEUDONYM_BYTES])
+    __attribute__((warn_unused_result));
+
+/* The key enrolled (unrevoked) under name_ps: *found = 1 and pk set, or
+ * *found = 0. Returns 0 or -1. */
+int qs_sitedb_key_of_name(uint8_t pk[QS_KEY_BYTES], int *found, qs_sitedb_t *db,
+                          const uint8_t name_ps[QS_PSEUDONYM_BYTES])
+    __attribute__((warn_unused_result));
+
+/* Bind the enrolled key pk to a machine (its QS_PSEUDO_MACHINE pseudonym):
+ * the store then refuses its messages naming another machine and keeps its
+ * state as that machine's. -1 with errmsg when another unrevoked key is
+ * bound to the machine (one machine, one key) or on a database error. */
+int qs_sitedb_bind_machine(qs_sitedb_t *db, const uint8_t pk[QS_KEY_BYTES],
+                           const uint8_t machine_ps[QS_PSEUDONYM_BYTES], char *errmsg,
+                           size_t errmsg_len) __attribute__((warn_unused_result));
 
 /* Revoke every unrevoked key with this name pseudonym; *n_revoked says how many. */
 int qs_sitedb_revoke(qs_sitedb_t *db, const uint8_t name_ps[QS_PSEUDONYM_BYTES],

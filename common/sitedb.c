@@ -17,13 +17,14 @@
 struct qs_sitedb {
     sqlite3 *db;
     int64_t data_version;
+    int has_machine_col;         /* clients.machine_ps exists (added by this release) */
     char path[QS_MAX_PATH_BYTES];
 };
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS clients("
     "  pk BLOB PRIMARY KEY, name_ps BLOB NOT NULL,"
-    "  enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER);"
+    "  enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER, machine_ps BLOB);"
     "CREATE INDEX IF NOT EXISTS clients_by_name ON clients(name_ps);"
     "CREATE TABLE IF NOT EXISTS policy("
     "  version INTEGER PRIMARY KEY, set_ms INTEGER NOT NULL,"
@@ -32,6 +33,28 @@ static const char schema[] =
     "  seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
     "  action TEXT NOT NULL, detail TEXT NOT NULL,"
     "  prev_hash BLOB NOT NULL, hash BLOB NOT NULL);";
+
+/* clients.machine_ps (the machine a key is bound to, docs/privacy.md
+ * "One machine, one state") came after the first release: add it to an
+ * older site.db. Two processes may race here; the loser's ALTER fails
+ * ("duplicate column") and it sees the column on its second look. A process
+ * that cannot write (read-only file) keeps working without bindings. */
+static int
+machine_column(sqlite3 *db)
+{
+    int64_t n = 0;
+    const char *q = "SELECT count(*) FROM pragma_table_info('clients') WHERE name = 'machine_ps'";
+
+    if (qs_sql_int64(db, q, &n) != 0)
+        return 0;
+    if (n > 0)
+        return 1;
+    if (qs_sql_int64(db, "SELECT count(*) FROM sqlite_master WHERE name = 'clients'", &n) != 0 ||
+        n == 0)
+        return 0;
+    (void)sqlite3_exec(db, "ALTER TABLE clients ADD COLUMN machine_ps BLOB", NULL, NULL, NULL);
+    return qs_sql_int64(db, q, &n) == 0 && n > 0;
+}
 
 qs_sitedb_t *
 qs_sitedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
@@ -62,6 +85,7 @@ qs_sitedb_open(const char *path, int create, char *errmsg, size_t errmsg_len)
     s = qs_calloc(1, sizeof *s);
     s->db = db;
     s->data_version = -1;
+    s->has_machine_col = machine_column(db);
     snprintf(s->path, sizeof s->path, "%s", path);
     return s;
 }
@@ -225,9 +249,15 @@ int
 qs_sitedb_check_client_names(qs_sitedb_t *s, int64_t *not_pseudonym, char *errmsg,
                              size_t errmsg_len)
 {
-    /* NOT NULL in the schema, but a foreign writer may have made it otherwise. */
-    if (qs_sql_int64(s->db, "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
-                     "typeof(name_ps) <> 'blob' OR length(name_ps) <> 16",
+    /* NOT NULL in the schema, but a foreign writer may have made it
+     * otherwise; a bound machine is a pseudonym too. */
+    if (qs_sql_int64(s->db, s->has_machine_col
+                         ? "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
+                           "typeof(name_ps) <> 'blob' OR length(name_ps) <> 16 OR "
+                           "(machine_ps IS NOT NULL AND (typeof(machine_ps) <> 'blob' OR "
+                           "length(machine_ps) <> 16))"
+                         : "SELECT count(*) FROM clients WHERE name_ps IS NULL OR "
+                           "typeof(name_ps) <> 'blob' OR length(name_ps) <> 16",
                      not_pseudonym) != 0) {
         snprintf(errmsg, errmsg_len, "%s", sqlite3_errmsg(s->db));
         return -1;
@@ -241,7 +271,11 @@ qs_sitedb_load_keyset(qs_sitedb_t *s, qs_keyset_t *set)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, "SELECT pk, revoked_ms IS NOT NULL FROM clients",
+    if (!s->has_machine_col)   /* another program may have added it since */
+        s->has_machine_col = machine_column(s->db);
+    if (sqlite3_prepare_v2(s->db, s->has_machine_col
+                               ? "SELECT pk, revoked_ms IS NOT NULL, machine_ps FROM clients"
+                               : "SELECT pk, revoked_ms IS NOT NULL, NULL FROM clients",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     qs_keyset_clear(set);
@@ -250,6 +284,8 @@ qs_sitedb_load_keyset(qs_sitedb_t *s, qs_keyset_t *set)
             continue;
         qs_keyset_put(set, sqlite3_column_blob(st, 0),
                       sqlite3_column_int(st, 1) ? QS_KEY_REVOKED : QS_KEY_ENROLLED);
+        if (sqlite3_column_bytes(st, 2) == QS_PSEUDONYM_BYTES)
+            qs_keyset_bind(set, sqlite3_column_blob(st, 0), sqlite3_column_blob(st, 2));
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -275,7 +311,8 @@ qs_sitedb_enroll(qs_sitedb_t *s, const uint8_t name_ps[QS_PSEUDONYM_BYTES],
     if (exists) {
         snprintf(errmsg, errmsg_len,
                  "a client with this name is already enrolled: revoke it first "
-                 "(qsctl revoke --name NAME), then enroll again to issue a new key");
+                 "(qsctl revoke --name NAME), then enroll again to issue a new key; or "
+                 "replace its key in one step (qsctl enroll --replace)");
         return -1;
     }
     if (sqlite3_prepare_v2(s->db, "INSERT INTO clients(pk, name_ps, enrolled_ms) "
@@ -424,4 +461,97 @@ qs_sitedb_client_counts(qs_sitedb_t *s, int64_t *enrolled, int64_t *revoked, cha
                  sqlite3_errmsg(s->db));
     (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     return rc;
+}
+
+int
+qs_sitedb_machine_of_name(uint8_t machine_ps[QS_PSEUDONYM_BYTES], int *bound, qs_sitedb_t *s,
+                          const uint8_t name_ps[QS_PSEUDONYM_BYTES])
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *bound = 0;
+    if (!s->has_machine_col)
+        return 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT machine_ps FROM clients WHERE name_ps = ?1 AND "
+                           "revoked_ms IS NULL AND length(machine_ps) = 16 LIMIT 1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_blob(st, 1, name_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memcpy(machine_ps, sqlite3_column_blob(st, 0), QS_PSEUDONYM_BYTES);
+        *bound = 1;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_sitedb_bind_machine(qs_sitedb_t *s, const uint8_t pk[QS_KEY_BYTES],
+                       const uint8_t machine_ps[QS_PSEUDONYM_BYTES], char *errmsg,
+                       size_t errmsg_len)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, held;
+
+    if (!s->has_machine_col) {
+        snprintf(errmsg, errmsg_len, "site.db: cannot add the column clients.machine_ps "
+                 "(is '%s' writable?)", s->path);
+        return -1;
+    }
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM clients WHERE machine_ps = ?1 AND "
+                           "revoked_ms IS NULL AND pk <> ?2", -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+    sqlite3_bind_blob(st, 1, machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, pk, QS_KEY_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        goto db_error;
+    held = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (held) {
+        snprintf(errmsg, errmsg_len, "this machine is already bound to another enrolled "
+                 "client: re-enroll that client's name with --replace, or revoke it first");
+        return -1;
+    }
+    if (sqlite3_prepare_v2(s->db, "UPDATE clients SET machine_ps = ?1 WHERE pk = ?2", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto db_error;
+    sqlite3_bind_blob(st, 1, machine_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, pk, QS_KEY_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_DONE || sqlite3_changes(s->db) != 1)
+        goto db_error;
+    return 0;
+db_error:
+    snprintf(errmsg, errmsg_len, "site.db: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return -1;
+}
+
+int
+qs_sitedb_key_of_name(uint8_t pk[QS_KEY_BYTES], int *found, qs_sitedb_t *s,
+                      const uint8_t name_ps[QS_PSEUDONYM_BYTES])
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *found = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT pk FROM clients WHERE name_ps = ?1 AND "
+                           "revoked_ms IS NULL AND length(pk) = 32 LIMIT 1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_blob(st, 1, name_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memcpy(pk, sqlite3_column_blob(st, 0), QS_KEY_BYTES);
+        *found = 1;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }

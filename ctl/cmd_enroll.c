@@ -16,6 +16,7 @@
 #include "qs_enroll.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_store_adopt.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -26,8 +27,8 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "usage: qsctl enroll --home DIR --name NAME --out PROFILE [--as NAME]\n"
-        "                    [--group G ...] [--format table|json]\n"
+        "usage: qsctl enroll --home DIR --name NAME --out PROFILE [--machine MACHINE]\n"
+        "                    [--replace] [--as NAME] [--group G ...] [--format table|json]\n"
         "\n"
         "Enroll a client: make its key pair, allow it in site.db and write its\n"
         "profile (mode 0600: it holds the client's secret key).\n"
@@ -36,14 +37,22 @@ usage(FILE *out)
         "  --name NAME     the client's name (stored only as a keyed pseudonym;\n"
         "                  matched case-insensitively)\n"
         "  --out PROFILE   profile file to create; never overwritten\n"
+        "  --machine MACHINE  bind the key to this machine: the store refuses its\n"
+        "                  messages naming another machine (MACHINE_MISMATCH), keeps\n"
+        "                  an empty machine field as this one, and the key takes over\n"
+        "                  the machine's state kept under earlier keys\n"
+        "  --replace       NAME is enrolled: revoke its key and enroll the new one in\n"
+        "                  one step (audited once); the machine's state continues\n"
         "  --as NAME       who enrolls, for the audit log (beside the OS user)\n"
         "  --group G       then add the machine NAME to group G (repeatable; each\n"
         "                  group must exist: qsctl group add --name G)\n"
         "  --format table|json  output format (default table)\n"
         "  --help          show this help\n"
         "\n"
-        "A name that is already enrolled is refused: revoke it first\n"
-        "(qsctl revoke --name NAME), then enroll again to issue a new key.\n");
+        "A name that is already enrolled is refused unless --replace is given\n"
+        "(or revoke it first: qsctl revoke --name NAME). With --replace and no\n"
+        "--machine, the new key is bound to the replaced key's machine: the one\n"
+        "it was enrolled for, or else the one machine it reported (store).\n");
 }
 
 /* Warn when the frontend is a wildcard bind address a client cannot dial. */
@@ -58,9 +67,10 @@ warn_wildcard(const char *endpoint)
 }
 
 struct enroll_args {
-    const char *home, *name, *out, *as;
+    const char *home, *name, *out, *as, *machine;
     const char *groups[CTL_ENROLL_MAX_GROUPS];   /* --group: docs/groups.md */
     size_t n_groups;
+    int replace;
     ctl_format_t fmt;
 };
 
@@ -78,21 +88,63 @@ print_done(const struct enroll_args *a, const qs_enroll_ids_t *ids, const char *
         cJSON_AddStringToObject(doc, "key", ids->key);
         cJSON_AddStringToObject(doc, "name_pseudonym", ids->name_ps);
         cJSON_AddStringToObject(doc, "endpoint", endpoint);
+        if (ids->machine_ps[0] != '\0')
+            cJSON_AddStringToObject(doc, "machine_pseudonym", ids->machine_ps);
+        cJSON_AddBoolToObject(doc, "replaced", ids->replaced);
         if (ctl_json_print(doc) != 0)
             qs_fatal("out of memory printing JSON");
         return;
     }
     printf("enrolled client '%s' (key %s…, name pseudonym %s…)\n", a->name, ids->key,
            ids->name_ps);
+    if (ids->replaced)
+        printf("replaced: the name's earlier key is revoked; the machine's state continues "
+               "under the new key\n");
+    if (ids->machine_ps[0] != '\0')
+        printf("bound to machine pseudonym %s…: messages naming another machine are "
+               "refused\n", ids->machine_ps);
     printf("profile written to '%s' (mode 0600): it holds the client's secret key, so hand "
            "it over securely\n", a->out);
     printf("endpoint in the profile: %s\n", endpoint);
     printf("on the client: qs-producer --profile %s --outbox FILE run\n", a->out);
 }
 
+/* --replace without --machine, of a key site.db binds to no machine (one
+ * enrolled before machines were bound): the machine it reported, from
+ * store.db, so that the machine's state continues under the new key. 1
+ * with machine_ps set, or 0 (nothing to bind: a warning says why). */
+static int
+replaced_machine(uint8_t machine_ps[QS_PSEUDONYM_BYTES], ctl_site_t *site, const char *name)
+{
+    uint8_t name_ps[QS_PSEUDONYM_BYTES], pk[QS_KEY_BYTES];
+    char errmsg[CTL_ERRMSG_BYTES];
+    int found = 0, n = 0;
+
+    qs_pseudonym(name_ps, site->site_key, QS_PSEUDO_CLIENT, name);
+    if (qs_sitedb_machine_of_name(machine_ps, &found, site->sitedb, name_ps) != 0 || found ||
+        qs_sitedb_key_of_name(pk, &found, site->sitedb, name_ps) != 0 || !found)
+        return 0;   /* bound in site.db (enroll.c inherits it), or nothing to replace */
+    /* Opened only here: a plain enroll does not need the store. */
+    if (site->storedb == NULL)
+        site->storedb = qs_storedb_open_site(site->paths.conf, site->paths.store_db,
+                                             site->paths.home, 0, errmsg, sizeof errmsg);
+    if (site->storedb == NULL ||
+        qs_store_reported_machine(machine_ps, &n, site->storedb, pk, errmsg,
+                                  sizeof errmsg) != 0) {
+        ctl_error(CMD, "warning: cannot read the replaced key's machine from the store (%s): "
+                  "the new key is bound to no machine; give --machine to bind it", errmsg);
+        return 0;
+    }
+    if (n > 1)
+        ctl_error(CMD, "warning: the replaced key reported several machines: the new key is "
+                  "bound to none; give --machine to bind it");
+    return n == 1;
+}
+
 static int
 enroll(const struct enroll_args *a)
 {
+    uint8_t reported_ps[QS_PSEUDONYM_BYTES];
     char errmsg[CTL_ERRMSG_BYTES], actor[CTL_ACTOR_BYTES];
     uint8_t broker_pk[QS_KEY_BYTES], store_pk[QS_KEY_BYTES];
     qs_enroll_site_t es;
@@ -116,7 +168,10 @@ enroll(const struct enroll_args *a)
         .db = site.sitedb, .site_key = site.site_key, .audit_key = site.audit_key,
         .audit_head = site.paths.audit_head, .actor = actor, .now_ms = ctl_site_now(&site),
         .endpoint = cfg.frontend, .broker_pk = broker_pk, .store_pk = store_pk,
+        .machine = a->machine, .replace = a->replace,
     };
+    if (a->replace && a->machine == NULL && replaced_machine(reported_ps, &site, a->name))
+        es.machine_ps = reported_ps;
     if (qs_enroll_client(&ids, &es, a->name, a->out, errmsg, sizeof errmsg) != 0)
         goto fail;
     joined = ctl_group_join(&site, actor, a->name, a->groups, a->n_groups, errmsg,
@@ -145,6 +200,8 @@ cmd_enroll(int argc, char **argv)
         { "name", required_argument, NULL, 'n' },
         { "out", required_argument, NULL, 'o' },
         { "as", required_argument, NULL, 'a' },
+        { "machine", required_argument, NULL, 'm' },
+        { "replace", no_argument, NULL, 'r' },
         { "format", required_argument, NULL, 'f' },
         { "group", required_argument, NULL, 'g' },
         { "help", no_argument, NULL, 'h' },
@@ -166,6 +223,8 @@ cmd_enroll(int argc, char **argv)
                 return ctl_usage_error(CMD, "at most %d --group options", CTL_ENROLL_MAX_GROUPS);
             a.groups[a.n_groups++] = optarg;
             break;
+        case 'm': a.machine = optarg; break;
+        case 'r': a.replace = 1; break;
         case 'f':
             if (ctl_format_parse(&a.fmt, optarg, CTL_FORMAT_TABLE | CTL_FORMAT_JSON) != 0)
                 return ctl_usage_error(CMD, "--format must be table or json");
@@ -181,6 +240,9 @@ cmd_enroll(int argc, char **argv)
         return ctl_usage_error(CMD, "--name NAME is required");
     if (a.out == NULL || *a.out == '\0')
         return ctl_usage_error(CMD, "--out PROFILE is required");
+    if (a.machine != NULL &&
+        qs_client_name_check(a.machine, "--machine", errmsg, sizeof errmsg) != 0)
+        return ctl_usage_error(CMD, "%s", errmsg);
     if (ctl_name_check(a.name, errmsg, sizeof errmsg) != 0 ||
         ctl_actor(actor, sizeof actor, a.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD, "%s", errmsg);

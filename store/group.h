@@ -88,6 +88,9 @@ typedef struct {
     uint64_t rs_gen, rs_last;    /* resync_generation, resync_last_serial */
     /* ... and what its Ack asks (set in the transaction) */
     uint64_t resync_gen, resync_delay_ms;
+    /* one machine, one state (adopt.h): the machine its key is bound to */
+    int bound;
+    uint8_t machine_ps[16];      /* QS_PSEUDONYM_BYTES */
 } qs_group_batch_t;
 
 /* One group. ingest.c keeps two: the receiving thread fills one while the

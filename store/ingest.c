@@ -6,8 +6,9 @@
  * and decodes one envelope without writing anything: parse, sender ==
  * transport key (qs_envelope_parse_from), standing in the site.db keyset,
  * policy present, open with the per-sender precomputed key (qs_peer_cache),
- * decode the Batch into the group's arena (arena.c), validate every message
- * and mark a serial repeated inside the batch. The batch and its messages
+ * decode the Batch into the group's arena (arena.c), validate every message,
+ * mark a serial repeated inside the batch and one naming another machine
+ * than the key is bound to (adopt.h). The batch and its messages
  * are appended to the group being filled.
  *
  * qs_ingest_submit hands that group to the commit thread, which runs ONE
@@ -34,6 +35,7 @@
 #include "ingest.h"
 
 #include "ack.h"
+#include "adopt.h"
 #include "arena.h"
 #include "commit.h"
 #include "committer.h"
@@ -522,6 +524,7 @@ take_messages(qs_ingest_t *self, qs_group_batch_t *b, const Quietstate__Batch *b
             r->valid = 1;
     }
     mark_repeated(self, n);
+    qs_machine_check(b, g->msgs, qs_keyset_machine(self->keys, b->pk), self->cfg.site_key);
     g->n_msgs += n;
     g->messages += n;
 }

@@ -14,6 +14,7 @@
  */
 #include "resync.h"
 #include "write_pg_int.h"
+#include "write.h"
 
 #include "pgutil.h"
 #include "qs_hex.h"
@@ -133,6 +134,7 @@ qs_resync_pg_after(qs_write_pg_t *self, struct pclient *c, const struct queued *
     if (qs_resync_after(&c->rs, q->b, &lw, has_seen, max_seen, q->txn, q->now_ms,
                         self->rs_gap_ms, &start_ms)) {
         c->rs_apply_ms = start_ms;
+        c->rs_precision_ms = q->pol->time_precision_ms;
         qs_resync_applied(&c->rs, q->txn);
     }
     /* A gap given up: seen rows at or under the new mark go with the
@@ -197,6 +199,13 @@ qs_resync_pg_apply(qs_write_pg_t *self)
         if (qs_pg_latest_delete(self->pg, &deleted, "client_id = $1::bigint AND "
                                 "report_ms < $2::bigint", 2, values, NULL, NULL, self->err,
                                 sizeof self->err) != 0)
+            return -1;
+        /* The restated rows' exact report times back at the precision
+         * (qs_write_report_ms). */
+        snprintf(start, sizeof start, "%lld", (long long)c->rs_precision_ms);
+        if (qs_pg_run(self->pg, "cannot put report times at the policy's precision",
+                      QS_WRITE_SQL_REPORT_PRECISION, 2, values, NULL, NULL, NULL, self->err,
+                      sizeof self->err) != 0)
             return -1;
     }
     return 0;

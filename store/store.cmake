@@ -1,7 +1,8 @@
 # store module: the ingest pipeline as a library (unit tests drive it without
 # sockets) and the qs-store daemon (docs/store.md).
 add_library(qs_store_lib STATIC ingest.c arena.c write.c ack.c resync.c resync_sqlite.c
-            write_pg.c write_pg_flush.c write_pg_parts.c write_pg_set.c pipe_pg.c resync_pg.c)
+            write_pg.c write_pg_flush.c write_pg_parts.c write_pg_set.c pipe_pg.c resync_pg.c
+            adopt.c adopt_pg.c)
 target_include_directories(qs_store_lib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(qs_store_lib PUBLIC qs_storedb quietstate)
 # The pipeline: a group commits on its own thread while the next is decoded
@@ -56,3 +57,4 @@ target_link_libraries(test_resync PRIVATE qs_store_lib)
 # the same binary on PostgreSQL (pg_group).
 qs_unit_test(test_group test_group.c)
 target_link_libraries(test_group PRIVATE qs_storedb)
+target_sources(qs_storedb PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/adopt_read.c)   # qsctl enroll --replace (qs_store_adopt.h)

@@ -14,6 +14,7 @@
 #include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_envelope.h"
+#include "qs_hex.h"
 #include "qs_epochkeys.h"
 #include "qs_keys.h"
 #include "qs_log.h"
@@ -797,7 +798,7 @@ test_store_old_message_updates_latest_not_history(void)
     report1 = q_int(&f, "SELECT report_ms FROM latest");
     /* Older still: the state stays, the report time moves on. */
     m[0] = msg(2, now_ms(&f) - 50 * QS_MS_PER_DAY, 500, "KB1", 3);
-    usleep(5000);
+    f.clock.offset_ms += 1000;   /* report_ms is kept at the policy's precision (1 s) */
     add_batch(&f, f.client, m, 1);
     commit(&f);
     QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 2);
@@ -871,7 +872,7 @@ test_store_latest_follows_newest_through_each_write_path(void)
     report = q_int(&f, "SELECT report_ms FROM latest");
     /* Older, other state: the state and its time stay, the report moves. */
     m[0] = msg(4, t0 + 5000, 500, "KB1", 1);
-    usleep(5000);
+    f.clock.offset_ms += 1000;   /* report_ms is kept at the policy's precision (1 s) */
     add_batch(&f, f.client, m, 1);
     commit(&f);
     QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest"), 3);
@@ -1286,6 +1287,175 @@ test_store_refusals_alone_write_their_counters(void)
     fx_close(&f);
 }
 
+/* ---- one machine, one state (adopt.h) ---- */
+
+static void
+bind_machine(struct fx *f, const qs_keypair_t *kp, const char *machine)
+{
+    uint8_t ps[QS_PSEUDONYM_BYTES];
+    char err[256];
+
+    qs_pseudonym(ps, f->site_key, QS_PSEUDO_MACHINE, machine);
+    if (qs_sitedb_bind_machine(f->admin, qs_keypair_public(kp), ps, err, sizeof err) != 0) {
+        fprintf(stderr, "bind: %s\n", err);
+        exit(2);
+    }
+}
+
+/* compliance_counts equals latest grouped (what qsctl verify checks). */
+static int64_t
+counts_off(struct fx *f)
+{
+    return q_int(f, "SELECT count(*) FROM compliance_counts c WHERE count <> (SELECT count(*) "
+                    "FROM latest l WHERE l.topic_type = c.topic_type AND l.topic_id = c.topic_id "
+                    "AND l.state_id = c.state_id)") +
+           q_int(f, "SELECT (SELECT coalesce(sum(count), 0) FROM compliance_counts) - "
+                    "(SELECT count(*) FROM latest)");
+}
+
+static void
+test_store_refuses_message_naming_another_machine(void)
+{
+    struct fx f;
+    qs_policy_t p = default_policy();
+    Quietstate__StateMessage m[4];
+    uint8_t ps[QS_PSEUDONYM_BYTES];
+    char sql[256], hex[2 * QS_PSEUDONYM_BYTES + 1];
+
+    fx_open(&f, &p);
+    bind_machine(&f, f.client, "PC-0001");
+    m[0] = msg(1, now_ms(&f) - 5000, 500, "KB1", 2);
+    m[1] = msg(2, now_ms(&f) - 5000, 500, "KB2", 2);
+    m[1].machine_name = (char *)"PC-0002";            /* another machine: refused */
+    m[2] = msg(3, now_ms(&f) - 5000, 500, "KB3", 2);
+    m[2].machine_name = (char *)"";                   /* none: the bound one */
+    m[3] = msg(4, now_ms(&f) - 5000, 500, "KB4", 3);
+    m[3].machine_name = (char *)" pc-0001";           /* the same machine, other spelling */
+    QS_CHECK_EQ_INT(add_batch(&f, f.client, m, 4), QUIETSTATE__STATUS__OK);
+    commit(&f);
+    QS_CHECK_EQ_INT(last_ack(&f)->status, QUIETSTATE__STATUS__OK);
+    QS_CHECK_EQ_INT(last_ack(&f)->committed_serial, 4);
+    QS_CHECK_EQ_INT(last_ack(&f)->n_rejected, 1);
+    if (last_ack(&f)->n_rejected == 1) {
+        QS_CHECK_EQ_INT(last_ack(&f)->rejected[0]->serial, 2);
+        QS_CHECK_EQ_INT(last_ack(&f)->rejected[0]->status, QUIETSTATE__STATUS__BAD_MESSAGE);
+        QS_CHECK_EQ_INT(last_ack(&f)->rejected[0]->code, QUIETSTATE__CODE__MACHINE_MISMATCH);
+    }
+    QS_CHECK_EQ_INT(counter(&f, "rejected.BAD_MESSAGE"), 1);
+    QS_CHECK_EQ_INT(counter(&f, "rejected_detail.MACHINE_MISMATCH"), 1);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 3);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest WHERE topic_id = 'KB2'"), 0);
+    qs_pseudonym(ps, f.site_key, QS_PSEUDO_MACHINE, "PC-0001");
+    qs_hex_encode(hex, sizeof hex, ps, sizeof ps);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM latest WHERE machine_ps = x'%s'", hex);
+    QS_CHECK_EQ_INT(q_int(&f, sql), 3);
+    QS_CHECK_EQ_INT(history_rows(&f), 3);
+    /* An unbound key is not checked: it may name any machine. */
+    {
+        qs_keypair_t *other = qs_keypair_generate();
+        enroll(&f, other, "pc-2");
+        m[0] = msg(1, now_ms(&f) - 4000, 500, "KB9", 2);
+        m[0].machine_name = (char *)"PC-0002";
+        add_batch(&f, other, m, 1);
+        commit(&f);
+        QS_CHECK_EQ_INT(last_ack(&f)->n_rejected, 0);
+        QS_CHECK_EQ_INT(counter(&f, "stored"), 4);
+        qs_keypair_destroy(&other);
+    }
+    fx_close(&f);
+}
+
+static void
+test_store_reenrolled_machine_takes_over_its_state(void)
+{
+    struct fx f;
+    qs_policy_t p = default_policy();
+    Quietstate__StateMessage m[3];
+    qs_keypair_t *placeholder = qs_keypair_generate(), *fresh = qs_keypair_generate();
+    uint8_t name_ps[QS_PSEUDONYM_BYTES];
+    int64_t t, new_id;
+    char err[256];
+    int n = 0;
+
+    fx_open(&f, &p);
+    t = now_ms(&f) - 60000;
+    /* The machine's old key: KB1, KB2 at t, KB3 at t + 5 s. */
+    m[0] = msg(1, t, 500, "KB1", 2);
+    m[1] = msg(2, t, 500, "KB2", 2);
+    m[2] = msg(3, t + 5000, 500, "KB3", 3);
+    add_batch(&f, f.client, m, 3);
+    commit(&f);
+    /* Rows of the same machine under another client (as an import makes):
+     * KB3 newer than the old key's, KB4 only there, KB1 older. */
+    enroll(&f, placeholder, "import-placeholder");
+    m[0] = msg(1, t + 10000, 500, "KB3", 1);
+    m[1] = msg(2, t, 500, "KB4", 2);
+    m[2] = msg(3, t - 10000, 500, "KB1", 1);
+    add_batch(&f, placeholder, m, 3);
+    commit(&f);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 6);
+    QS_CHECK_EQ_INT(counts_off(&f), 0);
+    /* Re-enroll "pc-1" with a new key bound to the machine: the old key is revoked. */
+    qs_pseudonym(name_ps, f.site_key, QS_PSEUDO_CLIENT, "pc-1");
+    QS_CHECK_EQ_INT(qs_sitedb_revoke(f.admin, name_ps, now_ms(&f), &n), 0);
+    QS_CHECK_EQ_INT(n, 1);
+    QS_CHECK_EQ_INT(qs_sitedb_enroll(f.admin, name_ps, qs_keypair_public(fresh), now_ms(&f), err,
+                                     sizeof err), 0);
+    bind_machine(&f, fresh, "PC-0001");
+    /* Its first report: KB1 newer, with an empty machine field. */
+    m[0] = msg(1, t + 20000, 500, "KB1", 3);
+    m[0].machine_name = (char *)"";
+    QS_CHECK_EQ_INT(add_batch(&f, fresh, m, 1), QUIETSTATE__STATUS__OK);
+    commit(&f);
+    QS_CHECK_EQ_INT(last_ack(&f)->committed_serial, 1);
+    new_id = q_int(&f, "SELECT max(client_id) FROM clients");
+    /* One machine, one state: four topics, all the new key's, newest wins. */
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 4);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(DISTINCT client_id) FROM latest"), 1);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT min(client_id) FROM latest"), new_id);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest WHERE topic_id = 'KB1'"), 3);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest WHERE topic_id = 'KB2'"), 2);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest WHERE topic_id = 'KB3'"), 1);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest WHERE topic_id = 'KB4'"), 2);
+    QS_CHECK_EQ_INT(counts_off(&f), 0);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count FROM compliance_counts WHERE topic_id = 'KB3' "
+                              "AND state_id = 3"), -1);   /* the group is gone */
+    /* The old key is refused; its rows do not come back. */
+    m[0] = msg(4, t + 30000, 500, "KB1", 1);
+    QS_CHECK_EQ_INT(add_batch(&f, f.client, m, 1), QUIETSTATE__STATUS__REVOKED);
+    commit(&f);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 4);
+    /* A second batch of the new key adopts nothing more. */
+    m[0] = msg(2, t + 30000, 500, "KB5", 2);
+    add_batch(&f, fresh, m, 1);
+    commit(&f);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 5);
+    QS_CHECK_EQ_INT(counts_off(&f), 0);
+    qs_keypair_destroy(&placeholder);
+    qs_keypair_destroy(&fresh);
+    fx_close(&f);
+}
+
+static void
+test_store_keeps_report_and_client_times_at_policy_precision(void)
+{
+    struct fx f;
+    qs_policy_t p = default_policy();
+    Quietstate__StateMessage m[1];
+
+    p.time_precision_ms = 60000;
+    fx_open(&f, &p);
+    f.clock.offset_ms += 1234;   /* off a whole second and minute, most likely */
+    m[0] = msg(1, now_ms(&f) - 5000, 500, "KB1", 2);
+    add_batch(&f, f.client, m, 1);
+    commit(&f);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT report_ms % 60000 FROM latest"), 0);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT first_ms % 60000 FROM clients"), 0);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT last_ms % 60000 FROM clients"), 0);
+    QS_CHECK(q_int(&f, "SELECT report_ms FROM latest") > now_ms(&f) - 60000);
+    fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -1317,5 +1487,8 @@ main(void)
     QS_RUN(test_store_group_full_at_max_messages);
     QS_RUN(test_store_pipeline_overlaps_groups);
     QS_RUN(test_store_refusals_alone_write_their_counters);
+    QS_RUN(test_store_refuses_message_naming_another_machine);
+    QS_RUN(test_store_reenrolled_machine_takes_over_its_state);
+    QS_RUN(test_store_keeps_report_and_client_times_at_policy_precision);
     return qs_test_summary();
 }

@@ -543,6 +543,70 @@ test_pg_partition_dropped_under_cache(void)
     fx_close(&f);
 }
 
+/* One machine, one state (adopt.h) on PostgreSQL: a bound key's message
+ * naming another machine is refused, an empty machine field is the bound
+ * one, and the re-enrolled machine's first batch (on the other writer)
+ * takes over the rows of its old key and of a placeholder client. */
+static void
+test_pg_bound_machine_checked_and_taken_over(void)
+{
+    struct fx f;
+    Quietstate__StateMessage m[3];
+    qs_keypair_t *fresh = qs_keypair_generate();
+    uint8_t name_ps[QS_PSEUDONYM_BYTES], machine_ps[QS_PSEUDONYM_BYTES];
+    int64_t t, new_id;
+    char err[256];
+    int n = 0;
+
+    fx_open(&f);
+    t = qs_clock_now_ms(&f.clock) - 60000;
+    m[0] = msg(1, t, 500, "KB1", 2);
+    m[1] = msg(2, t, 500, "KB2", 2);
+    m[2] = msg(3, t + 5000, 500, "KB3", 3);
+    add_batch(&f, 0, f.client, m, 3);
+    QS_CHECK_EQ_INT(commit(&f, 0), 0);
+    m[0] = msg(1, t + 10000, 500, "KB3", 1);     /* newer than the old key's */
+    m[1] = msg(2, t, 500, "KB4", 2);
+    m[2] = msg(3, t - 10000, 500, "KB1", 1);     /* older */
+    add_batch(&f, 1, f.client2, m, 3);
+    QS_CHECK_EQ_INT(commit(&f, 1), 0);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 6);
+    qs_pseudonym(name_ps, f.site_key, QS_PSEUDO_CLIENT, "pc-1");
+    qs_pseudonym(machine_ps, f.site_key, QS_PSEUDO_MACHINE, "PC-0001");
+    QS_CHECK_EQ_INT(qs_sitedb_revoke(f.admin, name_ps, qs_clock_now_ms(&f.clock), &n), 0);
+    QS_CHECK_EQ_INT(qs_sitedb_enroll(f.admin, name_ps, qs_keypair_public(fresh),
+                                     qs_clock_now_ms(&f.clock), err, sizeof err), 0);
+    QS_CHECK_EQ_INT(qs_sitedb_bind_machine(f.admin, qs_keypair_public(fresh), machine_ps, err,
+                                           sizeof err), 0);
+    m[0] = msg(1, t + 20000, 500, "KB1", 3);
+    m[0].machine_name = (char *)"";
+    m[1] = msg(2, t + 20000, 500, "KB9", 3);
+    m[1].machine_name = (char *)"PC-0002";
+    add_batch(&f, 0, fresh, m, 2);
+    QS_CHECK_EQ_INT(commit(&f, 0), 0);
+    QS_CHECK_EQ_INT(last_ack(&f)->committed_serial, 2);
+    QS_CHECK_EQ_INT(last_ack(&f)->n_rejected, 1);
+    if (last_ack(&f)->n_rejected == 1)
+        QS_CHECK_EQ_INT(last_ack(&f)->rejected[0]->code, QUIETSTATE__CODE__MACHINE_MISMATCH);
+    QS_CHECK_EQ_INT(counter(&f, "rejected_detail.MACHINE_MISMATCH"), 1);
+    new_id = q_int(&f, "SELECT max(client_id) FROM clients");
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 4);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(DISTINCT client_id) FROM latest"), 1);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT min(client_id) FROM latest"), new_id);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest WHERE topic_id = 'KB1'"), 3);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT state_id FROM latest WHERE topic_id = 'KB3'"), 1);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest WHERE machine_ps IS NULL"), 0);
+    QS_CHECK_EQ_INT(counts_mismatch(&f), 0);
+    /* Its next batch, on the other writer, adopts nothing more. */
+    m[0] = msg(3, t + 30000, 500, "KB5", 2);
+    add_batch(&f, 1, fresh, m, 1);
+    QS_CHECK_EQ_INT(commit(&f, 1), 0);
+    QS_CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM latest"), 5);
+    QS_CHECK_EQ_INT(counts_mismatch(&f), 0);
+    qs_keypair_destroy(&fresh);
+    fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -556,5 +620,6 @@ main(void)
     QS_RUN(test_pg_details_sealed_under_chain_key);
     QS_RUN(test_pg_retry_later_then_reconnect);
     QS_RUN(test_pg_partition_dropped_under_cache);
+    QS_RUN(test_pg_bound_machine_checked_and_taken_over);
     return qs_test_summary();
 }

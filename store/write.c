@@ -18,6 +18,7 @@
  * its name wiped after the group (qs_write_end_group).
  */
 #include "write.h"
+#include "adopt.h"
 #include "storedb_pg.h"
 #include "write_pg.h"
 
@@ -72,6 +73,7 @@ struct qs_write {
 /* A batch's client while its messages are deduplicated. */
 struct dedup {
     int64_t client_id;
+    int64_t report_ms;           /* latest.report_ms of the batch (qs_write_report_ms) */
     uint64_t lw;                 /* every serial <= lw is handled */
     int any_seen;                /* the client has rows in seen */
 };
@@ -388,22 +390,24 @@ bind_details(qs_write_t *self, sqlite3_stmt *st, int col, int64_t client_id,
 
 /* Minimize and write one new, valid message. */
 static int
-store_message(qs_write_t *self, const qs_policy_t *pol, int64_t client_id,
-              const Quietstate__StateMessage *m, int64_t now_ms)
+store_message(qs_write_t *self, const qs_policy_t *pol, const struct dedup *d,
+              const qs_group_batch_t *b, const Quietstate__StateMessage *m, int64_t now_ms)
 {
-    uint8_t machine_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
+    uint8_t named_ps[QS_PSEUDONYM_BYTES], domain_ps[QS_PSEUDONYM_BYTES];
     uint8_t user_ps[QS_PSEUDONYM_BYTES];
+    const uint8_t *machine_ps = qs_machine_ps_for(b, m, named_ps);
+    int64_t client_id = d->client_id;
     int64_t t = m->time_utc_ms - m->time_utc_ms % pol->time_precision_ms;
     int64_t epoch;
     struct part *p;
 
-    qs_pseudonym_memo(self->memo, machine_ps, self->site_key, QS_PSEUDO_MACHINE, m->machine_name);
+    qs_pseudonym_memo(self->memo, named_ps, self->site_key, QS_PSEUDO_MACHINE, m->machine_name);
     qs_pseudonym_memo(self->memo, domain_ps, self->site_key, QS_PSEUDO_DOMAIN, m->domain);
     memset(user_ps, 0, sizeof user_ps);
     if (pol->collect_user_names)
         qs_pseudonym_memo(self->memo, user_ps, self->site_key, QS_PSEUDO_USER, m->user_name);
 
-    if (write_latest(self, client_id, m, t, now_ms, machine_ps, domain_ps) != 0)
+    if (write_latest(self, client_id, m, t, d->report_ms, machine_ps, domain_ps) != 0)
         return -1;
 
     /* Already older than its topic may be kept: the current state only. */
@@ -435,8 +439,10 @@ store_message(qs_write_t *self, const qs_policy_t *pol, int64_t client_id,
 
 /* The client's row, created on its first batch. */
 static int
-client_open(qs_write_t *self, struct dedup *d, const uint8_t pk[QS_KEY_BYTES], int64_t now_ms)
+client_open(qs_write_t *self, struct dedup *d, const qs_group_batch_t *b, int64_t now_ms)
 {
+    const uint8_t *pk = b->pk;
+    int64_t moved = 0, dropped = 0;
     int rc;
 
     sqlite3_bind_blob(self->sel_client, 1, pk, QS_KEY_BYTES, SQLITE_STATIC);
@@ -455,6 +461,13 @@ client_open(qs_write_t *self, struct dedup *d, const uint8_t pk[QS_KEY_BYTES], i
             return -1;
         d->client_id = sqlite3_last_insert_rowid(self->db);
         d->lw = 0;
+        /* A bound key's first batch: its machine's state continues (adopt.h). */
+        if (b->bound &&
+            qs_adopt_sqlite(self->db, d->client_id, b->machine_ps, &moved, &dropped) != 0)
+            return -1;
+        if (moved + dropped > 0)
+            log_info("a new client key took over its machine's state: %lld rows moved, "
+                     "%lld older ones dropped", (long long)moved, (long long)dropped);
     }
     sqlite3_bind_int64(self->any_seen, 1, d->client_id);
     return (d->any_seen = step_exists(self->any_seen)) < 0 ? -1 : 0;
@@ -534,7 +547,7 @@ write_one(qs_write_t *self, const qs_policy_t *pol, struct dedup *d, qs_group_ba
     }
     r->fresh = 1;
     if (r->valid) {
-        if (store_message(self, pol, d->client_id, r->m, now_ms) != 0)
+        if (store_message(self, pol, d, b, r->m, now_ms) != 0)
             return -1;
         r->outcome = QS_OUT_STORED;
         b->n_stored++;
@@ -545,11 +558,28 @@ write_one(qs_write_t *self, const qs_policy_t *pol, struct dedup *d, qs_group_ba
     return mark_handled(self, d, s);
 }
 
+/* The client's report times back at the policy's precision once its
+ * resync completed (qs_write_report_ms). Prepared per call: rare. */
+static int
+report_precision(qs_write_t *self, int64_t client_id, int64_t precision_ms)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(self->db, QS_WRITE_SQL_REPORT_PRECISION, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "$1"), client_id);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "$2"), precision_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* After dedup: the resync rules (resync.h) - a gap given up, a resync
  * complete - and what the Ack asks; the row saved. */
 static int
 resync_after(qs_write_t *self, struct dedup *d, qs_resync_row_t *rs, qs_group_batch_t *b,
-             qs_tally_t *txn, int64_t now_ms)
+             qs_tally_t *txn, int64_t now_ms, int64_t precision_ms)
 {
     uint64_t lw = d->lw, max_seen = 0;
     int64_t start_ms = 0;
@@ -560,7 +590,8 @@ resync_after(qs_write_t *self, struct dedup *d, qs_resync_row_t *rs, qs_group_ba
         return -1;
     if (qs_resync_after(rs, b, &lw, has_seen, max_seen, txn, now_ms, self->resync_gap_ms,
                         &start_ms)) {
-        if (qs_resync_sql_drop_stale(self->resync, d->client_id, start_ms) != 0)
+        if (qs_resync_sql_drop_stale(self->resync, d->client_id, start_ms) != 0 ||
+            report_precision(self, d->client_id, precision_ms) != 0)
             return -1;
         qs_resync_applied(rs, txn);
     }
@@ -582,7 +613,8 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
 
     if (self->pg != NULL)
         return qs_write_pg_batch(self->pg, pol, b, msgs, txn, now_ms);
-    if (client_open(self, &d, b->pk, now_ms) != 0 ||
+    /* first_ms/last_ms are not message times, but kept at their precision. */
+    if (client_open(self, &d, b, now_ms - now_ms % pol->time_precision_ms) != 0 ||
         qs_resync_sql_load(self->resync, d.client_id, &rs) != 0)
         return -1;
     if (qs_resync_on_instance(&rs, b, txn, now_ms)) {
@@ -592,6 +624,7 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
         d.lw = 0;
         d.any_seen = 0;
     }
+    d.report_ms = qs_write_report_ms(&rs, b, now_ms, pol->time_precision_ms);
     /* After a fresh outbox's reset: its serials count as new topics' rows. */
     if (self->max_topics > 0 &&
         qs_topicq_sqlite_check(self->topicq, d.client_id, d.lw, self->max_topics, b, msgs) != 0)
@@ -606,11 +639,11 @@ qs_write_batch(qs_write_t *self, const qs_policy_t *pol, qs_group_batch_t *b,
         if (step_done(self->del_seen) != 0)
             return -1;
     }
-    if (resync_after(self, &d, &rs, b, txn, now_ms) != 0)
+    if (resync_after(self, &d, &rs, b, txn, now_ms, pol->time_precision_ms) != 0)
         return -1;
     sqlite3_bind_int64(self->upd_client, 1, d.client_id);
     sqlite3_bind_int64(self->upd_client, 2, (int64_t)d.lw);
-    sqlite3_bind_int64(self->upd_client, 3, now_ms);
+    sqlite3_bind_int64(self->upd_client, 3, now_ms - now_ms % pol->time_precision_ms);
     if (step_done(self->upd_client) != 0)
         return -1;
     b->low_water = d.lw;

@@ -27,6 +27,26 @@
 #include "qs_epochkeys.h"
 #include "qs_policy.h"
 #include "qs_storedb.h"
+#include "resync.h"
+
+/* latest.report_ms for the rows batch b writes: the store time at the
+ * policy's precision (it is not a message time, but tells as much), except
+ * in a batch of the resync the client was asked for: there the exact time,
+ * because completing the resync drops the client's rows reported before it
+ * started (resync.h), which a truncated time could not tell from the rows
+ * it restated within the same second. The completion puts every row of the
+ * client back at the precision (QS_WRITE_SQL_REPORT_PRECISION). */
+static inline int64_t
+qs_write_report_ms(const qs_resync_row_t *rs, const qs_group_batch_t *b, int64_t now_ms,
+                   int64_t precision_ms)
+{
+    if (rs->want_gen != 0 && b->rs_gen == rs->want_gen)
+        return now_ms;
+    return now_ms - now_ms % precision_ms;
+}
+#define QS_WRITE_SQL_REPORT_PRECISION \
+    "UPDATE latest SET report_ms = report_ms - report_ms % $2 " \
+    "WHERE client_id = $1 AND report_ms % $2 <> 0"
 
 #define QS_WRITE_SQL_INSERT_CLIENT \
     "INSERT INTO clients(pk, low_water, first_ms, last_ms) VALUES (?1, 0, ?2, ?2)"

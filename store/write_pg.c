@@ -56,7 +56,7 @@
 static const char sql_ins_clients[] =
     "INSERT INTO clients(pk, first_ms, last_ms) "
     "SELECT decode(x, 'hex'), $2::bigint, $2::bigint FROM unnest($1::text[]) AS x ORDER BY 1 "
-    "ON CONFLICT (pk) DO NOTHING";
+    "ON CONFLICT (pk) DO NOTHING RETURNING encode(pk, 'hex')";
 static const char sql_lock_clients[] =
     "SELECT encode(pk, 'hex'), client_id, low_water FROM clients "
     "WHERE pk = ANY(ARRAY(SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)) "

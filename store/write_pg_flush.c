@@ -12,6 +12,7 @@
  */
 #include "write_pg_int.h"
 #include "quota_topics.h"
+#include "write.h"
 
 #include "qs_clock.h"
 #include "qs_codec.h"
@@ -154,14 +155,17 @@ lock_clients(qs_write_pg_t *self)
     qs_pgparams_t p;
     int rc;
 
-    snprintf(now, sizeof now, "%lld", (long long)self->queue[0].now_ms);
+    /* first_ms/last_ms are not message times, but kept at their precision. */
+    snprintf(now, sizeof now, "%lld",
+             (long long)(self->queue[0].now_ms -
+                         self->queue[0].now_ms % self->queue[0].pol->time_precision_ms));
     qs_pgparams_reset(&p);
     qs_pgparams_text(&p, arr);
     qs_pgparams_text(&p, now);
     rc = qs_pgpipe_send_sql(self->pipe, "BEGIN ISOLATION LEVEL READ COMMITTED", TAG_NONE,
                             qs_write_pg_result, self) != 0 ||
-         qs_pgpipe_send(self->pipe, "qs_w_ins_clients", &p, TAG_NONE, qs_write_pg_result,
-                        self) != 0;
+         qs_pgpipe_send(self->pipe, "qs_w_ins_clients", &p, TAG_NEW_CLIENT,
+                        qs_write_pg_result, self) != 0;
     p.n = 1;
     rc = rc || qs_pgpipe_send(self->pipe, "qs_w_lock_clients", &p, TAG_LOCK, qs_write_pg_result,
                               self) != 0 ||
@@ -235,9 +239,10 @@ add_todo(qs_write_pg_t *self, const struct queued *q, const struct pclient *c,
     qs_grow((void **)&self->todo, &self->cap_todo, self->n_todo + 1, sizeof *self->todo);
     td = &self->todo[self->n_todo++];
     td->m = m;
+    td->b = q->b;
     td->client_id = c->client_id;
     td->t = m->time_utc_ms - m->time_utc_ms % pol->time_precision_ms;
-    td->now_ms = q->now_ms;
+    td->now_ms = qs_write_report_ms(&c->rs, q->b, q->now_ms, pol->time_precision_ms);
     td->collect_users = pol->collect_user_names;
     /* Already older than its topic may be kept: the current state only. */
     td->history = m->time_utc_ms >= qs_policy_cutoff_ms(pol, m->topic_type, q->now_ms);
@@ -322,8 +327,8 @@ dedup_all(qs_write_pg_t *self)
             dedup_one(self, q, c, &q->msgs[q->b->first_msg + k]);
         qs_resync_pg_after(self, c, q);
         q->b->low_water = c->lw;
-        if (q->now_ms > c->last_ms)
-            c->last_ms = q->now_ms;
+        if (q->now_ms - q->now_ms % q->pol->time_precision_ms > c->last_ms)
+            c->last_ms = q->now_ms - q->now_ms % q->pol->time_precision_ms;
     }
 }
 
@@ -389,6 +394,8 @@ qs_write_pg_result(void *ctx, int tag, PGresult *r)
         return qs_write_pg_take_latest(self, r, 0);
     case TAG_RESYNC:
         return qs_resync_pg_take(self, r);
+    case TAG_NEW_CLIENT:
+        return qs_adopt_pg_mark_created(self, r);
     case TAG_HISTORY:
         qs_write_pg_rows_added(self, TAG_INDEX(tag), strtoll(PQcmdTuples(r), NULL, 10));
         return 0;
@@ -407,7 +414,8 @@ flush_steps(qs_write_pg_t *self)
                                   qs_write_pg_result, self) != 0 ||
                        qs_pgpipe_run(self->pipe, qs_write_pg_result, self) != 0
                    ? -1 : 0;
-    if (lock_clients(self) != 0 || qs_topicq_pg_check(self, self->max_topics) != 0)
+    if (lock_clients(self) != 0 || qs_adopt_pg_run(self) != 0 ||
+        qs_topicq_pg_check(self, self->max_topics) != 0)
         return -1;
     dedup_all(self);
     if (qs_write_pg_ensure_parts(self) != 0)

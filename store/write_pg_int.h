@@ -16,7 +16,7 @@
 
 /* Result tags: the kind in the low bits, an index above. */
 enum { TAG_NONE = 0, TAG_LOCK, TAG_SEEN, TAG_LATEST_OLD, TAG_LATEST_SET, TAG_HISTORY,
-       TAG_RESYNC };
+       TAG_RESYNC, TAG_NEW_CLIENT };
 #define TAG_KIND(t) ((t) & 7)
 #define TAG_INDEX(t) ((size_t)((unsigned)(t) >> 3))
 #define TAG_MAKE(kind, i) ((int)(((unsigned)(i) << 3) | (unsigned)(kind)))
@@ -38,6 +38,7 @@ struct pclient {
     uint8_t pk[QS_KEY_BYTES];
     int64_t client_id;
     int locked;
+    int created;               /* its row was inserted by this transaction (adopt_pg.c) */
     int64_t last_ms;
     uint64_t lw;
     uint64_t *init, *added;
@@ -45,11 +46,13 @@ struct pclient {
     qs_resync_row_t rs;        /* its resync row, read FOR UPDATE (resync_pg.c) */
     int rs_drop_seen;          /* a fresh outbox: delete every seen row */
     int64_t rs_apply_ms;       /* a resync complete: drop rows reported before */
+    int64_t rs_precision_ms;   /* then report times back at this precision */
 };
 
 /* A message to store. */
 struct todo {
     const Quietstate__StateMessage *m;
+    const qs_group_batch_t *b; /* its batch: the bound machine (adopt.h) */
     int64_t client_id;
     int64_t t;                 /* truncated to the policy's precision */
     int64_t now_ms;
@@ -164,6 +167,10 @@ int qs_write_pg_send_counts(qs_write_pg_t *self);
 void qs_write_pg_parts_forget(qs_write_pg_t *self);
 void qs_write_pg_parts_committed(qs_write_pg_t *self);
 void qs_write_pg_parts_rolled_back(qs_write_pg_t *self);
+
+/* adopt_pg.c: created clients bound to a machine take over its rows. */
+int qs_adopt_pg_mark_created(qs_write_pg_t *self, PGresult *r);
+int qs_adopt_pg_run(qs_write_pg_t *self);
 
 /* write_pg_flush.c */
 int qs_write_pg_flush(qs_write_pg_t *self);

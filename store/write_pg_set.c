@@ -20,6 +20,7 @@
  * qs_details_ad's associated data; no raw name is ever a parameter.
  */
 #include "write_pg_int.h"
+#include "adopt.h"
 
 #include "qs_codec.h"
 #include "qs_log.h"
@@ -194,7 +195,7 @@ qs_write_pg_send_latest(qs_write_pg_t *self)
         qs_pgarray_int8(&self->cols[3], m->state_id);
         qs_pgarray_int8(&self->cols[4], w->t);
         qs_pgarray_int8(&self->cols[5], w->now_ms);
-        array_ps(&self->cols[6], machine_ps);
+        array_ps(&self->cols[6], qs_machine_ps_for(w->b, m, machine_ps));
         array_ps(&self->cols[7], domain_ps);
         qs_pgarray_int8(&self->cols[8], (int64_t)m->serial);
     }
@@ -296,7 +297,7 @@ history_row(qs_write_pg_t *self, const struct todo *td)
     qs_pgarray_int8(&self->cols[2], m->state_id);
     qs_pgarray_bytes(&self->cols[3], m->topic_id, strlen(m->topic_id));
     qs_pgarray_int8(&self->cols[4], td->t);
-    array_ps(&self->cols[5], machine_ps);
+    array_ps(&self->cols[5], qs_machine_ps_for(td->b, m, machine_ps));
     array_ps(&self->cols[6], domain_ps);
     array_ps(&self->cols[7], user_ps);
     array_details(self, &self->cols[8], td);

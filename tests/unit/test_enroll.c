@@ -144,6 +144,54 @@ test_enroll_client_failing_profile_commits_nothing(void)
     qs_sitedb_destroy(&db);
 }
 
+/* --machine binds, --replace revokes the name's key and enrolls the new
+ * one in one audited step, inheriting the machine. */
+static void
+test_enroll_client_machine_and_replace(void)
+{
+    char err[512], profile[600], want[160], mhex[33];
+    qs_sitedb_t *db = qs_sitedb_open(db_path, 1, err, sizeof err);
+    qs_enroll_site_t es;
+    qs_enroll_ids_t ids, ids2;
+    qs_keyset_t *set = qs_keyset_new();
+    last_entry_t last = { 0 };
+    uint8_t m[QS_PSEUDONYM_BYTES];
+
+    fill_site(&es, db);
+    es.machine = "PC-REPL";
+    snprintf(profile, sizeof profile, "%s/repl-1.profile", dir);
+    QS_CHECK_EQ_INT(qs_enroll_client(&ids, &es, "repl-1", profile, err, sizeof err), 0);
+    qs_pseudonym(m, site_key, QS_PSEUDO_MACHINE, "pc-repl");
+    qs_hex_encode(mhex, sizeof mhex, m, QS_ENROLL_PREFIX_BYTES);
+    QS_CHECK_STR(ids.machine_ps, mhex);
+    QS_CHECK_EQ_INT(ids.replaced, 0);
+    /* Without --replace the name is refused; with it, taken over. */
+    es.machine = NULL;
+    snprintf(profile, sizeof profile, "%s/repl-2.profile", dir);
+    QS_CHECK_EQ_INT(qs_enroll_client(&ids2, &es, "REPL-1", profile, err, sizeof err), -1);
+    QS_CHECK(strstr(err, "--replace") != NULL);
+    es.replace = 1;
+    QS_CHECK_EQ_INT(qs_enroll_client(&ids2, &es, "REPL-1", profile, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(ids2.replaced, 1);
+    QS_CHECK_STR(ids2.machine_ps, mhex);
+    QS_CHECK_EQ_INT(qs_audit_each(db, last_entry, &last), 0);
+    QS_CHECK_STR(last.action, "enroll");
+    snprintf(want, sizeof want, "{\"name_ps\":\"%s\",\"key\":\"%s\",\"machine_ps\":\"%s\","
+             "\"replaced\":1}", ids2.name_ps, ids2.key, mhex);
+    QS_CHECK_STR(last.detail, want);
+    QS_CHECK_EQ_INT(qs_sitedb_load_keyset(db, set), 0);
+    QS_CHECK_EQ_INT(qs_keyset_count(set, QS_KEY_REVOKED) >= 1, 1);
+    /* A second machine binding of a held machine is refused. */
+    es.replace = 0;
+    es.machine = "pc-repl";
+    snprintf(profile, sizeof profile, "%s/repl-3.profile", dir);
+    QS_CHECK_EQ_INT(qs_enroll_client(&ids, &es, "repl-3", profile, err, sizeof err), -1);
+    QS_CHECK(strstr(err, "already bound") != NULL);
+    QS_CHECK(access(profile, F_OK) != 0);
+    qs_keyset_destroy(&set);
+    qs_sitedb_destroy(&db);
+}
+
 int
 main(void)
 {
@@ -161,6 +209,7 @@ main(void)
     QS_RUN(test_enroll_key_uses_the_name_pseudonym_and_can_take_over);
     QS_RUN(test_enroll_client_writes_profile_and_audit_entry);
     QS_RUN(test_enroll_client_failing_profile_commits_nothing);
+    QS_RUN(test_enroll_client_machine_and_replace);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);

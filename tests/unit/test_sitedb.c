@@ -170,6 +170,63 @@ test_sitedb_checks_for_verify_see_text_columns_and_client_names(void)
     qs_sitedb_destroy(&db);
 }
 
+/* A site.db of the first release (clients without machine_ps) gets the
+ * column on open; a key bound to a machine carries it into the keyset;
+ * one unrevoked key per machine; the machine of a name is found for
+ * --replace. */
+static void
+test_sitedb_binds_keys_to_machines(void)
+{
+    char err[512], path[600];
+    uint8_t pk1[32], pk2[32], pk3[32], ps[16], m1[16], m2[16], got[16];
+    qs_keyset_t *set = qs_keyset_new();
+    qs_sitedb_t *db;
+    sqlite3 *raw = NULL;
+    int bound = 0, n = 0;
+
+    snprintf(path, sizeof path, "%s/old-site.db", dir);
+    QS_CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+    QS_CHECK(sqlite3_exec(raw, "CREATE TABLE clients(pk BLOB PRIMARY KEY, name_ps BLOB NOT NULL,"
+                          " enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER)",
+                          NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    db = qs_sitedb_open(path, 0, err, sizeof err);
+    QS_CHECK(db != NULL);
+    randombytes_buf(pk1, 32);
+    randombytes_buf(pk2, 32);
+    randombytes_buf(pk3, 32);
+    randombytes_buf(m1, 16);
+    randombytes_buf(m2, 16);
+    name_ps(ps, "client-a");
+    QS_CHECK(qs_sitedb_enroll(db, ps, pk1, 1, err, sizeof err) == 0);
+    QS_CHECK(qs_sitedb_bind_machine(db, pk1, m1, err, sizeof err) == 0);
+    QS_CHECK(qs_sitedb_machine_of_name(got, &bound, db, ps) == 0 && bound == 1);
+    QS_CHECK(memcmp(got, m1, 16) == 0);
+    /* Another unrevoked key may not take the machine. */
+    {
+        uint8_t ps2[16];
+        name_ps(ps2, "client-b");
+        QS_CHECK(qs_sitedb_enroll(db, ps2, pk2, 2, err, sizeof err) == 0);
+        QS_CHECK(qs_sitedb_bind_machine(db, pk2, m1, err, sizeof err) != 0);
+        QS_CHECK(strstr(err, "already bound") != NULL);
+        QS_CHECK(qs_sitedb_bind_machine(db, pk2, m2, err, sizeof err) == 0);
+    }
+    /* Once revoked, it may. */
+    QS_CHECK(qs_sitedb_revoke(db, ps, 3, &n) == 0 && n == 1);
+    QS_CHECK(qs_sitedb_machine_of_name(got, &bound, db, ps) == 0 && bound == 0);
+    QS_CHECK(qs_sitedb_enroll(db, ps, pk3, 4, err, sizeof err) == 0);
+    QS_CHECK(qs_sitedb_bind_machine(db, pk3, m1, err, sizeof err) == 0);
+    QS_CHECK(qs_sitedb_load_keyset(db, set) == 0);
+    QS_CHECK(qs_keyset_machine(set, pk1) != NULL && memcmp(qs_keyset_machine(set, pk1), m1, 16) == 0);
+    QS_CHECK(qs_keyset_machine(set, pk2) != NULL && memcmp(qs_keyset_machine(set, pk2), m2, 16) == 0);
+    QS_CHECK(qs_keyset_machine(set, pk3) != NULL && memcmp(qs_keyset_machine(set, pk3), m1, 16) == 0);
+    randombytes_buf(pk1, 32);
+    QS_CHECK(qs_keyset_machine(set, pk1) == NULL);
+    qs_keyset_destroy(&set);
+    qs_sitedb_destroy(&db);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -180,6 +237,7 @@ main(void)
     snprintf(db_path, sizeof db_path, "%s/site.db", dir);
     (void)err;
     QS_RUN(test_sitedb_enroll_revoke_and_keyset);
+    QS_RUN(test_sitedb_binds_keys_to_machines);
     QS_RUN(test_sitedb_policy_versions);
     QS_RUN(test_sitedb_audit_entries_at_a_path);
     QS_RUN(test_sitedb_checks_for_verify_see_text_columns_and_client_names);
