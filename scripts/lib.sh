@@ -362,11 +362,14 @@ qs_raw_dirs() {
 
 # qs_enroll NAME: enroll client NAME; its profile is $QS_TMP/clients/NAME.profile
 # and its outbox (for qs_report/qs_flush) $QS_TMP/clients/NAME.outbox.
-qs_enroll() {
+qs_enroll() {   # qs_enroll NAME [ENROLL OPTIONS...]
+    local name=$1
+    shift
     mkdir -p "$QS_TMP/clients"
     chmod 700 "$QS_TMP/clients"
+    set -- "$name" "$@"
     qs_expect_rc 0 "$QS_TMP/enroll-$1.out" \
-        "$QSCTL" enroll --home "$QS_HOME" --name "$1" --out "$QS_TMP/clients/$1.profile"
+        "$QSCTL" enroll --home "$QS_HOME" --name "$1" --out "$QS_TMP/clients/$1.profile" "${@:2}"
     [[ -s $QS_TMP/clients/$1.profile ]] || qs_fail "qsctl enroll wrote no profile for '$1'"
     # The broker reloads site.db every 200 ms; a client that connects before
     # that is refused at the handshake. Let the enrollment take effect.

@@ -48,7 +48,7 @@ lookup() {   # lookup MACHINE OUT
 compliance_of() {   # compliance_of TOPIC_ID: "state:count ..." of that update
     qs_expect_rc 0 "$QS_TMP/compliance.json" "$QSCTL" compliance --home "$QS_HOME" \
         --topic-type 500 --topic-id "$1" --format json
-    jq -r '[.rows[] | "\(.state_id):\(.count)"] | join(" ")' "$QS_TMP/compliance.json"
+    jq -r '[.rows[] | select(.state_id != null) | "\(.state_id):\(.count)"] | join(" ")' "$QS_TMP/compliance.json"
 }
 T1=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
 T2=$(date -u -d '-1 hours' +%Y-%m-%dT%H:%M:%SZ)
