@@ -463,29 +463,39 @@ qs_sitedb_client_counts(qs_sitedb_t *s, int64_t *enrolled, int64_t *revoked, cha
     return rc;
 }
 
-int
-qs_sitedb_machine_of_name(uint8_t machine_ps[QS_PSEUDONYM_BYTES], int *bound, qs_sitedb_t *s,
-                          const uint8_t name_ps[QS_PSEUDONYM_BYTES])
+/* The first value of sql (?1 = name_ps, one blob column of len bytes) into
+ * out; *found 0 when no row. 0 or -1. */
+static int
+blob_of_name(qs_sitedb_t *s, const char *sql, const uint8_t name_ps[QS_PSEUDONYM_BYTES],
+             uint8_t *out, size_t len, int *found)
 {
     sqlite3_stmt *st = NULL;
     int rc;
 
-    *bound = 0;
-    if (!s->has_machine_col)
-        return 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT machine_ps FROM clients WHERE name_ps = ?1 AND "
-                           "revoked_ms IS NULL AND length(machine_ps) = 16 LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK)
+    *found = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_blob(st, 1, name_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        memcpy(machine_ps, sqlite3_column_blob(st, 0), QS_PSEUDONYM_BYTES);
-        *bound = 1;
+        memcpy(out, sqlite3_column_blob(st, 0), len);
+        *found = 1;
         rc = SQLITE_DONE;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+qs_sitedb_machine_of_name(uint8_t machine_ps[QS_PSEUDONYM_BYTES], int *bound, qs_sitedb_t *s,
+                          const uint8_t name_ps[QS_PSEUDONYM_BYTES])
+{
+    *bound = 0;
+    if (!s->has_machine_col)
+        return 0;
+    return blob_of_name(s, "SELECT machine_ps FROM clients WHERE name_ps = ?1 AND "
+                        "revoked_ms IS NULL AND length(machine_ps) = 16 LIMIT 1", name_ps,
+                        machine_ps, QS_PSEUDONYM_BYTES, bound);
 }
 
 int
@@ -537,21 +547,7 @@ int
 qs_sitedb_key_of_name(uint8_t pk[QS_KEY_BYTES], int *found, qs_sitedb_t *s,
                       const uint8_t name_ps[QS_PSEUDONYM_BYTES])
 {
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    *found = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT pk FROM clients WHERE name_ps = ?1 AND "
-                           "revoked_ms IS NULL AND length(pk) = 32 LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_blob(st, 1, name_ps, QS_PSEUDONYM_BYTES, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        memcpy(pk, sqlite3_column_blob(st, 0), QS_KEY_BYTES);
-        *found = 1;
-        rc = SQLITE_DONE;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return blob_of_name(s, "SELECT pk FROM clients WHERE name_ps = ?1 AND "
+                        "revoked_ms IS NULL AND length(pk) = 32 LIMIT 1", name_ps, pk,
+                        QS_KEY_BYTES, found);
 }
