@@ -4,7 +4,8 @@
  * read_pg.sh starts the server) on a fresh PostgreSQL store instead, the
  * same tests through the same engine-neutral API: name rules, "unknown
  * group" changing nothing (before any group exists and after), a group's
- * compliance counting its members' rows only and suppressed by the
+ * compliance counting its members' rows only (scope and no-report cells
+ * the group's: members with a row of the type) and suppressed by the
  * fleet's rules, member counts below k hidden, removing members by any
  * spelling, forget dropping memberships, deleting a group.
  */
