@@ -4,7 +4,8 @@
  * read_pg.sh starts the server) on a fresh PostgreSQL store instead, the
  * same tests through the same engine-neutral API: name rules, "unknown
  * group" changing nothing (before any group exists and after), a group's
- * compliance counting its members' rows only and suppressed by the
+ * compliance counting its members' rows only (scope and no-report cells
+ * the group's: members with a row of the type) and suppressed by the
  * fleet's rules, member counts below k hidden, removing members by any
  * spelling, forget dropping memberships, deleting a group.
  */
@@ -217,6 +218,26 @@ check_row(const qs_storedb_compliance_row_t *r, const char *id, uint32_t state, 
     QS_CHECK_STR(r->topic_id, id);
     QS_CHECK_EQ_INT((int)r->state_id, (int)state);
     QS_CHECK_EQ_INT((int)r->count, (int)count);
+    QS_CHECK_EQ_INT(r->no_report, 0);
+}
+
+/* A topic's no-report row: the group's scope (members with a row of the
+ * topic type) minus the members with a state for the topic. */
+static void
+check_no_report(const qs_storedb_compliance_row_t *r, const char *id, int64_t count)
+{
+    QS_CHECK_STR(r->topic_id, id);
+    QS_CHECK_EQ_INT(r->no_report, 1);
+    QS_CHECK_EQ_INT((int)(r->state_id == QS_STOREDB_NO_REPORT_STATE), 1);
+    QS_CHECK_EQ_INT((int)r->count, (int)count);
+}
+
+/* Every row of res carries the group's scope, not the fleet's. */
+static void
+check_scope(const qs_storedb_compliance_t *res, int64_t scope)
+{
+    for (size_t i = 0; i < res->n; i++)
+        QS_CHECK_EQ_INT((int)res->rows[i].scope, (int)scope);
 }
 
 static void
@@ -231,23 +252,32 @@ test_group_compliance_counts_members_only_under_the_fleets_suppression(void)
 
     QS_CHECK_EQ_INT(qs_storedb_group_compliance(s, &res, &k1, "Finance", NULL, NULL, err,
                                                 sizeof err), 0);
-    QS_CHECK_EQ_INT((int)res.n, 4);
-    if (res.n == 4) {
+    /* Scope: the 8 members (all have a type-500 row), not the fleet's 13.
+     * KB1: every member has a state (no report 0); KB2: 2 of 8 (no report 6). */
+    QS_CHECK_EQ_INT((int)res.n, 6);
+    if (res.n == 6) {
         check_row(&res.rows[0], "KB1", 1, 1);
         check_row(&res.rows[1], "KB1", 2, 4);
         check_row(&res.rows[2], "KB1", 3, 3);
-        check_row(&res.rows[3], "KB2", 2, 2);
+        check_no_report(&res.rows[3], "KB1", 0);
+        check_row(&res.rows[4], "KB2", 2, 2);
+        check_no_report(&res.rows[5], "KB2", 6);
+        check_scope(&res, 8);
     }
     qs_storedb_compliance_free(&res);
-    /* k = 3: state 1 (1) primary, state 3 (3) complementary; KB2 all below: dropped. */
+    /* k = 3: KB1 state 1 (1) primary, state 3 (3) complementary; hidden sum
+     * 4 = 2 x (k - 1) could be two cells of 2, so state 2 (4) goes too; the
+     * no-report 0 is nobody and shown. KB2: all states below k: dropped. */
     QS_CHECK_EQ_INT(qs_storedb_group_compliance(s, &res, &k3, "Finance", &tt, NULL, err,
                                                 sizeof err), 0);
     QS_CHECK_EQ_INT(res.k, 3);
-    QS_CHECK_EQ_INT((int)res.n, 3);
-    if (res.n == 3) {
+    QS_CHECK_EQ_INT((int)res.n, 4);
+    if (res.n == 4) {
         check_row(&res.rows[0], "KB1", 1, QS_STOREDB_SUPPRESSED);
-        check_row(&res.rows[1], "KB1", 2, 4);
+        check_row(&res.rows[1], "KB1", 2, QS_STOREDB_SUPPRESSED);
         check_row(&res.rows[2], "KB1", 3, QS_STOREDB_SUPPRESSED);
+        check_no_report(&res.rows[3], "KB1", 0);
+        check_scope(&res, 8);
     }
     qs_storedb_compliance_free(&res);
     QS_CHECK_EQ_INT(qs_storedb_group_compliance(s, &res, &k3, "Finance", NULL, "KB2", err,
@@ -295,10 +325,13 @@ test_remove_forget_and_delete_take_machines_out(void)
     qs_group_list_free(&l);
     QS_CHECK_EQ_INT(qs_storedb_group_compliance(s, &res, &k1, "Finance", NULL, "KB1", err,
                                                 sizeof err), 0);
-    QS_CHECK_EQ_INT((int)res.n, 2);
-    if (res.n == 2) {
+    /* Members 1..6 now: scope 6, each with a KB1 state (no report 0). */
+    QS_CHECK_EQ_INT((int)res.n, 3);
+    if (res.n == 3) {
         check_row(&res.rows[0], "KB1", 2, 4);
         check_row(&res.rows[1], "KB1", 3, 2);
+        check_no_report(&res.rows[2], "KB1", 0);
+        check_scope(&res, 6);
     }
     qs_storedb_compliance_free(&res);
     /* Delete the group: every membership goes, the name is unknown. */

@@ -9,8 +9,10 @@
 #    log as they were);
 #  - `compliance --group Finance --format json` (k = 1) equals the counts
 #    computed here from what was reported, over Finance's members only
-#    (machine names reported in another case than enrolled: one fold);
-#  - with k = 3: a cell below k is suppressed, the complementary one too,
+#    (machine names reported in another case than enrolled: one fold),
+#    each topic's no-report cell included; scope and percent are the
+#    group's (members with a row of the type), not the fleet's;
+#  - with k = 3: a cell below k is suppressed, the complementary ones too,
 #    a topic whose cells are all below k is not listed for the group (while
 #    the fleet's answer lists it), and member counts below k print "<3";
 #  - group remove --machine and forget --machine take a machine out: a
@@ -102,7 +104,10 @@ for row in "${PLAN[@]}"; do
 done
 qs_wait_stat .stored "$sent" 20
 
-# expected GROUP [EXCLUDED...]: the group's cells computed from PLAN.
+# expected GROUP [EXCLUDED...]: the group's cells computed from PLAN, each
+# topic's no-report cell (state_id null) last: the group's scope (members
+# with a row of type 500: every member here) minus the members with a state
+# for the topic.
 expected() {
     local group=$1 row m g s1 s2
     shift
@@ -110,10 +115,15 @@ expected() {
         read -r m g s1 s2 <<<"$row"
         [[ ",$g," == *",$group,"* ]] || continue
         [[ " $* " == *" $m "* ]] && continue
-        printf '{"topic_type":500,"topic_id":"KB5030211","state_id":%s}\n' "$s1"
-        [[ $s2 != - ]] && printf '{"topic_type":500,"topic_id":"KB5030219","state_id":%s}\n' "$s2"
-    done | jq -s -c 'group_by([.topic_type, .topic_id, .state_id])
-                     | map(.[0] + {count: length}) | sort_by(.topic_type, .topic_id, .state_id)'
+        printf '{"m":"%s","topic_type":500,"topic_id":"KB5030211","state_id":%s}\n' "$m" "$s1"
+        [[ $s2 != - ]] && printf '{"m":"%s","topic_type":500,"topic_id":"KB5030219","state_id":%s}\n' "$m" "$s2"
+    done | jq -s -c '([.[].m] | unique | length) as $scope
+                     | (group_by([.topic_type, .topic_id, .state_id])
+                        | map(.[0] + {count: length} | del(.m)))
+                       + (group_by([.topic_type, .topic_id])
+                          | map({topic_type: .[0].topic_type, topic_id: .[0].topic_id,
+                                 state_id: null, count: ($scope - length)}))
+                     | sort_by(.topic_type, .topic_id, .state_id)'
 }
 got() {
     jq -c '[.rows[] | {topic_type, topic_id, state_id, count}] | sort_by(.topic_type, .topic_id, .state_id)' "$1"
@@ -122,6 +132,13 @@ got() {
 qs_step "compliance --group Finance (k=1) equals the counts computed from the reports"
 qs_expect_rc 0 "$QS_TMP/c1.json" "$QSCTL" compliance "${H[@]}" --group Finance --format json
 qs_expect_eq "Finance cells" "$(got "$QS_TMP/c1.json")" "$(expected Finance)"
+# Percentages divide by the group's scope (its 8 members with a type-500
+# row), not the fleet's (12 machines): KB5030219 is 2 of 8 = 25%, 6 no report.
+qs_expect_eq "Finance scope, percent, no report" \
+    "$(jq -c '[.rows[] | {topic_id, state_id, state, count, percent, scope}]' "$QS_TMP/c1.json")" \
+    '[{"topic_id":"KB5030211","state_id":1,"state":"not required","count":1,"percent":12.5,"scope":8},{"topic_id":"KB5030211","state_id":2,"state":"required","count":4,"percent":50,"scope":8},{"topic_id":"KB5030211","state_id":3,"state":"installed","count":3,"percent":37.5,"scope":8},{"topic_id":"KB5030211","state_id":null,"state":"no report","count":0,"percent":0,"scope":8},{"topic_id":"KB5030219","state_id":2,"state":"required","count":2,"percent":25,"scope":8},{"topic_id":"KB5030219","state_id":null,"state":"no report","count":6,"percent":75,"scope":8}]'
+qs_expect_rc 0 "$QS_TMP/c1f.json" "$QSCTL" compliance "${H[@]}" --format json
+qs_expect_eq "the fleet's scope" "$(jq -c '[.rows[].scope] | unique' "$QS_TMP/c1f.json")" '[12]'
 qs_expect_rc 0 "$QS_TMP/c2.json" "$QSCTL" compliance "${H[@]}" --group Lab --format json
 qs_expect_eq "Lab cells" "$(got "$QS_TMP/c2.json")" "$(expected Lab)"
 qs_expect_rc 0 "$QS_TMP/c3.json" "$QSCTL" compliance "${H[@]}" --group Finance \
@@ -140,11 +157,13 @@ qs_step "k=3: suppression within the group"
 qs_expect_rc 0 "$QS_TMP/policy3.out" "$QSCTL" policy set "${H[@]}" --k 3 --as e2e-groups
 qs_expect_rc 0 "$QS_TMP/k1.json" "$QSCTL" compliance "${H[@]}" --group Finance --format json
 qs_expect_eq "k" "$(qs_json_get "$QS_TMP/k1.json" .k)" 3
-# KB5030211 in Finance: state 1: 1, state 2: 4, state 3: 3 -> 1 is primary,
-# 3 (the smallest remaining) complementary; KB5030219: 2 machines -> dropped.
+# KB5030211 in Finance (scope 8): state 1: 1, state 2: 4, state 3: 3, no
+# report: 0 -> 1 is primary, 3 (the smallest remaining) complementary; their
+# sum, 8 - 4 - 0 = 4 = 2 x (k - 1), could be two cells of 2, so 4 is hidden
+# too; the no-report 0 is nobody and shown. KB5030219: 2 machines -> dropped.
 qs_expect_eq "Finance under k=3" \
-    "$(jq -c '[.rows[] | {topic_id, state_id, count, suppressed: (.suppressed == true)}]' "$QS_TMP/k1.json")" \
-    '[{"topic_id":"KB5030211","state_id":1,"count":null,"suppressed":true},{"topic_id":"KB5030211","state_id":2,"count":4,"suppressed":false},{"topic_id":"KB5030211","state_id":3,"count":null,"suppressed":true}]'
+    "$(jq -c '[.rows[] | {topic_id, state_id, count, suppressed: (.suppressed == true), percent, scope}]' "$QS_TMP/k1.json")" \
+    '[{"topic_id":"KB5030211","state_id":1,"count":null,"suppressed":true,"percent":null,"scope":8},{"topic_id":"KB5030211","state_id":2,"count":null,"suppressed":true,"percent":null,"scope":8},{"topic_id":"KB5030211","state_id":3,"count":null,"suppressed":true,"percent":null,"scope":8},{"topic_id":"KB5030211","state_id":null,"count":0,"suppressed":false,"percent":0,"scope":8}]'
 qs_expect_rc 0 "$QS_TMP/k2.json" "$QSCTL" compliance "${H[@]}" --format json
 jq -e '[.rows[] | select(.topic_id == "KB5030219" and .count == 5)] | length == 1' "$QS_TMP/k2.json" >/dev/null ||
     qs_fail "the fleet's answer should list KB5030219 (5 machines):"$'\n'"$(cat "$QS_TMP/k2.json")"

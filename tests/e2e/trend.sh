@@ -150,8 +150,15 @@ qs_stop web 10 || qs_fail "qs-web did not stop cleanly"
 
 qs_step "the current compliance is unchanged by the snapshots"
 qs_expect_rc 0 "$QS_TMP/now.json" "$QSCTL" compliance --home "$QS_HOME" --format json
-qs_expect_eq "current counts" "$(jq -c '[.rows[] | .count]' "$QS_TMP/now.json")" '[null,null]'
+# The current answer has each update's no-report row (state_id null): the
+# scope, 6 machines, minus the 6 with a state: 0, shown (it is nobody).
+qs_expect_eq "current counts" "$(jq -c '[.rows[] | [.state_id, .count, .scope]]' "$QS_TMP/now.json")" \
+    '[[2,null,6],[3,null,6],[null,0,6]]'
 qs_expect_rc 0 "$QS_TMP/now-k1.out" "$QSCTL" policy set --home "$QS_HOME" --k 1 --as e2e-trend
+qs_expect_rc 0 "$QS_TMP/now-k1.json" "$QSCTL" compliance --home "$QS_HOME" --format json
+qs_expect_eq "current counts with k 1" "$(jq -c '[.rows[] | [.state_id, .count]]' "$QS_TMP/now-k1.json")" \
+    '[[2,1],[3,5],[null,0]]'
+# A day has no scope: its rows are the state rows only, no no-report row.
 trend 3 trend-k1.json --days 1 --format json
 qs_expect_eq "day 3 with k 1" "$(jq -c '[.rows[] | [.state_id, .count]]' "$QS_TMP/trend-k1.json")" '[[2,1],[3,5]]'
 

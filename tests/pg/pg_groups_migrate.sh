@@ -29,7 +29,10 @@ qs_wait_stat .stored 3 20
 qs_expect_rc 0 "$QS_TMP/g3.out" "$QSCTL" group add "${H[@]}" --name Finance --machine mig-1 --machine MIG-2
 "$QSCTL" group list "${H[@]}" --format json | jq -c '[.groups[] | {name, members, created_utc}]' >"$QS_TMP/before.json"
 "$QSCTL" compliance "${H[@]}" --group Finance --format json >"$QS_TMP/before-c.json"
-qs_expect_eq "Finance on SQLite" "$(jq -c '[.rows[] | .count]' "$QS_TMP/before-c.json")" '[2]'
+# State 2: both members; no report: the group's scope (2 members with a
+# type-500 row) minus them, 0.
+qs_expect_eq "Finance on SQLite" "$(jq -c '[.rows[] | {state_id, count, scope}]' "$QS_TMP/before-c.json")" \
+    '[{"state_id":2,"count":2,"scope":2},{"state_id":null,"count":0,"scope":2}]'
 qs_stop store
 qs_stop broker
 
@@ -46,4 +49,7 @@ qs_expect_rc 0 "$QS_TMP/after-c.json" "$QSCTL" compliance "${H[@]}" --group Fina
 qs_expect_eq "Finance on PostgreSQL" "$(cat "$QS_TMP/after-c.json")" "$(cat "$QS_TMP/before-c.json")"
 qs_expect_rc 0 "$QS_TMP/g4.json" "$QSCTL" group add "${H[@]}" --name Finance --machine mig-3 --format json
 qs_expect_eq "a member added after migrate" "$(qs_json_get "$QS_TMP/g4.json" .added)" 1
+qs_expect_rc 0 "$QS_TMP/after-c2.json" "$QSCTL" compliance "${H[@]}" --group Finance --format json
+qs_expect_eq "Finance with mig-3 on PostgreSQL" "$(jq -c '[.rows[] | {state_id, count, scope}]' "$QS_TMP/after-c2.json")" \
+    '[{"state_id":2,"count":3,"scope":3},{"state_id":null,"count":0,"scope":3}]'
 qs_step "ok"
