@@ -23,8 +23,8 @@
 #include "qs_deployments.h"
 #include "qs_log.h"
 #include "qs_store_deadline.h"
+#include "qs_store_group.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <string.h>
 
@@ -57,8 +57,8 @@ usage(FILE *out)
         "  --deadline T      when they must be installed (UTC)\n"
         "                    T is ISO 8601 in UTC with a trailing Z:\n"
         "                    2026-12-31T18:00:00Z (local times and offsets are refused)\n"
-        "  --group G         a group name, stored; not applied yet: groups are not\n"
-        "                    available, the scope is the whole fleet\n"
+        "  --group G         only the machines of group G (qsctl group; it must\n"
+        "                    exist): every count of the deployment is over them\n"
         "  --as NAME         who is acting, recorded beside the OS user in the audit log\n"
         "  --format FMT      table (default), json; csv for list and show\n"
         "  --help            show this help\n",
@@ -177,23 +177,17 @@ parse(dep_opts_t *o, const char *cmd, int argc, char **argv)
     return -1;
 }
 
+/* The group's name: the groups' own rule (qs_store_group.h), within what
+ * site.db keeps for a deployment. */
 static int
 group_check(const char *group, char *errmsg, size_t errmsg_len)
 {
-    size_t n = strlen(group);
-
-    if (n == 0 || n > QS_MAX_DEPLOYMENT_GROUP_BYTES) {
-        snprintf(errmsg, errmsg_len, "--group must be 1..%u characters",
+    if (qs_group_name_check(group, errmsg, errmsg_len) != 0)
+        return -1;
+    if (strlen(group) > QS_MAX_DEPLOYMENT_GROUP_BYTES) {
+        snprintf(errmsg, errmsg_len, "--group is at most %u bytes for a deployment",
                  QS_MAX_DEPLOYMENT_GROUP_BYTES);
         return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)group[i];
-        if (!isalnum(c) && c != '.' && c != '_' && c != '-') {
-            snprintf(errmsg, errmsg_len, "--group '%s' has a character other than letters, "
-                     "digits, '.', '_' and '-'", group);
-            return -1;
-        }
     }
     return 0;
 }
@@ -243,6 +237,25 @@ add_check(qs_deployment_t *d, const dep_opts_t *o)
 static void
 print_one(const qs_deployment_t *d, ctl_format_t fmt);
 
+/* -1 when group exists; else the exit code, the error printed. */
+static int
+group_known(ctl_site_t *site, const char *group)
+{
+    char errmsg[CTL_ERRMSG_BYTES];
+    int exists = 0;
+
+    if (qs_storedb_group_exists(site->storedb, group, &exists, errmsg, sizeof errmsg) != 0) {
+        ctl_error(CMD_ADD, "%s", errmsg);
+        return CTL_EXIT_FAIL;
+    }
+    if (!exists) {
+        ctl_error(CMD_ADD, "unknown group '%s': create it first (qsctl group add --name "
+                  "'%s'), 'qsctl group list' shows the groups", group, group);
+        return CTL_EXIT_FAIL;
+    }
+    return -1;
+}
+
 static int
 deployment_add(int argc, char **argv)
 {
@@ -257,10 +270,14 @@ deployment_add(int argc, char **argv)
         return rc;
     if (ctl_actor(actor, sizeof actor, o.as, errmsg, sizeof errmsg) != 0)
         return ctl_usage_error(CMD_ADD, "%s", errmsg);
-    if (ctl_site_open(&site, o.home, CTL_OPEN_SITEDB | CTL_OPEN_AUDIT_KEY, errmsg,
-                      sizeof errmsg) != 0) {
+    if (ctl_site_open(&site, o.home, CTL_OPEN_SITEDB | CTL_OPEN_AUDIT_KEY |
+                      (d.group != NULL ? CTL_OPEN_STOREDB : 0u), errmsg, sizeof errmsg) != 0) {
         ctl_error(CMD_ADD, "%s", errmsg);
         return CTL_EXIT_FAIL;
+    }
+    if (d.group != NULL && (rc = group_known(&site, d.group)) >= 0) {
+        ctl_site_close(&site);
+        return rc;
     }
     d.created_ms = ctl_site_now(&site);
     d.actor = actor;

@@ -61,8 +61,8 @@ parse(eval_opts_t *o, int argc, char **argv)
             return ctl_usage_error(CMD, "--deployment takes its topic type and updates from "
                                    "the deployment: drop --topic-type and --topic-id");
         case 'g':
-            return ctl_usage_error(CMD, "--group: groups are not available yet; with "
-                                   "--deployment the scope is the whole fleet");
+            return ctl_usage_error(CMD, "--group: a deployment's group is part of it "
+                                   "(qsctl deployment add --group): drop --group");
         case 'h': return -2;
         case ':': return ctl_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default: return ctl_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
@@ -135,8 +135,7 @@ ctl_deployment_print_eval_table(const cJSON *doc)
                cJSON_GetObjectItem(total, "pairs")->valuedouble,
                cJSON_GetObjectItem(total, "suppressed")->valuedouble, k);
     if (cJSON_IsString(cJSON_GetObjectItem(doc, "group")))
-        printf("group '%s' is not applied: groups are not available yet\n",
-               cJSON_GetObjectItem(doc, "group")->valuestring);
+        printf("machines of group '%s' only\n", cJSON_GetObjectItem(doc, "group")->valuestring);
     ctl_table_destroy(&t);
 }
 

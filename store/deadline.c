@@ -18,6 +18,7 @@
 #include "ops_pg.h"
 #include "qs_log.h"
 #include "qs_sqlutil.h"
+#include "qs_store_group.h"
 #include "query_rules.h"
 #include "query_sqlite.h"
 
@@ -38,6 +39,21 @@ static const char sql_on_time[] =
                         "AND " QS_DEADLINE_INSTALLED_SQL
 static const char sql_min[] = "SELECT min(time_ms) " INSTALLED_WHERE;
 static const char sql_max[] = "SELECT max(time_ms) " INSTALLED_WHERE;
+
+/* With a group: the same numbers over its members' rows (no bounds: the
+ * range count runs on the members' rows only). The group is the last
+ * parameter of each. */
+#define MEMBERS_JOIN "FROM group_members m JOIN latest l ON l.machine_ps = m.machine_ps "
+static const char sql_scope_group[] =
+    "SELECT count(*) FROM clients WHERE last_ms >= ?1 AND client_id IN "
+    "(SELECT l.client_id " MEMBERS_JOIN "WHERE m.group_name = ?2)";
+static const char sql_groups_group[] =
+    "SELECT l.state_id, count(*) " MEMBERS_JOIN "WHERE l.topic_type = ?1 AND l.topic_id = ?2 "
+    "AND m.group_name = ?3 GROUP BY l.state_id";
+static const char sql_on_time_group[] =
+    "SELECT count(*) " MEMBERS_JOIN "WHERE l.topic_type = ?1 AND l.topic_id = ?2 "
+    "AND l.state_id = ?3 AND l." QS_DEADLINE_INSTALLED_SQL " AND l.time_ms <= ?4 "
+    "AND m.group_name = ?5";
 
 struct stmts {
     sqlite3_stmt *scope, *groups, *on_time, *min, *max;
@@ -82,6 +98,12 @@ on_time(struct stmts *s, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
 {
     int64_t lo, hi;
 
+    if (q->group != NULL) {
+        bind_installed(s->on_time, q, topic_id, states);
+        sqlite3_bind_int64(s->on_time, 4, q->deadline_ms);
+        sqlite3_bind_text(s->on_time, 5, q->group, -1, SQLITE_STATIC);
+        return step_int64(s->on_time, &raw->on_time);
+    }
     bind_installed(s->min, q, topic_id, states);
     bind_installed(s->max, q, topic_id, states);
     if (step_int64(s->min, &lo) != 0 || step_int64(s->max, &hi) != 0)
@@ -110,6 +132,8 @@ fetch_update(struct stmts *s, qs_deadline_raw_t *raw, const qs_deadline_query_t 
     sqlite3_reset(s->groups);
     sqlite3_bind_int64(s->groups, 1, q->topic_type);
     sqlite3_bind_text(s->groups, 2, topic_id, -1, SQLITE_STATIC);
+    if (q->group != NULL)
+        sqlite3_bind_text(s->groups, 3, q->group, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(s->groups)) == SQLITE_ROW) {
         uint32_t state = (uint32_t)sqlite3_column_int64(s->groups, 0);
         int64_t n = sqlite3_column_int64(s->groups, 1);
@@ -132,15 +156,20 @@ fetch_sqlite(sqlite3 *sql, int64_t *scope, qs_deadline_raw_t *raw, const qs_dead
              const qs_deadline_states_t *states, int64_t cutoff_ms)
 {
     struct stmts s = { 0 };
-    int rc = -1;
+    int rc = -1, g = q->group != NULL;
 
-    if (sqlite3_prepare_v2(sql, sql_scope, -1, &s.scope, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sql, sql_groups, -1, &s.groups, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sql, sql_on_time, -1, &s.on_time, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(sql, g ? sql_scope_group : sql_scope, -1, &s.scope, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(sql, g ? sql_groups_group : sql_groups, -1, &s.groups, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(sql, g ? sql_on_time_group : sql_on_time, -1, &s.on_time, NULL) !=
+            SQLITE_OK ||
         sqlite3_prepare_v2(sql, sql_min, -1, &s.min, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(sql, sql_max, -1, &s.max, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_int64(s.scope, 1, cutoff_ms);
+    if (g)
+        sqlite3_bind_text(s.scope, 2, q->group, -1, SQLITE_STATIC);
     if (step_int64(s.scope, scope) != 0)
         goto out;
     for (size_t i = 0; i < q->n_topic_ids; i++)
@@ -164,6 +193,16 @@ qs_storedb_deadline(qs_storedb_t *db, qs_storedb_deadline_t *out, const qs_polic
     memset(out, 0, sizeof *out);
     if (qs_deadline_states(&states, q->topic_type, errmsg, errmsg_len) != 0)
         return -1;
+    if (q->group != NULL) {
+        int exists = 0;
+        if (qs_storedb_group_exists(db, q->group, &exists, errmsg, errmsg_len) != 0)
+            return -1;
+        if (!exists) {
+            snprintf(errmsg, errmsg_len, "the deployment's group '%s' does not exist (any "
+                     "more): 'qsctl group list' shows the groups", q->group);
+            return QS_GROUP_UNKNOWN;
+        }
+    }
     raw = qs_calloc(q->n_topic_ids ? q->n_topic_ids : 1, sizeof *raw);
     if (qs_storedb_pgdb(db) != NULL) {
         rc = qs_deadline_fetch_pg(db, &scope, raw, q, &states, cutoff, errmsg, errmsg_len);

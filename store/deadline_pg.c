@@ -29,6 +29,35 @@ static const char sql_on_time[] =
     "SELECT count(*) FROM latest WHERE topic_type = $1::bigint AND topic_id = $2::text "
     "AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL " AND time_ms <= $4::bigint";
 
+/* With a group: its members' rows only; the group is the last parameter. */
+#define MEMBERS_JOIN "FROM group_members m JOIN latest l ON l.machine_ps = m.machine_ps "
+static const char sql_scope_group[] =
+    "SELECT count(*) FROM clients WHERE last_ms >= $1::bigint AND client_id IN "
+    "(SELECT l.client_id " MEMBERS_JOIN "WHERE m.group_name = $2::text)";
+static const char sql_groups_group[] =
+    "SELECT l.state_id, count(*)::bigint " MEMBERS_JOIN "WHERE l.topic_type = $1::bigint "
+    "AND l.topic_id = $2::text AND m.group_name = $3::text GROUP BY l.state_id";
+static const char sql_on_time_group[] =
+    "SELECT count(*) " MEMBERS_JOIN "WHERE l.topic_type = $1::bigint AND l.topic_id = $2::text "
+    "AND l.state_id = $3::bigint AND l." QS_DEADLINE_INSTALLED_SQL " AND l.time_ms <= $4::bigint "
+    "AND m.group_name = $5::text";
+
+/* The on-time count over the group's members (params[0..3] as fetch_update's). */
+static int
+on_time_group(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const char *const *params4,
+              const char *group, char *errmsg, size_t errmsg_len)
+{
+    const char *params[5] = { params4[0], params4[1], params4[2], params4[3], group };
+    PGresult *r = qs_pg_query(pg, "deadline compliance query failed", sql_on_time_group, 5,
+                              params, NULL, NULL, errmsg, errmsg_len);
+
+    if (r == NULL)
+        return -1;
+    raw->on_time = qs_pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
 static int
 fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
              const char *topic_id, const qs_deadline_states_t *states, char *errmsg,
@@ -36,6 +65,7 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
 {
     char type[16], installed[16], deadline[24];
     const char *params[4] = { type, topic_id, installed, deadline };
+    const char *gparams[3] = { type, topic_id, q->group };
     int64_t lo, hi;
     PGresult *r;
 
@@ -43,8 +73,11 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
     snprintf(type, sizeof type, "%u", q->topic_type);
     snprintf(installed, sizeof installed, "%u", states->installed);
     snprintf(deadline, sizeof deadline, "%" PRId64, q->deadline_ms);
-    r = qs_pg_query(pg, "deadline compliance query failed", sql_groups, 2, params, NULL, NULL,
-                    errmsg, errmsg_len);
+    r = q->group != NULL
+        ? qs_pg_query(pg, "deadline compliance query failed", sql_groups_group, 3, gparams, NULL,
+                      NULL, errmsg, errmsg_len)
+        : qs_pg_query(pg, "deadline compliance query failed", sql_groups, 2, params, NULL, NULL,
+                      errmsg, errmsg_len);
     if (r == NULL)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -59,6 +92,8 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
     PQclear(r);
     if (raw->installed == 0)
         return 0;
+    if (q->group != NULL)
+        return on_time_group(pg, raw, params, q->group, errmsg, errmsg_len);
     r = qs_pg_query(pg, "deadline compliance query failed", sql_bounds, 3, params, NULL, NULL,
                     errmsg, errmsg_len);
     if (r == NULL)
@@ -86,15 +121,16 @@ qs_deadline_fetch_pg(qs_storedb_t *db, int64_t *scope, qs_deadline_raw_t *raw,
 {
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
     char cutoff[24];
-    const char *params[1] = { cutoff };
+    const char *params[2] = { cutoff, q->group };
     PGresult *r;
     int rc = 0;
 
     if (qs_pg_read_begin(pg, errmsg, errmsg_len) != 0)
         return -1;
     snprintf(cutoff, sizeof cutoff, "%" PRId64, cutoff_ms);
-    r = qs_pg_query(pg, "deadline compliance query failed", sql_scope, 1, params, NULL, NULL,
-                    errmsg, errmsg_len);
+    r = qs_pg_query(pg, "deadline compliance query failed",
+                    q->group != NULL ? sql_scope_group : sql_scope, q->group != NULL ? 2 : 1,
+                    params, NULL, NULL, errmsg, errmsg_len);
     if (r == NULL) {
         rc = -1;
     } else {

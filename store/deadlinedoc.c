@@ -125,8 +125,8 @@ qs_deadlinedoc_compliance(const qs_deployment_t *d, const qs_storedb_deadline_t 
     add_time(doc, "deadline_utc", d->deadline_ms);
     add_time(doc, "available_utc", d->available_ms);
     add_string_or_null(doc, "group", d->group);
-    /* Groups are not built yet: the scope is the whole fleet (docs/deployments.md). */
-    cJSON_AddFalseToObject(doc, "group_applied");
+    /* With a group every count is over its members (docs/deployments.md). */
+    cJSON_AddBoolToObject(doc, "group_applied", d->group != NULL);
     add_time(doc, "evaluated_utc", now_ms);
     cJSON_AddBoolToObject(doc, "deadline_passed", res->deadline_passed);
     cJSON_AddStringToObject(doc, "time_precision", qs_policy_precision_name(precision_ms));
@@ -173,11 +173,12 @@ qs_deadlinedoc_evaluate(cJSON **doc, int *not_found, qs_sitedb_t *sitedb, qs_sto
     q.n_topic_ids = d.n_topic_ids;
     q.deadline_ms = d.deadline_ms;
     q.now_ms = now_ms;
+    q.group = d.group;
     rc = qs_storedb_deadline(storedb, &res, &policy, &q, errmsg, errmsg_len);
     if (rc == 0) {
         *doc = qs_deadlinedoc_compliance(&d, &res, now_ms, policy.time_precision_ms);
         qs_storedb_deadline_free(&res);
     }
     qs_deployment_free(&d);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }

@@ -22,7 +22,7 @@ cJSON *qs_deadlinedoc_deployment(const qs_deployment_t *d);
 cJSON *qs_deadlinedoc_deployments(const qs_deployment_t *list, size_t n);
 
 /* {"k", "deployment", "topic_type", "deadline_utc", "available_utc",
- *  "group", "group_applied": false, "evaluated_utc", "deadline_passed",
+ *  "group", "group_applied" (true: counts over the group's members), "evaluated_utc", "deadline_passed",
  *  "time_precision", "machines" (scope; null when below k),
  *  "rows": [{"topic_id", "class", "count", "percent"}, ...] (per update,
  *           classes in qs_deadline_class_t order),

@@ -13,8 +13,10 @@
  *
  * Scope: the machines (client keys) that delivered a message to the store
  * since the topic type's cutoff (now - its maximum age, the age at which
- * retention drops a quiet machine's states): the live fleet. A machine in
- * scope without a state for an update is unknown for it.
+ * retention drops a quiet machine's states): the live fleet; for a
+ * deployment with a group, only the group's members among them (every
+ * count is then over the members' states). A machine in scope without a
+ * state for an update is unknown for it.
  * Times in latest are message times truncated to the policy's precision
  * when stored; "at or before D" is trunc(t) <= D, so with a deadline that is
  * not on a precision boundary a state up to precision - 1 ms after D counts
@@ -78,6 +80,8 @@ typedef struct {
     size_t n_topic_ids;
     int64_t deadline_ms;
     int64_t now_ms;                        /* UTC: decides non_compliant vs in_progress */
+    const char *group;                     /* NULL: the whole fleet; else only the members
+                                            * of this group (qs_store_group.h) */
 } qs_deadline_query_t;
 
 /* 0 if topic_type can have a deadline (it has a state named "installed");
@@ -86,8 +90,9 @@ int qs_deadline_topic_type_check(uint32_t topic_type, char *errmsg, size_t errms
     __attribute__((warn_unused_result));
 
 /* Evaluate q under policy's k into *out (free with qs_storedb_deadline_free).
- * Returns 0, or -1 with errmsg (a topic type without an installed state, or
- * the database's reason); *out is then empty. */
+ * Returns 0; QS_GROUP_UNKNOWN with errmsg when q->group does not exist; or
+ * -1 with errmsg (a topic type without an installed state, or the
+ * database's reason); *out is then empty. */
 int qs_storedb_deadline(qs_storedb_t *db, qs_storedb_deadline_t *out, const qs_policy_t *policy,
                         const qs_deadline_query_t *q, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));

@@ -101,7 +101,7 @@ static qs_storedb_deadline_t
 eval(qs_storedb_t *s, int k, const char *const *ids, size_t n, int64_t deadline, int64_t now)
 {
     qs_policy_t p;
-    qs_deadline_query_t q = { 500, ids, n, deadline, now };
+    qs_deadline_query_t q = { 500, ids, n, deadline, now, NULL };
     qs_storedb_deadline_t res;
     char err[256];
 

@@ -76,6 +76,17 @@ done
 qs_step "deployment add, list, show (table, json, csv)"
 qs_expect_rc 0 "$QS_TMP/add1.out" "$QSCTL" deployment add --home "$QS_HOME" --id patch-past \
     --topic-id kb5040001 --topic-id KB5040002 --available "$(iso "$H0")" --deadline "$(iso "$D1")" --as e2e
+# The pilot group (docs/groups.md): patch-ahead counts its members only.
+PILOT="m01 m02 m03 m10 m13"
+qs_run "$QS_TMP/add-nogroup.out" "$QSCTL" deployment add --home "$QS_HOME" --id patch-ahead \
+    --topic-id KB5040001 --deadline "$(iso "$D2")" --group pilot
+qs_expect_eq "deployment add with an unknown group: exit" "$QS_RC" 1
+grep -q "unknown group 'pilot'" "$QS_TMP/add-nogroup.out.err" ||
+    qs_fail "add with an unknown group: $(cat "$QS_TMP/add-nogroup.out.err")"
+qs_expect_rc 0 "$QS_TMP/group.out" "$QSCTL" group add --home "$QS_HOME" --name pilot --as e2e
+members=()
+for m in $PILOT; do members+=(--machine "PC-DEP-$m"); done
+qs_expect_rc 0 "$QS_TMP/group2.out" "$QSCTL" group add --home "$QS_HOME" --name pilot "${members[@]}" --as e2e
 qs_expect_rc 0 "$QS_TMP/add2.json" "$QSCTL" deployment add --home "$QS_HOME" --id patch-ahead \
     --topic-id KB5040001 --topic-id KB5040002 --deadline "$(iso "$D2")" --group pilot --format json
 qs_expect_eq "add --format json .group" "$(qs_json_get "$QS_TMP/add2.json" .group)" pilot
@@ -91,8 +102,9 @@ grep -q "patch-ahead" "$QS_TMP/list.txt" || qs_fail "list table has no patch-ahe
 qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" verify --home "$QS_HOME"
 grep -q "^site verified" "$QS_TMP/verify.out" || qs_fail "qsctl verify:"$'\n'"$(cat "$QS_TMP/verify.out")"
 
-# expect DEADLINE_S NOW_S: the classes computed from the states sent, as
-# "topic class count" lines (times truncated to the hour, as the policy says).
+# expect DEADLINE_S NOW_S [STATES]: the classes computed from the states sent
+# (STATES: default all of them), as "topic class count" lines (times
+# truncated to the hour, as the policy says).
 expect() {
     awk -v D="$1" -v N="$2" '
         { m[$1] = 1; key = $2; rows[key]++; t = $4 - $4 % 3600
@@ -106,7 +118,7 @@ expect() {
               split("compliant compliant_late non_compliant in_progress unknown", cl, " ")
               for (i = 1; i <= 2; i++) { c[ids[i], "unknown"] = n - rows[ids[i]]
                   for (j = 1; j <= 5; j++) printf "%s %s %d %.1f\n", ids[i], cl[j], c[ids[i], cl[j]], int(c[ids[i], cl[j]] * 1000 / n + 0.5) / 10 } }' \
-        "$QS_TMP/states"
+        "${3:-$QS_TMP/states}"
 }
 got() {
     jq -r '.rows[] | "\(.topic_id) \(.class) \(.count) \(.percent)"' "$1" |
@@ -132,14 +144,16 @@ total=$(jq -c '[.total.pairs, .total.suppressed, [.total.rows[] | .count]]' "$QS
 qs_expect_eq "deployment as a whole" "$total" '[26,0,[18,3,3,0,2]]'
 qs_expect_eq "whole compliant percent" "$(jq '.total.rows[0].percent' "$QS_TMP/past.json")" 69.2
 
-qs_step "compliance --deployment (deadline ahead): not installed is in progress"
+qs_step "compliance --deployment (deadline ahead, group pilot): not installed is in progress, members only"
 qs_expect_rc 0 "$QS_TMP/ahead.json" "$QSCTL" compliance --home "$QS_HOME" --deployment patch-ahead --format json
-expect "$D2" "$(date -u +%s)" >"$QS_TMP/ahead.want"
+awk -v p=" $PILOT " 'index(p, " " $1 " ")' "$QS_TMP/states" >"$QS_TMP/states-pilot"
+expect "$D2" "$(date -u +%s)" "$QS_TMP/states-pilot" >"$QS_TMP/ahead.want"
 got "$QS_TMP/ahead.json" >"$QS_TMP/ahead.got"
 cmp -s "$QS_TMP/ahead.want" "$QS_TMP/ahead.got" ||
     qs_fail "classes differ (want, got):"$'\n'"$(diff "$QS_TMP/ahead.want" "$QS_TMP/ahead.got")"
 qs_expect_eq "deadline ahead" "$(jq -r .deadline_passed "$QS_TMP/ahead.json")" false
-qs_expect_eq "group stored, not applied" "$(jq -c '[.group, .group_applied]' "$QS_TMP/ahead.json")" '["pilot",false]'
+qs_expect_eq "group applied" "$(jq -c '[.group, .group_applied, .machines]' "$QS_TMP/ahead.json")" '["pilot",true,5]'
+qs_expect_eq "whole fleet without a group" "$(jq -c '[.group, .group_applied]' "$QS_TMP/past.json")" '[null,false]'
 
 qs_step "CSV and table print the same numbers"
 qs_expect_rc 0 "$QS_TMP/past.csv" "$QSCTL" compliance --home "$QS_HOME" --deployment patch-past --format csv
@@ -223,7 +237,8 @@ refused 1 "already exists" deployment add --home "$QS_HOME" --id patch-past --to
 refused 1 "no deployment 'nope'" deployment show --home "$QS_HOME" --id nope
 refused 1 "no deployment 'nope'" deployment remove --home "$QS_HOME" --id nope
 refused 1 "no deployment 'nope'" compliance --home "$QS_HOME" --deployment nope
-refused 2 "groups are not available yet" compliance --home "$QS_HOME" --deployment patch-past --group pilot
+refused 2 "a deployment's group is part of it" compliance --home "$QS_HOME" --deployment patch-past --group pilot
+refused 1 "unknown group 'nogroup'" deployment add --home "$QS_HOME" --id x1 --topic-id KB1 --deadline 2026-12-31T18:00:00Z --group nogroup
 qs_expect_rc 0 "$QS_TMP/list2.json" "$QSCTL" deployment list --home "$QS_HOME" --format json
 cmp -s "$QS_TMP/list.json" "$QS_TMP/list2.json" || qs_fail "a refused command changed the deployments"
 qs_expect_rc 0 "$QS_TMP/audit-after.json" "$QSCTL" audit show --home "$QS_HOME" --format json
