@@ -99,7 +99,7 @@ rs_verify
 
 qs_step "(c) qsctl resync --machine: audited, re-sent on next contact, state unchanged"
 qs_expect_rc 2 "$QS_TMP/u.out" "$QSCTL" resync --home "$QS_HOME"
-grep -q -- "--machine NAME and --all" "$QS_TMP/u.out.err" || qs_fail "no usage error naming the options"
+grep -q -- "--machine NAME, --all and --status" "$QS_TMP/u.out.err" || qs_fail "no usage error naming the options"
 qs_expect_rc 0 "$QS_TMP/h.out" "$QSCTL" resync --help
 qs_expect_rc 1 "$QS_TMP/n.out" "$QSCTL" resync --home "$QS_HOME" --machine no-such-pc
 qs_expect_rc 0 "$QS_TMP/r.json" "$QSCTL" resync --home "$QS_HOME" --machine PC-RS-A --as e2e --format json
