@@ -11,6 +11,8 @@
 #include "outbox.h"
 #include "outbox_priv.h"
 
+#include "batchfields.h"
+
 #include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_fsutil.h"
@@ -234,6 +236,18 @@ qs_outbox_open(const char *path, char *errmsg, size_t errmsg_len)
     }
     ob->pack_cap = QS_MAX_MESSAGE_BYTES;
     ob->pack_buf = qs_malloc(ob->pack_cap);
+    /* The instance id belongs to the file from its first open, so that a
+     * copy of the file (a backup put back) is the same outbox to the store
+     * - its resent serials are duplicates - and only a new file is a fresh
+     * one (docs/resync.md). */
+    {
+        uint8_t instance[QS_INSTANCE_BYTES];
+        if (qs_outbox_instance(ob, instance) != 0) {
+            snprintf(errmsg, errmsg_len, "cannot record the instance id of outbox '%s': %s",
+                     path, sqlite3_errmsg(ob->db));
+            goto fail;
+        }
+    }
     /* Every command opens the outbox, so the rejected list never outlives
      * its documented age by more than the time between two commands. */
     if (qs_outbox_expire_rejected(ob, qs_clock_now_ms(&ob->clock), QS_OUTBOX_REJECTED_KEEP_DAYS,

@@ -1,9 +1,9 @@
 /* outbox_resync.c - the outbox's side of a resync: its instance id and the store's requests.
  *
- * docs/resync.md. The instance id is 16 random bytes drawn the first time
- * the outbox is used by a sender and kept in its settings (two 64-bit
- * halves): a new outbox file under an enrolled key has a new one, which
- * tells the store that its serials restarted. A request (generation, due
+ * docs/resync.md. The instance id is 16 random bytes drawn when the outbox
+ * file is first opened and kept in its settings (two 64-bit halves): a new
+ * outbox file under an enrolled key has a new one, which tells the store
+ * that its serials restarted; a copy of the file keeps it. A request (generation, due
  * time) is kept in settings too, so a restart between hearing it and
  * running it loses nothing; each generation runs once: the current state
  * is appended again (qs_outbox_resend_current) and its serial range
