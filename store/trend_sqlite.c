@@ -27,8 +27,8 @@ static const char sql_tables[] =
 static const char *const sql_snapshot[] = {
     "DELETE FROM compliance_daily WHERE day = ?1 OR day < ?3",
     "DELETE FROM compliance_days WHERE day = ?1 OR day < ?3",
-    "INSERT INTO compliance_daily(day, topic_type, topic_id, state_id, count) "
-    "  SELECT ?1, topic_type, topic_id, state_id, count FROM compliance_counts WHERE count <> 0",
+    ("INSERT INTO compliance_daily(day, topic_type, topic_id, state_id, count) "
+     "  SELECT ?1, topic_type, topic_id, state_id, count FROM compliance_counts WHERE count <> 0"),
     "INSERT INTO compliance_days(day, taken_ms) VALUES (?1, ?2)",
 };
 
