@@ -1,7 +1,8 @@
 /* test_deadline.c - deadline compliance (qs_store_deadline.h): the classes at
  * the edges of the deadline, at second, hour and day precision, with a
- * client clock ahead within the skew limit, and the suppression of every
- * count an operator sees.
+ * client clock ahead within the skew limit, the suppression of every
+ * count an operator sees, and random fleets against an independent
+ * classification.
  *
  * Each test fills a fresh store.db with rows in latest as qs-store stores
  * them (time_ms = the message time truncated to the policy's precision,
@@ -335,6 +336,74 @@ test_deadline_refuses_a_topic_type_without_installed(void)
     QS_CHECK(strstr(err, "installed") != NULL);
 }
 
+/* Random fleets: every class count equals an independent classification
+ * of the rows the test wrote (k = 1: nothing hidden), at a random
+ * precision, for a deadline passed and one ahead; the deployment's totals
+ * are the sums of its updates. */
+static void
+test_deadline_random_fleets_match_an_independent_classification(void)
+{
+    static const int64_t precisions[] = { 1000, 3600 * 1000, QS_MS_PER_DAY };
+    static const char *const ids[] = { "KB1", "KB2", "KB3" };
+    unsigned seed = 20261203u;
+
+    for (int round = 0; round < 6; round++) {
+        qs_storedb_t *s = open_store("deadline-random");
+        /* Even rounds: a deadline on every precision boundary; odd: not. */
+        int64_t p = precisions[round % 3];
+        int64_t deadline = D0 + (round % 2 ? (int64_t)(round * 7919) * 1000 + 17 : 0);
+        int64_t want[2][3][QS_DEADLINE_CLASSES];
+        int machines = 150 + (int)(rand_r(&seed) % 150);
+
+        memset(want, 0, sizeof want);
+        for (int m = 1; m <= machines; m++) {
+            client(s, m, D0);
+            for (int u = 0; u < 3; u++) {
+                uint32_t state = (uint32_t)(rand_r(&seed) % 5);   /* 4: no row */
+                /* Times at the edges (at, 1 ms around, within one precision
+                 * step after the deadline) and anywhere within +-30 h. */
+                int64_t edges[] = { 0, 1, -1, p - 1, p }, t;
+                int64_t stored, e = rand_r(&seed) % 6;
+                t = deadline + (e < 5 ? edges[e]
+                                      : ((int64_t)(rand_r(&seed) % 7200) - 3600) * 1000 * 30);
+                stored = t - t % p;
+                for (int passed = 0; passed < 2; passed++) {
+                    int c;
+                    if (state == 4)
+                        c = QS_DEADLINE_UNKNOWN;
+                    else if (state == 1 || (state == 3 && stored <= deadline))
+                        c = QS_DEADLINE_COMPLIANT;
+                    else if (state == 3)
+                        c = QS_DEADLINE_LATE;
+                    else
+                        c = passed ? QS_DEADLINE_NONCOMPLIANT : QS_DEADLINE_IN_PROGRESS;
+                    want[passed][u][c]++;
+                }
+                if (state != 4)
+                    put(s, m, ids[u], state, t, p);
+            }
+        }
+        for (int passed = 0; passed < 2; passed++) {
+            int64_t now = passed ? deadline + 1 : deadline - 1;
+            qs_storedb_deadline_t r = eval(s, 1, ids, 3, deadline, now);
+            QS_CHECK_EQ_INT(r.scope, machines);
+            QS_CHECK_EQ_INT(r.deadline_passed, passed);
+            QS_CHECK_EQ_INT((int)r.n, 3);
+            for (int c = 0; c < QS_DEADLINE_CLASSES; c++) {
+                int64_t sum = 0;
+                for (int u = 0; u < 3 && u < (int)r.n; u++) {
+                    QS_CHECK_EQ_INT(r.rows[u].count[c], want[passed][u][c]);
+                    sum += want[passed][u][c];
+                }
+                QS_CHECK_EQ_INT(r.total[c], sum);
+            }
+            QS_CHECK_EQ_INT(r.pairs, 3LL * machines);
+            qs_storedb_deadline_free(&r);
+        }
+        close_store(&s);
+    }
+}
+
 int
 main(void)
 {
@@ -345,5 +414,6 @@ main(void)
     QS_RUN(test_deadline_row_never_shows_exactly_one_hidden_cell);
     QS_RUN(test_deadline_refuses_a_topic_type_without_installed);
     QS_RUN(test_deadline_index_covers_every_installed_state);
+    QS_RUN(test_deadline_random_fleets_match_an_independent_classification);
     return qs_test_summary();
 }
