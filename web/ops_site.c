@@ -190,16 +190,26 @@ wk_op_client_revoke(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **b
     return 200;
 }
 
+/* What POST /api/v1/clients asks besides the name. */
+struct enroll_req {
+    const char *name;
+    const char *machine;    /* NULL: bound to no machine (or, with replace, the
+                             * replaced key's machine as site.db binds it) */
+    int replace;
+};
+
 /* Enroll in the open transaction; *body is the answer. Returns the status. */
 static int
-enroll_tx(wk_t *w, const qs_user_t *user, const char *name, const uint8_t *broker_pk,
+enroll_tx(wk_t *w, const qs_user_t *user, const struct enroll_req *r, const uint8_t *broker_pk,
           const uint8_t *store_pk, cJSON **body)
 {
     char err[WK_ERR_BYTES], actor[sizeof "web:" + QS_USER_NAME_MAX], *profile = NULL;
+    const char *name = r->name;
     qs_enroll_site_t site = {
         .db = w->sitedb, .site_key = w->site_key, .actor = actor,
         .now_ms = qs_clock_now_ms(&w->clock), .endpoint = w->cfg.frontend,
-        .broker_pk = broker_pk, .store_pk = store_pk,
+        .broker_pk = broker_pk, .store_pk = store_pk, .machine = r->machine,
+        .replace = r->replace,
     };
     qs_enroll_ids_t ids;
     int rc;
@@ -216,6 +226,11 @@ enroll_tx(wk_t *w, const qs_user_t *user, const char *name, const uint8_t *broke
     cJSON_AddStringToObject(*body, "name_ps", ids.name_ps);
     cJSON_AddStringToObject(*body, "key", ids.key);
     cJSON_AddStringToObject(*body, "name", name);
+    if (ids.machine_ps[0] != '\0')
+        cJSON_AddStringToObject(*body, "machine_ps", ids.machine_ps);
+    else
+        cJSON_AddNullToObject(*body, "machine_ps");
+    cJSON_AddBoolToObject(*body, "replaced", ids.replaced);
     cJSON_AddStringToObject(*body, "endpoint", w->cfg.frontend);
     cJSON_AddStringToObject(*body, "profile", profile);
     sodium_free(profile);
@@ -225,20 +240,30 @@ enroll_tx(wk_t *w, const qs_user_t *user, const char *name, const uint8_t *broke
 int
 wk_op_client_enroll(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
-    static const char *const fields[] = { "name" };
-    const char *name = wk_arg_str(args, "name");
+    static const char *const fields[] = { "name", "machine", "replace" };
+    const cJSON *machine = cJSON_GetObjectItemCaseSensitive(args, "machine");
+    const cJSON *replace = cJSON_GetObjectItemCaseSensitive(args, "replace");
+    struct enroll_req r = { wk_arg_str(args, "name"), NULL, 0 };
     uint8_t broker_pk[QS_KEY_BYTES], store_pk[QS_KEY_BYTES];
     char err[WK_ERR_BYTES];
     int status;
 
-    if ((status = wk_only_fields(args, fields, 1, body)) != 0)
+    if ((status = wk_only_fields(args, fields, 3, body)) != 0)
         return status;
-    if (qs_client_name_check(name, "'name'", err, sizeof err) != 0)
+    if (qs_client_name_check(r.name, "'name'", err, sizeof err) != 0)
         return wk_error(body, 400, "%s", err);
+    if (machine != NULL && !cJSON_IsNull(machine)) {
+        r.machine = cJSON_IsString(machine) ? machine->valuestring : NULL;
+        if (qs_client_name_check(r.machine, "'machine'", err, sizeof err) != 0)
+            return wk_error(body, 400, "%s", err);
+    }
+    if (replace != NULL && !cJSON_IsBool(replace))
+        return wk_error(body, 400, "'replace' must be true or false");
+    r.replace = replace != NULL && cJSON_IsTrue(replace);
     if (qs_pubkey_load(broker_pk, w->paths.broker_pub, err, sizeof err) != 0 ||
         qs_pubkey_load(store_pk, w->paths.store_pub, err, sizeof err) != 0)
         return wk_error(body, 500, "%s", err);
     if (wk_begin(w, err, sizeof err) != 0)
         return wk_error(body, 503, "%s", err);
-    return enroll_tx(w, user, name, broker_pk, store_pk, body);
+    return enroll_tx(w, user, &r, broker_pk, store_pk, body);
 }

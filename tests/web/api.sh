@@ -194,6 +194,23 @@ expect 400 "forget of a blank name"
 
 req adm POST /api/v1/clients '{"name":"web-c1"}'
 expect 409 "enrolling an enrolled name again"
+# One machine, one state (docs/privacy.md 3c): bind a key to its machine,
+# and replace a name's key in one step, through the API as with qsctl.
+req adm POST /api/v1/clients '{"name":"web-bound","machine":"PC-WEB-BOUND"}'
+expect 201 "enroll bound to a machine"
+qs_expect_eq "bound: machine_ps, not replaced" \
+    "$(jq -c '[(.machine_ps | length), .replaced]' "$BODY_FILE")" '[16,false]'
+bound_ps=$(jq -r .machine_ps "$BODY_FILE")
+req adm POST /api/v1/clients '{"name":"web-bound2","machine":"pc-web-bound"}'
+expect 409 "a second unrevoked key for the same machine (any case)"
+req adm POST /api/v1/clients '{"name":"web-bound","replace":true}'
+expect 201 "replace: the name's key revoked, the new key enrolled"
+qs_expect_eq "replaced, bound to the replaced key's machine" \
+    "$(jq -c '[.machine_ps, .replaced]' "$BODY_FILE")" "[\"$bound_ps\",true]"
+req adm POST /api/v1/clients '{"name":"web-bound","replace":"yes"}'
+expect 400 "replace that is not a boolean"
+req adm POST /api/v1/clients '{"name":"web-bound3","machine":5}'
+expect 400 "machine that is not a string"
 req adm DELETE /api/v1/clients/nobody
 expect 404 "revoking an unknown client"
 
