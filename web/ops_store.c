@@ -45,6 +45,32 @@ printable(const char *text, size_t max)
     return 1;
 }
 
+int
+wk_topic_filter(wk_topic_filter_t *f, const cJSON *args, cJSON **body)
+{
+    const char *topic_id = wk_arg_str(args, "topic_id");
+    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(args, "topic_type");
+
+    memset(f, 0, sizeof *f);
+    if (topic_id != NULL) {   /* stored ids have one spelling: so has the filter */
+        if (!printable(topic_id, QS_MAX_TOPIC_ID_BYTES))
+            return wk_error(body, 400, "'topic_id' must be 1..%u printable bytes",
+                            QS_MAX_TOPIC_ID_BYTES);
+        snprintf(f->id, sizeof f->id, "%s", topic_id);
+        (void)qs_topic_id_normalize(f->id);
+        f->topic_id = f->id;
+    }
+    if (tt != NULL) {
+        if (!cJSON_IsNumber(tt) || tt->valuedouble < 1 || tt->valuedouble > 100000 ||
+            qs_topic_check((uint32_t)tt->valuedouble, 0) == -1)
+            return wk_error(body, 400, "'topic_type' is not a known topic type "
+                            "(300, 301, 302, 400, 401, 402, 500, 501 or 700)");
+        f->topic_type = (uint32_t)tt->valuedouble;
+        f->has_type = 1;
+    }
+    return 0;
+}
+
 /* GET /api/v1/compliance?group=G: the same document over G's members,
  * suppressed by the same rules in store/; 404 for an unknown group. */
 static int
@@ -71,41 +97,26 @@ compliance_group(wk_t *w, cJSON **body, const qs_policy_t *policy, const char *g
 int
 wk_op_compliance(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
-    const char *topic_id = wk_arg_str(args, "topic_id"), *group = wk_arg_str(args, "group");
-    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(args, "topic_type");
-    char id[QS_MAX_TOPIC_ID_BYTES + 1];
-    uint32_t topic_type = 0;
+    const char *group = wk_arg_str(args, "group");
+    wk_topic_filter_t f;
     qs_storedb_compliance_t res;
     qs_policy_t policy;
-    int configured;
+    int configured, status;
     int64_t version;
     char err[WK_ERR_BYTES];
 
     (void)user;
     if (wk_arg_str(args, "deployment") != NULL)   /* ops_deploy.c */
         return wk_op_compliance_deployment(w, args, wk_arg_str(args, "deployment"), body);
-    if (topic_id != NULL && !printable(topic_id, QS_MAX_TOPIC_ID_BYTES))
-        return wk_error(body, 400, "'topic_id' must be 1..%u printable bytes",
-                        QS_MAX_TOPIC_ID_BYTES);
-    if (topic_id != NULL) {   /* stored ids have one spelling: so has the filter */
-        snprintf(id, sizeof id, "%s", topic_id);
-        (void)qs_topic_id_normalize(id);
-        topic_id = id;
-    }
-    if (tt != NULL) {
-        if (!cJSON_IsNumber(tt) || tt->valuedouble < 1 || tt->valuedouble > 100000 ||
-            qs_topic_check((uint32_t)tt->valuedouble, 0) == -1)
-            return wk_error(body, 400, "'topic_type' is not a known topic type "
-                            "(300, 301, 302, 400, 401, 402, 500, 501 or 700)");
-        topic_type = (uint32_t)tt->valuedouble;
-    }
+    if ((status = wk_topic_filter(&f, args, body)) != 0)
+        return status;
     if (qs_sitedb_policy_get(w->sitedb, &policy, &configured, &version) != 0)
         return wk_error(body, 500, "cannot read the policy (for k) from site.db");
     if (group != NULL)   /* the group's members only (docs/groups.md) */
-        return compliance_group(w, body, &policy, group, tt != NULL ? &topic_type : NULL,
-                                topic_id);
-    if (qs_storedb_compliance(w->storedb, &res, &policy, tt != NULL ? &topic_type : NULL,
-                              topic_id, err, sizeof err) != 0)
+        return compliance_group(w, body, &policy, group, f.has_type ? &f.topic_type : NULL,
+                                f.topic_id);
+    if (qs_storedb_compliance(w->storedb, &res, &policy, f.has_type ? &f.topic_type : NULL,
+                              f.topic_id, err, sizeof err) != 0)
         return wk_error(body, 500, "%s", err);
     *body = qs_storedoc_compliance(&res);
     qs_storedb_compliance_free(&res);

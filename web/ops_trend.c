@@ -37,13 +37,11 @@ days_arg(const cJSON *args, int *days)
 int
 wk_op_compliance_trend(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON **body)
 {
-    const char *topic_id = wk_arg_str(args, "topic_id");
-    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(args, "topic_type");
-    char id[QS_MAX_TOPIC_ID_BYTES + 1], err[WK_ERR_BYTES];
-    uint32_t topic_type = 0;
+    wk_topic_filter_t f;
+    char err[WK_ERR_BYTES];
     qs_storedb_trend_t res;
     qs_policy_t policy;
-    int configured, days;
+    int configured, days, status;
     int64_t version;
 
     (void)user;
@@ -54,26 +52,12 @@ wk_op_compliance_trend(wk_t *w, const qs_user_t *user, const cJSON *args, cJSON 
     if (days_arg(args, &days) != 0)
         return wk_error(body, 400, "'days' is required: a whole number from 1 to %d",
                         QS_TREND_KEEP_DAYS);
-    if (topic_id != NULL) {   /* stored ids have one spelling: so has the filter */
-        size_t len = strlen(topic_id);
-        if (len == 0 || len > QS_MAX_TOPIC_ID_BYTES || !qs_utf8_valid(topic_id, len))
-            return wk_error(body, 400, "'topic_id' must be 1..%u bytes of UTF-8",
-                            QS_MAX_TOPIC_ID_BYTES);
-        snprintf(id, sizeof id, "%s", topic_id);
-        (void)qs_topic_id_normalize(id);
-        topic_id = id;
-    }
-    if (tt != NULL) {
-        if (!cJSON_IsNumber(tt) || tt->valuedouble < 1 || tt->valuedouble > 100000 ||
-            qs_topic_check((uint32_t)tt->valuedouble, 0) == -1)
-            return wk_error(body, 400, "'topic_type' is not a known topic type "
-                            "(300, 301, 302, 400, 401, 402, 500, 501 or 700)");
-        topic_type = (uint32_t)tt->valuedouble;
-    }
+    if ((status = wk_topic_filter(&f, args, body)) != 0)
+        return status;
     if (qs_sitedb_policy_get(w->sitedb, &policy, &configured, &version) != 0)
         return wk_error(body, 500, "cannot read the policy (for k) from site.db");
     if (qs_storedb_trend(w->storedb, &res, &policy, qs_epoch_of(qs_clock_now_ms(&w->clock)),
-                         days, tt != NULL ? &topic_type : NULL, topic_id, err,
+                         days, f.has_type ? &f.topic_type : NULL, f.topic_id, err,
                          sizeof err) != 0)
         return wk_error(body, 500, "%s", err);
     *body = qs_storedoc_trend(&res);

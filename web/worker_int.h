@@ -62,6 +62,18 @@ int wk_error(cJSON **body, int status, const char *fmt, ...)
 /* A string argument, or NULL when absent or not a string. */
 const char *wk_arg_str(const cJSON *args, const char *name);
 
+/* The topic filter of a compliance route (topic_type, topic_id; either may
+ * be absent), checked: *topic_id points at id (normalized, the stored
+ * spelling) or is NULL; *has_type says whether *topic_type is set. 0, or
+ * the HTTP status of the refusal with *body set. */
+typedef struct {
+    char id[QS_MAX_TOPIC_ID_BYTES + 1];
+    const char *topic_id;
+    uint32_t topic_type;
+    int has_type;
+} wk_topic_filter_t;
+int wk_topic_filter(wk_topic_filter_t *f, const cJSON *args, cJSON **body);
+
 /* 0 when every member of args is one of names; else 400 naming the field. */
 int wk_only_fields(const cJSON *args, const char *const *names, size_t n, cJSON **body);
 
