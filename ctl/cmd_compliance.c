@@ -101,7 +101,6 @@ cmd_compliance(int argc, char **argv)
     char errmsg[CTL_ERRMSG_BYTES];
     ctl_site_t site;
     qs_policy_t policy;
-    int64_t version;
     qs_storedb_compliance_t res;
 
     if (ctl_trend_wanted(argc, argv))   /* per-day counts: cmd_trend.c */
@@ -148,9 +147,7 @@ cmd_compliance(int argc, char **argv)
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (qs_sitedb_policy_get(site.sitedb, &policy, &configured, &version) != 0) {
-        ctl_error(CMD, "cannot read the policy (for k) from '%s'; 'qsctl policy history' "
-                  "shows the stored versions", site.paths.site_db);
+    if (ctl_site_policy(&site, &policy, &configured, CMD) != 0) {
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }

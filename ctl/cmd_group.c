@@ -375,19 +375,6 @@ list_print(const qs_group_list_t *l, ctl_format_t fmt)
     cJSON_Delete(doc);
 }
 
-/* The policy's k for site (-1 after printing the error). */
-static int
-policy_read(ctl_site_t *site, qs_policy_t *policy, int *configured, const char *cmd)
-{
-    int64_t version;
-
-    if (qs_sitedb_policy_get(site->sitedb, policy, configured, &version) == 0)
-        return 0;
-    ctl_error(cmd, "cannot read the policy (for k) from '%s'; 'qsctl policy history' "
-              "shows the stored versions", site->paths.site_db);
-    return -1;
-}
-
 static int
 group_list(const struct group_args *a)
 {
@@ -402,7 +389,7 @@ group_list(const struct group_args *a)
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (policy_read(&site, &policy, &configured, CMD) != 0) {
+    if (ctl_site_policy(&site, &policy, &configured, CMD) != 0) {
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }
@@ -555,7 +542,7 @@ cmd_compliance_group(int argc, char **argv)
         ctl_error("compliance", "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (policy_read(&site, &policy, &configured, "compliance") != 0) {
+    if (ctl_site_policy(&site, &policy, &configured, "compliance") != 0) {
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }

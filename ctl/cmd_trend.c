@@ -172,7 +172,6 @@ cmd_compliance_trend(int argc, char **argv)
     ctl_site_t site;
     qs_policy_t policy;
     int configured, rc;
-    int64_t version;
     uint32_t type = 0;
     qs_storedb_trend_t res;
     cJSON *doc;
@@ -188,9 +187,7 @@ cmd_compliance_trend(int argc, char **argv)
         ctl_error(CMD, "%s", errmsg);
         return CTL_EXIT_FAIL;
     }
-    if (qs_sitedb_policy_get(site.sitedb, &policy, &configured, &version) != 0) {
-        ctl_error(CMD, "cannot read the policy (for k) from '%s'; 'qsctl policy history' "
-                  "shows the stored versions", site.paths.site_db);
+    if (ctl_site_policy(&site, &policy, &configured, CMD) != 0) {
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }

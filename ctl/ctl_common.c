@@ -87,6 +87,18 @@ ctl_home_missing(const char *cmd, const char *home)
     return 1;
 }
 
+int
+ctl_site_policy(ctl_site_t *site, qs_policy_t *policy, int *configured, const char *cmd)
+{
+    int64_t version;
+
+    if (qs_sitedb_policy_get(site->sitedb, policy, configured, &version) == 0)
+        return 0;
+    ctl_error(cmd, "cannot read the policy (for k) from '%s'; 'qsctl policy history' "
+              "shows the stored versions", site->paths.site_db);
+    return -1;
+}
+
 void
 ctl_site_close(ctl_site_t *site)
 {

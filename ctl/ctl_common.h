@@ -23,6 +23,7 @@
 
 #include "qs_audit.h"
 #include "qs_clock.h"
+#include "qs_policy.h"
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
@@ -73,6 +74,12 @@ typedef struct {
  * what failed and how to fix it; the site is then closed (safe to close again). */
 int ctl_site_open(ctl_site_t *site, const char *home, unsigned what,
                   char *errmsg, size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* The policy in force from the open site.db (k, precision; *configured 0
+ * when none is set: the defaults). 0, or -1 after printing the error for
+ * cmd. */
+int ctl_site_policy(ctl_site_t *site, qs_policy_t *policy, int *configured, const char *cmd)
+    __attribute__((warn_unused_result));
 
 /* The usage rule for the site home: when home is NULL or empty and QS_HOME
  * is unset too, print the usage error "no site home: pass --home DIR or set
