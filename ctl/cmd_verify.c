@@ -5,7 +5,7 @@
  * tests), allows one retention interval of lag unless --strict, adds the
  * --name arguments, runs every check and prints either one line "site
  * verified: ..." (exit 0) or the findings, one per line (exit 1).
- * --repair-counts first rebuilds compliance_counts and scope_counts from latest (the remedy
+ * --repair-counts first rebuilds compliance_counts, scope_counts and installed_hours from latest (the remedy
  * the counts finding names); it changes no stored fact, so it is not audited.
  */
 #include "ctl_common.h"
@@ -53,8 +53,9 @@ usage(FILE *out)
         "  --name NAME     a raw machine, domain or user name to search for (repeatable)\n"
         "  --strict        no allowance for the retention interval\n"
         "  --format FMT    table (default) or json: {\"ok\": bool, \"findings\": [...], ...}\n"
-        "  --repair-counts first rebuild compliance_counts and scope_counts (machines\n"
-        "                  per topic type) from latest (one transaction; safe while\n"
+        "  --repair-counts first rebuild compliance_counts, scope_counts (machines\n"
+        "                  per topic type) and installed_hours (installations per\n"
+        "                  update and hour) from latest (one transaction; safe while\n"
         "                  qs-store runs), then verify\n"
         "  --help          show this help\n");
 }

@@ -386,7 +386,8 @@ partition_findings(void *ctx, const qs_check_partition_t *part)
     }
 }
 
-/* `qsctl compliance` reads only compliance_counts and scope_counts. */
+/* `qsctl compliance` reads only compliance_counts and scope_counts;
+ * --deployment installed_hours too. */
 static void
 check_counts(qs_verify_t *v, qs_storedb_t *db)
 {
@@ -405,6 +406,12 @@ check_counts(qs_verify_t *v, qs_storedb_t *db)
         finding(v, "store: scope_counts disagrees with latest (%lld topic types wrong): the "
                 "scope and percentages of qsctl compliance are wrong until `qsctl verify "
                 "--repair-counts` rebuilds it", (long long)missing);
+    if (qs_storedb_check_installed(db, &missing, err, sizeof err) != 0)
+        finding(v, "store: cannot compare installed_hours with latest: %s", err);
+    else if (missing > 0)
+        finding(v, "store: installed_hours disagrees with latest (%lld hours wrong): the "
+                "on-time counts of qsctl compliance --deployment are wrong until `qsctl "
+                "verify --repair-counts` rebuilds it", (long long)missing);
 }
 
 struct name_hit {

@@ -162,8 +162,8 @@ struct column_filter {
     void *ctx;
 };
 
-/* Text store.db must hold: topic ids (latest, compliance_counts, history
- * partitions), counter names and group names. */
+/* Text store.db must hold: topic ids (latest, compliance_counts,
+ * installed_hours, history partitions), counter names and group names. */
 static void
 filter_store_text(void *ctx, const char *table, const char *column, const char *type)
 {
@@ -171,7 +171,8 @@ filter_store_text(void *ctx, const char *table, const char *column, const char *
 
     if (strcmp(column, "topic_id") == 0 &&
         (strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
-         strcmp(table, "compliance_daily") == 0 || strncmp(table, "history_", 8) == 0))
+         strcmp(table, "compliance_daily") == 0 || strcmp(table, "installed_hours") == 0 ||
+         strncmp(table, "history_", 8) == 0))
         return;
     if (strcmp(table, "counters") == 0 && strcmp(column, "name") == 0)
         return;
@@ -230,6 +231,12 @@ int
 qs_storedb_check_scope(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len)
 {
     return qs_storedb_scope_check(db, wrong, errmsg, errmsg_len);
+}
+
+int
+qs_storedb_check_installed(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len)
+{
+    return qs_storedb_installed_check(db, wrong, errmsg, errmsg_len);
 }
 
 int

@@ -2,6 +2,7 @@
  * (Why the table exists and who keeps it exact: qs_counts.h.) On
  * PostgreSQL, check and rebuild are counts_pg.c's. */
 #include "storedb_sqlite.h"
+#include "deadline_rules.h"
 #include "ops_pg.h"
 #include "qs_counts.h"
 #include "qs_limits.h"
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #define DELTAS_INITIAL_SLOTS 256u   /* power of two */
+#define NO_HOUR INT64_C(-1)          /* a compliance_counts group */
 
 /* scope_counts as latest has it: distinct (client, topic type) pairs in
  * primary-key order (no sort), counted per type (a handful of groups). */
@@ -20,9 +22,16 @@
     "SELECT topic_type, count(*) FROM (SELECT DISTINCT client_id, topic_type FROM latest) " \
     "GROUP BY topic_type"
 
+/* installed_hours as latest has it: the installed rows (the partial index
+ * latest_deadline holds exactly them, in key order) per hour. */
+#define INSTALLED_FROM_LATEST \
+    "SELECT topic_type, topic_id, state_id, " QS_INSTALLED_HOUR_SQL("time_ms") " AS hour, " \
+    "count(*) AS count FROM latest WHERE " QS_DEADLINE_INSTALLED_OR("state_id") " GROUP BY 1, 2, 3, 4"
+
 struct delta_slot {
     uint64_t hash;
     int64_t delta;
+    int64_t hour;              /* installed_hours' hour, or NO_HOUR: compliance_counts */
     uint32_t topic_type, state_id;
     size_t len;                /* of topic_id, which may hold a NUL (an edited file) */
     int used;
@@ -60,10 +69,12 @@ qs_count_deltas_destroy(qs_count_deltas_t **d_p)
 }
 
 static uint64_t
-group_hash(uint32_t topic_type, const char *topic_id, size_t len, uint32_t state_id)
+group_hash(uint32_t topic_type, const char *topic_id, size_t len, uint32_t state_id,
+           int64_t hour)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)topic_type << 32 | state_id);
 
+    h = (h ^ (uint64_t)hour) * 0x100000001b3ULL;
     h *= 0x100000001b3ULL;
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)topic_id[i];
@@ -74,7 +85,7 @@ group_hash(uint32_t topic_type, const char *topic_id, size_t len, uint32_t state
 
 static struct delta_slot *
 slot_find(qs_count_deltas_t *d, uint64_t hash, uint32_t topic_type, const char *topic_id,
-          size_t len, uint32_t state_id)
+          size_t len, uint32_t state_id, int64_t hour)
 {
     size_t mask = d->cap - 1;
 
@@ -83,7 +94,7 @@ slot_find(qs_count_deltas_t *d, uint64_t hash, uint32_t topic_type, const char *
         if (!s->used)
             return s;
         if (s->hash == hash && s->topic_type == topic_type && s->state_id == state_id &&
-            s->len == len && memcmp(s->topic_id, topic_id, len) == 0)
+            s->hour == hour && s->len == len && memcmp(s->topic_id, topic_id, len) == 0)
             return s;
     }
 }
@@ -102,7 +113,7 @@ grow(qs_count_deltas_t *d)
     for (size_t k = 0; k < n; k++) {
         const struct delta_slot *o = &old[old_used[k]];
         struct delta_slot *s = slot_find(d, o->hash, o->topic_type, o->topic_id, o->len,
-                                         o->state_id);
+                                         o->state_id, o->hour);
         *s = *o;
         d->used[d->n++] = (uint32_t)(s - d->slots);
     }
@@ -112,19 +123,20 @@ grow(qs_count_deltas_t *d)
 
 static void
 delta_add(qs_count_deltas_t *d, uint32_t topic_type, const char *topic_id, size_t len,
-          uint32_t state_id, int64_t delta)
+          uint32_t state_id, int64_t hour, int64_t delta)
 {
-    uint64_t hash = group_hash(topic_type, topic_id, len, state_id);
+    uint64_t hash = group_hash(topic_type, topic_id, len, state_id, hour);
     struct delta_slot *s;
 
     if ((d->n + 1) * 2 > d->cap)
         grow(d);
-    s = slot_find(d, hash, topic_type, topic_id, len, state_id);
+    s = slot_find(d, hash, topic_type, topic_id, len, state_id, hour);
     if (!s->used) {
         s->used = 1;
         s->hash = hash;
         s->topic_type = topic_type;
         s->state_id = state_id;
+        s->hour = hour;
         s->delta = 0;
         s->len = len;
         memcpy(s->topic_id, topic_id, len);
@@ -143,8 +155,26 @@ qs_count_deltas_move(qs_count_deltas_t *d, uint32_t topic_type, const char *topi
     QS_ASSERT(len <= QS_MAX_TOPIC_ID_BYTES);
     if (from_state == to_state)
         return;
-    delta_add(d, topic_type, topic_id, len, from_state, -1);
-    delta_add(d, topic_type, topic_id, len, to_state, +1);
+    delta_add(d, topic_type, topic_id, len, from_state, NO_HOUR, -1);
+    delta_add(d, topic_type, topic_id, len, to_state, NO_HOUR, +1);
+}
+
+void
+qs_count_deltas_installed_move(qs_count_deltas_t *d, uint32_t topic_type, const char *topic_id,
+                               uint32_t from_state, int64_t from_time_ms, uint32_t to_state,
+                               int64_t to_time_ms)
+{
+    size_t len = strlen(topic_id);
+    int64_t from_hour = from_time_ms / QS_INSTALLED_HOUR_MS;
+    int64_t to_hour = to_time_ms / QS_INSTALLED_HOUR_MS;
+
+    QS_ASSERT(len <= QS_MAX_TOPIC_ID_BYTES);
+    if (from_state == to_state && from_hour == to_hour)
+        return;
+    if (qs_deadline_installed_like(from_state))
+        delta_add(d, topic_type, topic_id, len, from_state, from_hour, -1);
+    if (qs_deadline_installed_like(to_state))
+        delta_add(d, topic_type, topic_id, len, to_state, to_hour, +1);
 }
 
 void
@@ -165,51 +195,62 @@ qs_count_deltas_size(const qs_count_deltas_t *d)
     return n;
 }
 
+/* compliance_counts (a group of NO_HOUR) or installed_hours: add, then
+ * prune a group that reached 0. ?5 is the hour (ignored by the first). */
+static const char *const sql_apply[2][2] = {
+    { "INSERT INTO compliance_counts(topic_type, topic_id, state_id, count) "
+      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+      "DELETE FROM compliance_counts WHERE topic_type = ?1 AND topic_id = ?2 "
+      "AND state_id = ?3 AND count = 0" },
+    { "INSERT INTO installed_hours(topic_type, topic_id, state_id, hour, count) "
+      "VALUES (?1, ?2, ?3, ?5, ?4) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+      "DELETE FROM installed_hours WHERE topic_type = ?1 AND topic_id = ?2 "
+      "AND state_id = ?3 AND hour = ?5 AND count = 0" },
+};
+
+static int
+apply_slot(sqlite3 *sql, sqlite3_stmt *st[2][2], const struct delta_slot *s)
+{
+    int table = s->hour != NO_HOUR;
+
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt **p = &st[table][i];
+        int rc;
+        if (*p == NULL && sqlite3_prepare_v2(sql, sql_apply[table][i], -1, p, NULL) != SQLITE_OK)
+            return -1;
+        sqlite3_bind_int64(*p, 1, s->topic_type);
+        sqlite3_bind_text(*p, 2, s->topic_id, (int)s->len, SQLITE_STATIC);
+        sqlite3_bind_int64(*p, 3, s->state_id);
+        if (i == 0)
+            sqlite3_bind_int64(*p, 4, s->delta);
+        if (table)
+            sqlite3_bind_int64(*p, 5, s->hour);
+        rc = sqlite3_step(*p);
+        sqlite3_reset(*p);
+        if (rc != SQLITE_DONE)
+            return -1;
+    }
+    return 0;
+}
+
 int
 qs_storedb_counts_apply(qs_storedb_t *db, qs_count_deltas_t *d)
 {
     sqlite3 *sql = qs_storedb_sqlite(db);
-    sqlite3_stmt *add = NULL, *prune = NULL;
-    int rc = -1;
+    sqlite3_stmt *st[2][2] = { { NULL, NULL }, { NULL, NULL } };
+    int rc = 0;
 
-    if (qs_count_deltas_size(d) == 0) {
-        qs_count_deltas_clear(d);
-        return 0;
-    }
-    if (sqlite3_prepare_v2(sql, "INSERT INTO compliance_counts(topic_type, topic_id, state_id, "
-                           "count) VALUES (?1, ?2, ?3, ?4) "
-                           "ON CONFLICT DO UPDATE SET count = count + excluded.count",
-                           -1, &add, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sql, "DELETE FROM compliance_counts WHERE topic_type = ?1 "
-                           "AND topic_id = ?2 AND state_id = ?3 AND count = 0",
-                           -1, &prune, NULL) != SQLITE_OK)
-        goto out;
-    for (size_t k = 0; k < d->n; k++) {
+    /* Any group may reach 0 here (a delete earlier in the transaction
+     * already took the row out); a negative count is left for qsctl
+     * verify to report. */
+    for (size_t k = 0; k < d->n && rc == 0; k++) {
         const struct delta_slot *s = &d->slots[d->used[k]];
-        sqlite3_stmt *const steps[] = { add, prune };
-        if (s->delta == 0)
-            continue;
-        /* Any group may reach 0 here (a delete earlier in the transaction
-         * already took the row out); a negative count is left for
-         * qsctl verify to report. */
-        for (size_t i = 0; i < 2; i++) {
-            sqlite3_stmt *st = steps[i];
-            sqlite3_bind_int64(st, 1, s->topic_type);
-            sqlite3_bind_text(st, 2, s->topic_id, (int)s->len, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 3, s->state_id);
-            if (st == add)
-                sqlite3_bind_int64(st, 4, s->delta);
-            if (sqlite3_step(st) != SQLITE_DONE) {
-                sqlite3_reset(st);
-                goto out;
-            }
-            sqlite3_reset(st);
-        }
+        if (s->delta != 0)
+            rc = apply_slot(sql, st, s);
     }
-    rc = 0;
-out:
-    sqlite3_finalize(add);
-    sqlite3_finalize(prune);
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 2; i++)
+            sqlite3_finalize(st[t][i]);
     qs_count_deltas_clear(d);
     return rc;
 }
@@ -234,7 +275,7 @@ count_latest(sqlite3 *sql, qs_count_deltas_t *d)
             break;
         }
         delta_add(d, (uint32_t)sqlite3_column_int64(st, 0), id, len,
-                  (uint32_t)sqlite3_column_int64(st, 2), +1);
+                  (uint32_t)sqlite3_column_int64(st, 2), NO_HOUR, +1);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -274,7 +315,8 @@ qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale)
         uint32_t state = (uint32_t)sqlite3_column_int64(st, 2);
         struct delta_slot *slot = NULL;
         if (id != NULL && len <= QS_MAX_TOPIC_ID_BYTES)
-            slot = slot_find(d, group_hash(tt, id, len, state), tt, id, len, state);
+            slot = slot_find(d, group_hash(tt, id, len, state, NO_HOUR), tt, id, len, state,
+                             NO_HOUR);
         if (slot == NULL || !slot->used) {
             (*stale)++;
         } else {
@@ -317,9 +359,42 @@ qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups)
     qs_count_deltas_destroy(&d);
     if (rc == 0 &&
         sqlite3_exec(sql, "DELETE FROM scope_counts; INSERT INTO scope_counts(topic_type, "
-                     "machines) " SCOPE_FROM_LATEST, NULL, NULL, NULL) != SQLITE_OK)
+                     "machines) " SCOPE_FROM_LATEST "; DELETE FROM installed_hours; "
+                     "INSERT INTO installed_hours(topic_type, topic_id, state_id, hour, count) "
+                     INSTALLED_FROM_LATEST, NULL, NULL, NULL) != SQLITE_OK)
         rc = -1;
     return rc;
+}
+
+int
+qs_storedb_installed_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len)
+{
+    sqlite3 *sql = qs_storedb_sqlite(db);
+    int began = 0, rc;
+
+    *wrong = 0;
+    if (qs_storedb_pgdb(db) != NULL)
+        return 0;   /* PostgreSQL counts on time from the index (qs_store_deadline.h) */
+    if (sqlite3_get_autocommit(sql)) {
+        if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+            goto fail;
+        began = 1;
+    }
+    /* Both directions, as scope_check: an hour latest has that the table
+     * lacks or counts otherwise, and a row of the table latest lacks. */
+    rc = qs_sql_int64(sql, "WITH l AS MATERIALIZED (" INSTALLED_FROM_LATEST ") "
+                      "SELECT (SELECT count(*) FROM l LEFT JOIN installed_hours h USING "
+                      "(topic_type, topic_id, state_id, hour) WHERE h.count IS NOT l.count) + "
+                      "(SELECT count(*) FROM installed_hours h LEFT JOIN l USING "
+                      "(topic_type, topic_id, state_id, hour) WHERE l.count IS NULL)", wrong);
+    if (began)
+        (void)sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
+    if (rc == 0)
+        return 0;
+fail:
+    snprintf(errmsg, errmsg_len, "cannot compare installed_hours with latest: %s",
+             sqlite3_errmsg(sql));
+    return -1;
 }
 
 int

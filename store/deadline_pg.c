@@ -1,12 +1,17 @@
 /* deadline_pg.c - deadline compliance's exact numbers on PostgreSQL.
  *
  * The same numbers as deadline.c, in one read-only REPEATABLE READ
- * snapshot: the scope, each update's groups summed over the writer shards
- * of compliance_counts, and the installed machines at or before the
- * deadline, a range on the index latest_deadline (storedb_pg.c). The rules
- * are deadline_rules.c's.
+ * snapshot: the scope (scope_counts summed over the writer shards), each
+ * update's groups summed over the shards of compliance_counts, and the
+ * installed machines at or before the deadline, a range on the index
+ * latest_deadline (storedb_pg.c) unless the installed times' bounds lie
+ * on one side of the deadline. PostgreSQL keeps no installed_hours (the
+ * SQLite engine's hour counts): the range grows with the installations
+ * before the deadline (docs/deployments.md, "Cost"). The rules are
+ * deadline_rules.c's.
  */
 #include "deadline_rules.h"
+#include "groups_rules.h"
 #include "ops_pg.h"
 #include "pgutil.h"
 #include "qs_log.h"
@@ -15,7 +20,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char sql_scope[] = "SELECT count(*) FROM clients WHERE last_ms >= $1::bigint";
+/* $1 topic type ($2 the group): compliance's scope, as on SQLite. */
+static const char sql_scope[] =
+    "SELECT coalesce(sum(machines), 0)::bigint FROM scope_counts WHERE topic_type = $1::bigint";
 static const char sql_groups[] =
     "SELECT state_id, sum(count)::bigint FROM compliance_counts "
     "WHERE topic_type = $1::bigint AND topic_id = $2::text GROUP BY state_id";
@@ -32,8 +39,8 @@ static const char sql_on_time[] =
 /* With a group: its members' rows only; the group is the last parameter. */
 #define MEMBERS_JOIN "FROM group_members m JOIN latest l ON l.machine_ps = m.machine_ps "
 static const char sql_scope_group[] =
-    "SELECT count(*) FROM clients WHERE last_ms >= $1::bigint AND client_id IN "
-    "(SELECT l.client_id " MEMBERS_JOIN "WHERE m.group_name = $2::text)";
+    "WITH s(t, m) AS (" QS_GROUP_SQL_SCOPES("$2::text") ") "
+    "SELECT coalesce(sum(m), 0)::bigint FROM s WHERE t = $1::bigint";
 static const char sql_groups_group[] =
     "SELECT l.state_id, count(*)::bigint " MEMBERS_JOIN "WHERE l.topic_type = $1::bigint "
     "AND l.topic_id = $2::text AND m.group_name = $3::text GROUP BY l.state_id";
@@ -117,17 +124,17 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
 int
 qs_deadline_fetch_pg(qs_storedb_t *db, int64_t *scope, qs_deadline_raw_t *raw,
                      const qs_deadline_query_t *q, const qs_deadline_states_t *states,
-                     int64_t cutoff_ms, char *errmsg, size_t errmsg_len)
+                     char *errmsg, size_t errmsg_len)
 {
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
-    char cutoff[24];
-    const char *params[2] = { cutoff, q->group };
+    char type[16];
+    const char *params[2] = { type, q->group };
     PGresult *r;
     int rc = 0;
 
     if (qs_pg_read_begin(pg, errmsg, errmsg_len) != 0)
         return -1;
-    snprintf(cutoff, sizeof cutoff, "%" PRId64, cutoff_ms);
+    snprintf(type, sizeof type, "%u", q->topic_type);
     r = qs_pg_query(pg, "deadline compliance query failed",
                     q->group != NULL ? sql_scope_group : sql_scope, q->group != NULL ? 2 : 1,
                     params, NULL, NULL, errmsg, errmsg_len);

@@ -19,6 +19,29 @@
  * it. test_deadline checks it against the topic table (qs_codec.h). */
 #define QS_DEADLINE_INSTALLED_SQL "state_id IN (3, 4, 10)"
 
+/* The same list for SQLite, as ORs of equalities on column c: SQLite
+ * evaluates an IN list by building an ephemeral b-tree on every execution,
+ * and the partial index's condition runs on every row the store inserts or
+ * updates (with an IN list that was a fifth of the store's page work,
+ * docs/performance.md). A partial index is used by a query only when the
+ * query names the index's condition the same way, so every SQLite
+ * statement uses this form. */
+#define QS_DEADLINE_INSTALLED_OR(c) "(" c " = 3 OR " c " = 4 OR " c " = 10)"
+
+/* The same list in C: the writer's installed_hours moves (qs_counts.h). */
+static inline int
+qs_deadline_installed_like(uint32_t state_id)
+{
+    return state_id == 3 || state_id == 4 || state_id == 10;
+}
+
+/* installed_hours (qs_storedb.h) counts installed rows per hour of their
+ * message time: the on-time count of a deadline sums whole hours before
+ * the deadline's hour and counts only inside that hour. Times are never
+ * negative (the store refuses times before 2000), so / is a floor. */
+#define QS_INSTALLED_HOUR_MS INT64_C(3600000)
+#define QS_INSTALLED_HOUR_SQL(t) "(" t " / 3600000)"
+
 /* The states a deadline is judged by, for one topic type. */
 typedef struct {
     uint32_t installed;           /* the state named "installed" */
@@ -54,6 +77,6 @@ void qs_deadline_build(qs_storedb_deadline_t *out, const qs_deadline_query_t *q,
 /* deadline_pg.c: the exact numbers on PostgreSQL, in one snapshot. */
 int qs_deadline_fetch_pg(qs_storedb_t *db, int64_t *scope, qs_deadline_raw_t *raw,
                          const qs_deadline_query_t *q, const qs_deadline_states_t *states,
-                         int64_t cutoff_ms, char *errmsg, size_t errmsg_len);
+                         char *errmsg, size_t errmsg_len);
 
 #endif

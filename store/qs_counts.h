@@ -1,5 +1,5 @@
-/* qs_counts.h - compliance_counts and scope_counts: what `qsctl compliance`
- * reads instead of counting `latest`.
+/* qs_counts.h - compliance_counts, scope_counts and installed_hours: what
+ * `qsctl compliance` (and --deployment) reads instead of counting `latest`.
  *
  * compliance_counts(topic_type, topic_id, state_id) -> count equals
  * SELECT topic_type, topic_id, state_id, count(*) FROM latest GROUP BY 1, 2, 3
@@ -28,9 +28,10 @@
 
 #include "qs_storedb.h"
 
-/* Count changes of one transaction, keyed by (topic_type, topic_id,
- * state_id), in memory. Adding costs a hash and no allocation once the
- * table has grown to the transaction's distinct groups. */
+/* Count changes of one transaction, in memory: keyed by (topic_type,
+ * topic_id, state_id) for compliance_counts, by (topic_type, topic_id,
+ * state_id, hour) for installed_hours. Adding costs a hash and no
+ * allocation once the table has grown to the transaction's distinct groups. */
 typedef struct qs_count_deltas qs_count_deltas_t;
 
 /* Never NULL (aborts on out of memory). */
@@ -42,14 +43,23 @@ void qs_count_deltas_destroy(qs_count_deltas_t **d_p);
 void qs_count_deltas_move(qs_count_deltas_t *d, uint32_t topic_type, const char *topic_id,
                           uint32_t from_state, uint32_t to_state);
 
+/* The same row's move in installed_hours (qs_storedb.h): only states of
+ * the installed list (QS_DEADLINE_INSTALLED_SQL) are counted there, per
+ * hour of the message time; a move within one hour and state is none.
+ * The same d: qs_storedb_counts_apply writes both tables. */
+void qs_count_deltas_installed_move(qs_count_deltas_t *d, uint32_t topic_type,
+                                    const char *topic_id, uint32_t from_state,
+                                    int64_t from_time_ms, uint32_t to_state, int64_t to_time_ms);
+
 /* Forget every delta (the transaction rolled back). */
 void qs_count_deltas_clear(qs_count_deltas_t *d);
 
 /* Groups with a non-zero delta. */
 size_t qs_count_deltas_size(const qs_count_deltas_t *d);
 
-/* Write the non-zero deltas into compliance_counts (inside the caller's
- * transaction, before COMMIT), deleting groups that reach 0, then clear.
+/* Write the non-zero deltas into compliance_counts and installed_hours
+ * (inside the caller's transaction, before COMMIT), deleting groups that
+ * reach 0, then clear.
  * Returns 0, or -1 on an SQLite error (the caller rolls back; the deltas
  * are cleared either way). */
 int qs_storedb_counts_apply(qs_storedb_t *db, qs_count_deltas_t *d);
@@ -63,9 +73,9 @@ int qs_storedb_counts_apply(qs_storedb_t *db, qs_count_deltas_t *d);
  * no message could carry. */
 int qs_storedb_counts_check(qs_storedb_t *db, int64_t *missing, int64_t *stale);
 
-/* Recompute compliance_counts and scope_counts from latest (inside the
- * caller's transaction), the same way; *groups (may be NULL) gets the
- * number of compliance groups written. Returns 0 or -1. */
+/* Recompute compliance_counts, scope_counts and installed_hours from
+ * latest (inside the caller's transaction), the same way; *groups (may be
+ * NULL) gets the number of compliance groups written. Returns 0 or -1. */
 int qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups);
 
 /* scope_counts (qs_storedb.h): machines per topic type, kept by triggers
@@ -75,5 +85,12 @@ int qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups);
  * count is absent, different or left over (0 when they agree). A walk of
  * latest's primary key in order (no sort). Returns 0, or -1 with errmsg. */
 int qs_storedb_scope_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len);
+
+/* installed_hours (SQLite only) against latest's installed rows per hour,
+ * in one snapshot: *wrong = hours absent, different or left over (0 when
+ * they agree; always 0 on PostgreSQL, which has no such table). Returns 0,
+ * or -1 with errmsg. */
+int qs_storedb_installed_check(qs_storedb_t *db, int64_t *wrong, char *errmsg,
+                               size_t errmsg_len);
 
 #endif

@@ -100,7 +100,14 @@ int qs_storedb_check_counts(qs_storedb_t *db, int64_t *missing, int64_t *stale,
  * over. Returns 0, or -1 with errmsg. */
 int qs_storedb_check_scope(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len);
 
-/* Rebuild compliance_counts and scope_counts from latest in one write transaction of its
+/* installed_hours against latest (qs_storedb_installed_check, qs_counts.h;
+ * the hour counts `qsctl compliance --deployment` reads on SQLite): *wrong
+ * hours absent, different or left over; 0 on PostgreSQL. Returns 0, or -1
+ * with errmsg. */
+int qs_storedb_check_installed(qs_storedb_t *db, int64_t *wrong, char *errmsg,
+                               size_t errmsg_len);
+
+/* Rebuild compliance_counts, scope_counts and installed_hours from latest in one write transaction of its
  * own (the store's commits wait for it, so no write is counted twice or
  * lost); *groups gets the groups written. Returns 0, or -1 with errmsg, a
  * whole sentence (nothing was changed). */

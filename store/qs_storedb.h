@@ -25,6 +25,11 @@
  *       a client in when its first row of the type appears and out when its
  *       last one leaves (one probe of latest's primary key each); a state
  *       change does not touch it.
+ *   installed_hours(topic_type, topic_id, state_id, hour) PK -> count
+ *       (schema version 3) = latest's rows in an installed state
+ *       (QS_DEADLINE_INSTALLED_SQL) per hour of time_ms: a deadline's
+ *       on-time count sums hours (qs_store_deadline.h). Triggers count rows
+ *       in and out; the store counts state and time moves (qs_counts.h).
  *   partitions(epoch, topic_type) PK -> rows
  *   history_<epoch>_<topic_type>(client_id, serial) PK -> state_id, topic_id,
  *       time_ms, machine_ps, domain_ps, user_ps, details (XChaCha20-Poly1305
@@ -60,7 +65,7 @@ typedef struct {
     int64_t rows;
 } qs_partition_t;
 
-#define QS_STOREDB_SCHEMA_VERSION 2
+#define QS_STOREDB_SCHEMA_VERSION 3
 
 /* Open the store's database. location is either the path of an SQLite
  * store.db or a PostgreSQL URI (postgresql://...; see storedb_pg.h for that

@@ -12,6 +12,7 @@
  * the real daemons.
  */
 #include "deadline_rules.h"
+#include "qs_counts.h"
 #include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_keys.h"
@@ -129,16 +130,16 @@ test_deadline_exactly_at_the_deadline_is_compliant(void)
     put(s, 5, "KB1", 2, D0 - 9000, 1);        /* required */
     put(s, 6, "KB1", 0, D0 - 9000, 1);        /* unknown state: not installed */
     put(s, 7, "KB2", 3, D0, 1);               /* no KB1 state: unknown for KB1 */
-    client(s, 8, D0);                         /* delivered, no state at all: unknown */
-    client(s, 9, D0 - 400LL * QS_MS_PER_DAY); /* quiet for longer than max age: out */
+    client(s, 8, D0);                         /* no state of the type: out of scope */
+    client(s, 9, D0 - 400LL * QS_MS_PER_DAY); /* quiet, no state: out */
     r = eval(s, 1, ids, 1, D0, D0 + 1);       /* deadline passed */
-    QS_CHECK_EQ_INT(r.scope, 8);
+    QS_CHECK_EQ_INT(r.scope, 7);
     QS_CHECK(r.deadline_passed);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_COMPLIANT], 3);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_LATE], 1);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_NONCOMPLIANT], 2);
     QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_IN_PROGRESS], 0);
-    QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_UNKNOWN], 2);
+    QS_CHECK_EQ_INT(r.rows[0].count[QS_DEADLINE_UNKNOWN], 1);
     qs_storedb_deadline_free(&r);
     /* Every installed time on one side of the deadline (the bounds decide). */
     r = eval(s, 1, ids, 1, D0 + 10000, D0 + 20000);
@@ -294,13 +295,15 @@ test_deadline_row_never_shows_exactly_one_hidden_cell(void)
     QS_CHECK_EQ_INT(c[QS_DEADLINE_LATE], 0);
 }
 
-/* The partial index holds exactly the installed states of the topic table. */
+/* The partial index holds exactly the installed states of the topic table,
+ * in each of the three spellings of the list (PostgreSQL's IN, SQLite's
+ * ORs, the writer's C test). */
 static void
 test_deadline_index_covers_every_installed_state(void)
 {
     uint32_t types[64], installed;
     size_t n = qs_topic_types(types, 64);
-    char want[128] = "state_id IN (", part[16];
+    char want[128] = "state_id IN (", want_or[160] = "(", part[32];
     int first = 1;
     uint32_t states[16];
     size_t ns = 0;
@@ -319,10 +322,20 @@ test_deadline_index_covers_every_installed_state(void)
     for (size_t i = 0; i < ns; i++) {
         snprintf(part, sizeof part, "%s%u", first ? "" : ", ", states[i]);
         strcat(want, part);
+        snprintf(part, sizeof part, "%sstate_id = %u", first ? "" : " OR ", states[i]);
+        strcat(want_or, part);
         first = 0;
     }
     strcat(want, ")");
+    strcat(want_or, ")");
     QS_CHECK_STR(want, QS_DEADLINE_INSTALLED_SQL);
+    QS_CHECK_STR(want_or, QS_DEADLINE_INSTALLED_OR("state_id"));
+    for (uint32_t st = 0; st < 64; st++) {
+        int listed = 0;
+        for (size_t i = 0; i < ns; i++)
+            listed |= states[i] == st;
+        QS_CHECK_EQ_INT(qs_deadline_installed_like(st), listed);
+    }
 }
 
 static void
@@ -353,10 +366,16 @@ test_deadline_random_fleets_match_an_independent_classification(void)
         int64_t p = precisions[round % 3];
         int64_t deadline = D0 + (round % 2 ? (int64_t)(round * 7919) * 1000 + 17 : 0);
         int64_t want[2][3][QS_DEADLINE_CLASSES];
-        int machines = 150 + (int)(rand_r(&seed) % 150);
+        int fleet = 150 + (int)(rand_r(&seed) % 150), machines = 0;
 
         memset(want, 0, sizeof want);
-        for (int m = 1; m <= machines; m++) {
+        for (int m = 1; m <= fleet; m++) {
+            /* The scope is the machines with a state of the type: one
+             * without any is in no class, not unknown. */
+            int64_t mine[2][3][QS_DEADLINE_CLASSES];
+            int rows = 0;
+
+            memset(mine, 0, sizeof mine);
             client(s, m, D0);
             for (int u = 0; u < 3; u++) {
                 uint32_t state = (uint32_t)(rand_r(&seed) % 5);   /* 4: no row */
@@ -377,11 +396,18 @@ test_deadline_random_fleets_match_an_independent_classification(void)
                         c = QS_DEADLINE_LATE;
                     else
                         c = passed ? QS_DEADLINE_NONCOMPLIANT : QS_DEADLINE_IN_PROGRESS;
-                    want[passed][u][c]++;
+                    mine[passed][u][c]++;
                 }
-                if (state != 4)
+                if (state != 4) {
                     put(s, m, ids[u], state, t, p);
+                    rows++;
+                }
             }
+            if (rows == 0)
+                continue;
+            machines++;
+            for (int i = 0; i < 2 * 3 * QS_DEADLINE_CLASSES; i++)
+                (&want[0][0][0])[i] += (&mine[0][0][0])[i];
         }
         for (int passed = 0; passed < 2; passed++) {
             int64_t now = passed ? deadline + 1 : deadline - 1;
@@ -399,6 +425,16 @@ test_deadline_random_fleets_match_an_independent_classification(void)
             }
             QS_CHECK_EQ_INT(r.pairs, 3LL * machines);
             qs_storedb_deadline_free(&r);
+        }
+        {   /* the hour counts the on-time sums read are latest's (triggers) */
+            int64_t wrong = -1;
+            char err[256];
+            QS_CHECK_EQ_INT(qs_storedb_installed_check(s, &wrong, err, sizeof err), 0);
+            QS_CHECK_EQ_INT(wrong, 0);
+            QS_CHECK_EQ_INT(sqlite3_exec(qs_storedb_sqlite(s), "DELETE FROM latest WHERE "
+                                         "client_id % 3 = 0", NULL, NULL, NULL), SQLITE_OK);
+            QS_CHECK_EQ_INT(qs_storedb_installed_check(s, &wrong, err, sizeof err), 0);
+            QS_CHECK_EQ_INT(wrong, 0);
         }
         close_store(&s);
     }

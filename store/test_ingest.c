@@ -935,10 +935,12 @@ test_store_latest_follows_newest_through_each_write_path(void)
 
 /* Random traffic from three clients through the real ingest: new rows,
  * state moves, older messages, renamed machines, repeated serials, several
- * batches of one client in a group. After every commit compliance_counts
- * equals latest grouped (the store counts state moves itself, qs_counts.h):
- * a move recorded under another rule than the statements', or not at all,
- * fails here. */
+ * batches of one client in a group, message times over four hours (an
+ * installed state re-reported later moves to another hour). After every
+ * commit compliance_counts equals latest grouped and installed_hours
+ * latest's installed rows per hour (the store counts state and time moves
+ * itself, qs_counts.h): a move recorded under another rule than the
+ * statements', or not at all, fails here. */
 static void
 test_store_compliance_counts_follow_random_traffic(void)
 {
@@ -950,10 +952,11 @@ test_store_compliance_counts_follow_random_traffic(void)
     Quietstate__StateMessage m[8];
     char topics[8][16];
     int64_t t0;
-    int ok = 1;
+    int ok = 1, hours_seen = 0;
 
     fx_open(&f, &p);
-    t0 = now_ms(&f) - 3600000;
+    t0 = now_ms(&f) - 4 * 3600000;
+    t0 -= t0 % 3600000;   /* on an hour: the hours below do not depend on the clock */
     clients[0] = f.client;
     for (int c = 1; c < 3; c++) {
         char name[32];
@@ -973,7 +976,7 @@ test_store_compliance_counts_follow_random_traffic(void)
                 if (!(x >> 20 & 0xf) && serial[c] > 0 && i == 0)
                     m[i] = msg(serial[c], t0, 500, topics[i], 1);
                 else
-                    m[i] = msg(++serial[c], t0 + (int64_t)((x >> 24) % 600000), 500,
+                    m[i] = msg(++serial[c], t0 + (int64_t)((x >> 24) % (4 * 3600000)), 500,
                                topics[i], 1 + (uint32_t)(x >> 8 & 3));
                 m[i].machine_name = (char *)machines[x >> 40 & 1];
             }
@@ -984,18 +987,32 @@ test_store_compliance_counts_follow_random_traffic(void)
         fx_clear_acks(&f);
         {
             int64_t missing = -1, stale = -1;
+            int64_t wrong = -1;
+            char err[256];
             ok &= qs_storedb_counts_check(f.storedb, &missing, &stale) == 0 && missing == 0 &&
                   stale == 0;
+            ok &= qs_storedb_installed_check(f.storedb, &wrong, err, sizeof err) == 0 &&
+                  wrong == 0;
         }
         ok &= q_int(&f, "SELECT count(*) FROM compliance_counts WHERE count <= 0") == 0;
+        for (int h = 0; h < 4; h++) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM installed_hours WHERE hour = %lld",
+                     (long long)(t0 / 3600000 + h));
+            if (q_int(&f, sql) > 0)
+                hours_seen |= 1 << h;
+        }
         if (!ok)
-            fprintf(stderr, "  compliance_counts disagree after group %d\n", group);
+            fprintf(stderr, "  kept counts disagree after group %d\n", group);
     }
     QS_CHECK(ok);
     QS_CHECK(q_int(&f, "SELECT count(*) FROM latest") >= 8);
     QS_CHECK_EQ_INT(q_int(&f, "SELECT sum(count) FROM compliance_counts"),
                     q_int(&f, "SELECT count(*) FROM latest"));
     QS_CHECK(counter(&f, "stored") > 100);
+    /* the traffic did move installations between hours (a fixed seed: three
+     * of the four hours held some at a commit) */
+    QS_CHECK(__builtin_popcount((unsigned)hours_seen) >= 3);
     for (int c = 1; c < 3; c++)
         qs_keypair_destroy(&clients[c]);
     fx_close(&f);

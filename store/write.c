@@ -19,6 +19,7 @@
  */
 #include "write.h"
 #include "adopt.h"
+#include "deadline_rules.h"
 #include "storedb_pg.h"
 #include "write_pg.h"
 
@@ -134,12 +135,16 @@ prepare_all(qs_write_t *self)
                    "  time_ms = max(time_ms, ?5), report_ms = max(report_ms, ?6) "
                    "WHERE client_id = ?1 AND topic_type = ?2 AND topic_id = ?3 "
                    "  AND machine_ps IS ?7 AND domain_ps IS ?8") != 0 ||
+           /* Not for an installed row whose time moves to another hour:
+            * installed_hours must follow (update_latest's path records it). */
            prepare(self, &self->touch_latest,
                    "UPDATE latest SET "
                    "  time_ms = max(time_ms, ?5), report_ms = max(report_ms, ?6) "
                    "WHERE client_id = ?1 AND topic_type = ?2 AND topic_id = ?3 "
                    "  AND machine_ps IS ?7 AND domain_ps IS ?8 "
-                   "  AND (state_id = ?4 OR ?5 < time_ms)") != 0 ||
+                   "  AND (state_id = ?4 OR ?5 < time_ms) "
+                   "  AND NOT (" QS_DEADLINE_INSTALLED_OR("state_id") " AND "
+                   QS_INSTALLED_HOUR_SQL("?5") " > " QS_INSTALLED_HOUR_SQL("time_ms") ")") != 0 ||
            prepare(self, &self->add_part_rows, QS_WRITE_SQL_ADD_PART_ROWS) != 0
                ? -1 : 0;
 }
@@ -310,9 +315,13 @@ latest_note_move(qs_write_t *self, int64_t client_id, const Quietstate__StateMes
     sqlite3_bind_int64(st, 2, m->topic_type);
     sqlite3_bind_text(st, 3, m->topic_id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && t >= sqlite3_column_int64(st, 1))
-        qs_count_deltas_move(self->count_deltas, m->topic_type, m->topic_id,
-                             (uint32_t)sqlite3_column_int64(st, 0), m->state_id);
+    if (rc == SQLITE_ROW && t >= sqlite3_column_int64(st, 1)) {
+        uint32_t old_state = (uint32_t)sqlite3_column_int64(st, 0);
+        qs_count_deltas_move(self->count_deltas, m->topic_type, m->topic_id, old_state,
+                             m->state_id);
+        qs_count_deltas_installed_move(self->count_deltas, m->topic_type, m->topic_id,
+                                       old_state, sqlite3_column_int64(st, 1), m->state_id, t);
+    }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }

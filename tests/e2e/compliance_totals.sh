@@ -194,7 +194,9 @@ if qs_engine_pg; then
 else
     store_sql "DROP TRIGGER latest_scope_insert; DROP TRIGGER latest_scope_delete;
                DROP TRIGGER latest_scope_move_out; DROP TRIGGER latest_scope_move_in;
-               DROP TABLE scope_counts; PRAGMA user_version = 1"
+               DROP TABLE scope_counts; DROP TRIGGER latest_installed_insert;
+               DROP TRIGGER latest_installed_delete; DROP TABLE installed_hours;
+               PRAGMA user_version = 1"
 fi
 qs_expect_rc 0 "$QS_TMP/upgraded.json" "$QSCTL" compliance --home "$QS_HOME" --topic-type 500 --format json
 cmp -s "$QS_TMP/upgraded.json" "$QS_TMP/k5.json" ||
@@ -202,7 +204,7 @@ cmp -s "$QS_TMP/upgraded.json" "$QS_TMP/k5.json" ||
 if qs_engine_pg; then
     qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 2
 else
-    qs_expect_eq "schema version" "$(store_sql 'PRAGMA user_version')" 2
+    qs_expect_eq "schema version" "$(store_sql 'PRAGMA user_version')" 3
 fi
 qs_expect_rc 0 "$QS_TMP/verify2.out" "$QSCTL" verify --home "$QS_HOME"
 qs_step "compliance_totals: ok"

@@ -254,4 +254,44 @@ qs_expect_eq "audited actions" "$(jq -c '[.entries[] | select(.action | startswi
 qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" audit verify --home "$QS_HOME"
 refused 1 "no deployment 'patch-ahead'" compliance --home "$QS_HOME" --deployment patch-ahead
 
+qs_step "installations that move between hours; a deadline inside an hour (the kept hour counts)"
+# m10 installs before the deadline (required -> installed, into hour H0);
+# m05 re-reports its late installation two hours later (installed, another
+# hour); m06 is required again (installed -> required); m12, unknown so
+# far, installs at D1 + 600 (a new row, stored in D1's own hour). Each moves
+# a row of installed_hours; the answer must still equal the states as now
+# sent (an older time would not move a state: the newest message wins).
+cat >"$QS_TMP/moves" <<EOF
+m10 KB5040001 3 $(( H0 + 3000 ))
+m05 KB5040001 3 $(( D1 + 1200 + 7200 ))
+m06 KB5040001 2 $(( D1 + 5000 ))
+m12 KB5040001 3 $(( D1 + 600 ))
+EOF
+while read -r m id state t; do
+    qs_report "$m" --topic-type 500 --topic-id "$id" --state "$state" --machine "PC-DEP-$m" --time "$(iso "$t")"
+done <"$QS_TMP/moves"
+for m in m10 m05 m06 m12; do
+    qs_flush "$m" 30
+    qs_expect_eq "flush $m" "$QS_RC" 0
+done
+awk 'NR == FNR { new[$1 " " $2] = $0; next } ($1 " " $2) in new { print new[$1 " " $2]; delete new[$1 " " $2]; next }
+     { print } END { for (k in new) print new[k] }' "$QS_TMP/moves" "$QS_TMP/states" >"$QS_TMP/states-moved"
+# Not on an hour boundary: the installations stored in D1's own hour
+# (precision hour: D1 + 1200 is stored at D1) are in time for D1 + 1800.
+D3=$(( D1 + 1800 ))
+qs_expect_rc 0 "$QS_TMP/add3.out" "$QSCTL" deployment add --home "$QS_HOME" --id patch-mid \
+    --topic-id KB5040001 --topic-id KB5040002 --deadline "$(iso "$D3")" --as e2e
+for dep in patch-past:$D1 patch-mid:$D3; do
+    qs_expect_rc 0 "$QS_TMP/moved.json" "$QSCTL" compliance --home "$QS_HOME" --deployment "${dep%%:*}" --format json
+    expect "${dep#*:}" "$(date -u +%s)" "$QS_TMP/states-moved" >"$QS_TMP/moved.want"
+    got "$QS_TMP/moved.json" >"$QS_TMP/moved.got"
+    cmp -s "$QS_TMP/moved.want" "$QS_TMP/moved.got" ||
+        qs_fail "${dep%%:*} after the moves (want, got):"$'\n'"$(diff "$QS_TMP/moved.want" "$QS_TMP/moved.got")"
+done
+qs_expect_eq "KB5040001 compliant after the moves" \
+    "$(grep '^KB5040001 compliant ' "$QS_TMP/moved.got")" "KB5040001 compliant 7 53.8"
+qs_expect_rc 0 "$QS_TMP/verify-moved.out" "$QSCTL" verify --home "$QS_HOME"
+grep -q "^site verified" "$QS_TMP/verify-moved.out" ||
+    qs_fail "qsctl verify after the moves:"$'\n'"$(cat "$QS_TMP/verify-moved.out")"
+
 printf '%s: PASS\n' "$QS_LIB_NAME"
