@@ -53,7 +53,12 @@ tables_ensure(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 }
 
 /* Every group's day (trend_sqlite.c has the same statements), when the
- * group tables exist. $1 day, $2 first day kept. */
+ * group tables exist. $1 day, $2 first day kept. The groups' rows are
+ * share-locked first: a `group remove` (which locks its row FOR UPDATE,
+ * groups_pg.c) either waits for this snapshot and then deletes its day
+ * too, or commits first and is not snapshotted; a removed group's day
+ * never outlives it. The rows follow the days noted, so no row is without
+ * its day (READ COMMITTED: each statement sees the groups committed then). */
 static int
 snapshot_groups(qs_pgdb_t *pg, const char *const *drop, char *errmsg, size_t errmsg_len)
 {
@@ -69,14 +74,18 @@ snapshot_groups(qs_pgdb_t *pg, const char *const *drop, char *errmsg, size_t err
         return -1;
     if (have == 0)
         return 0;   /* no group was ever made */
-    return qs_pg_run(pg, what,
-                     "INSERT INTO compliance_daily_group(day, group_name, topic_type, topic_id, "
-                     "state_id, count) SELECT $1::bigint, c.* FROM ("
-                     QS_GROUP_SQL_CELLS("m.group_name, ", "true") ") c",
-                     1, drop, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ||
+    return qs_pg_run(pg, what, "SELECT 1 FROM machine_groups FOR SHARE", 0, NULL, NULL, NULL,
+                     NULL, errmsg, errmsg_len) != 0 ||
                    qs_pg_run(pg, what, "INSERT INTO compliance_days_group(day, group_name) "
                              "SELECT $1::bigint, name FROM machine_groups", 1, drop, NULL, NULL,
-                             NULL, errmsg, errmsg_len) != 0
+                             NULL, errmsg, errmsg_len) != 0 ||
+                   qs_pg_run(pg, what,
+                             "INSERT INTO compliance_daily_group(day, group_name, topic_type, "
+                             "topic_id, state_id, count) SELECT $1::bigint, c.* FROM ("
+                             QS_GROUP_SQL_CELLS("m.group_name, ", "m.group_name IN (SELECT "
+                                                "group_name FROM compliance_days_group WHERE "
+                                                "day = $1::bigint)") ") c",
+                             1, drop, NULL, NULL, NULL, errmsg, errmsg_len) != 0
                ? -1 : 0;
 }
 
