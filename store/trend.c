@@ -7,7 +7,10 @@
  * if `qsctl compliance` had been asked that day; then every group that is
  * published on some day (suppressed or not) gets a missing row on each day
  * without a snapshot. A missing row says "not known", never a number, so
- * it tells nothing of any count.
+ * it tells nothing of any count. A group's trend is the same over that
+ * group's snapshots (its own days); a deployment's, the rows of its updates
+ * over its group's or the fleet's, the other topics dropped before
+ * suppression (each topic is suppressed on its own).
  */
 #include "trend_int.h"
 #include "qs_clock.h"

@@ -6,8 +6,9 @@
  * row per group and writer shard (storedb_pg.h): a day's row is the sum
  * over the shards, groups at 0 left out. qs-retention writes the day
  * while holding the retention lock, after its fold: one writer of the
- * day at a time. Reads run in one REPEATABLE READ snapshot and order topic
- * ids by bytes, as SQLite does.
+ * day at a time; the groups' days are written in the same transaction
+ * (snapshot_groups). Reads run in one REPEATABLE READ snapshot and order
+ * topic ids by bytes, as SQLite does.
  */
 #include "trend_int.h"
 #include "groups_rules.h"

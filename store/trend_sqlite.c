@@ -5,8 +5,11 @@
  * so no schema version is needed and an older store.db simply starts
  * collecting days). compliance_counts is already the current state grouped
  * (kept exact by the writers, qs_storedb.h): a snapshot is a copy of a few
- * hundred rows, whatever the fleet's size. A read is two key-order range
- * reads inside one deferred transaction (a WAL snapshot).
+ * hundred rows, whatever the fleet's size. Each group of machines
+ * (machine_groups, made with the first group) gets its day in the same
+ * transaction, counted from latest by the group compliance rule
+ * (QS_GROUP_SQL_CELLS). A read is two key-order range reads (the fleet's
+ * or one group's) inside one deferred transaction (a WAL snapshot).
  */
 #include "trend_int.h"
 #include "groups_rules.h"
