@@ -12,10 +12,15 @@
  *   --format csv   day,topic_type,topic_id,state_id,state,count,suppressed,missing
  *   table          aligned columns; suppressed "<K", missing "-"
  *
- * --group and --deployment are refused for now (groups do not exist yet,
- * and deployments are being built): never silently ignored.
+ * --group G reads G's own daily snapshots (a day before G existed is
+ * missing for it); --deployment ID the deployment's updates, from its
+ * group's snapshots when it has one (qs_storedb_trend_deployment). They are
+ * refused together, and --deployment with --topic-type / --topic-id, as
+ * `qsctl compliance --deployment` refuses them; an unknown group or
+ * deployment fails with compliance's own message.
  */
 #include "cmd_trend.h"
+#include "ctl_group.h"
 #include "qs_codec.h"
 #include "qs_log.h"
 #include "qs_store_trend.h"
@@ -32,7 +37,8 @@ ctl_trend_usage(FILE *out)
 {
     fprintf(out,
         "usage: qsctl compliance --trend --days N --home DIR [--topic-type T]\n"
-        "                        [--topic-id ID] [--format table|json|csv]\n"
+        "                        [--topic-id ID] [--group G | --deployment ID]\n"
+        "                        [--format table|json|csv]\n"
         "\n"
         "Machines per topic type, topic id and state on each of the last N UTC days\n"
         "(today included), from the daily snapshots qs-retention writes on every\n"
@@ -45,7 +51,12 @@ ctl_trend_usage(FILE *out)
         "  --topic-type T          only this topic type (e.g. 500, update detection)\n"
         "  --topic-id ID           only this update or deployment id\n"
         "  --format table|json|csv output format (default table)\n"
-        "  --group G, --deployment ID   not available yet (refused)\n"
+        "  --group G               only group G's machines (qsctl group), from the\n"
+        "                          group's own snapshots: days before it existed are\n"
+        "                          missing\n"
+        "  --deployment ID         only the deployment's updates, over its group when\n"
+        "                          it has one; counts per update and state per day\n"
+        "                          (its deadline classes are not kept per day)\n"
         "  --help                  show this help\n",
         QS_TREND_KEEP_DAYS, QS_TREND_KEEP_DAYS);
 }
@@ -110,12 +121,8 @@ trend_option(ctl_trend_args_t *a, int c, char **argv)
                              CTL_FORMAT_TABLE | CTL_FORMAT_JSON | CTL_FORMAT_CSV) != 0)
             return ctl_usage_error(CMD, "--format must be table, json or csv");
         return -1;
-    case 'g':
-    case 'D':
-        return ctl_usage_error(CMD, "%s is not available yet with --trend: the daily "
-                               "snapshots are kept per update (topic id) only; use "
-                               "--topic-id (docs/trends.md)", c == 'g' ? "--group"
-                                                                       : "--deployment");
+    case 'g': a->group = optarg; return -1;
+    case 'D': a->deployment = optarg; return -1;
     case 'h':
         a->help = 1;
         ctl_trend_usage(stdout);
@@ -153,6 +160,13 @@ ctl_trend_parse(ctl_trend_args_t *a, int argc, char **argv)
     if (a->days == 0)
         return ctl_usage_error(CMD, "--days N is required: how many days back (1..%d)",
                                QS_TREND_KEEP_DAYS);
+    /* As `qsctl compliance --deployment` refuses them (cmd_deployment_eval.c). */
+    if (a->deployment != NULL && a->group != NULL)
+        return ctl_usage_error(CMD, "--group: a deployment's group is part of it "
+                               "(qsctl deployment add --group): drop --group");
+    if (a->deployment != NULL && (a->topic_type != NULL || a->topic_id != NULL))
+        return ctl_usage_error(CMD, "--deployment takes its topic type and updates from the "
+                               "deployment: drop --topic-type and --topic-id");
     return -1;
 }
 
@@ -162,6 +176,33 @@ store_name(const ctl_site_t *site)
     return qs_storedb_engine(site->storedb) == QS_STOREDB_POSTGRESQL
                ? "the store's PostgreSQL database ([store] database)"
                : site->paths.store_db;
+}
+
+/* The answer for a's filters, the error printed. 0 or -1. */
+static int
+trend_read(ctl_site_t *site, qs_storedb_trend_t *res, const qs_policy_t *policy,
+           const ctl_trend_args_t *a, const uint32_t *type, char *errmsg, size_t errmsg_len)
+{
+    qs_trend_query_t q = { .topic_type = type, .topic_id = a->topic_id, .group = a->group };
+    int64_t today = qs_epoch_of(ctl_site_now(site));
+    int rc;
+
+    /* An unknown group: compliance --group's words (ctl_group.h). */
+    if (a->group != NULL && ctl_group_check(site, &a->group, 1, errmsg, errmsg_len) != 0) {
+        ctl_error(CMD, "%s", errmsg);
+        return -1;
+    }
+    if (a->deployment != NULL)
+        rc = qs_storedb_trend_deployment(site->storedb, res, site->sitedb, policy, today,
+                                         (int)a->days, a->deployment, errmsg, errmsg_len);
+    else
+        rc = qs_storedb_trend_query(site->storedb, res, policy, today, (int)a->days, &q,
+                                    errmsg, errmsg_len);
+    if (rc == -1)
+        ctl_error(CMD, "%s ('%s')", errmsg, store_name(site));
+    else if (rc != 0)   /* unknown deployment or group: errmsg names it */
+        ctl_error(CMD, "%s", errmsg);
+    return rc == 0 ? 0 : -1;
 }
 
 int
@@ -191,14 +232,11 @@ cmd_compliance_trend(int argc, char **argv)
         ctl_site_close(&site);
         return CTL_EXIT_FAIL;
     }
-    if (qs_storedb_trend(site.storedb, &res, &policy, qs_epoch_of(ctl_site_now(&site)),
-                         (int)a.days, a.topic_type ? &type : NULL, a.topic_id, errmsg,
-                         sizeof errmsg) != 0) {
-        ctl_error(CMD, "%s ('%s')", errmsg, store_name(&site));
-        ctl_site_close(&site);
-        return CTL_EXIT_FAIL;
-    }
+    rc = trend_read(&site, &res, &policy, &a, a.topic_type ? &type : NULL, errmsg,
+                    sizeof errmsg);
     ctl_site_close(&site);
+    if (rc != 0)
+        return CTL_EXIT_FAIL;
     doc = qs_storedoc_trend(&res);
     qs_storedb_trend_free(&res);
     if (a.fmt == CTL_FORMAT_JSON) {

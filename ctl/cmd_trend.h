@@ -23,6 +23,8 @@ typedef struct {
     const char *home;
     const char *topic_id;       /* normalized in place (kb1 finds KB1) */
     const char *topic_type;     /* checked text, or NULL */
+    const char *group;          /* --group G: that group's snapshots, or NULL */
+    const char *deployment;     /* --deployment ID: its updates (and group), or NULL */
     long days;                  /* 1..QS_TREND_KEEP_DAYS */
     ctl_format_t fmt;
     int help;

@@ -226,6 +226,7 @@ remote_usage(FILE *out)
         "  compliance [--topic-type T] [--topic-id ID] [--group G]\n"
         "             [--format table|json|csv]\n"
         "  compliance --trend --days N [--topic-type T] [--topic-id ID]\n"
+        "             [--group G | --deployment ID]\n"
         "             [--format table|json|csv]\n"
         "  compliance --deployment ID [--format table|json|csv]\n"
         "  deployment list [--format table|json|csv]\n"
@@ -441,7 +442,9 @@ remote_trend(const remote_t *r, int argc, char **argv)
     snprintf(days, sizeof days, "%ld", a.days);
     if (query_add(q, sizeof q, "days", days) != 0 ||
         query_add(q, sizeof q, "topic_type", a.topic_type) != 0 ||
-        query_add(q, sizeof q, "topic_id", a.topic_id) != 0)
+        query_add(q, sizeof q, "topic_id", a.topic_id) != 0 ||
+        query_add(q, sizeof q, "group", a.group) != 0 ||
+        query_add(q, sizeof q, "deployment", a.deployment) != 0)
         return ctl_usage_error(cmd, "arguments too long");
     snprintf(path, sizeof path, "/api/v1/compliance/trend%s", q);
     return get_and_print(r, cmd, path, a.fmt,

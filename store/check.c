@@ -171,14 +171,17 @@ filter_store_text(void *ctx, const char *table, const char *column, const char *
 
     if (strcmp(column, "topic_id") == 0 &&
         (strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
-         strcmp(table, "compliance_daily") == 0 || strcmp(table, "installed_hours") == 0 ||
+         strcmp(table, "compliance_daily") == 0 || strcmp(table, "compliance_daily_group") == 0 ||
+         strcmp(table, "installed_hours") == 0 ||
          strncmp(table, "history_", 8) == 0))
         return;
     if (strcmp(table, "counters") == 0 && strcmp(column, "name") == 0)
         return;
     if ((strcmp(table, "machine_groups") == 0 && strcmp(column, "name") == 0) ||
-        (strcmp(table, "group_members") == 0 && strcmp(column, "group_name") == 0))
-        return;   /* group names are not personal (docs/groups.md) */
+        (strcmp(table, "group_members") == 0 && strcmp(column, "group_name") == 0) ||
+        ((strcmp(table, "compliance_daily_group") == 0 ||
+          strcmp(table, "compliance_days_group") == 0) && strcmp(column, "group_name") == 0))
+        return;   /* group names are not personal (docs/groups.md), nor their days' */
     f->cb(f->ctx, table, column, type);
 }
 

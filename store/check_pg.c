@@ -114,11 +114,14 @@ text_allowed(const char *table, const char *column)
 {
     if (strcmp(column, "topic_id") == 0)
         return strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
-               strcmp(table, "compliance_daily") == 0 || strncmp(table, "history_", 8) == 0;
+               strcmp(table, "compliance_daily") == 0 ||
+               strcmp(table, "compliance_daily_group") == 0 || strncmp(table, "history_", 8) == 0;
     return (strcmp(table, "counters") == 0 && strcmp(column, "name") == 0) ||
            (strcmp(table, "meta") == 0 && strcmp(column, "key") == 0) ||
            (strcmp(table, "machine_groups") == 0 && strcmp(column, "name") == 0) ||
-           (strcmp(table, "group_members") == 0 && strcmp(column, "group_name") == 0);
+           (strcmp(table, "group_members") == 0 && strcmp(column, "group_name") == 0) ||
+           ((strcmp(table, "compliance_daily_group") == 0 ||
+             strcmp(table, "compliance_days_group") == 0) && strcmp(column, "group_name") == 0);
 }
 
 int

@@ -18,6 +18,7 @@
 #include "query_rules.h"
 #include "query_sqlite.h"
 #include "storedb_sqlite.h"
+#include "trend_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +32,9 @@ static const char sql_list[] =
     "       (SELECT count(*) FROM group_members m WHERE m.group_name = g.name) "
     "FROM machine_groups g WHERE ?1 IS NULL OR g.name = ?1 ORDER BY g.name";
 static const char sql_compliance[] =
-    "SELECT l.topic_type, l.topic_id, l.state_id, count(*) FROM group_members m "
-    "JOIN latest l ON l.machine_ps = m.machine_ps "
-    "WHERE m.group_name = ?1 AND (?2 IS NULL OR l.topic_type = ?2) "
-    "  AND (?3 IS NULL OR l.topic_id = ?3) "
-    "GROUP BY l.topic_type, l.topic_id, l.state_id "
-    "ORDER BY l.topic_type, l.topic_id, l.state_id";
+    QS_GROUP_SQL_CELLS("", "m.group_name = ?1 AND (?2 IS NULL OR l.topic_type = ?2) "
+                           "AND (?3 IS NULL OR l.topic_id = ?3)")
+    " ORDER BY l.topic_type, l.topic_id, l.state_id";
 
 int
 qs_group_name_check(const char *name, char *errmsg, size_t errmsg_len)
@@ -274,6 +272,8 @@ do_remove(sqlite3 *sql, const void *ctx, int64_t *changes)
                        "machine_ps = ?2", m, changes);
     if (qs_sql_run(sql, "DELETE FROM group_members WHERE group_name = ?1", bind_name, m->name,
                    changes) != 0)
+        return -1;
+    if (qs_trend_group_forget_sqlite(sql, m->name) != 0)   /* its daily snapshots */
         return -1;
     return qs_sql_run(sql, "DELETE FROM machine_groups WHERE name = ?1", bind_name, m->name, NULL);
 }

@@ -14,6 +14,7 @@
 #include "pgutil.h"
 #include "qs_log.h"
 #include "query_rules.h"
+#include "trend_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,12 +28,9 @@ static const char sql_list[] =
     "FROM machine_groups g WHERE $1::text IS NULL OR g.name = $1 "
     "ORDER BY g.name" QS_PG_BYTE_ORDER;
 static const char sql_compliance[] =
-    "SELECT l.topic_type, l.topic_id, l.state_id, count(*) FROM group_members m "
-    "JOIN latest l ON l.machine_ps = m.machine_ps "
-    "WHERE m.group_name = $1 AND ($2::bigint IS NULL OR l.topic_type = $2) "
-    "  AND ($3::text IS NULL OR l.topic_id = $3) "
-    "GROUP BY l.topic_type, l.topic_id, l.state_id "
-    "ORDER BY l.topic_type, l.topic_id" QS_PG_BYTE_ORDER ", l.state_id";
+    QS_GROUP_SQL_CELLS("", "m.group_name = $1 AND ($2::bigint IS NULL OR l.topic_type = $2) "
+                           "AND ($3::text IS NULL OR l.topic_id = $3)")
+    " ORDER BY l.topic_type, l.topic_id" QS_PG_BYTE_ORDER ", l.state_id";
 
 /* 1 when both tables exist, 0 when not, -1 with errmsg. */
 static int
@@ -206,6 +204,7 @@ qs_storedb_group_remove_pg(qs_storedb_t *db, const char *name, const qs_machine_
         rc = qs_pg_run(pg, "cannot remove the group's members",
                        "DELETE FROM group_members WHERE group_name = $1", 1, params, NULL,
                        NULL, removed, errmsg, errmsg_len) != 0 ||
+             qs_trend_group_forget_pg(pg, name, errmsg, errmsg_len) != 0 ||   /* its days */
              qs_pg_run(pg, "cannot remove the group", "DELETE FROM machine_groups WHERE name = $1", 1,
                        params, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ? -1 : 0;
     if (rc != 0) {

@@ -53,6 +53,17 @@ int qs_storedb_group_compliance_pg(qs_storedb_t *db, qs_storedb_compliance_t *ou
                                    const char *topic_id, qs_compliance_scope_t **scopes,
                                    size_t *n_scopes, char *errmsg, size_t errmsg_len);
 
+/* The counting rule of a group's compliance: machines per (topic type,
+ * topic id, state) among its members' rows of latest. cols: leading
+ * columns selected and grouped by as well ("" or e.g. "m.group_name, "),
+ * where: the condition on m (group_members) and l (latest). Group
+ * compliance (groups.c, groups_pg.c) and the daily group snapshots
+ * (trend_sqlite.c, trend_pg.c) count through it, so they count the same. */
+#define QS_GROUP_SQL_CELLS(cols, where)                                                  \
+    "SELECT " cols "l.topic_type, l.topic_id, l.state_id, count(*) FROM group_members m " \
+    "JOIN latest l ON l.machine_ps = m.machine_ps WHERE " where " "                      \
+    "GROUP BY " cols "l.topic_type, l.topic_id, l.state_id"
+
 /* A group's scope per topic type: its members' clients with at least one
  * row of the type (the base of the group's percentages, qs_compliance_suppress).
  * Parameter 1 (?1 / $1) is the group name. */

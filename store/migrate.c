@@ -474,6 +474,35 @@ copy_daily(migration_t *m)
                ? -1 : 0;
 }
 
+/* The groups' daily snapshots (qs_store_trend.h), when store.db has them
+ * (a store.db of an older release has the fleet's days only). */
+static int
+copy_daily_groups(migration_t *m)
+{
+    int64_t present = 0, rows = 0, counted = 0;
+
+    if (qs_sql_int64(m->lite, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                     "name IN ('compliance_daily_group', 'compliance_days_group')",
+                     &present) != 0)
+        return fail(m, "cannot read store.db: %s", sqlite3_errmsg(m->lite));
+    if (present != 2)
+        return 0;
+    if (qs_trend_pg_tables(m->pg) != 0)
+        return fail(m, "cannot create the daily compliance tables: %s", qs_pgdb_errmsg(m->pg));
+    return copy_query(m, "compliance_daily_group",
+                      "SELECT group_name, day, topic_type, topic_id, state_id, count FROM "
+                      "compliance_daily_group",
+                      "COPY compliance_daily_group(group_name, day, topic_type, topic_id, "
+                      "state_id, count) FROM STDIN", "tiitii", &rows) != 0 ||
+                   check_rows(m, "compliance_daily_group", &counted) != 0 ||
+                   copy_query(m, "compliance_days_group",
+                              "SELECT day, group_name FROM compliance_days_group",
+                              "COPY compliance_days_group(day, group_name) FROM STDIN", "it",
+                              &rows) != 0 ||
+                   check_rows(m, "compliance_days_group", &counted) != 0
+               ? -1 : 0;
+}
+
 /* The fixed tables, then the identity sequence past the largest client_id. */
 static int
 copy_tables(migration_t *m, qs_migrate_counts_t *c)
@@ -539,7 +568,8 @@ migrate_in_tx(migration_t *m, qs_storedb_t *src, qs_migrate_counts_t *c)
         goto out;
     }
     if (count_source(m, parts, nparts) != 0 || copy_tables(m, c) != 0 || copy_groups(m) != 0 ||
-        copy_history(m, parts, nparts, c) != 0 || copy_daily(m) != 0 || check_sums(m, c) != 0)
+        copy_history(m, parts, nparts, c) != 0 || copy_daily(m) != 0 ||
+        copy_daily_groups(m) != 0 || check_sums(m, c) != 0)
         goto out;
     c->total_rows = m->done;
     c->resealed = m->resealed;

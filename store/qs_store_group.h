@@ -58,7 +58,8 @@ int qs_storedb_group_add(qs_storedb_t *db, const char *name,
     __attribute__((warn_unused_result));
 
 /* Remove the n machines (every spelling of each) from group name, or, when
- * n is 0, the group itself with all its members, in one transaction.
+ * n is 0, the group itself with all its members and its daily snapshots
+ * (qs_store_trend.h), in one transaction.
  * *removed gets the memberships removed. 0; QS_GROUP_UNKNOWN; or -1. */
 int qs_storedb_group_remove(qs_storedb_t *db, const char *name, const qs_machine_ps_t *who,
                             size_t n, int64_t *removed, char *errmsg, size_t errmsg_len)

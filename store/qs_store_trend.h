@@ -11,11 +11,23 @@
  * as null), never zero. Days older than the kept horizon are deleted by
  * the same pass.
  *
+ * The same pass, in the same transaction, snapshots every group of machines
+ * that exists then (qs_store_group.h), counted by the rule group compliance
+ * uses (groups_rules.h QS_GROUP_SQL_CELLS: its members' rows of latest),
+ * and notes the group in compliance_days_group. A group's day is present
+ * only when that row is there: the days before the group was created (or
+ * before this release) are missing for it, even when the fleet has them,
+ * never 0. Removing a group (qs_storedb_group_remove of the whole group)
+ * deletes its snapshots in the same transaction: a name created again
+ * later starts with no days.
+ *
  *   compliance_daily(day, topic_type, topic_id, state_id) PK -> count
  *   compliance_days(day) PK -> taken_ms
+ *   compliance_daily_group(group_name, day, topic_type, topic_id, state_id) PK -> count
+ *   compliance_days_group(day, group_name) PK
  *   day: UTC day number (days since 1970-01-01, as history partitions count)
  *
- * Both tables are created when missing by the first snapshot (keyed on the
+ * The tables are created when missing by the first snapshot (keyed on the
  * table's existence, not on the schema version: an older store just has no
  * days yet, and a reader of a store without them sees every day missing).
  *
@@ -34,6 +46,7 @@
 #include <cjson/cJSON.h>
 
 #include "qs_policy.h"
+#include "qs_sitedb.h"
 #include "qs_store_query.h"
 
 /* Days kept: a snapshot older than this many days before today is deleted
@@ -60,10 +73,11 @@ typedef struct {
     size_t n;
 } qs_storedb_trend_t;
 
-/* Copy compliance_counts into day (UTC day number) in one transaction:
- * the day's earlier rows are replaced, compliance_days notes taken_ms, and
- * days before day - keep_days + 1 are deleted. Creates the tables when
- * missing. *groups (may be NULL) gets the rows written. On PostgreSQL the
+/* Copy compliance_counts into day (UTC day number) in one transaction,
+ * and every existing group's counts into its day: the day's earlier rows
+ * are replaced, compliance_days (and compliance_days_group per group)
+ * note the day, and days before day - keep_days + 1 are deleted. Creates
+ * the tables when missing. *groups (may be NULL) gets the rows written. On PostgreSQL the
  * caller holds the retention lock (one writer of the day at a time).
  * Returns 0, or -1 with errmsg (nothing changed). */
 int qs_storedb_trend_snapshot(qs_storedb_t *db, int64_t day, int64_t taken_ms, int keep_days,
@@ -79,6 +93,39 @@ int qs_storedb_trend_snapshot(qs_storedb_t *db, int64_t day, int64_t taken_ms, i
 int qs_storedb_trend(qs_storedb_t *db, qs_storedb_trend_t *out, const qs_policy_t *policy,
                      int64_t last_day, int days, const uint32_t *topic_type,
                      const char *topic_id, char *errmsg, size_t errmsg_len)
+    __attribute__((warn_unused_result));
+
+/* What a trend is asked about: the fleet's or one group's snapshots,
+ * filtered by topic. Every member may be NULL / 0 (no filter). */
+typedef struct {
+    const uint32_t *topic_type;     /* only this topic type */
+    const char *topic_id;           /* only this topic id */
+    const char *const *topic_ids;   /* with n_topic_ids > 0: only these ids (a deployment's) */
+    size_t n_topic_ids;
+    const char *group;              /* this group's snapshots instead of the fleet's */
+} qs_trend_query_t;
+
+/* qs_storedb_trend with every filter of q. With q->group: that group's
+ * days (a day without the group's snapshot is missing), suppressed per
+ * day by the same rules; QS_GROUP_UNKNOWN (errmsg says so) when the group
+ * does not exist now (its snapshots went with it). 0; QS_GROUP_UNKNOWN; or
+ * -1 with errmsg (*out empty). */
+int qs_storedb_trend_query(qs_storedb_t *db, qs_storedb_trend_t *out, const qs_policy_t *policy,
+                           int64_t last_day, int days, const qs_trend_query_t *q, char *errmsg,
+                           size_t errmsg_len) __attribute__((warn_unused_result));
+
+/* The deployment was not found in site.db (errmsg says how to list them). */
+#define QS_TREND_NO_DEPLOYMENT (-3)
+
+/* The trend of deployment id (site.db, qs_deployments.h): its updates'
+ * rows only (its topic type and topic ids), from its group's snapshots when
+ * it has a group, else the fleet's. Counts per (update, state) per day, as
+ * every trend: a deployment's deadline classes are not kept per day.
+ * 0; QS_TREND_NO_DEPLOYMENT; QS_GROUP_UNKNOWN (the deployment's group does
+ * not exist any more); or -1, each with errmsg (*out empty). */
+int qs_storedb_trend_deployment(qs_storedb_t *db, qs_storedb_trend_t *out, qs_sitedb_t *sitedb,
+                                const qs_policy_t *policy, int64_t last_day, int days,
+                                const char *id, char *errmsg, size_t errmsg_len)
     __attribute__((warn_unused_result));
 
 /* Free the rows and days; leaves *t empty. No-op on an empty result. */

@@ -7,10 +7,13 @@
  * counts, a second one of the same day replaces it, days beyond the kept
  * horizon go, a day without a snapshot is missing (never 0), every day is
  * suppressed as compliance is, the filters select whole topics, and the
- * JSON document marks suppressed and missing cells. With QS_TEST_PG_URL
+ * JSON document marks suppressed and missing cells. Groups: each group's
+ * day counts its members' rows of latest (not the fleet's counts), days
+ * before the group existed are missing for it, removing it drops its days. With QS_TEST_PG_URL
  * set (tests/pg/read_pg.sh starts a server) every test runs on both engines.
  */
 #include "qs_policy.h"
+#include "qs_store_group.h"
 #include "qs_store_trend.h"
 #include "qs_test.h"
 #include "storedb_pg.h"
@@ -35,8 +38,10 @@ open_store(void)
     if (on_pg) {
         s = qs_storedb_open(pg_url, 1, err, sizeof err);
         if (s == NULL || qs_pgdb_exec(qs_storedb_pgdb(s), "DROP TABLE IF EXISTS "
-                                      "compliance_daily, compliance_days; "
-                                      "DELETE FROM compliance_counts") != 0) {
+                                      "compliance_daily, compliance_days, "
+                                      "compliance_daily_group, compliance_days_group, "
+                                      "machine_groups, group_members; "
+                                      "DELETE FROM compliance_counts; DELETE FROM latest") != 0) {
             fprintf(stderr, "cannot open PostgreSQL: %s\n", err);
             exit(2);
         }
@@ -328,6 +333,124 @@ test_trend_refuses_days_out_of_range(void)
     close_store(&s);
 }
 
+/* One row of latest for machine m (client m, pseudonym 16 bytes of m). */
+static void
+add_latest(qs_storedb_t *s, uint8_t m, const char *topic_id, uint32_t state)
+{
+    char sql[400], hex[2 * QS_PSEUDONYM_BYTES + 1];
+
+    for (unsigned i = 0; i < QS_PSEUDONYM_BYTES; i++)
+        snprintf(hex + 2 * i, 3, "%02x", m);
+    snprintf(sql, sizeof sql, on_pg ? "INSERT INTO latest(client_id, topic_type, topic_id, "
+             "state_id, time_ms, report_ms, machine_ps) VALUES (%u, 500, '%s', %u, 1, 2, "
+             "'\\x%s'::bytea)" : "INSERT INTO latest(client_id, topic_type, topic_id, "
+             "state_id, time_ms, report_ms, machine_ps) VALUES (%u, 500, '%s', %u, 1, 2, X'%s')",
+             m, topic_id, state, hex);
+    exec(s, sql);
+}
+
+static void
+group_add(qs_storedb_t *s, const char *name, uint8_t first, uint8_t last)
+{
+    uint8_t ps[32][QS_PSEUDONYM_BYTES];
+    char err[256];
+    int created = 0;
+    int64_t added = 0;
+    size_t n = 0;
+
+    QS_CHECK_EQ_INT(qs_storedb_group_create(s, name, 1, &created, err, sizeof err), 0);
+    for (unsigned m = first; m <= last; m++)
+        memset(ps[n++], (int)m, QS_PSEUDONYM_BYTES);
+    QS_CHECK_EQ_INT(qs_storedb_group_add(s, name, (const uint8_t(*)[QS_PSEUDONYM_BYTES])ps, n,
+                                         &added, err, sizeof err), 0);
+}
+
+static int
+trend_q(qs_storedb_t *s, qs_storedb_trend_t *t, int k, int64_t last, int days,
+        const qs_trend_query_t *q)
+{
+    qs_policy_t p;
+    char err[256];
+
+    qs_policy_defaults(&p);
+    p.k = k;
+    return qs_storedb_trend_query(s, t, &p, last, days, q, err, sizeof err);
+}
+
+static void
+test_trend_group_days_count_its_members_from_its_creation(void)
+{
+    qs_storedb_t *s = open_store();
+    qs_storedb_trend_t t;
+    qs_trend_query_t lab = { .group = "lab" }, nope = { .group = "nope" };
+    const char *kb1[] = { "KB1" };
+    qs_trend_query_t lab_kb1 = { .group = "lab", .topic_ids = kb1, .n_topic_ids = 1 };
+    char err[256];
+    int64_t removed = 0;
+    int created = 0;
+
+    for (uint8_t m = 1; m <= 8; m++)          /* 1..6 installed, 7 and 8 required */
+        add_latest(s, m, "KB1", m <= 6 ? 3 : 2);
+    add_latest(s, 1, "KB2", 3);
+    set_count(s, 500, "KB1", 3, 6);           /* the fleet's counts, as the writers keep them */
+    set_count(s, 500, "KB1", 2, 2);
+    set_count(s, 500, "KB2", 3, 1);
+    snapshot(s, DAY - 2, QS_TREND_KEEP_DAYS);   /* before any group */
+    group_add(s, "lab", 2, 7);                /* 2..6 installed (5), 7 required (1) */
+    group_add(s, "empty", 30, 31);            /* members without rows */
+    snapshot(s, DAY - 1, QS_TREND_KEEP_DAYS);
+
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY, 3, &lab), 0);
+    QS_CHECK_EQ_INT(t.n_missing, 2);          /* before the group, and today: no snapshot */
+    QS_CHECK(t.n_missing == 2 && t.missing_days[0] == DAY - 2 && t.missing_days[1] == DAY);
+    QS_CHECK_EQ_INT(cell(&t, DAY - 1, 500, "KB1", 3), 5);   /* the fleet has 6 */
+    QS_CHECK_EQ_INT(cell(&t, DAY - 1, 500, "KB1", 2), 1);   /* the fleet has 2 */
+    QS_CHECK_EQ_INT(cell(&t, DAY - 1, 500, "KB2", 3), -100);   /* machine 1 is not in lab */
+    QS_CHECK_EQ_INT(cell(&t, DAY - 2, 500, "KB1", 3), QS_TREND_MISSING);   /* not 0 */
+    qs_storedb_trend_free(&t);
+
+    QS_CHECK_EQ_INT(trend_q(s, &t, 2, DAY - 1, 1, &lab), 0);   /* the 1 hides, and the 5 */
+    QS_CHECK_EQ_INT(cell(&t, DAY - 1, 500, "KB1", 2), QS_STOREDB_SUPPRESSED);
+    QS_CHECK_EQ_INT(cell(&t, DAY - 1, 500, "KB1", 3), QS_STOREDB_SUPPRESSED);
+    qs_storedb_trend_free(&t);
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY - 1, 2, &(qs_trend_query_t){ 0 }), 0);
+    QS_CHECK_EQ_INT(cell(&t, DAY - 1, 500, "KB1", 3), 6);   /* the fleet's days: as they were */
+    QS_CHECK_EQ_INT(cell(&t, DAY - 2, 500, "KB1", 2), 2);
+    qs_storedb_trend_free(&t);
+
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY - 1, 2, &(qs_trend_query_t){ .group = "empty" }), 0);
+    QS_CHECK_EQ_INT(t.n, 0);                  /* its day is there, with nobody */
+    QS_CHECK(t.n_missing == 1 && t.missing_days[0] == DAY - 2);
+    qs_storedb_trend_free(&t);
+
+    add_latest(s, 2, "KB2", 3);               /* a deployment's ids: KB1 only */
+    snapshot(s, DAY - 1, QS_TREND_KEEP_DAYS);
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY - 1, 1, &lab), 0);
+    QS_CHECK_EQ_INT(cell(&t, DAY - 1, 500, "KB2", 3), 1);
+    qs_storedb_trend_free(&t);
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY - 1, 1, &lab_kb1), 0);
+    QS_CHECK_EQ_INT(t.n, 2);
+    QS_CHECK_EQ_INT(cell(&t, DAY - 1, 500, "KB2", 3), -100);
+    qs_storedb_trend_free(&t);
+
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY, 3, &nope), QS_GROUP_UNKNOWN);
+    QS_CHECK_EQ_INT(t.n, 0);
+    /* Removing the group drops its days: made again, it starts with none. */
+    QS_CHECK_EQ_INT(qs_storedb_group_remove(s, "lab", NULL, 0, &removed, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY, 3, &lab), QS_GROUP_UNKNOWN);
+    QS_CHECK_EQ_INT(qs_storedb_group_create(s, "lab", 2, &created, err, sizeof err), 0);
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY, 3, &lab), 0);
+    QS_CHECK_EQ_INT(t.n_missing, 3);
+    QS_CHECK_EQ_INT(t.n, 0);
+    qs_storedb_trend_free(&t);
+    /* The horizon drops the groups' days with the fleet's. */
+    snapshot(s, DAY + 5, 3);
+    QS_CHECK_EQ_INT(trend_q(s, &t, 1, DAY + 5, 10, &(qs_trend_query_t){ .group = "empty" }), 0);
+    QS_CHECK_EQ_INT(t.n_missing, 9);          /* only DAY + 5 is kept */
+    qs_storedb_trend_free(&t);
+    close_store(&s);
+}
+
 static void
 run_all(void)
 {
@@ -338,6 +461,7 @@ run_all(void)
     QS_RUN(test_trend_each_day_is_suppressed_as_compliance);
     QS_RUN(test_trend_filters_select_whole_topics);
     QS_RUN(test_trend_refuses_days_out_of_range);
+    QS_RUN(test_trend_group_days_count_its_members_from_its_creation);
 }
 
 int

@@ -7,12 +7,17 @@
  * if `qsctl compliance` had been asked that day; then every group that is
  * published on some day (suppressed or not) gets a missing row on each day
  * without a snapshot. A missing row says "not known", never a number, so
- * it tells nothing of any count.
+ * it tells nothing of any count. A group's trend is the same over that
+ * group's snapshots (its own days); a deployment's, the rows of its updates
+ * over its group's or the fleet's, the other topics dropped before
+ * suppression (each topic is suppressed on its own).
  */
 #include "trend_int.h"
 #include "qs_clock.h"
 #include "qs_codec.h"
+#include "qs_deployments.h"
 #include "qs_log.h"
+#include "qs_store_group.h"
 #include "query_rules.h"
 #include "storedb_sqlite.h"
 
@@ -205,10 +210,47 @@ assemble(qs_storedb_trend_t *out, const qs_trend_raw_t *raw, qs_trend_raw_t *pub
     out->n = all.n;
 }
 
+/* Keep the rows of raw whose topic id is one of ids (a deployment's
+ * updates), before suppression: each topic is suppressed on its own, so
+ * the others' absence changes nothing of its cells. */
+static void
+keep_ids(qs_trend_raw_t *raw, const char *const *ids, size_t n_ids)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < raw->n; i++) {
+        size_t j = 0;
+
+        while (j < n_ids && strcmp(ids[j], raw->rows[i].topic_id) != 0)
+            j++;
+        if (j < n_ids)
+            raw->rows[kept++] = raw->rows[i];
+        else
+            free(raw->rows[i].topic_id);
+    }
+    raw->n = kept;
+}
+
+/* A group asked for must exist now: its snapshots go when it is removed. */
+static int
+group_check(qs_storedb_t *db, const char *group, char *errmsg, size_t errmsg_len)
+{
+    int exists = 0;
+
+    if (qs_group_name_check(group, errmsg, errmsg_len) != 0 ||
+        qs_storedb_group_exists(db, group, &exists, errmsg, errmsg_len) != 0)
+        return -1;
+    if (exists)
+        return 0;
+    snprintf(errmsg, errmsg_len, "unknown group '%s': 'qsctl group list' shows the groups",
+             group);
+    return QS_GROUP_UNKNOWN;
+}
+
 int
-qs_storedb_trend(qs_storedb_t *db, qs_storedb_trend_t *out, const qs_policy_t *policy,
-                 int64_t last_day, int days, const uint32_t *topic_type, const char *topic_id,
-                 char *errmsg, size_t errmsg_len)
+qs_storedb_trend_query(qs_storedb_t *db, qs_storedb_trend_t *out, const qs_policy_t *policy,
+                       int64_t last_day, int days, const qs_trend_query_t *q, char *errmsg,
+                       size_t errmsg_len)
 {
     qs_trend_raw_t raw = { 0 }, pub = { 0 };
     int rc;
@@ -218,15 +260,18 @@ qs_storedb_trend(qs_storedb_t *db, qs_storedb_trend_t *out, const qs_policy_t *p
         snprintf(errmsg, errmsg_len, "days must be 1..%d (the days kept)", QS_TREND_KEEP_DAYS);
         return -1;
     }
+    if (q->group != NULL && (rc = group_check(db, q->group, errmsg, errmsg_len)) != 0)
+        return rc;
     out->k = qs_compliance_k(policy);
     out->last_day = last_day;
     out->first_day = last_day - days + 1;
     rc = qs_storedb_engine(db) == QS_STOREDB_POSTGRESQL
-             ? qs_trend_fetch_pg(db, &raw, out->first_day, last_day, topic_type, topic_id,
-                                 errmsg, errmsg_len)
-             : qs_trend_fetch_sqlite(db, &raw, out->first_day, last_day, topic_type, topic_id,
-                                     errmsg, errmsg_len);
+             ? qs_trend_fetch_pg(db, &raw, out->first_day, last_day, q, errmsg, errmsg_len)
+             : qs_trend_fetch_sqlite(db, &raw, out->first_day, last_day, q, errmsg,
+                                     errmsg_len);
     if (rc == 0) {
+        if (q->n_topic_ids > 0)
+            keep_ids(&raw, q->topic_ids, q->n_topic_ids);
         suppress_days(&raw, &pub, out->k);
         assemble(out, &raw, &pub);
     }
@@ -234,6 +279,46 @@ qs_storedb_trend(qs_storedb_t *db, qs_storedb_trend_t *out, const qs_policy_t *p
     qs_trend_raw_free(&pub);
     if (rc != 0)
         qs_storedb_trend_free(out);
+    return rc;
+}
+
+int
+qs_storedb_trend(qs_storedb_t *db, qs_storedb_trend_t *out, const qs_policy_t *policy,
+                 int64_t last_day, int days, const uint32_t *topic_type, const char *topic_id,
+                 char *errmsg, size_t errmsg_len)
+{
+    qs_trend_query_t q = { .topic_type = topic_type, .topic_id = topic_id };
+
+    return qs_storedb_trend_query(db, out, policy, last_day, days, &q, errmsg, errmsg_len);
+}
+
+int
+qs_storedb_trend_deployment(qs_storedb_t *db, qs_storedb_trend_t *out, qs_sitedb_t *sitedb,
+                            const qs_policy_t *policy, int64_t last_day, int days,
+                            const char *id, char *errmsg, size_t errmsg_len)
+{
+    qs_deployment_t d;
+    qs_trend_query_t q;
+    int found = 0, rc;
+
+    memset(out, 0, sizeof *out);
+    if (qs_deployments_get(sitedb, id, &d, &found, errmsg, errmsg_len) != 0)
+        return -1;
+    if (!found) {   /* the words of qsctl compliance --deployment (deadlinedoc.c) */
+        snprintf(errmsg, errmsg_len, "no deployment '%s' in '%s': 'qsctl deployment list' "
+                 "shows them", id, qs_sitedb_path(sitedb));
+        return QS_TREND_NO_DEPLOYMENT;
+    }
+    memset(&q, 0, sizeof q);
+    q.topic_type = &d.topic_type;
+    q.topic_ids = (const char *const *)d.topic_ids;
+    q.n_topic_ids = d.n_topic_ids;
+    q.group = d.group;
+    rc = qs_storedb_trend_query(db, out, policy, last_day, days, &q, errmsg, errmsg_len);
+    if (rc == QS_GROUP_UNKNOWN)   /* as qs_storedb_deadline says it */
+        snprintf(errmsg, errmsg_len, "the deployment's group '%s' does not exist (any more): "
+                 "'qsctl group list' shows the groups", d.group);
+    qs_deployment_free(&d);
     return rc;
 }
 

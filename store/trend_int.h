@@ -10,6 +10,8 @@
 #include "qs_store_trend.h"
 #include "storedb_pg.h"
 
+#include <sqlite3.h>
+
 /* Exact rows and the days that have a snapshot, as fetched. */
 typedef struct {
     qs_storedb_trend_row_t *rows;   /* (day, topic_type, topic_id bytes, state_id) order */
@@ -24,16 +26,23 @@ void qs_trend_raw_day(qs_trend_raw_t *raw, int64_t day);
 void qs_trend_raw_free(qs_trend_raw_t *raw);
 
 /* Fill raw with the snapshot days in [first_day, last_day] and their rows
- * under the filters, in one read snapshot. A store without the tables has
- * no days. 0, or -1 with errmsg. */
+ * under q's topic_type and topic_id, in one read snapshot: the fleet's, or
+ * q->group's (its own days only). A store without the tables has no days.
+ * q->topic_ids is left to trend.c. 0, or -1 with errmsg. */
 int qs_trend_fetch_sqlite(qs_storedb_t *db, qs_trend_raw_t *raw, int64_t first_day,
-                          int64_t last_day, const uint32_t *topic_type, const char *topic_id,
-                          char *errmsg, size_t errmsg_len);
+                          int64_t last_day, const qs_trend_query_t *q, char *errmsg,
+                          size_t errmsg_len);
 int qs_trend_fetch_pg(qs_storedb_t *db, qs_trend_raw_t *raw, int64_t first_day,
-                      int64_t last_day, const uint32_t *topic_type, const char *topic_id,
-                      char *errmsg, size_t errmsg_len);
+                      int64_t last_day, const qs_trend_query_t *q, char *errmsg,
+                      size_t errmsg_len);
 
-/* Create the two tables on PostgreSQL if missing (under the schema lock;
+/* Inside the caller's write transaction (qs_storedb_group_remove of a
+ * whole group): delete group name's daily snapshots, when the tables
+ * exist. 0, or -1 (sqlite3_errmsg / errmsg says why). */
+int qs_trend_group_forget_sqlite(sqlite3 *sql, const char *name);
+int qs_trend_group_forget_pg(qs_pgdb_t *pg, const char *name, char *errmsg, size_t errmsg_len);
+
+/* Create the four tables on PostgreSQL if missing (under the schema lock;
  * inside the caller's transaction if one is open: qsctl migrate). 0 or -1
  * (qs_pgdb_errmsg says why). */
 int qs_trend_pg_tables(qs_pgdb_t *pg);

@@ -13,7 +13,8 @@
 # `qsctl compliance --trend --days 5 --format json` on day 3 (so day -1 is
 # missing too) must equal that, row for row; CSV and the table say the
 # same; the current compliance keeps counting machines (a trend is kept,
-# not recomputed); --group and --deployment are refused, as are bad --days.
+# not recomputed); bad --days are refused (--group and --deployment:
+# trend_group.sh).
 # qs-web's GET /api/v1/compliance/trend answers the same document, and
 # `qsctl --url … compliance --trend` prints the same bytes in every format.
 # QS_TEST_ENGINE=pg runs it on PostgreSQL with two workers (tests/pg).
@@ -137,8 +138,7 @@ for f in json csv table; do
     cmp -s "$QS_TMP/local.$f" "$QS_TMP/remote.$f" ||
         qs_fail "qsctl --url ... --format $f differs:"$'\n'"$(diff "$QS_TMP/local.$f" "$QS_TMP/remote.$f")"
 done
-for q in "days=5&group=lab:'group' is not available yet" "days=5&deployment=D1:'deployment' is not available yet" \
-         "topic_id=KB1:'days' is required" "days=0:'days' is required" "days=5&zone=x:unknown query parameter"; do
+for q in "topic_id=KB1:'days' is required" "days=0:'days' is required" "days=5&zone=x:unknown query parameter"; do
     code=$(curl -s -o "$QS_TMP/bad.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
         "$BASE/api/v1/compliance/trend?${q%%:*}")
     qs_expect_eq "HTTP status of ?${q%%:*}" "$code" 400
@@ -165,11 +165,7 @@ qs_expect_eq "day 3 with k 1" "$(jq -c '[.rows[] | [.state_id, .count]]' "$QS_TM
 qs_step "qsctl verify accepts the snapshot tables (topic ids are their only text)"
 qs_expect_rc 0 "$QS_TMP/verify.out" "$QSCTL" verify --home "$QS_HOME"
 
-qs_step "refused: --group, --deployment, --days out of range, --days missing"
-qs_expect_rc 2 "$QS_TMP/group.out" "$QSCTL" compliance --home "$QS_HOME" --trend --days 3 --group lab
-grep -q -- '--group is not available yet' "$QS_TMP/group.out.err" || qs_fail "no clear --group refusal: $(cat "$QS_TMP/group.out.err")"
-qs_expect_rc 2 "$QS_TMP/dep.out" "$QSCTL" compliance --home "$QS_HOME" --trend --days 3 --deployment D1
-grep -q -- '--deployment is not available yet' "$QS_TMP/dep.out.err" || qs_fail "no clear --deployment refusal"
+qs_step "refused: --days out of range, --days missing"
 qs_expect_rc 2 "$QS_TMP/days.out" "$QSCTL" compliance --home "$QS_HOME" --trend --days 401
 grep -q -- "--days '401' must be a whole number from 1 to 400" "$QS_TMP/days.out.err" || qs_fail "no clear --days refusal"
 qs_expect_rc 2 "$QS_TMP/nodays.out" "$QSCTL" compliance --home "$QS_HOME" --trend
