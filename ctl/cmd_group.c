@@ -138,7 +138,7 @@ static int
 audit(ctl_site_t *site, const char *actor, const char *action, const cJSON *detail,
       char *errmsg, size_t errmsg_len)
 {
-    char err[CTL_ERRMSG_BYTES];
+    char err[CTL_ERRMSG_BYTES / 2];   /* room for the sentence around it */
 
     if (ctl_site_begin(site, err, sizeof err) == 0 &&
         ctl_site_audit(site, actor, action, detail, err, sizeof err) == 0 &&
