@@ -3,6 +3,7 @@
 #include "qs_clock.h"
 #include "qs_log.h"
 #include "qs_policy.h"
+#include "qs_store_group.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -180,5 +181,6 @@ qs_deadlinedoc_evaluate(cJSON **doc, int *not_found, qs_sitedb_t *sitedb, qs_sto
         qs_storedb_deadline_free(&res);
     }
     qs_deployment_free(&d);
+    *not_found = rc == QS_GROUP_UNKNOWN;   /* its group is gone: nothing to evaluate */
     return rc == 0 ? 0 : -1;
 }

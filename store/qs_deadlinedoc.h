@@ -36,7 +36,7 @@ cJSON *qs_deadlinedoc_compliance(const qs_deployment_t *d, const qs_storedb_dead
  * policy (k, precision) from sitedb, evaluate it on storedb at now_ms and
  * build the document above into *doc. Returns 0; -1 with errmsg, and
  * *not_found = 1 when there is no such deployment (errmsg says how to list
- * them), else 0. */
+ * them) or its group no longer exists (errmsg says so), else 0. */
 int qs_deadlinedoc_evaluate(cJSON **doc, int *not_found, qs_sitedb_t *sitedb,
                             qs_storedb_t *storedb, const char *id, int64_t now_ms,
                             char *errmsg, size_t errmsg_len)

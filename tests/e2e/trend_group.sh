@@ -189,6 +189,16 @@ qs_step "group remove lab drops its days: D-lab's group is gone, a new lab has n
 qs_expect_rc 0 "$QS_TMP/rm.out" "$QSCTL" group remove "${H[@]}" --name lab
 refused 1 gone.out "unknown group 'lab'" --days 3 --group lab
 refused 1 dgone.out "the deployment's group 'lab' does not exist" --days 3 --deployment D-lab
+# The API says the same for the trend and for the deployment's compliance:
+# 404, the deployment has nothing to evaluate (not a server error).
+qs_start web env QS_CLOCK_OFFSET_S=$(( 2 * DAY_S )) "$QS_WEB" --home "$QS_HOME"
+qs_wait_listen "$WEB_PORT" 20 || qs_fail "qs-web does not listen on $WEB_PORT"
+qs_expect_eq "GET trend?deployment=D-lab, its group gone" "$(get 'days=3&deployment=D-lab' api-dgone.json)" 404
+qs_expect_eq "GET compliance?deployment=D-lab, its group gone" \
+    "$(curl -s -o "$QS_TMP/api-cgone.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+       "$BASE/api/v1/compliance?deployment=D-lab")" 404
+grep -q "does not exist" "$QS_TMP/api-cgone.json" || qs_fail "404 body: $(cat "$QS_TMP/api-cgone.json")"
+qs_stop web 10 || qs_fail "qs-web did not stop cleanly"
 qs_expect_rc 0 "$QS_TMP/lab2.out" "$QSCTL" group add "${H[@]}" --name lab
 qs_expect_rc 0 "$QS_TMP/lab2-m.out" "$QSCTL" group add "${H[@]}" --name lab --machine m1
 trend lab2.json --days 3 --group lab --format json
