@@ -69,9 +69,9 @@ void qs_pg_read_end(qs_pgdb_t *pg);
 /* Inside the caller's write transaction: DELETE FROM latest WHERE where
  * ($1..$n bound from values/lengths/formats; $n+1 is taken for this
  * connection's shard) and subtract the deleted rows from this connection's
- * shard of compliance_counts per group, in ascending key order (byte order
- * of topic ids), in the same statement: there are no triggers on latest
- * (storedb_pg.h). The condition is re-checked on a row a writer changed
+ * shard of compliance_counts per group and of installed_hours per
+ * installed hour, in ascending key order (byte order of topic ids), in the
+ * same statement: no trigger on latest keeps them (counts_pg.c). The condition is re-checked on a row a writer changed
  * meanwhile (READ COMMITTED), and the counts follow the version deleted.
  * *deleted gets the rows deleted. 0 or -1 with errmsg. */
 int qs_pg_latest_delete(qs_pgdb_t *pg, int64_t *deleted, const char *where, int n,
