@@ -306,6 +306,9 @@ qs_pg_prune_zero_groups(qs_pgdb_t *pg, int64_t *groups, char *errmsg, size_t err
 #define ZERO_GROUPS "(topic_type, topic_id, state_id) IN (SELECT topic_type, topic_id, " \
                     "state_id FROM compliance_counts GROUP BY topic_type, topic_id, state_id " \
                     "HAVING sum(count) = 0)"
+#define ZERO_HOURS "(topic_type, topic_id, state_id, hour) IN (SELECT topic_type, topic_id, " \
+                   "state_id, hour FROM installed_hours GROUP BY 1, 2, 3, 4 " \
+                   "HAVING sum(count) = 0)"
     int64_t rows = 0;
 
     if (groups != NULL)
@@ -320,7 +323,12 @@ qs_pg_prune_zero_groups(qs_pgdb_t *pg, int64_t *groups, char *errmsg, size_t err
                   ZERO_GROUPS " ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER ", state_id, "
                   "shard FOR UPDATE", 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ||
         qs_pg_run(pg, "cannot delete groups at 0", "DELETE FROM compliance_counts WHERE "
-                  ZERO_GROUPS, 0, NULL, NULL, NULL, &rows, errmsg, errmsg_len) != 0)
+                  ZERO_GROUPS, 0, NULL, NULL, NULL, &rows, errmsg, errmsg_len) != 0 ||
+        qs_pg_run(pg, "cannot lock installed hours at 0", "SELECT 1 FROM installed_hours WHERE "
+                  ZERO_HOURS " ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER ", state_id, "
+                  "hour, shard FOR UPDATE", 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ||
+        qs_pg_run(pg, "cannot delete installed hours at 0", "DELETE FROM installed_hours WHERE "
+                  ZERO_HOURS, 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len) != 0)
         goto fail;
     if (qs_pgdb_commit(pg) != 0) {
         snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
@@ -333,6 +341,7 @@ fail:
     qs_pgdb_rollback(pg);
     return -1;
 #undef ZERO_GROUPS
+#undef ZERO_HOURS
 }
 
 int

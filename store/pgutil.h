@@ -87,12 +87,13 @@ int qs_pg_history_delete(qs_pgdb_t *pg, int64_t *deleted, int64_t epoch, uint32_
                          const int *lengths, const int *formats, char *errmsg,
                          size_t errmsg_len);
 
-/* In a transaction of its own: delete every compliance_counts group whose
- * shards sum to 0 (what SQLite's trigger does at once), so that a topic id
- * forget removed does not stay in the table until retention's next fold.
- * The rows are locked first in ascending (key, shard) order, which is
- * consistent with the workers' order: no deadlock. *groups (may be NULL)
- * gets the groups removed. 0 or -1 with errmsg. */
+/* In a transaction of its own: delete every compliance_counts group and
+ * every installed_hours hour whose shards sum to 0 (what SQLite's triggers
+ * do at once), so that a topic id forget removed does not stay in either
+ * table until retention's next fold. The rows are locked first, table by
+ * table in ascending (key, shard) order, which is consistent with the
+ * workers' order: no deadlock. *groups (may be NULL) gets the
+ * compliance_counts groups removed. 0 or -1 with errmsg. */
 int qs_pg_prune_zero_groups(qs_pgdb_t *pg, int64_t *groups, char *errmsg, size_t errmsg_len);
 
 /* VACUUM one history partition (outside a transaction): the space of its
