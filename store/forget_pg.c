@@ -9,7 +9,8 @@
  * so the space of the deleted rows is marked for reuse at once; the bytes
  * themselves may stay in data files, the WAL and its archives until
  * overwritten, which is why forget needs no key: what identifies is
- * pseudonymous and details are sealed under per-partition keys (docs/privacy.md, "On PostgreSQL").
+ * pseudonymous and details are sealed under per-partition keys
+ * (docs/privacy.md, "On PostgreSQL").
  */
 #include "groups_rules.h"
 #include "lookup_rules.h"
