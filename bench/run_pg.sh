@@ -133,8 +133,9 @@ pg_phase_query() {
     QS_TEST_ENGINE=pg new_site pgquery 5
     t0=$(date +%s)
     # Bulk fill (setup, not measured): the rows a fleet's workers would have
-    # left, compliance_counts spread over the 16 shards like 16 connections
-    # (scope_counts: the INSERT's own statement trigger, docs/store.md).
+    # left, compliance_counts and installed_hours spread over the 16 shards
+    # like 16 connections (scope_counts: the INSERT's own statement trigger,
+    # docs/store.md).
     psql -X -q -v ON_ERROR_STOP=1 "$QS_STORE_URL" -c "
         INSERT INTO clients(pk, first_ms, last_ms)
           SELECT sha256(int8send(c)), 0, 0 FROM generate_series(1, $PG_Q_CLIENTS) c;
@@ -144,7 +145,10 @@ pg_phase_query() {
           FROM generate_series(1, $PG_Q_CLIENTS) c, generate_series(0, 19) t;
         INSERT INTO compliance_counts(topic_type, topic_id, state_id, shard, count)
           SELECT topic_type, topic_id, state_id, client_id % 16, count(*) FROM latest
-          GROUP BY 1, 2, 3, 4;" -c "VACUUM ANALYZE" >/dev/null || qs_fail "cannot fill latest on PostgreSQL"
+          GROUP BY 1, 2, 3, 4;
+        INSERT INTO installed_hours(topic_type, topic_id, state_id, hour, shard, count)
+          SELECT topic_type, topic_id, state_id, time_ms / 3600000, client_id % 16, count(*)
+          FROM latest WHERE state_id IN (3, 4, 10) GROUP BY 1, 2, 3, 4, 5;" -c "VACUUM ANALYZE" >/dev/null || qs_fail "cannot fill latest on PostgreSQL"
     qs_info "filled $(commas $(( PG_Q_CLIENTS * 20 ))) latest rows in $(( $(date +%s) - t0 )) s"
     for i in 1 2 3; do
         t0=$(date +%s%N)

@@ -12,10 +12,11 @@
  * index and then returns nothing), and the donors' clients rows are locked
  * (ascending key, FOR UPDATE) before their latest rows are read: a worker
  * still committing a batch of the replaced key holds that lock, so the
- * takeover sees everything it wrote. The deleted rows' groups are
- * subtracted through the group's in-memory deltas, written in key order
- * with the rest at COMMIT (the workers' lock order, storedb_pg.h); moving a
- * row to another client changes no group.
+ * takeover sees everything it wrote. The deleted rows' groups (and their
+ * installed hours) are subtracted through the group's in-memory deltas,
+ * written in key order with the rest at COMMIT (the workers' lock order,
+ * storedb_pg.h); moving a row to another client changes only client_id:
+ * no group, no hour.
  */
 #include "adopt.h"
 #include "pgutil.h"
@@ -65,7 +66,7 @@ adopt_one(qs_write_pg_t *self, int64_t client_id, const uint8_t machine_ps[QS_PS
                   values, lengths, formats, NULL, self->err, sizeof self->err) != 0)
         return -1;
     r = qs_pg_query(self->pg, "cannot drop the machine's older rows",
-                    QS_ADOPT_SQL_DROP " RETURNING topic_type, topic_id, state_id", 2, values,
+                    QS_ADOPT_SQL_DROP " RETURNING topic_type, topic_id, state_id, time_ms", 2, values,
                     lengths, formats, self->err, sizeof self->err);
     if (r == NULL)
         return -1;
@@ -74,6 +75,8 @@ adopt_one(qs_write_pg_t *self, int64_t client_id, const uint8_t machine_ps[QS_PS
         /* Binary results: the text is the value's bytes (NUL-terminated by libpq). */
         qs_write_pg_delta_add(self, (uint32_t)qs_pg_i64(r, i, 0), PQgetvalue(r, i, 1),
                               (uint32_t)qs_pg_i64(r, i, 2), -1);
+        qs_write_pg_hours_move(self, (uint32_t)qs_pg_i64(r, i, 0), PQgetvalue(r, i, 1),
+                               qs_pg_i64(r, i, 2), qs_pg_i64(r, i, 3), -1, 0);
     }
     PQclear(r);
     if (qs_pg_run(self->pg, "cannot move the machine's rows", QS_ADOPT_SQL_MOVE, 2, values,

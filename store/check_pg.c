@@ -106,16 +106,17 @@ qs_storedb_check_partitions_pg(qs_storedb_t *db, qs_check_partition_cb cb, void 
     return 0;
 }
 
-/* Text the store must hold: topic ids (latest, compliance_counts, history
- * partitions), counter names, meta's keys and group names (not personal:
- * docs/groups.md). */
+/* Text the store must hold: topic ids (latest, compliance_counts,
+ * installed_hours, history partitions), counter names, meta's keys and
+ * group names (not personal: docs/groups.md). */
 static int
 text_allowed(const char *table, const char *column)
 {
     if (strcmp(column, "topic_id") == 0)
         return strcmp(table, "latest") == 0 || strcmp(table, "compliance_counts") == 0 ||
                strcmp(table, "compliance_daily") == 0 ||
-               strcmp(table, "compliance_daily_group") == 0 || strncmp(table, "history_", 8) == 0;
+               strcmp(table, "compliance_daily_group") == 0 ||
+               strcmp(table, "installed_hours") == 0 || strncmp(table, "history_", 8) == 0;
     return (strcmp(table, "counters") == 0 && strcmp(column, "name") == 0) ||
            (strcmp(table, "meta") == 0 && strcmp(column, "key") == 0) ||
            (strcmp(table, "machine_groups") == 0 && strcmp(column, "name") == 0) ||

@@ -374,7 +374,7 @@ qs_storedb_installed_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_
 
     *wrong = 0;
     if (qs_storedb_pgdb(db) != NULL)
-        return 0;   /* PostgreSQL counts on time from the index (qs_store_deadline.h) */
+        return qs_storedb_installed_check_pg(db, wrong, errmsg, errmsg_len);
     if (sqlite3_get_autocommit(sql)) {
         if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
             goto fail;

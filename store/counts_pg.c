@@ -1,4 +1,4 @@
-/* counts_pg.c - compliance_counts and scope_counts on PostgreSQL: schema, check, rebuild, repair.
+/* counts_pg.c - compliance_counts, scope_counts, installed_hours on PostgreSQL: schema, check, rebuild, repair.
  *
  * The table has one row per group and writer shard (storedb_pg.h): a
  * group's count is the sum over shards, and a group whose sum is 0 does
@@ -32,7 +32,25 @@
  * opposite order) is found by the server, which aborts one side: a worker
  * answers RETRY_LATER and the batch comes again (as for the other counts,
  * retention_pg.c).
+ *
+ * installed_hours (schema version 3: latest's installed rows per update
+ * and hour of their message time, what compliance --deployment sums) has
+ * a shard column like compliance_counts and is kept the same way, by the
+ * writers themselves and not by triggers: the workers' upsert (an old row
+ * read FOR UPDATE and the upsert's RETURNING carry state and time; the
+ * moves go into the in-memory deltas written at COMMIT, write_pg_set.c),
+ * the deletes of expiry, forget and resync (qs_pg_latest_delete, in the
+ * statement of the compliance_counts change), the takeover's dropped rows
+ * (adopt_pg.c; its move changes only client_id: nothing). Statement
+ * triggers with transition tables (as for the scope) would cover inserts
+ * and deletes, but a state or time change is an UPDATE of the upsert: it
+ * would need the writer's deltas anyway, or an UPDATE trigger whose
+ * transition tables copy every row every worker statement updates (most
+ * of which move nothing); one rule, kept where compliance_counts' is,
+ * costs an integer per row the upsert already returns. A COPY into latest
+ * (qsctl migrate) is followed by a rebuild of the table.
  */
+#include "deadline_rules.h"
 #include "ops_pg.h"
 #include "pgutil.h"
 #include "qs_log.h"
@@ -124,6 +142,66 @@ qs_pgdb_scope_schema(qs_pgdb_t *pg, int fill)
     return 0;
 }
 
+/* installed_hours (schema version 3), idempotent. */
+static const char installed_schema[] =
+    "CREATE TABLE IF NOT EXISTS installed_hours("
+    "  topic_type bigint NOT NULL, topic_id text NOT NULL, state_id bigint NOT NULL,"
+    "  hour bigint NOT NULL, shard smallint NOT NULL, count bigint NOT NULL,"
+    "  PRIMARY KEY(topic_type, topic_id, state_id, hour, shard));";
+
+/* latest's installed rows per hour, as installed_hours must sum them. */
+#define INSTALLED_FROM_LATEST \
+    "SELECT topic_type, topic_id, state_id, " QS_INSTALLED_HOUR_SQL("time_ms") " AS hour, " \
+    "count(*) AS n FROM latest WHERE " QS_DEADLINE_INSTALLED_SQL " GROUP BY 1, 2, 3, 4"
+
+/* installed_hours from latest, into shard 0 (the caller holds latest in
+ * SHARE mode or has it to itself). */
+static const char installed_fill[] =
+    "DELETE FROM installed_hours;"
+    "INSERT INTO installed_hours(topic_type, topic_id, state_id, hour, shard, count) "
+    "  SELECT topic_type, topic_id, state_id, hour, 0, n FROM (" INSTALLED_FROM_LATEST ") l;";
+
+int
+qs_pgdb_installed_schema(qs_pgdb_t *pg, int fill)
+{
+    if (qs_pgdb_exec(pg, installed_schema) != 0)
+        return -1;
+    if (fill && (qs_pgdb_exec(pg, "LOCK TABLE latest IN SHARE MODE") != 0 ||
+                 qs_pgdb_exec(pg, installed_fill) != 0))
+        return -1;
+    return 0;
+}
+
+int
+qs_pgdb_installed_fill(qs_pgdb_t *pg)
+{
+    return qs_pgdb_exec(pg, installed_fill);
+}
+
+int
+qs_storedb_installed_check_pg(qs_storedb_t *db, int64_t *wrong, char *errmsg,
+                              size_t errmsg_len)
+{
+    PGresult *r;
+
+    *wrong = 0;
+    /* One statement, one snapshot: hours absent, different or left over
+     * (a kept hour is the sum over shards; a sum of 0 is no hour). */
+    r = qs_pg_query(qs_storedb_pgdb(db), "cannot compare installed_hours with latest",
+                    "WITH l AS (" INSTALLED_FROM_LATEST "), "
+                    "     h AS (SELECT topic_type, topic_id, state_id, hour, sum(count) AS n "
+                    "           FROM installed_hours GROUP BY 1, 2, 3, 4 "
+                    "           HAVING sum(count) <> 0) "
+                    "SELECT count(*) FROM l FULL JOIN h "
+                    "USING (topic_type, topic_id, state_id, hour) WHERE l.n IS DISTINCT FROM h.n",
+                    0, NULL, NULL, NULL, errmsg, errmsg_len);
+    if (r == NULL)
+        return -1;
+    *wrong = qs_pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
 int
 qs_storedb_scope_check_pg(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len)
 {
@@ -200,6 +278,10 @@ qs_storedb_counts_rebuild_pg(qs_storedb_t *db, int64_t *groups, char *errmsg,
         return -1;
     if (qs_pgdb_exec(pg, scope_fill) != 0) {
         snprintf(errmsg, errmsg_len, "cannot fill scope_counts: %s", qs_pgdb_errmsg(pg));
+        return -1;
+    }
+    if (qs_pgdb_exec(pg, installed_fill) != 0) {
+        snprintf(errmsg, errmsg_len, "cannot fill installed_hours: %s", qs_pgdb_errmsg(pg));
         return -1;
     }
     if (groups != NULL)

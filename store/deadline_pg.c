@@ -3,12 +3,11 @@
  * The same numbers as deadline.c, in one read-only REPEATABLE READ
  * snapshot: the scope (scope_counts summed over the writer shards), each
  * update's groups summed over the shards of compliance_counts, and the
- * installed machines at or before the deadline, a range on the index
- * latest_deadline (storedb_pg.c) unless the installed times' bounds lie
- * on one side of the deadline. PostgreSQL keeps no installed_hours (the
- * SQLite engine's hour counts): the range grows with the installations
- * before the deadline (docs/deployments.md, "Cost"). The rules are
- * deadline_rules.c's.
+ * installed machines at or before the deadline: the whole hours before
+ * the deadline's hour from installed_hours (summed over the writer shards,
+ * counts_pg.c), plus a range on the index latest_deadline (storedb_pg.c)
+ * over the deadline's own hour only, as deadline.c does. With a group, the
+ * members' range count. The rules are deadline_rules.c's.
  */
 #include "deadline_rules.h"
 #include "groups_rules.h"
@@ -26,15 +25,15 @@ static const char sql_scope[] =
 static const char sql_groups[] =
     "SELECT state_id, sum(count)::bigint FROM compliance_counts "
     "WHERE topic_type = $1::bigint AND topic_id = $2::text GROUP BY state_id";
-/* The installed times' bounds (two index seeks), as on SQLite. */
-static const char sql_bounds[] =
-    "SELECT (SELECT min(time_ms) FROM latest WHERE topic_type = $1::bigint AND "
-    "topic_id = $2::text AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL "), "
-    "(SELECT max(time_ms) FROM latest WHERE topic_type = $1::bigint AND "
-    "topic_id = $2::text AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL ")";
+/* On time: the whole hours before the deadline's hour H ($5) from
+ * installed_hours, plus the installed rows of hour H up to the deadline
+ * ($4): one index range of at most an hour's installations. */
 static const char sql_on_time[] =
-    "SELECT count(*) FROM latest WHERE topic_type = $1::bigint AND topic_id = $2::text "
-    "AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL " AND time_ms <= $4::bigint";
+    "SELECT (SELECT coalesce(sum(count), 0) FROM installed_hours WHERE topic_type = $1::bigint "
+    "AND topic_id = $2::text AND state_id = $3::bigint AND hour < $5::bigint)::bigint + "
+    "(SELECT count(*) FROM latest WHERE topic_type = $1::bigint AND topic_id = $2::text "
+    "AND state_id = $3::bigint AND " QS_DEADLINE_INSTALLED_SQL " "
+    "AND time_ms >= $5::bigint * 3600000 AND time_ms <= $4::bigint)";
 
 /* With a group: its members' rows only; the group is the last parameter. */
 #define MEMBERS_JOIN "FROM group_members m JOIN latest l ON l.machine_ps = m.machine_ps "
@@ -70,16 +69,16 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
              const char *topic_id, const qs_deadline_states_t *states, char *errmsg,
              size_t errmsg_len)
 {
-    char type[16], installed[16], deadline[24];
-    const char *params[4] = { type, topic_id, installed, deadline };
+    char type[16], installed[16], deadline[24], hour[24];
+    const char *params[5] = { type, topic_id, installed, deadline, hour };
     const char *gparams[3] = { type, topic_id, q->group };
-    int64_t lo, hi;
     PGresult *r;
 
     memset(raw, 0, sizeof *raw);
     snprintf(type, sizeof type, "%u", q->topic_type);
     snprintf(installed, sizeof installed, "%u", states->installed);
     snprintf(deadline, sizeof deadline, "%" PRId64, q->deadline_ms);
+    snprintf(hour, sizeof hour, "%" PRId64, q->deadline_ms / QS_INSTALLED_HOUR_MS);
     r = q->group != NULL
         ? qs_pg_query(pg, "deadline compliance query failed", sql_groups_group, 3, gparams, NULL,
                       NULL, errmsg, errmsg_len)
@@ -101,18 +100,9 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
         return 0;
     if (q->group != NULL)
         return on_time_group(pg, raw, params, q->group, errmsg, errmsg_len);
-    r = qs_pg_query(pg, "deadline compliance query failed", sql_bounds, 3, params, NULL, NULL,
-                    errmsg, errmsg_len);
-    if (r == NULL)
-        return -1;
-    lo = qs_pg_i64(r, 0, 0);
-    hi = qs_pg_i64(r, 0, 1);
-    PQclear(r);
-    if (hi <= q->deadline_ms || lo > q->deadline_ms) {
-        raw->on_time = hi <= q->deadline_ms ? raw->installed : 0;
+    if (q->deadline_ms < 0)   /* before 1970: nothing is stored that early */
         return 0;
-    }
-    r = qs_pg_query(pg, "deadline compliance query failed", sql_on_time, 4, params, NULL, NULL,
+    r = qs_pg_query(pg, "deadline compliance query failed", sql_on_time, 5, params, NULL, NULL,
                     errmsg, errmsg_len);
     if (r == NULL)
         return -1;

@@ -2,14 +2,15 @@
  *
  * As forget.c: one transaction covers latest and all partitions, so a crash
  * leaves everything or nothing of the machine. latest's rows leave with
- * their compliance counts (qs_pg_latest_delete: no triggers on this
- * engine), each partition's row count follows in this connection's shard.
- * After the commit the tables it deleted from are VACUUMed (the fixed ones
- * by qs_storedb_scrub, the partitions here), so the space of the deleted
- * rows is marked for reuse at once; the bytes themselves may stay in data
- * files, the WAL and its archives until overwritten, which is why forget
- * needs no key: what identifies is pseudonymous and details are sealed
- * under per-partition keys (docs/privacy.md, "On PostgreSQL").
+ * their compliance counts and installed hours (qs_pg_latest_delete: no
+ * triggers keep them on this engine), each partition's row count follows
+ * in this connection's shard. After the commit the tables it deleted from
+ * are VACUUMed (the fixed ones by qs_storedb_scrub, the partitions here),
+ * so the space of the deleted rows is marked for reuse at once; the bytes
+ * themselves may stay in data files, the WAL and its archives until
+ * overwritten, which is why forget needs no key: what identifies is
+ * pseudonymous and details are sealed under per-partition keys
+ * (docs/privacy.md, "On PostgreSQL").
  */
 #include "groups_rules.h"
 #include "lookup_rules.h"
@@ -53,9 +54,9 @@ delete_all(qs_pgdb_t *pg, const qs_pg_who_t *w, qs_forget_counts_t *counts,
                                w->lengths, w->formats, errmsg, errmsg_len);
 }
 
-/* After the commit: the groups left at 0 go (no topic id of the machine's
- * stays in compliance_counts), then VACUUM what was deleted from. 0, or -1
- * with errmsg. */
+/* After the commit: the groups and installed hours left at 0 go (no topic
+ * id of the machine's stays in compliance_counts or installed_hours), then
+ * VACUUM what was deleted from. 0, or -1 with errmsg. */
 static int
 scrub(qs_storedb_t *db, qs_pgdb_t *pg, const qs_partition_t *parts, size_t n_parts,
       const int *touched, char *errmsg, size_t errmsg_len)

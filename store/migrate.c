@@ -338,7 +338,8 @@ static int
 target_rows(migration_t *m, int64_t *rows)
 {
     if (qs_pgdb_exec(m->pg, "LOCK TABLE clients, seen, latest, compliance_counts, counters, "
-                     "partitions, client_types, scope_counts IN EXCLUSIVE MODE") != 0 ||
+                     "partitions, client_types, scope_counts, installed_hours "
+                     "IN EXCLUSIVE MODE") != 0 ||
         qs_pgdb_int64(m->pg, rows,
                       "SELECT (SELECT count(*) FROM (SELECT 1 FROM clients LIMIT 1) a) + "
                       "(SELECT count(*) FROM (SELECT 1 FROM seen LIMIT 1) b) + "
@@ -441,6 +442,29 @@ check_sums(migration_t *m, qs_migrate_counts_t *c)
         return fail(m, "cannot sum scope_counts: %s", qs_pgdb_errmsg(m->pg));
     if (src != dst) {
         snprintf(m->errmsg, m->errmsg_len, "scope_counts sum to %" PRId64 " in store.db but "
+                 "%" PRId64 " in PostgreSQL: nothing was committed ('qsctl verify "
+                 "--repair-counts' on store.db first, if its counts are wrong)", src, dst);
+        return -1;
+    }
+    return 0;
+}
+
+/* installed_hours is not copied: filled from the copied latest (COPY
+ * bypasses the writers that keep it, counts_pg.c), it must sum to what
+ * store.db's does (both are latest's installed rows). */
+static int
+fill_installed(migration_t *m)
+{
+    int64_t src = 0, dst = 0;
+
+    if (qs_pgdb_installed_fill(m->pg) != 0 ||
+        qs_pgdb_int64(m->pg, &dst, "SELECT coalesce(sum(count), 0) FROM installed_hours",
+                      0, NULL) != 0)
+        return fail(m, "cannot fill installed_hours: %s", qs_pgdb_errmsg(m->pg));
+    if (qs_sql_int64(m->lite, "SELECT coalesce(sum(count), 0) FROM installed_hours", &src) != 0)
+        return fail(m, "cannot sum store.db's installed_hours: %s", sqlite3_errmsg(m->lite));
+    if (src != dst) {
+        snprintf(m->errmsg, m->errmsg_len, "installed_hours sum to %" PRId64 " in store.db but "
                  "%" PRId64 " in PostgreSQL: nothing was committed ('qsctl verify "
                  "--repair-counts' on store.db first, if its counts are wrong)", src, dst);
         return -1;
@@ -569,7 +593,7 @@ migrate_in_tx(migration_t *m, qs_storedb_t *src, qs_migrate_counts_t *c)
     }
     if (count_source(m, parts, nparts) != 0 || copy_tables(m, c) != 0 || copy_groups(m) != 0 ||
         copy_history(m, parts, nparts, c) != 0 || copy_daily(m) != 0 ||
-        copy_daily_groups(m) != 0 || check_sums(m, c) != 0)
+        copy_daily_groups(m) != 0 || check_sums(m, c) != 0 || fill_installed(m) != 0)
         goto out;
     c->total_rows = m->done;
     c->resealed = m->resealed;

@@ -75,6 +75,8 @@ int qs_storedb_counts_rebuild_pg(qs_storedb_t *db, int64_t *groups, char *errmsg
                                  size_t errmsg_len);
 int qs_storedb_scope_check_pg(qs_storedb_t *db, int64_t *wrong, char *errmsg,
                               size_t errmsg_len);
+int qs_storedb_installed_check_pg(qs_storedb_t *db, int64_t *wrong, char *errmsg,
+                                  size_t errmsg_len);
 int qs_storedb_counts_repair_pg(qs_storedb_t *db, int64_t *groups, char *errmsg,
                                 size_t errmsg_len);
 

@@ -5,6 +5,7 @@
  * only say what they were doing.
  */
 #include "pgutil.h"
+#include "deadline_rules.h"
 #include "qs_log.h"
 
 #include <endian.h>
@@ -191,7 +192,7 @@ qs_pg_latest_delete(qs_pgdb_t *pg, int64_t *deleted, const char *where, int n,
                     const char *const *values, const int *lengths, const int *formats,
                     char *errmsg, size_t errmsg_len)
 {
-    char sql[2048], shard[8];
+    char sql[3072], shard[8];
     const char **v;
     int *l, *f, len;
     PGresult *r;
@@ -201,15 +202,22 @@ qs_pg_latest_delete(qs_pgdb_t *pg, int64_t *deleted, const char *where, int n,
      * count upsert happens even though only g is selected. */
     len = snprintf(sql, sizeof sql,
                    "WITH d AS (DELETE FROM latest WHERE %s "
-                   "           RETURNING topic_type, topic_id, state_id), "
+                   "           RETURNING topic_type, topic_id, state_id, time_ms), "
                    "     g AS (SELECT topic_type, topic_id, state_id, count(*) AS n FROM d "
                    "           GROUP BY topic_type, topic_id, state_id), "
                    "     u AS (INSERT INTO compliance_counts(topic_type, topic_id, state_id, "
                    "           shard, count) SELECT topic_type, topic_id, state_id, $%d, -n "
                    "           FROM g ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER ", "
                    "           state_id ON CONFLICT (topic_type, topic_id, state_id, shard) "
-                   "           DO UPDATE SET count = compliance_counts.count + excluded.count) "
-                   "SELECT coalesce(sum(n), 0)::bigint FROM g", where, n + 1);
+                   "           DO UPDATE SET count = compliance_counts.count + excluded.count), "
+                   "     h AS (INSERT INTO installed_hours(topic_type, topic_id, state_id, hour, "
+                   "           shard, count) SELECT topic_type, topic_id, state_id, "
+                   QS_INSTALLED_HOUR_SQL("time_ms") ", $%d, -count(*) FROM d WHERE "
+                   QS_DEADLINE_INSTALLED_SQL " GROUP BY 1, 2, 3, 4 ORDER BY topic_type, "
+                   "           topic_id" QS_PG_BYTE_ORDER ", state_id, 4 "
+                   "           ON CONFLICT (topic_type, topic_id, state_id, hour, shard) "
+                   "           DO UPDATE SET count = installed_hours.count + excluded.count) "
+                   "SELECT coalesce(sum(n), 0)::bigint FROM g", where, n + 1, n + 1);
     if (len < 0 || (size_t)len >= sizeof sql) {
         snprintf(errmsg, errmsg_len, "the condition on latest is too long");
         return -1;
@@ -298,6 +306,9 @@ qs_pg_prune_zero_groups(qs_pgdb_t *pg, int64_t *groups, char *errmsg, size_t err
 #define ZERO_GROUPS "(topic_type, topic_id, state_id) IN (SELECT topic_type, topic_id, " \
                     "state_id FROM compliance_counts GROUP BY topic_type, topic_id, state_id " \
                     "HAVING sum(count) = 0)"
+#define ZERO_HOURS "(topic_type, topic_id, state_id, hour) IN (SELECT topic_type, topic_id, " \
+                   "state_id, hour FROM installed_hours GROUP BY 1, 2, 3, 4 " \
+                   "HAVING sum(count) = 0)"
     int64_t rows = 0;
 
     if (groups != NULL)
@@ -312,7 +323,12 @@ qs_pg_prune_zero_groups(qs_pgdb_t *pg, int64_t *groups, char *errmsg, size_t err
                   ZERO_GROUPS " ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER ", state_id, "
                   "shard FOR UPDATE", 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ||
         qs_pg_run(pg, "cannot delete groups at 0", "DELETE FROM compliance_counts WHERE "
-                  ZERO_GROUPS, 0, NULL, NULL, NULL, &rows, errmsg, errmsg_len) != 0)
+                  ZERO_GROUPS, 0, NULL, NULL, NULL, &rows, errmsg, errmsg_len) != 0 ||
+        qs_pg_run(pg, "cannot lock installed hours at 0", "SELECT 1 FROM installed_hours WHERE "
+                  ZERO_HOURS " ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER ", state_id, "
+                  "hour, shard FOR UPDATE", 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len) != 0 ||
+        qs_pg_run(pg, "cannot delete installed hours at 0", "DELETE FROM installed_hours WHERE "
+                  ZERO_HOURS, 0, NULL, NULL, NULL, NULL, errmsg, errmsg_len) != 0)
         goto fail;
     if (qs_pgdb_commit(pg) != 0) {
         snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
@@ -325,6 +341,7 @@ fail:
     qs_pgdb_rollback(pg);
     return -1;
 #undef ZERO_GROUPS
+#undef ZERO_HOURS
 }
 
 int

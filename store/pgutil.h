@@ -69,9 +69,9 @@ void qs_pg_read_end(qs_pgdb_t *pg);
 /* Inside the caller's write transaction: DELETE FROM latest WHERE where
  * ($1..$n bound from values/lengths/formats; $n+1 is taken for this
  * connection's shard) and subtract the deleted rows from this connection's
- * shard of compliance_counts per group, in ascending key order (byte order
- * of topic ids), in the same statement: there are no triggers on latest
- * (storedb_pg.h). The condition is re-checked on a row a writer changed
+ * shard of compliance_counts per group and of installed_hours per
+ * installed hour, in ascending key order (byte order of topic ids), in the
+ * same statement: no trigger on latest keeps them (counts_pg.c). The condition is re-checked on a row a writer changed
  * meanwhile (READ COMMITTED), and the counts follow the version deleted.
  * *deleted gets the rows deleted. 0 or -1 with errmsg. */
 int qs_pg_latest_delete(qs_pgdb_t *pg, int64_t *deleted, const char *where, int n,
@@ -87,12 +87,13 @@ int qs_pg_history_delete(qs_pgdb_t *pg, int64_t *deleted, int64_t epoch, uint32_
                          const int *lengths, const int *formats, char *errmsg,
                          size_t errmsg_len);
 
-/* In a transaction of its own: delete every compliance_counts group whose
- * shards sum to 0 (what SQLite's trigger does at once), so that a topic id
- * forget removed does not stay in the table until retention's next fold.
- * The rows are locked first in ascending (key, shard) order, which is
- * consistent with the workers' order: no deadlock. *groups (may be NULL)
- * gets the groups removed. 0 or -1 with errmsg. */
+/* In a transaction of its own: delete every compliance_counts group and
+ * every installed_hours hour whose shards sum to 0 (what SQLite's triggers
+ * do at once), so that a topic id forget removed does not stay in either
+ * table until retention's next fold. The rows are locked first, table by
+ * table in ascending (key, shard) order, which is consistent with the
+ * workers' order: no deadlock. *groups (may be NULL) gets the
+ * compliance_counts groups removed. 0 or -1 with errmsg. */
 int qs_pg_prune_zero_groups(qs_pgdb_t *pg, int64_t *groups, char *errmsg, size_t errmsg_len);
 
 /* VACUUM one history partition (outside a transaction): the space of its

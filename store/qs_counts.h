@@ -86,10 +86,10 @@ int qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups);
  * latest's primary key in order (no sort). Returns 0, or -1 with errmsg. */
 int qs_storedb_scope_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len);
 
-/* installed_hours (SQLite only) against latest's installed rows per hour,
- * in one snapshot: *wrong = hours absent, different or left over (0 when
- * they agree; always 0 on PostgreSQL, which has no such table). Returns 0,
- * or -1 with errmsg. */
+/* installed_hours against latest's installed rows per hour, in one
+ * snapshot: *wrong = hours absent, different or left over (0 when they
+ * agree; on PostgreSQL an hour is the sum over the writer shards,
+ * counts_pg.c). Returns 0, or -1 with errmsg. */
 int qs_storedb_installed_check(qs_storedb_t *db, int64_t *wrong, char *errmsg,
                                size_t errmsg_len);
 

@@ -101,9 +101,9 @@ int qs_storedb_check_counts(qs_storedb_t *db, int64_t *missing, int64_t *stale,
 int qs_storedb_check_scope(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len);
 
 /* installed_hours against latest (qs_storedb_installed_check, qs_counts.h;
- * the hour counts `qsctl compliance --deployment` reads on SQLite): *wrong
- * hours absent, different or left over; 0 on PostgreSQL. Returns 0, or -1
- * with errmsg. */
+ * the hour counts `qsctl compliance --deployment` reads, either engine):
+ * *wrong hours absent, different or left over. Returns 0, or -1 with
+ * errmsg. */
 int qs_storedb_check_installed(qs_storedb_t *db, int64_t *wrong, char *errmsg,
                                size_t errmsg_len);
 

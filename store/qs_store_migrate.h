@@ -12,6 +12,9 @@
  *                 to break a tie of two reports of the same millisecond,
  *                 starts at 0: SQLite does not keep it);
  *   compliance_counts, counters, partitions   into shard 0 (storedb_pg.h);
+ *   installed_hours, scope_counts   not copied: made from the copied latest
+ *                 (a fill, the target's triggers), then their sums compared
+ *                 with store.db's;
  *   history_E_T   every partition present, sealed details unchanged: the
  *                 epoch keys stay the same files in keys/epochs.
  *

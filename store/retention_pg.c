@@ -6,10 +6,11 @@
  * so a qs-retention killed mid-pass releases it when the server sees the
  * connection gone, and a pass that lost its connection simply has no lock.
  *
- * The fold (qs_pgdb_fold) rewrites every shard row of partitions, counters
- * and compliance_counts. Workers take their own shard's rows at the end of
- * their transactions, table by table in that order (write_pg.c), each in
- * ascending key order; the fold first locks every row of the three tables
+ * The fold (qs_pgdb_fold) rewrites every shard row of partitions,
+ * compliance_counts, installed_hours and counters. Workers take their own
+ * shard's rows at the end of their transactions, table by table in that
+ * order (write_pg.c), each in ascending key order; the fold first locks
+ * every row of the four tables
  * in the same table order and ascending (key, shard) order, which is
  * consistent with the workers', so the two wait for each other instead of
  * deadlocking. Should PostgreSQL still find a deadlock (across tables),
@@ -79,6 +80,8 @@ qs_storedb_retention_fold_pg(qs_storedb_t *db, char *errmsg, size_t errmsg_len)
         "SELECT 1 FROM partitions ORDER BY epoch, topic_type, shard FOR UPDATE;"
         "SELECT 1 FROM compliance_counts ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER
         ", state_id, shard FOR UPDATE;"
+        "SELECT 1 FROM installed_hours ORDER BY topic_type, topic_id" QS_PG_BYTE_ORDER
+        ", state_id, hour, shard FOR UPDATE;"
         "SELECT 1 FROM counters ORDER BY name" QS_PG_BYTE_ORDER ", shard FOR UPDATE";
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
 

@@ -119,20 +119,23 @@ qs_pgdb_int64(qs_pgdb_t *pg, int64_t *out, const char *sql, int nparams,
     return 0;
 }
 
-/* Version 1 -> 2 (under the schema lock): scope_counts and client_types,
- * filled from latest in the same transaction (latest held in SHARE mode:
- * the store's workers wait for it, none is counted twice). */
+/* Version 1 or 2 -> 3 (under the schema lock), in one transaction: from
+ * version 1 scope_counts and client_types, from either installed_hours,
+ * each filled from latest (latest held in SHARE mode: the store's workers
+ * wait for it, none is counted twice or lost). */
 static int
-scope_upgrade(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
+schema_upgrade(qs_pgdb_t *pg, int64_t from, char *errmsg, size_t errmsg_len)
 {
     char sql[160];
 
     snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema_version'",
              QS_PG_SCHEMA_VERSION);
-    if (qs_pgdb_exec(pg, "BEGIN") != 0 || qs_pgdb_scope_schema(pg, 1) != 0 ||
+    if (qs_pgdb_exec(pg, "BEGIN") != 0 || (from < 2 && qs_pgdb_scope_schema(pg, 1) != 0) ||
+        qs_pgdb_installed_schema(pg, 1) != 0 ||
         qs_pgdb_exec(pg, sql) != 0 || qs_pgdb_exec(pg, "COMMIT") != 0) {
-        snprintf(errmsg, errmsg_len, "cannot upgrade the store's tables to schema version %d "
-                 "(scope_counts): %s", QS_PG_SCHEMA_VERSION, pg->err);
+        snprintf(errmsg, errmsg_len, "cannot upgrade the store's tables from schema version "
+                 "%lld to %d (%s): %s", (long long)from, QS_PG_SCHEMA_VERSION,
+                 from < 2 ? "scope_counts, installed_hours" : "installed_hours", pg->err);
         (void)qs_pgdb_exec(pg, "ROLLBACK");
         return -1;
     }
@@ -166,6 +169,11 @@ schema_ensure(qs_pgdb_t *pg, int create, char *errmsg, size_t errmsg_len)
                  (long long)version, QS_PG_SCHEMA_VERSION);
         goto out;
     }
+    if (present && (version == 1 || version == 2)) {
+        if (schema_upgrade(pg, version, errmsg, errmsg_len) != 0)
+            goto out;
+        version = QS_PG_SCHEMA_VERSION;
+    }
     if (present && version == QS_PG_SCHEMA_VERSION) {
         rc = 0;
         /* Looked up first: CREATE INDEX IF NOT EXISTS would lock latest
@@ -179,10 +187,6 @@ schema_ensure(qs_pgdb_t *pg, int create, char *errmsg, size_t errmsg_len)
         }
         goto out;
     }
-    if (present && version == 1) {
-        rc = scope_upgrade(pg, errmsg, errmsg_len);
-        goto out;
-    }
     if (!create) {
         snprintf(errmsg, errmsg_len, "the database holds no quietstate store: run 'qsctl "
                  "init --home DIR --database URL' (or 'qsctl migrate') to create it");
@@ -191,7 +195,7 @@ schema_ensure(qs_pgdb_t *pg, int create, char *errmsg, size_t errmsg_len)
     snprintf(sql, sizeof sql, "INSERT INTO meta(key, value) VALUES ('schema_version', %d) "
              "ON CONFLICT (key) DO UPDATE SET value = excluded.value", QS_PG_SCHEMA_VERSION);
     if (qs_pgdb_exec(pg, "BEGIN") != 0 || qs_pgdb_exec(pg, schema) != 0 ||
-        qs_pgdb_scope_schema(pg, 0) != 0 ||
+        qs_pgdb_scope_schema(pg, 0) != 0 || qs_pgdb_installed_schema(pg, 0) != 0 ||
         qs_pgdb_exec(pg, sql) != 0 || qs_pgdb_exec(pg, "COMMIT") != 0) {
         snprintf(errmsg, errmsg_len, "cannot create the store's tables: %s", pg->err);
         (void)qs_pgdb_exec(pg, "ROLLBACK");
@@ -495,7 +499,12 @@ qs_pgdb_fold(qs_pgdb_t *pg)
         "GROUP BY name;"
         "WITH f AS (DELETE FROM partitions RETURNING epoch, topic_type, rows) "
         "INSERT INTO partitions(epoch, topic_type, shard, rows) "
-        "SELECT epoch, topic_type, 0, sum(rows) FROM f GROUP BY epoch, topic_type;";
+        "SELECT epoch, topic_type, 0, sum(rows) FROM f GROUP BY epoch, topic_type;"
+        "WITH f AS (DELETE FROM installed_hours "
+        "           RETURNING topic_type, topic_id, state_id, hour, count) "
+        "INSERT INTO installed_hours(topic_type, topic_id, state_id, hour, shard, count) "
+        "SELECT topic_type, topic_id, state_id, hour, 0, sum(count) FROM f "
+        "GROUP BY topic_type, topic_id, state_id, hour HAVING sum(count) <> 0;";
 
     return qs_pgdb_exec(pg, fold);
 }
@@ -510,7 +519,7 @@ int
 qs_pgdb_scrub(qs_pgdb_t *pg, char *errmsg, size_t errmsg_len)
 {
     if (qs_pgdb_exec(pg, "VACUUM latest, seen, clients, compliance_counts, counters, "
-                     "partitions, client_types, scope_counts") != 0) {
+                     "partitions, client_types, scope_counts, installed_hours") != 0) {
         snprintf(errmsg, errmsg_len, "VACUUM failed: %s", pg->err);
         return -1;
     }

@@ -6,7 +6,7 @@
  * engine-neutral functions of qs_storedb.h and the headers it groups
  * dispatch on qs_storedb_pgdb(db) != NULL.
  *
- * Schema (version 2). It follows store.db's (qs_storedb.h) with these
+ * Schema (version 3). It follows store.db's (qs_storedb.h) with these
  * differences, all because several qs-store workers write at once:
  *
  *   clients.client_id is an identity column; pk is UNIQUE. A worker locks a
@@ -25,8 +25,8 @@
  *       QS_PG_SHARDS, chosen at open): workers never wait on each other's
  *       hot counter rows. A reader sums over shards; a group whose sum is 0
  *       does not exist. Rows of one shard may be negative (a row counted by
- *       one worker and removed by retention). There are no triggers on
- *       latest: every writer of latest applies its count changes itself, in
+ *       one worker and removed by retention). No trigger on latest keeps
+ *       these: every writer of latest applies its count changes itself, in
  *       ascending key order at the end of its transaction (no deadlock).
  *       qs_pgdb_fold() folds the shards (retention does it under its lock),
  *       so no topic id outlives its last row by more than one pass.
@@ -46,6 +46,12 @@
  *       triggers on latest keep both, for every writer; why a per-client
  *       count and how it stays exact with several writers: counts_pg.c.
  *       Shards by backend (pg_backend_pid() % QS_PG_SHARDS).
+ *   installed_hours(topic_type, topic_id, state_id, hour, shard) -> count
+ *       (schema version 3) latest's rows in an installed state per UTC
+ *       hour of time_ms (qs_storedb.h, deadline_rules.h), what the on-time
+ *       count of compliance --deployment sums. Sharded like
+ *       compliance_counts and kept by the same writers in the same
+ *       statements or transactions (counts_pg.c says why not triggers).
  *   meta(key, value): "schema_version".
  *
  * Types: every integer is bigint (SQLite's INTEGER is 64-bit), blobs bytea,
@@ -60,7 +66,7 @@
 
 #include "qs_storedb.h"
 
-#define QS_PG_SCHEMA_VERSION 2
+#define QS_PG_SCHEMA_VERSION 3
 #define QS_PG_SHARDS 16
 #define QS_PG_SHARDS_TEXT "16"   /* QS_PG_SHARDS, for SQL text */
 
@@ -122,6 +128,14 @@ void qs_pgdb_rollback(qs_pgdb_t *pg);
  * both from it. Inside the caller's transaction; 0 or -1 (see
  * qs_pgdb_errmsg). */
 int qs_pgdb_scope_schema(qs_pgdb_t *pg, int fill);
+
+/* Create installed_hours (counts_pg.c); with fill != 0 also lock latest
+ * (SHARE) and fill it from latest. qs_pgdb_installed_fill: only the fill
+ * (empty it, then latest's installed rows per hour into shard 0), for a
+ * caller that has latest to itself (qsctl migrate after its COPY). Inside
+ * the caller's transaction; 0 or -1 (see qs_pgdb_errmsg). */
+int qs_pgdb_installed_schema(qs_pgdb_t *pg, int fill);
+int qs_pgdb_installed_fill(qs_pgdb_t *pg);
 
 /* The engine's parts of qs_storedb.h (same contracts). */
 int qs_pgdb_partition_ensure(qs_pgdb_t *pg, int64_t epoch, uint32_t topic_type);

@@ -19,13 +19,15 @@
  *      advisory lock is taken after the client locks, in every writer).
  *   4. pipelined, as sets (write_pg_set.c: one array per column): the
  *      latest rows the group writes, folded per row in memory, read with
- *      their old states (FOR UPDATE) and upserted returning the new ones
- *      (the compliance_counts change: PostgreSQL has no trigger); one
+ *      their old states and times (FOR UPDATE) and upserted returning the
+ *      new ones (the compliance_counts and installed_hours changes: no
+ *      trigger keeps them, counts_pg.c); one
  *      history INSERT per partition (details sealed under the partition's
  *      epoch key, same associated data as SQLite); per client the seen
  *      changes and its low_water.
  *   5. at commit, pipelined: this connection's shard of partitions.rows,
- *      compliance_counts (ascending key) and counters, then COMMIT.
+ *      compliance_counts, installed_hours (ascending key) and counters,
+ *      then COMMIT.
  *
  * Lock order in every writer transaction: clients (ascending pk), the
  * partitions' advisory lock, the clients' own rows, shard rows: no cycle
@@ -78,6 +80,10 @@ static const char sql_counts[] =
     "INSERT INTO compliance_counts(topic_type, topic_id, state_id, shard, count) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (topic_type, topic_id, state_id, shard) "
     "DO UPDATE SET count = compliance_counts.count + excluded.count";
+static const char sql_hours[] =
+    "INSERT INTO installed_hours(topic_type, topic_id, state_id, hour, shard, count) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (topic_type, topic_id, state_id, hour, shard) "
+    "DO UPDATE SET count = installed_hours.count + excluded.count";
 static const char sql_counter[] =
     "INSERT INTO counters(name, shard, value) VALUES ($1, $2, $3) "
     "ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value";
@@ -89,6 +95,7 @@ prepare_all(qs_write_pg_t *self)
 {
     static const unsigned t_ii[] = { I8, I8 }, t_iii[] = { I8, I8, I8 };
     static const unsigned t_part[] = { I8, I8, I8, I8 }, t_counts[] = { I8, TX, I8, I8, I8 };
+    static const unsigned t_hours[] = { I8, TX, I8, I8, I8, I8 };
     static const unsigned t_counter[] = { TX, I8, I8 };
     qs_pgpipe_t *p = self->pipe;
 
@@ -101,6 +108,7 @@ prepare_all(qs_write_pg_t *self)
            qs_pgpipe_prepare(p, "qs_w_upd_client", sql_upd_client, 3, t_iii) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_part_rows", sql_part_rows, 4, t_part) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_counts", sql_counts, 5, t_counts) != 0 ||
+           qs_pgpipe_prepare(p, "qs_w_hours", sql_hours, 6, t_hours) != 0 ||
            qs_pgpipe_prepare(p, "qs_w_counter", sql_counter, 3, t_counter) != 0
                ? -1 : 0;
 }

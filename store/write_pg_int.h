@@ -84,11 +84,14 @@ struct lkey {
     size_t winner;             /* todo index of the newest (time, serial) */
     int64_t old_state;         /* before the transaction; -1: no row */
     int64_t new_state;         /* as the upsert left it */
+    int64_t old_time, new_time; /* their time_ms (installed_hours' hour) */
     uint64_t hash;
 };
 
+/* A change of compliance_counts (hour -1) or of installed_hours. */
 struct count_delta {
     uint32_t topic_type, state_id;
+    int64_t hour;
     int64_t delta;
     char topic_id[QS_MAX_TOPIC_ID_BYTES + 1];
 };
@@ -162,6 +165,12 @@ void qs_write_pg_slot_name(char out[24], size_t i);
 void qs_write_pg_rows_added(qs_write_pg_t *self, size_t j, int64_t n);
 void qs_write_pg_delta_add(qs_write_pg_t *self, uint32_t topic_type, const char *topic_id,
                            uint32_t state_id, int64_t delta);
+/* A row's move in installed_hours: out of (from_state, hour of from_time),
+ * into (to_state, hour of to_time); a state of -1 is no row, a state not
+ * installed (deadline_rules.h) no count. */
+void qs_write_pg_hours_move(qs_write_pg_t *self, uint32_t topic_type, const char *topic_id,
+                            int64_t from_state, int64_t from_time, int64_t to_state,
+                            int64_t to_time);
 int qs_write_pg_send_parts(qs_write_pg_t *self);
 int qs_write_pg_send_counts(qs_write_pg_t *self);
 void qs_write_pg_parts_forget(qs_write_pg_t *self);

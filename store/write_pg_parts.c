@@ -3,11 +3,13 @@
  * Which history partitions are known to exist (created by a committed
  * transaction, ours or another worker's), their prepared INSERTs (a few
  * dozen slots per connection; a partition beyond them goes unnamed), the
- * rows each transaction adds to them, and the compliance_counts changes
- * the latest upserts reported, written at commit into this connection's
- * shard in the tables' key order (write_pg.c: the lock order).
+ * rows each transaction adds to them, and the compliance_counts and
+ * installed_hours changes the latest upserts reported, written at commit
+ * into this connection's shard in the tables' key order (write_pg.c: the
+ * lock order).
  */
 #include "write_pg_int.h"
+#include "deadline_rules.h"
 
 #include "qs_log.h"
 
@@ -182,8 +184,29 @@ qs_write_pg_delta_add(qs_write_pg_t *self, uint32_t topic_type, const char *topi
     d = &self->deltas[self->n_deltas++];
     d->topic_type = topic_type;
     d->state_id = state_id;
+    d->hour = -1;
     d->delta = delta;
     snprintf(d->topic_id, sizeof d->topic_id, "%s", topic_id);
+}
+
+static void
+hours_add(qs_write_pg_t *self, uint32_t topic_type, const char *topic_id, int64_t state,
+          int64_t time_ms, int64_t delta)
+{
+    if (state < 0 || !qs_deadline_installed_like((uint32_t)state))
+        return;
+    qs_write_pg_delta_add(self, topic_type, topic_id, (uint32_t)state, delta);
+    self->deltas[self->n_deltas - 1].hour = time_ms / QS_INSTALLED_HOUR_MS;
+}
+
+void
+qs_write_pg_hours_move(qs_write_pg_t *self, uint32_t topic_type, const char *topic_id,
+                       int64_t from_state, int64_t from_time, int64_t to_state, int64_t to_time)
+{
+    if (from_state == to_state && from_time / QS_INSTALLED_HOUR_MS == to_time / QS_INSTALLED_HOUR_MS)
+        return;
+    hours_add(self, topic_type, topic_id, from_state, from_time, -1);
+    hours_add(self, topic_type, topic_id, to_state, to_time, +1);
 }
 
 /* The primary key's order (bytewise topic ids: the database is created
@@ -195,11 +218,15 @@ cmp_delta(const void *a, const void *b)
     const struct count_delta *x = a, *y = b;
     int c;
 
+    if ((x->hour >= 0) != (y->hour >= 0))   /* compliance_counts first */
+        return x->hour >= 0 ? 1 : -1;
     if (x->topic_type != y->topic_type)
         return x->topic_type < y->topic_type ? -1 : 1;
     if ((c = strcmp(x->topic_id, y->topic_id)) != 0)
         return c;
-    return (x->state_id > y->state_id) - (x->state_id < y->state_id);
+    if (x->state_id != y->state_id)
+        return x->state_id < y->state_id ? -1 : 1;
+    return (x->hour > y->hour) - (x->hour < y->hour);
 }
 
 int
@@ -224,10 +251,12 @@ qs_write_pg_send_counts(qs_write_pg_t *self)
         qs_pgparams_int8(&p, d->topic_type);
         qs_pgparams_bytes(&p, d->topic_id, strlen(d->topic_id));
         qs_pgparams_int8(&p, d->state_id);
+        if (d->hour >= 0)
+            qs_pgparams_int8(&p, d->hour);
         qs_pgparams_int8(&p, qs_pgdb_shard(self->pg));
         qs_pgparams_int8(&p, sum);
-        if (qs_pgpipe_send(self->pipe, "qs_w_counts", &p, TAG_NONE, qs_write_pg_result,
-                           self) != 0)
+        if (qs_pgpipe_send(self->pipe, d->hour >= 0 ? "qs_w_hours" : "qs_w_counts", &p,
+                           TAG_NONE, qs_write_pg_result, self) != 0)
             return -1;
     }
     return 0;

@@ -10,8 +10,10 @@
  * does not matter; storedb_pg.h says why the serial breaks a tie). Then two
  * statements: the rows' current states, locked (FOR UPDATE; our clients'
  * rows, locked already, so only retention or forget could wait there), and
- * the upsert of the folded rows, returning the states it left. The
- * compliance_counts change of each row is old -> new (a new row: +1 new).
+ * the upsert of the folded rows, returning the states and times it left.
+ * The compliance_counts change of each row is old -> new (a new row: +1
+ * new); installed_hours' is old (state, hour of time) -> new, for
+ * installed states only (a later time alone can move a row's hour).
  *
  * history: one INSERT per partition with its rows, ON CONFLICT DO NOTHING;
  * the command's row count is the partition's rows added. Minimization is
@@ -30,7 +32,7 @@
 #include <string.h>
 
 static const char sql_latest_old[] =
-    "SELECT l.client_id, l.topic_type, l.topic_id, l.state_id FROM latest l "
+    "SELECT l.client_id, l.topic_type, l.topic_id, l.state_id, l.time_ms FROM latest l "
     "JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(c, t, i) "
     "ON l.client_id = k.c AND l.topic_type = k.t AND l.topic_id = k.i FOR UPDATE OF l";
 #define WINS "(excluded.time_ms > latest.time_ms OR (excluded.time_ms = latest.time_ms " \
@@ -47,7 +49,7 @@ static const char sql_latest_set[] =
     "  serial = CASE WHEN " WINS " THEN excluded.serial ELSE latest.serial END, "
     "  time_ms = greatest(latest.time_ms, excluded.time_ms), "
     "  report_ms = greatest(latest.report_ms, excluded.report_ms) "
-    "RETURNING client_id, topic_type, topic_id, state_id";
+    "RETURNING client_id, topic_type, topic_id, state_id, time_ms";
 
 const unsigned qs_write_pg_history_types[9] = {
     QS_PG_INT8ARRAYOID, QS_PG_INT8ARRAYOID, QS_PG_INT8ARRAYOID, QS_PG_TEXTARRAYOID,
@@ -120,7 +122,7 @@ lkey_find(qs_write_pg_t *self, int64_t client_id, uint32_t topic_type, const cha
         return NULL;
     qs_grow((void **)&self->lkeys, &self->cap_lkeys, self->n_lkeys + 1, sizeof *self->lkeys);
     e = &self->lkeys[self->n_lkeys++];
-    *e = (struct lkey){ client_id, topic_type, topic_id, todo, -1, -1, h };
+    *e = (struct lkey){ client_id, topic_type, topic_id, todo, -1, -1, 0, 0, h };
     self->lmap[k] = (uint32_t)self->n_lkeys;
     return e;
 }
@@ -209,8 +211,8 @@ qs_write_pg_send_latest(qs_write_pg_t *self)
                           self);
 }
 
-/* Rows of (client_id, topic_type, topic_id, state_id): the old or the new
- * state of each folded row. */
+/* Rows of (client_id, topic_type, topic_id, state_id, time_ms): the old
+ * or the new state and time of each folded row. */
 int
 qs_write_pg_take_latest(qs_write_pg_t *self, PGresult *r, int old)
 {
@@ -223,6 +225,7 @@ qs_write_pg_take_latest(qs_write_pg_t *self, PGresult *r, int old)
             return -1;
         }
         *(old ? &e->old_state : &e->new_state) = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+        *(old ? &e->old_time : &e->new_time) = strtoll(PQgetvalue(r, i, 4), NULL, 10);
     }
     return 0;
 }
@@ -239,6 +242,9 @@ qs_write_pg_latest_deltas(qs_write_pg_t *self)
             qs_pgpipe_fail(self->pipe, "the latest upsert did not return every row");
             return -1;
         }
+        /* An installed row moves between hours with its time alone. */
+        qs_write_pg_hours_move(self, m->topic_type, m->topic_id, e->old_state, e->old_time,
+                               e->new_state, e->new_time);
         if (e->old_state == e->new_state)
             continue;
         if (e->old_state >= 0)

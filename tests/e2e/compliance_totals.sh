@@ -21,8 +21,10 @@
 #   - under k=5 no suppressed count follows from scope minus the shown
 #     cells (differencing), and every shown cell still equals the
 #     expectation;
-#   - a store of schema version 1 (scope_counts and its triggers gone) is
-#     upgraded by the next program that opens it, with the same answers.
+#   - a store of schema version 1 (scope_counts and its triggers gone, and
+#     installed_hours) is upgraded by the next program that opens it, with
+#     the same answers and installed_hours filled from latest; on
+#     PostgreSQL also a store of version 2 (installed_hours gone).
 # Usage: tests/e2e/compliance_totals.sh [BUILD_DIR]   (QS_TEST_ENGINE=pg: on PostgreSQL)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -184,12 +186,21 @@ for ((i = 2; i <= $(qs_store_workers); i++)); do
     qs_stop "store$i" 10 || qs_fail "store$i exited $QS_STOP_RC on SIGTERM"
 done
 
-qs_step "a store of schema version 1 (no scope_counts) is upgraded when opened"
+# installed_hours_filled: the kept hours exist and sum to latest's installed rows (> 0).
+installed_hours_filled() {
+    local kept want
+    kept=$(store_sql "SELECT coalesce(sum(count), 0) FROM installed_hours")
+    want=$(store_sql "SELECT count(*) FROM latest WHERE state_id IN (3, 4, 10)")
+    (( want > 0 )) || qs_fail "the run left no installed row to count"
+    qs_expect_eq "installed_hours after the upgrade" "$kept" "$want"
+}
+
+qs_step "a store of schema version 1 (no scope_counts, no installed_hours) is upgraded when opened"
 if qs_engine_pg; then
     store_sql "DROP TRIGGER latest_scope_insert ON latest; DROP TRIGGER latest_scope_delete ON latest;
                DROP TRIGGER latest_scope_move ON latest; DROP FUNCTION qs_scope_in();
                DROP FUNCTION qs_scope_out(); DROP FUNCTION qs_scope_move();
-               DROP TABLE scope_counts; DROP TABLE client_types;
+               DROP TABLE scope_counts; DROP TABLE client_types; DROP TABLE installed_hours;
                UPDATE meta SET value = 1 WHERE key = 'schema_version'" >/dev/null
 else
     store_sql "DROP TRIGGER latest_scope_insert; DROP TRIGGER latest_scope_delete;
@@ -202,9 +213,20 @@ qs_expect_rc 0 "$QS_TMP/upgraded.json" "$QSCTL" compliance --home "$QS_HOME" --t
 cmp -s "$QS_TMP/upgraded.json" "$QS_TMP/k5.json" ||
     qs_fail "compliance after the upgrade differs:"$'\n'"$(diff <(jq -c '.rows[]' "$QS_TMP/k5.json") <(jq -c '.rows[]' "$QS_TMP/upgraded.json") | head)"
 if qs_engine_pg; then
-    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 2
+    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 3
 else
     qs_expect_eq "schema version" "$(store_sql 'PRAGMA user_version')" 3
 fi
+installed_hours_filled
 qs_expect_rc 0 "$QS_TMP/verify2.out" "$QSCTL" verify --home "$QS_HOME"
+
+if qs_engine_pg; then
+    qs_step "a PostgreSQL store of schema version 2 (no installed_hours) is upgraded to 3"
+    store_sql "DROP TABLE installed_hours; UPDATE meta SET value = 2 WHERE key = 'schema_version'" >/dev/null
+    qs_expect_rc 0 "$QS_TMP/upgraded2.json" "$QSCTL" compliance --home "$QS_HOME" --topic-type 500 --format json
+    cmp -s "$QS_TMP/upgraded2.json" "$QS_TMP/k5.json" || qs_fail "compliance after the upgrade from 2 differs"
+    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 3
+    installed_hours_filled
+    qs_expect_rc 0 "$QS_TMP/verify3.out" "$QSCTL" verify --home "$QS_HOME"
+fi
 qs_step "compliance_totals: ok"

@@ -294,4 +294,25 @@ qs_expect_rc 0 "$QS_TMP/verify-moved.out" "$QSCTL" verify --home "$QS_HOME"
 grep -q "^site verified" "$QS_TMP/verify-moved.out" ||
     qs_fail "qsctl verify after the moves:"$'\n'"$(cat "$QS_TMP/verify-moved.out")"
 
+qs_step "a wrong installed_hours row: found by qsctl verify, rebuilt by --repair-counts"
+# verify compares the kept hours with latest on both engines (so the clean
+# verify above proves the writers kept them through the moves).
+if qs_engine_pg; then
+    psql -X -q -v ON_ERROR_STOP=1 "$PG_URL" -c "INSERT INTO installed_hours VALUES
+        (500, 'KB5040001', 3, $(( H0 / 3600 - 5 )), 0, 1)" >/dev/null
+else
+    sqlite3 -batch -cmd '.timeout 10000' "$QS_HOME/store.db" "INSERT INTO installed_hours VALUES
+        (500, 'KB5040001', 3, $(( H0 / 3600 - 5 )), 1)"
+fi
+qs_expect_rc 1 "$QS_TMP/verify-bad.out" "$QSCTL" verify --home "$QS_HOME"
+grep -q "installed_hours disagrees with latest (1 hours wrong)" "$QS_TMP/verify-bad.out" ||
+    qs_fail "verify did not report the wrong hour:"$'\n'"$(cat "$QS_TMP/verify-bad.out")"
+qs_expect_rc 0 "$QS_TMP/repair.out" "$QSCTL" verify --home "$QS_HOME" --repair-counts
+qs_expect_rc 0 "$QS_TMP/verify-fixed.out" "$QSCTL" verify --home "$QS_HOME"
+qs_expect_rc 0 "$QS_TMP/fixed.json" "$QSCTL" compliance --home "$QS_HOME" --deployment patch-past --format json
+got "$QS_TMP/fixed.json" >"$QS_TMP/fixed.got"
+expect "$D1" "$(date -u +%s)" "$QS_TMP/states-moved" >"$QS_TMP/fixed.want"
+cmp -s "$QS_TMP/fixed.want" "$QS_TMP/fixed.got" ||
+    qs_fail "patch-past after the repair (want, got):"$'\n'"$(diff "$QS_TMP/fixed.want" "$QS_TMP/fixed.got")"
+
 printf '%s: PASS\n' "$QS_LIB_NAME"
