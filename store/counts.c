@@ -366,65 +366,60 @@ qs_storedb_counts_rebuild(qs_storedb_t *db, int64_t *groups)
     return rc;
 }
 
+/* One count of disagreements between a kept table and latest (sql), in
+ * one snapshot: the caller's transaction, or a read transaction of its own. */
+static int
+compare_with_latest(sqlite3 *sql, const char *query, const char *table, int64_t *wrong,
+                    char *errmsg, size_t errmsg_len)
+{
+    int began = 0, rc = -1;
+
+    *wrong = 0;
+    if (sqlite3_get_autocommit(sql)) {
+        if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+            goto out;
+        began = 1;
+    }
+    rc = qs_sql_int64(sql, query, wrong);
+out:
+    if (rc != 0)
+        snprintf(errmsg, errmsg_len, "cannot compare %s with latest: %s", table,
+                 sqlite3_errmsg(sql));
+    if (began)
+        (void)sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
 int
 qs_storedb_installed_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len)
 {
-    sqlite3 *sql = qs_storedb_sqlite(db);
-    int began = 0, rc;
-
-    *wrong = 0;
     if (qs_storedb_pgdb(db) != NULL)
         return qs_storedb_installed_check_pg(db, wrong, errmsg, errmsg_len);
-    if (sqlite3_get_autocommit(sql)) {
-        if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-            goto fail;
-        began = 1;
-    }
-    /* Both directions, as scope_check: an hour latest has that the table
-     * lacks or counts otherwise, and a row of the table latest lacks. */
-    rc = qs_sql_int64(sql, "WITH l AS MATERIALIZED (" INSTALLED_FROM_LATEST ") "
-                      "SELECT (SELECT count(*) FROM l LEFT JOIN installed_hours h USING "
-                      "(topic_type, topic_id, state_id, hour) WHERE h.count IS NOT l.count) + "
-                      "(SELECT count(*) FROM installed_hours h LEFT JOIN l USING "
-                      "(topic_type, topic_id, state_id, hour) WHERE l.count IS NULL)", wrong);
-    if (began)
-        (void)sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
-    if (rc == 0)
-        return 0;
-fail:
-    snprintf(errmsg, errmsg_len, "cannot compare installed_hours with latest: %s",
-             sqlite3_errmsg(sql));
-    return -1;
+    /* Both directions: an hour latest has that the table lacks or counts
+     * otherwise, and a row of the table latest lacks (l walked once). */
+    return compare_with_latest(
+        qs_storedb_sqlite(db),
+        "WITH l AS MATERIALIZED (" INSTALLED_FROM_LATEST ") "
+        "SELECT (SELECT count(*) FROM l LEFT JOIN installed_hours h USING "
+        "(topic_type, topic_id, state_id, hour) WHERE h.count IS NOT l.count) + "
+        "(SELECT count(*) FROM installed_hours h LEFT JOIN l USING "
+        "(topic_type, topic_id, state_id, hour) WHERE l.count IS NULL)",
+        "installed_hours", wrong, errmsg, errmsg_len);
 }
 
 int
 qs_storedb_scope_check(qs_storedb_t *db, int64_t *wrong, char *errmsg, size_t errmsg_len)
 {
-    sqlite3 *sql = qs_storedb_sqlite(db);
-    int began = 0, rc;
-
     if (qs_storedb_pgdb(db) != NULL)
         return qs_storedb_scope_check_pg(db, wrong, errmsg, errmsg_len);
-    *wrong = 0;
-    if (sqlite3_get_autocommit(sql)) {
-        if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-            goto fail;
-        began = 1;
-    }
     /* Both directions: a type latest has that the table lacks or counts
-     * otherwise, and a row of the table for a type latest does not have
-     * (l walked once: MATERIALIZED). */
-    rc = qs_sql_int64(sql, "WITH l(topic_type, machines) AS MATERIALIZED (" SCOPE_FROM_LATEST ") "
-                      "SELECT (SELECT count(*) FROM l LEFT JOIN scope_counts s USING "
-                      "(topic_type) WHERE s.machines IS NOT l.machines) + "
-                      "(SELECT count(*) FROM scope_counts s LEFT JOIN l USING (topic_type) "
-                      "WHERE l.machines IS NULL)", wrong);
-    if (began)
-        (void)sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
-    if (rc == 0)
-        return 0;
-fail:
-    snprintf(errmsg, errmsg_len, "cannot compare scope_counts with latest: %s",
-             sqlite3_errmsg(sql));
-    return -1;
+     * otherwise, and a row of the table for a type latest does not have. */
+    return compare_with_latest(
+        qs_storedb_sqlite(db),
+        "WITH l(topic_type, machines) AS MATERIALIZED (" SCOPE_FROM_LATEST ") "
+        "SELECT (SELECT count(*) FROM l LEFT JOIN scope_counts s USING "
+        "(topic_type) WHERE s.machines IS NOT l.machines) + "
+        "(SELECT count(*) FROM scope_counts s LEFT JOIN l USING (topic_type) "
+        "WHERE l.machines IS NULL)",
+        "scope_counts", wrong, errmsg, errmsg_len);
 }
