@@ -110,10 +110,6 @@ on_time(struct stmts *s, qs_deadline_raw_t *raw, const qs_deadline_query_t *q,
         sqlite3_bind_text(s->on_time, 5, q->group, -1, SQLITE_STATIC);
         return step_int64(s->on_time, &raw->on_time);
     }
-    if (q->deadline_ms < 0) {   /* before 1970: nothing is stored that early */
-        raw->on_time = 0;
-        return 0;
-    }
     bind_installed(s->before, q, topic_id, states);
     sqlite3_bind_int64(s->before, 4, hour);
     bind_installed(s->in_hour, q, topic_id, states);

@@ -100,8 +100,6 @@ fetch_update(qs_pgdb_t *pg, qs_deadline_raw_t *raw, const qs_deadline_query_t *q
         return 0;
     if (q->group != NULL)
         return on_time_group(pg, raw, params, q->group, errmsg, errmsg_len);
-    if (q->deadline_ms < 0)   /* before 1970: nothing is stored that early */
-        return 0;
     r = qs_pg_query(pg, "deadline compliance query failed", sql_on_time, 5, params, NULL, NULL,
                     errmsg, errmsg_len);
     if (r == NULL)

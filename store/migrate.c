@@ -409,6 +409,24 @@ copy_history(migration_t *m, const qs_partition_t *parts, size_t nparts,
     return 0;
 }
 
+/* A kept count filled on the target (not copied) must sum to store.db's
+ * (sum_sql, the same on both): dst is the target's sum. */
+static int
+kept_sum_agrees(migration_t *m, const char *table, const char *sum_sql, int64_t dst)
+{
+    int64_t src = 0;
+
+    if (qs_sql_int64(m->lite, sum_sql, &src) != 0)
+        return fail(m, "cannot sum store.db's %s: %s", table, sqlite3_errmsg(m->lite));
+    if (src != dst) {
+        snprintf(m->errmsg, m->errmsg_len, "%s sum to %" PRId64 " in store.db but %" PRId64
+                 " in PostgreSQL: nothing was committed ('qsctl verify --repair-counts' on "
+                 "store.db first, if its counts are wrong)", table, src, dst);
+        return -1;
+    }
+    return 0;
+}
+
 /* The sums of compliance_counts must agree too (a count copied into the
  * wrong column would pass the row counts). */
 static int
@@ -435,18 +453,11 @@ check_sums(migration_t *m, qs_migrate_counts_t *c)
     c->compliance_sum = src;
     /* scope_counts is not copied: latest's COPY filled it through the
      * target's triggers (counts_pg.c). It must come out as store.db has it. */
-    if (qs_sql_int64(m->lite, "SELECT coalesce(sum(machines), 0) FROM scope_counts",
-                     &src) != 0 ||
-        qs_pgdb_int64(m->pg, &dst, "SELECT coalesce(sum(machines), 0) FROM scope_counts",
+    if (qs_pgdb_int64(m->pg, &dst, "SELECT coalesce(sum(machines), 0) FROM scope_counts",
                       0, NULL) != 0)
         return fail(m, "cannot sum scope_counts: %s", qs_pgdb_errmsg(m->pg));
-    if (src != dst) {
-        snprintf(m->errmsg, m->errmsg_len, "scope_counts sum to %" PRId64 " in store.db but "
-                 "%" PRId64 " in PostgreSQL: nothing was committed ('qsctl verify "
-                 "--repair-counts' on store.db first, if its counts are wrong)", src, dst);
-        return -1;
-    }
-    return 0;
+    return kept_sum_agrees(m, "scope_counts",
+                           "SELECT coalesce(sum(machines), 0) FROM scope_counts", dst);
 }
 
 /* installed_hours is not copied: filled from the copied latest (COPY
@@ -455,21 +466,14 @@ check_sums(migration_t *m, qs_migrate_counts_t *c)
 static int
 fill_installed(migration_t *m)
 {
-    int64_t src = 0, dst = 0;
+    int64_t dst = 0;
 
     if (qs_pgdb_installed_fill(m->pg) != 0 ||
         qs_pgdb_int64(m->pg, &dst, "SELECT coalesce(sum(count), 0) FROM installed_hours",
                       0, NULL) != 0)
         return fail(m, "cannot fill installed_hours: %s", qs_pgdb_errmsg(m->pg));
-    if (qs_sql_int64(m->lite, "SELECT coalesce(sum(count), 0) FROM installed_hours", &src) != 0)
-        return fail(m, "cannot sum store.db's installed_hours: %s", sqlite3_errmsg(m->lite));
-    if (src != dst) {
-        snprintf(m->errmsg, m->errmsg_len, "installed_hours sum to %" PRId64 " in store.db but "
-                 "%" PRId64 " in PostgreSQL: nothing was committed ('qsctl verify "
-                 "--repair-counts' on store.db first, if its counts are wrong)", src, dst);
-        return -1;
-    }
-    return 0;
+    return kept_sum_agrees(m, "installed_hours",
+                           "SELECT coalesce(sum(count), 0) FROM installed_hours", dst);
 }
 
 /* The daily compliance snapshots (qs_store_trend.h), when store.db has
