@@ -159,7 +159,11 @@ async function trendChart(page) {
     rows.some((r) => r.state === 'installed'));
   check(pick !== undefined, 'an update without a suppressed cell to chart');
   const { topic_type: type, topic_id: id } = pick[0];
-  await page.goto(BASE + '/#/update/' + type + '/' + encodeURIComponent(id));
+  // The page still shows the update clicked before (its own chart) until
+  // this route is drawn: wait for this hash, not for any chart.
+  const hash = '#/update/' + type + '/' + encodeURIComponent(id);
+  await page.goto(BASE + '/' + hash);
+  await page.waitForSelector('body[data-ready="' + hash.replace(/["\\]/g, '\\$&') + '"]');
   await page.waitForSelector('#trend svg.trend');
   const want = new Map();
   for (const day of new Set(TREND.rows.map((r) => r.day))) {
