@@ -34,6 +34,7 @@
 #include "qs_keys.h"
 #include "qs_keyset.h"
 #include "qs_log.h"
+#include "qs_secpool.h"
 #include "qs_notify.h"
 #include "qs_process.h"
 #include "qs_signal.h"
@@ -175,24 +176,28 @@ broker_log_stats(broker_t *b, int64_t now_ms, const char *when)
 {
     qs_router_stats_t s;
     qs_guard_stats_t g;
+    qs_secpool_stats_t pool;
     uint64_t admitted = 0, refused = 0;
     size_t workers = qs_router_expire(b->router, now_ms);
 
     qs_router_stats(b->router, &s);
     qs_guard_stats(b->guard, &g);
     qs_zap_counts(b->zap, &admitted, &refused);
+    qs_secpool_stats(&pool);
     log_info("stats%s: forwarded=%" PRIu64 " replies=%" PRIu64 " replies_dropped=%" PRIu64
              " notices retry_later=%" PRIu64 " revoked=%" PRIu64 " bad_envelope=%" PRIu64
              " dropped=%" PRIu64 " backend_malformed=%" PRIu64
              " zap admitted=%" PRIu64 " refused=%" PRIu64 " rate_limited=%" PRIu64
              " workers=%zu worker_full=%" PRIu64 " connections=%" PRIu64
              " pending_peak=%" PRIu64 " closed oversize=%" PRIu64 " revoked=%" PRIu64
-             " flooding=%" PRIu64 " log_suppressed=%" PRIu64,
+             " flooding=%" PRIu64 " log_suppressed=%" PRIu64
+             " secure_buffers reused=%" PRIu64 " allocated=%" PRIu64,
              when, s.forwarded, s.replies, s.replies_dropped, s.notice_retry_later,
              s.notice_revoked, s.notice_bad_envelope, s.notices_dropped,
              s.backend_malformed, admitted, refused, qs_zap_rate_limited(b->zap), workers,
              s.worker_full_bytes, g.connections, g.pending_peak, g.closed_oversize,
-             g.closed_revoked, g.closed_flooding, qs_lograte_suppressed(b->lograte));
+             g.closed_revoked, g.closed_flooding, qs_lograte_suppressed(b->lograte),
+             pool.reused, pool.allocated);
 }
 
 /* The counters so far: what broker.stats held at start plus this run's. */

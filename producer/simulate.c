@@ -30,6 +30,7 @@
 #include "qs_fsutil.h"
 #include "qs_keys.h"
 #include "qs_log.h"
+#include "qs_secpool.h"
 #include "qs_site.h"
 #include "qs_zmqutil.h"
 
@@ -311,6 +312,7 @@ print_json(const sim_t *sim, uint64_t acked, uint64_t rejected, double elapsed, 
 {
     uint64_t latest[QS_SIM_TOPICS][QS_SIM_STATES];
     cJSON *doc = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+    qs_secpool_stats_t pool;
     char *text;
 
     qs_simgen_expected_latest(latest, sim->n, sim->m);
@@ -323,6 +325,10 @@ print_json(const sim_t *sim, uint64_t acked, uint64_t rejected, double elapsed, 
     /* This process's CPU over the same interval (bench/run's accounting). */
     cJSON_AddNumberToObject(doc, "cpu_user_s", (double)(int64_t)(cpu[0] * 1e6 + 0.5) / 1e6);
     cJSON_AddNumberToObject(doc, "cpu_system_s", (double)(int64_t)(cpu[1] * 1e6 + 0.5) / 1e6);
+    /* CurveZMQ handshake buffers: reused from the pool / fresh (qs_secpool.h). */
+    qs_secpool_stats(&pool);
+    cJSON_AddNumberToObject(doc, "secure_buffers_reused", (double)pool.reused);
+    cJSON_AddNumberToObject(doc, "secure_buffers_allocated", (double)pool.allocated);
     for (uint32_t t = 0; t < QS_SIM_TOPICS; t++) {
         for (uint32_t st = 0; st < QS_SIM_STATES; st++) {
             cJSON *row;

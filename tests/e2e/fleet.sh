@@ -59,4 +59,20 @@ qs_running broker || qs_fail "qs-broker died during the run"
 qs_running store || qs_fail "qs-store died during the run"
 qs_stop store 10 || qs_fail "qs-store exited $QS_STOP_RC on SIGTERM"
 qs_stop broker 10 || qs_fail "qs-broker exited $QS_STOP_RC on SIGTERM"
+
+# The CurveZMQ handshake buffers come from the pool (qs_secpool.h) in both
+# programs: libzmq's calls reach the override, and after the first
+# handshakes the released buffers are taken again instead of fresh mappings.
+qs_step "handshake buffers reused: broker and producer"
+line=$(grep -o 'secure_buffers reused=[0-9]* allocated=[0-9]*' "${QS_DAEMON_LOG[broker]}" | tail -n 1)
+[[ -n $line ]] || qs_fail "the broker's last stats line has no secure_buffers counts"
+read -r reused allocated < <(sed 's/[^0-9 ]//g; s/  */ /g; s/^ //' <<<"${line#secure_buffers }")
+qs_info "broker: $line ($CLIENTS handshakes)"
+(( reused >= 4 * CLIENTS && allocated < reused )) ||
+    qs_fail "the broker reused $reused handshake buffers and mapped $allocated fresh: expected most of 6 per handshake reused"
+reused=$(qs_json_get "$QS_TMP/sim.json" .secure_buffers_reused)
+allocated=$(qs_json_get "$QS_TMP/sim.json" .secure_buffers_allocated)
+qs_info "producer: reused $reused, allocated $allocated"
+(( reused > 0 && allocated < reused )) ||
+    qs_fail "simulate reused $reused handshake buffers and mapped $allocated fresh"
 echo "e2e_fleet: PASS"
