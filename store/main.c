@@ -36,6 +36,7 @@
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
+#include "checkpointer.h"
 #include "qs_storestats.h"
 #include "qs_workerproto.h"
 #include "qs_zmqutil.h"
@@ -45,6 +46,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +217,7 @@ struct store {
     uint8_t *site_key;
     qs_sitedb_t *sitedb;
     qs_storedb_t *storedb;
+    qs_checkpointer_t *checkpointer;   /* SQLite: the WAL's checkpoints */
     qs_epochkeys_t *epochkeys;
     qs_ingest_t *ingest;
     void *ctx;
@@ -315,8 +318,16 @@ store_open(struct store *st, const char *home)
         log_error("cannot start: %s", err);
         return -1;
     }
-    if (qs_storedb_engine(st->storedb) == QS_STOREDB_SQLITE)
+    if (qs_storedb_engine(st->storedb) == QS_STOREDB_SQLITE) {
         sqlite3_busy_timeout(qs_storedb_sqlite(st->storedb), QS_WORKER_BUSY_TIMEOUT_MS);
+        /* Before the commit thread exists: it is the hook's thread. */
+        if ((st->checkpointer = qs_checkpointer_start(qs_storedb_sqlite(st->storedb),
+                                                      st->paths.store_db, err,
+                                                      sizeof err)) == NULL) {
+            log_error("cannot start: %s", err);
+            return -1;
+        }
+    }
     memset(&icfg, 0, sizeof icfg);
     icfg.store_kp = st->store_kp;
     icfg.site_key = st->site_key;
@@ -521,7 +532,15 @@ store_close(struct store *st)
         zmq_close(st->lp.socks[k]);
     if (st->ctx != NULL)
         zmq_ctx_term(st->ctx);
-    qs_ingest_destroy(&st->ingest);
+    qs_ingest_destroy(&st->ingest);   /* the commit thread ends here */
+    if (st->checkpointer != NULL) {
+        qs_checkpointer_stats_t ck;
+        qs_checkpointer_stats(st->checkpointer, &ck);
+        log_info("WAL checkpoints: %" PRIu64 " in the background (%" PRIu64 " pages), %" PRIu64
+                 " by the commit thread, %" PRIu64 " failed",
+                 ck.background, ck.pages, ck.inline_runs, ck.failed);
+        qs_checkpointer_destroy(&st->checkpointer);
+    }
     qs_epochkeys_destroy(&st->epochkeys);
     qs_storedb_destroy(&st->storedb);
     qs_sitedb_destroy(&st->sitedb);

@@ -9,6 +9,10 @@ target_link_libraries(qs_store_lib PUBLIC qs_storedb quietstate)
 # (committer.h, docs/performance.md "The pipeline").
 find_package(Threads REQUIRED)
 target_sources(qs_store_lib PRIVATE commit.c committer.c)
+# store.db's WAL checkpoints beside the commit thread (checkpointer.h).
+target_sources(qs_store_lib PRIVATE checkpointer.c)
+qs_unit_test(test_checkpointer test_checkpointer.c)
+target_link_libraries(test_checkpointer PRIVATE qs_store_lib)
 # Store protection: per-client quotas and the disk reserve (docs/quotas.md).
 target_sources(qs_store_lib PRIVATE quota.c quota_topics.c quota_topics_pg.c headroom.c)
 # qsctl import: an export of the model system through the write path (docs/import.md).

@@ -13,8 +13,10 @@
  *     covers it (a write racing with a flush counts as not covered);
  *   - sqlite3_exec/sqlite3_step whose SQL is a COMMIT (or END): a commit
  *     window. It is "flushed" when at least one flush of a tracked file ran
- *     inside it on the same thread and no tracked file is dirty when it
- *     returns successfully. synchronous=OFF (no flush) and, in WAL mode,
+ *     inside it on the same thread and no tracked file that thread wrote is
+ *     dirty when it returns successfully (the thread's own writes: qs-store's
+ *     checkpoint thread copies WAL pages into store.db at any time, pages
+ *     already durable in the WAL, and flushes them itself). synchronous=OFF (no flush) and, in WAL mode,
  *     synchronous=NORMAL (frames written, flushed only at checkpoint) both
  *     leave commits unflushed. The commit's START is the BEGIN of its
  *     transaction on that thread (the COMMIT itself when no BEGIN was seen):
@@ -99,6 +101,7 @@ static char db_name[256] = "store.db";
 static __thread int tl_depth;        /* nesting of wrapped sqlite3 calls */
 static __thread uint64_t tl_begin;   /* seq of this thread's open BEGIN, 0 if none */
 static __thread uint64_t tl_syncs;   /* flushes done by this thread */
+static __thread uint64_t tl_write_gen[N_KIND]; /* seq of this thread's last write */
 static __thread int tl_send_first = 1; /* next zmq frame sent starts a message */
 static __thread int tl_recv_first = 1; /* next zmq frame received starts a message */
 
@@ -283,7 +286,7 @@ note_write(int fd, ssize_t rc)
     if (k == KIND_NONE || rc < 0)
         return;
     pthread_mutex_lock(&mu);
-    write_gen[k] = ++seq;
+    write_gen[k] = tl_write_gen[k] = ++seq;
     n_writes++;
     pthread_mutex_unlock(&mu);
 }
@@ -443,7 +446,7 @@ window_end(const struct window *w, int ok)
     pthread_mutex_lock(&mu);
     ++seq;
     for (int k = KIND_DB; k < N_KIND; k++)
-        if (write_gen[k] > synced_gen[k])
+        if (tl_write_gen[k] > synced_gen[k])
             dirty = k;
     n_commits++;
     int flushed = ok && tl_syncs > w->syncs && dirty < 0;
