@@ -22,6 +22,7 @@ static void *
 checkpoint_thread(void *arg)
 {
     qs_checkpointer_t *c = arg;
+    int last_wal = 0, last_copied = 0;   /* the previous run's WAL and copied pages */
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
@@ -41,8 +42,15 @@ checkpoint_thread(void *arg)
                      "tries again)", sqlite3_errmsg(c->db));
         pthread_mutex_lock(&c->mu);
         if (rc == SQLITE_OK) {
+            /* SQLite counts the pages copied from this WAL since it was
+             * last restarted, by any checkpoint: this run's share is the
+             * growth since the previous one, unless the WAL restarted. */
+            int fresh = wal_pages < last_wal || copied < last_copied ? copied
+                                                                    : copied - last_copied;
             c->stats.background++;
-            c->stats.pages += copied > 0 ? (uint64_t)copied : 0;
+            c->stats.pages += fresh > 0 ? (uint64_t)fresh : 0;
+            last_wal = wal_pages;
+            last_copied = copied;
         } else if (rc != SQLITE_BUSY) {
             c->stats.failed++;
         }

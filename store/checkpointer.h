@@ -38,7 +38,7 @@ typedef struct qs_checkpointer qs_checkpointer_t;
 typedef struct {
     uint64_t background;   /* checkpoints the thread ran */
     uint64_t inline_runs;  /* checkpoints the writer ran itself (thread behind) */
-    uint64_t pages;        /* pages the thread copied into store.db */
+    uint64_t pages;        /* pages the thread copied into store.db (about) */
     uint64_t failed;       /* checkpoints that failed (not SQLITE_BUSY: logged) */
 } qs_checkpointer_stats_t;
 
