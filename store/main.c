@@ -22,6 +22,7 @@
  * dies). A second qs-store on the same home exits 1 naming the holder's lock.
  * All the ingest logic lives in ingest.c; this file is wiring.
  */
+#include "checkpointer.h"
 #include "ingest.h"
 
 #include "qs_clock.h"
@@ -36,7 +37,6 @@
 #include "qs_site.h"
 #include "qs_sitedb.h"
 #include "qs_storedb.h"
-#include "checkpointer.h"
 #include "qs_storestats.h"
 #include "qs_workerproto.h"
 #include "qs_zmqutil.h"
