@@ -66,6 +66,8 @@ typedef struct {
 
 typedef struct {
     int k;                   /* the threshold that was applied */
+    char *group;             /* owned: the group whose snapshots these are; NULL: the fleet's */
+    char *deployment;        /* owned: the deployment asked about; NULL when none */
     int64_t first_day, last_day;            /* the range asked, inclusive */
     int64_t *missing_days;   /* days of the range without a snapshot, ascending */
     size_t n_missing;
@@ -133,7 +135,8 @@ void qs_storedb_trend_free(qs_storedb_trend_t *t);
 
 /* The JSON document of an answer (what `qsctl compliance --trend --format
  * json` prints and qs-web answers):
- *   {"k": K, "days": N, "first_day": "YYYY-MM-DD", "last_day": "…",
+ *   {"k": K, "group": "NAME" or null, "deployment": "ID" or null,
+ *    "days": N, "first_day": "YYYY-MM-DD", "last_day": "…",
  *    "missing_days": ["YYYY-MM-DD", …],
  *    "rows": [{"day": "YYYY-MM-DD", "topic_type": 500, "topic_id": "…",
  *              "state_id": 3, "state": "installed", "count": 17}, …]}

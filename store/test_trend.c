@@ -276,6 +276,7 @@ test_trend_each_day_is_suppressed_as_compliance(void)
 
     doc = qs_storedoc_trend(&t);
     text = cJSON_PrintUnformatted(doc);
+    QS_CHECK(strstr(text, "\"group\":null,\"deployment\":null,\"days\":3,") != NULL);
     QS_CHECK(strstr(text, "\"days\":3,\"first_day\":\"2024-10-02\",\"last_day\":"
                           "\"2024-10-04\",\"missing_days\":[\"2024-10-02\"]") != NULL);
     QS_CHECK(strstr(text, "{\"day\":\"2024-10-03\",\"topic_type\":500,\"topic_id\":\"KB1\","

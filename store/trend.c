@@ -274,6 +274,7 @@ qs_storedb_trend_query(qs_storedb_t *db, qs_storedb_trend_t *out, const qs_polic
             keep_ids(&raw, q->topic_ids, q->n_topic_ids);
         suppress_days(&raw, &pub, out->k);
         assemble(out, &raw, &pub);
+        out->group = q->group != NULL ? qs_strdup(q->group) : NULL;
     }
     qs_trend_raw_free(&raw);
     qs_trend_raw_free(&pub);
@@ -315,6 +316,8 @@ qs_storedb_trend_deployment(qs_storedb_t *db, qs_storedb_trend_t *out, qs_sitedb
     q.n_topic_ids = d.n_topic_ids;
     q.group = d.group;
     rc = qs_storedb_trend_query(db, out, policy, last_day, days, &q, errmsg, errmsg_len);
+    if (rc == 0)
+        out->deployment = qs_strdup(id);
     if (rc == QS_GROUP_UNKNOWN)   /* as qs_storedb_deadline says it */
         snprintf(errmsg, errmsg_len, "the deployment's group '%s' does not exist (any more): "
                  "'qsctl group list' shows the groups", d.group);
@@ -329,8 +332,11 @@ qs_storedb_trend_free(qs_storedb_trend_t *t)
         free(t->rows[i].topic_id);
     free(t->rows);
     free(t->missing_days);
+    free(t->group);
+    free(t->deployment);
     t->rows = NULL;
     t->missing_days = NULL;
+    t->group = t->deployment = NULL;
     t->n = t->n_missing = 0;
 }
 
@@ -359,6 +365,15 @@ qs_storedoc_trend(const qs_storedb_trend_t *t)
     int64_t day_of = 0;
 
     cJSON_AddNumberToObject(doc, "k", t->k);
+    /* What the rows are about, so that a saved answer says it itself. */
+    if (t->group != NULL)
+        cJSON_AddStringToObject(doc, "group", t->group);
+    else
+        cJSON_AddNullToObject(doc, "group");
+    if (t->deployment != NULL)
+        cJSON_AddStringToObject(doc, "deployment", t->deployment);
+    else
+        cJSON_AddNullToObject(doc, "deployment");
     cJSON_AddNumberToObject(doc, "days", (double)(t->last_day - t->first_day + 1));
     cJSON_AddItemToObject(doc, "first_day", day_string(t->first_day));
     cJSON_AddItemToObject(doc, "last_day", day_string(t->last_day));

@@ -82,7 +82,7 @@ missing() { printf '{"day":"%s","topic_type":500,"topic_id":"KB-TREND-1","state_
 counted() { printf '{"day":"%s","topic_type":500,"topic_id":"KB-TREND-1","state_id":%s,"state":"%s","count":%s}' "$1" "$2" "$3" "$4"; }
 suppressed() { printf '{"day":"%s","topic_type":500,"topic_id":"KB-TREND-1","state_id":%s,"state":"%s","count":null,"suppressed":true}' "$1" "$2" "$3"; }
 want=$(jq -c . <<EOF
-{"k": 2, "days": 5, "first_day": "$(day -1)", "last_day": "$(day 3)",
+{"k": 2, "group": null, "deployment": null, "days": 5, "first_day": "$(day -1)", "last_day": "$(day 3)",
  "missing_days": ["$(day -1)", "$(day 2)"],
  "rows": [$(missing "$(day -1)" 2 required), $(missing "$(day -1)" 3 installed),
           $(counted "$(day 0)" 2 required 3), $(counted "$(day 0)" 3 installed 3),

@@ -97,10 +97,12 @@ trend lab.json --days 3 --group lab --format json
 qs_expect_eq "lab per day" "$(cells "$QS_TMP/lab.json")" \
     '[[0,"KB-G-1",2,"missing"],[0,"KB-G-1",3,"missing"],[0,"KB-G-2",3,"missing"],[1,"KB-G-1",2,1],[1,"KB-G-1",3,2],[1,"KB-G-2",3,1],[2,"KB-G-1",3,3],[2,"KB-G-2",3,1]]'
 qs_expect_eq "lab's missing days" "$(jq -c .missing_days "$QS_TMP/lab.json")" "[\"$(day 0)\"]"
+qs_expect_eq "the document names its group" "$(jq -c '[.group, .deployment]' "$QS_TMP/lab.json")" '["lab",null]'
 trend fleet.json --days 3 --format json
 qs_expect_eq "the fleet per day (differs from lab's)" "$(cells "$QS_TMP/fleet.json")" \
     '[[0,"KB-G-1",2,6],[0,"KB-G-2",3,2],[1,"KB-G-1",2,3],[1,"KB-G-1",3,3],[1,"KB-G-2",3,2],[2,"KB-G-1",2,2],[2,"KB-G-1",3,4],[2,"KB-G-2",3,2]]'
 qs_expect_eq "the fleet has no missing day" "$(jq -c .missing_days "$QS_TMP/fleet.json")" '[]'
+qs_expect_eq "the fleet's document names no group" "$(jq -c '[.group, .deployment]' "$QS_TMP/fleet.json")" '[null,null]'
 trend late.json --days 3 --group late --format json
 qs_expect_eq "late: day 2 only" "$(cells "$QS_TMP/late.json")" \
     '[[0,"KB-G-1",2,"missing"],[0,"KB-G-2",3,"missing"],[1,"KB-G-1",2,"missing"],[1,"KB-G-2",3,"missing"],[2,"KB-G-1",2,1],[2,"KB-G-2",3,1]]'
@@ -114,8 +116,10 @@ qs_expect_rc 0 "$QS_TMP/d1.out" "$QSCTL" deployment add "${H[@]}" --id D-lab --t
 qs_expect_rc 0 "$QS_TMP/d2.out" "$QSCTL" deployment add "${H[@]}" --id D-all --topic-id KB-G-1 \
     --deadline "$(iso -86400)" --as e2e-trend-group
 trend dlab.json --days 3 --deployment D-lab --format json
-qs_expect_eq "D-lab = lab's KB-G-1" "$(jq -c . "$QS_TMP/dlab.json")" "$(jq -c . "$QS_TMP/lab-kb1.json")"
+qs_expect_eq "D-lab = lab's KB-G-1" "$(jq -c 'del(.deployment)' "$QS_TMP/dlab.json")" "$(jq -c 'del(.deployment)' "$QS_TMP/lab-kb1.json")"
+qs_expect_eq "D-lab's document names it and its group" "$(jq -c '[.group, .deployment]' "$QS_TMP/dlab.json")" '["lab","D-lab"]'
 trend dall.json --days 3 --deployment D-all --format json
+qs_expect_eq "D-all's document: no group" "$(jq -c '[.group, .deployment]' "$QS_TMP/dall.json")" '[null,"D-all"]'
 qs_expect_eq "D-all = the fleet's KB-G-1" "$(cells "$QS_TMP/dall.json")" \
     '[[0,"KB-G-1",2,6],[1,"KB-G-1",2,3],[1,"KB-G-1",3,3],[2,"KB-G-1",2,2],[2,"KB-G-1",3,4]]'
 trend dlab.txt --days 3 --deployment D-lab
