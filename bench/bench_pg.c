@@ -42,7 +42,6 @@
 #include "qs_store_bench.h"
 #include "qs_storedb.h"
 #include "simgen.h"
-#include "storedb_sqlite.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -261,8 +260,8 @@ bench_grow(const struct bench_opts *o)
         goto out;
     if (qs_storedb_engine(st.s.storedb) == QS_STOREDB_SQLITE) {
         char err[512];
-        if ((checkpointer = qs_checkpointer_start(qs_storedb_sqlite(st.s.storedb),
-                                                  site.paths.store_db, err, sizeof err)) == NULL) {
+        if ((checkpointer = qs_checkpointer_start(st.s.storedb, site.paths.store_db, err,
+                                                  sizeof err)) == NULL) {
             fprintf(stderr, "qs-bench grow: %s\n", err);
             goto out;
         }

@@ -2,6 +2,7 @@
 #include "checkpointer.h"
 
 #include "qs_log.h"
+#include "storedb_sqlite.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -82,11 +83,16 @@ wal_hook(void *arg, sqlite3 *writer, const char *schema, int wal_pages)
 }
 
 qs_checkpointer_t *
-qs_checkpointer_start(sqlite3 *writer, const char *path, char *err, size_t err_len)
+qs_checkpointer_start(qs_storedb_t *store, const char *path, char *err, size_t err_len)
 {
-    qs_checkpointer_t *c = qs_calloc(1, sizeof *c);
+    qs_checkpointer_t *c;
 
-    c->writer = writer;
+    if (qs_storedb_engine(store) != QS_STOREDB_SQLITE) {
+        snprintf(err, err_len, "WAL checkpoints are SQLite's: this store is on PostgreSQL");
+        return NULL;
+    }
+    c = qs_calloc(1, sizeof *c);
+    c->writer = qs_storedb_sqlite(store);
     if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
         sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
@@ -107,7 +113,7 @@ qs_checkpointer_start(sqlite3 *writer, const char *path, char *err, size_t err_l
         free(c);
         return NULL;
     }
-    sqlite3_wal_hook(writer, wal_hook, c);   /* replaces the automatic checkpoint */
+    sqlite3_wal_hook(c->writer, wal_hook, c);   /* replaces the automatic checkpoint */
     return c;
 }
 

@@ -26,9 +26,10 @@
 #ifndef QS_CHECKPOINTER_H
 #define QS_CHECKPOINTER_H
 
+#include "qs_storedb.h"
+
 #include <stddef.h>
 #include <stdint.h>
-#include <sqlite3.h>
 
 #define QS_CHECKPOINT_PAGES 1000            /* SQLite's own default threshold */
 #define QS_CHECKPOINT_INLINE_PAGES 16000    /* ~64 MiB of WAL: the writer helps */
@@ -42,11 +43,11 @@ typedef struct {
     uint64_t failed;       /* checkpoints that failed (not SQLITE_BUSY: logged) */
 } qs_checkpointer_stats_t;
 
-/* Start the thread for writer, a connection to the store.db at path that
- * only one other thread uses (qs-store's commit thread): call it before
- * that thread first uses writer. NULL with err on failure (nothing is
- * changed then). */
-qs_checkpointer_t *qs_checkpointer_start(sqlite3 *writer, const char *path, char *err,
+/* Start the thread for db, an SQLite store (the store.db at path) whose
+ * connection only one other thread uses (qs-store's commit thread): call
+ * it before that thread first commits. NULL with err on failure, or for a
+ * PostgreSQL store (nothing is changed then). */
+qs_checkpointer_t *qs_checkpointer_start(qs_storedb_t *db, const char *path, char *err,
                                          size_t err_len);
 
 /* The counts so far (any thread). */

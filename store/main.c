@@ -321,8 +321,7 @@ store_open(struct store *st, const char *home)
     if (qs_storedb_engine(st->storedb) == QS_STOREDB_SQLITE) {
         sqlite3_busy_timeout(qs_storedb_sqlite(st->storedb), QS_WORKER_BUSY_TIMEOUT_MS);
         /* Before the commit thread exists: it is the hook's thread. */
-        if ((st->checkpointer = qs_checkpointer_start(qs_storedb_sqlite(st->storedb),
-                                                      st->paths.store_db, err,
+        if ((st->checkpointer = qs_checkpointer_start(st->storedb, st->paths.store_db, err,
                                                       sizeof err)) == NULL) {
             log_error("cannot start: %s", err);
             return -1;

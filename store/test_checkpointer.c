@@ -83,7 +83,7 @@ test_checkpointer_copies_in_the_background(void)
         return;
     db = qs_storedb_sqlite(store);
     QS_CHECK(sqlite3_exec(db, "CREATE TABLE scratch(b BLOB)", NULL, NULL, NULL) == SQLITE_OK);
-    c = qs_checkpointer_start(db, path, err, sizeof err);
+    c = qs_checkpointer_start(store, path, err, sizeof err);
     QS_CHECK(c != NULL);
     if (c == NULL) {
         qs_storedb_destroy(&store);
@@ -133,7 +133,7 @@ test_checkpointer_writer_copies_when_a_reader_pins_the_wal(void)
         return;
     db = qs_storedb_sqlite(store);
     before = count_rows(db);
-    c = qs_checkpointer_start(db, path, err, sizeof err);
+    c = qs_checkpointer_start(store, path, err, sizeof err);
     QS_CHECK(c != NULL);
     /* A read transaction on the first snapshot: no checkpoint can copy a
      * page written after it, so the WAL grows until the writer's limit. */
@@ -162,7 +162,7 @@ test_checkpointer_refuses_a_missing_file(void)
 
     QS_CHECK(store != NULL);
     snprintf(missing, sizeof missing, "%s/nothing/store.db", dir);
-    QS_CHECK(qs_checkpointer_start(qs_storedb_sqlite(store), missing, err, sizeof err) == NULL);
+    QS_CHECK(qs_checkpointer_start(store, missing, err, sizeof err) == NULL);
     QS_CHECK(strstr(err, "nothing/store.db") != NULL);
     qs_checkpointer_destroy(NULL);
     qs_storedb_destroy(&store);
