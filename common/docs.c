@@ -164,3 +164,12 @@ done:
     (void)qs_sitedb_commit(db);
     return rc;
 }
+
+void
+qs_doc_add_string_or_null(cJSON *obj, const char *name, const char *text)
+{
+    if (text == NULL)
+        cJSON_AddNullToObject(obj, name);
+    else
+        cJSON_AddStringToObject(obj, name, text);
+}

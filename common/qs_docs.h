@@ -38,6 +38,10 @@ int qs_doc_policy_read(cJSON **doc, qs_sitedb_t *db, int history)
 
 cJSON *qs_doc_audit_entry(const qs_audit_entry_t *e);
 
+/* obj[name] = text, or null when text is NULL (an optional string of any
+ * document: a deployment's group, a trend's group and deployment). */
+void qs_doc_add_string_or_null(cJSON *obj, const char *name, const char *text);
+
 /* The policy that the change object `changes` makes of cur, as both
  * `qsctl policy set` and PUT /api/v1/policy store it. changes holds any of
  * the policy's fields; a field not given keeps its value; each entry of

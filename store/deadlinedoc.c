@@ -1,6 +1,7 @@
 /* deadlinedoc.c - JSON of deployments and deadline compliance (qs_deadlinedoc.h). */
 #include "qs_deadlinedoc.h"
 #include "qs_clock.h"
+#include "qs_docs.h"
 #include "qs_log.h"
 #include "qs_policy.h"
 #include "qs_store_group.h"
@@ -22,15 +23,6 @@ add_time(cJSON *obj, const char *name, int64_t ms)
     cJSON_AddStringToObject(obj, name, text);
 }
 
-static void
-add_string_or_null(cJSON *obj, const char *name, const char *text)
-{
-    if (text == NULL)
-        cJSON_AddNullToObject(obj, name);
-    else
-        cJSON_AddStringToObject(obj, name, text);
-}
-
 cJSON *
 qs_deadlinedoc_deployment(const qs_deployment_t *d)
 {
@@ -45,9 +37,9 @@ qs_deadlinedoc_deployment(const qs_deployment_t *d)
     cJSON_AddItemToObject(obj, "topic_ids", ids);
     add_time(obj, "available_utc", d->available_ms);
     add_time(obj, "deadline_utc", d->deadline_ms);
-    add_string_or_null(obj, "group", d->group);
+    qs_doc_add_string_or_null(obj, "group", d->group);
     add_time(obj, "created_utc", d->created_ms);
-    add_string_or_null(obj, "actor", d->actor);
+    qs_doc_add_string_or_null(obj, "actor", d->actor);
     return obj;
 }
 
@@ -125,7 +117,7 @@ qs_deadlinedoc_compliance(const qs_deployment_t *d, const qs_storedb_deadline_t 
     cJSON_AddNumberToObject(doc, "topic_type", d->topic_type);
     add_time(doc, "deadline_utc", d->deadline_ms);
     add_time(doc, "available_utc", d->available_ms);
-    add_string_or_null(doc, "group", d->group);
+    qs_doc_add_string_or_null(doc, "group", d->group);
     /* With a group every count is over its members (docs/deployments.md). */
     cJSON_AddBoolToObject(doc, "group_applied", d->group != NULL);
     add_time(doc, "evaluated_utc", now_ms);

@@ -16,6 +16,7 @@
 #include "qs_clock.h"
 #include "qs_codec.h"
 #include "qs_deployments.h"
+#include "qs_docs.h"
 #include "qs_log.h"
 #include "qs_store_group.h"
 #include "query_rules.h"
@@ -366,14 +367,8 @@ qs_storedoc_trend(const qs_storedb_trend_t *t)
 
     cJSON_AddNumberToObject(doc, "k", t->k);
     /* What the rows are about, so that a saved answer says it itself. */
-    if (t->group != NULL)
-        cJSON_AddStringToObject(doc, "group", t->group);
-    else
-        cJSON_AddNullToObject(doc, "group");
-    if (t->deployment != NULL)
-        cJSON_AddStringToObject(doc, "deployment", t->deployment);
-    else
-        cJSON_AddNullToObject(doc, "deployment");
+    qs_doc_add_string_or_null(doc, "group", t->group);
+    qs_doc_add_string_or_null(doc, "deployment", t->deployment);
     cJSON_AddNumberToObject(doc, "days", (double)(t->last_day - t->first_day + 1));
     cJSON_AddItemToObject(doc, "first_day", day_string(t->first_day));
     cJSON_AddItemToObject(doc, "last_day", day_string(t->last_day));
