@@ -16,7 +16,8 @@
  *     inside it on the same thread and no tracked file that thread wrote is
  *     dirty when it returns successfully (the thread's own writes: qs-store's
  *     checkpoint thread copies WAL pages into store.db at any time, pages
- *     already durable in the WAL, and flushes them itself). synchronous=OFF (no flush) and, in WAL mode,
+ *     already durable in the WAL, and flushes them itself).
+ *     synchronous=OFF (no flush) and, in WAL mode,
  *     synchronous=NORMAL (frames written, flushed only at checkpoint) both
  *     leave commits unflushed. The commit's START is the BEGIN of its
  *     transaction on that thread (the COMMIT itself when no BEGIN was seen):
