@@ -6,7 +6,8 @@
  * on the site's engine: store.db, or the database of [store] database.
  *
  *   1. empty: M messages from fresh clients (B per envelope) into the empty
- *      store, timed: the rate an empty store takes;
+ *      store, timed: the rate an empty store takes; their times spread over
+ *      an hour, as phase 3's;
  *   2. fill, untimed: --clients C clients report 20 messages each (one per
  *      topic: C x 20 latest rows, as many history rows), in chunks of
  *      FILL_CHUNK clients (enrolled per chunk; keys kept for every stride-th
@@ -19,7 +20,9 @@
  *      site's earlier days are pages today's ingest does not touch);
  *   3. grown, timed: M messages from the kept clients, picked in random
  *      order, each envelope B new serials of one client: updates of existing
- *      latest rows at random places of the key space, not appends.
+ *      latest rows at random places of the key space, not appends; their
+ *      times spread over the hour after the fill's, as a clock moves
+ *      (phase_ms).
  *
  * On SQLite the WAL's checkpoints run on their own thread, as in qs-store
  * (checkpointer.h): the cost measured is the store's. (qs-bench ideal keeps
@@ -50,6 +53,7 @@
 
 #define FILL_CHUNK 2000
 #define KEPT_MAX 4000            /* keys held at once (sodium_malloc'd, guard pages) */
+#define GROW_SPREAD_MS 3600000LL /* phase 3's message times: the hour after the fill's */
 
 typedef struct {
     bench_store_t s;
@@ -218,6 +222,17 @@ out:
     return rc;
 }
 
+/* The message time of envelope k of a timed phase of n: the timed phases'
+ * times move on as a clock does, over GROW_SPREAD_MS after the fill's. A
+ * fleet's new states are stamped when they happen, not all in the second
+ * the fill was (which made each installation of phase 3 an index entry at
+ * a random place among the fill's, a cost no fleet pays; docs/scale.md). */
+static int64_t
+phase_ms(int64_t base_ms, long k, long n)
+{
+    return base_ms + GROW_SPREAD_MS * (k + 1) / n;
+}
+
 /* Phase 3's envelopes: kept clients in random order, batch new serials
  * each (after the 20 of the fill, and after earlier rounds). */
 static void
@@ -225,13 +240,15 @@ grow_updates(envs_t *e, const bench_site_t *site, qs_keypair_t **kept, const uin
              size_t n_kept, long messages, int batch, int64_t base_ms)
 {
     uint64_t *next = qs_calloc(n_kept, sizeof *next);
+    long envelopes = (messages + batch - 1) / batch, k = 0;
 
     for (size_t i = 0; i < n_kept; i++)
         next[i] = QS_SIM_TOPICS + 1;
-    for (long sent = 0; sent < messages; sent += batch) {
-        size_t k = randombytes_uniform((uint32_t)n_kept);
-        env_add(e, site, kept[k], ids[k], next[k], (size_t)batch, base_ms);
-        next[k] += (uint64_t)batch;
+    for (long sent = 0; sent < messages; sent += batch, k++) {
+        size_t pick = randombytes_uniform((uint32_t)n_kept);
+        env_add(e, site, kept[pick], ids[pick], next[pick], (size_t)batch,
+                phase_ms(base_ms, k, envelopes));
+        next[pick] += (uint64_t)batch;
     }
     free(next);
 }
@@ -266,7 +283,8 @@ bench_grow(const struct bench_opts *o)
             goto out;
         }
     }
-    /* Times in the past, room for every serial a client will send. */
+    /* Times in the past, room for every serial a client will send and for
+     * phase 3's hour (GROW_SPREAD_MS). */
     base_ms = qs_clock_now_ms(&clock) - 10000000;
     /* One more fresh client than timed: its envelope, untimed, warms the
      * connection, the statements and today's partition up, so that the
@@ -279,7 +297,8 @@ bench_grow(const struct bench_opts *o)
         goto out;
     envs_free(&e);
     for (size_t i = 0; i < n_fresh; i++)
-        env_add(&e, &site, fresh[i], (uint32_t)(i + 1), 1, (size_t)o->batch, base_ms);
+        env_add(&e, &site, fresh[i], (uint32_t)(i + 1), 1, (size_t)o->batch,
+                phase_ms(base_ms, (long)i, (long)n_fresh));
     if ((empty_s = ingest_all(&st, &e)) < 0)
         goto out;
     envs_free(&e);

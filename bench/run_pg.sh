@@ -44,7 +44,7 @@ pg_phase_sizes() {
 # pg_bytes_per_row: bytes of latest and of the history per row, into R.
 pg_bytes_sqlite() {   # pg_bytes_sqlite DB TAG
     local lat hist n_lat n_hist
-    lat=$(sqlite3 -readonly "$1" "SELECT SUM(pgsize) FROM dbstat WHERE name IN ('latest', 'latest_by_machine', 'latest_by_report')")
+    lat=$(sqlite3 -readonly "$1" "SELECT SUM(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = 'latest')")
     hist=$(sqlite3 -readonly "$1" "SELECT SUM(pgsize) FROM dbstat WHERE name GLOB 'history_*'")
     n_lat=$(sqlite3 -readonly "$1" "SELECT COUNT(*) FROM latest")
     n_hist=$(sqlite3 -readonly "$1" "SELECT SUM(rows) FROM partitions")

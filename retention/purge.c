@@ -10,7 +10,8 @@
  *   4. shred every orphan key (no partition left, expired); with key chains
  *      (a PostgreSQL site) move each topic type's chain to its cutoff's day;
  *   5. latest: DELETE rows not reported since the cutoff, per topic type,
- *      QS_PURGE_LATEST_BATCH rows per transaction (index latest_by_report);
+ *      one pass over latest's primary key, QS_PURGE_LATEST_BATCH rows a
+ *      transaction;
  *   6. scrub: incremental vacuum + WAL checkpoint TRUNCATE (on PostgreSQL:
  *      VACUUM of the tables deleted from).
  * The stop flag is polled between steps, partitions and batches. What to

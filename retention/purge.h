@@ -30,7 +30,8 @@
 #include "qs_policy.h"
 #include "qs_storedb.h"
 
-/* Rows of latest deleted per transaction: keeps each write lock short. */
+/* Rows of latest looked at per transaction of the pass over its primary key
+ * (qs_store_expire.h): keeps each write lock short. */
 #define QS_PURGE_LATEST_BATCH 5000
 
 typedef struct {

@@ -5,7 +5,7 @@
  * table is dropped whole (secure_delete zeroes its pages); the partition
  * straddling a cutoff loses its older rows through qs_history_delete, the
  * one place that lowers partitions.rows when rows go; latest rows go in
- * batches through the latest_by_report index, and the compliance_counts
+ * steps of one pass over its primary key, and the compliance_counts
  * triggers follow each row out. A PostgreSQL store is handed to
  * expire_pg.c at the top of each public function.
  */
@@ -16,6 +16,7 @@
 #include "qs_sqlutil.h"
 #include "qs_store_expire.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -177,39 +178,60 @@ qs_expire_topics_sql(char *out, size_t out_len, const qs_expire_topics_t *topics
     return off < out_len ? 0 : -1;
 }
 
-/* The batch DELETE of latest for topics, LIMIT batch, ?1 = the cutoff. */
+/* One step of the pass: ?1 = the last client_id of the step before (-1
+ * first), ?2 = the cutoff, ?3 = the step's last client_id. */
 static int
-latest_query(char *q, size_t q_len, const qs_expire_topics_t *topics, size_t batch)
+latest_delete_query(char *q, size_t q_len, const qs_expire_topics_t *topics)
 {
     char where[512];
 
     if (qs_expire_topics_sql(where, sizeof where, topics) != 0)
         return -1;
-    return snprintf(q, q_len, "DELETE FROM latest WHERE (client_id, topic_type, topic_id) IN "
-                    "(SELECT client_id, topic_type, topic_id FROM latest "
-                    " WHERE report_ms < ?1 AND %s LIMIT %zu)", where, batch) >= (int)q_len
-               ? -1 : 0;
+    return snprintf(q, q_len, "DELETE FROM latest WHERE client_id > ?1 AND client_id <= ?3 "
+                    "AND report_ms < ?2 AND %s", where) >= (int)q_len ? -1 : 0;
 }
 
-/* One batch in its own transaction; *n gets the rows deleted. */
+/* The last client_id of the step that starts after client lo: the client
+ * of the batch-th row (a client's rows are never split between steps), or
+ * INT64_MAX with *last = 1 when fewer rows are left. */
 static int
-latest_batch(qs_storedb_t *db, sqlite3_stmt *st, int64_t cutoff_ms, int64_t *n,
-             char *errmsg, size_t errmsg_len)
+step_end(sqlite3_stmt *bound, int64_t lo, size_t batch, int64_t *hi, int *last)
 {
     int rc;
 
+    sqlite3_bind_int64(bound, 1, lo);
+    sqlite3_bind_int64(bound, 2, (sqlite3_int64)batch - 1);
+    rc = sqlite3_step(bound);
+    *last = rc == SQLITE_DONE;
+    *hi = rc == SQLITE_ROW ? sqlite3_column_int64(bound, 0) : INT64_MAX;
+    sqlite3_reset(bound);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* One step in its own transaction; *n gets the rows deleted, *hi the
+ * step's last client_id, *last 1 when it reached the end of latest. */
+static int
+latest_step(qs_storedb_t *db, sqlite3_stmt *bound, sqlite3_stmt *del, int64_t lo,
+            size_t batch, int64_t cutoff_ms, int64_t *n, int64_t *hi, int *last,
+            char *errmsg, size_t errmsg_len)
+{
     *n = 0;
     if (qs_storedb_begin(db) != 0) {
         note(errmsg, errmsg_len, "", db);
         return -1;
     }
-    sqlite3_bind_int64(st, 1, cutoff_ms);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
-        *n = sqlite3_changes(qs_storedb_sqlite(db));
-        if (qs_storedb_commit(db) == 0)
-            return 0;
+    if (step_end(bound, lo, batch, hi, last) == 0) {
+        int rc;
+        sqlite3_bind_int64(del, 1, lo);
+        sqlite3_bind_int64(del, 2, cutoff_ms);
+        sqlite3_bind_int64(del, 3, *hi);
+        rc = sqlite3_step(del);
+        sqlite3_reset(del);
+        if (rc == SQLITE_DONE) {
+            *n = sqlite3_changes(qs_storedb_sqlite(db));
+            if (qs_storedb_commit(db) == 0)
+                return 0;
+        }
     }
     note(errmsg, errmsg_len, "", db);   /* before the rollback resets it */
     qs_storedb_rollback(db);
@@ -217,14 +239,18 @@ latest_batch(qs_storedb_t *db, sqlite3_stmt *st, int64_t cutoff_ms, int64_t *n,
     return -1;
 }
 
+/* No index on report_ms (schema version 4: it moved on every report, a
+ * random page per update of a full store, docs/scale.md): the rows are
+ * found by one pass over latest's primary key, batch rows a step. */
 int
 qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupted,
                          const qs_expire_topics_t *topics, int64_t cutoff_ms, size_t batch,
                          const volatile sig_atomic_t *stop, char *errmsg, size_t errmsg_len)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *bound = NULL, *del = NULL;
     char q[1024];
-    int64_t n;
+    int64_t n, lo = -1, hi;
+    int last = 0, rc = -1;
 
     if (qs_storedb_pgdb(db) != NULL)
         return qs_storedb_expire_latest_pg(db, deleted, interrupted, topics, cutoff_ms, batch,
@@ -232,29 +258,33 @@ qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupted,
     *deleted = 0;
     *interrupted = 0;
     QS_ASSERT(batch > 0);
-    if (latest_query(q, sizeof q, topics, batch) != 0) {
+    if (latest_delete_query(q, sizeof q, topics) != 0) {
         snprintf(errmsg, errmsg_len, "too many topic types with an age of their own");
         return -1;
     }
-    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), q, -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), q, -1, &del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(qs_storedb_sqlite(db), "SELECT client_id FROM latest "
+                           "WHERE client_id > ?1 ORDER BY client_id LIMIT 1 OFFSET ?2", -1,
+                           &bound, NULL) != SQLITE_OK) {
         note(errmsg, errmsg_len, "cannot prepare the delete: ", db);
-        return -1;
+        goto out;
     }
-    for (;;) {
+    while (!last) {
         if (STOPPED(stop)) {
             *interrupted = 1;
             break;
         }
-        if (latest_batch(db, st, cutoff_ms, &n, errmsg, errmsg_len) != 0) {
-            sqlite3_finalize(st);
-            return -1;
-        }
+        if (latest_step(db, bound, del, lo, batch, cutoff_ms, &n, &hi, &last, errmsg,
+                        errmsg_len) != 0)
+            goto out;
         *deleted += n;
-        if (n < (int64_t)batch)
-            break;
+        lo = hi;
     }
-    sqlite3_finalize(st);
-    return 0;
+    rc = 0;
+out:
+    sqlite3_finalize(bound);
+    sqlite3_finalize(del);
+    return rc;
 }
 
 int

@@ -1,7 +1,7 @@
 /* expire_pg.c - expiry on PostgreSQL: drop a history partition, trim one, delete aged latest rows.
  *
  * The same operations as expire.c, each in its own short transaction (latest:
- * one per batch) so that the store workers keep committing. Differences,
+ * one per step of its pass over the primary key) so that the store workers keep committing. Differences,
  * all from storedb_pg.h's multi-writer rules: there are no triggers, so
  * deleting from latest subtracts the deleted rows from this connection's
  * shard of compliance_counts in the same statement (qs_pg_latest_delete);
@@ -15,6 +15,7 @@
 #include "pgutil.h"
 #include "qs_log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,39 +106,54 @@ fail:
     return -1;
 }
 
-/* The batch's condition: $1 = the cutoff; the key subquery takes at most
- * batch rows, and the outer condition is checked again on a row a worker
- * updated meanwhile, so a row reported since the snapshot stays. */
+/* One step's condition: $1 = the cutoff, $2 the last client_id of the step
+ * before (-1 first), $3 the step's last. The condition is checked again on
+ * a row a worker updated meanwhile, so a row reported since the snapshot
+ * stays. */
 static int
-latest_where(char *q, size_t q_len, const qs_expire_topics_t *topics, size_t batch)
+latest_where(char *q, size_t q_len, const qs_expire_topics_t *topics)
 {
     char which[512];
 
     if (qs_expire_topics_sql(which, sizeof which, topics) != 0)
         return -1;
-    return snprintf(q, q_len, "report_ms < $1::bigint AND %s AND (client_id, topic_type, "
-                    "topic_id) IN (SELECT client_id, topic_type, topic_id FROM latest "
-                    "WHERE report_ms < $1::bigint AND %s LIMIT %zu)", which, which, batch)
-                   >= (int)q_len ? -1 : 0;
+    return snprintf(q, q_len, "client_id > $2::bigint AND client_id <= $3::bigint AND "
+                    "report_ms < $1::bigint AND %s", which) >= (int)q_len ? -1 : 0;
 }
 
-/* One batch in its own transaction; *n gets the rows deleted. */
+/* One step in its own transaction: from client lo to the client of the
+ * batch-th row after it (a client's rows are never split between steps),
+ * or to the end (*last = 1). *n gets the rows deleted, *hi the step's last
+ * client_id. */
 static int
-latest_batch(qs_pgdb_t *pg, const char *where, const char *cutoff, int64_t *n,
-             char *errmsg, size_t errmsg_len)
+latest_step(qs_pgdb_t *pg, const char *where, const char *cutoff, int64_t lo, size_t batch,
+            int64_t *n, int64_t *hi, int *last, char *errmsg, size_t errmsg_len)
 {
-    const char *params[1] = { cutoff };
+    char lo_s[24], hi_s[24], bound[200];
+    const char *params[3] = { cutoff, lo_s, hi_s };
 
     *n = 0;
+    snprintf(lo_s, sizeof lo_s, "%lld", (long long)lo);
+    snprintf(bound, sizeof bound, "SELECT coalesce((SELECT client_id FROM latest WHERE "
+             "client_id > $1::bigint ORDER BY client_id OFFSET %zu LIMIT 1), -1)", batch - 1);
     if (qs_pgdb_begin(pg) != 0) {
         snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
         return -1;
     }
-    if (qs_pg_latest_delete(pg, n, where, 1, params, NULL, NULL, errmsg, errmsg_len) == 0) {
+    if (qs_pgdb_int64(pg, hi, bound, 1, params + 1) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
+        goto fail;
+    }
+    *last = *hi < 0;
+    if (*last)
+        *hi = INT64_MAX;
+    snprintf(hi_s, sizeof hi_s, "%lld", (long long)*hi);
+    if (qs_pg_latest_delete(pg, n, where, 3, params, NULL, NULL, errmsg, errmsg_len) == 0) {
         if (qs_pgdb_commit(pg) == 0)
             return 0;
         snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
     }
+fail:
     qs_pgdb_rollback(pg);
     *n = 0;
     return -1;
@@ -150,26 +166,26 @@ qs_storedb_expire_latest_pg(qs_storedb_t *db, int64_t *deleted, int *interrupted
 {
     qs_pgdb_t *pg = qs_storedb_pgdb(db);
     char where[1536], cut[24];
-    int64_t n;
+    int64_t n, lo = -1, hi;
+    int last = 0;
 
     *deleted = 0;
     *interrupted = 0;
     QS_ASSERT(batch > 0);
-    if (latest_where(where, sizeof where, topics, batch) != 0) {
+    if (latest_where(where, sizeof where, topics) != 0) {
         snprintf(errmsg, errmsg_len, "too many topic types with an age of their own");
         return -1;
     }
     snprintf(cut, sizeof cut, "%lld", (long long)cutoff_ms);
-    for (;;) {
+    while (!last) {
         if (STOPPED(stop)) {
             *interrupted = 1;
             break;
         }
-        if (latest_batch(pg, where, cut, &n, errmsg, errmsg_len) != 0)
+        if (latest_step(pg, where, cut, lo, batch, &n, &hi, &last, errmsg, errmsg_len) != 0)
             return -1;
         *deleted += n;
-        if (n < (int64_t)batch)
-            break;
+        lo = hi;
     }
     return 0;
 }

@@ -48,11 +48,12 @@ typedef struct {
 } qs_expire_topics_t;
 
 /* Delete the latest rows of topics whose last report is before cutoff_ms
- * (report_ms < cutoff_ms), at most batch rows per transaction, until a
- * batch deletes fewer than batch rows. stop (may be NULL) is polled before
- * every batch: once set, *interrupted becomes 1 and no batch starts.
- * *deleted gets the rows deleted by the committed batches, also when a
- * later one fails. Returns 0, or -1 with errmsg (the failed batch deleted
+ * (report_ms < cutoff_ms) by one pass over latest's primary key, in steps
+ * of batch rows (rounded up to a client's last row) each in its own
+ * transaction. stop (may be NULL) is polled before every step: once set,
+ * *interrupted becomes 1 and no step starts (the next call starts a new
+ * pass). *deleted gets the rows deleted by the committed steps, also when a
+ * later one fails. Returns 0, or -1 with errmsg (the failed step deleted
  * nothing). */
 int qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupted,
                              const qs_expire_topics_t *topics, int64_t cutoff_ms, size_t batch,

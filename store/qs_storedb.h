@@ -65,7 +65,7 @@ typedef struct {
     int64_t rows;
 } qs_partition_t;
 
-#define QS_STOREDB_SCHEMA_VERSION 3
+#define QS_STOREDB_SCHEMA_VERSION 4
 
 /* Open the store's database. location is either the path of an SQLite
  * store.db or a PostgreSQL URI (postgresql://...; see storedb_pg.h for that

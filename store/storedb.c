@@ -42,7 +42,6 @@ static const char schema[] =
     "  machine_ps BLOB, domain_ps BLOB,"
     "  PRIMARY KEY(client_id, topic_type, topic_id)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
-    "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
     /* Deadline compliance (qs_store_deadline.h): installed at or before a
      * deadline is a range count. Partial: only installed rows, so that the
      * other state changes never touch it. IF NOT EXISTS: a store.db from an
@@ -161,6 +160,33 @@ counts_rebuild_or_note(qs_storedb_t *s, const char *path, char *errmsg, size_t e
     return -1;
 }
 
+/* Versions 0 (a new file) to 2 -> 3, inside schema_upgrade's transaction. */
+static int
+upgrade_to_3(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_len)
+{
+    sqlite3 *db = s->db;
+
+    /* The kept counts are rebuilt from latest whatever the old version was
+     * (a version 1 file has compliance_counts already: rebuilding it is
+     * the same scan, and a file this old may never have been verified). */
+    return exec_or_note(db, schema_counts, "cannot upgrade the schema of", path, errmsg,
+                        errmsg_len) != 0 ||
+           exec_or_note(db, schema_scope, "cannot upgrade the schema of", path, errmsg,
+                        errmsg_len) != 0 ||
+           exec_or_note(db, schema_installed, "cannot upgrade the schema of", path, errmsg,
+                        errmsg_len) != 0 ||
+           /* Before version 3 the index's condition was an IN list: made
+            * again with the form every statement now names (deadline_rules.h). */
+           exec_or_note(db, "DROP INDEX IF EXISTS latest_deadline;" LATEST_DEADLINE_INDEX,
+                        "cannot upgrade the schema of", path, errmsg, errmsg_len) != 0 ||
+           counts_rebuild_or_note(s, path, errmsg, errmsg_len) != 0 ||
+           /* After the fill, which walks it instead of sorting latest; nothing
+            * reads it any more, and it slowed every state change. */
+           exec_or_note(db, "DROP INDEX IF EXISTS latest_compliance",
+                        "cannot upgrade the schema of", path, errmsg, errmsg_len) != 0
+               ? -1 : 0;
+}
+
 /* Bring an older schema up to QS_STOREDB_SCHEMA_VERSION in one IMMEDIATE
  * transaction (the version is read again inside it: the store, the
  * retention worker and qsctl may open the file at the same moment). A file
@@ -205,23 +231,10 @@ schema_upgrade(qs_storedb_t *s, const char *path, char *errmsg, size_t errmsg_le
         goto fail;
     }
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", QS_STOREDB_SCHEMA_VERSION);
-    /* The kept counts are rebuilt from latest whatever the old version was
-     * (a version 1 file has compliance_counts already: rebuilding it is
-     * the same scan, and a file this old may never have been verified). */
-    if (exec_or_note(db, schema_counts, "cannot upgrade the schema of", path, errmsg,
-                     errmsg_len) != 0 ||
-        exec_or_note(db, schema_scope, "cannot upgrade the schema of", path, errmsg,
-                     errmsg_len) != 0 ||
-        exec_or_note(db, schema_installed, "cannot upgrade the schema of", path, errmsg,
-                     errmsg_len) != 0 ||
-        /* Before version 3 the index's condition was an IN list: made
-         * again with the form every statement now names (deadline_rules.h). */
-        exec_or_note(db, "DROP INDEX IF EXISTS latest_deadline;" LATEST_DEADLINE_INDEX,
-                     "cannot upgrade the schema of", path, errmsg, errmsg_len) != 0 ||
-        counts_rebuild_or_note(s, path, errmsg, errmsg_len) != 0 ||
-        /* After the fill, which walks it instead of sorting latest; nothing
-         * reads it any more, and it slowed every state change. */
-        exec_or_note(db, "DROP INDEX IF EXISTS latest_compliance", "cannot upgrade the schema of",
+    if ((version < 3 && upgrade_to_3(s, path, errmsg, errmsg_len) != 0) ||
+        /* Version 4: expiry passes over the primary key instead (expire.c);
+         * the index moved on every report, a random page of a full store. */
+        exec_or_note(db, "DROP INDEX IF EXISTS latest_by_report", "cannot upgrade the schema of",
                      path, errmsg, errmsg_len) != 0 ||
         exec_or_note(db, sql, "cannot upgrade the schema of", path, errmsg, errmsg_len) != 0 ||
         exec_or_note(db, "COMMIT", "cannot commit the schema upgrade of", path, errmsg,

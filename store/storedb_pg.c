@@ -30,6 +30,15 @@ struct qs_pgdb {
     "CREATE INDEX IF NOT EXISTS latest_deadline ON latest(topic_type, topic_id, state_id, time_ms) " \
     "WHERE " QS_DEADLINE_INSTALLED_SQL ";"
 
+/* Version 4's latest (expire_pg.c: aged rows are found by a pass over the
+ * primary key). Without an index on report_ms, a report that restates a
+ * state changes no indexed column, and with free room on the row's page
+ * PostgreSQL updates it in place (HOT): no index entry written. */
+#define QS_PG_LATEST_FILLFACTOR "90"
+#define QS_PG_LATEST_V4 \
+    "DROP INDEX IF EXISTS latest_by_report;" \
+    "ALTER TABLE latest SET (fillfactor = " QS_PG_LATEST_FILLFACTOR ");"
+
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, value bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS clients("
@@ -42,9 +51,8 @@ static const char schema[] =
     "  client_id bigint NOT NULL, topic_type bigint NOT NULL, topic_id text NOT NULL,"
     "  state_id bigint NOT NULL, time_ms bigint NOT NULL, report_ms bigint NOT NULL,"
     "  machine_ps bytea, domain_ps bytea, serial bigint NOT NULL DEFAULT 0,"
-    "  PRIMARY KEY(client_id, topic_type, topic_id));"
+    "  PRIMARY KEY(client_id, topic_type, topic_id)) WITH (fillfactor = " QS_PG_LATEST_FILLFACTOR ");"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
-    "CREATE INDEX IF NOT EXISTS latest_by_report ON latest(report_ms);"
     QS_PG_LATEST_DEADLINE_INDEX
     "CREATE TABLE IF NOT EXISTS compliance_counts("
     "  topic_type bigint NOT NULL, topic_id text NOT NULL, state_id bigint NOT NULL,"
@@ -119,10 +127,12 @@ qs_pgdb_int64(qs_pgdb_t *pg, int64_t *out, const char *sql, int nparams,
     return 0;
 }
 
-/* Version 1 or 2 -> 3 (under the schema lock), in one transaction: from
- * version 1 scope_counts and client_types, from either installed_hours,
+/* Version 1, 2 or 3 -> 4 (under the schema lock), in one transaction: from
+ * version 1 scope_counts and client_types, from 1 or 2 installed_hours,
  * each filled from latest (latest held in SHARE mode: the store's workers
- * wait for it, none is counted twice or lost). */
+ * wait for it, none is counted twice or lost); from any, version 4's
+ * latest without an index on report_ms and with room on its pages for
+ * HOT updates (pages written before keep theirs until rewritten). */
 static int
 schema_upgrade(qs_pgdb_t *pg, int64_t from, char *errmsg, size_t errmsg_len)
 {
@@ -131,11 +141,13 @@ schema_upgrade(qs_pgdb_t *pg, int64_t from, char *errmsg, size_t errmsg_len)
     snprintf(sql, sizeof sql, "UPDATE meta SET value = %d WHERE key = 'schema_version'",
              QS_PG_SCHEMA_VERSION);
     if (qs_pgdb_exec(pg, "BEGIN") != 0 || (from < 2 && qs_pgdb_scope_schema(pg, 1) != 0) ||
-        qs_pgdb_installed_schema(pg, 1) != 0 ||
+        (from < 3 && qs_pgdb_installed_schema(pg, 1) != 0) ||
+        qs_pgdb_exec(pg, QS_PG_LATEST_V4) != 0 ||
         qs_pgdb_exec(pg, sql) != 0 || qs_pgdb_exec(pg, "COMMIT") != 0) {
         snprintf(errmsg, errmsg_len, "cannot upgrade the store's tables from schema version "
                  "%lld to %d (%s): %s", (long long)from, QS_PG_SCHEMA_VERSION,
-                 from < 2 ? "scope_counts, installed_hours" : "installed_hours", pg->err);
+                 from < 2 ? "scope_counts, installed_hours, latest"
+                          : from < 3 ? "installed_hours, latest" : "latest", pg->err);
         (void)qs_pgdb_exec(pg, "ROLLBACK");
         return -1;
     }
@@ -169,7 +181,7 @@ schema_ensure(qs_pgdb_t *pg, int create, char *errmsg, size_t errmsg_len)
                  (long long)version, QS_PG_SCHEMA_VERSION);
         goto out;
     }
-    if (present && (version == 1 || version == 2)) {
+    if (present && version >= 1 && version < QS_PG_SCHEMA_VERSION) {
         if (schema_upgrade(pg, version, errmsg, errmsg_len) != 0)
             goto out;
         version = QS_PG_SCHEMA_VERSION;

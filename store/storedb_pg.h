@@ -6,7 +6,7 @@
  * engine-neutral functions of qs_storedb.h and the headers it groups
  * dispatch on qs_storedb_pgdb(db) != NULL.
  *
- * Schema (version 3). It follows store.db's (qs_storedb.h) with these
+ * Schema (version 4). It follows store.db's (qs_storedb.h) with these
  * differences, all because several qs-store workers write at once:
  *
  *   clients.client_id is an identity column; pk is UNIQUE. A worker locks a
@@ -36,6 +36,9 @@
  *       arrival order, which several workers do not have; the client's
  *       serial order is what that arrival order is on one worker. 0 for a
  *       row copied from SQLite (any later message of the same time wins).
+ *   latest's fillfactor is 90 (schema version 4): room on each page for a
+ *       report that changes no indexed column to be a HOT update (no index
+ *       entry written, no dead index entry for vacuum).
  *   history_<epoch>_<topic_type>: one table per partition as in SQLite; its
  *       creation takes a transaction-scoped advisory lock (workers race to
  *       create a new day's table at midnight).
@@ -66,7 +69,7 @@
 
 #include "qs_storedb.h"
 
-#define QS_PG_SCHEMA_VERSION 3
+#define QS_PG_SCHEMA_VERSION 4
 #define QS_PG_SHARDS 16
 #define QS_PG_SHARDS_TEXT "16"   /* QS_PG_SHARDS, for SQL text */
 

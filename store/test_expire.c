@@ -161,6 +161,44 @@ test_expire_latest_works_in_batches_and_stops_when_asked(void)
     storefill_close(&f);
 }
 
+/* The pass walks the whole primary key: aged rows behind many fresh ones
+ * are found (a batch that deletes nothing is not the end), steps end on a
+ * client's last row, and a fresh row among aged ones of its client stays. */
+static void
+test_expire_latest_passes_over_every_client(void)
+{
+    const qs_expire_topics_t all = { 0, NULL, 0 };
+    struct storefill f;
+    uint8_t ps[16];
+    int64_t deleted = -1;
+    int interrupted = -1;
+    char err[512], id[32];
+
+    storefill_open(&f, "expire-pass");
+    storefill_ps(ps, 4);
+    QS_ASSERT(qs_storedb_begin(f.db) == 0);
+    for (int c = 1; c <= 40; c++)          /* 160 fresh rows first */
+        for (int t = 0; t < 4; t++) {
+            snprintf(id, sizeof id, "KB-FRESH-%d", t);
+            storefill_latest(&f, c, 500, id, 5000, ps, NULL);
+        }
+    for (int c = 41; c <= 47; c++)         /* then 7 clients x 3 aged, 1 fresh */
+        for (int t = 0; t < 4; t++) {
+            snprintf(id, sizeof id, "KB-%s-%d", t == 3 ? "KEPT" : "AGED", t);
+            storefill_latest(&f, c, 500, id, t == 3 ? 5000 : 1000, ps, NULL);
+        }
+    QS_ASSERT(qs_storedb_commit(f.db) == 0);
+    QS_CHECK(qs_storedb_expire_latest(f.db, &deleted, &interrupted, &all, 2000, 10, NULL,
+                                      err, sizeof err) == 0);
+    QS_CHECK_EQ_INT(deleted, 21);
+    QS_CHECK_EQ_INT(interrupted, 0);
+    QS_CHECK_EQ_INT(storefill_int(&f, "SELECT count(*) FROM latest WHERE report_ms < 2000"), 0);
+    QS_CHECK_EQ_INT(storefill_int(&f, "SELECT count(*) FROM latest"), 160 + 7);
+    QS_CHECK_EQ_INT(storefill_int(&f, "SELECT count(*) FROM compliance_counts WHERE topic_id "
+                                      "LIKE 'KB-AGED-%'"), 0);
+    storefill_close(&f);
+}
+
 static void
 test_expire_fails_without_deleting_while_another_writer_holds_the_lock(void)
 {
@@ -204,6 +242,7 @@ main(void)
     QS_RUN(test_expire_history_deletes_rows_before_the_cutoff_and_keeps_the_count);
     QS_RUN(test_expire_latest_deletes_one_topic_type_or_the_default_ones);
     QS_RUN(test_expire_latest_works_in_batches_and_stops_when_asked);
+    QS_RUN(test_expire_latest_passes_over_every_client);
     QS_RUN(test_expire_fails_without_deleting_while_another_writer_holds_the_lock);
     return qs_test_summary();
 }

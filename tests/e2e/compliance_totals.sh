@@ -195,6 +195,24 @@ installed_hours_filled() {
     qs_expect_eq "installed_hours after the upgrade" "$kept" "$want"
 }
 
+qs_step "a store of schema version 3 (an index on report_ms) is upgraded to 4 when opened"
+if qs_engine_pg; then
+    store_sql "CREATE INDEX latest_by_report ON latest(report_ms); ALTER TABLE latest RESET (fillfactor);
+               UPDATE meta SET value = 3 WHERE key = 'schema_version'" >/dev/null
+else
+    store_sql "CREATE INDEX latest_by_report ON latest(report_ms); PRAGMA user_version = 3"
+fi
+qs_expect_rc 0 "$QS_TMP/upgraded3.json" "$QSCTL" compliance --home "$QS_HOME" --topic-type 500 --format json
+cmp -s "$QS_TMP/upgraded3.json" "$QS_TMP/k5.json" || qs_fail "compliance after the upgrade from 3 differs"
+if qs_engine_pg; then
+    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 4
+    qs_expect_eq "index on report_ms" "$(store_sql "SELECT count(*) FROM pg_indexes WHERE indexname = 'latest_by_report'")" 0
+    qs_expect_eq "latest's fillfactor" "$(store_sql "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'latest'")" "fillfactor=90"
+else
+    qs_expect_eq "schema version" "$(store_sql 'PRAGMA user_version')" 4
+    qs_expect_eq "index on report_ms" "$(store_sql "SELECT count(*) FROM sqlite_master WHERE name = 'latest_by_report'")" 0
+fi
+
 qs_step "a store of schema version 1 (no scope_counts, no installed_hours) is upgraded when opened"
 if qs_engine_pg; then
     store_sql "DROP TRIGGER latest_scope_insert ON latest; DROP TRIGGER latest_scope_delete ON latest;
@@ -213,19 +231,19 @@ qs_expect_rc 0 "$QS_TMP/upgraded.json" "$QSCTL" compliance --home "$QS_HOME" --t
 cmp -s "$QS_TMP/upgraded.json" "$QS_TMP/k5.json" ||
     qs_fail "compliance after the upgrade differs:"$'\n'"$(diff <(jq -c '.rows[]' "$QS_TMP/k5.json") <(jq -c '.rows[]' "$QS_TMP/upgraded.json") | head)"
 if qs_engine_pg; then
-    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 3
+    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 4
 else
-    qs_expect_eq "schema version" "$(store_sql 'PRAGMA user_version')" 3
+    qs_expect_eq "schema version" "$(store_sql 'PRAGMA user_version')" 4
 fi
 installed_hours_filled
 qs_expect_rc 0 "$QS_TMP/verify2.out" "$QSCTL" verify --home "$QS_HOME"
 
 if qs_engine_pg; then
-    qs_step "a PostgreSQL store of schema version 2 (no installed_hours) is upgraded to 3"
+    qs_step "a PostgreSQL store of schema version 2 (no installed_hours) is upgraded to 4"
     store_sql "DROP TABLE installed_hours; UPDATE meta SET value = 2 WHERE key = 'schema_version'" >/dev/null
     qs_expect_rc 0 "$QS_TMP/upgraded2.json" "$QSCTL" compliance --home "$QS_HOME" --topic-type 500 --format json
     cmp -s "$QS_TMP/upgraded2.json" "$QS_TMP/k5.json" || qs_fail "compliance after the upgrade from 2 differs"
-    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 3
+    qs_expect_eq "schema version" "$(store_sql "SELECT value FROM meta WHERE key = 'schema_version'")" 4
     installed_hours_filled
     qs_expect_rc 0 "$QS_TMP/verify3.out" "$QSCTL" verify --home "$QS_HOME"
 fi
