@@ -1,14 +1,15 @@
 /* expire_pg.c - expiry on PostgreSQL: drop a history partition, trim one, delete aged latest rows.
  *
  * The same operations as expire.c, each in its own short transaction (latest:
- * one per step of its pass over the primary key) so that the store workers keep committing. Differences,
- * all from storedb_pg.h's multi-writer rules: there are no triggers, so
- * deleting from latest subtracts the deleted rows from this connection's
- * shard of compliance_counts in the same statement (qs_pg_latest_delete);
- * a partition's row count is lowered in this connection's shard; and since
- * PostgreSQL has no secure_delete, a trimmed partition is VACUUMed after
- * its commit so that the space of its deleted rows is reused soon (what
- * VACUUM cannot reach is covered by crypto-shredding: docs/privacy.md).
+ * one per step of its pass over the primary key) so that the store workers
+ * keep committing. Differences, all from storedb_pg.h's multi-writer rules:
+ * there are no triggers, so deleting from latest subtracts the deleted rows
+ * from this connection's shard of compliance_counts in the same statement
+ * (qs_pg_latest_delete); a partition's row count is lowered in this
+ * connection's shard; and since PostgreSQL has no secure_delete, a trimmed
+ * partition is VACUUMed after its commit so that the space of its deleted
+ * rows is reused soon (what VACUUM cannot reach is covered by
+ * crypto-shredding: docs/privacy.md).
  */
 #include "expire_rules.h"
 #include "ops_pg.h"
