@@ -203,20 +203,19 @@ pg_phase_rows() {
     row "compliance $(commas "$PG_Q_CLIENTS") x 20 < 100 ms, PostgreSQL" "${R[pg_query_ms]} ms" "${R[pg_query_ms]} < 100"
 }
 pg_growth_rows() {
-    local e
-    for e in sqlite pg; do   # an engine left out by PG_GROW_ENGINES has a SKIP row
-        [[ " $PG_GROW_ENGINES " == *" $e "* ]] || R[${e}_grow_ratio]=SKIP
+    local e name
+    for e in pg sqlite; do   # an engine left out by PG_GROW_ENGINES has a SKIP row
+        name=$( [[ $e == pg ]] && echo PostgreSQL || echo SQLite)
+        if [[ " $PG_GROW_ENGINES " != *" $e "* ]]; then
+            R[${e}_grow_ratio]=SKIP
+            row "$name full store >= 0.8 x empty" "SKIP: not in PG_GROW_ENGINES" skip
+            continue
+        fi
+        row "$name full store >= 0.8 x empty" "${R[${e}_grow_ratio]} x at $(commas "$PG_GROW_ROWS") latest, $(commas "$PG_GROW_HISTORY") history rows" "${R[${e}_grow_ratio]} >= 0.8"
     done
-    if [[ ${R[pg_grow_ratio]} == SKIP ]]; then
-        row "PostgreSQL full store >= 0.8 x empty" "SKIP: not in PG_GROW_ENGINES" skip
-    else
-    row "PostgreSQL full store >= 0.8 x empty" "${R[pg_grow_ratio]} x at $(commas "$PG_GROW_ROWS") latest, $(commas "$PG_GROW_HISTORY") history rows" "${R[pg_grow_ratio]} >= 0.8"
-    fi
-    if [[ ${R[sqlite_grow_ratio]} == SKIP ]]; then
-        row "SQLite full store >= 0.8 x empty" "SKIP: not in PG_GROW_ENGINES" skip
-        return 0
-    fi
-    row "SQLite full store >= 0.8 x empty" "${R[sqlite_grow_ratio]} x at $(commas "$PG_GROW_ROWS") latest, $(commas "$PG_GROW_HISTORY") history rows" "${R[sqlite_grow_ratio]} >= 0.8"
-    info_row "bytes per latest / history row, PostgreSQL" "${R[pg_latest_bytes_per_row]} / ${R[pg_history_bytes_per_row]} B"
-    info_row "bytes per latest / history row, SQLite" "${R[sqlite_latest_bytes_per_row]} / ${R[sqlite_history_bytes_per_row]} B"
+    for e in pg sqlite; do   # bytes only of the engines measured
+        [[ ${R[${e}_grow_ratio]} == SKIP ]] && continue
+        name=$( [[ $e == pg ]] && echo PostgreSQL || echo SQLite)
+        info_row "bytes per latest / history row, $name" "${R[${e}_latest_bytes_per_row]} / ${R[${e}_history_bytes_per_row]} B"
+    done
 }
