@@ -51,7 +51,8 @@ static const char schema[] =
     "  client_id bigint NOT NULL, topic_type bigint NOT NULL, topic_id text NOT NULL,"
     "  state_id bigint NOT NULL, time_ms bigint NOT NULL, report_ms bigint NOT NULL,"
     "  machine_ps bytea, domain_ps bytea, serial bigint NOT NULL DEFAULT 0,"
-    "  PRIMARY KEY(client_id, topic_type, topic_id)) WITH (fillfactor = " QS_PG_LATEST_FILLFACTOR ");"
+    "  PRIMARY KEY(client_id, topic_type, topic_id))"
+    "  WITH (fillfactor = " QS_PG_LATEST_FILLFACTOR ");"
     "CREATE INDEX IF NOT EXISTS latest_by_machine ON latest(machine_ps);"
     QS_PG_LATEST_DEADLINE_INDEX
     "CREATE TABLE IF NOT EXISTS compliance_counts("
