@@ -202,10 +202,11 @@ pg_phase_rows() {
     pg_growth_rows
     row "compliance $(commas "$PG_Q_CLIENTS") x 20 < 100 ms, PostgreSQL" "${R[pg_query_ms]} ms" "${R[pg_query_ms]} < 100"
 }
+engine_label() { [[ $1 == pg ]] && echo PostgreSQL || echo SQLite; }
 pg_growth_rows() {
     local e name
     for e in pg sqlite; do   # an engine left out by PG_GROW_ENGINES has a SKIP row
-        name=$( [[ $e == pg ]] && echo PostgreSQL || echo SQLite)
+        name=$(engine_label "$e")
         if [[ " $PG_GROW_ENGINES " != *" $e "* ]]; then
             R[${e}_grow_ratio]=SKIP
             row "$name full store >= 0.8 x empty" "SKIP: not in PG_GROW_ENGINES" skip
@@ -215,7 +216,6 @@ pg_growth_rows() {
     done
     for e in pg sqlite; do   # bytes only of the engines measured
         [[ ${R[${e}_grow_ratio]} == SKIP ]] && continue
-        name=$( [[ $e == pg ]] && echo PostgreSQL || echo SQLite)
-        info_row "bytes per latest / history row, $name" "${R[${e}_latest_bytes_per_row]} / ${R[${e}_history_bytes_per_row]} B"
+        info_row "bytes per latest / history row, $(engine_label "$e")" "${R[${e}_latest_bytes_per_row]} / ${R[${e}_history_bytes_per_row]} B"
     done
 }

@@ -191,50 +191,78 @@ latest_delete_query(char *q, size_t q_len, const qs_expire_topics_t *topics)
                     "AND report_ms < ?2 AND %s", where) >= (int)q_len ? -1 : 0;
 }
 
-/* The last client_id of the step that starts after client lo: the client
- * of the batch-th row (a client's rows are never split between steps), or
- * INT64_MAX with *last = 1 when fewer rows are left. */
+int
+qs_expire_latest_pass(qs_expire_step_fn step, void *ctx, int64_t *deleted, int *interrupted,
+                      const volatile sig_atomic_t *stop, char *errmsg, size_t errmsg_len)
+{
+    int64_t n, lo = -1, hi;
+    int last = 0;
+
+    *deleted = 0;
+    *interrupted = 0;
+    while (!last) {
+        if (STOPPED(stop)) {
+            *interrupted = 1;
+            break;
+        }
+        if (step(ctx, lo, &n, &hi, &last, errmsg, errmsg_len) != 0)
+            return -1;
+        *deleted += n;
+        lo = hi;
+    }
+    return 0;
+}
+
+struct latest_step_ctx {
+    qs_storedb_t *db;
+    sqlite3_stmt *bound;    /* the client_id of the batch-th row after ?1 */
+    sqlite3_stmt *del;      /* latest_delete_query */
+    size_t batch;
+    int64_t cutoff_ms;
+};
+
+/* *hi: the client of the batch-th row after lo, or INT64_MAX with *last = 1. */
 static int
-step_end(sqlite3_stmt *bound, int64_t lo, size_t batch, int64_t *hi, int *last)
+step_end(struct latest_step_ctx *c, int64_t lo, int64_t *hi, int *last)
 {
     int rc;
 
-    sqlite3_bind_int64(bound, 1, lo);
-    sqlite3_bind_int64(bound, 2, (sqlite3_int64)batch - 1);
-    rc = sqlite3_step(bound);
+    sqlite3_bind_int64(c->bound, 1, lo);
+    sqlite3_bind_int64(c->bound, 2, (sqlite3_int64)c->batch - 1);
+    rc = sqlite3_step(c->bound);
     *last = rc == SQLITE_DONE;
-    *hi = rc == SQLITE_ROW ? sqlite3_column_int64(bound, 0) : INT64_MAX;
-    sqlite3_reset(bound);
+    *hi = rc == SQLITE_ROW ? sqlite3_column_int64(c->bound, 0) : INT64_MAX;
+    sqlite3_reset(c->bound);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* One step in its own transaction; *n gets the rows deleted, *hi the
- * step's last client_id, *last 1 when it reached the end of latest. */
+/* A qs_expire_step_fn: one step in its own transaction. */
 static int
-latest_step(qs_storedb_t *db, sqlite3_stmt *bound, sqlite3_stmt *del, int64_t lo,
-            size_t batch, int64_t cutoff_ms, int64_t *n, int64_t *hi, int *last,
-            char *errmsg, size_t errmsg_len)
+latest_step(void *ctx, int64_t lo, int64_t *n, int64_t *hi, int *last, char *errmsg,
+            size_t errmsg_len)
 {
+    struct latest_step_ctx *c = ctx;
+
     *n = 0;
-    if (qs_storedb_begin(db) != 0) {
-        note(errmsg, errmsg_len, "", db);
+    if (qs_storedb_begin(c->db) != 0) {
+        note(errmsg, errmsg_len, "", c->db);
         return -1;
     }
-    if (step_end(bound, lo, batch, hi, last) == 0) {
+    if (step_end(c, lo, hi, last) == 0) {
         int rc;
-        sqlite3_bind_int64(del, 1, lo);
-        sqlite3_bind_int64(del, 2, cutoff_ms);
-        sqlite3_bind_int64(del, 3, *hi);
-        rc = sqlite3_step(del);
-        sqlite3_reset(del);
+        sqlite3_bind_int64(c->del, 1, lo);
+        sqlite3_bind_int64(c->del, 2, c->cutoff_ms);
+        sqlite3_bind_int64(c->del, 3, *hi);
+        rc = sqlite3_step(c->del);
+        sqlite3_reset(c->del);
         if (rc == SQLITE_DONE) {
-            *n = sqlite3_changes(qs_storedb_sqlite(db));
-            if (qs_storedb_commit(db) == 0)
+            *n = sqlite3_changes(qs_storedb_sqlite(c->db));
+            if (qs_storedb_commit(c->db) == 0)
                 return 0;
         }
     }
-    note(errmsg, errmsg_len, "", db);   /* before the rollback resets it */
-    qs_storedb_rollback(db);
+    note(errmsg, errmsg_len, "", c->db);   /* before the rollback resets it */
+    qs_storedb_rollback(c->db);
     *n = 0;
     return -1;
 }
@@ -247,10 +275,9 @@ qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupted,
                          const qs_expire_topics_t *topics, int64_t cutoff_ms, size_t batch,
                          const volatile sig_atomic_t *stop, char *errmsg, size_t errmsg_len)
 {
-    sqlite3_stmt *bound = NULL, *del = NULL;
+    struct latest_step_ctx c = { .db = db, .batch = batch, .cutoff_ms = cutoff_ms };
     char q[1024];
-    int64_t n, lo = -1, hi;
-    int last = 0, rc = -1;
+    int rc = -1;
 
     if (qs_storedb_pgdb(db) != NULL)
         return qs_storedb_expire_latest_pg(db, deleted, interrupted, topics, cutoff_ms, batch,
@@ -262,28 +289,16 @@ qs_storedb_expire_latest(qs_storedb_t *db, int64_t *deleted, int *interrupted,
         snprintf(errmsg, errmsg_len, "too many topic types with an age of their own");
         return -1;
     }
-    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), q, -1, &del, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(qs_storedb_sqlite(db), q, -1, &c.del, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(qs_storedb_sqlite(db), "SELECT client_id FROM latest "
                            "WHERE client_id > ?1 ORDER BY client_id LIMIT 1 OFFSET ?2", -1,
-                           &bound, NULL) != SQLITE_OK) {
+                           &c.bound, NULL) != SQLITE_OK)
         note(errmsg, errmsg_len, "cannot prepare the delete: ", db);
-        goto out;
-    }
-    while (!last) {
-        if (STOPPED(stop)) {
-            *interrupted = 1;
-            break;
-        }
-        if (latest_step(db, bound, del, lo, batch, cutoff_ms, &n, &hi, &last, errmsg,
-                        errmsg_len) != 0)
-            goto out;
-        *deleted += n;
-        lo = hi;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(bound);
-    sqlite3_finalize(del);
+    else
+        rc = qs_expire_latest_pass(latest_step, &c, deleted, interrupted, stop, errmsg,
+                                   errmsg_len);
+    sqlite3_finalize(c.bound);
+    sqlite3_finalize(c.del);
     return rc;
 }
 

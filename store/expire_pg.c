@@ -20,8 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define STOPPED(stop) ((stop) != NULL && *(stop))
-
 int
 qs_storedb_expire_partition_pg(qs_storedb_t *db, int64_t *rows, int64_t epoch,
                                uint32_t topic_type, char *errmsg, size_t errmsg_len)
@@ -122,40 +120,44 @@ latest_where(char *q, size_t q_len, const qs_expire_topics_t *topics)
                     "report_ms < $1::bigint AND %s", which) >= (int)q_len ? -1 : 0;
 }
 
-/* One step in its own transaction: from client lo to the client of the
- * batch-th row after it (a client's rows are never split between steps),
- * or to the end (*last = 1). *n gets the rows deleted, *hi the step's last
- * client_id. */
+struct latest_step_ctx {
+    qs_pgdb_t *pg;
+    const char *where;      /* latest_where */
+    const char *cutoff;
+    const char *bound;      /* the client_id of the batch-th row after $1, or -1 */
+};
+
+/* A qs_expire_step_fn: one step in its own transaction. */
 static int
-latest_step(qs_pgdb_t *pg, const char *where, const char *cutoff, int64_t lo, size_t batch,
-            int64_t *n, int64_t *hi, int *last, char *errmsg, size_t errmsg_len)
+latest_step(void *ctx, int64_t lo, int64_t *n, int64_t *hi, int *last, char *errmsg,
+            size_t errmsg_len)
 {
-    char lo_s[24], hi_s[24], bound[200];
-    const char *params[3] = { cutoff, lo_s, hi_s };
+    struct latest_step_ctx *c = ctx;
+    char lo_s[24], hi_s[24];
+    const char *params[3] = { c->cutoff, lo_s, hi_s };
 
     *n = 0;
     snprintf(lo_s, sizeof lo_s, "%lld", (long long)lo);
-    snprintf(bound, sizeof bound, "SELECT coalesce((SELECT client_id FROM latest WHERE "
-             "client_id > $1::bigint ORDER BY client_id OFFSET %zu LIMIT 1), -1)", batch - 1);
-    if (qs_pgdb_begin(pg) != 0) {
-        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
+    if (qs_pgdb_begin(c->pg) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(c->pg));
         return -1;
     }
-    if (qs_pgdb_int64(pg, hi, bound, 1, params + 1) != 0) {
-        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
+    if (qs_pgdb_int64(c->pg, hi, c->bound, 1, params + 1) != 0) {
+        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(c->pg));
         goto fail;
     }
     *last = *hi < 0;
     if (*last)
         *hi = INT64_MAX;
     snprintf(hi_s, sizeof hi_s, "%lld", (long long)*hi);
-    if (qs_pg_latest_delete(pg, n, where, 3, params, NULL, NULL, errmsg, errmsg_len) == 0) {
-        if (qs_pgdb_commit(pg) == 0)
+    if (qs_pg_latest_delete(c->pg, n, c->where, 3, params, NULL, NULL, errmsg,
+                            errmsg_len) == 0) {
+        if (qs_pgdb_commit(c->pg) == 0)
             return 0;
-        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(pg));
+        snprintf(errmsg, errmsg_len, "%s", qs_pgdb_errmsg(c->pg));
     }
 fail:
-    qs_pgdb_rollback(pg);
+    qs_pgdb_rollback(c->pg);
     *n = 0;
     return -1;
 }
@@ -165,10 +167,8 @@ qs_storedb_expire_latest_pg(qs_storedb_t *db, int64_t *deleted, int *interrupted
                             const qs_expire_topics_t *topics, int64_t cutoff_ms, size_t batch,
                             const volatile sig_atomic_t *stop, char *errmsg, size_t errmsg_len)
 {
-    qs_pgdb_t *pg = qs_storedb_pgdb(db);
-    char where[1536], cut[24];
-    int64_t n, lo = -1, hi;
-    int last = 0;
+    char where[1536], cut[24], bound[200];
+    struct latest_step_ctx c = { qs_storedb_pgdb(db), where, cut, bound };
 
     *deleted = 0;
     *interrupted = 0;
@@ -178,15 +178,8 @@ qs_storedb_expire_latest_pg(qs_storedb_t *db, int64_t *deleted, int *interrupted
         return -1;
     }
     snprintf(cut, sizeof cut, "%lld", (long long)cutoff_ms);
-    while (!last) {
-        if (STOPPED(stop)) {
-            *interrupted = 1;
-            break;
-        }
-        if (latest_step(pg, where, cut, lo, batch, &n, &hi, &last, errmsg, errmsg_len) != 0)
-            return -1;
-        *deleted += n;
-        lo = hi;
-    }
-    return 0;
+    snprintf(bound, sizeof bound, "SELECT coalesce((SELECT client_id FROM latest WHERE "
+             "client_id > $1::bigint ORDER BY client_id OFFSET %zu LIMIT 1), -1)", batch - 1);
+    return qs_expire_latest_pass(latest_step, &c, deleted, interrupted, stop, errmsg,
+                                 errmsg_len);
 }
