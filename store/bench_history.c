@@ -120,3 +120,24 @@ qs_store_bench_copy_history(qs_storedb_t *db, int64_t from_epoch, uint32_t topic
         return copy_pg(db, to_epoch, topic_type, sql, copied, errmsg, errmsg_len);
     return copy_sqlite(db, to_epoch, topic_type, sql, copied, errmsg, errmsg_len);
 }
+
+int
+qs_store_bench_settle(qs_storedb_t *db, char *errmsg, size_t errmsg_len)
+{
+    if (qs_storedb_engine(db) == QS_STOREDB_POSTGRESQL) {
+        qs_pgdb_t *pg = qs_storedb_pgdb(db);
+        /* VACUUM first: it dirties every page it marks, which the
+         * CHECKPOINT then writes. Neither may run in a transaction. */
+        if (qs_pg_run(pg, "VACUUM (ANALYZE)", "VACUUM (ANALYZE)", 0, NULL, NULL, NULL, NULL,
+                      errmsg, errmsg_len) != 0)
+            return -1;
+        return qs_pg_run(pg, "CHECKPOINT", "CHECKPOINT", 0, NULL, NULL, NULL, NULL, errmsg,
+                         errmsg_len);
+    }
+    if (sqlite3_exec(qs_storedb_sqlite(db), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        snprintf(errmsg, errmsg_len, "%s", sqlite3_errmsg(qs_storedb_sqlite(db)));
+        return -1;
+    }
+    return 0;
+}

@@ -78,6 +78,15 @@ int qs_store_bench_copy_history(qs_storedb_t *db, int64_t from_epoch, uint32_t t
                                 int64_t to_epoch, int64_t limit, int64_t *copied, char *errmsg,
                                 size_t errmsg_len);
 
+/* Either engine, outside any transaction (bench_history.c), after a bulk
+ * set-up and before a timed phase: the store as a running site's is, with
+ * the set-up's own work done - SQLite's WAL checkpointed into the database
+ * and truncated; PostgreSQL's tables vacuumed and analyzed (the visibility
+ * map and hint bits of the copied rows written, which autovacuum would do
+ * later, during the timed phase) and a CHECKPOINT after it. 0 or -1 with
+ * errmsg. */
+int qs_store_bench_settle(qs_storedb_t *db, char *errmsg, size_t errmsg_len);
+
 /* The database's last error, for a message. */
 const char *qs_store_bench_errmsg(qs_store_bench_t *self);
 
