@@ -19,7 +19,9 @@
  *      rows through the write path would take an hour per engine here; a
  *      site's earlier days are pages today's ingest does not touch);
  *   2c. settle, untimed: the set-up's WAL checkpointed, and on PostgreSQL
- *      its tables vacuumed and analyzed (grow_settle);
+ *      its tables vacuumed and analyzed and all but the earlier days'
+ *      partitions read into the page cache, which the copy of 2b pushed
+ *      them out of (grow_settle);
  *   3. grown, timed: M messages from the kept clients, picked in random
  *      order, each envelope B new serials of one client: updates of existing
  *      latest rows at random places of the key space, not appends; their
@@ -188,9 +190,10 @@ grow_fill(grow_store_t *st, bench_site_t *site, long clients, uint32_t c0, int64
 }
 
 /* Phase 2b: copy the fill's partitions into earlier days until the history
- * holds `total` rows; *rows gets the history's rows. 0 or -1. */
+ * holds `total` rows; *rows gets the history's rows, *fill_epoch the
+ * fill's first day (the copies are before it). 0 or -1. */
 static int
-grow_history(qs_storedb_t *db, long total, int64_t *rows)
+grow_history(qs_storedb_t *db, long total, int64_t *rows, int64_t *fill_epoch)
 {
     qs_partition_t *parts = NULL;
     size_t n = 0;
@@ -203,6 +206,7 @@ grow_history(qs_storedb_t *db, long total, int64_t *rows)
         goto out;
     }
     oldest = parts[0].epoch;
+    *fill_epoch = oldest;
     for (size_t i = 0; i < n; i++)
         have += parts[i].rows;
     for (int64_t day = 1; have < total; day++) {
@@ -225,15 +229,16 @@ out:
 }
 
 /* Phase 2c: the set-up's own work done before the clock starts (the WAL
- * checkpointed; on PostgreSQL the copied rows vacuumed and analyzed), as a
- * site's store has it done long before its next busy hour. 0 or -1. */
+ * checkpointed; on PostgreSQL the copied rows vacuumed and analyzed, and
+ * all but the earlier days' partitions read into the page cache), as a
+ * site's store has it long before its next busy hour. 0 or -1. */
 static int
-grow_settle(qs_storedb_t *db)
+grow_settle(qs_storedb_t *db, int64_t fill_epoch)
 {
     char err[512];
     double t0 = bench_now_s();
 
-    if (qs_store_bench_settle(db, err, sizeof err) != 0) {
+    if (qs_store_bench_settle(db, fill_epoch, err, sizeof err) != 0) {
         fprintf(stderr, "qs-bench grow: settling the store before the timed phase: %s\n", err);
         return -1;
     }
@@ -284,7 +289,7 @@ bench_grow(const struct bench_opts *o)
     qs_clock_t clock;
     size_t n_fresh = (size_t)((o->messages + o->batch - 1) / o->batch), n_kept = 0, stride;
     double empty_s, grown_s;
-    int64_t base_ms, history_rows = 0;
+    int64_t base_ms, history_rows = 0, fill_epoch = 0;
     int rc = 1;
 
     stride = (size_t)(o->clients / KEPT_MAX + 1);
@@ -323,8 +328,8 @@ bench_grow(const struct bench_opts *o)
     envs_free(&e);
     if (grow_fill(&st, &site, o->clients, (uint32_t)n_fresh + 2, base_ms, kept, &n_kept,
                   stride) != 0 ||
-        grow_history(st.s.storedb, o->history, &history_rows) != 0 ||
-        grow_settle(st.s.storedb) != 0)
+        grow_history(st.s.storedb, o->history, &history_rows, &fill_epoch) != 0 ||
+        grow_settle(st.s.storedb, fill_epoch) != 0)
         goto out;
     for (size_t i = 0; i < n_kept; i++)
         ids[i] = (uint32_t)(n_fresh + 2 + i * stride);

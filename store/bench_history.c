@@ -15,6 +15,7 @@
 #include "storedb_pg.h"
 #include "storedb_sqlite.h"
 #include "pgutil.h"
+#include "qs_log.h"
 
 #include <stdio.h>
 
@@ -121,19 +122,48 @@ qs_store_bench_copy_history(qs_storedb_t *db, int64_t from_epoch, uint32_t topic
     return copy_sqlite(db, to_epoch, topic_type, sql, copied, errmsg, errmsg_len);
 }
 
-int
-qs_store_bench_settle(qs_storedb_t *db, char *errmsg, size_t errmsg_len)
+/* Every table and index of the store's schema but the history partitions
+ * (and their indexes) of days before $1, read into the page cache. */
+#define PREWARM_SQL \
+    "SELECT coalesce(sum(pg_prewarm(c.oid, 'read')), 0)::bigint FROM pg_class c " \
+    "LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid " \
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'i') " \
+    "AND coalesce(substring(coalesce(t.relname, c.relname) " \
+    "FROM '^history_(-?[0-9]+)_[0-9]+$')::bigint >= $1::bigint, true)"
+
+static int
+settle_pg(qs_pgdb_t *pg, int64_t cold_before_epoch, char *errmsg, size_t errmsg_len)
 {
-    if (qs_storedb_engine(db) == QS_STOREDB_POSTGRESQL) {
-        qs_pgdb_t *pg = qs_storedb_pgdb(db);
-        /* VACUUM first: it dirties every page it marks, which the
-         * CHECKPOINT then writes. Neither may run in a transaction. */
-        if (qs_pg_run(pg, "VACUUM (ANALYZE)", "VACUUM (ANALYZE)", 0, NULL, NULL, NULL, NULL,
-                      errmsg, errmsg_len) != 0)
-            return -1;
-        return qs_pg_run(pg, "CHECKPOINT", "CHECKPOINT", 0, NULL, NULL, NULL, NULL, errmsg,
-                         errmsg_len);
-    }
+    char epoch[32];
+    const char *values[1] = { epoch };
+    PGresult *r;
+
+    /* VACUUM first: it dirties every page it marks, which the CHECKPOINT
+     * then writes. Neither may run in a transaction. */
+    if (qs_pg_run(pg, "VACUUM (ANALYZE)", "VACUUM (ANALYZE)", 0, NULL, NULL, NULL, NULL, errmsg,
+                  errmsg_len) != 0 ||
+        qs_pg_run(pg, "CHECKPOINT", "CHECKPOINT", 0, NULL, NULL, NULL, NULL, errmsg,
+                  errmsg_len) != 0 ||
+        qs_pg_run(pg, "CREATE EXTENSION pg_prewarm (in Debian's postgresql package)",
+                  "CREATE EXTENSION IF NOT EXISTS pg_prewarm", 0, NULL, NULL, NULL, NULL, errmsg,
+                  errmsg_len) != 0)
+        return -1;
+    snprintf(epoch, sizeof epoch, "%lld", (long long)cold_before_epoch);
+    if ((r = qs_pg_query(pg, "pg_prewarm", PREWARM_SQL, 1, values, NULL, NULL, errmsg,
+                         errmsg_len)) == NULL)
+        return -1;
+    log_info("settle: %lld MB of tables and indexes read into the page cache",
+             (long long)(qs_pg_i64(r, 0, 0) * 8 / 1024));
+    PQclear(r);
+    return 0;
+}
+
+int
+qs_store_bench_settle(qs_storedb_t *db, int64_t cold_before_epoch, char *errmsg,
+                      size_t errmsg_len)
+{
+    if (qs_storedb_engine(db) == QS_STOREDB_POSTGRESQL)
+        return settle_pg(qs_storedb_pgdb(db), cold_before_epoch, errmsg, errmsg_len);
     if (sqlite3_exec(qs_storedb_sqlite(db), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
                      NULL) != SQLITE_OK) {
         snprintf(errmsg, errmsg_len, "%s", sqlite3_errmsg(qs_storedb_sqlite(db)));

@@ -83,9 +83,14 @@ int qs_store_bench_copy_history(qs_storedb_t *db, int64_t from_epoch, uint32_t t
  * the set-up's own work done - SQLite's WAL checkpointed into the database
  * and truncated; PostgreSQL's tables vacuumed and analyzed (the visibility
  * map and hint bits of the copied rows written, which autovacuum would do
- * later, during the timed phase) and a CHECKPOINT after it. 0 or -1 with
- * errmsg. */
-int qs_store_bench_settle(qs_storedb_t *db, char *errmsg, size_t errmsg_len);
+ * later, during the timed phase), a CHECKPOINT after it, and every table
+ * and index read into the operating system's page cache (pg_prewarm,
+ * 'read') except the history partitions of days before cold_before_epoch:
+ * the pages a site's ingest touches all day are in memory when they fit,
+ * its earlier days are not. (SQLite's store is read through the same page
+ * cache and is left as the set-up left it.) 0 or -1 with errmsg. */
+int qs_store_bench_settle(qs_storedb_t *db, int64_t cold_before_epoch, char *errmsg,
+                          size_t errmsg_len);
 
 /* The database's last error, for a message. */
 const char *qs_store_bench_errmsg(qs_store_bench_t *self);
